@@ -1,0 +1,1 @@
+//! Configuration. STUB: to follow.

@@ -1,0 +1,38 @@
+//! zonewright: an authoritative DNS server whose single source of truth is a
+//! directory of RFC 1035 zone files kept in git.
+//!
+//! # Layout
+//!
+//! Protocol and file logic is pure (no tokio, no sockets, no `std::fs`); the
+//! edges do I/O and call the cores.
+//!
+//! ```text
+//!  zone files ──► zonefile (PURE: lossless parse/edit) ──► zone (PURE: validate, index)
+//!                                                              │
+//!  watch (notify + stat fallback) ──► reload ──► ArcSwap<ZoneSet> snapshot
+//!                                                              │
+//!  UDP/TCP listeners (server) ──► message (PURE: decode) ──► answer (PURE) ──► message::encode
+//!                                                  └──► xfr (PURE: AXFR messages)
+//! ```
+//!
+//! - [`rr`]: records as held (class IN, RDATA in wire form) and change sets.
+//! - [`rdata`]: RDATA presentation format <-> wire, per type and RFC 3597.
+//! - [`zonefile`]: the lossless document model and its minimal-diff editor.
+//! - [`zone`]: validation at load, lookups, the set of served zones.
+//! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
+//! - [`message`]: request classification and response encoding (EDNS0, TC).
+//! - [`xfr`]: AXFR message sequences.
+//! - [`config`]: TOML config with clear errors.
+//! - [`server`]: tokio listeners and dispatch.
+//! - [`watch`]: file watching and reload into snapshots.
+
+pub mod answer;
+pub mod config;
+pub mod message;
+pub mod rdata;
+pub mod rr;
+pub mod server;
+pub mod watch;
+pub mod xfr;
+pub mod zone;
+pub mod zonefile;

@@ -1,0 +1,3 @@
+//! The `zonewright` binary. STUB: to follow.
+
+fn main() {}

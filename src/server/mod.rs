@@ -1,0 +1,1 @@
+//! Listeners and dispatch. STUB: to follow.

@@ -1,0 +1,1 @@
+//! File watching and reload. STUB: to follow.
