@@ -101,10 +101,7 @@ pub fn lex(text: &str) -> Vec<LexEntry> {
         };
         // Open parentheses: (line, col) of each, for the error at EOF.
         let mut open: Vec<(u32, u32)> = Vec::new();
-        loop {
-            let Some(&b) = bytes.get(pos) else {
-                break;
-            };
+        while let Some(&b) = bytes.get(pos) {
             match b {
                 b'\n' => {
                     pos += 1;

@@ -57,6 +57,11 @@ pub mod edit;
 pub mod lex;
 pub mod parse;
 
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
 /// A problem in a zone file, with where it is. Displayed as
 /// `file:line:col: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
