@@ -282,16 +282,13 @@ impl Parser<'_> {
                         format!("$INCLUDE {path}: nested more than {MAX_INCLUDE_DEPTH} deep"),
                     ));
                 }
-                let (name, body) = self
-                    .loader
-                    .load(file, &path)
-                    .map_err(|m| {
-                        if m.starts_with("$INCLUDE") {
-                            e(1, m)
-                        } else {
-                            e(1, format!("$INCLUDE {path}: {m}"))
-                        }
-                    })?;
+                let (name, body) = self.loader.load(file, &path).map_err(|m| {
+                    if m.starts_with("$INCLUDE") {
+                        e(1, m)
+                    } else {
+                        e(1, format!("$INCLUDE {path}: {m}"))
+                    }
+                })?;
                 if self.stack.iter().any(|f| **f == *name) {
                     return Err(e(
                         1,

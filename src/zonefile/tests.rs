@@ -134,7 +134,10 @@ fn fixture_records_in_file_order() {
     assert_eq!(serial_of(&doc), Some(2024010101));
     let soa = doc.records().next().map(|(r, _)| r.clone());
     let timers = soa.and_then(|r| crate::rr::soa_timers(&r.rdata));
-    assert_eq!(timers.map(|t| (t.refresh, t.retry, t.expire, t.minimum)), Some((10800, 900, 604800, 300)));
+    assert_eq!(
+        timers.map(|t| (t.refresh, t.retry, t.expire, t.minimum)),
+        Some((10800, 900, 604800, 300))
+    );
     // Blank-owner column: the first field's column.
     let loc = doc.records().nth(1).map(|(_, l)| l.col);
     assert_eq!(loc, Some(2));
@@ -160,7 +163,9 @@ fn entries_tile_the_text_and_classify_lines() {
 
 #[test]
 fn ttl_and_class_in_either_order() {
-    let doc = parse("$TTL 60\na 1h IN A 192.0.2.1\nb IN 2m A 192.0.2.2\nc IN A 192.0.2.3\nd 1H30M A 192.0.2.4\n");
+    let doc = parse(
+        "$TTL 60\na 1h IN A 192.0.2.1\nb IN 2m A 192.0.2.2\nc IN A 192.0.2.3\nd 1H30M A 192.0.2.4\n",
+    );
     let ttls: Vec<u32> = doc.records().map(|(r, _)| r.ttl).collect();
     assert_eq!(ttls, vec![3600, 120, 60, 5400]);
 }
@@ -174,7 +179,9 @@ fn ttl_defaults_to_previous_record_without_dollar_ttl() {
 
 #[test]
 fn owners_at_relative_absolute_and_blank() {
-    let doc = parse("$TTL 1\n@ A 192.0.2.1\nwww A 192.0.2.2\n A 192.0.2.3\nx.org. A 192.0.2.4\n$ORIGIN sub\n@ A 192.0.2.5\n\tA 192.0.2.6\n");
+    let doc = parse(
+        "$TTL 1\n@ A 192.0.2.1\nwww A 192.0.2.2\n A 192.0.2.3\nx.org. A 192.0.2.4\n$ORIGIN sub\n@ A 192.0.2.5\n\tA 192.0.2.6\n",
+    );
     let names: Vec<String> = doc.records().map(|(r, _)| r.name.to_ascii()).collect();
     assert_eq!(
         names,
@@ -193,35 +200,80 @@ fn owners_at_relative_absolute_and_blank() {
 fn generic_type_and_rdata() {
     let doc = parse("$TTL 1\nx TYPE65534 \\# 2 abcd\n");
     let r = doc.records().next().map(|(r, _)| r.clone());
-    assert_eq!(r.map(|r| (u16::from(r.rtype), r.rdata.as_bytes().to_vec())), Some((65534, vec![0xab, 0xcd])));
+    assert_eq!(
+        r.map(|r| (u16::from(r.rtype), r.rdata.as_bytes().to_vec())),
+        Some((65534, vec![0xab, 0xcd]))
+    );
 }
 
 #[test]
 fn error_positions() {
     let cases: Vec<(&str, &str)> = vec![
         ("$ORIGIN\n", "z.zone:1:1: $ORIGIN needs a domain name"),
-        ("$ORIGIN a..b\n", "z.zone:1:9: bad domain name 'a..b': empty label"),
-        ("$ORIGIN a b\n", "z.zone:1:11: unexpected text after the $ORIGIN domain name"),
+        (
+            "$ORIGIN a..b\n",
+            "z.zone:1:9: bad domain name 'a..b': empty label",
+        ),
+        (
+            "$ORIGIN a b\n",
+            "z.zone:1:11: unexpected text after the $ORIGIN domain name",
+        ),
         ("$TTL\n", "z.zone:1:1: $TTL needs a TTL"),
         ("$TTL 1x\n", "z.zone:1:6: bad TTL '1x'"),
-        ("$TTL 3000000000\n", "z.zone:1:6: TTL '3000000000' is out of range (max 2147483647)"),
+        (
+            "$TTL 3000000000\n",
+            "z.zone:1:6: TTL '3000000000' is out of range (max 2147483647)",
+        ),
         ("$FOO bar\n", "z.zone:1:1: unknown directive $FOO"),
-        ("$GENERATE 1-2 a A 1.2.3.4\n", "z.zone:1:1: $GENERATE is not supported"),
+        (
+            "$GENERATE 1-2 a A 1.2.3.4\n",
+            "z.zone:1:1: $GENERATE is not supported",
+        ),
         ("$INCLUDE\n", "z.zone:1:1: $INCLUDE needs a file name"),
-        ("$INCLUDE x.inc\n", "z.zone:1:10: $INCLUDE x.inc: includes are not available here"),
-        ("$TTL 1\n  A 192.0.2.1\n", "z.zone:2:3: blank owner name, but there is no previous record in this file"),
-        ("$TTL 1\nwww CH A 192.0.2.1\n", "z.zone:2:5: class CH is not supported: zone files here hold class IN only"),
-        ("$TTL 1\nwww HS A 192.0.2.1\n", "z.zone:2:5: class HS is not supported: zone files here hold class IN only"),
-        ("$TTL 1\nwww IN IN A 192.0.2.1\n", "z.zone:2:8: a second class 'IN' (type expected)"),
-        ("$TTL 1\nwww 1 2 A 192.0.2.1\n", "z.zone:2:7: a second TTL '2' (type expected)"),
-        ("$TTL 1\nwww IN FOO 1\n", "z.zone:2:8: unknown record type 'FOO'"),
+        (
+            "$INCLUDE x.inc\n",
+            "z.zone:1:10: $INCLUDE x.inc: includes are not available here",
+        ),
+        (
+            "$TTL 1\n  A 192.0.2.1\n",
+            "z.zone:2:3: blank owner name, but there is no previous record in this file",
+        ),
+        (
+            "$TTL 1\nwww CH A 192.0.2.1\n",
+            "z.zone:2:5: class CH is not supported: zone files here hold class IN only",
+        ),
+        (
+            "$TTL 1\nwww HS A 192.0.2.1\n",
+            "z.zone:2:5: class HS is not supported: zone files here hold class IN only",
+        ),
+        (
+            "$TTL 1\nwww IN IN A 192.0.2.1\n",
+            "z.zone:2:8: a second class 'IN' (type expected)",
+        ),
+        (
+            "$TTL 1\nwww 1 2 A 192.0.2.1\n",
+            "z.zone:2:7: a second TTL '2' (type expected)",
+        ),
+        (
+            "$TTL 1\nwww IN FOO 1\n",
+            "z.zone:2:8: unknown record type 'FOO'",
+        ),
         ("$TTL 1\nwww IN\n", "z.zone:2:5: missing record type"),
         ("www IN A 192.0.2.1\n", "z.zone:1:8: no TTL and no $TTL"),
         ("$TTL 1\n\nw\\ w A 192.0.2.1\n", ""),
         ("$TTL 1\nwww A 192.0.2.1 )\n", "z.zone:2:17: unbalanced ')'"),
-        ("$TTL 1\nwww TXT \"abc\n", "z.zone:2:9: unterminated quoted string (a quoted string cannot span lines)"),
-        ("$TTL 1\nwww A ( 192.0.2.1\n\n", "z.zone:2:7: unbalanced '(': no matching ')' before the end of the file"),
-        ("$TTL 1\n\"q\" A 192.0.2.1\n", "z.zone:2:1: an owner name cannot be a quoted string"),
+        (
+            "$TTL 1\nwww TXT \"abc\n",
+            "z.zone:2:9: unterminated quoted string (a quoted string cannot span lines)",
+        ),
+        (
+            "$TTL 1\nwww A ( 192.0.2.1\n\n",
+            "z.zone:2:7: unbalanced '(': no matching ')' before the end of the file",
+        ),
+        (
+            "$TTL 1\n\"q\" A 192.0.2.1\n",
+            "z.zone:2:1: an owner name cannot be a quoted string",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(first_error(text), want, "for {text:?}");
@@ -249,7 +301,10 @@ fn all_errors_are_collected_and_capped() {
 
 #[test]
 fn include_origin_location_and_state() {
-    let files = Files(vec![("a.inc", "x A 192.0.2.1\n$ORIGIN other.\ny A 192.0.2.2\n".into())]);
+    let files = Files(vec![(
+        "a.inc",
+        "x A 192.0.2.1\n$ORIGIN other.\ny A 192.0.2.2\n".into(),
+    )]);
     let text = "$TTL 5\n$INCLUDE a.inc sub\nz A 192.0.2.3\n";
     let doc = match Document::parse("main", text, &origin(), &files) {
         Ok(d) => d,
@@ -294,7 +349,11 @@ fn include_loops_and_depth() {
         Err(es) => es,
     };
     assert_eq!(es.len(), 1, "{es:?}");
-    assert!(es[0].message.contains("nested more than 8 deep"), "{}", es[0]);
+    assert!(
+        es[0].message.contains("nested more than 8 deep"),
+        "{}",
+        es[0]
+    );
 }
 
 // ---------------------------------------------------------------- editing
@@ -349,7 +408,10 @@ fn removal_gives_blank_owner_successor_an_owner() {
         remove: vec![rr("www.example.com.", 1, "A", "192.0.2.1")],
         ..ChangeSet::default()
     };
-    assert_eq!(apply(text, &cs), "$TTL 1\nwww\tA\t192.0.2.2\n\tTXT\t\"x\"\n");
+    assert_eq!(
+        apply(text, &cs),
+        "$TTL 1\nwww\tA\t192.0.2.2\n\tTXT\t\"x\"\n"
+    );
     // Space-indented: the owner takes the indentation's place.
     let text = "$TTL 1\nwww     A 192.0.2.1\n        A 192.0.2.2\n";
     assert_eq!(apply(text, &cs), "$TTL 1\nwww     A 192.0.2.2\n");
@@ -371,7 +433,8 @@ fn removal_gives_blank_owner_successor_an_owner() {
 
 #[test]
 fn removal_of_multi_line_record_and_its_comment() {
-    let text = "$TTL 1\na A 192.0.2.1 ; keep me\nt TXT ( \"x\" ; part\n  \"y\" ) ; gone\nb A 192.0.2.2\n";
+    let text =
+        "$TTL 1\na A 192.0.2.1 ; keep me\nt TXT ( \"x\" ; part\n  \"y\" ) ; gone\nb A 192.0.2.2\n";
     let txt = Rr {
         name: n("t.example.com."),
         ttl: 1,
@@ -396,7 +459,10 @@ fn removal_of_multi_line_record_and_its_comment() {
         remove: vec![txt],
         ..ChangeSet::default()
     };
-    assert_eq!(apply(text, &cs), "$TTL 1\na A 192.0.2.1 ; keep me\nb A 192.0.2.2\n");
+    assert_eq!(
+        apply(text, &cs),
+        "$TTL 1\na A 192.0.2.1 ; keep me\nb A 192.0.2.2\n"
+    );
 }
 
 #[test]
@@ -424,13 +490,25 @@ fn add_after_same_owner_and_at_end() {
     let (new, r) = doc.apply(&cs).expect("apply");
     assert_eq!(r.files.len(), 2);
     let main = &r.files[0].1;
-    assert!(main.contains(
-        "\tIN\tAAAA\t2001:db8::10\nwww\t300\tIN\tA\t192.0.2.12\nmail\tIN\tA\t192.0.2.25\n"
-    ), "{main}");
-    assert!(main.contains("\t\"rack 4\" \"row \\\"B\\\"\"\nhost2\t60\tIN\tA\t192.0.2.200\n$INCLUDE"), "{main}");
-    assert!(main.ends_with("; split over lines\nnew\t60\tIN\tA\t192.0.2.201\n"), "{main}");
+    assert!(
+        main.contains(
+            "\tIN\tAAAA\t2001:db8::10\nwww\t300\tIN\tA\t192.0.2.12\nmail\tIN\tA\t192.0.2.25\n"
+        ),
+        "{main}"
+    );
+    assert!(
+        main.contains("\t\"rack 4\" \"row \\\"B\\\"\"\nhost2\t60\tIN\tA\t192.0.2.200\n$INCLUDE"),
+        "{main}"
+    );
+    assert!(
+        main.ends_with("; split over lines\nnew\t60\tIN\tA\t192.0.2.201\n"),
+        "{main}"
+    );
     assert_eq!(r.files[1].0, "hosts.inc");
-    assert_eq!(r.files[1].1, format!("{HOSTS}host3\t60\tIN\tA\t192.0.2.105\n"));
+    assert_eq!(
+        r.files[1].1,
+        format!("{HOSTS}host3\t60\tIN\tA\t192.0.2.105\n")
+    );
     assert_eq!(new.records().count(), doc.records().count() + 4);
     let loc = new
         .records()
