@@ -172,7 +172,7 @@ impl Parser<'_> {
             let kind = if self.full() {
                 EntryKind::Blank
             } else if !le.errors.is_empty() {
-                for e in &le.errors {
+                for e in le.errors.iter().take(MAX_ERRORS - self.errors.len()) {
                     self.errors
                         .push(err(&name, e.line, e.col, e.message.clone()));
                 }

@@ -600,3 +600,61 @@ fn untouched_text_is_byte_identical() {
     assert_eq!(r.files, vec![("example.zone".to_string(), want)]);
     assert_eq!(new.records().count(), doc.records().count() - 1);
 }
+
+#[test]
+fn added_records_of_common_types_round_trip() {
+    let text = "$TTL 1\n@ SOA ns1 host 1 2 3 4 5\n$ORIGIN sub\nx A 192.0.2.1\n";
+    let adds = [
+        ("x.sub.example.com.", "AAAA", "2001:db8::1"),
+        ("x.sub.example.com.", "CNAME", "a\\.b.sub.example.com."),
+        ("x.sub.example.com.", "NS", "ns.example.com."),
+        ("x.sub.example.com.", "PTR", "y.example.net."),
+        (
+            "_s._tcp.sub.example.com.",
+            "SRV",
+            "1 2 3 t.sub.example.com.",
+        ),
+        ("x.sub.example.com.", "CAA", "0 issue ca.example"),
+        ("x.sub.example.com.", "MX", "5 @"),
+        ("x.sub.example.com.", "TXT", "a\\032b \\\"q\\\" \\255"),
+        ("x.sub.example.com.", "TYPE65534", "\\# 3 010203"),
+    ];
+    let add: Vec<Rr> = adds.iter().map(|(o, t, r)| rr(o, 7, t, r)).collect();
+    let doc = parse(text);
+    let cs = ChangeSet {
+        add: add.clone(),
+        ..ChangeSet::default()
+    };
+    let (new, r) = match doc.apply(&cs) {
+        Ok(x) => x,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(new.records().count(), 2 + add.len(), "{:?}", r.files);
+    for a in &add {
+        assert!(
+            new.records().any(|(g, _)| g.same_rr(a) && g.ttl == 7),
+            "{a:?}"
+        );
+    }
+}
+
+#[test]
+fn added_records_written_relative_with_escapes() {
+    let text = "$TTL 1\n$ORIGIN sub\nx A 192.0.2.1\n";
+    let add = vec![
+        rr("x.sub.example.com.", 7, "CNAME", "a\\.b.sub.example.com."),
+        rr("x.sub.example.com.", 7, "TXT", "a\\032b \\255"),
+        rr("x.sub.example.com.", 7, "MX", "5 @"),
+    ];
+    let out = apply(
+        text,
+        &ChangeSet {
+            add,
+            ..ChangeSet::default()
+        },
+    );
+    assert_eq!(
+        out,
+        "$TTL 1\n$ORIGIN sub\nx A 192.0.2.1\nx 7 IN CNAME a\\.b\nx 7 IN TXT \"a b\" \"\\255\"\nx 7 IN MX 5 example.com.\n"
+    );
+}
