@@ -195,16 +195,18 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
         }
     }
     ans.authoritative = true;
-    resolve(zone, query, &mut ans);
+    resolve(zone, query, key, &mut ans);
     ans
 }
 
-fn resolve<'a>(zone: &'a Zone, query: &'a Query, ans: &mut Answer<'a>) {
+fn resolve<'a>(zone: &'a Zone, query: &'a Query, mut key: NameKey, ans: &mut Answer<'a>) {
     let qtype = query.qtype;
     let mut cur = Cur::Ref(&query.qname);
     let mut seen: [*const Node; MAX_CHAIN + 1] = [std::ptr::null(); MAX_CHAIN + 1];
     for step in 0..=MAX_CHAIN {
-        let key = NameKey::new(cur.name());
+        if step > 0 {
+            key = NameKey::new(cur.name());
+        }
         if !zone.contains_key(&key) {
             // "a chain leaving the zone stops there": the resolver follows.
             return;
@@ -975,5 +977,48 @@ mod tests {
         let b = crate::message::rcode_response(&query("example.", T::AXFR), 5);
         assert_eq!(b[3] & 0xF, 5);
         assert_eq!(b[2] & 0x04, 0, "AA clear on REFUSED");
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::message::{Request, encode, parse_request};
+    use crate::zone::testutil::*;
+
+    /// Rough throughput check: `cargo test --release --lib -- --ignored bench --nocapture`.
+    #[test]
+    #[ignore]
+    fn bench_parse_answer_encode() {
+        let mut rrs = Vec::new();
+        for i in 0..100_000u32 {
+            rrs.push(a(&format!("host{i}.example."), (i % 250) as u8));
+        }
+        let zones = ZoneSet::new(vec![Arc::new(basic("example.", rrs))]);
+        let mut packets = Vec::new();
+        for i in 0..1000u32 {
+            let mut b = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+            b.extend(wire(&format!("host{}.example.", i * 97)));
+            b.extend_from_slice(&[0, 1, 0, 1]);
+            b.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+            packets.push(b);
+        }
+        let n = 1_000_000;
+        let start = Instant::now();
+        let mut bytes = 0usize;
+        for i in 0..n {
+            if let Request::Query(q) = parse_request(&packets[i % packets.len()]) {
+                let ans = answer(&zones, &q);
+                bytes += encode(&q, &ans, 1232).len();
+            }
+        }
+        let el = start.elapsed();
+        println!(
+            "{n} queries in {el:?}: {:.0} qps single core ({bytes} bytes)",
+            n as f64 / el.as_secs_f64()
+        );
     }
 }

@@ -397,10 +397,13 @@ pub struct MessageWriter {
 const TABLE_MAX: usize = 128;
 
 /// Case-insensitively compares the name at `off` in `buf` (following
-/// pointers) with `labels`.
-fn name_matches(buf: &[u8], mut off: usize, labels: &[&[u8]]) -> bool {
+/// pointers) with the labels from `labels`.
+fn name_matches<'l>(
+    buf: &[u8],
+    mut off: usize,
+    mut labels: impl Iterator<Item = &'l [u8]>,
+) -> bool {
     let mut hops = 0;
-    let mut i = 0;
     loop {
         let Some(&len) = buf.get(off) else {
             return false;
@@ -416,10 +419,11 @@ fn name_matches(buf: &[u8], mut off: usize, labels: &[&[u8]]) -> bool {
             off = usize::from(u16::from_be_bytes([len & 0x3F, lo]));
             continue;
         }
+        let label = labels.next();
         if len == 0 {
-            return i == labels.len();
+            return label.is_none();
         }
-        let Some(label) = labels.get(i) else {
+        let Some(label) = label else {
             return false;
         };
         let Some(stored) = buf.get(off + 1..off + 1 + usize::from(len)) else {
@@ -428,7 +432,6 @@ fn name_matches(buf: &[u8], mut off: usize, labels: &[&[u8]]) -> bool {
         if !stored.eq_ignore_ascii_case(label) {
             return false;
         }
-        i += 1;
         off += 1 + usize::from(len);
     }
 }
@@ -495,28 +498,19 @@ impl MessageWriter {
 
     /// Writes a name, compressed against names already in the message.
     fn name(&mut self, name: &Name) {
-        let mut labels: [&[u8]; 128] = [&[]; 128];
-        let mut n = 0;
-        for l in name.iter() {
-            if n < labels.len() {
-                labels[n] = l;
-                n += 1;
-            }
-        }
-        let labels = &labels[..n];
+        let n = name.iter().len();
         let mut pointer = None;
         let mut split = n;
         'suffix: for i in 0..n {
-            let suffix = &labels[i..];
             for &off in &self.table {
-                if name_matches(&self.buf, usize::from(off), suffix) {
+                if name_matches(&self.buf, usize::from(off), name.iter().skip(i)) {
                     pointer = Some(off);
                     split = i;
                     break 'suffix;
                 }
             }
         }
-        for l in &labels[..split] {
+        for l in name.iter().take(split) {
             let off = self.buf.len();
             if off < 0x4000 && self.table.len() < TABLE_MAX {
                 self.table.push(off as u16);
@@ -665,7 +659,10 @@ fn rrset_len(recs: &[Rec<'_>]) -> usize {
         return 0;
     };
     recs.iter()
-        .take_while(|r| r.rr.rtype == first.rr.rtype && r.owner == first.owner)
+        .take_while(|r| {
+            r.rr.rtype == first.rr.rtype
+                && (std::ptr::eq(r.owner, first.owner) || r.owner == first.owner)
+        })
         .count()
 }
 

@@ -573,6 +573,7 @@ impl Zone {
         if depth > 0 && apex.dname {
             return Lookup::Dname(apex);
         }
+        let mut found = apex;
         for strip in (0..depth).rev() {
             match self.node_by_key(key.suffix(strip)) {
                 None => {
@@ -601,10 +602,11 @@ impl Zone {
                     if n.dname && strip > 0 {
                         return Lookup::Dname(n);
                     }
+                    found = n;
                 }
             }
         }
-        Lookup::Exact(self.node_by_key(key.as_bytes()).unwrap_or(apex))
+        Lookup::Exact(found)
     }
 
     /// Whether the name whose key this is lies at or below the origin.
