@@ -910,6 +910,19 @@ mod tests {
     }
 
     #[test]
+    fn rfc4592_3_3_1_wire_owner_is_qname() {
+        let z = rfc4592_zone();
+        let q = query("FOO.bar.Example.", T::MX);
+        let (_, m) = wire_of(&z, &q, 512);
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].name.to_ascii(), "FOO.bar.Example.");
+        assert_eq!(m.additionals.len(), 1);
+        // Compression may point into the question's "Example.": names are
+        // compared without case (RFC 4343), only the QNAME's case is echoed.
+        assert_eq!(m.additionals[0].name, n("host1.example."));
+    }
+
+    #[test]
     fn rfc2181_9_truncation_whole_rrsets_tc_and_opt() {
         let z = big_zone();
         let mut q = query("big.example.", T::A);

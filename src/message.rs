@@ -969,6 +969,21 @@ mod tests {
     }
 
     #[test]
+    fn rfc1995_3_ixfr_without_soa_and_notimp_echoes_question() {
+        let r = parse_request(&query_bytes("example.", 251, None));
+        assert!(matches!(r, Request::Ixfr(_, None)));
+        let mut b = query_bytes("Example.", 6, None);
+        b[2] = (opcode::NOTIFY << 3) | 0x04;
+        let Request::Reply(bytes) = parse_request(&b) else {
+            panic!("expected a reply")
+        };
+        let m = Message::from_vec(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u16::from(m.metadata.response_code), 4);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].name().to_ascii(), "Example.");
+    }
+
+    #[test]
     fn writer_compresses_names() {
         let mut w = MessageWriter::new(1, 0x8400, 512);
         assert!(w.question(&n("Www.Example.com."), 1, 1));

@@ -823,6 +823,20 @@ mod tests {
     }
 
     #[test]
+    fn every_error_reported() {
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                a("www.example.org.", 1),
+                cname("c.example.", "x.example."),
+                txt("c.example.", "x"),
+            ],
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+
+    #[test]
     fn apex_ns_required() {
         let e = build_err("example.", vec![soa("example.", 3600, 300)]);
         assert!(e.iter().any(|e| e.message.contains("no NS")));
