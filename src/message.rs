@@ -1,10 +1,27 @@
 //! PURE: the request side of the wire (RFC 1035 §4.1) and response encoding
 //! with EDNS0 (RFC 6891) and truncation.
 //!
-//! STUB: interface only; implementation to follow.
+//! # Design
+//!
+//! Requests are decoded by hand: the 12-byte header, the one question (the
+//! name through hickory's `Name::read`, which keeps the case as sent), then
+//! the remaining records are only *walked* (names skipped, RDATA skipped)
+//! except an OPT in the additional section and, for IXFR, the SOA in the
+//! authority section. No hickory `Message` is built on the query path.
+//! Opcodes are classified by [`classify_opcode`], one arm per opcode, so
+//! UPDATE/NOTIFY can gain their own [`Request`] variants later.
+//!
+//! Responses are written by [`MessageWriter`]: header, question, then
+//! records with owner names compressed by a small compressor (a table of
+//! label offsets already in the message, compared case-insensitively,
+//! RFC 1035 §4.1.4); RDATA is written as stored, uncompressed (RFC 3597 §4).
+//! Each RRset is written, and if it overflows the limit it is rolled back
+//! whole (RFC 2181 §9); [`encode`] decides TC from which section lost an
+//! RRset. The same writer frames AXFR messages in [`crate::xfr`].
 
-use crate::answer::Answer;
+use crate::answer::{Answer, Rec};
 use crate::rr::{Name, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// How the request arrived; decides size limits and what is allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,15 +63,967 @@ pub enum Request {
     Drop,
 }
 
+/// RCODEs used here (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9).
+pub mod rcode {
+    pub const NOERROR: u16 = 0;
+    pub const FORMERR: u16 = 1;
+    pub const SERVFAIL: u16 = 2;
+    pub const NXDOMAIN: u16 = 3;
+    pub const NOTIMP: u16 = 4;
+    pub const REFUSED: u16 = 5;
+    pub const YXDOMAIN: u16 = 6;
+    pub const NOTAUTH: u16 = 9;
+    pub const BADVERS: u16 = 16;
+}
+
+/// Opcodes (RFC 1035 §4.1.1, RFC 1996, RFC 2136).
+pub mod opcode {
+    pub const QUERY: u8 = 0;
+    pub const IQUERY: u8 = 1;
+    pub const STATUS: u8 = 2;
+    pub const NOTIFY: u8 = 4;
+    pub const UPDATE: u8 = 5;
+}
+
+/// Our advertised EDNS UDP payload size (DNS flag day 2020, RFC 9715).
+pub const OUR_PAYLOAD: u16 = 1232;
+/// Size of an OPT RR without options.
+pub const OPT_SIZE: usize = 11;
+/// Header size.
+pub const HEADER_SIZE: usize = 12;
+
+/// How an opcode is handled. Extend here (and in [`parse_request`]) when
+/// UPDATE/NOTIFY get real handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpcodeClass {
+    /// Standard query: parsed into [`Request::Query`]/[`Request::Axfr`]/[`Request::Ixfr`].
+    Query,
+    /// Answered with NOTIMP (RFC 1035 §4.1.1: "Not Implemented").
+    NotImplemented,
+}
+
+pub fn classify_opcode(op: u8) -> OpcodeClass {
+    match op {
+        opcode::QUERY => OpcodeClass::Query,
+        // IQUERY is obsolete (RFC 3425), STATUS undefined; NOTIFY and UPDATE
+        // are not handled yet.
+        opcode::IQUERY | opcode::STATUS | opcode::NOTIFY | opcode::UPDATE => {
+            OpcodeClass::NotImplemented
+        }
+        _ => OpcodeClass::NotImplemented,
+    }
+}
+
+/// The size limit for a response to `query` over `transport`: 512 for UDP
+/// without EDNS (RFC 1035 §4.2.1), min(client payload, 1232) with EDNS
+/// (RFC 6891 §6.2.5; payloads below 512 were raised to 512 when parsed),
+/// 65535 for TCP.
+pub fn size_limit(query: &Query, transport: Transport) -> usize {
+    match (transport, query.edns) {
+        (Transport::Tcp, _) => 65535,
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => usize::from(e.payload.clamp(512, OUR_PAYLOAD)),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Request parsing
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        *b.get(at + 3)?,
+    ]))
+}
+
+/// Skips a (possibly compressed) name at `at`; returns the offset after it
+/// and whether it was the root name.
+fn skip_name(b: &[u8], mut at: usize) -> Option<(usize, bool)> {
+    let start = at;
+    let mut total = 0usize;
+    loop {
+        let len = *b.get(at)?;
+        match len & 0xC0 {
+            0x00 => {
+                if len == 0 {
+                    return Some((at + 1, at == start));
+                }
+                total += usize::from(len) + 1;
+                if total > 255 {
+                    return None;
+                }
+                at += 1 + usize::from(len);
+                if at > b.len() {
+                    return None;
+                }
+            }
+            0xC0 => {
+                b.get(at + 1)?;
+                return Some((at + 2, false));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A fixed-size record header after the owner name.
+struct RrHead {
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata_start: usize,
+    rdata_end: usize,
+    owner_is_root: bool,
+}
+
+fn read_rr(b: &[u8], at: usize) -> Option<RrHead> {
+    let (at, owner_is_root) = skip_name(b, at)?;
+    let rtype = u16_at(b, at)?;
+    let class = u16_at(b, at + 2)?;
+    let ttl = u32_at(b, at + 4)?;
+    let rdlen = usize::from(u16_at(b, at + 8)?);
+    let rdata_start = at + 10;
+    let rdata_end = rdata_start + rdlen;
+    if rdata_end > b.len() {
+        return None;
+    }
+    Some(RrHead {
+        rtype,
+        class,
+        ttl,
+        rdata_start,
+        rdata_end,
+        owner_is_root,
+    })
+}
+
+/// The question as parsed: name, type, class, and the offset after it.
+struct Question {
+    qname: Name,
+    qtype: u16,
+    qclass: u16,
+    end: usize,
+}
+
+fn read_question(b: &[u8]) -> Option<Question> {
+    let rest = b.get(HEADER_SIZE..)?;
+    let mut dec = BinDecoder::new(rest);
+    let qname = Name::read(&mut dec).ok()?;
+    let at = HEADER_SIZE + dec.index();
+    let qtype = u16_at(b, at)?;
+    let qclass = u16_at(b, at + 2)?;
+    Some(Question {
+        qname,
+        qtype,
+        qclass,
+        end: at + 4,
+    })
+}
+
 /// Classifies raw request bytes.
 pub fn parse_request(bytes: &[u8]) -> Request {
-    let _ = bytes;
-    Request::Drop
+    let Some(header) = bytes.get(..HEADER_SIZE) else {
+        return Request::Drop;
+    };
+    let id = u16::from_be_bytes([header[0], header[1]]);
+    let flags = u16::from_be_bytes([header[2], header[3]]);
+    if flags & 0x8000 != 0 {
+        // RFC 1035 §4.1.1 QR=1: a response; never answer it.
+        return Request::Drop;
+    }
+    let op = ((flags >> 11) & 0xF) as u8;
+    let rd = flags & 0x0100 != 0;
+    let cd = flags & 0x0010 != 0;
+    let qdcount = u16::from_be_bytes([header[4], header[5]]);
+    let ancount = u16::from_be_bytes([header[6], header[7]]);
+    let nscount = u16::from_be_bytes([header[8], header[9]]);
+    let arcount = u16::from_be_bytes([header[10], header[11]]);
+    let question = if qdcount == 1 {
+        read_question(bytes)
+    } else {
+        None
+    };
+    let reply = |rcode: u16, q: Option<&Question>| {
+        Request::Reply(error_response(
+            id,
+            op,
+            rd,
+            rcode,
+            q.map(|q| (&q.qname, q.qtype, q.qclass)),
+            None,
+        ))
+    };
+    match classify_opcode(op) {
+        OpcodeClass::NotImplemented => return reply(rcode::NOTIMP, question.as_ref()),
+        OpcodeClass::Query => {}
+    }
+    let Some(q) = question else {
+        // QDCOUNT != 1, or the question is truncated or has bad labels.
+        return reply(rcode::FORMERR, None);
+    };
+
+    // Walk the other sections: answer (skipped), authority (SOA for IXFR),
+    // additional (OPT).
+    let mut at = q.end;
+    for _ in 0..ancount {
+        match read_rr(bytes, at) {
+            Some(h) => at = h.rdata_end,
+            None => return reply(rcode::FORMERR, Some(&q)),
+        }
+    }
+    let mut ixfr_serial = None;
+    for _ in 0..nscount {
+        let Some(h) = read_rr(bytes, at) else {
+            return reply(rcode::FORMERR, Some(&q));
+        };
+        if h.rtype == u16::from(RecordType::SOA) && ixfr_serial.is_none() {
+            // RFC 1995 §3: the client's SOA is in the authority section;
+            // the serial follows MNAME and RNAME.
+            let serial = skip_name(bytes, h.rdata_start)
+                .and_then(|(p, _)| skip_name(bytes, p))
+                .filter(|&(p, _)| p + 20 <= h.rdata_end)
+                .and_then(|(p, _)| u32_at(bytes, p));
+            match serial {
+                Some(s) => ixfr_serial = Some(s),
+                None => return reply(rcode::FORMERR, Some(&q)),
+            }
+        }
+        at = h.rdata_end;
+    }
+    let mut edns = None;
+    let mut bad_version = false;
+    for _ in 0..arcount {
+        let Some(h) = read_rr(bytes, at) else {
+            return reply(rcode::FORMERR, Some(&q));
+        };
+        if h.rtype == u16::from(RecordType::OPT) {
+            // RFC 6891 §6.1.1: "If a query message with more than one OPT RR
+            // is received, a FORMERR (RCODE=1) MUST be returned", and the
+            // owner "MUST be 0 (root domain)".
+            if edns.is_some() || !h.owner_is_root {
+                return reply(rcode::FORMERR, Some(&q));
+            }
+            // Options are well-formed TLVs; unknown ones are ignored.
+            let mut o = h.rdata_start;
+            while o < h.rdata_end {
+                match u16_at(bytes, o + 2) {
+                    Some(len) if o + 4 + usize::from(len) <= h.rdata_end => {
+                        o += 4 + usize::from(len);
+                    }
+                    _ => return reply(rcode::FORMERR, Some(&q)),
+                }
+            }
+            let version = ((h.ttl >> 16) & 0xFF) as u8;
+            bad_version = version > 0;
+            edns = Some(Edns {
+                // RFC 6891 §6.2.5: "Values lower than 512 MUST be treated as
+                // equal to 512."
+                payload: h.class.max(512),
+                version,
+                dnssec_ok: h.ttl & 0x8000 != 0,
+            });
+        }
+        at = h.rdata_end;
+    }
+    if at != bytes.len() {
+        // Trailing bytes after the declared records.
+        return reply(rcode::FORMERR, Some(&q));
+    }
+    if bad_version {
+        // RFC 6891 §6.1.3: "If a responder does not implement the VERSION
+        // level of the request, then it MUST respond with RCODE=BADVERS."
+        return Request::Reply(error_response(
+            id,
+            op,
+            rd,
+            rcode::BADVERS,
+            Some((&q.qname, q.qtype, q.qclass)),
+            Some(OUR_PAYLOAD),
+        ));
+    }
+    let query = Query {
+        id,
+        rd,
+        cd,
+        qname: q.qname,
+        qtype: RecordType::from(q.qtype),
+        qclass: q.qclass,
+        edns,
+    };
+    match query.qtype {
+        RecordType::AXFR => Request::Axfr(query),
+        RecordType::IXFR => Request::Ixfr(query, ixfr_serial),
+        _ => Request::Query(query),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Response writing
+
+/// Response sections, for [`MessageWriter::record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Answer,
+    Authority,
+    Additional,
+}
+
+/// A rollback point (see [`MessageWriter::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    len: usize,
+    table: usize,
+    counts: [u16; 3],
+}
+
+/// Writes one DNS message: header, question, records with owner names
+/// compressed. Every write that would exceed `limit` fails and leaves the
+/// message unchanged.
+pub struct MessageWriter {
+    buf: Vec<u8>,
+    /// Offsets of names (and their label suffixes) already written.
+    table: Vec<u16>,
+    counts: [u16; 3],
+    limit: usize,
+}
+
+/// Most names kept for compression (bounds the compressor's work).
+const TABLE_MAX: usize = 128;
+
+/// Case-insensitively compares the name at `off` in `buf` (following
+/// pointers) with the labels from `labels`.
+fn name_matches<'l>(
+    buf: &[u8],
+    mut off: usize,
+    mut labels: impl Iterator<Item = &'l [u8]>,
+) -> bool {
+    let mut hops = 0;
+    loop {
+        let Some(&len) = buf.get(off) else {
+            return false;
+        };
+        if len & 0xC0 == 0xC0 {
+            let Some(&lo) = buf.get(off + 1) else {
+                return false;
+            };
+            hops += 1;
+            if hops > 64 {
+                return false;
+            }
+            off = usize::from(u16::from_be_bytes([len & 0x3F, lo]));
+            continue;
+        }
+        let label = labels.next();
+        if len == 0 {
+            return label.is_none();
+        }
+        let Some(label) = label else {
+            return false;
+        };
+        let Some(stored) = buf.get(off + 1..off + 1 + usize::from(len)) else {
+            return false;
+        };
+        if !stored.eq_ignore_ascii_case(label) {
+            return false;
+        }
+        off += 1 + usize::from(len);
+    }
+}
+
+impl MessageWriter {
+    /// Starts a message with this ID and flags word (QR, opcode, AA, ...,
+    /// RCODE low bits), all counts zero.
+    pub fn new(id: u16, flags: u16, limit: usize) -> MessageWriter {
+        let mut buf = Vec::with_capacity(limit.min(1232));
+        buf.extend_from_slice(&id.to_be_bytes());
+        buf.extend_from_slice(&flags.to_be_bytes());
+        buf.extend_from_slice(&[0; 8]);
+        MessageWriter {
+            buf,
+            table: Vec::new(),
+            counts: [0; 3],
+            limit: limit.clamp(HEADER_SIZE, 65535),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() <= HEADER_SIZE
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Lowers or raises the limit (e.g. to reserve room for an OPT or TSIG).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.clamp(HEADER_SIZE, 65535);
+    }
+
+    /// Records written so far in answer, authority, additional.
+    pub fn counts(&self) -> [u16; 3] {
+        self.counts
+    }
+
+    pub fn flags(&self) -> u16 {
+        u16::from_be_bytes([self.buf[2], self.buf[3]])
+    }
+
+    pub fn set_flags(&mut self, flags: u16) {
+        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark {
+            len: self.buf.len(),
+            table: self.table.len(),
+            counts: self.counts,
+        }
+    }
+
+    pub fn rollback(&mut self, mark: Mark) {
+        self.buf.truncate(mark.len);
+        self.table.truncate(mark.table);
+        self.counts = mark.counts;
+    }
+
+    /// Writes a name, compressed against names already in the message.
+    fn name(&mut self, name: &Name) {
+        let n = name.iter().len();
+        let mut pointer = None;
+        let mut split = n;
+        'suffix: for i in 0..n {
+            for &off in &self.table {
+                if name_matches(&self.buf, usize::from(off), name.iter().skip(i)) {
+                    pointer = Some(off);
+                    split = i;
+                    break 'suffix;
+                }
+            }
+        }
+        for l in name.iter().take(split) {
+            let off = self.buf.len();
+            if off < 0x4000 && self.table.len() < TABLE_MAX {
+                self.table.push(off as u16);
+            }
+            self.buf.push(l.len() as u8);
+            self.buf.extend_from_slice(l);
+        }
+        match pointer {
+            Some(off) => self.buf.extend_from_slice(&(0xC000 | off).to_be_bytes()),
+            None => self.buf.push(0),
+        }
+    }
+
+    /// Writes the question (the name as given, so its case is echoed).
+    pub fn question(&mut self, qname: &Name, qtype: u16, qclass: u16) -> bool {
+        let mark = self.mark();
+        self.name(qname);
+        self.buf.extend_from_slice(&qtype.to_be_bytes());
+        self.buf.extend_from_slice(&qclass.to_be_bytes());
+        if self.buf.len() > self.limit {
+            self.rollback(mark);
+            return false;
+        }
+        self.buf[4..6].copy_from_slice(&1u16.to_be_bytes());
+        true
+    }
+
+    /// Writes one class-IN record; false (and nothing written) if it
+    /// doesn't fit.
+    pub fn record(
+        &mut self,
+        section: Section,
+        owner: &Name,
+        rtype: RecordType,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> bool {
+        let mark = self.mark();
+        let Ok(rdlen) = u16::try_from(rdata.len()) else {
+            return false;
+        };
+        self.name(owner);
+        self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        self.buf.extend_from_slice(&rdlen.to_be_bytes());
+        self.buf.extend_from_slice(rdata);
+        if self.buf.len() > self.limit {
+            self.rollback(mark);
+            return false;
+        }
+        let i = section as usize;
+        self.counts[i] = self.counts[i].saturating_add(1);
+        true
+    }
+
+    /// Writes an OPT RR (RFC 6891 §6.1.2) with no options: our payload size,
+    /// the extended RCODE's upper 8 bits, version 0, DO clear.
+    pub fn opt(&mut self, payload: u16, rcode: u16) -> bool {
+        if self.buf.len() + OPT_SIZE > self.limit {
+            return false;
+        }
+        let ext = u32::from((rcode >> 4) & 0xFF) << 24;
+        self.buf.push(0);
+        self.buf
+            .extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
+        self.buf.extend_from_slice(&payload.to_be_bytes());
+        self.buf.extend_from_slice(&ext.to_be_bytes());
+        self.buf.extend_from_slice(&0u16.to_be_bytes());
+        self.counts[2] = self.counts[2].saturating_add(1);
+        true
+    }
+
+    /// The finished message with its counts filled in.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
+        self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
+        self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
+        self.buf
+    }
+}
+
+/// Header flags word for a response (RFC 1035 §4.1.1): QR set, RA clear.
+pub fn response_flags(opcode: u8, aa: bool, tc: bool, rd: bool, cd: bool, rcode: u16) -> u16 {
+    let mut f = 0x8000 | (u16::from(opcode & 0xF) << 11) | (rcode & 0xF);
+    if aa {
+        f |= 0x0400;
+    }
+    if tc {
+        f |= 0x0200;
+    }
+    if rd {
+        f |= 0x0100;
+    }
+    if cd {
+        f |= 0x0010;
+    }
+    f
+}
+
+/// A response carrying only a header, the question (when given) and an OPT
+/// (when `opt_payload` is given): FORMERR, NOTIMP, REFUSED, BADVERS.
+/// An extended RCODE (above 15) without an OPT is sent as SERVFAIL.
+pub fn error_response(
+    id: u16,
+    opcode: u8,
+    rd: bool,
+    rcode: u16,
+    question: Option<(&Name, u16, u16)>,
+    opt_payload: Option<u16>,
+) -> Vec<u8> {
+    let rcode = if rcode > 15 && opt_payload.is_none() {
+        rcode::SERVFAIL
+    } else {
+        rcode
+    };
+    let mut w = MessageWriter::new(
+        id,
+        response_flags(opcode, false, false, rd, false, rcode),
+        65535,
+    );
+    if let Some((name, qtype, qclass)) = question {
+        w.question(name, qtype, qclass);
+    }
+    if let Some(p) = opt_payload {
+        w.opt(p, rcode);
+    }
+    w.finish()
+}
+
+/// A response to `query` with no records and the given RCODE (e.g. REFUSED
+/// for AXFR over UDP or from a client not allowed to transfer), with an OPT
+/// if the query had EDNS.
+pub fn rcode_response(query: &Query, rcode: u16) -> Vec<u8> {
+    let answer = Answer {
+        rcode,
+        ..Answer::default()
+    };
+    encode(query, &answer, 65535)
+}
+
+/// Length of the run of records starting at `recs[0]` with the same owner
+/// and type: one RRset.
+fn rrset_len(recs: &[Rec<'_>]) -> usize {
+    let Some(first) = recs.first() else {
+        return 0;
+    };
+    recs.iter()
+        .take_while(|r| {
+            r.rr.rtype == first.rr.rtype
+                && (std::ptr::eq(r.owner, first.owner) || r.owner == first.owner)
+        })
+        .count()
+}
+
+/// Writes one RRset; false (and rolled back) if it doesn't fit whole.
+fn write_rrset(w: &mut MessageWriter, section: Section, set: &[Rec<'_>]) -> bool {
+    let mark = w.mark();
+    for r in set {
+        if !w.record(
+            section,
+            r.owner,
+            r.rr.rtype,
+            r.rr.ttl,
+            r.rr.rdata.as_bytes(),
+        ) {
+            w.rollback(mark);
+            return false;
+        }
+    }
+    true
 }
 
 /// Encodes `answer` for `query`, within `limit` bytes; sets TC and drops
 /// whole RRsets when they don't fit (RFC 2181 §9).
 pub fn encode(query: &Query, answer: &Answer, limit: usize) -> Vec<u8> {
-    let _ = (query, answer, limit);
-    Vec::new()
+    let limit = limit.clamp(512, 65535);
+    let rcode = if answer.rcode > 15 && query.edns.is_none() {
+        rcode::SERVFAIL
+    } else {
+        answer.rcode
+    };
+    let mut w = MessageWriter::new(
+        query.id,
+        response_flags(0, answer.authoritative, false, query.rd, query.cd, rcode),
+        limit,
+    );
+    // The OPT must always fit: reserve its 11 bytes.
+    let reserve = if query.edns.is_some() { OPT_SIZE } else { 0 };
+    w.set_limit(limit - reserve);
+    w.question(&query.qname, u16::from(query.qtype), query.qclass);
+
+    let mut tc = false;
+    // RFC 2181 §9: "the whole RRSet [is] omitted" and TC set when the
+    // answer or authority section loses data.
+    'sections: for (section, recs) in [
+        (Section::Answer, &answer.answer),
+        (Section::Authority, &answer.authority),
+    ] {
+        let mut rest: &[Rec<'_>] = recs;
+        while !rest.is_empty() {
+            let n = rrset_len(rest);
+            let (set, tail) = rest.split_at(n.max(1));
+            if !write_rrset(&mut w, section, set) {
+                tc = true;
+                break 'sections;
+            }
+            rest = tail;
+        }
+    }
+    if !tc {
+        // A referral's in-domain glue (at or below the delegated NS owner)
+        // is required: RFC 9471 §3, "If all glue records for in-domain name
+        // servers do not fit, the TC flag MUST be set". Other additional
+        // data is dropped silently.
+        let referral_cut = if !answer.authoritative && answer.answer.is_empty() {
+            answer
+                .authority
+                .iter()
+                .find(|r| r.rr.rtype == RecordType::NS)
+                .map(|r| r.owner)
+        } else {
+            None
+        };
+        let mut rest: &[Rec<'_>] = &answer.additional;
+        while !rest.is_empty() {
+            let n = rrset_len(rest);
+            let (set, tail) = rest.split_at(n.max(1));
+            if !write_rrset(&mut w, Section::Additional, set) {
+                let required = referral_cut
+                    .is_some_and(|cut| set.first().is_some_and(|r| cut.zone_of(r.owner)));
+                if required {
+                    tc = true;
+                    break;
+                }
+            }
+            rest = tail;
+        }
+    }
+    w.set_limit(limit);
+    if let Some(_e) = query.edns {
+        // RFC 6891 §6.1.1: a responder "MUST include an OPT record in the
+        // response" when the request had one. DO is left clear: we don't sign.
+        w.opt(OUR_PAYLOAD, rcode);
+    }
+    if tc {
+        let f = w.flags() | 0x0200;
+        w.set_flags(f);
+    }
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::testutil::{n, wire};
+    use hickory_proto::op::Message;
+
+    fn header(id: u16, flags: u16, counts: [u16; 4]) -> Vec<u8> {
+        let mut b = id.to_be_bytes().to_vec();
+        b.extend_from_slice(&flags.to_be_bytes());
+        for c in counts {
+            b.extend_from_slice(&c.to_be_bytes());
+        }
+        b
+    }
+
+    fn question(name: &str, qtype: u16, qclass: u16) -> Vec<u8> {
+        let mut b = wire(name);
+        b.extend_from_slice(&qtype.to_be_bytes());
+        b.extend_from_slice(&qclass.to_be_bytes());
+        b
+    }
+
+    fn opt(payload: u16, version: u8, do_bit: bool, options: &[u8]) -> Vec<u8> {
+        let mut b = vec![0, 0, 41];
+        b.extend_from_slice(&payload.to_be_bytes());
+        b.extend_from_slice(&[0, version, if do_bit { 0x80 } else { 0 }, 0]);
+        b.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        b.extend_from_slice(options);
+        b
+    }
+
+    fn query_bytes(name: &str, qtype: u16, ar: Option<Vec<u8>>) -> Vec<u8> {
+        let mut b = header(0x1234, 0x0100, [1, 0, 0, u16::from(ar.is_some())]);
+        b.extend(question(name, qtype, 1));
+        if let Some(ar) = ar {
+            b.extend(ar);
+        }
+        b
+    }
+
+    fn reply_rcode(r: &Request) -> Option<(u16, u8, u16)> {
+        match r {
+            Request::Reply(b) => {
+                let id = u16_at(b, 0)?;
+                let flags = u16_at(b, 2)?;
+                Some((id, ((flags >> 11) & 0xF) as u8, flags & 0xF))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn rfc1035_4_1_plain_query_case_kept() {
+        let r = parse_request(&query_bytes("WwW.Example.COM.", 1, None));
+        let Request::Query(q) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(q.id, 0x1234);
+        assert!(q.rd);
+        assert!(!q.cd);
+        assert_eq!(q.qname.to_ascii(), "WwW.Example.COM.");
+        assert_eq!(q.qtype, RecordType::A);
+        assert_eq!(q.qclass, 1);
+        assert_eq!(q.edns, None);
+    }
+
+    #[test]
+    fn drops_responses_and_short_messages() {
+        let mut b = query_bytes("example.", 1, None);
+        b[2] |= 0x80;
+        assert_eq!(parse_request(&b), Request::Drop);
+        assert_eq!(parse_request(&[0; 11]), Request::Drop);
+        assert_eq!(parse_request(&[]), Request::Drop);
+    }
+
+    #[test]
+    fn rfc6891_6_1_1_edns_parsed() {
+        let r = parse_request(&query_bytes(
+            "example.",
+            1,
+            Some(opt(
+                4096,
+                0,
+                true,
+                &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0xFF, 0xEE, 0, 0],
+            )),
+        ));
+        let Request::Query(q) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            q.edns,
+            Some(Edns {
+                payload: 4096,
+                version: 0,
+                dnssec_ok: true
+            })
+        );
+        let r = parse_request(&query_bytes("example.", 1, Some(opt(100, 0, false, &[]))));
+        let Request::Query(q) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(q.edns.map(|e| e.payload), Some(512));
+        assert_eq!(size_limit(&q, Transport::Udp), 512);
+        assert_eq!(size_limit(&q, Transport::Tcp), 65535);
+    }
+
+    #[test]
+    fn rfc6891_6_1_1_two_opts_formerr() {
+        let mut b = header(7, 0x0000, [1, 0, 0, 2]);
+        b.extend(question("example.", 1, 1));
+        b.extend(opt(1232, 0, false, &[]));
+        b.extend(opt(1232, 0, false, &[]));
+        assert_eq!(reply_rcode(&parse_request(&b)), Some((7, 0, 1)));
+        // OPT owner not root.
+        let mut b = header(7, 0x0000, [1, 0, 0, 1]);
+        b.extend(question("example.", 1, 1));
+        let mut o = wire("x.");
+        o.extend_from_slice(&opt(1232, 0, false, &[])[1..]);
+        b.extend(o);
+        assert_eq!(reply_rcode(&parse_request(&b)), Some((7, 0, 1)));
+    }
+
+    #[test]
+    fn rfc6891_6_1_3_badvers() {
+        let r = parse_request(&query_bytes("example.", 1, Some(opt(1232, 1, false, &[]))));
+        let Request::Reply(b) = &r else {
+            panic!("{r:?}")
+        };
+        let m = Message::from_vec(b).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b[3] & 0xF, 0, "low bits of BADVERS (16) are 0");
+        assert_eq!(u16::from(m.metadata.response_code), 16);
+        assert_eq!(m.queries.len(), 1);
+        let e = m.edns.as_ref().map(|e| (e.max_payload(), e.version()));
+        assert_eq!(e, Some((1232, 0)));
+    }
+
+    #[test]
+    fn rfc1035_4_1_1_formerr_cases() {
+        // QDCOUNT 0 and 2.
+        let b = header(9, 0x0100, [0, 0, 0, 0]);
+        assert_eq!(reply_rcode(&parse_request(&b)), Some((9, 0, 1)));
+        let mut b = header(9, 0, [2, 0, 0, 0]);
+        b.extend(question("a.", 1, 1));
+        b.extend(question("b.", 1, 1));
+        assert_eq!(reply_rcode(&parse_request(&b)), Some((9, 0, 1)));
+        // Truncated question.
+        let mut b = query_bytes("example.", 1, None);
+        b.pop();
+        assert_eq!(reply_rcode(&parse_request(&b)), Some((0x1234, 0, 1)));
+        // Trailing garbage.
+        let mut b = query_bytes("example.", 1, None);
+        b.push(0);
+        let r = parse_request(&b);
+        assert_eq!(reply_rcode(&r), Some((0x1234, 0, 1)));
+        let Request::Reply(bytes) = r else { panic!() };
+        assert_eq!(u16_at(&bytes, 4), Some(1), "question echoed once parsed");
+        // Bad label type.
+        let mut b = header(9, 0, [1, 0, 0, 0]);
+        b.extend_from_slice(&[0x80, 0, 0, 1, 0, 1]);
+        let r = parse_request(&b);
+        assert_eq!(reply_rcode(&r), Some((9, 0, 1)));
+        let Request::Reply(bytes) = r else { panic!() };
+        assert_eq!(
+            u16_at(&bytes, 4),
+            Some(0),
+            "no question when it didn't parse"
+        );
+    }
+
+    #[test]
+    fn rfc1035_4_1_1_other_opcodes_notimp() {
+        for op in [1u8, 2, 4, 5, 3, 15] {
+            let mut b = query_bytes("example.", 6, None);
+            b[2] = (op << 3) | 1;
+            assert_eq!(
+                reply_rcode(&parse_request(&b)),
+                Some((0x1234, op, 4)),
+                "opcode {op}"
+            );
+        }
+    }
+
+    #[test]
+    fn axfr_and_rfc1995_3_ixfr_serial() {
+        let r = parse_request(&query_bytes("example.", 252, None));
+        assert!(matches!(r, Request::Axfr(_)));
+        let mut b = header(3, 0, [1, 0, 1, 0]);
+        b.extend(question("example.", 251, 1));
+        // Authority SOA with compressed owner pointing at the question name.
+        b.extend_from_slice(&[0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 0]);
+        let mut rd = vec![0xC0, 12, 0xC0, 12];
+        for v in [42u32, 1, 2, 3, 4] {
+            rd.extend_from_slice(&v.to_be_bytes());
+        }
+        b.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+        b.extend(rd);
+        let r = parse_request(&b);
+        let Request::Ixfr(q, serial) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(serial, Some(42));
+        assert_eq!(q.qtype, RecordType::IXFR);
+    }
+
+    #[test]
+    fn rfc1995_3_ixfr_without_soa_and_notimp_echoes_question() {
+        let r = parse_request(&query_bytes("example.", 251, None));
+        assert!(matches!(r, Request::Ixfr(_, None)));
+        let mut b = query_bytes("Example.", 6, None);
+        b[2] = (opcode::NOTIFY << 3) | 0x04;
+        let Request::Reply(bytes) = parse_request(&b) else {
+            panic!("expected a reply")
+        };
+        let m = Message::from_vec(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(u16::from(m.metadata.response_code), 4);
+        assert_eq!(m.queries.len(), 1);
+        assert_eq!(m.queries[0].name().to_ascii(), "Example.");
+    }
+
+    #[test]
+    fn writer_compresses_names() {
+        let mut w = MessageWriter::new(1, 0x8400, 512);
+        assert!(w.question(&n("Www.Example.com."), 1, 1));
+        assert!(w.record(
+            Section::Answer,
+            &n("Www.Example.com."),
+            RecordType::A,
+            5,
+            &[1, 2, 3, 4]
+        ));
+        assert!(w.record(
+            Section::Authority,
+            &n("example.COM."),
+            RecordType::NS,
+            5,
+            &wire("ns.example.com.")
+        ));
+        let b = w.finish();
+        // Header 12 + question 17+4; answer: pointer 2 + 10 + 4; authority: pointer 2 + 10 + 16.
+        assert_eq!(b.len(), 12 + 21 + 16 + 28);
+        let m = Message::from_vec(&b).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.answers[0].name.to_ascii(), "Www.Example.com.");
+        assert_eq!(
+            m.authorities[0].name.to_ascii().to_lowercase(),
+            "example.com."
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse_request(&bytes);
+        }
+
+        #[test]
+        fn parse_never_panics_with_valid_header(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), counts in proptest::prelude::any::<[u8; 4]>()) {
+            let mut b = header(1, 0, [1, u16::from(counts[1] % 3), u16::from(counts[2] % 3), u16::from(counts[3] % 3)]);
+            b.extend(question("example.", 1, 1));
+            b.extend(tail);
+            let _ = parse_request(&b);
+        }
+    }
 }

@@ -1,15 +1,221 @@
 //! PURE: a validated zone (apex, RRsets, delegations) and the set of zones served.
 //!
-//! STUB: interface only; implementation to follow.
+//! # Design
+//!
+//! A [`Zone`] is built once (validated, indexed) and then only read, so the
+//! query path takes no locks: the server shares zones behind `Arc` and swaps
+//! whole snapshots. Nodes (one per owner name) live in a `Vec` sorted in
+//! canonical order (RFC 4034 §6.1, which also gives AXFR a stable order);
+//! a hash map from the **lower-cased uncompressed wire form** of a name to
+//! its node index finds them. Lower-cased wire keys have a useful property:
+//! every ancestor's key is a suffix of the name's key, so a lookup walks
+//! ancestors by slicing one stack buffer ([`NameKey`]) without allocating.
+//!
+//! Every empty non-terminal between the apex and an owner is inserted as an
+//! empty node (RFC 4592 §2.2.2: an empty non-terminal blocks wildcards and
+//! answers NODATA). Because of that, "no node for this ancestor" means "no
+//! name at or below it", and the descent in [`Zone::lookup`] finds the
+//! closest encloser (RFC 4592 §3.3.1) on the way down, meeting zone cuts and
+//! DNAMEs in the order RFC 1034 §4.3.2 step 3 requires.
+//!
+//! Targets of CNAME, DNAME, NS, MX, SRV and SVCB/HTTPS records are decoded
+//! once at build time, so chasing them per query allocates nothing.
+//!
+//! [`ZoneSet`] maps origin keys to zones; [`ZoneSet::find`] tries qname and
+//! then each ancestor, so the first hit is the longest match.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::rr::{Location, Name, Rr};
+use crate::rr::{Location, Name, RecordType, Rr, SoaTimers, soa_timers, target_name};
 use crate::zonefile::ZoneError;
+
+/// A small multiplicative hasher (FxHash-style) for lower-cased name keys.
+/// Keys come from zone files (trusted), lookups from queries; lookups can't
+/// degrade the table, so a fast non-keyed hash is appropriate here.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type KeyMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<KeyHasher>>;
+
+/// The lower-cased uncompressed wire form of a name in a stack buffer, with
+/// the offset of each label so ancestors are suffixes (no allocation).
+#[derive(Clone)]
+pub struct NameKey {
+    buf: [u8; 256],
+    len: usize,
+    starts: [u8; 128],
+    labels: usize,
+}
+
+impl NameKey {
+    pub fn new(name: &Name) -> NameKey {
+        let mut k = NameKey {
+            buf: [0; 256],
+            len: 0,
+            starts: [0; 128],
+            labels: 0,
+        };
+        for label in name.iter() {
+            // A `Name` is at most 255 octets, so this never truncates.
+            if k.len + 1 + label.len() >= 255 || k.labels >= 127 {
+                break;
+            }
+            k.starts[k.labels] = k.len as u8;
+            k.labels += 1;
+            k.buf[k.len] = label.len() as u8;
+            k.len += 1;
+            for &b in label {
+                k.buf[k.len] = b.to_ascii_lowercase();
+                k.len += 1;
+            }
+        }
+        k.buf[k.len] = 0;
+        k.len += 1;
+        k
+    }
+
+    /// The whole key.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Number of labels, the root not counted.
+    pub fn labels(&self) -> usize {
+        self.labels
+    }
+
+    /// The key of the ancestor with `strip` leading labels removed.
+    pub fn suffix(&self, strip: usize) -> &[u8] {
+        let start = if strip >= self.labels {
+            self.len - 1
+        } else {
+            usize::from(self.starts[strip])
+        };
+        &self.buf[start..self.len]
+    }
+}
+
+/// One RRset at a node.
+#[derive(Debug)]
+pub struct RrSet {
+    pub rtype: RecordType,
+    pub rrs: Vec<Rr>,
+    /// Decoded targets (CNAME/DNAME/NS/MX/SRV/SVCB/HTTPS), parallel to `rrs`;
+    /// empty for other types.
+    pub targets: Vec<Option<Name>>,
+}
+
+/// One owner name and its RRsets (none for an empty non-terminal).
+#[derive(Debug)]
+pub struct Node {
+    /// The owner as first written (an ENT takes the case of its descendant).
+    pub name: Name,
+    /// Sorted by type code.
+    pub rrsets: Vec<RrSet>,
+    /// Non-apex node with NS: a delegation point (RFC 1034 §4.2.1).
+    pub cut: bool,
+    /// Has a DNAME (RFC 6672): names below are redirected.
+    pub dname: bool,
+    /// At or below a delegation point: glue/occluded, not authoritative.
+    pub glue: bool,
+}
+
+impl Node {
+    pub fn rrset(&self, rtype: RecordType) -> Option<&RrSet> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+
+    /// An empty non-terminal (or otherwise empty node).
+    pub fn is_empty(&self) -> bool {
+        self.rrsets.is_empty()
+    }
+}
+
+/// What the descent from the apex found for a name (RFC 1034 §4.3.2 step 3).
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'z> {
+    /// The name exists (possibly as an empty non-terminal). Also returned
+    /// for a DS query at a delegation point (answered from the parent side).
+    Exact(&'z Node),
+    /// The name does not exist; the wildcard at its closest encloser does.
+    Wildcard(&'z Node),
+    /// The name is at or below this delegation point.
+    Referral(&'z Node),
+    /// The name is below this DNAME owner.
+    Dname(&'z Node),
+    /// Neither the name nor a matching wildcard exists.
+    NxDomain,
+}
 
 /// One zone, validated and indexed for lookups. Immutable once built.
 #[derive(Debug)]
-pub struct Zone {}
+pub struct Zone {
+    origin: Name,
+    origin_labels: usize,
+    origin_key: Box<[u8]>,
+    soa: Rr,
+    /// The apex SOA at TTL min(SOA TTL, MINIMUM), for negative answers
+    /// (RFC 2308 §3).
+    negative_soa: Rr,
+    timers: SoaTimers,
+    nodes: Vec<Node>,
+    index: KeyMap<usize>,
+    apex: usize,
+    record_count: usize,
+}
+
+fn err(location: &Location, message: impl Into<String>) -> ZoneError {
+    ZoneError {
+        location: location.clone(),
+        message: message.into(),
+    }
+}
+
+fn has_target(rtype: RecordType) -> bool {
+    matches!(
+        rtype,
+        RecordType::CNAME
+            | RecordType::DNAME
+            | RecordType::NS
+            | RecordType::MX
+            | RecordType::SRV
+            | RecordType::SVCB
+            | RecordType::HTTPS
+    )
+}
+
+/// Key of an owner, stored.
+fn boxed_key(name: &Name) -> Box<[u8]> {
+    NameKey::new(name).as_bytes().into()
+}
+
+struct Pending {
+    name: Name,
+    rrsets: Vec<(RecordType, Vec<(Rr, Location)>)>,
+}
 
 impl Zone {
     /// Validates and indexes the records of one zone (RFC 1035 §5.2,
@@ -18,52 +224,772 @@ impl Zone {
         origin: Name,
         records: Vec<(Rr, Location)>,
     ) -> Result<(Zone, Vec<ZoneError>), Vec<ZoneError>> {
-        let _ = (origin, records);
-        todo!()
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let origin_key = NameKey::new(&origin);
+        let origin_labels = origin_key.labels();
+        let origin_loc = records.first().map(|(_, l)| l.clone()).unwrap_or(Location {
+            file: Arc::from(""),
+            line: 0,
+            col: 0,
+        });
+
+        // Group by owner, then type; fold duplicates, align TTLs.
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut by_key: KeyMap<usize> = KeyMap::default();
+        for (rr, loc) in records {
+            if !origin.zone_of(&rr.name) {
+                errors.push(err(
+                    &loc,
+                    format!("{} is outside the zone {}", rr.name, origin),
+                ));
+                continue;
+            }
+            let key = boxed_key(&rr.name);
+            let idx = match by_key.get(&key) {
+                Some(&i) => i,
+                None => {
+                    pending.push(Pending {
+                        name: rr.name.clone(),
+                        rrsets: Vec::new(),
+                    });
+                    by_key.insert(key, pending.len() - 1);
+                    pending.len() - 1
+                }
+            };
+            let Some(p) = pending.get_mut(idx) else {
+                continue;
+            };
+            match p.rrsets.iter_mut().find(|(t, _)| *t == rr.rtype) {
+                None => p.rrsets.push((rr.rtype, vec![(rr, loc)])),
+                Some((_, set)) => {
+                    if set.iter().any(|(r, _)| r.same_rr(&rr)) {
+                        // RFC 2181 §5: duplicates are the same RR; fold silently.
+                        continue;
+                    }
+                    let first_ttl = set.first().map(|(r, _)| r.ttl).unwrap_or(rr.ttl);
+                    let mut rr = rr;
+                    if rr.ttl != first_ttl {
+                        // RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same".
+                        warnings.push(err(
+                            &loc,
+                            format!(
+                                "TTL {} differs from {} in the {} {} RRset; using {}",
+                                rr.ttl, first_ttl, rr.name, rr.rtype, first_ttl
+                            ),
+                        ));
+                        rr.ttl = first_ttl;
+                    }
+                    set.push((rr, loc));
+                }
+            }
+        }
+
+        // Per-node rules.
+        let mut soa: Option<Rr> = None;
+        for p in &pending {
+            let at_apex = p.name == origin;
+            let other_data = p.rrsets.iter().any(|(t, _)| {
+                !matches!(*t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC)
+            });
+            for (rtype, set) in &p.rrsets {
+                match *rtype {
+                    RecordType::SOA => {
+                        for (rr, loc) in set {
+                            if !at_apex {
+                                errors.push(err(
+                                    loc,
+                                    format!("SOA at {} is not at the apex {}", rr.name, origin),
+                                ));
+                            } else if soa.is_some() {
+                                errors.push(err(loc, "more than one SOA at the apex"));
+                            } else if soa_timers(&rr.rdata).is_none() {
+                                errors.push(err(loc, "SOA RDATA is too short"));
+                            } else {
+                                soa = Some(rr.clone());
+                            }
+                        }
+                    }
+                    RecordType::CNAME => {
+                        // RFC 2181 §10.1: "there may be only one such RR for a given
+                        // name" and no other data beside it (except DNSSEC RRs).
+                        if let Some((_, loc)) = set.get(1) {
+                            errors.push(err(loc, format!("more than one CNAME at {}", p.name)));
+                        }
+                        if other_data && let Some((_, loc)) = set.first() {
+                            errors.push(err(
+                                loc,
+                                format!("CNAME at {} beside other data (RFC 2181 §10.1)", p.name),
+                            ));
+                        }
+                    }
+                    RecordType::DNAME => {
+                        // RFC 6672 §2.4: "There MUST NOT be more than one DNAME RR per owner".
+                        if let Some((_, loc)) = set.get(1) {
+                            errors.push(err(loc, format!("more than one DNAME at {}", p.name)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let has_apex_ns = by_key
+            .get(origin_key.as_bytes())
+            .and_then(|&i| pending.get(i))
+            .is_some_and(|p| p.rrsets.iter().any(|(t, _)| *t == RecordType::NS));
+        if !has_apex_ns {
+            errors.push(err(
+                &origin_loc,
+                format!("no NS records at the apex {origin}"),
+            ));
+        }
+        let Some(soa) = soa else {
+            errors.push(err(
+                &origin_loc,
+                format!("no SOA record at the apex {origin}"),
+            ));
+            return Err(errors);
+        };
+
+        // DNAME owners: data below them is an error (RFC 6672 §2.4: "resource
+        // records MUST NOT exist at any subdomain of the owner of a DNAME RR").
+        let dname_keys: Vec<Box<[u8]>> = pending
+            .iter()
+            .filter(|p| p.rrsets.iter().any(|(t, _)| *t == RecordType::DNAME))
+            .map(|p| boxed_key(&p.name))
+            .collect();
+        if !dname_keys.is_empty() {
+            for p in &pending {
+                let key = NameKey::new(&p.name);
+                for strip in 1..=key.labels().saturating_sub(origin_labels) {
+                    if dname_keys.iter().any(|d| &**d == key.suffix(strip)) {
+                        if let Some((_, loc)) = p.rrsets.first().and_then(|(_, s)| s.first()) {
+                            errors.push(err(
+                                loc,
+                                format!("{} is below a DNAME (RFC 6672 §2.4)", p.name),
+                            ));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        // Empty non-terminals between the apex and each owner.
+        let mut names: Vec<Name> = pending.iter().map(|p| p.name.clone()).collect();
+        for p in &pending {
+            let mut n = p.name.base_name();
+            // (`Name::num_labels` discounts a leading `*`: count labels directly.)
+            while n.iter().len() > origin_labels {
+                let key = boxed_key(&n);
+                if by_key.contains_key(&key) {
+                    break;
+                }
+                by_key.insert(key, usize::MAX);
+                names.push(n.clone());
+                n = n.base_name();
+            }
+        }
+        if !by_key.contains_key(origin_key.as_bytes()) {
+            names.push(origin.clone());
+        }
+
+        // Build nodes in canonical order.
+        let mut pending_by_key: KeyMap<Pending> = pending
+            .into_iter()
+            .map(|p| (boxed_key(&p.name), p))
+            .collect();
+        names.sort();
+        let mut nodes = Vec::with_capacity(names.len());
+        let mut index: KeyMap<usize> = KeyMap::default();
+        let mut record_count = 0;
+        for name in names {
+            let key = boxed_key(&name);
+            if index.contains_key(&key) {
+                continue;
+            }
+            let at_apex = name == origin;
+            let mut rrsets: Vec<RrSet> = match pending_by_key.remove(&key) {
+                None => Vec::new(),
+                Some(p) => p
+                    .rrsets
+                    .into_iter()
+                    .map(|(rtype, set)| {
+                        let rrs: Vec<Rr> = set.into_iter().map(|(rr, _)| rr).collect();
+                        let targets = if has_target(rtype) {
+                            rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        RrSet {
+                            rtype,
+                            rrs,
+                            targets,
+                        }
+                    })
+                    .collect(),
+            };
+            rrsets.sort_by_key(|s| u16::from(s.rtype));
+            record_count += rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
+            let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
+            let dname = rrsets.iter().any(|s| s.rtype == RecordType::DNAME);
+            index.insert(key, nodes.len());
+            nodes.push(Node {
+                name,
+                rrsets,
+                cut,
+                dname,
+                glue: false,
+            });
+        }
+
+        // Mark nodes at or below a cut (occluded: glue, not authoritative).
+        let cut_keys: Vec<Box<[u8]>> = nodes
+            .iter()
+            .filter(|n| n.cut)
+            .map(|n| boxed_key(&n.name))
+            .collect();
+        if !cut_keys.is_empty() {
+            for node in nodes.iter_mut() {
+                let key = NameKey::new(&node.name);
+                let depth = key.labels().saturating_sub(origin_labels);
+                node.glue = (0..depth).any(|s| cut_keys.iter().any(|c| &**c == key.suffix(s)));
+            }
+        }
+
+        let apex = index.get(origin_key.as_bytes()).copied().unwrap_or(0);
+        let timers = soa_timers(&soa.rdata).unwrap_or(SoaTimers {
+            serial: 0,
+            refresh: 0,
+            retry: 0,
+            expire: 0,
+            minimum: 0,
+        });
+        let mut negative_soa = soa.clone();
+        // RFC 2308 §3: "the TTL of this record is set from the minimum of the
+        // MINIMUM field of the SOA record and the TTL of the SOA itself".
+        negative_soa.ttl = soa.ttl.min(timers.minimum);
+        // The apex SOA is counted in `record_count` but not in `records()`.
+        record_count = record_count.saturating_sub(1);
+        Ok((
+            Zone {
+                origin,
+                origin_labels,
+                origin_key: origin_key.as_bytes().into(),
+                soa,
+                negative_soa,
+                timers,
+                nodes,
+                index,
+                apex,
+                record_count,
+            },
+            warnings,
+        ))
     }
 
     pub fn origin(&self) -> &Name {
-        todo!()
+        &self.origin
     }
 
     /// The apex SOA record.
     pub fn soa(&self) -> &Rr {
-        todo!()
+        &self.soa
+    }
+
+    /// The apex SOA with TTL min(SOA TTL, MINIMUM), for negative answers.
+    pub fn negative_soa(&self) -> &Rr {
+        &self.negative_soa
     }
 
     pub fn serial(&self) -> u32 {
-        todo!()
+        self.timers.serial
+    }
+
+    /// Refresh, retry, expire, minimum and serial of the apex SOA.
+    pub fn timers(&self) -> SoaTimers {
+        self.timers
     }
 
     /// Every RR except the apex SOA, in a stable order (for AXFR).
     pub fn records(&self) -> impl Iterator<Item = &Rr> {
-        std::iter::empty()
+        let apex = self.apex;
+        self.nodes.iter().enumerate().flat_map(move |(i, n)| {
+            n.rrsets
+                .iter()
+                .filter(move |s| !(i == apex && s.rtype == RecordType::SOA))
+                .flat_map(|s| s.rrs.iter())
+        })
+    }
+
+    /// Number of RRs in [`Zone::records`] (the apex SOA not counted).
+    pub fn record_count(&self) -> usize {
+        self.record_count
+    }
+
+    /// The apex node.
+    pub fn apex(&self) -> Option<&Node> {
+        self.nodes.get(self.apex)
+    }
+
+    /// The node with exactly this key (including empty non-terminals and
+    /// occluded names below cuts).
+    pub fn node_by_key(&self, key: &[u8]) -> Option<&Node> {
+        self.index.get(key).and_then(|&i| self.nodes.get(i))
+    }
+
+    /// The node with exactly this name.
+    pub fn node(&self, name: &Name) -> Option<&Node> {
+        self.node_by_key(NameKey::new(name).as_bytes())
+    }
+
+    /// The records of one RRset by exact name (empty if none).
+    pub fn rrset(&self, name: &Name, rtype: RecordType) -> &[Rr] {
+        self.node(name)
+            .and_then(|n| n.rrset(rtype))
+            .map(|s| s.rrs.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Whether `name` is at or below the origin.
+    pub fn contains(&self, name: &Name) -> bool {
+        self.origin.zone_of(name)
+    }
+
+    /// The descent of RFC 1034 §4.3.2 step 3 for a name in this zone: zone
+    /// cuts and DNAMEs above the name win, then an exact match, then the
+    /// wildcard at the closest encloser (RFC 4592 §3.3.1). `qtype` matters
+    /// only for DS at a cut, which the parent side answers (RFC 4035 §3.1.4.1).
+    pub fn lookup(&self, key: &NameKey, qtype: RecordType) -> Lookup<'_> {
+        let Some(apex) = self.apex() else {
+            return Lookup::NxDomain;
+        };
+        let Some(depth) = key.labels().checked_sub(self.origin_labels) else {
+            return Lookup::NxDomain;
+        };
+        if depth > 0 && apex.dname {
+            return Lookup::Dname(apex);
+        }
+        let mut found = apex;
+        for strip in (0..depth).rev() {
+            match self.node_by_key(key.suffix(strip)) {
+                None => {
+                    // RFC 4592 §3.3.1: the source of synthesis is "*" prepended
+                    // to the closest encloser, if it exists.
+                    let parent = key.suffix(strip + 1);
+                    let mut wild = [0u8; 256];
+                    let Some(dst) = wild.get_mut(..parent.len() + 2) else {
+                        return Lookup::NxDomain;
+                    };
+                    dst[0] = 1;
+                    dst[1] = b'*';
+                    dst[2..].copy_from_slice(parent);
+                    return match self.node_by_key(dst) {
+                        Some(w) => Lookup::Wildcard(w),
+                        None => Lookup::NxDomain,
+                    };
+                }
+                Some(n) => {
+                    if n.cut {
+                        if strip == 0 && qtype == RecordType::DS {
+                            return Lookup::Exact(n);
+                        }
+                        return Lookup::Referral(n);
+                    }
+                    if n.dname && strip > 0 {
+                        return Lookup::Dname(n);
+                    }
+                    found = n;
+                }
+            }
+        }
+        Lookup::Exact(found)
+    }
+
+    /// Whether the name whose key this is lies at or below the origin.
+    pub fn contains_key(&self, key: &NameKey) -> bool {
+        key.labels() >= self.origin_labels
+            && key.suffix(key.labels() - self.origin_labels) == &*self.origin_key
     }
 }
 
 /// The zones served, for longest-match selection.
 #[derive(Debug, Default)]
-pub struct ZoneSet {}
+pub struct ZoneSet {
+    by_origin: KeyMap<Arc<Zone>>,
+    zones: Vec<Arc<Zone>>,
+}
 
 impl ZoneSet {
     pub fn new(zones: Vec<Arc<Zone>>) -> Self {
-        let _ = zones;
-        ZoneSet {}
+        let mut by_origin = KeyMap::default();
+        let mut kept = Vec::with_capacity(zones.len());
+        for z in zones {
+            let key = boxed_key(z.origin());
+            if let std::collections::hash_map::Entry::Vacant(e) = by_origin.entry(key) {
+                e.insert(z.clone());
+                kept.push(z);
+            }
+        }
+        kept.sort_by(|a, b| a.origin().cmp(b.origin()));
+        ZoneSet {
+            by_origin,
+            zones: kept,
+        }
     }
 
     /// The zone with the longest origin that is `qname` or an ancestor of it.
     pub fn find(&self, qname: &Name) -> Option<&Arc<Zone>> {
-        let _ = qname;
-        None
+        self.find_key(&NameKey::new(qname), 0)
+    }
+
+    /// Longest match for a key, skipping the first `skip` labels (`skip = 1`
+    /// finds the zone of the parent, e.g. for DS at a child apex).
+    pub fn find_key(&self, key: &NameKey, skip: usize) -> Option<&Arc<Zone>> {
+        (skip..=key.labels()).find_map(|s| self.by_origin.get(key.suffix(s)))
     }
 
     /// The zone whose origin is exactly `origin`.
     pub fn get(&self, origin: &Name) -> Option<&Arc<Zone>> {
-        let _ = origin;
-        None
+        self.by_origin.get(NameKey::new(origin).as_bytes())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Zone>> {
-        std::iter::empty()
+        self.zones.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.zones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Records from wire bytes, without the zone-file parser or RDATA codec.
+
+    use super::*;
+
+    pub fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap_or_else(|e| panic!("test name {s}: {e}"))
+    }
+
+    /// Uncompressed wire form of a name, case kept.
+    pub fn wire(s: &str) -> Vec<u8> {
+        let name = n(s);
+        let mut out = Vec::new();
+        for l in name.iter() {
+            out.push(l.len() as u8);
+            out.extend_from_slice(l);
+        }
+        out.push(0);
+        out
+    }
+
+    pub fn rr(name: &str, ttl: u32, rtype: RecordType, rdata: &[u8]) -> Rr {
+        Rr {
+            name: n(name),
+            ttl,
+            rtype,
+            rdata: crate::rr::Rdata::new(rdata.to_vec()),
+        }
+    }
+
+    pub fn soa(name: &str, ttl: u32, minimum: u32) -> Rr {
+        let mut rd = wire(&format!("ns.{name}"));
+        rd.extend(wire(&format!("hostmaster.{name}")));
+        for v in [2026_1122u32, 3600, 600, 86400, minimum] {
+            rd.extend_from_slice(&v.to_be_bytes());
+        }
+        rr(name, ttl, RecordType::SOA, &rd)
+    }
+
+    pub fn ns(name: &str, target: &str) -> Rr {
+        rr(name, 3600, RecordType::NS, &wire(target))
+    }
+
+    pub fn a(name: &str, last: u8) -> Rr {
+        rr(name, 300, RecordType::A, &[192, 0, 2, last])
+    }
+
+    pub fn aaaa(name: &str, last: u8) -> Rr {
+        let mut rd = vec![0x20, 0x01, 0x0d, 0xb8];
+        rd.extend_from_slice(&[0; 11]);
+        rd.push(last);
+        rr(name, 300, RecordType::AAAA, &rd)
+    }
+
+    pub fn cname(name: &str, target: &str) -> Rr {
+        rr(name, 300, RecordType::CNAME, &wire(target))
+    }
+
+    pub fn mx(name: &str, pref: u16, target: &str) -> Rr {
+        let mut rd = pref.to_be_bytes().to_vec();
+        rd.extend(wire(target));
+        rr(name, 3600, RecordType::MX, &rd)
+    }
+
+    pub fn txt(name: &str, text: &str) -> Rr {
+        let mut rd = vec![text.len() as u8];
+        rd.extend_from_slice(text.as_bytes());
+        rr(name, 3600, RecordType::TXT, &rd)
+    }
+
+    pub fn srv(name: &str, target: &str) -> Rr {
+        let mut rd = vec![0, 10, 0, 5, 0, 22];
+        rd.extend(wire(target));
+        rr(name, 3600, RecordType::SRV, &rd)
+    }
+
+    pub fn loc(line: u32) -> Location {
+        Location {
+            file: Arc::from("test.zone"),
+            line,
+            col: 1,
+        }
+    }
+
+    pub fn with_locs(rrs: Vec<Rr>) -> Vec<(Rr, Location)> {
+        rrs.into_iter()
+            .enumerate()
+            .map(|(i, r)| (r, loc(i as u32 + 1)))
+            .collect()
+    }
+
+    pub fn zone(origin: &str, rrs: Vec<Rr>) -> Zone {
+        match Zone::build(n(origin), with_locs(rrs)) {
+            Ok((z, _)) => z,
+            Err(e) => panic!("zone {origin}: {e:?}"),
+        }
+    }
+
+    /// A minimal valid zone: SOA, NS, plus `more`.
+    pub fn basic(origin: &str, more: Vec<Rr>) -> Zone {
+        let mut rrs = vec![soa(origin, 3600, 300), ns(origin, &format!("ns.{origin}"))];
+        rrs.push(a(&format!("ns.{origin}"), 53));
+        rrs.extend(more);
+        zone(origin, rrs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    fn build_err(origin: &str, rrs: Vec<Rr>) -> Vec<ZoneError> {
+        match Zone::build(n(origin), with_locs(rrs)) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn rfc1035_5_2_exactly_one_soa_at_apex() {
+        let e = build_err("example.", vec![ns("example.", "ns.example.")]);
+        assert!(e.iter().any(|e| e.message.contains("no SOA")));
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                soa("sub.example.", 3600, 300),
+                ns("example.", "ns.example."),
+            ],
+        );
+        assert!(e.iter().any(|e| e.message.contains("not at the apex")));
+        assert_eq!(e[0].location.line, 2);
+        let mut other = soa("example.", 3600, 300);
+        other.rdata = crate::rr::Rdata::new({
+            let mut v = other.rdata.as_bytes().to_vec();
+            let last = v.len() - 1;
+            v[last] ^= 1;
+            v
+        });
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                other,
+                ns("example.", "ns.example."),
+            ],
+        );
+        assert!(e.iter().any(|e| e.message.contains("more than one SOA")));
+    }
+
+    #[test]
+    fn every_error_reported() {
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                a("www.example.org.", 1),
+                cname("c.example.", "x.example."),
+                txt("c.example.", "x"),
+            ],
+        );
+        assert_eq!(e.len(), 3, "{e:?}");
+    }
+
+    #[test]
+    fn apex_ns_required() {
+        let e = build_err("example.", vec![soa("example.", 3600, 300)]);
+        assert!(e.iter().any(|e| e.message.contains("no NS")));
+    }
+
+    #[test]
+    fn out_of_zone_refused() {
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                ns("example.", "ns.example."),
+                a("www.example.com.", 1),
+            ],
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].location.line, 3);
+        assert!(e[0].message.contains("outside"));
+    }
+
+    #[test]
+    fn rfc2181_10_1_cname_and_other_data() {
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                ns("example.", "ns.example."),
+                cname("www.example.", "a.example."),
+                a("WWW.example.", 1),
+            ],
+        );
+        assert!(e.iter().any(|e| e.message.contains("beside other data")));
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                ns("example.", "ns.example."),
+                cname("www.example.", "a.example."),
+                cname("www.example.", "b.example."),
+            ],
+        );
+        assert!(e.iter().any(|e| e.message.contains("more than one CNAME")));
+        // RRSIG/NSEC may coexist.
+        basic(
+            "example.",
+            vec![
+                cname("www.example.", "a.example."),
+                rr("www.example.", 300, RecordType::NSEC, &wire("z.example.")),
+            ],
+        );
+        // Apex CNAME is beside the SOA.
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                ns("example.", "ns.example."),
+                cname("example.", "a.example."),
+            ],
+        );
+        assert!(e.iter().any(|e| e.message.contains("beside other data")));
+    }
+
+    #[test]
+    fn rfc2181_5_2_duplicates_folded_ttls_aligned() {
+        let mut a2 = a("www.example.", 1);
+        a2.ttl = 60;
+        let mut b = a("www.example.", 2);
+        b.ttl = 999;
+        let mut dup = a("WWW.EXAMPLE.", 1);
+        dup.ttl = 300;
+        let (z, warnings) = Zone::build(
+            n("example."),
+            with_locs(vec![
+                soa("example.", 3600, 300),
+                ns("example.", "ns.example."),
+                a("www.example.", 1),
+                dup,
+                b,
+                a2,
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let set = z.rrset(&n("www.example."), RecordType::A);
+        assert_eq!(set.len(), 2);
+        assert!(set.iter().all(|r| r.ttl == 300));
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].location.line, 5);
+    }
+
+    #[test]
+    fn rfc6672_2_4_data_below_dname() {
+        let e = build_err(
+            "example.",
+            vec![
+                soa("example.", 3600, 300),
+                ns("example.", "ns.example."),
+                rr("d.example.", 300, RecordType::DNAME, &wire("target.net.")),
+                a("x.y.d.example.", 1),
+            ],
+        );
+        assert!(e.iter().any(|e| e.message.contains("below a DNAME")));
+        basic(
+            "example.",
+            vec![rr(
+                "d.example.",
+                300,
+                RecordType::DNAME,
+                &wire("target.net."),
+            )],
+        );
+    }
+
+    #[test]
+    fn ents_and_glue_indexed() {
+        let z = basic(
+            "example.",
+            vec![
+                a("a.b.c.example.", 1),
+                ns("sub.example.", "ns.sub.example."),
+                a("ns.sub.example.", 2),
+            ],
+        );
+        let ent = z.node(&n("b.c.example.")).map(|n| n.is_empty());
+        assert_eq!(ent, Some(true));
+        assert!(z.node(&n("C.example.")).is_some());
+        let cut = z.node(&n("sub.example.")).map(|n| (n.cut, n.glue));
+        assert_eq!(cut, Some((true, true)));
+        let glue = z.node(&n("ns.sub.example.")).map(|n| n.glue);
+        assert_eq!(glue, Some(true));
+        assert_eq!(z.node(&n("example.")).map(|n| n.cut), Some(false));
+        // SOA, NS, ns A, a.b.c A, sub NS, glue A: records() skips the SOA.
+        assert_eq!(z.records().count(), 5);
+        assert_eq!(z.record_count(), 5);
+        assert_eq!(z.serial(), 2026_1122);
+        assert_eq!(z.negative_soa().ttl, 300);
+    }
+
+    #[test]
+    fn zoneset_longest_match() {
+        let parent = Arc::new(basic(
+            "example.",
+            vec![ns("child.example.", "ns.child.example.")],
+        ));
+        let child = Arc::new(basic("child.example.", vec![]));
+        let set = ZoneSet::new(vec![parent, child]);
+        let origin = |q: &str| set.find(&n(q)).map(|z| z.origin().to_ascii());
+        assert_eq!(origin("www.Child.Example."), Some("child.example.".into()));
+        assert_eq!(origin("child.example."), Some("child.example.".into()));
+        assert_eq!(origin("www.example."), Some("example.".into()));
+        assert_eq!(origin("example."), Some("example.".into()));
+        assert_eq!(origin("example.com."), None);
+        assert_eq!(origin("."), None);
+        assert!(set.get(&n("CHILD.example.")).is_some());
+        assert_eq!(set.iter().count(), 2);
     }
 }
