@@ -511,6 +511,20 @@ fn generic_from_text(code: u16, name: &str, tokens: &[Token<'_>]) -> Res<Vec<u8>
     Ok(data)
 }
 
+/// Whether wire RDATA is well-formed for its type: what [`from_text`]
+/// requires of `\#` data for known types. Types without a known structure
+/// (NULL, unknown codes) accept any octets; meta-types none.
+///
+/// [`to_text`] of RDATA that is *not* valid yields a `\#` form that
+/// [`from_text`] rejects, so callers holding RDATA from the network (e.g.
+/// an UPDATE) should check this before writing it to a zone file.
+pub fn is_valid_wire(rtype: RecordType, rdata: &Rdata) -> bool {
+    let code = u16::from(rtype);
+    !is_meta(code)
+        && rdata.as_bytes().len() <= usize::from(u16::MAX)
+        && wire_is_valid(code, rdata.as_bytes())
+}
+
 /// Whether wire RDATA decodes as its type (always true for types without a
 /// known structure).
 fn wire_is_valid(code: u16, wire: &[u8]) -> bool {
@@ -722,15 +736,16 @@ fn parse_field(
             out.extend_from_slice(&bytes);
         }
         K::CaaTag => {
-            // RFC 8659 §4.1.1: "Tag: ... a non-zero-length sequence of
-            // ASCII letters and numbers"; §4.1: tag length 1-15.
+            // RFC 8659 §4.1: "The tag length MUST be at least 1"; tags
+            // "MAY contain ASCII characters "a" through "z", "A" through
+            // "Z", and the numbers 0 through 9".
             if text.is_empty()
-                || text.len() > 15
+                || text.len() > 255
                 || !text.bytes().all(|c| c.is_ascii_alphanumeric())
             {
                 return Err(err(
                     i,
-                    format!("CAA tag \"{text}\" must be 1 to 15 ASCII letters and digits"),
+                    format!("CAA tag \"{text}\" must be 1 to 255 ASCII letters and digits"),
                 ));
             }
             out.push(text.len() as u8);
@@ -1225,18 +1240,18 @@ fn push_label(out: &mut String, label: &[u8]) {
 }
 
 /// A name in presentation form: absolute with a trailing dot, or relative
-/// to `origin` (`@` for the origin itself) when it is at or below it.
+/// to `origin` (`@` for the origin itself) when it is at or below it and
+/// its trailing labels are spelled exactly like the origin's (so case is
+/// preserved through a round trip). A root origin gives absolute names.
 fn name_text(labels: &[&[u8]], origin: Option<&Name>) -> String {
     if let Some(origin) = origin.filter(|o| !o.is_root()) {
         let olabels: Vec<&[u8]> = origin.iter().collect();
         if labels.len() >= olabels.len() {
             let split = labels.len() - olabels.len();
             let (head, tail) = labels.split_at(split);
-            if tail
-                .iter()
-                .zip(&olabels)
-                .all(|(a, b)| a.eq_ignore_ascii_case(b))
-            {
+            // Exact (case-sensitive) match, so that writing the name
+            // relative and completing it again reproduces the same octets.
+            if tail.iter().zip(&olabels).all(|(a, b)| a == b) {
                 if head.is_empty() {
                     return "@".to_string();
                 }
@@ -1402,7 +1417,7 @@ fn fields_to_text(
             K::Raw => parts.push(quoted(r.rest())),
             K::CaaTag => {
                 let s = r.string()?;
-                if s.is_empty() || s.len() > 15 || !s.iter().all(u8::is_ascii_alphanumeric) {
+                if s.is_empty() || !s.iter().all(u8::is_ascii_alphanumeric) {
                     return None;
                 }
                 parts.push(String::from_utf8_lossy(s).into_owned());
