@@ -602,6 +602,9 @@ fn parse_tail(
                 base64_decode(&text)
             }
             .map_err(|e| err(last, format!("{ty} {field}: {e}")))?;
+            if bytes.is_empty() {
+                return Err(err(last, format!("{ty} {field}: must not be empty")));
+            }
             out.extend_from_slice(&bytes);
         }
         K::Bitmap => {
@@ -960,6 +963,29 @@ pub(crate) fn parse_name(text: &str, origin: &Name, i: usize) -> Res<Vec<u8>> {
         return Err(bad("longer than 255 octets"));
     }
     Ok(out)
+}
+
+/// Parses a domain name in presentation form (owner names, `$ORIGIN`):
+/// `@`, relative names completed with `origin`, `\.`, `\X` and `\DDD`
+/// escapes, case preserved. The error's `token` is 0.
+///
+/// Prefer this to hickory's `Name::parse`, which (0.26.3) decodes `\DDD`
+/// wrongly (`\065bc` -> `5bc`), lower-cases, rejects `@` and `\ `, and
+/// accepts a dangling backslash.
+pub fn name_from_text(text: &str, origin: &Name) -> Result<Name, RdataError> {
+    let wire = parse_name(text, origin, 0)?;
+    let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
+    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut decoder)
+        .map_err(|e| err(0, format!("invalid domain name \"{text}\": {e}")))
+}
+
+/// A name in presentation form, as [`to_text`] writes names in RDATA:
+/// relative to `origin` (`@` for the origin) when below it with the same
+/// spelling, otherwise absolute with a trailing dot; special characters
+/// escaped so that [`name_from_text`] reads it back exactly.
+pub fn name_to_text(name: &Name, origin: Option<&Name>) -> String {
+    let labels: Vec<&[u8]> = name.iter().collect();
+    name_text(&labels, origin)
 }
 
 /// Uncompressed wire form of a hickory name (treated as absolute).

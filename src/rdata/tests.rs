@@ -833,3 +833,69 @@ fn wire_validity() {
         &Rdata::new(vec![0, 0, 1, 0x40])
     ));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::with_cases(2000)
+    })]
+
+    /// Arbitrary tokens never panic, and whatever parses prints and parses
+    /// back to the same octets.
+    #[test]
+    fn prop_random_tokens_never_panic(
+        idx in 0..ALL_CODES.len(),
+        words in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[0-9]{1,6}",
+                "[a-zA-Z0-9.@\\\\=,:-]{0,12}",
+                "\\\\[0-9]{1,3}",
+                proptest::prelude::any::<String>(),
+                proptest::strategy::Just("\\#".to_string()),
+                proptest::strategy::Just("N".to_string()),
+                proptest::strategy::Just("E".to_string()),
+                proptest::strategy::Just("alpn=h2".to_string()),
+                proptest::strategy::Just("port=".to_string()),
+            ],
+            0..9),
+        quoted in proptest::collection::vec(proptest::prelude::any::<bool>(), 9),
+    ) {
+        let code = ALL_CODES[idx];
+        let tokens: Vec<Token<'_>> = words
+            .iter()
+            .zip(&quoted)
+            .map(|(w, q)| Token { text: w, quoted: *q })
+            .collect();
+        let o = origin();
+        if let Ok(rd) = from_text(RecordType::from(code), &tokens, &o) {
+            proptest::prop_assert!(is_valid_wire(RecordType::from(code), &rd), "{code} {words:?}");
+            round_trip(code, &rd, Some(&o)).map_err(proptest::test_runner::TestCaseError::fail)?;
+            round_trip(code, &rd, None).map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+    }
+}
+
+#[test]
+fn public_name_helpers() {
+    let o = origin();
+    let n = name_from_text("Www", &o).expect("relative");
+    assert_eq!(name_to_wire(&n), b"\x03Www\x07example\x03com\x00");
+    assert_eq!(name_to_text(&n, Some(&o)), "Www");
+    assert_eq!(name_to_text(&n, None), "Www.example.com.");
+    let n = name_from_text("\\065\\.b\\ c.", &o).expect("escapes");
+    assert_eq!(name_to_wire(&n), b"\x05A.b c\x00");
+    assert_eq!(name_to_text(&n, None), "A\\.b\\032c.");
+    assert_eq!(name_from_text("@", &o).expect("@"), o);
+    assert_eq!(name_to_text(&o, Some(&o)), "@");
+    assert_eq!(name_to_text(&Name::root(), None), ".");
+    assert!(name_from_text("a..b", &o).is_err());
+    assert!(name_from_text("x\\", &o).is_err());
+}
+
+#[test]
+fn empty_binary_fields_rejected() {
+    let e = bad("OPENPGPKEY", "\"\"");
+    assert!(e.message.contains("must not be empty"), "{}", e.message);
+    let e = bad("DS", "1 8 2 \"\"");
+    assert!(e.message.contains("must not be empty"), "{}", e.message);
+}
