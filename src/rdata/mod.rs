@@ -24,6 +24,15 @@
 //! Types are dispatched on their numeric code (`u16::from(rtype)`), so
 //! `RecordType::Unknown(1)` behaves like `RecordType::A`.
 //!
+//! Also public: [`is_valid_wire`] (is wire RDATA well-formed for its type,
+//! i.e. will its text form be accepted back), and [`name_from_text`] /
+//! [`name_to_text`] for owner names with the same escape rules.
+//!
+//! No text form (RFC 3597 `\#` only): NULL, WKS, X25, ISDN, NSAP, GPOS,
+//! NXT, A6, APL, TKEY/TSIG and unassigned codes. SVCB/HTTPS values with
+//! backslash escapes are refused on input (hickory mishandles them), and
+//! printed as `\#` when a value would need escaping.
+//!
 //! Errors carry the index of the offending token; when a token is *missing*
 //! the index is that of the last token (or 0 when there are none), so it is
 //! always a valid index for a non-empty token list.

@@ -682,6 +682,8 @@ fn special_errors() {
         ("SVCB", "1 . port=1 port=2", 3, "more than once"),
         ("SVCB", "1 . bogus=1", 2, "invalid parameters"),
         ("SVCB", "1 . \"alpn\"", 2, "quoted"),
+        ("SVCB", "1 . key667=hello\\210qoo", 2, "escapes"),
+        ("SVCB", "1 . alpn= \"h2\\,x\"", 3, "escapes"),
     ];
     for (ty, text, token, msg) in cases {
         let e = bad(ty, text);
