@@ -8,7 +8,7 @@
 //!
 //! - [`from_text`] turns the RDATA tokens of one zone-file record into wire
 //!   bytes. Most types are described by a **per-type field list** (see
-//!   [`fields_of`]): a sequence of field kinds such as "16-bit number",
+//!   `fields_of`): a sequence of field kinds such as "16-bit number",
 //!   "domain name", "character-string", "base64 to the end". One
 //!   interpreter parses the tokens against that list; another formats wire
 //!   bytes against the same list ([`to_text`]), so the two directions cannot
