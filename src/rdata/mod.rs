@@ -8,7 +8,7 @@
 //!
 //! - [`from_text`] turns the RDATA tokens of one zone-file record into wire
 //!   bytes. Most types are described by a **per-type field list** (see
-//!   [`fields_of`]): a sequence of field kinds such as "16-bit number",
+//!   `fields_of`): a sequence of field kinds such as "16-bit number",
 //!   "domain name", "character-string", "base64 to the end". One
 //!   interpreter parses the tokens against that list; another formats wire
 //!   bytes against the same list ([`to_text`]), so the two directions cannot
@@ -23,6 +23,15 @@
 //!
 //! Types are dispatched on their numeric code (`u16::from(rtype)`), so
 //! `RecordType::Unknown(1)` behaves like `RecordType::A`.
+//!
+//! Also public: [`is_valid_wire`] (is wire RDATA well-formed for its type,
+//! i.e. will its text form be accepted back), and [`name_from_text`] /
+//! [`name_to_text`] for owner names with the same escape rules.
+//!
+//! No text form (RFC 3597 `\#` only): NULL, WKS, X25, ISDN, NSAP, GPOS,
+//! NXT, A6, APL, TKEY/TSIG and unassigned codes. SVCB/HTTPS values with
+//! backslash escapes are refused on input (hickory mishandles them), and
+//! printed as `\#` when a value would need escaping.
 //!
 //! Errors carry the index of the offending token; when a token is *missing*
 //! the index is that of the last token (or 0 when there are none), so it is
@@ -511,6 +520,20 @@ fn generic_from_text(code: u16, name: &str, tokens: &[Token<'_>]) -> Res<Vec<u8>
     Ok(data)
 }
 
+/// Whether wire RDATA is well-formed for its type: what [`from_text`]
+/// requires of `\#` data for known types. Types without a known structure
+/// (NULL, unknown codes) accept any octets; meta-types none.
+///
+/// [`to_text`] of RDATA that is *not* valid yields a `\#` form that
+/// [`from_text`] rejects, so callers holding RDATA from the network (e.g.
+/// an UPDATE) should check this before writing it to a zone file.
+pub fn is_valid_wire(rtype: RecordType, rdata: &Rdata) -> bool {
+    let code = u16::from(rtype);
+    !is_meta(code)
+        && rdata.as_bytes().len() <= usize::from(u16::MAX)
+        && wire_is_valid(code, rdata.as_bytes())
+}
+
 /// Whether wire RDATA decodes as its type (always true for types without a
 /// known structure).
 fn wire_is_valid(code: u16, wire: &[u8]) -> bool {
@@ -588,6 +611,9 @@ fn parse_tail(
                 base64_decode(&text)
             }
             .map_err(|e| err(last, format!("{ty} {field}: {e}")))?;
+            if bytes.is_empty() {
+                return Err(err(last, format!("{ty} {field}: must not be empty")));
+            }
             out.extend_from_slice(&bytes);
         }
         K::Bitmap => {
@@ -722,15 +748,16 @@ fn parse_field(
             out.extend_from_slice(&bytes);
         }
         K::CaaTag => {
-            // RFC 8659 §4.1.1: "Tag: ... a non-zero-length sequence of
-            // ASCII letters and numbers"; §4.1: tag length 1-15.
+            // RFC 8659 §4.1: "The tag length MUST be at least 1"; tags
+            // "MAY contain ASCII characters "a" through "z", "A" through
+            // "Z", and the numbers 0 through 9".
             if text.is_empty()
-                || text.len() > 15
+                || text.len() > 255
                 || !text.bytes().all(|c| c.is_ascii_alphanumeric())
             {
                 return Err(err(
                     i,
-                    format!("CAA tag \"{text}\" must be 1 to 15 ASCII letters and digits"),
+                    format!("CAA tag \"{text}\" must be 1 to 255 ASCII letters and digits"),
                 ));
             }
             out.push(text.len() as u8);
@@ -945,6 +972,29 @@ pub(crate) fn parse_name(text: &str, origin: &Name, i: usize) -> Res<Vec<u8>> {
         return Err(bad("longer than 255 octets"));
     }
     Ok(out)
+}
+
+/// Parses a domain name in presentation form (owner names, `$ORIGIN`):
+/// `@`, relative names completed with `origin`, `\.`, `\X` and `\DDD`
+/// escapes, case preserved. The error's `token` is 0.
+///
+/// Prefer this to hickory's `Name::parse`, which (0.26.3) decodes `\DDD`
+/// wrongly (`\065bc` -> `5bc`), lower-cases, rejects `@` and `\ `, and
+/// accepts a dangling backslash.
+pub fn name_from_text(text: &str, origin: &Name) -> Result<Name, RdataError> {
+    let wire = parse_name(text, origin, 0)?;
+    let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
+    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut decoder)
+        .map_err(|e| err(0, format!("invalid domain name \"{text}\": {e}")))
+}
+
+/// A name in presentation form, as [`to_text`] writes names in RDATA:
+/// relative to `origin` (`@` for the origin) when below it with the same
+/// spelling, otherwise absolute with a trailing dot; special characters
+/// escaped so that [`name_from_text`] reads it back exactly.
+pub fn name_to_text(name: &Name, origin: Option<&Name>) -> String {
+    let labels: Vec<&[u8]> = name.iter().collect();
+    name_text(&labels, origin)
 }
 
 /// Uncompressed wire form of a hickory name (treated as absolute).
@@ -1225,18 +1275,18 @@ fn push_label(out: &mut String, label: &[u8]) {
 }
 
 /// A name in presentation form: absolute with a trailing dot, or relative
-/// to `origin` (`@` for the origin itself) when it is at or below it.
+/// to `origin` (`@` for the origin itself) when it is at or below it and
+/// its trailing labels are spelled exactly like the origin's (so case is
+/// preserved through a round trip). A root origin gives absolute names.
 fn name_text(labels: &[&[u8]], origin: Option<&Name>) -> String {
     if let Some(origin) = origin.filter(|o| !o.is_root()) {
         let olabels: Vec<&[u8]> = origin.iter().collect();
         if labels.len() >= olabels.len() {
             let split = labels.len() - olabels.len();
             let (head, tail) = labels.split_at(split);
-            if tail
-                .iter()
-                .zip(&olabels)
-                .all(|(a, b)| a.eq_ignore_ascii_case(b))
-            {
+            // Exact (case-sensitive) match, so that writing the name
+            // relative and completing it again reproduces the same octets.
+            if tail.iter().zip(&olabels).all(|(a, b)| a == b) {
                 if head.is_empty() {
                     return "@".to_string();
                 }
@@ -1402,7 +1452,7 @@ fn fields_to_text(
             K::Raw => parts.push(quoted(r.rest())),
             K::CaaTag => {
                 let s = r.string()?;
-                if s.is_empty() || s.len() > 15 || !s.iter().all(u8::is_ascii_alphanumeric) {
+                if s.is_empty() || !s.iter().all(u8::is_ascii_alphanumeric) {
                     return None;
                 }
                 parts.push(String::from_utf8_lossy(s).into_owned());

@@ -505,6 +505,18 @@ fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> R
             param.push('"');
             i += 1;
         }
+        // hickory passes escapes in unknown-key values through literally
+        // and its value-list unescaping is not RFC 9460 Appendix A.1
+        // complete: refuse rather than store the wrong octets.
+        if param.contains('\\') {
+            return Err(err(
+                i,
+                format!(
+                    "{ty}: escapes in SvcParam values are not supported; use the RFC 3597 \
+                     form \\# <length> <hex>"
+                ),
+            ));
+        }
         let key_text = param.split('=').next().unwrap_or("");
         // Unknown key names sort last; hickory reports them.
         let key = svc_key_code(key_text).map_or(u32::MAX, u32::from);

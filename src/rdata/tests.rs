@@ -226,7 +226,10 @@ fn to_text_style() {
         ("MX", "10 mail", Some(&o), "10 mail"),
         ("CNAME", "@", Some(&o), "@"),
         ("NS", "ns.example.net.", Some(&o), "ns.example.net."),
-        ("NS", "NS.Example.COM.", Some(&o), "NS"),
+        // Relative only when the origin labels match exactly (case kept).
+        ("NS", "NS.Example.COM.", Some(&o), "NS.Example.COM."),
+        ("NS", "NS.example.com.", Some(&o), "NS"),
+        ("NS", "example.com.", Some(&Name::root()), "example.com."),
         (
             "TXT",
             "a\\\"b \\255 \\065",
@@ -679,6 +682,8 @@ fn special_errors() {
         ("SVCB", "1 . port=1 port=2", 3, "more than once"),
         ("SVCB", "1 . bogus=1", 2, "invalid parameters"),
         ("SVCB", "1 . \"alpn\"", 2, "quoted"),
+        ("SVCB", "1 . key667=hello\\210qoo", 2, "escapes"),
+        ("SVCB", "1 . alpn= \"h2\\,x\"", 3, "escapes"),
     ];
     for (ty, text, token, msg) in cases {
         let e = bad(ty, text);
@@ -707,4 +712,192 @@ fn special_malformed_wire_is_generic() {
         // And the \# form of malformed data is rejected as that type.
         assert!(from_text(rt(ty), &toks(&t), &origin()).is_err(), "{ty}");
     }
+}
+
+/// Every type code with a presentation form here, plus a few without.
+const ALL_CODES: &[u16] = &[
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 18, 21, 24, 25, 26, 28, 29, 33, 35, 36,
+    37, 39, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 55, 59, 60, 61, 62, 63, 64, 65, 99, 108,
+    109, 256, 257, 32769, 65534,
+];
+
+/// Splits presentation text into tokens the way a zone-file lexer would
+/// for text that `to_text` produced (quoted strings contain no raw `"`).
+fn round_trip(code: u16, rd: &Rdata, o: Option<&Name>) -> Result<(), String> {
+    let ty = RecordType::from(code);
+    let text = to_text(ty, rd, o);
+    let parse_origin = origin();
+    let parsed = from_text(ty, &toks(&text), o.unwrap_or(&parse_origin));
+    if !is_valid_wire(ty, rd) {
+        // Invalid octets print as `\#` and are refused on the way back in.
+        return match (text.starts_with("\\#"), parsed) {
+            (true, Err(_)) => Ok(()),
+            (_, r) => Err(format!("{code}: invalid {rd:?} -> {text} -> {r:?}")),
+        };
+    }
+    match parsed {
+        Ok(again) if again == *rd => Ok(()),
+        Ok(again) => Err(format!("{code}: {rd:?} -> {text} -> {again:?}")),
+        Err(e) => Err(format!("{code}: {rd:?} -> {text}: {e}")),
+    }
+}
+
+proptest::proptest! {
+    // No regression files: they would land outside this module's directory.
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::with_cases(2000)
+    })]
+
+    /// Arbitrary octets: printing never panics, and what is printed parses
+    /// back to the same octets (specific form or `\#`).
+    #[test]
+    fn prop_random_wire_round_trips(
+        idx in 0..ALL_CODES.len(),
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        relative in proptest::prelude::any::<bool>(),
+    ) {
+        let code = ALL_CODES[idx];
+        let rd = Rdata::new(bytes);
+        let o = origin();
+        let _ = canonical(RecordType::from(code), &rd);
+        round_trip(code, &rd, relative.then_some(&o)).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+
+    /// Structured wire data for name-bearing types, so the specific text
+    /// forms (not just `\#`) are exercised.
+    #[test]
+    fn prop_structured_round_trips(
+        pref in proptest::prelude::any::<u16>(),
+        labels in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 1..6), 0..4),
+        under_origin in proptest::prelude::any::<bool>(),
+        strings in proptest::collection::vec(
+            proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8), 1..4),
+    ) {
+        let mut name = Vec::new();
+        for l in &labels {
+            name.push(l.len() as u8);
+            name.extend_from_slice(l);
+        }
+        if under_origin {
+            name.extend_from_slice(if pref % 2 == 0 {
+                b"\x07EXAMPLE\x03com"
+            } else {
+                b"\x07example\x03com"
+            });
+        }
+        name.push(0);
+        let o = origin();
+        let mut mx = pref.to_be_bytes().to_vec();
+        mx.extend_from_slice(&name);
+        let mut txt = Vec::new();
+        for s in &strings {
+            txt.push(s.len() as u8);
+            txt.extend_from_slice(s);
+        }
+        let mut caa = vec![0u8, 5];
+        caa.extend_from_slice(b"issue");
+        caa.extend(strings.concat());
+        for (code, wire) in [(15u16, mx), (2, name.clone()), (16, txt), (257, caa), (47, {
+            let mut n = name.clone();
+            n.extend_from_slice(&[0, 1, 0x40]);
+            n
+        })] {
+            let rd = Rdata::new(wire);
+            for oo in [None, Some(&o)] {
+                let text = to_text(RecordType::from(code), &rd, oo);
+                proptest::prop_assert!(!text.starts_with("\\#"), "{code}: {text}");
+                round_trip(code, &rd, oo).map_err(proptest::test_runner::TestCaseError::fail)?;
+            }
+        }
+    }
+}
+
+#[test]
+fn wire_validity() {
+    assert!(is_valid_wire(RecordType::A, &Rdata::new(vec![1, 2, 3, 4])));
+    assert!(!is_valid_wire(RecordType::A, &Rdata::new(vec![1, 2, 3])));
+    assert!(!is_valid_wire(
+        RecordType::MX,
+        &Rdata::new(vec![0, 1, 0xc0, 0x0c])
+    ));
+    assert!(is_valid_wire(RecordType::NULL, &Rdata::new(vec![])));
+    assert!(is_valid_wire(RecordType::from(65534), &Rdata::new(vec![7])));
+    assert!(!is_valid_wire(RecordType::OPT, &Rdata::new(vec![])));
+    // NSEC bitmap with a trailing zero octet (RFC 4034 §4.1.2 forbids it).
+    assert!(!is_valid_wire(
+        RecordType::NSEC,
+        &Rdata::new(vec![0, 0, 2, 0x40, 0])
+    ));
+    assert!(is_valid_wire(
+        RecordType::NSEC,
+        &Rdata::new(vec![0, 0, 1, 0x40])
+    ));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::with_cases(2000)
+    })]
+
+    /// Arbitrary tokens never panic, and whatever parses prints and parses
+    /// back to the same octets.
+    #[test]
+    fn prop_random_tokens_never_panic(
+        idx in 0..ALL_CODES.len(),
+        words in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[0-9]{1,6}",
+                "[a-zA-Z0-9.@\\\\=,:-]{0,12}",
+                "\\\\[0-9]{1,3}",
+                proptest::prelude::any::<String>(),
+                proptest::strategy::Just("\\#".to_string()),
+                proptest::strategy::Just("N".to_string()),
+                proptest::strategy::Just("E".to_string()),
+                proptest::strategy::Just("alpn=h2".to_string()),
+                proptest::strategy::Just("port=".to_string()),
+            ],
+            0..9),
+        quoted in proptest::collection::vec(proptest::prelude::any::<bool>(), 9),
+    ) {
+        let code = ALL_CODES[idx];
+        let tokens: Vec<Token<'_>> = words
+            .iter()
+            .zip(&quoted)
+            .map(|(w, q)| Token { text: w, quoted: *q })
+            .collect();
+        let o = origin();
+        if let Ok(rd) = from_text(RecordType::from(code), &tokens, &o) {
+            proptest::prop_assert!(is_valid_wire(RecordType::from(code), &rd), "{code} {words:?}");
+            round_trip(code, &rd, Some(&o)).map_err(proptest::test_runner::TestCaseError::fail)?;
+            round_trip(code, &rd, None).map_err(proptest::test_runner::TestCaseError::fail)?;
+        }
+    }
+}
+
+#[test]
+fn public_name_helpers() {
+    let o = origin();
+    let n = name_from_text("Www", &o).expect("relative");
+    assert_eq!(name_to_wire(&n), b"\x03Www\x07example\x03com\x00");
+    assert_eq!(name_to_text(&n, Some(&o)), "Www");
+    assert_eq!(name_to_text(&n, None), "Www.example.com.");
+    let n = name_from_text("\\065\\.b\\ c.", &o).expect("escapes");
+    assert_eq!(name_to_wire(&n), b"\x05A.b c\x00");
+    assert_eq!(name_to_text(&n, None), "A\\.b\\032c.");
+    assert_eq!(name_from_text("@", &o).expect("@"), o);
+    assert_eq!(name_to_text(&o, Some(&o)), "@");
+    assert_eq!(name_to_text(&Name::root(), None), ".");
+    assert!(name_from_text("a..b", &o).is_err());
+    assert!(name_from_text("x\\", &o).is_err());
+}
+
+#[test]
+fn empty_binary_fields_rejected() {
+    let e = bad("OPENPGPKEY", "\"\"");
+    assert!(e.message.contains("must not be empty"), "{}", e.message);
+    let e = bad("DS", "1 8 2 \"\"");
+    assert!(e.message.contains("must not be empty"), "{}", e.message);
 }
