@@ -22,6 +22,7 @@
 //! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
 //! - [`message`]: request classification and response encoding (EDNS0, TC).
 //! - [`xfr`]: AXFR message sequences.
+//! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`config`]: TOML config with clear errors.
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod message;
 pub mod rdata;
 pub mod rr;
+pub mod serial;
 pub mod server;
 pub mod watch;
 pub mod xfr;
