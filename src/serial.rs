@@ -19,7 +19,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 /// A serial number in RFC 1982's sequence space (SERIAL_BITS = 32).
 ///
-/// Deliberately has no `Add` or `Ord`: the comparison is partial (§3.2) and
+/// Deliberately has no `Add` or `Ord` (as in NLnet Labs' `domain`): the comparison is partial (§3.2) and
 /// addition is limited (§3.1), so both are explicit methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Serial(pub u32);
@@ -32,7 +32,7 @@ pub const MAX_STEP: u32 = (1 << 31) - 1;
 impl Serial {
     /// RFC 1982 §3.1: s' = (s + n) modulo (2 ^ SERIAL_BITS). `None` when
     /// `n` is outside the range addition is defined for.
-    pub fn add(self, n: u32) -> Option<Serial> {
+    pub fn checked_add(self, n: u32) -> Option<Serial> {
         (n <= MAX_STEP).then(|| Serial(self.0.wrapping_add(n)))
     }
 
@@ -126,9 +126,9 @@ impl Policy {
     }
 }
 
-/// The first serial of `now`'s UTC day: (year_part × 10000 + MMDD) × per_day
-/// + 1, modulo 2^32. `year_mod` is 100 for two-digit years (CalVer) and
-/// 10000 for four (date).
+/// The first serial of `now`'s UTC day, modulo 2^32:
+/// `(year_part × 10000 + MMDD) × per_day + 1`. `year_mod` is 100 for
+/// two-digit years (CalVer) and 10000 for four (date).
 fn day_base(now: DateTime<Utc>, year_mod: i64, per_day: u64) -> Serial {
     let date = now.date_naive();
     let year = i64::from(date.year()).rem_euclid(year_mod) as u64;
@@ -164,9 +164,9 @@ mod tests {
 
     #[test]
     fn rfc1982_3_1_addition_range() {
-        assert_eq!(Serial(u32::MAX).add(1), Some(Serial(0)));
-        assert_eq!(Serial(0).add(MAX_STEP), Some(Serial(MAX_STEP)));
-        assert_eq!(Serial(0).add(MAX_STEP + 1), None);
+        assert_eq!(Serial(u32::MAX).checked_add(1), Some(Serial(0)));
+        assert_eq!(Serial(0).checked_add(MAX_STEP), Some(Serial(MAX_STEP)));
+        assert_eq!(Serial(0).checked_add(MAX_STEP + 1), None);
     }
 
     #[test]
