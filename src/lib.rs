@@ -23,6 +23,7 @@
 //! - [`message`]: request classification and response encoding (EDNS0, TC).
 //! - [`xfr`]: AXFR message sequences.
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
+//! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
 //! - [`config`]: TOML config with clear errors.
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
@@ -34,6 +35,7 @@ pub mod rdata;
 pub mod rr;
 pub mod serial;
 pub mod server;
+pub mod tsig;
 pub mod watch;
 pub mod xfr;
 pub mod zone;
