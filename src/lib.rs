@@ -24,6 +24,8 @@
 //! - [`xfr`]: AXFR message sequences.
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
+//! - [`policy`]: grants: which key or token may change which names and types.
+//! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
 //! - [`config`]: TOML config with clear errors.
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
@@ -31,11 +33,13 @@
 pub mod answer;
 pub mod config;
 pub mod message;
+pub mod policy;
 pub mod rdata;
 pub mod rr;
 pub mod serial;
 pub mod server;
 pub mod tsig;
+pub mod update;
 pub mod watch;
 pub mod xfr;
 pub mod zone;
