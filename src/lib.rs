@@ -26,12 +26,14 @@
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
+//! - [`git`]: the audit trail: one commit per write, touching only that zone file.
 //! - [`config`]: TOML config with clear errors.
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
 
 pub mod answer;
 pub mod config;
+pub mod git;
 pub mod message;
 pub mod policy;
 pub mod rdata;
