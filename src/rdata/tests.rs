@@ -516,3 +516,195 @@ fn canonical_lowercases_listed_types_only() {
     let junk = Rdata::new(b"\x00\x01\x05ABC".to_vec());
     assert_eq!(canonical(RecordType::MX, &junk).as_ref(), junk.as_bytes());
 }
+
+/// Types with dedicated parsers: (type, text, expected wire hex).
+const SPECIAL: &[(&str, &str, &str)] = &[
+    // RFC 1876 §4 examples.
+    (
+        "LOC",
+        "42 21 54 N 71 06 18 W -24m 30m",
+        "0033161389172DD070BE15F000988D20",
+    ),
+    (
+        "LOC",
+        "42 21 43.952 N 71 5 6.344 W -24m 1m 200m",
+        "001224138917069070BF2DD800988D20",
+    ),
+    ("LOC", "0 N 0 E 0", "00121613 80000000 80000000 00989680"),
+    (
+        "LOC",
+        "90 S 180 W 42849672.95m 90000000m 0.01m 0m",
+        "00 99 10 00 6CB02700 59604E00 FFFFFFFF",
+    ),
+    // RFC 4025 §3.3 examples (shortened keys).
+    (
+        "IPSECKEY",
+        "10 1 2 192.0.2.38 AQNRU3mG",
+        "0A0102 C0000226 010351537986",
+    ),
+    ("IPSECKEY", "10 0 2 . AQNRU3mG", "0A0002 010351537986"),
+    (
+        "IPSECKEY",
+        "10 3 2 mygateway.example.com. AQNRU3mG",
+        "0A0302 096D7967617465776179076578616D706C6503636F6D00 010351537986",
+    ),
+    (
+        "IPSECKEY",
+        "10 2 2 2001:0DB8:0:8002::2000:1 AQNRU3mG",
+        "0A0202 20010DB8000080020000000020000001 010351537986",
+    ),
+    ("IPSECKEY", "10 1 0 192.0.2.38", "0A0100 C0000226"),
+    // RFC 8005 §5 style.
+    (
+        "HIP",
+        "2 200100107B1A74DF365639CC39F1D578 AwEAAQ== rvs.example.com.",
+        "10 02 0004 200100107B1A74DF365639CC39F1D578 03010001 03727673076578616D706C6503636F6D00",
+    ),
+    ("HIP", "2 AB AQID", "01020003AB010203"),
+    // RFC 9460 Appendix D test vectors.
+    (
+        "SVCB",
+        "0 foo.example.com.",
+        "0000 03666F6F076578616D706C6503636F6D00",
+    ),
+    ("SVCB", "1 .", "000100"),
+    (
+        "SVCB",
+        "16 foo.example.com. port=53",
+        "0010 03666F6F076578616D706C6503636F6D00 000300020035",
+    ),
+    (
+        "SVCB",
+        "1 foo.example.com. key667=hello",
+        "0001 03666F6F076578616D706C6503636F6D00 029B000568656C6C6F",
+    ),
+    (
+        "SVCB",
+        "1 foo.example.com. ipv6hint=\"2001:db8::1,2001:db8::53:1\"",
+        "0001 03666F6F076578616D706C6503636F6D00 0006002020010DB800000000000000000000000120010DB8000000000000000000530001",
+    ),
+    (
+        "SVCB",
+        "16 foo.example.org. alpn=h2,h3-19 mandatory=ipv4hint,alpn ipv4hint=192.0.2.1",
+        "0010 03666F6F076578616D706C65036F726700 000000040001000400010009026832056833 2D3139 00040004C0000201",
+    ),
+    (
+        "HTTPS",
+        "1 . alpn=h2 no-default-alpn ech=AQID",
+        "0001 00 00010003026832 00020000 00050003010203",
+    ),
+    (
+        "HTTPS",
+        "1 svc alpn= \"h3\"",
+        "0001 03737663076578616D706C6503636F6D00 00010003026833",
+    ),
+];
+
+#[test]
+fn special_types_text_to_wire_and_back() {
+    for (ty, text, want) in SPECIAL {
+        let got = wire(ty, text).unwrap_or_else(|e| panic!("{ty} {text}: {e}"));
+        assert_eq!(hex(&got), clean(want), "{ty} {text}");
+        for o in [None, Some(origin())] {
+            let t = to_text(rt(ty), &got, o.as_ref());
+            assert!(
+                !t.starts_with("\\#"),
+                "{ty} {text} printed generically: {t}"
+            );
+            let again = from_text(rt(ty), &toks(&t), &origin())
+                .unwrap_or_else(|e| panic!("{ty} {text} -> {t}: {e}"));
+            assert_eq!(again, got, "{ty} {text} -> {t}");
+        }
+    }
+}
+
+#[test]
+fn special_to_text_style() {
+    let o = origin();
+    let cases: &[(&str, &str, Option<&Name>, &str)] = &[
+        (
+            "LOC",
+            "42 21 54 N 71 06 18 W -24m 30m",
+            None,
+            "42 21 54.000 N 71 6 18.000 W -24.00m 30m 10000m 10m",
+        ),
+        (
+            "LOC",
+            "52 22 23 N 4 53 32 E -2.5 0.5",
+            None,
+            "52 22 23.000 N 4 53 32.000 E -2.50m 0.50m 10000m 10m",
+        ),
+        (
+            "SVCB",
+            "16 foo.example.org. alpn=h2,h3-19 mandatory=ipv4hint,alpn ipv4hint=192.0.2.1",
+            None,
+            "16 foo.example.org. mandatory=alpn,ipv4hint alpn=h2,h3-19 ipv4hint=192.0.2.1",
+        ),
+        ("HTTPS", "1 svc port=443", Some(&o), "1 svc port=443"),
+        (
+            "IPSECKEY",
+            "10 3 2 gw AQNRU3mG",
+            Some(&o),
+            "10 3 2 gw AQNRU3mG",
+        ),
+    ];
+    for (ty, text, o, want) in cases {
+        let rd = wire(ty, text).unwrap_or_else(|e| panic!("{ty} {text}: {e}"));
+        assert_eq!(to_text(rt(ty), &rd, *o), *want, "{ty} {text}");
+    }
+}
+
+#[test]
+fn special_errors() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        ("LOC", "91 N 0 E 0", 1, "out of range"),
+        ("LOC", "90 1 N 0 E 0", 2, "beyond 90"),
+        ("LOC", "1 60 N 0 E 0", 2, "out of range"),
+        ("LOC", "1 2 3.4567 N 0 E 0", 2, "invalid latitude"),
+        ("LOC", "1 N 181 E 0", 3, "out of range"),
+        ("LOC", "1 N 1 E", 3, "LOC: expected"),
+        ("LOC", "1 N 1 E -100000.01m", 4, "altitude"),
+        ("LOC", "1 N 1 E 0 90000000.01m", 5, "size"),
+        ("LOC", "1 N 1 E 0 1 1 1 1", 8, "extra"),
+        ("LOC", "N 1 E 0", 0, "degrees missing"),
+        ("IPSECKEY", "10 4 2 x", 1, "gateway type"),
+        ("IPSECKEY", "10 1 2 x.y", 3, "IPv4"),
+        ("IPSECKEY", "10 0 2 x.y", 3, "\".\""),
+        ("IPSECKEY", "10 1 2", 2, "at least 4"),
+        ("HIP", "2 XYZ AQID", 1, "hex"),
+        ("HIP", "2 AB", 1, "at least 3"),
+        ("SVCB", "1", 0, "at least 2"),
+        ("SVCB", "70000 .", 0, "0..=65535"),
+        ("SVCB", "1 . port=x", 2, "invalid parameters"),
+        ("SVCB", "1 . port=1 port=2", 3, "more than once"),
+        ("SVCB", "1 . bogus=1", 2, "invalid parameters"),
+        ("SVCB", "1 . \"alpn\"", 2, "quoted"),
+    ];
+    for (ty, text, token, msg) in cases {
+        let e = bad(ty, text);
+        assert_eq!(e.token, *token, "{ty} {text}: {}", e.message);
+        assert!(
+            e.message.contains(msg),
+            "{ty} {text}: {:?} lacks {msg:?}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn special_malformed_wire_is_generic() {
+    // LOC version 1, SVCB with keys out of order, IPSECKEY gateway type 9.
+    let cases: &[(&str, &str)] = &[
+        ("LOC", "01121613800000008000000000989680"),
+        ("SVCB", "000100 0003 0002 0035 0001 0003 026832"),
+        ("IPSECKEY", "0A0902"),
+        ("HIP", "0002000001"),
+    ];
+    for (ty, h) in cases {
+        let rd = Rdata::new(hex_decode(h).expect("hex"));
+        let t = to_text(rt(ty), &rd, None);
+        assert!(t.starts_with("\\#"), "{ty}: {t}");
+        // And the \# form of malformed data is rejected as that type.
+        assert!(from_text(rt(ty), &toks(&t), &origin()).is_err(), "{ty}");
+    }
+}

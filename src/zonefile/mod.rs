@@ -1,6 +1,53 @@
 //! PURE: lossless document model of an RFC 1035 §5 master file.
 //!
-//! STUB: interface only; implementation to follow.
+//! # Design
+//!
+//! Zone files are the single source of truth and people edit them by hand,
+//! so every program writer (dynamic updates, serial bumps, tooling) must
+//! change them the way a careful person would: touch only the lines that
+//! change and keep everything else byte for byte. The model is therefore
+//! *lossless*: a [`Document`] keeps the exact text of the main file and of
+//! every `$INCLUDE`d file, split into entries ([`parse::Entry`]) whose byte
+//! spans tile the text. An entry is a blank line, a comment line, a
+//! directive (`$ORIGIN`, `$TTL`, `$INCLUDE`) or a record, possibly spanning
+//! several lines inside parentheses. A record entry knows its absolute
+//! [`Rr`], its [`Location`], whether its owner and TTL were written, the
+//! `$ORIGIN` in effect, and (for an SOA) the byte span of the serial.
+//!
+//! Layers: [`lex`] (text -> entries of tokens with spans; never fails, it
+//! reports errors per entry), [`parse`] (entries -> directives and records,
+//! every error as `file:line:col: message`, at most
+//! [`parse::MAX_ERRORS`]), [`edit`] (apply a [`ChangeSet`]).
+//!
+//! Parsing choices: a record without a TTL takes `$TTL`, else the previous
+//! record's TTL, else it is the error "no TTL and no $TTL" (the SOA MINIMUM
+//! is *not* used). Only class IN is accepted. `$INCLUDE` nests at most
+//! [`parse::MAX_INCLUDE_DEPTH`] deep and loops are errors; an included file
+//! starts with no previous owner and the includer's TTL state, and the
+//! includer's state is restored after it. Quoted strings cannot span lines.
+//!
+//! # Edit rules ([`Document::apply`])
+//!
+//! - Lines of untouched records stay byte-identical, as do comments, blank
+//!   lines, directives and indentation.
+//! - Each removed RR must match at least one record ([`Rr::same_rr`]); every
+//!   matching record's lines go, with any comment on them. Removing the SOA
+//!   is an error. A later record that relied on a removed one for its owner
+//!   (blank owner) gets an explicit owner, relative to its `$ORIGIN`; one
+//!   that relied on it for its TTL (no `$TTL`) gets an explicit TTL.
+//! - An added RR already present with the same TTL is skipped; present with
+//!   another TTL is an error (changing a TTL is remove + add). It goes after
+//!   the last remaining record with the same owner, in that record's file
+//!   (else where the last removed record with that owner was, else at the
+//!   end of the main file), written as `owner TTL IN TYPE RDATA` with the
+//!   owner relative to the `$ORIGIN` in effect there (`@` for the origin)
+//!   and names in the RDATA relative to it too, separated by tabs or by
+//!   spaces, whichever the file's records mostly use.
+//! - A new SOA serial replaces only the serial token's bytes, whatever the
+//!   SOA's layout.
+//! - The result lists the new text of each changed file, and the re-parsed
+//!   document, which is checked to hold exactly the expected records.
+//!   A file `$INCLUDE`d more than once cannot be edited.
 
 use std::fmt;
 
@@ -9,6 +56,11 @@ use crate::rr::{ChangeSet, Location, Name, Rr};
 pub mod edit;
 pub mod lex;
 pub mod parse;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
 
 /// A problem in a zone file, with where it is. Displayed as
 /// `file:line:col: message`.
@@ -44,7 +96,12 @@ impl IncludeLoader for NoIncludes {
 
 /// A parsed zone file (and the files it includes), keeping every byte.
 #[derive(Clone, Debug)]
-pub struct Document {}
+pub struct Document {
+    origin: Name,
+    files: Vec<parse::FileDoc>,
+    /// (file, entry) of each record in reading order.
+    records: Vec<(usize, usize)>,
+}
 
 /// The result of [`Document::apply`]: new text for each file that changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,18 +119,45 @@ impl Document {
         origin: &Name,
         includes: &dyn IncludeLoader,
     ) -> Result<Document, Vec<ZoneError>> {
-        let _ = (file, text, origin, includes);
-        todo!()
+        let parsed = parse::parse(file, text, origin, includes);
+        if !parsed.errors.is_empty() {
+            return Err(parsed.errors);
+        }
+        Ok(Document {
+            origin: origin.clone(),
+            files: parsed.files,
+            records: parsed.records,
+        })
     }
 
     /// Every RR in file order, with where it was written.
     pub fn records(&self) -> impl Iterator<Item = (&Rr, &Location)> {
-        std::iter::empty()
+        self.record_entries().map(|r| (&r.rr, &r.location))
     }
 
-    /// Applies a change set with a minimal diff (see `edit`).
+    /// Every record entry in reading order (included files at their
+    /// `$INCLUDE`).
+    pub fn record_entries(&self) -> impl Iterator<Item = &parse::RecordEntry> {
+        self.records
+            .iter()
+            .filter_map(|&(f, e)| match &self.files.get(f)?.entries.get(e)?.kind {
+                parse::EntryKind::Record(r) => Some(&**r),
+                _ => None,
+            })
+    }
+
+    /// The origin the main file was parsed with.
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// The main file (first) and each included file, with text and entries.
+    pub fn files(&self) -> &[parse::FileDoc] {
+        &self.files
+    }
+
+    /// Applies a change set with a minimal diff (see the module docs).
     pub fn apply(&self, changes: &ChangeSet) -> Result<(Document, Rendered), ZoneError> {
-        let _ = changes;
-        todo!()
+        edit::apply(self, changes)
     }
 }

@@ -1,1 +1,684 @@
-//! STUB: to follow.
+//! Entries -> the document model: directives, records, and every error with
+//! its file:line:col.
+//!
+//! Choices where RFC 1035 leaves room (all documented in the module docs):
+//! - a record without a TTL takes `$TTL` (RFC 2308 §4), else the TTL of the
+//!   previous record (RFC 1035 §5.1 "the last explicitly stated value"),
+//!   else it is an error ("no TTL and no $TTL"); the SOA MINIMUM is never
+//!   used as a default;
+//! - an `$INCLUDE`d file starts with the including file's `$TTL` and last
+//!   TTL, the directive's origin (or the current one), and no previous owner;
+//!   when it ends, the including file's origin, owner and TTL state are
+//!   restored (RFC 1035 §5.1 says this of the origin; zonewright extends it
+//!   to the rest so that each file reads the same wherever it is included);
+//! - only class IN is accepted.
+
+use std::sync::Arc;
+
+use crate::rdata::{self, Token};
+use crate::rr::{Location, Name, RecordType, Rr};
+
+use super::lex::{self, LexEntry};
+use super::{IncludeLoader, ZoneError};
+
+/// Most errors collected before the parser stops.
+pub const MAX_ERRORS: usize = 100;
+/// Deepest `$INCLUDE` nesting accepted (the main file is depth 0).
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+/// RFC 2181 §8: a TTL is an unsigned number between 0 and 2^31 - 1.
+pub const MAX_TTL: u32 = 0x7fff_ffff;
+
+/// One file of the document: its name, exact text and entries.
+#[derive(Clone, Debug)]
+pub struct FileDoc {
+    pub name: Arc<str>,
+    pub text: String,
+    /// Entries in order; their spans tile `text` exactly.
+    pub entries: Vec<Entry>,
+    /// The origin in effect at the end of this file.
+    pub final_origin: Name,
+}
+
+/// One entry (logical line) with its byte span and 1-based line range.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub start: usize,
+    pub end: usize,
+    pub first_line: u32,
+    pub last_line: u32,
+    pub kind: EntryKind,
+}
+
+/// What an entry is.
+#[derive(Clone, Debug)]
+pub enum EntryKind {
+    /// Only whitespace.
+    Blank,
+    /// Only a comment (and whitespace).
+    Comment,
+    /// `$ORIGIN <domain-name>`, the new origin (absolute).
+    Origin(Name),
+    /// `$TTL <ttl>` (RFC 2308 §4).
+    Ttl(u32),
+    /// `$INCLUDE <file-name> [<domain-name>]`; `file` indexes the document's
+    /// files.
+    Include {
+        path: String,
+        origin: Name,
+        file: usize,
+    },
+    Record(Box<RecordEntry>),
+}
+
+/// A resource record as written.
+#[derive(Clone, Debug)]
+pub struct RecordEntry {
+    pub rr: Rr,
+    pub location: Location,
+    /// The `$ORIGIN` in effect for this record.
+    pub origin: Name,
+    /// Whether the owner was written (false: blank owner, previous owner).
+    pub explicit_owner: bool,
+    /// Whether the TTL was written (false: `$TTL` or the previous TTL).
+    pub explicit_ttl: bool,
+    /// Byte offset of the entry's first token (the owner, when written).
+    pub first_token: usize,
+    /// Byte offset of the first token after the owner.
+    pub after_owner: usize,
+    /// Byte span of the SOA serial token, for SOA records.
+    pub serial: Option<(usize, usize)>,
+}
+
+/// The parser's running state within one file.
+#[derive(Clone, Debug)]
+pub struct State {
+    pub origin: Name,
+    pub last_owner: Option<Name>,
+    pub default_ttl: Option<u32>,
+    pub last_ttl: Option<u32>,
+}
+
+/// The result of parsing a main file and its includes.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub files: Vec<FileDoc>,
+    /// (file, entry) of every record, in reading order.
+    pub records: Vec<(usize, usize)>,
+    pub errors: Vec<ZoneError>,
+}
+
+/// Parses a file and everything it includes.
+pub fn parse(file: &str, text: &str, origin: &Name, loader: &dyn IncludeLoader) -> Parsed {
+    let mut p = Parser {
+        loader,
+        files: Vec::new(),
+        records: Vec::new(),
+        errors: Vec::new(),
+        stack: Vec::new(),
+    };
+    let state = State {
+        origin: origin.clone(),
+        last_owner: None,
+        default_ttl: None,
+        last_ttl: None,
+    };
+    p.parse_file(Arc::from(file), text.to_string(), state);
+    if p.errors.len() > MAX_ERRORS {
+        p.errors.truncate(MAX_ERRORS);
+    }
+    Parsed {
+        files: p.files,
+        records: p.records,
+        errors: p.errors,
+    }
+}
+
+struct Parser<'l> {
+    loader: &'l dyn IncludeLoader,
+    files: Vec<FileDoc>,
+    records: Vec<(usize, usize)>,
+    errors: Vec<ZoneError>,
+    /// Names of the files being read, outermost first.
+    stack: Vec<Arc<str>>,
+}
+
+fn err(file: &Arc<str>, line: u32, col: u32, message: impl Into<String>) -> ZoneError {
+    ZoneError {
+        location: Location {
+            file: file.clone(),
+            line,
+            col,
+        },
+        message: message.into(),
+    }
+}
+
+impl Parser<'_> {
+    fn full(&self) -> bool {
+        self.errors.len() >= MAX_ERRORS
+    }
+
+    fn parse_file(&mut self, name: Arc<str>, text: String, mut st: State) -> usize {
+        let index = self.files.len();
+        self.files.push(FileDoc {
+            name: name.clone(),
+            text: String::new(),
+            entries: Vec::new(),
+            final_origin: st.origin.clone(),
+        });
+        self.stack.push(name.clone());
+        let mut entries = Vec::new();
+        for le in lex::lex(&text) {
+            let kind = if self.full() {
+                EntryKind::Blank
+            } else if !le.errors.is_empty() {
+                for e in le.errors.iter().take(MAX_ERRORS - self.errors.len()) {
+                    self.errors
+                        .push(err(&name, e.line, e.col, e.message.clone()));
+                }
+                EntryKind::Blank
+            } else if le.tokens.is_empty() {
+                if le.has_comment {
+                    EntryKind::Comment
+                } else {
+                    EntryKind::Blank
+                }
+            } else if !le.tokens[0].quoted && le.text(&text, 0).starts_with('$') {
+                match self.directive(&name, &text, &le, &mut st) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        self.errors.push(e);
+                        EntryKind::Blank
+                    }
+                }
+            } else {
+                match record(&name, &text, &le, &mut st) {
+                    Ok(r) => {
+                        self.records.push((index, entries.len()));
+                        EntryKind::Record(Box::new(r))
+                    }
+                    Err(e) => {
+                        self.errors.push(e);
+                        EntryKind::Blank
+                    }
+                }
+            };
+            entries.push(Entry {
+                start: le.start,
+                end: le.end,
+                first_line: le.first_line,
+                last_line: le.last_line,
+                kind,
+            });
+        }
+        self.stack.pop();
+        if let Some(f) = self.files.get_mut(index) {
+            f.text = text;
+            f.entries = entries;
+            f.final_origin = st.origin;
+        }
+        index
+    }
+
+    fn directive(
+        &mut self,
+        file: &Arc<str>,
+        text: &str,
+        le: &LexEntry,
+        st: &mut State,
+    ) -> Result<EntryKind, ZoneError> {
+        let at = |i: usize| {
+            let t = &le.tokens[i.min(le.tokens.len() - 1)];
+            (t.line, t.col)
+        };
+        let e = |i: usize, m: String| {
+            let (l, c) = at(i);
+            err(file, l, c, m)
+        };
+        let word = le.text(text, 0);
+        let nargs = le.tokens.len() - 1;
+        match word.to_ascii_uppercase().as_str() {
+            // RFC 1035 §5.1: "$ORIGIN <domain-name> [<comment>]"
+            "$ORIGIN" => {
+                if nargs == 0 {
+                    return Err(e(0, "$ORIGIN needs a domain name".into()));
+                }
+                if nargs > 1 {
+                    return Err(e(2, "unexpected text after the $ORIGIN domain name".into()));
+                }
+                let origin = parse_name(le.text(text, 1), &st.origin).map_err(|m| e(1, m))?;
+                st.origin = origin.clone();
+                Ok(EntryKind::Origin(origin))
+            }
+            // RFC 2308 §4: "$TTL <TTL> [comment]"
+            "$TTL" => {
+                if nargs == 0 {
+                    return Err(e(0, "$TTL needs a TTL".into()));
+                }
+                if nargs > 1 {
+                    return Err(e(2, "unexpected text after the $TTL value".into()));
+                }
+                let ttl = parse_ttl(le.text(text, 1)).map_err(|m| e(1, m))?;
+                st.default_ttl = Some(ttl);
+                Ok(EntryKind::Ttl(ttl))
+            }
+            // RFC 1035 §5.1: "$INCLUDE <file-name> [<domain-name>] [<comment>]"
+            "$INCLUDE" => {
+                if nargs == 0 {
+                    return Err(e(0, "$INCLUDE needs a file name".into()));
+                }
+                if nargs > 2 {
+                    return Err(e(3, "unexpected text after the $INCLUDE origin".into()));
+                }
+                let path = le.text(text, 1).to_string();
+                let origin = if nargs == 2 {
+                    parse_name(le.text(text, 2), &st.origin).map_err(|m| e(2, m))?
+                } else {
+                    st.origin.clone()
+                };
+                if self.stack.len() > MAX_INCLUDE_DEPTH {
+                    return Err(e(
+                        1,
+                        format!("$INCLUDE {path}: nested more than {MAX_INCLUDE_DEPTH} deep"),
+                    ));
+                }
+                let (name, body) = self.loader.load(file, &path).map_err(|m| {
+                    if m.starts_with("$INCLUDE") {
+                        e(1, m)
+                    } else {
+                        e(1, format!("$INCLUDE {path}: {m}"))
+                    }
+                })?;
+                if self.stack.iter().any(|f| **f == *name) {
+                    return Err(e(
+                        1,
+                        format!("$INCLUDE {path}: include loop ({name} is already being read)"),
+                    ));
+                }
+                // RFC 1035 §5.1: "The $INCLUDE entry never changes the
+                // relative origin of the parent file, regardless of changes
+                // to the relative origin made within the included file."
+                let child = State {
+                    origin: origin.clone(),
+                    last_owner: None,
+                    default_ttl: st.default_ttl,
+                    last_ttl: st.last_ttl,
+                };
+                let index = self.parse_file(Arc::from(name.as_str()), body, child);
+                Ok(EntryKind::Include {
+                    path,
+                    origin,
+                    file: index,
+                })
+            }
+            "$GENERATE" => Err(e(0, "$GENERATE is not supported".into())),
+            _ => Err(e(0, format!("unknown directive {word}"))),
+        }
+    }
+}
+
+fn is_class(word: &str) -> bool {
+    let w = word.to_ascii_uppercase();
+    matches!(w.as_str(), "IN" | "CH" | "CS" | "HS" | "NONE" | "ANY")
+        || (w.len() > 5 && w.starts_with("CLASS") && w[5..].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// RFC 1035 §5.1:
+///
+/// > `<domain-name><rr> [<comment>]`
+/// > `<blank><rr> [<comment>]`
+/// >
+/// > `<rr>` contents take one of the following forms:
+/// >
+/// > `[<TTL>] [<class>] <type> <RDATA>`
+/// > `[<class>] [<TTL>] <type> <RDATA>`
+fn record(
+    file: &Arc<str>,
+    text: &str,
+    le: &LexEntry,
+    st: &mut State,
+) -> Result<RecordEntry, ZoneError> {
+    let toks = &le.tokens;
+    let e = |i: usize, m: String| {
+        let t = &toks[i.min(toks.len() - 1)];
+        err(file, t.line, t.col, m)
+    };
+    // "If the line begins with a blank, then the owner is assumed to be the
+    // same as that of the previous RR."
+    let explicit_owner = !le.leading_blank && toks[0].start == le.start;
+    let mut i = 0;
+    let owner = if explicit_owner {
+        if toks[0].quoted {
+            return Err(e(0, "an owner name cannot be a quoted string".into()));
+        }
+        i = 1;
+        let owner = parse_name(le.text(text, 0), &st.origin).map_err(|m| e(0, m))?;
+        st.last_owner = Some(owner.clone());
+        owner
+    } else {
+        match &st.last_owner {
+            Some(o) => o.clone(),
+            None => {
+                return Err(e(
+                    0,
+                    "blank owner name, but there is no previous record in this file".into(),
+                ));
+            }
+        }
+    };
+    let after_owner = toks.get(i).map_or(le.end, |t| t.start);
+    let mut ttl = None;
+    let mut class_seen = false;
+    // "[<TTL>] [<class>]" in either order.
+    while let Some(t) = toks.get(i) {
+        let w = le.text(text, i);
+        if t.quoted {
+            break;
+        }
+        if w.as_bytes().first().is_some_and(|b| b.is_ascii_digit()) {
+            if ttl.is_some() {
+                return Err(e(i, format!("a second TTL '{w}' (type expected)")));
+            }
+            ttl = Some(parse_ttl(w).map_err(|m| e(i, m))?);
+        } else if is_class(w) {
+            if class_seen {
+                return Err(e(i, format!("a second class '{w}' (type expected)")));
+            }
+            if !w.eq_ignore_ascii_case("IN") && !w.eq_ignore_ascii_case("CLASS1") {
+                return Err(e(
+                    i,
+                    format!("class {w} is not supported: zone files here hold class IN only"),
+                ));
+            }
+            class_seen = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let Some(type_tok) = toks.get(i) else {
+        return Err(e(i, "missing record type".into()));
+    };
+    let tw = le.text(text, i);
+    let rtype = if type_tok.quoted {
+        None
+    } else {
+        rdata::parse_type(tw)
+    };
+    let Some(rtype) = rtype else {
+        return Err(e(i, format!("unknown record type '{tw}'")));
+    };
+    let explicit_ttl = ttl.is_some();
+    if let Some(t) = ttl {
+        st.last_ttl = Some(t);
+    }
+    // RFC 2308 §4 ($TTL), then RFC 1035 §5.1: "Omitted class and TTL values
+    // are default to the last explicitly stated values."
+    let ttl = match ttl.or(st.default_ttl).or(st.last_ttl) {
+        Some(t) => t,
+        None => return Err(e(i, "no TTL and no $TTL".into())),
+    };
+    st.last_ttl = Some(ttl);
+    let first_rdata = i + 1;
+    let tokens: Vec<Token<'_>> = (first_rdata..toks.len())
+        .map(|k| Token {
+            text: le.text(text, k),
+            quoted: toks[k].quoted,
+        })
+        .collect();
+    let rd = rdata::from_text(rtype, &tokens, &st.origin).map_err(|re| {
+        let at = if tokens.is_empty() {
+            i
+        } else {
+            first_rdata + re.token.min(tokens.len() - 1)
+        };
+        e(
+            at,
+            format!("bad {} RDATA: {}", rdata::type_to_text(rtype), re.message),
+        )
+    })?;
+    let serial = if rtype == RecordType::SOA
+        && tokens.len() >= 3
+        && !tokens[0].quoted
+        && tokens[0].text != "\\#"
+    {
+        toks.get(first_rdata + 2).map(|t| (t.start, t.end))
+    } else {
+        None
+    };
+    Ok(RecordEntry {
+        rr: Rr {
+            name: owner,
+            ttl,
+            rtype,
+            rdata: rd,
+        },
+        location: Location {
+            file: file.clone(),
+            line: toks[0].line,
+            col: toks[0].col,
+        },
+        origin: st.origin.clone(),
+        explicit_owner,
+        explicit_ttl,
+        first_token: toks[0].start,
+        after_owner,
+        serial,
+    })
+}
+
+/// A TTL: decimal seconds, or units as in BIND (`1h30m`, `2w`; s m h d w,
+/// any case). At most 2^31 - 1 (RFC 2181 §8).
+pub fn parse_ttl(text: &str) -> Result<u32, String> {
+    let bad = || format!("bad TTL '{text}'");
+    if text.is_empty() || !text.as_bytes()[0].is_ascii_digit() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut num: Option<u64> = None;
+    for b in text.bytes() {
+        if b.is_ascii_digit() {
+            let n = num.unwrap_or(0) * 10 + u64::from(b - b'0');
+            if n > u64::from(u32::MAX) {
+                return Err(format!("TTL '{text}' is out of range (max {MAX_TTL})"));
+            }
+            num = Some(n);
+        } else {
+            let mult: u64 = match b.to_ascii_lowercase() {
+                b's' => 1,
+                b'm' => 60,
+                b'h' => 3600,
+                b'd' => 86400,
+                b'w' => 604_800,
+                _ => return Err(bad()),
+            };
+            let Some(n) = num.take() else {
+                return Err(bad());
+            };
+            total += n * mult;
+            if total > u64::from(MAX_TTL) {
+                return Err(format!("TTL '{text}' is out of range (max {MAX_TTL})"));
+            }
+        }
+    }
+    total += num.unwrap_or(0);
+    u32::try_from(total)
+        .ok()
+        .filter(|t| *t <= MAX_TTL)
+        .ok_or_else(|| format!("TTL '{text}' is out of range (max {MAX_TTL})"))
+}
+
+/// A domain name in master-file form: `@` is the origin, a name ending in an
+/// unescaped `.` is absolute, others are relative to `origin`. RFC 1035 §5.1:
+/// "`\X` where X is any character other than a digit (0-9), is used to quote
+/// that character so that its special meaning does not apply. ... `\DDD`
+/// where each D is a digit is the octet corresponding to the decimal number
+/// described by DDD."
+pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
+    if text == "@" {
+        return Ok(origin.clone());
+    }
+    if text == "." {
+        return Ok(Name::root());
+    }
+    if text.is_empty() {
+        return Err("empty domain name".into());
+    }
+    let bad = |m: &str| format!("bad domain name '{text}': {m}");
+    let mut labels: Vec<Vec<u8>> = Vec::new();
+    let mut label = Vec::new();
+    let mut absolute = false;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        absolute = false;
+        match b[i] {
+            b'\\' => {
+                let d: Vec<u8> = b[i + 1..].iter().take(3).copied().collect();
+                if d.first().is_some_and(u8::is_ascii_digit) {
+                    if d.len() < 3 || !d.iter().all(u8::is_ascii_digit) {
+                        return Err(bad("\\DDD needs three digits"));
+                    }
+                    let v = u32::from(d[0] - b'0') * 100
+                        + u32::from(d[1] - b'0') * 10
+                        + u32::from(d[2] - b'0');
+                    let v = u8::try_from(v).map_err(|_| bad("\\DDD above 255"))?;
+                    label.push(v);
+                    i += 4;
+                } else if let Some(&c) = b.get(i + 1) {
+                    label.push(c);
+                    i += 2;
+                } else {
+                    return Err(bad("trailing backslash"));
+                }
+            }
+            b'.' => {
+                if label.is_empty() {
+                    return Err(bad("empty label"));
+                }
+                labels.push(std::mem::take(&mut label));
+                absolute = true;
+                i += 1;
+            }
+            c => {
+                label.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !label.is_empty() {
+        labels.push(label);
+    }
+    let mut name = if absolute { Name::root() } else { Name::new() };
+    for l in labels {
+        if l.len() > 63 {
+            return Err(bad("label longer than 63 octets"));
+        }
+        name = name
+            .append_label(l)
+            .map_err(|_| bad("longer than 255 octets"))?;
+    }
+    if absolute {
+        Ok(name)
+    } else {
+        name.append_domain(origin)
+            .map_err(|_| bad("longer than 255 octets with the origin"))
+    }
+}
+
+/// Escapes one label for master-file text.
+fn label_text(label: &[u8], out: &mut String) {
+    for &c in label {
+        match c {
+            b'.' | b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => {
+                out.push('\\');
+                out.push(char::from(c));
+            }
+            0x21..=0x7e => out.push(char::from(c)),
+            _ => out.push_str(&format!("\\{c:03}")),
+        }
+    }
+}
+
+/// `name` as written in a file whose origin is `origin`: `@`, relative
+/// labels, or absolute with a trailing dot.
+pub fn name_text(name: &Name, origin: &Name) -> String {
+    let labels: Vec<&[u8]> = name.iter().collect();
+    let olen = origin.iter().count();
+    let mut out = String::new();
+    if origin.zone_of(name) && !origin.is_root() {
+        if labels.len() == olen {
+            return "@".into();
+        }
+        for (k, l) in labels[..labels.len() - olen].iter().enumerate() {
+            if k > 0 {
+                out.push('.');
+            }
+            label_text(l, &mut out);
+        }
+        return out;
+    }
+    if labels.is_empty() {
+        return ".".into();
+    }
+    for l in labels {
+        label_text(l, &mut out);
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    #[test]
+    fn ttl_units() {
+        assert_eq!(parse_ttl("3600"), Ok(3600));
+        assert_eq!(parse_ttl("1h30m"), Ok(5400));
+        assert_eq!(parse_ttl("2W"), Ok(1_209_600));
+        assert_eq!(parse_ttl("1d2h3m4s"), Ok(93784));
+        assert_eq!(parse_ttl("1h30"), Ok(3630));
+        assert!(parse_ttl("1x").is_err());
+        assert!(parse_ttl("h").is_err());
+        assert!(parse_ttl("2147483648").is_err());
+        assert!(parse_ttl("99999999999999999999").is_err());
+        assert!(parse_ttl("5000w").is_err());
+    }
+
+    #[test]
+    fn names() {
+        let o = n("example.com.");
+        assert_eq!(parse_name("@", &o), Ok(o.clone()));
+        assert_eq!(parse_name("www", &o), Ok(n("www.example.com.")));
+        assert_eq!(parse_name("www.other.", &o), Ok(n("www.other.")));
+        assert_eq!(parse_name(".", &o), Ok(Name::root()));
+        let dot = parse_name("a\\.b", &o).expect("escaped dot");
+        assert_eq!(dot.iter().next(), Some(&b"a.b"[..]));
+        let dec = parse_name("\\065", &o).expect("decimal escape");
+        assert_eq!(dec.iter().next(), Some(&b"A"[..]));
+        assert!(parse_name("a..b", &o).is_err());
+        assert!(parse_name("\\256", &o).is_err());
+        assert!(parse_name("\\1", &o).is_err());
+        assert!(parse_name(&"a".repeat(64), &o).is_err());
+        let long = vec!["abcdefghij"; 30].join(".");
+        assert!(parse_name(&long, &o).is_err());
+    }
+
+    #[test]
+    fn names_back_to_text() {
+        let o = n("example.com.");
+        assert_eq!(name_text(&o, &o), "@");
+        assert_eq!(name_text(&n("a.b.example.com."), &o), "a.b");
+        assert_eq!(name_text(&n("WWW.Example.COM."), &o), "WWW");
+        assert_eq!(name_text(&n("x.org."), &o), "x.org.");
+        assert_eq!(name_text(&Name::root(), &o), ".");
+        let odd = parse_name("a\\.b\\032c", &o).expect("odd");
+        assert_eq!(name_text(&odd, &o), "a\\.b\\032c");
+        assert_eq!(parse_name(&name_text(&odd, &o), &o), Ok(odd));
+    }
+}
