@@ -22,16 +22,26 @@
 //! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
 //! - [`message`]: request classification and response encoding (EDNS0, TC).
 //! - [`xfr`]: AXFR message sequences.
+//! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
+//! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
+//! - [`policy`]: grants: which key or token may change which names and types.
+//! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
+//! - [`git`]: the audit trail: one commit per write, touching only that zone file.
 //! - [`config`]: TOML config with clear errors.
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
 
 pub mod answer;
 pub mod config;
+pub mod git;
 pub mod message;
+pub mod policy;
 pub mod rdata;
 pub mod rr;
+pub mod serial;
 pub mod server;
+pub mod tsig;
+pub mod update;
 pub mod watch;
 pub mod xfr;
 pub mod zone;

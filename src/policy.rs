@@ -1,0 +1,356 @@
+//! PURE: which key (or token) may change which names and types.
+//!
+//! A grant names one zone, owner-name patterns and record types, in the
+//! spirit of BIND's `update-policy` and Knot's `update-owner`:
+//!
+//! ```toml
+//! grant = [ { zone = "example.com", names = ["_acme-challenge", "_acme-challenge.**"], types = ["TXT"] } ]
+//! ```
+//!
+//! Names are relative to the zone unless they end in a dot; `@` is the
+//! apex; a `*` label matches exactly one label and a `**` label one or more.
+//! `types = ["*"]` means every type except SOA, which no grant can name: the
+//! serial belongs to the store. A key without grants may change nothing.
+//!
+//! Writers ask [`Grants::allows`] for every (owner, type) their request
+//! would touch; one refusal refuses the whole request.
+
+use std::fmt;
+
+use crate::rr::{Name, RecordType};
+
+/// One label of a pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Label {
+    /// A literal label, lower-cased.
+    Literal(Vec<u8>),
+    /// `*`: exactly one label.
+    One,
+    /// `**`: one or more labels.
+    Many,
+}
+
+/// An owner-name pattern, absolute, labels from the leftmost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    labels: Vec<Label>,
+    text: String,
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Which types a grant covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Types {
+    /// `["*"]`: every type but SOA.
+    AllButSoa,
+    /// The listed types.
+    Only(Vec<RecordType>),
+}
+
+/// One grant: a zone, owner patterns within it, and types.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    pub zone: Name,
+    pub names: Vec<Pattern>,
+    pub types: Types,
+}
+
+/// A grant that cannot be used as written; `field` names the key at fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct GrantError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn err(field: &'static str, message: impl Into<String>) -> GrantError {
+    GrantError {
+        field,
+        message: message.into(),
+    }
+}
+
+impl Pattern {
+    /// Parses a pattern relative to `zone` (absolute when it ends in a dot).
+    pub fn parse(text: &str, zone: &Name) -> Result<Pattern, GrantError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(err("names", "empty name pattern"));
+        }
+        let (relative, absolute) = match trimmed {
+            "@" => ("", false),
+            t if t.ends_with('.') => (t.trim_end_matches('.'), true),
+            t => (t, false),
+        };
+        let mut labels = Vec::new();
+        if !relative.is_empty() {
+            for part in relative.split('.') {
+                labels.push(match part {
+                    "" => return Err(err("names", format!("empty label in {text:?}"))),
+                    "*" => Label::One,
+                    "**" => Label::Many,
+                    p if p.len() > 63 => {
+                        return Err(err(
+                            "names",
+                            format!("label longer than 63 octets in {text:?}"),
+                        ));
+                    }
+                    p if p.bytes().all(|b| b.is_ascii_graphic() && b != b'*') => {
+                        Label::Literal(p.to_ascii_lowercase().into_bytes())
+                    }
+                    _ => return Err(err("names", format!("bad label {part:?} in {text:?}"))),
+                });
+            }
+        }
+        if !absolute {
+            for l in zone.iter() {
+                labels.push(Label::Literal(l.to_ascii_lowercase()));
+            }
+        }
+        Ok(Pattern {
+            labels,
+            text: trimmed.to_owned(),
+        })
+    }
+
+    /// Whether `name` matches, case-insensitively.
+    pub fn matches(&self, name: &Name) -> bool {
+        let labels: Vec<&[u8]> = name.iter().collect();
+        match_labels(&self.labels, &labels)
+    }
+}
+
+/// Matches pattern labels against name labels, left to right. `**` tries
+/// each possible length; both inputs are at most 127 labels long, and a
+/// pattern with k `**` labels costs at most O(n^k) steps, with k small in
+/// any real configuration.
+fn match_labels(pattern: &[Label], name: &[&[u8]]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((Label::Literal(l), rest)) => match name.split_first() {
+            Some((n, tail)) => n.eq_ignore_ascii_case(l) && match_labels(rest, tail),
+            None => false,
+        },
+        Some((Label::One, rest)) => !name.is_empty() && match_labels(rest, &name[1..]),
+        Some((Label::Many, rest)) => (1..=name.len()).any(|k| match_labels(rest, &name[k..])),
+    }
+}
+
+impl Types {
+    /// Parses `types`: mnemonics, `TYPEnnn`, or `["*"]`. SOA is refused.
+    pub fn parse(list: &[String]) -> Result<Types, GrantError> {
+        if list.is_empty() {
+            return Err(err(
+                "types",
+                "no types listed (use [\"*\"] for every type but SOA)",
+            ));
+        }
+        if list.iter().any(|t| t == "*") {
+            if list.len() > 1 {
+                return Err(err("types", "\"*\" stands alone"));
+            }
+            return Ok(Types::AllButSoa);
+        }
+        let mut types = Vec::new();
+        for t in list {
+            let rtype = crate::rdata::parse_type(t)
+                .ok_or_else(|| err("types", format!("unknown record type {t:?}")))?;
+            if rtype == RecordType::SOA {
+                return Err(err(
+                    "types",
+                    "SOA cannot be granted: the serial belongs to the server",
+                ));
+            }
+            types.push(rtype);
+        }
+        Ok(Types::Only(types))
+    }
+
+    fn covers(&self, rtype: RecordType) -> bool {
+        match self {
+            Types::AllButSoa => rtype != RecordType::SOA,
+            Types::Only(list) => list.contains(&rtype),
+        }
+    }
+}
+
+impl Grant {
+    /// Builds a grant from its configuration fields.
+    pub fn parse(zone: &str, names: &[String], types: &[String]) -> Result<Grant, GrantError> {
+        let zone = Name::from_ascii(zone)
+            .map(|mut z| {
+                z.set_fqdn(true);
+                z
+            })
+            .map_err(|e| err("zone", format!("invalid zone name {zone:?}: {e}")))?;
+        if names.is_empty() {
+            return Err(err(
+                "names",
+                "no names listed (use [\"@\", \"**\"] for the whole zone)",
+            ));
+        }
+        let names = names
+            .iter()
+            .map(|n| Pattern::parse(n, &zone))
+            .collect::<Result<_, _>>()?;
+        Ok(Grant {
+            zone,
+            names,
+            types: Types::parse(types)?,
+        })
+    }
+
+    /// Whether this grant lets its holder change `rtype` at `owner` in `zone`.
+    /// `RecordType::ANY` (RFC 2136 §2.5.3 "delete all RRsets from a name")
+    /// needs a grant of every type.
+    pub fn allows(&self, zone: &Name, owner: &Name, rtype: RecordType) -> bool {
+        let types_ok = match rtype {
+            RecordType::ANY => self.types == Types::AllButSoa,
+            t => self.types.covers(t),
+        };
+        types_ok && &self.zone == zone && self.names.iter().any(|p| p.matches(owner))
+    }
+}
+
+/// All grants of one key or token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants(pub Vec<Grant>);
+
+impl Grants {
+    /// Whether any grant covers the change. An empty set allows nothing.
+    pub fn allows(&self, zone: &Name, owner: &Name, rtype: RecordType) -> bool {
+        self.0.iter().any(|g| g.allows(zone, owner, rtype))
+    }
+
+    /// Whether any grant names `zone` at all (for transfers and NOTAUTH).
+    pub fn covers_zone(&self, zone: &Name) -> bool {
+        self.0.iter().any(|g| &g.zone == zone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn acme() -> Grants {
+        Grants(vec![
+            Grant::parse(
+                "example.com",
+                &strings(&["_acme-challenge", "_acme-challenge.**"]),
+                &strings(&["TXT"]),
+            )
+            .expect("grant"),
+        ])
+    }
+
+    #[test]
+    fn acme_grant_allows_challenge_txt_at_apex_and_below() {
+        let z = n("example.com.");
+        let g = acme();
+        assert!(g.allows(&z, &n("_acme-challenge.example.com."), RecordType::TXT));
+        assert!(g.allows(&z, &n("_ACME-Challenge.Example.COM."), RecordType::TXT));
+        assert!(g.allows(&z, &n("_acme-challenge.www.example.com."), RecordType::TXT));
+        assert!(g.allows(&z, &n("_acme-challenge.a.b.example.com."), RecordType::TXT));
+    }
+
+    #[test]
+    fn acme_grant_refuses_everything_else() {
+        let z = n("example.com.");
+        let g = acme();
+        assert!(!g.allows(&z, &n("_acme-challenge.example.com."), RecordType::A));
+        assert!(!g.allows(&z, &n("www.example.com."), RecordType::TXT));
+        assert!(!g.allows(&z, &n("example.com."), RecordType::TXT));
+        assert!(!g.allows(&z, &n("x._acme-challenge.example.com."), RecordType::TXT));
+        assert!(!g.allows(
+            &n("example.org."),
+            &n("_acme-challenge.example.org."),
+            RecordType::TXT
+        ));
+        assert!(!g.allows(&z, &n("_acme-challenge.example.com."), RecordType::ANY));
+    }
+
+    #[test]
+    fn one_star_is_exactly_one_label() {
+        let g = Grants(vec![
+            Grant::parse(
+                "example.com",
+                &strings(&["*.dyn"]),
+                &strings(&["A", "AAAA"]),
+            )
+            .expect("g"),
+        ]);
+        let z = n("example.com.");
+        assert!(g.allows(&z, &n("host.dyn.example.com."), RecordType::AAAA));
+        assert!(!g.allows(&z, &n("dyn.example.com."), RecordType::A));
+        assert!(!g.allows(&z, &n("a.b.dyn.example.com."), RecordType::A));
+    }
+
+    #[test]
+    fn apex_and_absolute_names() {
+        let g = Grants(vec![
+            Grant::parse(
+                "example.com.",
+                &strings(&["@", "mail.example.com."]),
+                &strings(&["*"]),
+            )
+            .expect("g"),
+        ]);
+        let z = n("example.com.");
+        assert!(g.allows(&z, &n("example.com."), RecordType::MX));
+        assert!(g.allows(&z, &n("mail.example.com."), RecordType::A));
+        assert!(g.allows(&z, &n("mail.example.com."), RecordType::ANY));
+        assert!(!g.allows(&z, &n("example.com."), RecordType::SOA));
+        assert!(!g.allows(&z, &n("www.example.com."), RecordType::A));
+    }
+
+    #[test]
+    fn empty_grants_allow_nothing() {
+        let g = Grants::default();
+        assert!(!g.allows(&n("example.com."), &n("example.com."), RecordType::TXT));
+        assert!(!g.covers_zone(&n("example.com.")));
+        assert!(acme().covers_zone(&n("EXAMPLE.com.")));
+    }
+
+    #[test]
+    fn bad_grants_name_the_field() {
+        let e =
+            Grant::parse("example.com", &strings(&["a..b"]), &strings(&["TXT"])).expect_err("bad");
+        assert_eq!(e.field, "names");
+        let e = Grant::parse("example.com", &strings(&["x"]), &strings(&["SOA"])).expect_err("soa");
+        assert_eq!(e.field, "types");
+        assert!(e.to_string().contains("SOA"), "{e}");
+        let e = Grant::parse("example.com", &strings(&["x"]), &strings(&["BOGUS"])).expect_err("t");
+        assert!(e.to_string().contains("BOGUS"), "{e}");
+        let e = Grant::parse("example.com", &[], &strings(&["TXT"])).expect_err("empty");
+        assert_eq!(e.field, "names");
+        let e =
+            Grant::parse("example.com", &strings(&["x"]), &strings(&["*", "A"])).expect_err("mix");
+        assert_eq!(e.field, "types");
+    }
+
+    #[test]
+    fn many_star_matching_is_bounded_on_long_names() {
+        let g = Grants(vec![
+            Grant::parse("example.com", &strings(&["**.**.**.x"]), &strings(&["*"])).expect("g"),
+        ]);
+        let long = (0..60)
+            .map(|i| format!("l{i}"))
+            .collect::<Vec<_>>()
+            .join(".");
+        let name = n(&format!("{long}.example.com."));
+        assert!(!g.allows(&n("example.com."), &name, RecordType::A));
+    }
+}
