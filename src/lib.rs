@@ -28,6 +28,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod loader;
 pub mod message;
 pub mod rdata;
 pub mod rr;
