@@ -194,7 +194,12 @@ impl Checker<'_> {
         });
     }
 
-    fn duration(&mut self, raw: &Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        raw: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
         let Some(raw) = raw else { return default };
         match parse_duration(raw.get_ref()) {
             Some(d) => d,
@@ -209,7 +214,13 @@ impl Checker<'_> {
         }
     }
 
-    fn count(&mut self, raw: &Option<Spanned<u64>>, key: &str, range: Range<u64>, default: usize) -> usize {
+    fn count(
+        &mut self,
+        raw: &Option<Spanned<u64>>,
+        key: &str,
+        range: Range<u64>,
+        default: usize,
+    ) -> usize {
         let Some(raw) = raw else { return default };
         let v = *raw.get_ref();
         if range.contains(&v) {
@@ -301,7 +312,10 @@ impl Config {
     }
 }
 
-fn check_listen(c: &mut Checker<'_>, raw: Option<&Spanned<Vec<Spanned<String>>>>) -> Vec<SocketAddr> {
+fn check_listen(
+    c: &mut Checker<'_>,
+    raw: Option<&Spanned<Vec<Spanned<String>>>>,
+) -> Vec<SocketAddr> {
     let Some(raw) = raw else {
         return SocketAddr::from_str(DEFAULT_LISTEN).into_iter().collect();
     };
@@ -330,15 +344,28 @@ fn check_listen(c: &mut Checker<'_>, raw: Option<&Spanned<Vec<Spanned<String>>>>
 fn check_server(c: &mut Checker<'_>, raw: &RawServer) -> ServerSettings {
     let d = ServerSettings::default();
     ServerSettings {
-        udp_workers: c.count(&raw.udp_workers, "server.udp_workers", 1..1025, d.udp_workers),
-        tcp_idle_timeout: c.duration(&raw.tcp_idle_timeout, "server.tcp_idle_timeout", d.tcp_idle_timeout),
+        udp_workers: c.count(
+            &raw.udp_workers,
+            "server.udp_workers",
+            1..1025,
+            d.udp_workers,
+        ),
+        tcp_idle_timeout: c.duration(
+            &raw.tcp_idle_timeout,
+            "server.tcp_idle_timeout",
+            d.tcp_idle_timeout,
+        ),
         tcp_max_connections: c.count(
             &raw.tcp_max_connections,
             "server.tcp_max_connections",
             1..1_000_001,
             d.tcp_max_connections,
         ),
-        reload_interval: c.duration(&raw.reload_interval, "server.reload_interval", d.reload_interval),
+        reload_interval: c.duration(
+            &raw.reload_interval,
+            "server.reload_interval",
+            d.reload_interval,
+        ),
         max_udp_payload: u16::try_from(c.count(
             &raw.max_udp_payload,
             "server.max_udp_payload",
@@ -430,7 +457,11 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 /// 1-based line of byte offset `at`.
 fn line_of(text: &str, at: usize) -> usize {
     let at = at.min(text.len());
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Maps a toml/serde error to a [`Problem`]: line from the span, key from
@@ -532,7 +563,10 @@ allow_transfer = ["127.0.0.0/8", "::1"]
         assert_eq!(c.listen.len(), 2);
         assert_eq!(c.server.udp_workers, 3);
         assert_eq!(c.server.tcp_idle_timeout, Duration::from_millis(500));
-        assert_eq!(c.zones[0].name, Name::from_ascii("example.com.").expect("n"));
+        assert_eq!(
+            c.zones[0].name,
+            Name::from_ascii("example.com.").expect("n")
+        );
         assert_eq!(c.zones[0].file, Some(PathBuf::from("/etc/zw/z/ex.zone")));
         assert_eq!(c.zones[0].allow_transfer.len(), 2);
     }
@@ -541,7 +575,9 @@ allow_transfer = ["127.0.0.0/8", "::1"]
     fn bad_listen_names_file_line_and_key() {
         let e = err("zones_dir = \"z\"\n\n\nlisten = [\"127.0.0.1\"]\n");
         assert!(
-            e.starts_with("/etc/zw/zonewright.toml:4: listen: invalid socket address \"127.0.0.1\""),
+            e.starts_with(
+                "/etc/zw/zonewright.toml:4: listen: invalid socket address \"127.0.0.1\""
+            ),
             "{e}"
         );
     }
@@ -551,13 +587,19 @@ allow_transfer = ["127.0.0.0/8", "::1"]
         let e = err("listen = [\"127.0.0.1:53\"]\nlisen = 1\n");
         assert_eq!(e, "/etc/zw/zonewright.toml:2: lisen: unknown key `lisen`");
         let e = err("[server]\nudp_worker = 2\n");
-        assert_eq!(e, "/etc/zw/zonewright.toml:2: server.udp_worker: unknown key `udp_worker`");
+        assert_eq!(
+            e,
+            "/etc/zw/zonewright.toml:2: server.udp_worker: unknown key `udp_worker`"
+        );
     }
 
     #[test]
     fn wrong_type_names_key() {
         let e = err("[server]\ntcp_max_connections = \"many\"\n");
-        assert!(e.starts_with("/etc/zw/zonewright.toml:2: server.tcp_max_connections: "), "{e}");
+        assert!(
+            e.starts_with("/etc/zw/zonewright.toml:2: server.tcp_max_connections: "),
+            "{e}"
+        );
         assert!(!e.contains("Spanned"), "{e}");
     }
 
@@ -575,15 +617,24 @@ allow_transfer = ["127.0.0.0/8", "::1"]
         let lines: Vec<&str> = e.lines().collect();
         assert_eq!(lines.len(), 4, "{e}");
         assert!(lines[0].contains(":1: listen:"), "{e}");
-        assert!(lines[1].contains(":3: server.tcp_idle_timeout: invalid duration"), "{e}");
-        assert!(lines[2].contains(":5: zone[1].name: invalid zone name"), "{e}");
+        assert!(
+            lines[1].contains(":3: server.tcp_idle_timeout: invalid duration"),
+            "{e}"
+        );
+        assert!(
+            lines[2].contains(":5: zone[1].name: invalid zone name"),
+            "{e}"
+        );
         assert!(lines[3].contains(":8: zone[2].allow_transfer:"), "{e}");
     }
 
     #[test]
     fn duplicate_zone_is_an_error() {
         let e = err("[[zone]]\nname = \"a.\"\n[[zone]]\nname = \"A\"\n");
-        assert!(e.contains(":4: zone[2].name: zone a. is listed twice"), "{e}");
+        assert!(
+            e.contains(":4: zone[2].name: zone a. is listed twice"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -600,6 +651,9 @@ allow_transfer = ["127.0.0.0/8", "::1"]
     #[test]
     fn out_of_range_counts() {
         let e = err("[server]\nudp_workers = 0\n");
-        assert!(e.contains(":2: server.udp_workers: 0 is out of range"), "{e}");
+        assert!(
+            e.contains(":2: server.udp_workers: 0 is out of range"),
+            "{e}"
+        );
     }
 }

@@ -294,7 +294,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let zones = dir.path().join("zones");
         std::fs::create_dir(&zones).expect("mkdir");
-        for f in ["example.com.zone", "Other.org.zone", ".hidden.zone", "x.zone~", "bad name.zone"] {
+        for f in [
+            "example.com.zone",
+            "Other.org.zone",
+            ".hidden.zone",
+            "x.zone~",
+            "bad name.zone",
+        ] {
             std::fs::write(zones.join(f), "").expect("write");
         }
         let mut config = Config::new(zones.clone(), vec![]);
