@@ -507,12 +507,22 @@ fn key_at(text: &str, at: usize) -> Option<String> {
         }
         _ => String::new(),
     };
-    let table = text[..line_start]
+    let above = &text[..line_start];
+    let table = above
         .lines()
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        .map(|header| {
+            let name = header.trim_matches(|c| c == '[' || c == ']').trim();
+            if header.starts_with("[[") {
+                // Array of tables: number the entry as the checks do.
+                let n = above.lines().filter(|l| l.trim() == header).count();
+                format!("{name}[{n}]")
+            } else {
+                name.to_string()
+            }
+        });
     match (table, key.is_empty()) {
         (Some(t), false) => Some(format!("{t}.{key}")),
         (Some(t), true) => Some(t),

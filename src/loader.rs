@@ -240,6 +240,22 @@ pub fn load_zone(origin: &Name, path: &Path) -> Result<Loaded, LoadFailure> {
     }
 }
 
+/// [`load_zone`], with a panic in the parser or validator (a bug) turned
+/// into a load failure, so one bad file cannot take a reloader down.
+pub fn load_zone_guarded(origin: &Name, path: &Path) -> Result<Loaded, LoadFailure> {
+    std::panic::catch_unwind(|| load_zone(origin, path)).unwrap_or_else(|_| {
+        Err(LoadFailure {
+            problems: vec![LoadProblem::File {
+                path: path.to_path_buf(),
+                message: "internal error while loading (this is a bug in zonewright)".into(),
+            }],
+            files: FileId::of(path)
+                .map(|id| vec![(path.to_path_buf(), id)])
+                .unwrap_or_default(),
+        })
+    })
+}
+
 /// Stats then reads a file, bounded in size.
 fn read_file(path: &Path) -> Result<(FileId, String), String> {
     let id = FileId::of(path).map_err(|e| format!("cannot read: {e}"))?;

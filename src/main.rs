@@ -173,7 +173,7 @@ fn check(config_path: &Path) -> ExitCode {
         );
     }
     for (origin, source) in &sources.zones {
-        ok &= report_zone(origin, loader::load_zone(origin, &source.path));
+        ok &= report_zone(origin, loader::load_zone_guarded(origin, &source.path));
     }
     if ok {
         ExitCode::SUCCESS
@@ -197,7 +197,7 @@ fn zone_check(file: &Path, origin: Option<&str>) -> anyhow::Result<ExitCode> {
         }
     };
     let origin = parse_zone_name(&name).with_context(|| format!("invalid origin {name:?}"))?;
-    let ok = report_zone(&origin, loader::load_zone(&origin, file));
+    let ok = report_zone(&origin, loader::load_zone_guarded(&origin, file));
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

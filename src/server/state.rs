@@ -17,7 +17,6 @@
 //! and the served snapshot cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -146,7 +145,7 @@ impl State {
             {
                 continue;
             }
-            match load_guarded(&source) {
+            match loader::load_zone_guarded(&source.origin, &source.path) {
                 Ok(loaded) => {
                     for w in &loaded.warnings {
                         warn!(zone = %name, "{w}");
@@ -175,25 +174,6 @@ impl State {
         }
         report
     }
-}
-
-/// Loads a zone, turning a panic in the parser or validator (a bug) into a
-/// load failure so one bad file cannot take the reloader down.
-fn load_guarded(source: &ZoneSource) -> Result<Loaded, LoadFailure> {
-    catch_unwind(AssertUnwindSafe(|| {
-        loader::load_zone(&source.origin, &source.path)
-    }))
-    .unwrap_or_else(|_| {
-        Err(LoadFailure {
-            problems: vec![LoadProblem::File {
-                path: source.path.clone(),
-                message: "internal error while loading (this is a bug in zonewright)".into(),
-            }],
-            files: loader::FileId::of(&source.path)
-                .map(|id| vec![(source.path.clone(), id)])
-                .unwrap_or_default(),
-        })
-    })
 }
 
 /// The per-zone slots, locked. Publishes a new snapshot on drop if changed.
