@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, the example zones, the systemd unit,
+# then the test suite. Run from anywhere: scripts/test.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() { printf '\n==== %s\n' "$*"; }
+
+section "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+section "cargo clippy --all-targets --locked -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+section "example zones (named-checkzone, kzonecheck where installed)"
+scripts/check-zones.sh
+
+section "systemd unit"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    scripts/check-systemd.sh
+else
+    echo "systemd-analyze not installed; skipped"
+fi
+
+# Last, so the test runner's summary closes the output.
+section "cargo test --locked"
+cargo test --locked
