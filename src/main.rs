@@ -82,6 +82,10 @@ fn main() -> ExitCode {
         eprintln!("zonewright: {e:#}");
         return ExitCode::from(2);
     }
+    // Handlers catch panics and carry on; log them as one ERROR line.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("internal error (bug): {info}")
+    }));
     let result = match cli.command {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => Ok(check(&config)),
