@@ -277,7 +277,7 @@ impl Config {
                 c.push(d.span(), "zones_dir", "must not be empty");
                 base.join("zones")
             }
-            Some(d) => base.join(d.get_ref()),
+            Some(d) => join_clean(&base, Path::new(d.get_ref())),
             None => base.join("zones"),
         };
         let server = check_server(&mut c, &raw.server);
@@ -396,7 +396,7 @@ fn check_zones(c: &mut Checker<'_>, raw: &[Spanned<RawZone>], zones_dir: &Path) 
                 c.push(f.span(), key("file"), "must not be empty");
                 None
             }
-            Some(f) => Some(zones_dir.join(f.get_ref())),
+            Some(f) => Some(join_clean(zones_dir, Path::new(f.get_ref()))),
             None => None,
         };
         let mut allow_transfer = Vec::new();
@@ -419,6 +419,21 @@ fn check_zones(c: &mut Checker<'_>, raw: &[Spanned<RawZone>], zones_dir: &Path) 
         });
     }
     out
+}
+
+/// `base/rel` without `.` components, so messages show `zones/a.zone`
+/// rather than `zones/./a.zone`.
+fn join_clean(base: &Path, rel: &Path) -> PathBuf {
+    let joined: PathBuf = base
+        .join(rel)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if joined.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        joined
+    }
 }
 
 /// A zone name as written in config or a file name: made absolute.
@@ -579,6 +594,15 @@ allow_transfer = ["127.0.0.0/8", "::1"]
         );
         assert_eq!(c.zones[0].file, Some(PathBuf::from("/etc/zw/z/ex.zone")));
         assert_eq!(c.zones[0].allow_transfer.len(), 2);
+    }
+
+    #[test]
+    fn dot_paths_are_cleaned() {
+        let c = Config::from_toml(Path::new("zonewright.toml"), "zones_dir = \".\"\n").expect("ok");
+        assert_eq!(c.zones_dir, PathBuf::from("."));
+        let c = Config::from_toml(Path::new("ex/zonewright.toml"), "zones_dir = \"./z\"\n")
+            .expect("ok");
+        assert_eq!(c.zones_dir, PathBuf::from("ex/z"));
     }
 
     #[test]

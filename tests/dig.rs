@@ -35,8 +35,12 @@ fn server() -> TestServer {
     )
 }
 
-fn flags_line(out: &str) -> &str {
-    out.lines().find(|l| l.contains("flags:")).unwrap_or("")
+/// The header flags line: dig writes `flags:`, kdig `Flags:`.
+fn flags_line(out: &str) -> String {
+    out.lines()
+        .map(str::to_ascii_lowercase)
+        .find(|l| l.contains("flags:"))
+        .unwrap_or_default()
 }
 
 #[test]
