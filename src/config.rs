@@ -1,1 +1,693 @@
-//! Configuration. STUB: to follow.
+//! Configuration: one TOML file -> one immutable [`Config`], or clear errors.
+//!
+//! # Design
+//!
+//! The file is deserialized in two steps. Serde (with `deny_unknown_fields`
+//! everywhere) reads it into *raw* structs whose leaves are plain strings and
+//! numbers wrapped in [`toml::Spanned`]; then [`Config::from_toml`] checks
+//! every value itself (socket addresses, durations, CIDRs, zone names) and
+//! turns it into typed fields. Doing the semantic checks ourselves, with the
+//! span of each value at hand, is what lets every problem read like
+//!
+//! ```text
+//! zonewright.toml:4: listen: invalid socket address "127.0.0.1"
+//! ```
+//!
+//! instead of a serde/debug dump. Serde's own errors (syntax, unknown keys,
+//! wrong types) are mapped into the same [`Problem`] shape: the line comes
+//! from toml's span, the key from the text at that span. Semantic checks
+//! collect *every* problem, so `zonewright check` can list them all.
+//!
+//! Relative paths resolve against the folder holding the config file.
+//!
+//! ```toml
+//! listen = ["127.0.0.1:5353"]   # UDP and TCP on each address
+//! zones_dir = "zones"           # every <zone>.zone file here is served
+//!
+//! [server]                      # all optional
+//! udp_workers = 4               # default: number of cores
+//! tcp_idle_timeout = "10s"
+//! tcp_max_connections = 512
+//! reload_interval = "1s"        # stat fallback for file watching
+//! max_udp_payload = 1232        # cap on the EDNS0 payload we answer with
+//!
+//! [[zone]]                      # optional per-zone settings
+//! name = "example.com"
+//! file = "example.com.zone"     # optional; relative to zones_dir
+//! allow_transfer = ["127.0.0.0/8"]
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::rr::Name;
+
+/// Default listen address when the file names none.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+/// Largest config file we read (untrusted input stays bounded).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The config file this came from (as given).
+    pub path: PathBuf,
+    /// Addresses to serve UDP and TCP on.
+    pub listen: Vec<SocketAddr>,
+    /// The zones directory, resolved against the config file's folder.
+    pub zones_dir: PathBuf,
+    pub server: ServerSettings,
+    /// Explicit `[[zone]]` entries, in file order.
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// `[server]`: tuning knobs, all with defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// UDP sockets (SO_REUSEPORT) per listen address.
+    pub udp_workers: usize,
+    /// RFC 7766 §6.2.3: close TCP connections idle this long.
+    pub tcp_idle_timeout: Duration,
+    /// Concurrent TCP connections, over all listeners.
+    pub tcp_max_connections: usize,
+    /// Period of the stat fallback that catches changes inotify misses.
+    pub reload_interval: Duration,
+    /// Largest UDP response we send, whatever larger EDNS0 payload a client
+    /// offers (RFC 6891 §6.2.5; 1232 avoids IP fragmentation).
+    pub max_udp_payload: u16,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            udp_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_max_connections: 512,
+            reload_interval: Duration::from_secs(1),
+            max_udp_payload: 1232,
+        }
+    }
+}
+
+/// One `[[zone]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneConfig {
+    /// The zone's origin, absolute.
+    pub name: Name,
+    /// The zone file, resolved against `zones_dir`; `None` means
+    /// `<zones_dir>/<name>.zone`.
+    pub file: Option<PathBuf>,
+    /// Who may AXFR/IXFR this zone (RFC 5936 §5: transfers need consent).
+    pub allow_transfer: Vec<IpNet>,
+}
+
+/// One problem in a config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted key path, e.g. `server.udp_workers` or `zone[2].name`.
+    pub key: String,
+    pub message: String,
+}
+
+/// Everything wrong with one config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file name as shown in messages.
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.file)?;
+            if let Some(line) = p.line {
+                write!(f, ":{line}")?;
+            }
+            if p.key.is_empty() {
+                write!(f, ": {}", p.message)?;
+            } else {
+                write!(f, ": {}: {}", p.key, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<Spanned<Vec<Spanned<String>>>>,
+    zones_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    zone: Vec<Spanned<RawZone>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    udp_workers: Option<Spanned<u64>>,
+    tcp_idle_timeout: Option<Spanned<String>>,
+    tcp_max_connections: Option<Spanned<u64>>,
+    reload_interval: Option<Spanned<String>>,
+    max_udp_payload: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    name: Spanned<String>,
+    file: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_transfer: Vec<Spanned<String>>,
+}
+
+/// Collects problems with their lines while checking raw values.
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            line: Some(line_of(self.text, span.start)),
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(
+        &mut self,
+        raw: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        match parse_duration(raw.get_ref()) {
+            Some(d) => d,
+            None => {
+                let msg = format!(
+                    "invalid duration {:?} (use e.g. \"500ms\", \"10s\", \"2m\")",
+                    raw.get_ref()
+                );
+                self.push(raw.span(), key, msg);
+                default
+            }
+        }
+    }
+
+    fn count(
+        &mut self,
+        raw: &Option<Spanned<u64>>,
+        key: &str,
+        range: Range<u64>,
+        default: usize,
+    ) -> usize {
+        let Some(raw) = raw else { return default };
+        let v = *raw.get_ref();
+        if range.contains(&v) {
+            usize::try_from(v).unwrap_or(default)
+        } else {
+            let msg = format!("{v} is out of range {}..={}", range.start, range.end - 1);
+            self.push(raw.span(), key, msg);
+            default
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let io_error = |message: String| ConfigError {
+            file: file.clone(),
+            problems: vec![Problem {
+                line: None,
+                key: String::new(),
+                message,
+            }],
+        };
+        let meta = std::fs::metadata(path).map_err(|e| io_error(format!("cannot read: {e}")))?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(io_error(format!("larger than {MAX_CONFIG_BYTES} bytes")));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| io_error(format!("cannot read: {e}")))?;
+        Config::from_toml(path, &text)
+    }
+
+    /// Validates `text` as the config file at `path` (which is only used for
+    /// messages and to resolve relative paths; nothing is read).
+    pub fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.clone(),
+            problems: vec![serde_problem(text, &e)],
+        })?;
+        let base = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut c = Checker {
+            text,
+            problems: Vec::new(),
+        };
+
+        let listen = check_listen(&mut c, raw.listen.as_ref());
+        let zones_dir = match &raw.zones_dir {
+            Some(d) if d.get_ref().is_empty() => {
+                c.push(d.span(), "zones_dir", "must not be empty");
+                base.join("zones")
+            }
+            Some(d) => join_clean(&base, Path::new(d.get_ref())),
+            None => base.join("zones"),
+        };
+        let server = check_server(&mut c, &raw.server);
+        let zones = check_zones(&mut c, &raw.zone, &zones_dir);
+
+        if c.problems.is_empty() {
+            Ok(Config {
+                path: path.to_path_buf(),
+                listen,
+                zones_dir,
+                server,
+                zones,
+            })
+        } else {
+            Err(ConfigError {
+                file,
+                problems: c.problems,
+            })
+        }
+    }
+
+    /// A config with defaults, serving `zones_dir` on `listen`; for tests and
+    /// embedding.
+    pub fn new(zones_dir: PathBuf, listen: Vec<SocketAddr>) -> Config {
+        Config {
+            path: PathBuf::from("zonewright.toml"),
+            listen,
+            zones_dir,
+            server: ServerSettings::default(),
+            zones: Vec::new(),
+        }
+    }
+}
+
+fn check_listen(
+    c: &mut Checker<'_>,
+    raw: Option<&Spanned<Vec<Spanned<String>>>>,
+) -> Vec<SocketAddr> {
+    let Some(raw) = raw else {
+        return SocketAddr::from_str(DEFAULT_LISTEN).into_iter().collect();
+    };
+    if raw.get_ref().is_empty() {
+        c.push(raw.span(), "listen", "needs at least one address");
+    }
+    let mut out = Vec::new();
+    for a in raw.get_ref() {
+        match SocketAddr::from_str(a.get_ref()) {
+            Ok(addr) if out.contains(&addr) => {
+                c.push(a.span(), "listen", format!("duplicate address \"{addr}\""));
+            }
+            Ok(addr) => out.push(addr),
+            Err(_) => {
+                let msg = format!(
+                    "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:53\" or \"[::1]:53\")",
+                    a.get_ref()
+                );
+                c.push(a.span(), "listen", msg);
+            }
+        }
+    }
+    out
+}
+
+fn check_server(c: &mut Checker<'_>, raw: &RawServer) -> ServerSettings {
+    let d = ServerSettings::default();
+    ServerSettings {
+        udp_workers: c.count(
+            &raw.udp_workers,
+            "server.udp_workers",
+            1..1025,
+            d.udp_workers,
+        ),
+        tcp_idle_timeout: c.duration(
+            &raw.tcp_idle_timeout,
+            "server.tcp_idle_timeout",
+            d.tcp_idle_timeout,
+        ),
+        tcp_max_connections: c.count(
+            &raw.tcp_max_connections,
+            "server.tcp_max_connections",
+            1..1_000_001,
+            d.tcp_max_connections,
+        ),
+        reload_interval: c.duration(
+            &raw.reload_interval,
+            "server.reload_interval",
+            d.reload_interval,
+        ),
+        max_udp_payload: u16::try_from(c.count(
+            &raw.max_udp_payload,
+            "server.max_udp_payload",
+            512..65536,
+            usize::from(d.max_udp_payload),
+        ))
+        .unwrap_or(d.max_udp_payload),
+    }
+}
+
+fn check_zones(c: &mut Checker<'_>, raw: &[Spanned<RawZone>], zones_dir: &Path) -> Vec<ZoneConfig> {
+    let mut out: Vec<ZoneConfig> = Vec::new();
+    for (i, z) in raw.iter().enumerate() {
+        let key = |k: &str| format!("zone[{}].{k}", i + 1);
+        let z = z.get_ref();
+        let Some(name) = parse_zone_name(z.name.get_ref()) else {
+            let msg = format!("invalid zone name {:?}", z.name.get_ref());
+            c.push(z.name.span(), key("name"), msg);
+            continue;
+        };
+        if out.iter().any(|o| o.name == name) {
+            let msg = format!("zone {name} is listed twice");
+            c.push(z.name.span(), key("name"), msg);
+            continue;
+        }
+        let file = match &z.file {
+            Some(f) if f.get_ref().is_empty() => {
+                c.push(f.span(), key("file"), "must not be empty");
+                None
+            }
+            Some(f) => Some(join_clean(zones_dir, Path::new(f.get_ref()))),
+            None => None,
+        };
+        let mut allow_transfer = Vec::new();
+        for a in &z.allow_transfer {
+            match parse_cidr(a.get_ref()) {
+                Some(net) => allow_transfer.push(net),
+                None => {
+                    let msg = format!(
+                        "invalid address or CIDR {:?} (e.g. \"192.0.2.0/24\", \"::1\")",
+                        a.get_ref()
+                    );
+                    c.push(a.span(), key("allow_transfer"), msg);
+                }
+            }
+        }
+        out.push(ZoneConfig {
+            name,
+            file,
+            allow_transfer,
+        });
+    }
+    out
+}
+
+/// `base/rel` without `.` components, so messages show `zones/a.zone`
+/// rather than `zones/./a.zone`.
+fn join_clean(base: &Path, rel: &Path) -> PathBuf {
+    let joined: PathBuf = base
+        .join(rel)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    if joined.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        joined
+    }
+}
+
+/// A zone name as written in config or a file name: made absolute.
+pub fn parse_zone_name(s: &str) -> Option<Name> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut name = Name::from_ascii(s).ok()?.to_lowercase();
+    name.set_fqdn(true);
+    Some(name)
+}
+
+/// `192.0.2.0/24`, or a bare address meaning that host only.
+fn parse_cidr(s: &str) -> Option<IpNet> {
+    IpNet::from_str(s)
+        .ok()
+        .or_else(|| std::net::IpAddr::from_str(s).ok().map(IpNet::from))
+}
+
+/// `500ms`, `10s`, `2m`, `1h`; a bare number means seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+/// 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Maps a toml/serde error to a [`Problem`]: line from the span, key from
+/// the text there (for unknown keys serde's message already names it).
+fn serde_problem(text: &str, e: &toml::de::Error) -> Problem {
+    let message = e.message().trim().replace('\n', "; ");
+    let Some(span) = e.span() else {
+        return Problem {
+            line: None,
+            key: String::new(),
+            message,
+        };
+    };
+    let line = line_of(text, span.start);
+    let key = key_at(text, span.start).unwrap_or_default();
+    let message = match unknown_field(&message) {
+        Some(field) => format!("unknown key `{field}`"),
+        None => message,
+    };
+    Problem {
+        line: Some(line),
+        key,
+        message,
+    }
+}
+
+/// `unknown field `foo`, expected ...` -> `foo`.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// The dotted key whose value sits at byte `at`: the table header above
+/// the line plus the bare key before `=` on the line (best effort).
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[line_start..line_end];
+    let key = match line.split_once('=') {
+        Some((k, _)) if line_start + k.len() <= at || !line.trim_start().starts_with('[') => {
+            k.trim().trim_matches('"').to_string()
+        }
+        _ => String::new(),
+    };
+    let above = &text[..line_start];
+    let table = above
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|header| {
+            let name = header.trim_matches(|c| c == '[' || c == ']').trim();
+            if header.starts_with("[[") {
+                // Array of tables: number the entry as the checks do.
+                let n = above.lines().filter(|l| l.trim() == header).count();
+                format!("{name}[{n}]")
+            } else {
+                name.to_string()
+            }
+        });
+    match (table, key.is_empty()) {
+        (Some(t), false) => Some(format!("{t}.{key}")),
+        (Some(t), true) => Some(t),
+        (None, false) => Some(key),
+        (None, true) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(Path::new("/etc/zw/zonewright.toml"), text)
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse("").expect("ok");
+        assert_eq!(c.listen, vec![SocketAddr::from(([127, 0, 0, 1], 5353))]);
+        assert_eq!(c.zones_dir, PathBuf::from("/etc/zw/zones"));
+        assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(10));
+        assert_eq!(c.server.tcp_max_connections, 512);
+        assert_eq!(c.server.reload_interval, Duration::from_secs(1));
+        assert!(c.server.udp_workers >= 1);
+    }
+
+    #[test]
+    fn full_config() {
+        let c = parse(
+            r#"
+listen = ["127.0.0.1:5353", "[::1]:5353"]
+zones_dir = "z"
+[server]
+udp_workers = 3
+tcp_idle_timeout = "500ms"
+[[zone]]
+name = "example.com"
+file = "ex.zone"
+allow_transfer = ["127.0.0.0/8", "::1"]
+"#,
+        )
+        .expect("ok");
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.server.udp_workers, 3);
+        assert_eq!(c.server.tcp_idle_timeout, Duration::from_millis(500));
+        assert_eq!(
+            c.zones[0].name,
+            Name::from_ascii("example.com.").expect("n")
+        );
+        assert_eq!(c.zones[0].file, Some(PathBuf::from("/etc/zw/z/ex.zone")));
+        assert_eq!(c.zones[0].allow_transfer.len(), 2);
+    }
+
+    #[test]
+    fn dot_paths_are_cleaned() {
+        let c = Config::from_toml(Path::new("zonewright.toml"), "zones_dir = \".\"\n").expect("ok");
+        assert_eq!(c.zones_dir, PathBuf::from("."));
+        let c = Config::from_toml(Path::new("ex/zonewright.toml"), "zones_dir = \"./z\"\n")
+            .expect("ok");
+        assert_eq!(c.zones_dir, PathBuf::from("ex/z"));
+    }
+
+    #[test]
+    fn bad_listen_names_file_line_and_key() {
+        let e = err("zones_dir = \"z\"\n\n\nlisten = [\"127.0.0.1\"]\n");
+        assert!(
+            e.starts_with(
+                "/etc/zw/zonewright.toml:4: listen: invalid socket address \"127.0.0.1\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = err("listen = [\"127.0.0.1:53\"]\nlisen = 1\n");
+        assert_eq!(e, "/etc/zw/zonewright.toml:2: lisen: unknown key `lisen`");
+        let e = err("[server]\nudp_worker = 2\n");
+        assert_eq!(
+            e,
+            "/etc/zw/zonewright.toml:2: server.udp_worker: unknown key `udp_worker`"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let e = err("[server]\ntcp_max_connections = \"many\"\n");
+        assert!(
+            e.starts_with("/etc/zw/zonewright.toml:2: server.tcp_max_connections: "),
+            "{e}"
+        );
+        assert!(!e.contains("Spanned"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = err("listen = [\n\"a\"\nzones_dir = \n");
+        assert!(e.starts_with("/etc/zw/zonewright.toml:"), "{e}");
+    }
+
+    #[test]
+    fn every_semantic_problem_is_listed() {
+        let e = err(
+            "listen = [\"x\"]\n[server]\ntcp_idle_timeout = \"soon\"\n[[zone]]\nname = \"a..b\"\n[[zone]]\nname = \"ok.\"\nallow_transfer = [\"10.0.0.0/33\"]\n",
+        );
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        assert!(lines[0].contains(":1: listen:"), "{e}");
+        assert!(
+            lines[1].contains(":3: server.tcp_idle_timeout: invalid duration"),
+            "{e}"
+        );
+        assert!(
+            lines[2].contains(":5: zone[1].name: invalid zone name"),
+            "{e}"
+        );
+        assert!(lines[3].contains(":8: zone[2].allow_transfer:"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_zone_is_an_error() {
+        let e = err("[[zone]]\nname = \"a.\"\n[[zone]]\nname = \"A\"\n");
+        assert!(
+            e.contains(":4: zone[2].name: zone a. is listed twice"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("1d"), None);
+    }
+
+    #[test]
+    fn out_of_range_counts() {
+        let e = err("[server]\nudp_workers = 0\n");
+        assert!(
+            e.contains(":2: server.udp_workers: 0 is out of range"),
+            "{e}"
+        );
+    }
+}

@@ -28,12 +28,14 @@
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file.
 //! - [`config`]: TOML config with clear errors.
+//! - [`loader`]: reading zone files from disk into zones (the file-system edge).
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
 
 pub mod answer;
 pub mod config;
 pub mod git;
+pub mod loader;
 pub mod message;
 pub mod policy;
 pub mod rdata;

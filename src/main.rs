@@ -1,3 +1,239 @@
-//! The `zonewright` binary. STUB: to follow.
+//! The `zonewright` binary: parse the command line, set up logging, and
+//! either serve, check a config and its zones, or check one zone file.
+//!
+//! ```text
+//! zonewright [--log-format human|json] [--log-level LEVEL] serve  [--config F]
+//! zonewright                                               check  [--config F]
+//! zonewright                                               zone check FILE [--origin NAME]
+//! ```
+//!
+//! `serve` binds the listeners, loads every zone (a broken one is logged and
+//! skipped: the others still serve), then runs until SIGTERM or ctrl-c.
+//! `check` lists every problem and exits 1 if there is any. anyhow lives
+//! here only, for the top-level error context.
 
-fn main() {}
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use zonewright::config::{Config, parse_zone_name};
+use zonewright::loader::{self, LoadFailure, Loaded};
+use zonewright::rr::Name;
+use zonewright::server::{self, Listeners, State};
+
+#[derive(Parser)]
+#[command(
+    name = "zonewright",
+    version,
+    about = "Authoritative DNS server for a directory of zone files"
+)]
+struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    /// Log level or filter (e.g. "debug", "zonewright=debug"); default: RUST_LOG, else "info".
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the configured zones over UDP and TCP.
+    Serve {
+        #[arg(long, default_value = "zonewright.toml")]
+        config: PathBuf,
+    },
+    /// Check the config and every zone it serves; exit 1 on any problem.
+    Check {
+        #[arg(long, default_value = "zonewright.toml")]
+        config: PathBuf,
+    },
+    /// Zone file commands.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+}
+
+#[derive(Subcommand)]
+enum ZoneCommand {
+    /// Parse and validate one zone file; exit 1 on any problem.
+    Check {
+        file: PathBuf,
+        /// The zone's origin; default: the file name without ".zone".
+        #[arg(long)]
+        origin: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_logging(cli.log_format, cli.log_level.as_deref()) {
+        eprintln!("zonewright: {e:#}");
+        return ExitCode::from(2);
+    }
+    // Handlers catch panics and carry on; log them as one ERROR line.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("internal error (bug): {info}")
+    }));
+    let result = match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::Check { config } => Ok(check(&config)),
+        Command::Zone(ZoneCommand::Check { file, origin }) => zone_check(&file, origin.as_deref()),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("zonewright: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).with_context(|| format!("invalid --log-level {l:?}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
+        .with_context(|| format!("cannot listen on {:?}", config.listen))?;
+    let state = Arc::new(State::new(Arc::new(config)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.reload())
+            .await
+            .context("initial zone load failed")?;
+        server::run(state, listeners, shutdown_signal())
+            .await
+            .context("server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `zonewright check`: every problem on stdout, one per line; a summary
+/// line per good zone. Exit 1 if anything is wrong.
+fn check(config_path: &Path) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sources = match loader::sources(&config) {
+        Ok(s) => s,
+        Err(p) => {
+            println!("{p}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut ok = sources.problems.is_empty();
+    for p in &sources.problems {
+        println!("{p}");
+    }
+    if sources.zones.is_empty() {
+        println!(
+            "{}: no zones (no *.zone files, no [[zone]] entries)",
+            config.zones_dir.display()
+        );
+    }
+    for (origin, source) in &sources.zones {
+        ok &= report_zone(origin, loader::load_zone_guarded(origin, &source.path));
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `zonewright zone check FILE [--origin NAME]`.
+fn zone_check(file: &Path, origin: Option<&str>) -> anyhow::Result<ExitCode> {
+    let name = match origin {
+        Some(o) => o.to_string(),
+        None => {
+            let base = file
+                .file_name()
+                .and_then(|f| f.to_str())
+                .context("the file name is not UTF-8; pass --origin")?;
+            base.strip_suffix(loader::ZONE_SUFFIX)
+                .unwrap_or(base)
+                .to_string()
+        }
+    };
+    let origin = parse_zone_name(&name).with_context(|| format!("invalid origin {name:?}"))?;
+    let ok = report_zone(&origin, loader::load_zone_guarded(&origin, file));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Prints a zone's summary or its problems; true when it loaded.
+fn report_zone(origin: &Name, result: Result<Loaded, LoadFailure>) -> bool {
+    match result {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("warning: {w}");
+            }
+            let records = loaded.zone.records().count() + 1;
+            let file = loaded
+                .files
+                .first()
+                .map(|(p, _)| p.display().to_string())
+                .unwrap_or_default();
+            println!(
+                "{origin}: OK, serial {}, {records} records ({file})",
+                loaded.zone.serial()
+            );
+            true
+        }
+        Err(failure) => {
+            for p in &failure.problems {
+                println!("{p}");
+            }
+            println!("{origin}: {} problem(s)", failure.problems.len());
+            false
+        }
+    }
+}

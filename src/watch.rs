@@ -1,1 +1,140 @@
-//! File watching and reload. STUB: to follow.
+//! Live reload: keep the served zones in step with the zone files.
+//!
+//! # Design
+//!
+//! ```text
+//!  inotify (notify's recommended watcher) on zones_dir and the folders of
+//!  explicit zone files ──► Notify ──► debounce (150 ms) ─┐
+//!  stat fallback every reload_interval (default 1 s) ────┼─► spawn_blocking(State::reload)
+//!  SIGHUP ───────────────────────────────────────────────┘
+//! ```
+//!
+//! Every trigger runs the same [`State::reload`], which lists the zones,
+//! compares each zone's (mtime, size, inode) of its file and includes with
+//! what was last read, and reparses only what changed, off the query path.
+//! Events just make that happen sooner; the periodic pass is what makes it
+//! correct on file systems without events (NFS, some container mounts) and
+//! for changes a watch misses. Folders are watched rather than files, so an
+//! editor that saves by writing a new file and renaming it over the old
+//! (vim, most IDEs) is seen like any other write. A zone that fails keeps
+//! serving its last good version; `State::reload` logs each file:line:col.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::{Notify, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::server::{ReloadReport, State};
+
+/// Wait after the first event for an editor's burst of writes to finish.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Runs until `stop` changes (or its sender is dropped).
+pub async fn run(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let wake = Arc::new(Notify::new());
+    let _watcher = start_watcher(state.config(), wake.clone());
+    let mut tick = tokio::time::interval(state.config().server.reload_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut hangup = hangup_signal();
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {
+                tokio::time::sleep(DEBOUNCE).await;
+                debug!("zone files changed; reloading");
+            }
+            _ = tick.tick() => {}
+            Some(()) = recv_hangup(&mut hangup) => info!("SIGHUP: reloading zones"),
+            _ = stop.changed() => return,
+        }
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || st.reload()).await {
+            Ok(report) => log_report(&report),
+            Err(e) => error!("reload failed: {e}"),
+        }
+    }
+}
+
+fn log_report(report: &ReloadReport) {
+    if report.changed() {
+        info!(
+            loaded = report.loaded.len(),
+            removed = report.removed.len(),
+            failed = report.failed.len(),
+            "zones reloaded"
+        );
+    }
+}
+
+/// The folders to watch: zones_dir and those of explicit zone files.
+fn watch_dirs(config: &Config) -> Vec<PathBuf> {
+    let mut dirs = vec![config.zones_dir.clone()];
+    for z in &config.zones {
+        if let Some(parent) = z.file.as_deref().and_then(|f| f.parent())
+            && !dirs.iter().any(|d| d == parent)
+        {
+            dirs.push(parent.to_path_buf());
+        }
+    }
+    dirs
+}
+
+/// Starts inotify on the zone folders; `None` (with a warning) when the
+/// platform or the folder does not allow it: the stat pass still runs.
+fn start_watcher(config: &Config, wake: Arc<Notify>) -> Option<RecommendedWatcher> {
+    let handler = move |event: notify::Result<notify::Event>| match event {
+        Ok(e) if matches!(e.kind, EventKind::Access(_)) => {}
+        Ok(_) => wake.notify_one(),
+        Err(e) => debug!("file watch: {e}"),
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            warn!(
+                "file watching unavailable ({e}); checking zone files every {:?}",
+                config.server.reload_interval
+            );
+            return None;
+        }
+    };
+    for dir in watch_dirs(config) {
+        if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            warn!(
+                "cannot watch {} ({e}); checking it every {:?}",
+                dir.display(),
+                config.server.reload_interval
+            );
+        }
+    }
+    Some(watcher)
+}
+
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+#[cfg(unix)]
+fn hangup_signal() -> Hangup {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Hangup {
+    None
+}
+
+/// Waits for SIGHUP; pends forever where there is none.
+async fn recv_hangup(hangup: &mut Hangup) -> Option<()> {
+    #[cfg(unix)]
+    if let Some(sig) = hangup {
+        return sig.recv().await;
+    }
+    let _ = hangup;
+    std::future::pending().await
+}

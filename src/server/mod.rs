@@ -1,1 +1,190 @@
-//! Listeners and dispatch. STUB: to follow.
+//! The tokio edge: UDP and TCP listeners, dispatch to the pure cores, and
+//! graceful shutdown.
+//!
+//! # Design
+//!
+//! ```text
+//!  Listeners::bind(addrs, udp_workers)          (sync; tests bind 127.0.0.1:0)
+//!      per address: N UDP sockets (SO_REUSEPORT, same port) + 1 TCP listener
+//!           │
+//!  run(state, listeners, shutdown)
+//!      ├─ N udp::worker tasks: recv ─► dispatch::handle ─► send      (one per socket)
+//!      ├─ tcp::accept per listener ─► tcp::connection task per client (bounded)
+//!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
+//!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
+//! ```
+//!
+//! Queries read the current [`ZoneSet`](crate::zone::ZoneSet) snapshot from
+//! [`State`] through arc-swap and never wait for the reloader or a writer.
+//! Handlers never panic ([`dispatch::handle`] catches and answers SERVFAIL),
+//! and a failing connection ends only itself.
+//!
+//! Like mini-redis's `server::run`, [`run`] takes listeners that are already
+//! bound and a shutdown future, so tests start a real server in-process on
+//! port 0 and learn its address from [`Listeners::local_addrs`]; the binary
+//! uses the same function.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+pub mod dispatch;
+pub mod state;
+mod tcp;
+mod udp;
+
+pub use state::{ReloadReport, Slot, State, ZonesGuard};
+
+/// How long shutdown waits for open TCP connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Tries to find a port free for both UDP and TCP when binding port 0.
+const PORT_ATTEMPTS: usize = 16;
+
+/// Bound, not yet serving, sockets.
+#[derive(Debug)]
+pub struct Listeners {
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP (`udp_workers` sockets sharing the port via SO_REUSEPORT)
+    /// and TCP on each address. With port 0 the kernel picks one port that
+    /// UDP and TCP then share.
+    pub fn bind(addrs: &[SocketAddr], udp_workers: usize) -> io::Result<Listeners> {
+        let workers = udp_workers.max(1);
+        let mut out = Listeners {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+        };
+        for &addr in addrs {
+            let (first, tcp) = bind_pair(addr)?;
+            let port_addr = first.local_addr()?;
+            out.udp.push(first);
+            for _ in 1..workers {
+                out.udp.push(udp_socket(port_addr)?);
+            }
+            out.tcp.push(tcp);
+        }
+        Ok(out)
+    }
+
+    /// The addresses actually bound, one per listen address (UDP and TCP
+    /// share it).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+}
+
+/// The first UDP socket and the TCP listener on one address, same port.
+fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+    let mut last_err = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let udp = udp_socket(addr)?;
+        let bound = udp.local_addr()?;
+        match tcp_listener(bound) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            // Port 0: UDP got a port TCP can't have; try another.
+            Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse => {
+                last_err = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
+}
+
+fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_port(true)?;
+    s.bind(&addr.into())?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+/// Serves DNS on `listeners` from `state` (and keeps `state` in step with
+/// the zone files) until `shutdown` completes. Call [`State::reload`] first
+/// to serve the zones from the start.
+pub async fn run(
+    state: Arc<State>,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let addrs = listeners.local_addrs();
+    let settings = state.config().server.clone();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for sock in listeners.udp {
+        let sock = tokio::net::UdpSocket::from_std(sock)?;
+        tasks.spawn(udp::worker(sock, state.clone(), stop_rx.clone()));
+    }
+    let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
+    for listener in listeners.tcp {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let accept = tcp::Accept {
+            listener,
+            state: state.clone(),
+            connections: connections.clone(),
+            idle: settings.tcp_idle_timeout,
+            stop: stop_rx.clone(),
+        };
+        tasks.spawn(accept.run());
+    }
+    tasks.spawn(crate::watch::run(state.clone(), stop_rx.clone()));
+    log_startup(&state, &addrs, settings.udp_workers);
+
+    shutdown.await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    // Open connections end after their current request; wait for them.
+    let all = u32::try_from(settings.tcp_max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))
+        .await
+        .is_err()
+    {
+        warn!("some TCP connections were still open at shutdown");
+    }
+    Ok(())
+}
+
+fn log_startup(state: &State, addrs: &[SocketAddr], workers: usize) {
+    let zones: Vec<String> = state
+        .snapshot()
+        .iter()
+        .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
+        .collect();
+    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    info!(
+        listen = %listen.join(", "),
+        udp_workers = workers,
+        zones = %zones.join(", "),
+        "zonewright serving {} zone(s) on UDP and TCP",
+        zones.len()
+    );
+}

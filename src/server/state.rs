@@ -1,0 +1,236 @@
+//! The served state: an immutable [`ZoneSet`] snapshot for queries, and per
+//! zone the source, last good document and file identities for writers and
+//! the reloader.
+//!
+//! # Design
+//!
+//! ```text
+//!   queries ──load()──► ArcSwap<ZoneSet>   (never blocks; old snapshots live
+//!                           ▲               on while a response uses them)
+//!                           │ store() when a guard that changed something drops
+//!   reloader / writers ──lock()──► ZonesGuard ──► BTreeMap<Name, Slot>
+//! ```
+//!
+//! The mutex is a `std` one: nothing awaits under it, and only the reloader
+//! and (later) the write path take it; queries only touch the arc-swap. The
+//! guard republishes the snapshot when it drops after a change, so the map
+//! and the served snapshot cannot drift apart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
+use ipnet::IpNet;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::loader::{self, FileIds, LoadFailure, LoadProblem, Loaded, ZoneSource};
+use crate::rr::Name;
+use crate::zone::ZoneSet;
+
+/// One configured or discovered zone.
+#[derive(Debug)]
+pub struct Slot {
+    pub source: ZoneSource,
+    /// The last version that parsed and validated; what is served.
+    pub good: Option<Loaded>,
+    /// File identities at the last load attempt, good or not.
+    pub seen: FileIds,
+}
+
+/// What one reload did.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    /// Zones (re)loaded, with their new serial.
+    pub loaded: Vec<(Name, u32)>,
+    /// Zones whose files failed; the last good version (if any) still serves.
+    pub failed: Vec<(Name, Vec<LoadProblem>)>,
+    pub removed: Vec<Name>,
+    /// Problems outside any one zone (unreadable directory, bad file names).
+    pub problems: Vec<LoadProblem>,
+}
+
+impl ReloadReport {
+    pub fn changed(&self) -> bool {
+        !self.loaded.is_empty() || !self.removed.is_empty()
+    }
+}
+
+/// Shared by the listeners, the reloader and (later) the write path.
+pub struct State {
+    config: Arc<Config>,
+    snapshot: ArcSwap<ZoneSet>,
+    zones: Mutex<BTreeMap<Name, Slot>>,
+    /// allow_transfer per zone, from the config (which is not reloaded).
+    transfer_acl: HashMap<Name, Vec<IpNet>>,
+}
+
+impl State {
+    /// An empty state for `config`; call [`State::reload`] to load zones.
+    pub fn new(config: Arc<Config>) -> State {
+        let transfer_acl = config
+            .zones
+            .iter()
+            .map(|z| (z.name.clone(), z.allow_transfer.clone()))
+            .collect();
+        State {
+            config,
+            snapshot: ArcSwap::from_pointee(ZoneSet::default()),
+            zones: Mutex::new(BTreeMap::new()),
+            transfer_acl,
+        }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The current snapshot. Lock-free; hold it for as long as a response
+    /// (or a whole AXFR) needs a consistent view.
+    pub fn snapshot(&self) -> Arc<ZoneSet> {
+        self.snapshot.load_full()
+    }
+
+    /// May `peer` transfer the zone `origin`? (RFC 5936 §5: only with consent.)
+    pub fn may_transfer(&self, origin: &Name, peer: std::net::IpAddr) -> bool {
+        self.transfer_acl
+            .get(origin)
+            .is_some_and(|nets| nets.iter().any(|n| n.contains(&peer)))
+    }
+
+    /// Exclusive access to the per-zone slots; changes are published when
+    /// the guard drops.
+    pub fn lock(&self) -> ZonesGuard<'_> {
+        ZonesGuard {
+            state: self,
+            zones: self.zones.lock().unwrap_or_else(|p| p.into_inner()),
+            dirty: false,
+        }
+    }
+
+    /// Brings the served zones in line with the files: reparses zones whose
+    /// files changed identity, adds new ones, removes deleted ones. A zone
+    /// that fails keeps serving its last good version. Blocking: run it on a
+    /// blocking thread, never on the query path.
+    pub fn reload(&self) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        let sources = match loader::sources(&self.config) {
+            Ok(s) => s,
+            Err(p) => {
+                error!("{p}; keeping the zones already served");
+                report.problems.push(p);
+                return report;
+            }
+        };
+        for p in &sources.problems {
+            warn!("{p}");
+        }
+        report.problems = sources.problems;
+        let mut guard = self.lock();
+        let gone: Vec<Name> = guard
+            .zones
+            .keys()
+            .filter(|n| !sources.zones.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            guard.remove(&name);
+            info!(zone = %name, "zone removed (file deleted or no longer configured)");
+            report.removed.push(name);
+        }
+        for (name, source) in sources.zones {
+            if let Some(slot) = guard.zones.get(&name)
+                && slot.source == source
+                && loader::unchanged(&slot.seen)
+            {
+                continue;
+            }
+            match loader::load_zone_guarded(&source.origin, &source.path) {
+                Ok(loaded) => {
+                    for w in &loaded.warnings {
+                        warn!(zone = %name, "{w}");
+                    }
+                    let serial = loaded.zone.serial();
+                    info!(zone = %name, serial, file = %source.path.display(), "zone loaded");
+                    report.loaded.push((name.clone(), serial));
+                    guard.set(source, Ok(loaded));
+                }
+                Err(failure) => {
+                    for p in &failure.problems {
+                        error!(zone = %name, "{p}");
+                    }
+                    match guard.zones.get(&name).and_then(|s| s.good.as_ref()) {
+                        Some(good) => error!(
+                            zone = %name,
+                            serial = good.zone.serial(),
+                            "zone file has errors; still serving the last good version"
+                        ),
+                        None => error!(zone = %name, "zone file has errors; zone not served"),
+                    }
+                    report.failed.push((name.clone(), failure.problems.clone()));
+                    guard.set(source, Err(failure));
+                }
+            }
+        }
+        report
+    }
+}
+
+/// The per-zone slots, locked. Publishes a new snapshot on drop if changed.
+pub struct ZonesGuard<'a> {
+    state: &'a State,
+    zones: MutexGuard<'a, BTreeMap<Name, Slot>>,
+    dirty: bool,
+}
+
+impl ZonesGuard<'_> {
+    pub fn get(&self, origin: &Name) -> Option<&Slot> {
+        self.zones.get(origin)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Name, &Slot)> {
+        self.zones.iter()
+    }
+
+    /// Records a load attempt for `source`: a success replaces what is
+    /// served; a failure only records the files seen, keeping the last good.
+    pub fn set(&mut self, source: ZoneSource, result: Result<Loaded, LoadFailure>) {
+        let name = source.origin.clone();
+        let previous = self.zones.remove(&name).and_then(|s| s.good);
+        let slot = match result {
+            Ok(loaded) => {
+                self.dirty = true;
+                Slot {
+                    source,
+                    seen: loaded.files.clone(),
+                    good: Some(loaded),
+                }
+            }
+            Err(failure) => Slot {
+                source,
+                seen: failure.files,
+                good: previous,
+            },
+        };
+        self.zones.insert(name, slot);
+    }
+
+    pub fn remove(&mut self, origin: &Name) -> Option<Slot> {
+        let slot = self.zones.remove(origin);
+        self.dirty |= slot.as_ref().is_some_and(|s| s.good.is_some());
+        slot
+    }
+}
+
+impl Drop for ZonesGuard<'_> {
+    fn drop(&mut self) {
+        if self.dirty {
+            let zones = self
+                .zones
+                .values()
+                .filter_map(|s| s.good.as_ref().map(|g| g.zone.clone()))
+                .collect();
+            self.state.snapshot.store(Arc::new(ZoneSet::new(zones)));
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! DNS over TCP (RFC 7766): two-octet length framing, several requests per
+//! connection answered in order, an idle timeout, and a bound on open
+//! connections (beyond it new connections are accepted and closed at once,
+//! RFC 7766 §6.2.2 leaves the policy to the server).
+//!
+//! Each request runs on the blocking pool: an AXFR of a large zone is
+//! real work and must not stall the reactor; a panic there ends only that
+//! request (answered SERVFAIL).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::timeout;
+use tracing::{debug, warn};
+
+use super::State;
+use super::dispatch::{self, Peer, TCP_MAX};
+use crate::message::Transport;
+
+/// Pause after an accept error (e.g. out of file descriptors).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+pub(super) struct Accept {
+    pub listener: TcpListener,
+    pub state: Arc<State>,
+    pub connections: Arc<Semaphore>,
+    pub idle: Duration,
+    pub stop: watch::Receiver<bool>,
+}
+
+impl Accept {
+    pub async fn run(mut self) {
+        loop {
+            let (stream, peer) = tokio::select! {
+                r = self.listener.accept() => match r {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        warn!("tcp accept: {e}");
+                        tokio::time::sleep(ACCEPT_PAUSE).await;
+                        continue;
+                    }
+                },
+                _ = self.stop.changed() => return,
+            };
+            let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+                debug!(%peer, "too many TCP connections; closing new one");
+                drop(stream);
+                continue;
+            };
+            let conn = Connection {
+                stream,
+                peer,
+                state: self.state.clone(),
+                idle: self.idle,
+                stop: self.stop.clone(),
+                _permit: permit,
+            };
+            tokio::spawn(conn.run());
+        }
+    }
+}
+
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<State>,
+    idle: Duration,
+    stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn run(mut self) {
+        let _ = self.stream.set_nodelay(true);
+        loop {
+            let request = tokio::select! {
+                r = read_message(&mut self.stream, self.idle) => match r {
+                    Some(bytes) => bytes,
+                    None => return,
+                },
+                _ = self.stop.changed() => return,
+            };
+            let state = self.state.clone();
+            let peer = Peer {
+                ip: self.peer.ip(),
+                transport: Transport::Tcp,
+            };
+            let handled =
+                tokio::task::spawn_blocking(move || dispatch::handle(&state, &request, peer));
+            let replies = match handled.await {
+                Ok(out) => out,
+                Err(e) => {
+                    warn!(peer = %self.peer, "tcp request task failed: {e}");
+                    return;
+                }
+            };
+            for reply in replies {
+                if !self.write_message(&reply).await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes one framed message; false when the connection is done.
+    async fn write_message(&mut self, msg: &[u8]) -> bool {
+        let Ok(len) = u16::try_from(msg.len()) else {
+            warn!(peer = %self.peer, len = msg.len(), "response too long for TCP; dropped");
+            return true;
+        };
+        let mut framed = Vec::with_capacity(msg.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(msg);
+        match timeout(self.idle, self.stream.write_all(&framed)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                debug!(peer = %self.peer, "tcp write: {e}");
+                false
+            }
+            Err(_) => {
+                debug!(peer = %self.peer, "tcp write timed out");
+                false
+            }
+        }
+    }
+}
+
+/// Reads one length-prefixed message, or `None` on EOF, error, idle
+/// timeout or a zero length.
+async fn read_message(stream: &mut TcpStream, idle: Duration) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    timeout(idle, stream.read_exact(&mut len))
+        .await
+        .ok()?
+        .ok()?;
+    let len = usize::from(u16::from_be_bytes(len));
+    if len == 0 || len > TCP_MAX {
+        return None;
+    }
+    let mut buf = vec![0u8; len];
+    timeout(idle, stream.read_exact(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    Some(buf)
+}

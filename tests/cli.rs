@@ -1,0 +1,131 @@
+//! The binary's `check`, `zone check` and `serve` error paths, run as a
+//! real process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(name)
+}
+
+fn zonewright(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zonewright"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn check_good_config_exits_0_with_a_summary_per_zone() {
+    let cfg = fixture("good/zonewright.toml");
+    let o = zonewright(&["check", "--config", cfg.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("example.com.: OK, serial 2024010101"), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn check_broken_zone_exits_1_with_file_line_col() {
+    let cfg = fixture("bad_zone/zonewright.toml");
+    let o = zonewright(&["check", "--config", cfg.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let zone_file = fixture("bad_zone/zones/example.com.zone");
+    let prefix = format!("{}:5:", zone_file.display());
+    assert!(
+        out.lines().any(|l| l.starts_with(&prefix)),
+        "want {prefix}...: {out}"
+    );
+}
+
+#[test]
+fn check_bad_config_exits_1_naming_file_line_and_key() {
+    let cfg = fixture("bad_listen.toml");
+    let o = zonewright(&["check", "--config", cfg.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1));
+    let want = format!(
+        "{}:4: listen: invalid socket address \"127.0.0.1\"",
+        cfg.display()
+    );
+    assert!(out.starts_with(&want), "{out}");
+    assert!(
+        !out.contains("Spanned") && !out.contains("Error {"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_missing_config_exits_1() {
+    let o = zonewright(&["check", "--config", "/nonexistent/zonewright.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("/nonexistent/zonewright.toml: cannot read"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn zone_check_takes_origin_from_file_name() {
+    let f = fixture("good/zones/example.com.zone");
+    let o = zonewright(&["zone", "check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("example.com.: OK, serial 2024010101"));
+
+    let bad = fixture("bad_zone/zones/example.com.zone");
+    let o = zonewright(&["zone", "check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(&format!("{}:5:", bad.display())),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn zone_check_with_wrong_origin_fails() {
+    // The records are absolute names in example.com; as origin example.org
+    // the SOA is missing at the apex.
+    let f = fixture("good/zones/example.com.zone");
+    let o = zonewright(&[
+        "zone",
+        "check",
+        f.to_str().unwrap(),
+        "--origin",
+        "example.org",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
+
+#[test]
+fn serve_with_bad_config_exits_1_with_one_clear_error() {
+    let cfg = fixture("unknown_key.toml");
+    let o = zonewright(&["serve", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let want = format!(
+        "{}:5: server.udp_worker: unknown key `udp_worker`",
+        cfg.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_log_level_is_rejected() {
+    let o = zonewright(&["--log-level", "=[", "check", "--config", "x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

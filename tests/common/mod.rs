@@ -1,0 +1,250 @@
+//! Test harness: a temp config + zones dir, the real server started
+//! in-process on 127.0.0.1:0 (same `server::run` as the binary), and small
+//! blocking UDP/TCP clients built on hickory-proto messages. Every wait is
+//! bounded by a socket timeout or a poll limit; only loopback is used.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use zonewright::config::Config;
+use zonewright::server::{self, Listeners, State};
+
+pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The example zone used by most tests: SOA, NS, A records and a TXT RRset
+/// too big for 512 or 1232 bytes.
+pub fn example_zone(serial: u32, www: &str) -> String {
+    let mut z = format!(
+        "$ORIGIN example.com.\n$TTL 3600\n\
+         @ IN SOA ns1.example.com. hostmaster.example.com. ( {serial} 7200 3600 1209600 300 )\n\
+         \x20 IN NS ns1.example.com.\n\
+         ns1 IN A 192.0.2.1\n\
+         www IN A {www}\n\
+         mail IN MX 10 ns1.example.com.\n"
+    );
+    for i in 0..BIG_TXT_COUNT {
+        z.push_str(&format!("big IN TXT \"{i:03}-{}\"\n", "x".repeat(200)));
+    }
+    z
+}
+
+pub const BIG_TXT_COUNT: usize = 20;
+
+pub fn simple_zone(origin: &str, serial: u32, www: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 300\n\
+         @ IN SOA ns1.{origin}. hostmaster.{origin}. {serial} 7200 3600 1209600 300\n\
+         \x20 IN NS ns1.{origin}.\n\
+         ns1 IN A 192.0.2.1\n\
+         www IN A {www}\n"
+    )
+}
+
+pub struct TestServer {
+    pub dir: TempDir,
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server over `zones` (file name, text) with `extra` appended
+    /// to the config (e.g. `[[zone]]` entries or `[server]` settings).
+    pub fn start(zones: &[(&str, &str)], extra: &str) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        for (name, text) in zones {
+            std::fs::write(dir.path().join("zones").join(name), text).unwrap();
+        }
+        let has_server_table = extra.contains("[server]");
+        let mut config = String::from("listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n");
+        if !has_server_table {
+            config.push_str("[server]\nudp_workers = 2\n");
+        }
+        config.push_str(extra);
+        let path = dir.path().join("zonewright.toml");
+        std::fs::write(&path, config).unwrap();
+        let config = Config::load(&path).unwrap();
+        let listeners = Listeners::bind(&config.listen, config.server.udp_workers).unwrap();
+        let addr = listeners.local_addrs()[0];
+        let state = Arc::new(State::new(Arc::new(config)));
+        state.reload();
+        let (tx, rx) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                server::run(state, listeners, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        TestServer {
+            dir,
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn zones_dir(&self) -> PathBuf {
+        self.dir.path().join("zones")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("zonewright.toml")
+    }
+
+    /// Saves like vim does by default on many setups: write a new file,
+    /// rename it over the old one (the inode changes).
+    pub fn save_by_rename(&self, name: &str, text: &str) {
+        let tmp = self.zones_dir().join(format!(".{name}.swp-new"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.zones_dir().join(name)).unwrap();
+    }
+
+    pub fn udp(&self, msg: &Message) -> Message {
+        let bytes = self.udp_raw(&msg.to_vec().unwrap()).expect("UDP answer");
+        Message::from_vec(&bytes).unwrap()
+    }
+
+    /// Sends raw bytes over UDP; `None` if no answer within a short wait.
+    pub fn udp_raw(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        self.udp_raw_wait(bytes, IO_TIMEOUT)
+    }
+
+    pub fn udp_raw_wait(&self, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        sock.set_read_timeout(Some(wait)).unwrap();
+        sock.send_to(bytes, self.addr).unwrap();
+        let mut buf = vec![0u8; 65535];
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    pub fn tcp_connect(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s
+    }
+
+    pub fn tcp(&self, msg: &Message) -> Message {
+        let mut s = self.tcp_connect();
+        tcp_send(&mut s, &msg.to_vec().unwrap());
+        Message::from_vec(&tcp_recv(&mut s).expect("TCP answer")).unwrap()
+    }
+
+    /// Queries `name`/`rtype` over UDP until `pred` holds, up to 3 s in
+    /// 50 ms steps; returns the last response and whether it held.
+    pub fn poll_udp(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pred: impl Fn(&Message) -> bool,
+    ) -> (Message, bool) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let resp = self.udp(&query(name, rtype));
+            if pred(&resp) {
+                return (resp, true);
+            }
+            if Instant::now() >= deadline {
+                return (resp, false);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn query(name: &str, rtype: RecordType) -> Message {
+    let mut m = Message::query();
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    m
+}
+
+pub fn query_edns(name: &str, rtype: RecordType, payload: u16, version: u8) -> Message {
+    let mut m = query(name, rtype);
+    let mut e = Edns::new();
+    e.set_max_payload(payload);
+    e.set_version(version);
+    m.set_edns(e);
+    m
+}
+
+pub fn tcp_send(s: &mut TcpStream, bytes: &[u8]) {
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    s.write_all(&framed).unwrap();
+}
+
+/// One framed message, or `None` on EOF/timeout.
+pub fn tcp_recv(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).ok()?;
+    Some(buf)
+}
+
+pub fn is_response_to(resp: &Message, req: &Message) -> bool {
+    resp.metadata.id == req.metadata.id && resp.metadata.message_type == MessageType::Response
+}
+
+pub fn rcode(resp: &Message) -> ResponseCode {
+    resp.metadata.response_code
+}
+
+/// The IPv4 addresses in the answer section.
+pub fn a_addrs(resp: &Message) -> Vec<Ipv4Addr> {
+    resp.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn soa_serial(resp: &Message) -> Option<u32> {
+    resp.answers.iter().find_map(|r| match &r.data {
+        RData::SOA(s) => Some(s.serial),
+        _ => None,
+    })
+}
+
+pub fn opcode_message(op: u8) -> Vec<u8> {
+    let mut bytes = query("www.example.com.", RecordType::A).to_vec().unwrap();
+    bytes[2] = (bytes[2] & !0x78) | (op << 3);
+    bytes
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}

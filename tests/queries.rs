@@ -1,0 +1,215 @@
+//! Queries against the real server over real UDP and TCP sockets.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+fn server() -> TestServer {
+    TestServer::start(
+        &[("example.com.zone", &example_zone(2024010101, "192.0.2.80"))],
+        "",
+    )
+}
+
+#[test]
+fn rfc1034_4_3_2_a_answer_is_authoritative_over_udp_and_tcp() {
+    let s = server();
+    for resp in [
+        s.udp(&query("www.example.com.", RecordType::A)),
+        s.tcp(&query("www.example.com.", RecordType::A)),
+    ] {
+        assert_eq!(rcode(&resp), ResponseCode::NoError);
+        assert!(resp.metadata.authoritative, "AA must be set");
+        assert_eq!(a_addrs(&resp), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+    }
+}
+
+#[test]
+fn response_echoes_id_and_question() {
+    let s = server();
+    let q = query("WWW.Example.COM.", RecordType::A);
+    let resp = s.udp(&q);
+    assert!(is_response_to(&resp, &q));
+    assert_eq!(resp.queries.len(), 1);
+    assert_eq!(resp.queries[0].name(), q.queries[0].name());
+}
+
+#[test]
+fn rfc2308_nxdomain_with_soa() {
+    let s = server();
+    let resp = s.udp(&query("nope.example.com.", RecordType::A));
+    assert_eq!(rcode(&resp), ResponseCode::NXDomain);
+    assert!(resp.metadata.authoritative);
+    assert!(
+        resp.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA),
+        "negative answer carries the SOA: {resp:?}"
+    );
+}
+
+#[test]
+fn foreign_zone_is_refused() {
+    let s = server();
+    let resp = s.udp(&query("www.example.org.", RecordType::A));
+    assert_eq!(rcode(&resp), ResponseCode::Refused);
+    assert!(!resp.metadata.authoritative);
+}
+
+#[test]
+fn rfc2181_9_truncation_drops_whole_rrset_and_tcp_gets_it_all() {
+    let s = server();
+    for q in [
+        query("big.example.com.", RecordType::TXT),
+        query_edns("big.example.com.", RecordType::TXT, 1232, 0),
+    ] {
+        let resp = s.udp(&q);
+        assert!(resp.metadata.truncation, "TC expected: {:?}", resp.metadata);
+        let txt = resp
+            .answers
+            .iter()
+            .filter(|r| r.record_type() == RecordType::TXT)
+            .count();
+        assert!(txt == 0 || txt == BIG_TXT_COUNT, "partial RRset of {txt}");
+    }
+    let resp = s.tcp(&query("big.example.com.", RecordType::TXT));
+    assert!(!resp.metadata.truncation);
+    assert_eq!(resp.answers.len(), BIG_TXT_COUNT);
+}
+
+#[test]
+fn rfc6891_7_opt_in_response_to_opt_query() {
+    let s = server();
+    let resp = s.udp(&query_edns("www.example.com.", RecordType::A, 1232, 0));
+    assert_eq!(rcode(&resp), ResponseCode::NoError);
+    assert!(resp.edns.is_some(), "OPT expected in response");
+    let plain = s.udp(&query("www.example.com.", RecordType::A));
+    assert!(plain.edns.is_none(), "no OPT without one in the query");
+}
+
+#[test]
+fn rfc6891_6_1_3_unknown_version_is_badvers() {
+    let s = server();
+    let resp = s.udp(&query_edns("www.example.com.", RecordType::A, 1232, 1));
+    assert_eq!(u16::from(resp.metadata.response_code), 16, "{resp:?}");
+    assert!(resp.edns.is_some());
+    assert!(resp.answers.is_empty());
+}
+
+#[test]
+fn garbage_gets_formerr_and_runts_are_dropped() {
+    let s = server();
+    // A header claiming one question, followed by a broken name.
+    let garbage = [
+        0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff,
+    ];
+    let resp = Message::from_vec(&s.udp_raw(&garbage).expect("an answer")).unwrap();
+    assert_eq!(resp.metadata.id, 0x1234);
+    assert_eq!(rcode(&resp), ResponseCode::FormErr);
+    assert!(
+        s.udp_raw_wait(&[1, 2, 3], Duration::from_millis(300))
+            .is_none()
+    );
+    // The server is still there.
+    let ok = s.udp(&query("www.example.com.", RecordType::A));
+    assert_eq!(rcode(&ok), ResponseCode::NoError);
+}
+
+#[test]
+fn unknown_opcode_is_notimp() {
+    let s = server();
+    let bytes = opcode_message(3);
+    let resp = Message::from_vec(&s.udp_raw(&bytes).expect("an answer")).unwrap();
+    assert_eq!(rcode(&resp), ResponseCode::NotImp);
+    assert_eq!(resp.metadata.id, u16::from_be_bytes([bytes[0], bytes[1]]));
+}
+
+#[test]
+fn rfc7766_6_2_1_several_queries_on_one_connection_in_order() {
+    let s = server();
+    let mut conn = s.tcp_connect();
+    let names = ["www.example.com.", "ns1.example.com.", "nope.example.com."];
+    let queries: Vec<Message> = names.iter().map(|n| query(n, RecordType::A)).collect();
+    // Pipelined: all sent before any answer is read.
+    for q in &queries {
+        tcp_send(&mut conn, &q.to_vec().unwrap());
+    }
+    for q in &queries {
+        let resp = Message::from_vec(&tcp_recv(&mut conn).expect("answer")).unwrap();
+        assert!(is_response_to(&resp, q));
+    }
+    // And one more after the burst.
+    let q = query("www.example.com.", RecordType::A);
+    tcp_send(&mut conn, &q.to_vec().unwrap());
+    let resp = Message::from_vec(&tcp_recv(&mut conn).expect("answer")).unwrap();
+    assert_eq!(a_addrs(&resp), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+}
+
+#[test]
+fn rfc7766_6_2_3_idle_connections_are_closed() {
+    let s = TestServer::start(
+        &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
+        "[server]\nudp_workers = 1\ntcp_idle_timeout = \"300ms\"\n",
+    );
+    let mut conn = s.tcp_connect();
+    let started = Instant::now();
+    assert!(tcp_recv(&mut conn).is_none(), "closed without an answer");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "closed after {waited:?}");
+}
+
+#[test]
+fn tcp_connection_limit_closes_extra_connections() {
+    let s = TestServer::start(
+        &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
+        "[server]\nudp_workers = 1\ntcp_max_connections = 2\n",
+    );
+    let mut held: Vec<_> = (0..2).map(|_| s.tcp_connect()).collect();
+    // Make sure both are accepted and served before the third arrives.
+    for c in &mut held {
+        let q = query("www.example.com.", RecordType::A);
+        tcp_send(c, &q.to_vec().unwrap());
+        assert!(tcp_recv(c).is_some());
+    }
+    let mut extra = s.tcp_connect();
+    let q = query("www.example.com.", RecordType::A);
+    let _ = std::io::Write::write_all(&mut extra, &q.to_vec().unwrap());
+    assert!(
+        tcp_recv(&mut extra).is_none(),
+        "third connection must be closed"
+    );
+    drop(held);
+    // Capacity comes back once the others close.
+    let (resp, ok) = {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let mut c = s.tcp_connect();
+            tcp_send(&mut c, &q.to_vec().unwrap());
+            if let Some(bytes) = tcp_recv(&mut c) {
+                break (Some(bytes), true);
+            }
+            if Instant::now() > deadline {
+                break (None, false);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert!(ok && resp.is_some());
+}
+
+#[test]
+fn udp_workers_share_one_port() {
+    let s = TestServer::start(
+        &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
+        "[server]\nudp_workers = 4\n",
+    );
+    for _ in 0..20 {
+        let resp = s.udp(&query("www.example.com.", RecordType::A));
+        assert_eq!(rcode(&resp), ResponseCode::NoError);
+    }
+}
