@@ -27,6 +27,7 @@
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file.
+//! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, git, publish.
 //! - [`config`]: TOML config with clear errors.
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
 //! - [`server`]: tokio listeners and dispatch.
@@ -42,6 +43,7 @@ pub mod rdata;
 pub mod rr;
 pub mod serial;
 pub mod server;
+pub mod store;
 pub mod tsig;
 pub mod update;
 pub mod watch;
