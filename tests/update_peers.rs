@@ -331,6 +331,7 @@ fn out_of_grant_is_refused_signed_and_atomic() {
         for ops in [
             &["add _acme-challenge 60 A 192.0.2.99"][..],
             &["add www 60 TXT \"hijack\""],
+            &["add x._acme-challenge 60 TXT \"below-the-label\""],
             &[ADD_TOKEN, "add www 60 TXT \"hijack\""],
             &["delete www A"],
             &["delete _acme-challenge"],

@@ -161,7 +161,7 @@ fn failed_prerequisites_change_nothing() {
         // nxdomain, but the name exists.
         (&["absent _acme-challenge", ADD_TOKEN2], "YXDOMAIN"),
         // yxdomain, but the name does not exist.
-        (&["present sub._acme-challenge", ADD_TOKEN2], "NXDOMAIN"),
+        (&["present _acme-challenge.sub", ADD_TOKEN2], "NXDOMAIN"),
         // yxrrset, but no such RRset.
         (&["present _acme-challenge A", ADD_TOKEN2], "NXRRSET"),
         // yxrrset with a value that is not there.
@@ -179,7 +179,7 @@ fn failed_prerequisites_change_nothing() {
     assert_eq!(served_txt(s.addr, ACME_NAME), ["token-1"]);
 
     // Prerequisites that hold let the update through.
-    py_ok(port, &["present _acme-challenge TXT", "absent sub._acme-challenge", ADD_TOKEN2]);
+    py_ok(port, &["present _acme-challenge TXT", "absent _acme-challenge.sub", ADD_TOKEN2]);
     assert_eq!(served_txt(s.addr, ACME_NAME), ["token-1", "token-2"]);
 }
 
@@ -217,11 +217,11 @@ fn acme_client_patterns() {
     py_ok(port, &["delete _acme-challenge TXT"]);
     assert!(served_txt(s.addr, ACME_NAME).is_empty());
 
-    // A deeper name (a wildcard certificate's second challenge, a CNAME'd setup).
-    py_ok(port, &["add x._acme-challenge 60 TXT \"deep\""]);
-    assert_eq!(served_txt(s.addr, "x._acme-challenge.example.com."), ["deep"]);
-    py_ok(port, &["delete x._acme-challenge TXT \"deep\""]);
-    assert!(served_txt(s.addr, "x._acme-challenge.example.com.").is_empty());
+    // The challenge name of a subdomain (_acme-challenge.**).
+    py_ok(port, &["add _acme-challenge.www 60 TXT \"deep\""]);
+    assert_eq!(served_txt(s.addr, "_acme-challenge.www.example.com."), ["deep"]);
+    py_ok(port, &["delete _acme-challenge.www TXT \"deep\""]);
+    assert!(served_txt(s.addr, "_acme-challenge.www.example.com.").is_empty());
 
     assert_eq!(commits_since(&zones, &base).len(), 9);
     // Back to the hand-written file, but for the serial.
