@@ -176,7 +176,7 @@ impl Store {
     /// failure is logged: the server still serves and writes.
     pub fn with_settings(state: Arc<State>, settings: Settings) -> Store {
         let zones_dir = state.config().zones_dir.clone();
-        let repo = match git::open_or_init(&zones_dir) {
+        let repo = match git::open_or_init(&zones_dir, &settings.committer) {
             Ok(r) => Some(r),
             Err(e) => {
                 error!("{e}; writes will not be committed to git");
