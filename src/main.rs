@@ -24,6 +24,7 @@ use zonewright::config::{Config, parse_zone_name};
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
 use zonewright::server::{self, Listeners, State};
+use zonewright::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -117,6 +118,8 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
         .with_context(|| format!("cannot listen on {:?}", config.listen))?;
     let state = Arc::new(State::new(Arc::new(config)));
+    // The one write path; the server's UPDATEs (and later REST) share it.
+    let store = Arc::new(Store::new(state.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -126,7 +129,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         tokio::task::spawn_blocking(move || st.reload())
             .await
             .context("initial zone load failed")?;
-        server::run(state, listeners, shutdown_signal())
+        server::run(state, store, listeners, shutdown_signal())
             .await
             .context("server failed")
     })?;
