@@ -367,12 +367,27 @@ async fn granted_update_is_written_signed_and_never_applied_twice() {
     assert_eq!(waiting.run().await, first);
     let m = Message::from_vec(&first).expect("decode");
     assert_eq!(m.metadata.id, 0x1234);
+    assert_eq!(u8::from(m.metadata.op_code), 5);
     assert_eq!(m.queries.len(), 1, "zone echoed");
-    assert_ne!(m.metadata.response_code, ResponseCode::NotAuth);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     verify_response(&first, &acme_key(), Context::Response { request_mac: &mac });
+    let serial = |d: &Dispatcher| {
+        d.state
+            .snapshot()
+            .get(&n("example.com."))
+            .map(|z| z.serial())
+    };
+    let written = serial(&f.d);
+    assert_ne!(written, Some(1), "the serial moved");
+    let txt = f.d.state.snapshot().get(&n("example.com.")).map(|z| {
+        z.rrset(&n("_acme-challenge.example.com."), RecordType::TXT)
+            .len()
+    });
+    assert_eq!(txt, Some(1));
     // A retransmission gets the same bytes, at once, and nothing is applied.
     let again = one(f.d.handle(&req, udp()));
     assert_eq!(again, first);
+    assert_eq!(serial(&f.d), written);
 }
 
 #[test]
