@@ -538,6 +538,21 @@ mod tests {
     }
 
     #[test]
+    fn fixture_with_keys_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/config/keys/zonewright.toml");
+        let c = Config::load(&path).expect("fixture loads");
+        assert_eq!(c.keys.len(), 2);
+        assert_eq!(c.keys[0].key.algorithm, Algorithm::HmacSha256);
+        assert_eq!(c.keys[1].key.name, Name::from_ascii("ops.").expect("n"));
+        assert_eq!(c.keys[1].rate_limit, None);
+        assert_eq!(c.git.email, "zonewright@ns1.example.com");
+        let zone = Name::from_ascii("example.com.").expect("n");
+        assert!(c.keys[1].grants.allows(&zone, &zone, RecordType::MX));
+        assert!(!c.keys[1].grants.allows(&zone, &zone, RecordType::SOA));
+    }
+
+    #[test]
     fn bad_write_settings() {
         let e = err(
             "[tsig]\nfudge = 0\n[serial]\npolicy = \"weekly\"\n[git]\ncommit_timeout = \"soon\"\n",
