@@ -21,9 +21,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use zonewright::config::{Config, parse_zone_name};
+use zonewright::git::Identity;
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
 use zonewright::server::{self, Listeners, State};
+use zonewright::store::{self, Store};
 
 #[derive(Parser)]
 #[command(
@@ -116,6 +118,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
         .with_context(|| format!("cannot listen on {:?}", config.listen))?;
+    let settings = store_settings(&config);
     let state = Arc::new(State::new(Arc::new(config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -123,14 +126,35 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let st = state.clone();
-        tokio::task::spawn_blocking(move || st.reload())
-            .await
-            .context("initial zone load failed")?;
-        server::run(state, listeners, shutdown_signal())
+        // The one write path; the server's UPDATEs (and later REST) share it.
+        let store = tokio::task::spawn_blocking(move || {
+            st.reload();
+            let store = Store::with_settings(st, settings);
+            // Edits made while the server was down become commits now.
+            store.commit_external_changes();
+            store
+        })
+        .await
+        .context("initial zone load failed")?;
+        let store = Arc::new(store);
+        server::run(state, store, listeners, shutdown_signal())
             .await
             .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's settings from `[serial]` and `[git]`.
+fn store_settings(config: &Config) -> store::Settings {
+    store::Settings {
+        serial_policy: config.serial_policy,
+        committer: Identity {
+            name: config.git.name.clone(),
+            email: config.git.email.clone(),
+        },
+        commit_timeout: config.git.commit_timeout,
+        ..store::Settings::default()
+    }
 }
 
 /// Completes on ctrl-c or SIGTERM.
