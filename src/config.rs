@@ -57,7 +57,7 @@ use crate::serial;
 
 pub mod keys;
 
-pub use keys::{GitSettings, KeyConfig};
+pub use keys::{GitSettings, KeyConfig, hostname};
 
 /// Default listen address when the file names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";

@@ -21,11 +21,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use zonewright::config::{Config, parse_zone_name};
-use zonewright::git::Identity;
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
 use zonewright::server::{self, Listeners, State};
-use zonewright::store::{self, Store};
+use zonewright::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -118,7 +117,6 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
         .with_context(|| format!("cannot listen on {:?}", config.listen))?;
-    let settings = store_settings(&config);
     let state = Arc::new(State::new(Arc::new(config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -129,7 +127,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         // The one write path; the server's UPDATEs (and later REST) share it.
         let store = tokio::task::spawn_blocking(move || {
             st.reload();
-            let store = Store::with_settings(st, settings);
+            let store = Store::new(st);
             // Edits made while the server was down become commits now.
             store.commit_external_changes();
             store
@@ -142,19 +140,6 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The store's settings from `[serial]` and `[git]`.
-fn store_settings(config: &Config) -> store::Settings {
-    store::Settings {
-        serial_policy: config.serial_policy,
-        committer: Identity {
-            name: config.git.name.clone(),
-            email: config.git.email.clone(),
-        },
-        commit_timeout: config.git.commit_timeout,
-        ..store::Settings::default()
-    }
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -71,8 +71,8 @@ impl Default for GitSettings {
     }
 }
 
-/// The machine's host name, for the default committer e-mail.
-fn hostname() -> String {
+/// The machine's host name, for commit addresses (`zonewright@HOST`).
+pub fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok())

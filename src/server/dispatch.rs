@@ -93,7 +93,7 @@ pub struct Dispatcher {
     pub(super) keys: Keyring,
     pub(super) replay: Arc<ReplayCache>,
     pub(super) clock: Clock,
-    /// `[tsig] fudge`, for our signatures.
+    /// `[tsig] fudge`: for our signatures, and the most time skew accepted.
     pub(super) fudge: u16,
 }
 
@@ -139,7 +139,7 @@ impl Dispatcher {
         }
         let now = (self.clock)();
         // RFC 8945 §5.2: verify any TSIG over the bytes as received.
-        let verified = match tsig::verify_request(bytes, |n| self.keys.lookup(n), now) {
+        let verified = match tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge) {
             Ok(v) => v,
             Err(r) => {
                 info!(peer = %peer.addr, "signed request rejected: {r}");

@@ -38,6 +38,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
+use crate::config::Config;
 use crate::git::{self, Identity};
 use crate::loader::{self, FileId, Loaded, ZoneSource};
 use crate::rr::{ChangeSet, Name};
@@ -123,7 +124,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        let host = hostname();
+        let host = crate::config::hostname();
         Settings {
             serial_policy: Policy::CalVer,
             committer: Identity {
@@ -137,14 +138,19 @@ impl Default for Settings {
     }
 }
 
-/// This machine's name, for commit addresses.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+impl Settings {
+    /// The settings `[serial]` and `[git]` ask for.
+    pub fn from_config(config: &Config) -> Settings {
+        Settings {
+            serial_policy: config.serial_policy,
+            committer: Identity {
+                name: config.git.name.clone(),
+                email: config.git.email.clone(),
+            },
+            commit_timeout: config.git.commit_timeout,
+            ..Settings::default()
+        }
+    }
 }
 
 /// How often the store recomputes a change when the file keeps changing
@@ -167,9 +173,10 @@ struct Inner {
 }
 
 impl Store {
-    /// A store with default settings.
+    /// A store with the settings of the state's config.
     pub fn new(state: Arc<State>) -> Store {
-        Store::with_settings(state, Settings::default())
+        let settings = Settings::from_config(state.config());
+        Store::with_settings(state, settings)
     }
 
     /// Opens (or initialises) the zones directory's git repository. A

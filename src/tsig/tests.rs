@@ -45,7 +45,7 @@ fn key(algorithm: Algorithm) -> Key {
 }
 
 fn verify_with(msg: &[u8], k: &Key, now: u64) -> Result<Option<Verified>, Rejection> {
-    verify_request(msg, |n| (n == &k.name).then_some(k), now)
+    verify_request(msg, |n| (n == &k.name).then_some(k), now, 300)
 }
 
 /// The message before its TSIG RR, ARCOUNT less one: what `sign` takes.
@@ -143,6 +143,19 @@ fn unsigned_message_is_none() {
         verify_with(&plain, &key(Algorithm::HmacSha256), SIGNED_AT),
         Ok(None)
     );
+}
+
+#[test]
+fn rfc8945_5_2_3_window_is_capped_by_the_server_fudge() {
+    let v = &vectors()[3];
+    let k = key(v.algorithm);
+    let lookup = |n: &Name| (n == &k.name).then_some(&k);
+    // The request says fudge 300; a server configured for 60 s refuses at 61.
+    assert!(verify_request(&v.request, lookup, SIGNED_AT + 60, 60).is_ok());
+    assert!(matches!(
+        verify_request(&v.request, lookup, SIGNED_AT + 61, 60),
+        Err(Rejection::BadTime { .. })
+    ));
 }
 
 #[test]
