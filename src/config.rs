@@ -36,6 +36,10 @@
 //! file = "example.com.zone"     # optional; relative to zones_dir
 //! allow_transfer = ["127.0.0.0/8"]
 //! ```
+//!
+//! The write side (`[tsig]`, `[serial]`, `[git]`, `[[key]]`) is checked in
+//! [`keys`]; see there for its keys. Reading a config may read secret files
+//! (`secret_file`) and environment variables (`secret = "$VAR"`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -49,6 +53,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::rr::Name;
+use crate::serial;
+
+pub mod keys;
+
+pub use keys::{GitSettings, KeyConfig, hostname};
 
 /// Default listen address when the file names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -67,6 +76,14 @@ pub struct Config {
     pub server: ServerSettings,
     /// Explicit `[[zone]]` entries, in file order.
     pub zones: Vec<ZoneConfig>,
+    /// `[[key]]`: TSIG keys, their rate limits and grants, in file order.
+    pub keys: Vec<KeyConfig>,
+    /// `[tsig] fudge`: the fudge we put in signed responses (RFC 8945 §4.2).
+    pub tsig_fudge: u16,
+    /// `[serial] policy`: how a write advances the SOA serial.
+    pub serial_policy: serial::Policy,
+    /// `[git]`: committer identity and commit timeout.
+    pub git: GitSettings,
 }
 
 /// `[server]`: tuning knobs, all with defaults.
@@ -158,6 +175,14 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     zone: Vec<Spanned<RawZone>>,
+    #[serde(default)]
+    tsig: keys::RawTsig,
+    #[serde(default)]
+    serial: keys::RawSerial,
+    #[serde(default)]
+    git: keys::RawGit,
+    #[serde(default)]
+    key: Vec<Spanned<keys::RawKey>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -254,9 +279,19 @@ impl Config {
         Config::from_toml(path, &text)
     }
 
-    /// Validates `text` as the config file at `path` (which is only used for
-    /// messages and to resolve relative paths; nothing is read).
+    /// Validates `text` as the config file at `path` (which is used for
+    /// messages and to resolve relative paths). Reads only what the text
+    /// names: `secret_file`s and `$VAR` secrets from the environment.
     pub fn from_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_env(path, text, &|var| std::env::var(var).ok())
+    }
+
+    /// [`Config::from_toml`] with `$VAR` secrets looked up in `env`.
+    pub fn from_toml_env(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
             file: file.clone(),
@@ -282,6 +317,10 @@ impl Config {
         };
         let server = check_server(&mut c, &raw.server);
         let zones = check_zones(&mut c, &raw.zone, &zones_dir);
+        let tsig_fudge = keys::check_tsig(&mut c, &raw.tsig);
+        let serial_policy = keys::check_serial(&mut c, &raw.serial);
+        let git = keys::check_git(&mut c, &raw.git);
+        let keys = keys::check_keys(&mut c, &raw.key, &base, env);
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -290,6 +329,10 @@ impl Config {
                 zones_dir,
                 server,
                 zones,
+                keys,
+                tsig_fudge,
+                serial_policy,
+                git,
             })
         } else {
             Err(ConfigError {
@@ -308,6 +351,10 @@ impl Config {
             zones_dir,
             server: ServerSettings::default(),
             zones: Vec::new(),
+            keys: Vec::new(),
+            tsig_fudge: keys::DEFAULT_FUDGE,
+            serial_policy: serial::Policy::default(),
+            git: GitSettings::default(),
         }
     }
 }

@@ -43,14 +43,37 @@ fn wrap(repo: &Path) -> impl Fn(git2::Error) -> GitError + '_ {
     }
 }
 
+/// What a new zones repository ignores: the store's lock files and the
+/// temp files of atomic writes.
+pub const IGNORE: &str = ".*.lock\n.zonewright-*.tmp\n";
+
 /// Opens the repository whose work tree is exactly `dir`, creating it when
 /// `dir` is not one. (Never a parent's repository: a zones directory inside
-/// some other checkout gets its own history.)
-pub fn open_or_init(dir: &Path) -> Result<Repository, GitError> {
-    match Repository::open(dir) {
-        Ok(repo) if repo.workdir().is_some_and(|w| same_dir(w, dir)) => Ok(repo),
-        Ok(_) | Err(_) => Repository::init(dir).map_err(wrap(dir)),
+/// some other checkout gets its own history.) A new repository gets a
+/// `.gitignore` for the store's lock and temp files, committed by
+/// `committer`.
+pub fn open_or_init(dir: &Path, committer: &Identity) -> Result<Repository, GitError> {
+    if let Ok(repo) = Repository::open(dir)
+        && repo.workdir().is_some_and(|w| same_dir(w, dir))
+    {
+        return Ok(repo);
     }
+    let repo = Repository::init(dir).map_err(wrap(dir))?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, IGNORE).map_err(|e| GitError::Git {
+            repo: dir.to_path_buf(),
+            source: git2::Error::from_str(&format!("cannot write .gitignore: {e}")),
+        })?;
+        commit_file(
+            &repo,
+            &ignore,
+            committer,
+            committer,
+            "Ignore zonewright's lock and temp files\n",
+        )?;
+    }
+    Ok(repo)
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -209,7 +232,7 @@ mod tests {
     #[test]
     fn init_commit_and_detect_changes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = open_or_init(dir.path()).expect("init");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
         let zone = dir.path().join("example.com.zone");
         std::fs::write(&zone, "first\n").expect("write");
         assert!(is_dirty(&repo, &zone).expect("status"));
@@ -229,14 +252,18 @@ mod tests {
         let c = repo.find_commit(second).expect("commit");
         assert_eq!(c.author().name().ok(), Some("acme-key"));
         assert_eq!(c.committer().name().ok(), Some("zonewright"));
+        // .gitignore, then the two zone commits.
         assert_eq!(c.parent_count(), 1);
+        let ignored = dir.path().join(".example.com.zone.lock");
+        std::fs::write(&ignored, "").expect("lock file");
+        assert!(!is_dirty(&repo, &ignored).expect("status"));
         assert_eq!(c.message().ok(), Some("two"));
     }
 
     #[test]
     fn only_the_named_file_is_committed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = open_or_init(dir.path()).expect("init");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
         let a = dir.path().join("a.zone");
         let b = dir.path().join("b.zone");
         std::fs::write(&a, "a\n").expect("write");
@@ -247,16 +274,17 @@ mod tests {
         let tree = repo.find_commit(oid).expect("c").tree().expect("tree");
         assert!(tree.get_name("a.zone").is_some());
         assert!(tree.get_name("b.zone").is_none());
+        assert!(tree.get_name(".gitignore").is_some());
         assert!(is_dirty(&repo, &b).expect("status"));
     }
 
     #[test]
     fn a_parent_checkout_is_not_used() {
         let outer = tempfile::tempdir().expect("tempdir");
-        open_or_init(outer.path()).expect("outer");
+        open_or_init(outer.path(), &me()).expect("outer");
         let inner = outer.path().join("zones");
         std::fs::create_dir(&inner).expect("mkdir");
-        let repo = open_or_init(&inner).expect("inner");
+        let repo = open_or_init(&inner, &me()).expect("inner");
         assert!(same_dir(repo.workdir().expect("workdir"), &inner));
     }
 
@@ -264,7 +292,7 @@ mod tests {
     fn files_outside_the_repository_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let other = tempfile::tempdir().expect("tempdir");
-        let repo = open_or_init(dir.path()).expect("init");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
         let stray = other.path().join("x.zone");
         std::fs::write(&stray, "x\n").expect("write");
         let e = commit_file(&repo, &stray, &key(), &me(), "x").expect_err("outside");

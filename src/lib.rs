@@ -11,8 +11,12 @@
 //!                                                              │
 //!  watch (notify + stat fallback) ──► reload ──► ArcSwap<ZoneSet> snapshot
 //!                                                              │
-//!  UDP/TCP listeners (server) ──► message (PURE: decode) ──► answer (PURE) ──► message::encode
-//!                                                  └──► xfr (PURE: AXFR messages)
+//!  UDP/TCP listeners (server) ──► tsig (PURE: verify) ──► message (PURE: decode)
+//!        │                                   ├──► answer (PURE) ──► message::encode ──► tsig sign
+//!        │                                   └──► xfr (PURE: AXFR messages, each signed)
+//!        └─ UPDATE ──► policy (PURE: grants) ──► store::write(compute = update::evaluate (PURE))
+//!                        store: lock ─ recheck ─ serial (PURE) ─ zonefile edit (PURE) ─ atomic
+//!                               write ─ publish snapshot ─ git commit
 //! ```
 //!
 //! - [`rr`]: records as held (class IN, RDATA in wire form) and change sets.

@@ -24,6 +24,7 @@ use zonewright::config::{Config, parse_zone_name};
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
 use zonewright::server::{self, Listeners, State};
+use zonewright::store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -123,10 +124,18 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let st = state.clone();
-        tokio::task::spawn_blocking(move || st.reload())
-            .await
-            .context("initial zone load failed")?;
-        server::run(state, listeners, shutdown_signal())
+        // The one write path; the server's UPDATEs (and later REST) share it.
+        let store = tokio::task::spawn_blocking(move || {
+            st.reload();
+            let store = Store::new(st);
+            // Edits made while the server was down become commits now.
+            store.commit_external_changes();
+            store
+        })
+        .await
+        .context("initial zone load failed")?;
+        let store = Arc::new(store);
+        server::run(state, store, listeners, shutdown_signal())
             .await
             .context("server failed")
     })?;

@@ -385,11 +385,14 @@ pub struct Verified {
 
 /// Verifies the TSIG of a request (RFC 8945 §5.2). `Ok(None)` when the
 /// message is unsigned; `lookup` finds a configured key by name (names
-/// compare case-insensitively, as `Name` does).
+/// compare case-insensitively, as `Name` does). The time window is the
+/// request's fudge, capped at `max_fudge` (the server's `[tsig] fudge`), so
+/// a client cannot widen the window in which its request can be replayed.
 pub fn verify_request<'k>(
     msg: &[u8],
     lookup: impl Fn(&Name) -> Option<&'k Key>,
     now: u64,
+    max_fudge: u16,
 ) -> Result<Option<Verified>, Rejection> {
     let Some(found) = find(msg).map_err(Rejection::Malformed)? else {
         return Ok(None);
@@ -421,7 +424,7 @@ pub fn verify_request<'k>(
     }
     // §5.2.3: "If the time signed ... is outside the range specified by the
     // fudge, the receiver SHOULD ... return BADTIME".
-    if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge) {
+    if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge.min(max_fudge)) {
         return Err(Rejection::BadTime {
             key: Box::new(key.clone()),
             request_mac: tsig.mac.clone(),

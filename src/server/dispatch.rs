@@ -2,28 +2,45 @@
 //! sockets and the pure cores, the same for UDP and TCP.
 //!
 //! ```text
-//!  bytes ─► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit)
+//!  bytes ─► TSIG? tsig::verify_request ─► rejected ─► NOTAUTH/FORMERR (tsig_edge::reject)
+//!        │
+//!        ├► UPDATE ─► unsigned ─► REFUSED
+//!        │          └► signed ─► update::prepare ─► Handled::Update (async: store.write)
+//!        └► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit - TSIG)
 //!                                   ├► Axfr  ─► TCP + allow_transfer? xfr::axfr : REFUSED
 //!                                   ├► Ixfr  ─► up to date or UDP? SOA only : as AXFR
 //!                                   ├► Reply(bytes) ─► bytes
 //!                                   └► Drop ─► nothing
+//!     every answer to a verified signed request ─► Signing::sign_stream
 //! ```
 //!
-//! [`handle`] never panics: the pure calls run under `catch_unwind`, and a
-//! request whose handler panicked is answered SERVFAIL (RFC 1035 §4.1.1)
-//! when its header can be read, so one bad request costs one answer, not a
-//! worker.
+//! [`Dispatcher::handle`] is synchronous and never panics: it runs under
+//! `catch_unwind`, and a request whose handler panicked is answered
+//! SERVFAIL (RFC 1035 §4.1.1) when its header can be read, so one bad
+//! request costs one answer, not a worker. The one slow thing, an UPDATE's
+//! write, comes back as [`Handled::Update`] for the caller to run on a task
+//! of its own, so queries never wait for it.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use tracing::{debug, error};
+use tracing::{debug, error, info};
 
 use super::State;
+use super::replay::{self, ReplayCache};
+use super::tsig_edge::{Keyring, Signing, error_for, reject};
+pub use super::update::PendingUpdate;
 use crate::answer::{Answer, Rec, answer};
-use crate::message::{Edns, Query, Request, Transport, encode, parse_request};
+use crate::message::{
+    Edns, MessageWriter, OUR_PAYLOAD, Query, Request, Transport, encode, opcode, parse_request,
+    rcode, response_flags,
+};
+use crate::store::Store;
+use crate::tsig;
 use crate::xfr;
 
 /// Largest DNS message on TCP (RFC 1035 §4.2.2: two-octet length).
@@ -36,36 +53,166 @@ const RCODE_REFUSED: u16 = 5;
 /// Where a request came from and how.
 #[derive(Clone, Copy, Debug)]
 pub struct Peer {
-    pub ip: IpAddr,
+    pub addr: SocketAddr,
     pub transport: Transport,
 }
 
-/// The messages that answer `bytes` (none, one, or an AXFR stream).
-pub fn handle(state: &State, bytes: &[u8], peer: Peer) -> Vec<Vec<u8>> {
-    match catch_unwind(AssertUnwindSafe(|| handle_inner(state, bytes, peer))) {
-        Ok(out) => out,
-        Err(_) => {
-            error!(peer = %peer.ip, "request handler panicked; answering SERVFAIL");
-            servfail(bytes).into_iter().collect()
+/// Seconds since the epoch, as TSIG counts them.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What [`Dispatcher::handle`] made of a request.
+pub enum Handled {
+    /// Send these (none, one, or a transfer stream), in order.
+    Reply(Vec<Vec<u8>>),
+    /// An UPDATE to run on a task of its own; send what it returns.
+    Update(PendingUpdate),
+}
+
+impl Handled {
+    /// The replies, for callers that know no UPDATE is involved (tests).
+    pub fn into_replies(self) -> Option<Vec<Vec<u8>>> {
+        match self {
+            Handled::Reply(r) => Some(r),
+            Handled::Update(_) => None,
         }
     }
 }
 
-fn handle_inner(state: &State, bytes: &[u8], peer: Peer) -> Vec<Vec<u8>> {
-    let max_udp = state.config().server.max_udp_payload;
-    match parse_request(bytes) {
-        Request::Query(q) => {
-            let zones = state.snapshot();
-            let a = answer(&zones, &q);
-            vec![encode(&q, &a, limit(&q, peer.transport, max_udp))]
-        }
-        // RFC 5936 §4.2: AXFR is TCP only.
-        Request::Axfr(q) if peer.transport == Transport::Udp => refused(&q, max_udp),
-        Request::Axfr(q) => transfer(state, &q, peer, None),
-        Request::Ixfr(q, serial) => transfer(state, &q, peer, Some(serial)),
-        Request::Reply(bytes) => vec![bytes],
-        Request::Drop => Vec::new(),
+/// Everything a request may need: the served state, the write path, the
+/// keys, the replay cache and the clock. One per server, shared.
+pub struct Dispatcher {
+    pub(super) state: Arc<State>,
+    pub(super) store: Arc<Store>,
+    pub(super) keys: Keyring,
+    pub(super) replay: Arc<ReplayCache>,
+    pub(super) clock: Clock,
+    /// `[tsig] fudge`: for our signatures, and the most time skew accepted.
+    pub(super) fudge: u16,
+}
+
+impl Dispatcher {
+    /// A dispatcher on the system clock.
+    pub fn new(state: Arc<State>, store: Arc<Store>) -> Dispatcher {
+        Dispatcher::with_clock(state, store, Arc::new(unix_now))
     }
+
+    /// A dispatcher whose TSIG clock is `clock` (tests).
+    pub fn with_clock(state: Arc<State>, store: Arc<Store>, clock: Clock) -> Dispatcher {
+        let config = state.config().clone();
+        Dispatcher {
+            keys: Keyring::new(&config.keys),
+            fudge: config.tsig_fudge,
+            replay: Arc::new(ReplayCache::new(replay::CAPACITY)),
+            state,
+            store,
+            clock,
+        }
+    }
+
+    /// Number of configured TSIG keys.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// What to send back for `bytes`.
+    pub fn handle(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Handled {
+        match catch_unwind(AssertUnwindSafe(|| self.handle_inner(bytes, peer))) {
+            Ok(out) => out,
+            Err(_) => {
+                error!(peer = %peer.addr, "request handler panicked; answering SERVFAIL");
+                Handled::Reply(servfail(bytes).into_iter().collect())
+            }
+        }
+    }
+
+    fn handle_inner(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Handled {
+        // RFC 1035 §4.1.1 QR=1: a response; never answer it (nor a runt).
+        if bytes.len() < 12 || bytes[2] & 0x80 != 0 {
+            return Handled::Reply(Vec::new());
+        }
+        let now = (self.clock)();
+        // RFC 8945 §5.2: verify any TSIG over the bytes as received.
+        let verified = match tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge) {
+            Ok(v) => v,
+            Err(r) => {
+                info!(peer = %peer.addr, "signed request rejected: {r}");
+                return Handled::Reply(vec![reject(bytes, &r, now, self.fudge)]);
+            }
+        };
+        let op = (bytes[2] >> 3) & 0x0F;
+        match (op, verified) {
+            // RFC 2136 §3.3: "the server ... may check ... whether the
+            // requestor is permitted to update the zone"; unsigned
+            // requestors never are.
+            (opcode::UPDATE, None) => {
+                info!(peer = %peer.addr, "unsigned UPDATE refused");
+                Handled::Reply(vec![error_for(bytes, rcode::REFUSED)])
+            }
+            (opcode::UPDATE, Some(v)) => super::update::prepare(self, bytes, &v, peer.addr, now),
+            (_, None) => Handled::Reply(self.query(bytes, peer, None)),
+            (_, Some(v)) => {
+                let signing = Signing::new(&v, now, self.fudge);
+                Handled::Reply(self.query(bytes, peer, Some(&signing)))
+            }
+        }
+    }
+
+    /// Queries, transfers and the opcodes we don't implement; every answer
+    /// signed when the request was (RFC 8945 §5.3).
+    fn query(&self, bytes: &[u8], peer: Peer, signing: Option<&Signing>) -> Vec<Vec<u8>> {
+        let state = &self.state;
+        let max_udp = state.config().server.max_udp_payload;
+        let reserve = signing.map_or(0, Signing::rr_len);
+        let mut out = match parse_request(bytes) {
+            Request::Query(q) => {
+                let zones = state.snapshot();
+                let a = answer(&zones, &q);
+                vec![encode_within(
+                    &q,
+                    &a,
+                    limit(&q, peer.transport, max_udp),
+                    reserve,
+                )]
+            }
+            // RFC 5936 §4.2: AXFR is TCP only.
+            Request::Axfr(q) if peer.transport == Transport::Udp => refused(&q, max_udp),
+            Request::Axfr(q) => transfer(state, &q, peer, None, reserve),
+            Request::Ixfr(q, serial) => transfer(state, &q, peer, Some(serial), reserve),
+            Request::Reply(bytes) => vec![bytes],
+            Request::Drop => Vec::new(),
+        };
+        if let Some(s) = signing {
+            s.sign_stream(&mut out);
+        }
+        out
+    }
+}
+
+/// Encodes within `limit` less `reserve` octets for the TSIG RR. RFC 8945
+/// §5.3: "If the TSIG record cannot be added without causing the message
+/// to be truncated, the server MUST alter the response so that a TSIG can
+/// be included. This response contains only the question and a TSIG
+/// record, has the TC bit set, and has an RCODE of 0 (NOERROR)." (encode
+/// never goes below 512 octets, so that case does happen for plain UDP.)
+fn encode_within(q: &Query, a: &Answer<'_>, limit: usize, reserve: usize) -> Vec<u8> {
+    let msg = encode(q, a, limit.saturating_sub(reserve));
+    if reserve == 0 || msg.len() + reserve <= limit {
+        return msg;
+    }
+    let flags = response_flags(0, false, true, q.rd, q.cd, rcode::NOERROR);
+    let mut w = MessageWriter::new(q.id, flags, TCP_MAX);
+    w.question(&q.qname, u16::from(q.qtype), q.qclass);
+    if q.edns.is_some() {
+        w.opt(OUR_PAYLOAD, rcode::NOERROR);
+    }
+    w.finish()
 }
 
 /// The response size limit: 512 without EDNS0, else the client's payload
@@ -94,14 +241,21 @@ fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
 /// to diff from yet: a client that is up to date gets the SOA alone
 /// (RFC 1995 §2), over UDP everyone gets the SOA alone ("fall back to TCP",
 /// RFC 1995 §2), and otherwise the full zone in AXFR form (RFC 1995 §4).
-fn transfer(state: &State, q: &Query, peer: Peer, ixfr: Option<Option<u32>>) -> Vec<Vec<u8>> {
+/// `reserve` octets of each message are left for a TSIG RR.
+fn transfer(
+    state: &State,
+    q: &Query,
+    peer: Peer,
+    ixfr: Option<Option<u32>>,
+    reserve: usize,
+) -> Vec<Vec<u8>> {
     let max_udp = state.config().server.max_udp_payload;
     let zones = state.snapshot();
     let Some(zone) = zones.get(&q.qname) else {
         return refused(q, max_udp);
     };
-    if !state.may_transfer(zone.origin(), peer.ip) {
-        debug!(peer = %peer.ip, zone = %zone.origin(), "transfer refused by allow_transfer");
+    if !state.may_transfer(zone.origin(), peer.addr.ip()) {
+        debug!(peer = %peer.addr, zone = %zone.origin(), "transfer refused by allow_transfer");
         return refused(q, max_udp);
     }
     let soa_only = match ixfr {
@@ -119,9 +273,14 @@ fn transfer(state: &State, q: &Query, peer: Peer, ixfr: Option<Option<u32>>) -> 
             }],
             ..Answer::default()
         };
-        return vec![encode(q, &a, limit(q, peer.transport, max_udp))];
+        return vec![encode_within(
+            q,
+            &a,
+            limit(q, peer.transport, max_udp),
+            reserve,
+        )];
     }
-    xfr::axfr(zone, q)
+    xfr::axfr_with_max(zone, q, xfr::MAX_MESSAGE - reserve)
 }
 
 /// A SERVFAIL for a request we could not answer, echoing its ID, opcode,

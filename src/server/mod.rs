@@ -7,16 +7,18 @@
 //!  Listeners::bind(addrs, udp_workers)          (sync; tests bind 127.0.0.1:0)
 //!      per address: N UDP sockets (SO_REUSEPORT, same port) + 1 TCP listener
 //!           │
-//!  run(state, listeners, shutdown)
-//!      ├─ N udp::worker tasks: recv ─► dispatch::handle ─► send      (one per socket)
+//!  run(state, store, listeners, shutdown)
+//!      ├─ N udp::worker tasks: recv ─► Dispatcher::handle ─► send    (one per socket)
+//!      │     └─ UPDATE ─► its own task: store.write ─► send           (bounded)
 //!      ├─ tcp::accept per listener ─► tcp::connection task per client (bounded)
+//!      │     └─ UPDATE ─► awaited in order on the connection
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
 //!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
 //! ```
 //!
 //! Queries read the current [`ZoneSet`](crate::zone::ZoneSet) snapshot from
 //! [`State`] through arc-swap and never wait for the reloader or a writer.
-//! Handlers never panic ([`dispatch::handle`] catches and answers SERVFAIL),
+//! Handlers never panic ([`dispatch::Dispatcher::handle`] catches and answers SERVFAIL),
 //! and a failing connection ends only itself.
 //!
 //! Like mini-redis's `server::run`, [`run`] takes listeners that are already
@@ -36,11 +38,23 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub mod dispatch;
+mod replay;
+#[cfg(test)]
+mod signed_tests;
 pub mod state;
 mod tcp;
+pub mod tsig_edge;
 mod udp;
+pub mod update;
 
+pub use dispatch::Dispatcher;
 pub use state::{ReloadReport, Slot, State, ZonesGuard};
+
+use crate::store::Store;
+
+/// UPDATEs being written at once, over all listeners; beyond it an
+/// UPDATE is answered SERVFAIL at once (memory stays bounded).
+const MAX_PENDING_UPDATES: usize = 256;
 
 /// How long shutdown waits for open TCP connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -128,27 +142,37 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Serves DNS on `listeners` from `state` (and keeps `state` in step with
-/// the zone files) until `shutdown` completes. Call [`State::reload`] first
-/// to serve the zones from the start.
+/// the zone files) until `shutdown` completes; UPDATEs write through
+/// `store` (built over the same `state`). Call [`State::reload`] first to
+/// serve the zones from the start.
 pub async fn run(
     state: Arc<State>,
+    store: Arc<Store>,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let addrs = listeners.local_addrs();
     let settings = state.config().server.clone();
+    let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
+    let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for sock in listeners.udp {
-        let sock = tokio::net::UdpSocket::from_std(sock)?;
-        tasks.spawn(udp::worker(sock, state.clone(), stop_rx.clone()));
+        let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
+        tasks.spawn(udp::worker(
+            sock,
+            dispatcher.clone(),
+            updates.clone(),
+            stop_rx.clone(),
+        ));
     }
     let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let accept = tcp::Accept {
             listener,
-            state: state.clone(),
+            dispatcher: dispatcher.clone(),
+            updates: updates.clone(),
             connections: connections.clone(),
             idle: settings.tcp_idle_timeout,
             stop: stop_rx.clone(),
@@ -156,7 +180,7 @@ pub async fn run(
         tasks.spawn(accept.run());
     }
     tasks.spawn(crate::watch::run(state.clone(), stop_rx.clone()));
-    log_startup(&state, &addrs, settings.udp_workers);
+    log_startup(&state, &addrs, settings.udp_workers, dispatcher.key_count());
 
     shutdown.await;
     info!("shutting down");
@@ -170,10 +194,18 @@ pub async fn run(
     {
         warn!("some TCP connections were still open at shutdown");
     }
+    // UPDATEs already written must still be answered.
+    let all = u32::try_from(MAX_PENDING_UPDATES).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, updates.acquire_many(all))
+        .await
+        .is_err()
+    {
+        warn!("some UPDATEs were still being written at shutdown");
+    }
     Ok(())
 }
 
-fn log_startup(state: &State, addrs: &[SocketAddr], workers: usize) {
+fn log_startup(state: &State, addrs: &[SocketAddr], workers: usize, keys: usize) {
     let zones: Vec<String> = state
         .snapshot()
         .iter()
@@ -183,6 +215,7 @@ fn log_startup(state: &State, addrs: &[SocketAddr], workers: usize) {
     info!(
         listen = %listen.join(", "),
         udp_workers = workers,
+        tsig_keys = keys,
         zones = %zones.join(", "),
         "zonewright serving {} zone(s) on UDP and TCP",
         zones.len()

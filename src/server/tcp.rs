@@ -5,7 +5,8 @@
 //!
 //! Each request runs on the blocking pool: an AXFR of a large zone is
 //! real work and must not stall the reactor; a panic there ends only that
-//! request (answered SERVFAIL).
+//! request (answered SERVFAIL). An UPDATE's write is then awaited on the
+//! connection, so its answer keeps its place in the order.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::timeout;
 use tracing::{debug, warn};
 
-use super::State;
-use super::dispatch::{self, Peer, TCP_MAX};
+use super::dispatch::{Dispatcher, Handled, Peer, TCP_MAX};
 use crate::message::Transport;
 
 /// Pause after an accept error (e.g. out of file descriptors).
@@ -26,7 +26,8 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 pub(super) struct Accept {
     pub listener: TcpListener,
-    pub state: Arc<State>,
+    pub dispatcher: Arc<Dispatcher>,
+    pub updates: Arc<Semaphore>,
     pub connections: Arc<Semaphore>,
     pub idle: Duration,
     pub stop: watch::Receiver<bool>,
@@ -54,7 +55,8 @@ impl Accept {
             let conn = Connection {
                 stream,
                 peer,
-                state: self.state.clone(),
+                dispatcher: self.dispatcher.clone(),
+                updates: self.updates.clone(),
                 idle: self.idle,
                 stop: self.stop.clone(),
                 _permit: permit,
@@ -67,7 +69,8 @@ impl Accept {
 struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
-    state: Arc<State>,
+    dispatcher: Arc<Dispatcher>,
+    updates: Arc<Semaphore>,
     idle: Duration,
     stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
@@ -84,15 +87,18 @@ impl Connection {
                 },
                 _ = self.stop.changed() => return,
             };
-            let state = self.state.clone();
+            let dispatcher = self.dispatcher.clone();
             let peer = Peer {
-                ip: self.peer.ip(),
+                addr: self.peer,
                 transport: Transport::Tcp,
             };
-            let handled =
-                tokio::task::spawn_blocking(move || dispatch::handle(&state, &request, peer));
+            let handled = tokio::task::spawn_blocking(move || dispatcher.handle(&request, peer));
             let replies = match handled.await {
-                Ok(out) => out,
+                Ok(Handled::Reply(out)) => out,
+                Ok(Handled::Update(pending)) => match self.updates.clone().try_acquire_owned() {
+                    Ok(_permit) => vec![pending.run().await],
+                    Err(_) => vec![pending.busy()],
+                },
                 Err(e) => {
                     warn!(peer = %self.peer, "tcp request task failed: {e}");
                     return;

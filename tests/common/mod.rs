@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use zonewright::config::Config;
 use zonewright::server::{self, Listeners, State};
+use zonewright::store::Store;
 
 pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -78,6 +79,7 @@ impl TestServer {
         let addr = listeners.local_addrs()[0];
         let state = Arc::new(State::new(Arc::new(config)));
         state.reload();
+        let store = Arc::new(Store::new(state.clone()));
         let (tx, rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -86,7 +88,7 @@ impl TestServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                server::run(state, listeners, async {
+                server::run(state, store, listeners, async {
                     let _ = rx.await;
                 })
                 .await

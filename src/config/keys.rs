@@ -1,0 +1,575 @@
+//! `[tsig]`, `[serial]`, `[git]` and `[[key]]`: the write-side settings.
+//!
+//! ```toml
+//! [tsig]
+//! fudge = 300                    # seconds we put in signed responses
+//!
+//! [serial]
+//! policy = "calver"              # calver | date | unixtime | increment
+//!
+//! [git]
+//! name = "zonewright"            # committer identity
+//! email = "zonewright@HOST"      # default zonewright@<hostname>
+//! commit_timeout = "10s"
+//!
+//! [[key]]
+//! name = "acme-key"
+//! algorithm = "hmac-sha256"
+//! secret = "BASE64"              # or "$ENV_VAR", or secret_file = "path"
+//! rate_limit = "100/60s"         # or "off"
+//! grant = [ { zone = "example.com", names = ["_acme-challenge", "_acme-challenge.**"], types = ["TXT"] } ]
+//! ```
+//!
+//! A secret never appears in a message: problems name the key and the
+//! field, never the value (`key[1].secret: not valid base64`).
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Checker, join_clean, parse_duration, parse_zone_name};
+use crate::policy::{Grant, Grants};
+use crate::serial::Policy;
+use crate::tsig::{Algorithm, Key};
+
+/// Default fudge (RFC 8945 §10 recommends 300 seconds).
+pub const DEFAULT_FUDGE: u16 = 300;
+/// Default per-key UPDATE rate: 100 requests per 60 seconds.
+pub const DEFAULT_RATE_LIMIT: (u32, Duration) = (100, Duration::from_secs(60));
+/// Largest secret file we read.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// One `[[key]]`: a TSIG key, its rate limit and what it may change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyConfig {
+    /// Name (absolute, lower case), algorithm and secret. `Debug` redacts it.
+    pub key: Key,
+    /// `(requests, per)`, or `None` for `"off"`.
+    pub rate_limit: Option<(u32, Duration)>,
+    pub grants: Grants,
+}
+
+/// `[git]`: who commits, and how long a commit may take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitSettings {
+    pub name: String,
+    pub email: String,
+    pub commit_timeout: Duration,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        GitSettings {
+            name: "zonewright".to_string(),
+            email: format!("zonewright@{}", hostname()),
+            commit_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The machine's host name, for commit addresses (`zonewright@HOST`).
+pub fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTsig {
+    fudge: Option<Spanned<u64>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSerial {
+    policy: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGit {
+    name: Option<Spanned<String>>,
+    email: Option<Spanned<String>>,
+    commit_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKey {
+    name: Spanned<String>,
+    algorithm: Spanned<String>,
+    /// A `Value`, not a `String`: serde's "invalid type" message would
+    /// quote a non-string secret.
+    secret: Option<Spanned<toml::Value>>,
+    secret_file: Option<Spanned<String>>,
+    rate_limit: Option<Spanned<String>>,
+    #[serde(default)]
+    grant: Vec<Spanned<RawGrant>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrant {
+    zone: Spanned<String>,
+    names: Vec<Spanned<String>>,
+    types: Vec<Spanned<String>>,
+}
+
+/// Where `$ENV_VAR` secrets come from (the process environment, or a map in tests).
+pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(super) fn check_tsig(c: &mut Checker<'_>, raw: &RawTsig) -> u16 {
+    let fudge = c.count(
+        &raw.fudge,
+        "tsig.fudge",
+        1..65536,
+        usize::from(DEFAULT_FUDGE),
+    );
+    u16::try_from(fudge).unwrap_or(DEFAULT_FUDGE)
+}
+
+pub(super) fn check_serial(c: &mut Checker<'_>, raw: &RawSerial) -> Policy {
+    let Some(p) = &raw.policy else {
+        return Policy::default();
+    };
+    p.get_ref().parse().unwrap_or_else(|e| {
+        c.push(p.span(), "serial.policy", format!("{e}"));
+        Policy::default()
+    })
+}
+
+pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
+    let d = GitSettings::default();
+    let mut text = |v: &Option<Spanned<String>>, key: &str, default: String| match v {
+        Some(s) if s.get_ref().trim().is_empty() || s.get_ref().contains(['<', '>', '\n']) => {
+            c.push(
+                s.span(),
+                key,
+                "must be non-empty, without '<', '>' or newlines",
+            );
+            default
+        }
+        Some(s) => s.get_ref().trim().to_string(),
+        None => default,
+    };
+    let name = text(&raw.name, "git.name", d.name);
+    let email = text(&raw.email, "git.email", d.email);
+    GitSettings {
+        name,
+        email,
+        commit_timeout: c.duration(&raw.commit_timeout, "git.commit_timeout", d.commit_timeout),
+    }
+}
+
+pub(super) fn check_keys(
+    c: &mut Checker<'_>,
+    raw: &[Spanned<RawKey>],
+    base: &Path,
+    env: Env<'_>,
+) -> Vec<KeyConfig> {
+    let mut out: Vec<KeyConfig> = Vec::new();
+    for (i, k) in raw.iter().enumerate() {
+        let key = |f: &str| format!("key[{}].{f}", i + 1);
+        let span = k.span();
+        let k = k.get_ref();
+        let name = match parse_zone_name(k.name.get_ref()) {
+            Some(n) if out.iter().any(|o| o.key.name == n) => {
+                let msg = format!("key {n} is listed twice");
+                c.push(k.name.span(), key("name"), msg);
+                None
+            }
+            Some(n) => Some(n),
+            None => {
+                let msg = format!("invalid key name {:?}", k.name.get_ref());
+                c.push(k.name.span(), key("name"), msg);
+                None
+            }
+        };
+        let algorithm = Algorithm::from_name(k.algorithm.get_ref());
+        if algorithm.is_none() {
+            let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.config_name()).collect();
+            let msg = format!(
+                "unknown algorithm {:?} (expected one of {})",
+                k.algorithm.get_ref(),
+                names.join(", ")
+            );
+            c.push(k.algorithm.span(), key("algorithm"), msg);
+        }
+        let secret = check_secret(c, k, span, &key, base, env);
+        let rate_limit = check_rate_limit(c, k.rate_limit.as_ref(), &key("rate_limit"));
+        let grants = check_grants(c, &k.grant, i + 1);
+        if let (Some(name), Some(algorithm), Some(secret)) = (name, algorithm, secret) {
+            out.push(KeyConfig {
+                key: Key::new(name, algorithm, secret),
+                rate_limit,
+                grants,
+            });
+        }
+    }
+    out
+}
+
+/// Exactly one of `secret` (base64, or `$ENV_VAR`) and `secret_file`.
+/// Messages never quote the secret.
+fn check_secret(
+    c: &mut Checker<'_>,
+    k: &RawKey,
+    span: Range<usize>,
+    key: &dyn Fn(&str) -> String,
+    base: &Path,
+    env: Env<'_>,
+) -> Option<Vec<u8>> {
+    let (encoded, at, field) = match (&k.secret, &k.secret_file) {
+        (Some(_), Some(f)) => {
+            c.push(
+                f.span(),
+                key("secret_file"),
+                "give either secret or secret_file, not both",
+            );
+            return None;
+        }
+        (None, None) => {
+            c.push(span, key("secret"), "missing: give secret or secret_file");
+            return None;
+        }
+        (Some(s), None) => {
+            let Some(text) = s.get_ref().as_str() else {
+                c.push(
+                    s.span(),
+                    key("secret"),
+                    "must be a string (base64, or \"$ENV_VAR\")",
+                );
+                return None;
+            };
+            let value = match text.strip_prefix('$') {
+                Some(var) => match env(var) {
+                    Some(v) => v,
+                    None => {
+                        let msg = format!("environment variable {var:?} is not set");
+                        c.push(s.span(), key("secret"), msg);
+                        return None;
+                    }
+                },
+                None => text.to_string(),
+            };
+            (value, s.span(), "secret")
+        }
+        (None, Some(f)) => {
+            let path = join_clean(base, Path::new(f.get_ref()));
+            match read_secret_file(&path) {
+                Ok(v) => (v, f.span(), "secret_file"),
+                Err(e) => {
+                    let msg = format!("cannot read {}: {e}", path.display());
+                    c.push(f.span(), key("secret_file"), msg);
+                    return None;
+                }
+            }
+        }
+    };
+    let encoded = encoded.trim();
+    let engine = base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+    match engine.decode(encoded) {
+        Ok(bytes) if !bytes.is_empty() => Some(bytes),
+        Ok(_) => {
+            c.push(at, key(field), "the secret is empty");
+            None
+        }
+        Err(_) => {
+            c.push(at, key(field), "the secret is not valid base64");
+            None
+        }
+    }
+}
+
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if meta.len() > MAX_SECRET_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SECRET_FILE} bytes"
+        )));
+    }
+    std::fs::read_to_string(path)
+}
+
+/// `"100/60s"` -> `Some((100, 60s))`; `"off"` -> `None`.
+fn check_rate_limit(
+    c: &mut Checker<'_>,
+    raw: Option<&Spanned<String>>,
+    key: &str,
+) -> Option<(u32, Duration)> {
+    let Some(raw) = raw else {
+        return Some(DEFAULT_RATE_LIMIT);
+    };
+    let text = raw.get_ref().trim();
+    if text.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    match parse_rate(text) {
+        Some(rate) => Some(rate),
+        None => {
+            let msg = format!(
+                "invalid rate limit {:?} (use e.g. \"100/60s\", or \"off\")",
+                raw.get_ref()
+            );
+            c.push(raw.span(), key, msg);
+            Some(DEFAULT_RATE_LIMIT)
+        }
+    }
+}
+
+fn parse_rate(text: &str) -> Option<(u32, Duration)> {
+    let (n, per) = text.split_once('/')?;
+    let n: u32 = n.trim().parse().ok().filter(|&n| n > 0)?;
+    Some((n, parse_duration(per)?))
+}
+
+fn check_grants(c: &mut Checker<'_>, raw: &[Spanned<RawGrant>], key_no: usize) -> Grants {
+    let mut grants = Vec::new();
+    for (j, g) in raw.iter().enumerate() {
+        let span = g.span();
+        let g = g.get_ref();
+        let strings = |v: &[Spanned<String>]| -> Vec<String> {
+            v.iter().map(|s| s.get_ref().clone()).collect()
+        };
+        match Grant::parse(g.zone.get_ref(), &strings(&g.names), &strings(&g.types)) {
+            Ok(grant) => grants.push(grant),
+            Err(e) => {
+                let at = match e.field {
+                    "zone" => g.zone.span(),
+                    "names" => g.names.first().map_or(span.clone(), Spanned::span),
+                    "types" => g.types.first().map_or(span.clone(), Spanned::span),
+                    _ => span,
+                };
+                let k = format!("key[{key_no}].grant[{}].{}", j + 1, e.field);
+                c.push(at, k, e.message);
+            }
+        }
+    }
+    Grants(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigError};
+    use super::*;
+    use crate::rr::{Name, RecordType};
+
+    const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=";
+
+    fn env(var: &str) -> Option<String> {
+        (var == "ZW_TEST_SECRET").then(|| SECRET.to_string())
+    }
+
+    fn parse_in(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_env(&dir.join("zonewright.toml"), text, &env)
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse_in(Path::new("/etc/zw"), text)
+    }
+
+    fn err(text: &str) -> String {
+        let e = parse(text).expect_err("should fail").to_string();
+        assert!(!e.contains(SECRET), "secret leaked: {e}");
+        assert!(!e.contains("not-base64!"), "secret leaked: {e}");
+        e
+    }
+
+    fn key_toml(extra: &str) -> String {
+        format!("[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\n{extra}")
+    }
+
+    #[test]
+    fn defaults_without_write_settings() {
+        let c = parse("").expect("ok");
+        assert!(c.keys.is_empty());
+        assert_eq!(c.tsig_fudge, 300);
+        assert_eq!(c.serial_policy, Policy::CalVer);
+        assert_eq!(c.git.name, "zonewright");
+        assert!(c.git.email.starts_with("zonewright@"), "{}", c.git.email);
+        assert_eq!(c.git.commit_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn full_write_settings() {
+        let text = format!(
+            "[tsig]\nfudge = 60\n[serial]\npolicy = \"Date\"\n[git]\nname = \"DNS bot\"\n\
+             email = \"dns@example.com\"\ncommit_timeout = \"3s\"\n{}",
+            key_toml(&format!(
+                "secret = \"{SECRET}\"\nrate_limit = \"5/10s\"\n\
+                 grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\", \"_acme-challenge.**\"], types = [\"TXT\"] }} ]\n"
+            ))
+        );
+        let c = parse(&text).expect("ok");
+        assert_eq!(c.tsig_fudge, 60);
+        assert_eq!(c.serial_policy, Policy::Date);
+        assert_eq!(c.git.name, "DNS bot");
+        assert_eq!(c.git.email, "dns@example.com");
+        assert_eq!(c.git.commit_timeout, Duration::from_secs(3));
+        let k = &c.keys[0];
+        assert_eq!(k.key.name, Name::from_ascii("acme-key.").expect("n"));
+        assert_eq!(k.key.algorithm, Algorithm::HmacSha256);
+        assert_eq!(k.rate_limit, Some((5, Duration::from_secs(10))));
+        let zone = Name::from_ascii("example.com.").expect("n");
+        let owner = Name::from_ascii("_acme-challenge.www.example.com.").expect("n");
+        assert!(k.grants.allows(&zone, &owner, RecordType::TXT));
+        assert!(!k.grants.allows(&zone, &owner, RecordType::A));
+        // Debug (used by `{:?}` in logs) redacts the secret.
+        assert!(!format!("{c:?}").contains("secret-secret"));
+    }
+
+    #[test]
+    fn key_defaults_and_name_forms() {
+        let text = format!(
+            "[[key]]\nname = \"ACME-Key.\"\nalgorithm = \"HMAC-SHA512.\"\nsecret = \"{SECRET}\"\n"
+        );
+        let c = parse(&text).expect("ok");
+        let k = &c.keys[0];
+        assert_eq!(k.key.name, Name::from_ascii("acme-key.").expect("n"));
+        assert_eq!(k.key.algorithm, Algorithm::HmacSha512);
+        assert_eq!(k.rate_limit, Some(DEFAULT_RATE_LIMIT));
+        assert!(k.grants.0.is_empty());
+        let off = parse(&key_toml(&format!(
+            "secret = \"{SECRET}\"\nrate_limit = \"off\"\n"
+        )))
+        .expect("ok");
+        assert_eq!(off.keys[0].rate_limit, None);
+    }
+
+    #[test]
+    fn secret_from_env_var() {
+        let c = parse(&key_toml("secret = \"$ZW_TEST_SECRET\"\n")).expect("ok");
+        let direct = parse(&key_toml(&format!("secret = \"{SECRET}\"\n"))).expect("ok");
+        assert_eq!(c.keys[0].key, direct.keys[0].key);
+        let e = err(&key_toml("secret = \"$ZW_UNSET_VAR\"\n"));
+        assert!(
+            e.contains(":4: key[1].secret: environment variable \"ZW_UNSET_VAR\" is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn secret_from_file_relative_to_config() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("acme.key"), format!("  {SECRET}\n\n")).expect("w");
+        let c = parse_in(dir.path(), &key_toml("secret_file = \"acme.key\"\n")).expect("ok");
+        let direct = parse(&key_toml(&format!("secret = \"{SECRET}\"\n"))).expect("ok");
+        assert_eq!(c.keys[0].key, direct.keys[0].key);
+        let e = parse_in(dir.path(), &key_toml("secret_file = \"missing.key\"\n"))
+            .expect_err("missing")
+            .to_string();
+        assert!(e.contains(":4: key[1].secret_file: cannot read "), "{e}");
+        std::fs::write(dir.path().join("bad.key"), "not-base64!").expect("w");
+        let e = parse_in(dir.path(), &key_toml("secret_file = \"bad.key\"\n"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            e.contains("key[1].secret_file: the secret is not valid base64"),
+            "{e}"
+        );
+        assert!(!e.contains("not-base64!"), "{e}");
+    }
+
+    #[test]
+    fn every_key_problem_is_named_without_the_secret() {
+        let e = err(&key_toml("secret = \"not-base64!\"\n"));
+        assert!(
+            e.contains(":4: key[1].secret: the secret is not valid base64"),
+            "{e}"
+        );
+        let e = err(&key_toml("secret = 12345\n"));
+        assert!(e.contains(":4: key[1].secret: must be a string"), "{e}");
+        assert!(!e.contains("12345"), "{e}");
+        let e = err(&key_toml(""));
+        assert!(e.contains("key[1].secret: missing"), "{e}");
+        let e = err(&key_toml(&format!(
+            "secret = \"{SECRET}\"\nsecret_file = \"x\"\n"
+        )));
+        assert!(e.contains(":5: key[1].secret_file: give either"), "{e}");
+        let e = err(&format!(
+            "[[key]]\nname = \"k\"\nalgorithm = \"hmac-sha3\"\nsecret = \"{SECRET}\"\n"
+        ));
+        assert!(
+            e.contains(":3: key[1].algorithm: unknown algorithm \"hmac-sha3\""),
+            "{e}"
+        );
+        let e = err(&key_toml(&format!(
+            "secret = \"{SECRET}\"\nrate_limit = \"fast\"\n"
+        )));
+        assert!(
+            e.contains(":5: key[1].rate_limit: invalid rate limit"),
+            "{e}"
+        );
+        let e = err(&key_toml(&format!("secret = \"{SECRET}\"\nsecrte = 1\n")));
+        assert!(e.contains("unknown key `secrte`"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_key_names() {
+        let one =
+            format!("[[key]]\nname = \"k\"\nalgorithm = \"hmac-sha1\"\nsecret = \"{SECRET}\"\n");
+        let two =
+            format!("[[key]]\nname = \"K.\"\nalgorithm = \"hmac-sha1\"\nsecret = \"{SECRET}\"\n");
+        let e = err(&format!("{one}{two}"));
+        assert!(e.contains(":6: key[2].name: key k. is listed twice"), "{e}");
+    }
+
+    #[test]
+    fn bad_grants_name_the_field() {
+        let e = err(&key_toml(&format!(
+            "secret = \"{SECRET}\"\ngrant = [\n {{ zone = \"example.com\", names = [\"ok\"], types = [\"TXT\"] }},\n {{ zone = \"example.com\", names = [\"a..b\"], types = [\"TXT\"] }},\n {{ zone = \"example.com\", names = [\"x\"], types = [\"SOA\"] }},\n]\n"
+        )));
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 2, "{e}");
+        assert!(lines[0].contains(":7: key[1].grant[2].names: "), "{e}");
+        assert!(lines[1].contains(":8: key[1].grant[3].types: "), "{e}");
+        let e = err(&key_toml(&format!(
+            "secret = \"{SECRET}\"\ngrant = [ {{ zone = \"example.com\", names = [\"x\"], types = [\"TXT\"], extra = 1 }} ]\n"
+        )));
+        assert!(e.contains("unknown key `extra`"), "{e}");
+    }
+
+    #[test]
+    fn fixture_with_keys_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/config/keys/zonewright.toml");
+        let c = Config::load(&path).expect("fixture loads");
+        assert_eq!(c.keys.len(), 2);
+        assert_eq!(c.keys[0].key.algorithm, Algorithm::HmacSha256);
+        assert_eq!(c.keys[1].key.name, Name::from_ascii("ops.").expect("n"));
+        assert_eq!(c.keys[1].rate_limit, None);
+        assert_eq!(c.git.email, "zonewright@ns1.example.com");
+        let zone = Name::from_ascii("example.com.").expect("n");
+        assert!(c.keys[1].grants.allows(&zone, &zone, RecordType::MX));
+        assert!(!c.keys[1].grants.allows(&zone, &zone, RecordType::SOA));
+    }
+
+    #[test]
+    fn bad_write_settings() {
+        let e = err(
+            "[tsig]\nfudge = 0\n[serial]\npolicy = \"weekly\"\n[git]\ncommit_timeout = \"soon\"\n",
+        );
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 3, "{e}");
+        assert!(
+            lines[0].contains(":2: tsig.fudge: 0 is out of range"),
+            "{e}"
+        );
+        assert!(
+            lines[1].contains(":4: serial.policy: unknown serial policy"),
+            "{e}"
+        );
+        assert!(
+            lines[2].contains(":6: git.commit_timeout: invalid duration"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! The TSIG edge (RFC 8945): the configured keys with their rate limiters
+//! and grants, the answers to rejected signatures, and signing of
+//! responses and response streams. The MAC arithmetic is [`crate::tsig`]'s;
+//! this module only decides what to sign, with what, and when not to.
+//!
+//! ```text
+//!  verify_request ─► Err(BadKey|BadSig|BadTrunc) ─► NOTAUTH + unsigned TSIG (§5.2.1, §5.2.2, §5.3.2)
+//!                 ├► Err(BadTime)                ─► NOTAUTH + signed TSIG, server time in Other (§5.2.3)
+//!                 ├► Err(Malformed)              ─► FORMERR (§5.1)
+//!                 └► Ok(Some(v)) ─► answer ─► Signing::sign_stream (§4.3, §5.3, §5.3.1)
+//! ```
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use crate::config::KeyConfig;
+use crate::message::{error_response, rcode};
+use crate::policy::Grants;
+use crate::rr::Name;
+use crate::tsig::{self, Context, Key, Rejection, SignParams, Verified};
+
+/// One configured key, with what it may do.
+pub struct KeyEntry {
+    pub key: Key,
+    pub grants: Grants,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl KeyEntry {
+    /// Takes one token from the key's bucket; false when the key is over
+    /// its rate limit. Keys with `rate_limit = "off"` always pass.
+    pub fn take_token(&self) -> bool {
+        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+    }
+
+    /// The key name as the git author and in logs: no trailing dot.
+    pub fn actor(&self) -> String {
+        let name = self.key.name.to_ascii();
+        name.trim_end_matches('.').to_string()
+    }
+}
+
+/// The keys of the configuration, looked up by name (case-insensitively).
+pub struct Keyring {
+    entries: Vec<KeyEntry>,
+}
+
+impl Keyring {
+    pub fn new(keys: &[KeyConfig]) -> Keyring {
+        let entries = keys
+            .iter()
+            .map(|k| KeyEntry {
+                key: k.key.clone(),
+                grants: k.grants.clone(),
+                limiter: k.rate_limit.and_then(|(n, per)| limiter(n, per)),
+            })
+            .collect();
+        Keyring { entries }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn entry(&self, name: &Name) -> Option<&KeyEntry> {
+        self.entries.iter().find(|e| names_equal(&e.key.name, name))
+    }
+
+    pub fn lookup(&self, name: &Name) -> Option<&Key> {
+        self.entry(name).map(|e| &e.key)
+    }
+}
+
+/// Case-insensitive, trailing dot or not.
+fn names_equal(a: &Name, b: &Name) -> bool {
+    a.num_labels() == b.num_labels()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+/// A token bucket of `n` requests per `per`, refilled one at a time.
+fn limiter(n: u32, per: Duration) -> Option<DefaultDirectRateLimiter> {
+    let burst = NonZeroU32::new(n)?;
+    let one = (per / n).max(Duration::from_nanos(1));
+    Quota::with_period(one).map(|q| RateLimiter::direct(q.allow_burst(burst)))
+}
+
+/// How to sign the responses to one verified request.
+#[derive(Clone, Debug)]
+pub struct Signing {
+    pub key: Key,
+    pub request_mac: Vec<u8>,
+    /// Time signed of our responses (now).
+    pub time: u64,
+    /// The configured fudge (`[tsig] fudge`).
+    pub fudge: u16,
+}
+
+impl Signing {
+    pub fn new(v: &Verified, time: u64, fudge: u16) -> Signing {
+        Signing {
+            key: v.key.clone(),
+            request_mac: v.tsig.mac.clone(),
+            time,
+            fudge,
+        }
+    }
+
+    /// Length of the TSIG RR [`Signing::sign`] appends: room to leave when
+    /// encoding the response (RFC 8945 §5.3).
+    pub fn rr_len(&self) -> usize {
+        let alg = Name::from_ascii(self.key.algorithm.wire_name()).unwrap_or_else(|_| Name::root());
+        // owner, type+class+ttl+rdlength, algorithm, time(6), fudge, mac size,
+        // MAC, original ID, error, other len.
+        wire_len(&self.key.name)
+            + 10
+            + wire_len(&alg)
+            + 6
+            + 2
+            + 2
+            + self.key.algorithm.output_len()
+            + 6
+    }
+
+    /// Signs one response (RFC 8945 §4.3.1: the request MAC comes first).
+    pub fn sign(&self, msg: &mut Vec<u8>) -> Vec<u8> {
+        let ctx = Context::Response {
+            request_mac: &self.request_mac,
+        };
+        tsig::sign(msg, &self.key, ctx, self.params())
+    }
+
+    /// Signs every message of a response: the first as a response, each
+    /// later one chained to the MAC before it (RFC 8945 §5.3.1; we sign all
+    /// of them, which the RFC allows and dig/kdig/BIND accept).
+    pub fn sign_stream(&self, msgs: &mut [Vec<u8>]) {
+        let mut prior: Option<Vec<u8>> = None;
+        for msg in msgs {
+            prior = Some(match &prior {
+                None => self.sign(msg),
+                Some(prior_mac) => {
+                    let ctx = Context::Continuation {
+                        prior_mac: prior_mac.as_slice(),
+                    };
+                    tsig::sign(msg, &self.key, ctx, self.params())
+                }
+            });
+        }
+    }
+
+    fn params(&self) -> SignParams<'static> {
+        SignParams {
+            time: self.time,
+            fudge: self.fudge,
+            error: tsig::rcode::NOERROR,
+            other: &[],
+        }
+    }
+}
+
+fn wire_len(name: &Name) -> usize {
+    name.iter().map(|l| l.len() + 1).sum::<usize>() + 1
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// The request's only question (or UPDATE zone), to echo in an error
+/// response; `None` unless QDCOUNT is 1 and it reads cleanly.
+pub fn first_question(bytes: &[u8]) -> Option<(Name, u16, u16)> {
+    if u16_at(bytes, 4)? != 1 {
+        return None;
+    }
+    let mut d = BinDecoder::new(bytes);
+    d.read_slice(12).ok()?;
+    let name = Name::read(&mut d).ok()?;
+    let qtype = d.read_u16().ok()?.unverified();
+    let qclass = d.read_u16().ok()?.unverified();
+    Some((name, qtype, qclass))
+}
+
+/// An error response to `bytes` (ID, opcode, RD and question echoed).
+pub fn error_for(bytes: &[u8], rcode: u16) -> Vec<u8> {
+    let id = u16_at(bytes, 0).unwrap_or(0);
+    let flags = u16_at(bytes, 2).unwrap_or(0);
+    let opcode = ((flags >> 11) & 0xF) as u8;
+    let rd = flags & 0x0100 != 0;
+    let q = first_question(bytes);
+    error_response(
+        id,
+        opcode,
+        rd,
+        rcode,
+        q.as_ref().map(|(n, t, c)| (n, *t, *c)),
+        None,
+    )
+}
+
+/// The answer to a request whose TSIG was rejected. `now` is our clock,
+/// `fudge` the configured one.
+pub fn reject(bytes: &[u8], r: &Rejection, now: u64, fudge: u16) -> Vec<u8> {
+    // RFC 8945 §5.1: a malformed TSIG (not last, unreadable) is FORMERR.
+    let Ok(Some(found)) = tsig::find(bytes) else {
+        return error_for(bytes, rcode::FORMERR);
+    };
+    let mut msg = error_for(bytes, rcode::NOTAUTH);
+    match r {
+        Rejection::Malformed(_) => return error_for(bytes, rcode::FORMERR),
+        // §5.2.1 (BADKEY), §5.2.2 (BADSIG, BADTRUNC): "the server MUST
+        // generate an error response with RCODE 9 (NOTAUTH) and TSIG ERROR
+        // 17 (BADKEY) [16 (BADSIG)]. This response MUST be unsigned as
+        // specified in Section 5.3.2." §5.3.2: "the server SHOULD send back
+        // an unsigned error message (MAC size == 0 and empty MAC)".
+        Rejection::BadKey | Rejection::BadSig | Rejection::BadTrunc => {
+            let p = SignParams {
+                time: now,
+                fudge,
+                error: r.error_code(),
+                other: &[],
+            };
+            tsig::append_unsigned(&mut msg, &found.tsig.key_name, &found.tsig.algorithm, p);
+        }
+        // §5.2.3: "A response indicating a BADTIME error MUST be signed by
+        // the same key as the request. It MUST include the client's current
+        // time in the Time Signed field, the server's current time (an
+        // unsigned 48-bit integer) in the Other Data field, and 6 in the
+        // Other Len field. [...] In addition, the Fudge field MUST be set to
+        // the fudge value received from the client."
+        Rejection::BadTime { key, request_mac } => {
+            let other = tsig::badtime_other(now);
+            let p = SignParams {
+                time: found.tsig.time_signed,
+                fudge: found.tsig.fudge,
+                error: tsig::rcode::BADTIME,
+                other: &other,
+            };
+            let ctx = Context::Response { request_mac };
+            tsig::sign(&mut msg, key, ctx, p);
+        }
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsig::Algorithm;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    fn keyring() -> Keyring {
+        Keyring::new(&[KeyConfig {
+            key: Key::new(n("acme-key."), Algorithm::HmacSha256, vec![7; 32]),
+            rate_limit: Some((2, Duration::from_secs(60))),
+            grants: Grants::default(),
+        }])
+    }
+
+    #[test]
+    fn keys_match_case_insensitively_with_or_without_dot() {
+        let k = keyring();
+        assert!(k.lookup(&n("ACME-key.")).is_some());
+        assert!(k.lookup(&n("acme-key")).is_some());
+        assert!(k.lookup(&n("other.")).is_none());
+        assert_eq!(
+            k.entry(&n("acme-key.")).map(KeyEntry::actor),
+            Some("acme-key".into())
+        );
+    }
+
+    #[test]
+    fn rate_limit_is_a_token_bucket_per_key() {
+        let k = keyring();
+        let e = k.entry(&n("acme-key.")).expect("key");
+        assert!(e.take_token());
+        assert!(e.take_token());
+        assert!(!e.take_token());
+    }
+
+    #[test]
+    fn rr_len_matches_what_sign_appends() {
+        for alg in Algorithm::ALL {
+            let s = Signing {
+                key: Key::new(n("some.key.name."), alg, vec![1; 16]),
+                request_mac: vec![9; alg.output_len()],
+                time: 1_700_000_000,
+                fudge: 300,
+            };
+            let mut msg = error_response(1, 0, false, 0, None, None);
+            let before = msg.len();
+            s.sign(&mut msg);
+            assert_eq!(msg.len() - before, s.rr_len(), "{alg}");
+        }
+    }
+}

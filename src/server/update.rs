@@ -1,0 +1,323 @@
+//! RFC 2136 UPDATE at the edge: the checks that need the configuration
+//! (key, replay cache, rate limit, hosted zone, grants, RDATA), then the
+//! write through the one write path ([`Store::write`](crate::store::Store::write))
+//! and the signed answer.
+//!
+//! ```text
+//!  signed UPDATE ─► replay cache: answered? ─► the same bytes again
+//!                │                 in flight? ─► wait for that answer
+//!                ├► rate limit ──────────── over ─► REFUSED  (WARN)
+//!                ├► wire::parse ─────────── bad  ─► FORMERR
+//!                ├► zone hosted? ────────── no   ─► NOTAUTH
+//!                ├► every touched (owner, type) in the zone and granted?
+//!                │                          no   ─► NOTZONE / REFUSED (WARN)
+//!                ├► added RDATA valid? ──── no   ─► FORMERR
+//!                └► PendingUpdate ─(async)─► store.write(evaluate) ─► rcode ─► sign ─► cache
+//! ```
+//!
+//! [`prepare`] is synchronous and cheap (it runs on the query path); only
+//! [`PendingUpdate::run`] awaits, on its own task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, error, info, warn};
+
+use super::dispatch::{Dispatcher, Handled};
+use super::replay::{InFlight, Seen, Waiter};
+use super::tsig_edge::{Signing, error_for};
+use crate::message::rcode;
+use crate::rr::{Name, Rr};
+use crate::store::{WriteOutcome, WriteRequest};
+use crate::tsig::Verified;
+use crate::update::{self, Rcode, UpdateRequest, ZoneView};
+use crate::zone::Zone;
+
+/// How long an identical request waits for the first one's answer.
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The update logic reads zones through this view: every RR at a name,
+/// whatever its type (RFC 2136 §3.2.5 and §3.4.2 look at whole names).
+impl ZoneView for Zone {
+    fn origin(&self) -> &Name {
+        Zone::origin(self)
+    }
+
+    fn rrs_at(&self, name: &Name) -> Vec<Rr> {
+        self.node(name)
+            .map(|n| {
+                n.rrsets
+                    .iter()
+                    .flat_map(|s| s.rrs.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// An UPDATE that passed every check and now needs the store, or an
+/// identical one waiting for the answer of the first.
+pub struct PendingUpdate {
+    kind: Kind,
+}
+
+enum Kind {
+    Write(Box<Write>),
+    Wait { rx: Waiter, fallback: Vec<u8> },
+}
+
+struct Write {
+    dispatcher: Arc<Dispatcher>,
+    request: UpdateRequest,
+    actor: String,
+    client: SocketAddr,
+    signing: Signing,
+    in_flight: InFlight,
+    /// The unsigned answer with RCODE 0: ID, opcode, QR, zone echoed.
+    template: Vec<u8>,
+}
+
+/// The checks of a signed, verified UPDATE (see the module diagram).
+pub(super) fn prepare(
+    d: &Arc<Dispatcher>,
+    bytes: &[u8],
+    v: &Verified,
+    client: SocketAddr,
+    now: u64,
+) -> Handled {
+    let signing = Signing::new(v, now, d.fudge);
+    let answer = |rcode: u16| {
+        let mut m = error_for(bytes, rcode);
+        signing.sign(&mut m);
+        m
+    };
+    let Some(entry) = d.keys.entry(&v.key.name) else {
+        // verify_request found the key here a moment ago.
+        return Handled::Reply(vec![answer(rcode::SERVFAIL)]);
+    };
+    let key = entry.actor();
+
+    let cache_key = (v.key.name.to_lowercase().to_ascii(), v.tsig.mac.clone());
+    let expires = v.tsig.time_signed.saturating_add(u64::from(v.tsig.fudge));
+    let in_flight = match d.replay.begin(cache_key, expires, now) {
+        Seen::New(f) => f,
+        Seen::Done(response) => {
+            info!(%key, %client, "UPDATE already answered (retransmission or replay); not applied again");
+            return Handled::Reply(vec![response.to_vec()]);
+        }
+        Seen::Pending(rx) => {
+            debug!(%key, %client, "identical UPDATE in flight; waiting for its answer");
+            let fallback = answer(rcode::SERVFAIL);
+            return Handled::Update(PendingUpdate {
+                kind: Kind::Wait { rx, fallback },
+            });
+        }
+        Seen::Full => {
+            warn!(%key, %client, "UPDATE refused: replay cache full of live entries");
+            return Handled::Reply(vec![answer(rcode::REFUSED)]);
+        }
+    };
+    // RFC 2136 §3.3: who may update what is local policy; a key over its
+    // rate is refused before anything is parsed.
+    if !entry.take_token() {
+        warn!(%key, %client, "UPDATE refused: key is over its rate limit");
+        return Handled::Reply(vec![answer(rcode::REFUSED)]);
+    }
+    let request = match update::wire::parse(bytes, v.start, 1) {
+        Ok(r) => r,
+        Err(e) => {
+            debug!(%key, %client, "{e}");
+            return Handled::Reply(vec![answer(rcode::FORMERR)]);
+        }
+    };
+    // RFC 2136 §3.1.2: "If the zone section names a zone for which this
+    // server is not authoritative, ... signal NOTAUTH".
+    if d.state.snapshot().get(&request.zone).is_none() {
+        info!(%key, %client, zone = %request.zone, "UPDATE for a zone not served: NOTAUTH");
+        return Handled::Reply(vec![answer(rcode::NOTAUTH)]);
+    }
+    if let Err(rcode) = check_grants(entry, &request, &key, client) {
+        return Handled::Reply(vec![answer(rcode.code())]);
+    }
+    // Added RDATA must decode as its type: the zone file is written from it.
+    for u in &request.updates {
+        if u.class == request.zone_class && !crate::rdata::is_valid_wire(u.rtype, &u.rdata) {
+            debug!(%key, %client, owner = %u.name, rtype = %u.rtype, "UPDATE adds malformed RDATA");
+            return Handled::Reply(vec![answer(rcode::FORMERR)]);
+        }
+    }
+    Handled::Update(PendingUpdate {
+        kind: Kind::Write(Box::new(Write {
+            dispatcher: d.clone(),
+            request,
+            actor: key,
+            client,
+            signing,
+            in_flight,
+            template: error_for(bytes, rcode::NOERROR),
+        })),
+    })
+}
+
+/// Every (owner, type) the update section touches must be in the zone
+/// (RFC 2136 §3.4.1.3: else NOTZONE) and allowed by one of the key's
+/// grants; one refusal refuses the whole UPDATE, nothing is applied.
+fn check_grants(
+    entry: &super::tsig_edge::KeyEntry,
+    request: &UpdateRequest,
+    key: &str,
+    client: SocketAddr,
+) -> Result<(), Rcode> {
+    for (owner, rtype) in update::touched(request) {
+        if !request.zone.zone_of(&owner) {
+            info!(%key, %client, zone = %request.zone, %owner, "UPDATE names a record outside the zone: NOTZONE");
+            return Err(Rcode::NotZone);
+        }
+        if !entry.grants.allows(&request.zone, &owner, rtype) {
+            warn!(
+                %key, %client, zone = %request.zone, %owner, %rtype,
+                "UPDATE refused: the key's grants do not cover this record; nothing applied"
+            );
+            return Err(Rcode::Refused);
+        }
+    }
+    Ok(())
+}
+
+impl PendingUpdate {
+    /// Writes (or waits for the identical request's answer) and returns
+    /// the signed answer to send.
+    pub async fn run(self) -> Vec<u8> {
+        match self.kind {
+            Kind::Write(w) => w.run().await,
+            Kind::Wait { mut rx, fallback } => {
+                let got = tokio::time::timeout(WAIT_LIMIT, rx.wait_for(Option::is_some)).await;
+                match got {
+                    Ok(Ok(answer)) => answer.as_deref().cloned().unwrap_or(fallback),
+                    _ => fallback,
+                }
+            }
+        }
+    }
+
+    /// The answer when the server is too busy to start the write: a
+    /// signed SERVFAIL; nothing is applied and nothing is cached.
+    pub fn busy(self) -> Vec<u8> {
+        match self.kind {
+            Kind::Write(w) => {
+                warn!(key = %w.actor, client = %w.client, "UPDATE not started: too many UPDATEs in progress");
+                let mut msg = with_rcode(w.template, rcode::SERVFAIL);
+                w.signing.sign(&mut msg);
+                msg
+            }
+            Kind::Wait { fallback, .. } => fallback,
+        }
+    }
+}
+
+impl Write {
+    async fn run(self) -> Vec<u8> {
+        let Write {
+            dispatcher,
+            request,
+            actor,
+            client,
+            mut signing,
+            in_flight,
+            template,
+        } = self;
+        let zone = request.zone.clone();
+        let write = WriteRequest {
+            zone: zone.clone(),
+            actor: actor.clone(),
+            client,
+            via: "rfc2136",
+            compute: Box::new(move |z: &Zone| update::evaluate(z, &request)),
+        };
+        // Its own task: a panic in the store or in `compute` ends that task
+        // only, and this one still answers SERVFAIL.
+        let store = dispatcher.store.clone();
+        let result = tokio::spawn(async move { store.write(write).await }).await;
+        let (code, outcome) = match result {
+            Ok(Ok(WriteOutcome::Unchanged)) => {
+                (rcode::NOERROR, "NOERROR, nothing changed".to_string())
+            }
+            Ok(Ok(WriteOutcome::Written {
+                old_serial,
+                new_serial,
+                commit,
+            })) => {
+                let commit = commit.as_deref().unwrap_or("none (git failed)");
+                let text = format!("NOERROR, serial {old_serial} -> {new_serial}, commit {commit}");
+                (rcode::NOERROR, text)
+            }
+            Ok(Err(e)) => (e.rcode().code(), format!("{:?}: {e}", e.rcode())),
+            Err(e) => {
+                error!(key = %actor, %client, zone = %zone, "UPDATE write task failed: {e}");
+                (rcode::SERVFAIL, "SERVFAIL: write task failed".to_string())
+            }
+        };
+        if code == rcode::SERVFAIL {
+            warn!(key = %actor, %client, zone = %zone, outcome = %outcome, "UPDATE");
+        } else {
+            info!(key = %actor, %client, zone = %zone, outcome = %outcome, "UPDATE");
+        }
+        let mut msg = with_rcode(template, code);
+        signing.time = (dispatcher.clock)();
+        signing.sign(&mut msg);
+        in_flight.finish(msg.clone());
+        msg
+    }
+}
+
+/// Sets the 4-bit RCODE of an encoded message (every UPDATE rcode fits).
+fn with_rcode(mut msg: Vec<u8>, code: u16) -> Vec<u8> {
+    if let Some(b) = msg.get_mut(3) {
+        *b = (*b & 0xF0) | (code & 0x0F) as u8;
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rr::RecordType;
+    use crate::zone::testutil::*;
+
+    #[test]
+    fn zone_view_lists_every_rr_at_a_name() {
+        let z = basic(
+            "example.com.",
+            vec![
+                a("www.example.com.", 1),
+                aaaa("www.example.com.", 1),
+                txt("www.example.com.", "hi"),
+                a("deep.sub.example.com.", 2),
+            ],
+        );
+        let at = ZoneView::rrs_at(&z, &n("WWW.example.com."));
+        let mut types: Vec<RecordType> = at.iter().map(|r| r.rtype).collect();
+        types.sort_by_key(|t| u16::from(*t));
+        assert_eq!(
+            types,
+            vec![RecordType::A, RecordType::TXT, RecordType::AAAA]
+        );
+        // Empty non-terminal and absent name: nothing.
+        assert!(ZoneView::rrs_at(&z, &n("sub.example.com.")).is_empty());
+        assert!(ZoneView::rrs_at(&z, &n("nope.example.com.")).is_empty());
+        assert_eq!(ZoneView::origin(&z), &n("example.com."));
+        let apex: Vec<RecordType> = ZoneView::rrs_at(&z, &n("example.com."))
+            .iter()
+            .map(|r| r.rtype)
+            .collect();
+        assert!(apex.contains(&RecordType::SOA) && apex.contains(&RecordType::NS));
+    }
+
+    #[test]
+    fn rcode_is_set_in_place() {
+        let m = with_rcode(vec![0, 1, 0xA8, 0x00, 0, 1], 9);
+        assert_eq!(m[3], 9);
+        assert_eq!(m[2], 0xA8);
+    }
+}

@@ -1,0 +1,178 @@
+//! PURE: the commit message that records one write in `git log`.
+//!
+//! ```text
+//! example.com: +1 -0 TXT _acme-challenge.example.com, serial 2611220003
+//!
+//! + _acme-challenge.example.com. 60 IN TXT "token-1"
+//!
+//! Actor: acme-key
+//! Client: 127.0.0.1:40522
+//! Via: rfc2136
+//! Serial: 2611220002 -> 2611220003
+//! ```
+
+use std::net::SocketAddr;
+
+use crate::git::Message;
+use crate::rdata;
+use crate::rr::{ChangeSet, Name, Rr};
+
+/// How many owner names the summary line lists before "and N more".
+const SUMMARY_NAMES: usize = 3;
+
+fn plain(name: &Name) -> String {
+    let s = name.to_ascii();
+    match s.strip_suffix('.') {
+        Some(t) if !t.is_empty() => t.to_owned(),
+        _ => s,
+    }
+}
+
+/// One RR in zone-file syntax, owner absolute.
+pub fn rr_line(rr: &Rr) -> String {
+    format!(
+        "{} {} IN {} {}",
+        rr.name.to_ascii(),
+        rr.ttl,
+        rdata::type_to_text(rr.rtype),
+        rdata::to_text(rr.rtype, &rr.rdata, None)
+    )
+}
+
+fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Who made a change, from where, through which writer.
+#[derive(Clone, Debug)]
+pub struct Provenance<'a> {
+    pub actor: &'a str,
+    pub client: Option<SocketAddr>,
+    pub via: &'a str,
+}
+
+/// The commit message for `changes` to `zone`, serial `old` -> `new`.
+pub fn message(
+    zone: &Name,
+    changes: &ChangeSet,
+    old: u32,
+    new: u32,
+    who: &Provenance<'_>,
+) -> Message {
+    let all = changes.add.iter().chain(&changes.remove);
+    let types = distinct(all.clone().map(|r| rdata::type_to_text(r.rtype))).join(",");
+    let names = distinct(all.map(|r| plain(&r.name)));
+    let mut listed = names
+        .iter()
+        .take(SUMMARY_NAMES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if names.len() > SUMMARY_NAMES {
+        listed.push_str(&format!(" and {} more", names.len() - SUMMARY_NAMES));
+    }
+    let summary = format!(
+        "{}: +{} -{} {} {}, serial {}",
+        plain(zone),
+        changes.add.len(),
+        changes.remove.len(),
+        types,
+        listed,
+        new
+    );
+    Message {
+        summary,
+        added: changes.add.iter().map(rr_line).collect(),
+        removed: changes.remove.iter().map(rr_line).collect(),
+        trailers: trailers(who, old, new),
+    }
+}
+
+/// The message for a file changed outside zonewright and committed as found.
+pub fn external_message(zone: &Name, serial: u32, who: &Provenance<'_>) -> Message {
+    Message {
+        summary: format!("{}: external change, serial {}", plain(zone), serial),
+        added: Vec::new(),
+        removed: Vec::new(),
+        trailers: vec![("Actor", who.actor.to_owned()), ("Via", who.via.to_owned())],
+    }
+}
+
+fn trailers(who: &Provenance<'_>, old: u32, new: u32) -> Vec<(&'static str, String)> {
+    let mut t = vec![("Actor", who.actor.to_owned())];
+    if let Some(c) = who.client {
+        t.push(("Client", c.to_string()));
+    }
+    t.push(("Via", who.via.to_owned()));
+    t.push(("Serial", format!("{old} -> {new}")));
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rr::{Rdata, RecordType};
+
+    fn txt(name: &str, v: &str) -> Rr {
+        let mut w = vec![v.len() as u8];
+        w.extend_from_slice(v.as_bytes());
+        Rr {
+            name: Name::from_ascii(name).expect("name"),
+            ttl: 60,
+            rtype: RecordType::TXT,
+            rdata: Rdata::new(w),
+        }
+    }
+
+    fn who() -> Provenance<'static> {
+        Provenance {
+            actor: "acme-key",
+            client: Some("127.0.0.1:40522".parse().expect("addr")),
+            via: "rfc2136",
+        }
+    }
+
+    #[test]
+    fn one_added_txt() {
+        let changes = ChangeSet {
+            add: vec![txt("_acme-challenge.example.com.", "token-1")],
+            ..ChangeSet::default()
+        };
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        let m = message(&zone, &changes, 2611220002, 2611220003, &who());
+        assert_eq!(
+            m.to_string(),
+            "example.com: +1 -0 TXT _acme-challenge.example.com, serial 2611220003\n\n\
+             + _acme-challenge.example.com. 60 IN TXT \"token-1\"\n\n\
+             Actor: acme-key\nClient: 127.0.0.1:40522\nVia: rfc2136\n\
+             Serial: 2611220002 -> 2611220003\n"
+        );
+    }
+
+    #[test]
+    fn many_names_are_summarised() {
+        let changes = ChangeSet {
+            add: (0..5)
+                .map(|i| txt(&format!("h{i}.example.com."), "x"))
+                .collect(),
+            remove: vec![txt("h0.example.com.", "y")],
+            serial: None,
+        };
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        let m = message(&zone, &changes, 1, 2, &who());
+        assert_eq!(
+            m.summary,
+            "example.com: +5 -1 TXT h0.example.com h1.example.com h2.example.com and 2 more, serial 2"
+        );
+        assert_eq!(
+            m.removed,
+            vec!["h0.example.com. 60 IN TXT \"y\"".to_owned()]
+        );
+    }
+}

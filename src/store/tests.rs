@@ -1,0 +1,359 @@
+//! The write path against real files and a real git repository in a temp
+//! directory, with the clock fixed so serials are known.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::TimeZone;
+
+use super::*;
+use crate::config::Config;
+use crate::rr::{Rdata, RecordType, Rr};
+
+const ZONE: &str = "\
+$ORIGIN example.com.
+$TTL 3600
+; the example zone, as a person wrote it
+@   IN SOA ns1 hostmaster (
+        2611210007 ; serial
+        7200 3600 1209600 300 )
+    IN NS ns1
+ns1 IN A 192.0.2.1   ; name server
+www IN A 192.0.2.10
+";
+
+fn fixed_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0)
+        .single()
+        .expect("fixed time")
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    store: Store,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let zones = dir.path().join("zones");
+        std::fs::create_dir(&zones).expect("mkdir");
+        std::fs::write(zones.join("example.com.zone"), ZONE).expect("write zone");
+        let config = Config::new(zones, vec![]);
+        let state = Arc::new(State::new(Arc::new(config)));
+        state.reload();
+        let settings = Settings {
+            committer: Identity {
+                name: "zonewright".into(),
+                email: "zonewright@test".into(),
+            },
+            host: "test".into(),
+            now: fixed_now,
+            ..Settings::default()
+        };
+        let store = Store::with_settings(state, settings);
+        Fixture { dir, store }
+    }
+
+    fn zone_path(&self) -> PathBuf {
+        self.dir.path().join("zones/example.com.zone")
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(self.zone_path()).expect("read zone")
+    }
+
+    fn repo(&self) -> git2::Repository {
+        git2::Repository::open(self.dir.path().join("zones")).expect("repo")
+    }
+
+    fn commits(&self) -> usize {
+        let repo = self.repo();
+        let Ok(mut walk) = repo.revwalk() else {
+            return 0;
+        };
+        if walk.push_head().is_err() {
+            return 0;
+        }
+        // Not counting the .gitignore commit made when the repository was created.
+        walk.count() - 1
+    }
+
+    fn served(&self, name: &str, rtype: RecordType) -> usize {
+        let snap = self.store.state().snapshot();
+        let n = Name::from_ascii(name).expect("name");
+        snap.find(&n).map(|z| z.rrset(&n, rtype).len()).unwrap_or(0)
+    }
+}
+
+fn origin() -> Name {
+    Name::from_ascii("example.com.").expect("origin")
+}
+
+fn txt(name: &str, value: &str) -> Rr {
+    let mut w = vec![value.len() as u8];
+    w.extend_from_slice(value.as_bytes());
+    Rr {
+        name: Name::from_ascii(name).expect("name"),
+        ttl: 60,
+        rtype: RecordType::TXT,
+        rdata: Rdata::new(w),
+    }
+}
+
+fn adding(rrs: Vec<Rr>) -> WriteRequest {
+    WriteRequest {
+        zone: origin(),
+        actor: "acme-key".into(),
+        client: "127.0.0.1:40000".parse().expect("addr"),
+        via: "rfc2136",
+        compute: Box::new(move |zone: &Zone| {
+            let add: Vec<Rr> = rrs
+                .iter()
+                .filter(|r| !zone.rrset(&r.name, r.rtype).iter().any(|z| z.same_rr(r)))
+                .cloned()
+                .collect();
+            Ok(ChangeSet {
+                add,
+                ..ChangeSet::default()
+            })
+        }),
+    }
+}
+
+#[tokio::test]
+async fn write_is_durable_minimal_published_and_committed() {
+    let f = Fixture::new();
+    let before = f.text();
+    let out = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "token-1")]))
+        .await
+        .expect("write");
+    let WriteOutcome::Written {
+        old_serial,
+        new_serial,
+        commit,
+    } = out
+    else {
+        panic!("expected a write, got {out:?}");
+    };
+    assert_eq!((old_serial, new_serial), (2611210007, 2611220001));
+    assert!(commit.is_some());
+
+    // Minimal diff: the serial token and one added line; the rest as written.
+    let after = f.text();
+    let old_lines: Vec<&str> = before.lines().collect();
+    let new_lines: Vec<&str> = after.lines().collect();
+    assert_eq!(new_lines.len(), old_lines.len() + 1);
+    let changed: Vec<(&&str, &&str)> = old_lines
+        .iter()
+        .zip(&new_lines)
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(
+        changed,
+        vec![(
+            &"        2611210007 ; serial",
+            &"        2611220001 ; serial"
+        )]
+    );
+    assert_eq!(
+        new_lines.last(),
+        Some(&"_acme-challenge 60 IN TXT \"token-1\"")
+    );
+
+    // Served at once.
+    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 1);
+    assert_eq!(
+        f.store
+            .state()
+            .snapshot()
+            .get(&origin())
+            .map(|z| z.serial()),
+        Some(2611220001)
+    );
+
+    // One commit, author = actor, trailers.
+    let repo = f.repo();
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    assert_eq!(head.author().name().ok(), Some("acme-key"));
+    assert_eq!(head.author().email().ok(), Some("zonewright@test"));
+    assert_eq!(head.committer().name().ok(), Some("zonewright"));
+    let msg = head.message().expect("message");
+    assert!(
+        msg.starts_with("example.com: +1 -0 TXT _acme-challenge.example.com, serial 2611220001\n"),
+        "{msg}"
+    );
+    for t in [
+        "Actor: acme-key",
+        "Client: 127.0.0.1:40000",
+        "Via: rfc2136",
+        "Serial: 2611210007 -> 2611220001",
+    ] {
+        assert!(msg.contains(t), "{t} missing in {msg}");
+    }
+    // No lock or temp file tracked; the tree holds the zone file only.
+    let tree = head.tree().expect("tree");
+    let names: Vec<String> = tree
+        .iter()
+        .filter_map(|e| e.name().ok().map(String::from))
+        .collect();
+    assert_eq!(
+        names,
+        vec![".gitignore".to_owned(), "example.com.zone".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn empty_change_writes_nothing() {
+    let f = Fixture::new();
+    let before = f.text();
+    let mtime = std::fs::metadata(f.zone_path())
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    // www already has this A record, so the change set is empty.
+    let www = Rr {
+        name: Name::from_ascii("www.example.com.").expect("n"),
+        ttl: 3600,
+        rtype: RecordType::A,
+        rdata: Rdata::new(vec![192, 0, 2, 10]),
+    };
+    let out = f.store.write(adding(vec![www])).await.expect("write");
+    assert_eq!(out, WriteOutcome::Unchanged);
+    assert_eq!(f.text(), before);
+    let mtime2 = std::fs::metadata(f.zone_path())
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(mtime, mtime2);
+    assert_eq!(f.commits(), 0);
+}
+
+#[tokio::test]
+async fn rejection_changes_nothing() {
+    let f = Fixture::new();
+    let before = f.text();
+    let req = WriteRequest {
+        compute: Box::new(|_| Err(Rcode::NxRrset)),
+        ..adding(vec![])
+    };
+    let err = f.store.write(req).await.expect_err("rejected");
+    assert_eq!(err.rcode(), Rcode::NxRrset);
+    assert_eq!(f.text(), before);
+}
+
+#[tokio::test]
+async fn invalid_result_is_refused_and_nothing_written() {
+    let f = Fixture::new();
+    let before = f.text();
+    let cname = Rr {
+        name: Name::from_ascii("www.example.com.").expect("n"),
+        ttl: 60,
+        rtype: RecordType::CNAME,
+        rdata: Rdata::new(b"\x03ns1\x07example\x03com\x00".to_vec()),
+    };
+    let err = f
+        .store
+        .write(adding(vec![cname]))
+        .await
+        .expect_err("invalid");
+    assert_eq!(err.rcode(), Rcode::Refused);
+    assert!(err.to_string().contains("CNAME"), "{err}");
+    assert_eq!(f.text(), before);
+}
+
+#[tokio::test]
+async fn unknown_zone_is_notauth() {
+    let f = Fixture::new();
+    let req = WriteRequest {
+        zone: Name::from_ascii("example.org.").expect("n"),
+        ..adding(vec![])
+    };
+    assert_eq!(
+        f.store.write(req).await.expect_err("no zone").rcode(),
+        Rcode::NotAuth
+    );
+}
+
+#[tokio::test]
+async fn external_edit_is_kept_and_the_change_recomputed() {
+    let f = Fixture::new();
+    // An operator appends a record after the snapshot was taken.
+    let mut text = f.text();
+    text.push_str("ops IN TXT \"added by hand\"\n");
+    std::fs::write(f.zone_path(), text).expect("edit");
+    f.store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "t")]))
+        .await
+        .expect("write");
+    let after = f.text();
+    assert!(after.contains("ops IN TXT \"added by hand\""), "{after}");
+    assert!(after.contains("_acme-challenge"), "{after}");
+    assert_eq!(f.served("ops.example.com.", RecordType::TXT), 1);
+}
+
+#[tokio::test]
+async fn broken_file_on_disk_is_not_written_over() {
+    let f = Fixture::new();
+    std::fs::write(f.zone_path(), "this is not a zone file\n").expect("break");
+    let err = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "t")]))
+        .await
+        .expect_err("broken");
+    assert_eq!(err.rcode(), Rcode::ServFail);
+    assert_eq!(f.text(), "this is not a zone file\n");
+}
+
+#[tokio::test]
+async fn concurrent_writes_all_land_with_increasing_serials() {
+    let f = Arc::new(Fixture::new());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            f.store
+                .write(adding(vec![txt(
+                    &format!("h{i}._acme-challenge.example.com."),
+                    "v",
+                )]))
+                .await
+        }));
+    }
+    let mut serials = HashSet::new();
+    for t in tasks {
+        match t.await.expect("task").expect("write") {
+            WriteOutcome::Written { new_serial, .. } => assert!(serials.insert(new_serial)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(serials.len(), 20);
+    let max = serials.iter().max().copied();
+    assert_eq!(max, Some(2611220020));
+    for i in 0..20 {
+        assert_eq!(
+            f.served(
+                &format!("h{i}._acme-challenge.example.com."),
+                RecordType::TXT
+            ),
+            1
+        );
+    }
+    assert_eq!(f.commits(), 20);
+}
+
+#[tokio::test]
+async fn external_changes_are_committed_at_start() {
+    let f = Fixture::new();
+    assert_eq!(f.store.commit_external_changes(), 1);
+    assert_eq!(f.commits(), 1);
+    let repo = f.repo();
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let msg = head.message().expect("message");
+    assert!(
+        msg.starts_with("example.com: external change, serial 2611210007"),
+        "{msg}"
+    );
+    // Nothing more to commit the second time.
+    assert_eq!(f.store.commit_external_changes(), 0);
+}

@@ -1,0 +1,163 @@
+//! Smoke test of the whole UPDATE path on the real server: a TSIG-signed
+//! RFC 2136 UPDATE over UDP is applied, answered NOERROR and signed, shows
+//! up in queries, and a retransmission is not applied twice. Also the
+//! signed SOA query nsupdate sends without a `zone` line, over UDP and TCP.
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use zonewright::tsig::{self, Algorithm, Context, Key, SignParams, Tsig};
+
+const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn key() -> Key {
+    Key::new(
+        Name::from_ascii("acme-key.").unwrap(),
+        Algorithm::HmacSha256,
+        (0u8..32).collect(),
+    )
+}
+
+fn config() -> String {
+    format!(
+        "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
+         grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n"
+    )
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn sign(mut msg: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let p = SignParams {
+        time: now(),
+        fudge: 300,
+        error: 0,
+        other: &[],
+    };
+    let mac = tsig::sign(&mut msg, &key(), Context::Request, p);
+    (msg, mac)
+}
+
+/// The response's TSIG, checked to verify against the request MAC.
+fn verified(resp: &[u8], request_mac: &[u8]) -> Tsig {
+    let found = tsig::find(resp).unwrap().expect("the answer is signed");
+    let mut body = resp[..found.start].to_vec();
+    let ar = u16::from_be_bytes([body[10], body[11]]) - 1;
+    body[10..12].copy_from_slice(&ar.to_be_bytes());
+    let t = found.tsig;
+    let p = SignParams {
+        time: t.time_signed,
+        fudge: t.fudge,
+        error: t.error,
+        other: &t.other,
+    };
+    let mac = tsig::sign(&mut body, &key(), Context::Response { request_mac }, p);
+    assert_eq!(mac, t.mac, "the answer's MAC verifies");
+    t
+}
+
+/// `update add _acme-challenge.example.com. 60 TXT "<token>"`.
+fn acme_update(token: &str) -> Vec<u8> {
+    let mut m = vec![0x51, 0x52, 0x28, 0, 0, 1, 0, 0, 0, 1, 0, 0];
+    m.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+    m.extend_from_slice(b"\x0f_acme-challenge\xc0\x0c\x00\x10\x00\x01\x00\x00\x00\x3c");
+    m.extend_from_slice(&((token.len() + 1) as u16).to_be_bytes());
+    m.push(token.len() as u8);
+    m.extend_from_slice(token.as_bytes());
+    m
+}
+
+fn txt_count(resp: &Message) -> usize {
+    resp.answers
+        .iter()
+        .filter(|r| r.record_type() == RecordType::TXT)
+        .count()
+}
+
+#[test]
+fn signed_update_over_udp_is_applied_once_and_answered_signed() {
+    let server = TestServer::start(
+        &[(
+            "example.com.zone",
+            &simple_zone("example.com", 1, "192.0.2.80"),
+        )],
+        &config(),
+    );
+    let (req, mac) = sign(acme_update("token-1"));
+    let resp = server.udp_raw(&req).expect("an answer");
+    let m = Message::from_vec(&resp).unwrap();
+    assert_eq!(m.metadata.id, 0x5152);
+    assert_eq!(u8::from(m.metadata.op_code), 5);
+    assert_eq!(rcode(&m), ResponseCode::NoError);
+    let t = verified(&resp, &mac);
+    assert_eq!(t.error, 0);
+
+    let (answer, ok) = server.poll_udp("_acme-challenge.example.com.", RecordType::TXT, |r| {
+        txt_count(r) == 1
+    });
+    assert!(ok, "the TXT is served: {answer:?}");
+    let (soa, _) = server.poll_udp("example.com.", RecordType::SOA, |_| true);
+    let serial = soa_serial(&soa);
+    assert_ne!(serial, Some(1), "the serial moved");
+
+    // The same bytes again (a retransmission, or a replay): the same
+    // answer, nothing applied again.
+    let again = server.udp_raw(&req).expect("an answer");
+    assert_eq!(again, resp);
+    let (soa, _) = server.poll_udp("example.com.", RecordType::SOA, |_| true);
+    assert_eq!(soa_serial(&soa), serial);
+}
+
+#[test]
+fn unsigned_update_is_refused_and_changes_nothing() {
+    let server = TestServer::start(
+        &[(
+            "example.com.zone",
+            &simple_zone("example.com", 1, "192.0.2.80"),
+        )],
+        &config(),
+    );
+    let resp = server.udp_raw(&acme_update("nope")).expect("an answer");
+    let m = Message::from_vec(&resp).unwrap();
+    assert_eq!(rcode(&m), ResponseCode::Refused);
+    let r = server.udp(&query("_acme-challenge.example.com.", RecordType::TXT));
+    assert_eq!(txt_count(&r), 0);
+}
+
+#[test]
+fn nsupdate_style_signed_soa_query_is_answered_signed_over_udp_and_tcp() {
+    let server = TestServer::start(
+        &[(
+            "example.com.zone",
+            &simple_zone("example.com", 1, "192.0.2.80"),
+        )],
+        &config(),
+    );
+    let q = query("_acme-challenge.example.com.", RecordType::SOA)
+        .to_vec()
+        .unwrap();
+    let (req, mac) = sign(q);
+    let resp = server.udp_raw(&req).expect("an answer");
+    verified(&resp, &mac);
+    let m = Message::from_vec(&resp).unwrap();
+    // NXDOMAIN with the SOA in authority: where nsupdate learns the zone.
+    assert!(
+        m.authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::SOA)
+    );
+
+    let mut s = server.tcp_connect();
+    tcp_send(&mut s, &req);
+    let resp = tcp_recv(&mut s).expect("an answer");
+    verified(&resp, &mac);
+}
