@@ -173,6 +173,11 @@ fn kill_9_during_updates_then_restart() {
         }
     }
     assert!(acked.len() >= 20 && acked.len() < 400, "{} acked", acked.len());
+    eprintln!(
+        "kill -9 after {} acknowledged UPDATEs; {} failed",
+        acked.len(),
+        results.len() - acked.len()
+    );
 
     // Every zone file parses, and holds every acknowledged UPDATE.
     let mut zone_files = 0;
