@@ -64,7 +64,9 @@ fn startup_initialises_the_repository() {
     let tracked = git(&zones, &["ls-files"]);
     assert!(tracked.lines().any(|l| l == ZONE_FILE), "{tracked}");
     assert!(
-        tracked.lines().all(|l| !l.ends_with(".lock") && !l.ends_with(".tmp")),
+        tracked
+            .lines()
+            .all(|l| !l.ends_with(".lock") && !l.ends_with(".tmp")),
         "{tracked}"
     );
 }
@@ -84,7 +86,12 @@ fn startup_commits_uncommitted_changes_as_external_change() {
 
     let p = Proc::start(dir.path());
     let c = wait_head_message(&zones, "external change");
-    assert_eq!(commits_since(&zones, &fixture_head), [c.id.clone()], "{}", p.log_text());
+    assert_eq!(
+        commits_since(&zones, &fixture_head),
+        [c.id.clone()],
+        "{}",
+        p.log_text()
+    );
     assert_eq!(
         git(&zones, &["show", "--name-only", "--format=", "HEAD"]).trim(),
         ZONE_FILE
@@ -140,8 +147,17 @@ fn kill_9_during_updates_then_restart() {
     let rx = line_channel(&mut client);
     let mut results = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while results.iter().filter(|r: &&PyResult| r.rcode == "NOERROR").count() < 20 {
-        assert!(Instant::now() < deadline, "too slow: {results:?}\n{}", p.log_text());
+    while results
+        .iter()
+        .filter(|r: &&PyResult| r.rcode == "NOERROR")
+        .count()
+        < 20
+    {
+        assert!(
+            Instant::now() < deadline,
+            "too slow: {results:?}\n{}",
+            p.log_text()
+        );
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
             results.push(PyResult::parse(&line));
         }
@@ -172,7 +188,11 @@ fn kill_9_during_updates_then_restart() {
             assert!(r.is_signed_ok(), "{r:?}");
         }
     }
-    assert!(acked.len() >= 20 && acked.len() < 400, "{} acked", acked.len());
+    assert!(
+        acked.len() >= 20 && acked.len() < 400,
+        "{} acked",
+        acked.len()
+    );
     eprintln!(
         "kill -9 after {} acknowledged UPDATEs; {} failed",
         acked.len(),
@@ -185,26 +205,45 @@ fn kill_9_during_updates_then_restart() {
         let path = e.unwrap().path();
         if path.extension().is_some_and(|x| x == "zone") {
             zone_files += 1;
-            assert!(zone_check(&path).is_ok(), "{path:?}: {:?}", zone_check(&path));
+            assert!(
+                zone_check(&path).is_ok(),
+                "{path:?}: {:?}",
+                zone_check(&path)
+            );
         }
     }
     assert_eq!(zone_files, 1);
     let file = zone_text(&zones);
     for v in &acked {
-        assert!(file.contains(&format!("\"{v}\"")), "acknowledged {v} lost:\n{file}");
+        assert!(
+            file.contains(&format!("\"{v}\"")),
+            "acknowledged {v} lost:\n{file}"
+        );
     }
 
     // Restart: served, committed, writable.
     let p = Proc::start(dir.path());
     let served: BTreeSet<String> = served_txt(p.addr, ACME_NAME).into_iter().collect();
-    assert!(served.is_superset(&acked), "lost: {:?}", acked.difference(&served));
-    assert_eq!(zone_check(&zones.join(ZONE_FILE)), Ok(served_serial(p.addr)));
+    assert!(
+        served.is_superset(&acked),
+        "lost: {:?}",
+        acked.difference(&served)
+    );
+    assert_eq!(
+        zone_check(&zones.join(ZONE_FILE)),
+        Ok(served_serial(p.addr))
+    );
     wait_committed(&zones, ZONE_FILE);
     let fsck = git_try(&zones, &["fsck", "--no-progress"]);
     assert!(fsck.status.success(), "{}", text(&fsck));
 
     let before = head(&zones).unwrap();
-    let r = py_update(p.port(), &acme_py(), true, &["add _acme-challenge 60 TXT \"after-crash\""]);
+    let r = py_update(
+        p.port(),
+        &acme_py(),
+        true,
+        &["add _acme-challenge 60 TXT \"after-crash\""],
+    );
     assert!(r.is_signed_ok(), "{r:?}\n{}", p.log_text());
     assert_eq!(commits_since(&zones, &before).len(), 1, "{}", p.log_text());
     let c = commit(&zones, "HEAD");

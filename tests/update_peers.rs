@@ -17,7 +17,11 @@ fn assert_update_ok(o: &std::process::Output, what: &str) {
     let stderr = String::from_utf8_lossy(&o.stderr).to_ascii_lowercase();
     assert!(o.status.success(), "{what}: {}", text(o));
     for bad in ["tsig", "error", "fail", "refused", "notauth", "timed out"] {
-        assert!(!stderr.contains(bad), "{what}: stderr mentions {bad:?}: {}", text(o));
+        assert!(
+            !stderr.contains(bad),
+            "{what}: stderr mentions {bad:?}: {}",
+            text(o)
+        );
     }
 }
 
@@ -96,7 +100,11 @@ fn nsupdate_key_file_hmac_sha512() {
     let keyfile = fixture_path("bind-key.conf");
     let keyfile = keyfile.to_str().unwrap();
 
-    let add = update_script(port, Some("example.com"), &[&format!("update add {TOKEN_TXT}")]);
+    let add = update_script(
+        port,
+        Some("example.com"),
+        &[&format!("update add {TOKEN_TXT}")],
+    );
     assert_update_ok(&nsupdate(&["-k", keyfile], false, &add), "nsupdate -k add");
     assert_eq!(dig_short(port, ACME_NAME, "TXT", true), ["\"token-1\""]);
     assert_eq!(commits_since(&zones, &base).len(), 1);
@@ -107,7 +115,10 @@ fn nsupdate_key_file_hmac_sha512() {
         Some("example.com"),
         &["update delete _acme-challenge.example.com. TXT \"token-1\""],
     );
-    assert_update_ok(&nsupdate(&["-k", keyfile], true, &del), "nsupdate -k delete");
+    assert_update_ok(
+        &nsupdate(&["-k", keyfile], true, &del),
+        "nsupdate -k delete",
+    );
     assert!(dig_short(port, ACME_NAME, "TXT", true).is_empty());
     assert_eq!(commits_since(&zones, &base).len(), 2);
     assert_head_update(&zones, "bind-key", "+0 -1");
@@ -120,7 +131,11 @@ fn knsupdate_add_then_delete(tcp: bool) {
     let base = head(&zones).unwrap();
     let y = acme_y();
 
-    let add = update_script(port, Some("example.com."), &[&format!("update add {TOKEN_TXT}")]);
+    let add = update_script(
+        port,
+        Some("example.com."),
+        &[&format!("update add {TOKEN_TXT}")],
+    );
     let o = knsupdate(&y, tcp, &add);
     assert_update_ok(&o, "knsupdate add");
     assert_eq!(dig_short(port, ACME_NAME, "TXT", false), ["\"token-1\""]);
@@ -158,12 +173,22 @@ fn dnspython_add_then_delete(key_name: &str, alg: &str, secret: &str) {
     let key = py_key(key_name, alg, secret);
     for (round, tcp) in [false, true].into_iter().enumerate() {
         let token = format!("{alg}-{}", if tcp { "tcp" } else { "udp" });
-        let r = py_update(port, &key, tcp, &[&format!("add _acme-challenge 60 TXT \"{token}\"")]);
+        let r = py_update(
+            port,
+            &key,
+            tcp,
+            &[&format!("add _acme-challenge 60 TXT \"{token}\"")],
+        );
         assert!(r.is_signed_ok(), "{key_name} add tcp={tcp}: {r:?}");
         assert_eq!(served_txt(s.addr, ACME_NAME), [token.clone()]);
         assert_head_update(&zones, key_name, "+1 -0");
 
-        let r = py_update(port, &key, tcp, &[&format!("delete _acme-challenge TXT \"{token}\"")]);
+        let r = py_update(
+            port,
+            &key,
+            tcp,
+            &[&format!("delete _acme-challenge TXT \"{token}\"")],
+        );
         assert!(r.is_signed_ok(), "{key_name} delete tcp={tcp}: {r:?}");
         assert!(served_txt(s.addr, ACME_NAME).is_empty());
         assert_head_update(&zones, key_name, "+0 -1");
@@ -255,8 +280,16 @@ fn wrong_secret_is_notauth_badsig_unsigned() {
             );
         }
         // nsupdate reports it as a failure too.
-        let script = update_script(s.addr.port(), Some("example.com"), &[&format!("update add {TOKEN_TXT}")]);
-        let o = nsupdate(&["-y", &format!("hmac-sha256:{ACME}:{WRONG_SECRET}")], false, &script);
+        let script = update_script(
+            s.addr.port(),
+            Some("example.com"),
+            &[&format!("update add {TOKEN_TXT}")],
+        );
+        let o = nsupdate(
+            &["-y", &format!("hmac-sha256:{ACME}:{WRONG_SECRET}")],
+            false,
+            &script,
+        );
         assert!(!o.status.success(), "{}", text(&o));
     });
 }
@@ -277,7 +310,11 @@ fn skewed_clock_is_notauth_badtime_signed() {
             );
             assert_eq!(r.len(), 1);
             assert_eq!(
-                (r[0].rcode.as_str(), r[0].tsig.as_str(), r[0].tsig_error.as_str()),
+                (
+                    r[0].rcode.as_str(),
+                    r[0].tsig.as_str(),
+                    r[0].tsig_error.as_str()
+                ),
                 ("NOTAUTH", "valid", "BADTIME"),
                 "skew {skew}: {:?}",
                 r[0]
@@ -302,7 +339,11 @@ fn clock_within_fudge_is_accepted() {
 #[test]
 fn unsigned_update_is_refused() {
     refused_changes_nothing("unsigned", |s| {
-        let script = update_script(s.addr.port(), Some("example.com"), &[&format!("update add {TOKEN_TXT}")]);
+        let script = update_script(
+            s.addr.port(),
+            Some("example.com"),
+            &[&format!("update add {TOKEN_TXT}")],
+        );
         for tcp in [false, true] {
             let o = nsupdate(&[], tcp, &script);
             assert!(!o.status.success(), "{}", text(&o));
@@ -318,7 +359,12 @@ fn unsigned_update_is_refused() {
             std::time::Duration::from_secs(20),
         );
         let r = PyResult::parse(String::from_utf8_lossy(&o.stdout).trim());
-        assert_eq!((r.rcode.as_str(), r.tsig.as_str()), ("REFUSED", "none"), "{}", text(&o));
+        assert_eq!(
+            (r.rcode.as_str(), r.tsig.as_str()),
+            ("REFUSED", "none"),
+            "{}",
+            text(&o)
+        );
     });
 }
 
@@ -353,7 +399,11 @@ fn out_of_grant_is_refused_signed_and_atomic() {
         );
         let o = nsupdate(&["-y", &acme_y()], false, &script);
         assert!(!o.status.success(), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("REFUSED"), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("REFUSED"),
+            "{}",
+            text(&o)
+        );
         assert_eq!(
             a_addrs(&s.udp(&query("www.example.com.", hickory_proto::rr::RecordType::A))),
             [std::net::Ipv4Addr::new(192, 0, 2, 80)]

@@ -28,7 +28,10 @@ fn commit_author_summary_body_and_trailers() {
     py_ok(s.addr.port(), &[ADD_TOKEN1]);
 
     let new = served_serial(s.addr);
-    assert!(expected.contains(&new), "serial {new}, want one of {expected:?}");
+    assert!(
+        expected.contains(&new),
+        "serial {new}, want one of {expected:?}"
+    );
     assert_eq!(commits_since(&zones, &base).len(), 1);
     let c = commit(&zones, "HEAD");
     assert_eq!(c.author_name, ACME, "{c:?}");
@@ -43,15 +46,18 @@ fn commit_author_summary_body_and_trailers() {
     // The body lists the record added.
     let body = c.message.strip_prefix(&c.subject).unwrap_or(&c.message);
     assert!(
-        body.lines().any(|l| l.contains("_acme-challenge.example.com")
-            && l.contains("TXT")
-            && l.contains("token-1")),
+        body.lines()
+            .any(|l| l.contains("_acme-challenge.example.com")
+                && l.contains("TXT")
+                && l.contains("token-1")),
         "body does not list the record: {c:?}"
     );
     assert_eq!(c.trailer("Actor").as_deref(), Some(ACME), "{c:?}");
     assert_eq!(c.trailer("Via").as_deref(), Some("rfc2136"), "{c:?}");
     let client = c.trailer("Client").unwrap_or_default();
-    let port = client.strip_prefix("127.0.0.1:").and_then(|p| p.parse::<u16>().ok());
+    let port = client
+        .strip_prefix("127.0.0.1:")
+        .and_then(|p| p.parse::<u16>().ok());
     assert!(port.is_some_and(|p| p != 0), "Client: {client:?} in {c:?}");
     assert_eq!(c.serials(), Some((OLD_SERIAL, new)), "{c:?}");
     // The file on disk is what was committed.
@@ -84,10 +90,15 @@ fn diff_touches_only_the_record_and_the_serial() {
     let txt_line = added.iter().find(|l| l.contains("token-1"));
     assert!(serial_line.is_some() && txt_line.is_some(), "{added:?}");
     let txt_line = txt_line.unwrap();
-    assert!(txt_line.contains("_acme-challenge") && txt_line.contains("TXT"), "{txt_line:?}");
+    assert!(
+        txt_line.contains("_acme-challenge") && txt_line.contains("TXT"),
+        "{txt_line:?}"
+    );
     // The serial line keeps its layout: only the number differs.
     assert_eq!(
-        serial_line.unwrap().replace(&new.to_string(), &OLD_SERIAL.to_string()),
+        serial_line
+            .unwrap()
+            .replace(&new.to_string(), &OLD_SERIAL.to_string()),
         removed[0]
     );
 
@@ -129,11 +140,20 @@ fn noop_update_writes_nothing() {
     let before = written(&zones);
     for (what, ops) in [
         ("add an existing record", &[ADD_TOKEN1][..]),
-        ("delete a missing value", &["delete _acme-challenge TXT \"nope\""]),
-        ("delete a missing RRset", &["delete _acme-challenge.sub TXT"]),
+        (
+            "delete a missing value",
+            &["delete _acme-challenge TXT \"nope\""],
+        ),
+        (
+            "delete a missing RRset",
+            &["delete _acme-challenge.sub TXT"],
+        ),
         (
             "add and delete the same record",
-            &["add _acme-challenge 60 TXT \"gone\"", "delete _acme-challenge TXT \"gone\""],
+            &[
+                "add _acme-challenge 60 TXT \"gone\"",
+                "delete _acme-challenge TXT \"gone\"",
+            ],
         ),
     ] {
         for tcp in [false, true] {
@@ -165,7 +185,10 @@ fn failed_prerequisites_change_nothing() {
         // yxrrset, but no such RRset.
         (&["present _acme-challenge A", ADD_TOKEN2], "NXRRSET"),
         // yxrrset with a value that is not there.
-        (&["present _acme-challenge TXT \"token-9\"", ADD_TOKEN2], "NXRRSET"),
+        (
+            &["present _acme-challenge TXT \"token-9\"", ADD_TOKEN2],
+            "NXRRSET",
+        ),
     ] {
         let r = py_update(port, &acme_py(), false, ops);
         assert_eq!(
@@ -179,7 +202,14 @@ fn failed_prerequisites_change_nothing() {
     assert_eq!(served_txt(s.addr, ACME_NAME), ["token-1"]);
 
     // Prerequisites that hold let the update through.
-    py_ok(port, &["present _acme-challenge TXT", "absent _acme-challenge.sub", ADD_TOKEN2]);
+    py_ok(
+        port,
+        &[
+            "present _acme-challenge TXT",
+            "absent _acme-challenge.sub",
+            ADD_TOKEN2,
+        ],
+    );
     assert_eq!(served_txt(s.addr, ACME_NAME), ["token-1", "token-2"]);
 }
 
@@ -195,9 +225,15 @@ fn acme_client_patterns() {
     py_ok(port, &[ADD_TOKEN1]);
     py_ok(port, &[ADD_TOKEN2]);
     assert_eq!(served_txt(s.addr, ACME_NAME), ["token-1", "token-2"]);
-    assert_eq!(dig_short(port, ACME_NAME, "TXT", false), ["\"token-1\"", "\"token-2\""]);
+    assert_eq!(
+        dig_short(port, ACME_NAME, "TXT", false),
+        ["\"token-1\"", "\"token-2\""]
+    );
     let file = zone_text(&zones);
-    assert!(file.contains("\"token-1\"") && file.contains("\"token-2\""), "{file}");
+    assert!(
+        file.contains("\"token-1\"") && file.contains("\"token-2\""),
+        "{file}"
+    );
 
     py_ok(port, &["delete _acme-challenge TXT \"token-1\""]);
     assert_eq!(served_txt(s.addr, ACME_NAME), ["token-2"]);
@@ -209,17 +245,26 @@ fn acme_client_patterns() {
     py_ok(port, &[ADD_TOKEN1]);
     py_ok(
         port,
-        &["delete _acme-challenge TXT", "add _acme-challenge 120 TXT \"lego-1\""],
+        &[
+            "delete _acme-challenge TXT",
+            "add _acme-challenge 120 TXT \"lego-1\"",
+        ],
     );
     assert_eq!(served_txt(s.addr, ACME_NAME), ["lego-1"]);
     let file = zone_text(&zones);
-    assert!(!file.contains("token-1") && file.contains("lego-1"), "{file}");
+    assert!(
+        !file.contains("token-1") && file.contains("lego-1"),
+        "{file}"
+    );
     py_ok(port, &["delete _acme-challenge TXT"]);
     assert!(served_txt(s.addr, ACME_NAME).is_empty());
 
     // The challenge name of a subdomain (_acme-challenge.**).
     py_ok(port, &["add _acme-challenge.www 60 TXT \"deep\""]);
-    assert_eq!(served_txt(s.addr, "_acme-challenge.www.example.com."), ["deep"]);
+    assert_eq!(
+        served_txt(s.addr, "_acme-challenge.www.example.com."),
+        ["deep"]
+    );
     py_ok(port, &["delete _acme-challenge.www TXT \"deep\""]);
     assert!(served_txt(s.addr, "_acme-challenge.www.example.com.").is_empty());
 
@@ -282,7 +327,11 @@ fn fifty_concurrent_updates() {
     assert_eq!(served_txt(s.addr, ACME_NAME), want);
     let file = zone_text(&zones);
     for v in &want {
-        assert_eq!(file.matches(&format!("\"{v}\"")).count(), 1, "{v} in\n{file}");
+        assert_eq!(
+            file.matches(&format!("\"{v}\"")).count(),
+            1,
+            "{v} in\n{file}"
+        );
     }
     let final_serial = served_serial(s.addr);
     assert_eq!(zone_check(&zone_path(&s)), Ok(final_serial));
@@ -292,12 +341,18 @@ fn fifty_concurrent_updates() {
     // commit's serial follows the one before and its file parses.
     let scratch = tempfile::tempdir().unwrap();
     let commits = commits_since(&zones, &base);
-    assert!((1..=50).contains(&commits.len()), "{} commits", commits.len());
+    assert!(
+        (1..=50).contains(&commits.len()),
+        "{} commits",
+        commits.len()
+    );
     let mut prev = OLD_SERIAL;
     let mut added = 0;
     for id in &commits {
         let c = commit(&zones, id);
-        let (old, new) = c.serials().unwrap_or_else(|| panic!("no Serial trailer: {c:?}"));
+        let (old, new) = c
+            .serials()
+            .unwrap_or_else(|| panic!("no Serial trailer: {c:?}"));
         assert_eq!(old, prev, "{c:?}");
         assert!(new > old, "{c:?}");
         assert_eq!(zone_check_at(&zones, id, scratch.path()), Ok(new), "{c:?}");
@@ -384,19 +439,33 @@ fn operator_edit_racing_updates_loses_nothing() {
         let line = format!("op-{r} IN A 192.0.2.{}\n", 100 + r);
         assert_eq!(file.matches(&line).count(), 1, "{line:?} in\n{file}");
         let resp = s.udp(&query(&format!("op-{r}.example.com."), RecordType::A));
-        assert_eq!(a_addrs(&resp), [Ipv4Addr::new(192, 0, 2, 100 + r as u8)], "op-{r}");
+        assert_eq!(
+            a_addrs(&resp),
+            [Ipv4Addr::new(192, 0, 2, 100 + r as u8)],
+            "op-{r}"
+        );
     }
     let mut want: Vec<String> = (0..20).map(|i| format!("u-{i}")).collect();
     want.push("u-first".into());
     want.push("u-last".into());
     want.sort();
     for v in &want {
-        assert_eq!(file.matches(&format!("\"{v}\"")).count(), 1, "{v} in\n{file}");
+        assert_eq!(
+            file.matches(&format!("\"{v}\"")).count(),
+            1,
+            "{v} in\n{file}"
+        );
     }
     assert_eq!(served_txt(s.addr, ACME_NAME), want);
     assert_eq!(zone_check(&zone_path(&s)), Ok(served_serial(s.addr)));
     assert!(file_status(&zones, ZONE_FILE).is_empty());
     // The hand-written part is intact.
-    assert!(file.starts_with("; example.com: written by hand."), "{file}");
-    assert!(file.contains("www     IN  A   192.0.2.80   ; the web server\n"), "{file}");
+    assert!(
+        file.starts_with("; example.com: written by hand."),
+        "{file}"
+    );
+    assert!(
+        file.contains("www     IN  A   192.0.2.80   ; the web server\n"),
+        "{file}"
+    );
 }

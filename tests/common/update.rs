@@ -279,7 +279,10 @@ impl PyResult {
             .filter_map(|w| w.split_once('='))
             .collect();
         PyResult {
-            i: kv.get("i").and_then(|v| v.parse().ok()).unwrap_or(usize::MAX),
+            i: kv
+                .get("i")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX),
             rcode: kv.get("rcode").unwrap_or(&"?").to_string(),
             tsig: kv.get("tsig").unwrap_or(&"?").to_string(),
             tsig_error: kv.get("tsig_error").unwrap_or(&"?").to_string(),
@@ -362,7 +365,10 @@ pub fn commit_count(dir: &Path) -> usize {
     if head(dir).is_none() {
         return 0;
     }
-    git(dir, &["rev-list", "--count", "HEAD"]).trim().parse().unwrap()
+    git(dir, &["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Commits after `base` (exclusive) up to HEAD, oldest first.
@@ -532,7 +538,10 @@ pub fn assert_nothing_written(before: &Written, zones: &Path, what: &str) {
         "{what}: the zone file changed:\n{}",
         String::from_utf8_lossy(&after.bytes)
     );
-    assert_eq!(before.mtime, after.mtime, "{what}: the zone file was rewritten");
+    assert_eq!(
+        before.mtime, after.mtime,
+        "{what}: the zone file was rewritten"
+    );
     assert_eq!(before.head, after.head, "{what}: a commit was made");
     assert_eq!(before.commits, after.commits, "{what}");
 }
@@ -574,7 +583,8 @@ pub fn calver_next(old: u32) -> Vec<u32> {
 /// One query over UDP to `addr`; `None` when nothing came back in time.
 pub fn udp_at(addr: SocketAddr, msg: &Message) -> Option<Message> {
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     sock.send_to(&msg.to_vec().unwrap(), addr).ok()?;
     let mut buf = vec![0u8; 65535];
     let (n, _) = sock.recv_from(&mut buf).ok()?;
