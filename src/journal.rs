@@ -630,6 +630,39 @@ mod tests {
     }
 
     #[test]
+    fn commit_on_reload_makes_an_external_edit_ixfr_able() {
+        let f = Fixture::new();
+        f.commit(&text(1, "192.0.2.10", ""));
+        let config = crate::config::Config::new(f.dir.path().to_path_buf(), Vec::new());
+        let state = State::new(Arc::new(config));
+        let report = state.reload();
+        assert_eq!(
+            commit_external_on_reload(&state, &report),
+            0,
+            "already committed"
+        );
+        // An operator's edit, picked up by the reloader.
+        std::fs::write(&f.file, text(2, "192.0.2.20", "")).expect("write");
+        let report = state.reload();
+        assert_eq!(report.loaded.len(), 1, "{report:?}");
+        assert_eq!(commit_external_on_reload(&state, &report), 1);
+        assert!(!git::is_dirty(&f.repo, &f.file).expect("status"));
+        let served = state
+            .snapshot()
+            .get(&f.origin)
+            .cloned()
+            .expect("served zone");
+        let step = f.journal().incremental(&served, &f.file, 1).expect("step");
+        assert_eq!(step.diff.len(), 2);
+        let head = f.repo.head().expect("head").peel_to_commit().expect("c");
+        assert!(
+            head.message()
+                .unwrap_or("")
+                .contains("external change, serial 2")
+        );
+    }
+
+    #[test]
     fn external_message_has_trailers() {
         let m = external_message(&Name::from_ascii("example.com.").expect("n"), 5);
         assert!(
