@@ -339,13 +339,36 @@ fn blob_text(repo: &Repository, blob: Oid) -> Result<String, Fallback> {
 
 /// The serial of the apex SOA in a blob, `None` if it does not parse.
 fn blob_serial(repo: &Repository, origin: &Name, blob: Oid) -> Option<u32> {
-    let text = blob_text(repo, blob).ok()?;
-    let doc = Document::parse("(git)", &text, origin, &NoIncludes).ok()?;
-    doc.records()
-        .map(|(rr, _)| rr)
-        .find(|rr| rr.rtype == RecordType::SOA && rr.name == *origin)
-        .and_then(|rr| soa_timers(&rr.rdata))
-        .map(|t| t.serial)
+    soa_serial(&blob_text(repo, blob).ok()?, origin)
+}
+
+/// How much of a file [`soa_serial`] first tries: the SOA is nearly
+/// always at the top, so big zones need not be parsed whole.
+const SOA_SCAN: usize = 16 * 1024;
+
+/// The apex SOA's serial in zone-file text: from a prefix (cut at a line
+/// end) when that parses and holds the SOA, else from the whole text.
+fn soa_serial(text: &str, origin: &Name) -> Option<u32> {
+    let find = |t: &str| {
+        let doc = Document::parse("(git)", t, origin, &NoIncludes).ok()?;
+        doc.records()
+            .map(|(rr, _)| rr)
+            .find(|rr| rr.rtype == RecordType::SOA && rr.name == *origin)
+            .and_then(|rr| soa_timers(&rr.rdata))
+            .map(|t| t.serial)
+    };
+    if text.len() > SOA_SCAN {
+        let cut = text
+            .char_indices()
+            .take_while(|(i, _)| *i < SOA_SCAN)
+            .filter(|(_, c)| *c == '\n')
+            .last()
+            .map(|(i, _)| i + 1);
+        if let Some(serial) = cut.and_then(|c| find(&text[..c])) {
+            return Some(serial);
+        }
+    }
+    find(text)
 }
 
 /// An old version, parsed and validated as the loader does.
@@ -660,6 +683,21 @@ mod tests {
                 .unwrap_or("")
                 .contains("external change, serial 2")
         );
+    }
+
+    #[test]
+    fn soa_serial_from_a_prefix_or_the_whole_text() {
+        let origin = Name::from_ascii("example.com.").expect("name");
+        let big: String = (0..2000)
+            .map(|i| format!("h{i} IN A 192.0.2.1\n"))
+            .collect();
+        assert_eq!(soa_serial(&text(7, "192.0.2.1", &big), &origin), Some(7));
+        // The SOA after the prefix, in parentheses over several lines.
+        let late = format!(
+            "$ORIGIN example.com.\n$TTL 300\n{big}@ IN SOA ns1 hostmaster (\n 9 7200\n 3600 1209600 300 )\n"
+        );
+        assert_eq!(soa_serial(&late, &origin), Some(9));
+        assert_eq!(soa_serial("garbage (", &origin), None);
     }
 
     #[test]

@@ -357,3 +357,107 @@ fn dig_and_kdig_print_the_incremental_transfer() {
         check_tool_output(&run(kdig, &args));
     }
 }
+
+/// RFC 8945 §5.3.1: every message of a signed transfer is signed; dig and
+/// kdig verify each one and fail the transfer otherwise.
+#[test]
+fn signed_ixfr_verifies_in_dig_and_kdig() {
+    let s = start(&format!(
+        "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
+         grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n"
+    ));
+    publish(&s, 2, "192.0.2.81", "new 60 IN TXT \"added\"\n");
+    let port = s.addr.port().to_string();
+    let key = format!("hmac-sha256:acme-key:{SECRET_B64}");
+    for (bin, extra) in [("/usr/bin/dig", "+tries=1"), ("/usr/bin/kdig", "+retry=0")] {
+        let Some(bin) = tool(bin) else {
+            continue;
+        };
+        let args: Vec<String> = [
+            "@127.0.0.1",
+            "-p",
+            &port,
+            "-y",
+            &key,
+            "example.com",
+            "IXFR=1",
+            "+time=3",
+            extra,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        let out = run(bin, &args);
+        let lines: Vec<String> = record_lines(&out)
+            .into_iter()
+            .filter(|l| !l.contains(" TSIG "))
+            .collect();
+        check_tool_output(&lines.join("\n"));
+    }
+}
+
+/// A difference too large for one message is framed over several, each
+/// signed (RFC 8945 §5.3.1) and each within 65535 octets; kdig and dig
+/// verify the whole stream.
+#[test]
+fn large_signed_ixfr_spans_several_messages() {
+    let s = start(&format!(
+        "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
+         grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n"
+    ));
+    let lines = |tag: &str, n: usize| -> String {
+        (0..n)
+            .map(|i| format!("bulk{i} IN TXT \"{tag}-{i:04}-{}\"\n", "y".repeat(200)))
+            .collect()
+    };
+    publish(&s, 2, "192.0.2.80", &lines("old", 2000));
+    // Half of the bulk records change: 1000 deleted, 1000 added.
+    let mut next = lines("new", 1000);
+    next.push_str(
+        &lines("old", 2000)
+            .lines()
+            .skip(1000)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    publish(&s, 3, "192.0.2.80", &next);
+    let port = s.addr.port().to_string();
+    let key = format!("hmac-sha256:acme-key:{SECRET_B64}");
+    for (bin, extra) in [("/usr/bin/dig", "+tries=1"), ("/usr/bin/kdig", "+retry=0")] {
+        let Some(bin) = tool(bin) else {
+            continue;
+        };
+        let args: Vec<String> = [
+            "@127.0.0.1",
+            "-p",
+            &port,
+            "-y",
+            &key,
+            "example.com",
+            "IXFR=2",
+            "+time=5",
+            extra,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        let out = run(bin, &args);
+        let records: Vec<String> = record_lines(&out)
+            .into_iter()
+            .filter(|l| !l.contains(" TSIG "))
+            .collect();
+        assert_eq!(
+            records.len(),
+            4 + 2000,
+            "{bin}: {}",
+            &out[out.len().saturating_sub(600)..]
+        );
+        let tsigs = record_lines(&out)
+            .iter()
+            .filter(|l| l.contains(" TSIG "))
+            .count();
+        assert!(tsigs > 1, "{bin}: one TSIG per message, {tsigs} seen");
+        assert!(records[0].contains(" 3 7200 ") && records[1].contains(" 2 7200 "));
+        assert!(records.last().is_some_and(|l| l.contains(" 3 7200 ")));
+    }
+}
