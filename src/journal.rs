@@ -120,7 +120,9 @@ type CacheKey = (Name, Oid, Oid);
 /// Per-zone indexes and the recent differences. One per server.
 pub struct Journal {
     zones_dir: PathBuf,
-    indexes: Mutex<HashMap<Name, Index>>,
+    /// One lock per zone: rebuilding one zone's index (a git walk) never
+    /// holds up another zone's IXFR.
+    indexes: Mutex<HashMap<Name, Arc<Mutex<Index>>>>,
     diffs: Mutex<VecDeque<(CacheKey, Arc<Step>)>>,
 }
 
@@ -143,8 +145,9 @@ impl Journal {
     /// newest first. Rebuilds the index when HEAD moved.
     pub fn versions(&self, origin: &Name, file: &Path) -> Result<Vec<Version>, Fallback> {
         let repo = self.repo()?;
-        let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-        let index = refresh(&repo, &mut indexes, origin, file)?;
+        let slot = self.index_of(origin);
+        let mut index = slot.lock().unwrap_or_else(|p| p.into_inner());
+        refresh(&repo, &mut index, origin, file)?;
         Ok(index.versions.clone())
     }
 
@@ -152,8 +155,9 @@ impl Journal {
     pub fn records_at(&self, origin: &Name, file: &Path, serial: u32) -> Result<Vec<Rr>, Fallback> {
         let repo = self.repo()?;
         let version = {
-            let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-            let index = refresh(&repo, &mut indexes, origin, file)?;
+            let slot = self.index_of(origin);
+            let mut index = slot.lock().unwrap_or_else(|p| p.into_inner());
+            refresh(&repo, &mut index, origin, file)?;
             index.find(serial).ok_or(Fallback::UnknownSerial(serial))?
         };
         let zone = build_version(&repo, origin, version.blob)?;
@@ -178,8 +182,9 @@ impl Journal {
             Err(e) => return Err(Fallback::Git(e.to_string())),
         }
         let (old, new) = {
-            let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-            let index = refresh(&repo, &mut indexes, origin, file)?;
+            let slot = self.index_of(origin);
+            let mut index = slot.lock().unwrap_or_else(|p| p.into_inner());
+            refresh(&repo, &mut index, origin, file)?;
             let new = index.newest.ok_or(Fallback::HeadNotServed)?;
             if new.serial != current.serial() {
                 return Err(Fallback::HeadNotServed);
@@ -207,6 +212,11 @@ impl Journal {
         });
         self.remember(key, step.clone());
         Ok(step)
+    }
+
+    fn index_of(&self, origin: &Name) -> Arc<Mutex<Index>> {
+        let mut all = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(origin.clone()).or_default().clone()
     }
 
     fn cached(&self, key: &CacheKey) -> Option<Arc<Step>> {
@@ -243,23 +253,22 @@ fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, Fallback> {
 }
 
 /// The index of `origin`, rebuilt when HEAD (or the file) changed.
-fn refresh<'a>(
+fn refresh(
     repo: &Repository,
-    indexes: &'a mut HashMap<Name, Index>,
+    index: &mut Index,
     origin: &Name,
     file: &Path,
-) -> Result<&'a Index, Fallback> {
+) -> Result<(), Fallback> {
     let path = relative(repo, file)?;
     let head = repo
         .head()
         .and_then(|h| h.peel_to_commit())
         .map_err(git_err)?
         .id();
-    let index = indexes.entry(origin.clone()).or_default();
     if index.head != Some(head) || index.path != path {
         rebuild(repo, index, origin, path, head)?;
     }
-    Ok(index)
+    Ok(())
 }
 
 /// Walks the history from HEAD, newest first: one version per distinct
