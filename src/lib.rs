@@ -26,6 +26,8 @@
 //! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
 //! - [`message`]: request classification and response encoding (EDNS0, TC).
 //! - [`xfr`]: AXFR message sequences.
+//! - [`ixfr`]: IXFR (RFC 1995): diff of two zone versions -> one condensed difference sequence.
+//! - [`journal`]: the IXFR journal: serials -> commits from each zone file's git history, diff cache.
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
 //! - [`policy`]: grants: which key or token may change which names and types.
@@ -40,6 +42,8 @@
 pub mod answer;
 pub mod config;
 pub mod git;
+pub mod ixfr;
+pub mod journal;
 pub mod loader;
 pub mod message;
 pub mod policy;

@@ -8,7 +8,8 @@
 //!        │          └► signed ─► update::prepare ─► Handled::Update (async: store.write)
 //!        └► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit - TSIG)
 //!                                   ├► Axfr  ─► TCP + allow_transfer? xfr::axfr : REFUSED
-//!                                   ├► Ixfr  ─► up to date or UDP? SOA only : as AXFR
+//!                                   ├► Ixfr  ─► up to date or UDP? SOA only
+//!                                   │          : ixfr_edge (git journal diff) or as AXFR
 //!                                   ├► Reply(bytes) ─► bytes
 //!                                   └► Drop ─► nothing
 //!     every answer to a verified signed request ─► Signing::sign_stream
@@ -35,6 +36,7 @@ use super::replay::{self, ReplayCache};
 use super::tsig_edge::{Keyring, Signing, error_for, reject};
 pub use super::update::PendingUpdate;
 use crate::answer::{Answer, Rec, answer};
+use crate::journal::Journal;
 use crate::message::{
     Edns, MessageWriter, OUR_PAYLOAD, Query, Request, Transport, encode, opcode, parse_request,
     rcode, response_flags,
@@ -95,6 +97,8 @@ pub struct Dispatcher {
     pub(super) clock: Clock,
     /// `[tsig] fudge`: for our signatures, and the most time skew accepted.
     pub(super) fudge: u16,
+    /// The zones' git history, for IXFR (RFC 1995).
+    pub(super) journal: Journal,
 }
 
 impl Dispatcher {
@@ -109,6 +113,7 @@ impl Dispatcher {
         Dispatcher {
             keys: Keyring::new(&config.keys),
             fudge: config.tsig_fudge,
+            journal: Journal::new(config.zones_dir.clone()),
             replay: Arc::new(ReplayCache::new(replay::CAPACITY)),
             state,
             store,
@@ -183,8 +188,10 @@ impl Dispatcher {
             }
             // RFC 5936 §4.2: AXFR is TCP only.
             Request::Axfr(q) if peer.transport == Transport::Udp => refused(&q, max_udp),
-            Request::Axfr(q) => transfer(state, &q, peer, None, reserve),
-            Request::Ixfr(q, serial) => transfer(state, &q, peer, Some(serial), reserve),
+            Request::Axfr(q) => transfer(state, &q, peer, None, reserve, &self.journal),
+            Request::Ixfr(q, serial) => {
+                transfer(state, &q, peer, Some(serial), reserve, &self.journal)
+            }
             Request::Reply(bytes) => vec![bytes],
             Request::Drop => Vec::new(),
         };
@@ -237,10 +244,11 @@ fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
 
 /// AXFR (RFC 5936) and IXFR (RFC 1995). Only for the apex of a served zone
 /// and only to peers in its `allow_transfer`; anything else is REFUSED
-/// (RFC 5936 §4.2.1, the choice BIND and Knot make). IXFR has no history
-/// to diff from yet: a client that is up to date gets the SOA alone
-/// (RFC 1995 §2), over UDP everyone gets the SOA alone ("fall back to TCP",
-/// RFC 1995 §2), and otherwise the full zone in AXFR form (RFC 1995 §4).
+/// (RFC 5936 §4.2.1, the choice BIND and Knot make). IXFR: a client that
+/// is up to date gets the SOA alone (RFC 1995 §2), over UDP everyone gets
+/// the SOA alone ("fall back to TCP", RFC 1995 §2), a client whose version
+/// is in the zone file's git history gets the differences (RFC 1995 §4,
+/// [`super::ixfr_edge`]), and otherwise the full zone in AXFR form.
 /// `reserve` octets of each message are left for a TSIG RR.
 fn transfer(
     state: &State,
@@ -248,6 +256,7 @@ fn transfer(
     peer: Peer,
     ixfr: Option<Option<u32>>,
     reserve: usize,
+    journal: &Journal,
 ) -> Vec<Vec<u8>> {
     let max_udp = state.config().server.max_udp_payload;
     let zones = state.snapshot();
@@ -279,6 +288,13 @@ fn transfer(
             limit(q, peer.transport, max_udp),
             reserve,
         )];
+    }
+    // RFC 1995 §4: the differences from the client's version when the git
+    // history has them (super::ixfr_edge), else the whole zone.
+    if let Some(Some(serial)) = ixfr
+        && let Some(msgs) = super::ixfr_edge::incremental(state, journal, zone, q, serial, reserve)
+    {
+        return msgs;
     }
     xfr::axfr_with_max(zone, q, xfr::MAX_MESSAGE - reserve)
 }

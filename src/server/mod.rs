@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub mod dispatch;
+mod ixfr_edge;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
