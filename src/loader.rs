@@ -61,14 +61,19 @@ pub struct FileId {
 
 impl FileId {
     pub fn of(path: &Path) -> io::Result<FileId> {
+        Ok(FileId::from_metadata(&std::fs::metadata(path)?))
+    }
+
+    /// The identity of an open file (fstat), e.g. a temp file about to be
+    /// renamed into place: what it will be, whatever happens after.
+    pub fn from_metadata(m: &std::fs::Metadata) -> FileId {
         use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(path)?;
-        Ok(FileId {
+        FileId {
             mtime: m.modified().ok(),
             size: m.len(),
             inode: m.ino(),
             dev: m.dev(),
-        })
+        }
     }
 }
 

@@ -88,7 +88,7 @@ fn startup_commits_uncommitted_changes_as_external_change() {
     let c = wait_head_message(&zones, "external change");
     assert_eq!(
         commits_since(&zones, &fixture_head),
-        [c.id.clone()],
+        std::slice::from_ref(&c.id),
         "{}",
         p.log_text()
     );

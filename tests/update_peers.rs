@@ -180,7 +180,7 @@ fn dnspython_add_then_delete(key_name: &str, alg: &str, secret: &str) {
             &[&format!("add _acme-challenge 60 TXT \"{token}\"")],
         );
         assert!(r.is_signed_ok(), "{key_name} add tcp={tcp}: {r:?}");
-        assert_eq!(served_txt(s.addr, ACME_NAME), [token.clone()]);
+        assert_eq!(served_txt(s.addr, ACME_NAME), std::slice::from_ref(&token));
         assert_head_update(&zones, key_name, "+1 -0");
 
         let r = py_update(

@@ -7,23 +7,100 @@ use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
 
-/// Replaces `path` with `text` so that a crash at any instant leaves either
-/// the old or the new file, never a mix: write a temp file in the same
-/// directory, fsync it, give it the original's permissions, rename it over
-/// the original, then fsync the directory so the rename itself is durable.
-pub fn replace_atomically(path: &Path, text: &str) -> io::Result<()> {
-    let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".zonewright-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = fs::metadata(path) {
-        fs::set_permissions(tmp.path(), meta.permissions())?;
+use crate::loader::FileId;
+
+/// A zone file's next version, written and fsynced beside it but not yet
+/// in place. Replacing is split in two so the slow part (writing, fsync)
+/// happens before the caller's last recheck of the file on disk, and only
+/// the rename after it: a crash at any instant leaves either the old or the
+/// new file, never a mix, and the window in which an editor's save could be
+/// overwritten is a stat and a rename.
+pub struct Prepared {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    id: FileId,
+}
+
+impl Prepared {
+    /// Writes `text` to a temp file in `path`'s directory, fsyncs it and
+    /// gives it the original's permissions.
+    pub fn write(path: &Path, text: &str) -> io::Result<Prepared> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".zonewright-")
+            .suffix(".tmp")
+            .tempfile_in(parent_dir(path))?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        if let Ok(meta) = fs::metadata(path) {
+            fs::set_permissions(tmp.path(), meta.permissions())?;
+        }
+        // The identity the file will have once renamed, taken from our own
+        // handle: a write by someone else after the rename changes it, so
+        // the reloader notices instead of taking their change for ours.
+        let id = FileId::from_metadata(&tmp.as_file().metadata()?);
+        Ok(Prepared {
+            path: path.to_path_buf(),
+            tmp,
+            id,
+        })
     }
-    tmp.persist(path).map_err(|e| e.error)?;
-    File::open(&dir)?.sync_all()
+
+    /// The zone file this will replace.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the temp file over the zone file and fsyncs the directory so
+    /// the rename itself is durable. Returns the file's new identity.
+    pub fn install(self) -> io::Result<(PathBuf, FileId)> {
+        let Prepared { path, tmp, id } = self;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        File::open(parent_dir(&path))?.sync_all()?;
+        Ok((path, id))
+    }
+}
+
+/// The zone file about to be replaced, held open across the rename. A
+/// writer that does not take our lock (an editor, `echo >>`) may write to
+/// it in the instant between our last check and the rename; their bytes
+/// then land in the inode we just replaced. Holding it open lets us see
+/// that afterwards and put their version back, instead of losing it.
+pub struct Replaced {
+    file: File,
+    id: FileId,
+}
+
+impl Replaced {
+    pub fn open(path: &Path) -> io::Result<Replaced> {
+        let file = File::open(path)?;
+        let id = FileId::from_metadata(&file.metadata()?);
+        Ok(Replaced { file, id })
+    }
+
+    /// The identity at open time (compare with what the change was computed on).
+    pub fn id(&self) -> FileId {
+        self.id
+    }
+
+    /// Was it written to since it was opened?
+    pub fn changed(&self) -> io::Result<bool> {
+        Ok(FileId::from_metadata(&self.file.metadata()?) != self.id)
+    }
+
+    /// Its whole content now.
+    pub fn text(&self) -> io::Result<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(0))?;
+        let mut text = String::new();
+        f.read_to_string(&mut text)?;
+        Ok(text)
+    }
+}
+
+/// Replaces `path` with `text` atomically ([`Prepared`] in one go).
+pub fn replace_atomically(path: &Path, text: &str) -> io::Result<()> {
+    Prepared::write(path, text)?.install().map(|_| ())
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -83,12 +160,32 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
         let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
+        // The identity taken before the rename is the installed file's.
+        let prepared = Prepared::write(&path, "newer\n").expect("prepare");
+        let (_, id) = prepared.install().expect("install");
+        assert_eq!(FileId::of(&path).expect("stat"), id);
         // No temp file left behind.
         let names: Vec<_> = fs::read_dir(dir.path())
             .expect("ls")
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_write_to_the_replaced_file_is_seen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("example.com.zone");
+        fs::write(&path, "ours\n").expect("write");
+        let old = Replaced::open(&path).expect("open");
+        let mut late = OpenOptions::new().append(true).open(&path).expect("open");
+        replace_atomically(&path, "new\n").expect("replace");
+        assert!(!old.changed().expect("stat"));
+        // A writer that opened the file before the rename writes after it.
+        late.write_all(b"theirs\n").expect("append");
+        assert!(old.changed().expect("stat"));
+        assert_eq!(old.text().expect("read"), "ours\ntheirs\n");
+        assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
     }
 
     #[test]

@@ -15,10 +15,12 @@
 //!        serial = policy.next(old, now)
 //!        Document::apply             (minimal diff: changed RR lines + serial)
 //!        Zone::build                 (the result must still be a valid zone)
-//!        recheck again; write each changed file atomically (temp, fsync,
-//!          rename, fsync dir) under the state guard, then publish the new
-//!          snapshot with the new file identities (the watcher sees its own
-//!          write as unchanged and does not reload it)
+//!        write each changed file to a temp file beside it, fsync; then
+//!          under the state guard: recheck, rename, fsync dir, publish the
+//!          new snapshot with the temp files' identities (the watcher sees
+//!          its own write as unchanged and does not reload it); a write that
+//!          hit the old file in the instant before the rename is put back
+//!          and the change computed again on top of it
 //!        git commit of that file     (time-limited; a failure is logged,
 //!                                     the write stands: the file is durable)
 //! ```
@@ -40,7 +42,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::git::{self, Identity};
-use crate::loader::{self, FileId, Loaded, ZoneSource};
+use crate::loader::{self, Loaded, ZoneSource};
 use crate::rr::{ChangeSet, Name};
 use crate::serial::Policy;
 use crate::server::State;
@@ -297,21 +299,67 @@ impl Inner {
                 .collect();
             let (zone, warnings) = Zone::build(source.origin.clone(), records)
                 .map_err(|errs| WriteError::Invalid(first_message(&errs)))?;
+            // Write and fsync the new versions beside the old ones first...
+            let mut prepared = Vec::with_capacity(rendered.files.len());
+            for (file, text) in &rendered.files {
+                let p = fsio::Prepared::write(Path::new(file), text)
+                    .map_err(|e| WriteError::Failed(format!("cannot write {file}: {e}")))?;
+                prepared.push(p);
+            }
             {
-                // Under the state guard: the reloader cannot interleave
-                // between our recheck, the rename and the publish.
+                // ...then, under the state guard (the reloader cannot
+                // interleave), recheck, rename, and publish.
                 let mut guard = self.state.lock();
                 if !loader::unchanged(&loaded.files) {
                     continue;
                 }
-                for (file, text) in &rendered.files {
-                    fsio::replace_atomically(Path::new(file), text)
-                        .map_err(|e| WriteError::Failed(format!("cannot write {file}: {e}")))?;
+                let fail = |e: std::io::Error| {
+                    WriteError::Failed(format!("cannot replace the zone file: {e}"))
+                };
+                // Hold the files we replace open: see `fsio::Replaced`.
+                let mut replaced = Vec::with_capacity(prepared.len());
+                for p in &prepared {
+                    let r = fsio::Replaced::open(p.path()).map_err(fail)?;
+                    let expected = loaded.files.iter().find(|(f, _)| f == p.path());
+                    if expected.is_some_and(|(_, id)| *id != r.id()) {
+                        break;
+                    }
+                    replaced.push(r);
                 }
+                if replaced.len() != prepared.len() {
+                    continue;
+                }
+                let mut installed = Vec::with_capacity(prepared.len());
+                for p in prepared {
+                    installed.push(p.install().map_err(fail)?);
+                }
+                // Someone wrote to a file in the instant before our rename:
+                // put their version back (it holds their change, not ours)
+                // and compute the change again on top of it.
+                let mut raced = false;
+                for ((path, _), old) in installed.iter().zip(&replaced) {
+                    if old.changed().map_err(fail)? {
+                        let theirs = old.text().map_err(fail)?;
+                        fsio::replace_atomically(path, &theirs).map_err(fail)?;
+                        warn!(
+                            file = %path.display(),
+                            "zone file written to during our write; redoing the change on top of it"
+                        );
+                        raced = true;
+                    }
+                }
+                if raced {
+                    continue;
+                }
+                // The identities come from the temp files' own handles: a
+                // write after the rename shows up as a change.
                 let files = loaded
                     .files
                     .iter()
-                    .map(|(p, id)| (p.clone(), FileId::of(p).unwrap_or(*id)))
+                    .map(|(p, id)| {
+                        let new = installed.iter().find(|(q, _)| q == p).map(|(_, id)| *id);
+                        (p.clone(), new.unwrap_or(*id))
+                    })
                     .collect();
                 let published = Loaded {
                     document: Arc::new(document),
