@@ -26,6 +26,7 @@
 //! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
 //! - [`message`]: request classification and response encoding (EDNS0, TC).
 //! - [`xfr`]: AXFR message sequences.
+//! - [`notify`]: RFC 1996 NOTIFY: targets, message, retry state machine (PURE).
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
 //! - [`policy`]: grants: which key or token may change which names and types.
@@ -42,6 +43,7 @@ pub mod config;
 pub mod git;
 pub mod loader;
 pub mod message;
+pub mod notify;
 pub mod policy;
 pub mod rdata;
 pub mod rr;
