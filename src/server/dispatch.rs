@@ -7,7 +7,7 @@
 //!        ├► UPDATE ─► unsigned ─► REFUSED
 //!        │          └► signed ─► update::prepare ─► Handled::Update (async: store.write)
 //!        └► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit - TSIG)
-//!                                   ├► Axfr  ─► TCP + allow_transfer? xfr::axfr : REFUSED
+//!                                   ├► Axfr  ─► TCP + allow_transfer (CIDR or key:NAME)? xfr::axfr : REFUSED
 //!                                   ├► Ixfr  ─► up to date or UDP? SOA only : as AXFR
 //!                                   ├► Reply(bytes) ─► bytes
 //!                                   └► Drop ─► nothing
@@ -183,8 +183,8 @@ impl Dispatcher {
             }
             // RFC 5936 §4.2: AXFR is TCP only.
             Request::Axfr(q) if peer.transport == Transport::Udp => refused(&q, max_udp),
-            Request::Axfr(q) => transfer(state, &q, peer, None, reserve),
-            Request::Ixfr(q, serial) => transfer(state, &q, peer, Some(serial), reserve),
+            Request::Axfr(q) => transfer(state, &q, peer, signing, None, reserve),
+            Request::Ixfr(q, serial) => transfer(state, &q, peer, signing, Some(serial), reserve),
             Request::Reply(bytes) => vec![bytes],
             Request::Drop => Vec::new(),
         };
@@ -236,7 +236,8 @@ fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
 }
 
 /// AXFR (RFC 5936) and IXFR (RFC 1995). Only for the apex of a served zone
-/// and only to peers in its `allow_transfer`; anything else is REFUSED
+/// and only to peers in its `allow_transfer` (by address, or by the TSIG
+/// key `signing` says the request verified with); anything else is REFUSED
 /// (RFC 5936 §4.2.1, the choice BIND and Knot make). IXFR has no history
 /// to diff from yet: a client that is up to date gets the SOA alone
 /// (RFC 1995 §2), over UDP everyone gets the SOA alone ("fall back to TCP",
@@ -246,6 +247,7 @@ fn transfer(
     state: &State,
     q: &Query,
     peer: Peer,
+    signing: Option<&Signing>,
     ixfr: Option<Option<u32>>,
     reserve: usize,
 ) -> Vec<Vec<u8>> {
@@ -254,7 +256,9 @@ fn transfer(
     let Some(zone) = zones.get(&q.qname) else {
         return refused(q, max_udp);
     };
-    if !state.may_transfer(zone.origin(), peer.addr.ip()) {
+    let key = signing.map(|s| &s.key.name);
+    if !state.may_transfer(zone.origin(), peer.addr.ip(), key) {
+        // Signed by `query` when the request was: RFC 8945 §5.3.
         debug!(peer = %peer.addr, zone = %zone.origin(), "transfer refused by allow_transfer");
         return refused(q, max_udp);
     }
