@@ -19,6 +19,7 @@
 //!          rename, fsync dir) under the state guard, then publish the new
 //!          snapshot with the new file identities (the watcher sees its own
 //!          write as unchanged and does not reload it)
+//!        NOTIFY hook                 (queued to the notifier, not awaited)
 //!        git commit of that file     (time-limited; a failure is logged,
 //!                                     the write stands: the file is durable)
 //! ```
@@ -170,6 +171,8 @@ struct Inner {
     /// writes still land on disk, and each logs why there is no commit.
     repo: Arc<Mutex<Option<git2::Repository>>>,
     zones_dir: PathBuf,
+    /// Told of every serial change this store publishes (RFC 1996 NOTIFY).
+    notifier: std::sync::OnceLock<crate::server::notify::Notifier>,
 }
 
 impl Store {
@@ -196,6 +199,7 @@ impl Store {
                 settings,
                 repo: Arc::new(Mutex::new(repo)),
                 zones_dir,
+                notifier: std::sync::OnceLock::new(),
             }),
             locks: Mutex::new(Default::default()),
         }
@@ -203,6 +207,13 @@ impl Store {
 
     pub fn state(&self) -> &Arc<State> {
         &self.inner.state
+    }
+
+    /// Sends NOTIFYs through `notifier` after every write that changes a
+    /// serial (the server sets it when it starts). Only the first call
+    /// takes effect.
+    pub fn set_notifier(&self, notifier: crate::server::notify::Notifier) {
+        let _ = self.inner.notifier.set(notifier);
     }
 
     fn zone_lock(&self, zone: &Name) -> Arc<tokio::sync::Mutex<()>> {
@@ -297,6 +308,7 @@ impl Inner {
                 .collect();
             let (zone, warnings) = Zone::build(source.origin.clone(), records)
                 .map_err(|errs| WriteError::Invalid(first_message(&errs)))?;
+            let soa = zone.soa().clone();
             {
                 // Under the state guard: the reloader cannot interleave
                 // between our recheck, the rename and the publish.
@@ -320,6 +332,11 @@ impl Inner {
                     warnings,
                 };
                 guard.set(source.clone(), Ok(published));
+            }
+            // NOTIFY hook (RFC 1996 §4.1: notify "when a zone changes"):
+            // queued for the notifier, never awaited by this write.
+            if let Some(n) = self.notifier.get() {
+                n.zone_changed(&req.zone, new, &soa);
             }
             let who = Provenance {
                 actor: &req.actor,
