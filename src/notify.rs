@@ -10,6 +10,7 @@
 //!       no answer by the deadline ──► Retry::poll(now) ──► Send again (2, 4, 8, 16 s)
 //!       │                                               └► GaveUp after the last try
 //!       answer with opcode NOTIFY and our ID ──► Retry::answer(id) ──► acknowledged
+//!       ICMP port unreachable ──► Retry::unreachable() ──► given up
 //!  message(zone, soa, id) ──► bytes (opcode NOTIFY, AA, SOA question, SOA answer)
 //! ```
 //!
@@ -141,14 +142,32 @@ pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) ->
     msg
 }
 
-/// Is `reply` the answer to our NOTIFY `id`? RFC 1996 §3.7: the response
-/// has QR set, "Opcode=NOTIFY" and the request's ID. Any RCODE counts: a
-/// secondary that answers at all has heard us (§4.7 leaves the rest to it).
-pub fn is_answer(reply: &[u8], id: u16) -> bool {
-    reply.len() >= 12
+/// Is `reply` the answer to our NOTIFY `id` for `zone`? RFC 1996 §3.6: a
+/// master retransmits "until either too many copies have been sent (a
+/// 'timeout'), an ICMP message indicating that the port is unreachable, or
+/// until a NOTIFY response is received from the slave with a matching query
+/// ID, QNAME, IP source address, and UDP source port number" (the edge
+/// checks the address and port). QR must be set and the opcode NOTIFY; a
+/// response without a question is accepted on its ID. Any RCODE counts,
+/// §4.8: "When a master server receives a NOTIFY response, it deletes this
+/// query from the retry queue".
+pub fn is_answer(reply: &[u8], id: u16, zone: &Name) -> bool {
+    let header_ok = reply.len() >= 12
         && u16::from_be_bytes([reply[0], reply[1]]) == id
         && reply[2] & 0x80 != 0
-        && (reply[2] >> 3) & 0x0F == OPCODE_NOTIFY
+        && (reply[2] >> 3) & 0x0F == OPCODE_NOTIFY;
+    if !header_ok {
+        return false;
+    }
+    if reply[4..6] == [0, 0] {
+        return true;
+    }
+    // Decoding is bounded by the message; a reply that does not decode is
+    // not an answer we can trust.
+    hickory_proto::op::Message::from_vec(reply)
+        .ok()
+        .and_then(|m| m.queries.first().map(|q| q.name() == zone))
+        .unwrap_or(false)
 }
 
 /// How often and how patiently to retransmit.
@@ -257,6 +276,12 @@ impl Retry {
         let p = self.pending.filter(|p| p.id == id)?;
         self.pending = None;
         Some(p.serial)
+    }
+
+    /// The target is unreachable (ICMP port unreachable, RFC 1996 §3.6: a
+    /// reason to stop): the serial given up on, if one was pending.
+    pub fn unreachable(&mut self) -> Option<u32> {
+        self.pending.take().map(|p| p.serial)
     }
 
     /// Time passes: resend when the wait is over, give up after the last

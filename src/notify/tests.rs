@@ -190,26 +190,32 @@ fn rfc1996_signed_notify_verifies() {
 }
 
 #[test]
-fn answers_match_by_id_qr_and_opcode() {
-    let mut reply = vec![
-        0x12,
-        0x34,
-        0x80 | (OPCODE_NOTIFY << 3) | 0x04,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ];
-    assert!(is_answer(&reply, 0x1234));
-    assert!(!is_answer(&reply, 0x1235));
-    assert!(!is_answer(&reply[..11], 0x1234));
+fn rfc1996_3_6_answers_match_by_id_qr_opcode_and_qname() {
+    let zone = Name::from_ascii("example.com.").expect("name");
+    let mut reply = vec![0u8; 12];
+    reply[..3].copy_from_slice(&[0x12, 0x34, 0x80 | (OPCODE_NOTIFY << 3) | 0x04]);
+    assert!(is_answer(&reply, 0x1234, &zone));
+    assert!(!is_answer(&reply, 0x1235, &zone));
+    assert!(!is_answer(&reply[..11], 0x1234, &zone));
     reply[2] = 0x80; // a QUERY response
-    assert!(!is_answer(&reply, 0x1234));
+    assert!(!is_answer(&reply, 0x1234, &zone));
     reply[2] = OPCODE_NOTIFY << 3; // a request, not a response
-    assert!(!is_answer(&reply, 0x1234));
+    assert!(!is_answer(&reply, 0x1234, &zone));
+
+    // With the question echoed: the QNAME must be the zone.
+    let mut echoed = message(&zone, &soa(3), 0x1234, None);
+    echoed[2] |= 0x80;
+    assert!(is_answer(&echoed, 0x1234, &zone));
+    let other = Name::from_ascii("example.net.").expect("name");
+    assert!(!is_answer(&echoed, 0x1234, &other));
+}
+
+#[test]
+fn rfc1996_3_6_unreachable_target_stops_retries() {
+    let t0 = Instant::now();
+    let mut r = Retry::new(RetryPolicy::default());
+    assert_eq!(r.unreachable(), None);
+    r.notify(7, 100, t0);
+    assert_eq!(r.unreachable(), Some(7));
+    assert_eq!(r.poll(t0 + Duration::from_secs(60)), Step::Idle);
 }

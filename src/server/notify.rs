@@ -267,18 +267,16 @@ impl TargetTask {
         let mut buf = vec![0u8; 512];
         loop {
             let deadline = retry.deadline();
-            let sock = flight.as_ref().map(|f| (f.sock.clone(), f.dest));
+            let sock = flight.as_ref().map(|f| f.sock.clone());
+            // The socket is connected to the target, so the kernel passes
+            // only datagrams from its address and port (RFC 1996 §3.6) and
+            // reports ICMP port unreachable as ConnectionRefused.
             let recv = async {
                 match &sock {
-                    Some((s, dest)) => loop {
-                        match s.recv_from(&mut buf).await {
-                            Ok((n, from)) if from.ip() == dest.ip() => {
-                                break buf.get(..n).map(<[u8]>::to_vec);
-                            }
-                            Ok(_) => continue,
-                            Err(_) => break None,
-                        }
-                    },
+                    Some(s) => s
+                        .recv(&mut buf)
+                        .await
+                        .map(|n| buf.get(..n).map(<[u8]>::to_vec)),
                     None => std::future::pending().await,
                 }
             };
@@ -300,16 +298,28 @@ impl TargetTask {
                     flight = self.step(step, current.as_ref(), flight).await;
                 }
                 reply = recv => {
-                    let (Some(reply), Some(change)) = (reply, current.as_ref()) else {
-                        // A socket error: forget the socket; the retry makes a new one.
-                        flight = None;
-                        continue;
+                    let Some(change) = current.as_ref() else { continue };
+                    let reply = match reply {
+                        Ok(Some(r)) => r,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            flight = None;
+                            // RFC 1996 §3.6: "an ICMP message indicating that
+                            // the port is unreachable" ends the retries.
+                            if e.kind() == std::io::ErrorKind::ConnectionRefused
+                                && let Some(serial) = retry.unreachable()
+                            {
+                                Counters::bump(&self.counters.failed);
+                                debug!(target = %self.target, zone = %change.zone, serial, "NOTIFY target port unreachable; giving up");
+                                self.report(&change.zone, serial, false);
+                            }
+                            continue;
+                        }
                     };
-                    // RFC 1996 §3.7: the answer has QR, opcode NOTIFY and our ID.
                     let acked = reply
                         .get(..2)
                         .map(|b| u16::from_be_bytes([b[0], b[1]]))
-                        .filter(|&id| notify::is_answer(&reply, id))
+                        .filter(|&id| notify::is_answer(&reply, id, &change.zone))
                         .and_then(|id| retry.answer(id));
                     if let Some(serial) = acked {
                         Counters::bump(&self.counters.acknowledged);
@@ -377,10 +387,12 @@ impl TargetTask {
                 } else {
                     (Ipv6Addr::UNSPECIFIED, 0).into()
                 };
-                Arc::new(UdpSocket::bind(local).await?)
+                let sock = UdpSocket::bind(local).await?;
+                sock.connect(dest).await?;
+                Arc::new(sock)
             }
         };
-        sock.send_to(msg, dest).await?;
+        sock.send(msg).await?;
         Ok(Flight { sock, dest })
     }
 
@@ -573,6 +585,18 @@ mod tests {
         let mut buf = [0u8; 512];
         let more = tokio::time::timeout(Duration::from_millis(400), sock.recv_from(&mut buf)).await;
         assert!(more.is_err(), "serial 2 is not retried once 3 is out");
+    }
+
+    #[tokio::test]
+    async fn rfc1996_3_6_port_unreachable_gives_up_at_once() {
+        // Default policy: the next try would be 2 s away; the ICMP port
+        // unreachable ends it well before.
+        let (n, sock, _stop) = setup(RetryPolicy::default()).await;
+        drop(sock);
+        n.zone_changed(&zone(), 2, &soa(2));
+        let c = n.counters(&zone()).expect("counters");
+        assert!(settle(|| c.failed.load(Ordering::Relaxed) == 1).await);
+        assert_eq!(c.sent.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]
