@@ -14,10 +14,11 @@
 //!  message(zone, soa, id) ──► bytes (opcode NOTIFY, AA, SOA question, SOA answer)
 //! ```
 //!
-//! RFC 1996 §3.6: "If no NOTIFY response is received ... the master will
-//! periodically retransmit ... The interval between retransmissions, and
-//! the total number of retransmissions, should be operational parameters."
-//! A newer serial replaces the notify in flight for the same zone and
+//! RFC 1996 §3.6: over UDP the master resends "until either too many
+//! copies have been sent (a 'timeout'), an ICMP message indicating that the
+//! port is unreachable, or until a NOTIFY response is received from the
+//! slave with a matching query ID, QNAME, IP source address, and UDP source
+//! port number." We send at most 5 copies, 2, 4, 8 and 16 s apart. A newer serial replaces the notify in flight for the same zone and
 //! target, so a burst of writes costs one NOTIFY each, never a storm of
 //! retries for serials already out of date.
 
@@ -29,7 +30,7 @@ use crate::rr::{Name, RecordType, Rr};
 use crate::serial::Serial;
 use crate::tsig::{self, Context, Key, SignParams};
 
-/// DNS opcode of NOTIFY (RFC 1996 §3.1: "NOTIFY (Opcode=4)").
+/// DNS opcode of NOTIFY: 4 (RFC 1996; the IANA DNS OpCodes registry).
 pub const OPCODE_NOTIFY: u8 = 4;
 /// The port a target without one is sent to.
 pub const DEFAULT_PORT: u16 = 53;
@@ -113,11 +114,14 @@ impl fmt::Display for Target {
 /// Builds the NOTIFY for `zone` whose SOA is now `soa`, signed with `key`
 /// (at `now`, Unix seconds) when given.
 ///
-/// RFC 1996 §3.7: "A NOTIFY request has QDCOUNT>0, ANCOUNT>=0, AUCOUNT>=0,
-/// ADCOUNT>=0. ... the query section will contain ... QNAME=zone name,
-/// QCLASS=class, QTYPE=SOA". §3.7 also: the answer section MAY hold the
-/// new SOA, "a hint" the secondary may use; we include it. §3.1 "NOTIFY
-/// (Opcode=4)"; §4 (the example) shows AA set in a NOTIFY request.
+/// RFC 1996 §3.1: "the master may send the changed RR's name, class, type,
+/// and optionally, new RDATA(s), to each known slave server using a best
+/// efforts protocol based on the NOTIFY opcode." §3.7: "A NOTIFY request
+/// has QDCOUNT>0, ANCOUNT>=0, AUCOUNT>=0, ADCOUNT>=0. If ANCOUNT>0, then
+/// the answer section represents an unsecure hint at the new RRset for
+/// this <QNAME,QCLASS,QTYPE>." So: one question (zone, SOA, IN), and the
+/// new SOA in the answer section as that hint. AA is set, as BIND and
+/// Knot set it in the NOTIFYs they send.
 pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
     let flags = (u16::from(OPCODE_NOTIFY) << 11) | 0x0400;
     let mut w = MessageWriter::new(id, flags, 65535);

@@ -19,7 +19,7 @@
 //! (vim, most IDEs) is seen like any other write. A zone that fails keeps
 //! serving its last good version; `State::reload` logs each file:line:col.
 //! A reload that changed a zone's serial (not the start-up load, which
-//! happens before `run`) NOTIFYs its secondaries (RFC 1996 §4.1).
+//! happens before `run`) NOTIFYs its secondaries (RFC 1996 §3.1).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ fn serials(state: &State) -> std::collections::HashMap<Name, u32> {
         .collect()
 }
 
-/// RFC 1996 §4.1: NOTIFY for each zone whose served serial the reload
+/// RFC 1996 §3.1: NOTIFY for each zone whose served serial the reload
 /// changed (a file edited by hand, a `git pull`); a reload that reparsed a
 /// file but kept its serial sends nothing.
 fn notify_changed(

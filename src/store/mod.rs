@@ -333,7 +333,8 @@ impl Inner {
                 };
                 guard.set(source.clone(), Ok(published));
             }
-            // NOTIFY hook (RFC 1996 §4.1: notify "when a zone changes"):
+            // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
+            // more RRs in which slave servers may be interested"):
             // queued for the notifier, never awaited by this write.
             if let Some(n) = self.notifier.get() {
                 n.zone_changed(&req.zone, new, &soa);
