@@ -253,3 +253,52 @@ impl Drop for ZonesGuard<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ZoneConfig, parse_zone_name};
+
+    fn name(s: &str) -> Name {
+        parse_zone_name(s).expect("name")
+    }
+
+    fn state() -> State {
+        let mut config = Config::new("/nonexistent".into(), vec![]);
+        for (zone, nets, keys) in [
+            ("cidr.test", vec!["192.0.2.0/24"], vec![]),
+            ("key.test", vec![], vec!["xfr-key"]),
+            ("both.test", vec!["10.0.0.0/8"], vec!["xfr-key"]),
+            ("none.test", vec![], vec![]),
+        ] {
+            config.zones.push(ZoneConfig {
+                name: name(zone),
+                file: None,
+                allow_transfer: nets.iter().map(|n| n.parse().expect("net")).collect(),
+                allow_transfer_keys: keys.into_iter().map(name).collect(),
+                notify: vec![],
+                notify_key: None,
+            });
+        }
+        State::new(Arc::new(config))
+    }
+
+    #[test]
+    fn rfc5936_5_transfer_by_address_or_key() {
+        let s = state();
+        let inside: std::net::IpAddr = "192.0.2.7".parse().expect("ip");
+        let outside: std::net::IpAddr = "198.51.100.1".parse().expect("ip");
+        let xfr = name("xfr-key");
+        let other = name("other-key");
+        assert!(s.may_transfer(&name("cidr.test"), inside, None));
+        assert!(!s.may_transfer(&name("cidr.test"), outside, None));
+        assert!(!s.may_transfer(&name("cidr.test"), outside, Some(&xfr)));
+        assert!(s.may_transfer(&name("key.test"), outside, Some(&xfr)));
+        assert!(!s.may_transfer(&name("key.test"), outside, Some(&other)));
+        assert!(!s.may_transfer(&name("key.test"), inside, None));
+        assert!(s.may_transfer(&name("both.test"), "10.1.2.3".parse().expect("ip"), None));
+        assert!(s.may_transfer(&name("both.test"), outside, Some(&xfr)));
+        assert!(!s.may_transfer(&name("none.test"), inside, Some(&xfr)));
+        assert!(!s.may_transfer(&name("unknown.test"), inside, Some(&xfr)));
+    }
+}
