@@ -34,7 +34,9 @@
 //! [[zone]]                      # optional per-zone settings
 //! name = "example.com"
 //! file = "example.com.zone"     # optional; relative to zones_dir
-//! allow_transfer = ["127.0.0.0/8"]
+//! allow_transfer = ["127.0.0.0/8", "key:xfr-key"]  # CIDRs and/or TSIG keys
+//! notify = ["192.0.2.2", "ns2.example.net:5300", "[::1]:5302"]  # RFC 1996
+//! notify_key = "xfr-key"        # optional: sign NOTIFYs with this [[key]]
 //! ```
 //!
 //! The write side (`[tsig]`, `[serial]`, `[git]`, `[[key]]`) is checked in
@@ -122,8 +124,16 @@ pub struct ZoneConfig {
     /// The zone file, resolved against `zones_dir`; `None` means
     /// `<zones_dir>/<name>.zone`.
     pub file: Option<PathBuf>,
-    /// Who may AXFR/IXFR this zone (RFC 5936 §5: transfers need consent).
+    /// Who may AXFR/IXFR this zone by source address (RFC 5936 §5:
+    /// transfers need consent).
     pub allow_transfer: Vec<IpNet>,
+    /// `allow_transfer = ["key:NAME"]`: requests signed with one of these
+    /// TSIG keys (names absolute, lower case) may transfer from anywhere.
+    pub allow_transfer_keys: Vec<Name>,
+    /// RFC 1996: secondaries to NOTIFY after each serial change.
+    pub notify: Vec<crate::notify::Target>,
+    /// The `[[key]]` to sign NOTIFYs with, if any.
+    pub notify_key: Option<Name>,
 }
 
 /// One problem in a config file.
@@ -202,6 +212,9 @@ struct RawZone {
     file: Option<Spanned<String>>,
     #[serde(default)]
     allow_transfer: Vec<Spanned<String>>,
+    #[serde(default)]
+    notify: Vec<Spanned<String>>,
+    notify_key: Option<Spanned<String>>,
 }
 
 /// Collects problems with their lines while checking raw values.
@@ -316,11 +329,12 @@ impl Config {
             None => base.join("zones"),
         };
         let server = check_server(&mut c, &raw.server);
-        let zones = check_zones(&mut c, &raw.zone, &zones_dir);
+        let (zones, key_refs) = check_zones(&mut c, &raw.zone, &zones_dir);
         let tsig_fudge = keys::check_tsig(&mut c, &raw.tsig);
         let serial_policy = keys::check_serial(&mut c, &raw.serial);
         let git = keys::check_git(&mut c, &raw.git);
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
+        check_key_refs(&mut c, &key_refs, &keys);
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -423,8 +437,70 @@ fn check_server(c: &mut Checker<'_>, raw: &RawServer) -> ServerSettings {
     }
 }
 
-fn check_zones(c: &mut Checker<'_>, raw: &[Spanned<RawZone>], zones_dir: &Path) -> Vec<ZoneConfig> {
+/// A key named by a zone (`key:NAME`, `notify_key`), checked once the
+/// `[[key]]`s are known: where, under which config key, and the name.
+struct KeyRef {
+    span: Range<usize>,
+    key: String,
+    name: Name,
+}
+
+fn check_key_refs(c: &mut Checker<'_>, refs: &[KeyRef], keys: &[KeyConfig]) {
+    for r in refs {
+        if !keys.iter().any(|k| k.key.name == r.name) {
+            let msg = format!(
+                "no [[key]] named {:?}",
+                r.name.to_ascii().trim_end_matches('.')
+            );
+            c.push(r.span.clone(), r.key.clone(), msg);
+        }
+    }
+}
+
+/// `allow_transfer` entries: CIDRs or bare addresses, and `key:NAME`.
+fn check_allow_transfer(
+    c: &mut Checker<'_>,
+    raw: &[Spanned<String>],
+    key: &str,
+    refs: &mut Vec<KeyRef>,
+) -> (Vec<IpNet>, Vec<Name>) {
+    let (mut nets, mut names) = (Vec::new(), Vec::new());
+    for a in raw {
+        if let Some(k) = a.get_ref().strip_prefix("key:") {
+            match parse_zone_name(k) {
+                Some(name) => {
+                    refs.push(KeyRef {
+                        span: a.span(),
+                        key: key.to_string(),
+                        name: name.clone(),
+                    });
+                    names.push(name);
+                }
+                None => c.push(a.span(), key, format!("invalid key name {k:?}")),
+            }
+            continue;
+        }
+        match parse_cidr(a.get_ref()) {
+            Some(net) => nets.push(net),
+            None => {
+                let msg = format!(
+                    "invalid address or CIDR {:?} (e.g. \"192.0.2.0/24\", \"::1\", \"key:NAME\")",
+                    a.get_ref()
+                );
+                c.push(a.span(), key, msg);
+            }
+        }
+    }
+    (nets, names)
+}
+
+fn check_zones(
+    c: &mut Checker<'_>,
+    raw: &[Spanned<RawZone>],
+    zones_dir: &Path,
+) -> (Vec<ZoneConfig>, Vec<KeyRef>) {
     let mut out: Vec<ZoneConfig> = Vec::new();
+    let mut refs = Vec::new();
     for (i, z) in raw.iter().enumerate() {
         let key = |k: &str| format!("zone[{}].{k}", i + 1);
         let z = z.get_ref();
@@ -446,26 +522,41 @@ fn check_zones(c: &mut Checker<'_>, raw: &[Spanned<RawZone>], zones_dir: &Path) 
             Some(f) => Some(join_clean(zones_dir, Path::new(f.get_ref()))),
             None => None,
         };
-        let mut allow_transfer = Vec::new();
-        for a in &z.allow_transfer {
-            match parse_cidr(a.get_ref()) {
-                Some(net) => allow_transfer.push(net),
-                None => {
-                    let msg = format!(
-                        "invalid address or CIDR {:?} (e.g. \"192.0.2.0/24\", \"::1\")",
-                        a.get_ref()
-                    );
-                    c.push(a.span(), key("allow_transfer"), msg);
-                }
+        let (allow_transfer, allow_transfer_keys) =
+            check_allow_transfer(c, &z.allow_transfer, &key("allow_transfer"), &mut refs);
+        let mut notify = Vec::new();
+        for t in &z.notify {
+            match crate::notify::Target::parse(t.get_ref()) {
+                Ok(target) => notify.push(target),
+                Err(e) => c.push(t.span(), key("notify"), e.to_string()),
             }
         }
+        let notify_key = z.notify_key.as_ref().and_then(|k| {
+            let name = parse_zone_name(k.get_ref());
+            match &name {
+                Some(n) => refs.push(KeyRef {
+                    span: k.span(),
+                    key: key("notify_key"),
+                    name: n.clone(),
+                }),
+                None => c.push(
+                    k.span(),
+                    key("notify_key"),
+                    format!("invalid key name {:?}", k.get_ref()),
+                ),
+            }
+            name
+        });
         out.push(ZoneConfig {
             name,
             file,
             allow_transfer,
+            allow_transfer_keys,
+            notify,
+            notify_key,
         });
     }
-    out
+    (out, refs)
 }
 
 /// `base/rel` without `.` components, so messages show `zones/a.zone`

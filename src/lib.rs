@@ -28,6 +28,7 @@
 //! - [`xfr`]: AXFR message sequences.
 //! - [`ixfr`]: IXFR (RFC 1995): diff of two zone versions -> one condensed difference sequence.
 //! - [`journal`]: the IXFR journal: serials -> commits from each zone file's git history, diff cache.
+//! - [`notify`]: RFC 1996 NOTIFY: targets, message, retry state machine (PURE).
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
 //! - [`policy`]: grants: which key or token may change which names and types.
@@ -46,6 +47,7 @@ pub mod ixfr;
 pub mod journal;
 pub mod loader;
 pub mod message;
+pub mod notify;
 pub mod policy;
 pub mod rdata;
 pub mod rr;

@@ -329,11 +329,17 @@ mod tests {
             name: parse_zone_name("example.com").expect("name"),
             file: None,
             allow_transfer: vec!["10.0.0.0/8".parse().expect("net")],
+            allow_transfer_keys: vec![],
+            notify: vec![],
+            notify_key: None,
         });
         config.zones.push(ZoneConfig {
             name: parse_zone_name("third.net").expect("name"),
             file: Some(dir.path().join("elsewhere.txt")),
             allow_transfer: vec![],
+            allow_transfer_keys: vec![],
+            notify: vec![],
+            notify_key: None,
         });
         let s = sources(&config).expect("sources");
         let mut names: Vec<String> = s.zones.keys().map(|n| n.to_ascii()).collect();

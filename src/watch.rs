@@ -18,6 +18,8 @@
 //! editor that saves by writing a new file and renaming it over the old
 //! (vim, most IDEs) is seen like any other write. A zone that fails keeps
 //! serving its last good version; `State::reload` logs each file:line:col.
+//! A reload that changed a zone's serial (not the start-up load, which
+//! happens before `run`) NOTIFYs its secondaries (RFC 1996 §3.1).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,13 +30,16 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::rr::Name;
+use crate::server::notify::Notifier;
 use crate::server::{ReloadReport, State};
 
 /// Wait after the first event for an editor's burst of writes to finish.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// Runs until `stop` changes (or its sender is dropped).
-pub async fn run(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+/// Runs until `stop` changes (or its sender is dropped); tells `notifier`
+/// of every serial a reload changed.
+pub async fn run(state: Arc<State>, notifier: Option<Notifier>, mut stop: watch::Receiver<bool>) {
     let wake = Arc::new(Notify::new());
     let _watcher = start_watcher(state.config(), wake.clone());
     let mut tick = tokio::time::interval(state.config().server.reload_interval);
@@ -51,10 +56,45 @@ pub async fn run(state: Arc<State>, mut stop: watch::Receiver<bool>) {
             Some(()) = recv_hangup(&mut hangup) => info!("SIGHUP: reloading zones"),
             _ = stop.changed() => return,
         }
+        let before = serials(&state);
         let st = state.clone();
         match tokio::task::spawn_blocking(move || st.reload()).await {
-            Ok(report) => log_report(&report),
+            Ok(report) => {
+                log_report(&report);
+                if let Some(n) = &notifier {
+                    notify_changed(&state, &before, &report, n);
+                }
+            }
             Err(e) => error!("reload failed: {e}"),
+        }
+    }
+}
+
+/// The serial each zone is served with now.
+fn serials(state: &State) -> std::collections::HashMap<Name, u32> {
+    state
+        .snapshot()
+        .iter()
+        .map(|z| (z.origin().clone(), z.serial()))
+        .collect()
+}
+
+/// RFC 1996 §3.1: NOTIFY for each zone whose served serial the reload
+/// changed (a file edited by hand, a `git pull`); a reload that reparsed a
+/// file but kept its serial sends nothing.
+fn notify_changed(
+    state: &State,
+    before: &std::collections::HashMap<Name, u32>,
+    report: &ReloadReport,
+    notifier: &Notifier,
+) {
+    let zones = state.snapshot();
+    for (name, serial) in &report.loaded {
+        if before.get(name) == Some(serial) {
+            continue;
+        }
+        if let Some(zone) = zones.get(name).filter(|z| z.serial() == *serial) {
+            notifier.zone_changed(name, *serial, zone.soa());
         }
     }
 }

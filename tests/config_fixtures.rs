@@ -89,3 +89,42 @@ fn missing_file_is_one_clear_error() {
     let e = error_of("does-not-exist.toml");
     assert!(e.starts_with("does-not-exist.toml: cannot read:"), "{e}");
 }
+
+#[test]
+fn notify_targets_and_transfer_keys_load() {
+    let c = Config::load(&fixture("notify/zonewright.toml")).unwrap();
+    let z = &c.zones[0];
+    let targets: Vec<String> = z.notify.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        targets,
+        ["127.0.0.1:5301", "ns2.example.net:53", "[::1]:5302"]
+    );
+    assert_eq!(z.notify_key.as_ref().unwrap().to_ascii(), "xfr-key.");
+    assert_eq!(z.allow_transfer.len(), 1);
+    assert_eq!(z.allow_transfer_keys.len(), 1);
+    assert_eq!(z.allow_transfer_keys[0].to_ascii(), "xfr-key.");
+}
+
+#[test]
+fn unknown_transfer_and_notify_keys_and_bad_targets_are_errors() {
+    let e = error_of("notify_bad.toml");
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 3, "{e}");
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("notify_bad.toml:5: zone[1].allow_transfer: no [[key]] named \"nobody\"")),
+        "{e}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("notify_bad.toml:6: zone[1].notify: invalid notify target \"[::1:53\"")),
+        "{e}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .starts_with("notify_bad.toml:7: zone[1].notify_key: no [[key]] named \"ghost\"")),
+        "{e}"
+    );
+}

@@ -7,7 +7,7 @@
 //!        ├► UPDATE ─► unsigned ─► REFUSED
 //!        │          └► signed ─► update::prepare ─► Handled::Update (async: store.write)
 //!        └► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit - TSIG)
-//!                                   ├► Axfr  ─► TCP + allow_transfer? xfr::axfr : REFUSED
+//!                                   ├► Axfr  ─► TCP + allow_transfer (CIDR or key:NAME)? xfr::axfr : REFUSED
 //!                                   ├► Ixfr  ─► up to date or UDP? SOA only
 //!                                   │          : ixfr_edge (git journal diff) or as AXFR
 //!                                   ├► Reply(bytes) ─► bytes
@@ -188,10 +188,16 @@ impl Dispatcher {
             }
             // RFC 5936 §4.2: AXFR is TCP only.
             Request::Axfr(q) if peer.transport == Transport::Udp => refused(&q, max_udp),
-            Request::Axfr(q) => transfer(state, &q, peer, None, reserve, &self.journal),
-            Request::Ixfr(q, serial) => {
-                transfer(state, &q, peer, Some(serial), reserve, &self.journal)
-            }
+            Request::Axfr(q) => transfer(state, &q, peer, signing, None, reserve, &self.journal),
+            Request::Ixfr(q, serial) => transfer(
+                state,
+                &q,
+                peer,
+                signing,
+                Some(serial),
+                reserve,
+                &self.journal,
+            ),
             Request::Reply(bytes) => vec![bytes],
             Request::Drop => Vec::new(),
         };
@@ -243,7 +249,8 @@ fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
 }
 
 /// AXFR (RFC 5936) and IXFR (RFC 1995). Only for the apex of a served zone
-/// and only to peers in its `allow_transfer`; anything else is REFUSED
+/// and only to peers in its `allow_transfer` (by address, or by the TSIG
+/// key `signing` says the request verified with); anything else is REFUSED
 /// (RFC 5936 §4.2.1, the choice BIND and Knot make). IXFR: a client that
 /// is up to date gets the SOA alone (RFC 1995 §2), over UDP everyone gets
 /// the SOA alone ("fall back to TCP", RFC 1995 §2), a client whose version
@@ -254,6 +261,7 @@ fn transfer(
     state: &State,
     q: &Query,
     peer: Peer,
+    signing: Option<&Signing>,
     ixfr: Option<Option<u32>>,
     reserve: usize,
     journal: &Journal,
@@ -263,7 +271,9 @@ fn transfer(
     let Some(zone) = zones.get(&q.qname) else {
         return refused(q, max_udp);
     };
-    if !state.may_transfer(zone.origin(), peer.addr.ip()) {
+    let key = signing.map(|s| &s.key.name);
+    if !state.may_transfer(zone.origin(), peer.addr.ip(), key) {
+        // Signed by `query` when the request was: RFC 8945 §5.3.
         debug!(peer = %peer.addr, zone = %zone.origin(), "transfer refused by allow_transfer");
         return refused(q, max_udp);
     }

@@ -13,6 +13,8 @@
 //!      ├─ tcp::accept per listener ─► tcp::connection task per client (bounded)
 //!      │     └─ UPDATE ─► awaited in order on the connection
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
+//!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
+//!      ├─ notify::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
 //!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
 //! ```
 //!
@@ -39,6 +41,7 @@ use tracing::{info, warn};
 
 pub mod dispatch;
 mod ixfr_edge;
+pub mod notify;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
@@ -154,9 +157,11 @@ pub async fn run(
 ) -> io::Result<()> {
     let addrs = listeners.local_addrs();
     let settings = state.config().server.clone();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let notifier = notify::Notifier::start(state.config(), stop_rx.clone());
+    store.set_notifier(notifier.clone());
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
     let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for sock in listeners.udp {
         let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
@@ -180,7 +185,11 @@ pub async fn run(
         };
         tasks.spawn(accept.run());
     }
-    tasks.spawn(crate::watch::run(state.clone(), stop_rx.clone()));
+    tasks.spawn(crate::watch::run(
+        state.clone(),
+        Some(notifier),
+        stop_rx.clone(),
+    ));
     log_startup(&state, &addrs, settings.udp_workers, dispatcher.key_count());
 
     shutdown.await;

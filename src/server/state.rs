@@ -56,13 +56,20 @@ impl ReloadReport {
     }
 }
 
+/// One zone's `allow_transfer`: source networks and TSIG key names.
+#[derive(Debug, Default)]
+struct TransferAcl {
+    nets: Vec<IpNet>,
+    keys: Vec<Name>,
+}
+
 /// Shared by the listeners, the reloader and (later) the write path.
 pub struct State {
     config: Arc<Config>,
     snapshot: ArcSwap<ZoneSet>,
     zones: Mutex<BTreeMap<Name, Slot>>,
     /// allow_transfer per zone, from the config (which is not reloaded).
-    transfer_acl: HashMap<Name, Vec<IpNet>>,
+    transfer_acl: HashMap<Name, TransferAcl>,
 }
 
 impl State {
@@ -71,7 +78,13 @@ impl State {
         let transfer_acl = config
             .zones
             .iter()
-            .map(|z| (z.name.clone(), z.allow_transfer.clone()))
+            .map(|z| {
+                let acl = TransferAcl {
+                    nets: z.allow_transfer.clone(),
+                    keys: z.allow_transfer_keys.clone(),
+                };
+                (z.name.clone(), acl)
+            })
             .collect();
         State {
             config,
@@ -91,11 +104,17 @@ impl State {
         self.snapshot.load_full()
     }
 
-    /// May `peer` transfer the zone `origin`? (RFC 5936 §5: only with consent.)
-    pub fn may_transfer(&self, origin: &Name, peer: std::net::IpAddr) -> bool {
-        self.transfer_acl
-            .get(origin)
-            .is_some_and(|nets| nets.iter().any(|n| n.contains(&peer)))
+    /// May `peer` transfer the zone `origin`, its request signed and
+    /// verified with the TSIG key `key` (if any)? Yes when the address is in
+    /// one of the zone's `allow_transfer` CIDRs, or the key is one of its
+    /// `key:NAME` entries; nothing listed, no transfers. RFC 5936 §5: "an
+    /// implementation SHOULD require ... that the IP address of the client
+    /// ... [be] on an access control list ... or that [it] be signed".
+    pub fn may_transfer(&self, origin: &Name, peer: std::net::IpAddr, key: Option<&Name>) -> bool {
+        self.transfer_acl.get(origin).is_some_and(|acl| {
+            acl.nets.iter().any(|n| n.contains(&peer))
+                || key.is_some_and(|k| acl.keys.iter().any(|a| a == k))
+        })
     }
 
     /// Exclusive access to the per-zone slots; changes are published when
@@ -232,5 +251,54 @@ impl Drop for ZonesGuard<'_> {
                 .collect();
             self.state.snapshot.store(Arc::new(ZoneSet::new(zones)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ZoneConfig, parse_zone_name};
+
+    fn name(s: &str) -> Name {
+        parse_zone_name(s).expect("name")
+    }
+
+    fn state() -> State {
+        let mut config = Config::new("/nonexistent".into(), vec![]);
+        for (zone, nets, keys) in [
+            ("cidr.test", vec!["192.0.2.0/24"], vec![]),
+            ("key.test", vec![], vec!["xfr-key"]),
+            ("both.test", vec!["10.0.0.0/8"], vec!["xfr-key"]),
+            ("none.test", vec![], vec![]),
+        ] {
+            config.zones.push(ZoneConfig {
+                name: name(zone),
+                file: None,
+                allow_transfer: nets.iter().map(|n| n.parse().expect("net")).collect(),
+                allow_transfer_keys: keys.into_iter().map(name).collect(),
+                notify: vec![],
+                notify_key: None,
+            });
+        }
+        State::new(Arc::new(config))
+    }
+
+    #[test]
+    fn rfc5936_5_transfer_by_address_or_key() {
+        let s = state();
+        let inside: std::net::IpAddr = "192.0.2.7".parse().expect("ip");
+        let outside: std::net::IpAddr = "198.51.100.1".parse().expect("ip");
+        let xfr = name("xfr-key");
+        let other = name("other-key");
+        assert!(s.may_transfer(&name("cidr.test"), inside, None));
+        assert!(!s.may_transfer(&name("cidr.test"), outside, None));
+        assert!(!s.may_transfer(&name("cidr.test"), outside, Some(&xfr)));
+        assert!(s.may_transfer(&name("key.test"), outside, Some(&xfr)));
+        assert!(!s.may_transfer(&name("key.test"), outside, Some(&other)));
+        assert!(!s.may_transfer(&name("key.test"), inside, None));
+        assert!(s.may_transfer(&name("both.test"), "10.1.2.3".parse().expect("ip"), None));
+        assert!(s.may_transfer(&name("both.test"), outside, Some(&xfr)));
+        assert!(!s.may_transfer(&name("none.test"), inside, Some(&xfr)));
+        assert!(!s.may_transfer(&name("unknown.test"), inside, Some(&xfr)));
     }
 }

@@ -21,6 +21,7 @@
 //!          its own write as unchanged and does not reload it); a write that
 //!          hit the old file in the instant before the rename is put back
 //!          and the change computed again on top of it
+//!        NOTIFY hook                 (queued to the notifier, not awaited)
 //!        git commit of that file     (time-limited; a failure is logged,
 //!                                     the write stands: the file is durable)
 //! ```
@@ -172,6 +173,8 @@ struct Inner {
     /// writes still land on disk, and each logs why there is no commit.
     repo: Arc<Mutex<Option<git2::Repository>>>,
     zones_dir: PathBuf,
+    /// Told of every serial change this store publishes (RFC 1996 NOTIFY).
+    notifier: std::sync::OnceLock<crate::server::notify::Notifier>,
 }
 
 impl Store {
@@ -198,6 +201,7 @@ impl Store {
                 settings,
                 repo: Arc::new(Mutex::new(repo)),
                 zones_dir,
+                notifier: std::sync::OnceLock::new(),
             }),
             locks: Mutex::new(Default::default()),
         }
@@ -205,6 +209,13 @@ impl Store {
 
     pub fn state(&self) -> &Arc<State> {
         &self.inner.state
+    }
+
+    /// Sends NOTIFYs through `notifier` after every write that changes a
+    /// serial (the server sets it when it starts). Only the first call
+    /// takes effect.
+    pub fn set_notifier(&self, notifier: crate::server::notify::Notifier) {
+        let _ = self.inner.notifier.set(notifier);
     }
 
     fn zone_lock(&self, zone: &Name) -> Arc<tokio::sync::Mutex<()>> {
@@ -306,6 +317,7 @@ impl Inner {
                     .map_err(|e| WriteError::Failed(format!("cannot write {file}: {e}")))?;
                 prepared.push(p);
             }
+            let soa = zone.soa().clone();
             {
                 // ...then, under the state guard (the reloader cannot
                 // interleave), recheck, rename, and publish.
@@ -368,6 +380,12 @@ impl Inner {
                     warnings,
                 };
                 guard.set(source.clone(), Ok(published));
+            }
+            // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
+            // more RRs in which slave servers may be interested"):
+            // queued for the notifier, never awaited by this write.
+            if let Some(n) = self.notifier.get() {
+                n.zone_changed(&req.zone, new, &soa);
             }
             let who = Provenance {
                 actor: &req.actor,

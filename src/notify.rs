@@ -1,0 +1,317 @@
+//! NOTIFY (RFC 1996), the pure part: where to send, what to send, and when
+//! to send it again. No tokio, no sockets; the clock is an argument. The
+//! tokio edge that drives it is [`crate::server::notify`].
+//!
+//! # Design
+//!
+//! ```text
+//!  config `notify = [..]` ──► Target::parse ("host", "host:port", "[v6]:port")
+//!  zone changed to serial S ──► Retry::notify(S, id, now) ──► Step::Send
+//!       no answer by the deadline ──► Retry::poll(now) ──► Send again (2, 4, 8, 16 s)
+//!       │                                               └► GaveUp after the last try
+//!       answer with opcode NOTIFY and our ID ──► Retry::answer(id) ──► acknowledged
+//!       ICMP port unreachable ──► Retry::unreachable() ──► given up
+//!  message(zone, soa, id) ──► bytes (opcode NOTIFY, AA, SOA question, SOA answer)
+//! ```
+//!
+//! RFC 1996 §3.6: over UDP the master resends "until either too many
+//! copies have been sent (a 'timeout'), an ICMP message indicating that the
+//! port is unreachable, or until a NOTIFY response is received from the
+//! slave with a matching query ID, QNAME, IP source address, and UDP source
+//! port number." We send at most 5 copies, 2, 4, 8 and 16 s apart. A newer serial replaces the notify in flight for the same zone and
+//! target, so a burst of writes costs one NOTIFY each, never a storm of
+//! retries for serials already out of date.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::message::{MessageWriter, Section};
+use crate::rr::{Name, RecordType, Rr};
+use crate::serial::Serial;
+use crate::tsig::{self, Context, Key, SignParams};
+
+/// DNS opcode of NOTIFY: 4 (RFC 1996; the IANA DNS OpCodes registry).
+pub const OPCODE_NOTIFY: u8 = 4;
+/// The port a target without one is sent to.
+pub const DEFAULT_PORT: u16 = 53;
+
+/// One configured NOTIFY destination: a host name or address, and a port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// A host name to resolve at send time, or an IP address (IPv6 without
+    /// brackets).
+    pub host: String,
+    pub port: u16,
+}
+
+/// Why a `notify` entry is not a target; names the entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid notify target {entry:?}: {why} (use \"host\", \"host:port\" or \"[v6]:port\")")]
+pub struct TargetError {
+    pub entry: String,
+    pub why: &'static str,
+}
+
+impl Target {
+    /// Parses `host`, `host:port`, `192.0.2.1`, `192.0.2.1:5300`, `[::1]`,
+    /// `[::1]:5300` or a bare IPv6 address; the port defaults to 53.
+    pub fn parse(entry: &str) -> Result<Target, TargetError> {
+        let err = |why| TargetError {
+            entry: entry.to_string(),
+            why,
+        };
+        if entry.is_empty() || entry.contains(char::is_whitespace) {
+            return Err(err("empty or contains spaces"));
+        }
+        if let Some(rest) = entry.strip_prefix('[') {
+            let (addr, after) = rest.split_once(']').ok_or_else(|| err("missing ']'"))?;
+            let port = match after {
+                "" => DEFAULT_PORT,
+                p => parse_port(p.strip_prefix(':').ok_or_else(|| err("junk after ']'"))?)
+                    .ok_or_else(|| err("bad port"))?,
+            };
+            addr.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| err("not an IPv6 address inside [ ]"))?;
+            return Ok(Target {
+                host: addr.to_string(),
+                port,
+            });
+        }
+        if entry.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Ok(Target {
+                host: entry.to_string(),
+                port: DEFAULT_PORT,
+            });
+        }
+        let (host, port) = match entry.rsplit_once(':') {
+            Some((h, p)) => (h, parse_port(p).ok_or_else(|| err("bad port"))?),
+            None => (entry, DEFAULT_PORT),
+        };
+        if host.is_empty() || host.contains(':') || Name::from_ascii(host).is_err() {
+            return Err(err("bad host name"));
+        }
+        Ok(Target {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    p.parse::<u16>().ok().filter(|&p| p != 0)
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Builds the NOTIFY for `zone` whose SOA is now `soa`, signed with `key`
+/// (at `now`, Unix seconds) when given.
+///
+/// RFC 1996 §3.1: "the master may send the changed RR's name, class, type,
+/// and optionally, new RDATA(s), to each known slave server using a best
+/// efforts protocol based on the NOTIFY opcode." §3.7: "A NOTIFY request
+/// has QDCOUNT>0, ANCOUNT>=0, AUCOUNT>=0, ADCOUNT>=0. If ANCOUNT>0, then
+/// the answer section represents an unsecure hint at the new RRset for
+/// this <QNAME,QCLASS,QTYPE>." So: one question (zone, SOA, IN), and the
+/// new SOA in the answer section as that hint. AA is set, as BIND and
+/// Knot set it in the NOTIFYs they send.
+pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
+    let flags = (u16::from(OPCODE_NOTIFY) << 11) | 0x0400;
+    let mut w = MessageWriter::new(id, flags, 65535);
+    w.question(zone, u16::from(RecordType::SOA), 1);
+    w.record(
+        Section::Answer,
+        &soa.name,
+        RecordType::SOA,
+        soa.ttl,
+        soa.rdata.as_bytes(),
+    );
+    let mut msg = w.finish();
+    if let Some((key, now, fudge)) = key {
+        let p = SignParams {
+            time: now,
+            fudge,
+            error: 0,
+            other: &[],
+        };
+        tsig::sign(&mut msg, key, Context::Request, p);
+    }
+    msg
+}
+
+/// Is `reply` the answer to our NOTIFY `id` for `zone`? RFC 1996 §3.6: a
+/// master retransmits "until either too many copies have been sent (a
+/// 'timeout'), an ICMP message indicating that the port is unreachable, or
+/// until a NOTIFY response is received from the slave with a matching query
+/// ID, QNAME, IP source address, and UDP source port number" (the edge
+/// checks the address and port). QR must be set and the opcode NOTIFY; a
+/// response without a question is accepted on its ID. Any RCODE counts,
+/// §4.8: "When a master server receives a NOTIFY response, it deletes this
+/// query from the retry queue".
+pub fn is_answer(reply: &[u8], id: u16, zone: &Name) -> bool {
+    let header_ok = reply.len() >= 12
+        && u16::from_be_bytes([reply[0], reply[1]]) == id
+        && reply[2] & 0x80 != 0
+        && (reply[2] >> 3) & 0x0F == OPCODE_NOTIFY;
+    if !header_ok {
+        return false;
+    }
+    if reply[4..6] == [0, 0] {
+        return true;
+    }
+    // Decoding is bounded by the message; a reply that does not decode is
+    // not an answer we can trust.
+    hickory_proto::op::Message::from_vec(reply)
+        .ok()
+        .and_then(|m| m.queries.first().map(|q| q.name() == zone))
+        .unwrap_or(false)
+}
+
+/// How often and how patiently to retransmit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub tries: u32,
+    /// Wait after the first try; doubled after each later one...
+    pub first_wait: Duration,
+    /// ...up to this.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Five tries, waiting 2, 4, 8, 16 and 16 s (about 46 s in all).
+    fn default() -> Self {
+        RetryPolicy {
+            tries: 5,
+            first_wait: Duration::from_secs(2),
+            max_wait: Duration::from_secs(16),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after try `n` (1-based).
+    pub fn wait(&self, n: u32) -> Duration {
+        let factor = 1u32 << n.saturating_sub(1).min(16);
+        self.first_wait.saturating_mul(factor).min(self.max_wait)
+    }
+}
+
+/// What the driver should do now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send (or resend) the NOTIFY for `serial` with this `id`; this is try
+    /// number `attempt` (1-based).
+    Send { serial: u32, id: u16, attempt: u32 },
+    /// Nothing to do before this instant (unless an answer comes).
+    WaitUntil(Instant),
+    /// The last try went unanswered: the secondary will find the new serial
+    /// at its next SOA refresh (RFC 1996 §3.6, RFC 1034 §4.3.5).
+    GaveUp { serial: u32 },
+    /// Nothing in flight.
+    Idle,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pending {
+    serial: u32,
+    id: u16,
+    tries: u32,
+    deadline: Instant,
+}
+
+/// The NOTIFY state of one (zone, target) pair.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    policy: RetryPolicy,
+    pending: Option<Pending>,
+}
+
+impl Retry {
+    pub fn new(policy: RetryPolicy) -> Retry {
+        Retry {
+            policy,
+            pending: None,
+        }
+    }
+
+    /// The zone is now at `serial`: start notifying with a fresh `id`. A
+    /// serial not newer (RFC 1982) than the one in flight changes nothing
+    /// (`Step::WaitUntil` the current deadline), so repeats cause no storm.
+    pub fn notify(&mut self, serial: u32, id: u16, now: Instant) -> Step {
+        if let Some(p) = self.pending
+            && !Serial(serial).is_after(Serial(p.serial))
+        {
+            return Step::WaitUntil(p.deadline);
+        }
+        self.pending = Some(Pending {
+            serial,
+            id,
+            tries: 1,
+            deadline: now + self.policy.wait(1),
+        });
+        Step::Send {
+            serial,
+            id,
+            attempt: 1,
+        }
+    }
+
+    /// The serial being notified, if any.
+    pub fn in_flight(&self) -> Option<u32> {
+        self.pending.map(|p| p.serial)
+    }
+
+    /// When [`Retry::poll`] has something to do next, if anything is pending.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.pending.map(|p| p.deadline)
+    }
+
+    /// A reply with `id` came (checked with [`is_answer`]): the serial it
+    /// acknowledges, ending the retries, or `None` for a stale ID.
+    pub fn answer(&mut self, id: u16) -> Option<u32> {
+        let p = self.pending.filter(|p| p.id == id)?;
+        self.pending = None;
+        Some(p.serial)
+    }
+
+    /// The target is unreachable (ICMP port unreachable, RFC 1996 §3.6: a
+    /// reason to stop): the serial given up on, if one was pending.
+    pub fn unreachable(&mut self) -> Option<u32> {
+        self.pending.take().map(|p| p.serial)
+    }
+
+    /// Time passes: resend when the wait is over, give up after the last
+    /// try. Retransmissions keep the ID, so a late answer to an earlier try
+    /// still counts (RFC 1996 §3.6 "retransmit").
+    pub fn poll(&mut self, now: Instant) -> Step {
+        let Some(mut p) = self.pending else {
+            return Step::Idle;
+        };
+        if now < p.deadline {
+            return Step::WaitUntil(p.deadline);
+        }
+        if p.tries >= self.policy.tries {
+            self.pending = None;
+            return Step::GaveUp { serial: p.serial };
+        }
+        p.tries += 1;
+        p.deadline = now + self.policy.wait(p.tries);
+        self.pending = Some(p);
+        Step::Send {
+            serial: p.serial,
+            id: p.id,
+            attempt: p.tries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
