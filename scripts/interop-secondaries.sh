@@ -33,6 +33,8 @@
 #   --require-ixfr   fail unless each secondary used IXFR after its first
 #                    transfer
 #   --only LIST      run only these secondaries (default named,knot,nsd)
+#   --keep-logs DIR  copy every config and log into DIR before the temp dir
+#                    is removed
 #
 # Needs (installs nothing): named, knotd, nsd, dig, nsupdate, git,
 # /usr/bin/python3 (for free ports and the secret), and cargo unless -b.
@@ -42,13 +44,15 @@ binary=
 use_notify=1
 require_ixfr=0
 only=named,knot,nsd
-usage() { echo "usage: $0 [-b BINARY] [--no-notify] [--require-ixfr] [--only named,knot,nsd]" >&2; exit 2; }
+keep=
+usage() { echo "usage: $0 [-b BINARY] [--no-notify] [--require-ixfr] [--only named,knot,nsd] [--keep-logs DIR]" >&2; exit 2; }
 while (( $# )); do
     case $1 in
         -b) (( $# >= 2 )) || usage; binary=$2; shift 2 ;;
         --no-notify) use_notify=0; shift ;;
         --require-ixfr) require_ixfr=1; shift ;;
         --only) (( $# >= 2 )) || usage; only=$2; shift 2 ;;
+        --keep-logs) (( $# >= 2 )) || usage; keep=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
         *) usage ;;
     esac
@@ -99,6 +103,12 @@ cleanup() {
     for n in "${!pid[@]}"; do
         stop_pid "${pid[$n]}"
     done
+    if [[ -n $keep ]]; then
+        if mkdir -p "$keep"; then
+            find "$tmp" -type f \( -name '*.log' -o -name '*.conf' -o -name '*.toml' \
+                -o -name '*.zone' \) -exec cp --parents {} "$keep" \; 2>/dev/null || true
+        fi
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -298,7 +308,7 @@ zone "$zone" {
 };
 CONF
     log[named]=$d/stdout.log        # named -g logs to stderr
-    argv=(named -g -4 -c "$d/named.conf")
+    argv=(named -g -d 3 -4 -c "$d/named.conf")
 }
 
 conf_knot() {
@@ -479,24 +489,33 @@ for s in "${running[@]}"; do
 done
 
 # --- 3. IXFR? ----------------------------------------------------------------
-# What each daemon logs for an incoming transfer (BIND 9.18, Knot 3.2,
-# NSD 4.6): see ixfr_seen.
+# How each daemon shows the kind of an incoming transfer (BIND 9.18, Knot 3.2,
+# NSD 4.6), see ixfr_seen.
 echo "== 3. IXFR after the first transfer?"
+# The size of a full transfer now (signed AXFR from the primary), for NSD.
+axfr_bytes=$(dig +time=2 +tries=1 -y "hmac-sha256:$keyname:$secret" @127.0.0.1 -p "$P" "$zone" AXFR 2>/dev/null \
+    | sed -n 's/^;; XFR size: .*bytes \([0-9]*\)).*/\1/p' | tail -n 1)
+[[ -n $axfr_bytes ]] || { echo "   signed AXFR from the primary failed" >&2; failures+=("primary: signed AXFR"); }
 declare -A ixfr=()
 ixfr_seen() {
-    local s=$1 f=${log[$1]}
-    case $s in
-        # named -g: "transfer of 'example.test/IN' from 127.0.0.1#P:
-        # Transfer completed: ..." preceded, for an incremental answer, by
-        # "got incremental response" / "Transfer type: IXFR".
-        named) grep -qE "Transfer type: IXFR|got incremental response" "$f" ;;
-        # knotd: "[example.test.] IXFR, incoming, remote ..., finished";
-        # an AXFR-style answer to IXFR is logged "receiving AXFR-style IXFR".
-        knot) grep -E "IXFR, incoming" "$f" | grep -v "AXFR-style" | grep -qE "finished|started" \
-                && ! grep -qE "receiving AXFR-style IXFR" "$f" ;;
-        # nsd: xfrd logs "... committed \"received update to serial N ... \"";
-        # with verbosity 2 the transfer kind "IXFR" / "AXFR" is named.
-        nsd) grep -qE "IXFR" "$f" && grep -E "IXFR" "$f" | grep -qvE "AXFR|fallback|failed|refused" ;;
+    local f=${log[$1]} last
+    case $1 in
+        # named -g -d 3: "transfer of 'example.test/IN' from 127.0.0.1#P:
+        # got incremental response" (an AXFR or AXFR-style answer: "got
+        # nonincremental response").
+        named) grep -q "got incremental response" "$f" ;;
+        # knotd: "[example.test.] IXFR, incoming, remote 127.0.0.1@P,
+        # finished, ..."; an AXFR-style answer to IXFR is logged "IXFR,
+        # incoming, ..., receiving AXFR-style IXFR" and then "AXFR, incoming".
+        knot) grep -q "IXFR, incoming, .*finished" "$f" ;;
+        # nsd logs no transfer kind (xfrd: "written received XFR packet",
+        # "committed"), only the size: "zone example.test. received update to
+        # serial N ... of B bytes". Every change since the first transfer adds
+        # records, so an AXFR grows with the zone; an IXFR of the last few
+        # changes is well below a full transfer of the zone as it is now.
+        nsd)
+            last=$(sed -n 's/.* received update to serial .* of \([0-9]*\) bytes.*/\1/p' "$f" | tail -n 1)
+            [[ -n $last && -n $axfr_bytes ]] && (( last * 4 < axfr_bytes * 3 )) ;;
     esac
 }
 for s in "${running[@]}"; do
@@ -523,9 +542,11 @@ if cmp -s "$zfile" "$zfile.tmp" || ! grep -q " $new " "$zfile.tmp"; then
 else
     mv "$zfile.tmp" "$zfile"
     start=$(now_us)
+    wait_for "$P" "edited.$zone" TXT "on disk $new" 10000 "$start" >"$tmp/wait.primary" &
+    primary_poller=$!
     wait_all "edited.$zone" TXT "on disk $new" 10000 "$start" edit
-    primary_ms=$(wait_for "$P" "edited.$zone" TXT "on disk $new" 10000 "$start")
-    echo "   primary serves serial $new after $primary_ms ms (since the mv)"
+    wait "$primary_poller" || true
+    echo "   primary serves serial $new after $(<"$tmp/wait.primary") ms (since the mv)"
     for s in "${running[@]}"; do
         echo "   $s: ${res[edit/$s]} ms"
         [[ ${res[edit/$s]} != miss ]] || failures+=("$s: missed the edit on disk")
