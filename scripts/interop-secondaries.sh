@@ -22,14 +22,21 @@
 # a change, stopped answering while the primary was down, or (with
 # --require-ixfr) never used IXFR; 2 on a usage error.
 #
-# Usage: scripts/interop-secondaries.sh [-b BINARY] [--no-notify] [--require-ixfr]
+# Usage: scripts/interop-secondaries.sh [-b BINARY] [--no-notify|--self-notify] [--require-ixfr]
 #          [--only named,knot,nsd]
 #   -b BINARY        use this zonewright binary instead of building one
 #                    (cargo build --release --locked)
 #   --no-notify      leave notify/notify_key and "key:xfr-key" out of the
 #                    primary's config: the secondaries follow by their SOA
 #                    refresh timer (1 s in the zone, the daemons' minimums
-#                    lowered to 1 s), not by NOTIFY
+#                    lowered to 1 s; Knot's lowest is 2 s), not by NOTIFY
+#   --self-notify    as --no-notify, but with refresh 3600 s: the script
+#                    itself sends each secondary a NOTIFY signed with the key
+#                    (scripts/interop/notify.py) after every change, as
+#                    zonewright will; checks the secondaries' NOTIFY setup
+# Without --no-notify/--self-notify the primary sends the NOTIFYs (config
+# notify = [...], notify_key) and the zone's refresh is 3600 s, so a
+# secondary that converges did so because of a NOTIFY.
 #   --require-ixfr   fail unless each secondary used IXFR after its first
 #                    transfer
 #   --only LIST      run only these secondaries (default named,knot,nsd)
@@ -41,15 +48,16 @@
 set -euo pipefail
 
 binary=
-use_notify=1
+notify_by=primary         # primary | script | timer
 require_ixfr=0
 only=named,knot,nsd
 keep=
-usage() { echo "usage: $0 [-b BINARY] [--no-notify] [--require-ixfr] [--only named,knot,nsd] [--keep-logs DIR]" >&2; exit 2; }
+usage() { echo "usage: $0 [-b BINARY] [--no-notify|--self-notify] [--require-ixfr] [--only named,knot,nsd] [--keep-logs DIR]" >&2; exit 2; }
 while (( $# )); do
     case $1 in
         -b) (( $# >= 2 )) || usage; binary=$2; shift 2 ;;
-        --no-notify) use_notify=0; shift ;;
+        --no-notify) notify_by=timer; shift ;;
+        --self-notify) notify_by=script; shift ;;
         --require-ixfr) require_ixfr=1; shift ;;
         --only) (( $# >= 2 )) || usage; only=$2; shift 2 ;;
         --keep-logs) (( $# >= 2 )) || usage; keep=$2; shift 2 ;;
@@ -207,12 +215,14 @@ P=${port[primary]}
 
 mkdir -p "$tmp/primary/zones"
 zfile="$tmp/primary/zones/$zone.zone"
-# Refresh and retry 1 s so that, without NOTIFY, the secondaries poll the
-# serial every second (each daemon's own minimum lowered below).
+# Without NOTIFY: refresh and retry 1 s, so that the secondaries poll the
+# serial every second (each daemon's own minimum lowered below). With NOTIFY:
+# 3600 s and 600 s, so that only a NOTIFY makes a secondary follow quickly.
+if [[ $notify_by == timer ]]; then refresh=1 retry=1; else refresh=3600 retry=600; fi
 cat >"$zfile" <<ZONE
 \$ORIGIN $zone.
 \$TTL 60
-@ IN SOA ns.$zone. hostmaster.$zone. 1 1 1 1209600 60
+@ IN SOA ns.$zone. hostmaster.$zone. 1 $refresh $retry 1209600 60
 @ IN NS ns.$zone.
 ns IN A 192.0.2.53
 ZONE
@@ -238,7 +248,7 @@ done
     echo
     echo "[[zone]]"
     echo "name = \"$zone\""
-    if (( use_notify )); then
+    if [[ $notify_by == primary ]]; then
         echo "notify = [$notify_list]"
         echo "notify_key = \"$keyname\""
         echo "allow_transfer = [\"127.0.0.0/8\", \"key:$keyname\"]"
@@ -269,7 +279,12 @@ start_primary() {
     return 1
 }
 
-echo "== zonewright primary on 127.0.0.1:$P ($( (( use_notify )) && echo "NOTIFY to $notify_list" || echo "no NOTIFY: secondaries poll every 1 s"))"
+case $notify_by in
+    primary) how="it sends NOTIFY to $notify_list" ;;
+    script) how="this script sends the NOTIFYs" ;;
+    timer) how="no NOTIFY: secondaries poll every 1 s" ;;
+esac
+echo "== zonewright primary on 127.0.0.1:$P ($how)"
 start_primary || exit 1
 
 # --- the secondaries --------------------------------------------------------
@@ -427,6 +442,23 @@ done
 
 failures=()
 
+# self_notify: with --self-notify, a NOTIFY signed with the key to every
+# running secondary (one try each, 1 s timeout); a refusal is a failure.
+self_notify() {
+    local s ports=() out
+    [[ $notify_by == script ]] || return 0
+    for s in "${running[@]}"; do ports+=("${port[$s]}"); done
+    (( ${#ports[@]} )) || return 0
+    if ! out=$("$PY" "$root/scripts/interop/notify.py" --zone "$zone" --key-name "$keyname" \
+            --secret "$secret" "${ports[@]}" 2>&1); then
+        for s in "${running[@]}"; do
+            out=${out//${port[$s]} /$s: }
+        done
+        echo "   NOTIFY not accepted: ${out//$'\n'/; }" >&2
+        failures+=("NOTIFY not accepted ($1): ${out//$'\n'/; }")
+    fi
+}
+
 # --- 1. initial AXFR ---------------------------------------------------------
 serial0=$(serial_at "$P")
 echo "== 1. initial transfer of serial $serial0"
@@ -455,7 +487,9 @@ for (( i = 1; i <= updates; i++ )); do
         update_failed=$(( update_failed + 1 ))
         continue
     fi
-    wait_all "t$i.$zone" TXT "\"v$i\"" 5000 "$(now_us)" "u$i"
+    start=$(now_us)
+    self_notify "UPDATE $i"
+    wait_all "t$i.$zone" TXT "\"v$i\"" 5000 "$start" "u$i"
     line="   t$i:"
     for s in "${running[@]}"; do
         r=${res[u$i/$s]}
@@ -495,7 +529,12 @@ echo "== 3. IXFR after the first transfer?"
 # The size of a full transfer now (signed AXFR from the primary), for NSD.
 axfr_bytes=$(dig +time=2 +tries=1 -y "hmac-sha256:$keyname:$secret" @127.0.0.1 -p "$P" "$zone" AXFR 2>/dev/null \
     | sed -n 's/^;; XFR size: .*bytes \([0-9]*\)).*/\1/p' | tail -n 1)
-[[ -n $axfr_bytes ]] || { echo "   signed AXFR from the primary failed" >&2; failures+=("primary: signed AXFR"); }
+if [[ -n $axfr_bytes ]]; then
+    echo "   (a signed AXFR of the zone now: $axfr_bytes bytes)"
+else
+    echo "   signed AXFR from the primary failed" >&2
+    failures+=("primary: signed AXFR")
+fi
 declare -A ixfr=()
 ixfr_seen() {
     local f=${log[$1]} last
@@ -514,7 +553,9 @@ ixfr_seen() {
         # records, so an AXFR grows with the zone; an IXFR of the last few
         # changes is well below a full transfer of the zone as it is now.
         nsd)
-            last=$(sed -n 's/.* received update to serial .* of \([0-9]*\) bytes.*/\1/p' "$f" | tail -n 1)
+            # the last transfer, if there was one after the first
+            last=$(sed -n 's/.* received update to serial .* of \([0-9]*\) bytes.*/\1/p' "$f" \
+                | sed 1d | tail -n 1)
             [[ -n $last && -n $axfr_bytes ]] && (( last * 4 < axfr_bytes * 3 )) ;;
     esac
 }
@@ -544,6 +585,11 @@ else
     start=$(now_us)
     wait_for "$P" "edited.$zone" TXT "on disk $new" 10000 "$start" >"$tmp/wait.primary" &
     primary_poller=$!
+    if [[ $notify_by == script ]]; then
+        # NOTIFY once the primary serves the new serial, like the primary would.
+        wait "$primary_poller" || true
+        self_notify "disk edit"
+    fi
     wait_all "edited.$zone" TXT "on disk $new" 10000 "$start" edit
     wait "$primary_poller" || true
     echo "   primary serves serial $new after $(<"$tmp/wait.primary") ms (since the mv)"
@@ -560,10 +606,11 @@ unset 'pid[primary]'
 declare -A down=()
 for s in "${running[@]}"; do down[$s]=0; done
 # 10 rounds, 200 ms apart: about 2 s of downtime (longer than the refresh
-# and retry timers of 1 s, so the secondaries do try the primary).
+# and retry timers of 1 s of --no-notify, so the secondaries do try the
+# primary). Serving = answering the zone's SOA.
 for (( r = 0; r < 10; r++ )); do
     for s in "${running[@]}"; do
-        if ask "${port[$s]}" "t1.$zone" TXT | grep -qF '"v1"'; then
+        if ask "${port[$s]}" "$zone" SOA | grep -qF "hostmaster.$zone. "; then
             down[$s]=$(( ${down[$s]} + 1 ))
         fi
     done
@@ -582,7 +629,9 @@ if (( restarted )); then
     printf 'server 127.0.0.1 %s\nzone %s\nupdate add after-restart.%s 60 TXT "back"\nsend\n' \
         "$P" "$zone" "$zone" >"$tmp/update.txt"
     if update "$tmp/update.txt" >"$tmp/nsupdate.out" 2>&1; then
-        wait_all "after-restart.$zone" TXT '"back"' 15000 "$(now_us)" restart
+        start=$(now_us)
+        self_notify "after the restart"
+        wait_all "after-restart.$zone" TXT '"back"' 15000 "$start" restart
         for s in "${running[@]}"; do
             echo "   $s: caught up after ${res[restart/$s]} ms"
             [[ ${res[restart/$s]} != miss ]] || failures+=("$s: missed the UPDATE after the restart")
@@ -598,7 +647,7 @@ fi
 
 # --- summary -----------------------------------------------------------------
 echo
-echo "== summary ($( (( use_notify )) && echo NOTIFY || echo "no NOTIFY, refresh 1 s"); times in ms)"
+echo "== summary (${how%% to *}; times in ms)"
 printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %6s %9s\n' \
     secondary started "axfr" "upd p50" "upd max" missed ixfr "disk" "down" "restart"
 for s in "${secondaries[@]}"; do
