@@ -23,7 +23,7 @@
 # --require-ixfr) never used IXFR; 2 on a usage error.
 #
 # Usage: scripts/interop-secondaries.sh [-b BINARY] [--no-notify|--self-notify] [--require-ixfr]
-#          [--only named,knot,nsd]
+#          [--key-transfer] [--only named,knot,nsd] [--keep-logs DIR]
 #   -b BINARY        use this zonewright binary instead of building one
 #                    (cargo build --release --locked)
 #   --no-notify      leave notify/notify_key and "key:xfr-key" out of the
@@ -34,17 +34,21 @@
 #                    itself sends each secondary a NOTIFY signed with the key
 #                    (scripts/interop/notify.py) after every change, as
 #                    zonewright will; checks the secondaries' NOTIFY setup
-# Without --no-notify/--self-notify the primary sends the NOTIFYs (config
-# notify = [...], notify_key) and the zone's refresh is 3600 s, so a
-# secondary that converges did so because of a NOTIFY.
 #   --require-ixfr   fail unless each secondary used IXFR after its first
 #                    transfer
 #   --only LIST      run only these secondaries (default named,knot,nsd)
+#   --key-transfer   allow_transfer = ["key:xfr-key"] only (no CIDR): the
+#                    secondaries' signed transfers must be allowed by the key,
+#                    and an unsigned AXFR from 127.0.0.1 must be refused
 #   --keep-logs DIR  copy every config and log into DIR before the temp dir
 #                    is removed
+# Without --no-notify/--self-notify the primary sends the NOTIFYs (config
+# notify = [...], notify_key; allow_transfer also names "key:xfr-key") and
+# the zone's refresh is 3600 s, so a secondary that converges did so
+# because of a NOTIFY.
 #
 # Needs (installs nothing): named, knotd, nsd, dig, nsupdate, git,
-# /usr/bin/python3 (for free ports and the secret), and cargo unless -b.
+# /usr/bin/python3 with dnspython, and cargo unless -b.
 set -euo pipefail
 
 binary=
@@ -52,13 +56,19 @@ notify_by=primary         # primary | script | timer
 require_ixfr=0
 only=named,knot,nsd
 keep=
-usage() { echo "usage: $0 [-b BINARY] [--no-notify|--self-notify] [--require-ixfr] [--only named,knot,nsd] [--keep-logs DIR]" >&2; exit 2; }
+key_transfer=0
+usage() {
+    echo "usage: $0 [-b BINARY] [--no-notify|--self-notify] [--require-ixfr] [--key-transfer]" \
+        "[--only named,knot,nsd] [--keep-logs DIR]" >&2
+    exit 2
+}
 while (( $# )); do
     case $1 in
         -b) (( $# >= 2 )) || usage; binary=$2; shift 2 ;;
         --no-notify) notify_by=timer; shift ;;
         --self-notify) notify_by=script; shift ;;
         --require-ixfr) require_ixfr=1; shift ;;
+        --key-transfer) key_transfer=1; shift ;;
         --only) (( $# >= 2 )) || usage; only=$2; shift 2 ;;
         --keep-logs) (( $# >= 2 )) || usage; keep=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
@@ -251,6 +261,10 @@ done
     if [[ $notify_by == primary ]]; then
         echo "notify = [$notify_list]"
         echo "notify_key = \"$keyname\""
+    fi
+    if (( key_transfer )); then
+        echo "allow_transfer = [\"key:$keyname\"]"
+    elif [[ $notify_by == primary ]]; then
         echo "allow_transfer = [\"127.0.0.0/8\", \"key:$keyname\"]"
     else
         echo "allow_transfer = [\"127.0.0.0/8\"]"
@@ -271,7 +285,11 @@ start_primary() {
             unset 'pid[primary]'
             return 1
         fi
-        [[ -n $(serial_at "$P") ]] && return 0
+        # An answer counts only if our process is still alive after it (not
+        # some other process that took the port meanwhile).
+        if [[ -n $(serial_at "$P") ]] && kill -0 "${pid[primary]}" 2>/dev/null; then
+            return 0
+        fi
         sleep 0.05
     done
     echo "interop: zonewright does not answer the SOA of $zone on 127.0.0.1:$P" >&2
@@ -424,7 +442,8 @@ for s in "${secondaries[@]}"; do
     started[$s]=no
     for _ in $(seq 100); do
         kill -0 "${pid[$s]}" 2>/dev/null || break
-        if dig +norec +time=1 +tries=1 @127.0.0.1 -p "${port[$s]}" "$zone" SOA >/dev/null 2>&1; then
+        if dig +norec +time=1 +tries=1 @127.0.0.1 -p "${port[$s]}" "$zone" SOA >/dev/null 2>&1 \
+            && kill -0 "${pid[$s]}" 2>/dev/null; then
             started[$s]=yes
             break
         fi
@@ -534,6 +553,15 @@ if [[ -n $axfr_bytes ]]; then
 else
     echo "   signed AXFR from the primary failed" >&2
     failures+=("primary: signed AXFR")
+fi
+if (( key_transfer )); then
+    # Allowed by the key only: an unsigned AXFR from 127.0.0.1 gets no zone.
+    if dig +time=2 +tries=1 @127.0.0.1 -p "$P" "$zone" AXFR 2>/dev/null | grep -q "IN[[:space:]]SOA"; then
+        echo "   an unsigned AXFR was answered although allow_transfer names only the key" >&2
+        failures+=("primary: unsigned AXFR answered with allow_transfer = key only")
+    else
+        echo "   (an unsigned AXFR is refused: allow_transfer names only the key)"
+    fi
 fi
 declare -A ixfr=()
 ixfr_seen() {
