@@ -463,9 +463,14 @@ failures=()
 
 # self_notify: with --self-notify, a NOTIFY signed with the key to every
 # running secondary (one try each, 1 s timeout); a refusal is a failure.
+# notify_ms: how long the helper took (Python start-up included), a part of
+# the convergence times that a primary sending NOTIFY itself would not add.
+notify_ms=
+notify_all=""
 self_notify() {
-    local s ports=() out
+    local s ports=() out t0
     [[ $notify_by == script ]] || return 0
+    t0=$(now_us)
     for s in "${running[@]}"; do ports+=("${port[$s]}"); done
     (( ${#ports[@]} )) || return 0
     if ! out=$("$PY" "$root/scripts/interop/notify.py" --zone "$zone" --key-name "$keyname" \
@@ -476,6 +481,8 @@ self_notify() {
         echo "   NOTIFY not accepted: ${out//$'\n'/; }" >&2
         failures+=("NOTIFY not accepted ($1): ${out//$'\n'/; }")
     fi
+    notify_ms=$(( ($(now_us) - t0) / 1000 ))
+    notify_all+="$notify_ms "
 }
 
 # --- 1. initial AXFR ---------------------------------------------------------
@@ -487,6 +494,13 @@ for s in "${running[@]}"; do
     [[ ${res[axfr/$s]} != miss ]] || failures+=("$s: initial transfer")
 done
 
+# stats "MS MS ...": "p50 max" (p50 = lower median), or "- -".
+stats() {
+    # shellcheck disable=SC2086
+    printf '%s\n' $1 | sort -n | awk 'NF { v[n++] = $1 } END {
+        if (n == 0) { print "- -"; exit }
+        print v[int((n - 1) / 2)], v[n - 1] }'
+}
 # --- 2. UPDATEs --------------------------------------------------------------
 echo "== 2. $updates UPDATEs, each followed until every secondary answers it"
 # update FILE: nsupdate -y with the key; 5 s timeout.
@@ -521,17 +535,15 @@ for (( i = 1; i <= updates; i++ )); do
         fi
         line+=";"
     done
+    [[ -z $notify_ms ]] || line+=" (NOTIFY sent after $notify_ms ms)"
     echo "$line"
 done
 (( update_failed == 0 )) || failures+=("primary: $update_failed UPDATEs failed")
+if [[ -n $notify_all ]]; then
+    read -r a b <<<"$(stats "$notify_all")"
+    echo "   (the NOTIFY helper itself took p50 $a ms, max $b ms of these times)"
+fi
 
-# stats "MS MS ...": "p50 max" (p50 = lower median), or "- -".
-stats() {
-    # shellcheck disable=SC2086
-    printf '%s\n' $1 | sort -n | awk 'NF { v[n++] = $1 } END {
-        if (n == 0) { print "- -"; exit }
-        print v[int((n - 1) / 2)], v[n - 1] }'
-}
 declare -A p50=() pmax=()
 for s in "${running[@]}"; do
     read -r a b <<<"$(stats "${conv[$s]}")"
