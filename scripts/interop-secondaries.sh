@@ -308,6 +308,21 @@ start_primary || exit 1
 # --- the secondaries --------------------------------------------------------
 # Each gets its own folder, config and log; the same key; NOTIFY accepted
 # from 127.0.0.1 when signed with the key.
+#
+# Quirks met here (BIND 9.18, Knot 3.2, NSD 4.6):
+# - named: min-refresh-time/min-retry-time (default 300 s) clamp the SOA's
+#   1 s timers; `controls { };` keeps it off the rndc port 953; it accepts
+#   NOTIFY from a primaries address even unsigned, whatever allow-notify
+#   says; the transfer kind ("got incremental response") is logged only at
+#   debug level 3, hence -d 3.
+# - knotd: refresh-min-interval/retry-min-interval refuse values below 2;
+#   3.2 names the primary `master:`; zonefile-load none and zonefile-sync -1
+#   keep the zone in its journal (in the temp dir) only.
+# - nsd: username "" and chroot "" or it drops to user nsd and chroots;
+#   database "" (no nsd.db); xfrd-reload-timeout 0, else a transfer is served
+#   up to 1 s later; control-enable no, so no nsd-control-setup; -d keeps the
+#   main process in the foreground but it still forks a server child; it
+#   logs no transfer kind (see ixfr_seen).
 
 conf_named() {
     local d=$tmp/named
