@@ -1,0 +1,730 @@
+#!/usr/bin/env bash
+# Interop test: zonewright as a hidden primary, BIND 9 (named), Knot (knotd)
+# and NSD as its secondaries, every transfer signed with TSIG key xfr-key
+# (hmac-sha256).
+#
+# zonewright serves example.test on a free 127.0.0.1 port P; the three
+# secondaries (each on its own free port) pull it from 127.0.0.1@P with the
+# key and accept NOTIFY from 127.0.0.1 signed with the key. Then:
+#   1. initial AXFR: each secondary answers the primary's SOA serial
+#      (dig every 20 ms, at most 10 s);
+#   2. 20 UPDATEs in a row (nsupdate -y, each adding TXT t<i>.example.test):
+#      after each UPDATE's answer, the time until each secondary answers the
+#      new record (dig every 20 ms, at most 5 s); p50/max per secondary;
+#   3. the secondaries' logs: was IXFR used after the first transfer?
+#      (informational; a failure with --require-ixfr);
+#   4. an edit of the zone file on disk (a record appended, the serial bumped,
+#      atomic mv) reaches every secondary (at most 10 s);
+#   5. the primary is stopped: every secondary keeps answering meanwhile;
+#      it is started again on the same port and one more UPDATE reaches every
+#      secondary (at most 15 s).
+# A summary table follows. Exit status 1 if a secondary did not start, missed
+# a change, stopped answering while the primary was down, or (with
+# --require-ixfr) never used IXFR; 2 on a usage error.
+#
+# Usage: scripts/interop-secondaries.sh [-b BINARY] [--no-notify|--self-notify] [--require-ixfr]
+#          [--key-transfer] [--only named,knot,nsd] [--keep-logs DIR]
+#   -b BINARY        use this zonewright binary instead of building one
+#                    (cargo build --release --locked)
+#   --no-notify      leave notify/notify_key and "key:xfr-key" out of the
+#                    primary's config: the secondaries follow by their SOA
+#                    refresh timer (1 s in the zone, the daemons' minimums
+#                    lowered to 1 s; Knot's lowest is 2 s), not by NOTIFY
+#   --self-notify    as --no-notify, but with refresh 3600 s: the script
+#                    itself sends each secondary a NOTIFY signed with the key
+#                    (scripts/interop/notify.py) after every change, as
+#                    zonewright will; checks the secondaries' NOTIFY setup
+#   --require-ixfr   fail unless each secondary used IXFR after its first
+#                    transfer
+#   --only LIST      run only these secondaries (default named,knot,nsd)
+#   --key-transfer   allow_transfer = ["key:xfr-key"] only (no CIDR): the
+#                    secondaries' signed transfers must be allowed by the key,
+#                    and an unsigned AXFR from 127.0.0.1 must be refused
+#   --keep-logs DIR  copy every config and log into DIR before the temp dir
+#                    is removed
+# Without --no-notify/--self-notify the primary sends the NOTIFYs (config
+# notify = [...], notify_key; allow_transfer also names "key:xfr-key") and
+# the zone's refresh is 3600 s, so a secondary that converges did so
+# because of a NOTIFY.
+#
+# Needs (installs nothing): named, knotd, nsd, dig, nsupdate, git,
+# /usr/bin/python3 with dnspython, and cargo unless -b.
+set -euo pipefail
+
+binary=
+notify_by=primary         # primary | script | timer
+require_ixfr=0
+only=named,knot,nsd
+keep=
+key_transfer=0
+usage() {
+    echo "usage: $0 [-b BINARY] [--no-notify|--self-notify] [--require-ixfr] [--key-transfer]" \
+        "[--only named,knot,nsd] [--keep-logs DIR]" >&2
+    exit 2
+}
+while (( $# )); do
+    case $1 in
+        -b) (( $# >= 2 )) || usage; binary=$2; shift 2 ;;
+        --no-notify) notify_by=timer; shift ;;
+        --self-notify) notify_by=script; shift ;;
+        --require-ixfr) require_ixfr=1; shift ;;
+        --key-transfer) key_transfer=1; shift ;;
+        --only) (( $# >= 2 )) || usage; only=$2; shift 2 ;;
+        --keep-logs) (( $# >= 2 )) || usage; keep=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+        *) usage ;;
+    esac
+done
+IFS=, read -r -a secondaries <<<"$only"
+for s in "${secondaries[@]}"; do
+    case $s in named|knot|nsd) ;; *) echo "--only: named, knot, nsd" >&2; exit 2 ;; esac
+done
+(( ${#secondaries[@]} > 0 )) || usage
+
+PY=/usr/bin/python3
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+zone=example.test
+keyname=xfr-key
+updates=20
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || { echo "interop: $1 not found (apt-get install $2)" >&2; exit 1; }
+}
+need dig bind9-dnsutils
+need nsupdate bind9-dnsutils
+need git git
+for s in "${secondaries[@]}"; do
+    case $s in
+        named) need named bind9 ;;
+        knot) need knotd knot ;;
+        nsd) need nsd nsd ;;
+    esac
+done
+[[ -n $binary ]] || need cargo cargo
+[[ -x $PY ]] || { echo "interop: $PY not found" >&2; exit 1; }
+
+# --- everything we start is stopped on exit, by PID -------------------------
+declare -A pid=()          # [name] = PID of a daemon we started
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/zw-interop.XXXXXX")
+stop_pid() {
+    local p=$1 _
+    kill -TERM "$p" 2>/dev/null || return 0
+    for _ in $(seq 100); do                  # at most 10 s
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+cleanup() {
+    local n
+    for n in "${!pid[@]}"; do
+        stop_pid "${pid[$n]}"
+    done
+    if [[ -n $keep ]]; then
+        if mkdir -p "$keep"; then
+            find "$tmp" -type f \( -name '*.log' -o -name '*.conf' -o -name '*.toml' \
+                -o -name '*.zone' \) -exec cp --parents {} "$keep" \; 2>/dev/null || true
+        fi
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# N distinct ports free for both UDP and TCP on 127.0.0.1 (bound, then
+# released; at most 200 tries).
+free_ports() {
+    "$PY" - "$1" <<'PY'
+import socket, sys
+want, held, ports = int(sys.argv[1]), [], []
+for _ in range(200):
+    if len(ports) == want:
+        break
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        continue
+    held += [t, u]
+    ports.append(port)
+if len(ports) != want:
+    raise SystemExit("no free ports")
+print(" ".join(map(str, ports)))
+PY
+}
+
+now_us() { local t=${EPOCHREALTIME/./}; echo "$(( 10#$t ))"; }
+
+# log_tail NAME FILE: the last lines of a daemon's log, indented.
+log_tail() {
+    echo "   $1 log ($2), last lines:" >&2
+    if [[ -s $2 ]]; then tail -n 15 "$2" | sed 's/^/   | /' >&2; else echo "   | (empty)" >&2; fi
+}
+
+# ask PORT NAME TYPE: dig +short, one try, 1 s timeout; empty on no answer.
+ask() {
+    dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" "$3" 2>/dev/null || true
+}
+
+# serial_at PORT: the SOA serial served on PORT, or empty.
+serial_at() {
+    ask "$1" "$zone" SOA | awk 'NF >= 7 { print $3; exit }'
+}
+
+# wait_for PORT NAME TYPE WANT LIMIT_MS START_US: polls every 20 ms until the
+# answer contains WANT (fixed string); prints the ms since START_US, or
+# "miss" after LIMIT_MS.
+wait_for() {
+    local port=$1 name=$2 type=$3 want=$4 limit=$5 start=$6 t i
+    for (( i = 0; i < 100000; i++ )); do
+        if ask "$port" "$name" "$type" | grep -qF -- "$want"; then
+            t=$(now_us)
+            echo $(( (t - start) / 1000 ))
+            return 0
+        fi
+        t=$(now_us)
+        (( (t - start) / 1000 < limit )) || break
+        sleep 0.02
+    done
+    echo miss
+}
+
+# wait_all NAME TYPE WANT LIMIT_MS START_US TAG: wait_for on every running
+# secondary at once; results in res[TAG/secondary].
+declare -A res=()
+wait_all() {
+    local name=$1 type=$2 want=$3 limit=$4 start=$5 tag=$6 s
+    local -A poller=()
+    for s in "${running[@]}"; do
+        wait_for "${port[$s]}" "$name" "$type" "$want" "$limit" "$start" >"$tmp/wait.$s" &
+        poller[$s]=$!
+    done
+    for s in "${running[@]}"; do
+        wait "${poller[$s]}" || true
+        res[$tag/$s]=$(<"$tmp/wait.$s")
+    done
+}
+
+# --- the primary ------------------------------------------------------------
+if [[ -z $binary ]]; then
+    echo "== building zonewright (cargo build --release --locked)"
+    (cd "$root" && cargo build --release --locked)
+    binary="${CARGO_TARGET_DIR:-$root/target}/release/zonewright"
+fi
+[[ -x $binary ]] || { echo "interop: $binary is not executable" >&2; exit 1; }
+
+secret=$("$PY" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+read -r -a ports <<<"$(free_ports 4)"
+declare -A port=([primary]=${ports[0]} [named]=${ports[1]} [knot]=${ports[2]} [nsd]=${ports[3]})
+P=${port[primary]}
+
+mkdir -p "$tmp/primary/zones"
+zfile="$tmp/primary/zones/$zone.zone"
+# Without NOTIFY: refresh and retry 1 s, so that the secondaries poll the
+# serial every second (each daemon's own minimum lowered below). With NOTIFY:
+# 3600 s and 600 s, so that only a NOTIFY makes a secondary follow quickly.
+if [[ $notify_by == timer ]]; then refresh=1 retry=1; else refresh=3600 retry=600; fi
+cat >"$zfile" <<ZONE
+\$ORIGIN $zone.
+\$TTL 60
+@ IN SOA ns.$zone. hostmaster.$zone. 1 $refresh $retry 1209600 60
+@ IN NS ns.$zone.
+ns IN A 192.0.2.53
+ZONE
+git -C "$tmp/primary/zones" init -q
+git -C "$tmp/primary/zones" add "$zone.zone"
+git -C "$tmp/primary/zones" -c user.name=interop -c user.email=interop@localhost \
+    commit -q -m "initial $zone"
+
+notify_list=
+for s in "${secondaries[@]}"; do
+    notify_list+="${notify_list:+, }\"127.0.0.1:${port[$s]}\""
+done
+{
+    echo "listen = [\"127.0.0.1:$P\"]"
+    echo "zones_dir = \"$tmp/primary/zones\""
+    echo
+    echo "[[key]]"
+    echo "name = \"$keyname\""
+    echo "algorithm = \"hmac-sha256\""
+    echo "secret = \"$secret\""
+    echo "rate_limit = \"off\""
+    echo "grant = [ { zone = \"$zone\", names = [\"**\"], types = [\"*\"] } ]"
+    echo
+    echo "[[zone]]"
+    echo "name = \"$zone\""
+    if [[ $notify_by == primary ]]; then
+        echo "notify = [$notify_list]"
+        echo "notify_key = \"$keyname\""
+    fi
+    if (( key_transfer )); then
+        echo "allow_transfer = [\"key:$keyname\"]"
+    elif [[ $notify_by == primary ]]; then
+        echo "allow_transfer = [\"127.0.0.0/8\", \"key:$keyname\"]"
+    else
+        echo "allow_transfer = [\"127.0.0.0/8\"]"
+    fi
+} >"$tmp/primary/zonewright.toml"
+
+# start_primary: zonewright on 127.0.0.1:P, ready when it answers the SOA
+# (at most 100 tries, 50 ms apart, plus dig's timeout).
+start_primary() {
+    local _
+    "$binary" --log-level info serve --config "$tmp/primary/zonewright.toml" \
+        >>"$tmp/primary/zonewright.log" 2>&1 &
+    pid[primary]=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "${pid[primary]}" 2>/dev/null; then
+            echo "interop: zonewright exited" >&2
+            log_tail zonewright "$tmp/primary/zonewright.log"
+            unset 'pid[primary]'
+            return 1
+        fi
+        # An answer counts only if our process is still alive after it (not
+        # some other process that took the port meanwhile).
+        if [[ -n $(serial_at "$P") ]] && kill -0 "${pid[primary]}" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "interop: zonewright does not answer the SOA of $zone on 127.0.0.1:$P" >&2
+    log_tail zonewright "$tmp/primary/zonewright.log"
+    return 1
+}
+
+case $notify_by in
+    primary) how="it sends NOTIFY to $notify_list" ;;
+    script) how="this script sends the NOTIFYs" ;;
+    timer) how="no NOTIFY: secondaries poll every 1 s" ;;
+esac
+echo "== zonewright primary on 127.0.0.1:$P ($how)"
+start_primary || exit 1
+
+# --- the secondaries --------------------------------------------------------
+# Each gets its own folder, config and log; the same key; NOTIFY accepted
+# from 127.0.0.1 when signed with the key.
+#
+# Quirks met here (BIND 9.18, Knot 3.2, NSD 4.6):
+# - named: min-refresh-time/min-retry-time (default 300 s) clamp the SOA's
+#   1 s timers; `controls { };` keeps it off the rndc port 953; it accepts
+#   NOTIFY from a primaries address even unsigned, whatever allow-notify
+#   says; the transfer kind ("got incremental response") is logged only at
+#   debug level 3, hence -d 3.
+# - knotd: refresh-min-interval/retry-min-interval refuse values below 2;
+#   3.2 names the primary `master:`; zonefile-load none and zonefile-sync -1
+#   keep the zone in its journal (in the temp dir) only.
+# - nsd: username "" and chroot "" or it drops to user nsd and chroots;
+#   database "" (no nsd.db); xfrd-reload-timeout 0, else a transfer is served
+#   up to 1 s later; control-enable no, so no nsd-control-setup; -d keeps the
+#   main process in the foreground but it still forks a server child; it
+#   logs no transfer kind (see ixfr_seen).
+
+conf_named() {
+    local d=$tmp/named
+    mkdir -p "$d"
+    cat >"$d/named.conf" <<CONF
+options {
+    directory "$d";
+    pid-file "$d/named.pid";
+    session-keyfile "$d/session.key";
+    managed-keys-directory "$d";
+    listen-on port ${port[named]} { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion no;
+    notify no;
+    dnssec-validation no;
+    // Follow SOA refresh/retry of 1 s (the defaults clamp them to 300 s).
+    min-refresh-time 1;
+    min-retry-time 1;
+};
+controls { };
+key "$keyname" {
+    algorithm hmac-sha256;
+    secret "$secret";
+};
+zone "$zone" {
+    type secondary;
+    file "$zone.bk";
+    primaries { 127.0.0.1 port $P key "$keyname"; };
+    allow-notify { key "$keyname"; };
+    request-ixfr yes;
+};
+CONF
+    log[named]=$d/stdout.log        # named -g logs to stderr
+    argv=(named -g -d 3 -4 -c "$d/named.conf")
+}
+
+conf_knot() {
+    local d=$tmp/knot
+    mkdir -p "$d"
+    cat >"$d/knot.conf" <<CONF
+server:
+    rundir: "$d"
+    listen: 127.0.0.1@${port[knot]}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "$d"
+control:
+    listen: "$d/knot.sock"
+key:
+  - id: $keyname
+    algorithm: hmac-sha256
+    secret: $secret
+remote:
+  - id: primary
+    address: 127.0.0.1@$P
+    key: $keyname
+acl:
+  - id: notify-from-primary
+    address: 127.0.0.1
+    key: $keyname
+    action: notify
+template:
+  - id: default
+    storage: "$d"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: changes
+    refresh-min-interval: 2
+    retry-min-interval: 2
+zone:
+  - domain: $zone
+    master: primary
+    acl: notify-from-primary
+CONF
+    log[knot]=$d/stdout.log         # log target stderr
+    argv=(knotd -c "$d/knot.conf")
+}
+
+conf_nsd() {
+    local d=$tmp/nsd
+    mkdir -p "$d"
+    cat >"$d/nsd.conf" <<CONF
+server:
+    ip-address: 127.0.0.1
+    port: ${port[nsd]}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "$d"
+    database: ""
+    zonelistfile: "$d/zone.list"
+    xfrdfile: "$d/xfrd.state"
+    xfrdir: "$d"
+    pidfile: "$d/nsd.pid"
+    logfile: "$d/nsd.log"
+    verbosity: 2
+    server-count: 1
+    # Serve a transfer at once (default: wait 1 s to batch reloads).
+    xfrd-reload-timeout: 0
+remote-control:
+    control-enable: no
+key:
+    name: "$keyname"
+    algorithm: hmac-sha256
+    secret: "$secret"
+zone:
+    name: "$zone"
+    zonefile: "$zone.zone"
+    request-xfr: 127.0.0.1@$P $keyname
+    allow-notify: 127.0.0.1 $keyname
+    min-refresh-time: 1
+    min-retry-time: 1
+CONF
+    log[nsd]=$d/nsd.log
+    argv=(nsd -d -c "$d/nsd.conf")
+}
+
+declare -A log=() started=()
+running=()
+argv=()
+for s in "${secondaries[@]}"; do
+    "conf_$s"
+    echo "== $s secondary on 127.0.0.1:${port[$s]}: ${argv[*]}"
+    "${argv[@]}" >>"$tmp/$s/stdout.log" 2>&1 &
+    pid[$s]=$!
+done
+# Started = still running and answering a query (any rcode) within 10 s.
+for s in "${secondaries[@]}"; do
+    started[$s]=no
+    for _ in $(seq 100); do
+        kill -0 "${pid[$s]}" 2>/dev/null || break
+        if dig +norec +time=1 +tries=1 @127.0.0.1 -p "${port[$s]}" "$zone" SOA >/dev/null 2>&1 \
+            && kill -0 "${pid[$s]}" 2>/dev/null; then
+            started[$s]=yes
+            break
+        fi
+        sleep 0.1
+    done
+    if [[ ${started[$s]} == yes ]]; then
+        running+=("$s")
+    else
+        echo "interop: $s did not start" >&2
+        log_tail "$s" "$tmp/$s/stdout.log"
+        [[ ${log[$s]} == "$tmp/$s/stdout.log" ]] || log_tail "$s" "${log[$s]}"
+        unset "pid[$s]"
+    fi
+done
+
+failures=()
+
+# self_notify: with --self-notify, a NOTIFY signed with the key to every
+# running secondary (one try each, 1 s timeout); a refusal is a failure.
+# notify_ms: how long the helper took (Python start-up included), a part of
+# the convergence times that a primary sending NOTIFY itself would not add.
+notify_ms=
+notify_all=""
+self_notify() {
+    local s ports=() out t0
+    [[ $notify_by == script ]] || return 0
+    t0=$(now_us)
+    for s in "${running[@]}"; do ports+=("${port[$s]}"); done
+    (( ${#ports[@]} )) || return 0
+    if ! out=$("$PY" "$root/scripts/interop/notify.py" --zone "$zone" --key-name "$keyname" \
+            --secret "$secret" "${ports[@]}" 2>&1); then
+        for s in "${running[@]}"; do
+            out=${out//${port[$s]} /$s: }
+        done
+        echo "   NOTIFY not accepted: ${out//$'\n'/; }" >&2
+        failures+=("NOTIFY not accepted ($1): ${out//$'\n'/; }")
+    fi
+    notify_ms=$(( ($(now_us) - t0) / 1000 ))
+    notify_all+="$notify_ms "
+}
+
+# --- 1. initial AXFR ---------------------------------------------------------
+serial0=$(serial_at "$P")
+echo "== 1. initial transfer of serial $serial0"
+wait_all "$zone" SOA "hostmaster.$zone. $serial0 " 10000 "$(now_us)" axfr
+for s in "${running[@]}"; do
+    echo "   $s: ${res[axfr/$s]} ms"
+    [[ ${res[axfr/$s]} != miss ]] || failures+=("$s: initial transfer")
+done
+
+# stats "MS MS ...": "p50 max" (p50 = lower median), or "- -".
+stats() {
+    # shellcheck disable=SC2086
+    printf '%s\n' $1 | sort -n | awk 'NF { v[n++] = $1 } END {
+        if (n == 0) { print "- -"; exit }
+        print v[int((n - 1) / 2)], v[n - 1] }'
+}
+# --- 2. UPDATEs --------------------------------------------------------------
+echo "== 2. $updates UPDATEs, each followed until every secondary answers it"
+# update FILE: nsupdate -y with the key; 5 s timeout.
+update() {
+    timeout 20 nsupdate -t 5 -y "hmac-sha256:$keyname:$secret" "$1"
+}
+declare -A conv=()     # [secondary] = space-separated ms of each converged UPDATE
+declare -A missed=()
+for s in "${running[@]}"; do conv[$s]=""; missed[$s]=0; done
+update_failed=0
+for (( i = 1; i <= updates; i++ )); do
+    printf 'server 127.0.0.1 %s\nzone %s\nupdate add t%d.%s 60 TXT "v%d"\nsend\n' \
+        "$P" "$zone" "$i" "$zone" "$i" >"$tmp/update.txt"
+    if ! update "$tmp/update.txt" >"$tmp/nsupdate.out" 2>&1; then
+        echo "   UPDATE $i failed:" >&2
+        sed 's/^/   | /' "$tmp/nsupdate.out" >&2
+        update_failed=$(( update_failed + 1 ))
+        continue
+    fi
+    start=$(now_us)
+    self_notify "UPDATE $i"
+    wait_all "t$i.$zone" TXT "\"v$i\"" 5000 "$start" "u$i"
+    line="   t$i:"
+    for s in "${running[@]}"; do
+        r=${res[u$i/$s]}
+        line+=" $s $r"
+        if [[ $r == miss ]]; then
+            missed[$s]=$(( ${missed[$s]} + 1 ))
+        else
+            conv[$s]+="$r "
+            line+=" ms"
+        fi
+        line+=";"
+    done
+    [[ -z $notify_ms ]] || line+=" (NOTIFY sent after $notify_ms ms)"
+    echo "$line"
+done
+(( update_failed == 0 )) || failures+=("primary: $update_failed UPDATEs failed")
+if [[ -n $notify_all ]]; then
+    read -r a b <<<"$(stats "$notify_all")"
+    echo "   (the NOTIFY helper itself took p50 $a ms, max $b ms of these times)"
+fi
+
+declare -A p50=() pmax=()
+for s in "${running[@]}"; do
+    read -r a b <<<"$(stats "${conv[$s]}")"
+    p50[$s]=$a
+    pmax[$s]=$b
+    echo "   $s: p50 ${p50[$s]} ms, max ${pmax[$s]} ms, missed ${missed[$s]}/$updates"
+    (( ${missed[$s]} == 0 )) || failures+=("$s: missed ${missed[$s]} UPDATEs")
+done
+
+# --- 3. IXFR? ----------------------------------------------------------------
+# How each daemon shows the kind of an incoming transfer (BIND 9.18, Knot 3.2,
+# NSD 4.6), see ixfr_seen.
+echo "== 3. IXFR after the first transfer?"
+# The size of a full transfer now (signed AXFR from the primary), for NSD.
+axfr_bytes=$(dig +time=2 +tries=1 -y "hmac-sha256:$keyname:$secret" @127.0.0.1 -p "$P" "$zone" AXFR 2>/dev/null \
+    | sed -n 's/^;; XFR size: .*bytes \([0-9]*\)).*/\1/p' | tail -n 1)
+if [[ -n $axfr_bytes ]]; then
+    echo "   (a signed AXFR of the zone now: $axfr_bytes bytes)"
+else
+    echo "   signed AXFR from the primary failed" >&2
+    failures+=("primary: signed AXFR")
+fi
+if (( key_transfer )); then
+    # Allowed by the key only: an unsigned AXFR from 127.0.0.1 gets no zone.
+    if dig +time=2 +tries=1 @127.0.0.1 -p "$P" "$zone" AXFR 2>/dev/null | grep -q "IN[[:space:]]SOA"; then
+        echo "   an unsigned AXFR was answered although allow_transfer names only the key" >&2
+        failures+=("primary: unsigned AXFR answered with allow_transfer = key only")
+    else
+        echo "   (an unsigned AXFR is refused: allow_transfer names only the key)"
+    fi
+fi
+declare -A ixfr=()
+ixfr_seen() {
+    local f=${log[$1]} last
+    case $1 in
+        # named -g -d 3: "transfer of 'example.test/IN' from 127.0.0.1#P:
+        # got incremental response" (an AXFR or AXFR-style answer: "got
+        # nonincremental response").
+        named) grep -q "got incremental response" "$f" ;;
+        # knotd: "[example.test.] IXFR, incoming, remote 127.0.0.1@P,
+        # finished, ..."; an AXFR-style answer to IXFR is logged "IXFR,
+        # incoming, ..., receiving AXFR-style IXFR" and then "AXFR, incoming".
+        knot) grep -q "IXFR, incoming, .*finished" "$f" ;;
+        # nsd logs no transfer kind (xfrd: "written received XFR packet",
+        # "committed"), only the size: "zone example.test. received update to
+        # serial N ... of B bytes". Every change since the first transfer adds
+        # records, so an AXFR grows with the zone; an IXFR of the last few
+        # changes is well below a full transfer of the zone as it is now.
+        nsd)
+            # the last transfer, if there was one after the first
+            last=$(sed -n 's/.* received update to serial .* of \([0-9]*\) bytes.*/\1/p' "$f" \
+                | sed 1d | tail -n 1)
+            [[ -n $last && -n $axfr_bytes ]] && (( last * 4 < axfr_bytes * 3 )) ;;
+    esac
+}
+for s in "${running[@]}"; do
+    if ixfr_seen "$s"; then ixfr[$s]=yes; else ixfr[$s]=no; fi
+    echo "   $s: IXFR used: ${ixfr[$s]}"
+    if (( require_ixfr )) && [[ ${ixfr[$s]} == no ]]; then failures+=("$s: no IXFR"); fi
+done
+
+# --- 4. an edit on disk -------------------------------------------------------
+echo "== 4. zone file edited on disk"
+# The primary reloads the file by itself; the serial in the SOA line is the
+# third field after SOA.
+old=$(serial_at "$P")
+new=$(( old + 1 ))
+sed -E "s/^(@[[:space:]]+([0-9]+[[:space:]]+)?IN[[:space:]]+SOA[[:space:]]+[^[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+)$old([[:space:]])/\\1$new\\3/" \
+    "$zfile" >"$zfile.tmp"
+printf 'edited 60 IN TXT "on disk %s"\n' "$new" >>"$zfile.tmp"
+if cmp -s "$zfile" "$zfile.tmp" || ! grep -q " $new " "$zfile.tmp"; then
+    echo "interop: could not find serial $old in the SOA line of $zfile:" >&2
+    grep -n SOA "$zfile" >&2 || true
+    rm -f "$zfile.tmp"
+    failures+=("primary: zone file edit")
+    for s in "${running[@]}"; do res[edit/$s]=-; done
+else
+    mv "$zfile.tmp" "$zfile"
+    start=$(now_us)
+    wait_for "$P" "edited.$zone" TXT "on disk $new" 10000 "$start" >"$tmp/wait.primary" &
+    primary_poller=$!
+    if [[ $notify_by == script ]]; then
+        # NOTIFY once the primary serves the new serial, like the primary would.
+        wait "$primary_poller" || true
+        self_notify "disk edit"
+    fi
+    wait_all "edited.$zone" TXT "on disk $new" 10000 "$start" edit
+    wait "$primary_poller" || true
+    echo "   primary serves serial $new after $(<"$tmp/wait.primary") ms (since the mv)"
+    for s in "${running[@]}"; do
+        echo "   $s: ${res[edit/$s]} ms"
+        [[ ${res[edit/$s]} != miss ]] || failures+=("$s: missed the edit on disk")
+    done
+fi
+
+# --- 5. primary restart ---------------------------------------------------------
+echo "== 5. primary stopped, secondaries keep serving, primary started again"
+stop_pid "${pid[primary]}"
+unset 'pid[primary]'
+declare -A down=()
+for s in "${running[@]}"; do down[$s]=0; done
+# 10 rounds, 200 ms apart: about 2 s of downtime (longer than the refresh
+# and retry timers of 1 s of --no-notify, so the secondaries do try the
+# primary). Serving = answering the zone's SOA.
+for (( r = 0; r < 10; r++ )); do
+    for s in "${running[@]}"; do
+        if ask "${port[$s]}" "$zone" SOA | grep -qF "hostmaster.$zone. "; then
+            down[$s]=$(( ${down[$s]} + 1 ))
+        fi
+    done
+    sleep 0.2
+done
+for s in "${running[@]}"; do
+    echo "   $s: answered ${down[$s]}/10 queries while the primary was down"
+    (( ${down[$s]} == 10 )) || failures+=("$s: stopped answering while the primary was down")
+done
+restarted=0
+for _ in 1 2 3; do
+    if start_primary; then restarted=1; break; fi
+    sleep 1
+done
+if (( restarted )); then
+    printf 'server 127.0.0.1 %s\nzone %s\nupdate add after-restart.%s 60 TXT "back"\nsend\n' \
+        "$P" "$zone" "$zone" >"$tmp/update.txt"
+    if update "$tmp/update.txt" >"$tmp/nsupdate.out" 2>&1; then
+        start=$(now_us)
+        self_notify "after the restart"
+        wait_all "after-restart.$zone" TXT '"back"' 15000 "$start" restart
+        for s in "${running[@]}"; do
+            echo "   $s: caught up after ${res[restart/$s]} ms"
+            [[ ${res[restart/$s]} != miss ]] || failures+=("$s: missed the UPDATE after the restart")
+        done
+    else
+        echo "   UPDATE after the restart failed:" >&2
+        sed 's/^/   | /' "$tmp/nsupdate.out" >&2
+        failures+=("primary: UPDATE after the restart")
+    fi
+else
+    failures+=("primary: did not restart on port $P")
+fi
+
+# --- summary -----------------------------------------------------------------
+echo
+echo "== summary (${how%% to *}; times in ms)"
+printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %6s %9s\n' \
+    secondary started "axfr" "upd p50" "upd max" missed ixfr "disk" "down" "restart"
+for s in "${secondaries[@]}"; do
+    if [[ ${started[$s]} == yes ]]; then
+        printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %6s %9s\n' "$s" yes "${res[axfr/$s]}" \
+            "${p50[$s]}" "${pmax[$s]}" "${missed[$s]}/$updates" "${ixfr[$s]}" \
+            "${res[edit/$s]:--}" "${down[$s]}/10" "${res[restart/$s]:--}"
+    else
+        printf '%-9s %-7s\n' "$s" no
+        failures+=("$s: did not start")
+    fi
+done
+if (( ${#failures[@]} )); then
+    echo
+    echo "FAILED:"
+    printf '   %s\n' "${failures[@]}"
+    for s in "${running[@]}"; do
+        if printf '%s\n' "${failures[@]}" | grep -q "^$s:"; then log_tail "$s" "${log[$s]}"; fi
+    done
+    if printf '%s\n' "${failures[@]}" | grep -q "^primary:"; then
+        log_tail zonewright "$tmp/primary/zonewright.log"
+    fi
+    exit 1
+fi
+echo "OK: every secondary followed every change"
