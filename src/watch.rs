@@ -58,7 +58,16 @@ pub async fn run(state: Arc<State>, notifier: Option<Notifier>, mut stop: watch:
         }
         let before = serials(&state);
         let st = state.clone();
-        match tokio::task::spawn_blocking(move || st.reload()).await {
+        let reload = move || {
+            let report = st.reload();
+            // Edits made outside zonewright become commits, so secondaries
+            // can take them by IXFR (the git history is the journal).
+            if st.config().git.commit_external {
+                crate::journal::commit_external_on_reload(&st, &report);
+            }
+            report
+        };
+        match tokio::task::spawn_blocking(reload).await {
             Ok(report) => {
                 log_report(&report);
                 if let Some(n) = &notifier {

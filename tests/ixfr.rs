@@ -178,7 +178,8 @@ fn rfc1995_4_unknown_serial_gets_the_whole_zone() {
 
 #[test]
 fn uncommitted_edit_gets_the_whole_zone() {
-    let s = start("");
+    // With commit_external off, an edit on disk stays uncommitted.
+    let s = start("[git]\ncommit_external = false\n");
     write(&s.zones_dir().join(FILE), &example_zone(2, "192.0.2.81"));
     let (resp, ok) = s.poll_udp("example.com.", RecordType::SOA, |r| {
         soa_serial(r) == Some(2)
@@ -190,6 +191,34 @@ fn uncommitted_edit_gets_the_whole_zone() {
         1 + 1 + 2 + 1 + BIG_TXT_COUNT + 1,
         "{records:#?}"
     );
+}
+
+#[test]
+fn external_edit_is_committed_on_reload_and_becomes_ixfr_able() {
+    let s = start("");
+    write(&s.zones_dir().join(FILE), &example_zone(2, "192.0.2.81"));
+    let (resp, ok) = s.poll_udp("example.com.", RecordType::SOA, |r| {
+        soa_serial(r) == Some(2)
+    });
+    assert!(ok, "{resp:?}");
+    // The commit follows the reload on the same thread: poll, bounded.
+    let mut last = Vec::new();
+    for _ in 0..60 {
+        let (records, _) = transfer(&s, &ixfr_query("example.com.", 1));
+        if records.len() == 6 {
+            // SOA 2, SOA 1, old www, SOA 2, new www, SOA 2.
+            assert_eq!(serial_of(&records[0]), Some(2));
+            assert_eq!(serial_of(&records[1]), Some(1));
+            let repo = git2::Repository::open(s.zones_dir()).unwrap();
+            let head = repo.head().unwrap().peel_to_commit().unwrap();
+            let msg = head.message().unwrap_or_default().to_owned();
+            assert!(msg.contains("external change"), "{msg}");
+            return;
+        }
+        last = records;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no incremental transfer after the external edit: {last:#?}");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! name = "zonewright"            # committer identity
 //! email = "zonewright@HOST"      # default zonewright@<hostname>
 //! commit_timeout = "10s"
+//! commit_external = true         # commit files edited outside zonewright on reload
 //!
 //! [[key]]
 //! name = "acme-key"
@@ -59,6 +60,9 @@ pub struct GitSettings {
     pub name: String,
     pub email: String,
     pub commit_timeout: Duration,
+    /// Commit zone files changed outside zonewright when they are reloaded,
+    /// as `external change`, so they become IXFR-able.
+    pub commit_external: bool,
 }
 
 impl Default for GitSettings {
@@ -67,6 +71,7 @@ impl Default for GitSettings {
             name: "zonewright".to_string(),
             email: format!("zonewright@{}", hostname()),
             commit_timeout: Duration::from_secs(10),
+            commit_external: true,
         }
     }
 }
@@ -99,6 +104,7 @@ pub(super) struct RawGit {
     name: Option<Spanned<String>>,
     email: Option<Spanned<String>>,
     commit_timeout: Option<Spanned<String>>,
+    commit_external: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +172,10 @@ pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
         name,
         email,
         commit_timeout: c.duration(&raw.commit_timeout, "git.commit_timeout", d.commit_timeout),
+        commit_external: raw
+            .commit_external
+            .as_ref()
+            .map_or(d.commit_external, |b| *b.get_ref()),
     }
 }
 
