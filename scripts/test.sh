@@ -23,6 +23,14 @@ else
     echo "systemd-analyze not installed; skipped"
 fi
 
+section "secondaries: BIND, Knot and NSD by NOTIFY + IXFR (scripts/interop-secondaries.sh)"
+if command -v named >/dev/null && command -v knotd >/dev/null && command -v nsd >/dev/null; then
+    cargo build --release --locked
+    scripts/interop-secondaries.sh -b target/release/zonewright --require-ixfr
+else
+    echo "named, knotd or nsd not installed; skipped (.ci/run installs them)"
+fi
+
 # Last, so the test runner's summary closes the output.
 section "cargo test --locked"
 cargo test --locked

@@ -304,6 +304,10 @@ fn transfer(
     if let Some(Some(serial)) = ixfr
         && let Some(msgs) = super::ixfr_edge::incremental(state, journal, zone, q, serial, reserve)
     {
+        info!(
+            peer = %peer.addr, zone = %zone.origin(), from = serial, to = zone.serial(),
+            messages = msgs.len(), "IXFR answered incrementally"
+        );
         return msgs;
     }
     xfr::axfr_with_max(zone, q, xfr::MAX_MESSAGE - reserve)
