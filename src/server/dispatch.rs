@@ -177,7 +177,7 @@ impl Dispatcher {
         let reserve = signing.map_or(0, Signing::rr_len);
         let mut out = match parse_request(bytes) {
             Request::Query(q) => {
-                let zones = state.snapshot();
+                let zones = state.snapshot_for_query();
                 let a = answer(&zones, &q);
                 vec![encode_within(
                     &q,

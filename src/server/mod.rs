@@ -8,7 +8,7 @@
 //!      per address: N UDP sockets (SO_REUSEPORT, same port) + 1 TCP listener
 //!           │
 //!  run(state, store, listeners, shutdown)
-//!      ├─ N udp::worker tasks: recv ─► Dispatcher::handle ─► send    (one per socket)
+//!      ├─ N udp::Worker threads: recv ─► Dispatcher::handle ─► send  (one per socket)
 //!      │     └─ UPDATE ─► its own task: store.write ─► send           (bounded)
 //!      ├─ tcp::accept per listener ─► tcp::connection task per client (bounded)
 //!      │     └─ UPDATE ─► awaited in order on the connection
@@ -32,6 +32,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -163,14 +164,19 @@ pub async fn run(
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
     let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
     let mut tasks = JoinSet::new();
-    for sock in listeners.udp {
-        let sock = Arc::new(tokio::net::UdpSocket::from_std(sock)?);
-        tasks.spawn(udp::worker(
-            sock,
-            dispatcher.clone(),
-            updates.clone(),
-            stop_rx.clone(),
-        ));
+    let udp_stop = Arc::new(AtomicBool::new(false));
+    let mut udp_threads = Vec::with_capacity(listeners.udp.len());
+    for (i, sock) in listeners.udp.into_iter().enumerate() {
+        let worker = udp::Worker {
+            dispatcher: dispatcher.clone(),
+            updates: updates.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            stop: udp_stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("udp-{i}"))
+            .spawn(move || worker.run(sock))?;
+        udp_threads.push(thread);
     }
     let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
     for listener in listeners.tcp {
@@ -195,7 +201,15 @@ pub async fn run(
     shutdown.await;
     info!("shutting down");
     let _ = stop_tx.send(true);
+    udp_stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}
+    // Each UDP thread sees the flag within udp::STOP_POLL.
+    let _ = tokio::task::spawn_blocking(move || {
+        for t in udp_threads {
+            let _ = t.join();
+        }
+    })
+    .await;
     // Open connections end after their current request; wait for them.
     let all = u32::try_from(settings.tcp_max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))

@@ -104,6 +104,13 @@ impl State {
         self.snapshot.load_full()
     }
 
+    /// The current snapshot for one query: no reference count is touched
+    /// (arc-swap's guard), so worker threads don't contend on a shared
+    /// counter. Hold it briefly; for an AXFR use [`State::snapshot`].
+    pub fn snapshot_for_query(&self) -> arc_swap::Guard<Arc<ZoneSet>> {
+        self.snapshot.load()
+    }
+
     /// May `peer` transfer the zone `origin`, its request signed and
     /// verified with the TSIG key `key` (if any)? Yes when the address is in
     /// one of the zone's `allow_transfer` CIDRs, or the key is one of its

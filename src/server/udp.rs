@@ -1,14 +1,21 @@
-//! One UDP worker per socket: receive, answer from the current snapshot,
-//! send. The worker never ends on a bad request; only shutdown stops it.
-//! An UPDATE runs on a task of its own that sends its answer on the same
-//! socket, so the queries behind it are not kept waiting.
+//! One UDP worker per SO_REUSEPORT socket, each on an OS thread of its own:
+//! blocking receive, answer from the current snapshot, blocking send. No
+//! reactor, no task wake-ups in the hot path: two system calls a query,
+//! and the kernel spreads queries over the sockets (and so over the cores).
+//!
+//! The worker never ends on a bad request; it notices shutdown within
+//! [`STOP_POLL`]. An UPDATE runs on a task of the async runtime that sends
+//! its answer on the same socket, so the queries behind it never wait for
+//! a disk write or a git commit.
 
-use std::net::SocketAddr;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
-use tokio::sync::{Semaphore, watch};
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::dispatch::{Dispatcher, Handled, Peer};
@@ -16,57 +23,73 @@ use crate::message::Transport;
 
 /// Pause after a socket error so a persistent one cannot spin a core.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
+/// How often an idle worker checks for shutdown.
+pub(super) const STOP_POLL: Duration = Duration::from_millis(200);
 
-pub(super) async fn worker(
-    sock: Arc<UdpSocket>,
-    dispatcher: Arc<Dispatcher>,
-    updates: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
-) {
-    // Largest UDP payload; anything longer is cut by the kernel.
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let (n, from) = tokio::select! {
-            r = sock.recv_from(&mut buf) => match r {
+/// What a worker needs besides its socket.
+pub(super) struct Worker {
+    pub dispatcher: Arc<Dispatcher>,
+    pub updates: Arc<Semaphore>,
+    pub runtime: Handle,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    /// Serves `sock` until `stop` is set. Blocking: run it on its own thread.
+    pub(super) fn run(self, sock: UdpSocket) {
+        if let Err(e) = sock
+            .set_nonblocking(false)
+            .and_then(|()| sock.set_read_timeout(Some(STOP_POLL)))
+        {
+            tracing::error!("udp worker cannot configure its socket: {e}");
+            return;
+        }
+        let sock = Arc::new(sock);
+        // Largest UDP payload; anything longer is cut by the kernel.
+        let mut buf = vec![0u8; 65535];
+        while !self.stop.load(Ordering::Relaxed) {
+            let (n, from) = match sock.recv_from(&mut buf) {
                 Ok(ok) => ok,
-                Err(e) => {
-                    debug!("udp recv: {e}");
-                    tokio::time::sleep(ERROR_PAUSE).await;
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     continue;
                 }
-            },
-            _ = stop.changed() => return,
-        };
-        let peer = Peer {
-            addr: from,
-            transport: Transport::Udp,
-        };
-        let Some(request) = buf.get(..n) else {
-            continue;
-        };
-        match dispatcher.handle(request, peer) {
-            Handled::Reply(replies) => {
-                for reply in replies {
-                    send(&sock, &reply, from).await;
+                Err(e) => {
+                    debug!("udp recv: {e}");
+                    std::thread::sleep(ERROR_PAUSE);
+                    continue;
                 }
+            };
+            let Some(request) = buf.get(..n) else {
+                continue;
+            };
+            let peer = Peer {
+                addr: from,
+                transport: Transport::Udp,
+            };
+            match self.dispatcher.handle(request, peer) {
+                Handled::Reply(replies) => {
+                    for reply in replies {
+                        send(&sock, &reply, from);
+                    }
+                }
+                Handled::Update(pending) => match self.updates.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let sock = sock.clone();
+                        self.runtime.spawn(async move {
+                            let reply = pending.run().await;
+                            send(&sock, &reply, from);
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => send(&sock, &pending.busy(), from),
+                },
             }
-            Handled::Update(pending) => match updates.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let sock = sock.clone();
-                    tokio::spawn(async move {
-                        let reply = pending.run().await;
-                        send(&sock, &reply, from).await;
-                        drop(permit);
-                    });
-                }
-                Err(_) => send(&sock, &pending.busy(), from).await,
-            },
         }
     }
 }
 
-async fn send(sock: &UdpSocket, reply: &[u8], to: SocketAddr) {
-    if let Err(e) = sock.send_to(reply, to).await {
+fn send(sock: &UdpSocket, reply: &[u8], to: SocketAddr) {
+    if let Err(e) = sock.send_to(reply, to) {
         debug!(peer = %to, "udp send: {e}");
     }
 }
