@@ -53,7 +53,10 @@ fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
 #[derive(Clone, Debug)]
 pub struct Provenance<'a> {
     pub actor: &'a str,
-    pub client: Option<SocketAddr>,
+    /// Where the requests came from (several for a group commit).
+    pub clients: Vec<SocketAddr>,
+    /// How many requests this commit records (more than one for a group commit).
+    pub requests: usize,
     pub via: &'a str,
 }
 
@@ -106,8 +109,11 @@ pub fn external_message(zone: &Name, serial: u32, who: &Provenance<'_>) -> Messa
 
 fn trailers(who: &Provenance<'_>, old: u32, new: u32) -> Vec<(&'static str, String)> {
     let mut t = vec![("Actor", who.actor.to_owned())];
-    if let Some(c) = who.client {
+    for c in &who.clients {
         t.push(("Client", c.to_string()));
+    }
+    if who.requests > 1 {
+        t.push(("Requests", who.requests.to_string()));
     }
     t.push(("Via", who.via.to_owned()));
     t.push(("Serial", format!("{old} -> {new}")));
@@ -133,7 +139,8 @@ mod tests {
     fn who() -> Provenance<'static> {
         Provenance {
             actor: "acme-key",
-            client: Some("127.0.0.1:40522".parse().expect("addr")),
+            clients: vec!["127.0.0.1:40522".parse().expect("addr")],
+            requests: 1,
             via: "rfc2136",
         }
     }

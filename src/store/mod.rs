@@ -84,7 +84,7 @@ pub enum WriteOutcome {
 }
 
 /// Why a write did not happen. Nothing was changed in any of these cases.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum WriteError {
     /// The request's own outcome (prerequisite failed, FORMERR, ...).
     #[error("rejected with rcode {0:?}")]
@@ -163,7 +163,51 @@ const MAX_ATTEMPTS: usize = 4;
 /// The write path over the served state.
 pub struct Store {
     inner: Arc<Inner>,
-    locks: Mutex<std::collections::HashMap<Name, Arc<tokio::sync::Mutex<()>>>>,
+    queues: Mutex<std::collections::HashMap<Name, Arc<ZoneQueue>>>,
+}
+
+/// Most writes one group commit takes.
+const MAX_BATCH: usize = 64;
+
+/// One queued write and where its answer goes.
+struct Queued {
+    req: WriteRequest,
+    reply: tokio::sync::oneshot::Sender<Result<WriteOutcome, WriteError>>,
+}
+
+/// The writes waiting for one zone, and whose turn it is.
+#[derive(Default)]
+struct ZoneQueue {
+    pending: Mutex<std::collections::VecDeque<Queued>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl ZoneQueue {
+    fn push(&self, q: Queued) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(q);
+    }
+
+    /// The writes at the head of the queue from the same actor and writer
+    /// (one commit has one author), in arrival order.
+    fn take_batch(&self) -> Vec<Queued> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch: Vec<Queued> = Vec::new();
+        while batch.len() < MAX_BATCH {
+            let same = match (batch.first(), pending.front()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => a.req.actor == b.req.actor && a.req.via == b.req.via,
+            };
+            match same.then(|| pending.pop_front()).flatten() {
+                Some(q) => batch.push(q),
+                None => break,
+            }
+        }
+        batch
+    }
 }
 
 struct Inner {
@@ -203,7 +247,7 @@ impl Store {
                 zones_dir,
                 notifier: std::sync::OnceLock::new(),
             }),
-            locks: Mutex::new(Default::default()),
+            queues: Mutex::new(Default::default()),
         }
     }
 
@@ -218,25 +262,35 @@ impl Store {
         let _ = self.inner.notifier.set(notifier);
     }
 
-    fn zone_lock(&self, zone: &Name) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        locks.entry(zone.clone()).or_default().clone()
+    fn zone_queue(&self, zone: &Name) -> Arc<ZoneQueue> {
+        let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+        queues.entry(zone.clone()).or_default().clone()
     }
 
     /// Applies one write: lock, recheck, compute, serial bump, minimal-diff
     /// edit, atomic write, publish, git commit. Returns once the change is
     /// durable on disk.
     pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome, WriteError> {
-        let lock = self.zone_lock(&req.zone);
-        let _queued = lock.lock().await;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.write(&req))
-            .await
-            .unwrap_or_else(|_| {
-                Err(WriteError::Failed(
-                    "internal error in the write path".into(),
-                ))
-            })
+        let queue = self.zone_queue(&req.zone);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        queue.push(Queued { req, reply });
+        {
+            // Group commit: whoever holds the zone's turn takes every write
+            // queued behind it (same writer), so N concurrent writes cost one
+            // fsync and one commit instead of N.
+            let _turn = queue.turn.lock().await;
+            let batch = queue.take_batch();
+            if !batch.is_empty() {
+                let inner = self.inner.clone();
+                // A panic drops the batch's reply senders: they answer below.
+                let _ = tokio::task::spawn_blocking(move || inner.write_batch(batch)).await;
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(WriteError::Failed(
+                "internal error in the write path".into(),
+            ))
+        })
     }
 
     /// Commits every served zone file that differs from git's HEAD as an
@@ -286,134 +340,236 @@ impl Inner {
         }
     }
 
-    fn write(&self, req: &WriteRequest) -> Result<WriteOutcome, WriteError> {
-        let (source, _) = self.current(&req.zone)?;
-        let _flock = fsio::ZoneFileLock::acquire(&source.path).map_err(|e| {
-            WriteError::Failed(format!("cannot lock {}: {e}", source.path.display()))
-        })?;
-        for _ in 0..MAX_ATTEMPTS {
-            let (source, loaded) = self.fresh(&req.zone)?;
-            let mut changes = (req.compute)(&loaded.zone).map_err(WriteError::Rejected)?;
-            if changes.is_empty() {
-                return Ok(WriteOutcome::Unchanged);
-            }
-            let old = loaded.zone.serial();
-            let new = self.settings.serial_policy.next(old, (self.settings.now)());
-            changes.serial = Some(new);
-            let (document, rendered) = loaded
-                .document
-                .apply(&changes)
-                .map_err(|e| WriteError::Invalid(e.message))?;
-            let records = document
-                .records()
-                .map(|(rr, l)| (rr.clone(), l.clone()))
-                .collect();
-            let (zone, warnings) = Zone::build(source.origin.clone(), records)
-                .map_err(|errs| WriteError::Invalid(first_message(&errs)))?;
-            // Write and fsync the new versions beside the old ones first...
-            let mut prepared = Vec::with_capacity(rendered.files.len());
-            for (file, text) in &rendered.files {
-                let p = fsio::Prepared::write(Path::new(file), text)
-                    .map_err(|e| WriteError::Failed(format!("cannot write {file}: {e}")))?;
-                prepared.push(p);
-            }
-            let soa = zone.soa().clone();
-            {
-                // ...then, under the state guard (the reloader cannot
-                // interleave), recheck, rename, and publish.
-                let mut guard = self.state.lock();
-                if !loader::unchanged(&loaded.files) {
-                    continue;
-                }
-                let fail = |e: std::io::Error| {
-                    WriteError::Failed(format!("cannot replace the zone file: {e}"))
-                };
-                // Hold the files we replace open: see `fsio::Replaced`.
-                let mut replaced = Vec::with_capacity(prepared.len());
-                for p in &prepared {
-                    let r = fsio::Replaced::open(p.path()).map_err(fail)?;
-                    let expected = loaded.files.iter().find(|(f, _)| f == p.path());
-                    if expected.is_some_and(|(_, id)| *id != r.id()) {
-                        break;
-                    }
-                    replaced.push(r);
-                }
-                if replaced.len() != prepared.len() {
-                    continue;
-                }
-                let mut installed = Vec::with_capacity(prepared.len());
-                for p in prepared {
-                    installed.push(p.install().map_err(fail)?);
-                }
-                // Someone wrote to a file in the instant before our rename:
-                // put their version back (it holds their change, not ours)
-                // and compute the change again on top of it.
-                let mut raced = false;
-                for ((path, _), old) in installed.iter().zip(&replaced) {
-                    if old.changed().map_err(fail)? {
-                        let theirs = old.text().map_err(fail)?;
-                        fsio::replace_atomically(path, &theirs).map_err(fail)?;
-                        warn!(
-                            file = %path.display(),
-                            "zone file written to during our write; redoing the change on top of it"
-                        );
-                        raced = true;
-                    }
-                }
-                if raced {
-                    continue;
-                }
-                // The identities come from the temp files' own handles: a
-                // write after the rename shows up as a change.
-                let files = loaded
-                    .files
-                    .iter()
-                    .map(|(p, id)| {
-                        let new = installed.iter().find(|(q, _)| q == p).map(|(_, id)| *id);
-                        (p.clone(), new.unwrap_or(*id))
-                    })
-                    .collect();
-                let published = Loaded {
-                    document: Arc::new(document),
-                    zone: Arc::new(zone),
-                    files,
-                    warnings,
-                };
-                guard.set(source.clone(), Ok(published));
-            }
-            // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
-            // more RRs in which slave servers may be interested"):
-            // queued for the notifier, never awaited by this write.
-            if let Some(n) = self.notifier.get() {
-                n.zone_changed(&req.zone, new, &soa);
-            }
-            let who = Provenance {
-                actor: &req.actor,
-                client: Some(req.client),
-                via: req.via,
-            };
-            let message = audit::message(&req.zone, &changes, old, new, &who);
-            let files: Vec<PathBuf> = rendered
-                .files
-                .iter()
-                .map(|(f, _)| PathBuf::from(f))
-                .collect();
-            let commit = self.commit(&files, &req.actor, &message.to_string());
-            info!(
-                zone = %req.zone, actor = %req.actor, client = %req.client, via = req.via,
-                added = changes.add.len(), removed = changes.remove.len(),
-                serial = %format!("{old} -> {new}"), "zone written"
-            );
-            return Ok(WriteOutcome::Written {
-                old_serial: old,
-                new_serial: new,
-                commit,
-            });
+    /// Runs a batch and sends each write its own answer.
+    fn write_batch(&self, batch: Vec<Queued>) {
+        let reqs: Vec<&WriteRequest> = batch.iter().map(|q| &q.req).collect();
+        let results = self.write_many(&reqs);
+        for (q, r) in batch.into_iter().zip(results) {
+            let _ = q.reply.send(r);
         }
-        Err(WriteError::Failed(format!(
+    }
+
+    /// Applies the writes in order, each computed on the zone as the ones
+    /// before it left it (so each gets its own prerequisites and answer),
+    /// then records all that changed as one edit, one serial step and one
+    /// commit. Returns one result per write.
+    fn write_many(&self, reqs: &[&WriteRequest]) -> Vec<Result<WriteOutcome, WriteError>> {
+        let Some(first) = reqs.first() else {
+            return Vec::new();
+        };
+        let every = |e: WriteError| reqs.iter().map(|_| Err(e.clone())).collect();
+        let (source, _) = match self.current(&first.zone) {
+            Ok(c) => c,
+            Err(e) => return every(e),
+        };
+        let _flock = match fsio::ZoneFileLock::acquire(&source.path) {
+            Ok(l) => l,
+            Err(e) => {
+                return every(WriteError::Failed(format!(
+                    "cannot lock {}: {e}",
+                    source.path.display()
+                )));
+            }
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            match self.attempt(reqs) {
+                Attempt::Done(results) => return results,
+                Attempt::Raced => continue,
+            }
+        }
+        every(WriteError::Failed(format!(
             "{} kept changing on disk during the write; nothing was applied",
             source.path.display()
         )))
+    }
+
+    /// One try at a batch on the zone as it is on disk now.
+    fn attempt(&self, reqs: &[&WriteRequest]) -> Attempt {
+        let Some(first) = reqs.first() else {
+            return Attempt::Done(Vec::new());
+        };
+        let every = |e: WriteError| Attempt::Done(reqs.iter().map(|_| Err(e.clone())).collect());
+        let (source, loaded) = match self.fresh(&first.zone) {
+            Ok(f) => f,
+            Err(e) => return every(e),
+        };
+        // Each write on the zone the ones before it produced.
+        let mut results: Vec<Option<Result<WriteOutcome, WriteError>>> = Vec::new();
+        let mut merged = ChangeSet::default();
+        let mut current = loaded.zone.clone();
+        let single = reqs.len() == 1;
+        for req in reqs {
+            let outcome = match (req.compute)(&current) {
+                Err(r) => Some(Err(WriteError::Rejected(r))),
+                Ok(cs) if cs.is_empty() => Some(Ok(WriteOutcome::Unchanged)),
+                // A lone write is validated with the whole edit below.
+                Ok(cs) if single => {
+                    merge(&mut merged, cs);
+                    None
+                }
+                Ok(cs) => match next_zone(&current, &cs) {
+                    Ok(z) => {
+                        current = Arc::new(z);
+                        merge(&mut merged, cs);
+                        None
+                    }
+                    Err(msg) => Some(Err(WriteError::Invalid(msg))),
+                },
+            };
+            results.push(outcome);
+        }
+        let finish = |results: Vec<Option<Result<WriteOutcome, WriteError>>>,
+                      pending: Result<WriteOutcome, WriteError>| {
+            Attempt::Done(
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| pending.clone()))
+                    .collect(),
+            )
+        };
+        if merged.is_empty() {
+            return finish(results, Ok(WriteOutcome::Unchanged));
+        }
+        let changes_count = results.iter().filter(|r| r.is_none()).count();
+        let mut changes = merged;
+        let old = loaded.zone.serial();
+        let new = self.settings.serial_policy.next(old, (self.settings.now)());
+        changes.serial = Some(new);
+        let (document, rendered) = match loaded.document.apply(&changes) {
+            Ok(x) => x,
+            Err(e) => return finish(results, Err(WriteError::Invalid(e.message))),
+        };
+        let records = document
+            .records()
+            .map(|(rr, l)| (rr.clone(), l.clone()))
+            .collect();
+        let (zone, warnings) = match Zone::build(source.origin.clone(), records) {
+            Ok(x) => x,
+            Err(errs) => return finish(results, Err(WriteError::Invalid(first_message(&errs)))),
+        };
+        // Write and fsync the new versions beside the old ones first...
+        let mut prepared = Vec::with_capacity(rendered.files.len());
+        for (file, text) in &rendered.files {
+            match fsio::Prepared::write(Path::new(file), text) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    return finish(
+                        results,
+                        Err(WriteError::Failed(format!("cannot write {file}: {e}"))),
+                    );
+                }
+            }
+        }
+        let soa = zone.soa().clone();
+        {
+            // ...then, under the state guard (the reloader cannot
+            // interleave), recheck, rename, and publish.
+            let mut guard = self.state.lock();
+            if !loader::unchanged(&loaded.files) {
+                return Attempt::Raced;
+            }
+            let fail = |e: std::io::Error| {
+                WriteError::Failed(format!("cannot replace the zone file: {e}"))
+            };
+            macro_rules! io {
+                ($e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => return finish(results, Err(fail(e))),
+                    }
+                };
+            }
+            // Hold the files we replace open: see `fsio::Replaced`.
+            let mut replaced = Vec::with_capacity(prepared.len());
+            for p in &prepared {
+                let r = io!(fsio::Replaced::open(p.path()));
+                let expected = loaded.files.iter().find(|(f, _)| f == p.path());
+                if expected.is_some_and(|(_, id)| *id != r.id()) {
+                    break;
+                }
+                replaced.push(r);
+            }
+            if replaced.len() != prepared.len() {
+                return Attempt::Raced;
+            }
+            let mut installed = Vec::with_capacity(prepared.len());
+            for p in prepared {
+                installed.push(io!(p.install()));
+            }
+            // Someone wrote to a file in the instant before our rename:
+            // put their version back (it holds their change, not ours)
+            // and compute the change again on top of it.
+            let mut raced = false;
+            for ((path, _), old) in installed.iter().zip(&replaced) {
+                if io!(old.changed()) {
+                    let theirs = io!(old.text());
+                    io!(fsio::replace_atomically(path, &theirs));
+                    warn!(
+                        file = %path.display(),
+                        "zone file written to during our write; redoing the change on top of it"
+                    );
+                    raced = true;
+                }
+            }
+            if raced {
+                return Attempt::Raced;
+            }
+            // The identities come from the temp files' own handles: a
+            // write after the rename shows up as a change.
+            let files = loaded
+                .files
+                .iter()
+                .map(|(p, id)| {
+                    let new = installed.iter().find(|(q, _)| q == p).map(|(_, id)| *id);
+                    (p.clone(), new.unwrap_or(*id))
+                })
+                .collect();
+            let published = Loaded {
+                document: Arc::new(document),
+                zone: Arc::new(zone),
+                files,
+                warnings,
+            };
+            guard.set(source.clone(), Ok(published));
+        }
+        // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
+        // more RRs in which slave servers may be interested"):
+        // queued for the notifier, never awaited by this write.
+        if let Some(n) = self.notifier.get() {
+            n.zone_changed(&first.zone, new, &soa);
+        }
+        let mut clients: Vec<std::net::SocketAddr> = Vec::new();
+        for (req, r) in reqs.iter().zip(&results) {
+            if r.is_none() && !clients.contains(&req.client) {
+                clients.push(req.client);
+            }
+        }
+        let who = Provenance {
+            actor: &first.actor,
+            clients,
+            requests: changes_count,
+            via: first.via,
+        };
+        let message = audit::message(&first.zone, &changes, old, new, &who);
+        let files: Vec<PathBuf> = rendered
+            .files
+            .iter()
+            .map(|(f, _)| PathBuf::from(f))
+            .collect();
+        let commit = self.commit(&files, &first.actor, &message.to_string());
+        info!(
+            zone = %first.zone, actor = %first.actor, via = first.via, requests = changes_count,
+            added = changes.add.len(), removed = changes.remove.len(),
+            serial = %format!("{old} -> {new}"), "zone written"
+        );
+        finish(
+            results,
+            Ok(WriteOutcome::Written {
+                old_serial: old,
+                new_serial: new,
+                commit,
+            }),
+        )
     }
 
     /// Commits `files` on a helper thread, waiting at most the configured
@@ -488,7 +644,8 @@ impl Inner {
                 Ok(true) => {
                     let who = Provenance {
                         actor: "external change",
-                        client: None,
+                        clients: Vec::new(),
+                        requests: 1,
                         via: "external",
                     };
                     let msg = audit::external_message(&zone, serial, &who).to_string();
@@ -527,6 +684,55 @@ fn commit_all(
         }
     }
     Ok(last)
+}
+
+/// The outcome of one try at a batch.
+enum Attempt {
+    Done(Vec<Result<WriteOutcome, WriteError>>),
+    /// The file changed on disk under us: read it again and retry.
+    Raced,
+}
+
+/// Folds `next` into `merged`, both relative to the zone before the batch:
+/// an RR added then removed (or removed then added back) cancels out.
+fn merge(merged: &mut ChangeSet, next: ChangeSet) {
+    let same = |a: &crate::rr::Rr, b: &crate::rr::Rr| a.same_rr(b) && a.ttl == b.ttl;
+    for r in next.remove {
+        match merged.add.iter().position(|a| same(a, &r)) {
+            Some(i) => {
+                merged.add.remove(i);
+            }
+            None => merged.remove.push(r),
+        }
+    }
+    for a in next.add {
+        match merged.remove.iter().position(|r| same(r, &a)) {
+            Some(i) => {
+                merged.remove.remove(i);
+            }
+            None => merged.add.push(a),
+        }
+    }
+}
+
+/// The zone after `changes`, validated: what the next write in a batch is
+/// computed on.
+fn next_zone(zone: &Zone, changes: &ChangeSet) -> Result<Zone, String> {
+    let same = |a: &crate::rr::Rr, b: &crate::rr::Rr| a.same_rr(b) && a.ttl == b.ttl;
+    let at = crate::rr::Location {
+        file: Arc::from("(pending write)"),
+        line: 0,
+        col: 0,
+    };
+    let mut records: Vec<(crate::rr::Rr, crate::rr::Location)> = std::iter::once(zone.soa())
+        .chain(zone.records())
+        .filter(|r| !changes.remove.iter().any(|x| same(x, r)))
+        .map(|r| (r.clone(), at.clone()))
+        .collect();
+    records.extend(changes.add.iter().map(|r| (r.clone(), at.clone())));
+    Zone::build(zone.origin().clone(), records)
+        .map(|(z, _)| z)
+        .map_err(|errs| first_message(&errs))
 }
 
 fn first_message(errs: &[crate::zonefile::ZoneError]) -> String {

@@ -323,13 +323,12 @@ async fn concurrent_writes_all_land_with_increasing_serials() {
     let mut serials = HashSet::new();
     for t in tasks {
         match t.await.expect("task").expect("write") {
-            WriteOutcome::Written { new_serial, .. } => assert!(serials.insert(new_serial)),
+            WriteOutcome::Written { new_serial, .. } => {
+                serials.insert(new_serial);
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(serials.len(), 20);
-    let max = serials.iter().max().copied();
-    assert_eq!(max, Some(2611220020));
     for i in 0..20 {
         assert_eq!(
             f.served(
@@ -339,7 +338,118 @@ async fn concurrent_writes_all_land_with_increasing_serials() {
             1
         );
     }
-    assert_eq!(f.commits(), 20);
+    // Group commit: one serial step and one commit per batch, in order.
+    assert_eq!(f.commits(), serials.len());
+    let mut sorted: Vec<u32> = serials.into_iter().collect();
+    sorted.sort_unstable();
+    let expected: Vec<u32> = (1..=sorted.len() as u32).map(|k| 2611220000 + k).collect();
+    assert_eq!(sorted, expected);
+}
+
+fn request(compute: Compute) -> WriteRequest {
+    WriteRequest {
+        compute,
+        ..adding(vec![])
+    }
+}
+
+#[test]
+fn a_batch_applies_in_order_with_an_answer_each_and_one_commit() {
+    let f = Fixture::new();
+    let x = txt("x._acme-challenge.example.com.", "1");
+    let y = txt("y._acme-challenge.example.com.", "2");
+    let (x2, y2, x_name) = (x.clone(), y.clone(), x.name.clone());
+    let reqs = [
+        request(Box::new(move |_| {
+            Ok(ChangeSet {
+                add: vec![x2.clone()],
+                ..ChangeSet::default()
+            })
+        })),
+        // Sees the first write: adds y only if x is there.
+        request(Box::new(move |z: &Zone| {
+            if z.rrset(&x_name, RecordType::TXT).is_empty() {
+                return Err(Rcode::NxRrset);
+            }
+            Ok(ChangeSet {
+                add: vec![y2.clone()],
+                ..ChangeSet::default()
+            })
+        })),
+        request(Box::new(|_| Err(Rcode::YxDomain))),
+        request(Box::new(|_| Ok(ChangeSet::default()))),
+    ];
+    let refs: Vec<&WriteRequest> = reqs.iter().collect();
+    let results = f.store.inner.write_many(&refs);
+    match (&results[0], &results[1]) {
+        (
+            Ok(WriteOutcome::Written {
+                old_serial: a,
+                new_serial: b,
+                commit: Some(c1),
+            }),
+            Ok(WriteOutcome::Written {
+                new_serial: b2,
+                commit: Some(c2),
+                ..
+            }),
+        ) => {
+            assert_eq!((*a, *b, *b2), (2611210007, 2611220001, 2611220001));
+            assert_eq!(c1, c2, "one commit for the batch");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        results[2],
+        Err(WriteError::Rejected(Rcode::YxDomain))
+    ));
+    assert!(matches!(results[3], Ok(WriteOutcome::Unchanged)));
+    assert_eq!(
+        f.served("x._acme-challenge.example.com.", RecordType::TXT),
+        1
+    );
+    assert_eq!(
+        f.served("y._acme-challenge.example.com.", RecordType::TXT),
+        1
+    );
+    assert_eq!(f.commits(), 1);
+    let repo = f.repo();
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let msg = head.message().expect("message").to_owned();
+    assert!(msg.starts_with("example.com: +2 -0 TXT "), "{msg}");
+    assert!(msg.contains("Requests: 2"), "{msg}");
+}
+
+#[test]
+fn a_batch_that_cancels_out_writes_nothing() {
+    let f = Fixture::new();
+    let before = f.text();
+    let x = txt("x._acme-challenge.example.com.", "1");
+    let (a, b) = (x.clone(), x.clone());
+    let reqs = [
+        request(Box::new(move |_| {
+            Ok(ChangeSet {
+                add: vec![a.clone()],
+                ..ChangeSet::default()
+            })
+        })),
+        request(Box::new(move |_| {
+            Ok(ChangeSet {
+                remove: vec![b.clone()],
+                ..ChangeSet::default()
+            })
+        })),
+    ];
+    let refs: Vec<&WriteRequest> = reqs.iter().collect();
+    let results = f.store.inner.write_many(&refs);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(WriteOutcome::Unchanged))),
+        "{results:?}"
+    );
+    assert_eq!(f.text(), before);
+    assert_eq!(f.commits(), 0);
 }
 
 #[tokio::test]
