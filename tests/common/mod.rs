@@ -79,7 +79,11 @@ impl TestServer {
         let addr = listeners.local_addrs()[0];
         let state = Arc::new(State::new(Arc::new(config)));
         state.reload();
-        let store = Arc::new(Store::new(state.clone()));
+        // As `zonewright serve` does: zone files not yet in git are
+        // committed as an external change before serving.
+        let store = Store::new(state.clone());
+        store.commit_external_changes();
+        let store = Arc::new(store);
         let (tx, rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -9,16 +9,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-use tokio::sync::oneshot;
-use zonewright::config::Config;
-use zonewright::server::{self, Listeners, State};
-use zonewright::store::Store;
 
 use super::{IO_TIMEOUT, TestServer, query, tcp_recv, tcp_send};
 
@@ -86,52 +82,11 @@ pub fn fixture_zone() -> String {
     std::fs::read_to_string(fixture_path(ZONE_FILE)).unwrap()
 }
 
-/// A server over the fixture zone with [`update_config`], started in
-/// process the way `zonewright serve` starts (load, open or initialise the
-/// zones repository, commit external changes, serve), so the zone file is
-/// committed before the first UPDATE.
+/// A server over the fixture zone with [`update_config`], started the way
+/// `zonewright serve` starts (see [`TestServer::start`]), so the zone file
+/// is committed before the first UPDATE.
 pub fn start() -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("zones")).unwrap();
-    std::fs::write(dir.path().join("zones").join(ZONE_FILE), fixture_zone()).unwrap();
-    let path = dir.path().join("zonewright.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 2\n{}",
-            update_config()
-        ),
-    )
-    .unwrap();
-    let config = Config::load(&path).unwrap();
-    let listeners = Listeners::bind(&config.listen, config.server.udp_workers).unwrap();
-    let addr = listeners.local_addrs()[0];
-    let state = Arc::new(State::new(Arc::new(config)));
-    state.reload();
-    let store = Store::new(state.clone());
-    store.commit_external_changes();
-    let store = Arc::new(store);
-    let (tx, rx) = oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            server::run(state, store, listeners, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-    });
-    let s = TestServer {
-        dir,
-        addr,
-        stop: Some(tx),
-        thread: Some(thread),
-    };
+    let s = TestServer::start(&[(ZONE_FILE, &fixture_zone())], &update_config());
     wait_committed(&s.zones_dir(), ZONE_FILE);
     s
 }
