@@ -31,6 +31,12 @@ use std::sync::Arc;
 use crate::rr::{Location, Name, RecordType, Rr, SoaTimers, soa_timers, target_name};
 use crate::zonefile::ZoneError;
 
+mod incr;
+#[cfg(test)]
+mod incr_tests;
+
+pub use incr::MAX_INCREMENTAL;
+
 /// A small multiplicative hasher (FxHash-style) for lower-cased name keys.
 /// Keys come from zone files (trusted), lookups from queries; lookups can't
 /// degrade the table, so a fast non-keyed hash is appropriate here.
@@ -59,6 +65,10 @@ impl Hasher for KeyHasher {
 }
 
 type KeyMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<KeyHasher>>;
+
+/// The node index: shared keys and nodes, so copying it for an incremental
+/// update ([`Zone::with_changes`]) copies pointers only.
+type NodeIndex = HashMap<Arc<[u8]>, Arc<Node>, BuildHasherDefault<KeyHasher>>;
 
 /// The lower-cased uncompressed wire form of a name in a stack buffer, with
 /// the offset of each label so ancestors are suffixes (no allocation).
@@ -119,7 +129,7 @@ impl NameKey {
 }
 
 /// One RRset at a node.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RrSet {
     pub rtype: RecordType,
     pub rrs: Vec<Rr>,
@@ -129,7 +139,7 @@ pub struct RrSet {
 }
 
 /// One owner name and its RRsets (none for an empty non-terminal).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Node {
     /// The owner as first written (an ENT takes the case of its descendant).
     pub name: Name,
@@ -181,8 +191,9 @@ pub struct Zone {
     /// (RFC 2308 §3).
     negative_soa: Rr,
     timers: SoaTimers,
-    nodes: Vec<Node>,
-    index: KeyMap<usize>,
+    /// Canonical order; shared with `index` (see [`Zone::with_changes`]).
+    nodes: Vec<Arc<Node>>,
+    index: NodeIndex,
     apex: usize,
     record_count: usize,
 }
@@ -404,6 +415,7 @@ impl Zone {
             .collect();
         names.sort();
         let mut nodes = Vec::with_capacity(names.len());
+        let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(names.len());
         let mut index: KeyMap<usize> = KeyMap::default();
         let mut record_count = 0;
         for name in names {
@@ -436,7 +448,8 @@ impl Zone {
             record_count += rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
             let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
             let dname = rrsets.iter().any(|s| s.rtype == RecordType::DNAME);
-            index.insert(key, nodes.len());
+            index.insert(key.clone(), nodes.len());
+            keys.push(key);
             nodes.push(Node {
                 name,
                 rrsets,
@@ -461,6 +474,13 @@ impl Zone {
         }
 
         let apex = index.get(origin_key.as_bytes()).copied().unwrap_or(0);
+        drop(index);
+        let nodes: Vec<Arc<Node>> = nodes.into_iter().map(Arc::new).collect();
+        let index: NodeIndex = keys
+            .into_iter()
+            .map(Arc::<[u8]>::from)
+            .zip(nodes.iter().cloned())
+            .collect();
         let timers = soa_timers(&soa.rdata).unwrap_or(SoaTimers {
             serial: 0,
             refresh: 0,
@@ -532,13 +552,13 @@ impl Zone {
 
     /// The apex node.
     pub fn apex(&self) -> Option<&Node> {
-        self.nodes.get(self.apex)
+        self.nodes.get(self.apex).map(|n| &**n)
     }
 
     /// The node with exactly this key (including empty non-terminals and
     /// occluded names below cuts).
     pub fn node_by_key(&self, key: &[u8]) -> Option<&Node> {
-        self.index.get(key).and_then(|&i| self.nodes.get(i))
+        self.index.get(key).map(|n| &**n)
     }
 
     /// The node with exactly this name.
