@@ -266,7 +266,7 @@ impl Zone {
                 continue;
             };
             let at_apex = *key == *origin_key;
-            let old = self.index.get(&*key).map(|n| &**n);
+            let old = self.index.get(&key).map(|n| &**n);
             let mut sets: Vec<(RecordType, Vec<Rr>)> = Vec::new();
             if let Some(old) = old {
                 count_old += old.rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
@@ -436,7 +436,7 @@ impl Zone {
             if *key == *origin_key || !seen.insert(key.clone()) {
                 continue;
             }
-            let old = self.index.get(&*key).map(|n| &**n);
+            let old = self.index.get(&key).map(|n| &**n);
             if edit.has_descendant(&key, old) {
                 continue;
             }
@@ -478,7 +478,7 @@ impl Zone {
             match s {
                 Some(n) => ops.push((n.name.clone(), key, Some(Arc::new(n)))),
                 None => {
-                    if let Some(old) = self.index.get(&*key) {
+                    if let Some(old) = self.index.get(&key) {
                         ops.push((old.name.clone(), key, None));
                     }
                 }
@@ -504,7 +504,7 @@ impl Zone {
                     index.insert(Arc::from(key), n);
                 }
                 None => {
-                    index.remove(&*key);
+                    index.remove(&key);
                 }
             }
         }

@@ -145,7 +145,7 @@ fn assert_same(got: Zone, want: Zone, names: &[Name]) {
     // The index holds exactly the nodes of the vector, shared.
     assert_eq!(got.index.len(), got.nodes.len());
     for n in &got.nodes {
-        let shared = got.index.get(&*boxed_key(&n.name));
+        let shared = got.index.get(&boxed_key(&n.name));
         assert!(shared.is_some_and(|s| Arc::ptr_eq(s, n)), "{}", n.name);
     }
     let mut qnames: Vec<Name> = names.to_vec();
