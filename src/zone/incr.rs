@@ -193,7 +193,7 @@ impl Zone {
 
     /// `None`: fall back to a full build.
     #[allow(clippy::type_complexity)]
-    fn incremental(
+    pub(super) fn incremental(
         &self,
         changes: &ChangeSet,
         location: &Location,

@@ -200,7 +200,9 @@ proptest! {
         recs in prop::collection::vec(gen_rec(4), 0..40),
         removed in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
         remove_other in prop::collection::vec(gen_rec(5), 0..2),
-        added in prop::collection::vec(gen_rec(6), 0..6),
+        added in prop::collection::vec(gen_rec(4), 0..6),
+        // Now and then an NS (a new cut: full build) or an out-of-zone owner.
+        rare in prop::option::weighted(0.2, (gen_rec(0), 5u8..=6)),
         serial in prop::option::of(any::<u32>()),
         probes in prop::collection::vec(gen_rec(0), 0..4),
     ) {
@@ -211,11 +213,11 @@ proptest! {
             .filter_map(|i| all.get(i.index(all.len().max(1))).cloned())
             .collect();
         remove.extend(remove_other.iter().map(record));
-        let cs = ChangeSet {
-            remove,
-            add: added.iter().map(record).collect(),
-            serial,
-        };
+        let mut add: Vec<Rr> = added.iter().map(record).collect();
+        if let Some(((labels, wild, _, v), kind)) = rare {
+            add.push(record(&(labels, wild, kind, v)));
+        }
+        let cs = ChangeSet { remove, add, serial };
         let mut names: Vec<Name> = cs.remove.iter().chain(&cs.add).map(|r| r.name.clone()).collect();
         names.extend(probes.iter().map(|g| record(g).name));
         check(&z, &cs, &names);
@@ -230,6 +232,11 @@ fn changes(remove: Vec<Rr>, add: Vec<Rr>) -> ChangeSet {
     }
 }
 
+/// Whether `with_changes` takes the incremental path (not a full build).
+fn incremental(z: &Zone, cs: &ChangeSet) -> bool {
+    z.incremental(cs, &loc(0)).is_some()
+}
+
 fn names(v: &[&str]) -> Vec<Name> {
     v.iter().map(|s| n(s)).collect()
 }
@@ -239,12 +246,14 @@ fn ents_appear_and_disappear() {
     let z = basic(ORIGIN, vec![a("x.example.", 1)]);
     let cs = changes(vec![], vec![a("a.b.c.example.", 1)]);
     check(&z, &cs, &names(&["a.b.c.example.", "x.example."]));
+    assert!(incremental(&z, &cs));
     let (z2, _) = z
         .with_changes(&cs, &loc(0))
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(z2.node(&n("b.c.example.")).map(Node::is_empty), Some(true));
     let back = changes(vec![a("A.b.c.example.", 1)], vec![]);
     check(&z2, &back, &names(&["a.b.c.example."]));
+    assert!(incremental(&z2, &back));
     let (z3, _) = z2
         .with_changes(&back, &loc(0))
         .unwrap_or_else(|e| panic!("{e:?}"));
@@ -263,6 +272,7 @@ fn cname_beside_data_is_refused() {
     let z = basic(ORIGIN, vec![a("www.example.", 1)]);
     let cs = changes(vec![], vec![cname("www.example.", "x.example.")]);
     check(&z, &cs, &[]);
+    assert!(incremental(&z, &cs));
     let e = z.with_changes(&cs, &loc(9)).err().unwrap_or_default();
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].message.contains("beside other data"));
@@ -317,31 +327,25 @@ fn delegations_and_glue() {
         ],
     );
     let probe = names(&["sub.example.", "x.y.sub.example.", "new.example."]);
-    // Glue below an existing cut: incremental.
-    check(&z, &changes(vec![], vec![a("x.y.sub.example.", 3)]), &probe);
-    // A second NS at the cut: incremental; a new cut and removing the cut: full build.
-    check(
-        &z,
-        &changes(vec![], vec![ns("sub.example.", "ns2.example.")]),
-        &probe,
-    );
-    check(
-        &z,
-        &changes(vec![], vec![ns("new.example.", "ns.example.")]),
-        &probe,
-    );
-    check(
-        &z,
-        &changes(vec![ns("sub.example.", "ns.sub.example.")], vec![]),
-        &probe,
-    );
-    // Apex NS and SOA changes: full build (here, a missing apex NS).
-    check(
-        &z,
-        &changes(vec![ns(ORIGIN, "ns.example.")], vec![]),
-        &probe,
-    );
-    check(&z, &changes(vec![soa(ORIGIN, 3600, 300)], vec![]), &probe);
+    // Glue below an existing cut, a second NS at the cut: incremental.
+    for cs in [
+        changes(vec![], vec![a("x.y.sub.example.", 3)]),
+        changes(vec![], vec![ns("sub.example.", "ns2.example.")]),
+    ] {
+        check(&z, &cs, &probe);
+        assert!(incremental(&z, &cs));
+    }
+    // A new cut, removing the cut, apex NS and SOA changes: full build
+    // (here, a missing apex NS or SOA).
+    for cs in [
+        changes(vec![], vec![ns("new.example.", "ns.example.")]),
+        changes(vec![ns("sub.example.", "ns.sub.example.")], vec![]),
+        changes(vec![ns(ORIGIN, "ns.example.")], vec![]),
+        changes(vec![soa(ORIGIN, 3600, 300)], vec![]),
+    ] {
+        check(&z, &cs, &probe);
+        assert!(!incremental(&z, &cs));
+    }
 }
 
 #[test]
@@ -352,6 +356,7 @@ fn serial_only() {
         ..ChangeSet::default()
     };
     check(&z, &cs, &names(&[ORIGIN]));
+    assert!(incremental(&z, &cs));
     let (z2, _) = z
         .with_changes(&cs, &loc(0))
         .unwrap_or_else(|e| panic!("{e:?}"));
