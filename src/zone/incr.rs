@@ -38,8 +38,10 @@ use crate::rr::{
 };
 use crate::zonefile::ZoneError;
 
-/// Change sets larger than this are applied with a full [`Zone::build`].
-pub const MAX_INCREMENTAL: usize = 10_000;
+/// Change sets larger than this are applied with a full [`Zone::build`]
+/// (emptied owners are checked against every touched owner, quadratic in
+/// the size of the change).
+pub const MAX_INCREMENTAL: usize = 1_000;
 
 /// Whether the name with key `below` is a proper descendant of `key`.
 fn is_below(key: &[u8], below: &[u8]) -> bool {

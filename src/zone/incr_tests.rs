@@ -394,6 +394,16 @@ fn time_with_changes_vs_build() {
     let clone = fastest(&mut || drop(z.index.clone()));
     let nodes_clone = fastest(&mut || drop(z.nodes.clone()));
     let incremental = fastest(&mut || assert!(z.with_changes(&cs, &loc(0)).is_ok()));
+    let big = ChangeSet {
+        remove: (0..500u32)
+            .map(|i| a(&format!("h{i}.g{}.example.", i % 100), (i % 250) as u8))
+            .collect(),
+        add: (0..500u32)
+            .map(|i| txt(&format!("n{i}.x{}.example.", i % 10), "new"))
+            .collect(),
+        serial: Some(2026_1124),
+    };
+    let incremental_1000 = fastest(&mut || assert!(z.with_changes(&big, &loc(0)).is_ok()));
     let records = z.records_after(&cs);
     let t = Instant::now();
     let rebuilt = Zone::build(n(ORIGIN), with_locs(records));
@@ -401,6 +411,6 @@ fn time_with_changes_vs_build() {
     assert!(rebuilt.is_ok());
     println!(
         "100k records: build {build:?}, build of the changed records {rebuild:?}, \
-         with_changes {incremental:?} (index clone alone {clone:?}, node vector clone {nodes_clone:?})"
+         with_changes {incremental:?} (3 records), {incremental_1000:?} (1000 records) (index clone alone {clone:?}, node vector clone {nodes_clone:?})"
     );
 }
