@@ -7,7 +7,10 @@
 //! whole snapshots. Nodes (one per owner name) live in a `Vec` sorted in
 //! canonical order (RFC 4034 §6.1, which also gives AXFR a stable order);
 //! a hash map from the **lower-cased uncompressed wire form** of a name to
-//! its node index finds them. Lower-cased wire keys have a useful property:
+//! the same node finds them. Nodes are `Arc`-shared between the two and the
+//! map is split into `Arc`-shared shards, so [`Zone::with_changes`] (in
+//! `zone/incr.rs`) makes an edited zone by copying pointers and rebuilding
+//! only the changed names, instead of [`Zone::build`] from every record. Lower-cased wire keys have a useful property:
 //! every ancestor's key is a suffix of the name's key, so a lookup walks
 //! ancestors by slicing one stack buffer ([`NameKey`]) without allocating.
 //!
