@@ -439,11 +439,10 @@ impl Inner {
             Ok(x) => x,
             Err(e) => return finish(results, Err(WriteError::Invalid(e.message))),
         };
-        let records = document
-            .records()
-            .map(|(rr, l)| (rr.clone(), l.clone()))
-            .collect();
-        let (zone, warnings) = match Zone::build(source.origin.clone(), records) {
+        // The new zone from the served one and the change, in time
+        // proportional to the change (Zone::with_changes equals a full
+        // Zone::build of the edited records).
+        let (zone, warnings) = match loaded.zone.with_changes(&changes, &pending_location()) {
             Ok(x) => x,
             Err(errs) => return finish(results, Err(WriteError::Invalid(first_message(&errs)))),
         };
@@ -718,21 +717,19 @@ fn merge(merged: &mut ChangeSet, next: ChangeSet) {
 /// The zone after `changes`, validated: what the next write in a batch is
 /// computed on.
 fn next_zone(zone: &Zone, changes: &ChangeSet) -> Result<Zone, String> {
-    let same = |a: &crate::rr::Rr, b: &crate::rr::Rr| a.same_rr(b) && a.ttl == b.ttl;
-    let at = crate::rr::Location {
-        file: Arc::from("(pending write)"),
-        line: 0,
-        col: 0,
-    };
-    let mut records: Vec<(crate::rr::Rr, crate::rr::Location)> = std::iter::once(zone.soa())
-        .chain(zone.records())
-        .filter(|r| !changes.remove.iter().any(|x| same(x, r)))
-        .map(|r| (r.clone(), at.clone()))
-        .collect();
-    records.extend(changes.add.iter().map(|r| (r.clone(), at.clone())));
-    Zone::build(zone.origin().clone(), records)
+    zone.with_changes(changes, &pending_location())
         .map(|(z, _)| z)
         .map_err(|errs| first_message(&errs))
+}
+
+/// Where records added by a write are said to be in messages, until the
+/// zone is next read from its file.
+fn pending_location() -> crate::rr::Location {
+    crate::rr::Location {
+        file: Arc::from("(this write)"),
+        line: 0,
+        col: 0,
+    }
 }
 
 fn first_message(errs: &[crate::zonefile::ZoneError]) -> String {
