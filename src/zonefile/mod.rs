@@ -95,7 +95,7 @@ impl IncludeLoader for NoIncludes {
 }
 
 /// A parsed zone file (and the files it includes), keeping every byte.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
     origin: Name,
     files: Vec<parse::FileDoc>,

@@ -29,7 +29,7 @@ pub const MAX_INCLUDE_DEPTH: usize = 8;
 pub const MAX_TTL: u32 = 0x7fff_ffff;
 
 /// One file of the document: its name, exact text and entries.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDoc {
     pub name: Arc<str>,
     pub text: String,
@@ -40,7 +40,7 @@ pub struct FileDoc {
 }
 
 /// One entry (logical line) with its byte span and 1-based line range.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub start: usize,
     pub end: usize,
@@ -50,7 +50,7 @@ pub struct Entry {
 }
 
 /// What an entry is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// Only whitespace.
     Blank,
@@ -71,7 +71,7 @@ pub enum EntryKind {
 }
 
 /// A resource record as written.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordEntry {
     pub rr: Rr,
     pub location: Location,
@@ -90,7 +90,7 @@ pub struct RecordEntry {
 }
 
 /// The parser's running state within one file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub origin: Name,
     pub last_owner: Option<Name>,
@@ -315,6 +315,65 @@ impl Parser<'_> {
             _ => Err(e(0, format!("unknown directive {word}"))),
         }
     }
+}
+
+/// Parses the entries of `text[start..]` (which starts at a line boundary on
+/// line `first_line` of the file `file`) with the running state `st`, as the
+/// whole-file parser would at that point: the way [`Document::apply`] reads
+/// the lines it wrote without re-parsing the untouched rest. Spans and lines
+/// are those in `text`. Only blank lines, comments and records are expected
+/// (the editor writes nothing else); a directive or any error is returned
+/// as the first error.
+///
+/// [`Document::apply`]: super::Document::apply
+pub fn parse_region(
+    file: &Arc<str>,
+    text: &str,
+    start: usize,
+    first_line: u32,
+    st: &mut State,
+) -> Result<Vec<Entry>, ZoneError> {
+    let Some(region) = text.get(start..) else {
+        return Err(err(file, first_line, 1, "region outside the text"));
+    };
+    let shift_line = |l: u32| l.saturating_add(first_line.saturating_sub(1));
+    let mut out = Vec::new();
+    for mut le in lex::lex(region) {
+        if let Some(e) = le.errors.first() {
+            return Err(err(file, shift_line(e.line), e.col, e.message.clone()));
+        }
+        le.start += start;
+        le.end += start;
+        le.first_line = shift_line(le.first_line);
+        le.last_line = shift_line(le.last_line);
+        for t in &mut le.tokens {
+            t.start += start;
+            t.end += start;
+            t.text_start += start;
+            t.text_end += start;
+            t.line = shift_line(t.line);
+        }
+        let kind = if le.tokens.is_empty() {
+            if le.has_comment {
+                EntryKind::Comment
+            } else {
+                EntryKind::Blank
+            }
+        } else if !le.tokens[0].quoted && le.text(text, 0).starts_with('$') {
+            let t = &le.tokens[0];
+            return Err(err(file, t.line, t.col, "unexpected directive"));
+        } else {
+            EntryKind::Record(Box::new(record(file, text, &le, st)?))
+        };
+        out.push(Entry {
+            start: le.start,
+            end: le.end,
+            first_line: le.first_line,
+            last_line: le.last_line,
+            kind,
+        });
+    }
+    Ok(out)
 }
 
 fn is_class(word: &str) -> bool {
