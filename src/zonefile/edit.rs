@@ -6,7 +6,8 @@
 //! TTL where a surviving record relied on a removed neighbour for one. The
 //! rules are in the module docs of [`super`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::rdata;
@@ -25,6 +26,20 @@ fn key(rr: &Rr) -> Key {
         u16::from(rr.rtype),
         rdata::canonical(rr.rtype, &rr.rdata).into_owned(),
     )
+}
+
+/// A hash of the lower-cased owner, equal for names equal under
+/// [`owner_key`], computed without allocating.
+fn owner_hash(name: &Name) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    name.is_fqdn().hash(&mut h);
+    for label in name.iter() {
+        label.len().hash(&mut h);
+        for b in label {
+            b.to_ascii_lowercase().hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 fn owner_key(name: &Name) -> String {
@@ -65,8 +80,8 @@ struct Spot {
 
 /// Running state of the walk that finds records needing an owner or a TTL.
 #[derive(Clone)]
-struct Sim {
-    last_owner: Option<Name>,
+struct Sim<'d> {
+    last_owner: Option<&'d Name>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
 }
@@ -74,28 +89,29 @@ struct Sim {
 struct Walk<'d> {
     doc: &'d Document,
     removed: &'d [bool],
-    /// Record index of each (file, entry).
-    index: HashMap<(usize, usize), usize>,
+    /// Record index of the next record entry the walk meets (it reads in
+    /// the order of [`Document::records`]).
+    next: usize,
     inserts: &'d HashMap<Spot, (Name, Vec<Rr>)>,
     edits: Vec<Vec<Edit>>,
 }
 
-impl Walk<'_> {
-    fn inserted(&self, file: usize, pos: usize, sim: &mut Sim) {
+impl<'d> Walk<'d> {
+    fn inserted(&self, file: usize, pos: usize, sim: &mut Sim<'d>) {
         if let Some((_, rrs)) = self.inserts.get(&Spot { file, pos }) {
             for rr in rrs {
-                sim.last_owner = Some(rr.name.clone());
+                sim.last_owner = Some(&rr.name);
                 sim.last_ttl = Some(rr.ttl);
             }
         }
     }
 
-    fn walk(&mut self, file: usize, mut sim: Sim) {
+    fn walk(&mut self, file: usize, mut sim: Sim<'d>) {
         let doc = self.doc;
         let Some(f) = doc.files.get(file) else {
             return;
         };
-        for (ei, entry) in f.entries.iter().enumerate() {
+        for entry in &f.entries {
             self.inserted(file, entry.start, &mut sim);
             match &entry.kind {
                 EntryKind::Ttl(t) => sim.default_ttl = Some(*t),
@@ -107,16 +123,15 @@ impl Walk<'_> {
                     self.walk(*child, child_sim);
                 }
                 EntryKind::Record(r) => {
-                    let Some(&k) = self.index.get(&(file, ei)) else {
-                        continue;
-                    };
+                    let k = self.next;
+                    self.next += 1;
                     if self.removed.get(k).copied().unwrap_or(false) {
                         continue;
                     }
-                    if !r.explicit_owner && sim.last_owner.as_ref() != Some(&r.rr.name) {
+                    if !r.explicit_owner && sim.last_owner != Some(&r.rr.name) {
                         self.edits[file].push(owner_fix(&f.text, entry.start, r));
                     }
-                    sim.last_owner = Some(r.rr.name.clone());
+                    sim.last_owner = Some(&r.rr.name);
                     if !r.explicit_ttl && sim.default_ttl.or(sim.last_ttl) != Some(r.rr.ttl) {
                         self.edits[file].push(Edit {
                             start: r.after_owner,
@@ -204,9 +219,20 @@ pub(super) fn apply(
         col: 1,
     };
 
+    // Only records whose owner is one the change set names can match it:
+    // a cheap owner hash picks them, and only they get full keys.
+    let wanted: HashSet<u64> = changes
+        .remove
+        .iter()
+        .chain(&changes.add)
+        .map(|rr| owner_hash(&rr.name))
+        .collect();
     let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
     let mut by_owner: HashMap<String, Vec<usize>> = HashMap::new();
     for (k, r) in recs.iter().enumerate() {
+        if !wanted.contains(&owner_hash(&r.rr.name)) {
+            continue;
+        }
         by_key.entry(key(&r.rr)).or_default().push(k);
         by_owner.entry(owner_key(&r.rr.name)).or_default().push(k);
     }
@@ -340,8 +366,11 @@ pub(super) fn apply(
             });
         }
     }
+    let mut seps: HashMap<usize, &'static str> = HashMap::new();
     for (spot, (origin, rrs)) in &inserts {
-        let sep = separator(doc, spot.file);
+        let sep = *seps
+            .entry(spot.file)
+            .or_insert_with(|| separator(doc, spot.file));
         for rr in rrs {
             edits[spot.file].push(Edit {
                 start: spot.pos,
@@ -356,12 +385,7 @@ pub(super) fn apply(
     let mut walk = Walk {
         doc,
         removed: &removed,
-        index: doc
-            .records
-            .iter()
-            .enumerate()
-            .map(|(k, &fe)| (fe, k))
-            .collect(),
+        next: 0,
         inserts: &inserts,
         edits,
     };
@@ -373,7 +397,7 @@ pub(super) fn apply(
             last_ttl: None,
         },
     );
-    let Walk { edits, index, .. } = walk;
+    let Walk { edits, .. } = walk;
     let mut edits = edits;
     for es in &mut edits {
         // Stable: insertions at one spot keep their order.
@@ -438,13 +462,20 @@ pub(super) fn apply(
     // additions, and the re-parsed records as they were (the SOA with its
     // new serial). Untouched records were moved, not re-read.
     let mut want: HashMap<(Key, u32), isize> = HashMap::new();
-    for fe in &dirty {
-        let Some(&k) = index.get(fe) else {
-            return Err(error_at(
-                top,
-                "internal: an edited entry is not a record".into(),
-            ));
-        };
+    let dirty_index: Vec<usize> = doc
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, fe)| dirty.contains(fe))
+        .map(|(k, _)| k)
+        .collect();
+    if dirty_index.len() != dirty.len() {
+        return Err(error_at(
+            top,
+            "internal: an edited entry is not a record".into(),
+        ));
+    }
+    for &k in &dirty_index {
         let rr = match &new_soa {
             Some((s, soa)) if *s == k => soa,
             _ => &recs[k].rr,
