@@ -7,7 +7,6 @@
 //! rules are in the module docs of [`super`].
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::rdata;
@@ -31,15 +30,16 @@ fn key(rr: &Rr) -> Key {
 /// A hash of the lower-cased owner, equal for names equal under
 /// [`owner_key`], computed without allocating.
 fn owner_hash(name: &Name) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    name.is_fqdn().hash(&mut h);
+    // FNV-1a over the lower-cased labels, each preceded by its length.
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(name.is_fqdn());
     for label in name.iter() {
-        label.len().hash(&mut h);
+        h = (h ^ label.len() as u64).wrapping_mul(PRIME);
         for b in label {
-            b.to_ascii_lowercase().hash(&mut h);
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME);
         }
     }
-    h.finish()
+    h
 }
 
 fn owner_key(name: &Name) -> String {
