@@ -235,8 +235,12 @@ proptest! {
         picks in proptest::collection::vec(any::<bool>(), 30),
         adds in proptest::collection::vec(add_spec(), 0..5),
         serial in proptest::option::of(any::<u32>()),
+        no_final_newline in proptest::bool::weighted(0.2),
     ) {
-        let text = render(&z);
+        let mut text = render(&z);
+        if no_final_newline {
+            text.pop();
+        }
         let origin = n("example.com.");
         let doc = match Document::parse("gen.zone", &text, &origin, &NoIncludes) {
             Ok(d) => d,
