@@ -134,8 +134,8 @@ impl<'d> Walk<'d> {
                     sim.last_owner = Some(&r.rr.name);
                     if !r.explicit_ttl && sim.default_ttl.or(sim.last_ttl) != Some(r.rr.ttl) {
                         self.edits[file].push(Edit {
-                            start: r.after_owner,
-                            end: r.after_owner,
+                            start: entry.start + r.after_owner,
+                            end: entry.start + r.after_owner,
                             text: format!("{} ", r.rr.ttl),
                             fresh_line: false,
                         });
@@ -183,7 +183,10 @@ fn separator(doc: &Document, file: usize) -> &'static str {
             && r.explicit_owner
             && r.after_owner > r.first_token
         {
-            let between = f.text.get(r.first_token..r.after_owner).unwrap_or("");
+            let between = f
+                .text
+                .get(e.start + r.first_token..e.start + r.after_owner)
+                .unwrap_or("");
             if between.contains('\t') {
                 tabs += 1;
             } else {
@@ -334,10 +337,11 @@ pub(super) fn apply(
                 "cannot set the serial of an SOA written in the RFC 3597 generic form".into(),
             ));
         };
-        let file = doc.records[k].0;
+        let (file, entry) = doc.records[k];
+        let at = doc.files[file].entries[entry].start;
         edits[file].push(Edit {
-            start: s,
-            end: e,
+            start: at + s,
+            end: at + e,
             text: serial.to_string(),
             fresh_line: false,
         });
@@ -553,16 +557,14 @@ fn shift_line(v: u32, by: i64) -> u32 {
     u32::try_from(i64::from(v) + by).unwrap_or(v)
 }
 
-/// An untouched entry moved by `by` bytes and `lines` lines.
+/// An untouched entry moved by `by` bytes and `lines` lines. A record is
+/// shared unless its lines move (its offsets are relative to the entry).
 fn moved(e: &Entry, by: isize, lines: i64) -> Entry {
     let kind = match &e.kind {
-        EntryKind::Record(r) => {
-            let mut r = r.clone();
+        EntryKind::Record(r) if lines != 0 => {
+            let mut r = RecordEntry::clone(r);
             r.location.line = shift_line(r.location.line, lines);
-            r.first_token = shift(r.first_token, by);
-            r.after_owner = shift(r.after_owner, by);
-            r.serial = r.serial.map(|(s, t)| (shift(s, by), shift(t, by)));
-            EntryKind::Record(r)
+            EntryKind::Record(Arc::new(r))
         }
         k => k.clone(),
     };

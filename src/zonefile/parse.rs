@@ -67,7 +67,8 @@ pub enum EntryKind {
         origin: Name,
         file: usize,
     },
-    Record(Box<RecordEntry>),
+    /// Shared: an edit that does not move a record's lines reuses it.
+    Record(Arc<RecordEntry>),
 }
 
 /// A resource record as written.
@@ -81,11 +82,15 @@ pub struct RecordEntry {
     pub explicit_owner: bool,
     /// Whether the TTL was written (false: `$TTL` or the previous TTL).
     pub explicit_ttl: bool,
-    /// Byte offset of the entry's first token (the owner, when written).
+    /// Byte offset of the entry's first token (the owner, when written),
+    /// from the start of the entry (so that a record moved by an edit keeps
+    /// it).
     pub first_token: usize,
-    /// Byte offset of the first token after the owner.
+    /// Byte offset of the first token after the owner, from the start of
+    /// the entry.
     pub after_owner: usize,
-    /// Byte span of the SOA serial token, for SOA records.
+    /// Byte span of the SOA serial token, for SOA records, from the start of
+    /// the entry.
     pub serial: Option<(usize, usize)>,
 }
 
@@ -195,7 +200,7 @@ impl Parser<'_> {
                 match record(&name, &text, &le, &mut st) {
                     Ok(r) => {
                         self.records.push((index, entries.len()));
-                        EntryKind::Record(Box::new(r))
+                        EntryKind::Record(Arc::new(r))
                     }
                     Err(e) => {
                         self.errors.push(e);
@@ -363,7 +368,7 @@ pub fn parse_region(
             let t = &le.tokens[0];
             return Err(err(file, t.line, t.col, "unexpected directive"));
         } else {
-            EntryKind::Record(Box::new(record(file, text, &le, st)?))
+            EntryKind::Record(Arc::new(record(file, text, &le, st)?))
         };
         out.push(Entry {
             start: le.start,
@@ -501,7 +506,8 @@ fn record(
         && !tokens[0].quoted
         && tokens[0].text != "\\#"
     {
-        toks.get(first_rdata + 2).map(|t| (t.start, t.end))
+        toks.get(first_rdata + 2)
+            .map(|t| (t.start - le.start, t.end - le.start))
     } else {
         None
     };
@@ -520,8 +526,8 @@ fn record(
         origin: st.origin.clone(),
         explicit_owner,
         explicit_ttl,
-        first_token: toks[0].start,
-        after_owner,
+        first_token: toks[0].start - le.start,
+        after_owner: after_owner - le.start,
         serial,
     })
 }
