@@ -185,9 +185,10 @@ fn separator(doc: &Document, file: usize) -> &'static str {
         {
             let between = f
                 .text
+                .as_bytes()
                 .get(e.start + r.first_token..e.start + r.after_owner)
-                .unwrap_or("");
-            if between.contains('\t') {
+                .unwrap_or(&[]);
+            if between.contains(&b'\t') {
                 tabs += 1;
             } else {
                 spaces += 1;
