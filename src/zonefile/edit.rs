@@ -6,14 +6,14 @@
 //! TTL where a surviving record relied on a removed neighbour for one. The
 //! rules are in the module docs of [`super`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::rdata;
 use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial};
 
-use super::parse::{EntryKind, RecordEntry, name_text};
-use super::{Document, IncludeLoader, Rendered, ZoneError};
+use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, State, name_text};
+use super::{Document, Rendered, ZoneError};
 
 /// Identity of an RR for [`Rr::same_rr`]: lower-cased owner, type, canonical
 /// RDATA.
@@ -25,6 +25,21 @@ fn key(rr: &Rr) -> Key {
         u16::from(rr.rtype),
         rdata::canonical(rr.rtype, &rr.rdata).into_owned(),
     )
+}
+
+/// A hash of the lower-cased owner, equal for names equal under
+/// [`owner_key`], computed without allocating.
+fn owner_hash(name: &Name) -> u64 {
+    // FNV-1a over the lower-cased labels, each preceded by its length.
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(name.is_fqdn());
+    for label in name.iter() {
+        h = (h ^ label.len() as u64).wrapping_mul(PRIME);
+        for b in label {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME);
+        }
+    }
+    h
 }
 
 fn owner_key(name: &Name) -> String {
@@ -63,24 +78,10 @@ struct Spot {
     pos: usize,
 }
 
-/// Returns the included-file text for the re-parse from the rendered texts.
-struct MapLoader {
-    map: HashMap<(String, String), (String, String)>,
-}
-
-impl IncludeLoader for MapLoader {
-    fn load(&self, from: &str, path: &str) -> Result<(String, String), String> {
-        self.map
-            .get(&(from.to_string(), path.to_string()))
-            .cloned()
-            .ok_or_else(|| format!("{path}: not part of the edited document"))
-    }
-}
-
 /// Running state of the walk that finds records needing an owner or a TTL.
 #[derive(Clone)]
-struct Sim {
-    last_owner: Option<Name>,
+struct Sim<'d> {
+    last_owner: Option<&'d Name>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
 }
@@ -88,28 +89,29 @@ struct Sim {
 struct Walk<'d> {
     doc: &'d Document,
     removed: &'d [bool],
-    /// Record index of each (file, entry).
-    index: HashMap<(usize, usize), usize>,
+    /// Record index of the next record entry the walk meets (it reads in
+    /// the order of [`Document::records`]).
+    next: usize,
     inserts: &'d HashMap<Spot, (Name, Vec<Rr>)>,
     edits: Vec<Vec<Edit>>,
 }
 
-impl Walk<'_> {
-    fn inserted(&self, file: usize, pos: usize, sim: &mut Sim) {
+impl<'d> Walk<'d> {
+    fn inserted(&self, file: usize, pos: usize, sim: &mut Sim<'d>) {
         if let Some((_, rrs)) = self.inserts.get(&Spot { file, pos }) {
             for rr in rrs {
-                sim.last_owner = Some(rr.name.clone());
+                sim.last_owner = Some(&rr.name);
                 sim.last_ttl = Some(rr.ttl);
             }
         }
     }
 
-    fn walk(&mut self, file: usize, mut sim: Sim) {
+    fn walk(&mut self, file: usize, mut sim: Sim<'d>) {
         let doc = self.doc;
         let Some(f) = doc.files.get(file) else {
             return;
         };
-        for (ei, entry) in f.entries.iter().enumerate() {
+        for entry in &f.entries {
             self.inserted(file, entry.start, &mut sim);
             match &entry.kind {
                 EntryKind::Ttl(t) => sim.default_ttl = Some(*t),
@@ -121,20 +123,19 @@ impl Walk<'_> {
                     self.walk(*child, child_sim);
                 }
                 EntryKind::Record(r) => {
-                    let Some(&k) = self.index.get(&(file, ei)) else {
-                        continue;
-                    };
+                    let k = self.next;
+                    self.next += 1;
                     if self.removed.get(k).copied().unwrap_or(false) {
                         continue;
                     }
-                    if !r.explicit_owner && sim.last_owner.as_ref() != Some(&r.rr.name) {
+                    if !r.explicit_owner && sim.last_owner != Some(&r.rr.name) {
                         self.edits[file].push(owner_fix(&f.text, entry.start, r));
                     }
-                    sim.last_owner = Some(r.rr.name.clone());
+                    sim.last_owner = Some(&r.rr.name);
                     if !r.explicit_ttl && sim.default_ttl.or(sim.last_ttl) != Some(r.rr.ttl) {
                         self.edits[file].push(Edit {
-                            start: r.after_owner,
-                            end: r.after_owner,
+                            start: entry.start + r.after_owner,
+                            end: entry.start + r.after_owner,
                             text: format!("{} ", r.rr.ttl),
                             fresh_line: false,
                         });
@@ -182,8 +183,12 @@ fn separator(doc: &Document, file: usize) -> &'static str {
             && r.explicit_owner
             && r.after_owner > r.first_token
         {
-            let between = f.text.get(r.first_token..r.after_owner).unwrap_or("");
-            if between.contains('\t') {
+            let between = f
+                .text
+                .as_bytes()
+                .get(e.start + r.first_token..e.start + r.after_owner)
+                .unwrap_or(&[]);
+            if between.contains(&b'\t') {
                 tabs += 1;
             } else {
                 spaces += 1;
@@ -218,9 +223,20 @@ pub(super) fn apply(
         col: 1,
     };
 
+    // Only records whose owner is one the change set names can match it:
+    // a cheap owner hash picks them, and only they get full keys.
+    let wanted: HashSet<u64> = changes
+        .remove
+        .iter()
+        .chain(&changes.add)
+        .map(|rr| owner_hash(&rr.name))
+        .collect();
     let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
     let mut by_owner: HashMap<String, Vec<usize>> = HashMap::new();
     for (k, r) in recs.iter().enumerate() {
+        if !wanted.contains(&owner_hash(&r.rr.name)) {
+            continue;
+        }
         by_key.entry(key(&r.rr)).or_default().push(k);
         by_owner.entry(owner_key(&r.rr.name)).or_default().push(k);
     }
@@ -322,10 +338,11 @@ pub(super) fn apply(
                 "cannot set the serial of an SOA written in the RFC 3597 generic form".into(),
             ));
         };
-        let file = doc.records[k].0;
+        let (file, entry) = doc.records[k];
+        let at = doc.files[file].entries[entry].start;
         edits[file].push(Edit {
-            start: s,
-            end: e,
+            start: at + s,
+            end: at + e,
             text: serial.to_string(),
             fresh_line: false,
         });
@@ -354,8 +371,11 @@ pub(super) fn apply(
             });
         }
     }
+    let mut seps: HashMap<usize, &'static str> = HashMap::new();
     for (spot, (origin, rrs)) in &inserts {
-        let sep = separator(doc, spot.file);
+        let sep = *seps
+            .entry(spot.file)
+            .or_insert_with(|| separator(doc, spot.file));
         for rr in rrs {
             edits[spot.file].push(Edit {
                 start: spot.pos,
@@ -370,12 +390,7 @@ pub(super) fn apply(
     let mut walk = Walk {
         doc,
         removed: &removed,
-        index: doc
-            .records
-            .iter()
-            .enumerate()
-            .map(|(k, &fe)| (fe, k))
-            .collect(),
+        next: 0,
         inserts: &inserts,
         edits,
     };
@@ -387,99 +402,111 @@ pub(super) fn apply(
             last_ttl: None,
         },
     );
-    let edits = walk.edits;
-
-    // Render.
-    let mut texts: Vec<String> = Vec::with_capacity(doc.files.len());
-    let mut changed: Vec<bool> = Vec::with_capacity(doc.files.len());
-    for (f, mut es) in doc.files.iter().zip(edits) {
+    let Walk { edits, .. } = walk;
+    let mut edits = edits;
+    for es in &mut edits {
         // Stable: insertions at one spot keep their order.
         es.sort_by_key(|e| (e.start, e.end));
-        let mut out = String::with_capacity(f.text.len() + 64);
-        let mut at = 0usize;
-        for e in &es {
-            if e.start < at {
-                return Err(error_at(
-                    top.clone(),
-                    format!("internal: overlapping edits in {}", f.name),
-                ));
-            }
-            out.push_str(f.text.get(at..e.start).unwrap_or(""));
-            if e.fresh_line && !out.is_empty() && !out.ends_with('\n') {
-                out.push('\n');
-            }
-            out.push_str(&e.text);
-            at = e.end;
-        }
-        out.push_str(f.text.get(at..).unwrap_or(""));
-        changed.push(out != f.text);
-        texts.push(out);
     }
+    let changed: Vec<bool> = edits.iter().map(|es| !es.is_empty()).collect();
+
+    // The new document: untouched entries moved, new text parsed.
+    let mut rb = Rebuild {
+        doc,
+        edits: &edits,
+        changed: &changed,
+        files: doc.files.iter().map(|_| None).collect(),
+        records: Vec::with_capacity(doc.records.len() + accepted.len()),
+        dirty: Vec::new(),
+        fresh: Vec::new(),
+    };
+    rb.file(
+        0,
+        State {
+            origin: doc.origin.clone(),
+            last_owner: None,
+            default_ttl: None,
+            last_ttl: None,
+        },
+    )?;
+    let Rebuild {
+        files: new_files,
+        records: new_records,
+        dirty,
+        fresh,
+        ..
+    } = rb;
+    let mut files = Vec::with_capacity(new_files.len());
+    for (f, nf) in doc.files.iter().zip(new_files) {
+        // A file that is not read (cannot happen) keeps its old model.
+        files.push(nf.unwrap_or_else(|| f.clone()));
+    }
+    let new_doc = Document {
+        origin: doc.origin.clone(),
+        files,
+        records: new_records,
+    };
+
     let mut rendered = Rendered { files: Vec::new() };
-    for (i, f) in doc.files.iter().enumerate() {
-        if !changed[i] {
+    for (old, new) in doc.files.iter().zip(&new_doc.files) {
+        if old.text == new.text {
             continue;
         }
-        if doc.files.iter().filter(|g| g.name == f.name).count() > 1 {
+        if doc.files.iter().filter(|g| g.name == old.name).count() > 1 {
             return Err(error_at(
                 top.clone(),
-                format!("cannot edit {}: it is $INCLUDEd more than once", f.name),
+                format!("cannot edit {}: it is $INCLUDEd more than once", old.name),
             ));
         }
-        rendered.files.push((f.name.to_string(), texts[i].clone()));
+        rendered
+            .files
+            .push((old.name.to_string(), new.text.clone()));
     }
 
-    // Re-parse the new text and check it holds exactly the expected records.
-    let mut map = HashMap::new();
-    for f in &doc.files {
-        for e in &f.entries {
-            if let EntryKind::Include { path, file, .. } = &e.kind {
-                map.insert(
-                    (f.name.to_string(), path.clone()),
-                    (doc.files[*file].name.to_string(), texts[*file].clone()),
-                );
-            }
-        }
-    }
-    let loader = MapLoader { map };
-    let main_text = texts.first().cloned().unwrap_or_default();
-    let main_file = doc.files.first().map_or("", |f| &f.name);
-    let new_doc = Document::parse(main_file, &main_text, &doc.origin, &loader).map_err(|es| {
-        let first = es.into_iter().next();
-        match first {
-            Some(e) => error_at(
-                e.location,
-                format!("internal: the edited text does not parse: {}", e.message),
-            ),
-            None => error_at(
-                top.clone(),
-                "internal: the edited text does not parse".into(),
-            ),
-        }
-    })?;
+    // Check that the parsed new text holds exactly the expected records: the
+    // additions, and the re-parsed records as they were (the SOA with its
+    // new serial). Untouched records were moved, not re-read.
     let mut want: HashMap<(Key, u32), isize> = HashMap::new();
-    for (k, r) in recs.iter().enumerate() {
-        if removed[k] {
-            continue;
-        }
+    let dirty_index: Vec<usize> = doc
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, fe)| dirty.contains(fe))
+        .map(|(k, _)| k)
+        .collect();
+    if dirty_index.len() != dirty.len() {
+        return Err(error_at(
+            top,
+            "internal: an edited entry is not a record".into(),
+        ));
+    }
+    for &k in &dirty_index {
         let rr = match &new_soa {
             Some((s, soa)) if *s == k => soa,
-            _ => &r.rr,
+            _ => &recs[k].rr,
         };
         *want.entry((key(rr), rr.ttl)).or_default() += 1;
     }
     for rr in &accepted {
         *want.entry((key(rr), rr.ttl)).or_default() += 1;
     }
-    for (rr, loc) in new_doc.records() {
-        let slot = want.entry((key(rr), rr.ttl)).or_default();
+    for &(f, e) in &fresh {
+        let Some(EntryKind::Record(r)) = new_doc
+            .files
+            .get(f)
+            .and_then(|f| f.entries.get(e))
+            .map(|e| &e.kind)
+        else {
+            continue;
+        };
+        let slot = want.entry((key(&r.rr), r.rr.ttl)).or_default();
         *slot -= 1;
         if *slot < 0 {
             return Err(error_at(
-                loc.clone(),
+                r.location.clone(),
                 format!(
                     "internal: the edited text has an unexpected record {}",
-                    rr_text(rr)
+                    rr_text(&r.rr)
                 ),
             ));
         }
@@ -491,4 +518,276 @@ pub(super) fn apply(
         ));
     }
     Ok((new_doc, rendered))
+}
+
+/// Builds the edited document without re-parsing it: untouched entries are
+/// copied with their spans and lines shifted, and only the text that is new
+/// (inserted lines and entries with an edit inside) is parsed, with the
+/// parser state in effect there. Files are visited in reading order, so the
+/// records list and the state handed to included files are as a full parse
+/// would have them.
+struct Rebuild<'a> {
+    doc: &'a Document,
+    /// Sorted edits of each file.
+    edits: &'a [Vec<Edit>],
+    changed: &'a [bool],
+    files: Vec<Option<FileDoc>>,
+    records: Vec<(usize, usize)>,
+    /// Old (file, entry) of each record entry that was re-parsed.
+    dirty: Vec<(usize, usize)>,
+    /// New (file, entry) of each record parsed from new text.
+    fresh: Vec<(usize, usize)>,
+}
+
+fn internal(file: &Arc<str>, line: u32, message: &str) -> ZoneError {
+    error_at(
+        Location {
+            file: file.clone(),
+            line,
+            col: 1,
+        },
+        format!("internal: {message}"),
+    )
+}
+
+fn shift(v: usize, by: isize) -> usize {
+    v.checked_add_signed(by).unwrap_or(v)
+}
+
+fn shift_line(v: u32, by: i64) -> u32 {
+    u32::try_from(i64::from(v) + by).unwrap_or(v)
+}
+
+/// An untouched entry moved by `by` bytes and `lines` lines. A record is
+/// shared unless its lines move (its offsets are relative to the entry).
+fn moved(e: &Entry, by: isize, lines: i64) -> Entry {
+    let kind = match &e.kind {
+        EntryKind::Record(r) if lines != 0 => {
+            let mut r = RecordEntry::clone(r);
+            r.location.line = shift_line(r.location.line, lines);
+            EntryKind::Record(Arc::new(r))
+        }
+        k => k.clone(),
+    };
+    Entry {
+        start: shift(e.start, by),
+        end: shift(e.end, by),
+        first_line: shift_line(e.first_line, lines),
+        last_line: shift_line(e.last_line, lines),
+        kind,
+    }
+}
+
+fn newlines(s: &str) -> u32 {
+    u32::try_from(s.bytes().filter(|&b| b == b'\n').count()).unwrap_or(u32::MAX)
+}
+
+/// The new text of one changed file as it is built.
+struct Out {
+    text: String,
+    entries: Vec<Entry>,
+    /// Line number at the end of `text` (which is at a line start, or at
+    /// the end of a last line without a newline).
+    line: u32,
+    /// Start (byte, line) of new text not parsed yet.
+    region: Option<(usize, u32)>,
+}
+
+impl Out {
+    fn open_region(&mut self) {
+        if self.region.is_none() {
+            self.region = Some((self.text.len(), self.line));
+        }
+    }
+
+    fn push_new(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.line = self.line.saturating_add(newlines(s));
+    }
+
+    /// An inserted record line, which starts on a fresh line.
+    fn insert_line(&mut self, s: &str) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            if self.region.is_none()
+                && let Some(last) = self.entries.last_mut()
+                && last.end == self.text.len()
+            {
+                // The newline ends the last untouched entry's line.
+                last.end += 1;
+            }
+            self.push_new("\n");
+        }
+        self.open_region();
+        self.push_new(s);
+    }
+}
+
+impl Rebuild<'_> {
+    fn file(&mut self, fi: usize, mut st: State) -> Result<(), ZoneError> {
+        let doc = self.doc;
+        let Some(f) = doc.files.get(fi) else {
+            return Ok(());
+        };
+        if !self.changed.get(fi).copied().unwrap_or(false) {
+            for (ei, e) in f.entries.iter().enumerate() {
+                match &e.kind {
+                    EntryKind::Origin(o) => st.origin = o.clone(),
+                    EntryKind::Ttl(t) => st.default_ttl = Some(*t),
+                    EntryKind::Record(r) => {
+                        self.records.push((fi, ei));
+                        st.last_ttl = Some(r.rr.ttl);
+                    }
+                    EntryKind::Include { origin, file, .. } => {
+                        self.file(*file, child_state(origin, &st))?;
+                    }
+                    EntryKind::Blank | EntryKind::Comment => {}
+                }
+            }
+            if let Some(slot) = self.files.get_mut(fi) {
+                *slot = Some(f.clone());
+            }
+            return Ok(());
+        }
+        let es: &[Edit] = self.edits.get(fi).map_or(&[], Vec::as_slice);
+        let text = &f.text;
+        let mut out = Out {
+            text: String::with_capacity(text.len() + 256),
+            entries: Vec::with_capacity(f.entries.len() + 8),
+            line: 1,
+            region: None,
+        };
+        // Old entry index of the last untouched record, whose owner is the
+        // previous owner (cloned into `st` only when new text is parsed).
+        let mut last_owner_at: Option<usize> = None;
+        let mut k = 0usize;
+        for (oi, entry) in f.entries.iter().enumerate() {
+            while let Some(e) = es.get(k)
+                && e.fresh_line
+                && e.start <= entry.start
+            {
+                out.insert_line(&e.text);
+                k += 1;
+            }
+            let first = k;
+            while es.get(k).is_some_and(|e| e.start < entry.end) {
+                k += 1;
+            }
+            let inside = es.get(first..k).unwrap_or(&[]);
+            if inside.is_empty() {
+                self.flush(fi, &mut out, &mut st, &mut last_owner_at)?;
+                let by = out.text.len() as isize - entry.start as isize;
+                let lines = i64::from(out.line) - i64::from(entry.first_line);
+                let mut m = moved(entry, by, lines);
+                let body = text.get(entry.start..entry.end).unwrap_or("");
+                out.text.push_str(body);
+                out.line = shift_line(entry.last_line, lines);
+                if body.ends_with('\n') {
+                    out.line = out.line.saturating_add(1);
+                }
+                match &mut m.kind {
+                    EntryKind::Origin(o) => st.origin = o.clone(),
+                    EntryKind::Ttl(t) => st.default_ttl = Some(*t),
+                    EntryKind::Record(r) => {
+                        self.records.push((fi, out.entries.len()));
+                        st.last_ttl = Some(r.rr.ttl);
+                        last_owner_at = Some(oi);
+                    }
+                    EntryKind::Include { origin, file, .. } => {
+                        let child = child_state(origin, &st);
+                        self.file(*file, child)?;
+                    }
+                    EntryKind::Blank | EntryKind::Comment => {}
+                }
+                out.entries.push(m);
+                continue;
+            }
+            let deleted = matches!(inside, [e] if !e.fresh_line
+                && e.start == entry.start
+                && e.end == entry.end
+                && e.text.is_empty());
+            if deleted {
+                continue;
+            }
+            if !matches!(entry.kind, EntryKind::Record(_)) {
+                return Err(internal(&f.name, entry.first_line, "edit outside a record"));
+            }
+            self.dirty.push((fi, oi));
+            out.open_region();
+            let mut at = entry.start;
+            for e in inside {
+                if e.start < at || e.end > entry.end {
+                    return Err(internal(&f.name, entry.first_line, "overlapping edits"));
+                }
+                out.push_new(text.get(at..e.start).unwrap_or(""));
+                if e.fresh_line {
+                    out.insert_line(&e.text);
+                } else {
+                    out.push_new(&e.text);
+                }
+                at = e.end;
+            }
+            out.push_new(text.get(at..entry.end).unwrap_or(""));
+        }
+        while let Some(e) = es.get(k) {
+            if !e.fresh_line {
+                return Err(internal(&f.name, out.line, "edit past the end"));
+            }
+            out.insert_line(&e.text);
+            k += 1;
+        }
+        self.flush(fi, &mut out, &mut st, &mut last_owner_at)?;
+        if let Some(slot) = self.files.get_mut(fi) {
+            *slot = Some(FileDoc {
+                name: f.name.clone(),
+                text: out.text,
+                entries: out.entries,
+                final_origin: st.origin,
+            });
+        }
+        Ok(())
+    }
+
+    /// Parses the pending new text of a changed file.
+    fn flush(
+        &mut self,
+        fi: usize,
+        out: &mut Out,
+        st: &mut State,
+        last_owner_at: &mut Option<usize>,
+    ) -> Result<(), ZoneError> {
+        let Some((start, line)) = out.region.take() else {
+            return Ok(());
+        };
+        let Some(f) = self.doc.files.get(fi) else {
+            return Ok(());
+        };
+        if let Some(oi) = last_owner_at.take()
+            && let Some(EntryKind::Record(r)) = f.entries.get(oi).map(|e| &e.kind)
+        {
+            st.last_owner = Some(r.rr.name.clone());
+        }
+        let parsed = parse::parse_region(&f.name, &out.text, start, line, st).map_err(|e| {
+            error_at(
+                e.location,
+                format!("internal: the edited text does not parse: {}", e.message),
+            )
+        })?;
+        for e in parsed {
+            if matches!(e.kind, EntryKind::Record(_)) {
+                self.records.push((fi, out.entries.len()));
+                self.fresh.push((fi, out.entries.len()));
+            }
+            out.entries.push(e);
+        }
+        Ok(())
+    }
+}
+
+fn child_state(origin: &Name, st: &State) -> State {
+    State {
+        origin: origin.clone(),
+        last_owner: None,
+        default_ttl: st.default_ttl,
+        last_ttl: st.last_ttl,
+    }
 }

@@ -45,8 +45,15 @@
 //!   spaces, whichever the file's records mostly use.
 //! - A new SOA serial replaces only the serial token's bytes, whatever the
 //!   SOA's layout.
-//! - The result lists the new text of each changed file, and the re-parsed
-//!   document, which is checked to hold exactly the expected records.
+//! - The result lists the new text of each changed file, and the new
+//!   document. It is built without re-parsing the whole text: untouched
+//!   entries are reused with their spans and lines moved (records whose
+//!   lines do not move are shared), files that did not change keep their
+//!   model, and only the new text (added lines, lines given an owner or a
+//!   TTL, the SOA whose serial changed) is parsed, with the `$ORIGIN`, TTL
+//!   and previous owner in effect there ([`parse::parse_region`]). Those
+//!   freshly parsed records are checked to be exactly the expected ones;
+//!   a property test checks the whole result equals a full re-parse.
 //!   A file `$INCLUDE`d more than once cannot be edited.
 
 use std::fmt;
@@ -95,7 +102,7 @@ impl IncludeLoader for NoIncludes {
 }
 
 /// A parsed zone file (and the files it includes), keeping every byte.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
     origin: Name,
     files: Vec<parse::FileDoc>,

@@ -29,7 +29,7 @@ pub const MAX_INCLUDE_DEPTH: usize = 8;
 pub const MAX_TTL: u32 = 0x7fff_ffff;
 
 /// One file of the document: its name, exact text and entries.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDoc {
     pub name: Arc<str>,
     pub text: String,
@@ -40,7 +40,7 @@ pub struct FileDoc {
 }
 
 /// One entry (logical line) with its byte span and 1-based line range.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub start: usize,
     pub end: usize,
@@ -50,7 +50,7 @@ pub struct Entry {
 }
 
 /// What an entry is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// Only whitespace.
     Blank,
@@ -67,11 +67,12 @@ pub enum EntryKind {
         origin: Name,
         file: usize,
     },
-    Record(Box<RecordEntry>),
+    /// Shared: an edit that does not move a record's lines reuses it.
+    Record(Arc<RecordEntry>),
 }
 
 /// A resource record as written.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordEntry {
     pub rr: Rr,
     pub location: Location,
@@ -81,16 +82,20 @@ pub struct RecordEntry {
     pub explicit_owner: bool,
     /// Whether the TTL was written (false: `$TTL` or the previous TTL).
     pub explicit_ttl: bool,
-    /// Byte offset of the entry's first token (the owner, when written).
+    /// Byte offset of the entry's first token (the owner, when written),
+    /// from the start of the entry (so that a record moved by an edit keeps
+    /// it).
     pub first_token: usize,
-    /// Byte offset of the first token after the owner.
+    /// Byte offset of the first token after the owner, from the start of
+    /// the entry.
     pub after_owner: usize,
-    /// Byte span of the SOA serial token, for SOA records.
+    /// Byte span of the SOA serial token, for SOA records, from the start of
+    /// the entry.
     pub serial: Option<(usize, usize)>,
 }
 
 /// The parser's running state within one file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub origin: Name,
     pub last_owner: Option<Name>,
@@ -195,7 +200,7 @@ impl Parser<'_> {
                 match record(&name, &text, &le, &mut st) {
                     Ok(r) => {
                         self.records.push((index, entries.len()));
-                        EntryKind::Record(Box::new(r))
+                        EntryKind::Record(Arc::new(r))
                     }
                     Err(e) => {
                         self.errors.push(e);
@@ -315,6 +320,65 @@ impl Parser<'_> {
             _ => Err(e(0, format!("unknown directive {word}"))),
         }
     }
+}
+
+/// Parses the entries of `text[start..]` (which starts at a line boundary on
+/// line `first_line` of the file `file`) with the running state `st`, as the
+/// whole-file parser would at that point: the way [`Document::apply`] reads
+/// the lines it wrote without re-parsing the untouched rest. Spans and lines
+/// are those in `text`. Only blank lines, comments and records are expected
+/// (the editor writes nothing else); a directive or any error is returned
+/// as the first error.
+///
+/// [`Document::apply`]: super::Document::apply
+pub fn parse_region(
+    file: &Arc<str>,
+    text: &str,
+    start: usize,
+    first_line: u32,
+    st: &mut State,
+) -> Result<Vec<Entry>, ZoneError> {
+    let Some(region) = text.get(start..) else {
+        return Err(err(file, first_line, 1, "region outside the text"));
+    };
+    let shift_line = |l: u32| l.saturating_add(first_line.saturating_sub(1));
+    let mut out = Vec::new();
+    for mut le in lex::lex(region) {
+        if let Some(e) = le.errors.first() {
+            return Err(err(file, shift_line(e.line), e.col, e.message.clone()));
+        }
+        le.start += start;
+        le.end += start;
+        le.first_line = shift_line(le.first_line);
+        le.last_line = shift_line(le.last_line);
+        for t in &mut le.tokens {
+            t.start += start;
+            t.end += start;
+            t.text_start += start;
+            t.text_end += start;
+            t.line = shift_line(t.line);
+        }
+        let kind = if le.tokens.is_empty() {
+            if le.has_comment {
+                EntryKind::Comment
+            } else {
+                EntryKind::Blank
+            }
+        } else if !le.tokens[0].quoted && le.text(text, 0).starts_with('$') {
+            let t = &le.tokens[0];
+            return Err(err(file, t.line, t.col, "unexpected directive"));
+        } else {
+            EntryKind::Record(Arc::new(record(file, text, &le, st)?))
+        };
+        out.push(Entry {
+            start: le.start,
+            end: le.end,
+            first_line: le.first_line,
+            last_line: le.last_line,
+            kind,
+        });
+    }
+    Ok(out)
 }
 
 fn is_class(word: &str) -> bool {
@@ -442,7 +506,8 @@ fn record(
         && !tokens[0].quoted
         && tokens[0].text != "\\#"
     {
-        toks.get(first_rdata + 2).map(|t| (t.start, t.end))
+        toks.get(first_rdata + 2)
+            .map(|t| (t.start - le.start, t.end - le.start))
     } else {
         None
     };
@@ -461,8 +526,8 @@ fn record(
         origin: st.origin.clone(),
         explicit_owner,
         explicit_ttl,
-        first_token: toks[0].start,
-        after_owner,
+        first_token: toks[0].start - le.start,
+        after_owner: after_owner - le.start,
         serial,
     })
 }
