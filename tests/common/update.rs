@@ -15,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
-
 use super::{IO_TIMEOUT, TestServer, query, tcp_recv, tcp_send};
 
 pub const ZONE: &str = "example.com";
