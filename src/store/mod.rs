@@ -272,13 +272,24 @@ impl Store {
     /// durable on disk.
     pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome, WriteError> {
         let queue = self.zone_queue(&req.zone);
-        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
         queue.push(Queued { req, reply });
         {
             // Group commit: whoever holds the zone's turn takes every write
             // queued behind it (same writer), so N concurrent writes cost one
             // fsync and one commit instead of N.
             let _turn = queue.turn.lock().await;
+            // Answered by an earlier turn's batch: pass the turn on, so the
+            // writes arriving meanwhile pile up for one batch, not one each.
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                    return Err(WriteError::Failed(
+                        "internal error in the write path".into(),
+                    ));
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            }
             let batch = queue.take_batch();
             if !batch.is_empty() {
                 let inner = self.inner.clone();
