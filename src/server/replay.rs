@@ -11,9 +11,13 @@
 //! An entry is kept while its request could still pass TSIG verification,
 //! i.e. until the request's time signed plus its fudge (RFC 8945 §5.2.3);
 //! after that the request is BADTIME anyway. The cache holds at most
-//! `capacity` entries; when every one is still live, a new UPDATE is
-//! refused rather than evicting an entry (which would reopen a replay).
-//! The clock is an argument.
+//! `capacity` entries; when every one is still live, the answered entries
+//! closest to expiry are evicted (down to 7/8 of the capacity, so the scan
+//! is amortised). Filling the cache takes new requests with valid MACs,
+//! i.e. the key itself, so eviction gives an outsider nothing to replay;
+//! refusing instead would lock every writer out under a sustained rate of
+//! more than `capacity` UPDATEs per fudge window. Only when every entry is
+//! still in flight is a new UPDATE refused. The clock is an argument.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -109,6 +113,19 @@ impl ReplayCache {
         }
         if map.len() >= self.capacity {
             map.retain(|_, e| matches!(e, Entry::InFlight { .. }) || e.expires() >= now);
+        }
+        if map.len() >= self.capacity {
+            let target = self.capacity - self.capacity / 8;
+            let mut done: Vec<(u64, CacheKey)> = map
+                .iter()
+                .filter(|(_, e)| matches!(e, Entry::Done { .. }))
+                .map(|(k, e)| (e.expires(), k.clone()))
+                .collect();
+            done.sort_unstable_by_key(|(expires, _)| *expires);
+            let excess = map.len().saturating_sub(target);
+            for (_, k) in done.into_iter().take(excess) {
+                map.remove(&k);
+            }
             if map.len() >= self.capacity {
                 return Seen::Full;
             }
@@ -207,12 +224,31 @@ mod tests {
         let c = Arc::new(ReplayCache::new(2));
         new(c.begin(key(1), 1100, 1000)).finish(vec![1]);
         new(c.begin(key(2), 1200, 1000)).finish(vec![2]);
-        // Both live: full, nothing evicted.
-        assert!(matches!(c.begin(key(3), 1300, 1050), Seen::Full));
-        assert_eq!(c.len(), 2);
         // Key 1 has expired at 1101: its slot is reused.
         assert!(matches!(c.begin(key(3), 1300, 1101), Seen::New(_)));
         // An expired entry is not an answer.
         assert!(matches!(c.begin(key(2), 1200, 1201), Seen::New(_)));
+    }
+
+    #[test]
+    fn when_full_of_live_answers_the_oldest_is_evicted_not_the_writer_refused() {
+        let c = Arc::new(ReplayCache::new(8));
+        for i in 0..8 {
+            new(c.begin(key(i), 1100 + u64::from(i), 1000)).finish(vec![i]);
+        }
+        // All live: a new UPDATE still gets in; the entry closest to
+        // expiry (key 0) made room.
+        assert!(matches!(c.begin(key(100), 1300, 1050), Seen::New(_)));
+        assert!(c.len() <= 8);
+        assert!(matches!(c.begin(key(7), 1107, 1050), Seen::Done(_)));
+        assert!(matches!(c.begin(key(0), 1100, 1050), Seen::New(_)));
+    }
+
+    #[test]
+    fn full_of_requests_in_flight_refuses() {
+        let c = Arc::new(ReplayCache::new(2));
+        let _a = new(c.begin(key(1), 1100, 1000));
+        let _b = new(c.begin(key(2), 1100, 1000));
+        assert!(matches!(c.begin(key(3), 1300, 1050), Seen::Full));
     }
 }
