@@ -1258,8 +1258,9 @@ impl<'b> Reader<'b> {
     }
 }
 
-/// Escapes one label for presentation (RFC 1035 §5.1 / RFC 4343 §2.1).
-fn push_label(out: &mut String, label: &[u8]) {
+/// Escapes one label for presentation (RFC 1035 §5.1 / RFC 4343 §2.1);
+/// the zone-file editor writes owner names with it too.
+pub fn push_label(out: &mut String, label: &[u8]) {
     for &c in label {
         match c {
             b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {

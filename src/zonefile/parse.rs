@@ -651,22 +651,12 @@ pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
     }
 }
 
-/// Escapes one label for master-file text.
-fn label_text(label: &[u8], out: &mut String) {
-    for &c in label {
-        match c {
-            b'.' | b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => {
-                out.push('\\');
-                out.push(char::from(c));
-            }
-            0x21..=0x7e => out.push(char::from(c)),
-            _ => out.push_str(&format!("\\{c:03}")),
-        }
-    }
-}
-
 /// `name` as written in a file whose origin is `origin`: `@`, relative
-/// labels, or absolute with a trailing dot.
+/// labels, or absolute with a trailing dot. Unlike RDATA
+/// (`rdata::name_to_text`, which keeps names absolute unless the origin's
+/// spelling matches exactly), an owner is written relative whenever it is
+/// at or below the origin, whatever its case: that is how people write
+/// zone files, and owners compare without case.
 pub fn name_text(name: &Name, origin: &Name) -> String {
     let labels: Vec<&[u8]> = name.iter().collect();
     let olen = origin.iter().count();
@@ -679,7 +669,7 @@ pub fn name_text(name: &Name, origin: &Name) -> String {
             if k > 0 {
                 out.push('.');
             }
-            label_text(l, &mut out);
+            crate::rdata::push_label(&mut out, l);
         }
         return out;
     }
@@ -687,7 +677,7 @@ pub fn name_text(name: &Name, origin: &Name) -> String {
         return ".".into();
     }
     for l in labels {
-        label_text(l, &mut out);
+        crate::rdata::push_label(&mut out, l);
         out.push('.');
     }
     out
