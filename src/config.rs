@@ -40,7 +40,8 @@
 //! ```
 //!
 //! The write side (`[tsig]`, `[serial]`, `[git]`, `[[key]]`) is checked in
-//! [`keys`]; see there for its keys. Reading a config may read secret files
+//! [`keys`]; see there for its keys. `[acme]` (the stale-challenge sweep) is
+//! checked in [`acme`]. Reading a config may read secret files
 //! (`secret_file`) and environment variables (`secret = "$VAR"`).
 
 use std::fmt;
@@ -57,8 +58,10 @@ use toml::Spanned;
 use crate::rr::Name;
 use crate::serial;
 
+pub mod acme;
 pub mod keys;
 
+pub use acme::{AcmeSettings, Expire};
 pub use keys::{GitSettings, KeyConfig, hostname};
 
 /// Default listen address when the file names none.
@@ -86,6 +89,8 @@ pub struct Config {
     pub serial_policy: serial::Policy,
     /// `[git]`: committer identity and commit timeout.
     pub git: GitSettings,
+    /// `[acme]`: the stale-challenge sweep.
+    pub acme: AcmeSettings,
 }
 
 /// `[server]`: tuning knobs, all with defaults.
@@ -193,6 +198,8 @@ struct RawConfig {
     git: keys::RawGit,
     #[serde(default)]
     key: Vec<Spanned<keys::RawKey>>,
+    #[serde(default)]
+    acme: acme::RawAcme,
 }
 
 #[derive(Default, Deserialize)]
@@ -335,6 +342,7 @@ impl Config {
         let git = keys::check_git(&mut c, &raw.git);
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
         check_key_refs(&mut c, &key_refs, &keys);
+        let acme = acme::check_acme(&mut c, &raw.acme);
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -347,6 +355,7 @@ impl Config {
                 tsig_fudge,
                 serial_policy,
                 git,
+                acme,
             })
         } else {
             Err(ConfigError {
@@ -369,6 +378,7 @@ impl Config {
             tsig_fudge: keys::DEFAULT_FUDGE,
             serial_policy: serial::Policy::default(),
             git: GitSettings::default(),
+            acme: AcmeSettings::default(),
         }
     }
 }

@@ -211,6 +211,51 @@ impl fmt::Display for Message {
     }
 }
 
+/// When each of `lines` (1-based) of `file` was last written, as the Unix
+/// time of the commit that `git blame` gives it on HEAD. `None` for the
+/// whole file when it has changes HEAD does not hold (line numbers would
+/// not match), and per line for a line past the end of the committed file.
+pub fn line_times(
+    repo: &Repository,
+    file: &Path,
+    lines: &[u32],
+) -> Result<Option<Vec<Option<i64>>>, GitError> {
+    let (Some(&first), Some(&last)) = (lines.iter().min(), lines.iter().max()) else {
+        return Ok(Some(Vec::new()));
+    };
+    if is_dirty(repo, file)? {
+        return Ok(None);
+    }
+    let err = wrap(repo.path());
+    let rel = relative(repo, file)?;
+    // The file matches HEAD, so its lines are the committed ones; blame
+    // would attribute a line past the end to the last hunk.
+    let text = std::fs::read(file).map_err(|e| GitError::Git {
+        repo: repo.path().to_path_buf(),
+        source: git2::Error::from_str(&format!("{}: {e}", file.display())),
+    })?;
+    let count = text.split(|&b| b == b'\n').count() - usize::from(text.ends_with(b"\n"));
+    let last = last
+        .min(u32::try_from(count).unwrap_or(u32::MAX))
+        .max(first);
+    let mut opts = git2::BlameOptions::new();
+    // Only the lines asked for: blame stops walking history once they are
+    // all attributed, which for recent challenge records is a few commits.
+    opts.min_line(first as usize).max_line(last as usize);
+    let blame = repo.blame_file(&rel, Some(&mut opts)).map_err(&err)?;
+    Ok(Some(
+        lines
+            .iter()
+            .map(|&l| {
+                blame
+                    .get_line(l as usize)
+                    .filter(|_| (l as usize) <= count)
+                    .and_then(|h| h.final_signature().map(|sig| sig.when().seconds()))
+            })
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +362,40 @@ mod tests {
              + _acme-challenge 60 IN TXT \"token-1\"\n\n\
              Actor: acme-key\nClient: 127.0.0.1:5353 Via: forged\n"
         );
+    }
+    /// Commits `text` as `file` with author and committer time `when`.
+    fn commit_at(repo: &Repository, file: &Path, text: &str, when: i64) {
+        std::fs::write(file, text).expect("write");
+        let rel = relative(repo, file).expect("rel");
+        let mut index = repo.index().expect("index");
+        index.add_path(&rel).expect("add");
+        index.write().expect("index write");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("t");
+        let sig = Signature::new("t", "t@t", &git2::Time::new(when, 0)).expect("sig");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, "m", &tree, &parents)
+            .expect("commit");
+    }
+
+    #[test]
+    fn line_times_are_the_commits_that_last_wrote_each_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let zone = dir.path().join("z.zone");
+        commit_at(&repo, &zone, "a\nb\n", 1_000);
+        commit_at(&repo, &zone, "a\nb2\nc\n", 2_000);
+        let got = line_times(&repo, &zone, &[3, 1, 2]).expect("blame");
+        assert_eq!(got, Some(vec![Some(2_000), Some(1_000), Some(2_000)]));
+        // Past the end of the file: no time.
+        let got = line_times(&repo, &zone, &[1, 9]).expect("blame");
+        assert_eq!(got, Some(vec![Some(1_000), None]));
+        assert_eq!(line_times(&repo, &zone, &[]).expect("x"), Some(vec![]));
+        assert_eq!(line_times(&repo, &zone, &[7]).expect("x"), Some(vec![None]));
+        // Uncommitted edits: line numbers are not HEAD's, so no answer.
+        std::fs::write(&zone, "new\na\nb2\nc\n").expect("write");
+        assert_eq!(line_times(&repo, &zone, &[1]).expect("blame"), None);
     }
 }

@@ -31,6 +31,8 @@
 //! - [`notify`]: RFC 1996 NOTIFY: targets, message, retry state machine (PURE).
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
+//! - [`expire`]: which ACME challenge records are stale (`[acme] expire_after`); swept by
+//!   `server::expire` through the store.
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file.
@@ -42,6 +44,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod expire;
 pub mod git;
 pub mod ixfr;
 pub mod journal;

@@ -41,6 +41,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 pub mod dispatch;
+pub mod expire;
 mod ixfr_edge;
 pub mod notify;
 mod replay;
@@ -161,6 +162,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let notifier = notify::Notifier::start(state.config(), stop_rx.clone());
     store.set_notifier(notifier.clone());
+    let sweep_store = store.clone();
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
     let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
     let mut tasks = JoinSet::new();
@@ -190,6 +192,9 @@ pub async fn run(
             stop: stop_rx.clone(),
         };
         tasks.spawn(accept.run());
+    }
+    if let Some(e) = state.config().acme.expire {
+        tasks.spawn(expire::run(state.clone(), sweep_store, e, stop_rx.clone()));
     }
     tasks.spawn(crate::watch::run(
         state.clone(),

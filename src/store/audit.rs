@@ -80,15 +80,27 @@ pub fn message(
     if names.len() > SUMMARY_NAMES {
         listed.push_str(&format!(" and {} more", names.len() - SUMMARY_NAMES));
     }
-    let summary = format!(
-        "{}: +{} -{} {} {}, serial {}",
-        plain(zone),
-        changes.add.len(),
-        changes.remove.len(),
-        types,
-        listed,
-        new
-    );
+    let summary = if who.via == crate::expire::VIA {
+        // The sweep only removes; say why, since no person asked for it.
+        format!(
+            "{}: expire stale ACME challenges: -{} {} {}, serial {}",
+            plain(zone),
+            changes.remove.len(),
+            types,
+            listed,
+            new
+        )
+    } else {
+        format!(
+            "{}: +{} -{} {} {}, serial {}",
+            plain(zone),
+            changes.add.len(),
+            changes.remove.len(),
+            types,
+            listed,
+            new
+        )
+    };
     Message {
         summary,
         added: changes.add.iter().map(rr_line).collect(),
@@ -109,7 +121,8 @@ pub fn external_message(zone: &Name, serial: u32, who: &Provenance<'_>) -> Messa
 
 fn trailers(who: &Provenance<'_>, old: u32, new: u32) -> Vec<(&'static str, String)> {
     let mut t = vec![("Actor", who.actor.to_owned())];
-    for c in &who.clients {
+    // A write of zonewright's own (the expiry sweep) has no client.
+    for c in who.clients.iter().filter(|c| !c.ip().is_unspecified()) {
         t.push(("Client", c.to_string()));
     }
     if who.requests > 1 {
@@ -180,6 +193,31 @@ mod tests {
         assert_eq!(
             m.removed,
             vec!["h0.example.com. 60 IN TXT \"y\"".to_owned()]
+        );
+    }
+    #[test]
+    fn the_expiry_sweep_says_why_and_has_no_client() {
+        let changes = ChangeSet {
+            remove: vec![
+                txt("_acme-challenge.example.com.", "a"),
+                txt("_acme-challenge.example.com.", "b"),
+            ],
+            ..ChangeSet::default()
+        };
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        let sweep = Provenance {
+            actor: crate::expire::ACTOR,
+            clients: vec!["0.0.0.0:0".parse().expect("addr")],
+            requests: 1,
+            via: crate::expire::VIA,
+        };
+        let m = message(&zone, &changes, 7, 8, &sweep);
+        assert_eq!(
+            m.to_string(),
+            "example.com: expire stale ACME challenges: -2 TXT _acme-challenge.example.com, serial 8\n\n\
+             - _acme-challenge.example.com. 60 IN TXT \"a\"\n\
+             - _acme-challenge.example.com. 60 IN TXT \"b\"\n\n\
+             Actor: acme-expiry\nVia: expiry\nSerial: 7 -> 8\n"
         );
     }
 }

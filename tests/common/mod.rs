@@ -61,11 +61,23 @@ impl TestServer {
     /// Starts a server over `zones` (file name, text) with `extra` appended
     /// to the config (e.g. `[[zone]]` entries or `[server]` settings).
     pub fn start(zones: &[(&str, &str)], extra: &str) -> TestServer {
+        TestServer::start_prepared(zones, extra, |_| {})
+    }
+
+    /// [`TestServer::start`], with `prepare` run on the zones directory
+    /// (zone files written) before the server starts: e.g. to give it a git
+    /// history.
+    pub fn start_prepared(
+        zones: &[(&str, &str)],
+        extra: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("zones")).unwrap();
         for (name, text) in zones {
             std::fs::write(dir.path().join("zones").join(name), text).unwrap();
         }
+        prepare(&dir.path().join("zones"));
         let has_server_table = extra.contains("[server]");
         let mut config = String::from("listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n");
         if !has_server_table {
