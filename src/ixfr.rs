@@ -6,7 +6,7 @@
 //! excluded) and returns what was deleted and what was added; a TTL change
 //! is a deletion of the old RR and an addition of the new one. [`messages`]
 //! frames one condensed difference sequence (RFC 1995 §4) with
-//! [`xfr::Packer`]: `SOA(new) SOA(old) deleted… SOA(new) added… SOA(new)`.
+//! [`crate::xfr::Packer`]: `SOA(new) SOA(old) deleted… SOA(new) added… SOA(new)`.
 //! Where the versions come from (git) is the journal's business
 //! (`crate::journal`); this module never touches I/O.
 

@@ -116,7 +116,7 @@ impl State {
     /// one of the zone's `allow_transfer` CIDRs, or the key is one of its
     /// `key:NAME` entries; nothing listed, no transfers. RFC 5936 §5: "an
     /// implementation SHOULD require ... that the IP address of the client
-    /// ... [be] on an access control list ... or that [it] be signed".
+    /// ... \[be\] on an access control list ... or that \[it\] be signed".
     pub fn may_transfer(&self, origin: &Name, peer: std::net::IpAddr, key: Option<&Name>) -> bool {
         self.transfer_acl.get(origin).is_some_and(|acl| {
             acl.nets.iter().any(|n| n.contains(&peer))

@@ -15,7 +15,7 @@
 //!                └► PendingUpdate ─(async)─► store.write(evaluate) ─► rcode ─► sign ─► cache
 //! ```
 //!
-//! [`prepare`] is synchronous and cheap (it runs on the query path); only
+//! `prepare` is synchronous and cheap (it runs on the query path); only
 //! [`PendingUpdate::run`] awaits, on its own task.
 
 use std::net::SocketAddr;
