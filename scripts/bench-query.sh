@@ -37,15 +37,16 @@ done
 case $which in zonewright|knotd|both) ;; *) echo "-s: zonewright, knotd or both" >&2; exit 2 ;; esac
 [[ $duration =~ ^[1-9][0-9]*$ ]] || { echo "-l: a whole number of seconds" >&2; exit 2; }
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 not found (apt-get install $2)" >&2; exit 1; }
-}
-need dnsperf dnsperf
-need dig bind9-dnsutils
-need python3 python3
-[[ $which == zonewright ]] || need knotd knot
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ZW_TAG=bench
+# shellcheck source=scripts/lib/common.sh
+source "$root/scripts/lib/common.sh"
+zw_need dnsperf dnsperf
+zw_need dig bind9-dnsutils
+zw_need python3 python3
+ZW_PY=$(command -v python3)
+[[ $which == zonewright ]] || zw_need knotd knot
+
 names=10000
 cores=$(nproc)
 
@@ -53,41 +54,14 @@ cores=$(nproc)
 pids=()
 tmp=$(mktemp -d)
 cleanup() {
-    local pid _
+    local pid
     for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || continue
-        for _ in $(seq 50); do               # at most 5 s
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        zw_stop_pid "$pid" 50                # at most 5 s each
     done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# A port free for both UDP and TCP on 127.0.0.1, chosen by the kernel.
-free_port() {
-    python3 - <<'PY'
-import socket
-for _ in range(100):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    print(port)
-    break
-else:
-    raise SystemExit("no free port")
-PY
-}
 
 # Waits until the server on port $1 (PID $2) answers the SOA of bench.test:
 # at most 50 tries, 100 ms apart.
@@ -154,7 +128,7 @@ if [[ $which != knotd ]]; then
         binary="${CARGO_TARGET_DIR:-$root/target}/release/zonewright"
     fi
     [[ -x $binary ]] || { echo "bench: $binary is not executable" >&2; exit 1; }
-    port=$(free_port)
+    port=$(zw_free_ports 1)
     cat >"$tmp/zonewright.toml" <<TOML
 listen = ["127.0.0.1:$port"]
 zones_dir = "zones"
@@ -172,7 +146,7 @@ fi
 
 # --- knotd ------------------------------------------------------------------
 if [[ $which != zonewright ]]; then
-    port2=$(free_port)
+    port2=$(zw_free_ports 1)
     mkdir -p "$tmp/knot/run" "$tmp/knot/db"
     cat >"$tmp/knot.conf" <<KNOT
 server:

@@ -87,9 +87,11 @@ zone=example.test
 keyname=xfr-key
 updates=20
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "interop: $1 not found (apt-get install $2)" >&2; exit 1; }
-}
+ZW_TAG=interop
+ZW_PY=$PY
+# shellcheck source=scripts/lib/common.sh
+source "$root/scripts/lib/common.sh"
+need() { zw_need "$@"; }
 need dig bind9-dnsutils
 need nsupdate bind9-dnsutils
 need git git
@@ -106,20 +108,10 @@ done
 # --- everything we start is stopped on exit, by PID -------------------------
 declare -A pid=()          # [name] = PID of a daemon we started
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zw-interop.XXXXXX")
-stop_pid() {
-    local p=$1 _
-    kill -TERM "$p" 2>/dev/null || return 0
-    for _ in $(seq 100); do                  # at most 10 s
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-}
 cleanup() {
     local n
     for n in "${!pid[@]}"; do
-        stop_pid "${pid[$n]}"
+        zw_stop_pid "${pid[$n]}"
     done
     if [[ -n $keep ]]; then
         if mkdir -p "$keep"; then
@@ -131,32 +123,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# N distinct ports free for both UDP and TCP on 127.0.0.1 (bound, then
-# released; at most 200 tries).
-free_ports() {
-    "$PY" - "$1" <<'PY'
-import socket, sys
-want, held, ports = int(sys.argv[1]), [], []
-for _ in range(200):
-    if len(ports) == want:
-        break
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    ports.append(port)
-if len(ports) != want:
-    raise SystemExit("no free ports")
-print(" ".join(map(str, ports)))
-PY
-}
 
 now_us() { local t=${EPOCHREALTIME/./}; echo "$(( 10#$t ))"; }
 
@@ -219,7 +185,7 @@ fi
 [[ -x $binary ]] || { echo "interop: $binary is not executable" >&2; exit 1; }
 
 secret=$("$PY" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
-read -r -a ports <<<"$(free_ports 4)"
+read -r -a ports <<<"$(zw_free_ports 4)"
 declare -A port=([primary]=${ports[0]} [named]=${ports[1]} [knot]=${ports[2]} [nsd]=${ports[3]})
 P=${port[primary]}
 
@@ -652,7 +618,7 @@ fi
 
 # --- 5. primary restart ---------------------------------------------------------
 echo "== 5. primary stopped, secondaries keep serving, primary started again"
-stop_pid "${pid[primary]}"
+zw_stop_pid "${pid[primary]}"
 unset 'pid[primary]'
 declare -A down=()
 for s in "${running[@]}"; do down[$s]=0; done
