@@ -4,7 +4,9 @@
 #
 # zonewright serves example.test (and auth.example.test, a delegated zone
 # for the CNAME pattern) on a free port P, with one TSIG key made by
-# `zonewright keygen acme-key --zone example.test --zone auth.example.test`.
+# `zonewright keygen acme-key --zone example.test --zone auth.example.test`
+# (the [[key]] block appended to the config, then `keygen --config` again
+# for the certbot ini, lego's environment and nsupdate's key file).
 # Pebble is the ACME CA, its -dnsserver pointing at 127.0.0.1:P, its HTTPS
 # served with a throw-away CA and 127.0.0.1 certificate made here with
 # openssl (trusted by the clients through REQUESTS_CA_BUNDLE and
@@ -213,24 +215,26 @@ git -C "$zdir" -c user.name=interop -c user.email=interop@localhost commit -q -m
 
 cfg=$tmp/zw/zonewright.toml
 printf 'listen = ["127.0.0.1:%s"]\nzones_dir = "zones"\n\n' "$P" >"$cfg"
-echo "== zonewright keygen $keyname --zone $zone --zone $auth --config $cfg"
-"$binary" keygen "$keyname" --zone "$zone" --zone "$auth" --config "$cfg" --format all >"$tmp/keygen.out"
-# section NAME: the lines of `--format all` after "# ---- NAME:" up to the next one.
-section() { awk -v s="# ---- $1:" 'index($0, "# ---- ") == 1 { on = (index($0, s) == 1); next } on' "$tmp/keygen.out"; }
+echo "== zonewright keygen $keyname --zone $zone --zone $auth --format toml >>$cfg"
 {
-    echo
-    section toml
+    "$binary" keygen "$keyname" --zone "$zone" --zone "$auth" --format toml
     echo
     # libdns/rfc2136 (Caddy) reads records by AXFR signed with the key.
     printf '[[zone]]\nname = "%s"\nallow_transfer = ["key:%s"]\n' "$zone" "$keyname"
     printf '[[zone]]\nname = "%s"\nallow_transfer = ["key:%s"]\n' "$auth" "$keyname"
 } >>"$cfg"
-section bind | sed '/^$/d' >"$tmp/acme-key.conf"
-section certbot | sed '/^$/d' >"$tmp/certbot.ini"
-section lego | sed '/^$/d' >"$tmp/lego.env"
-chmod 600 "$tmp/acme-key.conf" "$tmp/certbot.ini" "$tmp/lego.env"
+# The key is in the config now: keygen prints it again for each client.
+echo "== zonewright keygen $keyname --config $cfg --format bind|certbot|lego"
+umask 077
+{
+    "$binary" keygen "$keyname" --config "$cfg" --format bind >"$tmp/acme-key.conf"
+    "$binary" keygen "$keyname" --config "$cfg" --format certbot >"$tmp/certbot.ini"
+    "$binary" keygen "$keyname" --config "$cfg" --format lego >"$tmp/lego.env"
+} 2>>"$tmp/keygen.log"
+umask 022
 secret=$(sed -n 's/^RFC2136_TSIG_SECRET=//p' "$tmp/lego.env")
-[[ -n $secret ]] || { echo "interop-acme: keygen printed no secret" >&2; cat "$tmp/keygen.out" >&2; exit 1; }
+[[ -n $secret ]] || { echo "interop-acme: keygen printed no secret" >&2; cat "$tmp/lego.env" >&2; exit 1; }
+grep -qF "secret = \"$secret\"" "$cfg" || { echo "interop-acme: keygen --config printed another secret" >&2; exit 1; }
 
 # ask NAME TYPE [dig options]: dig +short, one try, 1 s timeout.
 ask() {
@@ -334,6 +338,7 @@ audit() {
     adds=$(git -C "$zdir" log -p --format= "$base..HEAD" | grep -cE '^\+[^+].*[[:space:]]TXT[[:space:]]' || true)
     removes=$(git -C "$zdir" log -p --format= "$base..HEAD" | grep -cE '^-[^-].*[[:space:]]TXT[[:space:]]' || true)
     echo "   git log: commits by ${authors:-nobody}; $adds TXT lines added, $removes removed"
+    git -C "$zdir" log --reverse --format='%an: %s' "$base..HEAD" | sed 's/^/     /'
     [[ -n $authors && $authors != *,* && $authors == *" $keyname" ]] || fail "$step: commits not all by $keyname: $authors"
     (( adds >= min && removes >= min )) || fail "$step: expected at least $min TXT adds and removes in git log"
     for z in "$zone" "$auth"; do

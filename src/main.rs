@@ -70,12 +70,13 @@ enum Command {
     Zone(ZoneCommand),
     /// Make a TSIG key for an ACME client: print its [[key]] block (with the
     /// `_acme-challenge` TXT grant in each --zone) and the client settings.
+    /// A key already in --config is printed again, not replaced.
     Keygen {
         /// The key's name (e.g. acme-key).
         name: String,
-        /// hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512.
-        #[arg(long, default_value = "hmac-sha256")]
-        algorithm: String,
+        /// hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256 (default), hmac-sha384 or hmac-sha512.
+        #[arg(long)]
+        algorithm: Option<String>,
         /// A zone the key may write ACME challenges in (repeatable).
         #[arg(long = "zone")]
         zones: Vec<String>,
@@ -130,7 +131,13 @@ fn main() -> ExitCode {
             zones,
             format,
             config,
-        } => keygen(&name, &algorithm, &zones, format, config.as_deref()),
+        } => keygen(
+            &name,
+            algorithm.as_deref(),
+            &zones,
+            format,
+            config.as_deref(),
+        ),
     };
     result.unwrap_or_else(|e| {
         eprintln!("zonewright: {e:#}");
@@ -262,10 +269,12 @@ fn zone_check(file: &Path, origin: Option<&str>) -> anyhow::Result<ExitCode> {
 }
 
 /// `zonewright keygen`: a secret from the OS random source, rendered by
-/// [`zonewright::keygen`].
+/// [`zonewright::keygen`]. When `config` already has a key of that name,
+/// its algorithm and secret are printed instead (so the client formats
+/// can be made after the `[[key]]` block went into the config).
 fn keygen(
     name: &str,
-    algorithm: &str,
+    algorithm: Option<&str>,
     zones: &[String],
     format: KeygenFormat,
     config: Option<&Path>,
@@ -281,10 +290,12 @@ fn keygen(
         .with_context(|| {
             format!("invalid key name {name:?} (letters, digits, '-', '_' and '.')")
         })?;
-    let algorithm = Algorithm::from_name(algorithm).with_context(|| {
+    let algorithm_given = algorithm.is_some();
+    let algorithm_name = algorithm.unwrap_or("hmac-sha256");
+    let algorithm = Algorithm::from_name(algorithm_name).with_context(|| {
         let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.config_name()).collect();
         format!(
-            "unknown --algorithm {algorithm:?} (expected one of {})",
+            "unknown --algorithm {algorithm_name:?} (expected one of {})",
             names.join(", ")
         )
     })?;
@@ -292,9 +303,15 @@ fn keygen(
         .iter()
         .map(|z| parse_zone_name(z).with_context(|| format!("invalid --zone {z:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut existing = None;
     let server = match config {
         Some(path) => {
             let config = Config::load(path)?;
+            existing = config
+                .keys
+                .iter()
+                .find(|k| k.key.name == key_name)
+                .map(|k| k.key.clone());
             let first = config.listen.first().copied();
             keygen::client_address(
                 first.with_context(|| format!("{}: no listen address", path.display()))?,
@@ -302,9 +319,26 @@ fn keygen(
         }
         None => keygen::DEFAULT_SERVER,
     };
-    let mut secret = vec![0u8; algorithm.output_len()];
-    getrandom::fill(&mut secret)
-        .map_err(|e| anyhow::anyhow!("cannot read the OS random source: {e}"))?;
+    let (algorithm, secret) = match existing {
+        Some(key) => {
+            if algorithm_given && key.algorithm != algorithm {
+                anyhow::bail!(
+                    "key {name} in the config uses {}: leave out --algorithm, or pick a new name for a new key",
+                    key.algorithm
+                );
+            }
+            eprintln!(
+                "zonewright: key {name} is in the config: printing its secret (a new key needs a new name)"
+            );
+            (key.algorithm, key.secret().to_vec())
+        }
+        None => {
+            let mut secret = vec![0u8; algorithm.output_len()];
+            getrandom::fill(&mut secret)
+                .map_err(|e| anyhow::anyhow!("cannot read the OS random source: {e}"))?;
+            (algorithm, secret)
+        }
+    };
     let format = match format {
         KeygenFormat::Toml => keygen::Format::Toml,
         KeygenFormat::Bind => keygen::Format::Bind,

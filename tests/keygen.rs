@@ -191,3 +191,33 @@ fn bad_arguments_exit_1_with_one_clear_message() {
     }
     assert!(!Path::new("/nonexistent").exists());
 }
+
+#[test]
+fn a_key_already_in_the_config_is_printed_again_not_replaced() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("zonewright.toml");
+    let toml = keygen_ok(&["acme-key", "--zone", "example.com", "--format", "toml"]);
+    std::fs::write(&cfg, format!("listen = [\"127.0.0.1:5300\"]\n{toml}")).expect("write");
+    let secret = value(&toml, "secret").trim_matches('"').to_string();
+    let c = cfg.to_str().expect("path");
+
+    let o = keygen(&["acme-key", "--config", c, "--format", "certbot"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let ini = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(value(&ini, "dns_rfc2136_secret"), secret);
+    assert_eq!(value(&ini, "dns_rfc2136_algorithm"), "HMAC-SHA256");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("key acme-key is in the config"), "{err}");
+
+    // A different algorithm for the same name is an error, not a new key.
+    let o = keygen(&["acme-key", "--config", c, "--algorithm", "hmac-sha512"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("uses hmac-sha256"),
+        "{}",
+        text(&o)
+    );
+    // Another name gets a new secret.
+    let lego = keygen_ok(&["other-key", "--config", c, "--format", "lego"]);
+    assert_ne!(value(&lego, "RFC2136_TSIG_SECRET"), secret);
+}
