@@ -12,6 +12,11 @@
 //!  main.rs: getrandom -> Spec { name, algorithm, secret, zones, server } -> render(Format) -> stdout
 //! ```
 //!
+//! With `--config`, a key of that name already in the config is rendered
+//! again (its algorithm and secret) instead of a new one: the `[[key]]`
+//! block goes into the config first, and each client's part is printed
+//! from there, so the two always agree.
+//!
 //! The formats, one per consumer:
 //!
 //! - `toml`: the `[[key]]` block for zonewright.toml with the least-privilege
