@@ -31,6 +31,15 @@ else
     echo "named, knotd or nsd not installed; skipped (.ci/run installs them)"
 fi
 
+section "ACME DNS-01: certbot, lego, nsupdate, libdns's pattern with pebble as the CA (scripts/interop-acme.sh)"
+if command -v pebble >/dev/null && command -v certbot >/dev/null && command -v lego >/dev/null \
+    && /usr/bin/python3 -c 'import certbot_dns_rfc2136' 2>/dev/null; then
+    cargo build --release --locked
+    scripts/interop-acme.sh -b target/release/zonewright
+else
+    echo "pebble, certbot (+ python3-certbot-dns-rfc2136) or lego not installed; skipped (.ci/run installs them)"
+fi
+
 # Last, so the test runner's summary closes the output.
 section "cargo test --locked"
 cargo test --locked

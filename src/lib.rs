@@ -38,6 +38,7 @@
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file.
 //! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, git, publish.
 //! - [`config`]: TOML config with clear errors.
+//! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
 //! - [`server`]: tokio listeners and dispatch.
 //! - [`watch`]: file watching and reload into snapshots.
@@ -48,6 +49,7 @@ pub mod expire;
 pub mod git;
 pub mod ixfr;
 pub mod journal;
+pub mod keygen;
 pub mod loader;
 pub mod message;
 pub mod notify;

@@ -5,6 +5,8 @@
 //! zonewright [--log-format human|json] [--log-level LEVEL] serve  [--config F]
 //! zonewright                                               check  [--config F]
 //! zonewright                                               zone check FILE [--origin NAME]
+//! zonewright                                               keygen NAME [--algorithm A] [--zone Z]...
+//!                                                            [--format toml|bind|certbot|lego|caddy|all] [--config F]
 //! ```
 //!
 //! `serve` binds the listeners, loads every zone (a broken one is logged and
@@ -21,10 +23,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use zonewright::config::{Config, parse_zone_name};
+use zonewright::keygen;
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
 use zonewright::server::{self, Listeners, State};
 use zonewright::store::Store;
+use zonewright::tsig::Algorithm;
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +68,36 @@ enum Command {
     /// Zone file commands.
     #[command(subcommand)]
     Zone(ZoneCommand),
+    /// Make a TSIG key for an ACME client: print its [[key]] block (with the
+    /// `_acme-challenge` TXT grant in each --zone) and the client settings.
+    /// A key already in --config is printed again, not replaced.
+    Keygen {
+        /// The key's name (e.g. acme-key).
+        name: String,
+        /// hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256 (default), hmac-sha384 or hmac-sha512.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// A zone the key may write ACME challenges in (repeatable).
+        #[arg(long = "zone")]
+        zones: Vec<String>,
+        /// What to print.
+        #[arg(long, value_enum, default_value_t = KeygenFormat::All)]
+        format: KeygenFormat,
+        /// Take the server address from this config's first `listen`
+        /// (default: 127.0.0.1:53).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeygenFormat {
+    Toml,
+    Bind,
+    Certbot,
+    Lego,
+    Caddy,
+    All,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +125,19 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => Ok(check(&config)),
         Command::Zone(ZoneCommand::Check { file, origin }) => zone_check(&file, origin.as_deref()),
+        Command::Keygen {
+            name,
+            algorithm,
+            zones,
+            format,
+            config,
+        } => keygen(
+            &name,
+            algorithm.as_deref(),
+            &zones,
+            format,
+            config.as_deref(),
+        ),
     };
     result.unwrap_or_else(|e| {
         eprintln!("zonewright: {e:#}");
@@ -219,6 +266,96 @@ fn zone_check(file: &Path, origin: Option<&str>) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `zonewright keygen`: a secret from the OS random source, rendered by
+/// [`zonewright::keygen`]. When `config` already has a key of that name,
+/// its algorithm and secret are printed instead (so the client formats
+/// can be made after the `[[key]]` block went into the config).
+fn keygen(
+    name: &str,
+    algorithm: Option<&str>,
+    zones: &[String],
+    format: KeygenFormat,
+    config: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    // Printed unquoted in the ini and env formats: keep to plain host-name characters.
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let key_name = parse_zone_name(name)
+        .filter(|n| !n.is_root() && plain(name))
+        .with_context(|| {
+            format!("invalid key name {name:?} (letters, digits, '-', '_' and '.')")
+        })?;
+    let algorithm_given = algorithm.is_some();
+    let algorithm_name = algorithm.unwrap_or("hmac-sha256");
+    let algorithm = Algorithm::from_name(algorithm_name).with_context(|| {
+        let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.config_name()).collect();
+        format!(
+            "unknown --algorithm {algorithm_name:?} (expected one of {})",
+            names.join(", ")
+        )
+    })?;
+    let zones = zones
+        .iter()
+        .map(|z| parse_zone_name(z).with_context(|| format!("invalid --zone {z:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut existing = None;
+    let server = match config {
+        Some(path) => {
+            let config = Config::load(path)?;
+            existing = config
+                .keys
+                .iter()
+                .find(|k| k.key.name == key_name)
+                .map(|k| k.key.clone());
+            let first = config.listen.first().copied();
+            keygen::client_address(
+                first.with_context(|| format!("{}: no listen address", path.display()))?,
+            )
+        }
+        None => keygen::DEFAULT_SERVER,
+    };
+    let (algorithm, secret) = match existing {
+        Some(key) => {
+            if algorithm_given && key.algorithm != algorithm {
+                anyhow::bail!(
+                    "key {name} in the config uses {}: leave out --algorithm, or pick a new name for a new key",
+                    key.algorithm
+                );
+            }
+            eprintln!(
+                "zonewright: key {name} is in the config: printing its secret (a new key needs a new name)"
+            );
+            (key.algorithm, key.secret().to_vec())
+        }
+        None => {
+            let mut secret = vec![0u8; algorithm.output_len()];
+            getrandom::fill(&mut secret)
+                .map_err(|e| anyhow::anyhow!("cannot read the OS random source: {e}"))?;
+            (algorithm, secret)
+        }
+    };
+    let format = match format {
+        KeygenFormat::Toml => keygen::Format::Toml,
+        KeygenFormat::Bind => keygen::Format::Bind,
+        KeygenFormat::Certbot => keygen::Format::Certbot,
+        KeygenFormat::Lego => keygen::Format::Lego,
+        KeygenFormat::Caddy => keygen::Format::Caddy,
+        KeygenFormat::All => keygen::Format::All,
+    };
+    let spec = keygen::Spec {
+        name: &key_name,
+        algorithm,
+        secret: &secret,
+        zones: &zones,
+        server,
+    };
+    print!("{}", keygen::render(&spec, format));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a zone's summary or its problems; true when it loaded.

@@ -153,6 +153,11 @@ impl Key {
             secret,
         }
     }
+
+    /// The raw secret, for `zonewright keygen` re-printing a configured key.
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
 }
 
 impl fmt::Debug for Key {
