@@ -72,9 +72,11 @@ zone=example.test
 auth=auth.example.test
 keyname=acme-key
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "interop-acme: $1 not found (apt-get install $2)" >&2; exit 1; }
-}
+ZW_TAG=interop-acme
+ZW_PY=$PY
+# shellcheck source=scripts/lib/common.sh
+source "$root/scripts/lib/common.sh"
+need() { zw_need "$@"; }
 need pebble pebble
 need certbot certbot
 need lego lego
@@ -94,20 +96,10 @@ fi
 # --- everything we start is stopped on exit, by PID -------------------------
 declare -A pid=()          # [name] = PID of a daemon we started
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zw-acme.XXXXXX")
-stop_pid() {
-    local p=$1 _
-    kill -TERM "$p" 2>/dev/null || return 0
-    for _ in $(seq 100); do                  # at most 10 s
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-}
 cleanup() {
     local n
     for n in "${!pid[@]}"; do
-        stop_pid "${pid[$n]}"
+        zw_stop_pid "${pid[$n]}"
     done
     if [[ -n $keep ]] && mkdir -p "$keep"; then
         find "$tmp" -type f \( -name '*.log' -o -name '*.toml' -o -name '*.json' -o -name '*.zone' \
@@ -118,41 +110,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# N distinct ports free for both UDP and TCP on 127.0.0.1 (bound, then
-# released; at most 200 tries).
-free_ports() {
-    "$PY" - "$1" <<'PY'
-import socket, sys
-want, held, ports = int(sys.argv[1]), [], []
-for _ in range(200):
-    if len(ports) == want:
-        break
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    held += [t, u]
-    ports.append(port)
-if len(ports) != want:
-    raise SystemExit("no free ports")
-print(" ".join(map(str, ports)))
-PY
-}
+secs_since() { local d=$(( $(zw_now_us) - $1 )); printf '%d.%01d' $(( d / 1000000 )) $(( d % 1000000 / 100000 )); }
 
-now_us() { local t=${EPOCHREALTIME/./}; echo "$(( 10#$t ))"; }
-secs_since() { local d=$(( $(now_us) - $1 )); printf '%d.%01d' $(( d / 1000000 )) $(( d % 1000000 / 100000 )); }
-
-log_tail() {
-    echo "   $1 log ($2), last lines:" >&2
-    if [[ -s $2 ]]; then tail -n 20 "$2" | sed 's/^/   | /' >&2; else echo "   | (empty)" >&2; fi
-}
-
-read -r P A M <<<"$(free_ports 3)"   # zonewright, pebble ACME, pebble management
+read -r P A M <<<"$(zw_free_ports 3)"   # zonewright, pebble ACME, pebble management
 
 # --- the throw-away CA for pebble's HTTPS -----------------------------------
 echo "== throw-away CA and a 127.0.0.1 certificate for pebble's HTTPS (openssl)"
@@ -253,7 +213,7 @@ for _ in $(seq 100); do                      # at most ~10 s
 done
 if (( ! up )); then
     echo "interop-acme: zonewright does not answer on 127.0.0.1:$P" >&2
-    log_tail zonewright "$tmp/zw/zonewright.log"
+    zw_log_tail zonewright "$tmp/zw/zonewright.log"
     exit 1
 fi
 echo "== zonewright on 127.0.0.1:$P ($binary)"
@@ -289,7 +249,7 @@ JSON
     done
     if (( ! up )); then
         echo "interop-acme: $name does not answer https://127.0.0.1:$a/dir" >&2
-        log_tail "$name" "$tmp/$name.log"
+        zw_log_tail "$name" "$tmp/$name.log"
         return 1
     fi
     # Pebble makes a new root and intermediate at each start.
@@ -369,7 +329,7 @@ verify_cert() {
 # time limit, records the seconds it took; shows the output on failure.
 run_step() {
     local step=$1 limit=$2 t0 rc=0; shift 2
-    t0=$(now_us)
+    t0=$(zw_now_us)
     timeout "$limit" "$@" >"$tmp/$step.out" 2>&1 || rc=$?
     took[$step]=$(secs_since "$t0")
     if (( rc != 0 )); then
@@ -456,14 +416,14 @@ CONF
         sleep 0.1
     done
     echo "interop-acme: named (resolver) does not answer on 127.0.0.1:$R" >&2
-    log_tail named "$d/named.log"
+    zw_log_tail named "$d/named.log"
     return 1
 }
 if wants cname && ! command -v named >/dev/null 2>&1; then
     echo "== 3. skipped: named (bind9) not installed, needed as pebble's resolver for the CNAME"
 elif wants cname; then
     echo "== 3. lego -d cname.$zone: _acme-challenge.cname.$zone CNAME _acme-challenge.cname.$auth."
-    read -r R A2 M2 <<<"$(free_ports 3)"
+    read -r R A2 M2 <<<"$(zw_free_ports 3)"
     if start_resolver && start_pebble pebble-cname "$A2" "$M2" "127.0.0.1:$R"; then
         snapshot
         lego_run cname "https://127.0.0.1:$A2/dir" -d "cname.$zone"
@@ -482,7 +442,7 @@ fi
 if wants nsupdate; then
     echo "== 4. nsupdate -k (key file from keygen --format bind): add, dig, delete"
     snapshot
-    t0=$(now_us)
+    t0=$(zw_now_us)
     n="_acme-challenge.www.$zone"
     # No zone line: nsupdate finds the zone with a signed SOA query.
     printf 'server 127.0.0.1 %s\nupdate add %s 60 TXT "nsupdate-token"\nsend\n' "$P" "$n" >"$tmp/ns-add.txt"
@@ -531,10 +491,10 @@ if (( ${#failures[@]} )); then
     echo
     echo "FAILED:"
     printf '   %s\n' "${failures[@]}"
-    log_tail zonewright "$tmp/zw/zonewright.log"
-    log_tail pebble "$tmp/pebble.log"
-    [[ ! -e $tmp/pebble-cname.log ]] || log_tail pebble-cname "$tmp/pebble-cname.log"
-    [[ ! -e $tmp/named/named.log ]] || log_tail named "$tmp/named/named.log"
+    zw_log_tail zonewright "$tmp/zw/zonewright.log"
+    zw_log_tail pebble "$tmp/pebble.log"
+    [[ ! -e $tmp/pebble-cname.log ]] || zw_log_tail pebble-cname "$tmp/pebble-cname.log"
+    [[ ! -e $tmp/named/named.log ]] || zw_log_tail named "$tmp/named/named.log"
     exit 1
 fi
 echo "OK: every client got its certificate or its records through zonewright, and left nothing behind"

@@ -124,14 +124,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now_us() { local t=${EPOCHREALTIME/./}; echo "$(( 10#$t ))"; }
-
-# log_tail NAME FILE: the last lines of a daemon's log, indented.
-log_tail() {
-    echo "   $1 log ($2), last lines:" >&2
-    if [[ -s $2 ]]; then tail -n 15 "$2" | sed 's/^/   | /' >&2; else echo "   | (empty)" >&2; fi
-}
-
 # ask PORT NAME TYPE: dig +short, one try, 1 s timeout; empty on no answer.
 ask() {
     dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" "$3" 2>/dev/null || true
@@ -149,11 +141,11 @@ wait_for() {
     local port=$1 name=$2 type=$3 want=$4 limit=$5 start=$6 t i
     for (( i = 0; i < 100000; i++ )); do
         if ask "$port" "$name" "$type" | grep -qF -- "$want"; then
-            t=$(now_us)
+            t=$(zw_now_us)
             echo $(( (t - start) / 1000 ))
             return 0
         fi
-        t=$(now_us)
+        t=$(zw_now_us)
         (( (t - start) / 1000 < limit )) || break
         sleep 0.02
     done
@@ -247,7 +239,7 @@ start_primary() {
     for _ in $(seq 100); do
         if ! kill -0 "${pid[primary]}" 2>/dev/null; then
             echo "interop: zonewright exited" >&2
-            log_tail zonewright "$tmp/primary/zonewright.log"
+            zw_log_tail zonewright "$tmp/primary/zonewright.log"
             unset 'pid[primary]'
             return 1
         fi
@@ -259,7 +251,7 @@ start_primary() {
         sleep 0.05
     done
     echo "interop: zonewright does not answer the SOA of $zone on 127.0.0.1:$P" >&2
-    log_tail zonewright "$tmp/primary/zonewright.log"
+    zw_log_tail zonewright "$tmp/primary/zonewright.log"
     return 1
 }
 
@@ -436,8 +428,8 @@ for s in "${secondaries[@]}"; do
         running+=("$s")
     else
         echo "interop: $s did not start" >&2
-        log_tail "$s" "$tmp/$s/stdout.log"
-        [[ ${log[$s]} == "$tmp/$s/stdout.log" ]] || log_tail "$s" "${log[$s]}"
+        zw_log_tail "$s" "$tmp/$s/stdout.log"
+        [[ ${log[$s]} == "$tmp/$s/stdout.log" ]] || zw_log_tail "$s" "${log[$s]}"
         unset "pid[$s]"
     fi
 done
@@ -453,7 +445,7 @@ notify_all=""
 self_notify() {
     local s ports=() out t0
     [[ $notify_by == script ]] || return 0
-    t0=$(now_us)
+    t0=$(zw_now_us)
     for s in "${running[@]}"; do ports+=("${port[$s]}"); done
     (( ${#ports[@]} )) || return 0
     if ! out=$("$PY" "$root/scripts/interop/notify.py" --zone "$zone" --key-name "$keyname" \
@@ -464,14 +456,14 @@ self_notify() {
         echo "   NOTIFY not accepted: ${out//$'\n'/; }" >&2
         failures+=("NOTIFY not accepted ($1): ${out//$'\n'/; }")
     fi
-    notify_ms=$(( ($(now_us) - t0) / 1000 ))
+    notify_ms=$(( ($(zw_now_us) - t0) / 1000 ))
     notify_all+="$notify_ms "
 }
 
 # --- 1. initial AXFR ---------------------------------------------------------
 serial0=$(serial_at "$P")
 echo "== 1. initial transfer of serial $serial0"
-wait_all "$zone" SOA "hostmaster.$zone. $serial0 " 10000 "$(now_us)" axfr
+wait_all "$zone" SOA "hostmaster.$zone. $serial0 " 10000 "$(zw_now_us)" axfr
 for s in "${running[@]}"; do
     echo "   $s: ${res[axfr/$s]} ms"
     [[ ${res[axfr/$s]} != miss ]] || failures+=("$s: initial transfer")
@@ -503,7 +495,7 @@ for (( i = 1; i <= updates; i++ )); do
         update_failed=$(( update_failed + 1 ))
         continue
     fi
-    start=$(now_us)
+    start=$(zw_now_us)
     self_notify "UPDATE $i"
     wait_all "t$i.$zone" TXT "\"v$i\"" 5000 "$start" "u$i"
     line="   t$i:"
@@ -599,7 +591,7 @@ if cmp -s "$zfile" "$zfile.tmp" || ! grep -q " $new " "$zfile.tmp"; then
     for s in "${running[@]}"; do res[edit/$s]=-; done
 else
     mv "$zfile.tmp" "$zfile"
-    start=$(now_us)
+    start=$(zw_now_us)
     wait_for "$P" "edited.$zone" TXT "on disk $new" 10000 "$start" >"$tmp/wait.primary" &
     primary_poller=$!
     if [[ $notify_by == script ]]; then
@@ -646,7 +638,7 @@ if (( restarted )); then
     printf 'server 127.0.0.1 %s\nzone %s\nupdate add after-restart.%s 60 TXT "back"\nsend\n' \
         "$P" "$zone" "$zone" >"$tmp/update.txt"
     if update "$tmp/update.txt" >"$tmp/nsupdate.out" 2>&1; then
-        start=$(now_us)
+        start=$(zw_now_us)
         self_notify "after the restart"
         wait_all "after-restart.$zone" TXT '"back"' 15000 "$start" restart
         for s in "${running[@]}"; do
@@ -682,10 +674,10 @@ if (( ${#failures[@]} )); then
     echo "FAILED:"
     printf '   %s\n' "${failures[@]}"
     for s in "${running[@]}"; do
-        if printf '%s\n' "${failures[@]}" | grep -q "^$s:"; then log_tail "$s" "${log[$s]}"; fi
+        if printf '%s\n' "${failures[@]}" | grep -q "^$s:"; then zw_log_tail "$s" "${log[$s]}"; fi
     done
     if printf '%s\n' "${failures[@]}" | grep -q "^primary:"; then
-        log_tail zonewright "$tmp/primary/zonewright.log"
+        zw_log_tail zonewright "$tmp/primary/zonewright.log"
     fi
     exit 1
 fi

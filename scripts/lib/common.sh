@@ -8,6 +8,8 @@
 #                         100), then SIGKILL; only ever a PID we started
 #   zw_free_ports N       N distinct ports free for both UDP and TCP on
 #                         127.0.0.1, chosen by the kernel, space-separated
+#   zw_now_us             microseconds since the epoch (for durations)
+#   zw_log_tail NAME FILE the last lines of a daemon's log, indented, on stderr
 #
 # Every wait is bounded. ZW_TAG prefixes the messages (default "zonewright").
 
@@ -53,4 +55,14 @@ if len(ports) != want:
     raise SystemExit("no free ports")
 print(" ".join(map(str, ports)))
 PY
+}
+
+zw_now_us() {
+    local t=${EPOCHREALTIME/./}
+    echo "$((10#$t))"
+}
+
+zw_log_tail() {
+    echo "   $1 log ($2), last lines:" >&2
+    if [[ -s $2 ]]; then tail -n 20 "$2" | sed 's/^/   | /' >&2; else echo "   | (empty)" >&2; fi
 }
