@@ -11,7 +11,13 @@
 //! an exact match (an empty non-terminal included), a wildcard match at the
 //! closest encloser (RFC 4592), or NXDOMAIN. Exact and wildcard matches
 //! answer the type, follow a CNAME (at most [`MAX_CHAIN`] steps, never
-//! revisiting a node, never leaving the zone), or give NODATA.
+//! revisiting a node), or give NODATA. A CNAME whose target lies in another
+//! zone we serve is followed there: step 3a says "go back to step 1", and
+//! step 1 searches all "available zones" (BIND does the same; Knot and NSD
+//! stop at the zone's edge). A target in no zone we serve ends the chain;
+//! the resolver follows it. This is what lets a validator that asks us
+//! directly (an ACME CA's DNS-01 check through an `_acme-challenge` CNAME
+//! into an auth zone) see the TXT in one answer.
 //!
 //! Owners: records at the query name are given `&query.qname`, so the
 //! response repeats the name with the case the client sent (0x20). Records
@@ -195,21 +201,30 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
         }
     }
     ans.authoritative = true;
-    resolve(zone, query, key, &mut ans);
+    resolve(zones, zone, query, key, &mut ans);
     ans
 }
 
-fn resolve<'a>(zone: &'a Zone, query: &'a Query, mut key: NameKey, ans: &mut Answer<'a>) {
+fn resolve<'a>(
+    zones: &'a ZoneSet,
+    mut zone: &'a Zone,
+    query: &'a Query,
+    mut key: NameKey,
+    ans: &mut Answer<'a>,
+) {
     let qtype = query.qtype;
     let mut cur = Cur::Ref(&query.qname);
     let mut seen: [*const Node; MAX_CHAIN + 1] = [std::ptr::null(); MAX_CHAIN + 1];
     for step in 0..=MAX_CHAIN {
         if step > 0 {
             key = NameKey::new(cur.name());
-        }
-        if !zone.contains_key(&key) {
-            // "a chain leaving the zone stops there": the resolver follows.
-            return;
+            // RFC 1034 §4.3.2 step 1: "search the available zones for the
+            // zone which is the nearest ancestor to QNAME". None of ours:
+            // the chain leaves our data and the resolver follows it.
+            match zones.find_key(&key, 0) {
+                Some(z) => zone = z,
+                None => return,
+            }
         }
         let (node, wildcard) = match zone.lookup(&key, qtype) {
             Lookup::Exact(node) => (node, false),
@@ -605,6 +620,73 @@ mod tests {
             shape(&z, "out.example.", T::A),
             ok(&[("out.example.", T::CNAME)], &[], &[])
         );
+    }
+
+    fn two_zones() -> ZoneSet {
+        set(vec![
+            basic(
+                "example.",
+                vec![
+                    cname("_acme-challenge.example.", "example.auth.example.net."),
+                    cname("gone.example.", "nothing.auth.example.net."),
+                    cname("deep.example.", "www.child.example."),
+                    ns("child.example.", "ns.child.example."),
+                    a("ns.child.example.", 7),
+                ],
+            ),
+            basic(
+                "auth.example.net.",
+                vec![
+                    txt("example.auth.example.net.", "token"),
+                    cname("back.auth.example.net.", "_acme-challenge.example."),
+                ],
+            ),
+            basic("child.example.", vec![a("www.child.example.", 8)]),
+        ])
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_step_1_cname_into_another_served_zone() {
+        let z = two_zones();
+        assert_eq!(
+            shape(&z, "_acme-challenge.example.", T::TXT),
+            ok(
+                &[
+                    ("_acme-challenge.example.", T::CNAME),
+                    ("example.auth.example.net.", T::TXT)
+                ],
+                &[],
+                &[]
+            )
+        );
+        // And back again: each name is looked up in its own zone.
+        assert_eq!(
+            shape(&z, "back.auth.example.net.", T::TXT).answer,
+            own(&[
+                ("back.auth.example.net.", T::CNAME),
+                ("_acme-challenge.example.", T::CNAME),
+                ("example.auth.example.net.", T::TXT)
+            ])
+        );
+        // The best zone for the target wins over a delegation in the first
+        // zone: the child zone is served here too.
+        assert_eq!(
+            shape(&z, "deep.example.", T::A).answer,
+            own(&[("deep.example.", T::CNAME), ("www.child.example.", T::A)])
+        );
+    }
+
+    #[test]
+    fn rfc2308_2_1_nxdomain_at_the_end_of_a_chain_into_another_zone() {
+        let z = two_zones();
+        let q = query("gone.example.", T::TXT);
+        let a = answer(&z, &q);
+        assert_eq!(a.rcode, 3);
+        assert!(a.authoritative);
+        assert_eq!(recs(&a.answer), own(&[("gone.example.", T::CNAME)]));
+        // The SOA of the zone that said the last name does not exist.
+        assert_eq!(a.authority.len(), 1);
+        assert_eq!(a.authority[0].rr.name, n("auth.example.net."));
     }
 
     #[test]
