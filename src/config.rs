@@ -58,8 +58,10 @@ use crate::rr::Name;
 use crate::serial;
 
 pub mod keys;
+pub mod rest;
 
 pub use keys::{GitSettings, KeyConfig, hostname};
+pub use rest::RestConfig;
 
 /// Default listen address when the file names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -86,6 +88,8 @@ pub struct Config {
     pub serial_policy: serial::Policy,
     /// `[git]`: committer identity and commit timeout.
     pub git: GitSettings,
+    /// `[rest]`: the REST API, when configured (see [`rest`]).
+    pub rest: Option<RestConfig>,
 }
 
 /// `[server]`: tuning knobs, all with defaults.
@@ -193,6 +197,7 @@ struct RawConfig {
     git: keys::RawGit,
     #[serde(default)]
     key: Vec<Spanned<keys::RawKey>>,
+    rest: Option<Spanned<rest::RawRest>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -335,6 +340,7 @@ impl Config {
         let git = keys::check_git(&mut c, &raw.git);
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
         check_key_refs(&mut c, &key_refs, &keys);
+        let rest = rest::check_rest(&mut c, raw.rest.as_ref(), &zones, &zones_dir, &base, env);
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -347,6 +353,7 @@ impl Config {
                 tsig_fudge,
                 serial_policy,
                 git,
+                rest,
             })
         } else {
             Err(ConfigError {
@@ -369,6 +376,7 @@ impl Config {
             tsig_fudge: keys::DEFAULT_FUDGE,
             serial_policy: serial::Policy::default(),
             git: GitSettings::default(),
+            rest: None,
         }
     }
 }

@@ -71,6 +71,8 @@ const PORT_ATTEMPTS: usize = 16;
 pub struct Listeners {
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<std::net::TcpListener>,
+    /// The REST API's listener (`[rest] listen`), if any.
+    rest: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -82,6 +84,7 @@ impl Listeners {
         let mut out = Listeners {
             udp: Vec::new(),
             tcp: Vec::new(),
+            rest: None,
         };
         for &addr in addrs {
             let (first, tcp) = bind_pair(addr)?;
@@ -93,6 +96,20 @@ impl Listeners {
             out.tcp.push(tcp);
         }
         Ok(out)
+    }
+
+    /// Also binds the REST API's TCP listener on `addr` (`[rest] listen`;
+    /// tests use port 0), so its address is known before [`run`].
+    pub fn with_rest(mut self, addr: Option<SocketAddr>) -> io::Result<Listeners> {
+        if let Some(addr) = addr {
+            self.rest = Some(tcp_listener(addr)?);
+        }
+        Ok(self)
+    }
+
+    /// The REST API's bound address, if it has a listener.
+    pub fn rest_addr(&self) -> Option<SocketAddr> {
+        self.rest.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The addresses actually bound, one per listen address (UDP and TCP
@@ -161,6 +178,16 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let notifier = notify::Notifier::start(state.config(), stop_rx.clone());
     store.set_notifier(notifier.clone());
+    // Built before serving so a bad TLS certificate stops start-up.
+    let rest = match (listeners.rest, &state.config().rest) {
+        (Some(l), Some(cfg)) => Some(crate::rest::Server::new(
+            cfg,
+            state.clone(),
+            store.clone(),
+            l,
+        )?),
+        _ => None,
+    };
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
     let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
     let mut tasks = JoinSet::new();
@@ -190,6 +217,9 @@ pub async fn run(
             stop: stop_rx.clone(),
         };
         tasks.spawn(accept.run());
+    }
+    if let Some(rest) = rest {
+        tasks.spawn(rest.run(stop_rx.clone()));
     }
     tasks.spawn(crate::watch::run(
         state.clone(),

@@ -53,6 +53,8 @@ pub fn simple_zone(origin: &str, serial: u32, www: &str) -> String {
 pub struct TestServer {
     pub dir: TempDir,
     pub addr: SocketAddr,
+    /// The REST API's address when the config has `[rest]`.
+    pub rest_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -75,7 +77,10 @@ impl TestServer {
         let path = dir.path().join("zonewright.toml");
         std::fs::write(&path, config).unwrap();
         let config = Config::load(&path).unwrap();
-        let listeners = Listeners::bind(&config.listen, config.server.udp_workers).unwrap();
+        let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
+            .and_then(|l| l.with_rest(config.rest.as_ref().map(|r| r.listen)))
+            .unwrap();
+        let rest_addr = listeners.rest_addr();
         let addr = listeners.local_addrs()[0];
         let state = Arc::new(State::new(Arc::new(config)));
         state.reload();
@@ -102,6 +107,7 @@ impl TestServer {
         TestServer {
             dir,
             addr,
+            rest_addr,
             stop: Some(tx),
             thread: Some(thread),
         }
