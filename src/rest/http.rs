@@ -238,9 +238,7 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
         && let Some(limiter) = &api.limiter
         && let Err(not_until) = limiter.check()
     {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut resp = ApiError(
             StatusCode::TOO_MANY_REQUESTS,

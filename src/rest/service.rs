@@ -35,7 +35,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::rr::{ChangeSet, Name, Rdata, RecordType, Rr};
 use crate::update::Rcode;
-use crate::zone::Zone;
+use crate::zone::{Lookup, Zone};
 
 /// Most records one service may hold (dynresolve's limit).
 pub const MAX_RECORDS: usize = 64;
@@ -186,11 +186,20 @@ pub fn name_servers(zone: &Zone) -> Vec<Name> {
         .collect()
 }
 
-/// Whether `name` may hold a service: not the apex, not a name server.
+/// Whether `name` may hold a service: not the apex, not a name server,
+/// not at or below a delegation (glue, RFC 1034 §4.2.1) or a DNAME
+/// (RFC 6672: names below it are redirected).
 fn check_writable(zone: &Zone, name: &Name) -> Result<(), Error> {
     if name == zone.origin() || name_servers(zone).contains(name) {
         return Err(Error::Conflict(format!(
             "{} is the zone apex or one of its name servers; it is not a service",
+            zone_text(name)
+        )));
+    }
+    let key = crate::zone::NameKey::new(name);
+    if let Lookup::Referral(_) | Lookup::Dname(_) = zone.lookup(&key, RecordType::A) {
+        return Err(Error::Conflict(format!(
+            "{} is at or below a delegation or DNAME in the zone; it is not a service",
             zone_text(name)
         )));
     }
@@ -265,6 +274,7 @@ pub fn list(zone: &Zone) -> BTreeMap<String, Service> {
         .filter(|r| r.rtype == RecordType::A)
         .map(|r| r.name.to_lowercase())
         .filter(|n| n != origin && !servers.contains(n))
+        .filter(|n| check_writable(zone, n).is_ok())
         .collect();
     names
         .into_iter()

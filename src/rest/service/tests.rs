@@ -1,7 +1,7 @@
 //! Table tests of names, values and the change sets of each write.
 
 use super::*;
-use crate::zone::testutil::{a, basic, n, txt};
+use crate::zone::testutil::{a, basic, n, rr, txt, wire};
 
 fn zone() -> Zone {
     // Apex service.local. with NS ns.service.local. (its A is glue-like:
@@ -13,6 +13,13 @@ fn zone() -> Zone {
             a("valkey.service.local.", 13),
             txt("static.service.local.", "keep me"),
             a("service.local.", 1),
+            rr(
+                "sub.service.local.",
+                300,
+                RecordType::NS,
+                &wire("ns.sub.service.local."),
+            ),
+            a("ns.sub.service.local.", 53),
         ],
     )
 }
@@ -144,7 +151,14 @@ fn put_is_minimal() {
     assert_eq!((cs.remove.len(), cs.add.len()), (2, 1));
     assert_eq!(cs.add[0].ttl, 5);
     // Apex and name servers are refused.
-    for bad in ["service.local.", "ns.service.local.", "NS.service.local."] {
+    for bad in [
+        "service.local.",
+        "ns.service.local.",
+        "NS.service.local.",
+        "sub.service.local.",
+        "ns.sub.service.local.",
+        "new.sub.service.local.",
+    ] {
         assert!(
             matches!(
                 put(&z, &n(bad), RecordType::A, &[ip("10.0.0.1")], 5),
