@@ -669,3 +669,34 @@ fn openapi_document_matches_the_routes() {
     let served = api.get("/v1/openapi.json");
     assert_eq!(served.body, doc);
 }
+
+/// A zone file broken on disk: a write answers 5xx with a message saying
+/// so, writes nothing, and the last good data is still answered.
+#[test]
+fn broken_zone_file_answers_5xx_and_writes_nothing() {
+    let (s, api) = start("rate_limit = 0");
+    api.put_ok("/v1/services/valkey", r#"{"records":["10.0.0.12"]}"#);
+    let file = s.zones_dir().join("service.local.zone");
+    let broken = "$ORIGIN service.local.\n@ IN SOA broken (\n";
+    std::fs::write(&file, broken).expect("write");
+    let r = api.put("/v1/services/other", r#"{"records":["10.0.0.13"]}"#);
+    assert!(
+        r.status == 500 || r.status == 503,
+        "{}: {}",
+        r.status,
+        r.text
+    );
+    let msg = r.body["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        msg.contains("nothing was changed") || msg.contains("not being served"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        broken,
+        "nothing written"
+    );
+    // Until the file is fixed the last good version is what DNS answers.
+    let resp = s.udp(&query("valkey.service.local.", RecordType::A));
+    assert_eq!(a_addrs(&resp), ips(&["10.0.0.12"]));
+}
