@@ -249,3 +249,107 @@ fn https_with_a_self_signed_certificate() {
         .send();
     assert!(err.is_err() || err.is_ok_and(|r| !r.status().is_success()));
 }
+
+/// `zonewright serve` itself (main.rs wiring) with `[rest]`: the REST
+/// listener comes up, a write is served over DNS, and the audit log line
+/// names the client, the token, the name and the values.
+#[test]
+fn the_binary_serves_rest_and_logs_each_write() {
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("zones/service.local.zone"),
+        service_zone(ZONE),
+    )
+    .expect("zone");
+    let mut last = String::new();
+    for attempt in 0..5 {
+        // Free ports now; another process may take them before the server
+        // binds, hence the retries.
+        let dns_port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .expect("udp")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let rest_port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .expect("tcp")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let rest_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, rest_port));
+        let config = dir.path().join("zonewright.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = [\"127.0.0.1:{dns_port}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+                rest_config(&[ZONE], "rate_limit = 0").replace("127.0.0.1:0", &rest_addr.to_string())
+            ),
+        )
+        .expect("config");
+        let log = dir.path().join(format!("server-{attempt}.log"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zonewright"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn");
+        let api = Rest::at(rest_addr);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut ready = false;
+        while Instant::now() < deadline {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            let up = api
+                .client
+                .get(format!("{}/v1/openapi.json", api.base))
+                .send()
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                ready = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !ready {
+            let _ = child.kill();
+            let _ = child.wait();
+            last = std::fs::read_to_string(&log).unwrap_or_default();
+            continue;
+        }
+        api.put_ok(
+            "/v1/services/valkey",
+            r#"{"records":["10.0.0.12","10.0.0.13"]}"#,
+        );
+        let dns = SocketAddr::from((Ipv4Addr::LOCALHOST, dns_port));
+        let resp = common::update::udp_at(dns, &query("valkey.service.local.", RecordType::A));
+        let _ = child.kill();
+        let _ = child.wait();
+        let resp = resp.expect("DNS answer");
+        assert_eq!(a_addrs(&resp).len(), 2);
+        let text = std::fs::read_to_string(&log).expect("log");
+        let line = text
+            .lines()
+            .find(|l| l.contains("zonewright::rest::audit"))
+            .unwrap_or_else(|| panic!("no audit line in:\n{text}"));
+        for want in [
+            "client=127.0.0.1:",
+            "token=controller",
+            "name=valkey.service.local",
+            "10.0.0.12 10.0.0.13",
+            "written, serial",
+        ] {
+            assert!(line.contains(want), "{want:?} not in {line}");
+        }
+        assert!(!text.contains(TOKEN), "the token must never be logged");
+        return;
+    }
+    panic!("zonewright serve with [rest] did not start: {last}");
+}
