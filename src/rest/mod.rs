@@ -95,12 +95,11 @@ impl Server {
                 return;
             }
         };
-        let addr = listener.local_addr().ok();
-        info!(
-            listen = ?addr,
-            tls = self.tls.is_some(),
-            "REST API listening"
-        );
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match listener.local_addr() {
+            Ok(addr) => info!("REST API listening on {scheme}://{addr}"),
+            Err(e) => info!("REST API listening ({scheme}; address unknown: {e})"),
+        }
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {

@@ -186,6 +186,10 @@ pub async fn run(
             store.clone(),
             l,
         )?),
+        (None, Some(_)) => {
+            warn!("[rest] is configured but no REST listener was bound (Listeners::with_rest)");
+            None
+        }
         _ => None,
     };
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
