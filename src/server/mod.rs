@@ -15,6 +15,7 @@
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
 //!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
 //!      ├─ notify::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
+//!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
 //!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
 //! ```
 //!
