@@ -60,9 +60,11 @@ use crate::serial;
 
 pub mod acme;
 pub mod keys;
+pub mod rest;
 
 pub use acme::{AcmeSettings, Expire};
 pub use keys::{GitSettings, KeyConfig, hostname};
+pub use rest::RestConfig;
 
 /// Default listen address when the file names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -91,6 +93,8 @@ pub struct Config {
     pub git: GitSettings,
     /// `[acme]`: the stale-challenge sweep.
     pub acme: AcmeSettings,
+    /// `[rest]`: the REST API, when configured (see [`rest`]).
+    pub rest: Option<RestConfig>,
 }
 
 /// `[server]`: tuning knobs, all with defaults.
@@ -200,6 +204,7 @@ struct RawConfig {
     key: Vec<Spanned<keys::RawKey>>,
     #[serde(default)]
     acme: acme::RawAcme,
+    rest: Option<Spanned<rest::RawRest>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -343,6 +348,7 @@ impl Config {
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
         check_key_refs(&mut c, &key_refs, &keys);
         let acme = acme::check_acme(&mut c, &raw.acme);
+        let rest = rest::check_rest(&mut c, raw.rest.as_ref(), &zones, &zones_dir, &base, env);
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -356,6 +362,7 @@ impl Config {
                 serial_policy,
                 git,
                 acme,
+                rest,
             })
         } else {
             Err(ConfigError {
@@ -379,6 +386,7 @@ impl Config {
             serial_policy: serial::Policy::default(),
             git: GitSettings::default(),
             acme: AcmeSettings::default(),
+            rest: None,
         }
     }
 }

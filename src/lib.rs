@@ -41,6 +41,7 @@
 //! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
 //! - [`server`]: tokio listeners and dispatch.
+//! - [`rest`]: the REST API (dynresolve-compatible), a second writer through the store.
 //! - [`watch`]: file watching and reload into snapshots.
 
 pub mod answer;
@@ -55,6 +56,7 @@ pub mod message;
 pub mod notify;
 pub mod policy;
 pub mod rdata;
+pub mod rest;
 pub mod rr;
 pub mod serial;
 pub mod server;

@@ -167,6 +167,10 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
         .with_context(|| format!("cannot listen on {:?}", config.listen))?;
+    let rest_listen = config.rest.as_ref().map(|r| r.listen);
+    let listeners = listeners
+        .with_rest(rest_listen)
+        .with_context(|| format!("cannot listen on [rest] listen {rest_listen:?}"))?;
     let state = Arc::new(State::new(Arc::new(config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

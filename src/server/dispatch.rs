@@ -99,6 +99,8 @@ pub struct Dispatcher {
     pub(super) fudge: u16,
     /// The zones' git history, for IXFR (RFC 1995).
     pub(super) journal: Journal,
+    /// `[rest] fallback`: the A answer for names with no data in REST zones.
+    pub(super) fallback: Option<crate::rest::fallback::Fallback>,
 }
 
 impl Dispatcher {
@@ -115,6 +117,13 @@ impl Dispatcher {
             fudge: config.tsig_fudge,
             journal: Journal::new(config.zones_dir.clone()),
             replay: Arc::new(ReplayCache::new(replay::CAPACITY)),
+            fallback: config.rest.as_ref().and_then(|r| {
+                Some(crate::rest::fallback::Fallback {
+                    addr: r.fallback?,
+                    ttl: r.ttl,
+                    zones: r.zones.clone(),
+                })
+            }),
             state,
             store,
             clock,
@@ -178,7 +187,10 @@ impl Dispatcher {
         let mut out = match parse_request(bytes) {
             Request::Query(q) => {
                 let zones = state.snapshot_for_query();
-                let a = answer(&zones, &q);
+                let mut a = answer(&zones, &q);
+                if let Some(fb) = &self.fallback {
+                    crate::rest::fallback::apply(&mut a, &q, &zones, fb);
+                }
                 vec![encode_within(
                     &q,
                     &a,

@@ -15,6 +15,7 @@
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
 //!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
 //!      ├─ notify::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
+//!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
 //!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
 //! ```
 //!
@@ -72,6 +73,8 @@ const PORT_ATTEMPTS: usize = 16;
 pub struct Listeners {
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<std::net::TcpListener>,
+    /// The REST API's listener (`[rest] listen`), if any.
+    rest: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -83,6 +86,7 @@ impl Listeners {
         let mut out = Listeners {
             udp: Vec::new(),
             tcp: Vec::new(),
+            rest: None,
         };
         for &addr in addrs {
             let (first, tcp) = bind_pair(addr)?;
@@ -94,6 +98,20 @@ impl Listeners {
             out.tcp.push(tcp);
         }
         Ok(out)
+    }
+
+    /// Also binds the REST API's TCP listener on `addr` (`[rest] listen`;
+    /// tests use port 0), so its address is known before [`run`].
+    pub fn with_rest(mut self, addr: Option<SocketAddr>) -> io::Result<Listeners> {
+        if let Some(addr) = addr {
+            self.rest = Some(tcp_listener(addr)?);
+        }
+        Ok(self)
+    }
+
+    /// The REST API's bound address, if it has a listener.
+    pub fn rest_addr(&self) -> Option<SocketAddr> {
+        self.rest.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The addresses actually bound, one per listen address (UDP and TCP
@@ -163,6 +181,20 @@ pub async fn run(
     let notifier = notify::Notifier::start(state.config(), stop_rx.clone());
     store.set_notifier(notifier.clone());
     let sweep_store = store.clone();
+    // Built before serving so a bad TLS certificate stops start-up.
+    let rest = match (listeners.rest, &state.config().rest) {
+        (Some(l), Some(cfg)) => Some(crate::rest::Server::new(
+            cfg,
+            state.clone(),
+            store.clone(),
+            l,
+        )?),
+        (None, Some(_)) => {
+            warn!("[rest] is configured but no REST listener was bound (Listeners::with_rest)");
+            None
+        }
+        _ => None,
+    };
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
     let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
     let mut tasks = JoinSet::new();
@@ -195,6 +227,9 @@ pub async fn run(
     }
     if let Some(e) = state.config().acme.expire {
         tasks.spawn(expire::run(state.clone(), sweep_store, e, stop_rx.clone()));
+    }
+    if let Some(rest) = rest {
+        tasks.spawn(rest.run(stop_rx.clone()));
     }
     tasks.spawn(crate::watch::run(
         state.clone(),

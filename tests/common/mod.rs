@@ -53,6 +53,8 @@ pub fn simple_zone(origin: &str, serial: u32, www: &str) -> String {
 pub struct TestServer {
     pub dir: TempDir,
     pub addr: SocketAddr,
+    /// The REST API's address when the config has `[rest]`.
+    pub rest_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -86,8 +88,30 @@ impl TestServer {
         config.push_str(extra);
         let path = dir.path().join("zonewright.toml");
         std::fs::write(&path, config).unwrap();
+        TestServer::start_in(dir)
+    }
+
+    /// Stops the server and starts it again over the same directory and
+    /// config (the same zone files and git repository; new ports).
+    pub fn restart(mut self) -> TestServer {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        TestServer::start_in(dir)
+    }
+
+    /// Starts a server over the `zonewright.toml` in `dir`.
+    fn start_in(dir: TempDir) -> TestServer {
+        let path = dir.path().join("zonewright.toml");
         let config = Config::load(&path).unwrap();
-        let listeners = Listeners::bind(&config.listen, config.server.udp_workers).unwrap();
+        let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
+            .and_then(|l| l.with_rest(config.rest.as_ref().map(|r| r.listen)))
+            .unwrap();
+        let rest_addr = listeners.rest_addr();
         let addr = listeners.local_addrs()[0];
         let state = Arc::new(State::new(Arc::new(config)));
         state.reload();
@@ -114,6 +138,7 @@ impl TestServer {
         TestServer {
             dir,
             addr,
+            rest_addr,
             stop: Some(tx),
             thread: Some(thread),
         }

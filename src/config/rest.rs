@@ -1,0 +1,587 @@
+//! `[rest]` and `[[rest.token]]`: the REST API (issue #5).
+//!
+//! ```toml
+//! [rest]
+//! listen = "127.0.0.1:8080"
+//! zones = ["service.local"]       # zones the API may write; the first is the default for short names
+//! allow = ["127.0.0.0/8"]         # client CIDRs; others get 403; default: all
+//! rate_limit = 10                 # write requests per second; reads are not limited
+//! ttl = 5                         # default TTL when a request gives 0 or none
+//! fallback = "10.0.0.1"           # optional: A answer for names with no data in a REST zone
+//! tls = { cert = "cert.pem", key = "key.pem" }   # HTTPS; required on a non-loopback address
+//!
+//! [[rest.token]]
+//! name = "controller"             # the git author of its writes
+//! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", "{env.VAR}", or token_file = "path"
+//! zones = ["service.local"]       # optional: narrows the token to these zones
+//! ```
+//!
+//! Like key secrets (see [`super::keys`]), a token never appears in a
+//! message. A zone named here must be served: a `[[zone]]` entry or a
+//! `<zone>.zone` file in `zones_dir`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::keys::Env;
+use super::{Checker, ZoneConfig, join_clean, parse_cidr, parse_zone_name};
+use crate::rr::Name;
+
+/// Default write rate: requests per second over all tokens.
+pub const DEFAULT_RATE_LIMIT: u32 = 10;
+/// Default TTL of records a request gives no TTL for (dynresolve's).
+pub const DEFAULT_TTL: u32 = 5;
+/// Largest token file we read.
+const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
+/// The validated `[rest]` section.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RestConfig {
+    pub listen: SocketAddr,
+    /// Zones the API may write, absolute and lower case; the first is the
+    /// default for short names.
+    pub zones: Vec<Name>,
+    /// Client networks allowed; empty means all.
+    pub allow: Vec<IpNet>,
+    /// Write requests per second (over all clients); `None` = unlimited.
+    pub rate_limit: Option<u32>,
+    pub ttl: u32,
+    pub fallback: Option<Ipv4Addr>,
+    pub tls: Option<TlsFiles>,
+    pub tokens: Vec<Token>,
+}
+
+impl std::fmt::Debug for RestConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestConfig")
+            .field("listen", &self.listen)
+            .field("zones", &self.zones)
+            .field("allow", &self.allow)
+            .field("rate_limit", &self.rate_limit)
+            .field("ttl", &self.ttl)
+            .field("fallback", &self.fallback)
+            .field("tls", &self.tls)
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
+
+/// `tls = { cert, key }`: PEM files, resolved against the config's folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// One `[[rest.token]]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Who writes: the git author and the audit log's actor.
+    pub name: String,
+    /// The bearer token. `Debug` redacts it.
+    pub secret: String,
+    /// Zones this token may write (a subset of `[rest] zones`).
+    pub zones: Vec<Name>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("name", &self.name)
+            .field("secret", &"<redacted>")
+            .field("zones", &self.zones)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRest {
+    listen: Spanned<String>,
+    zones: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    rate_limit: Option<Spanned<u64>>,
+    ttl: Option<Spanned<u64>>,
+    fallback: Option<Spanned<String>>,
+    tls: Option<Spanned<RawTls>>,
+    #[serde(default)]
+    token: Vec<Spanned<RawToken>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Spanned<String>,
+    key: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: Spanned<String>,
+    /// A `Value`, not a `String`: serde's message would quote it.
+    token: Option<Spanned<toml::Value>>,
+    token_file: Option<Spanned<String>>,
+    zones: Option<Vec<Spanned<String>>>,
+}
+
+/// Checks `[rest]`; `zones` are the `[[zone]]` entries, for the check that
+/// every REST zone is served.
+pub(super) fn check_rest(
+    c: &mut Checker<'_>,
+    raw: Option<&Spanned<RawRest>>,
+    zones: &[ZoneConfig],
+    zones_dir: &Path,
+    base: &Path,
+    env: Env<'_>,
+) -> Option<RestConfig> {
+    let raw_span = raw?;
+    let raw = raw_span.get_ref();
+    let listen = match SocketAddr::from_str(raw.listen.get_ref()) {
+        Ok(a) => Some(a),
+        Err(_) => {
+            let msg = format!(
+                "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:8080\")",
+                raw.listen.get_ref()
+            );
+            c.push(raw.listen.span(), "rest.listen", msg);
+            None
+        }
+    };
+    let rest_zones = check_zone_list(c, raw.zones.get_ref(), "rest.zones", zones, zones_dir, None);
+    if raw.zones.get_ref().is_empty() {
+        c.push(raw.zones.span(), "rest.zones", "needs at least one zone");
+    }
+    let mut allow = Vec::new();
+    for a in &raw.allow {
+        match parse_cidr(a.get_ref()) {
+            Some(net) => allow.push(net),
+            None => {
+                let msg = format!(
+                    "invalid address or CIDR {:?} (e.g. \"127.0.0.0/8\", \"::1\")",
+                    a.get_ref()
+                );
+                c.push(a.span(), "rest.allow", msg);
+            }
+        }
+    }
+    let rate_limit = match &raw.rate_limit {
+        None => Some(DEFAULT_RATE_LIMIT),
+        Some(r) if *r.get_ref() == 0 => None,
+        Some(r) => match u32::try_from(*r.get_ref()) {
+            Ok(n) if n <= 1_000_000 => Some(n),
+            _ => {
+                c.push(
+                    r.span(),
+                    "rest.rate_limit",
+                    "out of range 0..=1000000 (0 = unlimited)",
+                );
+                Some(DEFAULT_RATE_LIMIT)
+            }
+        },
+    };
+    let ttl = match &raw.ttl {
+        None => DEFAULT_TTL,
+        Some(t) => match u32::try_from(*t.get_ref()) {
+            Ok(n) if (1..=crate::rest::service::MAX_TTL).contains(&n) => n,
+            _ => {
+                c.push(t.span(), "rest.ttl", "out of range 1..=2147483647");
+                DEFAULT_TTL
+            }
+        },
+    };
+    let fallback = raw.fallback.as_ref().and_then(|f| {
+        let parsed = Ipv4Addr::from_str(f.get_ref()).ok();
+        if parsed.is_none() {
+            let msg = format!("invalid IPv4 address {:?}", f.get_ref());
+            c.push(f.span(), "rest.fallback", msg);
+        }
+        parsed
+    });
+    let tls = raw.tls.as_ref().map(|t| {
+        let t = t.get_ref();
+        TlsFiles {
+            cert: join_clean(base, Path::new(t.cert.get_ref())),
+            key: join_clean(base, Path::new(t.key.get_ref())),
+        }
+    });
+    if let (Some(addr), None) = (listen, &tls)
+        && !is_loopback(addr.ip())
+    {
+        c.push(
+            raw.listen.span(),
+            "rest.listen",
+            format!(
+                "{addr} is not a loopback address: serving tokens over plain HTTP there needs tls = {{ cert = \"...\", key = \"...\" }}"
+            ),
+        );
+    }
+    let tokens = check_tokens(c, &raw.token, &rest_zones, zones, zones_dir, base, env);
+    if raw.token.is_empty() {
+        c.push(
+            raw_span.span(),
+            "rest.token",
+            "needs at least one [[rest.token]] (every endpoint needs a token)",
+        );
+    }
+    Some(RestConfig {
+        listen: listen?,
+        zones: rest_zones,
+        allow,
+        rate_limit,
+        ttl,
+        fallback,
+        tls,
+        tokens,
+    })
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
+    }
+}
+
+/// Zone names, each served; with `within`, each one of those.
+fn check_zone_list(
+    c: &mut Checker<'_>,
+    raw: &[Spanned<String>],
+    key: &str,
+    zones: &[ZoneConfig],
+    zones_dir: &Path,
+    within: Option<&[Name]>,
+) -> Vec<Name> {
+    let mut out: Vec<Name> = Vec::new();
+    for z in raw {
+        let Some(name) = parse_zone_name(z.get_ref()) else {
+            c.push(
+                z.span(),
+                key,
+                format!("invalid zone name {:?}", z.get_ref()),
+            );
+            continue;
+        };
+        if out.contains(&name) {
+            c.push(z.span(), key, format!("zone {name} is listed twice"));
+            continue;
+        }
+        match within {
+            Some(allowed) if !allowed.contains(&name) => {
+                let msg = format!("zone {name} is not one of rest.zones");
+                c.push(z.span(), key, msg);
+                continue;
+            }
+            Some(_) => {}
+            None => {
+                let text = name.to_ascii();
+                let file = zones_dir.join(format!("{}.zone", text.trim_end_matches('.')));
+                if !zones.iter().any(|zc| zc.name == name) && !file.is_file() {
+                    let msg = format!(
+                        "zone {name} is not served (no [[zone]] entry and no {})",
+                        file.display()
+                    );
+                    c.push(z.span(), key, msg);
+                    continue;
+                }
+            }
+        }
+        out.push(name);
+    }
+    out
+}
+
+fn check_tokens(
+    c: &mut Checker<'_>,
+    raw: &[Spanned<RawToken>],
+    rest_zones: &[Name],
+    zones: &[ZoneConfig],
+    zones_dir: &Path,
+    base: &Path,
+    env: Env<'_>,
+) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        let key = |f: &str| format!("rest.token[{}].{f}", i + 1);
+        let span = t.span();
+        let t = t.get_ref();
+        let name = t.name.get_ref().trim();
+        let name_ok = if name.is_empty() || name.contains(['<', '>', '\n']) {
+            c.push(
+                t.name.span(),
+                key("name"),
+                "must be non-empty, without '<', '>' or newlines",
+            );
+            false
+        } else if out.iter().any(|o| o.name == name) {
+            c.push(
+                t.name.span(),
+                key("name"),
+                format!("token {name:?} is listed twice"),
+            );
+            false
+        } else {
+            true
+        };
+        let secret = check_secret(c, t, span, &key, base, env);
+        if let Some(s) = &secret
+            && out.iter().any(|o| &o.secret == s)
+        {
+            c.push(
+                t.name.span(),
+                key("token"),
+                "the same token is given to another [[rest.token]]; each needs its own",
+            );
+        }
+        let tzones = match &t.zones {
+            Some(list) => {
+                let z = check_zone_list(c, list, &key("zones"), zones, zones_dir, Some(rest_zones));
+                if list.is_empty() {
+                    c.push(
+                        t.name.span(),
+                        key("zones"),
+                        "must not be empty (omit it for all rest.zones)",
+                    );
+                }
+                z
+            }
+            None => rest_zones.to_vec(),
+        };
+        if let (true, Some(secret)) = (name_ok, secret) {
+            out.push(Token {
+                name: name.to_string(),
+                secret,
+                zones: tzones,
+            });
+        }
+    }
+    out
+}
+
+/// Exactly one of `token` (literal, `$VAR`, `{env.VAR}`) and `token_file`.
+/// Messages never quote the token.
+fn check_secret(
+    c: &mut Checker<'_>,
+    t: &RawToken,
+    span: Range<usize>,
+    key: &dyn Fn(&str) -> String,
+    base: &Path,
+    env: Env<'_>,
+) -> Option<String> {
+    let (value, at, field) = match (&t.token, &t.token_file) {
+        (Some(_), Some(f)) => {
+            c.push(
+                f.span(),
+                key("token_file"),
+                "give either token or token_file, not both",
+            );
+            return None;
+        }
+        (None, None) => {
+            c.push(span, key("token"), "missing: give token or token_file");
+            return None;
+        }
+        (Some(s), None) => {
+            let Some(text) = s.get_ref().as_str() else {
+                c.push(
+                    s.span(),
+                    key("token"),
+                    "must be a string (the token, \"$ENV_VAR\" or \"{env.VAR}\")",
+                );
+                return None;
+            };
+            let var = text
+                .strip_prefix('$')
+                .or_else(|| text.strip_prefix("{env.").and_then(|v| v.strip_suffix('}')));
+            let value = match var {
+                Some(var) => match env(var) {
+                    Some(v) => v,
+                    None => {
+                        let msg = format!("environment variable {var:?} is not set");
+                        c.push(s.span(), key("token"), msg);
+                        return None;
+                    }
+                },
+                None => text.to_string(),
+            };
+            (value, s.span(), "token")
+        }
+        (None, Some(f)) => {
+            let path = join_clean(base, Path::new(f.get_ref()));
+            match read_token_file(&path) {
+                Ok(v) => (v, f.span(), "token_file"),
+                Err(e) => {
+                    let msg = format!("cannot read {}: {e}", path.display());
+                    c.push(f.span(), key("token_file"), msg);
+                    return None;
+                }
+            }
+        }
+    };
+    let value = value.trim();
+    if value.len() < 16 {
+        c.push(at, key(field), "the token is shorter than 16 characters");
+        return None;
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        c.push(
+            at,
+            key(field),
+            "the token must be printable ASCII without spaces",
+        );
+        return None;
+    }
+    Some(value.to_string())
+}
+
+fn read_token_file(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if meta.len() > MAX_TOKEN_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_TOKEN_FILE} bytes"
+        )));
+    }
+    std::fs::read_to_string(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::Config;
+
+    const TOKEN: &str = "s3cr3t-t0ken-for-tests-0123456789";
+
+    fn env(var: &str) -> Option<String> {
+        (var == "ZW_TOKEN").then(|| TOKEN.to_string())
+    }
+
+    /// A config in a temp dir holding `service.local.zone`.
+    fn parse(rest: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+        std::fs::write(dir.path().join("zones/service.local.zone"), "").expect("write");
+        std::fs::write(dir.path().join("tok"), format!("{TOKEN}\n")).expect("write");
+        let text = format!("zones_dir = \"zones\"\n{rest}");
+        Config::from_toml_env(&dir.path().join("zonewright.toml"), &text, &env).map_err(|e| {
+            let e = e.to_string();
+            assert!(!e.contains(TOKEN), "token leaked: {e}");
+            e
+        })
+    }
+
+    const GOOD: &str = "[rest]\nlisten = \"127.0.0.1:8080\"\nzones = [\"service.local\"]\n\
+                        [[rest.token]]\nname = \"controller\"\n";
+
+    #[test]
+    fn token_forms() {
+        for form in [
+            format!("token = \"{TOKEN}\""),
+            "token = \"$ZW_TOKEN\"".to_string(),
+            "token = \"{env.ZW_TOKEN}\"".to_string(),
+            "token_file = \"tok\"".to_string(),
+        ] {
+            let c = parse(&format!("{GOOD}{form}\n")).expect(&form);
+            let rest = c.rest.expect("rest");
+            assert_eq!(rest.tokens[0].secret, TOKEN, "{form}");
+            assert_eq!(rest.tokens[0].name, "controller");
+            assert_eq!(rest.ttl, super::DEFAULT_TTL);
+            assert_eq!(rest.rate_limit, Some(super::DEFAULT_RATE_LIMIT));
+            assert!(!format!("{rest:?}").contains(TOKEN));
+        }
+    }
+
+    #[test]
+    fn problems_name_file_line_and_key() {
+        let table: &[(&str, &str)] = &[
+            (
+                "token = \"$ZW_UNSET\"\n",
+                ":7: rest.token[1].token: environment variable \"ZW_UNSET\" is not set",
+            ),
+            (
+                "token = \"short\"\n",
+                ":7: rest.token[1].token: the token is shorter than 16 characters",
+            ),
+            (
+                "token_file = \"nope\"\n",
+                ":7: rest.token[1].token_file: cannot read",
+            ),
+            (
+                "",
+                ":5: rest.token[1].token: missing: give token or token_file",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nzones = [\"other.zone\"]\n",
+                ":8: rest.token[1].zones: zone other.zone. is not one of rest.zones",
+            ),
+        ];
+        for (extra, want) in table {
+            let e = parse(&format!("{GOOD}{extra}")).expect_err(extra);
+            assert!(e.contains(want), "{extra:?}: {e}");
+            assert!(
+                e.starts_with(&std::env::temp_dir().display().to_string()),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn section_problems() {
+        let table: &[(&str, &str)] = &[
+            (
+                "listen = \"0.0.0.0:8080\"\nzones = [\"service.local\"]\n",
+                ":3: rest.listen: 0.0.0.0:8080 is not a loopback address",
+            ),
+            (
+                "listen = \"nope\"\nzones = [\"service.local\"]\n",
+                ":3: rest.listen: invalid socket address",
+            ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"missing.zone\"]\n",
+                ":4: rest.zones: zone missing.zone. is not served",
+            ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nallow = [\"10.0.0.0/33\"]\n",
+                ":5: rest.allow: invalid address or CIDR",
+            ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nfallback = \"::1\"\n",
+                ":5: rest.fallback: invalid IPv4 address",
+            ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nttl = 0\n",
+                ":5: rest.ttl: out of range",
+            ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nbogus = 1\n",
+                "bogus",
+            ),
+        ];
+        for (body, want) in table {
+            let text =
+                format!("[rest]\n{body}[[rest.token]]\nname = \"c\"\ntoken = \"$ZW_TOKEN\"\n");
+            let e = parse(&text).expect_err(body);
+            assert!(e.contains(want), "{body:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn non_loopback_with_tls_is_fine_and_paths_resolve() {
+        let text = "[rest]\nlisten = \"0.0.0.0:8443\"\nzones = [\"service.local\"]\n\
+                    tls = { cert = \"c.pem\", key = \"k.pem\" }\nfallback = \"10.0.0.1\"\n\
+                    [[rest.token]]\nname = \"c\"\ntoken = \"$ZW_TOKEN\"\n";
+        let c = parse(text).expect("ok");
+        let rest = c.rest.expect("rest");
+        let tls = rest.tls.expect("tls");
+        assert!(tls.cert.ends_with("c.pem") && tls.cert.is_absolute());
+        assert_eq!(rest.fallback, Some("10.0.0.1".parse().expect("ip")));
+        assert!(Path::new(&tls.key).ends_with("k.pem"));
+    }
+}

@@ -1,0 +1,768 @@
+//! The REST API's HTTP edge: routes, access control, JSON in and out, and
+//! the store call. Everything about services themselves is in
+//! [`super::service`] (PURE); this file only turns HTTP into those calls.
+//!
+//! Order of checks on every request (dynresolve's codes):
+//!
+//! 1. client address outside `[rest] allow` → 403 (before anything else);
+//! 2. unknown path → 404, wrong method → 405 (JSON bodies);
+//! 3. `Authorization: Bearer <token>`, compared in constant time against
+//!    every configured token → 401 when missing or wrong
+//!    (`/v1/openapi.json` is the one path served without a token);
+//! 4. writes only: the `[rest] rate_limit` token bucket → 429 + Retry-After;
+//! 5. the body: over 1 MB (10 MB for `/v1/state`) → 413; bad JSON or
+//!    values → 400 with `{"error": "..."}`, nothing written;
+//! 6. the token's zones → 403; then the store write. A 2xx is sent only
+//!    after [`Store::write`] returned, i.e. once the change is durable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use tracing::{error, info};
+
+use super::ClientAddr;
+use super::service::{self, Error as SvcError, Service, Wanted};
+use crate::config::RestConfig;
+use crate::config::rest::Token;
+use crate::rr::{Name, RecordType};
+use crate::server::State as ServerState;
+use crate::store::{Store, WriteError, WriteOutcome, WriteRequest};
+
+/// Largest request body, except for `/v1/state`.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Largest `/v1/state` body.
+pub const STATE_BODY_LIMIT: usize = 10 << 20;
+
+/// The OpenAPI 3 document of this API (kept true by a test).
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+/// Every route: path (axum syntax) and its methods. The router is built
+/// from this table, and the OpenAPI test checks it against the document.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/v1/openapi.json", &["GET"]),
+    ("/v1/services", &["GET"]),
+    ("/v1/services/{name}", &["GET", "PUT", "DELETE"]),
+    ("/v1/services/{name}/records", &["POST", "DELETE"]),
+    ("/v1/state", &["PUT"]),
+    ("/v1/zones/{zone}/services", &["GET"]),
+    (
+        "/v1/zones/{zone}/services/{name}",
+        &["GET", "PUT", "DELETE"],
+    ),
+    (
+        "/v1/zones/{zone}/services/{name}/records",
+        &["POST", "DELETE"],
+    ),
+    ("/v1/zones/{zone}/state", &["PUT"]),
+];
+
+/// What the handlers share.
+pub struct Api {
+    config: RestConfig,
+    state: Arc<ServerState>,
+    store: Arc<Store>,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl Api {
+    pub fn new(config: RestConfig, state: Arc<ServerState>, store: Arc<Store>) -> Api {
+        let limiter = config
+            .rate_limit
+            .and_then(std::num::NonZeroU32::new)
+            .map(|n| RateLimiter::direct(Quota::per_second(n)));
+        Api {
+            config,
+            state,
+            store,
+            limiter,
+        }
+    }
+}
+
+/// The caller, once authenticated.
+#[derive(Clone)]
+struct Caller {
+    token: Token,
+    client: std::net::SocketAddr,
+}
+
+/// An error answer: status and `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<SvcError> for ApiError {
+    fn from(e: SvcError) -> ApiError {
+        match e {
+            SvcError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            SvcError::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, m),
+            SvcError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+            SvcError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> ApiError {
+        let status = r.status();
+        let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body too large (1 MB at most; 10 MB for /v1/state)".to_string()
+        } else {
+            r.body_text()
+        };
+        ApiError(status, msg)
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The router over `api`, built from [`ROUTES`].
+pub fn router(api: Arc<Api>) -> Router {
+    let mut r = Router::new();
+    for (path, methods) in ROUTES {
+        r = r.route(path, method_router(path, methods));
+    }
+    r.route_layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such path".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this path".into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(api.clone(), allow))
+        .with_state(api)
+}
+
+fn method_router(path: &str, methods: &[&str]) -> MethodRouter<Arc<Api>> {
+    let mut m: MethodRouter<Arc<Api>> = MethodRouter::new();
+    for method in methods {
+        m = match (path, *method) {
+            ("/v1/openapi.json", _) => m.get(openapi),
+            ("/v1/services", _) => m.get(list_default),
+            ("/v1/zones/{zone}/services", _) => m.get(list_zone),
+            ("/v1/services/{name}", "GET") => m.get(get_default),
+            ("/v1/services/{name}", "PUT") => m.put(put_default),
+            ("/v1/services/{name}", _) => m.delete(delete_default),
+            ("/v1/zones/{zone}/services/{name}", "GET") => m.get(get_zone),
+            ("/v1/zones/{zone}/services/{name}", "PUT") => m.put(put_zone),
+            ("/v1/zones/{zone}/services/{name}", _) => m.delete(delete_zone),
+            ("/v1/services/{name}/records", "POST") => m.post(add_default),
+            ("/v1/services/{name}/records", _) => m.delete(remove_default),
+            ("/v1/zones/{zone}/services/{name}/records", "POST") => m.post(add_zone),
+            ("/v1/zones/{zone}/services/{name}/records", _) => m.delete(remove_zone),
+            ("/v1/state", _) => m
+                .put(state_default)
+                .layer(DefaultBodyLimit::max(STATE_BODY_LIMIT)),
+            (_, _) => m
+                .put(state_zone)
+                .layer(DefaultBodyLimit::max(STATE_BODY_LIMIT)),
+        };
+    }
+    m
+}
+
+/// Step 1: the client's address against `[rest] allow`.
+async fn allow(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
+    let Some(ClientAddr(client)) = req.extensions().get::<ClientAddr>().copied() else {
+        return ApiError(StatusCode::FORBIDDEN, "unknown client address".into()).into_response();
+    };
+    let ip = match client.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    let allowed = api.config.allow.is_empty() || api.config.allow.iter().any(|n| n.contains(&ip));
+    if !allowed {
+        info!(%client, path = %req.uri().path(), "REST request from a disallowed address");
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            format!("client address {ip} is not allowed"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Steps 3 and 4: the bearer token, then the write rate.
+async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
+    if req.uri().path() == "/v1/openapi.json" {
+        return next.run(req).await;
+    }
+    let client = req
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    let Some(presented) = presented else {
+        return unauthorized("missing Authorization: Bearer <token>");
+    };
+    // Compare with every token (no early exit), each in constant time.
+    let mut found: Option<&Token> = None;
+    for t in &api.config.tokens {
+        if bool::from(t.secret.as_bytes().ct_eq(presented.as_bytes())) {
+            found = Some(t);
+        }
+    }
+    let Some(token) = found.cloned() else {
+        info!(%client, "REST request with a wrong token");
+        return unauthorized("invalid token");
+    };
+    if req.method() != Method::GET
+        && let Some(limiter) = &api.limiter
+        && let Err(not_until) = limiter.check()
+    {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut resp = ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "write rate limit of {} per second exceeded",
+                api.config.rate_limit.unwrap_or(0)
+            ),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        return resp;
+    }
+    req.extensions_mut().insert(Caller { token, client });
+    next.run(req).await
+}
+
+fn unauthorized(msg: &str) -> Response {
+    let mut resp = ApiError(StatusCode::UNAUTHORIZED, msg.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+// ---------------------------------------------------------------------------
+// Request shapes
+// ---------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct TypeQuery {
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ServiceBody {
+    #[serde(rename = "type")]
+    rtype: Option<String>,
+    records: Option<Vec<String>>,
+    ttl: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct StateBody {
+    services: Option<BTreeMap<String, ServiceBody>>,
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+fn extension_from(parts: &axum::http::Extensions) -> Result<Caller, ApiError> {
+    parts
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "not authenticated".into()))
+}
+
+// ---------------------------------------------------------------------------
+// Zones and names
+// ---------------------------------------------------------------------------
+
+/// The zone a request addresses: `/v1/zones/{zone}/...`, or for the short
+/// routes the REST zone a full name lies in, else the first REST zone.
+/// The token must be allowed to write it (403).
+fn pick_zone(
+    api: &Api,
+    caller: &Caller,
+    zone: Option<&str>,
+    name: Option<&str>,
+) -> Result<Name, ApiError> {
+    let zones = &api.config.zones;
+    let chosen = match zone {
+        Some(z) => {
+            let parsed = crate::config::parse_zone_name(z.trim_end_matches('.'));
+            match parsed.filter(|p| zones.contains(p)) {
+                Some(p) => p,
+                None => {
+                    return Err(ApiError(
+                        StatusCode::NOT_FOUND,
+                        format!("zone {z:?} is not served by the REST API"),
+                    ));
+                }
+            }
+        }
+        None => match name.and_then(|n| service::zone_of(n, zones)) {
+            Some(z) => z.clone(),
+            None => zones
+                .first()
+                .cloned()
+                .ok_or_else(|| ApiError(StatusCode::SERVICE_UNAVAILABLE, "no REST zones".into()))?,
+        },
+    };
+    if !caller.token.zones.contains(&chosen) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {:?} may not write zone {}",
+                caller.token.name,
+                service::zone_text(&chosen)
+            ),
+        ));
+    }
+    Ok(chosen)
+}
+
+/// The served snapshot of `zone`.
+fn snapshot(api: &Api, zone: &Name) -> Result<Arc<crate::zone::Zone>, ApiError> {
+    api.state.snapshot().get(zone).cloned().ok_or_else(|| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "zone {} is not being served (is its file missing or broken? see the server log)",
+                service::zone_text(zone)
+            ),
+        )
+    })
+}
+
+fn service_json(zone: &Name, name: &Name, s: &Service) -> Value {
+    json!({
+        "name": service::short(name, zone),
+        "fqdn": service::zone_text(name),
+        "zone": service::zone_text(zone),
+        "type": s.rtype.to_string(),
+        "records": s.records,
+        "ttl": s.ttl,
+    })
+}
+
+fn list_json(s: &Service) -> Value {
+    json!({ "type": s.rtype.to_string(), "records": s.records, "ttl": s.ttl })
+}
+
+fn optional_type(t: Option<&str>) -> Result<Option<RecordType>, ApiError> {
+    match t {
+        None => Ok(None),
+        Some(t) => Ok(Some(service::parse_type(Some(t))?)),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// One write through the store; `Ok` once durable (or unchanged).
+async fn write(
+    api: &Api,
+    caller: &Caller,
+    zone: &Name,
+    what: &str,
+    op: &'static str,
+    values: &[String],
+    compute: impl Fn(&crate::zone::Zone) -> Result<crate::rr::ChangeSet, SvcError>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<WriteOutcome, ApiError> {
+    let req = WriteRequest {
+        zone: zone.clone(),
+        actor: caller.token.name.clone(),
+        client: caller.client,
+        via: "rest",
+        compute: Box::new(move |z| compute(z).map_err(|e| e.rcode())),
+    };
+    let result = api.store.write(req).await;
+    let outcome = match &result {
+        Ok(WriteOutcome::Unchanged) => "unchanged".to_string(),
+        Ok(WriteOutcome::Written { new_serial, .. }) => format!("written, serial {new_serial}"),
+        Err(e) => format!("refused: {e}"),
+    };
+    info!(
+        target: "zonewright::rest::audit",
+        client = %caller.client,
+        token = %caller.token.name,
+        op,
+        name = %what,
+        values = %values.join(" "),
+        outcome = %outcome,
+        "REST write"
+    );
+    result.map_err(|e| match e {
+        WriteError::Rejected(rc) => service::from_rcode(rc, what).into(),
+        WriteError::NoZone(z) => ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("zone {} is not being served", service::zone_text(&z)),
+        ),
+        WriteError::Invalid(m) => ApiError(
+            StatusCode::CONFLICT,
+            format!("the change would leave the zone invalid: {m}"),
+        ),
+        WriteError::Failed(m) => {
+            error!("REST write to {what} failed: {m}");
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the write failed and nothing was changed: {m}"),
+            )
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Handlers (default zone and explicit zone share one body each)
+// ---------------------------------------------------------------------------
+
+async fn list_default(State(api): State<Arc<Api>>, req: Request) -> ApiResult {
+    list(&api, req, None).await
+}
+
+async fn list_zone(
+    State(api): State<Arc<Api>>,
+    Path(zone): Path<String>,
+    req: Request,
+) -> ApiResult {
+    list(&api, req, Some(zone)).await
+}
+
+async fn list(api: &Api, req: Request, zone: Option<String>) -> ApiResult {
+    let caller = extension_from(req.extensions())?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), None)?;
+    let z = snapshot(api, &zone)?;
+    let services: serde_json::Map<String, Value> = service::list(&z)
+        .iter()
+        .map(|(k, s)| (k.clone(), list_json(s)))
+        .collect();
+    Ok(
+        axum::Json(json!({ "zone": service::zone_text(&zone), "services": services }))
+            .into_response(),
+    )
+}
+
+async fn get_default(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    Query(q): Query<TypeQuery>,
+    req: Request,
+) -> ApiResult {
+    get_one(&api, req, None, name, q).await
+}
+
+async fn get_zone(
+    State(api): State<Arc<Api>>,
+    Path((zone, name)): Path<(String, String)>,
+    Query(q): Query<TypeQuery>,
+    req: Request,
+) -> ApiResult {
+    get_one(&api, req, Some(zone), name, q).await
+}
+
+async fn get_one(
+    api: &Api,
+    req: Request,
+    zone: Option<String>,
+    name: String,
+    q: TypeQuery,
+) -> ApiResult {
+    let caller = extension_from(req.extensions())?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
+    let fqdn = service::service_name(&name, &zone)?;
+    let rtype = optional_type(q.rtype.as_deref())?;
+    let z = snapshot(api, &zone)?;
+    match service::get(&z, &fqdn, rtype) {
+        Some(s) => Ok(axum::Json(service_json(&zone, &fqdn, &s)).into_response()),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("service {} not found", service::short(&fqdn, &zone)),
+        )),
+    }
+}
+
+async fn put_default(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult {
+    put_one(&api, req, None, name).await
+}
+
+async fn put_zone(
+    State(api): State<Arc<Api>>,
+    Path((zone, name)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult {
+    put_one(&api, req, Some(zone), name).await
+}
+
+/// The caller and the body (limit applied).
+async fn caller_and_body(req: Request) -> Result<(Caller, Bytes), ApiError> {
+    let caller = extension_from(req.extensions())?;
+    let body = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &()).await?;
+    Ok((caller, body))
+}
+
+async fn put_one(api: &Api, req: Request, zone: Option<String>, name: String) -> ApiResult {
+    let (caller, body) = caller_and_body(req).await?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
+    let fqdn = service::service_name(&name, &zone)?;
+    let b: ServiceBody = parse_json(&body)?;
+    let rtype = service::parse_type(b.rtype.as_deref())?;
+    let values = b.records.unwrap_or_default();
+    let records = service::parse_records(rtype, &values)?;
+    let ttl = service::ttl_or(b.ttl, api.config.ttl);
+    let (n, r) = (fqdn.clone(), records.clone());
+    let what = service::zone_text(&fqdn);
+    write(api, &caller, &zone, &what, "put", &values, move |z| {
+        service::put(z, &n, rtype, &r, ttl)
+    })
+    .await?;
+    let s = Service {
+        rtype,
+        records: values_text(rtype, &records),
+        ttl,
+    };
+    Ok(axum::Json(service_json(&zone, &fqdn, &s)).into_response())
+}
+
+/// The request's values as the API answers them (normalised, deduplicated).
+fn values_text(rtype: RecordType, records: &[crate::rr::Rdata]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| match rtype {
+            RecordType::A => <[u8; 4]>::try_from(r.as_bytes())
+                .map(|o| std::net::Ipv4Addr::from(o).to_string())
+                .unwrap_or_default(),
+            RecordType::AAAA => <[u8; 16]>::try_from(r.as_bytes())
+                .map(|o| std::net::Ipv6Addr::from(o).to_string())
+                .unwrap_or_default(),
+            _ => String::from_utf8_lossy(r.as_bytes().get(1..).unwrap_or_default()).into_owned(),
+        })
+        .collect()
+}
+
+async fn delete_default(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    Query(q): Query<TypeQuery>,
+    req: Request,
+) -> ApiResult {
+    delete_one(&api, req, None, name, q).await
+}
+
+async fn delete_zone(
+    State(api): State<Arc<Api>>,
+    Path((zone, name)): Path<(String, String)>,
+    Query(q): Query<TypeQuery>,
+    req: Request,
+) -> ApiResult {
+    delete_one(&api, req, Some(zone), name, q).await
+}
+
+async fn delete_one(
+    api: &Api,
+    req: Request,
+    zone: Option<String>,
+    name: String,
+    q: TypeQuery,
+) -> ApiResult {
+    let caller = extension_from(req.extensions())?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
+    let fqdn = service::service_name(&name, &zone)?;
+    let rtype = optional_type(q.rtype.as_deref())?;
+    let n = fqdn.clone();
+    let what = service::zone_text(&fqdn);
+    write(api, &caller, &zone, &what, "delete", &[], move |z| {
+        service::delete(z, &n, rtype)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn add_default(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult {
+    add(&api, req, None, name).await
+}
+
+async fn add_zone(
+    State(api): State<Arc<Api>>,
+    Path((zone, name)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult {
+    add(&api, req, Some(zone), name).await
+}
+
+async fn add(api: &Api, req: Request, zone: Option<String>, name: String) -> ApiResult {
+    let (caller, body) = caller_and_body(req).await?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
+    let fqdn = service::service_name(&name, &zone)?;
+    let b: ServiceBody = parse_json(&body)?;
+    let rtype = service::parse_type(b.rtype.as_deref())?;
+    let values = b.records.unwrap_or_default();
+    let records = service::parse_records(rtype, &values)?;
+    let default_ttl = api.config.ttl;
+    let ttl = b.ttl;
+    let n = fqdn.clone();
+    let what = service::zone_text(&fqdn);
+    write(
+        api,
+        &caller,
+        &zone,
+        &what,
+        "add-records",
+        &values,
+        move |z| service::add_records(z, &n, rtype, &records, ttl, default_ttl),
+    )
+    .await?;
+    let z = snapshot(api, &zone)?;
+    match service::get(&z, &fqdn, Some(rtype)) {
+        Some(s) => Ok(axum::Json(service_json(&zone, &fqdn, &s)).into_response()),
+        // Deleted by another writer in between: the add itself landed.
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+async fn remove_default(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult {
+    remove(&api, req, None, name).await
+}
+
+async fn remove_zone(
+    State(api): State<Arc<Api>>,
+    Path((zone, name)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult {
+    remove(&api, req, Some(zone), name).await
+}
+
+async fn remove(api: &Api, req: Request, zone: Option<String>, name: String) -> ApiResult {
+    let (caller, body) = caller_and_body(req).await?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
+    let fqdn = service::service_name(&name, &zone)?;
+    let b: ServiceBody = parse_json(&body)?;
+    let rtype = service::parse_type(b.rtype.as_deref())?;
+    let values = b.records.unwrap_or_default();
+    let records = service::parse_records(rtype, &values)?;
+    let n = fqdn.clone();
+    let what = service::zone_text(&fqdn);
+    write(
+        api,
+        &caller,
+        &zone,
+        &what,
+        "remove-records",
+        &values,
+        move |z| service::remove_records(z, &n, rtype, &records).map(|(cs, _)| cs),
+    )
+    .await?;
+    let z = snapshot(api, &zone)?;
+    match service::get(&z, &fqdn, Some(rtype)) {
+        Some(s) => Ok(axum::Json(service_json(&zone, &fqdn, &s)).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+async fn state_default(State(api): State<Arc<Api>>, req: Request) -> ApiResult {
+    replace_state(&api, req, None).await
+}
+
+async fn state_zone(
+    State(api): State<Arc<Api>>,
+    Path(zone): Path<String>,
+    req: Request,
+) -> ApiResult {
+    replace_state(&api, req, Some(zone)).await
+}
+
+async fn replace_state(api: &Api, req: Request, zone: Option<String>) -> ApiResult {
+    let (caller, body) = caller_and_body(req).await?;
+    let zone = pick_zone(api, &caller, zone.as_deref(), None)?;
+    let b: StateBody = parse_json(&body)?;
+    let Some(services) = b.services else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "missing \"services\" (use {\"services\": {}} to remove every service)".into(),
+        ));
+    };
+    let mut wanted: Vec<Wanted> = Vec::with_capacity(services.len());
+    let mut all_values = Vec::new();
+    for (raw, s) in &services {
+        let name = service::service_name(raw, &zone).map_err(|e| match e {
+            SvcError::Invalid(m) => SvcError::Invalid(format!("services.{raw}: {m}")),
+            other => other,
+        })?;
+        let rtype = service::parse_type(s.rtype.as_deref())?;
+        let values = s.records.clone().unwrap_or_default();
+        let records = service::parse_records(rtype, &values).map_err(|e| match e {
+            SvcError::Invalid(m) => SvcError::Invalid(format!("services.{raw}: {m}")),
+            other => other,
+        })?;
+        if wanted.iter().any(|w| w.name == name && w.rtype == rtype) {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("services.{raw}: the same service is given twice"),
+            ));
+        }
+        all_values.push(format!("{}={}", raw, values.join(",")));
+        wanted.push(Wanted {
+            name,
+            rtype,
+            records,
+            ttl: service::ttl_or(s.ttl, api.config.ttl),
+        });
+    }
+    let count = wanted.len();
+    let what = format!("{} (state)", service::zone_text(&zone));
+    write(
+        api,
+        &caller,
+        &zone,
+        &what,
+        "replace-state",
+        &all_values,
+        move |z| service::replace_state(z, &wanted),
+    )
+    .await?;
+    Ok(axum::Json(json!({ "zone": service::zone_text(&zone), "count": count })).into_response())
+}
