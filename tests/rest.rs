@@ -704,3 +704,63 @@ fn broken_zone_file_answers_5xx_and_writes_nothing() {
     let resp = s.udp(&query("valkey.service.local.", RecordType::A));
     assert_eq!(a_addrs(&resp), ips(&["10.0.0.12"]));
 }
+
+#[test]
+fn a_token_narrowed_to_names_writes_only_those() {
+    const CI_TOKEN: &str = "ci-runner-token-0123456789abcdef";
+    let config = format!(
+        "{}[[rest.token]]\nname = \"ci\"\ntoken = \"{CI_TOKEN}\"\nnames = [\"*.ci\"]\n",
+        rest_config(&[ZONE], "rate_limit = 0")
+    );
+    let zone = service_zone(ZONE);
+    let s = common::TestServer::start(&[("service.local.zone", zone.as_str())], &config);
+    let api = Rest::new(&s);
+    let ci = api.with_token(Some(CI_TOKEN));
+    api.put_ok("/v1/services/valkey", r#"{"records":["10.0.0.1"]}"#);
+    ci.put_ok(
+        "/v1/services/build1.ci.service.local",
+        r#"{"records":["10.9.0.1"]}"#,
+    );
+    let zone_file = s.zones_dir().join("service.local.zone");
+    let before = std::fs::read(&zone_file).expect("zone");
+
+    // Outside its names: 403 naming the token and the name, nothing written.
+    let r = ci.put("/v1/services/valkey", r#"{"records":["10.9.9.9"]}"#);
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("\"ci\"") && e.contains("valkey")),
+        "{}",
+        r.text
+    );
+    assert_eq!(ci.delete("/v1/services/valkey").status, 403);
+    let r = ci.put(
+        "/v1/state",
+        r#"{"services":{"build2.ci.service.local":{"records":["10.9.0.2"]},"valkey":{"records":["10.9.9.9"]}}}"#,
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(std::fs::read(&zone_file).expect("zone"), before);
+
+    // Its own slice: state replaces build1.ci by build2.ci and leaves valkey
+    // (and every other service) alone.
+    let r = ci.put_ok(
+        "/v1/state",
+        r#"{"services":{"build2.ci.service.local":{"records":["10.9.0.2"]}}}"#,
+    );
+    assert_eq!(r["count"], 1);
+    let list = api.get("/v1/services").body;
+    let names = list["services"].as_object().expect("services");
+    assert!(
+        names.contains_key("valkey") && names.contains_key("mail"),
+        "{list}"
+    );
+    assert!(
+        names.contains_key("build2.ci") && !names.contains_key("build1.ci"),
+        "{list}"
+    );
+    assert_eq!(
+        a_addrs(&s.udp(&query("valkey.service.local.", RecordType::A))),
+        ips(&["10.0.0.1"])
+    );
+}

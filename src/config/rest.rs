@@ -14,6 +14,7 @@
 //! name = "controller"             # the git author of its writes
 //! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", "{env.VAR}", or token_file = "path"
 //! zones = ["service.local"]       # optional: narrows the token to these zones
+//! names = ["*.ci"]                # optional: and to these owner names (grant syntax)
 //! ```
 //!
 //! Like key secrets (see [`super::keys`]), a token never appears in a
@@ -31,7 +32,8 @@ use toml::Spanned;
 
 use super::keys::Env;
 use super::{Checker, ZoneConfig, join_clean, parse_cidr, parse_zone_name};
-use crate::rr::Name;
+use crate::policy::{Grant, Grants};
+use crate::rr::{Name, RecordType};
 
 /// Default write rate: requests per second over all tokens.
 pub const DEFAULT_RATE_LIMIT: u32 = 10;
@@ -88,6 +90,21 @@ pub struct Token {
     pub secret: String,
     /// Zones this token may write (a subset of `[rest] zones`).
     pub zones: Vec<Name>,
+    /// `names`: the owner names it may write in those zones (grant
+    /// patterns, relative to each zone); `None`: every service name.
+    pub names: Option<Grants>,
+}
+
+impl Token {
+    /// Whether the token may write services at `name` in `zone` (its zones,
+    /// then its `names`, if any).
+    pub fn may_write(&self, zone: &Name, name: &Name) -> bool {
+        self.zones.contains(zone)
+            && self
+                .names
+                .as_ref()
+                .is_none_or(|g| g.allows(zone, name, RecordType::A))
+    }
 }
 
 impl std::fmt::Debug for Token {
@@ -96,6 +113,7 @@ impl std::fmt::Debug for Token {
             .field("name", &self.name)
             .field("secret", &"<redacted>")
             .field("zones", &self.zones)
+            .field("names", &self.names)
             .finish()
     }
 }
@@ -130,6 +148,7 @@ struct RawToken {
     token: Option<Spanned<toml::Value>>,
     token_file: Option<Spanned<String>>,
     zones: Option<Vec<Spanned<String>>>,
+    names: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Checks `[rest]`; `zones` are the `[[zone]]` entries, for the check that
@@ -354,15 +373,52 @@ fn check_tokens(
             }
             None => rest_zones.to_vec(),
         };
+        let names = t
+            .names
+            .as_ref()
+            .map(|list| check_token_names(c, list, &tzones, &key("names")));
         if let (true, Some(secret)) = (name_ok, secret) {
             out.push(Token {
                 name: name.to_string(),
                 secret,
                 zones: tzones,
+                names,
             });
         }
     }
     out
+}
+
+/// `names = [...]` of a token: grant patterns (`@`, `*` one label, `**` one
+/// or more; relative to each zone unless they end in a dot), one grant per
+/// zone of the token, for the service types.
+fn check_token_names(
+    c: &mut Checker<'_>,
+    list: &Spanned<Vec<Spanned<String>>>,
+    zones: &[Name],
+    key: &str,
+) -> Grants {
+    if list.get_ref().is_empty() {
+        c.push(
+            list.span(),
+            key,
+            "must not be empty (omit it for every name in the token's zones)",
+        );
+        return Grants::default();
+    }
+    let names: Vec<String> = list.get_ref().iter().map(|n| n.get_ref().clone()).collect();
+    let types: Vec<String> = ["A", "AAAA", "TXT"].map(String::from).to_vec();
+    let mut grants = Vec::new();
+    for zone in zones {
+        match Grant::parse(&zone.to_ascii(), &names, &types) {
+            Ok(g) => grants.push(g),
+            Err(e) => {
+                c.push(list.span(), key, e.message);
+                break;
+            }
+        }
+    }
+    Grants(grants)
 }
 
 /// Exactly one of `token` (literal, `$VAR`, `{env.VAR}`) and `token_file`.
@@ -499,6 +555,29 @@ mod tests {
     }
 
     #[test]
+    fn names_narrow_a_token_within_its_zones() {
+        use crate::rr::Name;
+        let c = parse(&format!(
+            "{GOOD}token = \"$ZW_TOKEN\"\nnames = [\"*.ci\", \"web\"]\n"
+        ))
+        .expect("valid");
+        let t = &c.rest.expect("rest").tokens[0];
+        let zone = Name::from_ascii("service.local.").expect("zone");
+        let name = |s: &str| Name::from_ascii(s).expect("name");
+        assert!(t.may_write(&zone, &name("build1.ci.service.local.")));
+        assert!(t.may_write(&zone, &name("WEB.service.local.")));
+        assert!(!t.may_write(&zone, &name("valkey.service.local.")));
+        assert!(!t.may_write(&zone, &name("a.b.ci.service.local.")));
+        let other = Name::from_ascii("other.test.").expect("zone");
+        assert!(!t.may_write(&other, &name("web.other.test.")));
+        // Without names: every name in its zones.
+        let all = parse(&format!("{GOOD}token = \"$ZW_TOKEN\"\n")).expect("valid");
+        let t = &all.rest.expect("rest").tokens[0];
+        assert!(t.may_write(&zone, &name("valkey.service.local.")));
+        assert!(!t.may_write(&other, &name("valkey.other.test.")));
+    }
+
+    #[test]
     fn problems_name_file_line_and_key() {
         let table: &[(&str, &str)] = &[
             (
@@ -520,6 +599,14 @@ mod tests {
             (
                 "token = \"$ZW_TOKEN\"\nzones = [\"other.zone\"]\n",
                 ":8: rest.token[1].zones: zone other.zone. is not one of rest.zones",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = []\n",
+                ":8: rest.token[1].names: must not be empty",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"a..b\"]\n",
+                ":8: rest.token[1].names: empty label in \"a..b\"",
             ),
         ];
         for (extra, want) in table {

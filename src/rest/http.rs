@@ -12,7 +12,9 @@
 //! 4. writes only: the `[rest] rate_limit` token bucket → 429 + Retry-After;
 //! 5. the body: over 1 MB (10 MB for `/v1/state`) → 413; bad JSON or
 //!    values → 400 with `{"error": "..."}`, nothing written;
-//! 6. the token's zones → 403; then the store write. A 2xx is sent only
+//! 6. the token's zones → 403; then the store write, whose change set must
+//!    lie in the token's `names` (checked inside `compute`, so on the zone
+//!    as it is when written) → 403 naming the record. A 2xx is sent only
 //!    after [`Store::write`] returned, i.e. once the change is durable.
 
 use std::collections::BTreeMap;
@@ -402,12 +404,42 @@ async fn write(
     + Sync
     + 'static,
 ) -> Result<WriteOutcome, ApiError> {
+    // The store speaks rcodes; keep the request's own error (and its
+    // message) beside it for the answer.
+    let refusal: Arc<std::sync::Mutex<Option<SvcError>>> = Arc::default();
+    let keep = refusal.clone();
+    let token = caller.token.clone();
     let req = WriteRequest {
         zone: zone.clone(),
         actor: caller.token.name.clone(),
         client: caller.client,
         via: "rest",
-        compute: Box::new(move |z| compute(z).map_err(|e| e.rcode())),
+        compute: Box::new(move |z| {
+            let checked = compute(z).and_then(|cs| {
+                // Least privilege: every record changed must lie in the
+                // token's zones and `names` (recomputed with the change).
+                match cs
+                    .add
+                    .iter()
+                    .chain(&cs.remove)
+                    .find(|r| !token.may_write(z.origin(), &r.name))
+                {
+                    Some(r) => Err(SvcError::Forbidden(format!(
+                        "token {:?} may not write {}",
+                        token.name,
+                        service::short(&r.name, z.origin())
+                    ))),
+                    None => Ok(cs),
+                }
+            });
+            checked.map_err(|e| {
+                let rcode = e.rcode();
+                if let Ok(mut slot) = keep.lock() {
+                    *slot = Some(e);
+                }
+                rcode
+            })
+        }),
     };
     let result = api.store.write(req).await;
     let outcome = match &result {
@@ -426,7 +458,12 @@ async fn write(
         "REST write"
     );
     result.map_err(|e| match e {
-        WriteError::Rejected(rc) => service::from_rcode(rc, what).into(),
+        WriteError::Rejected(rc) => refusal
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .unwrap_or_else(|| service::from_rcode(rc, what))
+            .into(),
         WriteError::NoZone(z) => ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("zone {} is not being served", service::zone_text(&z)),
@@ -754,15 +791,10 @@ async fn replace_state(api: &Api, req: Request, zone: Option<String>) -> ApiResu
     }
     let count = wanted.len();
     let what = format!("{} (state)", service::zone_text(&zone));
-    write(
-        api,
-        &caller,
-        &zone,
-        &what,
-        "replace-state",
-        &all_values,
-        move |z| service::replace_state(z, &wanted),
-    )
+    write(api, &caller, &zone, &what, "replace-state", &all_values, {
+        let token = caller.token.clone();
+        move |z| service::replace_state(z, &wanted, |n| token.may_write(z.origin(), n))
+    })
     .await?;
     Ok(axum::Json(json!({ "zone": service::zone_text(&zone), "count": count })).into_response())
 }

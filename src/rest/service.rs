@@ -49,7 +49,7 @@ const MAX_TXT: usize = 255;
 pub enum Error {
     /// 400: the request itself is wrong.
     Invalid(String),
-    /// 403: the name lies in a zone the token may not write.
+    /// 403: the name lies outside the zones or names the token may write.
     Forbidden(String),
     /// 404: no such service.
     NotFound(String),
@@ -62,7 +62,8 @@ impl Error {
     /// maps it back after the store.
     pub fn rcode(&self) -> Rcode {
         match self {
-            Error::Invalid(_) | Error::Forbidden(_) => Rcode::FormErr,
+            Error::Invalid(_) => Rcode::FormErr,
+            Error::Forbidden(_) => Rcode::Refused,
             Error::NotFound(_) => Rcode::NxDomain,
             Error::Conflict(_) => Rcode::YxDomain,
         }
@@ -467,7 +468,13 @@ pub struct Wanted {
 
 /// PUT /v1/state: the zone's services become exactly `wanted`: A services
 /// not named are deleted, the named RRsets replaced; nothing else changes.
-pub fn replace_state(zone: &Zone, wanted: &[Wanted]) -> Result<ChangeSet, Error> {
+/// Only services at names `mine` accepts are deleted: a token narrowed to
+/// some names replaces its own slice of the zone and leaves the rest.
+pub fn replace_state(
+    zone: &Zone,
+    wanted: &[Wanted],
+    mine: impl Fn(&Name) -> bool,
+) -> Result<ChangeSet, Error> {
     let mut cs = ChangeSet::default();
     for w in wanted {
         check_writable(zone, &w.name)?;
@@ -480,16 +487,19 @@ pub fn replace_state(zone: &Zone, wanted: &[Wanted]) -> Result<ChangeSet, Error>
             let gone: Vec<Rr> = zone
                 .records()
                 .filter(|r| {
-                    r.rtype == RecordType::A && short(&r.name.to_lowercase(), origin) == *short_name
+                    r.rtype == RecordType::A
+                        && short(&r.name.to_lowercase(), origin) == *short_name
+                        && mine(&r.name)
                 })
                 .cloned()
                 .collect();
             cs.remove.extend(gone);
             continue;
         };
-        if !wanted
-            .iter()
-            .any(|w| w.name == name && w.rtype == RecordType::A)
+        if mine(&name)
+            && !wanted
+                .iter()
+                .any(|w| w.name == name && w.rtype == RecordType::A)
         {
             cs.remove
                 .extend(zone.rrset(&name, RecordType::A).iter().cloned());

@@ -235,7 +235,7 @@ fn state_replaces_only_services() {
         records: vec![ip("10.0.0.99")],
         ttl: 5,
     }];
-    let cs = replace_state(&z, &wanted).expect("state");
+    let cs = replace_state(&z, &wanted, |_| true).expect("state");
     // valkey's two A records go, other's one comes; apex A, NS glue and TXT stay.
     assert_eq!(cs.remove.len(), 2);
     assert!(
@@ -244,10 +244,23 @@ fn state_replaces_only_services() {
             .all(|r| r.name == n("valkey.service.local."))
     );
     assert_eq!(cs.add.len(), 1);
-    assert!(replace_state(&z, &[]).expect("empty").remove.len() == 2);
+    assert!(
+        replace_state(&z, &[], |_| true)
+            .expect("empty")
+            .remove
+            .len()
+            == 2
+    );
+    // A token narrowed to other names leaves valkey alone.
+    let valkey = n("valkey.service.local.");
+    let narrowed = replace_state(&z, &[], |x| x != &valkey).expect("narrowed");
+    assert!(narrowed.is_empty());
     let ns = vec![Wanted {
         name: n("ns.service.local."),
         ..wanted[0].clone()
     }];
-    assert!(matches!(replace_state(&z, &ns), Err(Error::Conflict(_))));
+    assert!(matches!(
+        replace_state(&z, &ns, |_| true),
+        Err(Error::Conflict(_))
+    ));
 }
