@@ -150,7 +150,20 @@ pub fn router(api: Arc<Api>) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(api.clone(), allow))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(api)
+}
+
+/// A handler panicked (a bug in zonewright): 500 for this request only; the
+/// server and every other request go on. Nothing was written, or the store
+/// finished its write before answering.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    error!("a REST request handler panicked (this is a bug in zonewright)");
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error (a bug in zonewright; see the server log)".into(),
+    )
+    .into_response()
 }
 
 fn method_router(path: &str, methods: &[&str]) -> MethodRouter<Arc<Api>> {
@@ -797,4 +810,40 @@ async fn replace_state(api: &Api, req: Request, zone: Option<String>) -> ApiResu
     })
     .await?;
     Ok(axum::Json(json!({ "zone": service::zone_text(&zone), "count": count })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_router_goes_on() {
+        async fn boom() -> Response {
+            panic!("a bug")
+        }
+        let app: Router = Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .route("/fine", axum::routing::get(|| async { "ok" }))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
+        let req = |p: &str| {
+            axum::http::Request::builder()
+                .uri(p)
+                .body(axum::body::Body::empty())
+                .expect("request")
+        };
+        let r = app.clone().oneshot(req("/boom")).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let v: Value = serde_json::from_slice(&body).expect("json");
+        assert!(
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("internal error"))
+        );
+        let r = app.oneshot(req("/fine")).await.expect("answer");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 }
