@@ -23,7 +23,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -167,28 +167,22 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 fn method_router(path: &str, methods: &[&str]) -> MethodRouter<Arc<Api>> {
+    // The short routes and their /v1/zones/{zone}/... twins share handlers:
+    // a `Target` says which zone (if any) and name the path gave.
+    let records = path.ends_with("/records");
     let mut m: MethodRouter<Arc<Api>> = MethodRouter::new();
     for method in methods {
         m = match (path, *method) {
             ("/v1/openapi.json", _) => m.get(openapi),
-            ("/v1/services", _) => m.get(list_default),
-            ("/v1/zones/{zone}/services", _) => m.get(list_zone),
-            ("/v1/services/{name}", "GET") => m.get(get_default),
-            ("/v1/services/{name}", "PUT") => m.put(put_default),
-            ("/v1/services/{name}", _) => m.delete(delete_default),
-            ("/v1/zones/{zone}/services/{name}", "GET") => m.get(get_zone),
-            ("/v1/zones/{zone}/services/{name}", "PUT") => m.put(put_zone),
-            ("/v1/zones/{zone}/services/{name}", _) => m.delete(delete_zone),
-            ("/v1/services/{name}/records", "POST") => m.post(add_default),
-            ("/v1/services/{name}/records", _) => m.delete(remove_default),
-            ("/v1/zones/{zone}/services/{name}/records", "POST") => m.post(add_zone),
-            ("/v1/zones/{zone}/services/{name}/records", _) => m.delete(remove_zone),
-            ("/v1/state", _) => m
-                .put(state_default)
+            (p, "PUT") if p.ends_with("/state") => m
+                .put(replace_state)
                 .layer(DefaultBodyLimit::max(STATE_BODY_LIMIT)),
-            (_, _) => m
-                .put(state_zone)
-                .layer(DefaultBodyLimit::max(STATE_BODY_LIMIT)),
+            (p, _) if p.ends_with("/services") => m.get(list),
+            (_, "POST") if records => m.post(add),
+            (_, "DELETE") if records => m.delete(remove),
+            (_, "GET") => m.get(get_one),
+            (_, "PUT") => m.put(put_one),
+            (_, _) => m.delete(delete_one),
         };
     }
     m
@@ -308,6 +302,81 @@ struct StateBody {
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+/// What a path addresses: `/v1/zones/{zone}/...` gives the zone, the short
+/// routes none; `{name}` where the route has one.
+struct Target {
+    zone: Option<String>,
+    name: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Target {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+        let mut t = Target {
+            zone: None,
+            name: None,
+        };
+        for (k, v) in &params {
+            match k {
+                "zone" => t.zone = Some(v.to_owned()),
+                "name" => t.name = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+}
+
+impl Target {
+    /// The zone (which the token must be allowed to write) and the
+    /// service's absolute name.
+    fn service(&self, api: &Api, caller: &Caller) -> Result<(Name, Name), ApiError> {
+        let name = self.name.as_deref().unwrap_or_default();
+        let zone = pick_zone(api, caller, self.zone.as_deref(), Some(name))?;
+        let fqdn = service::service_name(name, &zone)?;
+        Ok((zone, fqdn))
+    }
+}
+
+/// A write to one service: who, where, and the body's validated values.
+struct Edit {
+    caller: Caller,
+    zone: Name,
+    fqdn: Name,
+    rtype: RecordType,
+    /// The records as given (for the audit log).
+    values: Vec<String>,
+    records: Vec<crate::rr::Rdata>,
+    ttl: Option<u32>,
+}
+
+impl Edit {
+    async fn read(api: &Api, t: Target, req: Request) -> Result<Edit, ApiError> {
+        let (caller, body) = caller_and_body(req).await?;
+        let (zone, fqdn) = t.service(api, &caller)?;
+        let b: ServiceBody = parse_json(&body)?;
+        let rtype = service::parse_type(b.rtype.as_deref())?;
+        let values = b.records.unwrap_or_default();
+        let records = service::parse_records(rtype, &values)?;
+        Ok(Edit {
+            caller,
+            zone,
+            fqdn,
+            rtype,
+            values,
+            records,
+            ttl: b.ttl,
+        })
+    }
 }
 
 fn extension_from(parts: &axum::http::Extensions) -> Result<Caller, ApiError> {
@@ -499,21 +568,10 @@ async fn write(
 // Handlers (default zone and explicit zone share one body each)
 // ---------------------------------------------------------------------------
 
-async fn list_default(State(api): State<Arc<Api>>, req: Request) -> ApiResult {
-    list(&api, req, None).await
-}
-
-async fn list_zone(
-    State(api): State<Arc<Api>>,
-    Path(zone): Path<String>,
-    req: Request,
-) -> ApiResult {
-    list(&api, req, Some(zone)).await
-}
-
-async fn list(api: &Api, req: Request, zone: Option<String>) -> ApiResult {
+async fn list(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
+    let api = &*api;
     let caller = extension_from(req.extensions())?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), None)?;
+    let zone = pick_zone(api, &caller, t.zone.as_deref(), None)?;
     let z = snapshot(api, &zone)?;
     let services: serde_json::Map<String, Value> = service::list(&z)
         .iter()
@@ -525,34 +583,15 @@ async fn list(api: &Api, req: Request, zone: Option<String>) -> ApiResult {
     )
 }
 
-async fn get_default(
-    State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
-    Query(q): Query<TypeQuery>,
-    req: Request,
-) -> ApiResult {
-    get_one(&api, req, None, name, q).await
-}
-
-async fn get_zone(
-    State(api): State<Arc<Api>>,
-    Path((zone, name)): Path<(String, String)>,
-    Query(q): Query<TypeQuery>,
-    req: Request,
-) -> ApiResult {
-    get_one(&api, req, Some(zone), name, q).await
-}
-
 async fn get_one(
-    api: &Api,
+    State(api): State<Arc<Api>>,
+    t: Target,
+    Query(q): Query<TypeQuery>,
     req: Request,
-    zone: Option<String>,
-    name: String,
-    q: TypeQuery,
 ) -> ApiResult {
+    let api = &*api;
     let caller = extension_from(req.extensions())?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
-    let fqdn = service::service_name(&name, &zone)?;
+    let (zone, fqdn) = t.service(api, &caller)?;
     let rtype = optional_type(q.rtype.as_deref())?;
     let z = snapshot(api, &zone)?;
     match service::get(&z, &fqdn, rtype) {
@@ -564,22 +603,6 @@ async fn get_one(
     }
 }
 
-async fn put_default(
-    State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
-    req: Request,
-) -> ApiResult {
-    put_one(&api, req, None, name).await
-}
-
-async fn put_zone(
-    State(api): State<Arc<Api>>,
-    Path((zone, name)): Path<(String, String)>,
-    req: Request,
-) -> ApiResult {
-    put_one(&api, req, Some(zone), name).await
-}
-
 /// The caller and the body (limit applied).
 async fn caller_and_body(req: Request) -> Result<(Caller, Bytes), ApiError> {
     let caller = extension_from(req.extensions())?;
@@ -587,15 +610,18 @@ async fn caller_and_body(req: Request) -> Result<(Caller, Bytes), ApiError> {
     Ok((caller, body))
 }
 
-async fn put_one(api: &Api, req: Request, zone: Option<String>, name: String) -> ApiResult {
-    let (caller, body) = caller_and_body(req).await?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
-    let fqdn = service::service_name(&name, &zone)?;
-    let b: ServiceBody = parse_json(&body)?;
-    let rtype = service::parse_type(b.rtype.as_deref())?;
-    let values = b.records.unwrap_or_default();
-    let records = service::parse_records(rtype, &values)?;
-    let ttl = service::ttl_or(b.ttl, api.config.ttl);
+async fn put_one(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
+    let Edit {
+        caller,
+        zone,
+        fqdn,
+        rtype,
+        values,
+        records,
+        ttl,
+    } = Edit::read(&api, t, req).await?;
+    let api = &*api;
+    let ttl = service::ttl_or(ttl, api.config.ttl);
     let (n, r) = (fqdn.clone(), records.clone());
     let what = service::zone_text(&fqdn);
     write(api, &caller, &zone, &what, "put", &values, move |z| {
@@ -626,34 +652,15 @@ fn values_text(rtype: RecordType, records: &[crate::rr::Rdata]) -> Vec<String> {
         .collect()
 }
 
-async fn delete_default(
-    State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
-    Query(q): Query<TypeQuery>,
-    req: Request,
-) -> ApiResult {
-    delete_one(&api, req, None, name, q).await
-}
-
-async fn delete_zone(
-    State(api): State<Arc<Api>>,
-    Path((zone, name)): Path<(String, String)>,
-    Query(q): Query<TypeQuery>,
-    req: Request,
-) -> ApiResult {
-    delete_one(&api, req, Some(zone), name, q).await
-}
-
 async fn delete_one(
-    api: &Api,
+    State(api): State<Arc<Api>>,
+    t: Target,
+    Query(q): Query<TypeQuery>,
     req: Request,
-    zone: Option<String>,
-    name: String,
-    q: TypeQuery,
 ) -> ApiResult {
+    let api = &*api;
     let caller = extension_from(req.extensions())?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
-    let fqdn = service::service_name(&name, &zone)?;
+    let (zone, fqdn) = t.service(api, &caller)?;
     let rtype = optional_type(q.rtype.as_deref())?;
     let n = fqdn.clone();
     let what = service::zone_text(&fqdn);
@@ -664,32 +671,18 @@ async fn delete_one(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn add_default(
-    State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
-    req: Request,
-) -> ApiResult {
-    add(&api, req, None, name).await
-}
-
-async fn add_zone(
-    State(api): State<Arc<Api>>,
-    Path((zone, name)): Path<(String, String)>,
-    req: Request,
-) -> ApiResult {
-    add(&api, req, Some(zone), name).await
-}
-
-async fn add(api: &Api, req: Request, zone: Option<String>, name: String) -> ApiResult {
-    let (caller, body) = caller_and_body(req).await?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
-    let fqdn = service::service_name(&name, &zone)?;
-    let b: ServiceBody = parse_json(&body)?;
-    let rtype = service::parse_type(b.rtype.as_deref())?;
-    let values = b.records.unwrap_or_default();
-    let records = service::parse_records(rtype, &values)?;
+async fn add(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
+    let Edit {
+        caller,
+        zone,
+        fqdn,
+        rtype,
+        values,
+        records,
+        ttl,
+    } = Edit::read(&api, t, req).await?;
+    let api = &*api;
     let default_ttl = api.config.ttl;
-    let ttl = b.ttl;
     let n = fqdn.clone();
     let what = service::zone_text(&fqdn);
     write(
@@ -710,30 +703,17 @@ async fn add(api: &Api, req: Request, zone: Option<String>, name: String) -> Api
     }
 }
 
-async fn remove_default(
-    State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
-    req: Request,
-) -> ApiResult {
-    remove(&api, req, None, name).await
-}
-
-async fn remove_zone(
-    State(api): State<Arc<Api>>,
-    Path((zone, name)): Path<(String, String)>,
-    req: Request,
-) -> ApiResult {
-    remove(&api, req, Some(zone), name).await
-}
-
-async fn remove(api: &Api, req: Request, zone: Option<String>, name: String) -> ApiResult {
-    let (caller, body) = caller_and_body(req).await?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), Some(&name))?;
-    let fqdn = service::service_name(&name, &zone)?;
-    let b: ServiceBody = parse_json(&body)?;
-    let rtype = service::parse_type(b.rtype.as_deref())?;
-    let values = b.records.unwrap_or_default();
-    let records = service::parse_records(rtype, &values)?;
+async fn remove(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
+    let Edit {
+        caller,
+        zone,
+        fqdn,
+        rtype,
+        values,
+        records,
+        ..
+    } = Edit::read(&api, t, req).await?;
+    let api = &*api;
     let n = fqdn.clone();
     let what = service::zone_text(&fqdn);
     write(
@@ -753,21 +733,10 @@ async fn remove(api: &Api, req: Request, zone: Option<String>, name: String) -> 
     }
 }
 
-async fn state_default(State(api): State<Arc<Api>>, req: Request) -> ApiResult {
-    replace_state(&api, req, None).await
-}
-
-async fn state_zone(
-    State(api): State<Arc<Api>>,
-    Path(zone): Path<String>,
-    req: Request,
-) -> ApiResult {
-    replace_state(&api, req, Some(zone)).await
-}
-
-async fn replace_state(api: &Api, req: Request, zone: Option<String>) -> ApiResult {
+async fn replace_state(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
+    let api = &*api;
     let (caller, body) = caller_and_body(req).await?;
-    let zone = pick_zone(api, &caller, zone.as_deref(), None)?;
+    let zone = pick_zone(api, &caller, t.zone.as_deref(), None)?;
     let b: StateBody = parse_json(&body)?;
     let Some(services) = b.services else {
         return Err(ApiError(
