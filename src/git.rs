@@ -56,6 +56,7 @@ pub fn open_or_init(dir: &Path, committer: &Identity) -> Result<Repository, GitE
     if let Ok(repo) = Repository::open(dir)
         && repo.workdir().is_some_and(|w| same_dir(w, dir))
     {
+        exclude_our_files(&repo);
         return Ok(repo);
     }
     let repo = Repository::init(dir).map_err(wrap(dir))?;
@@ -74,6 +75,32 @@ pub fn open_or_init(dir: &Path, committer: &Identity) -> Result<Repository, GitE
         )?;
     }
     Ok(repo)
+}
+
+/// In a repository zonewright did not create, `git status` would list the
+/// store's lock files as untracked: add the [`IGNORE`] patterns to
+/// `.git/info/exclude` (local to the clone, never committed) unless the
+/// repository already ignores them. A failure only leaves them listed.
+fn exclude_our_files(repo: &Repository) {
+    let probe = Path::new(".zonewright-probe.zone.lock");
+    if repo.status_should_ignore(probe).unwrap_or(true) {
+        return;
+    }
+    let exclude = repo.path().join("info").join("exclude");
+    let mut text = std::fs::read_to_string(&exclude).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# zonewright's lock and temp files\n");
+    text.push_str(IGNORE);
+    let written = std::fs::create_dir_all(repo.path().join("info"))
+        .and_then(|()| std::fs::write(&exclude, text));
+    if let Err(e) = written {
+        tracing::warn!(
+            "cannot add zonewright's lock files to {}: {e}; git status will list them",
+            exclude.display()
+        );
+    }
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -110,9 +137,39 @@ pub fn is_dirty(repo: &Repository, file: &Path) -> Result<bool, GitError> {
         .pathspec(&rel)
         .disable_pathspec_match(true);
     let statuses = repo.statuses(Some(&mut opts)).map_err(wrap(repo.path()))?;
-    Ok(statuses
+    let listed = statuses
         .iter()
-        .any(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED)))
+        .any(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED));
+    if !listed {
+        return Ok(false);
+    }
+    // Status compares through the index, which the store's committer
+    // writes after the commit (and a crash can leave behind): compare the
+    // file with HEAD's blob itself.
+    Ok(head_blob(repo, &rel)? != blob_id_of(repo, file)?)
+}
+
+/// The blob HEAD has at `rel`, if any.
+fn head_blob(repo: &Repository, rel: &Path) -> Result<Option<Oid>, GitError> {
+    let err = wrap(repo.path());
+    let head = match repo.head() {
+        Ok(h) => h.peel_to_tree().map_err(&err)?,
+        Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(err(e)),
+    };
+    Ok(head.get_path(rel).ok().map(|e| e.id()))
+}
+
+/// The id `file`'s content would have as a blob (`None` when it is gone).
+fn blob_id_of(repo: &Repository, file: &Path) -> Result<Option<Oid>, GitError> {
+    if !file.exists() {
+        return Ok(None);
+    }
+    Oid::hash_file(git2::ObjectType::Blob, file)
+        .map(Some)
+        .map_err(wrap(repo.path()))
 }
 
 /// Commits the current content of `file` (and only it) on HEAD. Returns
@@ -126,6 +183,108 @@ pub fn commit_file(
 ) -> Result<Option<Oid>, GitError> {
     let err = wrap(repo.path());
     let rel = relative(repo, file)?;
+    let blob = if file.exists() {
+        Some(repo.blob_path(file).map_err(&err)?)
+    } else {
+        None
+    };
+    let oid = commit_blobs(repo, &[(rel.clone(), blob)], author, committer, message)?;
+    // Keep the index in step for this one path, so `git status` is clean;
+    // also when HEAD already holds the file but the index lags behind it
+    // (the server stopped after a commit, before the index was written).
+    let mut index = repo.index().map_err(&err)?;
+    if file.exists() {
+        index.add_path(&rel).map_err(&err)?;
+    } else {
+        let _ = index.remove_path(&rel);
+    }
+    index.write().map_err(&err)?;
+    Ok(oid)
+}
+
+/// A version of a file that the caller wrote itself: its bytes, and the
+/// file's metadata as written (for the index entry).
+pub struct Written<'a> {
+    pub file: &'a Path,
+    pub bytes: &'a [u8],
+    pub meta: &'a std::fs::Metadata,
+}
+
+/// Commits each `written.bytes` as the content of its file (and only those
+/// files) on HEAD, in one commit, without reading the files again: the
+/// store's committer records exactly the version it wrote, even when the
+/// next write has already replaced the file on disk. Each blob is hashed
+/// once, from memory. Returns the commit (`None` when HEAD already holds
+/// those bytes) and the index entries that record the files as written,
+/// for [`update_index`].
+pub fn commit_written(
+    repo: &Repository,
+    written: &[Written<'_>],
+    author: &Identity,
+    committer: &Identity,
+    message: &str,
+) -> Result<(Option<Oid>, Vec<git2::IndexEntry>), GitError> {
+    let err = wrap(repo.path());
+    let mut blobs = Vec::with_capacity(written.len());
+    let mut entries = Vec::with_capacity(written.len());
+    for w in written {
+        let rel = relative(repo, w.file)?;
+        let blob = repo.blob(w.bytes).map_err(&err)?;
+        entries.push(index_entry(&rel, blob, w.meta));
+        blobs.push((rel, Some(blob)));
+    }
+    let oid = commit_blobs(repo, &blobs, author, committer, message)?;
+    Ok((oid, entries))
+}
+
+/// The index entry saying the file at `rel` holds `blob`, with the stat it
+/// had when written: `git status` trusts it while the file is that version
+/// and looks again once it changes.
+fn index_entry(rel: &Path, blob: Oid, m: &std::fs::Metadata) -> git2::IndexEntry {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    // The index stores 32-bit stat fields; git truncates them the same way.
+    let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
+    let path = rel.as_os_str().as_bytes().to_vec();
+    git2::IndexEntry {
+        ctime: time(m.ctime(), m.ctime_nsec()),
+        mtime: time(m.mtime(), m.mtime_nsec()),
+        dev: m.dev() as u32,
+        ino: m.ino() as u32,
+        mode: u32::try_from(i32::from(FileMode::Blob)).unwrap_or(0o100644),
+        uid: m.uid(),
+        gid: m.gid(),
+        file_size: m.size() as u32,
+        id: blob,
+        // The low 12 bits hold the path's length (0xfff: longer).
+        flags: path.len().min(0xfff) as u16,
+        flags_extended: 0,
+        path,
+    }
+}
+
+/// Writes `entries` into the index (one write for all of them), so
+/// `git status` agrees with HEAD about the files the store committed.
+pub fn update_index(repo: &Repository, entries: &[git2::IndexEntry]) -> Result<(), GitError> {
+    let err = wrap(repo.path());
+    let mut index = repo.index().map_err(&err)?;
+    for e in entries {
+        index.add(e).map_err(&err)?;
+    }
+    index.write().map_err(&err)
+}
+
+/// Records each blob (or, when `None`, the removal) at its path in one
+/// commit on HEAD whose tree is HEAD's with just those entries changed.
+/// `None` when the tree would not change.
+fn commit_blobs(
+    repo: &Repository,
+    blobs: &[(PathBuf, Option<Oid>)],
+    author: &Identity,
+    committer: &Identity,
+    message: &str,
+) -> Result<Option<Oid>, GitError> {
+    let err = wrap(repo.path());
     let head = match repo.head() {
         Ok(h) => Some(h.peel_to_commit().map_err(&err)?),
         Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
@@ -143,11 +302,11 @@ pub fn commit_file(
         }
     };
     let mut update = git2::build::TreeUpdateBuilder::new();
-    if file.exists() {
-        let blob = repo.blob_path(file).map_err(&err)?;
-        update.upsert(&rel, blob, FileMode::Blob);
-    } else {
-        update.remove(&rel);
+    for (rel, blob) in blobs {
+        match blob {
+            Some(b) => update.upsert(rel, *b, FileMode::Blob),
+            None => update.remove(rel),
+        };
     }
     let tree_id = update.create_updated(repo, &base).map_err(&err)?;
     if tree_id == base.id() && head.is_some() {
@@ -166,14 +325,6 @@ pub fn commit_file(
             &parents,
         )
         .map_err(&err)?;
-    // Keep the index in step for this one path, so `git status` is clean.
-    let mut index = repo.index().map_err(&err)?;
-    if file.exists() {
-        index.add_path(&rel).map_err(&err)?;
-    } else {
-        let _ = index.remove_path(&rel);
-    }
-    index.write().map_err(&err)?;
     Ok(Some(oid))
 }
 
@@ -303,6 +454,124 @@ mod tests {
         std::fs::write(&ignored, "").expect("lock file");
         assert!(!is_dirty(&repo, &ignored).expect("status"));
         assert_eq!(c.message().ok(), Some("two"));
+    }
+
+    /// The committer's path: the bytes written are recorded even when the
+    /// file already holds the next version, and the index tracks the file.
+    #[test]
+    fn commit_written_records_the_bytes_given_and_keeps_status_true() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let zone = dir.path().join("example.com.zone");
+        let commit = |bytes: &[u8], meta: &std::fs::Metadata, msg: &str| {
+            let w = Written {
+                file: &zone,
+                bytes,
+                meta,
+            };
+            commit_written(&repo, &[w], &key(), &me(), msg).expect("commit")
+        };
+        std::fs::write(&zone, "version 1\n").expect("write");
+        let meta1 = std::fs::metadata(&zone).expect("stat");
+        let (c1, entries) = commit(b"version 1\n", &meta1, "one");
+        let c1 = c1.expect("a commit");
+        // The index is written separately (the committer defers it); the
+        // file is what HEAD holds all the same.
+        assert!(!is_dirty(&repo, &zone).expect("status"));
+        update_index(&repo, &entries).expect("index");
+        assert!(
+            !is_dirty(&repo, &zone).expect("status"),
+            "clean after the index"
+        );
+        // The next version is on disk before its commit: status sees it.
+        std::fs::write(&zone, "version 2, longer\n").expect("write");
+        let meta2 = std::fs::metadata(&zone).expect("stat");
+        assert!(is_dirty(&repo, &zone).expect("status"));
+        // Recording v1 again changes nothing.
+        assert_eq!(commit(b"version 1\n", &meta1, "again").0, None);
+        let (c2, entries) = commit(b"version 2, longer\n", &meta2, "two");
+        let c2 = c2.expect("a commit");
+        update_index(&repo, &entries).expect("index");
+        assert!(!is_dirty(&repo, &zone).expect("status"));
+        let blob_of = |c: Oid| {
+            let tree = repo.find_commit(c).expect("commit").tree().expect("tree");
+            let entry = tree.get_path(Path::new("example.com.zone")).expect("entry");
+            repo.find_blob(entry.id()).expect("blob").content().to_vec()
+        };
+        assert_eq!(blob_of(c1), b"version 1\n");
+        assert_eq!(blob_of(c2), b"version 2, longer\n");
+        // git itself agrees the work tree is clean.
+        let out = std::process::Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(dir.path())
+            .output();
+        if let Ok(out) = out {
+            assert!(out.status.success());
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+        }
+    }
+
+    /// A crash between a commit and the index write leaves `git status`
+    /// showing the committed change as staged and modified; committing the
+    /// file again (as start-up does) repairs the index without a commit.
+    #[test]
+    fn a_stale_index_is_repaired_without_a_new_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let zone = dir.path().join("example.com.zone");
+        std::fs::write(&zone, "v1\n").expect("write");
+        commit_file(&repo, &zone, &key(), &me(), "one").expect("commit");
+        std::fs::write(&zone, "v2\n").expect("write");
+        let meta = std::fs::metadata(&zone).expect("stat");
+        let w = Written {
+            file: &zone,
+            bytes: b"v2\n",
+            meta: &meta,
+        };
+        let (c2, _entries_never_written) =
+            commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
+        assert!(c2.is_some());
+        // The file is what HEAD holds, whatever the index says.
+        assert!(!is_dirty(&repo, &zone).expect("status"));
+        let porcelain = std::process::Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(dir.path())
+            .output();
+        if let Ok(out) = porcelain {
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "MM example.com.zone"
+            );
+        }
+        let head = repo.head().expect("head").target();
+        assert_eq!(
+            commit_file(&repo, &zone, &me(), &me(), "again").expect("c"),
+            None
+        );
+        assert_eq!(repo.head().expect("head").target(), head, "no new commit");
+        let porcelain = std::process::Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(dir.path())
+            .output();
+        if let Ok(out) = porcelain {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "", "index repaired");
+        }
+    }
+
+    #[test]
+    fn an_existing_repository_learns_to_ignore_the_lock_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Repository::init(dir.path()).expect("git init");
+        std::fs::write(dir.path().join(".example.com.zone.lock"), "").expect("lock");
+        let repo = open_or_init(dir.path(), &me()).expect("open");
+        let lock = dir.path().join(".example.com.zone.lock");
+        assert!(!is_dirty(&repo, &lock).expect("status"));
+        // Not committed: the work tree has no .gitignore of ours.
+        assert!(!dir.path().join(".gitignore").exists());
+        // Opening again adds nothing twice.
+        drop(open_or_init(dir.path(), &me()).expect("open"));
+        let exclude = std::fs::read_to_string(dir.path().join(".git/info/exclude")).expect("x");
+        assert_eq!(exclude.matches(".*.lock").count(), 1, "{exclude}");
     }
 
     #[test]
