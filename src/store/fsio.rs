@@ -19,6 +19,7 @@ pub struct Prepared {
     path: PathBuf,
     tmp: tempfile::NamedTempFile,
     id: FileId,
+    meta: fs::Metadata,
 }
 
 impl Prepared {
@@ -37,12 +38,19 @@ impl Prepared {
         // The identity the file will have once renamed, taken from our own
         // handle: a write by someone else after the rename changes it, so
         // the reloader notices instead of taking their change for ours.
-        let id = FileId::from_metadata(&tmp.as_file().metadata()?);
+        let meta = tmp.as_file().metadata()?;
+        let id = FileId::from_metadata(&meta);
         Ok(Prepared {
             path: path.to_path_buf(),
             tmp,
             id,
+            meta,
         })
+    }
+
+    /// The new version's metadata as written (before the rename).
+    pub fn meta(&self) -> &fs::Metadata {
+        &self.meta
     }
 
     /// The zone file this will replace.
@@ -53,7 +61,7 @@ impl Prepared {
     /// Renames the temp file over the zone file and fsyncs the directory so
     /// the rename itself is durable. Returns the file's new identity.
     pub fn install(self) -> io::Result<(PathBuf, FileId)> {
-        let Prepared { path, tmp, id } = self;
+        let Prepared { path, tmp, id, .. } = self;
         tmp.persist(&path).map_err(|e| e.error)?;
         File::open(parent_dir(&path))?.sync_all()?;
         Ok((path, id))

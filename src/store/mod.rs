@@ -22,19 +22,23 @@
 //!          hit the old file in the instant before the rename is put back
 //!          and the change computed again on top of it
 //!        NOTIFY hook                 (queued to the notifier, not awaited)
-//!        git commit of that file     (time-limited; a failure is logged,
-//!                                     the write stands: the file is durable)
+//!        submit the commit           (the text written, to the committer)
+//!   turn released: the next batch is written while this one commits
+//!   answer each write once its commit is made (time-limited; a failure is
+//!     logged, the write stands: the file is durable)
 //! ```
 //!
 //! Invariant 1 of the design (an acknowledged write is durable) holds
-//! because `write` returns only after the rename and the directory fsync.
+//! because `write` returns only after the rename and the directory fsync,
+//! and after the commit unless git failed or was slower than
+//! `[git] commit_timeout`. See [`committer`] for the pipeline.
 
 mod audit;
+pub mod committer;
 mod fsio;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -172,7 +176,20 @@ const MAX_BATCH: usize = 64;
 /// One queued write and where its answer goes.
 struct Queued {
     req: WriteRequest,
-    reply: tokio::sync::oneshot::Sender<Result<WriteOutcome, WriteError>>,
+    reply: tokio::sync::oneshot::Sender<Reply>,
+}
+
+/// What the writer tells a queued write.
+#[derive(Clone)]
+enum Reply {
+    /// The final answer.
+    Now(Result<WriteOutcome, WriteError>),
+    /// Written, durable and published; the answer follows the batch's commit.
+    AfterCommit {
+        old_serial: u32,
+        new_serial: u32,
+        commit: committer::Pending,
+    },
 }
 
 /// The writes waiting for one zone, and whose turn it is.
@@ -216,9 +233,10 @@ struct Inner {
     /// `None` when the zones directory could not be made a repository:
     /// writes still land on disk, and each logs why there is no commit.
     repo: Arc<Mutex<Option<git2::Repository>>>,
-    zones_dir: PathBuf,
     /// Told of every serial change this store publishes (RFC 1996 NOTIFY).
     notifier: std::sync::OnceLock<crate::server::notify::Notifier>,
+    /// Records each written batch in git, in order, off the writer's turn.
+    committer: committer::Committer,
 }
 
 impl Store {
@@ -239,12 +257,17 @@ impl Store {
                 None
             }
         };
+        let repo = Arc::new(Mutex::new(repo));
+        let names = committer::Names {
+            committer: settings.committer.clone(),
+            host: settings.host.clone(),
+        };
         Store {
             inner: Arc::new(Inner {
                 state,
                 settings,
-                repo: Arc::new(Mutex::new(repo)),
-                zones_dir,
+                committer: committer::Committer::start(repo.clone(), zones_dir, names),
+                repo,
                 notifier: std::sync::OnceLock::new(),
             }),
             queues: Mutex::new(Default::default()),
@@ -274,7 +297,12 @@ impl Store {
         let queue = self.zone_queue(&req.zone);
         let (reply, mut answer) = tokio::sync::oneshot::channel();
         queue.push(Queued { req, reply });
-        {
+        let internal = || {
+            Reply::Now(Err(WriteError::Failed(
+                "internal error in the write path".into(),
+            )))
+        };
+        let early = {
             // Group commit: whoever holds the zone's turn takes every write
             // queued behind it (same writer), so N concurrent writes cost one
             // fsync and one commit instead of N.
@@ -282,26 +310,27 @@ impl Store {
             // Answered by an earlier turn's batch: pass the turn on, so the
             // writes arriving meanwhile pile up for one batch, not one each.
             match answer.try_recv() {
-                Ok(result) => return result,
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                    return Err(WriteError::Failed(
-                        "internal error in the write path".into(),
-                    ));
+                Ok(reply) => Some(reply),
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => Some(internal()),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    let batch = queue.take_batch();
+                    if !batch.is_empty() {
+                        let inner = self.inner.clone();
+                        // A panic drops the batch's reply senders: they
+                        // answer below.
+                        let _ = tokio::task::spawn_blocking(move || inner.write_batch(batch)).await;
+                    }
+                    None
                 }
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
             }
-            let batch = queue.take_batch();
-            if !batch.is_empty() {
-                let inner = self.inner.clone();
-                // A panic drops the batch's reply senders: they answer below.
-                let _ = tokio::task::spawn_blocking(move || inner.write_batch(batch)).await;
-            }
-        }
-        answer.await.unwrap_or_else(|_| {
-            Err(WriteError::Failed(
-                "internal error in the write path".into(),
-            ))
-        })
+        };
+        // The turn is free again: the next batch is written while this
+        // one's commit is made.
+        let reply = match early {
+            Some(r) => r,
+            None => answer.await.unwrap_or_else(|_| internal()),
+        };
+        self.inner.settle(reply).await
     }
 
     /// Commits every served zone file that differs from git's HEAD as an
@@ -351,6 +380,22 @@ impl Inner {
         }
     }
 
+    /// The final answer to a write: after its batch's commit, if written.
+    async fn settle(&self, reply: Reply) -> Result<WriteOutcome, WriteError> {
+        match reply {
+            Reply::Now(r) => r,
+            Reply::AfterCommit {
+                old_serial,
+                new_serial,
+                commit,
+            } => Ok(WriteOutcome::Written {
+                old_serial,
+                new_serial,
+                commit: commit.wait(self.settings.commit_timeout).await,
+            }),
+        }
+    }
+
     /// Runs a batch and sends each write its own answer.
     fn write_batch(&self, batch: Vec<Queued>) {
         let reqs: Vec<&WriteRequest> = batch.iter().map(|q| &q.req).collect();
@@ -364,11 +409,11 @@ impl Inner {
     /// before it left it (so each gets its own prerequisites and answer),
     /// then records all that changed as one edit, one serial step and one
     /// commit. Returns one result per write.
-    fn write_many(&self, reqs: &[&WriteRequest]) -> Vec<Result<WriteOutcome, WriteError>> {
+    fn write_many(&self, reqs: &[&WriteRequest]) -> Vec<Reply> {
         let Some(first) = reqs.first() else {
             return Vec::new();
         };
-        let every = |e: WriteError| reqs.iter().map(|_| Err(e.clone())).collect();
+        let every = |e: WriteError| reqs.iter().map(|_| Reply::Now(Err(e.clone()))).collect();
         let (source, _) = match self.current(&first.zone) {
             Ok(c) => c,
             Err(e) => return every(e),
@@ -399,7 +444,9 @@ impl Inner {
         let Some(first) = reqs.first() else {
             return Attempt::Done(Vec::new());
         };
-        let every = |e: WriteError| Attempt::Done(reqs.iter().map(|_| Err(e.clone())).collect());
+        let every = |e: WriteError| {
+            Attempt::Done(reqs.iter().map(|_| Reply::Now(Err(e.clone()))).collect())
+        };
         let (source, loaded) = match self.fresh(&first.zone) {
             Ok(f) => f,
             Err(e) => return every(e),
@@ -429,17 +476,17 @@ impl Inner {
             };
             results.push(outcome);
         }
-        let finish = |results: Vec<Option<Result<WriteOutcome, WriteError>>>,
-                      pending: Result<WriteOutcome, WriteError>| {
+        let finish = |results: Vec<Option<Result<WriteOutcome, WriteError>>>, pending: Reply| {
             Attempt::Done(
                 results
                     .into_iter()
-                    .map(|r| r.unwrap_or_else(|| pending.clone()))
+                    .map(|r| r.map_or_else(|| pending.clone(), Reply::Now))
                     .collect(),
             )
         };
+        let fail = |results, e: WriteError| finish(results, Reply::Now(Err(e)));
         if merged.is_empty() {
-            return finish(results, Ok(WriteOutcome::Unchanged));
+            return finish(results, Reply::Now(Ok(WriteOutcome::Unchanged)));
         }
         let changes_count = results.iter().filter(|r| r.is_none()).count();
         let mut changes = merged;
@@ -448,14 +495,14 @@ impl Inner {
         changes.serial = Some(new);
         let (document, rendered) = match loaded.document.apply(&changes) {
             Ok(x) => x,
-            Err(e) => return finish(results, Err(WriteError::Invalid(e.message))),
+            Err(e) => return fail(results, WriteError::Invalid(e.message)),
         };
         // The new zone from the served one and the change, in time
         // proportional to the change (Zone::with_changes equals a full
         // Zone::build of the edited records).
         let (zone, warnings) = match loaded.zone.with_changes(&changes, &pending_location()) {
             Ok(x) => x,
-            Err(errs) => return finish(results, Err(WriteError::Invalid(first_message(&errs)))),
+            Err(errs) => return fail(results, WriteError::Invalid(first_message(&errs))),
         };
         // Write and fsync the new versions beside the old ones first...
         let mut prepared = Vec::with_capacity(rendered.files.len());
@@ -463,14 +510,15 @@ impl Inner {
             match fsio::Prepared::write(Path::new(file), text) {
                 Ok(p) => prepared.push(p),
                 Err(e) => {
-                    return finish(
+                    return fail(
                         results,
-                        Err(WriteError::Failed(format!("cannot write {file}: {e}"))),
+                        WriteError::Failed(format!("cannot write {file}: {e}")),
                     );
                 }
             }
         }
         let soa = zone.soa().clone();
+        let metas: Vec<std::fs::Metadata>;
         {
             // ...then, under the state guard (the reloader cannot
             // interleave), recheck, rename, and publish.
@@ -478,14 +526,14 @@ impl Inner {
             if !loader::unchanged(&loaded.files) {
                 return Attempt::Raced;
             }
-            let fail = |e: std::io::Error| {
+            let io_fail = |e: std::io::Error| {
                 WriteError::Failed(format!("cannot replace the zone file: {e}"))
             };
             macro_rules! io {
                 ($e:expr) => {
                     match $e {
                         Ok(v) => v,
-                        Err(e) => return finish(results, Err(fail(e))),
+                        Err(e) => return fail(results, io_fail(e)),
                     }
                 };
             }
@@ -503,6 +551,7 @@ impl Inner {
                 return Attempt::Raced;
             }
             let mut installed = Vec::with_capacity(prepared.len());
+            metas = prepared.iter().map(|p| p.meta().clone()).collect();
             for p in prepared {
                 installed.push(io!(p.install()));
             }
@@ -554,81 +603,42 @@ impl Inner {
                 clients.push(req.client);
             }
         }
-        let who = Provenance {
-            actor: &first.actor,
-            clients,
-            requests: changes_count,
-            via: first.via,
-        };
-        let message = audit::message(&first.zone, &changes, old, new, &who);
-        let files: Vec<PathBuf> = rendered
-            .files
-            .iter()
-            .map(|(f, _)| PathBuf::from(f))
-            .collect();
-        let commit = self.commit(&files, &first.actor, &message.to_string());
         info!(
             zone = %first.zone, actor = %first.actor, via = first.via, requests = changes_count,
             added = changes.add.len(), removed = changes.remove.len(),
             serial = %format!("{old} -> {new}"), "zone written"
         );
+        let files = rendered
+            .files
+            .into_iter()
+            .zip(metas)
+            .map(|((path, text), meta)| committer::WrittenFile {
+                path: PathBuf::from(path),
+                text,
+                meta,
+            })
+            .collect();
+        let commit = self.committer.submit(committer::Job {
+            files,
+            record: committer::Record {
+                zone: first.zone.clone(),
+                changes,
+                old_serial: old,
+                new_serial: new,
+                actor: first.actor.clone(),
+                clients,
+                requests: changes_count,
+                via: first.via,
+            },
+        });
         finish(
             results,
-            Ok(WriteOutcome::Written {
+            Reply::AfterCommit {
                 old_serial: old,
                 new_serial: new,
                 commit,
-            }),
+            },
         )
-    }
-
-    /// Commits `files` on a helper thread, waiting at most the configured
-    /// time. A failure never undoes the write: it is logged with the
-    /// command that records the file by hand, and the next commit of the
-    /// file picks the change up anyway.
-    fn commit(&self, files: &[PathBuf], actor: &str, message: &str) -> Option<String> {
-        let author = Identity {
-            name: actor.to_owned(),
-            email: format!("zonewright@{}", self.settings.host),
-        };
-        let committer = self.settings.committer.clone();
-        let repo = self.repo.clone();
-        let (files2, message2) = (files.to_vec(), message.to_owned());
-        let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("git-commit".into())
-            .spawn(move || {
-                let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
-                let result = match guard.as_ref() {
-                    None => Err("the zones directory is not a git repository".to_owned()),
-                    Some(r) => commit_all(r, &files2, &author, &committer, &message2),
-                };
-                let _ = tx.send(result);
-            });
-        let outcome = match spawned {
-            Ok(_) => rx
-                .recv_timeout(self.settings.commit_timeout)
-                .unwrap_or_else(|_| Err("git commit timed out".to_owned())),
-            Err(e) => Err(format!("cannot start the commit thread: {e}")),
-        };
-        match outcome {
-            Ok(oid) => oid,
-            Err(e) => {
-                let list = files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                error!(
-                    "git commit failed: {e}; the change is on disk but not in git. Record it with: \
-                     git -C {} add {list} && git -C {} commit -m 'record change' \
-                     (the next write to this zone commits it too)",
-                    self.zones_dir.display(),
-                    self.zones_dir.display()
-                );
-                None
-            }
-        }
     }
 
     fn commit_external_changes(&self) -> usize {
@@ -649,56 +659,33 @@ impl Inner {
         };
         let mut committed = 0;
         for (zone, path, serial) in zones {
-            match git::is_dirty(repo, &path) {
-                Ok(false) => {}
-                Ok(true) => {
-                    let who = Provenance {
-                        actor: "external change",
-                        clients: Vec::new(),
-                        requests: 1,
-                        via: "external",
-                    };
-                    let msg = audit::external_message(&zone, serial, &who).to_string();
-                    let me = self.settings.committer.clone();
-                    match git::commit_file(repo, &path, &me, &me, &msg) {
-                        Ok(Some(_)) => {
-                            committed += 1;
-                            info!(zone = %zone, file = %path.display(), "committed an external change");
-                        }
-                        Ok(None) => {}
-                        Err(e) => error!(zone = %zone, "cannot commit external change: {e}"),
-                    }
+            let who = Provenance {
+                actor: "external change",
+                clients: Vec::new(),
+                requests: 1,
+                via: "external",
+            };
+            let msg = audit::external_message(&zone, serial, &who).to_string();
+            let me = self.settings.committer.clone();
+            // Commits the file when it differs from HEAD; either way it
+            // brings the index up to date (a stop between a commit and the
+            // committer's index write leaves it behind).
+            match git::commit_file(repo, &path, &me, &me, &msg) {
+                Ok(Some(_)) => {
+                    committed += 1;
+                    info!(zone = %zone, file = %path.display(), "committed an external change");
                 }
-                Err(e) => warn!(zone = %zone, "cannot check git status: {e}"),
+                Ok(None) => {}
+                Err(e) => error!(zone = %zone, "cannot commit external change: {e}"),
             }
         }
         committed
     }
 }
 
-/// Commits each file in turn (one zone is normally one file; includes
-/// changed by the same write are recorded in the same message).
-fn commit_all(
-    repo: &git2::Repository,
-    files: &[PathBuf],
-    author: &Identity,
-    committer: &Identity,
-    message: &str,
-) -> Result<Option<String>, String> {
-    let mut last = None;
-    for f in files {
-        if let Some(oid) =
-            git::commit_file(repo, f, author, committer, message).map_err(|e| e.to_string())?
-        {
-            last = Some(oid.to_string());
-        }
-    }
-    Ok(last)
-}
-
 /// The outcome of one try at a batch.
 enum Attempt {
-    Done(Vec<Result<WriteOutcome, WriteError>>),
+    Done(Vec<Reply>),
     /// The file changed on disk under us: read it again and retry.
     Raced,
 }

@@ -79,6 +79,36 @@ impl Fixture {
         walk.count() - 1
     }
 
+    /// (old, new, requests) from the `Serial:` and `Requests:` trailers of
+    /// the commits since the repository was created, oldest first.
+    fn serial_history(&self) -> Vec<(u32, u32, usize)> {
+        let repo = self.repo();
+        let mut walk = repo.revwalk().expect("revwalk");
+        walk.push_head().expect("head");
+        let mut out = Vec::new();
+        for id in walk {
+            let c = repo.find_commit(id.expect("id")).expect("commit");
+            let msg = c.message().unwrap_or_default().to_owned();
+            let trailer = |k: &str| {
+                msg.lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map(str::to_owned)
+            };
+            let Some(serial) = trailer("Serial: ") else {
+                continue;
+            };
+            let (old, new) = serial.split_once(" -> ").expect("serial trailer");
+            let requests = trailer("Requests: ").map_or(1, |r| r.parse().expect("count"));
+            out.push((
+                old.parse().expect("old"),
+                new.parse().expect("new"),
+                requests,
+            ));
+        }
+        out.reverse();
+        out
+    }
+
     fn served(&self, name: &str, rtype: RecordType) -> usize {
         let snap = self.store.state().snapshot();
         let n = Name::from_ascii(name).expect("name");
@@ -338,12 +368,39 @@ async fn concurrent_writes_all_land_with_increasing_serials() {
             1
         );
     }
-    // Group commit: one serial step and one commit per batch, in order.
-    assert_eq!(f.commits(), serials.len());
+    // Group commit: one serial step per batch; the commits (one per batch,
+    // or fewer when the committer groups queued batches) chain the serials
+    // in order and record all 20 requests.
+    let history = f.serial_history();
+    assert!((1..=serials.len()).contains(&history.len()), "{history:?}");
+    let mut prev = 2611210007;
+    for (old, new, _) in &history {
+        assert_eq!(*old, prev, "{history:?}");
+        assert!(serials.contains(new), "{history:?}");
+        prev = *new;
+    }
+    assert_eq!(Some(prev), serials.iter().max().copied());
+    assert_eq!(history.iter().map(|h| h.2).sum::<usize>(), 20);
     let mut sorted: Vec<u32> = serials.into_iter().collect();
     sorted.sort_unstable();
     let expected: Vec<u32> = (1..=sorted.len() as u32).map(|k| 2611220000 + k).collect();
     assert_eq!(sorted, expected);
+}
+
+impl Inner {
+    /// `write_many` with each reply settled (commits awaited), as the
+    /// writers in `Store::write` do.
+    fn write_many_settled(&self, reqs: &[&WriteRequest]) -> Vec<Result<WriteOutcome, WriteError>> {
+        let replies = self.write_many(reqs);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        replies
+            .into_iter()
+            .map(|r| rt.block_on(self.settle(r)))
+            .collect()
+    }
 }
 
 fn request(compute: Compute) -> WriteRequest {
@@ -380,7 +437,7 @@ fn a_batch_applies_in_order_with_an_answer_each_and_one_commit() {
         request(Box::new(|_| Ok(ChangeSet::default()))),
     ];
     let refs: Vec<&WriteRequest> = reqs.iter().collect();
-    let results = f.store.inner.write_many(&refs);
+    let results = f.store.inner.write_many_settled(&refs);
     match (&results[0], &results[1]) {
         (
             Ok(WriteOutcome::Written {
@@ -441,7 +498,7 @@ fn a_batch_that_cancels_out_writes_nothing() {
         })),
     ];
     let refs: Vec<&WriteRequest> = reqs.iter().collect();
-    let results = f.store.inner.write_many(&refs);
+    let results = f.store.inner.write_many_settled(&refs);
     assert!(
         results
             .iter()
