@@ -23,18 +23,19 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Writes `text` to a temp file in `path`'s directory, fsyncs it and
-    /// gives it the original's permissions.
+    /// Writes `text` to a temp file in `path`'s directory, gives it the
+    /// original's permissions and fsyncs it.
     pub fn write(path: &Path, text: &str) -> io::Result<Prepared> {
         let mut tmp = tempfile::Builder::new()
             .prefix(".zonewright-")
             .suffix(".tmp")
             .tempfile_in(parent_dir(path))?;
         tmp.write_all(text.as_bytes())?;
-        tmp.as_file().sync_all()?;
+        // The mode first, so the fsync makes it durable with the content.
         if let Ok(meta) = fs::metadata(path) {
-            fs::set_permissions(tmp.path(), meta.permissions())?;
+            tmp.as_file().set_permissions(meta.permissions())?;
         }
+        tmp.as_file().sync_all()?;
         // The identity the file will have once renamed, taken from our own
         // handle: a write by someone else after the rename changes it, so
         // the reloader notices instead of taking their change for ours.
