@@ -13,11 +13,24 @@
 # UPDATEs/s (NOERROR answers per second), p50/p99 latency per UPDATE,
 # errors; then the ratios zonewright/named.
 #
-# Usage: scripts/bench-update.sh [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY]
+# Usage: scripts/bench-update.sh [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY] [-f]
 #   -d SECONDS  length of each run (default 10)
 #   -s WHICH    which servers to run (default both)
 #   -z SIZES    comma-separated zone sizes in A records (default 1000,100000)
 #   -b BINARY   use this zonewright binary instead of building one
+#   -f          give each server and zone size a new ext4 file system (a
+#               sparse image in the temp dir, loop-mounted; needs root,
+#               mkfs.ext4 and loop devices), so no run inherits the state
+#               an earlier one (or a build) left in the file system
+#
+# Why -f: both servers create, fsync and rename files for every UPDATE,
+# and what that costs depends on the file system's recent history. On a
+# machine whose root file system is ext4 without a journal (seen on the
+# 2-core VMs this was measured on), inode allocation slows down after
+# many recent deletions, and figures for the same binary drifted by 3x
+# between consecutive runs (after a cargo build, for instance). A fresh,
+# ordinary (journaled) ext4 gives repeatable figures; the script prints
+# which file system each run used.
 #
 # Needs: named (bind9), dig (bind9-dnsutils), /usr/bin/python3 with
 # dnspython (python3-dnspython), git, and cargo unless -b is given.
@@ -37,14 +50,16 @@ duration=10
 which=both
 sizes=1000,100000
 binary=
-while getopts "d:s:z:b:h" opt; do
+fresh=0
+while getopts "d:s:z:b:fh" opt; do
     case $opt in
         d) duration=$OPTARG ;;
         s) which=$OPTARG ;;
         z) sizes=$OPTARG ;;
         b) binary=$OPTARG ;;
+        f) fresh=1 ;;
         h) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY] [-f]" >&2; exit 2 ;;
     esac
 done
 case $which in zonewright|named|both) ;; *) echo "-s: zonewright, named or both" >&2; exit 2 ;; esac
@@ -64,58 +79,62 @@ secret='AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8='   # bytes 0..31
 keyname=acme-key
 concurrencies=(1 8)
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 not found (apt-get install $2)" >&2; exit 1; }
-}
+ZW_TAG=bench
+# shellcheck source=scripts/lib/common.sh
+source "$root/scripts/lib/common.sh"
+need() { zw_need "$@"; }
 need dig bind9-dnsutils
 need git git
 [[ $which == zonewright ]] || need named bind9
 [[ $which == named || -n $binary ]] || need cargo cargo
 "$PY" -c 'import dns.update, dns.tsig' 2>/dev/null \
     || { echo "bench: $PY has no dnspython (apt-get install python3-dnspython)" >&2; exit 1; }
+if (( fresh )); then
+    need mkfs.ext4 e2fsprogs
+    need findmnt util-linux
+    (( EUID == 0 )) || { echo "bench: -f needs root (it loop-mounts file system images)" >&2; exit 1; }
+fi
 
 # --- daemons we start are stopped on exit, by PID ---------------------------
 pids=()
 tmp=$(mktemp -d)
-stop_pid() {
-    local pid=$1 _
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 100); do                  # at most 10 s
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+stop_pid() { zw_stop_pid "$1"; }
+mounts=()
 cleanup() {
-    local pid
+    local pid m
     for pid in "${pids[@]}"; do
         stop_pid "$pid"
+    done
+    for m in "${mounts[@]}"; do
+        umount "$m" 2>/dev/null || echo "bench: could not unmount $m" >&2
     done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port free for both UDP and TCP on 127.0.0.1, chosen by the kernel.
-free_port() {
-    "$PY" - <<'PY'
-import socket
-for _ in range(100):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    print(port)
-    break
-else:
-    raise SystemExit("no free port")
-PY
+free_port() { zw_free_ports 1; }
+
+# run_dir NAME: sets $dir to a new directory for one server's run; with
+# -f, the root of a new ext4 file system (an 8 GiB sparse image,
+# loop-mounted, unmounted on exit). Not called in a subshell: it records
+# the mount for cleanup.
+run_dir() {
+    dir="$tmp/$1"
+    mkdir -p "$dir"
+    if (( fresh )); then
+        truncate -s 8G "$tmp/$1.img"
+        mkfs.ext4 -q -F "$tmp/$1.img"
+        mount -o loop "$tmp/$1.img" "$dir"
+        mounts+=("$dir")
+    fi
+}
+
+# The file system a run's directory is on, for the report.
+fs_of() {
+    local t
+    t=$(findmnt -no FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1")
+    if (( fresh )); then echo "$t, new image"; else echo "$t at $1"; fi
 }
 
 # Waits until the server on port $1 (PID $2) answers the SOA of bench.test:
@@ -215,7 +234,7 @@ if [[ $which != named ]]; then
     fi
     if [[ -n $binary ]]; then
         for size in "${zone_sizes[@]}"; do
-            dir="$tmp/zw-$size"
+            run_dir "zw-$size"
             mkdir -p "$dir/zones"
             gen_zone "$dir/zones/bench.test.zone" "$size"
             git -C "$dir/zones" init -q
@@ -234,7 +253,7 @@ secret = "$secret"
 rate_limit = "off"
 grant = [ { zone = "bench.test", names = ["**"], types = ["TXT"] } ]
 TOML
-            echo "== zonewright, bench.test with $size records, on 127.0.0.1:$port"
+            echo "== zonewright, bench.test with $size records, on 127.0.0.1:$port, files on $(fs_of "$dir")"
             "$binary" --log-level warn serve --config "$dir/zonewright.toml" \
                 >"$dir/zonewright.log" 2>&1 &
             pid=$!
@@ -248,8 +267,7 @@ fi
 # --- named ------------------------------------------------------------------
 if [[ $which != zonewright ]]; then
     for size in "${zone_sizes[@]}"; do
-        dir="$tmp/named-$size"
-        mkdir -p "$dir"
+        run_dir "named-$size"
         gen_zone "$dir/bench.test.zone" "$size"
         port=$(free_port)
         cat >"$dir/named.conf" <<CONF
@@ -275,7 +293,7 @@ zone "bench.test" {
 };
 CONF
         named-checkconf "$dir/named.conf" || { echo "named: bad generated config" >&2; exit 1; }
-        echo "== $(named -v), bench.test with $size records, on 127.0.0.1:$port"
+        echo "== $(named -v), bench.test with $size records, on 127.0.0.1:$port, files on $(fs_of "$dir")"
         # -g: foreground, log to stderr. As root named keeps running as root
         # (no -u), which is fine for a throwaway temp dir.
         named -g -c "$dir/named.conf" >"$dir/named.log" 2>&1 &
@@ -288,7 +306,9 @@ fi
 
 # --- results ----------------------------------------------------------------
 echo
-echo "UPDATE benchmark: add TXT + delete TXT per op, TSIG hmac-sha256, UDP, ${duration}s per run, $(nproc) cores"
+fs="the temp dir's file system"
+(( fresh )) && fs="a new ext4 file system per run (-f)"
+echo "UPDATE benchmark: add TXT + delete TXT per op, TSIG hmac-sha256, UDP, ${duration}s per run, $(nproc) cores, $fs"
 printf '%-11s %9s %8s %11s %9s %9s %7s\n' server records workers "updates/s" "p50 ms" "p99 ms" errors
 for name in zonewright named; do
     for size in "${zone_sizes[@]}"; do
