@@ -6,7 +6,7 @@
 //! TTL where a surviving record relied on a removed neighbour for one. The
 //! rules are in the module docs of [`super`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::rdata;
@@ -40,6 +40,29 @@ fn owner_hash(name: &Name) -> u64 {
         }
     }
     h
+}
+
+/// What the edit's passes over every record need of one record, kept in
+/// [`Document`] beside its record list so those passes read a small array
+/// instead of following a pointer per record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecMeta {
+    /// [`owner_hash`] of the owner.
+    owner: u64,
+    ttl: u32,
+    explicit_owner: bool,
+    explicit_ttl: bool,
+}
+
+impl RecMeta {
+    pub fn of(r: &RecordEntry) -> RecMeta {
+        RecMeta {
+            owner: owner_hash(&r.rr.name),
+            ttl: r.rr.ttl,
+            explicit_owner: r.explicit_owner,
+            explicit_ttl: r.explicit_ttl,
+        }
+    }
 }
 
 fn owner_key(name: &Name) -> String {
@@ -81,13 +104,15 @@ struct Spot {
 /// Running state of the walk that finds records needing an owner or a TTL.
 #[derive(Clone)]
 struct Sim<'d> {
-    last_owner: Option<&'d Name>,
+    /// The previous owner and its [`owner_hash`].
+    last_owner: Option<(&'d Name, u64)>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
 }
 
 struct Walk<'d> {
     doc: &'d Document,
+    meta: &'d [RecMeta],
     removed: &'d [bool],
     /// Record index of the next record entry the walk meets (it reads in
     /// the order of [`Document::records`]).
@@ -97,10 +122,16 @@ struct Walk<'d> {
 }
 
 impl<'d> Walk<'d> {
-    fn inserted(&self, file: usize, pos: usize, sim: &mut Sim<'d>) {
+    /// Records inserted at `pos` of `file` become the previous record.
+    /// `spots` are the file's insertion offsets, ascending (the walk meets
+    /// offsets in order, so it looks up only where one is).
+    fn inserted(&self, file: usize, pos: usize, spots: &[usize], sim: &mut Sim<'d>) {
+        if spots.binary_search(&pos).is_err() {
+            return;
+        }
         if let Some((_, rrs)) = self.inserts.get(&Spot { file, pos }) {
             for rr in rrs {
-                sim.last_owner = Some(&rr.name);
+                sim.last_owner = Some((&rr.name, owner_hash(&rr.name)));
                 sim.last_ttl = Some(rr.ttl);
             }
         }
@@ -108,11 +139,18 @@ impl<'d> Walk<'d> {
 
     fn walk(&mut self, file: usize, mut sim: Sim<'d>) {
         let doc = self.doc;
+        let mut spots: Vec<usize> = self
+            .inserts
+            .keys()
+            .filter(|s| s.file == file)
+            .map(|s| s.pos)
+            .collect();
+        spots.sort_unstable();
         let Some(f) = doc.files.get(file) else {
             return;
         };
         for entry in &f.entries {
-            self.inserted(file, entry.start, &mut sim);
+            self.inserted(file, entry.start, &spots, &mut sim);
             match &entry.kind {
                 EntryKind::Ttl(t) => sim.default_ttl = Some(*t),
                 EntryKind::Include { file: child, .. } => {
@@ -128,24 +166,32 @@ impl<'d> Walk<'d> {
                     if self.removed.get(k).copied().unwrap_or(false) {
                         continue;
                     }
-                    if !r.explicit_owner && sim.last_owner != Some(&r.rr.name) {
-                        self.edits[file].push(owner_fix(&f.text, entry.start, r));
+                    // The record itself is read only where it may need an
+                    // owner or a TTL written.
+                    let m = self.meta.get(k).copied().unwrap_or_else(|| RecMeta::of(r));
+                    if !m.explicit_owner {
+                        let same = sim
+                            .last_owner
+                            .is_some_and(|(n, h)| h == m.owner && *n == r.rr.name);
+                        if !same {
+                            self.edits[file].push(owner_fix(&f.text, entry.start, r));
+                        }
                     }
-                    sim.last_owner = Some(&r.rr.name);
-                    if !r.explicit_ttl && sim.default_ttl.or(sim.last_ttl) != Some(r.rr.ttl) {
+                    sim.last_owner = Some((&r.rr.name, m.owner));
+                    if !m.explicit_ttl && sim.default_ttl.or(sim.last_ttl) != Some(m.ttl) {
                         self.edits[file].push(Edit {
                             start: entry.start + r.after_owner,
                             end: entry.start + r.after_owner,
-                            text: format!("{} ", r.rr.ttl),
+                            text: format!("{} ", m.ttl),
                             fresh_line: false,
                         });
                     }
-                    sim.last_ttl = Some(r.rr.ttl);
+                    sim.last_ttl = Some(m.ttl);
                 }
                 _ => {}
             }
         }
-        self.inserted(file, f.text.len(), &mut sim);
+        self.inserted(file, f.text.len(), &spots, &mut sim);
     }
 }
 
@@ -172,13 +218,21 @@ fn owner_fix(text: &str, start: usize, r: &RecordEntry) -> Edit {
     }
 }
 
-/// The separator the file's records mostly use after the owner.
+/// How many records with a written owner [`separator`] looks at.
+const SEPARATOR_SAMPLE: usize = 256;
+
+/// The separator the file's records mostly use after the owner, judged by
+/// its first [`SEPARATOR_SAMPLE`] records that write one (a full count
+/// would read every record of a large zone on every edit).
 fn separator(doc: &Document, file: usize) -> &'static str {
     let Some(f) = doc.files.get(file) else {
         return "\t";
     };
     let (mut tabs, mut spaces) = (0usize, 0usize);
     for e in &f.entries {
+        if tabs + spaces >= SEPARATOR_SAMPLE {
+            break;
+        }
         if let EntryKind::Record(r) = &e.kind
             && r.explicit_owner
             && r.after_owner > r.first_token
@@ -225,18 +279,30 @@ pub(super) fn apply(
 
     // Only records whose owner is one the change set names can match it:
     // a cheap owner hash picks them, and only they get full keys.
-    let wanted: HashSet<u64> = changes
+    let mut wanted: Vec<u64> = changes
         .remove
         .iter()
         .chain(&changes.add)
         .map(|rr| owner_hash(&rr.name))
         .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let computed: Vec<RecMeta>;
+    let meta: &[RecMeta] = if doc.meta.len() == recs.len() {
+        &doc.meta
+    } else {
+        computed = recs.iter().map(|r| RecMeta::of(r)).collect();
+        &computed
+    };
     let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
     let mut by_owner: HashMap<String, Vec<usize>> = HashMap::new();
-    for (k, r) in recs.iter().enumerate() {
-        if !wanted.contains(&owner_hash(&r.rr.name)) {
+    for (k, m) in meta.iter().enumerate() {
+        if wanted.binary_search(&m.owner).is_err() {
             continue;
         }
+        let Some(r) = recs.get(k) else {
+            continue;
+        };
         by_key.entry(key(&r.rr)).or_default().push(k);
         by_owner.entry(owner_key(&r.rr.name)).or_default().push(k);
     }
@@ -389,6 +455,7 @@ pub(super) fn apply(
     // Owners and TTLs that relied on a removed or displaced neighbour.
     let mut walk = Walk {
         doc,
+        meta,
         removed: &removed,
         next: 0,
         inserts: &inserts,
@@ -413,10 +480,13 @@ pub(super) fn apply(
     // The new document: untouched entries moved, new text parsed.
     let mut rb = Rebuild {
         doc,
+        old_meta: meta,
+        old_record: 0,
         edits: &edits,
         changed: &changed,
         files: doc.files.iter().map(|_| None).collect(),
         records: Vec::with_capacity(doc.records.len() + accepted.len()),
+        meta: Vec::with_capacity(doc.records.len() + accepted.len()),
         dirty: Vec::new(),
         fresh: Vec::new(),
     };
@@ -432,6 +502,7 @@ pub(super) fn apply(
     let Rebuild {
         files: new_files,
         records: new_records,
+        meta: new_meta,
         dirty,
         fresh,
         ..
@@ -445,6 +516,7 @@ pub(super) fn apply(
         origin: doc.origin.clone(),
         files,
         records: new_records,
+        meta: new_meta,
     };
 
     let mut rendered = Rendered { files: Vec::new() };
@@ -528,11 +600,17 @@ pub(super) fn apply(
 /// would have them.
 struct Rebuild<'a> {
     doc: &'a Document,
+    /// The old document's [`RecMeta`]s, and the index of the next old
+    /// record the rebuild meets (it reads in the order of the records).
+    old_meta: &'a [RecMeta],
+    old_record: usize,
     /// Sorted edits of each file.
     edits: &'a [Vec<Edit>],
     changed: &'a [bool],
     files: Vec<Option<FileDoc>>,
     records: Vec<(usize, usize)>,
+    /// The new document's [`RecMeta`]s, beside `records`.
+    meta: Vec<RecMeta>,
     /// Old (file, entry) of each record entry that was re-parsed.
     dirty: Vec<(usize, usize)>,
     /// New (file, entry) of each record parsed from new text.
@@ -623,6 +701,14 @@ impl Out {
 }
 
 impl Rebuild<'_> {
+    /// The next old record's [`RecMeta`] (computed from the record should
+    /// the array not cover it).
+    fn next_old_meta(&mut self, r: &RecordEntry) -> RecMeta {
+        let m = self.old_meta.get(self.old_record).copied();
+        self.old_record += 1;
+        m.unwrap_or_else(|| RecMeta::of(r))
+    }
+
     fn file(&mut self, fi: usize, mut st: State) -> Result<(), ZoneError> {
         let doc = self.doc;
         let Some(f) = doc.files.get(fi) else {
@@ -634,8 +720,10 @@ impl Rebuild<'_> {
                     EntryKind::Origin(o) => st.origin = o.clone(),
                     EntryKind::Ttl(t) => st.default_ttl = Some(*t),
                     EntryKind::Record(r) => {
+                        let m = self.next_old_meta(r);
                         self.records.push((fi, ei));
-                        st.last_ttl = Some(r.rr.ttl);
+                        self.meta.push(m);
+                        st.last_ttl = Some(m.ttl);
                     }
                     EntryKind::Include { origin, file, .. } => {
                         self.file(*file, child_state(origin, &st))?;
@@ -672,6 +760,11 @@ impl Rebuild<'_> {
             while es.get(k).is_some_and(|e| e.start < entry.end) {
                 k += 1;
             }
+            // Every old record is met once, in order, whatever becomes of it.
+            let old = match &entry.kind {
+                EntryKind::Record(r) => Some(self.next_old_meta(r)),
+                _ => None,
+            };
             let inside = es.get(first..k).unwrap_or(&[]);
             if inside.is_empty() {
                 self.flush(fi, &mut out, &mut st, &mut last_owner_at)?;
@@ -688,8 +781,10 @@ impl Rebuild<'_> {
                     EntryKind::Origin(o) => st.origin = o.clone(),
                     EntryKind::Ttl(t) => st.default_ttl = Some(*t),
                     EntryKind::Record(r) => {
+                        let m = old.unwrap_or_else(|| RecMeta::of(r));
                         self.records.push((fi, out.entries.len()));
-                        st.last_ttl = Some(r.rr.ttl);
+                        self.meta.push(m);
+                        st.last_ttl = Some(m.ttl);
                         last_owner_at = Some(oi);
                     }
                     EntryKind::Include { origin, file, .. } => {
@@ -773,8 +868,9 @@ impl Rebuild<'_> {
             )
         })?;
         for e in parsed {
-            if matches!(e.kind, EntryKind::Record(_)) {
+            if let EntryKind::Record(r) = &e.kind {
                 self.records.push((fi, out.entries.len()));
+                self.meta.push(RecMeta::of(r));
                 self.fresh.push((fi, out.entries.len()));
             }
             out.entries.push(e);

@@ -108,6 +108,10 @@ pub struct Document {
     files: Vec<parse::FileDoc>,
     /// (file, entry) of each record in reading order.
     records: Vec<(usize, usize)>,
+    /// Beside `records`, what an edit's passes over every record need to
+    /// know of each one, in one small array (no pointer to follow per
+    /// record).
+    meta: Vec<edit::RecMeta>,
 }
 
 /// The result of [`Document::apply`]: new text for each file that changed.
@@ -130,11 +134,14 @@ impl Document {
         if !parsed.errors.is_empty() {
             return Err(parsed.errors);
         }
-        Ok(Document {
+        let mut doc = Document {
             origin: origin.clone(),
             files: parsed.files,
             records: parsed.records,
-        })
+            meta: Vec::new(),
+        };
+        doc.meta = doc.record_entries().map(edit::RecMeta::of).collect();
+        Ok(doc)
     }
 
     /// Every RR in file order, with where it was written.
