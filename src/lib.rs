@@ -16,7 +16,7 @@
 //!        │                                   └──► xfr (PURE: AXFR messages, each signed)
 //!        └─ UPDATE ──► policy (PURE: grants) ──► store::write(compute = update::evaluate (PURE))
 //!                        store: lock ─ recheck ─ serial (PURE) ─ zonefile edit (PURE) ─ atomic
-//!                               write ─ publish snapshot ─ git commit
+//!                               write ─ publish snapshot ─► committer thread: git commit ─► answer
 //! ```
 //!
 //! - [`rr`]: records as held (class IN, RDATA in wire form) and change sets.
@@ -36,7 +36,8 @@
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file.
-//! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, git, publish.
+//! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
+//!   the committer thread's git commit (pipelined with the next write).
 //! - [`config`]: TOML config with clear errors.
 //! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
