@@ -86,7 +86,7 @@ impl Server {
     }
 
     /// Serves until `stop` turns true, then lets open requests finish
-    /// (bounded by [`SHUTDOWN_GRACE`]).
+    /// (bounded by `SHUTDOWN_GRACE`).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let listener = match tokio::net::TcpListener::from_std(self.listener) {
             Ok(l) => l,
