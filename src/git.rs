@@ -207,7 +207,10 @@ pub fn commit_file(
 pub struct Written<'a> {
     pub file: &'a Path,
     pub bytes: &'a [u8],
-    pub meta: &'a std::fs::Metadata,
+    /// The file's metadata as written; `None` when the bytes are a version
+    /// read earlier (the file may have changed since): the index entry
+    /// then has no stat, so `git status` always looks at the file itself.
+    pub meta: Option<&'a std::fs::Metadata>,
 }
 
 /// Commits each `written.bytes` as the content of its file (and only those
@@ -239,22 +242,24 @@ pub fn commit_written(
 
 /// The index entry saying the file at `rel` holds `blob`, with the stat it
 /// had when written: `git status` trusts it while the file is that version
-/// and looks again once it changes.
-fn index_entry(rel: &Path, blob: Oid, m: &std::fs::Metadata) -> git2::IndexEntry {
+/// and looks again once it changes. Without a stat (`None`), every field
+/// is zero and status always compares the content.
+fn index_entry(rel: &Path, blob: Oid, m: Option<&std::fs::Metadata>) -> git2::IndexEntry {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
     // The index stores 32-bit stat fields; git truncates them the same way.
     let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
+    let stat = |f: fn(&std::fs::Metadata) -> u64| m.map_or(0, f);
     let path = rel.as_os_str().as_bytes().to_vec();
     git2::IndexEntry {
-        ctime: time(m.ctime(), m.ctime_nsec()),
-        mtime: time(m.mtime(), m.mtime_nsec()),
-        dev: m.dev() as u32,
-        ino: m.ino() as u32,
+        ctime: m.map_or(time(0, 0), |m| time(m.ctime(), m.ctime_nsec())),
+        mtime: m.map_or(time(0, 0), |m| time(m.mtime(), m.mtime_nsec())),
+        dev: stat(MetadataExt::dev) as u32,
+        ino: stat(MetadataExt::ino) as u32,
         mode: u32::try_from(i32::from(FileMode::Blob)).unwrap_or(0o100644),
-        uid: m.uid(),
-        gid: m.gid(),
-        file_size: m.size() as u32,
+        uid: m.map_or(0, MetadataExt::uid),
+        gid: m.map_or(0, MetadataExt::gid),
+        file_size: stat(MetadataExt::size) as u32,
         id: blob,
         // The low 12 bits hold the path's length (0xfff: longer).
         flags: path.len().min(0xfff) as u16,
@@ -467,7 +472,7 @@ mod tests {
             let w = Written {
                 file: &zone,
                 bytes,
-                meta,
+                meta: Some(meta),
             };
             commit_written(&repo, &[w], &key(), &me(), msg).expect("commit")
         };
@@ -526,7 +531,7 @@ mod tests {
         let w = Written {
             file: &zone,
             bytes: b"v2\n",
-            meta: &meta,
+            meta: Some(&meta),
         };
         let (c2, _entries_never_written) =
             commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");

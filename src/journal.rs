@@ -35,6 +35,7 @@ use crate::ixfr::{self, Diff};
 use crate::loader::MAX_FILE_BYTES;
 use crate::rr::{Name, RecordType, Rr, soa_timers};
 use crate::server::{ReloadReport, State};
+use crate::store::committer::{Job, Pending, external_message};
 use crate::zone::Zone;
 use crate::zonefile::{Document, NoIncludes};
 
@@ -400,26 +401,43 @@ fn build_version(repo: &Repository, origin: &Name, blob: Oid) -> Result<Zone, Fa
         .map_err(first)
 }
 
-/// Commits each zone the reloader just loaded whose file differs from git's
-/// HEAD, as an `external change` by the configured committer, so an
+/// Records each zone the reloader just loaded whose file differs from
+/// git's HEAD as an `external change` by the configured committer, so an
 /// operator's edit (or a `cp`, or a deploy script) becomes one step of the
-/// history and IXFR can serve it. Returns how many commits were made.
-/// Blocking: call it right after [`State::reload`], on the same blocking
-/// thread, when `[git] commit_external` is on.
+/// history and IXFR can serve it. Call it right after [`State::reload`],
+/// on the same blocking thread, when `[git] commit_external` is on.
 ///
-/// A commit racing with the store's own commit of the same repository is
-/// refused by libgit2 (HEAD moved) and logged; the next reload or write
-/// commits the file anyway.
-pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> usize {
-    if report.loaded.is_empty() {
-        return 0;
+/// With a store serving (its committer registered in the state), each
+/// commit is queued behind the store's own and records exactly the text
+/// the reloader read: the history then has the writes made before the
+/// edit, the edit as `external change`, and the writes made on top of it,
+/// whatever the timing. The result is the queued commits' outcomes, to
+/// wait for. Without a store (tools, tests) the commits are made here,
+/// from the files on disk, and the outcomes are already settled.
+pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
+    if report.documents.is_empty() {
+        return Vec::new();
+    }
+    let serial_of = |zone: &Name| {
+        report
+            .loaded
+            .iter()
+            .find(|(n, _)| n == zone)
+            .map_or(0, |(_, s)| *s)
+    };
+    if let Some(committer) = state.committer() {
+        return report
+            .documents
+            .iter()
+            .map(|(zone, doc)| committer.submit(Job::external(zone, serial_of(zone), doc)))
+            .collect();
     }
     let config = state.config();
     let repo = match Repository::open(&config.zones_dir) {
         Ok(r) => r,
         Err(e) => {
             warn!("cannot open the zones repository to commit external changes: {e}");
-            return 0;
+            return Vec::new();
         }
     };
     let me = Identity {
@@ -429,16 +447,16 @@ pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> usize 
     let files: Vec<(Name, PathBuf, u32)> = {
         let guard = state.lock();
         report
-            .loaded
+            .documents
             .iter()
-            .filter_map(|(n, serial)| {
+            .filter_map(|(n, _)| {
                 guard
                     .get(n)
-                    .map(|s| (n.clone(), s.source.path.clone(), *serial))
+                    .map(|s| (n.clone(), s.source.path.clone(), serial_of(n)))
             })
             .collect()
     };
-    let mut committed = 0;
+    let mut done = Vec::new();
     for (zone, path, serial) in files {
         match git::is_dirty(&repo, &path) {
             Ok(true) => {}
@@ -450,33 +468,15 @@ pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> usize 
         }
         let message = external_message(&zone, serial);
         match git::commit_file(&repo, &path, &me, &me, &message) {
-            Ok(Some(_)) => {
-                committed += 1;
+            Ok(Some(oid)) => {
                 info!(zone = %zone, serial, file = %path.display(), "committed an external change");
+                done.push(Pending::settled(Some(oid.to_string())));
             }
             Ok(None) => {}
             Err(e) => error!(zone = %zone, "cannot commit external change: {e}"),
         }
     }
-    committed
-}
-
-fn external_message(zone: &Name, serial: u32) -> String {
-    let name = zone.to_ascii();
-    let name = name
-        .strip_suffix('.')
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&name);
-    git::Message {
-        summary: format!("{name}: external change, serial {serial}"),
-        trailers: vec![
-            ("Actor", "external change".to_owned()),
-            ("Via", "external".to_owned()),
-            ("Serial", serial.to_string()),
-        ],
-        ..git::Message::default()
-    }
-    .to_string()
+    done
 }
 
 #[cfg(test)]
@@ -668,16 +668,17 @@ mod tests {
         let config = crate::config::Config::new(f.dir.path().to_path_buf(), Vec::new());
         let state = State::new(Arc::new(config));
         let report = state.reload();
-        assert_eq!(
-            commit_external_on_reload(&state, &report),
-            0,
+        assert!(
+            commit_external_on_reload(&state, &report).is_empty(),
             "already committed"
         );
         // An operator's edit, picked up by the reloader.
         std::fs::write(&f.file, text(2, "192.0.2.20", "")).expect("write");
         let report = state.reload();
         assert_eq!(report.loaded.len(), 1, "{report:?}");
-        assert_eq!(commit_external_on_reload(&state, &report), 1);
+        let done = commit_external_on_reload(&state, &report);
+        assert_eq!(done.len(), 1);
+        assert!(done[0].outcome().flatten().is_some(), "a commit was made");
         assert!(!git::is_dirty(&f.repo, &f.file).expect("status"));
         let served = state
             .snapshot()
@@ -717,5 +718,6 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("Via: external"));
+        assert!(m.contains("Serial: 5\n"));
     }
 }

@@ -62,13 +62,22 @@ pub async fn run(state: Arc<State>, notifier: Option<Notifier>, mut stop: watch:
             let report = st.reload();
             // Edits made outside zonewright become commits, so secondaries
             // can take them by IXFR (the git history is the journal).
-            if st.config().git.commit_external {
-                crate::journal::commit_external_on_reload(&st, &report);
-            }
-            report
+            let commits = if st.config().git.commit_external {
+                crate::journal::commit_external_on_reload(&st, &report)
+            } else {
+                Vec::new()
+            };
+            (report, commits)
         };
         match tokio::task::spawn_blocking(reload).await {
-            Ok(report) => {
+            Ok((report, commits)) => {
+                // Committed before the NOTIFY, so a secondary asking for
+                // the new serial gets it by IXFR (bounded by the commit
+                // timeout; a slow commit goes on in the background).
+                let limit = state.config().git.commit_timeout;
+                for c in commits {
+                    c.wait(limit).await;
+                }
                 log_report(&report);
                 if let Some(n) = &notifier {
                     notify_changed(&state, &before, &report, n);

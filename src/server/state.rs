@@ -43,6 +43,9 @@ pub struct Slot {
 pub struct ReloadReport {
     /// Zones (re)loaded, with their new serial.
     pub loaded: Vec<(Name, u32)>,
+    /// The documents of the zones loaded, as read (for committing them as
+    /// external changes).
+    pub documents: Vec<(Name, Arc<crate::zonefile::Document>)>,
     /// Zones whose files failed; the last good version (if any) still serves.
     pub failed: Vec<(Name, Vec<LoadProblem>)>,
     pub removed: Vec<Name>,
@@ -70,6 +73,10 @@ pub struct State {
     zones: Mutex<BTreeMap<Name, Slot>>,
     /// allow_transfer per zone, from the config (which is not reloaded).
     transfer_acl: HashMap<Name, TransferAcl>,
+    /// The git committer of the store over this state, once there is one:
+    /// external changes the reloader finds are committed through it, in
+    /// order with the store's own commits.
+    committer: std::sync::OnceLock<Arc<crate::store::committer::Committer>>,
 }
 
 impl State {
@@ -91,7 +98,21 @@ impl State {
             snapshot: ArcSwap::from_pointee(ZoneSet::default()),
             zones: Mutex::new(BTreeMap::new()),
             transfer_acl,
+            committer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The state's committer, started by `start` if there is none yet.
+    pub fn committer_or_start(
+        &self,
+        start: impl FnOnce() -> Arc<crate::store::committer::Committer>,
+    ) -> Arc<crate::store::committer::Committer> {
+        self.committer.get_or_init(start).clone()
+    }
+
+    /// The state's committer, if a store has started one.
+    pub fn committer(&self) -> Option<&Arc<crate::store::committer::Committer>> {
+        self.committer.get()
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -179,6 +200,9 @@ impl State {
                     let serial = loaded.zone.serial();
                     info!(zone = %name, serial, file = %source.path.display(), "zone loaded");
                     report.loaded.push((name.clone(), serial));
+                    report
+                        .documents
+                        .push((name.clone(), loaded.document.clone()));
                     guard.set(source, Ok(loaded));
                 }
                 Err(failure) => {

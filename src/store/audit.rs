@@ -115,7 +115,11 @@ pub fn external_message(zone: &Name, serial: u32, who: &Provenance<'_>) -> Messa
         summary: format!("{}: external change, serial {}", plain(zone), serial),
         added: Vec::new(),
         removed: Vec::new(),
-        trailers: vec![("Actor", who.actor.to_owned()), ("Via", who.via.to_owned())],
+        trailers: vec![
+            ("Actor", who.actor.to_owned()),
+            ("Via", who.via.to_owned()),
+            ("Serial", serial.to_string()),
+        ],
     }
 }
 

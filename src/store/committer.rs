@@ -43,14 +43,20 @@ use tracing::{error, warn};
 use super::audit::{self, Provenance};
 use crate::git::{self, Identity};
 use crate::rr::{ChangeSet, Name};
+use crate::zonefile::Document;
 
-/// A file version the writer installed: what the commit records.
+/// A file version the writer installed (or the reloader read): what the
+/// commit records.
 pub struct WrittenFile {
     pub path: PathBuf,
     pub text: String,
-    /// The file's metadata as written (for the index entry).
-    pub meta: Metadata,
+    /// The file's metadata as written, for the index entry; `None` for a
+    /// version read from disk earlier (see [`git::Written::meta`]).
+    pub meta: Option<Metadata>,
 }
+
+/// The writer of a change nobody made through zonewright.
+pub const EXTERNAL: &str = "external";
 
 /// What one batch changed and who asked: the commit message's content.
 pub struct Record {
@@ -65,10 +71,24 @@ pub struct Record {
 }
 
 impl Record {
+    fn external(zone: &Name, serial: u32) -> Record {
+        Record {
+            zone: zone.clone(),
+            changes: ChangeSet::default(),
+            old_serial: serial,
+            new_serial: serial,
+            actor: "external change".into(),
+            clients: Vec::new(),
+            requests: 1,
+            via: EXTERNAL,
+        }
+    }
+
     /// Can `next` be recorded in the same commit (same zone, author and
     /// writer, and the serial continues)?
     fn joins(&self, next: &Record) -> bool {
-        self.zone == next.zone
+        self.via != EXTERNAL
+            && self.zone == next.zone
             && self.actor == next.actor
             && self.via == next.via
             && self.new_serial == next.old_serial
@@ -95,6 +115,9 @@ impl Record {
             requests: self.requests,
             via: self.via,
         };
+        if self.via == EXTERNAL {
+            return audit::external_message(&self.zone, self.new_serial, &who).to_string();
+        }
         audit::message(
             &self.zone,
             &self.changes,
@@ -110,6 +133,34 @@ impl Record {
 pub struct Job {
     pub files: Vec<WrittenFile>,
     pub record: Record,
+}
+
+impl Job {
+    /// Records `document` (every file of it, as it was read) as an
+    /// `external change` of `zone` at `serial`: an edit made outside
+    /// zonewright that the reloader or the store found on disk. Queued
+    /// like any write, it lands in history between the writes made before
+    /// the edit and those made on top of it, with exactly the text read.
+    pub fn external(zone: &Name, serial: u32, document: &Document) -> Job {
+        let files = document
+            .files()
+            .iter()
+            .map(|f| WrittenFile {
+                path: PathBuf::from(f.name.as_ref()),
+                text: f.text.clone(),
+                meta: None,
+            })
+            .collect();
+        Job {
+            files,
+            record: Record::external(zone, serial),
+        }
+    }
+}
+
+/// The message of an `external change` commit of `zone` at `serial`.
+pub fn external_message(zone: &Name, serial: u32) -> String {
+    Record::external(zone, serial).message()
 }
 
 /// `None` until the commit is done; then the commit id, or `None` when git
@@ -147,9 +198,15 @@ impl Pending {
         }
     }
 
-    /// A pending commit that is already settled (tests, and the fallback
-    /// when the committer is gone).
-    fn settled(id: Option<String>) -> Pending {
+    /// The outcome if the commit is done (`Some(None)`: git failed), without
+    /// waiting.
+    pub fn outcome(&self) -> Option<Option<String>> {
+        self.rx.borrow().clone()
+    }
+
+    /// A pending commit that is already settled (a commit made directly,
+    /// and the fallback when the committer is gone).
+    pub fn settled(id: Option<String>) -> Pending {
         let (_, rx) = watch::channel(Some(id));
         Pending {
             rx,
@@ -323,12 +380,18 @@ fn commit(
         .map(|f| git::Written {
             file: &f.path,
             bytes: f.text.as_bytes(),
-            meta: &f.meta,
+            meta: f.meta.as_ref(),
         })
         .collect();
-    let author = Identity {
-        name: record.actor.clone(),
-        email: format!("zonewright@{}", names.host),
+    // An edit nobody made through zonewright is authored, as at start-up,
+    // by the configured committer.
+    let author = if record.via == EXTERNAL {
+        names.committer.clone()
+    } else {
+        Identity {
+            name: record.actor.clone(),
+            email: format!("zonewright@{}", names.host),
+        }
     };
     let (oid, entries) =
         git::commit_written(repo, &written, &author, &names.committer, &record.message())
@@ -434,7 +497,11 @@ mod tests {
                 via: "rfc2136",
             };
             Job {
-                files: vec![WrittenFile { path, text, meta }],
+                files: vec![WrittenFile {
+                    path,
+                    text,
+                    meta: Some(meta),
+                }],
                 record,
             }
         }
@@ -585,7 +652,7 @@ mod tests {
             files: vec![WrittenFile {
                 path,
                 text: "x".into(),
-                meta,
+                meta: Some(meta),
             }],
             record: Record {
                 zone: Name::from_ascii("example.com.").expect("zone"),

@@ -235,8 +235,9 @@ struct Inner {
     repo: Arc<Mutex<Option<git2::Repository>>>,
     /// Told of every serial change this store publishes (RFC 1996 NOTIFY).
     notifier: std::sync::OnceLock<crate::server::notify::Notifier>,
-    /// Records each written batch in git, in order, off the writer's turn.
-    committer: committer::Committer,
+    /// Records each written batch in git, in order, off the writer's turn
+    /// (the state's: external changes the reloader finds queue there too).
+    committer: Arc<committer::Committer>,
 }
 
 impl Store {
@@ -262,11 +263,16 @@ impl Store {
             committer: settings.committer.clone(),
             host: settings.host.clone(),
         };
+        // One committer per state, so the reloader's external changes and
+        // every store's writes are committed in one order.
+        let committer = state.committer_or_start(|| {
+            Arc::new(committer::Committer::start(repo.clone(), zones_dir, names))
+        });
         Store {
             inner: Arc::new(Inner {
                 state,
                 settings,
-                committer: committer::Committer::start(repo.clone(), zones_dir, names),
+                committer,
                 repo,
                 notifier: std::sync::OnceLock::new(),
             }),
@@ -365,6 +371,12 @@ impl Inner {
         match loader::load_zone_guarded(&source.origin, &source.path) {
             Ok(l) => {
                 self.state.lock().set(source.clone(), Ok(l.clone()));
+                // Someone else's edit: recorded as theirs, ahead of the
+                // write computed on top of it.
+                if self.state.config().git.commit_external {
+                    let job = committer::Job::external(zone, l.zone.serial(), &l.document);
+                    drop(self.committer.submit(job));
+                }
                 Ok((source, l))
             }
             Err(f) => {
@@ -615,7 +627,7 @@ impl Inner {
             .map(|((path, text), meta)| committer::WrittenFile {
                 path: PathBuf::from(path),
                 text,
-                meta,
+                meta: Some(meta),
             })
             .collect();
         let commit = self.committer.submit(committer::Job {

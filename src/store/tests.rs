@@ -322,6 +322,46 @@ async fn external_edit_is_kept_and_the_change_recomputed() {
     assert_eq!(f.served("ops.example.com.", RecordType::TXT), 1);
 }
 
+/// The edit found on disk is committed as the operator's, with exactly
+/// the text they wrote, before the write computed on top of it: neither
+/// change is recorded under the other's name.
+#[tokio::test]
+async fn an_edit_found_by_the_store_is_committed_as_external_before_the_write() {
+    let f = Fixture::new();
+    let base = f.commits();
+    let mut edited = f.text();
+    edited.push_str("ops IN TXT \"added by hand\"\n");
+    std::fs::write(f.zone_path(), &edited).expect("edit");
+    f.store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "t")]))
+        .await
+        .expect("write");
+    let repo = f.repo();
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let parent = head.parent(0).expect("parent");
+    assert_eq!(f.commits(), base + 2);
+    let blob_of = |c: &git2::Commit<'_>| {
+        let tree = c.tree().expect("tree");
+        let entry = tree
+            .get_path(std::path::Path::new("example.com.zone"))
+            .expect("entry");
+        let blob = repo.find_blob(entry.id()).expect("blob");
+        String::from_utf8_lossy(blob.content()).into_owned()
+    };
+    let external = parent.message().unwrap_or_default().to_owned();
+    assert!(
+        external.starts_with("example.com: external change, serial 2611210007"),
+        "{external}"
+    );
+    assert_eq!(parent.author().name().ok(), Some("zonewright"));
+    assert_eq!(blob_of(&parent), edited);
+    let ours = head.message().unwrap_or_default().to_owned();
+    assert!(ours.starts_with("example.com: +1 -0 TXT "), "{ours}");
+    assert_eq!(head.author().name().ok(), Some("acme-key"));
+    assert_eq!(blob_of(&head), f.text());
+    assert!(!git::is_dirty(&repo, &f.zone_path()).expect("status"));
+}
+
 #[tokio::test]
 async fn broken_file_on_disk_is_not_written_over() {
     let f = Fixture::new();
