@@ -192,7 +192,7 @@ pub fn commit_file(
     // Keep the index in step for this one path, so `git status` is clean;
     // also when HEAD already holds the file but the index lags behind it
     // (the server stopped after a commit, before the index was written).
-    let mut index = repo.index().map_err(&err)?;
+    let mut index = fresh_index(repo)?;
     if file.exists() {
         index.add_path(&rel).map_err(&err)?;
     } else {
@@ -272,11 +272,21 @@ fn index_entry(rel: &Path, blob: Oid, m: Option<&std::fs::Metadata>) -> git2::In
 /// `git status` agrees with HEAD about the files the store committed.
 pub fn update_index(repo: &Repository, entries: &[git2::IndexEntry]) -> Result<(), GitError> {
     let err = wrap(repo.path());
-    let mut index = repo.index().map_err(&err)?;
+    let mut index = fresh_index(repo)?;
     for e in entries {
         index.add(e).map_err(&err)?;
     }
     index.write().map_err(&err)
+}
+
+/// The repository's index as it is on disk now. libgit2 keeps the index it
+/// read first in memory; writing that back would undo what someone staged
+/// since with `git add` (or a `git commit` made by hand).
+fn fresh_index(repo: &Repository) -> Result<git2::Index, GitError> {
+    let err = wrap(repo.path());
+    let mut index = repo.index().map_err(&err)?;
+    index.read(false).map_err(&err)?;
+    Ok(index)
 }
 
 /// Records each blob (or, when `None`, the removal) at its path in one
@@ -561,6 +571,63 @@ mod tests {
         if let Ok(out) = porcelain {
             assert_eq!(String::from_utf8_lossy(&out.stdout), "", "index repaired");
         }
+    }
+
+    /// What someone stages or commits by hand between two of ours stays:
+    /// the index written is the one on disk, not the one read at start.
+    #[test]
+    fn a_file_committed_by_hand_between_two_writes_stays_in_the_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let zone = dir.path().join("a.zone");
+        let write = |text: &str, msg: &str| {
+            std::fs::write(&zone, text).expect("write");
+            let meta = std::fs::metadata(&zone).expect("stat");
+            let w = Written {
+                file: &zone,
+                bytes: text.as_bytes(),
+                meta: Some(&meta),
+            };
+            let (_, entries) = commit_written(&repo, &[w], &key(), &me(), msg).expect("commit");
+            update_index(&repo, &entries).expect("index");
+        };
+        write("v1\n", "one");
+        // By hand, with git itself: a second zone file.
+        std::fs::write(dir.path().join("b.zone"), "b\n").expect("write");
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+        };
+        let Ok(added) = git(&[
+            "-c",
+            "user.name=op",
+            "-c",
+            "user.email=op@x",
+            "add",
+            "b.zone",
+        ]) else {
+            return; // no git binary: nothing to compare with
+        };
+        assert!(added.status.success());
+        let done = git(&[
+            "-c",
+            "user.name=op",
+            "-c",
+            "user.email=op@x",
+            "commit",
+            "-qm",
+            "b",
+        ]);
+        assert!(done.is_ok_and(|o| o.status.success()));
+        write("v2\n", "two");
+        let status = git(&["status", "--porcelain"]).expect("git status");
+        assert_eq!(
+            String::from_utf8_lossy(&status.stdout),
+            "",
+            "nothing staged or lost"
+        );
     }
 
     #[test]
