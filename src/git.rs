@@ -207,10 +207,39 @@ pub fn commit_file(
 pub struct Written<'a> {
     pub file: &'a Path,
     pub bytes: &'a [u8],
-    /// The file's metadata as written; `None` when the bytes are a version
+    /// The file's stat as written; `None` when the bytes are a version
     /// read earlier (the file may have changed since): the index entry
     /// then has no stat, so `git status` always looks at the file itself.
-    pub meta: Option<&'a std::fs::Metadata>,
+    pub stat: Option<Stat>,
+}
+
+/// The stat fields git's index keeps to tell, without reading a file,
+/// that it is the version recorded: (seconds, nanoseconds) times, device,
+/// inode, owner and size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub ctime: (i64, i64),
+    pub mtime: (i64, i64),
+    pub dev: u64,
+    pub ino: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+}
+
+impl Stat {
+    pub fn of(m: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            ctime: (m.ctime(), m.ctime_nsec()),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            dev: m.dev(),
+            ino: m.ino(),
+            uid: m.uid(),
+            gid: m.gid(),
+            size: m.size(),
+        }
+    }
 }
 
 /// Commits each `written.bytes` as the content of its file (and only those
@@ -233,7 +262,7 @@ pub fn commit_written(
     for w in written {
         let rel = relative(repo, w.file)?;
         let blob = repo.blob(w.bytes).map_err(&err)?;
-        entries.push(index_entry(&rel, blob, w.meta));
+        entries.push(index_entry(&rel, blob, w.stat.unwrap_or_default()));
         blobs.push((rel, Some(blob)));
     }
     let oid = commit_blobs(repo, &blobs, author, committer, message)?;
@@ -242,24 +271,22 @@ pub fn commit_written(
 
 /// The index entry saying the file at `rel` holds `blob`, with the stat it
 /// had when written: `git status` trusts it while the file is that version
-/// and looks again once it changes. Without a stat (`None`), every field
-/// is zero and status always compares the content.
-fn index_entry(rel: &Path, blob: Oid, m: Option<&std::fs::Metadata>) -> git2::IndexEntry {
+/// and looks again once it changes. A zero stat (the default) makes status
+/// always compare the content.
+fn index_entry(rel: &Path, blob: Oid, st: Stat) -> git2::IndexEntry {
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
     // The index stores 32-bit stat fields; git truncates them the same way.
-    let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
-    let stat = |f: fn(&std::fs::Metadata) -> u64| m.map_or(0, f);
+    let time = |(secs, nanos): (i64, i64)| git2::IndexTime::new(secs as i32, nanos as u32);
     let path = rel.as_os_str().as_bytes().to_vec();
     git2::IndexEntry {
-        ctime: m.map_or(time(0, 0), |m| time(m.ctime(), m.ctime_nsec())),
-        mtime: m.map_or(time(0, 0), |m| time(m.mtime(), m.mtime_nsec())),
-        dev: stat(MetadataExt::dev) as u32,
-        ino: stat(MetadataExt::ino) as u32,
+        ctime: time(st.ctime),
+        mtime: time(st.mtime),
+        dev: st.dev as u32,
+        ino: st.ino as u32,
         mode: u32::try_from(i32::from(FileMode::Blob)).unwrap_or(0o100644),
-        uid: m.map_or(0, MetadataExt::uid),
-        gid: m.map_or(0, MetadataExt::gid),
-        file_size: stat(MetadataExt::size) as u32,
+        uid: st.uid,
+        gid: st.gid,
+        file_size: st.size as u32,
         id: blob,
         // The low 12 bits hold the path's length (0xfff: longer).
         flags: path.len().min(0xfff) as u16,
@@ -482,7 +509,7 @@ mod tests {
             let w = Written {
                 file: &zone,
                 bytes,
-                meta: Some(meta),
+                stat: Some(Stat::of(meta)),
             };
             commit_written(&repo, &[w], &key(), &me(), msg).expect("commit")
         };
@@ -541,7 +568,7 @@ mod tests {
         let w = Written {
             file: &zone,
             bytes: b"v2\n",
-            meta: Some(&meta),
+            stat: Some(Stat::of(&meta)),
         };
         let (c2, _entries_never_written) =
             commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
@@ -586,7 +613,7 @@ mod tests {
             let w = Written {
                 file: &zone,
                 bytes: text.as_bytes(),
-                meta: Some(&meta),
+                stat: Some(Stat::of(&meta)),
             };
             let (_, entries) = commit_written(&repo, &[w], &key(), &me(), msg).expect("commit");
             update_index(&repo, &entries).expect("index");

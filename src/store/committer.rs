@@ -29,7 +29,6 @@
 //! written when the queue is empty, before that commit is answered, not
 //! once per commit.
 
-use std::fs::Metadata;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -50,9 +49,9 @@ use crate::zonefile::Document;
 pub struct WrittenFile {
     pub path: PathBuf,
     pub text: String,
-    /// The file's metadata as written, for the index entry; `None` for a
-    /// version read from disk earlier (see [`git::Written::meta`]).
-    pub meta: Option<Metadata>,
+    /// The file's stat as written, for the index entry; `None` for a
+    /// version read from disk earlier (see [`git::Written::stat`]).
+    pub stat: Option<git::Stat>,
 }
 
 /// The writer of a change nobody made through zonewright.
@@ -148,7 +147,7 @@ impl Job {
             .map(|f| WrittenFile {
                 path: PathBuf::from(f.name.as_ref()),
                 text: f.text.clone(),
-                meta: None,
+                stat: None,
             })
             .collect();
         Job {
@@ -380,7 +379,7 @@ fn commit(
         .map(|f| git::Written {
             file: &f.path,
             bytes: f.text.as_bytes(),
-            meta: f.meta.as_ref(),
+            stat: f.stat,
         })
         .collect();
     // An edit nobody made through zonewright is authored, as at start-up,
@@ -500,7 +499,7 @@ mod tests {
                 files: vec![WrittenFile {
                     path,
                     text,
-                    meta: Some(meta),
+                    stat: Some(git::Stat::of(&meta)),
                 }],
                 record,
             }
@@ -652,7 +651,7 @@ mod tests {
             files: vec![WrittenFile {
                 path,
                 text: "x".into(),
-                meta: Some(meta),
+                stat: Some(git::Stat::of(&meta)),
             }],
             record: Record {
                 zone: Name::from_ascii("example.com.").expect("zone"),

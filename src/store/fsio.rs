@@ -22,6 +22,18 @@ pub struct Prepared {
     meta: fs::Metadata,
 }
 
+/// A zone file's new version, in place.
+pub struct Installed {
+    pub path: PathBuf,
+    /// Its identity, from before the rename (see [`Prepared::write`]).
+    pub id: FileId,
+    /// Its stat for git's index: as written, with the ctime the rename
+    /// gave it (git compares ctime; a stat from before the rename would
+    /// make every `git status` read the whole file again). A write by
+    /// someone else after the rename still shows: it changes the mtime.
+    pub stat: crate::git::Stat,
+}
+
 impl Prepared {
     /// Writes `text` to a temp file in `path`'s directory, gives it the
     /// original's permissions and fsyncs it.
@@ -49,23 +61,27 @@ impl Prepared {
         })
     }
 
-    /// The new version's metadata as written (before the rename).
-    pub fn meta(&self) -> &fs::Metadata {
-        &self.meta
-    }
-
     /// The zone file this will replace.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Renames the temp file over the zone file and fsyncs the directory so
-    /// the rename itself is durable. Returns the file's new identity.
-    pub fn install(self) -> io::Result<(PathBuf, FileId)> {
-        let Prepared { path, tmp, id, .. } = self;
-        tmp.persist(&path).map_err(|e| e.error)?;
+    /// the rename itself is durable.
+    pub fn install(self) -> io::Result<Installed> {
+        let Prepared {
+            path,
+            tmp,
+            id,
+            meta,
+        } = self;
+        let file = tmp.persist(&path).map_err(|e| e.error)?;
         File::open(parent_dir(&path))?.sync_all()?;
-        Ok((path, id))
+        let mut stat = crate::git::Stat::of(&meta);
+        if let Ok(after) = file.metadata() {
+            stat.ctime = crate::git::Stat::of(&after).ctime;
+        }
+        Ok(Installed { path, id, stat })
     }
 }
 
@@ -171,8 +187,11 @@ mod tests {
         assert_eq!(mode, 0o640);
         // The identity taken before the rename is the installed file's.
         let prepared = Prepared::write(&path, "newer\n").expect("prepare");
-        let (_, id) = prepared.install().expect("install");
-        assert_eq!(FileId::of(&path).expect("stat"), id);
+        let installed = prepared.install().expect("install");
+        assert_eq!(FileId::of(&path).expect("stat"), installed.id);
+        // The stat for git's index is the file's as it is in place.
+        let now = crate::git::Stat::of(&fs::metadata(&path).expect("stat"));
+        assert_eq!(installed.stat, now);
         // No temp file left behind.
         let names: Vec<_> = fs::read_dir(dir.path())
             .expect("ls")

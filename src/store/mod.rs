@@ -530,7 +530,7 @@ impl Inner {
             }
         }
         let soa = zone.soa().clone();
-        let metas: Vec<std::fs::Metadata>;
+        let stats: Vec<git::Stat>;
         {
             // ...then, under the state guard (the reloader cannot
             // interleave), recheck, rename, and publish.
@@ -563,7 +563,6 @@ impl Inner {
                 return Attempt::Raced;
             }
             let mut installed = Vec::with_capacity(prepared.len());
-            metas = prepared.iter().map(|p| p.meta().clone()).collect();
             for p in prepared {
                 installed.push(io!(p.install()));
             }
@@ -571,7 +570,7 @@ impl Inner {
             // put their version back (it holds their change, not ours)
             // and compute the change again on top of it.
             let mut raced = false;
-            for ((path, _), old) in installed.iter().zip(&replaced) {
+            for (fsio::Installed { path, .. }, old) in installed.iter().zip(&replaced) {
                 if io!(old.changed()) {
                     let theirs = io!(old.text());
                     io!(fsio::replace_atomically(path, &theirs));
@@ -591,7 +590,7 @@ impl Inner {
                 .files
                 .iter()
                 .map(|(p, id)| {
-                    let new = installed.iter().find(|(q, _)| q == p).map(|(_, id)| *id);
+                    let new = installed.iter().find(|i| i.path == *p).map(|i| i.id);
                     (p.clone(), new.unwrap_or(*id))
                 })
                 .collect();
@@ -602,6 +601,7 @@ impl Inner {
                 warnings,
             };
             guard.set(source.clone(), Ok(published));
+            stats = installed.iter().map(|i| i.stat).collect();
         }
         // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
         // more RRs in which slave servers may be interested"):
@@ -623,11 +623,11 @@ impl Inner {
         let files = rendered
             .files
             .into_iter()
-            .zip(metas)
-            .map(|((path, text), meta)| committer::WrittenFile {
+            .zip(stats)
+            .map(|((path, text), stat)| committer::WrittenFile {
                 path: PathBuf::from(path),
                 text,
-                meta: Some(meta),
+                stat: Some(stat),
             })
             .collect();
         let commit = self.committer.submit(committer::Job {
