@@ -87,20 +87,35 @@ fn exclude_our_files(repo: &Repository) {
         return;
     }
     let exclude = repo.path().join("info").join("exclude");
-    let mut text = std::fs::read_to_string(&exclude).unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str("# zonewright's lock and temp files\n");
-    text.push_str(IGNORE);
-    let written = std::fs::create_dir_all(repo.path().join("info"))
-        .and_then(|()| std::fs::write(&exclude, text));
+    let written = append_exclude(&exclude);
     if let Err(e) = written {
         tracing::warn!(
             "cannot add zonewright's lock files to {}: {e}; git status will list them",
             exclude.display()
         );
     }
+}
+
+/// Appends the [`IGNORE`] patterns to the exclude file, keeping what is
+/// there (only a missing file is created).
+fn append_exclude(exclude: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let ends_open = match std::fs::read(exclude) {
+        Ok(bytes) => !bytes.is_empty() && !bytes.ends_with(b"\n"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = exclude.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            false
+        }
+        Err(e) => return Err(e),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(exclude)?;
+    let lead = if ends_open { "\n" } else { "" };
+    write!(f, "{lead}# zonewright's lock and temp files\n{IGNORE}")
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -662,15 +677,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         Repository::init(dir.path()).expect("git init");
         std::fs::write(dir.path().join(".example.com.zone.lock"), "").expect("lock");
+        // The user's own patterns, not even UTF-8, and no final newline.
+        let exclude = dir.path().join(".git/info/exclude");
+        std::fs::create_dir_all(dir.path().join(".git/info")).expect("mkdir");
+        std::fs::write(&exclude, b"*.bak\n# caf\xe9").expect("exclude");
         let repo = open_or_init(dir.path(), &me()).expect("open");
         let lock = dir.path().join(".example.com.zone.lock");
         assert!(!is_dirty(&repo, &lock).expect("status"));
+        let kept = std::fs::read(&exclude).expect("read");
+        assert!(
+            kept.starts_with(b"*.bak\n# caf\xe9\n# zonewright"),
+            "{kept:?}"
+        );
         // Not committed: the work tree has no .gitignore of ours.
         assert!(!dir.path().join(".gitignore").exists());
         // Opening again adds nothing twice.
         drop(open_or_init(dir.path(), &me()).expect("open"));
-        let exclude = std::fs::read_to_string(dir.path().join(".git/info/exclude")).expect("x");
-        assert_eq!(exclude.matches(".*.lock").count(), 1, "{exclude}");
+        let again = String::from_utf8_lossy(&std::fs::read(&exclude).expect("x")).into_owned();
+        assert_eq!(again.matches(".*.lock").count(), 1, "{again}");
     }
 
     #[test]
