@@ -220,10 +220,42 @@ type Queued = (Job, watch::Sender<Done>);
 /// Most batches one commit records.
 const MAX_GROUP: usize = 256;
 
+/// Most commits waiting in the queue. Each holds its files' full text, so
+/// the bound bounds memory: a writer that finds the queue full waits (in
+/// its zone's turn, on its blocking thread) until the committer catches up.
+const QUEUE: usize = 32;
+
+/// How long dropping the committer (at shutdown) waits for the commits
+/// still queued.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
 /// The queue of commits and the thread that makes them.
 pub struct Committer {
-    tx: Mutex<Option<mpsc::Sender<Queued>>>,
+    tx: Mutex<Option<mpsc::SyncSender<Queued>>>,
     zones_dir: PathBuf,
+    /// Closed by the thread when it ends (in a mutex only to be `Sync`).
+    finished: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+impl Drop for Committer {
+    /// Closes the queue and waits (bounded) for the thread to commit what
+    /// is queued, so a shutdown records every write it answered.
+    fn drop(&mut self) {
+        drop(self.tx.get_mut().unwrap_or_else(|p| p.into_inner()).take());
+        let finished = self
+            .finished
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(finished) = finished
+            && let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(DRAIN_LIMIT)
+        {
+            warn!(
+                "git commits still queued after {DRAIN_LIMIT:?} at shutdown; \
+                 the files are on disk and are committed at the next start"
+            );
+        }
+    }
 }
 
 /// Who the commits name besides the actor.
@@ -242,11 +274,15 @@ impl Committer {
         zones_dir: PathBuf,
         names: Names,
     ) -> Committer {
-        let (tx, rx) = mpsc::channel::<Queued>();
+        let (tx, rx) = mpsc::sync_channel::<Queued>(QUEUE);
+        let (finished_tx, finished) = mpsc::channel::<()>();
         let dir = zones_dir.clone();
         let spawned = std::thread::Builder::new()
             .name("git-committer".into())
-            .spawn(move || run(&rx, &repo, &dir, &names));
+            .spawn(move || {
+                run(&rx, &repo, &dir, &names);
+                drop(finished_tx);
+            });
         let tx = match spawned {
             Ok(_) => Some(tx),
             Err(e) => {
@@ -257,10 +293,12 @@ impl Committer {
         Committer {
             tx: Mutex::new(tx),
             zones_dir,
+            finished: Mutex::new(Some(finished)),
         }
     }
 
-    /// Queues `job` behind the commits already submitted.
+    /// Queues `job` behind the commits already submitted; waits while the
+    /// queue is full. Call it from a blocking thread.
     pub fn submit(&self, job: Job) -> Pending {
         let (done, rx) = watch::channel(None);
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
@@ -634,6 +672,41 @@ mod tests {
         let repo = guard.as_ref().expect("repo");
         let file = f.dir.path().join("example.com.zone");
         assert!(!git::is_dirty(repo, &file).expect("status"));
+    }
+
+    /// Dropping the committer (shutdown) commits what is queued first.
+    #[test]
+    fn dropping_the_committer_commits_the_queue() {
+        let f = Fixture::new();
+        let jobs = [
+            f.write("acme-key", 2, Some("a"), None),
+            f.write("other-key", 3, Some("b"), None),
+            f.write("acme-key", 4, Some("c"), None),
+        ];
+        let pending: Vec<Pending> = jobs.into_iter().map(|j| f.committer.submit(j)).collect();
+        let Fixture {
+            dir,
+            repo,
+            committer,
+        } = f;
+        drop(committer);
+        let ids: Vec<Option<Option<String>>> = pending.iter().map(Pending::outcome).collect();
+        assert!(ids.iter().all(|i| matches!(i, Some(Some(_)))), "{ids:?}");
+        let f = Fixture {
+            dir,
+            repo: repo.clone(),
+            committer: Committer::start(
+                repo,
+                std::env::temp_dir(),
+                Names {
+                    committer: me(),
+                    host: "test".into(),
+                },
+            ),
+        };
+        let h = f.history();
+        assert_eq!(h.len(), 3, "three actors in turn: three commits");
+        assert_eq!(h[2].2, "; version 4\n");
     }
 
     #[test]
