@@ -9,6 +9,8 @@
 //!
 //! Names are relative to the zone unless they end in a dot; `@` is the
 //! apex; a `*` label matches exactly one label and a `**` label one or more.
+//! A `*` does not match the label `*` itself (a wildcard owner, RFC 4592,
+//! which answers for names at any depth below): only `\*` names it.
 //! `types = ["*"]` means every type except SOA, which no grant can name: the
 //! serial belongs to the store. A key without grants may change nothing.
 //!
@@ -94,6 +96,9 @@ impl Pattern {
                     "" => return Err(err("names", format!("empty label in {text:?}"))),
                     "*" => Label::One,
                     "**" => Label::Many,
+                    // The wildcard owner itself (RFC 4592 §2.1.1), only
+                    // when the pattern names it.
+                    "\\*" => Label::Literal(b"*".to_vec()),
                     p if p.len() > 63 => {
                         return Err(err(
                             "names",
@@ -136,7 +141,13 @@ fn match_labels(pattern: &[Label], name: &[&[u8]]) -> bool {
             Some((n, tail)) => n.eq_ignore_ascii_case(l) && match_labels(rest, tail),
             None => false,
         },
-        Some((Label::One, rest)) => !name.is_empty() && match_labels(rest, &name[1..]),
+        // A `*` label in a name is a wildcard owner (RFC 4592 §2.1.1): it
+        // answers for every name below, so a key granted `*.dyn` (one
+        // label) may not create `*.dyn` unless the pattern says `\*`.
+        Some((Label::One, rest)) => match name.split_first() {
+            Some((n, tail)) => *n != b"*" && match_labels(rest, tail),
+            None => false,
+        },
         Some((Label::Many, rest)) => (1..=name.len()).any(|k| match_labels(rest, &name[k..])),
     }
 }
@@ -296,6 +307,18 @@ mod tests {
         assert!(g.allows(&z, &n("host.dyn.example.com."), RecordType::AAAA));
         assert!(!g.allows(&z, &n("dyn.example.com."), RecordType::A));
         assert!(!g.allows(&z, &n("a.b.dyn.example.com."), RecordType::A));
+        // The wildcard owner answers for a.b.dyn too: not granted by `*`.
+        assert!(!g.allows(&z, &n("*.dyn.example.com."), RecordType::A));
+    }
+
+    #[test]
+    fn rfc4592_a_wildcard_owner_needs_an_escaped_star() {
+        let g = Grants(vec![
+            Grant::parse("example.com", &strings(&["\\*.dyn"]), &strings(&["A"])).expect("g"),
+        ]);
+        let z = n("example.com.");
+        assert!(g.allows(&z, &n("*.dyn.example.com."), RecordType::A));
+        assert!(!g.allows(&z, &n("host.dyn.example.com."), RecordType::A));
     }
 
     #[test]
