@@ -87,6 +87,9 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// `[tsig] fudge`: the fudge we put in signed responses (RFC 8945 §4.2).
     pub tsig_fudge: u16,
+    /// `[tsig] reject_limit`: rejected signed requests a source may send
+    /// (burst, per period) before it is turned away unverified; `None` off.
+    pub tsig_reject_limit: Option<(u32, Duration)>,
     /// `[serial] policy`: how a write advances the SOA serial.
     pub serial_policy: serial::Policy,
     /// `[git]`: committer identity and commit timeout.
@@ -95,6 +98,9 @@ pub struct Config {
     pub acme: AcmeSettings,
     /// `[rest]`: the REST API, when configured (see [`rest`]).
     pub rest: Option<RestConfig>,
+    /// Problems that do not stop the server, as `file:line: key: message`
+    /// (logged as WARN at start, printed by `zonewright check`).
+    pub warnings: Vec<String>,
 }
 
 /// `[server]`: tuning knobs, all with defaults.
@@ -233,9 +239,19 @@ struct RawZone {
 struct Checker<'a> {
     text: &'a str,
     problems: Vec<Problem>,
+    /// Things that work but should be fixed (a secret file others can read).
+    warnings: Vec<Problem>,
 }
 
 impl Checker<'_> {
+    fn warn(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            line: Some(line_of(self.text, span.start)),
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
     fn push(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             line: Some(line_of(self.text, span.start)),
@@ -329,6 +345,7 @@ impl Config {
         let mut c = Checker {
             text,
             problems: Vec::new(),
+            warnings: Vec::new(),
         };
 
         let listen = check_listen(&mut c, raw.listen.as_ref());
@@ -342,7 +359,7 @@ impl Config {
         };
         let server = check_server(&mut c, &raw.server);
         let (zones, key_refs) = check_zones(&mut c, &raw.zone, &zones_dir);
-        let tsig_fudge = keys::check_tsig(&mut c, &raw.tsig);
+        let (tsig_fudge, tsig_reject_limit) = keys::check_tsig(&mut c, &raw.tsig);
         let serial_policy = keys::check_serial(&mut c, &raw.serial);
         let git = keys::check_git(&mut c, &raw.git);
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
@@ -359,10 +376,19 @@ impl Config {
                 zones,
                 keys,
                 tsig_fudge,
+                tsig_reject_limit,
                 serial_policy,
                 git,
                 acme,
                 rest,
+                warnings: ConfigError {
+                    file,
+                    problems: c.warnings,
+                }
+                .to_string()
+                .lines()
+                .map(str::to_string)
+                .collect(),
             })
         } else {
             Err(ConfigError {
@@ -383,10 +409,12 @@ impl Config {
             zones: Vec::new(),
             keys: Vec::new(),
             tsig_fudge: keys::DEFAULT_FUDGE,
+            tsig_reject_limit: Some(keys::DEFAULT_REJECT_LIMIT),
             serial_policy: serial::Policy::default(),
             git: GitSettings::default(),
             acme: AcmeSettings::default(),
             rest: None,
+            warnings: Vec::new(),
         }
     }
 }

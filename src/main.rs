@@ -165,6 +165,9 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
 
 fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
         .with_context(|| format!("cannot listen on {:?}", config.listen))?;
     let rest_listen = config.rest.as_ref().map(|r| r.listen);
@@ -222,6 +225,9 @@ fn check(config_path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
     let sources = match loader::sources(&config) {
         Ok(s) => s,
         Err(p) => {

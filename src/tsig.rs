@@ -11,16 +11,31 @@
 //! The clock is an argument (`now`, seconds since the epoch), so tests
 //! control it; nothing here reads the time or does I/O.
 //!
-//! Processing order follows RFC 8945 §5.2: key and algorithm (BADKEY), then
-//! the MAC (BADSIG, BADTRUNC), then the time (BADTIME) — "the MAC check MUST
-//! be done before the time check" so an attacker cannot learn the server's
-//! clock from unsigned probes.
+//! Processing order follows RFC 8945 §5.2, with the MAC length decided
+//! before any MAC is computed:
+//!
+//! ```text
+//!  TSIG RR unreadable / not last ────────────────────────► FORMERR  (§5.1)
+//!  algorithm unknown ────────────────────────────────────► BADKEY   (§5.2.1)
+//!  MAC size > output, or < max(10, output/2) ────────────► FORMERR  (§5.2.2.1, before the MAC)
+//!  key unknown, or configured with another algorithm ───► BADKEY   (§5.2.1)
+//!  MAC truncated and the key does not allow truncation ─► BADTRUNC (§5.2.2.1, before the MAC)
+//!  MAC (full, constant time) does not verify ───────────► BADSIG   (§5.2.2)
+//!  time outside the fudge ───────────────────────────────► BADTIME  (§5.2.3, after the MAC)
+//! ```
+//!
+//! Every wrong MAC of an acceptable length gets the same answer (BADSIG)
+//! after the same work (the whole HMAC is computed and compared without an
+//! early exit), so no answer tells how much of a guessed MAC was right.
+//! "The MAC check MUST be done before the time check" so an attacker cannot
+//! learn the server's clock from unsigned probes.
 
 use std::fmt;
 
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hmac::{Hmac, KeyInit, Mac};
+use subtle::ConstantTimeEq;
 
 /// TSIG RR type (RFC 8945 §4.2).
 pub const TSIG_TYPE: u16 = 250;
@@ -143,6 +158,11 @@ pub struct Key {
     pub name: Name,
     pub algorithm: Algorithm,
     secret: Vec<u8>,
+    /// Whether requests may carry a MAC truncated to at least
+    /// [`Algorithm::min_mac_len`] octets (RFC 8945 §5.2.2.1). Off unless a
+    /// key's configuration says `allow_truncated_mac = true`: a full MAC is
+    /// "local policy" by default, and truncation buys nothing over TCP.
+    pub allow_truncated: bool,
 }
 
 impl Key {
@@ -151,7 +171,14 @@ impl Key {
             name,
             algorithm,
             secret,
+            allow_truncated: false,
         }
+    }
+
+    /// The same key, accepting truncated MACs (or not).
+    pub fn with_truncation(mut self, allow: bool) -> Key {
+        self.allow_truncated = allow;
+        self
     }
 
     /// The raw secret, for `zonewright keygen` re-printing a configured key.
@@ -166,6 +193,7 @@ impl fmt::Debug for Key {
             .field("name", &self.name)
             .field("algorithm", &self.algorithm)
             .field("secret", &"<redacted>")
+            .field("allow_truncated", &self.allow_truncated)
             .finish()
     }
 }
@@ -347,7 +375,9 @@ pub enum Rejection {
     BadKey,
     /// RFC 8945 §5.2.2: the MAC does not verify. Unsigned NOTAUTH/BADSIG.
     BadSig,
-    /// RFC 8945 §5.2.2.1: MAC truncated below the allowed minimum. BADTRUNC.
+    /// RFC 8945 §5.2.2.1: a truncated MAC (of an allowed length) for a key
+    /// whose policy requires the full MAC. Decided from the length alone,
+    /// before the MAC is computed. Unsigned NOTAUTH/BADTRUNC.
     BadTrunc,
     /// RFC 8945 §5.2.3: the time is outside the fudge. Signed NOTAUTH/BADTIME.
     BadTime { key: Box<Key>, request_mac: Vec<u8> },
@@ -372,7 +402,9 @@ impl fmt::Display for Rejection {
         match self {
             Rejection::BadKey => f.write_str("unknown TSIG key or algorithm (BADKEY)"),
             Rejection::BadSig => f.write_str("TSIG signature does not verify (BADSIG)"),
-            Rejection::BadTrunc => f.write_str("TSIG MAC truncated too far (BADTRUNC)"),
+            Rejection::BadTrunc => {
+                f.write_str("truncated TSIG MAC, and the key requires the full MAC (BADTRUNC)")
+            }
             Rejection::BadTime { .. } => f.write_str("TSIG time outside the fudge (BADTIME)"),
             Rejection::Malformed(e) => e.fmt(f),
         }
@@ -383,7 +415,13 @@ impl fmt::Display for Rejection {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
     pub key: Key,
+    /// The TSIG RR as received; `tsig.mac` is the MAC the request carried
+    /// (maybe truncated), which a response's MAC covers (§4.3.1).
     pub tsig: Tsig,
+    /// The full MAC computed over the request: the same whatever length the
+    /// client sent, so a replay cache keyed on it cannot be dodged by
+    /// re-sending a request with its MAC cut shorter.
+    pub full_mac: Vec<u8>,
     /// Offset of the TSIG RR in the request: the request less its TSIG is `msg[..start]`.
     pub start: usize,
 }
@@ -405,27 +443,26 @@ pub fn verify_request<'k>(
     let tsig = found.tsig;
     // §5.2.1: "If a non-forwarding server does not recognize the key or
     // algorithm used by the client ... BADKEY".
-    let key = lookup(&tsig.key_name).ok_or(Rejection::BadKey)?;
-    if Algorithm::from_name(&tsig.algorithm.to_ascii()) != Some(key.algorithm) {
-        return Err(Rejection::BadKey);
-    }
-    let alg = key.algorithm;
-    // §5.2.2.1: MAC longer than the output is FORMERR; shorter than the
-    // minimum is BADTRUNC (checked after the MAC itself verifies).
-    if tsig.mac.len() > alg.output_len() {
-        return Err(Rejection::Malformed(FormatError(
-            "MAC longer than the algorithm's output",
-        )));
+    let alg = Algorithm::from_name(&tsig.algorithm.to_ascii()).ok_or(Rejection::BadKey)?;
+    check_mac_len(alg, tsig.mac.len())?;
+    let key = lookup(&tsig.key_name)
+        .filter(|k| k.algorithm == alg)
+        .ok_or(Rejection::BadKey)?;
+    // §5.2.2.1 rule 4: "When local policy is set to require a full MAC and
+    // a message with a truncated MAC is received, the server returns
+    // BADTRUNC." Decided from the length, before any MAC is computed.
+    if tsig.mac.len() < alg.output_len() && !key.allow_truncated {
+        return Err(Rejection::BadTrunc);
     }
     let body = unsigned_view(msg, found.start, tsig.original_id)
         .ok_or(Rejection::Malformed(FormatError("bad ARCOUNT")))?;
     let vars = variables(key, tsig.time_signed, tsig.fudge, tsig.error, &tsig.other);
-    let expected = alg.mac(&key.secret, &[&body, &vars]);
-    if tsig.mac.is_empty() || !constant_time_prefix_eq(&expected, &tsig.mac) {
+    let full_mac = alg.mac(&key.secret, &[&body, &vars]);
+    // §5.2.2.1 rule 4: "the locally held MAC SHOULD be truncated in the
+    // same way as the truncated MAC in the message". The length is already
+    // at least the minimum, so a prefix match proves knowledge of the key.
+    if !constant_time_eq(full_mac.get(..tsig.mac.len()).unwrap_or(&[]), &tsig.mac) {
         return Err(Rejection::BadSig);
-    }
-    if tsig.mac.len() < alg.min_mac_len() {
-        return Err(Rejection::BadTrunc);
     }
     // §5.2.3: "If the time signed ... is outside the range specified by the
     // fudge, the receiver SHOULD ... return BADTIME".
@@ -438,21 +475,44 @@ pub fn verify_request<'k>(
     Ok(Some(Verified {
         key: key.clone(),
         tsig,
+        full_mac,
         start: found.start,
     }))
 }
 
-/// Compares `mac` with the first `mac.len()` octets of `expected` without
-/// an early exit (the hmac crate's verify does the same for full MACs).
-fn constant_time_prefix_eq(expected: &[u8], mac: &[u8]) -> bool {
-    if mac.len() > expected.len() {
-        return false;
+/// RFC 8945 §5.2.2.1, the MAC size rules that need no key:
+///
+/// 1. "If the "MAC Size" field is greater than the keyed hash output
+///    length: This case MUST NOT be generated and, if received, MUST cause
+///    the DNS message to be dropped and RCODE 1 (FORMERR) to be returned."
+/// 3. "If the "MAC Size" field is less than the larger of 10 (octets) and
+///    half the length of the hash function in use: With the exception of
+///    certain TSIG error messages described in Section 5.3.2, where it is
+///    permitted that the "MAC Size" be zero, this case MUST NOT be
+///    generated and, if received, MUST cause the DNS message to be dropped
+///    and RCODE 1 (FORMERR) to be returned."
+///
+/// A request is never one of those error messages, so an empty MAC is
+/// FORMERR too. Checking this first is what keeps a short guess from
+/// being compared with anything.
+fn check_mac_len(alg: Algorithm, len: usize) -> Result<(), Rejection> {
+    if len > alg.output_len() {
+        return Err(Rejection::Malformed(FormatError(
+            "MAC longer than the algorithm's output",
+        )));
     }
-    expected
-        .iter()
-        .zip(mac)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    if len < alg.min_mac_len() {
+        return Err(Rejection::Malformed(FormatError(
+            "MAC shorter than the algorithm's minimum (RFC 8945 §5.2.2.1)",
+        )));
+    }
+    Ok(())
+}
+
+/// Compares two MACs without an early exit on the first differing octet
+/// (subtle's `ct_eq`; lengths, which are public, may differ and never match).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
 }
 
 /// What a signature covers besides the message itself.

@@ -41,6 +41,14 @@ use crate::tsig::{Algorithm, Key};
 pub const DEFAULT_FUDGE: u16 = 300;
 /// Default per-key UPDATE rate: 100 requests per 60 seconds.
 pub const DEFAULT_RATE_LIMIT: (u32, Duration) = (100, Duration::from_secs(60));
+/// Default per-source budget of rejected signed requests (`[tsig] reject_limit`).
+pub const DEFAULT_REJECT_LIMIT: (u32, Duration) = (20, Duration::from_secs(60));
+/// Shortest secret accepted: 128 bits. RFC 8945 §6 leaves key length to
+/// RFC 2104, which wants at least the hash's output length ("keys shorter
+/// than L are strongly discouraged"); `zonewright keygen` makes the full
+/// length, and anything under 16 octets can be searched offline from one
+/// captured request.
+pub const MIN_SECRET_LEN: usize = 16;
 /// Largest secret file we read.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 
@@ -90,6 +98,7 @@ pub fn hostname() -> String {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTsig {
     fudge: Option<Spanned<u64>>,
+    reject_limit: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -117,6 +126,7 @@ pub(super) struct RawKey {
     secret: Option<Spanned<toml::Value>>,
     secret_file: Option<Spanned<String>>,
     rate_limit: Option<Spanned<String>>,
+    allow_truncated_mac: Option<Spanned<bool>>,
     #[serde(default)]
     grant: Vec<Spanned<RawGrant>>,
 }
@@ -132,14 +142,21 @@ pub(super) struct RawGrant {
 /// Where `$ENV_VAR` secrets come from (the process environment, or a map in tests).
 pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-pub(super) fn check_tsig(c: &mut Checker<'_>, raw: &RawTsig) -> u16 {
+/// `[tsig]`: the fudge, and the per-source budget of rejections.
+pub(super) fn check_tsig(c: &mut Checker<'_>, raw: &RawTsig) -> (u16, Option<(u32, Duration)>) {
     let fudge = c.count(
         &raw.fudge,
         "tsig.fudge",
         1..65536,
         usize::from(DEFAULT_FUDGE),
     );
-    u16::try_from(fudge).unwrap_or(DEFAULT_FUDGE)
+    let reject_limit = check_rate_limit(
+        c,
+        raw.reject_limit.as_ref(),
+        "tsig.reject_limit",
+        DEFAULT_REJECT_LIMIT,
+    );
+    (u16::try_from(fudge).unwrap_or(DEFAULT_FUDGE), reject_limit)
 }
 
 pub(super) fn check_serial(c: &mut Checker<'_>, raw: &RawSerial) -> Policy {
@@ -214,11 +231,17 @@ pub(super) fn check_keys(
             c.push(k.algorithm.span(), key("algorithm"), msg);
         }
         let secret = check_secret(c, k, span, &key, base, env);
-        let rate_limit = check_rate_limit(c, k.rate_limit.as_ref(), &key("rate_limit"));
+        let rate_limit = check_rate_limit(
+            c,
+            k.rate_limit.as_ref(),
+            &key("rate_limit"),
+            DEFAULT_RATE_LIMIT,
+        );
         let grants = check_grants(c, &k.grant, i + 1);
+        let truncation = k.allow_truncated_mac.as_ref().is_some_and(|b| *b.get_ref());
         if let (Some(name), Some(algorithm), Some(secret)) = (name, algorithm, secret) {
             out.push(KeyConfig {
-                key: Key::new(name, algorithm, secret),
+                key: Key::new(name, algorithm, secret).with_truncation(truncation),
                 rate_limit,
                 grants,
             });
@@ -275,7 +298,17 @@ fn check_secret(
         (None, Some(f)) => {
             let path = join_clean(base, Path::new(f.get_ref()));
             match read_secret_file(&path) {
-                Ok(v) => (v, f.span(), "secret_file"),
+                Ok((v, mode)) => {
+                    if mode & 0o077 != 0 {
+                        let msg = format!(
+                            "{} is readable by group or others (mode {:o}); chmod 600 it",
+                            path.display(),
+                            mode & 0o777
+                        );
+                        c.warn(f.span(), key("secret_file"), msg);
+                    }
+                    (v, f.span(), "secret_file")
+                }
                 Err(e) => {
                     let msg = format!("cannot read {}: {e}", path.display());
                     c.push(f.span(), key("secret_file"), msg);
@@ -287,9 +320,18 @@ fn check_secret(
     let encoded = encoded.trim();
     let engine = base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
     match engine.decode(encoded) {
-        Ok(bytes) if !bytes.is_empty() => Some(bytes),
-        Ok(_) => {
+        Ok(bytes) if bytes.len() >= MIN_SECRET_LEN => Some(bytes),
+        Ok(bytes) if bytes.is_empty() => {
             c.push(at, key(field), "the secret is empty");
+            None
+        }
+        Ok(bytes) => {
+            let msg = format!(
+                "the secret is {} octets; at least {MIN_SECRET_LEN} are needed \
+                 (`zonewright keygen NAME` makes a full-length one)",
+                bytes.len()
+            );
+            c.push(at, key(field), msg);
             None
         }
         Err(_) => {
@@ -299,14 +341,34 @@ fn check_secret(
     }
 }
 
-fn read_secret_file(path: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(path)?;
+/// The file's text and its permission bits. Only a regular file is read
+/// (a FIFO or a device would block or never end), and at most
+/// [`MAX_SECRET_FILE`] bytes of it.
+fn read_secret_file(path: &Path) -> std::io::Result<(String, u32)> {
+    use std::io::Read;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        // A FIFO must not block the open waiting for a writer.
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     if meta.len() > MAX_SECRET_FILE {
         return Err(std::io::Error::other(format!(
             "larger than {MAX_SECRET_FILE} bytes"
         )));
     }
-    std::fs::read_to_string(path)
+    let mut text = String::new();
+    file.take(MAX_SECRET_FILE + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SECRET_FILE} bytes"
+        )));
+    }
+    Ok((text, meta.permissions().mode()))
 }
 
 /// `"100/60s"` -> `Some((100, 60s))`; `"off"` -> `None`.
@@ -314,9 +376,10 @@ fn check_rate_limit(
     c: &mut Checker<'_>,
     raw: Option<&Spanned<String>>,
     key: &str,
+    default: (u32, Duration),
 ) -> Option<(u32, Duration)> {
     let Some(raw) = raw else {
-        return Some(DEFAULT_RATE_LIMIT);
+        return Some(default);
     };
     let text = raw.get_ref().trim();
     if text.eq_ignore_ascii_case("off") {
@@ -330,7 +393,7 @@ fn check_rate_limit(
                 raw.get_ref()
             );
             c.push(raw.span(), key, msg);
-            Some(DEFAULT_RATE_LIMIT)
+            Some(default)
         }
     }
 }
@@ -486,6 +549,74 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("not-base64!"), "{e}");
+    }
+
+    #[test]
+    fn a_secret_shorter_than_16_octets_is_refused() {
+        // base64 of 15 octets, and of 1.
+        for short in ["MDEyMzQ1Njc4OWFiY2Rl", "eA=="] {
+            let e = err(&key_toml(&format!("secret = \"{short}\"\n")));
+            assert!(
+                e.contains(":4: key[1].secret: the secret is ") && e.contains("at least 16"),
+                "{e}"
+            );
+            assert!(!e.contains(short), "secret leaked: {e}");
+        }
+        // 16 octets are enough.
+        parse(&key_toml("secret = \"MDEyMzQ1Njc4OWFiY2RlZg==\"\n")).expect("16 octets");
+    }
+
+    #[test]
+    fn a_secret_file_others_can_read_is_a_warning_and_a_fifo_an_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("acme.key");
+        std::fs::write(&path, SECRET).expect("w");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let c = parse_in(dir.path(), &key_toml("secret_file = \"acme.key\"\n")).expect("ok");
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains(":4: key[1].secret_file: ")
+                && c.warnings[0].contains("readable by group or others (mode 644)"),
+            "{:?}",
+            c.warnings
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let c = parse_in(dir.path(), &key_toml("secret_file = \"acme.key\"\n")).expect("ok");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // A FIFO would block the read for ever: refused at once.
+        let fifo = dir.path().join("fifo.key");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = parse_in(dir.path(), &key_toml("secret_file = \"fifo.key\"\n"))
+                .expect_err("fifo")
+                .to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn allow_truncated_mac_is_off_unless_set() {
+        let c = parse(&key_toml(&format!("secret = \"{SECRET}\"\n"))).expect("ok");
+        assert!(!c.keys[0].key.allow_truncated);
+        let c = parse(&key_toml(&format!(
+            "secret = \"{SECRET}\"\nallow_truncated_mac = true\n"
+        )))
+        .expect("ok");
+        assert!(c.keys[0].key.allow_truncated);
+    }
+
+    #[test]
+    fn tsig_reject_limit_defaults_and_off() {
+        let c = parse("").expect("ok");
+        assert_eq!(c.tsig_reject_limit, Some(DEFAULT_REJECT_LIMIT));
+        let c = parse("[tsig]\nreject_limit = \"off\"\n").expect("ok");
+        assert_eq!(c.tsig_reject_limit, None);
+        let e = err("[tsig]\nreject_limit = \"lots\"\n");
+        assert!(
+            e.contains(":2: tsig.reject_limit: invalid rate limit"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -29,9 +29,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use super::State;
+use super::guard::{Budget, Noise, RejectLog, Source};
 use super::replay::{self, ReplayCache};
 use super::tsig_edge::{Keyring, Signing, error_for, reject};
 pub use super::update::PendingUpdate;
@@ -101,6 +102,10 @@ pub struct Dispatcher {
     pub(super) journal: Journal,
     /// `[rest] fallback`: the A answer for names with no data in REST zones.
     pub(super) fallback: Option<crate::rest::fallback::Fallback>,
+    /// Per-source budget of rejected signatures (`[tsig] reject_limit`).
+    pub(super) budget: Budget,
+    /// Sampled logging of rejections anyone can cause.
+    pub(super) reject_log: RejectLog,
 }
 
 impl Dispatcher {
@@ -117,6 +122,8 @@ impl Dispatcher {
             fudge: config.tsig_fudge,
             journal: Journal::new(config.zones_dir.clone()),
             replay: Arc::new(ReplayCache::new(replay::CAPACITY)),
+            budget: Budget::new(config.tsig_reject_limit),
+            reject_log: RejectLog::default(),
             fallback: config.rest.as_ref().and_then(|r| {
                 Some(crate::rest::fallback::Fallback {
                     addr: r.fallback?,
@@ -141,9 +148,24 @@ impl Dispatcher {
             Ok(out) => out,
             Err(_) => {
                 error!(peer = %peer.addr, "request handler panicked; answering SERVFAIL");
-                Handled::Reply(servfail(bytes).into_iter().collect())
+                Handled::Reply(self.signed_servfail(bytes).into_iter().collect())
             }
         }
+    }
+
+    /// SERVFAIL for a request whose handler panicked, signed when the
+    /// request verified (RFC 8945 §5.3: every answer to a signed request
+    /// is signed, errors included).
+    fn signed_servfail(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut msg = servfail(bytes)?;
+        let now = (self.clock)();
+        let verified = catch_unwind(AssertUnwindSafe(|| {
+            tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge)
+        }));
+        if let Ok(Ok(Some(v))) = verified {
+            Signing::new(&v, now, self.fudge).sign(&mut msg);
+        }
+        Some(msg)
     }
 
     fn handle_inner(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Handled {
@@ -152,11 +174,21 @@ impl Dispatcher {
             return Handled::Reply(Vec::new());
         }
         let now = (self.clock)();
+        let source = Source::new(peer.addr, peer.transport);
+        if self.budget.is_blocked(&source) && matches!(tsig::find(bytes), Ok(Some(_))) {
+            return Handled::Reply(vec![self.over_budget(bytes, peer)]);
+        }
         // RFC 8945 §5.2: verify any TSIG over the bytes as received.
         let verified = match tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge) {
             Ok(v) => v,
             Err(r) => {
-                info!(peer = %peer.addr, "signed request rejected: {r}");
+                // The rejection that empties the budget is answered as the
+                // ones after it will be: nothing to compare with the others.
+                if self.budget.reject(source) {
+                    self.log_rejection(bytes, &r, peer, true);
+                    return Handled::Reply(vec![self.over_budget(bytes, peer)]);
+                }
+                self.log_rejection(bytes, &r, peer, false);
                 return Handled::Reply(vec![reject(bytes, &r, now, self.fudge)]);
             }
         };
@@ -166,7 +198,9 @@ impl Dispatcher {
             // requestor is permitted to update the zone"; unsigned
             // requestors never are.
             (opcode::UPDATE, None) => {
-                info!(peer = %peer.addr, "unsigned UPDATE refused");
+                if self.reject_log.line(Noise::UnsignedUpdate) {
+                    info!(peer = %peer.addr, "unsigned UPDATE refused");
+                }
                 Handled::Reply(vec![error_for(bytes, rcode::REFUSED)])
             }
             (opcode::UPDATE, Some(v)) => super::update::prepare(self, bytes, &v, peer.addr, now),
@@ -175,6 +209,73 @@ impl Dispatcher {
                 let signing = Signing::new(&v, now, self.fudge);
                 Handled::Reply(self.query(bytes, peer, Some(&signing)))
             }
+        }
+    }
+
+    /// The answer to a signed request from a source that has used up its
+    /// budget of rejections: no MAC is computed. Over UDP an empty
+    /// truncated answer, so a real client whose address a spoofer burnt
+    /// retries over TCP (RFC 7766 §5), where the source is proven; over TCP
+    /// REFUSED.
+    fn over_budget(&self, bytes: &[u8], peer: Peer) -> Vec<u8> {
+        if self.reject_log.line(Noise::OverBudget) {
+            info!(
+                peer = %peer.addr, transport = ?peer.transport,
+                "signed request turned away unverified: this source is over its budget of \
+                 rejected signatures ([tsig] reject_limit)"
+            );
+        }
+        match peer.transport {
+            Transport::Udp => {
+                let mut msg = error_for(bytes, rcode::NOERROR);
+                if let Some(flags) = msg.get_mut(2) {
+                    *flags |= 0x02;
+                }
+                msg
+            }
+            Transport::Tcp => error_for(bytes, rcode::REFUSED),
+        }
+    }
+
+    /// One line per rejected signature: a WARN naming the key when it is
+    /// one of ours (the operator needs it to fix a client), sampled INFO
+    /// otherwise. Names from the packet are logged escaped (`?`).
+    fn log_rejection(&self, bytes: &[u8], r: &tsig::Rejection, peer: Peer, exhausted: bool) {
+        let found = tsig::find(bytes).ok().flatten().map(|f| f.tsig);
+        let key_name = found.as_ref().map(|t| t.key_name.to_ascii());
+        let algorithm = found.as_ref().map(|t| t.algorithm.to_ascii());
+        let ours = found.as_ref().and_then(|t| self.keys.lookup(&t.key_name));
+        let kind = match (r, ours) {
+            (tsig::Rejection::Malformed(_), _) => Noise::Malformed,
+            (tsig::Rejection::BadKey, None) => Noise::UnknownKey,
+            _ => Noise::KnownKey,
+        };
+        if !self.reject_log.line(kind) {
+            return;
+        }
+        let budget = if exhausted {
+            "; this source is now over its budget of rejections ([tsig] reject_limit)"
+        } else {
+            ""
+        };
+        match (kind, ours) {
+            (Noise::KnownKey, Some(k)) => {
+                let reason = match r {
+                    tsig::Rejection::BadKey => format!(
+                        "the key is configured for {}, the request used another algorithm (BADKEY)",
+                        k.algorithm
+                    ),
+                    other => other.to_string(),
+                };
+                warn!(
+                    key = %k.name, configured_algorithm = %k.algorithm, request_algorithm = ?algorithm,
+                    client = %peer.addr, "signed request rejected: {reason}{budget}"
+                );
+            }
+            _ => info!(
+                key = ?key_name, algorithm = ?algorithm, client = %peer.addr,
+                "signed request rejected: {r}{budget}"
+            ),
         }
     }
 

@@ -43,6 +43,7 @@ use tracing::{info, warn};
 
 pub mod dispatch;
 pub mod expire;
+mod guard;
 mod ixfr_edge;
 pub mod notify;
 mod replay;
@@ -231,6 +232,7 @@ pub async fn run(
     if let Some(rest) = rest {
         tasks.spawn(rest.run(stop_rx.clone()));
     }
+    tasks.spawn(summarise_rejections(dispatcher.clone(), stop_rx.clone()));
     tasks.spawn(crate::watch::run(
         state.clone(),
         Some(notifier),
@@ -267,6 +269,17 @@ pub async fn run(
         warn!("some UPDATEs were still being written at shutdown");
     }
     Ok(())
+}
+
+/// Writes the sampled-rejection summary once a minute, so a burst of junk
+/// that stops is still summed up ([`guard::RejectLog`]).
+async fn summarise_rejections(dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => dispatcher.reject_log.flush(),
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 fn log_startup(state: &State, addrs: &[SocketAddr], workers: usize, keys: usize) {

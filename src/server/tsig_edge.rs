@@ -4,9 +4,10 @@
 //! this module only decides what to sign, with what, and when not to.
 //!
 //! ```text
+//!  source over its budget (guard) ───────────────► UDP: empty TC / TCP: REFUSED, no MAC computed
 //!  verify_request ─► Err(BadKey|BadSig|BadTrunc) ─► NOTAUTH + unsigned TSIG (§5.2.1, §5.2.2, §5.3.2)
 //!                 ├► Err(BadTime)                ─► NOTAUTH + signed TSIG, server time in Other (§5.2.3)
-//!                 ├► Err(Malformed)              ─► FORMERR (§5.1)
+//!                 ├► Err(Malformed)              ─► FORMERR (§5.1; a MAC of a forbidden length, §5.2.2.1)
 //!                 └► Ok(Some(v)) ─► answer ─► Signing::sign_stream (§4.3, §5.3, §5.3.1)
 //! ```
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
 use super::dispatch::{Dispatcher, Handled};
-use super::replay::{InFlight, Seen, Waiter};
+use super::replay::{InFlight, Seen, Waiter, Window};
 use super::tsig_edge::{Signing, error_for};
 use crate::message::rcode;
 use crate::rr::{Name, Rr};
@@ -98,9 +98,13 @@ pub(super) fn prepare(
     };
     let key = entry.actor();
 
-    let cache_key = (v.key.name.to_lowercase().to_ascii(), v.tsig.mac.clone());
-    let expires = v.tsig.time_signed.saturating_add(u64::from(v.tsig.fudge));
-    let in_flight = match d.replay.begin(cache_key, expires, now) {
+    // Keyed on the MAC we computed, so a truncated re-send is the same request.
+    let cache_key = (v.key.name.to_lowercase().to_ascii(), v.full_mac.clone());
+    let window = Window {
+        signed: v.tsig.time_signed,
+        expires: v.tsig.time_signed.saturating_add(u64::from(v.tsig.fudge)),
+    };
+    let in_flight = match d.replay.begin(cache_key, window, now) {
         Seen::New(f) => f,
         Seen::Done(response) => {
             info!(%key, %client, "UPDATE already answered (retransmission or replay); not applied again");
@@ -113,8 +117,16 @@ pub(super) fn prepare(
                 kind: Kind::Wait { rx, fallback },
             });
         }
+        Seen::Forgotten => {
+            warn!(
+                %key, %client,
+                "UPDATE refused: signed no later than an entry the replay cache had to evict; \
+                 it may be a replay (the client should sign it again)"
+            );
+            return Handled::Reply(vec![answer(rcode::REFUSED)]);
+        }
         Seen::Full => {
-            warn!(%key, %client, "UPDATE refused: replay cache full of live entries");
+            warn!(%key, %client, "UPDATE refused: this key's replay cache is full of requests in flight");
             return Handled::Reply(vec![answer(rcode::REFUSED)]);
         }
     };

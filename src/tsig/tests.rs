@@ -247,16 +247,93 @@ fn truncated_request(alg: Algorithm, len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn rfc8945_5_2_2_1_truncated_mac_accepted_down_to_the_minimum() {
+fn rfc8945_5_2_2_1_truncation_is_refused_unless_the_key_allows_it() {
     let alg = Algorithm::HmacSha256;
     let k = key(alg);
     assert_eq!(alg.min_mac_len(), 16);
-    assert!(verify_with(&truncated_request(alg, 16), &k, SIGNED_AT).is_ok());
+    assert!(!k.allow_truncated);
+    // Rule 4: local policy requires the full MAC: BADTRUNC, decided from
+    // the length alone.
     assert_eq!(
-        verify_with(&truncated_request(alg, 12), &k, SIGNED_AT),
+        verify_with(&truncated_request(alg, 16), &k, SIGNED_AT),
         Err(Rejection::BadTrunc)
     );
+    assert_eq!(
+        verify_with(&truncated_request(alg, 31), &k, SIGNED_AT),
+        Err(Rejection::BadTrunc)
+    );
+    let lenient = k.clone().with_truncation(true);
+    assert!(verify_with(&truncated_request(alg, 16), &lenient, SIGNED_AT).is_ok());
+    assert!(verify_with(&truncated_request(alg, 31), &lenient, SIGNED_AT).is_ok());
     assert_eq!(Algorithm::HmacMd5.min_mac_len(), 10);
+    assert_eq!(Algorithm::HmacSha1.min_mac_len(), 10);
+    assert_eq!(Algorithm::HmacSha512.min_mac_len(), 32);
+}
+
+#[test]
+fn rfc8945_5_2_2_1_mac_below_the_minimum_is_formerr_before_any_mac_is_computed() {
+    let alg = Algorithm::HmacSha256;
+    for k in [key(alg), key(alg).with_truncation(true)] {
+        for len in [1, 8, 12, 15] {
+            // Right prefix or not, the answer is the same FORMERR.
+            assert!(
+                matches!(
+                    verify_with(&truncated_request(alg, len), &k, SIGNED_AT),
+                    Err(Rejection::Malformed(_))
+                ),
+                "{len} octets"
+            );
+        }
+    }
+    // An empty MAC is only for the error responses of §5.3.2.
+    let mut m = strip(&vectors()[3].request);
+    let k = key(alg);
+    let params = SignParams {
+        time: SIGNED_AT,
+        fudge: 300,
+        error: 0,
+        other: &[],
+    };
+    append_tsig(&mut m, &k, &[], params);
+    assert!(matches!(
+        verify_with(&m, &k, SIGNED_AT),
+        Err(Rejection::Malformed(_))
+    ));
+}
+
+#[test]
+fn rfc8945_5_2_2_no_answer_tells_how_much_of_a_wrong_mac_was_right() {
+    let alg = Algorithm::HmacSha256;
+    let k = key(alg).with_truncation(true);
+    let good = truncated_request(alg, 32);
+    let found = find(&good).expect("parse").expect("tsig");
+    let mac_at = good.len() - 6 - 32;
+    assert_eq!(good[mac_at..mac_at + 32], found.tsig.mac[..]);
+    // Wrong in the first octet, or right in all but the last: the same BADSIG.
+    for flip in [0, 15, 16, 31] {
+        let mut m = good.clone();
+        m[mac_at + flip] ^= 0x55;
+        assert_eq!(
+            verify_with(&m, &k, SIGNED_AT),
+            Err(Rejection::BadSig),
+            "octet {flip}"
+        );
+    }
+}
+
+#[test]
+fn the_full_mac_is_the_same_whatever_length_was_sent() {
+    let alg = Algorithm::HmacSha256;
+    let k = key(alg).with_truncation(true);
+    let full = verify_with(&truncated_request(alg, 32), &k, SIGNED_AT)
+        .expect("ok")
+        .expect("signed");
+    let cut = verify_with(&truncated_request(alg, 20), &k, SIGNED_AT)
+        .expect("ok")
+        .expect("signed");
+    assert_eq!(full.full_mac, cut.full_mac);
+    assert_eq!(full.full_mac.len(), 32);
+    assert_eq!(cut.tsig.mac.len(), 20);
 }
 
 #[test]

@@ -1,0 +1,539 @@
+//! TSIG attacked as an outsider on the network would (issue 11): MAC
+//! guessing through truncation, truncated replays, flooding the replay
+//! cache, the per-source budget of rejections, and log flooding. Every
+//! test runs the real server on 127.0.0.1 and talks to it over real UDP
+//! and TCP sockets; every loop is bounded by a count and a deadline.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::update::{Proc, commit_count, served_txt, wait_committed};
+use common::*;
+use hickory_proto::rr::Name;
+use zonewright::tsig::{self, Algorithm, Context, Key, SignParams};
+
+const ZONE_FILE: &str = "example.com.zone";
+/// base64 of 0x00..=0x1f.
+const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+/// RCODEs and TSIG errors as they appear on the wire.
+const NOERROR: u8 = 0;
+const FORMERR: u8 = 1;
+const NOTAUTH: u8 = 9;
+const BADSIG: u16 = 16;
+const BADTRUNC: u16 = 22;
+
+fn secret() -> Vec<u8> {
+    (0u8..32).collect()
+}
+
+fn key(name: &str) -> Key {
+    Key::new(
+        Name::from_ascii(name).unwrap(),
+        Algorithm::HmacSha256,
+        secret(),
+    )
+}
+
+/// One `[[key]]` with the ACME grant over all of example.com's TXT.
+fn key_toml(name: &str, extra: &str) -> String {
+    format!(
+        "[[key]]\nname = \"{name}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n{extra}\n\
+         grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\", \"_acme-challenge.**\"], types = [\"TXT\"] }} ]\n"
+    )
+}
+
+fn start(config: &str) -> TestServer {
+    let s = TestServer::start(
+        &[(ZONE_FILE, &simple_zone("example.com", 1, "192.0.2.80"))],
+        config,
+    );
+    wait_committed(&s.zones_dir(), ZONE_FILE);
+    s
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn label(out: &mut Vec<u8>, l: &str) {
+    out.push(l.len() as u8);
+    out.extend_from_slice(l.as_bytes());
+}
+
+fn name(out: &mut Vec<u8>, n: &str) {
+    for l in n.trim_end_matches('.').split('.') {
+        label(out, l);
+    }
+    out.push(0);
+}
+
+/// An unsigned UPDATE of example.com: `rr` in the update section at
+/// `owner`, with class, TTL and a TXT string (`None`: empty RDATA).
+fn update(id: u16, prereq: Option<&str>, owner: &str, class: u16, txt: Option<&str>) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    let pr = u16::from(prereq.is_some());
+    m.extend_from_slice(&[0x28, 0, 0, 1]);
+    m.extend_from_slice(&pr.to_be_bytes());
+    m.extend_from_slice(&[0, 1, 0, 0]);
+    name(&mut m, "example.com.");
+    m.extend_from_slice(&[0, 6, 0, 1]);
+    if let Some(p) = prereq {
+        // RFC 2136 §2.4.1 "RRset exists (value independent)": class ANY.
+        name(&mut m, p);
+        m.extend_from_slice(&[0, 16, 0, 255, 0, 0, 0, 0, 0, 0]);
+    }
+    name(&mut m, owner);
+    m.extend_from_slice(&16u16.to_be_bytes());
+    m.extend_from_slice(&class.to_be_bytes());
+    let ttl: u32 = if class == 1 { 60 } else { 0 };
+    m.extend_from_slice(&ttl.to_be_bytes());
+    match txt {
+        Some(t) => {
+            m.extend_from_slice(&((t.len() + 1) as u16).to_be_bytes());
+            m.push(t.len() as u8);
+            m.extend_from_slice(t.as_bytes());
+        }
+        None => m.extend_from_slice(&[0, 0]),
+    }
+    m
+}
+
+fn add_txt(id: u16, owner: &str, txt: &str) -> Vec<u8> {
+    update(id, None, owner, 1, Some(txt))
+}
+
+/// RFC 2136 §2.5.2 "Delete an RRset".
+fn delete_txt(id: u16, owner: &str) -> Vec<u8> {
+    update(id, None, owner, 255, None)
+}
+
+/// Appends a TSIG RR carrying `mac` as given (right, wrong or cut short).
+fn with_mac(msg: &[u8], key_name: &str, mac: &[u8], time: u64) -> Vec<u8> {
+    let mut m = msg.to_vec();
+    let mut rdata = Vec::new();
+    name(&mut rdata, "hmac-sha256.");
+    rdata.extend_from_slice(&time.to_be_bytes()[2..]);
+    rdata.extend_from_slice(&300u16.to_be_bytes());
+    rdata.extend_from_slice(&(mac.len() as u16).to_be_bytes());
+    rdata.extend_from_slice(mac);
+    rdata.extend_from_slice(&msg[..2]);
+    rdata.extend_from_slice(&[0, 0, 0, 0]);
+    name(&mut m, key_name);
+    m.extend_from_slice(&[0, 250, 0, 255, 0, 0, 0, 0]);
+    m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    m.extend_from_slice(&rdata);
+    let ar = u16::from_be_bytes([m[10], m[11]]) + 1;
+    m[10..12].copy_from_slice(&ar.to_be_bytes());
+    m
+}
+
+/// `msg` signed by `k` at `time`: the bytes and the full MAC.
+fn signed(msg: &[u8], k: &Key, time: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut m = msg.to_vec();
+    let p = SignParams {
+        time,
+        fudge: 300,
+        error: 0,
+        other: &[],
+    };
+    let mac = tsig::sign(&mut m, k, Context::Request, p);
+    (m, mac)
+}
+
+/// (RCODE, TSIG error, TC) of an answer.
+fn outcome(resp: &[u8]) -> (u8, Option<u16>, bool) {
+    let rcode = resp[3] & 0x0F;
+    let tc = resp[2] & 0x02 != 0;
+    let err = tsig::find(resp).ok().flatten().map(|f| f.tsig.error);
+    (rcode, err, tc)
+}
+
+/// Sends every message over UDP from one socket, up to 64 in flight, and
+/// returns each answer by index. Unanswered messages are sent again (at
+/// most 3 rounds, each bounded by a 3 s wait).
+fn udp_batch(server: SocketAddr, from: Ipv4Addr, msgs: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
+    let sock = UdpSocket::bind((from, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut answers: Vec<Option<Vec<u8>>> = vec![None; msgs.len()];
+    for _round in 0..3 {
+        let missing: Vec<usize> = (0..msgs.len()).filter(|&i| answers[i].is_none()).collect();
+        for chunk in missing.chunks(64) {
+            let mut by_id: HashMap<u16, usize> = HashMap::new();
+            for &i in chunk {
+                by_id.insert(u16::from_be_bytes([msgs[i][0], msgs[i][1]]), i);
+                sock.send_to(&msgs[i], server).unwrap();
+            }
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let mut buf = vec![0u8; 65535];
+            while !by_id.is_empty() && Instant::now() < deadline {
+                let Ok((n, _)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if n < 12 {
+                    continue;
+                }
+                if let Some(i) = by_id.remove(&u16::from_be_bytes([buf[0], buf[1]])) {
+                    answers[i] = Some(buf[..n].to_vec());
+                }
+            }
+        }
+    }
+    answers
+}
+
+fn udp_one(server: SocketAddr, from: Ipv4Addr, msg: &[u8]) -> Vec<u8> {
+    udp_batch(server, from, &[msg.to_vec()])
+        .pop()
+        .flatten()
+        .expect("an answer over UDP")
+}
+
+fn tcp_one(server: &TestServer, msg: &[u8]) -> Vec<u8> {
+    let mut s = server.tcp_connect();
+    tcp_send(&mut s, msg);
+    tcp_recv(&mut s).expect("an answer over TCP")
+}
+
+const LOCAL: Ipv4Addr = Ipv4Addr::LOCALHOST;
+const OTHER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// The attack of issue 11 item 1, in its strongest form: the key even
+/// allows truncated MACs and the per-source budget is off, so the server
+/// verifies every guess. The attacker extends a guessed MAC one octet at a
+/// time and keeps the octet whose answer stands out. With the minimum MAC
+/// length checked first (FORMERR for 1..15 octets, whatever they hold) and
+/// one BADSIG for every wrong MAC of 16..32 octets, no octet ever stands
+/// out and 70,000 queries forge nothing.
+#[test]
+fn rfc8945_5_2_2_1_the_truncation_oracle_forges_nothing_in_70000_queries() {
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"off\"\n{}",
+        key_toml(
+            "acme-key",
+            "allow_truncated_mac = true\nrate_limit = \"off\""
+        )
+    ));
+    let zones = server.zones_dir();
+    let commits = commit_count(&zones);
+    let body = add_txt(0, "_acme-challenge.example.com.", "forged");
+    let time = now();
+    let mut sent = 0usize;
+    let mut round = 0u8;
+    while sent < 70_000 {
+        let mut known: Vec<u8> = Vec::new();
+        while known.len() < 32 && sent < 70_000 {
+            let msgs: Vec<Vec<u8>> = (0..=255u8)
+                .map(|guess| {
+                    let mut mac = known.clone();
+                    mac.push(guess);
+                    let mut m = with_mac(&body, "acme-key.", &mac, time);
+                    let id = (sent as u16).wrapping_add(u16::from(guess));
+                    m[..2].copy_from_slice(&id.to_be_bytes());
+                    m
+                })
+                .collect();
+            sent += msgs.len();
+            let answers = udp_batch(server.addr, LOCAL, &msgs);
+            let seen: BTreeSet<(u8, Option<u16>, bool)> =
+                answers.iter().flatten().map(|a| outcome(a)).collect();
+            assert!(
+                !seen.iter().any(|(rcode, _, _)| *rcode == NOERROR),
+                "a guessed MAC of {} octets was accepted",
+                known.len() + 1
+            );
+            assert_eq!(
+                seen.len(),
+                1,
+                "MACs of {} octets got different answers (an oracle): {seen:?}",
+                known.len() + 1
+            );
+            let expected = if known.len() + 1 < 16 {
+                (FORMERR, None, false)
+            } else {
+                (NOTAUTH, Some(BADSIG), false)
+            };
+            assert_eq!(seen.first(), Some(&expected), "{} octets", known.len() + 1);
+            // Nothing stood out: the attacker can only keep a guess.
+            known.push(round);
+        }
+        round = round.wrapping_add(1);
+    }
+    assert!(served_txt(server.addr, "_acme-challenge.example.com.").is_empty());
+    assert_eq!(commit_count(&zones), commits, "nothing was committed");
+}
+
+/// With the default policy (full MACs only), a MAC cut to 16..31 octets is
+/// BADTRUNC before any MAC is computed, so a right prefix and a wrong one
+/// get the same answer.
+#[test]
+fn rfc8945_5_2_2_1_by_default_a_truncated_mac_is_badtrunc_right_or_wrong() {
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"off\"\n{}",
+        key_toml("acme-key", "")
+    ));
+    let k = key("acme-key.");
+    let body = add_txt(7, "_acme-challenge.example.com.", "cut");
+    let time = now();
+    let (_, full) = signed(&body, &k, time);
+    for len in 16..32 {
+        let right = udp_one(
+            server.addr,
+            LOCAL,
+            &with_mac(&body, "acme-key.", &full[..len], time),
+        );
+        let mut wrong_mac = full[..len].to_vec();
+        wrong_mac[len - 1] ^= 0xff;
+        let wrong = udp_one(
+            server.addr,
+            LOCAL,
+            &with_mac(&body, "acme-key.", &wrong_mac, time),
+        );
+        assert_eq!(outcome(&right), (NOTAUTH, Some(BADTRUNC), false), "{len}");
+        assert_eq!(outcome(&right), outcome(&wrong), "{len}");
+    }
+    assert!(served_txt(server.addr, "_acme-challenge.example.com.").is_empty());
+}
+
+/// Issue 11 item 2: add, delete, then the captured add re-sent with its
+/// MAC cut to 31..16 octets. Refused (BADTRUNC) by default; and for a key
+/// that allows truncation, the replay cache is keyed on the full MAC the
+/// server computes, so each cut copy is the same request already answered.
+#[test]
+fn truncated_replays_of_a_captured_update_change_nothing() {
+    for allow in [false, true] {
+        let extra = format!("allow_truncated_mac = {allow}\nrate_limit = \"off\"");
+        let server = start(&format!(
+            "[tsig]\nreject_limit = \"off\"\n{}",
+            key_toml("acme-key", &extra)
+        ));
+        let zones = server.zones_dir();
+        let k = key("acme-key.");
+        let owner = "_acme-challenge.example.com.";
+        let time = now();
+        let add = add_txt(1, owner, "captured");
+        let (add_signed, full) = signed(&add, &k, time);
+        assert_eq!(outcome(&tcp_one(&server, &add_signed)).0, NOERROR);
+        assert_eq!(served_txt(server.addr, owner), vec!["captured".to_string()]);
+        let (del_signed, _) = signed(&delete_txt(2, owner), &k, time);
+        assert_eq!(outcome(&tcp_one(&server, &del_signed)).0, NOERROR);
+        assert!(served_txt(server.addr, owner).is_empty());
+        let commits = commit_count(&zones);
+        for len in (16..32).rev() {
+            let replay = with_mac(&add, "acme-key.", &full[..len], time);
+            let (rcode, err, _) = outcome(&udp_one(server.addr, LOCAL, &replay));
+            if allow {
+                // The first answer again (NOERROR), not a second write.
+                assert_eq!(rcode, NOERROR, "{len} octets");
+            } else {
+                assert_eq!((rcode, err), (NOTAUTH, Some(BADTRUNC)), "{len} octets");
+            }
+            assert!(
+                served_txt(server.addr, owner).is_empty(),
+                "allow_truncated_mac = {allow}: a {len}-octet replay brought the record back"
+            );
+        }
+        // And the whole request again.
+        assert_eq!(outcome(&tcp_one(&server, &add_signed)).0, NOERROR);
+        assert!(served_txt(server.addr, owner).is_empty());
+        assert_eq!(commit_count(&zones), commits, "no new commit");
+    }
+}
+
+/// Issue 11 item 2: eviction was global, so a key with `rate_limit =
+/// "off"` could push another key's entries out of the replay cache and
+/// make its recent UPDATE replayable. 4,200 cached answers of one key
+/// (more than a partition holds) later, the other key's captured add is
+/// still the same answered request.
+#[test]
+fn a_full_replay_cache_does_not_make_another_keys_update_replayable() {
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"off\"\n{}{}",
+        key_toml("victim", ""),
+        key_toml("flood", "rate_limit = \"off\"")
+    ));
+    let owner = "_acme-challenge.example.com.";
+    let victim = key("victim.");
+    let time = now();
+    let add = add_txt(1, owner, "victim-token");
+    let (add_signed, _) = signed(&add, &victim, time);
+    assert_eq!(outcome(&tcp_one(&server, &add_signed)).0, NOERROR);
+    let (del_signed, _) = signed(&delete_txt(2, owner), &victim, time);
+    assert_eq!(outcome(&tcp_one(&server, &del_signed)).0, NOERROR);
+    assert!(served_txt(server.addr, owner).is_empty());
+
+    // The flood: UPDATEs whose prerequisite fails (NXRRSET), so each is
+    // evaluated and its answer cached, without a write.
+    let flood = key("flood.");
+    let msgs: Vec<Vec<u8>> = (0..4200u32)
+        .map(|i| {
+            let owner = format!("_acme-challenge.f{i}.example.com.");
+            let body = update(i as u16, Some(&owner), &owner, 1, Some("x"));
+            signed(&body, &flood, time).0
+        })
+        .collect();
+    let answers = udp_batch(server.addr, LOCAL, &msgs);
+    let nxrrset = answers
+        .iter()
+        .flatten()
+        .filter(|a| outcome(a).0 == 8)
+        .count();
+    assert!(
+        nxrrset > 4096,
+        "only {nxrrset} flood UPDATEs were evaluated"
+    );
+
+    let again = tcp_one(&server, &add_signed);
+    assert_eq!(outcome(&again).0, NOERROR);
+    assert!(
+        served_txt(server.addr, owner).is_empty(),
+        "the victim's captured add was applied again after the flood"
+    );
+}
+
+/// Rejections count against the source: after 20 (the default budget) a
+/// source's signed requests are turned away unverified: over UDP with an
+/// empty TC answer (a real client whose address was spoofed retries over
+/// TCP), over TCP with REFUSED once its own budget is used. Other sources,
+/// and the same source over TCP, are not affected.
+#[test]
+fn rejected_signatures_use_up_a_per_source_budget() {
+    // 20 per hour: no token comes back while the test runs.
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"20/1h\"\n{}",
+        key_toml("acme-key", "rate_limit = \"off\"")
+    ));
+    let k = key("acme-key.");
+    let time = now();
+    let wrong: Vec<Vec<u8>> = (0..30u16)
+        .map(|i| {
+            with_mac(
+                &add_txt(i, "_acme-challenge.example.com.", "g"),
+                "acme-key.",
+                &[i as u8; 32],
+                time,
+            )
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for m in &wrong {
+        outcomes.push(outcome(&udp_one(server.addr, LOCAL, m)));
+    }
+    let badsig = outcomes
+        .iter()
+        .filter(|o| **o == (NOTAUTH, Some(BADSIG), false))
+        .count();
+    let turned_away = outcomes
+        .iter()
+        .filter(|o| **o == (NOERROR, None, true))
+        .count();
+    assert_eq!((badsig, turned_away), (20, 10), "{outcomes:?}");
+
+    // The right key from the blocked source over UDP: turned away, not applied.
+    let owner = "_acme-challenge.example.com.";
+    let (good, _) = signed(&add_txt(100, owner, "from-blocked-udp"), &k, time);
+    assert_eq!(
+        outcome(&udp_one(server.addr, LOCAL, &good)),
+        (NOERROR, None, true)
+    );
+    assert!(served_txt(server.addr, owner).is_empty());
+    // Over TCP (the client's retry after TC) it goes through.
+    assert_eq!(outcome(&tcp_one(&server, &good)).0, NOERROR);
+    assert_eq!(
+        served_txt(server.addr, owner),
+        vec!["from-blocked-udp".to_string()]
+    );
+    // Another source over UDP is served.
+    let (other, _) = signed(&add_txt(101, owner, "from-other"), &k, time);
+    assert_eq!(outcome(&udp_one(server.addr, OTHER, &other)).0, NOERROR);
+    // Unsigned queries from the blocked source are still answered.
+    let q = query("www.example.com.", hickory_proto::rr::RecordType::A);
+    let resp = udp_one(server.addr, LOCAL, &q.to_vec().unwrap());
+    assert_eq!(outcome(&resp), (NOERROR, None, false));
+
+    // TCP has a budget of its own: 20 rejections, then REFUSED unverified.
+    let mut tcp = Vec::new();
+    for m in &wrong[..25] {
+        tcp.push(outcome(&tcp_one(&server, m)));
+    }
+    assert_eq!(
+        tcp.iter()
+            .filter(|o| **o == (NOTAUTH, Some(BADSIG), false))
+            .count(),
+        20,
+        "{tcp:?}"
+    );
+    assert_eq!(
+        tcp.iter().filter(|o| **o == (5, None, false)).count(),
+        5,
+        "{tcp:?}"
+    );
+}
+
+/// Issue 11 item 8: 6,000 junk packets (unknown keys, unsigned UPDATEs,
+/// wrong MACs for a real key) from spoofable UDP sources make a handful
+/// of log lines, not one each; a wrong MAC for a configured key still
+/// gets a WARN that names the key, both algorithms and the client.
+#[test]
+fn junk_traffic_is_logged_sampled_and_known_key_rejections_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    std::fs::write(
+        dir.path().join("zones").join(ZONE_FILE),
+        common::update::fixture_zone(),
+    )
+    .unwrap();
+    let p = Proc::start(dir.path());
+    let time = now();
+    let body = add_txt(0, "_acme-challenge.example.com.", "junk");
+    let mut msgs = Vec::new();
+    for i in 0..2000u16 {
+        let mut unknown = with_mac(&body, &format!("nokey{i}.\n"), &[1; 32], time);
+        unknown[..2].copy_from_slice(&i.to_be_bytes());
+        msgs.push(unknown);
+        let mut unsigned = body.clone();
+        unsigned[..2].copy_from_slice(&(i + 2000).to_be_bytes());
+        msgs.push(unsigned);
+        let mut wrong = with_mac(&body, "acme-key.", &[2; 32], time);
+        wrong[..2].copy_from_slice(&(i + 4000).to_be_bytes());
+        msgs.push(wrong);
+    }
+    // Three sources, so the per-source budget alone does not hide it.
+    for (j, from) in [LOCAL, OTHER, Ipv4Addr::new(127, 0, 0, 3)]
+        .iter()
+        .enumerate()
+    {
+        let part: Vec<Vec<u8>> = msgs.iter().skip(j).step_by(3).cloned().collect();
+        let got = udp_batch(p.addr, *from, &part);
+        assert!(
+            got.iter().flatten().count() > part.len() / 2,
+            "answers from {from}"
+        );
+    }
+    let log = p.log_text();
+    let lines = log.lines().count();
+    assert!(
+        lines < 60,
+        "{lines} log lines for 6,000 junk packets:\n{log}"
+    );
+    let warn = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("signed request rejected"))
+        .unwrap_or_else(|| panic!("no WARN for a configured key's bad MAC:\n{log}"));
+    assert!(
+        warn.contains("acme-key") && warn.contains("hmac-sha256") && warn.contains("127.0.0."),
+        "{warn}"
+    );
+    // The attacker's key name (with a newline in it) never starts a line.
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("nokey") || l.starts_with('.')),
+        "{log}"
+    );
+}
