@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -155,12 +156,49 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        // A failed log write must not become an eprintln! that panics.
+        .log_internal_errors(false)
+        .with_writer(|| LossyStderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
     Ok(())
+}
+
+/// Log lines dropped because stderr could not be written.
+static LOST_LOG_LINES: AtomicU64 = AtomicU64::new(0);
+
+/// stderr for the log, where a failed write (a full disk, a closed pipe) is
+/// dropped and counted, never an error that could end the process; the
+/// first line that gets through again is preceded by the count of lost ones.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let mut err = std::io::stderr().lock();
+        let lost = LOST_LOG_LINES.load(Ordering::Relaxed);
+        if lost > 0 {
+            let note =
+                format!("zonewright: {lost} log line(s) lost: stderr could not be written\n");
+            if err.write_all(note.as_bytes()).is_ok() {
+                LOST_LOG_LINES.fetch_sub(lost, Ordering::Relaxed);
+            }
+        }
+        if err.write_all(buf).is_err() {
+            LOST_LOG_LINES.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {

@@ -537,3 +537,80 @@ fn junk_traffic_is_logged_sampled_and_known_key_rejections_by_name() {
         "{log}"
     );
 }
+
+/// Issue 12 item 3: with stderr on a full disk, every log line fails to
+/// write. That used to become an eprintln! that panicked and aborted the
+/// process; now lines are dropped and counted, and the server answers on.
+#[test]
+fn a_log_that_cannot_be_written_never_stops_the_server() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("no /dev/full here; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("zones")).unwrap();
+    std::fs::write(
+        dir.path().join("zones").join(ZONE_FILE),
+        simple_zone("example.com", 1, "192.0.2.80"),
+    )
+    .unwrap();
+    let port = UdpSocket::bind((LOCAL, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddr::from((LOCAL, port));
+    let config = dir.path().join("zonewright.toml");
+    std::fs::write(
+        &config,
+        format!("listen = [\"{addr}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n"),
+    )
+    .unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zonewright"))
+        .args(["serve", "--log-level", "trace", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(full)
+        .spawn()
+        .unwrap();
+    let q = query("www.example.com.", hickory_proto::rr::RecordType::A)
+        .to_vec()
+        .unwrap();
+    // Up to 10 s for the server to come up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut up = false;
+    while !up && Instant::now() < deadline {
+        up = udp_batch(addr, LOCAL, std::slice::from_ref(&q))[0].is_some();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server exited at start"
+        );
+    }
+    assert!(up, "the server never answered");
+    // Junk that logs (unsigned UPDATEs, unknown keys) and queries at trace.
+    let body = add_txt(0, "_acme-challenge.example.com.", "x");
+    let msgs: Vec<Vec<u8>> = (0..3000u16)
+        .map(|i| {
+            let mut m = match i % 3 {
+                0 => body.clone(),
+                1 => with_mac(&body, "nokey.", &[1; 32], now()),
+                _ => q.clone(),
+            };
+            m[..2].copy_from_slice(&i.to_be_bytes());
+            m
+        })
+        .collect();
+    let _ = udp_batch(addr, LOCAL, &msgs);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server died when its log could not be written"
+    );
+    assert!(udp_batch(addr, LOCAL, std::slice::from_ref(&q))[0].is_some());
+    let _ = child.kill();
+    let _ = child.wait();
+}
