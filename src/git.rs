@@ -14,6 +14,8 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
+pub mod locks;
+
 use git2::{ErrorCode, FileMode, Oid, Repository, Signature, Status, StatusOptions};
 
 /// A name and address for a commit's author or committer.

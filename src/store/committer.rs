@@ -430,9 +430,19 @@ fn commit(
             email: format!("zonewright@{}", names.host),
         }
     };
-    let (oid, entries) =
-        git::commit_written(repo, &written, &author, &names.committer, &record.message())
-            .map_err(|e| e.to_string())?;
+    let message = record.message();
+    let attempt = || git::commit_written(repo, &written, &author, &names.committer, &message);
+    // A lock a crashed git left behind fails every commit until removed:
+    // remove it (only when no process holds it) and try once more.
+    let (oid, entries) = attempt()
+        .or_else(|e| {
+            if git::locks::clear_stale(repo.path()).is_empty() {
+                Err(e)
+            } else {
+                attempt()
+            }
+        })
+        .map_err(|e| e.to_string())?;
     Ok((oid.map(|o| o.to_string()), entries))
 }
 

@@ -252,7 +252,12 @@ impl Store {
     pub fn with_settings(state: Arc<State>, settings: Settings) -> Store {
         let zones_dir = state.config().zones_dir.clone();
         let repo = match git::open_or_init(&zones_dir, &settings.committer) {
-            Ok(r) => Some(r),
+            Ok(r) => {
+                // A crash (of ours or of a person's git) may have left a
+                // ref or index lock that would fail every commit.
+                git::locks::clear_stale(r.path());
+                Some(r)
+            }
             Err(e) => {
                 error!("{e}; writes will not be committed to git");
                 None

@@ -1,0 +1,131 @@
+//! Git lock files left by a crash (issue 12 item 2): a `refs/heads/*.lock`
+//! or `index.lock` that no process holds is removed (with a WARN) at
+//! start-up and when a commit fails, so writes are committed again; a
+//! lock a live process holds is never touched. Real server, real UPDATEs
+//! (dnspython), the git CLI to look.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::update::*;
+
+/// The lock file of the branch HEAD points at.
+fn branch_lock(zones: &Path) -> PathBuf {
+    let head = std::fs::read_to_string(zones.join(".git/HEAD")).unwrap();
+    let r = head.trim().strip_prefix("ref: ").unwrap().to_string();
+    zones.join(".git").join(format!("{r}.lock"))
+}
+
+/// A lock file as a crash leaves it: there, closed, and a minute old.
+fn leave_stale(lock: &Path) {
+    std::fs::write(lock, "0000000000000000000000000000000000000000\n").unwrap();
+    let st = Command::new("touch")
+        .args(["-d", "1 minute ago"])
+        .arg(lock)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// A process that holds `lock` open (as git does while it writes one),
+/// ended on drop.
+struct Holder(Child);
+
+impl Holder {
+    fn start(lock: &Path) -> Holder {
+        leave_stale(lock);
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<>\"$1\"; exec sleep 60")
+            .arg("sh")
+            .arg(lock)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until the shell has opened it (bounded).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let fd = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
+        while !fd.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn add(port: u16, token: &str) {
+    py_ok(port, &[&format!("add _acme-challenge 60 TXT \"{token}\"")]);
+}
+
+#[test]
+fn a_stale_branch_lock_left_by_a_crash_is_removed_when_a_commit_fails() {
+    let s = start();
+    let zones = s.zones_dir();
+    let lock = branch_lock(&zones);
+    leave_stale(&lock);
+    let before = commit_count(&zones);
+    add(s.addr.port(), "after-the-crash");
+    assert!(!lock.exists(), "the stale lock is still there");
+    assert_eq!(
+        commit_count(&zones),
+        before + 1,
+        "the write was not committed"
+    );
+    let last = commit(&zones, "HEAD");
+    assert_eq!(last.author_name, ACME);
+}
+
+#[test]
+fn stale_locks_are_removed_at_start_up() {
+    let s = start();
+    let zones = s.zones_dir();
+    let branch = branch_lock(&zones);
+    let index = zones.join(".git/index.lock");
+    // As after a kill -9 in the middle of a commit.
+    leave_stale(&branch);
+    leave_stale(&index);
+    let s = s.restart();
+    assert!(
+        !branch.exists() && !index.exists(),
+        "stale locks survived a restart"
+    );
+    let before = commit_count(&zones);
+    add(s.addr.port(), "after-restart");
+    assert_eq!(commit_count(&zones), before + 1);
+    assert!(git(&zones, &["status", "--porcelain"]).trim().is_empty());
+}
+
+#[test]
+fn a_lock_a_live_process_holds_is_never_removed() {
+    let s = start();
+    let zones = s.zones_dir();
+    let lock = branch_lock(&zones);
+    let holder = Holder::start(&lock);
+    let before = commit_count(&zones);
+    // Whatever the answer (issue 12 decides what a write that cannot be
+    // committed answers), the lock is not ours to remove.
+    let _ = py_update(
+        s.addr.port(),
+        &acme_py(),
+        false,
+        &["add _acme-challenge 60 TXT \"while-held\""],
+    );
+    assert!(lock.exists(), "a lock held by a live process was removed");
+    assert_eq!(commit_count(&zones), before);
+    drop(holder);
+    std::fs::remove_file(&lock).unwrap();
+    // Released: the next write is committed.
+    add(s.addr.port(), "after-release");
+    assert_eq!(commit_count(&zones), before + 1);
+    let text = git(&zones, &["show", "HEAD:example.com.zone"]);
+    assert!(text.contains("after-release"), "{text}");
+}
