@@ -12,16 +12,18 @@
 //! ```
 //!
 //! The mutex is a `std` one: nothing awaits under it, and only the reloader
-//! and (later) the write path take it; queries only touch the arc-swap. The
-//! guard republishes the snapshot when it drops after a change, so the map
-//! and the served snapshot cannot drift apart.
+//! and the write path take it; queries only touch the arc-swap. No zone
+//! file is read under it (the reloader reads first, then publishes), so a
+//! slow or hostile file cannot stall writes to other zones. The guard
+//! republishes the snapshot when it drops after a change, so the map and
+//! the served snapshot cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::loader::{self, FileIds, LoadFailure, LoadProblem, Loaded, ZoneSource};
@@ -159,6 +161,13 @@ impl State {
     /// files changed identity, adds new ones, removes deleted ones. A zone
     /// that fails keeps serving its last good version. Blocking: run it on a
     /// blocking thread, never on the query path.
+    ///
+    /// Files are read with no lock held: the slots are copied under the
+    /// lock, every changed zone is read and parsed, and the results are put
+    /// in under the lock again, all at once (one new snapshot). A zone that
+    /// a writer published meanwhile keeps the writer's version (ours may be
+    /// older); the next pass compares its files again. So a slow or hostile
+    /// file delays only its own zone's reload, never a write or another zone.
     pub fn reload(&self) -> ReloadReport {
         let mut report = ReloadReport::default();
         let sources = match loader::sources(&self.config) {
@@ -173,26 +182,45 @@ impl State {
             warn!("{p}");
         }
         report.problems = sources.problems;
-        let mut guard = self.lock();
-        let gone: Vec<Name> = guard
-            .zones
-            .keys()
-            .filter(|n| !sources.zones.contains_key(*n))
-            .cloned()
-            .collect();
-        for name in gone {
-            guard.remove(&name);
-            info!(zone = %name, "zone removed (file deleted or no longer configured)");
-            report.removed.push(name);
-        }
+        // Under the lock: drop what is gone, note what each slot has seen.
+        let seen: BTreeMap<Name, (ZoneSource, FileIds)> = {
+            let mut guard = self.lock();
+            let gone: Vec<Name> = guard
+                .zones
+                .keys()
+                .filter(|n| !sources.zones.contains_key(*n))
+                .cloned()
+                .collect();
+            for name in gone {
+                guard.remove(&name);
+                info!(zone = %name, "zone removed (file deleted or no longer configured)");
+                report.removed.push(name);
+            }
+            guard
+                .zones
+                .iter()
+                .map(|(n, s)| (n.clone(), (s.source.clone(), s.seen.clone())))
+                .collect()
+        };
+        // No lock: stat and read what changed.
+        let rules = loader::FileRules::new(&self.config);
+        let mut results = Vec::new();
         for (name, source) in sources.zones {
-            if let Some(slot) = guard.zones.get(&name)
-                && slot.source == source
-                && loader::unchanged(&slot.seen)
-            {
+            let before = seen.get(&name);
+            if before.is_some_and(|(src, files)| *src == source && loader::unchanged(files)) {
                 continue;
             }
-            match loader::load_zone_guarded(&source.origin, &source.path) {
+            let result = loader::load_zone_guarded(&source, &rules);
+            results.push((name, source, before.map(|(_, files)| files.clone()), result));
+        }
+        // Under the lock again: put in what nobody changed meanwhile.
+        let mut guard = self.lock();
+        for (name, source, before, result) in results {
+            if guard.get(&name).map(|s| &s.seen) != before.as_ref() {
+                debug!(zone = %name, "zone changed while it was read; comparing again next pass");
+                continue;
+            }
+            match result {
                 Ok(loaded) => {
                     for w in &loaded.warnings {
                         warn!(zone = %name, "{w}");
