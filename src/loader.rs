@@ -456,7 +456,7 @@ impl FsIncludes {
         }
         let allowed: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
         Err(format!(
-            "resolves to {}, outside zones_dir and [server] include_dirs ({}); refused",
+            "resolves to {}, outside zones_dir and [server] include_dirs (allowed: {}); refused",
             real.display(),
             allowed.join(", ")
         ))
