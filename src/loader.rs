@@ -233,10 +233,12 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
             continue;
         }
         let path = entry.path();
-        // Folders are skipped; anything else named *.zone is a zone, and
-        // loading it says why if it is not a regular file.
-        if path.is_dir() {
-            continue;
+        // Folders and dangling links are skipped; anything else named
+        // *.zone is a zone, and loading it says why if it is not a regular
+        // file (a FIFO, a device, a link out of zones_dir).
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_dir() => {}
+            _ => continue,
         }
         match parse_zone_name(stem) {
             Some(origin) => {
@@ -533,6 +535,9 @@ mod tests {
         ] {
             std::fs::write(zones.join(f), "").expect("write");
         }
+        std::fs::create_dir(zones.join("dir.zone")).expect("mkdir");
+        std::os::unix::fs::symlink("nowhere", zones.join("dangling.zone")).expect("ln");
+        std::os::unix::fs::symlink("/dev/zero", zones.join("zero.zone")).expect("ln");
         let mut config = Config::new(zones.clone(), vec![]);
         config.zones.push(ZoneConfig {
             name: parse_zone_name("example.com").expect("name"),
@@ -553,7 +558,16 @@ mod tests {
         let s = sources(&config).expect("sources");
         let mut names: Vec<String> = s.zones.keys().map(|n| n.to_ascii()).collect();
         names.sort();
-        assert_eq!(names, ["example.com.", "other.org.", "third.net."]);
+        assert_eq!(names, ["example.com.", "other.org.", "third.net.", "zero."]);
+        // Listed, and refused when loaded (it resolves outside zones_dir).
+        let zero = &s.zones[&parse_zone_name("zero").expect("n")];
+        assert!(zero.confined);
+        let f = load_zone(zero, &FileRules::new(&config)).expect_err("refused");
+        assert!(
+            f.problems[0].to_string().contains("outside zones_dir"),
+            "{:?}",
+            f.problems
+        );
         let ex = &s.zones[&parse_zone_name("example.com").expect("n")];
         assert_eq!(ex.path, zones.join("example.com.zone"));
         assert_eq!(ex.allow_transfer.len(), 1);
