@@ -30,6 +30,8 @@
 //! tcp_max_connections = 512
 //! reload_interval = "1s"        # stat fallback for file watching
 //! max_udp_payload = 1232        # cap on the EDNS0 payload we answer with
+//! max_zone_file_size = "256MiB" # a zone's text (its file and $INCLUDEs), at most
+//! include_dirs = []             # where $INCLUDE may lead besides zones_dir
 //!
 //! [[zone]]                      # optional per-zone settings
 //! name = "example.com"
@@ -117,7 +119,17 @@ pub struct ServerSettings {
     /// Largest UDP response we send, whatever larger EDNS0 payload a client
     /// offers (RFC 6891 §6.2.5; 1232 avoids IP fragmentation).
     pub max_udp_payload: u16,
+    /// Most bytes read for one zone: its file and every `$INCLUDE`d file
+    /// together. A file that would go over is refused, not truncated.
+    pub max_zone_file_size: u64,
+    /// Folders besides `zones_dir` that an `$INCLUDE` (or a zone file in
+    /// `zones_dir` that is a symlink) may resolve into; resolved against
+    /// the config file's folder.
+    pub include_dirs: Vec<PathBuf>,
 }
+
+/// Default of `[server] max_zone_file_size`: 256 MiB.
+pub const DEFAULT_MAX_ZONE_FILE_SIZE: u64 = 256 << 20;
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -127,6 +139,8 @@ impl Default for ServerSettings {
             tcp_max_connections: 512,
             reload_interval: Duration::from_secs(1),
             max_udp_payload: 1232,
+            max_zone_file_size: DEFAULT_MAX_ZONE_FILE_SIZE,
+            include_dirs: Vec::new(),
         }
     }
 }
@@ -221,6 +235,38 @@ struct RawServer {
     tcp_max_connections: Option<Spanned<u64>>,
     reload_interval: Option<Spanned<String>>,
     max_udp_payload: Option<Spanned<u64>>,
+    max_zone_file_size: Option<Spanned<RawSize>>,
+    include_dirs: Option<Vec<Spanned<String>>>,
+}
+
+/// A size: a number of bytes, or a string such as `"256MiB"`.
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of bytes or a size such as \"256MiB\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Bytes(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawSize, E> {
+                u64::try_from(v)
+                    .map(RawSize::Bytes)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -357,7 +403,7 @@ impl Config {
             Some(d) => join_clean(&base, Path::new(d.get_ref())),
             None => base.join("zones"),
         };
-        let server = check_server(&mut c, &raw.server);
+        let server = check_server(&mut c, &raw.server, &base);
         let (zones, key_refs) = check_zones(&mut c, &raw.zone, &zones_dir);
         let (tsig_fudge, tsig_reject_limit) = keys::check_tsig(&mut c, &raw.tsig);
         let serial_policy = keys::check_serial(&mut c, &raw.serial);
@@ -448,8 +494,16 @@ fn check_listen(
     out
 }
 
-fn check_server(c: &mut Checker<'_>, raw: &RawServer) -> ServerSettings {
+fn check_server(c: &mut Checker<'_>, raw: &RawServer, base: &Path) -> ServerSettings {
     let d = ServerSettings::default();
+    let mut include_dirs = Vec::new();
+    for dir in raw.include_dirs.iter().flatten() {
+        if dir.get_ref().is_empty() {
+            c.push(dir.span(), "server.include_dirs", "must not be empty");
+        } else {
+            include_dirs.push(join_clean(base, Path::new(dir.get_ref())));
+        }
+    }
     ServerSettings {
         udp_workers: c.count(
             &raw.udp_workers,
@@ -480,7 +534,71 @@ fn check_server(c: &mut Checker<'_>, raw: &RawServer) -> ServerSettings {
             usize::from(d.max_udp_payload),
         ))
         .unwrap_or(d.max_udp_payload),
+        max_zone_file_size: check_size(
+            c,
+            &raw.max_zone_file_size,
+            "server.max_zone_file_size",
+            MIN_ZONE_FILE_SIZE..=MAX_ZONE_FILE_SIZE,
+            d.max_zone_file_size,
+        ),
+        include_dirs,
     }
+}
+
+/// Bounds of `[server] max_zone_file_size`: 1 KiB to 64 GiB.
+const MIN_ZONE_FILE_SIZE: u64 = 1 << 10;
+const MAX_ZONE_FILE_SIZE: u64 = 64 << 30;
+
+fn check_size(
+    c: &mut Checker<'_>,
+    raw: &Option<Spanned<RawSize>>,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> u64 {
+    let Some(raw) = raw else { return default };
+    let value = match raw.get_ref() {
+        RawSize::Bytes(n) => Some(*n),
+        RawSize::Text(t) => parse_size(t),
+    };
+    match value {
+        Some(n) if range.contains(&n) => n,
+        Some(n) => {
+            let msg = format!(
+                "{n} bytes is out of range {}..={} bytes",
+                range.start(),
+                range.end()
+            );
+            c.push(raw.span(), key, msg);
+            default
+        }
+        None => {
+            let RawSize::Text(t) = raw.get_ref() else {
+                return default;
+            };
+            let msg =
+                format!("invalid size {t:?} (use bytes, or e.g. \"512KiB\", \"256MiB\", \"1GiB\")");
+            c.push(raw.span(), key, msg);
+            default
+        }
+    }
+}
+
+/// `"1024"`, `"1024B"`, `"512KiB"`, `"256MiB"`, `"1GiB"` (binary units,
+/// as `ls -h` and most tools mean them; spaces allowed before the unit).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
 }
 
 /// A key named by a zone (`key:NAME`, `notify_key`), checked once the
@@ -778,6 +896,51 @@ allow_transfer = ["127.0.0.0/8", "::1"]
         );
         assert_eq!(c.zones[0].file, Some(PathBuf::from("/etc/zw/z/ex.zone")));
         assert_eq!(c.zones[0].allow_transfer.len(), 2);
+    }
+
+    #[test]
+    fn zone_file_size_and_include_dirs() {
+        let c = parse("").expect("ok");
+        assert_eq!(c.server.max_zone_file_size, 256 << 20);
+        assert!(c.server.include_dirs.is_empty());
+        let c = parse(
+            "[server]\nmax_zone_file_size = \"64MiB\"\ninclude_dirs = [\"shared\", \"/srv/inc\"]\n",
+        )
+        .expect("ok");
+        assert_eq!(c.server.max_zone_file_size, 64 << 20);
+        assert_eq!(
+            c.server.include_dirs,
+            [PathBuf::from("/etc/zw/shared"), PathBuf::from("/srv/inc")]
+        );
+        let c = parse("[server]\nmax_zone_file_size = 4096\n").expect("ok");
+        assert_eq!(c.server.max_zone_file_size, 4096);
+        for (size, want) in [
+            ("1024", 1024),
+            ("2 KiB", 2048),
+            ("1GiB", 1 << 30),
+            ("7B", 7),
+        ] {
+            assert_eq!(parse_size(size), Some(want), "{size}");
+        }
+        for bad in ["", "MiB", "1MB", "1.5GiB", "-1", "99999999999999999999GiB"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        let e = err("[server]\nmax_zone_file_size = \"lots\"\n");
+        assert!(
+            e.starts_with(
+                "/etc/zw/zonewright.toml:2: server.max_zone_file_size: invalid size \"lots\""
+            ),
+            "{e}"
+        );
+        let e = err("[server]\nmax_zone_file_size = 12\n");
+        assert!(e.contains("out of range"), "{e}");
+        let e = err("[server]\nmax_zone_file_size = true\n");
+        assert!(
+            e.contains("server.max_zone_file_size: ") && e.contains("256MiB"),
+            "{e}"
+        );
+        let e = err("[server]\ninclude_dirs = [\"\"]\n");
+        assert!(e.contains("server.include_dirs: must not be empty"), "{e}");
     }
 
     #[test]

@@ -482,7 +482,7 @@ pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> Vec<Pe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loader::load_zone;
+    use crate::loader::{FileRules, ZoneSource, load_zone};
 
     fn me() -> Identity {
         Identity {
@@ -526,7 +526,8 @@ mod tests {
         }
 
         fn served(&self) -> Arc<Zone> {
-            load_zone(&self.origin, &self.file)
+            let source = ZoneSource::named(self.origin.clone(), self.file.clone());
+            load_zone(&source, &FileRules::for_file(&self.file))
                 .unwrap_or_else(|f| panic!("{:?}", f.problems))
                 .zone
         }
@@ -656,7 +657,10 @@ mod tests {
         let file = dir.path().join("example.com.zone");
         std::fs::write(&file, text(1, "192.0.2.10", "")).expect("write");
         let origin = Name::from_ascii("example.com.").expect("name");
-        let zone = load_zone(&origin, &file).expect("load").zone;
+        let source = ZoneSource::named(origin.clone(), file.clone());
+        let zone = load_zone(&source, &FileRules::for_file(&file))
+            .expect("load")
+            .zone;
         let r = Journal::new(dir.path()).incremental(&zone, &file, 0);
         assert!(matches!(r, Err(Fallback::NoRepository(_))), "{r:?}");
     }

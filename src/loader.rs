@@ -4,10 +4,11 @@
 //! # Design
 //!
 //! ```text
-//!  Config ──► sources() ──► [ZoneSource { origin, path, allow_transfer }]
-//!                                   │
-//!               load_zone(origin, path)            (blocking; call off the query path)
-//!                 stat (FileId) ─► read ─► Document::parse(.., FsIncludes) ─► Zone::build
+//!  Config ──► sources() ──► [ZoneSource { origin, path, allow_transfer, confined }]
+//!  Config ──► FileRules { max_size, roots }          │
+//!               load_zone(source, rules)            (blocking; call off the query path)
+//!                 (confine) ─► open regular ─► fstat (FileId) ─► bounded read
+//!                   ─► Document::parse(.., FsIncludes) ─► Zone::build
 //!                                   │
 //!                 Ok(Loaded { document, zone, files })  /  Err(LoadFailure { problems, files })
 //! ```
@@ -16,20 +17,47 @@
 //! explicit `[[zone]]` entries of the config; an entry with the name of a
 //! discovered file overrides its path and adds its settings.
 //!
-//! Each file is `stat`ed *before* it is read, and the [`FileId`]s of the
+//! Each file is `fstat`ed when opened, *before* it is read, and the [`FileId`]s of the
 //! zone file and every `$INCLUDE`d file are returned with the result, even a
 //! failed one. Comparing them with a fresh `stat` tells the reloader (and a
 //! later write path) whether the text on disk is still what was parsed; a
 //! change during the read shows up as a different identity next time.
 //!
-//! Files are read whole, up to [`MAX_FILE_BYTES`], and at most
-//! [`MAX_INCLUDES`] includes are followed per zone, so a hostile or
-//! cyclic zone directory cannot exhaust memory.
+//! # Which files are read, and how much
+//!
+//! A zone directory is often a git clone that several people push to, so
+//! its content is less trusted than the config. [`FileRules`] holds what
+//! the config allows:
+//!
+//! - **Only regular files.** Every file is opened with `O_NONBLOCK` (a FIFO
+//!   cannot stall the open), then `fstat`ed through the open descriptor and
+//!   refused unless it is a regular file (a FIFO, `/dev/zero` or a socket
+//!   never gets read; `stat` alone says size 0 for those).
+//! - **Bounded.** A zone's text, its file and every `$INCLUDE`d file
+//!   together, is at most `[server] max_zone_file_size` bytes; each read
+//!   takes at most one byte more than what is left, so the bound holds even
+//!   for a file that grows while it is read. At most [`MAX_INCLUDES`]
+//!   includes are followed per zone.
+//! - **Confined.** Every `$INCLUDE`, and a zone file found in `zones_dir`
+//!   (discovered, or a `[[zone]]` without `file`), must *resolve* (symlinks
+//!   and `..` followed) inside `zones_dir` or one of `[server]
+//!   include_dirs`; the resolved path is then opened with `O_NOFOLLOW`. A
+//!   symlink that stays inside is fine. A zone file the config names with
+//!   `[[zone]] file` is trusted where it is (the config's author chose it)
+//!   but must still be a regular file; its includes are confined like any.
+//!   The check is on the path as it resolves at load time: someone who can
+//!   swap folders of the tree for symlinks in the instant between the check
+//!   and the open could still redirect it, but not to a FIFO or a device.
+//!
+//! Nothing here holds a lock: callers read first and publish after (see
+//! `State::reload`), so a slow disk stalls only the zone being read.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -41,8 +69,9 @@ use crate::rr::Name;
 use crate::zone::Zone;
 use crate::zonefile::{Document, IncludeLoader, ZoneError};
 
-/// Largest zone (or included) file read.
-pub const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Largest file read where no config says otherwise (git blobs for IXFR):
+/// the default of `[server] max_zone_file_size`.
+pub const MAX_FILE_BYTES: u64 = crate::config::DEFAULT_MAX_ZONE_FILE_SIZE;
 /// Most `$INCLUDE`s followed while loading one zone.
 pub const MAX_INCLUDES: usize = 256;
 /// File-name suffix of zone files discovered in `zones_dir`.
@@ -94,6 +123,67 @@ pub struct ZoneSource {
     pub origin: Name,
     pub path: PathBuf,
     pub allow_transfer: Vec<IpNet>,
+    /// The file was found in `zones_dir` (not named by `[[zone]] file`):
+    /// it must resolve inside the allowed folders like an `$INCLUDE`.
+    pub confined: bool,
+}
+
+impl ZoneSource {
+    /// A zone file named by the operator (config or command line): read
+    /// where it is, only its includes confined.
+    pub fn named(origin: Name, path: PathBuf) -> ZoneSource {
+        ZoneSource {
+            origin,
+            path,
+            allow_transfer: Vec::new(),
+            confined: false,
+        }
+    }
+}
+
+/// What may be read for a zone: how much, and from which folders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRules {
+    /// Bytes read for one zone, its file and includes together.
+    pub max_size: u64,
+    /// Where `$INCLUDE`s (and zone files found in `zones_dir`) may resolve:
+    /// `zones_dir`, then `[server] include_dirs`.
+    pub roots: Vec<PathBuf>,
+}
+
+impl FileRules {
+    /// The rules `config` sets.
+    pub fn new(config: &Config) -> FileRules {
+        let mut roots = vec![config.zones_dir.clone()];
+        roots.extend(config.server.include_dirs.iter().cloned());
+        FileRules {
+            max_size: config.server.max_zone_file_size,
+            roots,
+        }
+    }
+
+    /// For `zonewright zone check FILE`: FILE's folder plays `zones_dir`.
+    pub fn for_file(path: &Path) -> FileRules {
+        FileRules {
+            max_size: crate::config::DEFAULT_MAX_ZONE_FILE_SIZE,
+            roots: vec![parent_dir(path)],
+        }
+    }
+
+    /// The roots as they resolve now (a missing one allows nothing).
+    fn resolved_roots(&self) -> Vec<PathBuf> {
+        self.roots
+            .iter()
+            .filter_map(|r| r.canonicalize().ok())
+            .collect()
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// A problem loading a zone or listing the zones directory.
@@ -143,8 +233,12 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
             continue;
         }
         let path = entry.path();
-        if !path.is_file() {
-            continue;
+        // Folders and dangling links are skipped; anything else named
+        // *.zone is a zone, and loading it says why if it is not a regular
+        // file (a FIFO, a device, a link out of zones_dir).
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_dir() => {}
+            _ => continue,
         }
         match parse_zone_name(stem) {
             Some(origin) => {
@@ -154,6 +248,7 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
                         origin,
                         path,
                         allow_transfer: Vec::new(),
+                        confined: true,
                     },
                 );
             }
@@ -175,6 +270,7 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
                 origin: z.name.clone(),
                 path,
                 allow_transfer: z.allow_transfer.clone(),
+                confined: z.file.is_none(),
             },
         );
     }
@@ -200,22 +296,28 @@ pub struct LoadFailure {
     pub files: FileIds,
 }
 
-/// Reads, parses and validates the zone `origin` from `path`. Blocking.
-pub fn load_zone(origin: &Name, path: &Path) -> Result<Loaded, LoadFailure> {
+/// Reads, parses and validates the zone of `source` under `rules`.
+/// Blocking, and holds no lock: publish the result afterwards.
+pub fn load_zone(source: &ZoneSource, rules: &FileRules) -> Result<Loaded, LoadFailure> {
+    let (origin, path) = (&source.origin, source.path.as_path());
     let file_name = path.display().to_string();
-    let includes = FsIncludes::default();
-    let (id, text) = match read_file(path) {
+    let includes = FsIncludes::new(rules);
+    let opened = if source.confined {
+        includes
+            .confine(path)
+            .and_then(|real| open_regular(&real, false))
+    } else {
+        open_regular(path, true)
+    };
+    let (id, text) = match opened.and_then(|o| includes.read(o)) {
         Ok(ok) => ok,
         Err(message) => {
-            let files = FileId::of(path)
-                .map(|id| vec![(path.to_path_buf(), id)])
-                .unwrap_or_default();
             return Err(LoadFailure {
                 problems: vec![LoadProblem::File {
                     path: path.to_path_buf(),
                     message,
                 }],
-                files,
+                files: stat_of(path),
             });
         }
     };
@@ -247,42 +349,146 @@ pub fn load_zone(origin: &Name, path: &Path) -> Result<Loaded, LoadFailure> {
 
 /// [`load_zone`], with a panic in the parser or validator (a bug) turned
 /// into a load failure, so one bad file cannot take a reloader down.
-pub fn load_zone_guarded(origin: &Name, path: &Path) -> Result<Loaded, LoadFailure> {
-    std::panic::catch_unwind(|| load_zone(origin, path)).unwrap_or_else(|_| {
+pub fn load_zone_guarded(source: &ZoneSource, rules: &FileRules) -> Result<Loaded, LoadFailure> {
+    std::panic::catch_unwind(|| load_zone(source, rules)).unwrap_or_else(|_| {
         Err(LoadFailure {
             problems: vec![LoadProblem::File {
-                path: path.to_path_buf(),
+                path: source.path.clone(),
                 message: "internal error while loading (this is a bug in zonewright)".into(),
             }],
-            files: FileId::of(path)
-                .map(|id| vec![(path.to_path_buf(), id)])
-                .unwrap_or_default(),
+            files: stat_of(&source.path),
         })
     })
 }
 
-/// Stats then reads a file, bounded in size.
-fn read_file(path: &Path) -> Result<(FileId, String), String> {
-    let id = FileId::of(path).map_err(|e| format!("cannot read: {e}"))?;
-    if id.size > MAX_FILE_BYTES {
-        return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+/// `path` with its identity now, if it has one: recorded with a failure so
+/// the same problem is reported once, not at every reload.
+fn stat_of(path: &Path) -> FileIds {
+    FileId::of(path)
+        .map(|id| vec![(path.to_path_buf(), id)])
+        .unwrap_or_default()
+}
+
+/// Opens `path` for reading if, and only if, it is a regular file:
+/// `O_NONBLOCK` so a FIFO cannot stall the open, `O_NOFOLLOW` unless
+/// `follow`, and the type taken from the open descriptor (fstat), so what
+/// is checked is what is read.
+pub fn open_regular(path: &Path, follow: bool) -> Result<(File, Metadata), String> {
+    let mut flags = libc::O_NONBLOCK;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    Ok((id, text))
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) if !follow => "is a symbolic link; refused".to_string(),
+            _ => format!("cannot read: {e}"),
+        })?;
+    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "not a regular file ({}); refused",
+            kind(meta.file_type())
+        ));
+    }
+    Ok((file, meta))
+}
+
+/// A file type in words, for messages.
+pub fn kind(t: std::fs::FileType) -> &'static str {
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a plain file"
+    }
+}
+
+/// Reads at most `limit` bytes from `file`: `Ok(None)` if there is more.
+/// Takes `limit + 1` so a file that grows while it is read is caught too.
+pub fn read_bounded(mut file: &File, size_hint: u64, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let capacity = usize::try_from(size_hint.min(limit)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity.saturating_add(1));
+    (&mut file)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// Reads `$INCLUDE`d files relative to the including file's folder (RFC
 /// 1035 §5.1 leaves relative names to the implementation; this is what
-/// BIND and NSD do for paths under the zone's folder), recording each.
-#[derive(Default)]
+/// BIND and NSD do for paths under the zone's folder), confined to the
+/// roots of the [`FileRules`], recording each. Also keeps the zone's byte
+/// budget, which the zone file itself is read against first.
 pub struct FsIncludes {
     read: RefCell<FileIds>,
+    roots: Vec<PathBuf>,
+    max: u64,
+    left: Cell<u64>,
+}
+
+impl FsIncludes {
+    pub fn new(rules: &FileRules) -> FsIncludes {
+        FsIncludes {
+            read: RefCell::new(Vec::new()),
+            roots: rules.resolved_roots(),
+            max: rules.max_size,
+            left: Cell::new(rules.max_size),
+        }
+    }
+
+    /// `path` resolved (symlinks, `..`), if inside one of the roots.
+    fn confine(&self, path: &Path) -> Result<PathBuf, String> {
+        let real = path
+            .canonicalize()
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if self.roots.iter().any(|root| real.starts_with(root)) {
+            return Ok(real);
+        }
+        let allowed: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+        Err(format!(
+            "resolves to {}, outside zones_dir and [server] include_dirs (allowed: {}); refused",
+            real.display(),
+            allowed.join(", ")
+        ))
+    }
+
+    /// Reads an opened file against what is left of the zone's budget.
+    fn read(&self, (file, meta): (File, Metadata)) -> Result<(FileId, String), String> {
+        let left = self.left.get();
+        let bytes = read_bounded(&file, meta.len(), left)
+            .map_err(|e| format!("cannot read: {e}"))?
+            .ok_or_else(|| {
+                let max = self.max;
+                if left == max {
+                    format!("larger than {max} bytes ([server] max_zone_file_size); refused")
+                } else {
+                    format!(
+                        "takes the zone over {max} bytes ([server] max_zone_file_size counts \
+                         the zone file and its $INCLUDEs together); refused"
+                    )
+                }
+            })?;
+        self.left.set(left - bytes.len() as u64);
+        let text = String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )
+        })?;
+        Ok((FileId::from_metadata(&meta), text))
+    }
 }
 
 impl IncludeLoader for FsIncludes {
@@ -290,18 +496,23 @@ impl IncludeLoader for FsIncludes {
         if self.read.borrow().len() >= MAX_INCLUDES {
             return Err(format!("more than {MAX_INCLUDES} $INCLUDEs"));
         }
-        let target = Path::new(path);
-        let full = if target.is_absolute() {
-            target.to_path_buf()
-        } else {
-            Path::new(from)
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(target)
-        };
-        let (id, text) = read_file(&full).map_err(|m| format!("{}: {m}", full.display()))?;
-        self.read.borrow_mut().push((full.clone(), id));
-        Ok((full.display().to_string(), text))
+        let full = parent_dir(Path::new(from)).join(path);
+        let result = self
+            .confine(&full)
+            .and_then(|real| open_regular(&real, false))
+            .and_then(|opened| self.read(opened));
+        match result {
+            Ok((id, text)) => {
+                self.read.borrow_mut().push((full.clone(), id));
+                Ok((full.display().to_string(), text))
+            }
+            Err(message) => {
+                // Recorded, so fixing the include (not only the zone file)
+                // makes the next reload read the zone again.
+                self.read.borrow_mut().extend(stat_of(&full));
+                Err(message)
+            }
+        }
     }
 }
 
@@ -324,6 +535,9 @@ mod tests {
         ] {
             std::fs::write(zones.join(f), "").expect("write");
         }
+        std::fs::create_dir(zones.join("dir.zone")).expect("mkdir");
+        std::os::unix::fs::symlink("nowhere", zones.join("dangling.zone")).expect("ln");
+        std::os::unix::fs::symlink("/dev/zero", zones.join("zero.zone")).expect("ln");
         let mut config = Config::new(zones.clone(), vec![]);
         config.zones.push(ZoneConfig {
             name: parse_zone_name("example.com").expect("name"),
@@ -344,7 +558,16 @@ mod tests {
         let s = sources(&config).expect("sources");
         let mut names: Vec<String> = s.zones.keys().map(|n| n.to_ascii()).collect();
         names.sort();
-        assert_eq!(names, ["example.com.", "other.org.", "third.net."]);
+        assert_eq!(names, ["example.com.", "other.org.", "third.net.", "zero."]);
+        // Listed, and refused when loaded (it resolves outside zones_dir).
+        let zero = &s.zones[&parse_zone_name("zero").expect("n")];
+        assert!(zero.confined);
+        let f = load_zone(zero, &FileRules::new(&config)).expect_err("refused");
+        assert!(
+            f.problems[0].to_string().contains("outside zones_dir"),
+            "{:?}",
+            f.problems
+        );
         let ex = &s.zones[&parse_zone_name("example.com").expect("n")];
         assert_eq!(ex.path, zones.join("example.com.zone"));
         assert_eq!(ex.allow_transfer.len(), 1);
@@ -358,18 +581,149 @@ mod tests {
         assert!(e.to_string().contains("cannot read zones directory"), "{e}");
     }
 
+    fn rules(dir: &Path, max_size: u64) -> FileRules {
+        FileRules {
+            max_size,
+            roots: vec![dir.to_path_buf()],
+        }
+    }
+
     #[test]
     fn includes_resolve_against_including_folder() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
         std::fs::write(dir.path().join("sub/inc.txt"), "x").expect("write");
-        let inc = FsIncludes::default();
+        let inc = FsIncludes::new(&rules(dir.path(), 1 << 20));
         let from = dir.path().join("sub/main.zone").display().to_string();
         let (name, text) = inc.load(&from, "inc.txt").expect("load");
         assert_eq!(text, "x");
         assert!(name.ends_with("sub/inc.txt"));
         assert_eq!(inc.read.borrow().len(), 1);
         assert!(inc.load(&from, "nope.txt").is_err());
+        // Up and back in again is inside.
+        let (_, text) = inc.load(&from, "../sub/inc.txt").expect("load");
+        assert_eq!(text, "x");
+    }
+
+    #[test]
+    fn includes_are_confined_to_the_roots() {
+        let top = tempfile::tempdir().expect("tmp");
+        let zones = top.path().join("zones");
+        let shared = top.path().join("shared");
+        for d in [&zones, &shared] {
+            std::fs::create_dir(d).expect("mkdir");
+        }
+        std::fs::write(shared.join("keys.inc"), "k").expect("write");
+        std::fs::write(zones.join("real.inc"), "r").expect("write");
+        std::os::unix::fs::symlink(shared.join("keys.inc"), zones.join("out.inc")).expect("ln");
+        std::os::unix::fs::symlink("real.inc", zones.join("in.inc")).expect("ln");
+        let from = zones.join("example.com.zone").display().to_string();
+        let outside = |inc: &FsIncludes, path: &str| {
+            let e = inc.load(&from, path).expect_err(path);
+            assert!(e.contains("outside zones_dir"), "{path}: {e}");
+        };
+        let inc = FsIncludes::new(&rules(&zones, 1 << 20));
+        outside(&inc, "../shared/keys.inc");
+        outside(&inc, &shared.join("keys.inc").display().to_string());
+        outside(&inc, "out.inc");
+        outside(&inc, "/etc/hostname");
+        // A symlink that stays inside is fine.
+        assert_eq!(inc.load(&from, "in.inc").expect("inside").1, "r");
+        // include_dirs widen it.
+        let mut wide = rules(&zones, 1 << 20);
+        wide.roots.push(shared.clone());
+        let inc = FsIncludes::new(&wide);
+        assert_eq!(
+            inc.load(&from, "../shared/keys.inc").expect("allowed").1,
+            "k"
+        );
+        assert_eq!(inc.load(&from, "out.inc").expect("allowed").1, "k");
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let fifo = dir.path().join("evil.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        // Returns at once (O_NONBLOCK), no writer needed.
+        let e = open_regular(&fifo, false).expect_err("fifo");
+        assert!(e.contains("not a regular file (a FIFO)"), "{e}");
+        let e = open_regular(Path::new("/dev/zero"), true).expect_err("dev");
+        assert!(e.contains("not a regular file (a character device)"), "{e}");
+        let e = open_regular(dir.path(), true).expect_err("dir");
+        assert!(e.contains("(a directory)"), "{e}");
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).expect("ln");
+        let e = open_regular(&dir.path().join("zero"), false).expect_err("link");
+        assert!(e.contains("symbolic link"), "{e}");
+        let mut dev = rules(dir.path(), 1 << 20);
+        dev.roots.push(PathBuf::from("/dev"));
+        let inc = FsIncludes::new(&dev);
+        let from = dir.path().join("z.zone").display().to_string();
+        let e = inc.load(&from, "/dev/zero").expect_err("dev");
+        assert!(e.contains("character device"), "{e}");
+        let e = inc.load(&from, "zero").expect_err("dev");
+        assert!(e.contains("character device"), "{e}");
+    }
+
+    #[test]
+    fn the_size_budget_covers_the_zone_and_its_includes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let zone = dir.path().join("example.com.zone");
+        let head = "$ORIGIN example.com.\n$TTL 300\n\
+                    @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                    \x20 IN NS ns1\nns1 IN A 192.0.2.1\n";
+        std::fs::write(&zone, format!("{head}$INCLUDE big.inc\n")).expect("write");
+        std::fs::write(dir.path().join("big.inc"), "; pad\n".repeat(300)).expect("write");
+        let origin = parse_zone_name("example.com").expect("name");
+        let mut source = ZoneSource::named(origin, zone.clone());
+        source.confined = true;
+        assert!(load_zone(&source, &rules(dir.path(), 1 << 20)).is_ok());
+        let f = load_zone(&source, &rules(dir.path(), 1024)).expect_err("over");
+        let msg = f.problems[0].to_string();
+        assert!(
+            msg.contains(":6:") && msg.contains("takes the zone over 1024 bytes"),
+            "{msg}"
+        );
+        // The failed include is recorded, so fixing it alone reloads the zone.
+        assert_eq!(f.files.len(), 2, "{:?}", f.files);
+        let f = load_zone(&source, &rules(dir.path(), 100)).expect_err("over");
+        let msg = f.problems[0].to_string();
+        assert!(
+            msg.contains("larger than 100 bytes ([server] max_zone_file_size)"),
+            "{msg}"
+        );
+        assert_eq!(
+            read_bounded(&File::open(&zone).expect("open"), 0, 10).expect("read"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_zone_file_in_zones_dir_is_confined_a_named_one_is_not() {
+        let top = tempfile::tempdir().expect("tmp");
+        let zones = top.path().join("zones");
+        std::fs::create_dir(&zones).expect("mkdir");
+        let text = "$ORIGIN example.com.\n$TTL 300\n\
+                    @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                    \x20 IN NS ns1\nns1 IN A 192.0.2.1\n";
+        let elsewhere = top.path().join("elsewhere.zone");
+        std::fs::write(&elsewhere, text).expect("write");
+        let link = zones.join("example.com.zone");
+        std::os::unix::fs::symlink(&elsewhere, &link).expect("ln");
+        let origin = parse_zone_name("example.com").expect("name");
+        let mut source = ZoneSource::named(origin, link);
+        assert!(load_zone(&source, &rules(&zones, 1 << 20)).is_ok());
+        source.confined = true;
+        let f = load_zone(&source, &rules(&zones, 1 << 20)).expect_err("outside");
+        assert!(
+            f.problems[0].to_string().contains("outside zones_dir"),
+            "{:?}",
+            f.problems
+        );
     }
 
     #[test]

@@ -283,8 +283,9 @@ fn check(config_path: &Path) -> ExitCode {
             config.zones_dir.display()
         );
     }
+    let rules = loader::FileRules::new(&config);
     for (origin, source) in &sources.zones {
-        ok &= report_zone(origin, loader::load_zone_guarded(origin, &source.path));
+        ok &= report_zone(origin, loader::load_zone_guarded(source, &rules));
     }
     if ok {
         ExitCode::SUCCESS
@@ -308,7 +309,9 @@ fn zone_check(file: &Path, origin: Option<&str>) -> anyhow::Result<ExitCode> {
         }
     };
     let origin = parse_zone_name(&name).with_context(|| format!("invalid origin {name:?}"))?;
-    let ok = report_zone(&origin, loader::load_zone_guarded(&origin, file));
+    let source = loader::ZoneSource::named(origin.clone(), file.to_path_buf());
+    let rules = loader::FileRules::for_file(file);
+    let ok = report_zone(&origin, loader::load_zone_guarded(&source, &rules));
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -12,16 +12,18 @@
 //! ```
 //!
 //! The mutex is a `std` one: nothing awaits under it, and only the reloader
-//! and (later) the write path take it; queries only touch the arc-swap. The
-//! guard republishes the snapshot when it drops after a change, so the map
-//! and the served snapshot cannot drift apart.
+//! and the write path take it; queries only touch the arc-swap. No zone
+//! file is read under it (the reloader reads first, then publishes), so a
+//! slow or hostile file cannot stall writes to other zones. The guard
+//! republishes the snapshot when it drops after a change, so the map and
+//! the served snapshot cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::loader::{self, FileIds, LoadFailure, LoadProblem, Loaded, ZoneSource};
@@ -159,6 +161,13 @@ impl State {
     /// files changed identity, adds new ones, removes deleted ones. A zone
     /// that fails keeps serving its last good version. Blocking: run it on a
     /// blocking thread, never on the query path.
+    ///
+    /// Files are read with no lock held: the slots are copied under the
+    /// lock, every changed zone is read and parsed, and the results are put
+    /// in under the lock again, all at once (one new snapshot). A zone that
+    /// a writer published meanwhile keeps the writer's version (ours may be
+    /// older); the next pass compares its files again. So a slow or hostile
+    /// file delays only its own zone's reload, never a write or another zone.
     pub fn reload(&self) -> ReloadReport {
         let mut report = ReloadReport::default();
         let sources = match loader::sources(&self.config) {
@@ -173,26 +182,62 @@ impl State {
             warn!("{p}");
         }
         report.problems = sources.problems;
-        let mut guard = self.lock();
-        let gone: Vec<Name> = guard
-            .zones
-            .keys()
-            .filter(|n| !sources.zones.contains_key(*n))
-            .cloned()
-            .collect();
-        for name in gone {
-            guard.remove(&name);
-            info!(zone = %name, "zone removed (file deleted or no longer configured)");
-            report.removed.push(name);
-        }
-        for (name, source) in sources.zones {
-            if let Some(slot) = guard.zones.get(&name)
-                && slot.source == source
-                && loader::unchanged(&slot.seen)
-            {
+        let reads = self.read_changed(sources.zones, &mut report);
+        self.publish(reads, &mut report);
+        report
+    }
+
+    /// The first half of a reload: drops the zones that are gone, then,
+    /// with no lock held, reads every zone whose files changed.
+    fn read_changed(
+        &self,
+        zones: BTreeMap<Name, ZoneSource>,
+        report: &mut ReloadReport,
+    ) -> Vec<ZoneRead> {
+        // Under the lock: drop what is gone, note what each slot has seen.
+        let seen: BTreeMap<Name, (ZoneSource, FileIds)> = {
+            let mut guard = self.lock();
+            let gone: Vec<Name> = guard
+                .zones
+                .keys()
+                .filter(|n| !zones.contains_key(*n))
+                .cloned()
+                .collect();
+            for name in gone {
+                guard.remove(&name);
+                info!(zone = %name, "zone removed (file deleted or no longer configured)");
+                report.removed.push(name);
+            }
+            guard
+                .zones
+                .iter()
+                .map(|(n, s)| (n.clone(), (s.source.clone(), s.seen.clone())))
+                .collect()
+        };
+        // No lock: stat and read what changed.
+        let rules = loader::FileRules::new(&self.config);
+        let mut reads = Vec::new();
+        for (name, source) in zones {
+            let before = seen.get(&name);
+            if before.is_some_and(|(src, files)| *src == source && loader::unchanged(files)) {
                 continue;
             }
-            match loader::load_zone_guarded(&source.origin, &source.path) {
+            let result = loader::load_zone_guarded(&source, &rules);
+            reads.push((name, source, before.map(|(_, files)| files.clone()), result));
+        }
+        reads
+    }
+
+    /// The second half: under the lock, puts in each zone read unless its
+    /// slot changed since (a writer published a newer version meanwhile).
+    fn publish(&self, reads: Vec<ZoneRead>, report: &mut ReloadReport) {
+        let mut guard = self.lock();
+        for (name, source, before, result) in reads {
+            if guard.get(&name).map(|s| &s.seen) != before.as_ref() {
+                debug!(zone = %name, "zone changed while it was read; comparing again next pass");
+                continue;
+            }
+            match result {
                 Ok(loaded) => {
                     for w in &loaded.warnings {
                         warn!(zone = %name, "{w}");
@@ -222,9 +267,17 @@ impl State {
                 }
             }
         }
-        report
     }
 }
+
+/// One zone read by a reload: its name, source, the files its slot had
+/// seen when the read began (`None`: a new zone) and what was read.
+type ZoneRead = (
+    Name,
+    ZoneSource,
+    Option<FileIds>,
+    Result<Loaded, LoadFailure>,
+);
 
 /// The per-zone slots, locked. Publishes a new snapshot on drop if changed.
 pub struct ZonesGuard<'a> {
@@ -312,6 +365,55 @@ mod tests {
             });
         }
         State::new(Arc::new(config))
+    }
+
+    #[test]
+    fn a_reload_never_overwrites_what_a_writer_published_while_it_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("example.com.zone");
+        let zone = |serial: u32| {
+            format!(
+                "$ORIGIN example.com.\n$TTL 300\n\
+                 @ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
+                 \x20 IN NS ns1\nns1 IN A 192.0.2.1\n"
+            )
+        };
+        let save = |serial: u32| {
+            let tmp = dir.path().join(".new");
+            std::fs::write(&tmp, zone(serial)).expect("write");
+            std::fs::rename(&tmp, &file).expect("rename");
+        };
+        let served = |s: &State| s.snapshot().get(&name("example.com")).map(|z| z.serial());
+        save(1);
+        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+        s.reload();
+        assert_eq!(served(&s), Some(1));
+        // A hand edit, read by a reload...
+        save(2);
+        let mut report = ReloadReport::default();
+        let sources = loader::sources(s.config()).expect("sources").zones;
+        let reads = s.read_changed(sources, &mut report);
+        assert_eq!(reads.len(), 1);
+        // ...while a writer publishes serial 3 (as `Store::write` does,
+        // under the lock; no lock is held by the reload meanwhile).
+        save(3);
+        let rules = loader::FileRules::new(s.config());
+        let source = s
+            .lock()
+            .get(&name("example.com"))
+            .expect("slot")
+            .source
+            .clone();
+        let newer = loader::load_zone(&source, &rules).expect("load");
+        s.lock().set(source, Ok(newer));
+        assert_eq!(served(&s), Some(3));
+        // The reload's older read is dropped, not published over it.
+        s.publish(reads, &mut report);
+        assert_eq!(served(&s), Some(3));
+        assert!(report.loaded.is_empty(), "{report:?}");
+        // And the next pass finds nothing to do.
+        assert!(!s.reload().changed());
+        assert_eq!(served(&s), Some(3));
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! The two file-system primitives of the write path: an atomic replace of a
 //! zone file and the cross-process lock beside it.
+//!
+//! Both open only regular files and never block on opening: the lock file
+//! with `O_NOFOLLOW | O_NONBLOCK` (a symlink planted at `.NAME.lock` cannot
+//! make us create or truncate a file elsewhere, a FIFO cannot stall us),
+//! the file being replaced with `O_NONBLOCK` and checked by `fstat`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
@@ -96,9 +102,11 @@ pub struct Replaced {
 }
 
 impl Replaced {
+    /// Opens `path` (which may be a symlink an operator made) if it is a
+    /// regular file, without blocking: this runs under the state guard.
     pub fn open(path: &Path) -> io::Result<Replaced> {
-        let file = File::open(path)?;
-        let id = FileId::from_metadata(&file.metadata()?);
+        let (file, meta) = crate::loader::open_regular(path, true).map_err(io::Error::other)?;
+        let id = FileId::from_metadata(&meta);
         Ok(Replaced { file, id })
     }
 
@@ -112,14 +120,15 @@ impl Replaced {
         Ok(FileId::from_metadata(&self.file.metadata()?) != self.id)
     }
 
-    /// Its whole content now.
-    pub fn text(&self) -> io::Result<String> {
-        use std::io::{Read, Seek, SeekFrom};
+    /// Its whole content now, if at most `limit` bytes.
+    pub fn text(&self, limit: u64) -> io::Result<String> {
+        use std::io::{Seek, SeekFrom};
         let mut f = &self.file;
         f.seek(SeekFrom::Start(0))?;
-        let mut text = String::new();
-        f.read_to_string(&mut text)?;
-        Ok(text)
+        let size = f.metadata()?.len();
+        let bytes = crate::loader::read_bounded(f, size, limit)?
+            .ok_or_else(|| io::Error::other(format!("larger than {limit} bytes")))?;
+        String::from_utf8(bytes).map_err(|_| io::Error::other("not UTF-8 text"))
     }
 }
 
@@ -152,13 +161,36 @@ pub struct ZoneFileLock {
 }
 
 impl ZoneFileLock {
-    /// Blocks until the lock is ours.
+    /// Blocks until the lock is ours. The lock file is created if missing;
+    /// a symlink or anything but a regular file there is an error (flock
+    /// waits regardless of `O_NONBLOCK`, which only keeps the open from
+    /// waiting for a FIFO's reader).
     pub fn acquire(zone_file: &Path) -> io::Result<ZoneFileLock> {
+        let path = lock_path(zone_file);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(lock_path(zone_file))?;
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => {
+                    io::Error::other(format!("{} is a symbolic link; refused", path.display()))
+                }
+                // A FIFO without a reader (or a device without a driver).
+                Some(libc::ENXIO) => {
+                    io::Error::other(format!("{} is not a regular file; refused", path.display()))
+                }
+                _ => e,
+            })?;
+        let kind = file.metadata()?.file_type();
+        if !kind.is_file() {
+            return Err(io::Error::other(format!(
+                "{} is not a regular file ({}); refused",
+                path.display(),
+                crate::loader::kind(kind)
+            )));
+        }
         file.lock_exclusive()?;
         Ok(ZoneFileLock { file })
     }
@@ -212,8 +244,33 @@ mod tests {
         // A writer that opened the file before the rename writes after it.
         late.write_all(b"theirs\n").expect("append");
         assert!(old.changed().expect("stat"));
-        assert_eq!(old.text().expect("read"), "ours\ntheirs\n");
+        assert_eq!(old.text(1 << 20).expect("read"), "ours\ntheirs\n");
+        assert!(old.text(5).is_err(), "bounded");
         assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
+    }
+
+    #[test]
+    fn lock_file_is_never_a_symlink_or_a_fifo() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let zone = dir.path().join("example.com.zone");
+        let target = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&target, lock_path(&zone)).expect("ln");
+        let e = ZoneFileLock::acquire(&zone).err().expect("symlink refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!target.exists(), "nothing created through the link");
+        fs::remove_file(lock_path(&zone)).expect("rm");
+        let made = std::process::Command::new("mkfifo")
+            .arg(lock_path(&zone))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        // Returns at once rather than waiting for a reader.
+        let e = ZoneFileLock::acquire(&zone).err().expect("fifo refused");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = Replaced::open(&lock_path(&zone))
+            .err()
+            .expect("fifo refused");
+        assert!(e.to_string().contains("FIFO"), "{e}");
     }
 
     #[test]

@@ -373,7 +373,8 @@ impl Inner {
             return Ok((source, loaded));
         }
         info!(zone = %zone, "zone file changed on disk; reloading before the write");
-        match loader::load_zone_guarded(&source.origin, &source.path) {
+        let rules = loader::FileRules::new(self.state.config());
+        match loader::load_zone_guarded(&source, &rules) {
             Ok(l) => {
                 self.state.lock().set(source.clone(), Ok(l.clone()));
                 // Someone else's edit: recorded as theirs, ahead of the
@@ -577,7 +578,7 @@ impl Inner {
             let mut raced = false;
             for (fsio::Installed { path, .. }, old) in installed.iter().zip(&replaced) {
                 if io!(old.changed()) {
-                    let theirs = io!(old.text());
+                    let theirs = io!(old.text(self.state.config().server.max_zone_file_size));
                     io!(fsio::replace_atomically(path, &theirs));
                     warn!(
                         file = %path.display(),
