@@ -28,6 +28,8 @@
 //! udp_workers = 4               # default: number of cores
 //! tcp_idle_timeout = "10s"
 //! tcp_max_connections = 512
+//! tcp_max_per_source = 64       # default: an eighth of tcp_max_connections
+//! tcp_max_lifetime = "2m"       # closed after this, between two messages
 //! reload_interval = "1s"        # stat fallback for file watching
 //! max_udp_payload = 1232        # cap on the EDNS0 payload we answer with
 //! max_zone_file_size = "256MiB" # a zone's text (its file and $INCLUDEs), at most
@@ -114,6 +116,12 @@ pub struct ServerSettings {
     pub tcp_idle_timeout: Duration,
     /// Concurrent TCP connections, over all listeners.
     pub tcp_max_connections: usize,
+    /// Concurrent TCP connections of one source (an IPv4 address or an
+    /// IPv6 /64; see [`crate::server::sources`]).
+    pub tcp_max_per_source: usize,
+    /// A TCP connection is closed once it is this old, when it next waits
+    /// for a request (a response or transfer under way is finished first).
+    pub tcp_max_lifetime: Duration,
     /// Period of the stat fallback that catches changes inotify misses.
     pub reload_interval: Duration,
     /// Largest UDP response we send, whatever larger EDNS0 payload a client
@@ -137,12 +145,20 @@ impl Default for ServerSettings {
             udp_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 512,
+            tcp_max_per_source: default_per_source(512),
+            tcp_max_lifetime: Duration::from_secs(120),
             reload_interval: Duration::from_secs(1),
             max_udp_payload: 1232,
             max_zone_file_size: DEFAULT_MAX_ZONE_FILE_SIZE,
             include_dirs: Vec::new(),
         }
     }
+}
+
+/// The default per-source cap for `total` connections: an eighth of
+/// them (at least one), so a single client stays well under a quarter.
+pub fn default_per_source(total: usize) -> usize {
+    (total / 8).max(1)
 }
 
 /// One `[[zone]]` entry.
@@ -233,6 +249,8 @@ struct RawServer {
     udp_workers: Option<Spanned<u64>>,
     tcp_idle_timeout: Option<Spanned<String>>,
     tcp_max_connections: Option<Spanned<u64>>,
+    tcp_max_per_source: Option<Spanned<u64>>,
+    tcp_max_lifetime: Option<Spanned<String>>,
     reload_interval: Option<Spanned<String>>,
     max_udp_payload: Option<Spanned<u64>>,
     max_zone_file_size: Option<Spanned<RawSize>>,
@@ -504,6 +522,26 @@ fn check_server(c: &mut Checker<'_>, raw: &RawServer, base: &Path) -> ServerSett
             include_dirs.push(join_clean(base, Path::new(dir.get_ref())));
         }
     }
+    let tcp_max_connections = c.count(
+        &raw.tcp_max_connections,
+        "server.tcp_max_connections",
+        1..1_000_001,
+        d.tcp_max_connections,
+    );
+    let tcp_max_per_source = c.count(
+        &raw.tcp_max_per_source,
+        "server.tcp_max_per_source",
+        1..1_000_001,
+        default_per_source(tcp_max_connections),
+    );
+    if let Some(raw) = &raw.tcp_max_per_source
+        && tcp_max_per_source > tcp_max_connections
+    {
+        let msg = format!(
+            "{tcp_max_per_source} is more than tcp_max_connections ({tcp_max_connections})"
+        );
+        c.push(raw.span(), "server.tcp_max_per_source", msg);
+    }
     ServerSettings {
         udp_workers: c.count(
             &raw.udp_workers,
@@ -516,11 +554,12 @@ fn check_server(c: &mut Checker<'_>, raw: &RawServer, base: &Path) -> ServerSett
             "server.tcp_idle_timeout",
             d.tcp_idle_timeout,
         ),
-        tcp_max_connections: c.count(
-            &raw.tcp_max_connections,
-            "server.tcp_max_connections",
-            1..1_000_001,
-            d.tcp_max_connections,
+        tcp_max_connections,
+        tcp_max_per_source,
+        tcp_max_lifetime: c.duration(
+            &raw.tcp_max_lifetime,
+            "server.tcp_max_lifetime",
+            d.tcp_max_lifetime,
         ),
         reload_interval: c.duration(
             &raw.reload_interval,
@@ -771,6 +810,43 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))
 }
 
+/// A secret or token file: its text and permission bits. Only a regular
+/// file is read (a FIFO or a device would block or never end; the open
+/// does not wait for a FIFO's writer), and at most `max` bytes of it.
+fn read_private_file(path: &Path, max: u64) -> std::io::Result<(String, u32)> {
+    use std::io::Read;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let too_big = || std::io::Error::other(format!("larger than {max} bytes"));
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok((text, meta.permissions().mode()))
+}
+
+/// The warning for a secret file that group or others may read.
+fn exposed(path: &Path, mode: u32) -> Option<String> {
+    (mode & 0o044 != 0).then(|| {
+        format!(
+            "{} is readable by group or others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
 /// 1-based line of byte offset `at`.
 fn line_of(text: &str, at: usize) -> usize {
     let at = at.min(text.len());
@@ -867,8 +943,27 @@ mod tests {
         assert_eq!(c.zones_dir, PathBuf::from("/etc/zw/zones"));
         assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(10));
         assert_eq!(c.server.tcp_max_connections, 512);
+        assert_eq!(c.server.tcp_max_per_source, 64);
+        assert_eq!(c.server.tcp_max_lifetime, Duration::from_secs(120));
         assert_eq!(c.server.reload_interval, Duration::from_secs(1));
         assert!(c.server.udp_workers >= 1);
+    }
+
+    #[test]
+    fn per_source_cap_follows_the_total_and_stays_below_it() {
+        let c = parse("[server]\ntcp_max_connections = 40\n").expect("ok");
+        assert_eq!(c.server.tcp_max_per_source, 5);
+        let c = parse("[server]\ntcp_max_connections = 2\n").expect("ok");
+        assert_eq!(c.server.tcp_max_per_source, 1);
+        let c =
+            parse("[server]\ntcp_max_per_source = 3\ntcp_max_lifetime = \"30s\"\n").expect("ok");
+        assert_eq!(c.server.tcp_max_per_source, 3);
+        assert_eq!(c.server.tcp_max_lifetime, Duration::from_secs(30));
+        let e = err("[server]\ntcp_max_connections = 4\ntcp_max_per_source = 5\n");
+        assert!(
+            e.contains(":3: server.tcp_max_per_source: 5 is more than tcp_max_connections (4)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ fn good_config_loads_every_key() {
     assert_eq!(c.server.udp_workers, 2);
     assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(10));
     assert_eq!(c.server.tcp_max_connections, 512);
+    assert_eq!(c.server.tcp_max_per_source, 64);
+    assert_eq!(c.server.tcp_max_lifetime, Duration::from_secs(120));
     assert_eq!(c.server.reload_interval, Duration::from_secs(1));
     assert_eq!(c.server.max_udp_payload, 1232);
     assert_eq!(c.zones.len(), 1);

@@ -167,7 +167,7 @@ fn rfc7766_6_2_3_idle_connections_are_closed() {
 fn tcp_connection_limit_closes_extra_connections() {
     let s = TestServer::start(
         &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
-        "[server]\nudp_workers = 1\ntcp_max_connections = 2\n",
+        "[server]\nudp_workers = 1\ntcp_max_connections = 2\ntcp_max_per_source = 2\n",
     );
     let mut held: Vec<_> = (0..2).map(|_| s.tcp_connect()).collect();
     // Make sure both are accepted and served before the third arrives.

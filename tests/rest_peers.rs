@@ -342,7 +342,7 @@ fn the_binary_serves_rest_and_logs_each_write() {
         for want in [
             "client=127.0.0.1:",
             "token=controller",
-            "name=valkey.service.local",
+            "name=\"valkey.service.local\"",
             "10.0.0.12 10.0.0.13",
             "written, serial",
         ] {

@@ -297,14 +297,9 @@ fn check_secret(
         }
         (None, Some(f)) => {
             let path = join_clean(base, Path::new(f.get_ref()));
-            match read_secret_file(&path) {
+            match super::read_private_file(&path, MAX_SECRET_FILE) {
                 Ok((v, mode)) => {
-                    if mode & 0o077 != 0 {
-                        let msg = format!(
-                            "{} is readable by group or others (mode {:o}); chmod 600 it",
-                            path.display(),
-                            mode & 0o777
-                        );
+                    if let Some(msg) = super::exposed(&path, mode) {
                         c.warn(f.span(), key("secret_file"), msg);
                     }
                     (v, f.span(), "secret_file")
@@ -339,36 +334,6 @@ fn check_secret(
             None
         }
     }
-}
-
-/// The file's text and its permission bits. Only a regular file is read
-/// (a FIFO or a device would block or never end), and at most
-/// [`MAX_SECRET_FILE`] bytes of it.
-fn read_secret_file(path: &Path) -> std::io::Result<(String, u32)> {
-    use std::io::Read;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        // A FIFO must not block the open waiting for a writer.
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_SECRET_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_SECRET_FILE} bytes"
-        )));
-    }
-    let mut text = String::new();
-    file.take(MAX_SECRET_FILE + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_SECRET_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_SECRET_FILE} bytes"
-        )));
-    }
-    Ok((text, meta.permissions().mode()))
 }
 
 /// `"100/60s"` -> `Some((100, 60s))`; `"off"` -> `None`.

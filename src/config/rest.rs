@@ -4,8 +4,15 @@
 //! [rest]
 //! listen = "127.0.0.1:8080"
 //! zones = ["service.local"]       # zones the API may write; the first is the default for short names
-//! allow = ["127.0.0.0/8"]         # client CIDRs; others get 403; default: all
-//! rate_limit = 10                 # write requests per second; reads are not limited
+//! allow = ["127.0.0.0/8"]         # client CIDRs; others are closed at accept; default: all
+//! rate_limit = 10                 # write requests per second of each token; reads are not limited
+//! source_rate_limit = 10          # write requests per second of one client address (default: rate_limit)
+//! auth_failures = 10              # failed authentications per minute of one client address, then 429
+//! max_connections = 256           # open connections over all clients
+//! max_per_source = 32             # open connections of one client (default: an eighth of max_connections)
+//! header_timeout = "10s"          # a request's headers must arrive within this (idle keep-alive too)
+//! body_timeout = "10s"            # a request's whole body must arrive within this, else 408
+//! max_lifetime = "2m"             # a connection is closed after this (after its request in flight)
 //! ttl = 5                         # default TTL when a request gives 0 or none
 //! fallback = "10.0.0.1"           # optional: A answer for names with no data in a REST zone
 //! tls = { cert = "cert.pem", key = "key.pem" }   # HTTPS; required on a non-loopback address
@@ -17,14 +24,18 @@
 //! names = ["*.ci"]                # optional: and to these owner names (grant syntax)
 //! ```
 //!
+//! A client is an IPv4 address or an IPv6 /64 (see
+//! [`crate::server::sources`]).
+//!
 //! Like key secrets (see [`super::keys`]), a token never appears in a
-//! message. A zone named here must be served: a `[[zone]]` entry or a
+//! message; a `token_file` that group or others may read is a WARN. A zone named here must be served: a `[[zone]]` entry or a
 //! `<zone>.zone` file in `zones_dir`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -35,8 +46,18 @@ use super::{Checker, ZoneConfig, join_clean, parse_cidr, parse_zone_name};
 use crate::policy::{Grant, Grants};
 use crate::rr::{Name, RecordType};
 
-/// Default write rate: requests per second over all tokens.
+/// Default write rate: requests per second of each token.
 pub const DEFAULT_RATE_LIMIT: u32 = 10;
+/// Default failed authentications per minute of one client address.
+pub const DEFAULT_AUTH_FAILURES: u32 = 10;
+/// Default open REST connections over all clients.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default time to receive a request's headers.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time to receive a request's whole body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default age at which a connection is closed.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(120);
 /// Default TTL of records a request gives no TTL for (dynresolve's).
 pub const DEFAULT_TTL: u32 = 5;
 /// Largest token file we read.
@@ -51,8 +72,25 @@ pub struct RestConfig {
     pub zones: Vec<Name>,
     /// Client networks allowed; empty means all.
     pub allow: Vec<IpNet>,
-    /// Write requests per second (over all clients); `None` = unlimited.
+    /// Write requests per second of each token; `None` = unlimited.
     pub rate_limit: Option<u32>,
+    /// Write requests per second of one client address, over all its
+    /// tokens; `None` = unlimited.
+    pub source_rate_limit: Option<u32>,
+    /// Failed authentications per minute of one client address before its
+    /// requests are answered 429 unchecked; `None` = never.
+    pub auth_failures: Option<u32>,
+    /// Open connections over all clients.
+    pub max_connections: usize,
+    /// Open connections of one client address.
+    pub max_per_source: usize,
+    /// Time to receive a request's headers (and the first one's after a
+    /// connection opens or goes idle).
+    pub header_timeout: Duration,
+    /// Time to receive a request's whole body.
+    pub body_timeout: Duration,
+    /// A connection is closed once this old (after the request in flight).
+    pub max_lifetime: Duration,
     pub ttl: u32,
     pub fallback: Option<Ipv4Addr>,
     pub tls: Option<TlsFiles>,
@@ -66,6 +104,13 @@ impl std::fmt::Debug for RestConfig {
             .field("zones", &self.zones)
             .field("allow", &self.allow)
             .field("rate_limit", &self.rate_limit)
+            .field("source_rate_limit", &self.source_rate_limit)
+            .field("auth_failures", &self.auth_failures)
+            .field("max_connections", &self.max_connections)
+            .field("max_per_source", &self.max_per_source)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_lifetime", &self.max_lifetime)
             .field("ttl", &self.ttl)
             .field("fallback", &self.fallback)
             .field("tls", &self.tls)
@@ -126,6 +171,13 @@ pub(super) struct RawRest {
     #[serde(default)]
     allow: Vec<Spanned<String>>,
     rate_limit: Option<Spanned<u64>>,
+    source_rate_limit: Option<Spanned<u64>>,
+    auth_failures: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_per_source: Option<Spanned<u64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
+    max_lifetime: Option<Spanned<String>>,
     ttl: Option<Spanned<u64>>,
     fallback: Option<Spanned<String>>,
     tls: Option<Spanned<RawTls>>,
@@ -191,21 +243,49 @@ pub(super) fn check_rest(
             }
         }
     }
-    let rate_limit = match &raw.rate_limit {
-        None => Some(DEFAULT_RATE_LIMIT),
-        Some(r) if *r.get_ref() == 0 => None,
-        Some(r) => match u32::try_from(*r.get_ref()) {
-            Ok(n) if n <= 1_000_000 => Some(n),
-            _ => {
-                c.push(
-                    r.span(),
-                    "rest.rate_limit",
-                    "out of range 0..=1000000 (0 = unlimited)",
-                );
-                Some(DEFAULT_RATE_LIMIT)
-            }
-        },
-    };
+    let rate_limit = check_rate(
+        c,
+        raw.rate_limit.as_ref(),
+        "rest.rate_limit",
+        Some(DEFAULT_RATE_LIMIT),
+    );
+    let source_rate_limit = check_rate(
+        c,
+        raw.source_rate_limit.as_ref(),
+        "rest.source_rate_limit",
+        rate_limit,
+    );
+    let auth_failures = check_rate(
+        c,
+        raw.auth_failures.as_ref(),
+        "rest.auth_failures",
+        Some(DEFAULT_AUTH_FAILURES),
+    );
+    let max_connections = c.count(
+        &raw.max_connections,
+        "rest.max_connections",
+        1..1_000_001,
+        DEFAULT_MAX_CONNECTIONS,
+    );
+    let max_per_source = c.count(
+        &raw.max_per_source,
+        "rest.max_per_source",
+        1..1_000_001,
+        super::default_per_source(max_connections),
+    );
+    if let Some(r) = &raw.max_per_source
+        && max_per_source > max_connections
+    {
+        let msg = format!("{max_per_source} is more than max_connections ({max_connections})");
+        c.push(r.span(), "rest.max_per_source", msg);
+    }
+    let header_timeout = c.duration(
+        &raw.header_timeout,
+        "rest.header_timeout",
+        DEFAULT_HEADER_TIMEOUT,
+    );
+    let body_timeout = c.duration(&raw.body_timeout, "rest.body_timeout", DEFAULT_BODY_TIMEOUT);
+    let max_lifetime = c.duration(&raw.max_lifetime, "rest.max_lifetime", DEFAULT_MAX_LIFETIME);
     let ttl = match &raw.ttl {
         None => DEFAULT_TTL,
         Some(t) => match u32::try_from(*t.get_ref()) {
@@ -255,11 +335,38 @@ pub(super) fn check_rest(
         zones: rest_zones,
         allow,
         rate_limit,
+        source_rate_limit,
+        auth_failures,
+        max_connections,
+        max_per_source,
+        header_timeout,
+        body_timeout,
+        max_lifetime,
         ttl,
         fallback,
         tls,
         tokens,
     })
+}
+
+/// A per-second (or per-minute) count, 0 meaning unlimited.
+fn check_rate(
+    c: &mut Checker<'_>,
+    raw: Option<&Spanned<u64>>,
+    key: &str,
+    default: Option<u32>,
+) -> Option<u32> {
+    match raw {
+        None => default,
+        Some(r) if *r.get_ref() == 0 => None,
+        Some(r) => match u32::try_from(*r.get_ref()) {
+            Ok(n) if n <= 1_000_000 => Some(n),
+            _ => {
+                c.push(r.span(), key, "out of range 0..=1000000 (0 = unlimited)");
+                default
+            }
+        },
+    }
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
@@ -471,8 +578,13 @@ fn check_secret(
         }
         (None, Some(f)) => {
             let path = join_clean(base, Path::new(f.get_ref()));
-            match read_token_file(&path) {
-                Ok(v) => (v, f.span(), "token_file"),
+            match super::read_private_file(&path, MAX_TOKEN_FILE) {
+                Ok((v, mode)) => {
+                    if let Some(msg) = super::exposed(&path, mode) {
+                        c.warn(f.span(), key("token_file"), msg);
+                    }
+                    (v, f.span(), "token_file")
+                }
                 Err(e) => {
                     let msg = format!("cannot read {}: {e}", path.display());
                     c.push(f.span(), key("token_file"), msg);
@@ -495,16 +607,6 @@ fn check_secret(
         return None;
     }
     Some(value.to_string())
-}
-
-fn read_token_file(path: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(path)?;
-    if meta.len() > MAX_TOKEN_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_TOKEN_FILE} bytes"
-        )));
-    }
-    std::fs::read_to_string(path)
 }
 
 #[cfg(test)]
@@ -550,6 +652,13 @@ mod tests {
             assert_eq!(rest.tokens[0].name, "controller");
             assert_eq!(rest.ttl, super::DEFAULT_TTL);
             assert_eq!(rest.rate_limit, Some(super::DEFAULT_RATE_LIMIT));
+            assert_eq!(rest.source_rate_limit, Some(super::DEFAULT_RATE_LIMIT));
+            assert_eq!(rest.auth_failures, Some(super::DEFAULT_AUTH_FAILURES));
+            assert_eq!(rest.max_connections, 256);
+            assert_eq!(rest.max_per_source, 32);
+            assert_eq!(rest.header_timeout, super::DEFAULT_HEADER_TIMEOUT);
+            assert_eq!(rest.body_timeout, super::DEFAULT_BODY_TIMEOUT);
+            assert_eq!(rest.max_lifetime, super::DEFAULT_MAX_LIFETIME);
             assert!(!format!("{rest:?}").contains(TOKEN));
         }
     }
@@ -650,6 +759,14 @@ mod tests {
                 "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nbogus = 1\n",
                 "bogus",
             ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nmax_connections = 4\nmax_per_source = 5\n",
+                ":6: rest.max_per_source: 5 is more than max_connections (4)",
+            ),
+            (
+                "listen = \"127.0.0.1:1\"\nzones = [\"service.local\"]\nbody_timeout = \"soon\"\n",
+                ":5: rest.body_timeout: invalid duration",
+            ),
         ];
         for (body, want) in table {
             let text =
@@ -670,5 +787,51 @@ mod tests {
         assert!(tls.cert.ends_with("c.pem") && tls.cert.is_absolute());
         assert_eq!(rest.fallback, Some("10.0.0.1".parse().expect("ip")));
         assert!(Path::new(&tls.key).ends_with("k.pem"));
+    }
+
+    #[test]
+    fn limits_and_timeouts() {
+        let c = parse(&format!("{GOOD}token = \"$ZW_TOKEN\"\n")).expect("ok");
+        let rest = c.rest.expect("rest");
+        assert_eq!(rest.source_rate_limit, rest.rate_limit);
+        let text = "[rest]\nlisten = \"127.0.0.1:8080\"\nzones = [\"service.local\"]\n\
+                    rate_limit = 0\nauth_failures = 0\nmax_connections = 40\n\
+                    header_timeout = \"2s\"\nbody_timeout = \"3s\"\nmax_lifetime = \"1m\"\n\
+                    [[rest.token]]\nname = \"c\"\ntoken = \"$ZW_TOKEN\"\n";
+        let rest = parse(text).expect("ok").rest.expect("rest");
+        assert_eq!(rest.rate_limit, None);
+        assert_eq!(rest.source_rate_limit, None, "follows rate_limit");
+        assert_eq!(rest.auth_failures, None);
+        assert_eq!(rest.max_per_source, 5);
+        assert_eq!(rest.header_timeout.as_secs(), 2);
+        assert_eq!(rest.body_timeout.as_secs(), 3);
+        assert_eq!(rest.max_lifetime.as_secs(), 60);
+    }
+
+    #[test]
+    fn a_token_file_others_may_read_is_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("tok");
+        std::fs::write(&f, TOKEN).expect("write");
+        for (mode, flagged) in [(0o600, false), (0o400, false), (0o640, true), (0o604, true)] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            let text = "[rest]\nlisten = \"127.0.0.1:0\"\n[[rest.token]]\nname = \"a\"\ntoken_file = \"tok\"\n";
+            let c = Config::from_toml_env(&dir.path().join("zonewright.toml"), text, &env)
+                .expect("config");
+            assert_eq!(
+                c.warnings.len(),
+                usize::from(flagged),
+                "{mode:o}: {:?}",
+                c.warnings
+            );
+            if flagged {
+                assert!(
+                    c.warnings[0].contains("rest.token[1].token_file"),
+                    "{:?}",
+                    c.warnings
+                );
+            }
+        }
     }
 }

@@ -4,18 +4,29 @@
 //!
 //! Order of checks on every request (dynresolve's codes):
 //!
-//! 1. client address outside `[rest] allow` → 403 (before anything else);
+//! 1. client address outside `[rest] allow`: the connection was closed at
+//!    accept, unread (see [`super::Server::run`]);
 //! 2. unknown path → 404, wrong method → 405 (JSON bodies);
-//! 3. `Authorization: Bearer <token>`, compared in constant time against
-//!    every configured token → 401 when missing or wrong
-//!    (`/v1/openapi.json` is the one path served without a token);
-//! 4. writes only: the `[rest] rate_limit` token bucket → 429 + Retry-After;
-//! 5. the body: over 1 MB (10 MB for `/v1/state`) → 413; bad JSON or
-//!    values → 400 with `{"error": "..."}`, nothing written;
-//! 6. the token's zones → 403; then the store write, whose change set must
+//! 3. a source that used its `[rest] auth_failures` this minute → 429 +
+//!    Retry-After, the token unchecked ([`super::throttle`]);
+//! 4. `Authorization: Bearer <token>`, compared in constant time against
+//!    every configured token → 401 when missing or wrong, counted as a
+//!    failure of the source (`/v1/openapi.json` is the one path served
+//!    without a token);
+//! 5. writes only: the source's bucket (`source_rate_limit`), then the
+//!    token's own (`rate_limit`; tokens do not share) → 429 + Retry-After;
+//! 6. the body: not all there within `body_timeout` → 408 and the
+//!    connection closed; over 1 MB (10 MB for `/v1/state`) → 413; bad JSON
+//!    or values → 400 with `{"error": "..."}`, nothing written;
+//! 7. the token's zones → 403; then the store write, whose change set must
 //!    lie in the token's `names` (checked inside `compute`, so on the zone
 //!    as it is when written) → 403 naming the record. A 2xx is sent only
 //!    after [`Store::write`] returned, i.e. once the change is durable.
+//!
+//! A 5xx body says what failed in words; paths and file contents go to
+//! the log only. Request data in log lines (names, values, paths) is
+//! written with `Debug` (`?`), quoted and escaped, so a value holding a
+//! newline cannot forge a second log line.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +39,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -36,10 +47,12 @@ use tracing::{error, info};
 
 use super::ClientAddr;
 use super::service::{self, Error as SvcError, Service, Wanted};
+use super::throttle::AuthThrottle;
 use crate::config::RestConfig;
 use crate::config::rest::Token;
 use crate::rr::{Name, RecordType};
 use crate::server::State as ServerState;
+use crate::server::sources::Source;
 use crate::store::{Store, WriteError, WriteOutcome, WriteRequest};
 
 /// Largest request body, except for `/v1/state`.
@@ -70,25 +83,34 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/zones/{zone}/state", &["PUT"]),
 ];
 
+/// Sources tracked by the per-source write limiter before idle ones are
+/// forgotten (`retain_recent`).
+const SOURCE_LIMITER_SWEEP: usize = 4096;
+
 /// What the handlers share.
 pub struct Api {
     config: RestConfig,
     state: Arc<ServerState>,
     store: Arc<Store>,
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// Writes per second of each token (keyed by token name).
+    token_limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// Writes per second of each source, over all its tokens.
+    source_limiter: Option<DefaultKeyedRateLimiter<Source>>,
+    /// Failed authentications per source and minute.
+    auth_throttle: Option<AuthThrottle>,
 }
 
 impl Api {
     pub fn new(config: RestConfig, state: Arc<ServerState>, store: Arc<Store>) -> Api {
-        let limiter = config
-            .rate_limit
-            .and_then(std::num::NonZeroU32::new)
-            .map(|n| RateLimiter::direct(Quota::per_second(n)));
+        let per_second =
+            |n: Option<u32>| n.and_then(std::num::NonZeroU32::new).map(Quota::per_second);
         Api {
+            token_limiter: per_second(config.rate_limit).map(RateLimiter::keyed),
+            source_limiter: per_second(config.source_rate_limit).map(RateLimiter::keyed),
+            auth_throttle: config.auth_failures.map(AuthThrottle::new),
             config,
             state,
             store,
-            limiter,
         }
     }
 }
@@ -105,7 +127,14 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+        let mut resp = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a stalled body is not waited for: hyper closes
+            // the connection after this answer.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
     }
 }
 
@@ -149,7 +178,6 @@ pub fn router(api: Arc<Api>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(api.clone(), allow))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(api)
 }
@@ -188,30 +216,8 @@ fn method_router(path: &str, methods: &[&str]) -> MethodRouter<Arc<Api>> {
     m
 }
 
-/// Step 1: the client's address against `[rest] allow`.
-async fn allow(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
-    let Some(ClientAddr(client)) = req.extensions().get::<ClientAddr>().copied() else {
-        return ApiError(StatusCode::FORBIDDEN, "unknown client address".into()).into_response();
-    };
-    let ip = match client.ip() {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        v4 => v4,
-    };
-    let allowed = api.config.allow.is_empty() || api.config.allow.iter().any(|n| n.contains(&ip));
-    if !allowed {
-        info!(%client, path = %req.uri().path(), "REST request from a disallowed address");
-        return ApiError(
-            StatusCode::FORBIDDEN,
-            format!("client address {ip} is not allowed"),
-        )
-        .into_response();
-    }
-    next.run(req).await
-}
-
-/// Steps 3 and 4: the bearer token, then the write rate.
+/// Steps 3 to 5: the failed-auth throttle, the bearer token, then the
+/// write rates.
 async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
     if req.uri().path() == "/v1/openapi.json" {
         return next.run(req).await;
@@ -221,6 +227,18 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
         .get::<ClientAddr>()
         .map(|c| c.0)
         .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    let source = Source::of(client.ip());
+    let now = std::time::Instant::now();
+    if let Some(wait) = api
+        .auth_throttle
+        .as_ref()
+        .and_then(|t| t.blocked(source, now))
+    {
+        return too_many(
+            "too many failed authentications from this address; try again later",
+            wait,
+        );
+    }
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -229,7 +247,13 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
             let (scheme, rest) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         });
+    let failed = || {
+        if let Some(t) = &api.auth_throttle {
+            t.failed(source, now);
+        }
+    };
     let Some(presented) = presented else {
+        failed();
         return unauthorized("missing Authorization: Bearer <token>");
     };
     // Compare with every token (no early exit), each in constant time.
@@ -240,29 +264,56 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
         }
     }
     let Some(token) = found.cloned() else {
+        failed();
         info!(%client, "REST request with a wrong token");
         return unauthorized("invalid token");
     };
     if req.method() != Method::GET
-        && let Some(limiter) = &api.limiter
-        && let Err(not_until) = limiter.check()
+        && let Some(refused) = write_rate(&api, source, &token)
     {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut resp = ApiError(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "write rate limit of {} per second exceeded",
-                api.config.rate_limit.unwrap_or(0)
-            ),
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        return resp;
+        return refused;
     }
     req.extensions_mut().insert(Caller { token, client });
     next.run(req).await
+}
+
+/// The write buckets: the source's (over all its tokens), then the
+/// token's own; a 429 when either is empty.
+fn write_rate(api: &Api, source: Source, token: &Token) -> Option<Response> {
+    if let Some(limiter) = &api.source_limiter {
+        if limiter.len() > SOURCE_LIMITER_SWEEP {
+            limiter.retain_recent();
+        }
+        if let Err(not_until) = limiter.check_key(&source) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+            let msg = format!(
+                "write rate limit of {} per second from this address exceeded",
+                api.config.source_rate_limit.unwrap_or(0)
+            );
+            return Some(too_many(&msg, wait));
+        }
+    }
+    if let Some(limiter) = &api.token_limiter
+        && let Err(not_until) = limiter.check_key(&token.name)
+    {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+        let msg = format!(
+            "write rate limit of {} per second for token {:?} exceeded",
+            api.config.rate_limit.unwrap_or(0),
+            token.name
+        );
+        return Some(too_many(&msg, wait));
+    }
+    None
+}
+
+/// 429 with Retry-After: `wait` rounded up to whole seconds, at least 1.
+fn too_many(msg: &str, wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut resp = ApiError(StatusCode::TOO_MANY_REQUESTS, msg.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    resp
 }
 
 fn unauthorized(msg: &str) -> Response {
@@ -361,7 +412,7 @@ struct Edit {
 
 impl Edit {
     async fn read(api: &Api, t: Target, req: Request) -> Result<Edit, ApiError> {
-        let (caller, body) = caller_and_body(req).await?;
+        let (caller, body) = caller_and_body(api, req).await?;
         let (zone, fqdn) = t.service(api, &caller)?;
         let b: ServiceBody = parse_json(&body)?;
         let rtype = service::parse_type(b.rtype.as_deref())?;
@@ -534,9 +585,9 @@ async fn write(
         client = %caller.client,
         token = %caller.token.name,
         op,
-        name = %what,
-        values = %values.join(" "),
-        outcome = %outcome,
+        name = ?what,
+        values = ?values.join(" "),
+        outcome = ?outcome,
         "REST write"
     );
     result.map_err(|e| match e {
@@ -555,10 +606,16 @@ async fn write(
             format!("the change would leave the zone invalid: {m}"),
         ),
         WriteError::Failed(m) => {
-            error!("REST write to {what} failed: {m}");
+            // The details (file paths, zone-file lines) are for the
+            // operator's log, not for the client.
+            error!(name = ?what, "REST write failed: {m}");
             ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("the write failed and nothing was changed: {m}"),
+                format!(
+                    "the write to {what} failed and nothing was changed \
+                     (the zone file could not be read, written or committed; \
+                     the server log has the details)"
+                ),
             )
         }
     })
@@ -603,11 +660,24 @@ async fn get_one(
     }
 }
 
-/// The caller and the body (limit applied).
-async fn caller_and_body(req: Request) -> Result<(Caller, Bytes), ApiError> {
+/// The caller and the body (limit applied), which must arrive whole within
+/// `[rest] body_timeout`.
+async fn caller_and_body(api: &Api, req: Request) -> Result<(Caller, Bytes), ApiError> {
     let caller = extension_from(req.extensions())?;
-    let body = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &()).await?;
-    Ok((caller, body))
+    let read = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &());
+    match tokio::time::timeout(api.config.body_timeout, read).await {
+        Ok(body) => Ok((caller, body?)),
+        Err(_) => {
+            info!(client = %caller.client, "REST request body not received in time; closing");
+            Err(ApiError(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    api.config.body_timeout.as_secs_f32()
+                ),
+            ))
+        }
+    }
 }
 
 async fn put_one(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
@@ -735,7 +805,7 @@ async fn remove(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResu
 
 async fn replace_state(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
     let api = &*api;
-    let (caller, body) = caller_and_body(req).await?;
+    let (caller, body) = caller_and_body(api, req).await?;
     let zone = pick_zone(api, &caller, t.zone.as_deref(), None)?;
     let b: StateBody = parse_json(&body)?;
     let Some(services) = b.services else {

@@ -5,10 +5,14 @@
 //!
 //! ```text
 //!  [rest] listen (bound with the DNS sockets: Listeners::with_rest)
-//!      │ accept ─► TLS handshake (rustls, ring, TLS 1.2+; when [rest] tls)
-//!      └─ per connection: hyper http1 ─► axum Router (http.rs, EDGE)
-//!            allow CIDRs (403) ─► Bearer token, constant time (401)
-//!            ─► write rate (429 + Retry-After) ─► body limit (413)
+//!      │ accept ─► allow CIDRs, per-source and global connection caps:
+//!      │           outside or over them the socket is closed unread
+//!      │ ─► TLS handshake (rustls, ring, TLS 1.2+; when [rest] tls)
+//!      └─ per connection (header_timeout, max_lifetime): hyper http1
+//!            ─► axum Router (http.rs, EDGE)
+//!            failed-auth throttle per source (429) ─► Bearer token,
+//!            constant time (401) ─► write rate per token and per source
+//!            (429 + Retry-After) ─► body within body_timeout (408), limit (413)
 //!            ─► handler: service.rs (PURE) validates and builds the
 //!               compute closure ─► store.write(via "rest", actor = token)
 //!               ─► 2xx only once the store returned (durable) + audit log
@@ -28,30 +32,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tower::ServiceExt;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::RestConfig;
 use crate::server::State;
+use crate::server::sources::PerSource;
 use crate::store::Store;
 
 pub mod fallback;
 pub mod http;
 pub mod service;
+pub mod throttle;
 
-/// Concurrent REST connections; beyond it new ones are closed at once.
-const MAX_CONNECTIONS: usize = 256;
 /// A TLS handshake slower than this is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// A connection idle this long between requests is closed.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Once a connection is past `max_lifetime` (or the server stops), how
+/// long the request in flight may take before the connection is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
 /// The client's address, put in each request's extensions by the server.
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +68,17 @@ pub struct Server {
     listener: std::net::TcpListener,
     tls: Option<TlsAcceptor>,
     router: axum::Router,
+    allow: Vec<IpNet>,
+    max_connections: usize,
+    per_source: Arc<PerSource>,
+    timeouts: Timeouts,
+}
+
+/// The per-connection bounds.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    header: Duration,
+    lifetime: Duration,
 }
 
 impl Server {
@@ -82,6 +99,13 @@ impl Server {
             listener,
             tls,
             router,
+            allow: config.allow.clone(),
+            max_connections: config.max_connections,
+            per_source: PerSource::new(config.max_per_source),
+            timeouts: Timeouts {
+                header: config.header_timeout,
+                lifetime: config.max_lifetime,
+            },
         })
     }
 
@@ -100,9 +124,12 @@ impl Server {
             Ok(addr) => info!("REST API listening on {scheme}://{addr}"),
             Err(e) => info!("REST API listening ({scheme}; address unknown: {e})"),
         }
-        let graceful = GracefulShutdown::new();
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        let mut conns = JoinSet::new();
         loop {
+            // Reap finished connections so the set stays as small as the
+            // number open.
+            while conns.try_join_next().is_some() {}
             let accepted = tokio::select! {
                 a = listener.accept() => a,
                 _ = stop.wait_for(|s| *s) => break,
@@ -116,44 +143,80 @@ impl Server {
                     continue;
                 }
             };
+            // Checked before a byte is read: a disallowed or greedy client
+            // holds no slot and gets no answer. Debug only: these are the
+            // attacker's own connections, and logging each would let it
+            // flood the log.
+            if !allowed(&self.allow, peer.ip()) {
+                debug!(%peer, "REST connection from a disallowed address; closed");
+                continue;
+            }
+            let Some(slot) = self.per_source.try_acquire(peer.ip()) else {
+                debug!(%peer, "too many REST connections from this source; closed a new one");
+                continue;
+            };
             let Ok(permit) = slots.clone().try_acquire_owned() else {
-                warn!(%peer, "too many REST connections; closing a new one");
+                debug!(%peer, "too many REST connections; closed a new one");
                 continue;
             };
             let _ = tcp.set_nodelay(true);
             let router = self.router.clone();
             let tls = self.tls.clone();
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                let _permit = permit;
+            let timeouts = self.timeouts;
+            let stop = stop.clone();
+            conns.spawn(async move {
+                let _held = (permit, slot);
+                let closes_at = tokio::time::Instant::now() + timeouts.lifetime;
                 match tls {
-                    None => serve_conn(tcp, peer, router, watcher).await,
+                    None => serve_conn(tcp, peer, router, timeouts, closes_at, stop).await,
                     Some(acceptor) => {
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => serve_conn(stream, peer, router, watcher).await,
-                            Ok(Err(e)) => info!(%peer, "REST TLS handshake failed: {e}"),
-                            Err(_) => info!(%peer, "REST TLS handshake timed out"),
+                            Ok(Ok(stream)) => {
+                                serve_conn(stream, peer, router, timeouts, closes_at, stop).await
+                            }
+                            Ok(Err(e)) => debug!(%peer, "REST TLS handshake failed: {e}"),
+                            Err(_) => debug!(%peer, "REST TLS handshake timed out"),
                         }
                     }
                 }
             });
         }
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        // Each connection saw `stop` and is finishing its request.
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while conns.join_next().await.is_some() {}
+        });
+        if drained.await.is_err() {
             warn!("some REST requests were still open at shutdown");
+            conns.abort_all();
         }
     }
 }
 
+/// Whether `[rest] allow` admits `ip` (empty: everyone). An IPv4-mapped
+/// IPv6 address is matched as IPv4.
+pub fn allowed(allow: &[IpNet], ip: std::net::IpAddr) -> bool {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    allow.is_empty() || allow.iter().any(|n| n.contains(&ip))
+}
+
 /// One HTTP/1.1 connection: each request goes to the router with the
-/// client's address in its extensions.
+/// client's address in its extensions. Headers must arrive within
+/// `header_timeout` (hyper starts that clock when it waits for a request,
+/// so a silent or idle connection is closed too). At `closes_at`, or when
+/// the server stops, hyper is told to finish the request in flight and
+/// close; after [`CLOSE_GRACE`] more the connection is dropped.
 async fn serve_conn<S>(
     io: S,
     peer: SocketAddr,
     router: axum::Router,
-    watcher: hyper_util::server::graceful::Watcher,
+    timeouts: Timeouts,
+    closes_at: tokio::time::Instant,
+    mut stop: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -165,10 +228,32 @@ async fn serve_conn<S>(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(timeouts.header);
     let conn = builder.serve_connection(TokioIo::new(io), service);
-    if let Err(e) = watcher.watch(conn).await {
-        info!(%peer, "REST connection ended: {e}");
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        _ = tokio::time::sleep_until(closes_at) => {
+            debug!(%peer, "REST connection reached its maximum lifetime");
+            None
+        }
+        _ = stop.wait_for(|s| *s) => None,
+    };
+    let result = match ended {
+        Some(r) => r,
+        None => {
+            conn.as_mut().graceful_shutdown();
+            match tokio::time::timeout(CLOSE_GRACE, conn).await {
+                Ok(r) => r,
+                Err(_) => {
+                    debug!(%peer, "REST connection dropped: its request outlived the close grace");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        debug!(%peer, "REST connection ended: {e}");
     }
 }
 

@@ -36,7 +36,7 @@
 
 use std::fmt;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -58,28 +58,19 @@ const PRUNE_AT: usize = 10_000;
 /// Sources blocked at once (entries beyond are unblocked earliest first).
 const MAX_BLOCKED: usize = 65_536;
 
-/// Where a request came from, as the budget counts it.
+/// Where a request came from, as the budget counts it: the client (an
+/// IPv4 address or an IPv6 /64, as connection caps count it) and whether
+/// it came over TCP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Source {
-    prefix: Prefix,
+    client: super::sources::Source,
     tcp: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Prefix {
-    V4(u32),
-    /// The /64: one host or one network is one source.
-    V6(u64),
 }
 
 impl Source {
     pub fn new(addr: SocketAddr, transport: Transport) -> Source {
-        let prefix = match addr.ip().to_canonical() {
-            IpAddr::V4(a) => Prefix::V4(u32::from(a)),
-            IpAddr::V6(a) => Prefix::V6((u128::from(a) >> 64) as u64),
-        };
         Source {
-            prefix,
+            client: super::sources::Source::of(addr.ip()),
             tcp: transport == Transport::Tcp,
         }
     }

@@ -10,7 +10,8 @@
 //!  run(state, store, listeners, shutdown)
 //!      ├─ N udp::Worker threads: recv ─► Dispatcher::handle ─► send  (one per socket)
 //!      │     └─ UPDATE ─► its own task: store.write ─► send           (bounded)
-//!      ├─ tcp::accept per listener ─► tcp::connection task per client (bounded)
+//!      ├─ tcp::accept per listener ─► tcp::connection task per client
+//!      │     (bounded in all and per source, sources.rs; idle and lifetime)
 //!      │     └─ UPDATE ─► awaited in order on the connection
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
 //!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
@@ -49,6 +50,7 @@ pub mod notify;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
+pub mod sources;
 pub mod state;
 mod tcp;
 pub mod tsig_edge;
@@ -214,6 +216,7 @@ pub async fn run(
         udp_threads.push(thread);
     }
     let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
+    let per_source = sources::PerSource::new(settings.tcp_max_per_source);
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let accept = tcp::Accept {
@@ -221,7 +224,9 @@ pub async fn run(
             dispatcher: dispatcher.clone(),
             updates: updates.clone(),
             connections: connections.clone(),
+            per_source: per_source.clone(),
             idle: settings.tcp_idle_timeout,
+            lifetime: settings.tcp_max_lifetime,
             stop: stop_rx.clone(),
         };
         tasks.spawn(accept.run());

@@ -1,7 +1,19 @@
 //! DNS over TCP (RFC 7766): two-octet length framing, several requests per
-//! connection answered in order, an idle timeout, and a bound on open
-//! connections (beyond it new connections are accepted and closed at once,
-//! RFC 7766 §6.2.2 leaves the policy to the server).
+//! connection answered in order, an idle timeout, and bounds on open
+//! connections. RFC 7766 §6.2.2: "To mitigate the risk of unintentional
+//! server overload, DNS clients MUST take care to minimize the number of
+//! concurrent TCP connections made to any individual server" and servers
+//! may impose limits; the policy is ours:
+//!
+//! - at most `tcp_max_connections` open over all listeners, and at most
+//!   `tcp_max_per_source` of one source (an IPv4 address or an IPv6 /64,
+//!   see [`super::sources`]); beyond either, a new connection is accepted
+//!   and closed at once, before anything is read. One client cannot take
+//!   every slot from AXFR, IXFR, TCP UPDATE and TC retries of others.
+//! - a connection idle `tcp_idle_timeout` is closed (RFC 7766 §6.2.3), and
+//!   so is one older than `tcp_max_lifetime` however busy it is: the
+//!   lifetime is checked only while waiting for the next request, so a
+//!   response or a zone transfer under way is always finished first.
 //!
 //! Each request runs on the blocking pool: an AXFR of a large zone is
 //! real work and must not stall the reactor; a panic there ends only that
@@ -19,6 +31,7 @@ use tokio::time::timeout;
 use tracing::{debug, warn};
 
 use super::dispatch::{Dispatcher, Handled, Peer, TCP_MAX};
+use super::sources::{PerSource, SourceSlot};
 use crate::message::Transport;
 
 /// Pause after an accept error (e.g. out of file descriptors).
@@ -29,7 +42,9 @@ pub(super) struct Accept {
     pub dispatcher: Arc<Dispatcher>,
     pub updates: Arc<Semaphore>,
     pub connections: Arc<Semaphore>,
+    pub per_source: Arc<PerSource>,
     pub idle: Duration,
+    pub lifetime: Duration,
     pub stop: watch::Receiver<bool>,
 }
 
@@ -47,6 +62,11 @@ impl Accept {
                 },
                 _ = self.stop.changed() => return,
             };
+            let Some(slot) = self.per_source.try_acquire(peer.ip()) else {
+                debug!(%peer, "too many TCP connections from this source; closing new one");
+                drop(stream);
+                continue;
+            };
             let Ok(permit) = self.connections.clone().try_acquire_owned() else {
                 debug!(%peer, "too many TCP connections; closing new one");
                 drop(stream);
@@ -58,8 +78,10 @@ impl Accept {
                 dispatcher: self.dispatcher.clone(),
                 updates: self.updates.clone(),
                 idle: self.idle,
+                closes_at: tokio::time::Instant::now() + self.lifetime,
                 stop: self.stop.clone(),
                 _permit: permit,
+                _slot: slot,
             };
             tokio::spawn(conn.run());
         }
@@ -72,8 +94,11 @@ struct Connection {
     dispatcher: Arc<Dispatcher>,
     updates: Arc<Semaphore>,
     idle: Duration,
+    /// `tcp_max_lifetime` after the accept.
+    closes_at: tokio::time::Instant,
     stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
+    _slot: SourceSlot,
 }
 
 impl Connection {
@@ -86,6 +111,11 @@ impl Connection {
                     None => return,
                 },
                 _ = self.stop.changed() => return,
+                // Only here, between messages: never mid-response.
+                _ = tokio::time::sleep_until(self.closes_at) => {
+                    debug!(peer = %self.peer, "tcp connection reached its maximum lifetime");
+                    return;
+                }
             };
             let dispatcher = self.dispatcher.clone();
             let peer = Peer {
