@@ -812,12 +812,14 @@ mod tests {
     fn a_token_file_others_may_read_is_a_warning() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+        std::fs::write(dir.path().join("zones/service.local.zone"), "").expect("write");
         let f = dir.path().join("tok");
         std::fs::write(&f, TOKEN).expect("write");
+        let text = format!("zones_dir = \"zones\"\n{GOOD}token_file = \"tok\"\n");
         for (mode, flagged) in [(0o600, false), (0o400, false), (0o640, true), (0o604, true)] {
             std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).expect("chmod");
-            let text = "[rest]\nlisten = \"127.0.0.1:0\"\n[[rest.token]]\nname = \"a\"\ntoken_file = \"tok\"\n";
-            let c = Config::from_toml_env(&dir.path().join("zonewright.toml"), text, &env)
+            let c = Config::from_toml_env(&dir.path().join("zonewright.toml"), &text, &env)
                 .expect("config");
             assert_eq!(
                 c.warnings.len(),
