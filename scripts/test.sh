@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, the example zones, the systemd unit,
-# then the test suite. Run from anywhere: scripts/test.sh
+# the interop scripts, fuzzing, then the test suite. Run from anywhere: scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,6 +39,9 @@ if command -v pebble >/dev/null && command -v certbot >/dev/null && command -v l
 else
     echo "pebble, certbot (+ python3-certbot-dns-rfc2136) or lego not installed; skipped (.ci/run installs them)"
 fi
+
+section "fuzzing: request decoder, TSIG verifier, UPDATE evaluator, zone-file parser, 60 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh -t 60
 
 # Last, so the test runner's summary closes the output, followed by one
 # line that adds up every test binary's counts.

@@ -421,15 +421,25 @@ impl fmt::Display for Message {
     }
 }
 
-/// When each of `lines` (1-based) of `file` was last written, as the Unix
-/// time of the commit that `git blame` gives it on HEAD. `None` for the
-/// whole file when it has changes HEAD does not hold (line numbers would
-/// not match), and per line for a line past the end of the committed file.
-pub fn line_times(
+/// The commit that last wrote a line: when, by whom, and its message (whose
+/// trailers say through which writer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineCommit {
+    /// The author time, Unix seconds.
+    pub time: i64,
+    pub author: String,
+    pub message: String,
+}
+
+/// The commit that `git blame` gives each of `lines` (1-based) of `file` on
+/// HEAD. `None` for the whole file when it has changes HEAD does not hold
+/// (line numbers would not match), and per line for a line past the end
+/// of the committed file.
+pub fn line_commits(
     repo: &Repository,
     file: &Path,
     lines: &[u32],
-) -> Result<Option<Vec<Option<i64>>>, GitError> {
+) -> Result<Option<Vec<Option<LineCommit>>>, GitError> {
     let (Some(&first), Some(&last)) = (lines.iter().min(), lines.iter().max()) else {
         return Ok(Some(Vec::new()));
     };
@@ -453,17 +463,30 @@ pub fn line_times(
     // all attributed, which for recent challenge records is a few commits.
     opts.min_line(first as usize).max_line(last as usize);
     let blame = repo.blame_file(&rel, Some(&mut opts)).map_err(&err)?;
-    Ok(Some(
-        lines
-            .iter()
-            .map(|&l| {
-                blame
-                    .get_line(l as usize)
-                    .filter(|_| (l as usize) <= count)
-                    .and_then(|h| h.final_signature().map(|sig| sig.when().seconds()))
-            })
-            .collect(),
-    ))
+    let mut commits: std::collections::HashMap<Oid, LineCommit> = Default::default();
+    let mut out = Vec::with_capacity(lines.len());
+    for &l in lines {
+        let Some(hunk) = blame.get_line(l as usize).filter(|_| (l as usize) <= count) else {
+            out.push(None);
+            continue;
+        };
+        let id = hunk.final_commit_id();
+        let line = match commits.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let c = repo.find_commit(id).map_err(&err)?;
+                let author = c.author();
+                e.insert(LineCommit {
+                    time: author.when().seconds(),
+                    author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                    message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
+                })
+                .clone()
+            }
+        };
+        out.push(Some(line));
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -770,26 +793,47 @@ mod tests {
         let sig = Signature::new("t", "t@t", &git2::Time::new(when, 0)).expect("sig");
         let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        repo.commit(Some("HEAD"), &sig, &sig, "m", &tree, &parents)
-            .expect("commit");
+        repo.commit(
+            Some("HEAD"),
+            &sig,
+            &sig,
+            &format!("m {when}"),
+            &tree,
+            &parents,
+        )
+        .expect("commit");
     }
 
     #[test]
-    fn line_times_are_the_commits_that_last_wrote_each_line() {
+    fn line_commits_are_the_commits_that_last_wrote_each_line() {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = open_or_init(dir.path(), &me()).expect("init");
         let zone = dir.path().join("z.zone");
         commit_at(&repo, &zone, "a\nb\n", 1_000);
         commit_at(&repo, &zone, "a\nb2\nc\n", 2_000);
-        let got = line_times(&repo, &zone, &[3, 1, 2]).expect("blame");
-        assert_eq!(got, Some(vec![Some(2_000), Some(1_000), Some(2_000)]));
-        // Past the end of the file: no time.
-        let got = line_times(&repo, &zone, &[1, 9]).expect("blame");
-        assert_eq!(got, Some(vec![Some(1_000), None]));
-        assert_eq!(line_times(&repo, &zone, &[]).expect("x"), Some(vec![]));
-        assert_eq!(line_times(&repo, &zone, &[7]).expect("x"), Some(vec![None]));
+        let times = |got: Option<Vec<Option<LineCommit>>>| {
+            got.map(|v| v.into_iter().map(|c| c.map(|c| c.time)).collect::<Vec<_>>())
+        };
+        let got = line_commits(&repo, &zone, &[3, 1, 2]).expect("blame");
+        let first = got.as_ref().and_then(|v| v[1].clone()).expect("line 1");
+        assert_eq!(
+            (first.author.as_str(), first.message.as_str()),
+            ("t", "m 1000")
+        );
+        assert_eq!(
+            times(got),
+            Some(vec![Some(2_000), Some(1_000), Some(2_000)])
+        );
+        // Past the end of the file: no commit.
+        let got = line_commits(&repo, &zone, &[1, 9]).expect("blame");
+        assert_eq!(times(got), Some(vec![Some(1_000), None]));
+        assert_eq!(line_commits(&repo, &zone, &[]).expect("x"), Some(vec![]));
+        assert_eq!(
+            line_commits(&repo, &zone, &[7]).expect("x"),
+            Some(vec![None])
+        );
         // Uncommitted edits: line numbers are not HEAD's, so no answer.
         std::fs::write(&zone, "new\na\nb2\nc\n").expect("write");
-        assert_eq!(line_times(&repo, &zone, &[1]).expect("blame"), None);
+        assert_eq!(line_commits(&repo, &zone, &[1]).expect("blame"), None);
     }
 }

@@ -1,5 +1,7 @@
 //! EDGE: the `[acme] expire_after` sweep. The rules are in [`crate::expire`];
-//! this runs them on a timer, reads record ages with `git blame`, and
+//! this runs them on a timer, reads who wrote each candidate line and when
+//! with `git blame`, answers the rules' grant questions from the config's
+//! keys and REST tokens, and
 //! removes stale challenges through the one write path ([`Store::write`]),
 //! one commit per zone with `Via: expiry`.
 
@@ -12,10 +14,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::config::Expire;
-use crate::expire;
+use crate::config::{Config, Expire};
+use crate::expire::{self, Line, MayWrite, Writer, Written};
 use crate::git::{self, Identity};
-use crate::rr::{Name, Rr};
+use crate::rr::{Location, Name, RecordType, Rr};
 use crate::store::{Store, WriteOutcome, WriteRequest};
 
 use super::State;
@@ -81,10 +83,39 @@ pub async fn sweep(state: &Arc<State>, store: &Store, after: Duration) -> usize 
     removed
 }
 
+/// The grants of the configured keys and REST tokens, as the sweep asks
+/// them (see [`expire::stale`]).
+struct ConfigGrants<'c>(&'c Config);
+
+impl MayWrite for ConfigGrants<'_> {
+    fn may_write(&self, writer: &Writer, zone: &Name, owner: &Name, rtype: RecordType) -> bool {
+        match writer {
+            // The commit's author is the key name without its final dot
+            // (`KeyEntry::actor`).
+            Writer::Key(actor) => self.0.keys.iter().any(|k| {
+                k.key
+                    .name
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(actor)
+                    && k.grants.allows(zone, owner, rtype)
+            }),
+            // The REST API writes A, AAAA and TXT at service names.
+            Writer::Token(name) => {
+                matches!(rtype, RecordType::A | RecordType::AAAA | RecordType::TXT)
+                    && self.0.rest.as_ref().is_some_and(|r| {
+                        r.tokens
+                            .iter()
+                            .any(|t| &t.name == name && t.may_write(zone, owner))
+                    })
+            }
+            Writer::Other => false,
+        }
+    }
+}
+
 /// The stale challenge records of each served zone. Blocking (git blame).
 fn plan(state: &State, after: Duration, now: i64) -> Vec<(Name, Vec<Rr>)> {
-    let snapshot = state.snapshot();
-    let delegated = expire::delegated_targets(snapshot.iter().map(|z| &**z));
     let documents: Vec<_> = state
         .lock()
         .iter()
@@ -93,56 +124,83 @@ fn plan(state: &State, after: Duration, now: i64) -> Vec<(Name, Vec<Rr>)> {
             Some((origin.clone(), doc))
         })
         .collect();
+    let cnames: Vec<_> = documents
+        .iter()
+        .flat_map(|(origin, doc)| {
+            expire::challenge_cnames(doc)
+                .into_iter()
+                .map(move |(rr, loc)| (origin, rr, loc))
+        })
+        .collect();
+    let targets = expire::delegated_targets(cnames.iter().map(|&(_, rr, _)| rr));
+    let txt: Vec<_> = documents
+        .iter()
+        .flat_map(|(origin, doc)| {
+            expire::candidates(doc, &targets)
+                .into_iter()
+                .map(move |(rr, loc)| (origin, rr, loc))
+        })
+        .collect();
+    if txt.is_empty() {
+        return Vec::new();
+    }
     let config = state.config();
     let committer = Identity {
         name: config.git.name.clone(),
         email: config.git.email.clone(),
     };
-    let mut repo = None;
+    let repo = match git::open_or_init(&config.zones_dir, &committer) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "cannot read ACME challenge ages from git");
+            return Vec::new();
+        }
+    };
+    let txt = written(&repo, &txt);
+    let cnames = written(&repo, &cnames);
+    let mut out: BTreeMap<Name, Vec<Rr>> = BTreeMap::new();
+    for (zone, rr) in expire::stale(&txt, &cnames, &ConfigGrants(config), now, after) {
+        out.entry(zone).or_default().push(rr);
+    }
+    out.into_iter().collect()
+}
+
+/// Each record with the commit that last wrote its line (one blame per
+/// file: lines are per file, `$INCLUDE`). A file with uncommitted changes
+/// or that git cannot read gives its records no commit.
+fn written(repo: &git2::Repository, records: &[(&Name, &Rr, &Location)]) -> Vec<Line> {
+    let mut by_file: BTreeMap<&str, Vec<(&Name, &Rr, u32)>> = BTreeMap::new();
+    for &(zone, rr, loc) in records {
+        by_file
+            .entry(&loc.file)
+            .or_default()
+            .push((zone, rr, loc.line));
+    }
     let mut out = Vec::new();
-    for (origin, doc) in documents {
-        let candidates = expire::candidates(&doc, &delegated);
-        if candidates.is_empty() {
-            continue;
-        }
-        let repo = match &repo {
-            Some(r) => r,
-            None => match git::open_or_init(&config.zones_dir, &committer) {
-                Ok(r) => repo.insert(r),
-                Err(e) => {
-                    warn!(error = %e, "cannot read ACME challenge ages from git");
-                    return out;
-                }
-            },
-        };
-        // Lines are per file ($INCLUDE): one blame per file.
-        let mut by_file: BTreeMap<&str, Vec<(&Rr, u32)>> = BTreeMap::new();
-        for (rr, loc) in candidates {
-            by_file.entry(&loc.file).or_default().push((rr, loc.line));
-        }
-        let mut aged = Vec::new();
-        for (file, records) in by_file {
-            let lines: Vec<u32> = records.iter().map(|&(_, l)| l).collect();
-            match git::line_times(repo, Path::new(file), &lines) {
-                Ok(Some(times)) => {
-                    aged.extend(
-                        records
-                            .iter()
-                            .zip(times)
-                            .map(|(&(rr, _), t)| (rr.clone(), t)),
-                    );
-                }
-                Ok(None) => debug!(
+    for (file, records) in by_file {
+        let lines: Vec<u32> = records.iter().map(|&(_, _, l)| l).collect();
+        let commits = match git::line_commits(repo, Path::new(file), &lines) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                debug!(
                     file,
                     "uncommitted changes: challenge ages are read once they are committed"
-                ),
-                Err(e) => warn!(file, error = %e, "cannot read ACME challenge ages from git"),
+                );
+                continue;
             }
-        }
-        let stale = expire::stale(&aged, now, after);
-        if !stale.is_empty() {
-            out.push((origin, stale));
-        }
+            Err(e) => {
+                warn!(file, error = %e, "cannot read ACME challenge ages from git");
+                continue;
+            }
+        };
+        out.extend(records.iter().zip(commits).map(|(&(zone, rr, _), c)| Line {
+            zone: zone.clone(),
+            rr: rr.clone(),
+            written: c.map(|c| Written {
+                time: c.time,
+                by: Writer::of_commit(&c.author, &c.message),
+            }),
+        }));
     }
     out
 }

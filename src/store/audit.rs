@@ -224,4 +224,45 @@ mod tests {
              Actor: acme-expiry\nVia: expiry\nSerial: 7 -> 8\n"
         );
     }
+
+    /// The sweep reads back who wrote a line from these messages
+    /// ([`crate::expire::Writer::of_commit`]): the two must agree.
+    #[test]
+    fn the_sweep_reads_the_writer_back() {
+        use crate::expire::Writer;
+        let changes = ChangeSet {
+            add: vec![txt("_acme-challenge.example.com.", "Via: rest\nActor: x")],
+            ..ChangeSet::default()
+        };
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        let text = |via| {
+            let who = Provenance { via, ..who() };
+            message(&zone, &changes, 1, 2, &who).to_string()
+        };
+        assert_eq!(
+            Writer::of_commit("acme-key", &text("rfc2136")),
+            Writer::Key("acme-key".into())
+        );
+        assert_eq!(
+            Writer::of_commit("acme-key", &text("rest")),
+            Writer::Token("acme-key".into())
+        );
+        assert_eq!(
+            Writer::of_commit("acme-key", &text("expiry")),
+            Writer::Other
+        );
+        let ext = external_message(
+            &zone,
+            3,
+            &Provenance {
+                actor: "external change",
+                via: "external",
+                ..who()
+            },
+        );
+        assert_eq!(
+            Writer::of_commit("zonewright", &ext.to_string()),
+            Writer::Other
+        );
+    }
 }

@@ -93,7 +93,13 @@ impl TestServer {
 
     /// Stops the server and starts it again over the same directory and
     /// config (the same zone files and git repository; new ports).
-    pub fn restart(mut self) -> TestServer {
+    pub fn restart(self) -> TestServer {
+        self.restart_prepared(|_| {})
+    }
+
+    /// [`TestServer::restart`], with `prepare` run on the zones directory
+    /// while the server is stopped (e.g. to rewrite its git history).
+    pub fn restart_prepared(mut self, prepare: impl FnOnce(&Path)) -> TestServer {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -101,6 +107,7 @@ impl TestServer {
             let _ = t.join();
         }
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        prepare(&dir.path().join("zones"));
         TestServer::start_in(dir)
     }
 
