@@ -42,6 +42,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
     targets=(request tsig_verify update_eval zonefile)
 fi
 
+start=$SECONDS
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
     if [[ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-fuzz" ]]; then
@@ -55,9 +56,9 @@ fi
 # The fuzz crate builds from its committed Cargo.lock, as the main one does.
 (cd fuzz && cargo metadata --locked --format-version 1 >/dev/null)
 
-start=$SECONDS
+built=$SECONDS
 cargo fuzz build
-echo "fuzz.sh: built in $((SECONDS - start)) s"
+echo "fuzz.sh: built in $((SECONDS - built)) s"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -91,4 +92,4 @@ if [[ ${#failed[@]} -gt 0 ]]; then
     echo "fuzz.sh: FAILED: ${failed[*]}" >&2
     exit 1
 fi
-echo "fuzz.sh: ${#targets[@]} targets, ${seconds} s each, no crash (all in $((SECONDS - start)) s)"
+echo "fuzz.sh: ${#targets[@]} targets, ${seconds} s each, no crash (in $((SECONDS - start)) s, install and build included)"
