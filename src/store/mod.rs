@@ -320,18 +320,28 @@ impl Store {
             let _turn = queue.turn.lock().await;
             // Answered by an earlier turn's batch: pass the turn on, so the
             // writes arriving meanwhile pile up for one batch, not one each.
-            match answer.try_recv() {
-                Ok(reply) => Some(reply),
-                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => Some(internal()),
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
-                    let batch = queue.take_batch();
-                    if !batch.is_empty() {
+            // Otherwise write batches from the head of the queue (in arrival
+            // order, maybe other actors' first) until this write's own has
+            // been written: a turn holder that wrote only the head batch and
+            // left would strand its write until some later write came along.
+            loop {
+                match answer.try_recv() {
+                    Ok(reply) => break Some(reply),
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                        break Some(internal());
+                    }
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                        let batch = queue.take_batch();
+                        if batch.is_empty() {
+                            // Cannot happen (this write is queued until a
+                            // batch takes it); wait for the answer below.
+                            break None;
+                        }
                         let inner = self.inner.clone();
                         // A panic drops the batch's reply senders: they
-                        // answer below.
+                        // answer with an internal error.
                         let _ = tokio::task::spawn_blocking(move || inner.write_batch(batch)).await;
                     }
-                    None
                 }
             }
         };
