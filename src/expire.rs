@@ -37,13 +37,17 @@
 //!   still write TXT at that owner in that zone (its grants in the config);
 //!   and
 //! - either its owner is an `_acme-challenge` name, or it is the target of an
-//!   `_acme-challenge` CNAME whose line was last written by the *same* key or
-//!   token through a dynamic writer, which may still write that CNAME.
+//!   `_acme-challenge` CNAME that a person wrote (the operator's delegation,
+//!   the usual lego setup: the commit that last wrote the CNAME line is not
+//!   a key's or token's), or whose line was last written by the *same* key
+//!   or token through a dynamic writer, which may still write that CNAME.
 //!
 //! Everything else stays: records a person wrote (or an `external change`
 //! commit, or a commit without those trailers), records whose writer has no
 //! grant for them any more (a removed key included), and the TXT at the
-//! target of a CNAME someone else wrote. An attacker's
+//! target of a CNAME another key or token wrote. (A person who rewrites a
+//! key's CNAME line by hand makes it theirs, and so an operator's
+//! delegation.) An attacker's
 //! `_acme-challenge.evil CNAME example.com.` therefore removes nothing of
 //! `example.com`'s.
 //!
@@ -213,18 +217,21 @@ pub fn stale(
 ) -> Vec<(Name, Rr)> {
     let after = i64::try_from(after.as_secs()).unwrap_or(i64::MAX);
     // Who may have designated each target as a challenge: the writers of
-    // the CNAMEs pointing at it, where they may write those CNAMEs.
+    // the CNAMEs pointing at it, where they may write those CNAMEs; a CNAME
+    // a person wrote (the operator's delegation) designates it for anyone.
     let mut designated: HashMap<Box<[u8]>, Vec<&Writer>> = HashMap::new();
+    let mut by_person: HashSet<Box<[u8]>> = HashSet::new();
     for c in cnames {
         let Some(w) = &c.written else { continue };
         let Some(target) = target_name(c.rr.rtype, &c.rr.rdata) else {
             continue;
         };
-        if c.rr.rtype == RecordType::CNAME
-            && is_challenge_owner(&c.rr.name)
-            && w.by.is_dynamic()
-            && may.may_write(&w.by, &c.zone, &c.rr.name, RecordType::CNAME)
-        {
+        if c.rr.rtype != RecordType::CNAME || !is_challenge_owner(&c.rr.name) {
+            continue;
+        }
+        if !w.by.is_dynamic() {
+            by_person.insert(key(&target));
+        } else if may.may_write(&w.by, &c.zone, &c.rr.name, RecordType::CNAME) {
             designated.entry(key(&target)).or_default().push(&w.by);
         }
     }
@@ -237,6 +244,7 @@ pub fn stale(
         })
         .filter(|(l, w)| {
             is_challenge_owner(&l.rr.name)
+                || by_person.contains(&key(&l.rr.name))
                 || designated
                     .get(&key(&l.rr.name))
                     .is_some_and(|by| by.contains(&&w.by))
@@ -539,8 +547,13 @@ mod tests {
             stale(&tl, &[cn(key_w("lego-key"))], &grants, NOW, DAY),
             [(n("acme.example.net."), token)]
         );
-        // The CNAME by hand, by another key, or not committed: kept.
-        assert!(stale(&tl, &[cn(Writer::Other)], &grants, NOW, DAY).is_empty());
+        // The CNAME by hand: the operator's delegation, for whoever may
+        // write the target's TXT.
+        assert_eq!(
+            stale(&tl, &[cn(Writer::Other)], &grants, NOW, DAY),
+            [(n("acme.example.net."), txt(target, "token"))]
+        );
+        // By another key, or not committed: kept.
         assert!(stale(&tl, &[cn(key_w("acme-key"))], &grants, NOW, DAY).is_empty());
         let uncommitted = Line {
             written: None,

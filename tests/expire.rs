@@ -34,6 +34,8 @@ const EXAMPLE: &str = "$ORIGIN example.com.\n$TTL 300\n\
 ns1 IN A 192.0.2.1\n\
 ; a challenge someone wrote by hand and never removed\n\
 _acme-challenge.old 60 IN TXT \"hand-written\"\n\
+; the operator's delegation of shop's challenges (lego follows it)\n\
+_acme-challenge.shop 60 IN CNAME shop.acme.example.net.\n\
 info IN TXT \"old, but not a challenge\"\n";
 
 const AUTH_FILE: &str = "auth.example.com.zone";
@@ -221,6 +223,13 @@ fn two_days_later(acme: &str) -> (TestServer, String) {
         "acme.example.net",
         &["update add www.acme.example.net. 60 TXT \"left-by-lego-key\""],
     );
+    // lego through the CNAME the operator wrote by hand.
+    update(
+        &s,
+        "lego-key",
+        "acme.example.net",
+        &["update add shop.acme.example.net. 60 TXT \"left-through-hand-cname\""],
+    );
     let zones = s.zones_dir();
     for f in [EXAMPLE_FILE, AUTH_FILE, DELEGATE_FILE] {
         wait_committed(&zones, f);
@@ -246,6 +255,11 @@ fn swept() -> (TestServer, String) {
         wait_txt(&s, "www.acme.example.net.", &[]),
         [] as [&str; 0],
         "lego-key's stale delegated challenge is swept"
+    );
+    assert_eq!(
+        wait_txt(&s, "shop.acme.example.net.", &[]),
+        [] as [&str; 0],
+        "a stale challenge at the target of the operator's CNAME is swept"
     );
     (s, before)
 }
@@ -350,5 +364,9 @@ fn nothing_to_expire_commits_nothing() {
     assert_eq!(
         served_txt(s.addr, "www.acme.example.net."),
         ["left-by-lego-key"]
+    );
+    assert_eq!(
+        served_txt(s.addr, "shop.acme.example.net."),
+        ["left-through-hand-cname"]
     );
 }
