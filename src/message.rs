@@ -143,29 +143,41 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Skips a (possibly compressed) name at `at`; returns the offset after it
-/// and whether it was the root name.
-fn skip_name(b: &[u8], mut at: usize) -> Option<(usize, bool)> {
+/// and whether it was the root name. The whole name is checked, pointers
+/// followed: RFC 1035 §4.1.4 says a pointer refers to "a prior occurance
+/// of the same name", so each pointer must point before the one followed
+/// last (as BIND and Knot require). That makes a pointer loop impossible
+/// to follow and a malformed name (a loop included) FORMERR.
+fn skip_name(b: &[u8], at: usize) -> Option<(usize, bool)> {
     let start = at;
+    let mut pos = at;
+    let mut end = None;
+    let mut limit = at;
     let mut total = 0usize;
     loop {
-        let len = *b.get(at)?;
+        let len = *b.get(pos)?;
         match len & 0xC0 {
             0x00 => {
                 if len == 0 {
-                    return Some((at + 1, at == start));
+                    return Some((end.unwrap_or(pos + 1), pos == start));
                 }
                 total += usize::from(len) + 1;
                 if total > 255 {
                     return None;
                 }
-                at += 1 + usize::from(len);
-                if at > b.len() {
+                pos += 1 + usize::from(len);
+                if pos > b.len() {
                     return None;
                 }
             }
             0xC0 => {
-                b.get(at + 1)?;
-                return Some((at + 2, false));
+                let target = usize::from(u16::from_be_bytes([len & 0x3F, *b.get(pos + 1)?]));
+                if target >= limit.min(pos) {
+                    return None;
+                }
+                end.get_or_insert(pos + 2);
+                limit = target;
+                pos = target;
             }
             _ => return None,
         }
@@ -273,13 +285,14 @@ pub fn parse_request(bytes: &[u8]) -> Request {
     let mut at = q.end;
     for _ in 0..ancount {
         match read_rr(bytes, at) {
-            Some(h) => at = h.rdata_end,
-            None => return reply(rcode::FORMERR, Some(&q)),
+            // RFC 6891 §6.1.1: the OPT RR belongs in the additional section.
+            Some(h) if h.rtype != u16::from(RecordType::OPT) => at = h.rdata_end,
+            _ => return reply(rcode::FORMERR, Some(&q)),
         }
     }
     let mut ixfr_serial = None;
     for _ in 0..nscount {
-        let Some(h) = read_rr(bytes, at) else {
+        let Some(h) = read_rr(bytes, at).filter(|h| h.rtype != u16::from(RecordType::OPT)) else {
             return reply(rcode::FORMERR, Some(&q));
         };
         if h.rtype == u16::from(RecordType::SOA) && ixfr_serial.is_none() {
@@ -898,6 +911,63 @@ mod tests {
         assert_eq!(m.queries.len(), 1);
         let e = m.edns.as_ref().map(|e| (e.max_payload(), e.version()));
         assert_eq!(e, Some((1232, 0)));
+    }
+
+    /// A query with one answer RR whose owner is `owner` (raw bytes).
+    fn with_answer(owner: &[u8], rtype: u16) -> Vec<u8> {
+        let mut b = header(0x1234, 0x0100, [1, 1, 0, 0]);
+        b.extend(question("www.example.com.", 1, 1));
+        b.extend_from_slice(owner);
+        b.extend_from_slice(&rtype.to_be_bytes());
+        b.extend_from_slice(&[0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        b
+    }
+
+    #[test]
+    fn rfc1035_4_1_4_compression_loops_and_forward_pointers_are_formerr() {
+        // The question starts at 12; the answer's owner is at 33.
+        let at = 12 + wire("www.example.com.").len() + 4;
+        assert_eq!(at, 33);
+        let formerr = Some((0x1234, 0, rcode::FORMERR));
+        // A pointer to itself, to the byte after it, and a two-pointer loop.
+        let ptr = |to: usize| [0xC0 | (to >> 8) as u8, to as u8];
+        for owner in [
+            ptr(at).to_vec(),
+            ptr(at + 2).to_vec(),
+            [&[1, b'a'][..], &ptr(at)].concat(),
+        ] {
+            let r = parse_request(&with_answer(&owner, 1));
+            assert_eq!(reply_rcode(&r), formerr, "{owner:?}");
+        }
+        // A pointer back into the question is fine.
+        let r = parse_request(&with_answer(&ptr(12), 1));
+        assert!(matches!(r, Request::Query(_)), "{r:?}");
+        // A chain of pointers that goes back each time is fine; one that
+        // goes forward again is not.
+        let mut b = with_answer(&ptr(12), 1);
+        let second = b.len();
+        b.extend_from_slice(&[1, b'x']);
+        b.extend_from_slice(&ptr(at));
+        b.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 2]);
+        b[7] = 2;
+        assert!(matches!(parse_request(&b), Request::Query(_)));
+        let mut loop_back = b.clone();
+        // The first answer's owner now points at the second's.
+        loop_back[at..at + 2].copy_from_slice(&ptr(second));
+        assert_eq!(reply_rcode(&parse_request(&loop_back)), formerr);
+    }
+
+    #[test]
+    fn rfc6891_6_1_1_opt_outside_the_additional_section_is_formerr() {
+        let r = parse_request(&with_answer(&[0], 41));
+        assert_eq!(reply_rcode(&r), Some((0x1234, 0, rcode::FORMERR)));
+        let mut b = header(0x1234, 0x0100, [1, 0, 1, 0]);
+        b.extend(question("www.example.com.", 1, 1));
+        b.extend(opt(1232, 0, false, &[]));
+        assert_eq!(
+            reply_rcode(&parse_request(&b)),
+            Some((0x1234, 0, rcode::FORMERR))
+        );
     }
 
     #[test]
