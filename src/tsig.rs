@@ -281,12 +281,18 @@ pub fn find(msg: &[u8]) -> Result<Option<Found>, FormatError> {
     let Some(start) = last else {
         return Ok(None);
     };
-    let tsig = parse_tsig_rr(msg, start).ok_or(FormatError("bad TSIG record"))?;
+    // The TSIG RR ends the message, and its RDLENGTH is exactly its fields.
+    if pos != msg.len() {
+        return Err(FormatError("bytes after the TSIG record"));
+    }
+    let tsig = parse_tsig_rr(msg, start, pos).ok_or(FormatError("bad TSIG record"))?;
     Ok(Some(Found { tsig, start }))
 }
 
-fn parse_tsig_rr(msg: &[u8], start: usize) -> Option<Tsig> {
-    let mut d = BinDecoder::new(msg.get(start..)?);
+/// The TSIG RR at `start`, which RDLENGTH says ends at `end`: its fields
+/// must fill the RDATA exactly.
+fn parse_tsig_rr(msg: &[u8], start: usize, end: usize) -> Option<Tsig> {
+    let mut d = BinDecoder::new(msg.get(start..end)?);
     let key_name = Name::read(&mut d).ok()?;
     let fixed = d.read_slice(10).ok()?.unverified();
     let class = u16::from_be_bytes([fixed[2], fixed[3]]);
@@ -311,6 +317,9 @@ fn parse_tsig_rr(msg: &[u8], start: usize) -> Option<Tsig> {
         .ok()?
         .unverified()
         .to_vec();
+    if !d.is_empty() {
+        return None;
+    }
     Some(Tsig {
         key_name,
         algorithm,

@@ -614,3 +614,114 @@ fn a_log_that_cannot_be_written_never_stops_the_server() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A replay after a restart (found by an outside attack on the release
+/// binary): the replay cache lives in memory, so the new process refuses
+/// every UPDATE signed at or before its start instead of applying one the
+/// previous process answered.
+#[test]
+fn an_update_answered_before_a_restart_is_not_applied_after_it() {
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"off\"\n{}",
+        key_toml("acme-key", "rate_limit = \"off\"")
+    ));
+    let k = key("acme-key.");
+    let owner = "_acme-challenge.example.com.";
+    let time = now();
+    let (add, _) = signed(&add_txt(1, owner, "before-restart"), &k, time);
+    assert_eq!(outcome(&tcp_one(&server, &add)).0, NOERROR);
+    let (del, _) = signed(&delete_txt(2, owner), &k, time);
+    assert_eq!(outcome(&tcp_one(&server, &del)).0, NOERROR);
+    let zones = server.zones_dir();
+    let commits = commit_count(&zones);
+    // A restart takes its time: the new process starts in a later second
+    // than the one the request was signed in (bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while now() <= time && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server = server.restart();
+    // The captured add, replayed to the new process: REFUSED (signed), and
+    // nothing written.
+    let (rcode, err, _) = outcome(&tcp_one(&server, &add));
+    assert_eq!((rcode, err), (5, Some(0)), "a signed REFUSED");
+    assert!(served_txt(server.addr, owner).is_empty());
+    assert_eq!(commit_count(&zones), commits);
+    // A request signed since the start goes through.
+    let (fresh, _) = signed(&add_txt(3, owner, "after-restart"), &k, now());
+    assert_eq!(outcome(&tcp_one(&server, &fresh)).0, NOERROR);
+}
+
+/// A request refused for the key's rate limit is answered for good: a
+/// replay once the bucket has refilled gets REFUSED again and changes
+/// nothing (found by an outside attack: it used to be applied).
+#[test]
+fn an_update_refused_for_the_rate_limit_stays_refused_when_replayed() {
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"off\"\n{}",
+        key_toml("acme-key", "rate_limit = \"2/2s\"")
+    ));
+    let k = key("acme-key.");
+    let owner = "_acme-challenge.example.com.";
+    let time = now();
+    for id in 1..=2u16 {
+        let (noop, _) = signed(
+            &delete_txt(id, "_acme-challenge.none.example.com."),
+            &k,
+            time,
+        );
+        assert_eq!(outcome(&tcp_one(&server, &noop)).0, NOERROR);
+    }
+    let (add, _) = signed(&add_txt(3, owner, "rate-limited"), &k, time);
+    assert_eq!(
+        outcome(&tcp_one(&server, &add)).0,
+        5,
+        "over the rate: REFUSED"
+    );
+    // The bucket refills (one token a second); the replay is still REFUSED.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(outcome(&udp_one(server.addr, OTHER, &add)).0, 5);
+    assert!(served_txt(server.addr, owner).is_empty());
+}
+
+/// Unsigned error answers (BADKEY, BADSIG, BADTRUNC) echo the request's
+/// time, so a probe without a key never learns the server's clock; a TSIG
+/// RR whose RDLENGTH does not match its fields is FORMERR.
+#[test]
+fn unsigned_tsig_errors_tell_nothing_and_a_bad_rdlength_is_formerr() {
+    let server = start(&format!(
+        "[tsig]\nreject_limit = \"off\"\n{}",
+        key_toml("acme-key", "")
+    ));
+    let body = add_txt(1, "_acme-challenge.example.com.", "x");
+    for (name, mac_len) in [("acme-key.", 32), ("nokey.", 32), ("acme-key.", 20)] {
+        let resp = udp_one(
+            server.addr,
+            LOCAL,
+            &with_mac(&body, name, &vec![7; mac_len], 12345),
+        );
+        let t = tsig::find(&resp)
+            .unwrap()
+            .expect("a TSIG in the answer")
+            .tsig;
+        assert_eq!(t.time_signed, 12345, "{name} {mac_len}: our clock leaked");
+        assert!(t.mac.is_empty());
+    }
+    // RDLENGTH one short, and one long with junk after the fields.
+    let good = with_mac(&body, "acme-key.", &[7; 32], now());
+    // After the owner (acme-key., 10 octets), type, class and TTL.
+    let rdlen_at = tsig::find(&good).unwrap().expect("signed").start + 10 + 8;
+    for delta in [-1i32, 4] {
+        let mut m = good.clone();
+        let rdlen = u16::from_be_bytes([m[rdlen_at], m[rdlen_at + 1]]) as i32 + delta;
+        m[rdlen_at..rdlen_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        if delta > 0 {
+            m.extend_from_slice(&[0; 4]);
+        }
+        assert_eq!(
+            outcome(&udp_one(server.addr, LOCAL, &m)).0,
+            FORMERR,
+            "{delta}"
+        );
+    }
+}

@@ -109,19 +109,26 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher on the system clock.
+    /// A dispatcher on the system clock, started now.
     pub fn new(state: Arc<State>, store: Arc<Store>) -> Dispatcher {
-        Dispatcher::with_clock(state, store, Arc::new(unix_now))
+        Dispatcher::with_clock(state, store, Arc::new(unix_now), unix_now())
     }
 
-    /// A dispatcher whose TSIG clock is `clock` (tests).
-    pub fn with_clock(state: Arc<State>, store: Arc<Store>, clock: Clock) -> Dispatcher {
+    /// A dispatcher whose TSIG clock is `clock`, for a server that started
+    /// at `started` (tests): UPDATEs signed before then are refused,
+    /// as they may have been answered before a restart (see [`ReplayCache`]).
+    pub fn with_clock(
+        state: Arc<State>,
+        store: Arc<Store>,
+        clock: Clock,
+        started: u64,
+    ) -> Dispatcher {
         let config = state.config().clone();
         Dispatcher {
             keys: Keyring::new(&config.keys),
             fudge: config.tsig_fudge,
             journal: Journal::new(config.zones_dir.clone()),
-            replay: Arc::new(ReplayCache::new(replay::CAPACITY)),
+            replay: Arc::new(ReplayCache::new(replay::CAPACITY, started)),
             budget: Budget::new(config.tsig_reject_limit),
             reject_log: RejectLog::default(),
             fallback: config.rest.as_ref().and_then(|r| {
@@ -250,7 +257,11 @@ impl Dispatcher {
             (tsig::Rejection::BadKey, None) => Noise::UnknownKey,
             _ => Noise::KnownKey,
         };
-        if !self.reject_log.line(kind) {
+        let may_log = match ours {
+            Some(k) if kind == Noise::KnownKey => self.reject_log.key_line(&k.name.to_ascii()),
+            _ => self.reject_log.line(kind),
+        };
+        if !may_log {
             return;
         }
         let budget = if exhausted {

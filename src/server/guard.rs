@@ -152,17 +152,22 @@ pub enum Noise {
     UnsignedUpdate,
     /// A signed request from a source over its budget.
     OverBudget,
+    /// An UPDATE already answered, sent again (a retransmission, or a
+    /// replay by anyone who captured it), or one the replay cache cannot
+    /// vouch for.
+    Replay,
     /// A rejection naming a configured key (BADSIG, BADTIME, BADTRUNC).
     KnownKey,
 }
 
 impl Noise {
-    const ALL: [Noise; 5] = [
+    const ALL: [Noise; 6] = [
         Noise::UnknownKey,
         Noise::Malformed,
         Noise::UnsignedUpdate,
         Noise::OverBudget,
         Noise::KnownKey,
+        Noise::Replay,
     ];
 
     fn index(self) -> usize {
@@ -185,6 +190,7 @@ impl fmt::Display for Noise {
             Noise::UnsignedUpdate => "unsigned UPDATE",
             Noise::OverBudget => "over the rejection budget",
             Noise::KnownKey => "rejected signature of a configured key",
+            Noise::Replay => "UPDATE sent again after its answer (retransmission or replay)",
         })
     }
 }
@@ -192,8 +198,12 @@ impl fmt::Display for Noise {
 #[derive(Default)]
 struct Tally {
     since: Option<Instant>,
-    logged: [u32; 5],
-    counted: [u64; 5],
+    logged: [u32; 6],
+    counted: [u64; 6],
+    /// Rejections naming a configured key, per key (logged, counted): a
+    /// flood naming one key never hides the rejections of another. Only
+    /// configured key names get here, so the map is as small as the config.
+    per_key: std::collections::HashMap<String, (u32, u64)>,
 }
 
 /// Sampled logging: [`RejectLog::line`] says whether to log this one.
@@ -210,6 +220,34 @@ impl RejectLog {
     /// Whether a line of `kind` may be logged now; if not, it is counted
     /// for the next summary. Closes the interval when it has run out.
     pub fn line(&self, kind: Noise) -> bool {
+        let mut t = self.open_interval();
+        let i = kind.index();
+        if t.logged[i] < kind.limit() {
+            t.logged[i] += 1;
+            true
+        } else {
+            t.counted[i] += 1;
+            false
+        }
+    }
+
+    /// Whether a rejection naming the configured key `key` may be logged
+    /// now: [`KNOWN_KEY_LINES`] a minute for each key.
+    pub fn key_line(&self, key: &str) -> bool {
+        let mut t = self.open_interval();
+        let (logged, counted) = t.per_key.entry(key.to_owned()).or_default();
+        if *logged < KNOWN_KEY_LINES {
+            *logged += 1;
+            true
+        } else {
+            *counted += 1;
+            false
+        }
+    }
+
+    /// The tally, a new interval begun (and the last summed up) if the
+    /// last has run out.
+    fn open_interval(&self) -> std::sync::MutexGuard<'_, Tally> {
         let mut t = self.tally();
         let now = Instant::now();
         if t.since.is_none_or(|s| now.duration_since(s) >= INTERVAL) {
@@ -219,14 +257,7 @@ impl RejectLog {
                 ..Tally::default()
             };
         }
-        let i = kind.index();
-        if t.logged[i] < kind.limit() {
-            t.logged[i] += 1;
-            true
-        } else {
-            t.counted[i] += 1;
-            false
-        }
+        t
     }
 
     /// Logs the summary of the interval if it has run out (a timer calls
@@ -246,13 +277,11 @@ fn summarise(t: &Tally) {
         if n == 0 {
             continue;
         }
-        if kind == Noise::KnownKey {
-            warn!(
-                count = n,
-                "{n} more rejected signatures of configured keys in the last minute were not logged one by one"
-            );
-        } else {
-            info!(count = n, kind = %kind, "{n} more requests in the last minute: {kind} (not logged one by one)");
+        info!(count = n, kind = %kind, "{n} more requests in the last minute: {kind} (not logged one by one)");
+    }
+    for (key, (_, n)) in &t.per_key {
+        if *n > 0 {
+            warn!(key = %key, count = n, "{n} more rejected signatures naming key {key} in the last minute were not logged one by one");
         }
     }
 }
@@ -306,7 +335,9 @@ mod tests {
         assert_eq!(logged, SAMPLE as usize);
         // Kinds are sampled apart.
         assert!(log.line(Noise::UnsignedUpdate));
-        let known = (0..100).filter(|_| log.line(Noise::KnownKey)).count();
+        let known = (0..100).filter(|_| log.key_line("acme-key.")).count();
         assert_eq!(known, KNOWN_KEY_LINES as usize);
+        // A flood naming one key leaves every other key its own lines.
+        assert!(log.key_line("admin-key."));
     }
 }

@@ -199,6 +199,7 @@ pub async fn run(
         _ => None,
     };
     let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
+
     let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
     let mut tasks = JoinSet::new();
     let udp_stop = Arc::new(AtomicBool::new(false));

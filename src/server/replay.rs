@@ -24,7 +24,18 @@
 //! an evicted one replayed, so it is refused ([`Seen::Forgotten`]) rather
 //! than applied. Only the key itself can fill its partition (every entry
 //! needs a valid MAC), so the worst a flood does is make that key's own
-//! clients re-sign. The clock is an argument.
+//! clients re-sign.
+//!
+//! The cache lives in memory, so a restart forgets it: every partition
+//! starts as if it had evicted everything signed before the second the
+//! server started. An UPDATE signed before then is refused
+//! ([`Seen::Forgotten`]): it may be one the previous process answered,
+//! replayed within its fudge. A client whose clock is behind ours is
+//! refused for at most that much time after a start, then signs late
+//! enough again. Left open: a request the previous process answered in the
+//! very second the new one started (a restart in under a second), replayed
+//! in that second; refusing that second too would refuse every client that
+//! signs its first request in it. The clock is an argument.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,7 +63,6 @@ struct Entry {
 }
 
 /// One key's entries.
-#[derive(Default)]
 struct Partition {
     entries: HashMap<Vec<u8>, Entry>,
     /// The latest time signed among evicted live entries: an unknown
@@ -62,6 +72,8 @@ struct Partition {
 
 pub struct ReplayCache {
     capacity: usize,
+    /// When the server started: nothing signed up to then is known.
+    started: u64,
     keys: Mutex<HashMap<String, Partition>>,
 }
 
@@ -96,11 +108,19 @@ pub struct Window {
 }
 
 impl ReplayCache {
-    pub fn new(capacity: usize) -> ReplayCache {
+    /// A cache of `capacity` entries per key, for a server that started
+    /// at `started` (seconds since the epoch).
+    pub fn new(capacity: usize, started: u64) -> ReplayCache {
         ReplayCache {
             capacity: capacity.max(1),
+            started,
             keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// When the server started (requests signed before then are refused).
+    pub fn started(&self) -> u64 {
+        self.started
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Partition>> {
@@ -121,7 +141,11 @@ impl ReplayCache {
     /// Looks `key` up and, if new, records it as in flight.
     pub fn begin(self: &Arc<Self>, key: CacheKey, w: Window, now: u64) -> Seen {
         let mut keys = self.lock();
-        let part = keys.entry(key.0.clone()).or_default();
+        let started = self.started;
+        let part = keys.entry(key.0.clone()).or_insert_with(|| Partition {
+            entries: HashMap::new(),
+            evicted_up_to: started.checked_sub(1),
+        });
         match part.entries.get(&key.1) {
             Some(Entry {
                 state: State::Done(response),
@@ -247,7 +271,7 @@ mod tests {
 
     #[test]
     fn retransmission_gets_the_first_answer() {
-        let c = Arc::new(ReplayCache::new(8));
+        let c = Arc::new(ReplayCache::new(8, 0));
         let f = new(c.begin(key(1), at(1000), 1000));
         assert!(matches!(c.begin(key(1), at(1000), 1001), Seen::Pending(_)));
         f.finish(b"answer".to_vec());
@@ -261,7 +285,7 @@ mod tests {
 
     #[test]
     fn waiters_receive_the_answer() {
-        let c = Arc::new(ReplayCache::new(8));
+        let c = Arc::new(ReplayCache::new(8, 0));
         let f = new(c.begin(key(1), at(1000), 1000));
         let Seen::Pending(rx) = c.begin(key(1), at(1000), 1000) else {
             panic!("expected pending");
@@ -275,7 +299,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_request_is_forgotten() {
-        let c = Arc::new(ReplayCache::new(8));
+        let c = Arc::new(ReplayCache::new(8, 0));
         let f = new(c.begin(key(1), at(1000), 1000));
         drop(f);
         assert!(c.is_empty());
@@ -284,7 +308,7 @@ mod tests {
 
     #[test]
     fn expired_entries_make_room_without_forgetting_anything_live() {
-        let c = Arc::new(ReplayCache::new(2));
+        let c = Arc::new(ReplayCache::new(2, 0));
         new(c.begin(key(1), at(800), 1000)).finish(vec![1]);
         new(c.begin(key(2), at(900), 1000)).finish(vec![2]);
         // Key 1's entry has expired at 1101 (800 + 300): its slot is reused,
@@ -297,7 +321,7 @@ mod tests {
 
     #[test]
     fn when_full_of_live_answers_the_earliest_are_evicted_and_their_replays_refused() {
-        let c = Arc::new(ReplayCache::new(8));
+        let c = Arc::new(ReplayCache::new(8, 0));
         for i in 0..8 {
             new(c.begin(key(i), at(1000 + u64::from(i)), 1010)).finish(vec![i]);
         }
@@ -314,7 +338,7 @@ mod tests {
 
     #[test]
     fn one_key_filling_its_partition_never_evicts_another_keys_entries() {
-        let c = Arc::new(ReplayCache::new(4));
+        let c = Arc::new(ReplayCache::new(4, 0));
         new(c.begin(keyed("victim.", 1), at(1000), 1000)).finish(vec![1]);
         for i in 0..50 {
             let f = new(c.begin(keyed("flood.", i), at(1000 + u64::from(i)), 1060));
@@ -327,8 +351,20 @@ mod tests {
     }
 
     #[test]
+    fn requests_signed_before_the_server_started_are_refused() {
+        // After a restart the previous process's answers are gone: anything
+        // signed up to the start may be a replay of one of them.
+        let c = Arc::new(ReplayCache::new(8, 1000));
+        assert!(matches!(c.begin(key(1), at(990), 1001), Seen::Forgotten));
+        assert!(matches!(c.begin(key(2), at(999), 1001), Seen::Forgotten));
+        // Signed in the second it started: a client right after the start.
+        assert!(matches!(c.begin(key(3), at(1000), 1001), Seen::New(_)));
+        assert_eq!(c.started(), 1000);
+    }
+
+    #[test]
     fn full_of_requests_in_flight_refuses() {
-        let c = Arc::new(ReplayCache::new(2));
+        let c = Arc::new(ReplayCache::new(2, 0));
         let _a = new(c.begin(key(1), at(1000), 1000));
         let _b = new(c.begin(key(2), at(1000), 1000));
         assert!(matches!(c.begin(key(3), at(1050), 1050), Seen::Full));

@@ -55,7 +55,12 @@ fn fixture(extra: &str) -> Fixture {
     let state = Arc::new(State::new(Arc::new(config)));
     state.reload();
     let store = Arc::new(Store::new(state.clone()));
-    let d = Arc::new(Dispatcher::with_clock(state, store, Arc::new(|| NOW)));
+    let d = Arc::new(Dispatcher::with_clock(
+        state,
+        store,
+        Arc::new(|| NOW),
+        NOW - 60,
+    ));
     Fixture { _dir: dir, d }
 }
 

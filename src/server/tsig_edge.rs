@@ -221,9 +221,12 @@ pub fn reject(bytes: &[u8], r: &Rejection, now: u64, fudge: u16) -> Vec<u8> {
         // 17 (BADKEY) [16 (BADSIG)]. This response MUST be unsigned as
         // specified in Section 5.3.2." §5.3.2: "the server SHOULD send back
         // an unsigned error message (MAC size == 0 and empty MAC)".
+        //
+        // The time fields echo the request's: an unsigned answer to anyone
+        // must not tell our clock (only BADTIME, signed, does, §5.2.3).
         Rejection::BadKey | Rejection::BadSig | Rejection::BadTrunc => {
             let p = SignParams {
-                time: now,
+                time: found.tsig.time_signed,
                 fudge,
                 error: r.error_code(),
                 other: &[],

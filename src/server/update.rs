@@ -25,6 +25,7 @@ use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
 use super::dispatch::{Dispatcher, Handled};
+use super::guard::Noise;
 use super::replay::{InFlight, Seen, Waiter, Window};
 use super::tsig_edge::{Signing, error_for};
 use crate::message::rcode;
@@ -107,7 +108,10 @@ pub(super) fn prepare(
     let in_flight = match d.replay.begin(cache_key, window, now) {
         Seen::New(f) => f,
         Seen::Done(response) => {
-            info!(%key, %client, "UPDATE already answered (retransmission or replay); not applied again");
+            // Anyone who captured the request can send it again: sampled.
+            if d.reject_log.line(Noise::Replay) {
+                info!(%key, %client, "UPDATE already answered (retransmission or replay); the same answer again, nothing applied");
+            }
             return Handled::Reply(vec![response.to_vec()]);
         }
         Seen::Pending(rx) => {
@@ -118,11 +122,17 @@ pub(super) fn prepare(
             });
         }
         Seen::Forgotten => {
-            warn!(
-                %key, %client,
-                "UPDATE refused: signed no later than an entry the replay cache had to evict; \
-                 it may be a replay (the client should sign it again)"
-            );
+            if d.reject_log.line(Noise::Replay) {
+                let why = if v.tsig.time_signed < d.replay.started() {
+                    "signed before this server started, so it may have been answered before \
+                     the restart (a client whose clock is behind ours is refused until it signs \
+                     later than the start)"
+                } else {
+                    "signed no later than an entry the replay cache had to evict, so it may be \
+                     a replay"
+                };
+                warn!(%key, %client, "UPDATE refused: {why}; the client should sign it again");
+            }
             return Handled::Reply(vec![answer(rcode::REFUSED)]);
         }
         Seen::Full => {
@@ -130,46 +140,64 @@ pub(super) fn prepare(
             return Handled::Reply(vec![answer(rcode::REFUSED)]);
         }
     };
+    // From here every answer is the request's answer for good: it goes into
+    // the replay cache, so a copy sent later (a replay of a request refused
+    // for the rate limit, say) gets the same answer and is never applied.
+    match check(d, bytes, v, entry, &key, client) {
+        Ok(request) => Handled::Update(PendingUpdate {
+            kind: Kind::Write(Box::new(Write {
+                dispatcher: d.clone(),
+                request,
+                actor: key,
+                client,
+                signing,
+                in_flight,
+                template: error_for(bytes, rcode::NOERROR),
+            })),
+        }),
+        Err(code) => {
+            let msg = answer(code);
+            in_flight.finish(msg.clone());
+            Handled::Reply(vec![msg])
+        }
+    }
+}
+
+/// Rate limit, decoding, zone, grants and RDATA: the request to write, or
+/// the RCODE to answer.
+fn check(
+    d: &Dispatcher,
+    bytes: &[u8],
+    v: &Verified,
+    entry: &super::tsig_edge::KeyEntry,
+    key: &str,
+    client: SocketAddr,
+) -> Result<UpdateRequest, u16> {
     // RFC 2136 §3.3: who may update what is local policy; a key over its
     // rate is refused before anything is parsed.
     if !entry.take_token() {
         warn!(%key, %client, "UPDATE refused: key is over its rate limit");
-        return Handled::Reply(vec![answer(rcode::REFUSED)]);
+        return Err(rcode::REFUSED);
     }
-    let request = match update::wire::parse(bytes, v.start, 1) {
-        Ok(r) => r,
-        Err(e) => {
-            debug!(%key, %client, "{e}");
-            return Handled::Reply(vec![answer(rcode::FORMERR)]);
-        }
-    };
+    let request = update::wire::parse(bytes, v.start, 1).map_err(|e| {
+        debug!(%key, %client, "{e}");
+        rcode::FORMERR
+    })?;
     // RFC 2136 §3.1.2: "If the zone section names a zone for which this
     // server is not authoritative, ... signal NOTAUTH".
     if d.state.snapshot().get(&request.zone).is_none() {
         info!(%key, %client, zone = %request.zone, "UPDATE for a zone not served: NOTAUTH");
-        return Handled::Reply(vec![answer(rcode::NOTAUTH)]);
+        return Err(rcode::NOTAUTH);
     }
-    if let Err(rcode) = check_grants(entry, &request, &key, client) {
-        return Handled::Reply(vec![answer(rcode.code())]);
-    }
+    check_grants(entry, &request, key, client).map_err(|r| r.code())?;
     // Added RDATA must decode as its type: the zone file is written from it.
     for u in &request.updates {
         if u.class == request.zone_class && !crate::rdata::is_valid_wire(u.rtype, &u.rdata) {
             debug!(%key, %client, owner = %u.name, rtype = %u.rtype, "UPDATE adds malformed RDATA");
-            return Handled::Reply(vec![answer(rcode::FORMERR)]);
+            return Err(rcode::FORMERR);
         }
     }
-    Handled::Update(PendingUpdate {
-        kind: Kind::Write(Box::new(Write {
-            dispatcher: d.clone(),
-            request,
-            actor: key,
-            client,
-            signing,
-            in_flight,
-            template: error_for(bytes, rcode::NOERROR),
-        })),
-    })
+    Ok(request)
 }
 
 /// Every (owner, type) the update section touches must be in the zone
