@@ -522,3 +522,42 @@ fn rest_txt_value_with_a_newline_is_one_escaped_log_line() {
     }
     panic!("zonewright serve did not start");
 }
+
+/// Wrong tokens from many addresses (the per-address throttle lets each
+/// of them fail 10 times a minute) make a handful of log lines, not one
+/// each (found by an outside attack: 200 addresses gave 2,000 lines).
+#[test]
+fn rest_wrong_tokens_from_many_sources_are_logged_sampled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("zones/service.local.zone"),
+        rest_common::service_zone(rest_common::ZONE),
+    )
+    .expect("zone");
+    for attempt in 0..5 {
+        let log = dir.path().join(format!("server-{attempt}.log"));
+        let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
+            continue;
+        };
+        let api = Rest::at(rest);
+        let mut refused = 0;
+        for i in 0..40u8 {
+            let from = Ipv4Addr::new(127, 0, 9, i + 1);
+            let client = rest_from(from, &api, "not-the-token-0123456789");
+            for _ in 0..5 {
+                if client.get("/v1/services").status == 401 {
+                    refused += 1;
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(refused, 200, "every wrong token answered 401");
+        let text = std::fs::read_to_string(&log).expect("log");
+        let lines = text.lines().filter(|l| l.contains("wrong token")).count();
+        assert!(lines <= 10, "{lines} lines for 200 wrong tokens:\n{text}");
+        return;
+    }
+    panic!("zonewright serve did not start");
+}

@@ -52,6 +52,7 @@ use crate::config::RestConfig;
 use crate::config::rest::Token;
 use crate::rr::{Name, RecordType};
 use crate::server::State as ServerState;
+use crate::server::guard::{Noise, RejectLog};
 use crate::server::sources::Source;
 use crate::store::{Store, WriteError, WriteOutcome, WriteRequest};
 
@@ -98,6 +99,8 @@ pub struct Api {
     source_limiter: Option<DefaultKeyedRateLimiter<Source>>,
     /// Failed authentications per source and minute.
     auth_throttle: Option<AuthThrottle>,
+    /// Sampled logging of failed authentications.
+    auth_log: RejectLog,
 }
 
 impl Api {
@@ -108,6 +111,7 @@ impl Api {
             token_limiter: per_second(config.rate_limit).map(RateLimiter::keyed),
             source_limiter: per_second(config.source_rate_limit).map(RateLimiter::keyed),
             auth_throttle: config.auth_failures.map(AuthThrottle::new),
+            auth_log: RejectLog::default(),
             config,
             state,
             store,
@@ -265,7 +269,11 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
     }
     let Some(token) = found.cloned() else {
         failed();
-        info!(%client, "REST request with a wrong token");
+        // Sampled over all addresses: the per-address throttle alone lets
+        // many addresses write a line each.
+        if api.auth_log.line(Noise::RestAuth) {
+            info!(%client, "REST request with a wrong token");
+        }
         return unauthorized("invalid token");
     };
     if req.method() != Method::GET

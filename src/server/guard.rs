@@ -156,18 +156,21 @@ pub enum Noise {
     /// replay by anyone who captured it), or one the replay cache cannot
     /// vouch for.
     Replay,
+    /// A REST request with a wrong token (from any number of addresses).
+    RestAuth,
     /// A rejection naming a configured key (BADSIG, BADTIME, BADTRUNC).
     KnownKey,
 }
 
 impl Noise {
-    const ALL: [Noise; 6] = [
+    const ALL: [Noise; 7] = [
         Noise::UnknownKey,
         Noise::Malformed,
         Noise::UnsignedUpdate,
         Noise::OverBudget,
         Noise::KnownKey,
         Noise::Replay,
+        Noise::RestAuth,
     ];
 
     fn index(self) -> usize {
@@ -191,6 +194,7 @@ impl fmt::Display for Noise {
             Noise::OverBudget => "over the rejection budget",
             Noise::KnownKey => "rejected signature of a configured key",
             Noise::Replay => "UPDATE sent again after its answer (retransmission or replay)",
+            Noise::RestAuth => "REST request with a wrong token",
         })
     }
 }
@@ -198,8 +202,8 @@ impl fmt::Display for Noise {
 #[derive(Default)]
 struct Tally {
     since: Option<Instant>,
-    logged: [u32; 6],
-    counted: [u64; 6],
+    logged: [u32; 7],
+    counted: [u64; 7],
     /// Rejections naming a configured key, per key (logged, counted): a
     /// flood naming one key never hides the rejections of another. Only
     /// configured key names get here, so the map is as small as the config.

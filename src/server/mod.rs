@@ -44,7 +44,7 @@ use tracing::{info, warn};
 
 pub mod dispatch;
 pub mod expire;
-mod guard;
+pub(crate) mod guard;
 mod ixfr_edge;
 pub mod notify;
 mod replay;
