@@ -134,6 +134,9 @@ pub struct ServerSettings {
     /// `zones_dir` that is a symlink) may resolve into; resolved against
     /// the config file's folder.
     pub include_dirs: Vec<PathBuf>,
+    /// `max_zone_records`, `max_rrset_records`: what one zone may hold, at
+    /// load and after every write.
+    pub limits: crate::zone::Limits,
 }
 
 /// Default of `[server] max_zone_file_size`: 256 MiB.
@@ -151,6 +154,7 @@ impl Default for ServerSettings {
             max_udp_payload: 1232,
             max_zone_file_size: DEFAULT_MAX_ZONE_FILE_SIZE,
             include_dirs: Vec::new(),
+            limits: crate::zone::Limits::default(),
         }
     }
 }
@@ -255,6 +259,8 @@ struct RawServer {
     max_udp_payload: Option<Spanned<u64>>,
     max_zone_file_size: Option<Spanned<RawSize>>,
     include_dirs: Option<Vec<Spanned<String>>>,
+    max_zone_records: Option<Spanned<u64>>,
+    max_rrset_records: Option<Spanned<u64>>,
 }
 
 /// A size: a number of bytes, or a string such as `"256MiB"`.
@@ -581,6 +587,20 @@ fn check_server(c: &mut Checker<'_>, raw: &RawServer, base: &Path) -> ServerSett
             d.max_zone_file_size,
         ),
         include_dirs,
+        limits: crate::zone::Limits {
+            max_zone_records: c.count(
+                &raw.max_zone_records,
+                "server.max_zone_records",
+                1..1_000_000_001,
+                d.limits.max_zone_records,
+            ),
+            max_rrset_records: c.count(
+                &raw.max_rrset_records,
+                "server.max_rrset_records",
+                1..1_000_000_001,
+                d.limits.max_rrset_records,
+            ),
+        },
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  Config ──► sources() ──► [ZoneSource { origin, path, allow_transfer, confined }]
-//!  Config ──► FileRules { max_size, roots }          │
+//!  Config ──► FileRules { max_size, roots, limits }        │
 //!               load_zone(source, rules)            (blocking; call off the query path)
 //!                 (confine) ─► open regular ─► fstat (FileId) ─► bounded read
 //!                   ─► Document::parse(.., FsIncludes) ─► Zone::build
@@ -149,6 +149,8 @@ pub struct FileRules {
     /// Where `$INCLUDE`s (and zone files found in `zones_dir`) may resolve:
     /// `zones_dir`, then `[server] include_dirs`.
     pub roots: Vec<PathBuf>,
+    /// What one zone may hold (`[server] max_zone_records`, `max_rrset_records`).
+    pub limits: crate::zone::Limits,
 }
 
 impl FileRules {
@@ -159,6 +161,7 @@ impl FileRules {
         FileRules {
             max_size: config.server.max_zone_file_size,
             roots,
+            limits: config.server.limits,
         }
     }
 
@@ -167,6 +170,7 @@ impl FileRules {
         FileRules {
             max_size: crate::config::DEFAULT_MAX_ZONE_FILE_SIZE,
             roots: vec![parent_dir(path)],
+            limits: crate::zone::Limits::default(),
         }
     }
 
@@ -337,6 +341,13 @@ pub fn load_zone(source: &ZoneSource, rules: &FileRules) -> Result<Loaded, LoadF
         .map(|(rr, loc)| (rr.clone(), loc.clone()))
         .collect();
     match Zone::build(origin.clone(), records) {
+        Ok((zone, _)) if let Err(message) = zone.check_limits(&rules.limits) => Err(LoadFailure {
+            problems: vec![LoadProblem::File {
+                path: source.path.clone(),
+                message: format!("{message}; refused"),
+            }],
+            files,
+        }),
         Ok((zone, warnings)) => Ok(Loaded {
             document: Arc::new(document),
             zone: Arc::new(zone),
@@ -585,6 +596,7 @@ mod tests {
         FileRules {
             max_size,
             roots: vec![dir.to_path_buf()],
+            limits: crate::zone::Limits::default(),
         }
     }
 

@@ -27,7 +27,7 @@
 //! [`ZoneSet`] maps origin keys to zones; [`ZoneSet::find`] tries qname and
 //! then each ancestor, so the first hit is the longest match.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -188,6 +188,47 @@ impl NameKey {
     }
 }
 
+/// Bounds on one zone (`[server] max_zone_records`, `max_rrset_records`):
+/// checked when a zone is loaded and after every write, so neither a file
+/// nor a key holder can make a zone cost memory and time without bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_zone_records: usize,
+    pub max_rrset_records: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_zone_records: 2_000_000,
+            max_rrset_records: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    fn zone(&self, records: usize) -> Result<(), String> {
+        if records > self.max_zone_records {
+            return Err(format!(
+                "the zone would hold {records} records, more than [server] max_zone_records ({})",
+                self.max_zone_records
+            ));
+        }
+        Ok(())
+    }
+
+    fn rrset(&self, name: &Name, rtype: RecordType, len: usize) -> Result<(), String> {
+        if len > self.max_rrset_records {
+            return Err(format!(
+                "the {name} {rtype} RRset would hold {len} records, more than \
+                 [server] max_rrset_records ({})",
+                self.max_rrset_records
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One RRset at a node.
 #[derive(Debug, Clone)]
 pub struct RrSet {
@@ -305,9 +346,12 @@ impl Zone {
             col: 0,
         });
 
-        // Group by owner, then type; fold duplicates, align TTLs.
+        // Group by owner, then type; fold duplicates, align TTLs. The
+        // canonical RDATA of every RRset's members are kept in a set, so
+        // folding is linear in the RRset's size, not quadratic.
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: KeyMap<usize> = KeyMap::default();
+        let mut members: HashMap<(usize, RecordType), HashSet<Vec<u8>>> = HashMap::new();
         for (rr, loc) in records {
             if !origin.zone_of(&rr.name) {
                 errors.push(err(
@@ -331,13 +375,21 @@ impl Zone {
             let Some(p) = pending.get_mut(idx) else {
                 continue;
             };
+            // The node's owner is the RR's (names compared without case),
+            // so two RRs of the set are the same RR (RFC 2181 §5) exactly
+            // when their canonical RDATA are equal.
+            let canonical = crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned();
+            if !members
+                .entry((idx, rr.rtype))
+                .or_default()
+                .insert(canonical)
+            {
+                // RFC 2181 §5: duplicates are the same RR; fold silently.
+                continue;
+            }
             match p.rrsets.iter_mut().find(|(t, _)| *t == rr.rtype) {
                 None => p.rrsets.push((rr.rtype, vec![(rr, loc)])),
                 Some((_, set)) => {
-                    if set.iter().any(|(r, _)| r.same_rr(&rr)) {
-                        // RFC 2181 §5: duplicates are the same RR; fold silently.
-                        continue;
-                    }
                     let first_ttl = set.first().map(|(r, _)| r.ttl).unwrap_or(rr.ttl);
                     let mut rr = rr;
                     if rr.ttl != first_ttl {
@@ -603,6 +655,31 @@ impl Zone {
                 .filter(move |s| !(i == apex && s.rtype == RecordType::SOA))
                 .flat_map(|s| s.rrs.iter())
         })
+    }
+
+    /// Whether the zone stays within `limits`: the whole zone at load.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), String> {
+        limits.zone(self.record_count)?;
+        for n in &self.nodes {
+            for s in &n.rrsets {
+                limits.rrset(&n.name, s.rtype, s.rrs.len())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the zone stays within `limits`, looking only at the size of
+    /// the zone and the RRsets of `added`: after a write.
+    pub fn check_limits_of<'a>(
+        &self,
+        limits: &Limits,
+        added: impl IntoIterator<Item = &'a Rr>,
+    ) -> Result<(), String> {
+        limits.zone(self.record_count)?;
+        for rr in added {
+            limits.rrset(&rr.name, rr.rtype, self.rrset(&rr.name, rr.rtype).len())?;
+        }
+        Ok(())
     }
 
     /// Number of RRs in [`Zone::records`] (the apex SOA not counted).

@@ -725,3 +725,80 @@ fn unsigned_tsig_errors_tell_nothing_and_a_bad_rdlength_is_formerr() {
         );
     }
 }
+
+/// An UPDATE adding `values` as TXT records at `owner`.
+fn add_many(id: u16, owner: &str, values: &[String]) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend_from_slice(&[0x28, 0, 0, 1, 0, 0]);
+    m.extend_from_slice(&(values.len() as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    name(&mut m, "example.com.");
+    m.extend_from_slice(&[0, 6, 0, 1]);
+    for v in values {
+        name(&mut m, owner);
+        m.extend_from_slice(&[0, 16, 0, 1, 0, 0, 0, 60]);
+        m.extend_from_slice(&((v.len() + 1) as u16).to_be_bytes());
+        m.push(v.len() as u8);
+        m.extend_from_slice(v.as_bytes());
+    }
+    m
+}
+
+/// A key holder cannot make a zone cost memory and time without bound
+/// (found by an outside attack: 15 UPDATEs grew a zone to 50k records):
+/// `[server] max_rrset_records` and `max_zone_records` refuse the write
+/// whole, and a zone file over them is refused at load.
+#[test]
+fn a_key_holder_cannot_grow_a_zone_past_its_limits() {
+    let server = start(&format!(
+        "[server]\nudp_workers = 2\nmax_rrset_records = 5\nmax_zone_records = 12\n\
+         [tsig]\nreject_limit = \"off\"\n{}",
+        key_toml("acme-key", "rate_limit = \"off\"")
+    ));
+    let k = key("acme-key.");
+    let zones = server.zones_dir();
+    let values = |n: usize, tag: &str| (0..n).map(|i| format!("{tag}-{i}")).collect::<Vec<_>>();
+    let owner = "_acme-challenge.example.com.";
+    let (six, _) = signed(&add_many(1, owner, &values(6, "a")), &k, now());
+    let commits = commit_count(&zones);
+    assert_eq!(
+        outcome(&tcp_one(&server, &six)).0,
+        5,
+        "6 > max_rrset_records: REFUSED"
+    );
+    assert!(served_txt(server.addr, owner).is_empty(), "nothing applied");
+    assert_eq!(commit_count(&zones), commits);
+    let (five, _) = signed(&add_many(2, owner, &values(5, "a")), &k, now());
+    assert_eq!(outcome(&tcp_one(&server, &five)).0, NOERROR);
+    // The zone holds 3 records besides the SOA, plus those 5: four more
+    // at another name are one too many for 12.
+    let other = "_acme-challenge.www.example.com.";
+    let (four, _) = signed(&add_many(3, other, &values(5, "b")), &k, now());
+    assert_eq!(
+        outcome(&tcp_one(&server, &four)).0,
+        5,
+        "over max_zone_records: REFUSED"
+    );
+    assert!(served_txt(server.addr, other).is_empty());
+    // A zone file over the limits is refused at load, the last good zone kept.
+    let text = std::fs::read_to_string(zones.join(ZONE_FILE)).unwrap();
+    let over = format!("{text}_acme-challenge 60 IN TXT \"sixth\"\n");
+    let config = server.config_path();
+    std::fs::write(zones.join(ZONE_FILE), over).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zonewright"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("more than [server] max_rrset_records (5)"),
+        "{said}"
+    );
+    assert_eq!(
+        served_txt(server.addr, owner).len(),
+        5,
+        "the last good zone serves"
+    );
+}

@@ -493,7 +493,10 @@ impl Inner {
                     merge(&mut merged, cs);
                     None
                 }
-                Ok(cs) => match next_zone(&current, &cs) {
+                Ok(cs) => match next_zone(&current, &cs).and_then(|z| {
+                    z.check_limits_of(&self.state.config().server.limits, &cs.add)?;
+                    Ok(z)
+                }) {
                     Ok(z) => {
                         current = Arc::new(z);
                         merge(&mut merged, cs);
@@ -532,6 +535,11 @@ impl Inner {
             Ok(x) => x,
             Err(errs) => return fail(results, WriteError::Invalid(first_message(&errs))),
         };
+        // Bounded work and memory per zone, whoever writes (design invariant 7).
+        if let Err(msg) = zone.check_limits_of(&self.state.config().server.limits, &changes.add) {
+            warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
+            return fail(results, WriteError::Invalid(msg));
+        }
         // Write and fsync the new versions beside the old ones first...
         let mut prepared = Vec::with_capacity(rendered.files.len());
         for (file, text) in &rendered.files {

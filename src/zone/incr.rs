@@ -38,6 +38,12 @@ use crate::rr::{
 };
 use crate::zonefile::ZoneError;
 
+/// An RR's RDATA in canonical form (names without case): what tells two
+/// RRs of one owner and type apart.
+fn canonical(rr: &Rr) -> Vec<u8> {
+    crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned()
+}
+
 /// Change sets larger than this are applied with a full [`Zone::build`]
 /// (emptied owners are checked against every touched owner, quadratic in
 /// the size of the change).
@@ -270,6 +276,12 @@ impl Zone {
             let at_apex = *key == *origin_key;
             let old = self.index.get(&key).map(|n| &**n);
             let mut sets: Vec<(RecordType, Vec<Rr>)> = Vec::new();
+            // Every RR here has this node's owner, so "the same RR" (RFC
+            // 2181 §5) is the same type and canonical RDATA: sets of those
+            // keep removing and adding linear in the RRset's size.
+            let removed: HashSet<(RecordType, Vec<u8>)> =
+                removes.iter().map(|x| (x.rtype, canonical(x))).collect();
+            let mut present: HashSet<(RecordType, Vec<u8>)> = HashSet::new();
             if let Some(old) = old {
                 count_old += old.rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
                 for s in &old.rrsets {
@@ -278,22 +290,23 @@ impl Zone {
                     } else {
                         s.rrs
                             .iter()
-                            .filter(|r| !removes.iter().any(|x| x.same_rr(r)))
+                            .filter(|r| !removed.contains(&(r.rtype, canonical(r))))
                             .cloned()
                             .collect()
                     };
+                    present.extend(rrs.iter().map(|r| (r.rtype, canonical(r))));
                     if !rrs.is_empty() {
                         sets.push((s.rtype, rrs));
                     }
                 }
             }
             for &rr in adds {
+                if !present.insert((rr.rtype, canonical(rr))) {
+                    continue;
+                }
                 match sets.iter_mut().find(|(t, _)| *t == rr.rtype) {
                     None => sets.push((rr.rtype, vec![rr.clone()])),
                     Some((_, set)) => {
-                        if set.iter().any(|r| r.same_rr(rr)) {
-                            continue;
-                        }
                         let first_ttl = set.first().map(|r| r.ttl).unwrap_or(rr.ttl);
                         let mut rr = rr.clone();
                         if rr.ttl != first_ttl {
