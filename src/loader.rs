@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  Config ──► sources() ──► [ZoneSource { origin, path, allow_transfer, confined }]
-//!  Config ──► FileRules { max_size, roots, limits }        │
+//!  Config ──► FileRules { max_size, roots, limits }  │
 //!               load_zone(source, rules)            (blocking; call off the query path)
 //!                 (confine) ─► open regular ─► fstat (FileId) ─► bounded read
 //!                   ─► Document::parse(.., FsIncludes) ─► Zone::build
