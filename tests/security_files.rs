@@ -18,15 +18,14 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::update::{run_bounded, text};
+use common::wire::{self, SECRET_B64};
 use common::{a_addrs, query, rcode, simple_zone};
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::{Name, RecordType};
-use zonewright::tsig::{self, Algorithm, Context, Key, SignParams};
+use hickory_proto::rr::RecordType;
 
-const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// The line of the `$INCLUDE` in [`edited_zone`].
 const INCLUDE_LINE: usize = 7;
 /// Virtual memory for the server child, in KiB (4 GiB).
@@ -246,43 +245,11 @@ impl Drop for Server {
     }
 }
 
-fn wire_name(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.trim_end_matches('.').split('.') {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
-}
-
 /// `update add _acme-challenge.ZONE. 60 TXT "TOKEN"`, TSIG-signed with acme-key.
 fn signed_update(zone: &str, token: &str) -> Vec<u8> {
-    let mut m = vec![0x51, 0x52, 0x28, 0, 0, 1, 0, 0, 0, 1, 0, 0];
-    m.extend_from_slice(&wire_name(zone));
-    m.extend_from_slice(&[0, 6, 0, 1]);
-    m.extend_from_slice(&wire_name(&format!("_acme-challenge.{zone}")));
-    m.extend_from_slice(&[0, 16, 0, 1, 0, 0, 0, 60]);
-    m.extend_from_slice(&((token.len() + 1) as u16).to_be_bytes());
-    m.push(token.len() as u8);
-    m.extend_from_slice(token.as_bytes());
-    let key = Key::new(
-        Name::from_ascii("acme-key.").unwrap(),
-        Algorithm::HmacSha256,
-        (0u8..32).collect(),
-    );
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let p = SignParams {
-        time: now,
-        fudge: 300,
-        error: 0,
-        other: &[],
-    };
-    tsig::sign(&mut m, &key, Context::Request, p);
-    m
+    let owner = format!("_acme-challenge.{zone}");
+    let body = wire::update(0x5152, zone, None, &owner, 1, Some(token));
+    wire::signed(&body, &wire::key("acme-key."), wire::now()).0
 }
 
 /// example.com at serial 2, www moved, with `$INCLUDE <include>` on

@@ -8,34 +8,20 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::update::{Proc, commit_count, served_txt, wait_committed};
+use common::wire::{self, SECRET_B64, key, name, now, signed};
 use common::*;
-use hickory_proto::rr::Name;
-use zonewright::tsig::{self, Algorithm, Context, Key, SignParams};
+use zonewright::tsig;
 
 const ZONE_FILE: &str = "example.com.zone";
-/// base64 of 0x00..=0x1f.
-const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// RCODEs and TSIG errors as they appear on the wire.
 const NOERROR: u8 = 0;
 const FORMERR: u8 = 1;
 const NOTAUTH: u8 = 9;
 const BADSIG: u16 = 16;
 const BADTRUNC: u16 = 22;
-
-fn secret() -> Vec<u8> {
-    (0u8..32).collect()
-}
-
-fn key(name: &str) -> Key {
-    Key::new(
-        Name::from_ascii(name).unwrap(),
-        Algorithm::HmacSha256,
-        secret(),
-    )
-}
 
 /// One `[[key]]` with the ACME grant over all of example.com's TXT.
 fn key_toml(name: &str, extra: &str) -> String {
@@ -54,54 +40,9 @@ fn start(config: &str) -> TestServer {
     s
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn label(out: &mut Vec<u8>, l: &str) {
-    out.push(l.len() as u8);
-    out.extend_from_slice(l.as_bytes());
-}
-
-fn name(out: &mut Vec<u8>, n: &str) {
-    for l in n.trim_end_matches('.').split('.') {
-        label(out, l);
-    }
-    out.push(0);
-}
-
-/// An unsigned UPDATE of example.com: `rr` in the update section at
-/// `owner`, with class, TTL and a TXT string (`None`: empty RDATA).
+/// An unsigned UPDATE of example.com: `update`, for that zone.
 fn update(id: u16, prereq: Option<&str>, owner: &str, class: u16, txt: Option<&str>) -> Vec<u8> {
-    let mut m = id.to_be_bytes().to_vec();
-    let pr = u16::from(prereq.is_some());
-    m.extend_from_slice(&[0x28, 0, 0, 1]);
-    m.extend_from_slice(&pr.to_be_bytes());
-    m.extend_from_slice(&[0, 1, 0, 0]);
-    name(&mut m, "example.com.");
-    m.extend_from_slice(&[0, 6, 0, 1]);
-    if let Some(p) = prereq {
-        // RFC 2136 §2.4.1 "RRset exists (value independent)": class ANY.
-        name(&mut m, p);
-        m.extend_from_slice(&[0, 16, 0, 255, 0, 0, 0, 0, 0, 0]);
-    }
-    name(&mut m, owner);
-    m.extend_from_slice(&16u16.to_be_bytes());
-    m.extend_from_slice(&class.to_be_bytes());
-    let ttl: u32 = if class == 1 { 60 } else { 0 };
-    m.extend_from_slice(&ttl.to_be_bytes());
-    match txt {
-        Some(t) => {
-            m.extend_from_slice(&((t.len() + 1) as u16).to_be_bytes());
-            m.push(t.len() as u8);
-            m.extend_from_slice(t.as_bytes());
-        }
-        None => m.extend_from_slice(&[0, 0]),
-    }
-    m
+    wire::update(id, "example.com.", prereq, owner, class, txt)
 }
 
 fn add_txt(id: u16, owner: &str, txt: &str) -> Vec<u8> {
@@ -131,19 +72,6 @@ fn with_mac(msg: &[u8], key_name: &str, mac: &[u8], time: u64) -> Vec<u8> {
     let ar = u16::from_be_bytes([m[10], m[11]]) + 1;
     m[10..12].copy_from_slice(&ar.to_be_bytes());
     m
-}
-
-/// `msg` signed by `k` at `time`: the bytes and the full MAC.
-fn signed(msg: &[u8], k: &Key, time: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut m = msg.to_vec();
-    let p = SignParams {
-        time,
-        fudge: 300,
-        error: 0,
-        other: &[],
-    };
-    let mac = tsig::sign(&mut m, k, Context::Request, p);
-    (m, mac)
 }
 
 /// (RCODE, TSIG error, TC) of an answer.

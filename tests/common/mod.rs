@@ -299,3 +299,4 @@ pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 pub mod update;
+pub mod wire;
