@@ -35,13 +35,16 @@
 //!   `server::expire` through the store.
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
-//! - [`git`]: the audit trail: one commit per write, touching only that zone file.
+//! - [`git`]: the audit trail: one commit per write, touching only that zone file; stale
+//!   lock files a crash left are removed (`git::locks`).
 //! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
 //!   the committer thread's git commit (pipelined with the next write).
 //! - [`config`]: TOML config with clear errors.
 //! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
-//! - [`server`]: tokio listeners and dispatch.
+//! - [`server`]: tokio listeners and dispatch; the guards at the edge (per-source budget of
+//!   TSIG rejections and sampled logs in `server::guard`, per-source connection caps in
+//!   `server::sources`, the replay cache in `server::replay`).
 //! - [`rest`]: the REST API (dynresolve-compatible), a second writer through the store.
 //! - [`watch`]: file watching and reload into snapshots.
 
