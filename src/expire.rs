@@ -95,7 +95,7 @@ pub enum Writer {
 impl Writer {
     /// The writer of a commit with `author` and `message`: a key or token
     /// only when the message's trailers say `Via: rfc2136` or `Via: rest`
-    /// and `Actor:` is the author, as [`crate::store::audit`] writes them.
+    /// and `Actor:` is the author, as `store::audit` writes them.
     pub fn of_commit(author: &str, message: &str) -> Writer {
         let (Some(via), Some(actor)) = (trailer(message, "Via"), trailer(message, "Actor")) else {
             return Writer::Other;

@@ -116,7 +116,7 @@ impl Dispatcher {
 
     /// A dispatcher whose TSIG clock is `clock`, for a server that started
     /// at `started` (tests): UPDATEs signed before then are refused,
-    /// as they may have been answered before a restart (see [`ReplayCache`]).
+    /// as they may have been answered before a restart (see the replay cache, `server::replay`).
     pub fn with_clock(
         state: Arc<State>,
         store: Arc<Store>,
