@@ -268,16 +268,8 @@ pub fn get(zone: &Zone, name: &Name, rtype: Option<RecordType>) -> Option<Servic
 
 /// Every service (A RRset) of the zone, by short name.
 pub fn list(zone: &Zone) -> BTreeMap<String, Service> {
-    let servers = name_servers(zone);
     let origin = zone.origin();
-    let names: BTreeSet<Name> = zone
-        .records()
-        .filter(|r| r.rtype == RecordType::A)
-        .map(|r| r.name.to_lowercase())
-        .filter(|n| n != origin && !servers.contains(n))
-        .filter(|n| check_writable(zone, n).is_ok())
-        .collect();
-    names
+    service_names(zone)
         .into_iter()
         .filter_map(|n| Some((short(&n, origin), service_of(zone, &n, RecordType::A)?)))
         .collect()
@@ -466,6 +458,19 @@ pub struct Wanted {
     pub ttl: u32,
 }
 
+/// The owners of the zone's A services (lower case): every A RRset but the
+/// apex's and the name servers' addresses, at names the API may write.
+fn service_names(zone: &Zone) -> BTreeSet<Name> {
+    let servers = name_servers(zone);
+    let origin = zone.origin();
+    zone.records()
+        .filter(|r| r.rtype == RecordType::A)
+        .map(|r| r.name.to_lowercase())
+        .filter(|n| n != origin && !servers.contains(n))
+        .filter(|n| check_writable(zone, n).is_ok())
+        .collect()
+}
+
 /// PUT /v1/state: the zone's services become exactly `wanted`: A services
 /// not named are deleted, the named RRsets replaced; nothing else changes.
 /// Only services at names `mine` accepts are deleted: a token narrowed to
@@ -479,23 +484,11 @@ pub fn replace_state(
     for w in wanted {
         check_writable(zone, &w.name)?;
     }
-    let origin = zone.origin();
-    for short_name in list(zone).keys() {
-        let Ok(name) = service_name(short_name, origin) else {
-            // A name the API could not have written (odd characters): a
-            // service all the same, so it goes like the others.
-            let gone: Vec<Rr> = zone
-                .records()
-                .filter(|r| {
-                    r.rtype == RecordType::A
-                        && short(&r.name.to_lowercase(), origin) == *short_name
-                        && mine(&r.name)
-                })
-                .cloned()
-                .collect();
-            cs.remove.extend(gone);
-            continue;
-        };
+    // Straight from the zone's names: a short name with a dot in it
+    // ("web1.ci") read back through `service_name` would not parse, and
+    // the service was removed on every push that named it (and re-added on
+    // the next, since it was then absent).
+    for name in service_names(zone) {
         if mine(&name)
             && !wanted
                 .iter()

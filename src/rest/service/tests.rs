@@ -227,6 +227,25 @@ fn record_level_edits() {
 }
 
 #[test]
+fn state_pushed_again_changes_nothing_even_for_dotted_names() {
+    let z = zone();
+    let wanted = vec![Wanted {
+        name: n("web1.ci.service.local."),
+        rtype: RecordType::A,
+        records: vec![ip("10.0.0.1")],
+        ttl: 5,
+    }];
+    let cs = replace_state(&z, &wanted, |_| true).expect("state");
+    assert_eq!(cs.add.len(), 1);
+    let (z, _) = z
+        .with_changes(&cs, &crate::zone::testutil::loc(1))
+        .expect("applies");
+    // The same push again: nothing to remove, nothing to add.
+    let again = replace_state(&z, &wanted, |_| true).expect("state");
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[test]
 fn state_replaces_only_services() {
     let z = zone();
     let wanted = vec![Wanted {
