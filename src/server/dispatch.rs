@@ -182,18 +182,22 @@ impl Dispatcher {
         }
         let now = (self.clock)();
         let source = Source::new(peer.addr, peer.transport);
-        if self.budget.is_blocked(&source) && matches!(tsig::find(bytes), Ok(Some(_))) {
-            return Handled::Reply(vec![self.over_budget(bytes, peer)]);
-        }
         // RFC 8945 §5.2: verify any TSIG over the bytes as received.
         let verified = match tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge) {
             Ok(v) => v,
             Err(r) => {
+                // A source over its budget learns nothing more from its
+                // rejections. Its valid requests still verify and are
+                // answered, so a spoofer who burns a real client's UDP
+                // budget cannot lock that client out.
+                if self.budget.is_blocked(&source) {
+                    return Handled::Reply(self.over_budget(bytes, peer));
+                }
                 // The rejection that empties the budget is answered as the
                 // ones after it will be: nothing to compare with the others.
                 if self.budget.reject(source) {
                     self.log_rejection(bytes, &r, peer, true);
-                    return Handled::Reply(vec![self.over_budget(bytes, peer)]);
+                    return Handled::Reply(self.over_budget(bytes, peer));
                 }
                 self.log_rejection(bytes, &r, peer, false);
                 return Handled::Reply(vec![reject(bytes, &r, now, self.fudge)]);
@@ -219,28 +223,21 @@ impl Dispatcher {
         }
     }
 
-    /// The answer to a signed request from a source that has used up its
-    /// budget of rejections: no MAC is computed. Over UDP an empty
-    /// truncated answer, so a real client whose address a spoofer burnt
-    /// retries over TCP (RFC 7766 §5), where the source is proven; over TCP
-    /// REFUSED.
-    fn over_budget(&self, bytes: &[u8], peer: Peer) -> Vec<u8> {
+    /// The answer to a rejected signed request from a source that has used
+    /// up its budget of rejections: none over UDP (the address may be
+    /// spoofed, and an answer would tell a guesser something), REFUSED over
+    /// TCP (the source is proven, and the connection should not hang).
+    fn over_budget(&self, bytes: &[u8], peer: Peer) -> Vec<Vec<u8>> {
         if self.reject_log.line(Noise::OverBudget) {
             info!(
                 peer = %peer.addr, transport = ?peer.transport,
-                "signed request turned away unverified: this source is over its budget of \
+                "rejected signed request not answered: this source is over its budget of \
                  rejected signatures ([tsig] reject_limit)"
             );
         }
         match peer.transport {
-            Transport::Udp => {
-                let mut msg = error_for(bytes, rcode::NOERROR);
-                if let Some(flags) = msg.get_mut(2) {
-                    *flags |= 0x02;
-                }
-                msg
-            }
-            Transport::Tcp => error_for(bytes, rcode::REFUSED),
+            Transport::Udp => Vec::new(),
+            Transport::Tcp => vec![error_for(bytes, rcode::REFUSED)],
         }
     }
 

@@ -4,9 +4,9 @@
 //! # Design
 //!
 //! ```text
-//!  signed request from S ─► S blocked? ── yes ─► UDP: empty TC answer (retry over TCP)
-//!                         │                    └► TCP: REFUSED; no MAC is computed
-//!                         └► verify ─► rejected ─► S's budget -1 ─► empty? block S until a token is back
+//!  signed request from S ─► verify ─► valid ─► answered, whatever S's budget
+//!                                  └► rejected ─► S blocked? ── yes ─► UDP: no answer; TCP: REFUSED
+//!                                                 └► S's budget -1 ─► empty? block S until a token is back
 //!
 //!  rejection of a known key (BADSIG, BADTIME, BADTRUNC)  ─► WARN: key, algorithm, client, reason
 //!  unknown key, malformed TSIG, unsigned UPDATE, blocked ─► INFO for the first few per minute,
@@ -17,14 +17,13 @@
 //! BADTRUNC, BADTIME, a malformed TSIG) takes a token from its source's
 //! bucket (`[tsig] reject_limit`, default 20 per 60 s, refilled one at a
 //! time). With the bucket empty the source is blocked until a token is back,
-//! and its signed requests are turned away before any MAC is computed: an
-//! online guesser gets 20 tries a minute, and learns nothing while blocked.
-//! A source is an IPv4 address or an IPv6 /64, and UDP and TCP count
-//! apart: UDP sources can be spoofed, so a spoofer can block a victim's UDP
-//! budget but never its TCP one, and a blocked UDP source is answered with
-//! an empty truncated (TC) message, which tells a real client to retry over
-//! TCP (RFC 1035 §4.2.1, RFC 7766 §5), where the source is proven by the
-//! handshake. Governor's keyed limiter holds the buckets; entries that are
+//! and its rejected requests go unanswered over UDP (REFUSED over TCP): an
+//! online guesser gets 20 answers a minute, and learns nothing while
+//! blocked. Valid requests are answered whatever the budget: UDP sources
+//! can be spoofed, and a spoofer who burns a real client's budget must not
+//! lock that client out (nsupdate, for one, does not retry a truncated
+//! UPDATE answer over TCP). A source is an IPv4 address or an IPv6 /64, and
+//! UDP and TCP count apart. Governor's keyed limiter holds the buckets; entries that are
 //! back to full are dropped when the map grows, so spoofed sources cost
 //! memory only for as long as their bucket takes to refill.
 //!
