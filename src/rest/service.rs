@@ -346,13 +346,16 @@ fn replace(
 ) {
     let have = zone.rrset(name, rtype);
     let same_ttl = have.iter().all(|r| r.ttl == ttl);
+    // Sets, so a state push of many records costs linear time.
+    let wanted: std::collections::HashSet<&Rdata> = want.iter().collect();
+    let present: std::collections::HashSet<&Rdata> = have.iter().map(|r| &r.rdata).collect();
     for old in have {
-        if !same_ttl || !want.contains(&old.rdata) {
+        if !same_ttl || !wanted.contains(&old.rdata) {
             cs.remove.push(old.clone());
         }
     }
     for new in want {
-        if !same_ttl || !have.iter().any(|r| &r.rdata == new) {
+        if !same_ttl || !present.contains(new) {
             cs.add.push(rr(name, rtype, ttl, new.clone()));
         }
     }

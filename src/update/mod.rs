@@ -14,7 +14,7 @@
 
 pub mod wire;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::rr::{ChangeSet, Name, RecordType, Rr};
 pub use wire::{CLASS_ANY, CLASS_IN, CLASS_NONE, UpdateRequest, UpdateRr};
@@ -81,8 +81,28 @@ impl<'z, Z: ZoneView> Working<'z, Z> {
     }
 }
 
+/// What tells RRs of one owner apart (RFC 2181 §5: type and RDATA, names
+/// in RDATA without case): all the RRs compared here share their owner, so
+/// sets of these keep the comparisons linear in the RRset's size.
+fn identity(rr: &Rr) -> (RecordType, Vec<u8>) {
+    (
+        rr.rtype,
+        crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned(),
+    )
+}
+
+/// [`Rr::same_rr`] for two RRs already known to share their owner (the
+/// RRs at one name): type and canonical RDATA, without comparing names.
+fn same_data(a: &Rr, b: &Rr) -> bool {
+    a.rtype == b.rtype
+        && crate::rdata::canonical(a.rtype, &a.rdata) == crate::rdata::canonical(b.rtype, &b.rdata)
+}
+
+/// Whether two lists of RRs of one owner hold the same RRs (each list
+/// already without duplicates).
 fn same_set(a: &[&Rr], b: &[&Rr]) -> bool {
-    a.len() == b.len() && a.iter().all(|x| b.iter().any(|y| x.same_rr(y)))
+    let b: HashSet<(RecordType, Vec<u8>)> = b.iter().map(|r| identity(r)).collect();
+    a.len() == b.len() && a.iter().all(|x| b.contains(&identity(x)))
 }
 
 fn to_rr(u: &UpdateRr) -> Rr {
@@ -155,12 +175,8 @@ fn check_prerequisites<Z: ZoneView>(zone: &Z, req: &UpdateRequest) -> Result<(),
             .iter()
             .filter(|z| u16::from(z.rtype) == *rtype)
             .collect();
-        let mut unique: Vec<&Rr> = Vec::new();
-        for w in wanted {
-            if !unique.iter().any(|u| u.same_rr(w)) {
-                unique.push(w);
-            }
-        }
+        let mut seen = HashSet::new();
+        let unique: Vec<&Rr> = wanted.iter().filter(|w| seen.insert(identity(w))).collect();
         if !same_set(&zone_set, &unique) {
             return Err(Rcode::NxRrset);
         }
@@ -241,11 +257,11 @@ fn apply_updates<Z: ZoneView>(work: &mut Working<'_, Z>, req: &UpdateRequest) {
                 // the last apex NS is never deleted (§3.4.2.4).
                 if u.rtype == RecordType::NS && u.name == zname {
                     let ns: Vec<&Rr> = at.iter().filter(|z| z.rtype == RecordType::NS).collect();
-                    if ns.len() == 1 && ns.iter().all(|z| z.same_rr(&target)) {
+                    if ns.len() == 1 && ns.iter().all(|z| same_data(z, &target)) {
                         continue;
                     }
                 }
-                at.retain(|z| !(z.rtype == u.rtype && z.same_rr(&target)));
+                at.retain(|z| !same_data(z, &target));
             }
         }
     }
@@ -281,7 +297,7 @@ fn add(at: &mut Vec<Rr>, u: &UpdateRr) {
         z.ttl = u.ttl;
     }
     // Duplicates are ignored ("rr.rdata == zrr.rdata ... zrr = rr").
-    if !at.iter().any(|z| z.same_rr(&rr)) {
+    if !at.iter().any(|z| same_data(z, &rr)) {
         at.push(rr);
     }
 }
@@ -307,16 +323,20 @@ pub fn evaluate<Z: ZoneView>(zone: &Z, req: &UpdateRequest) -> Result<ChangeSet,
 /// whose TTL changed is removed and added again.
 fn diff<Z: ZoneView>(zone: &Z, names: &BTreeMap<Name, Vec<Rr>>) -> ChangeSet {
     let mut changes = ChangeSet::default();
+    // Every RR of one entry has that entry's owner: same RR and same TTL
+    // is the same (type, canonical RDATA, TTL). Sets keep this linear.
+    let key = |r: &Rr| (identity(r), r.ttl);
     for (name, after) in names {
         let before = zone.rrs_at(name);
-        let same = |a: &Rr, b: &Rr| a.same_rr(b) && a.ttl == b.ttl;
+        let after_keys: HashSet<_> = after.iter().map(key).collect();
+        let before_keys: HashSet<_> = before.iter().map(key).collect();
         for b in &before {
-            if !after.iter().any(|a| same(a, b)) {
+            if !after_keys.contains(&key(b)) {
                 changes.remove.push(b.clone());
             }
         }
         for a in after {
-            if !before.iter().any(|b| same(a, b)) {
+            if !before_keys.contains(&key(a)) {
                 changes.add.push(a.clone());
             }
         }

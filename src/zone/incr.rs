@@ -142,12 +142,18 @@ impl Zone {
     /// `changes.remove`, then `changes.add`, with the serial of the first
     /// apex SOA replaced when `changes.serial` is set.
     pub fn records_after(&self, changes: &ChangeSet) -> Vec<Rr> {
-        let mut removes: KeyMap<Vec<&Rr>> = KeyMap::default();
+        // Per owner, the (type, canonical RDATA) of the RRs to remove: a
+        // set, so removing many RRs from a big RRset stays linear.
+        let mut removes: KeyMap<HashSet<(RecordType, Vec<u8>)>> = KeyMap::default();
         for r in &changes.remove {
-            removes.entry(boxed_key(&r.name)).or_default().push(r);
+            removes
+                .entry(boxed_key(&r.name))
+                .or_default()
+                .insert((r.rtype, canonical(r)));
         }
-        let kept =
-            |r: &Rr, rm: Option<&Vec<&Rr>>| rm.is_none_or(|v| !v.iter().any(|x| x.same_rr(r)));
+        let kept = |r: &Rr, rm: Option<&HashSet<(RecordType, Vec<u8>)>>| {
+            rm.is_none_or(|v| !v.contains(&(r.rtype, canonical(r))))
+        };
         let mut out = Vec::with_capacity(self.record_count + 1 + changes.add.len());
         if kept(&self.soa, removes.get(&*self.origin_key)) {
             out.push(self.soa.clone());
