@@ -184,6 +184,15 @@ fn skip_name(b: &[u8], at: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// RFC 7873 §5.2.2: a COOKIE option (code 10) holds a Client Cookie of 8
+/// octets, optionally followed by a Server Cookie of 8 to 32: "If the
+/// COOKIE option is too short to contain a Server Cookie (length < 8) or
+/// too long (length > 40), ... FORMERR", as is a length between 9 and 15.
+/// Other options pass.
+fn cookie_ok(code: u16, len: u16) -> bool {
+    code != 10 || len == 8 || (16..=40).contains(&len)
+}
+
 /// A fixed-size record header after the owner name.
 struct RrHead {
     rtype: u16,
@@ -325,8 +334,10 @@ pub fn parse_request(bytes: &[u8]) -> Request {
             // Options are well-formed TLVs; unknown ones are ignored.
             let mut o = h.rdata_start;
             while o < h.rdata_end {
-                match u16_at(bytes, o + 2) {
-                    Some(len) if o + 4 + usize::from(len) <= h.rdata_end => {
+                match (u16_at(bytes, o), u16_at(bytes, o + 2)) {
+                    (Some(code), Some(len))
+                        if o + 4 + usize::from(len) <= h.rdata_end && cookie_ok(code, len) =>
+                    {
                         o += 4 + usize::from(len);
                     }
                     _ => return reply(rcode::FORMERR, Some(&q)),
@@ -955,6 +966,32 @@ mod tests {
         // The first answer's owner now points at the second's.
         loop_back[at..at + 2].copy_from_slice(&ptr(second));
         assert_eq!(reply_rcode(&parse_request(&loop_back)), formerr);
+    }
+
+    #[test]
+    fn rfc7873_5_2_2_a_cookie_of_a_bad_length_is_formerr() {
+        for (len, ok) in [
+            (3u16, false),
+            (8, true),
+            (12, false),
+            (16, true),
+            (40, true),
+            (41, false),
+        ] {
+            let mut option = vec![0, 10];
+            option.extend_from_slice(&len.to_be_bytes());
+            option.extend(std::iter::repeat_n(7u8, usize::from(len)));
+            let r = parse_request(&query_bytes(
+                "www.example.com.",
+                1,
+                Some(opt(1232, 0, false, &option)),
+            ));
+            if ok {
+                assert!(matches!(r, Request::Query(_)), "{len}: {r:?}");
+            } else {
+                assert_eq!(reply_rcode(&r), Some((0x1234, 0, rcode::FORMERR)), "{len}");
+            }
+        }
     }
 
     #[test]

@@ -133,20 +133,24 @@ pub fn parse(msg: &[u8], end: usize, tsig_count: u16) -> Result<UpdateRequest, M
         return Err(Malformed("zone section type is not SOA"));
     }
     at += 4;
-    let mut section = |count: u16| -> Result<Vec<UpdateRr>, Malformed> {
+    let mut section = |count: u16, opt_allowed: bool| -> Result<Vec<UpdateRr>, Malformed> {
         let mut rrs = Vec::with_capacity(usize::from(count).min(1024));
         for _ in 0..count {
             let (rr, next) = read_rr(msg, at).ok_or(Malformed("truncated or bad record"))?;
+            // RFC 6891 §6.1.1: the OPT RR belongs in the additional section.
+            if rr.rtype == RecordType::OPT && !opt_allowed {
+                return Err(Malformed("OPT record outside the additional section"));
+            }
             rrs.push(rr);
             at = next;
         }
         Ok(rrs)
     };
-    let prerequisites = section(prcount)?;
-    let updates = section(upcount)?;
+    let prerequisites = section(prcount, false)?;
+    let updates = section(upcount, false)?;
     // The additional section (RFC 2136 §2.6) carries nothing we use; it is
     // only checked to be well formed.
-    section(adcount)?;
+    section(adcount, true)?;
     if at != msg.len() {
         return Err(Malformed("trailing octets after the last record"));
     }
@@ -220,6 +224,24 @@ mod tests {
             parse(&m, m.len(), 0),
             Err(Malformed("zone section type is not SOA"))
         );
+    }
+
+    #[test]
+    fn rfc6891_6_1_1_opt_outside_the_additional_section_is_formerr() {
+        // An OPT RR (root owner, type 41) in the update section, then in the
+        // additional section, where it belongs.
+        let opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00";
+        let mut m = vec![0, 7, 0x28, 0, 0, 1, 0, 0, 0, 1, 0, 0];
+        m.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+        m.extend_from_slice(opt);
+        assert_eq!(
+            parse(&m, m.len(), 0),
+            Err(Malformed("OPT record outside the additional section"))
+        );
+        let mut m = vec![0, 7, 0x28, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+        m.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+        m.extend_from_slice(opt);
+        assert!(parse(&m, m.len(), 0).is_ok());
     }
 
     #[test]
