@@ -325,12 +325,63 @@ pub fn update_index(repo: &Repository, entries: &[git2::IndexEntry]) -> Result<(
 
 /// The repository's index as it is on disk now. libgit2 keeps the index it
 /// read first in memory; writing that back would undo what someone staged
-/// since with `git add` (or a `git commit` made by hand).
+/// since with `git add` (or a `git commit` made by hand). An index git
+/// cannot read (overwritten, truncated by a full disk) is rebuilt from
+/// HEAD, as `git read-tree HEAD` would, with a WARN: commits never needed
+/// it, but `git status` and `git fsck` fail until it is repaired.
 fn fresh_index(repo: &Repository) -> Result<git2::Index, GitError> {
     let err = wrap(repo.path());
-    let mut index = repo.index().map_err(&err)?;
-    index.read(false).map_err(&err)?;
-    Ok(index)
+    let read = repo.index().and_then(|mut index| {
+        index.read(false)?;
+        Ok(index)
+    });
+    match read {
+        Ok(index) => Ok(index),
+        Err(e) if e.class() == git2::ErrorClass::Index => {
+            rebuild_index(repo, &e)?;
+            let mut index = repo.index().map_err(&err)?;
+            index.read(true).map_err(&err)?;
+            Ok(index)
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Replaces an unreadable index with HEAD's tree (the damaged file is kept
+/// beside it as `index.corrupt` for a person to look at).
+fn rebuild_index(repo: &Repository, why: &git2::Error) -> Result<(), GitError> {
+    let err = wrap(repo.path());
+    let path = repo.path().join("index");
+    let kept = repo.path().join("index.corrupt");
+    tracing::warn!(
+        "git index {} cannot be read ({}); rebuilding it from HEAD (the damaged file is kept \
+         as {})",
+        path.display(),
+        why.message(),
+        kept.display()
+    );
+    let mut index = git2::Index::new().map_err(&err)?;
+    if let Ok(head) = repo.head().and_then(|h| h.peel_to_tree()) {
+        index.read_tree(&head).map_err(&err)?;
+    }
+    std::fs::rename(&path, &kept).map_err(|e| {
+        err(git2::Error::from_str(&format!(
+            "cannot move the damaged index aside: {e}"
+        )))
+    })?;
+    let mut on_disk = git2::Index::open(&path).map_err(&err)?;
+    for entry in index.iter() {
+        on_disk.add(&entry).map_err(&err)?;
+    }
+    on_disk.write().map_err(&err)
+}
+
+/// Rebuilds the index from HEAD when git cannot read it (see
+/// [`fresh_index`]); at start-up, so `git status` works before any write.
+pub fn repair_index(repo: &Repository) {
+    if let Err(e) = fresh_index(repo) {
+        tracing::warn!("git index: {e}");
+    }
 }
 
 /// Records each blob (or, when `None`, the removal) at its path in one
@@ -384,7 +435,42 @@ fn commit_blobs(
             &parents,
         )
         .map_err(&err)?;
+    let mut objects: Vec<Oid> = blobs.iter().filter_map(|(_, b)| *b).collect();
+    objects.extend([tree_id, oid]);
+    if let Err(why) = verify(repo, oid, &objects) {
+        // Never leave HEAD on a commit that is not all there.
+        if let Some(parent) = head.as_ref()
+            && repo.refname_to_id("HEAD").ok() == Some(oid)
+        {
+            let _ = repo.head().and_then(|mut h| {
+                h.set_target(parent.id(), "zonewright: undo an incomplete commit")
+            });
+        }
+        return Err(err(git2::Error::from_str(&format!(
+            "the commit was not written completely ({why}; is the disk full?)"
+        ))));
+    }
     Ok(Some(oid))
+}
+
+/// Reads back, through a new handle (no cache), that HEAD is `commit` and
+/// that each of `objects` can be read. libgit2 can report success for a
+/// commit whose files a full disk cut short: on a full tmpfs it returned
+/// the id of a commit that was never there (issue 12 item 4).
+fn verify(repo: &Repository, commit: Oid, objects: &[Oid]) -> Result<(), String> {
+    let fresh = Repository::open(repo.path()).map_err(|e| e.message().to_owned())?;
+    let head = fresh
+        .refname_to_id("HEAD")
+        .map_err(|e| format!("HEAD cannot be read back: {}", e.message()))?;
+    if head != commit {
+        return Err(format!("HEAD is {head}, not the new commit {commit}"));
+    }
+    let odb = fresh.odb().map_err(|e| e.message().to_owned())?;
+    for id in objects {
+        odb.read_header(*id)
+            .map_err(|e| format!("object {id} cannot be read back: {}", e.message()))?;
+    }
+    Ok(())
 }
 
 /// A commit message: summary line, the records added and removed in
@@ -637,6 +723,38 @@ mod tests {
             .output();
         if let Ok(out) = porcelain {
             assert_eq!(String::from_utf8_lossy(&out.stdout), "", "index repaired");
+        }
+    }
+
+    /// Issue 12 item 5: an index overwritten with garbage is rebuilt from
+    /// HEAD (the damaged one kept aside), so `git status` works again and
+    /// the next index update lands.
+    #[test]
+    fn a_corrupt_index_is_rebuilt_from_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let zone = dir.path().join("example.com.zone");
+        std::fs::write(&zone, "v1\n").expect("write");
+        commit_file(&repo, &zone, &key(), &me(), "one").expect("commit");
+        std::fs::write(repo.path().join("index"), b"garbage, not an index").expect("corrupt");
+        std::fs::write(&zone, "v2\n").expect("write");
+        let meta = std::fs::metadata(&zone).expect("stat");
+        let w = Written {
+            file: &zone,
+            bytes: b"v2\n",
+            stat: Some(Stat::of(&meta)),
+        };
+        let (c2, entries) = commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
+        assert!(c2.is_some());
+        update_index(&repo, &entries).expect("index rebuilt and updated");
+        assert!(repo.path().join("index.corrupt").exists());
+        let status = std::process::Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(dir.path())
+            .output();
+        if let Ok(out) = status {
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "", "clean");
         }
     }
 

@@ -35,7 +35,7 @@ use crate::ixfr::{self, Diff};
 use crate::loader::MAX_FILE_BYTES;
 use crate::rr::{Name, RecordType, Rr, soa_timers};
 use crate::server::{ReloadReport, State};
-use crate::store::committer::{Job, Pending, external_message};
+use crate::store::committer::{Job, Outcome, Pending, external_message};
 use crate::zone::Zone;
 use crate::zonefile::{Document, NoIncludes};
 
@@ -470,7 +470,7 @@ pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> Vec<Pe
         match git::commit_file(&repo, &path, &me, &me, &message) {
             Ok(Some(oid)) => {
                 info!(zone = %zone, serial, file = %path.display(), "committed an external change");
-                done.push(Pending::settled(Some(oid.to_string())));
+                done.push(Pending::settled(Outcome::Committed(Some(oid.to_string()))));
             }
             Ok(None) => {}
             Err(e) => error!(zone = %zone, "cannot commit external change: {e}"),
@@ -682,7 +682,10 @@ mod tests {
         assert_eq!(report.loaded.len(), 1, "{report:?}");
         let done = commit_external_on_reload(&state, &report);
         assert_eq!(done.len(), 1);
-        assert!(done[0].outcome().flatten().is_some(), "a commit was made");
+        assert!(
+            matches!(done[0].outcome(), Some(Outcome::Committed(Some(_)))),
+            "a commit was made"
+        );
         assert!(!git::is_dirty(&f.repo, &f.file).expect("status"));
         let served = state
             .snapshot()

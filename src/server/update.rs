@@ -288,7 +288,9 @@ impl Write {
                 new_serial,
                 commit,
             })) => {
-                let commit = commit.as_deref().unwrap_or("none (git failed)");
+                let commit = commit
+                    .as_deref()
+                    .unwrap_or("unchanged (HEAD already had it)");
                 let text = format!("NOERROR, serial {old_serial} -> {new_serial}, commit {commit}");
                 (rcode::NOERROR, text)
             }

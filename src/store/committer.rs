@@ -13,9 +13,9 @@
 //!   submit(N+1) ──────────────────────▶ commit N+1     are answered
 //! ```
 //!
-//! A write is still answered only after its commit is made (or the commit
-//! timed out, or git failed: then the ERROR log says how to record it), so
-//! invariant 1 holds as before; what the pipeline buys is that batch N+1's
+//! A write is answered only after its commit is made, so invariant 1 holds
+//! (NOERROR means the change is in git under its author); what the
+//! pipeline buys is that batch N+1's
 //! disk write overlaps batch N's commit instead of waiting for it. Commits
 //! are made from the bytes the writer wrote, so batch N's commit records
 //! batch N's version even when the file on disk is already N+1's, and one
@@ -28,7 +28,28 @@
 //! requests, and its tree is the last batch's version. The index is
 //! written when the queue is empty, before that commit is answered, not
 //! once per commit.
+//!
+//! # When git fails
+//!
+//! A commit that cannot be made (a ref lock held by a live process, a
+//! read-only `.git`, a full disk) is never answered as success. The batch
+//! is answered [`Outcome::Failed`] (SERVFAIL, a REST 5xx), and its zone is
+//! *blocked*: the batches already written on top of it fail too, since
+//! their files hold its change, and their changes are kept in
+//! [`Blocked`]. Before the next write to the zone, the store undoes every
+//! blocked change with a compensating write (a new serial, so secondaries
+//! that took the failed version follow) whose job, via [`ROLLBACK`], lifts
+//! the block. Nothing answered SERVFAIL stays in the file or reaches git
+//! under anyone else's name.
+//!
+//! ```text
+//!   job N   commit fails ──► Failed; zone blocked {N}
+//!   job N+1 (written on N) ──► Failed; blocked {N, N+1}
+//!   store, next turn: barrier (queue drained), undo N+1 then N, write,
+//!   job R (via rollback) ──► block lifted; commit R
+//! ```
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -162,9 +183,34 @@ pub fn external_message(zone: &Name, serial: u32) -> String {
     Record::external(zone, serial).message()
 }
 
-/// `None` until the commit is done; then the commit id, or `None` when git
-/// failed (logged).
-type Done = Option<Option<String>>;
+/// How a batch's commit ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded in git: the commit id (`None`: HEAD already held exactly
+    /// these bytes, so there was nothing to record).
+    Committed(Option<String>),
+    /// Not recorded, and why (logged at ERROR). The write must not be
+    /// acknowledged; the store rolls it back.
+    Failed(Arc<str>),
+}
+
+/// `None` until the commit is done.
+type Done = Option<Outcome>;
+
+/// The writer of a compensating write that undoes batches git could not
+/// record (see the module docs).
+pub const ROLLBACK: &str = "rollback";
+
+/// A zone with batches written but not committed: every later batch of it
+/// fails too (it holds their change), until a [`ROLLBACK`] job.
+#[derive(Clone, Debug)]
+pub struct Blocked {
+    /// Why the first of them failed.
+    pub reason: Arc<str>,
+    /// What each failed batch changed, oldest first: the store undoes them
+    /// newest first.
+    pub changes: Vec<ChangeSet>,
+}
 
 /// The commit a batch's writes wait for.
 #[derive(Clone)]
@@ -176,37 +222,41 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// The commit id once the commit is made, waiting at most `limit`.
-    /// `None` when git failed or the commit is slower than `limit`; the
-    /// write stands either way (it is on disk), and a slow commit goes on
-    /// in the background.
-    pub async fn wait(mut self, limit: Duration) -> Option<String> {
-        match tokio::time::timeout(limit, self.rx.wait_for(Option::is_some)).await {
-            Ok(Ok(done)) => done.clone().flatten(),
-            // The committer is gone (it logged why).
-            Ok(Err(_)) => None,
+    /// How the commit ended. A commit slower than `limit` is waited for
+    /// all the same (answering before it would acknowledge a write that
+    /// is not in git), with one WARN per batch saying so.
+    pub async fn wait(mut self, limit: Duration) -> Outcome {
+        let slow = tokio::time::timeout(limit, self.rx.wait_for(Option::is_some))
+            .await
+            .map(|done| done.map(|d| d.clone()));
+        let done = match slow {
+            Ok(done) => done,
             Err(_) => {
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     warn!(
-                        "git commit not done after {limit:?}; answering without it \
-                         (the change is on disk, and the commit goes on in the background)"
+                        "git commit not done after {limit:?}; the write waits for it \
+                         (queries are not affected)"
                     );
                 }
-                None
+                self.rx.wait_for(Option::is_some).await.map(|d| d.clone())
             }
+        };
+        match done {
+            Ok(Some(outcome)) => outcome,
+            // The committer is gone (it logged why).
+            Ok(None) | Err(_) => Outcome::Failed("the git committer stopped".into()),
         }
     }
 
-    /// The outcome if the commit is done (`Some(None)`: git failed), without
-    /// waiting.
-    pub fn outcome(&self) -> Option<Option<String>> {
+    /// The outcome if the commit is done, without waiting.
+    pub fn outcome(&self) -> Option<Outcome> {
         self.rx.borrow().clone()
     }
 
     /// A pending commit that is already settled (a commit made directly,
     /// and the fallback when the committer is gone).
-    pub fn settled(id: Option<String>) -> Pending {
-        let (_, rx) = watch::channel(Some(id));
+    pub fn settled(outcome: Outcome) -> Pending {
+        let (_, rx) = watch::channel(Some(outcome));
         Pending {
             rx,
             warned: Arc::new(AtomicBool::new(false)),
@@ -216,6 +266,20 @@ impl Pending {
 
 /// A job on the queue, with where its outcome goes.
 type Queued = (Job, watch::Sender<Done>);
+
+/// What the committer thread is asked to do, in queue order.
+enum Msg {
+    /// Commit this job (maybe together with the jobs queued after it).
+    Job(Box<Queued>),
+    /// Signal once every message queued before this one is handled.
+    Barrier(mpsc::Sender<()>),
+    /// Lift the zone's block without a commit: its rollback changed
+    /// nothing (the failed changes were already gone from the file).
+    Unblock(Name),
+}
+
+/// The zones with batches git could not record.
+type BlockedZones = Arc<Mutex<HashMap<Name, Blocked>>>;
 
 /// Most batches one commit records.
 const MAX_GROUP: usize = 256;
@@ -231,8 +295,10 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// The queue of commits and the thread that makes them.
 pub struct Committer {
-    tx: Mutex<Option<mpsc::SyncSender<Queued>>>,
+    tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
     zones_dir: PathBuf,
+    /// Zones whose writes git could not record (shared with the thread).
+    blocked: BlockedZones,
     /// Closed by the thread when it ends (in a mutex only to be `Sync`).
     finished: Mutex<Option<mpsc::Receiver<()>>>,
 }
@@ -274,26 +340,39 @@ impl Committer {
         zones_dir: PathBuf,
         names: Names,
     ) -> Committer {
-        let (tx, rx) = mpsc::sync_channel::<Queued>(QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
         let (finished_tx, finished) = mpsc::channel::<()>();
         let dir = zones_dir.clone();
+        let blocked = BlockedZones::default();
+        let thread_blocked = blocked.clone();
         let spawned = std::thread::Builder::new()
             .name("git-committer".into())
             .spawn(move || {
-                run(&rx, &repo, &dir, &names);
+                run(&rx, &repo, &dir, &names, &thread_blocked);
                 drop(finished_tx);
             });
         let tx = match spawned {
             Ok(_) => Some(tx),
             Err(e) => {
-                error!("cannot start the git committer thread: {e}; writes will not be committed");
+                error!("cannot start the git committer thread: {e}; writes will be refused");
                 None
             }
         };
         Committer {
             tx: Mutex::new(tx),
             zones_dir,
+            blocked,
             finished: Mutex::new(Some(finished)),
+        }
+    }
+
+    /// Sends `msg` (waiting while the queue is full); gives it back when
+    /// the thread is gone.
+    fn send(&self, msg: Msg) -> Result<(), Msg> {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match tx.as_ref() {
+            Some(tx) => tx.send(msg).map_err(|e| e.0),
+            None => Err(msg),
         }
     }
 
@@ -301,22 +380,46 @@ impl Committer {
     /// queue is full. Call it from a blocking thread.
     pub fn submit(&self, job: Job) -> Pending {
         let (done, rx) = watch::channel(None);
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let refused = match tx.as_ref() {
-            Some(tx) => tx.send((job, done)).err().map(|e| e.0.0),
-            None => Some(job),
-        };
-        if let Some(job) = refused {
-            log_failure(
-                &self.zones_dir,
-                &job.files,
-                "the git committer thread is not running",
-            );
-            return Pending::settled(None);
+        if let Err(Msg::Job(refused)) = self.send(Msg::Job(Box::new((job, done)))) {
+            let (job, _) = *refused;
+            let why = "the git committer thread is not running";
+            log_failure(&self.zones_dir, &job.files, job.record.via, why);
+            return Pending::settled(Outcome::Failed(why.into()));
         }
         Pending {
             rx,
             warned: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The failed batches of `zone` not yet rolled back, if any. Complete
+    /// only after a [`Committer::barrier`] (batches queued earlier may
+    /// still fail).
+    pub fn blocked(&self, zone: &Name) -> Option<Blocked> {
+        self.blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(zone)
+            .cloned()
+    }
+
+    /// Returns once every job submitted before it has its outcome. Call
+    /// it from a blocking thread.
+    pub fn barrier(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.send(Msg::Barrier(tx)).is_ok() {
+            // An error means the thread ended: nothing is left to wait for.
+            let _ = rx.recv();
+        }
+    }
+
+    /// Lifts `zone`'s block after a rollback that had nothing to undo.
+    pub fn unblock(&self, zone: &Name) {
+        if self.send(Msg::Unblock(zone.clone())).is_err() {
+            self.blocked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(zone);
         }
     }
 }
@@ -325,29 +428,44 @@ impl Committer {
 /// joinable ones as one commit, answers them, and writes the index when
 /// nothing is waiting. Ends when the store is dropped.
 fn run(
-    rx: &mpsc::Receiver<Queued>,
+    rx: &mpsc::Receiver<Msg>,
     repo: &Mutex<Option<git2::Repository>>,
     dir: &Path,
     names: &Names,
+    blocked: &Mutex<HashMap<Name, Blocked>>,
 ) {
-    let mut next: Option<Queued> = None;
+    let mut next: Option<Msg> = None;
     // Index entries of commits made since the index was last written.
     let mut unindexed: Vec<git2::IndexEntry> = Vec::new();
     loop {
-        let first = match next.take() {
-            Some(q) => q,
+        let msg = match next.take() {
+            Some(m) => m,
             None => match rx.recv() {
-                Ok(q) => q,
+                Ok(m) => m,
                 Err(_) => break,
             },
+        };
+        let first = match msg {
+            Msg::Job(q) => *q,
+            Msg::Barrier(done) => {
+                let _ = done.send(());
+                continue;
+            }
+            Msg::Unblock(zone) => {
+                blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&zone);
+                continue;
+            }
         };
         let mut rest: Vec<Queued> = Vec::new();
         while rest.len() + 1 < MAX_GROUP {
             let last = rest.last().map_or(&first.0.record, |(j, _)| &j.record);
             match rx.try_recv() {
-                Ok(q) if last.joins(&q.0.record) => rest.push(q),
-                Ok(q) => {
-                    next = Some(q);
+                Ok(Msg::Job(q)) if last.joins(&q.0.record) => rest.push(*q),
+                Ok(m) => {
+                    next = Some(m);
                     break;
                 }
                 Err(_) => break,
@@ -356,40 +474,105 @@ fn run(
         let (first, first_done) = first;
         let (jobs, mut dones): (Vec<Job>, Vec<watch::Sender<Done>>) = rest.into_iter().unzip();
         dones.push(first_done);
-        let (files, record) = combine(first, jobs);
-        let id = match catch_unwind(AssertUnwindSafe(|| commit(repo, &files, &record, names))) {
-            Ok(Ok((id, entries))) => {
-                unindexed.extend(entries);
-                id
+        let (files, record, each) = combine(first, jobs);
+        let outcome = decide(blocked, &record, each, || {
+            let made = catch_unwind(AssertUnwindSafe(|| commit(repo, &files, &record, names)));
+            match made {
+                Ok(Ok((id, entries))) => {
+                    unindexed.extend(entries);
+                    Ok(id)
+                }
+                Ok(Err(e)) => {
+                    log_failure(dir, &files, record.via, &e);
+                    Err(e)
+                }
+                Err(_) => {
+                    let e = "the commit panicked".to_owned();
+                    log_failure(dir, &files, record.via, &e);
+                    Err(e)
+                }
             }
-            Ok(Err(e)) => {
-                log_failure(dir, &files, &e);
-                None
-            }
-            Err(_) => {
-                log_failure(dir, &files, "the commit panicked");
-                None
-            }
-        };
+        });
         // Nothing more queued: bring the index up to date before answering,
         // so `git status` is clean once the last write is answered.
         if next.is_none() {
             match rx.try_recv() {
-                Ok(q) => next = Some(q),
+                Ok(m) => next = Some(m),
                 Err(_) => write_index(repo, &mut unindexed),
             }
         }
         for done in dones {
-            let _ = done.send(Some(id.clone()));
+            let _ = done.send(Some(outcome.clone()));
         }
     }
     write_index(repo, &mut unindexed);
 }
 
-/// One commit's files (each path's last version) and record.
-fn combine(first: Job, jobs: Vec<Job>) -> (Vec<WrittenFile>, Record) {
+/// The outcome of a group of `record`'s zone, given the zones blocked by
+/// earlier failures; `commit` makes the commit. See the module docs.
+fn decide(
+    blocked: &Mutex<HashMap<Name, Blocked>>,
+    record: &Record,
+    each: Vec<ChangeSet>,
+    commit: impl FnOnce() -> Result<Option<String>, String>,
+) -> Outcome {
+    let zone = &record.zone;
+    if record.via == ROLLBACK {
+        // The rollback's own failure blocks nothing: the file then holds
+        // HEAD's records (and a newer serial), which the next commit takes.
+        blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(zone);
+        return match commit() {
+            Ok(id) => Outcome::Committed(id),
+            Err(e) => Outcome::Failed(e.into()),
+        };
+    }
+    let earlier = {
+        let mut guard = blocked.lock().unwrap_or_else(|p| p.into_inner());
+        guard.get_mut(zone).map(|b| {
+            // A person's edit found on disk is no write of ours to undo.
+            if record.via != EXTERNAL {
+                b.changes.extend(each.iter().cloned());
+            }
+            b.reason.clone()
+        })
+    };
+    if let Some(reason) = earlier {
+        return Outcome::Failed(
+            format!(
+                "an earlier write to {zone} could not be committed ({reason}), \
+                 and this one was written on top of it"
+            )
+            .into(),
+        );
+    }
+    match commit() {
+        Ok(id) => Outcome::Committed(id),
+        Err(e) => {
+            let reason: Arc<str> = e.into();
+            if record.via != EXTERNAL {
+                blocked.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                    zone.clone(),
+                    Blocked {
+                        reason: reason.clone(),
+                        changes: each,
+                    },
+                );
+            }
+            Outcome::Failed(reason)
+        }
+    }
+}
+
+/// One commit's files (each path's last version), record, and the change
+/// of each job in it, in order.
+fn combine(first: Job, jobs: Vec<Job>) -> (Vec<WrittenFile>, Record, Vec<ChangeSet>) {
     let (mut files, mut record) = (first.files, first.record);
+    let mut each = vec![record.changes.clone()];
     for job in jobs {
+        each.push(job.record.changes.clone());
         record.append(job.record);
         for f in job.files {
             match files.iter_mut().find(|g| g.path == f.path) {
@@ -398,7 +581,7 @@ fn combine(first: Job, jobs: Vec<Job>) -> (Vec<WrittenFile>, Record) {
             }
         }
     }
-    (files, record)
+    (files, record, each)
 }
 
 /// Makes the commit; returns its id and the index entries to write.
@@ -461,20 +644,26 @@ fn write_index(repo: &Mutex<Option<git2::Repository>>, entries: &mut Vec<git2::I
     entries.clear();
 }
 
-/// A failed commit never undoes the write: the log says how to record the
-/// file by hand, and the next commit of the file picks the change up anyway.
-fn log_failure(zones_dir: &Path, files: &[WrittenFile], why: &str) {
+/// Logs a commit that could not be made, and what becomes of the change.
+fn log_failure(zones_dir: &Path, files: &[WrittenFile], via: &str, why: &str) {
     let list = files
         .iter()
         .map(|f| f.path.display().to_string())
         .collect::<Vec<_>>()
         .join(" ");
     let dir = zones_dir.display();
-    error!(
-        "git commit failed: {why}; the change is on disk but not in git. Record it with: \
-         git -C {dir} add {list} && git -C {dir} commit -m 'record change' \
-         (the next write to this zone commits it too)"
-    );
+    if via == EXTERNAL {
+        error!(
+            "git commit of an edit made outside zonewright failed: {why}; the edit is on \
+             disk ({list}) and is committed with the next commit of the file or at the next \
+             start (or by hand: git -C {dir} add {list} && git -C {dir} commit)"
+        );
+    } else {
+        error!(
+            "git commit failed: {why}; the write ({list}) is answered as failed \
+             (SERVFAIL, REST 5xx) and rolled back before the zone's next write"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -582,7 +771,7 @@ mod tests {
         }
     }
 
-    fn settle(pending: Vec<Pending>) -> Vec<Option<String>> {
+    fn settle(pending: Vec<Pending>) -> Vec<Outcome> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -608,7 +797,9 @@ mod tests {
             None,
             Some("one"),
         ))]);
-        assert!(a[0].is_some() && b[0].is_some() && a != b);
+        assert!(matches!(&a[0], Outcome::Committed(Some(_))), "{a:?}");
+        assert!(matches!(&b[0], Outcome::Committed(Some(_))), "{b:?}");
+        assert_ne!(a, b);
         let h = f.history();
         assert_eq!(h.len(), 2, "{h:?}");
         assert_eq!(h[0].2, "; version 2\n");
@@ -636,7 +827,7 @@ mod tests {
         let mut pending = Vec::new();
         for job in jobs {
             let (done, rx) = watch::channel(None);
-            tx.send((job, done)).expect("queue");
+            tx.send(Msg::Job(Box::new((job, done)))).expect("queue");
             pending.push(Pending {
                 rx,
                 warned: Arc::new(AtomicBool::new(false)),
@@ -647,9 +838,12 @@ mod tests {
             committer: me(),
             host: "test".into(),
         };
-        run(&rx, &f.repo, f.dir.path(), &names);
+        run(&rx, &f.repo, f.dir.path(), &names, &Mutex::default());
         let ids = settle(pending);
-        assert!(ids.iter().all(Option::is_some), "{ids:?}");
+        assert!(
+            ids.iter().all(|i| matches!(i, Outcome::Committed(Some(_)))),
+            "{ids:?}"
+        );
         assert!(
             ids[0] == ids[1] && ids[1] == ids[2],
             "one actor: one commit"
@@ -700,8 +894,12 @@ mod tests {
             committer,
         } = f;
         drop(committer);
-        let ids: Vec<Option<Option<String>>> = pending.iter().map(Pending::outcome).collect();
-        assert!(ids.iter().all(|i| matches!(i, Some(Some(_)))), "{ids:?}");
+        let ids: Vec<Option<Outcome>> = pending.iter().map(Pending::outcome).collect();
+        assert!(
+            ids.iter()
+                .all(|i| matches!(i, Some(Outcome::Committed(Some(_))))),
+            "{ids:?}"
+        );
         let f = Fixture {
             dir,
             repo: repo.clone(),
@@ -720,7 +918,7 @@ mod tests {
     }
 
     #[test]
-    fn no_repository_answers_without_a_commit() {
+    fn no_repository_fails_every_commit() {
         let dir = tempfile::tempdir().expect("tempdir");
         let names = Names {
             committer: me(),
@@ -747,6 +945,105 @@ mod tests {
                 via: "rfc2136",
             },
         });
-        assert_eq!(settle(vec![p]), vec![None]);
+        let out = settle(vec![p]);
+        assert!(
+            matches!(&out[..], [Outcome::Failed(why)] if why.contains("not a git repository")),
+            "{out:?}"
+        );
+    }
+
+    /// A commit git refuses fails its batch and every batch of the zone
+    /// queued behind it (they hold its change), keeps what each changed
+    /// for the store's rollback, and leaves other zones alone; the
+    /// rollback job lifts the block and is committed.
+    #[test]
+    fn a_failed_commit_blocks_its_zone_until_the_rollback() {
+        let f = Fixture::new();
+        // Another process holds the branch's ref lock: every commit fails.
+        let head = std::fs::read_to_string(f.dir.path().join(".git/HEAD")).expect("HEAD");
+        let branch = head.trim().trim_start_matches("ref: ");
+        let lock = f.dir.path().join(".git").join(format!("{branch}.lock"));
+        let held = std::fs::File::create(&lock).expect("lock");
+        let a = f.committer.submit(f.write("acme-key", 2, Some("a"), None));
+        let b = f.committer.submit(f.write("other-key", 3, Some("b"), None));
+        let mut external = f.write("x", 4, None, None);
+        external.record = Record::external(&external.record.zone, 4);
+        let c = f.committer.submit(external);
+        let out = settle(vec![a, b, c]);
+        assert!(
+            out.iter().all(|o| matches!(o, Outcome::Failed(_))),
+            "{out:?}"
+        );
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        f.committer.barrier();
+        let blocked = f.committer.blocked(&zone).expect("blocked");
+        // The external change is no write to undo: two change sets.
+        assert_eq!(blocked.changes.len(), 2, "{blocked:?}");
+        assert_eq!(blocked.changes[0].add, vec![txt("a")]);
+        assert_eq!(blocked.changes[1].add, vec![txt("b")]);
+        drop(held);
+        std::fs::remove_file(&lock).expect("unlock");
+        // Still blocked although git works again: a write on top of the
+        // failed ones is not committed until they are undone.
+        let d = settle(vec![f.committer.submit(f.write(
+            "acme-key",
+            5,
+            Some("d"),
+            None,
+        ))]);
+        assert!(matches!(&d[0], Outcome::Failed(_)), "{d:?}");
+        let mut rollback = f.write("zonewright", 6, None, Some("a"));
+        rollback.record.via = ROLLBACK;
+        let r = settle(vec![f.committer.submit(rollback)]);
+        assert!(matches!(&r[0], Outcome::Committed(Some(_))), "{r:?}");
+        assert!(f.committer.blocked(&zone).is_none());
+        let e = settle(vec![f.committer.submit(f.write(
+            "acme-key",
+            7,
+            Some("e"),
+            None,
+        ))]);
+        assert!(matches!(&e[0], Outcome::Committed(Some(_))), "{e:?}");
+        let h = f.history();
+        assert_eq!(
+            h.len(),
+            2,
+            "only the rollback and the write after it: {h:?}"
+        );
+        assert_eq!(h[0].0, "zonewright");
+        assert!(h[0].1.contains("Via: rollback"), "{}", h[0].1);
+    }
+
+    #[test]
+    fn unblock_lifts_the_block_in_queue_order() {
+        let blocked: Mutex<HashMap<Name, Blocked>> = Mutex::default();
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        let record = |via: &'static str| Record {
+            zone: zone.clone(),
+            changes: ChangeSet::default(),
+            old_serial: 1,
+            new_serial: 2,
+            actor: "k".into(),
+            clients: Vec::new(),
+            requests: 1,
+            via,
+        };
+        let failed = decide(&blocked, &record("rfc2136"), vec![], || Err("no".into()));
+        assert_eq!(failed, Outcome::Failed("no".into()));
+        let mut called = false;
+        let after = decide(&blocked, &record("rest"), vec![], || {
+            called = true;
+            Ok(None)
+        });
+        assert!(matches!(after, Outcome::Failed(_)) && !called);
+        let f = Fixture::new();
+        f.committer
+            .blocked
+            .lock()
+            .expect("lock")
+            .insert(zone.clone(), blocked.lock().expect("lock")[&zone].clone());
+        f.committer.unblock(&zone);
+        f.committer.barrier();
+        assert!(f.committer.blocked(&zone).is_none());
     }
 }

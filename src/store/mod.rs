@@ -24,14 +24,33 @@
 //!        NOTIFY hook                 (queued to the notifier, not awaited)
 //!        submit the commit           (the text written, to the committer)
 //!   turn released: the next batch is written while this one commits
-//!   answer each write once its commit is made (time-limited; a failure is
-//!     logged, the write stands: the file is durable)
+//!   answer each write once its commit is made; a commit git refuses is
+//!     answered as failed, and the zone is rolled back first
 //! ```
 //!
-//! Invariant 1 of the design (an acknowledged write is durable) holds
-//! because `write` returns only after the rename and the directory fsync,
-//! and after the commit unless git failed or was slower than
-//! `[git] commit_timeout`. See [`committer`] for the pipeline.
+//! Invariant 1 of the design (an acknowledged write is durable and in git
+//! under its author) holds because `write` returns success only after the
+//! rename, the directory fsync and the commit. See [`committer`] for the
+//! pipeline.
+//!
+//! # When git fails
+//!
+//! ```text
+//! commit of batch N fails      committer: N Failed, zone blocked
+//!   N's writers                 trigger a rollback (an empty write of
+//!                               ROLLBACK through the zone's turn), then
+//!                               answer SERVFAIL / REST 5xx
+//! next turn of the zone, before its own batch (write_many):
+//!   blocked?  barrier: every job queued earlier has its outcome
+//!             undo the blocked changes, newest first, on the zone as it
+//!             is (only records still there / still missing), new serial,
+//!             written like any batch; its job (via rollback) lifts the
+//!             block. The undo cannot be written (full disk)? this batch
+//!             fails too and the next turn tries again.
+//! ```
+//!
+//! The zones directory is no git repository at all: every write is
+//! refused (SERVFAIL) before anything is written.
 
 mod audit;
 pub mod committer;
@@ -78,11 +97,12 @@ pub struct WriteRequest {
 pub enum WriteOutcome {
     /// The change set was empty: nothing written, no serial bump, no commit.
     Unchanged,
-    /// Written to disk (durable), published, and committed unless git failed.
+    /// Written to disk (durable), published, and committed.
     Written {
         old_serial: u32,
         new_serial: u32,
-        /// The commit id, or `None` when git failed (logged at ERROR).
+        /// The commit id (`None`: HEAD already held exactly this version,
+        /// e.g. a commit made by hand of the same text).
         commit: Option<String>,
     },
 }
@@ -256,6 +276,7 @@ impl Store {
                 // A crash (of ours or of a person's git) may have left a
                 // ref or index lock that would fail every commit.
                 git::locks::clear_stale(r.path());
+                git::repair_index(&r);
                 Some(r)
             }
             Err(e) => {
@@ -305,7 +326,8 @@ impl Store {
     /// edit, atomic write, publish, git commit. Returns once the change is
     /// durable on disk.
     pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome, WriteError> {
-        let queue = self.zone_queue(&req.zone);
+        let zone = req.zone.clone();
+        let queue = self.zone_queue(&zone);
         let (reply, mut answer) = tokio::sync::oneshot::channel();
         queue.push(Queued { req, reply });
         let internal = || {
@@ -351,7 +373,51 @@ impl Store {
             Some(r) => r,
             None => answer.await.unwrap_or_else(|_| internal()),
         };
-        self.inner.settle(reply).await
+        self.settle(zone, reply).await
+    }
+
+    /// The final answer to a write: after its batch's commit, if written.
+    /// A commit git refused is answered as a failure, once the zone has
+    /// been rolled back (or the rollback was tried and logged).
+    async fn settle(&self, zone: Name, reply: Reply) -> Result<WriteOutcome, WriteError> {
+        let Reply::AfterCommit {
+            old_serial,
+            new_serial,
+            commit,
+        } = reply
+        else {
+            return match reply {
+                Reply::Now(r) => r,
+                Reply::AfterCommit { .. } => Err(WriteError::Failed("unreachable".into())),
+            };
+        };
+        match commit.wait(self.inner.settings.commit_timeout).await {
+            committer::Outcome::Committed(commit) => Ok(WriteOutcome::Written {
+                old_serial,
+                new_serial,
+                commit,
+            }),
+            committer::Outcome::Failed(why) => {
+                // An empty write through the zone's turn: the turn undoes
+                // the failed batches before its own (see write_many).
+                let undo = WriteRequest {
+                    zone: zone.clone(),
+                    actor: self.inner.settings.committer.name.clone(),
+                    client: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    via: committer::ROLLBACK,
+                    compute: Box::new(|_| Ok(ChangeSet::default())),
+                };
+                let undone = match Box::pin(self.write(undo)).await {
+                    Ok(_) => "it has been rolled back".to_owned(),
+                    Err(e) => {
+                        format!("rolling it back failed too ({e}); retried at the next write")
+                    }
+                };
+                Err(WriteError::Failed(format!(
+                    "serial {new_serial} was written but git could not record it ({why}); {undone}"
+                )))
+            }
+        }
     }
 
     /// Commits every served zone file that differs from git's HEAD as an
@@ -408,22 +474,6 @@ impl Inner {
         }
     }
 
-    /// The final answer to a write: after its batch's commit, if written.
-    async fn settle(&self, reply: Reply) -> Result<WriteOutcome, WriteError> {
-        match reply {
-            Reply::Now(r) => r,
-            Reply::AfterCommit {
-                old_serial,
-                new_serial,
-                commit,
-            } => Ok(WriteOutcome::Written {
-                old_serial,
-                new_serial,
-                commit: commit.wait(self.settings.commit_timeout).await,
-            }),
-        }
-    }
-
     /// Runs a batch and sends each write its own answer.
     fn write_batch(&self, batch: Vec<Queued>) {
         let reqs: Vec<&WriteRequest> = batch.iter().map(|q| &q.req).collect();
@@ -455,16 +505,122 @@ impl Inner {
                 )));
             }
         };
+        if self
+            .repo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return every(WriteError::Failed(
+                "the zones directory is not a git repository (see the error at start-up); \
+                 writes are refused so that none goes unrecorded"
+                    .into(),
+            ));
+        }
+        if let Err(e) = self.roll_back_failed(&first.zone) {
+            return every(e);
+        }
+        self.attempts(reqs).unwrap_or_else(|| {
+            every(WriteError::Failed(format!(
+                "{} kept changing on disk during the write; nothing was applied",
+                source.path.display()
+            )))
+        })
+    }
+
+    /// [`Inner::attempt`] until it is not raced (`None`: raced every time).
+    fn attempts(&self, reqs: &[&WriteRequest]) -> Option<Vec<Reply>> {
         for _ in 0..MAX_ATTEMPTS {
             match self.attempt(reqs) {
-                Attempt::Done(results) => return results,
+                Attempt::Done(results) => return Some(results),
                 Attempt::Raced => continue,
             }
         }
-        every(WriteError::Failed(format!(
-            "{} kept changing on disk during the write; nothing was applied",
-            source.path.display()
-        )))
+        None
+    }
+
+    /// Undoes the batches of `zone` that were written but that git could
+    /// not record (see the module docs). Runs in the zone's turn, with its
+    /// file lock held. `Err`: the undo could not be written; the zone
+    /// stays blocked and the caller's batch must fail.
+    fn roll_back_failed(&self, zone: &Name) -> Result<(), WriteError> {
+        if self.committer.blocked(zone).is_none() {
+            return Ok(());
+        }
+        // Batches queued before this turn may still fail and join the
+        // block: let the committer finish them first.
+        self.committer.barrier();
+        let Some(blocked) = self.committer.blocked(zone) else {
+            return Ok(());
+        };
+        // The changes undone newest first, as one change set relative to
+        // the zone now.
+        let mut undo = ChangeSet::default();
+        for cs in blocked.changes.iter().rev() {
+            merge(
+                &mut undo,
+                ChangeSet {
+                    add: cs.remove.clone(),
+                    remove: cs.add.clone(),
+                    serial: None,
+                },
+            );
+        }
+        let req = WriteRequest {
+            zone: zone.clone(),
+            actor: self.settings.committer.name.clone(),
+            client: SocketAddr::from(([0, 0, 0, 0], 0)),
+            via: committer::ROLLBACK,
+            // Only what is still there (or still missing): a person may have
+            // edited the file since, and that edit stays.
+            compute: Box::new(move |z: &Zone| {
+                let present =
+                    |r: &crate::rr::Rr| z.rrset(&r.name, r.rtype).iter().any(|o| o.same_rr(r));
+                Ok(ChangeSet {
+                    remove: undo.remove.iter().filter(|r| present(r)).cloned().collect(),
+                    add: undo.add.iter().filter(|r| !present(r)).cloned().collect(),
+                    serial: None,
+                })
+            }),
+        };
+        let outcome = self.attempts(&[&req]).and_then(|mut r| r.pop());
+        match outcome {
+            // Written; its job lifts the block when the committer takes it.
+            Some(Reply::AfterCommit { new_serial, .. }) => {
+                warn!(
+                    zone = %zone, serial = new_serial, batches = blocked.changes.len(),
+                    "rolled back the writes git could not record ({})", blocked.reason
+                );
+                Ok(())
+            }
+            Some(Reply::Now(Ok(_))) => {
+                info!(zone = %zone, "the writes git could not record are no longer in the file");
+                self.committer.unblock(zone);
+                Ok(())
+            }
+            // The undo itself is no valid zone (a person's edit since
+            // conflicts with it): leave the file as it is rather than block
+            // the zone for good.
+            Some(Reply::Now(Err(WriteError::Invalid(m)))) => {
+                error!(
+                    zone = %zone,
+                    "cannot roll back the writes git could not record ({m}); they stay in the \
+                     file and are committed with the next write"
+                );
+                self.committer.unblock(zone);
+                Ok(())
+            }
+            Some(Reply::Now(Err(e))) => Err(WriteError::Failed(format!(
+                "an earlier write to this zone could not be committed ({}) and rolling it \
+                 back failed: {e}",
+                blocked.reason
+            ))),
+            None => Err(WriteError::Failed(
+                "an earlier write to this zone could not be committed, and the file kept \
+                 changing during its rollback"
+                    .into(),
+            )),
+        }
     }
 
     /// One try at a batch on the zone as it is on disk now.

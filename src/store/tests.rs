@@ -458,7 +458,7 @@ async fn the_turn_holder_writes_until_its_own_write_is_answered() {
     );
     let a = rx.await.expect("A was answered");
     assert!(matches!(
-        f.store.inner.settle(a).await,
+        f.store.settle(origin(), a).await,
         Ok(WriteOutcome::Written { .. })
     ));
     assert_eq!(
@@ -535,7 +535,21 @@ impl Inner {
             .expect("runtime");
         replies
             .into_iter()
-            .map(|r| rt.block_on(self.settle(r)))
+            .map(|r| match r {
+                Reply::Now(r) => r,
+                Reply::AfterCommit {
+                    old_serial,
+                    new_serial,
+                    commit,
+                } => match rt.block_on(commit.wait(self.settings.commit_timeout)) {
+                    committer::Outcome::Committed(commit) => Ok(WriteOutcome::Written {
+                        old_serial,
+                        new_serial,
+                        commit,
+                    }),
+                    committer::Outcome::Failed(why) => Err(WriteError::Failed(why.to_string())),
+                },
+            })
             .collect()
     }
 }
@@ -660,4 +674,133 @@ async fn external_changes_are_committed_at_start() {
     );
     // Nothing more to commit the second time.
     assert_eq!(f.store.commit_external_changes(), 0);
+}
+
+/// The branch's ref lock, held as another (live) git process would.
+fn hold_ref_lock(repo: &git2::Repository) -> (PathBuf, std::fs::File) {
+    let head = std::fs::read_to_string(repo.path().join("HEAD")).expect("HEAD");
+    let branch = head.trim().trim_start_matches("ref: ").to_owned();
+    let lock = repo.path().join(format!("{branch}.lock"));
+    let file = std::fs::File::create(&lock).expect("lock");
+    (lock, file)
+}
+
+/// Issue 12 items 4 and 5: a commit git refuses is not success. The write
+/// is answered as failed, the zone file and the served zone are rolled
+/// back (with a newer serial, for secondaries that took the failed one),
+/// nothing of it reaches git, and writes work again once git does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_git_cannot_record_fails_and_is_rolled_back() {
+    let f = Fixture::new();
+    let before_commits = f.commits();
+    let (lock, held) = hold_ref_lock(&f.repo());
+    let failed = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "lost")]))
+        .await;
+    let Err(WriteError::Failed(why)) = &failed else {
+        panic!("a write git could not record was answered {failed:?}");
+    };
+    assert!(why.contains("rolled back"), "{why}");
+    assert_eq!(
+        failed.as_ref().map_err(WriteError::rcode).err(),
+        Some(Rcode::ServFail)
+    );
+    assert!(!f.text().contains("lost"), "{}", f.text());
+    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 0);
+    // Two serial steps: the failed write and its undo.
+    let serial = f
+        .store
+        .state()
+        .snapshot()
+        .find(&origin())
+        .expect("zone")
+        .serial();
+    assert!(serial > 2611210007 + 1, "{serial}");
+    assert_eq!(f.commits(), before_commits, "git holds nothing of it");
+    // Git works again: the next write lands, and the rollback (which could
+    // not be committed while the lock was held) is in its commit's file.
+    drop(held);
+    std::fs::remove_file(&lock).expect("unlock");
+    let ok = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "kept")]))
+        .await;
+    assert!(
+        matches!(
+            ok,
+            Ok(WriteOutcome::Written {
+                commit: Some(_),
+                ..
+            })
+        ),
+        "{ok:?}"
+    );
+    let repo = f.repo();
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let blob = head
+        .tree()
+        .expect("tree")
+        .get_path(Path::new("example.com.zone"))
+        .expect("entry")
+        .to_object(&repo)
+        .expect("object")
+        .peel_to_blob()
+        .expect("blob");
+    let text = String::from_utf8_lossy(blob.content()).into_owned();
+    assert!(text.contains("kept") && !text.contains("lost"), "{text}");
+    let author = head.author();
+    assert_eq!(author.name().unwrap_or_default(), "acme-key");
+    assert!(!head.message().unwrap_or_default().contains("lost"));
+}
+
+/// A person's edit made while a failed write waits for its rollback stays;
+/// only the failed write's records are undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollback_undoes_only_the_failed_change() {
+    let f = Fixture::new();
+    let (lock, held) = hold_ref_lock(&f.repo());
+    // Fail a batch without the rollback the writer's answer triggers: the
+    // write path's own pieces, as `Store::write` runs them.
+    let req = adding(vec![txt("_acme-challenge.example.com.", "lost")]);
+    let inner = f.store.inner.clone();
+    let replies = tokio::task::spawn_blocking(move || inner.write_many(&[&req]))
+        .await
+        .expect("join");
+    let Some(Reply::AfterCommit { commit, .. }) = replies.into_iter().next() else {
+        panic!("not written");
+    };
+    assert!(matches!(
+        commit.wait(Duration::from_secs(10)).await,
+        committer::Outcome::Failed(_)
+    ));
+    drop(held);
+    std::fs::remove_file(&lock).expect("unlock");
+    // A person adds a record by hand meanwhile.
+    let edited = f.text() + "hand IN A 192.0.2.99\n";
+    std::fs::write(f.zone_path(), edited).expect("edit");
+    let ok = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "next")]))
+        .await;
+    assert!(matches!(ok, Ok(WriteOutcome::Written { .. })), "{ok:?}");
+    let text = f.text();
+    assert!(text.contains("hand IN A 192.0.2.99"), "{text}");
+    assert!(
+        text.contains("\"next\"") && !text.contains("lost"),
+        "{text}"
+    );
+    // History: the person's edit, the rollback, then the write.
+    let repo = f.repo();
+    let mut walk = repo.revwalk().expect("walk");
+    walk.push_head().expect("head");
+    let authors: Vec<String> = walk
+        .take(3)
+        .map(|id| {
+            let c = repo.find_commit(id.expect("id")).expect("commit");
+            c.author().name().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(authors[0], "acme-key", "{authors:?}");
+    assert_eq!(authors[1], "zonewright", "{authors:?}");
 }
