@@ -5,6 +5,7 @@
 //!
 //! ```text
 //!  Config ──► sources() ──► [ZoneSource { origin, path, allow_transfer, confined }]
+//!                                                    │  (and link, read_only: symlinks followed)
 //!  Config ──► FileRules { max_size, roots, limits }  │
 //!               load_zone(source, rules)            (blocking; call off the query path)
 //!                 (confine) ─► open regular ─► fstat (FileId) ─► bounded read
@@ -16,6 +17,22 @@
 //! The served zones are every `<zone>.zone` file in `zones_dir` plus the
 //! explicit `[[zone]]` entries of the config; an entry with the name of a
 //! discovered file overrides its path and adds its settings.
+//!
+//! # A zone file that is a symbolic link
+//!
+//! A write replaces a zone file by renaming a new file over it, which
+//! would replace a symlink with a regular file (and git would record a
+//! type change). So [`sources`] resolves a zone file that is a symlink, and
+//! the zone's [`ZoneSource::path`], which everything after it reads, locks,
+//! writes, watches and commits, is the file it points to; the link stays a
+//! link, and [`ZoneSource::link`] keeps its name for messages:
+//!
+//! - target inside `zones_dir` (the git repository): written through; the
+//!   commit records the target;
+//! - target anywhere else (an `[server] include_dirs` location, or where a
+//!   `[[zone]] file` points): served, but writes are refused
+//!   ([`ZoneSource::read_only`] says why, naming link and target), as such
+//!   a file cannot be committed to the zones repository.
 //!
 //! Each file is `fstat`ed when opened, *before* it is read, and the [`FileId`]s of the
 //! zone file and every `$INCLUDE`d file are returned with the result, even a
@@ -126,6 +143,13 @@ pub struct ZoneSource {
     /// The file was found in `zones_dir` (not named by `[[zone]] file`):
     /// it must resolve inside the allowed folders like an `$INCLUDE`.
     pub confined: bool,
+    /// The zone file as found, when it is a symbolic link: `path` is then
+    /// the file it resolves to (see the module doc).
+    pub link: Option<PathBuf>,
+    /// Why writes to the zone are refused, when they are: its file is a
+    /// symlink to a file outside `zones_dir`, which cannot be committed.
+    /// The store answers a write with this message (SERVFAIL, 500).
+    pub read_only: Option<String>,
 }
 
 impl ZoneSource {
@@ -137,7 +161,52 @@ impl ZoneSource {
             path,
             allow_transfer: Vec::new(),
             confined: false,
+            link: None,
+            read_only: None,
         }
+    }
+
+    /// Follows `path` when it is a symbolic link (see the module doc): the
+    /// target becomes `path`, inside `zones_dir` under `zones_dir`'s own
+    /// name (so git and the messages see it as the rest of the tree),
+    /// anywhere else as it resolves, and then read-only. A link that does
+    /// not resolve is left as it is: loading it says why.
+    pub fn follow_link(mut self, zones_dir: &Path) -> ZoneSource {
+        let is_link =
+            std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink());
+        let Some(target) = is_link.then(|| self.path.canonicalize().ok()).flatten() else {
+            return self;
+        };
+        // In the repository's work tree, and not in its `.git` folder.
+        let in_repo = zones_dir
+            .canonicalize()
+            .ok()
+            .and_then(|root| target.strip_prefix(root).ok().map(Path::to_path_buf))
+            .filter(|rel| {
+                rel.components()
+                    .next()
+                    .is_some_and(|c| matches!(c, std::path::Component::Normal(n) if n != ".git"))
+            });
+        let link = std::mem::replace(
+            &mut self.path,
+            match &in_repo {
+                Some(rel) => zones_dir.join(rel),
+                None => target.clone(),
+            },
+        );
+        if in_repo.is_none() {
+            self.read_only = Some(format!(
+                "the zone file {} is a symbolic link to {}, outside zones_dir {}: \
+                 writes to it could not be committed, so zone {} is served but not written \
+                 (move the file into zones_dir, or write it by hand)",
+                link.display(),
+                target.display(),
+                zones_dir.display(),
+                self.origin,
+            ));
+        }
+        self.link = Some(link);
+        self
     }
 }
 
@@ -246,15 +315,12 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
         }
         match parse_zone_name(stem) {
             Some(origin) => {
-                out.zones.insert(
-                    origin.clone(),
-                    ZoneSource {
-                        origin,
-                        path,
-                        allow_transfer: Vec::new(),
-                        confined: true,
-                    },
-                );
+                let source = ZoneSource {
+                    confined: true,
+                    ..ZoneSource::named(origin.clone(), path)
+                };
+                out.zones
+                    .insert(origin, source.follow_link(&config.zones_dir));
             }
             None => out.problems.push(LoadProblem::File {
                 path,
@@ -268,15 +334,13 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
             let name = name.trim_end_matches('.');
             config.zones_dir.join(format!("{name}{ZONE_SUFFIX}"))
         });
-        out.zones.insert(
-            z.name.clone(),
-            ZoneSource {
-                origin: z.name.clone(),
-                path,
-                allow_transfer: z.allow_transfer.clone(),
-                confined: z.file.is_none(),
-            },
-        );
+        let source = ZoneSource {
+            allow_transfer: z.allow_transfer.clone(),
+            confined: z.file.is_none(),
+            ..ZoneSource::named(z.name.clone(), path)
+        };
+        out.zones
+            .insert(z.name.clone(), source.follow_link(&config.zones_dir));
     }
     Ok(out)
 }
@@ -316,11 +380,23 @@ pub fn load_zone(source: &ZoneSource, rules: &FileRules) -> Result<Loaded, LoadF
     let (id, text) = match opened.and_then(|o| includes.read(o)) {
         Ok(ok) => ok,
         Err(message) => {
-            return Err(LoadFailure {
-                problems: vec![LoadProblem::File {
+            // Named as the operator sees it: the link, and where it leads.
+            let problem = match &source.link {
+                Some(link) if !message.contains(&file_name) => LoadProblem::File {
+                    path: link.clone(),
+                    message: format!("(a symbolic link to {file_name}) {message}"),
+                },
+                Some(link) => LoadProblem::File {
+                    path: link.clone(),
+                    message,
+                },
+                None => LoadProblem::File {
                     path: path.to_path_buf(),
                     message,
-                }],
+                },
+            };
+            return Err(LoadFailure {
+                problems: vec![problem],
                 files: stat_of(path),
             });
         }
@@ -735,6 +811,99 @@ mod tests {
             f.problems[0].to_string().contains("outside zones_dir"),
             "{:?}",
             f.problems
+        );
+    }
+
+    /// A zone file that is a symlink: the target is the zone's path; inside
+    /// zones_dir it is written through, anywhere else it is read-only.
+    #[test]
+    fn a_zone_file_symlink_is_followed() {
+        let top = tempfile::tempdir().expect("tmp");
+        let zones = top.path().join("zones");
+        let shared = top.path().join("shared");
+        for d in [zones.join("data"), zones.join(".git"), shared.clone()] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let text = "$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                    \x20 IN NS ns1\nns1 IN A 192.0.2.1\n";
+        for f in [
+            zones.join("data/inside.db"),
+            zones.join(".git/hidden.db"),
+            shared.join("outside.zone"),
+            zones.join("plain.test.zone"),
+        ] {
+            std::fs::write(f, text).expect("write");
+        }
+        let ln = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, zones.join(name)).expect("ln");
+        };
+        ln(Path::new("data/inside.db"), "inside.test.zone");
+        ln(&shared.join("outside.zone"), "outside.test.zone");
+        ln(Path::new(".git/hidden.db"), "hidden.test.zone");
+        ln(Path::new("inside.test.zone"), "chain.test.zone");
+        let mut config = Config::new(zones.clone(), vec![]);
+        config.server.include_dirs.push(shared.clone());
+        config.zones.push(ZoneConfig {
+            name: parse_zone_name("named.test").expect("name"),
+            file: Some(zones.join("inside.test.zone")),
+            allow_transfer: vec![],
+            allow_transfer_keys: vec![],
+            notify: vec![],
+            notify_key: None,
+        });
+        let s = sources(&config).expect("sources");
+        let get = |z: &str| s.zones[&parse_zone_name(z).expect("name")].clone();
+        // (zone, path, writable)
+        let table: &[(&str, PathBuf, bool)] = &[
+            ("plain.test", zones.join("plain.test.zone"), true),
+            ("inside.test", zones.join("data/inside.db"), true),
+            ("chain.test", zones.join("data/inside.db"), true),
+            ("named.test", zones.join("data/inside.db"), true),
+            (
+                "outside.test",
+                shared.canonicalize().expect("c").join("outside.zone"),
+                false,
+            ),
+            (
+                "hidden.test",
+                zones.canonicalize().expect("c").join(".git/hidden.db"),
+                false,
+            ),
+        ];
+        for (zone, path, writable) in table {
+            let src = get(zone);
+            assert_eq!(&src.path, path, "{zone}");
+            assert_eq!(
+                src.read_only.is_none(),
+                *writable,
+                "{zone}: {:?}",
+                src.read_only
+            );
+            assert_eq!(src.link.is_some(), *zone != "plain.test", "{zone}");
+        }
+        let why = get("outside.test").read_only.expect("read-only");
+        assert!(
+            why.contains("outside.test.zone is a symbolic link to")
+                && why.contains("shared/outside.zone, outside zones_dir"),
+            "{why}"
+        );
+        // Each loads, from its target; the include_dirs one too.
+        let rules = FileRules::new(&config);
+        for (zone, ..) in table {
+            let loaded = load_zone(&get(zone), &rules)
+                .unwrap_or_else(|f| panic!("{zone}: {:?}", f.problems));
+            assert_eq!(loaded.files[0].0, get(zone).path, "{zone}");
+        }
+        // A link out of the allowed folders is refused, named by the link.
+        std::os::unix::fs::symlink("/etc/passwd", zones.join("etc.test.zone")).expect("ln");
+        let s = sources(&config).expect("sources");
+        let etc = &s.zones[&parse_zone_name("etc.test").expect("name")];
+        let f = load_zone(etc, &rules).expect_err("outside");
+        let msg = f.problems[0].to_string();
+        assert!(
+            msg.starts_with(&zones.join("etc.test.zone").display().to_string())
+                && msg.contains("/etc/passwd, outside zones_dir"),
+            "{msg}"
         );
     }
 

@@ -169,7 +169,12 @@ fn validation_errors_write_nothing() {
         (
             "/v1/services/x",
             r#"{"records":"10.0.0.1"}"#,
-            "invalid JSON",
+            "\"records\" must be a list of strings",
+        ),
+        (
+            "/v1/services/x",
+            r#"{"records":["10.0.0.1"],"ttl":-5}"#,
+            "\"ttl\" must be a whole number",
         ),
         (
             "/v1/services/x",
@@ -422,17 +427,16 @@ fn write_rate_limit_answers_429_with_retry_after() {
 #[test]
 fn body_limits_413() {
     let (_s, api) = start("rate_limit = 0");
-    let big = format!(
-        r#"{{"records":["10.0.0.1"],"pad":"{}"}}"#,
-        "x".repeat(1_100_000)
-    );
+    // Padded with JSON whitespace: an unknown field would be a 400.
+    let big = format!(r#"{{"records":["10.0.0.1"]{}}}"#, " ".repeat(1_100_000));
     let r = api.put("/v1/services/x", &big);
     assert_eq!(r.status, 413, "{}", &r.text[..r.text.len().min(200)]);
     assert!(r.body["error"].is_string());
     // /v1/state takes up to 10 MB.
-    let state = format!(r#"{{"services":{{}},"pad":"{}"}}"#, "x".repeat(1_100_000));
-    assert_eq!(api.put("/v1/state", &state).status, 200);
-    let huge = format!(r#"{{"services":{{}},"pad":"{}"}}"#, "x".repeat(10_600_000));
+    let state = format!(r#"{{"services":{{}}{}}}"#, " ".repeat(1_100_000));
+    let r = api.put("/v1/state", &state);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let huge = format!(r#"{{"services":{{}}{}}}"#, " ".repeat(10_600_000));
     assert_eq!(api.put("/v1/state", &huge).status, 413);
 }
 
@@ -650,6 +654,30 @@ fn openapi_document_matches_the_routes() {
             routed.push((path.to_string(), m.to_string()));
         }
     }
+    // Every body-taking operation documents 415, and takes back every
+    // field a GET answers (GET-modify-PUT).
+    let schemas = &doc["components"]["schemas"];
+    let answered: Vec<&String> = schemas["Service"]["properties"]
+        .as_object()
+        .expect("Service")
+        .keys()
+        .collect();
+    for (path, ops) in paths {
+        for (m, op) in ops.as_object().expect("ops") {
+            if op.get("requestBody").is_some() {
+                assert!(op["responses"]["415"].is_object(), "{m} {path} lacks 415");
+            }
+        }
+    }
+    for input in ["ServiceInput", "RecordsInput"] {
+        for field in &answered {
+            assert!(
+                schemas[input]["properties"][field.as_str()].is_object(),
+                "{input} does not take back {field}"
+            );
+        }
+    }
+    assert!(schemas["StateInput"]["properties"]["zone"].is_object());
     documented.sort();
     routed.sort();
     assert_eq!(
@@ -764,4 +792,254 @@ fn a_token_narrowed_to_names_writes_only_those() {
         a_addrs(&s.udp(&query("valkey.service.local.", RecordType::A))),
         ips(&["10.0.0.1"])
     );
+}
+
+/// The zone file of `service.local` as it is on disk.
+fn zone_file(s: &common::TestServer) -> String {
+    std::fs::read_to_string(s.zones_dir().join("service.local.zone")).expect("zone")
+}
+
+/// An unknown field, at the top level or inside a `/v1/state` entry, is a
+/// 400 naming the field (and where it is), never a serde dump; nothing is
+/// written.
+#[test]
+fn unknown_fields_are_refused_by_name() {
+    let (s, api) = start("rate_limit = 0");
+    api.put_ok("/v1/services/valkey", r#"{"records":["10.0.0.12"]}"#);
+    let before = zone_file(&s);
+    // (method, path, body, what the message must say)
+    let table: &[(reqwest::Method, &str, &str, &str)] = &[
+        (
+            reqwest::Method::PUT,
+            "/v1/services/valkey",
+            r#"{"recrods":["10.0.0.1"]}"#,
+            r#"unknown field "recrods" in the body; expected one of: type, records, ttl"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/services/valkey/records",
+            r#"{"records":["10.0.0.1"],"tll":5}"#,
+            r#"unknown field "tll" in the body"#,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/v1/services/valkey/records",
+            r#"{"records":["10.0.0.12"],"force":true}"#,
+            r#"unknown field "force" in the body"#,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/v1/state",
+            r#"{"servcies":{}}"#,
+            r#"unknown field "servcies" in the body; expected one of: services"#,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/v1/zones/service.local/state",
+            r#"{"services":{"valkey":{"records":["10.0.0.1"]},"redis":{"recrods":["10.0.0.2"]}}}"#,
+            r#"unknown field "recrods" in services.redis; expected one of: type, records, ttl"#,
+        ),
+    ];
+    for (method, path, body, want) in table {
+        let r = api.call(method.clone(), path, Some(body));
+        assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.text);
+        let msg = r.body["error"].as_str().unwrap_or_default();
+        assert!(msg.contains(want), "{method} {path} {body}: {msg}");
+        assert!(
+            !msg.contains("line 1 column"),
+            "a serde position, not a field: {msg}"
+        );
+    }
+    assert_eq!(zone_file(&s), before, "a refused request wrote nothing");
+    assert_eq!(
+        strings(&api.get("/v1/services/valkey").body["records"]),
+        ["10.0.0.12"]
+    );
+}
+
+/// RFC 9110 §15.5.16: a body that is not JSON by its Content-Type gets 415
+/// before it is read; JSON is `application/json` with any parameters and
+/// the `+json` types (RFC 6839 §3.1); no Content-Type is read as JSON.
+#[test]
+fn a_body_that_is_not_json_gets_415() {
+    let (s, api) = start("rate_limit = 0");
+    let before = zone_file(&s);
+    let body = r#"{"records":["10.0.0.7"]}"#;
+    for ct in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "multipart/form-data; boundary=zz",
+        "application/json; charset=utf-16",
+    ] {
+        let r = api.call_as(reqwest::Method::PUT, "/v1/services/form", body, Some(ct));
+        assert_eq!(r.status, 415, "{ct}: {}", r.text);
+        let msg = r.body["error"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("unsupported") && (msg.contains(ct) || ct.contains("utf-16")),
+            "{ct}: {msg}"
+        );
+    }
+    // `curl -d` without -H: form-urlencoded, with the hint how to fix it.
+    let r = api.call_as(
+        reqwest::Method::PUT,
+        "/v1/state",
+        r#"{"services":{}}"#,
+        Some("application/x-www-form-urlencoded"),
+    );
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("-H 'Content-Type: application/json'")),
+        "{}",
+        r.text
+    );
+    let r = api.call_as(
+        reqwest::Method::POST,
+        "/v1/services/form/records",
+        body,
+        Some("text/plain"),
+    );
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert_eq!(zone_file(&s), before, "nothing written");
+    assert_eq!(api.get("/v1/services/form").status, 404);
+    // Accepted: JSON with a charset, a +json type, and no Content-Type.
+    for (name, ct) in [
+        ("utf8", Some("application/json; charset=utf-8")),
+        ("upper", Some("Application/JSON;Charset=\"UTF-8\"")),
+        ("suffix", Some("application/vnd.dynresolve+json")),
+        ("untyped", None),
+    ] {
+        let path = format!("/v1/services/{name}");
+        let r = api.call_as(reqwest::Method::PUT, &path, body, ct);
+        assert_eq!(r.status, 200, "{ct:?}: {}", r.text);
+        assert_eq!(
+            a_addrs(&s.udp(&query(&format!("{name}.service.local."), RecordType::A))),
+            ips(&["10.0.0.7"]),
+            "{ct:?}"
+        );
+    }
+    // A compressed body is not read either.
+    let r = api
+        .client
+        .put(format!("{}/v1/services/gz", api.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .expect("PUT");
+    assert_eq!(r.status().as_u16(), 415);
+}
+
+/// A dynresolve client works GET-modify-PUT: what each GET answers is
+/// accepted back by the matching write (its read-only fields ignored), and
+/// sent back unchanged changes nothing. A `zone` that is not the zone the
+/// request addresses is a 400 (a listing of one zone pushed to another).
+#[test]
+fn get_bodies_are_accepted_back_by_the_matching_writes() {
+    let (s, api) = start("rate_limit = 0");
+    let zones = s.zones_dir();
+    api.put_ok(
+        "/v1/services/valkey",
+        r#"{"records":["10.0.0.12","10.0.0.13"],"ttl":7}"#,
+    );
+    api.put_ok(
+        "/v1/services/v6",
+        r#"{"type":"AAAA","records":["2001:db8::1"]}"#,
+    );
+    api.put_ok(
+        "/v1/zones/other.test/services/db",
+        r#"{"records":["10.9.0.1"]}"#,
+    );
+    common::update::wait_committed(&zones, "service.local.zone");
+    let head = common::update::head(&zones);
+    let file = zone_file(&s);
+
+    // One service, each route and type: GET, then PUT it back as is.
+    for (get, put) in [
+        ("/v1/services/valkey", "/v1/services/valkey"),
+        (
+            "/v1/services/valkey.service.local",
+            "/v1/zones/service.local/services/valkey",
+        ),
+        ("/v1/services/v6?type=AAAA", "/v1/services/v6"),
+        ("/v1/services/db.other.test", "/v1/services/db.other.test"),
+        (
+            "/v1/zones/other.test/services/db",
+            "/v1/zones/other.test/services/db",
+        ),
+    ] {
+        let got = api.get(get);
+        assert_eq!(got.status, 200, "GET {get}: {}", got.text);
+        for field in ["name", "fqdn", "zone", "type", "records", "ttl"] {
+            assert!(!got.body[field].is_null(), "GET {get} lacks {field}");
+        }
+        let r = api.put(put, &got.text);
+        assert_eq!(r.status, 200, "PUT {put} of GET {get}: {}", r.text);
+        assert_eq!(r.body, got.body, "PUT {put} answers what GET {get} did");
+    }
+    // The listing, back into /v1/state, for each zone.
+    for (get, put) in [
+        ("/v1/services", "/v1/state"),
+        (
+            "/v1/zones/other.test/services",
+            "/v1/zones/other.test/state",
+        ),
+    ] {
+        let listed = api.get(get);
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        let r = api.put(put, &listed.text);
+        assert_eq!(r.status, 200, "PUT {put} of GET {get}: {}", r.text);
+        let n = listed.body["services"].as_object().map_or(0, |m| m.len());
+        assert_eq!(r.body["count"], n, "{}", r.text);
+    }
+    // Sent back unchanged, nothing changed: no write, no commit.
+    assert_eq!(zone_file(&s), file);
+    assert_eq!(common::update::head(&zones), head);
+
+    // GET-modify-PUT: the change lands.
+    let mut got = api.get("/v1/services/valkey").body;
+    got["records"] = json!(["10.0.0.14"]);
+    api.put_ok("/v1/services/valkey", &got.to_string());
+    assert_eq!(
+        a_addrs(&s.udp(&query("valkey.service.local.", RecordType::A))),
+        ips(&["10.0.0.14"])
+    );
+    // The record-level writes take a GET body too.
+    let got = api.get("/v1/services/valkey");
+    let r = api.post("/v1/services/valkey/records", &got.text);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api.delete_body("/v1/services/valkey/records", &got.text);
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(api.get("/v1/services/valkey").status, 404);
+
+    // Another zone's bodies, sent to this zone's paths: refused by name.
+    let before = zone_file(&s);
+    let other_list = api.get("/v1/zones/other.test/services").text;
+    let r = api.put("/v1/state", &other_list);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.body["error"].as_str().is_some_and(|m| m
+            .contains("\"zone\" is \"other.test\", but this request addresses zone service.local")),
+        "{}",
+        r.text
+    );
+    let other_one = api.get("/v1/zones/other.test/services/db").text;
+    let r = api.put("/v1/services/db", &other_one);
+    assert_eq!(r.status, 400, "{}", r.text);
+    let entry =
+        json!({"services": {"db": serde_json::from_str::<Value>(&other_one).expect("json")}});
+    let r = api.put("/v1/state", &entry.to_string());
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("services.db.zone is \"other.test\"")),
+        "{}",
+        r.text
+    );
+    assert_eq!(zone_file(&s), before, "nothing written");
+    assert!(api.get("/v1/services").body["services"]["mail"].is_object());
 }

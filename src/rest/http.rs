@@ -15,9 +15,14 @@
 //!    without a token);
 //! 5. writes only: the source's bucket (`source_rate_limit`), then the
 //!    token's own (`rate_limit`; tokens do not share) → 429 + Retry-After;
-//! 6. the body: not all there within `body_timeout` → 408 and the
-//!    connection closed; over 1 MB (10 MB for `/v1/state`) → 413; bad JSON
-//!    or values → 400 with `{"error": "..."}`, nothing written;
+//! 6. the body, for the requests that take one: a Content-Type other than
+//!    JSON (or a Content-Encoding) → 415, before a byte of it is read (no
+//!    Content-Type is read as JSON; see [`super::body::media_type`]); not
+//!    all there within `body_timeout` → 408 and the connection closed; over
+//!    1 MB (10 MB for `/v1/state`) → 413; bad JSON, an unknown field or a
+//!    bad value → 400 with `{"error": "..."}` naming the field, nothing
+//!    written. Every field a GET answers is accepted back (GET-modify-PUT);
+//!    see [`super::body`];
 //! 7. the token's zones → 403; then the store write, whose change set must
 //!    lie in the token's `names` (checked inside `compute`, so on the zone
 //!    as it is when written) → 403 naming the record. A 2xx is sent only
@@ -28,7 +33,6 @@
 //! written with `Debug` (`?`), quoted and escaped, so a value holding a
 //! newline cannot forge a second log line.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -42,6 +46,8 @@ use axum::routing::MethodRouter;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use super::body::{self, BodyError};
 use subtle::ConstantTimeEq;
 use tracing::{error, info};
 
@@ -149,6 +155,15 @@ impl From<SvcError> for ApiError {
             SvcError::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, m),
             SvcError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
             SvcError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> ApiError {
+        match e {
+            BodyError::Unsupported(m) => ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
+            BodyError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
         }
     }
 }
@@ -345,24 +360,6 @@ struct TypeQuery {
     rtype: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ServiceBody {
-    #[serde(rename = "type")]
-    rtype: Option<String>,
-    records: Option<Vec<String>>,
-    ttl: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct StateBody {
-    services: Option<BTreeMap<String, ServiceBody>>,
-}
-
-fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
-}
-
 /// What a path addresses: `/v1/zones/{zone}/...` gives the zone, the short
 /// routes none; `{name}` where the route has one.
 struct Target {
@@ -422,7 +419,8 @@ impl Edit {
     async fn read(api: &Api, t: Target, req: Request) -> Result<Edit, ApiError> {
         let (caller, body) = caller_and_body(api, req).await?;
         let (zone, fqdn) = t.service(api, &caller)?;
-        let b: ServiceBody = parse_json(&body)?;
+        let b = body::service(&body)?;
+        body::check_zone(b.zone.as_deref(), None, &service::zone_text(&zone))?;
         let rtype = service::parse_type(b.rtype.as_deref())?;
         let values = b.records.unwrap_or_default();
         let records = service::parse_records(rtype, &values)?;
@@ -669,9 +667,17 @@ async fn get_one(
 }
 
 /// The caller and the body (limit applied), which must arrive whole within
-/// `[rest] body_timeout`.
+/// `[rest] body_timeout`, once its headers say it is JSON (else 415, the
+/// body unread).
 async fn caller_and_body(api: &Api, req: Request) -> Result<(Caller, Bytes), ApiError> {
     let caller = extension_from(req.extensions())?;
+    let headers = req.headers();
+    body::media_type(
+        headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+        headers
+            .get(header::CONTENT_ENCODING)
+            .map(HeaderValue::as_bytes),
+    )?;
     let read = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &());
     match tokio::time::timeout(api.config.body_timeout, read).await {
         Ok(body) => Ok((caller, body?)),
@@ -815,7 +821,9 @@ async fn replace_state(State(api): State<Arc<Api>>, t: Target, req: Request) -> 
     let api = &*api;
     let (caller, body) = caller_and_body(api, req).await?;
     let zone = pick_zone(api, &caller, t.zone.as_deref(), None)?;
-    let b: StateBody = parse_json(&body)?;
+    let b = body::state(&body)?;
+    let ztext = service::zone_text(&zone);
+    body::check_zone(b.zone.as_deref(), None, &ztext)?;
     let Some(services) = b.services else {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -825,6 +833,7 @@ async fn replace_state(State(api): State<Arc<Api>>, t: Target, req: Request) -> 
     let mut wanted: Vec<Wanted> = Vec::with_capacity(services.len());
     let mut all_values = Vec::new();
     for (raw, s) in &services {
+        body::check_zone(s.zone.as_deref(), Some(&format!("services.{raw}")), &ztext)?;
         let name = service::service_name(raw, &zone).map_err(|e| match e {
             SvcError::Invalid(m) => SvcError::Invalid(format!("services.{raw}: {m}")),
             other => other,

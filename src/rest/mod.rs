@@ -12,8 +12,9 @@
 //!            ─► axum Router (http.rs, EDGE)
 //!            failed-auth throttle per source (429) ─► Bearer token,
 //!            constant time (401) ─► write rate per token and per source
-//!            (429 + Retry-After) ─► body within body_timeout (408), limit (413)
-//!            ─► handler: service.rs (PURE) validates and builds the
+//!            (429 + Retry-After) ─► body: JSON by its headers (415), within
+//!            body_timeout (408), limit (413), every field known and typed
+//!            (400; body.rs, PURE) ─► handler: service.rs (PURE) validates and builds the
 //!               compute closure ─► store.write(via "rest", actor = token)
 //!               ─► 2xx only once the store returned (durable) + audit log
 //!  reads: the served snapshot (the same one DNS answers from)
@@ -46,6 +47,7 @@ use crate::server::State;
 use crate::server::sources::PerSource;
 use crate::store::Store;
 
+pub mod body;
 pub mod fallback;
 pub mod http;
 pub mod service;

@@ -496,6 +496,10 @@ impl Inner {
             Ok(c) => c,
             Err(e) => return every(e),
         };
+        // A zone file linked out of zones_dir cannot be committed (loader).
+        if let Some(why) = &source.read_only {
+            return every(WriteError::Failed(why.clone()));
+        }
         let _flock = match fsio::ZoneFileLock::acquire(&source.path) {
             Ok(l) => l,
             Err(e) => {

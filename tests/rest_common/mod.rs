@@ -145,6 +145,44 @@ impl Rest {
         }
     }
 
+    /// A request with `body` sent as is, with the Content-Type `content_type`
+    /// (none when `None`) instead of [`Rest::call`]'s `application/json`.
+    pub fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: &str,
+        content_type: Option<&str>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .body(body.to_string());
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let resp = req
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = resp.text().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            retry_after,
+            body,
+            text,
+        }
+    }
+
     pub fn get(&self, path: &str) -> Resp {
         self.call(Method::GET, path, None)
     }

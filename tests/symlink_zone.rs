@@ -1,0 +1,379 @@
+//! A zone file that is a symbolic link (issue 12, item 7).
+//!
+//! A write replaces a zone file by renaming a new file over it; done to a
+//! symlink, that turned the link into a regular file on the first write
+//! and git recorded a type change. The decision: write through.
+//!
+//! - link to a file inside `zones_dir` (the git repository): the target is
+//!   the zone's file for writing, locking, watching and committing; an
+//!   UPDATE is NOERROR, the link stays a link, the target holds the record
+//!   and the commit names the target;
+//! - link to a file in an `[server] include_dirs` location: such a file
+//!   cannot be committed, so writes are refused (UPDATE: SERVFAIL, REST:
+//!   500) with a log line naming link and target; the file is unchanged
+//!   and the zone is still answered.
+//!
+//! The UPDATE tests run the real binary as a child process (its log is
+//! read), the REST one the in-process server; all over 127.0.0.1. Every
+//! wait is bounded; only the processes started here are killed, by PID.
+
+mod common;
+mod rest_common;
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::update::{git, head, run_bounded, text, txt_values};
+use common::wire::{self, SECRET_B64};
+use common::{a_addrs, query, rcode, simple_zone};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+
+/// A temp folder holding `zonewright.toml`, `zones/` (a git repository
+/// with `example.com.zone` a symlink and `other.org.zone` a plain file)
+/// and `shared/` (an include_dirs location).
+struct Setup {
+    top: tempfile::TempDir,
+}
+
+impl Setup {
+    /// `example.com.zone` links to `target` (relative to `zones/`), where
+    /// the zone is written; all of `zones/` is committed, the link as a
+    /// link.
+    fn new(target: &str) -> Setup {
+        let top = tempfile::tempdir().unwrap();
+        let s = Setup { top };
+        for d in ["zones/data", "shared"] {
+            std::fs::create_dir_all(s.top.path().join(d)).unwrap();
+        }
+        let zones = s.zones();
+        std::fs::write(
+            zones.join(target),
+            simple_zone("example.com", 1, "192.0.2.80"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(target, zones.join("example.com.zone")).unwrap();
+        std::fs::write(
+            zones.join("other.org.zone"),
+            simple_zone("other.org", 1, "192.0.2.90"),
+        )
+        .unwrap();
+        s.git(&["init", "-q"]);
+        s.git(&["add", "-A"]);
+        s.git(&["commit", "-q", "-m", "zones, example.com by a symlink"]);
+        s
+    }
+
+    fn zones(&self) -> PathBuf {
+        self.top.path().join("zones")
+    }
+
+    fn shared(&self) -> PathBuf {
+        self.top.path().join("shared")
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let o = run_bounded(
+            Command::new("git")
+                .arg("-C")
+                .arg(self.zones())
+                .args(["-c", "user.name=person", "-c", "user.email=p@test"])
+                .args(args),
+            "",
+            Duration::from_secs(20),
+        );
+        assert!(o.status.success(), "git {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn link_target(&self) -> PathBuf {
+        std::fs::read_link(self.zones().join("example.com.zone"))
+            .expect("example.com.zone is still a symbolic link")
+    }
+}
+
+/// `zonewright serve` as a child process, killed (by PID) on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the binary on a free port (up to 5 tries), ready once both
+    /// zones answer (up to 10 s per try).
+    fn start(setup: &Setup) -> Server {
+        let mut last = String::new();
+        for attempt in 0..5 {
+            let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            let config = setup.top.path().join("zonewright.toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "listen = [\"{addr}\"]\nzones_dir = \"zones\"\n\
+                     [server]\nudp_workers = 1\ninclude_dirs = [\"shared\"]\n\
+                     [git]\nname = \"zonewright\"\nemail = \"zonewright@test\"\n\
+                     [[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\n\
+                     secret = \"{SECRET_B64}\"\nrate_limit = \"off\"\n\
+                     grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }},\n\
+                     \x20         {{ zone = \"other.org\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n"
+                ),
+            )
+            .unwrap();
+            let log = setup.top.path().join(format!("server-{attempt}.log"));
+            let child = Command::new(env!("CARGO_BIN_EXE_zonewright"))
+                .args(["serve", "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            let mut s = Server { child, addr, log };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Some(st) = s.child.try_wait().unwrap() {
+                    last = format!("exited {st}: {}", s.log_text());
+                    break;
+                }
+                let up = |zone: &str| {
+                    let probe = query(zone, RecordType::SOA).to_vec().unwrap();
+                    s.udp_wait(&probe, Duration::from_millis(200))
+                        .is_some_and(|m| rcode(&m) == ResponseCode::NoError)
+                };
+                if up("example.com.") && up("other.org.") {
+                    return s;
+                }
+                if Instant::now() >= deadline {
+                    last = format!("not answering after 10 s: {}", s.log_text());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("zonewright serve did not start: {last}");
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One UDP exchange; `None` without an answer within `wait`.
+    fn udp_wait(&self, bytes: &[u8], wait: Duration) -> Option<Message> {
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        sock.set_read_timeout(Some(wait)).unwrap();
+        sock.send_to(bytes, self.addr).unwrap();
+        let mut buf = vec![0u8; 65535];
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        Message::from_vec(&buf[..n]).ok()
+    }
+
+    /// One UDP exchange; `None` without an answer within 3 s.
+    fn udp_raw(&self, bytes: &[u8]) -> Option<Message> {
+        self.udp_wait(bytes, Duration::from_secs(3))
+    }
+
+    fn udp(&self, msg: &Message) -> Option<Message> {
+        self.udp_raw(&msg.to_vec().unwrap())
+    }
+
+    fn a(&self, name: &str) -> Vec<Ipv4Addr> {
+        let resp = self
+            .udp(&query(name, RecordType::A))
+            .unwrap_or_else(|| panic!("no answer for {name}: {}", self.log_text()));
+        a_addrs(&resp)
+    }
+
+    /// A signed UPDATE adding `_acme-challenge.ZONE. 60 TXT "value"`: its rcode.
+    fn add_txt(&self, zone: &str, value: &str) -> ResponseCode {
+        let owner = format!("_acme-challenge.{zone}");
+        let body = wire::update(0x5a5a, zone, None, &owner, 1, Some(value));
+        let signed = wire::signed(&body, &wire::key("acme-key."), wire::now()).0;
+        let resp = self
+            .udp_raw(&signed)
+            .unwrap_or_else(|| panic!("UPDATE of {zone} not answered: {}", self.log_text()));
+        rcode(&resp)
+    }
+
+    /// Waits up to 10 s for a log line holding every one of `parts`.
+    fn wait_log(&self, parts: &[&str]) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .log_text()
+                .lines()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+                .map(str::to_owned);
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls (up to 10 s) until `ok` holds.
+fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "not within 10 s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_zone_file_linked_inside_zones_dir_is_written_through() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    assert_eq!(
+        server.add_txt("example.com", "through-the-link"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    // The link is still the link; the target has the record.
+    assert_eq!(setup.link_target(), Path::new("data/example.com.db"));
+    let target = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    assert!(target.contains("through-the-link"), "{target}");
+    let resp = server
+        .udp(&query("_acme-challenge.example.com.", RecordType::TXT))
+        .expect("TXT answer");
+    assert_eq!(txt_values(&resp), ["through-the-link"]);
+    // Locked beside the target, not the link.
+    assert!(zones.join("data/.example.com.db.lock").exists());
+    assert!(!zones.join(".example.com.zone.lock").exists());
+    // The commit names the target only; git still has the link as a link.
+    eventually("the write's commit", || {
+        git(&zones, &["log", "-1", "--format=%an"]).trim() == "acme-key"
+    });
+    let stat = git(&zones, &["log", "-1", "--stat", "--format="]);
+    assert!(stat.contains("data/example.com.db"), "{stat}");
+    assert!(!stat.contains("example.com.zone"), "{stat}");
+    let tree = git(&zones, &["ls-tree", "HEAD", "example.com.zone"]);
+    assert!(tree.starts_with("120000 "), "not a link in git: {tree}");
+    assert_eq!(git(&zones, &["status", "--porcelain"]), "");
+
+    // A person's edit of the target is followed (the stat pass), and the
+    // next write goes on top of it, through the link again.
+    let edited = format!(
+        "{}_acme-challenge IN TXT \"through-the-link\"\n",
+        simple_zone("example.com", 5, "192.0.2.99")
+    );
+    let tmp = zones.join("data/.example.com.db.new");
+    std::fs::write(&tmp, edited).unwrap();
+    std::fs::rename(&tmp, zones.join("data/example.com.db")).unwrap();
+    eventually("the edited target served", || {
+        server.a("www.example.com.") == [Ipv4Addr::new(192, 0, 2, 99)]
+    });
+    assert_eq!(
+        server.add_txt("example.com", "second"),
+        ResponseCode::NoError
+    );
+    assert_eq!(setup.link_target(), Path::new("data/example.com.db"));
+    let target = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    assert!(
+        target.contains("192.0.2.99") && target.contains("\"second\""),
+        "{target}"
+    );
+}
+
+#[test]
+fn a_zone_file_linked_into_include_dirs_is_served_but_not_written() {
+    let setup = Setup::new("../shared/example.com.zone");
+    let zones = setup.zones();
+    let target = setup.shared().join("example.com.zone");
+    let before = std::fs::read(&target).unwrap();
+    let head_before = head(&zones);
+    let server = Server::start(&setup);
+    assert_eq!(
+        server.add_txt("example.com", "refused"),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    // One log line names the link and the target.
+    let link = zones.join("example.com.zone").display().to_string();
+    let logged = server.wait_log(&[&link, "is a symbolic link to", "shared/example.com.zone"]);
+    assert!(logged.is_some(), "{}", server.log_text());
+    // Nothing changed: the target, the link, git.
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    assert_eq!(setup.link_target(), Path::new("../shared/example.com.zone"));
+    assert_eq!(head(&zones), head_before);
+    // Still answered; other zones still written.
+    assert_eq!(server.a("www.example.com."), [Ipv4Addr::new(192, 0, 2, 80)]);
+    let resp = server
+        .udp(&query("_acme-challenge.example.com.", RecordType::TXT))
+        .expect("TXT answer");
+    assert_eq!(rcode(&resp), ResponseCode::NXDomain);
+    assert_eq!(
+        server.add_txt("other.org", "plain-file"),
+        ResponseCode::NoError
+    );
+}
+
+/// The REST API maps the refusal as it maps any store failure: 500, the
+/// body saying nothing changed; reads keep working.
+#[test]
+fn rest_writes_to_a_zone_linked_into_include_dirs_answer_500() {
+    use rest_common::{Rest, ZONE, rest_config, service_zone};
+    let extra = format!(
+        "[server]\nudp_workers = 2\ninclude_dirs = [\"shared\"]\n{}",
+        rest_config(&[ZONE], "rate_limit = 0")
+    );
+    let zone = service_zone(ZONE);
+    let s = common::TestServer::start_prepared(&[("service.local.zone", &zone)], &extra, |zones| {
+        let shared = zones.parent().unwrap().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::rename(
+            zones.join("service.local.zone"),
+            shared.join("service.local.zone"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "../shared/service.local.zone",
+            zones.join("service.local.zone"),
+        )
+        .unwrap();
+    });
+    let api = Rest::new(&s);
+    let target = s.dir.path().join("shared/service.local.zone");
+    let before = std::fs::read(&target).unwrap();
+    let r = api.put("/v1/services/valkey", r#"{"records":["10.0.0.12"]}"#);
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing was changed")),
+        "{}",
+        r.text
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    assert!(
+        std::fs::symlink_metadata(s.zones_dir().join("service.local.zone"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let got = api.get("/v1/services/mail");
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(
+        a_addrs(&s.udp(&query("mail.service.local.", RecordType::A))),
+        [Ipv4Addr::new(192, 0, 2, 25)]
+    );
+}
