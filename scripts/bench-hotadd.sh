@@ -7,13 +7,14 @@
 # pseudo-random hex values, ~105 bytes a line: 1,900,000 records make
 # ~200 MB, under the default [server] max_zone_records of 2,000,000),
 # starts zonewright on a free local port over a small zone probe.test, and
-# sends one signed UPDATE to probe.test every 200 ms (scripts/lib/update_probe.py, one at a time, each
-# waiting up to 30 s). After a 5 s baseline the big file is copied into the
-# zones directory (`cp`, or `mv` from the same file system with -m mv);
-# the script then waits for big.test's SOA to be served and for the probe
-# to end, and prints: the probe's latencies (p50, p99, the slowest and when
-# it was sent, how many took over 1 s), the slowest UPDATEs with their
-# times, when big.test was first served, and the server's log lines about
+# sends one signed UPDATE to probe.test every 200 ms
+# (scripts/lib/update_probe.py, one at a time, each waiting up to 30 s).
+# After a 5 s baseline the big file is copied into the zones directory
+# (`cp`, or `mv` from the same file system with -m mv); the script then
+# waits for big.test's SOA to be served and for the probe to end, and
+# prints: the probe's latencies (p50, p99, the slowest and when it was
+# sent, how many took over 1 s), the slowest UPDATEs with their times,
+# when big.test was first served, and the server's log lines about
 # the big zone (load, external-change commit).
 #
 # Measured on a shared 2-core VM (issue 12): big.test served 32-35 s after
