@@ -298,5 +298,6 @@ pub fn opcode_message(op: u8) -> Vec<u8> {
 pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
+pub mod storm;
 pub mod update;
 pub mod wire;
