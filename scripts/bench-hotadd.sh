@@ -17,10 +17,13 @@
 # when big.test was first served, and the server's log lines about
 # the big zone (load, external-change commit).
 #
-# Measured on a shared 2-core VM (issue 12): big.test served 32-35 s after
-# the copy, UPDATEs to probe.test unaffected while it loads (p50 5 ms),
-# then one UPDATE waits 3.8-4.5 s: it is committed behind big.test's
-# external-change commit in the one committer queue.
+# Measured on a shared 2-core VM (issue 12): big.test served 24-42 s after
+# the copy, UPDATEs to probe.test unaffected while it loads (p50 13-18 ms).
+# Before big.test's blob was written on the reloader's thread, one UPDATE
+# then waited 3.8-4.5 s behind big.test's external-change commit in the
+# one committer queue; now the commit itself takes milliseconds, and one
+# UPDATE near the end of the load still takes 2.5-2.9 s (its commit stalls
+# while the loader's memory grows by gigabytes; not seen under strace).
 #
 # Usage: scripts/bench-hotadd.sh [-n RECORDS] [-d SECONDS] [-m cp|mv] [-b BINARY] [-k]
 #   -n RECORDS  records in big.test (default 1900000)

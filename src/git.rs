@@ -228,6 +228,8 @@ pub struct Written<'a> {
     /// read earlier (the file may have changed since): the index entry
     /// then has no stat, so `git status` always looks at the file itself.
     pub stat: Option<Stat>,
+    /// The blob of `bytes`, when the caller has written it already.
+    pub blob: Option<Oid>,
 }
 
 /// The stat fields git's index keeps to tell, without reading a file,
@@ -278,7 +280,10 @@ pub fn commit_written(
     let mut entries = Vec::with_capacity(written.len());
     for w in written {
         let rel = relative(repo, w.file)?;
-        let blob = repo.blob(w.bytes).map_err(&err)?;
+        let blob = match w.blob {
+            Some(b) => b,
+            None => repo.blob(w.bytes).map_err(&err)?,
+        };
         entries.push(index_entry(&rel, blob, w.stat.unwrap_or_default()));
         blobs.push((rel, Some(blob)));
     }
@@ -636,6 +641,7 @@ mod tests {
                 file: &zone,
                 bytes,
                 stat: Some(Stat::of(meta)),
+                blob: None,
             };
             commit_written(&repo, &[w], &key(), &me(), msg).expect("commit")
         };
@@ -695,6 +701,7 @@ mod tests {
             file: &zone,
             bytes: b"v2\n",
             stat: Some(Stat::of(&meta)),
+            blob: None,
         };
         let (c2, _entries_never_written) =
             commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
@@ -743,6 +750,7 @@ mod tests {
             file: &zone,
             bytes: b"v2\n",
             stat: Some(Stat::of(&meta)),
+            blob: None,
         };
         let (c2, entries) = commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
         assert!(c2.is_some());
@@ -772,6 +780,7 @@ mod tests {
                 file: &zone,
                 bytes: text.as_bytes(),
                 stat: Some(Stat::of(&meta)),
+                blob: None,
             };
             let (_, entries) = commit_written(&repo, &[w], &key(), &me(), msg).expect("commit");
             update_index(&repo, &entries).expect("index");

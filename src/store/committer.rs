@@ -73,6 +73,9 @@ pub struct WrittenFile {
     /// The file's stat as written, for the index entry; `None` for a
     /// version read from disk earlier (see [`git::Written::stat`]).
     pub stat: Option<git::Stat>,
+    /// The text's blob, when already written to the object database
+    /// (see [`Committer::submit`]); `None`: the committer writes it.
+    pub blob: Option<git2::Oid>,
 }
 
 /// The writer of a change nobody made through zonewright.
@@ -169,6 +172,7 @@ impl Job {
                 path: PathBuf::from(f.name.as_ref()),
                 text: f.text.clone(),
                 stat: None,
+                blob: None,
             })
             .collect();
         Job {
@@ -378,7 +382,16 @@ impl Committer {
 
     /// Queues `job` behind the commits already submitted; waits while the
     /// queue is full. Call it from a blocking thread.
-    pub fn submit(&self, job: Job) -> Pending {
+    ///
+    /// An `external change` (a file the reloader read, up to any size) has
+    /// its blobs written here, on the caller's thread: hashing and
+    /// compressing a 200 MB zone file takes seconds, and on the committer
+    /// thread every other zone's writes would wait behind it (issue 12
+    /// item 6). The committer then only builds the tree and the commit.
+    pub fn submit(&self, mut job: Job) -> Pending {
+        if job.record.via == EXTERNAL {
+            prehash(&self.zones_dir, &mut job.files);
+        }
         let (done, rx) = watch::channel(None);
         if let Err(Msg::Job(refused)) = self.send(Msg::Job(Box::new((job, done)))) {
             let (job, _) = *refused;
@@ -421,6 +434,19 @@ impl Committer {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(zone);
         }
+    }
+}
+
+/// Writes each file's blob to the repository at `zones_dir` through a
+/// handle of its own (writing an object is safe beside the committer's:
+/// loose objects are content-addressed and renamed into place). A failure
+/// leaves `blob` empty: the committer tries again and reports it.
+fn prehash(zones_dir: &Path, files: &mut [WrittenFile]) {
+    let Ok(repo) = git2::Repository::open(zones_dir) else {
+        return;
+    };
+    for f in files.iter_mut().filter(|f| f.blob.is_none()) {
+        f.blob = repo.blob(f.text.as_bytes()).ok();
     }
 }
 
@@ -601,6 +627,7 @@ fn commit(
             file: &f.path,
             bytes: f.text.as_bytes(),
             stat: f.stat,
+            blob: f.blob,
         })
         .collect();
     // An edit nobody made through zonewright is authored, as at start-up,
@@ -737,6 +764,7 @@ mod tests {
                     path,
                     text,
                     stat: Some(git::Stat::of(&meta)),
+                    blob: None,
                 }],
                 record,
             }
@@ -780,6 +808,43 @@ mod tests {
             .into_iter()
             .map(|p| rt.block_on(p.wait(Duration::from_secs(10))))
             .collect()
+    }
+
+    /// A big external change must not hold up other zones' commits: its
+    /// blob is written before it is queued, and the commit uses it.
+    #[test]
+    fn an_external_change_is_hashed_before_it_is_queued() {
+        let f = Fixture::new();
+        let path = f.dir.path().join("big.test.zone");
+        let text = "; a hand-made zone file\n".repeat(1000);
+        std::fs::write(&path, &text).expect("write");
+        let mut files = vec![WrittenFile {
+            path: path.clone(),
+            text: text.clone(),
+            stat: None,
+            blob: None,
+        }];
+        prehash(f.dir.path(), &mut files);
+        let blob = files[0].blob.expect("hashed on the caller's thread");
+        {
+            let guard = f.repo.lock().expect("lock");
+            let repo = guard.as_ref().expect("repo");
+            assert_eq!(
+                repo.find_blob(blob).expect("written").content(),
+                text.as_bytes()
+            );
+        }
+        let job = Job {
+            files,
+            record: Record::external(&Name::from_ascii("big.test.").expect("zone"), 1),
+        };
+        let done = settle(vec![f.committer.submit(job)]);
+        assert!(matches!(done[0], Outcome::Committed(Some(_))), "{done:?}");
+        let guard = f.repo.lock().expect("lock");
+        let repo = guard.as_ref().expect("repo");
+        let tree = repo.head().and_then(|h| h.peel_to_tree()).expect("tree");
+        let entry = tree.get_name("big.test.zone").expect("committed");
+        assert_eq!(entry.id(), blob);
     }
 
     #[test]
@@ -933,6 +998,7 @@ mod tests {
                 path,
                 text: "x".into(),
                 stat: Some(git::Stat::of(&meta)),
+                blob: None,
             }],
             record: Record {
                 zone: Name::from_ascii("example.com.").expect("zone"),

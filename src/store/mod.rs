@@ -812,6 +812,7 @@ impl Inner {
                 path: PathBuf::from(path),
                 text,
                 stat: Some(stat),
+                blob: None,
             })
             .collect();
         let commit = self.committer.submit(committer::Job {
