@@ -62,6 +62,39 @@ impl Drop for Holder {
     }
 }
 
+/// A `git` process working in `dir` (its current folder) until dropped:
+/// `git cat-file --batch` waiting on its input, as a person's git would be
+/// mid-command.
+struct GitAt(Child);
+
+impl GitAt {
+    fn start(dir: &Path) -> GitAt {
+        let child = Command::new("git")
+            .args(["cat-file", "--batch"])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until /proc shows it as git in `dir` (bounded).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let comm = PathBuf::from(format!("/proc/{}/comm", child.id()));
+        while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "git")
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        GitAt(child)
+    }
+}
+
+impl Drop for GitAt {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn add(port: u16, token: &str) {
     py_ok(port, &[&format!("add _acme-challenge 60 TXT \"{token}\"")]);
 }
@@ -102,6 +135,60 @@ fn stale_locks_are_removed_at_start_up() {
     add(s.addr.port(), "after-restart");
     assert_eq!(commit_count(&zones), before + 1);
     assert!(git(&zones, &["status", "--porcelain"]).trim().is_empty());
+}
+
+/// A `kill -9` mid-commit and an immediate restart: the lock is a moment
+/// old, nobody holds it, and the restart's first write must be committed.
+#[test]
+fn a_young_lock_of_a_killed_server_is_removed_at_a_quick_restart() {
+    let s = start();
+    let zones = s.zones_dir();
+    let branch = branch_lock(&zones);
+    let index = zones.join(".git/index.lock");
+    let s = s.restart_prepared(|_| {
+        std::fs::write(&branch, "0000000000000000000000000000000000000000\n").unwrap();
+        std::fs::write(&index, "DIRC").unwrap();
+    });
+    assert!(
+        !branch.exists() && !index.exists(),
+        "young stale locks survived a restart"
+    );
+    let before = commit_count(&zones);
+    add(s.addr.port(), "after-quick-restart");
+    assert_eq!(commit_count(&zones), before + 1);
+    assert_eq!(commit(&zones, "HEAD").author_name, ACME);
+}
+
+/// `git commit` closes `index.lock` while the editor is open and renames
+/// it afterwards: with a git process working in the repository, an unheld
+/// young lock may be its, and is left alone (the write is refused, never
+/// acknowledged uncommitted); once that process is gone, it is removed.
+#[test]
+fn a_young_lock_is_kept_while_a_git_process_works_in_the_repository() {
+    let s = start();
+    let zones = s.zones_dir();
+    let lock = branch_lock(&zones);
+    std::fs::write(&lock, "0000000000000000000000000000000000000000\n").unwrap();
+    let person = GitAt::start(&zones);
+    let before = commit_count(&zones);
+    let r = py_update(
+        s.addr.port(),
+        &acme_py(),
+        false,
+        &["add _acme-challenge 60 TXT \"while-git-runs\""],
+    );
+    assert_eq!(r.rcode, "SERVFAIL", "{r:?}");
+    assert!(
+        lock.exists(),
+        "the lock of a git process at work was removed"
+    );
+    assert_eq!(commit_count(&zones), before);
+    drop(person);
+    add(s.addr.port(), "after-git-ended");
+    assert!(!lock.exists(), "the stale lock is still there");
+    let text = git(&zones, &["show", "HEAD:example.com.zone"]);
+    assert!(text.contains("after-git-ended"), "{text}");
+    assert!(!text.contains("while-git-runs"), "{text}");
 }
 
 #[test]

@@ -8,22 +8,37 @@
 //! "the reference is locked" until someone deletes it: git never does.
 //!
 //! A lock file is stale when no live process has it open (read from
-//! `/proc/*/fd`) and it is older than [`MIN_AGE`] (the moment between a
-//! git process closing it and renaming it). Stale locks are removed with a
-//! WARN naming each one, at start-up and when a commit fails.
+//! `/proc/*/fd`), no `git` process works in the repository (its current
+//! folder is inside it: `git commit` closes `index.lock` while the editor
+//! is open and renames it after), and it is still there, unchanged, a
+//! moment later ([`SETTLE`]: a git process elsewhere, `git -C` aside, may
+//! be between closing a lock and renaming it). Stale locks are removed
+//! with a WARN naming each one, at start-up and when a commit or an index
+//! write fails. A lock that only a `git` process in the repository could
+//! be holding is left alone until it is [`BUSY_AGE`] old: a long `git
+//! log` in a person's shell must not keep a crash's lock forever.
+//!
+//! An earlier rule (a lock is stale once 5 s old) left the lock of a
+//! `kill -9` in place across a quick restart, and the restart's first
+//! writes were refused.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use tracing::warn;
+use tracing::{debug, warn};
 
-/// A lock younger than this may be one a git process is about to rename.
-pub const MIN_AGE: Duration = Duration::from_secs(5);
+/// How long an unheld lock must stay unchanged to be stale.
+pub const SETTLE: Duration = Duration::from_millis(150);
+/// The age from which a lock is stale even with a `git` process working
+/// in the repository.
+pub const BUSY_AGE: Duration = Duration::from_secs(600);
 /// Lock files looked at under `refs/` (a bound on a hostile tree).
 const MAX_REF_FILES: usize = 10_000;
 
 /// Removes the stale lock files of the repository whose git directory is
-/// `git_dir`; returns those removed.
+/// `git_dir`; returns those removed. Sleeps [`SETTLE`] when there is a
+/// candidate.
 pub fn clear_stale(git_dir: &Path) -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> =
         ["index.lock", "HEAD.lock", "packed-refs.lock", "config.lock"]
@@ -32,17 +47,30 @@ pub fn clear_stale(git_dir: &Path) -> Vec<PathBuf> {
             .filter(|p| p.exists())
             .collect();
     ref_locks(&git_dir.join("refs"), &mut candidates);
-    candidates.retain(|p| old_enough(p));
     if candidates.is_empty() {
         return Vec::new();
     }
-    let Some(held) = open_files() else {
+    let Some(before) = Processes::scan(git_dir) else {
+        return Vec::new();
+    };
+    let seen: Vec<(PathBuf, Option<Seen>)> = candidates
+        .into_iter()
+        .filter(|lock| before.may_remove(lock))
+        .map(|lock| {
+            let s = Seen::of(&lock);
+            (lock, s)
+        })
+        .collect();
+    if seen.is_empty() {
+        return Vec::new();
+    }
+    std::thread::sleep(SETTLE);
+    let Some(after) = Processes::scan(git_dir) else {
         return Vec::new();
     };
     let mut removed = Vec::new();
-    for lock in candidates {
-        let canonical = std::fs::canonicalize(&lock).unwrap_or_else(|_| lock.clone());
-        if held.contains(&canonical) {
+    for (lock, first) in seen {
+        if first.is_none() || Seen::of(&lock) != first || !after.may_remove(&lock) {
             continue;
         }
         match std::fs::remove_file(&lock) {
@@ -57,6 +85,88 @@ pub fn clear_stale(git_dir: &Path) -> Vec<PathBuf> {
         }
     }
     removed
+}
+
+/// A lock file's identity and state: changed means some process is using
+/// it.
+#[derive(PartialEq, Eq)]
+struct Seen {
+    ino: u64,
+    len: u64,
+    mtime: Option<SystemTime>,
+}
+
+impl Seen {
+    fn of(p: &Path) -> Option<Seen> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(p).ok()?;
+        Some(Seen {
+            ino: m.ino(),
+            len: m.len(),
+            mtime: m.modified().ok(),
+        })
+    }
+}
+
+/// What `/proc` tells about the processes that may be using the locks.
+struct Processes {
+    /// Every file some process has open.
+    open: HashSet<PathBuf>,
+    /// A `git` process (PID) whose current folder is in the repository.
+    git_inside: Option<u32>,
+}
+
+impl Processes {
+    /// Reads `/proc` (as root, every process; otherwise this user's).
+    /// `None` without `/proc`: nothing is known to be free.
+    fn scan(git_dir: &Path) -> Option<Processes> {
+        let canonical = std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_path_buf());
+        let repo = canonical.parent().unwrap_or(&canonical).to_path_buf();
+        let mut open = HashSet::new();
+        let mut git_inside = None;
+        for p in std::fs::read_dir("/proc").ok()?.flatten() {
+            let name = p.file_name();
+            let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok(fds) = std::fs::read_dir(p.path().join("fd")) {
+                for fd in fds.flatten() {
+                    if let Ok(target) = std::fs::read_link(fd.path()) {
+                        open.insert(target);
+                    }
+                }
+            }
+            let is_git = std::fs::read_to_string(p.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == "git" || c.starts_with("git-"));
+            if is_git
+                && std::fs::read_link(p.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&repo))
+            {
+                git_inside = Some(pid);
+            }
+        }
+        Some(Processes { open, git_inside })
+    }
+
+    /// Whether `lock` may be removed as far as processes go.
+    fn may_remove(&self, lock: &Path) -> bool {
+        let canonical = std::fs::canonicalize(lock).unwrap_or_else(|_| lock.to_path_buf());
+        if self.open.contains(&canonical) {
+            return false;
+        }
+        match self.git_inside {
+            None => true,
+            Some(pid) => {
+                let old = age(lock).is_some_and(|a| a >= BUSY_AGE);
+                if !old {
+                    debug!(
+                        lock = %lock.display(), pid,
+                        "git lock file kept: a git process works in the repository"
+                    );
+                }
+                old
+            }
+        }
+    }
 }
 
 /// Every `*.lock` below `refs/`, depth first, bounded.
@@ -83,37 +193,9 @@ fn ref_locks(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn old_enough(p: &Path) -> bool {
+fn age(p: &Path) -> Option<Duration> {
     std::fs::symlink_metadata(p)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .is_some_and(|age| age >= MIN_AGE)
-}
-
-/// The files some process on this machine has open (what `/proc` lets us
-/// see; as root, all of them). Without `/proc`, nothing is known to be
-/// free, so nothing is removed.
-fn open_files() -> Option<std::collections::HashSet<PathBuf>> {
-    let mut held = std::collections::HashSet::new();
-    let procs = std::fs::read_dir("/proc").ok()?;
-    for p in procs.flatten() {
-        if !p
-            .file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if let Ok(target) = std::fs::read_link(fd.path()) {
-                held.insert(target);
-            }
-        }
-    }
-    Some(held)
 }

@@ -663,10 +663,19 @@ fn write_index(repo: &Mutex<Option<git2::Repository>>, entries: &mut Vec<git2::I
         return;
     }
     let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(repo) = guard.as_ref()
-        && let Err(e) = git::update_index(repo, entries)
-    {
-        warn!("cannot update the git index (git status may show committed changes): {e}");
+    if let Some(repo) = guard.as_ref() {
+        // An `index.lock` a crash left behind fails it: remove it (only
+        // when stale) and try once more.
+        let written = git::update_index(repo, entries).or_else(|e| {
+            if git::locks::clear_stale(repo.path()).is_empty() {
+                Err(e)
+            } else {
+                git::update_index(repo, entries)
+            }
+        });
+        if let Err(e) = written {
+            warn!("cannot update the git index (git status may show committed changes): {e}");
+        }
     }
     entries.clear();
 }
