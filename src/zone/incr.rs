@@ -205,46 +205,94 @@ impl Zone {
         }
     }
 
-    /// `None`: fall back to a full build.
+    /// `None`: fall back to a full build. The steps, each a function
+    /// below: group the changes by owner, make each touched owner's node,
+    /// add the empty non-terminals above new owners, drop emptied owners,
+    /// give new owners their glue status, then merge the touched nodes
+    /// into the shared ones.
     #[allow(clippy::type_complexity)]
     pub(super) fn incremental(
         &self,
         changes: &ChangeSet,
         location: &Location,
     ) -> Option<Result<(Zone, Vec<ZoneError>), Vec<ZoneError>>> {
-        if changes.remove.len() + changes.add.len() > MAX_INCREMENTAL {
+        if self.needs_full_build(changes) {
             return None;
-        }
-        let origin_key: &[u8] = &self.origin_key;
-        for r in changes.remove.iter().chain(&changes.add) {
-            if r.rtype == RecordType::SOA
-                || (r.rtype == RecordType::NS && *boxed_key(&r.name) == *origin_key)
-            {
-                return None;
-            }
         }
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
+        let (order, touched) = self.group_by_owner(changes, location, &mut errors);
+        let mut soa = self.soa.clone();
+        if let Some(serial) = changes.serial
+            && let Some(rd) = soa_with_serial(&soa.rdata, serial)
+        {
+            soa.rdata = rd;
+        }
+        let mut edit = Edit {
+            zone: self,
+            state: KeyMap::default(),
+        };
+        let mut tally = Tally::default();
+        for key in order {
+            let Some((removes, adds)) = touched.get(&key) else {
+                continue;
+            };
+            let made = edit.make_node(key, removes, adds, &soa, location, &mut tally);
+            let (mut problems, mut notes) = made?;
+            errors.append(&mut problems);
+            warnings.append(&mut notes);
+        }
+        let new_keys = edit.add_ancestors(&tally.created, location, &mut errors);
+        if !errors.is_empty() {
+            return Some(Err(errors));
+        }
+        edit.drop_emptied(tally.emptied);
+        edit.set_glue(&new_keys);
+        let (nodes, index) = edit.merge();
+        let record_count = (self.record_count + tally.count_new).saturating_sub(tally.count_old);
+        Some(Ok((
+            self.with_nodes(soa, nodes, index, record_count),
+            warnings,
+        )))
+    }
 
-        // Group the changes by owner, keeping first-seen order.
+    /// The changes the incremental path does not handle (see the module
+    /// docs): too many, any SOA record, or an apex NS record.
+    fn needs_full_build(&self, changes: &ChangeSet) -> bool {
+        changes.remove.len() + changes.add.len() > MAX_INCREMENTAL
+            || changes.remove.iter().chain(&changes.add).any(|r| {
+                r.rtype == RecordType::SOA
+                    || (r.rtype == RecordType::NS && *boxed_key(&r.name) == *self.origin_key)
+            })
+    }
+
+    /// The changes by owner (removals, additions), owners in first-seen
+    /// order; the apex is touched when the serial changes. An addition
+    /// outside the zone is an error; a removal there is ignored.
+    fn group_by_owner<'c>(
+        &self,
+        changes: &'c ChangeSet,
+        location: &Location,
+        errors: &mut Vec<ZoneError>,
+    ) -> (Vec<Box<[u8]>>, Touched<'c>) {
         let mut order: Vec<Box<[u8]>> = Vec::new();
-        let mut touched: Touched<'_> = KeyMap::default();
-        type Touched<'c> = KeyMap<(Vec<&'c Rr>, Vec<&'c Rr>)>;
-        fn entry<'t, 'c>(
-            touched: &'t mut Touched<'c>,
-            order: &mut Vec<Box<[u8]>>,
-            key: Box<[u8]>,
-        ) -> &'t mut (Vec<&'c Rr>, Vec<&'c Rr>) {
-            touched.entry(key).or_insert_with_key(|k| {
+        let mut touched: Touched<'c> = KeyMap::default();
+        // `add`: None touches the owner only; Some(false) a removal,
+        // Some(true) an addition.
+        let mut touch = |key: Box<[u8]>, rr: Option<(&'c Rr, bool)>| {
+            let e = touched.entry(key).or_insert_with_key(|k| {
                 order.push(k.clone());
                 (Vec::new(), Vec::new())
-            })
-        }
+            });
+            match rr {
+                Some((r, false)) => e.0.push(r),
+                Some((r, true)) => e.1.push(r),
+                None => {}
+            }
+        };
         for r in &changes.remove {
             if self.origin.zone_of(&r.name) {
-                entry(&mut touched, &mut order, boxed_key(&r.name))
-                    .0
-                    .push(r);
+                touch(boxed_key(&r.name), Some((r, false)));
             }
         }
         for r in &changes.add {
@@ -255,158 +303,149 @@ impl Zone {
                 ));
                 continue;
             }
-            entry(&mut touched, &mut order, boxed_key(&r.name))
-                .1
-                .push(r);
+            touch(boxed_key(&r.name), Some((r, true)));
         }
-        let mut soa = self.soa.clone();
-        if let Some(serial) = changes.serial {
-            if let Some(rd) = soa_with_serial(&soa.rdata, serial) {
-                soa.rdata = rd;
-            }
-            entry(&mut touched, &mut order, origin_key.into());
+        if changes.serial.is_some() {
+            touch(self.origin_key.clone(), None);
         }
+        (order, touched)
+    }
 
-        // The new node of each touched owner.
-        let mut edit = Edit {
-            zone: self,
-            state: KeyMap::default(),
+    /// A zone of this origin with the given SOA and nodes (the apex and the
+    /// negative-answer SOA derived from them).
+    fn with_nodes(
+        &self,
+        soa: Rr,
+        nodes: Vec<Arc<Node>>,
+        index: NodeIndex,
+        record_count: usize,
+    ) -> Zone {
+        let apex = nodes
+            .binary_search_by(|n| n.name.cmp(&self.origin))
+            .unwrap_or(0);
+        let timers = soa_timers(&soa.rdata).unwrap_or(SoaTimers {
+            serial: 0,
+            refresh: 0,
+            retry: 0,
+            expire: 0,
+            minimum: 0,
+        });
+        let mut negative_soa = soa.clone();
+        negative_soa.ttl = soa.ttl.min(timers.minimum);
+        Zone {
+            origin: self.origin.clone(),
+            origin_labels: self.origin_labels,
+            origin_key: self.origin_key.clone(),
+            soa,
+            negative_soa,
+            timers,
+            nodes,
+            index,
+            apex,
+            record_count,
+        }
+    }
+}
+
+/// Each touched owner's (removals, additions).
+type Touched<'c> = KeyMap<(Vec<&'c Rr>, Vec<&'c Rr>)>;
+
+/// What making the touched nodes found: records before and after, owners
+/// created and emptied.
+#[derive(Default)]
+struct Tally {
+    count_old: usize,
+    count_new: usize,
+    created: Vec<Box<[u8]>>,
+    emptied: Vec<Box<[u8]>>,
+}
+
+impl Edit<'_> {
+    /// Makes the node of the owner `key` after its removals and additions
+    /// (the apex keeps `soa` as its SOA). Returns the errors and warnings
+    /// of the per-node rules, or `None` when a zone cut or a DNAME appears
+    /// or disappears (a full build is needed).
+    fn make_node(
+        &mut self,
+        key: Box<[u8]>,
+        removes: &[&Rr],
+        adds: &[&Rr],
+        soa: &Rr,
+        location: &Location,
+        tally: &mut Tally,
+    ) -> Option<(Vec<ZoneError>, Vec<ZoneError>)> {
+        let zone = self.zone;
+        let at_apex = *key == *zone.origin_key;
+        let old = zone.index.get(&key).map(|n| &**n);
+        if let Some(old) = old {
+            tally.count_old += old.rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
+        }
+        let mut warnings = Vec::new();
+        let sets = merged_sets(old, at_apex, soa, removes, adds, location, &mut warnings);
+        tally.count_new += sets.iter().map(|(_, s)| s.len()).sum::<usize>();
+        let name = match (sets.first().and_then(|(_, s)| s.first()), old) {
+            (_, Some(old)) if at_apex => old.name.clone(),
+            (Some(first), _) => first.name.clone(),
+            (None, Some(old)) => old.name.clone(),
+            (None, None) => return Some((Vec::new(), warnings)),
         };
-        let (mut count_old, mut count_new) = (0usize, 0usize);
-        let mut created: Vec<Box<[u8]>> = Vec::new();
-        let mut emptied: Vec<Box<[u8]>> = Vec::new();
-        for key in order {
-            let Some((removes, adds)) = touched.get(&key) else {
-                continue;
-            };
-            let at_apex = *key == *origin_key;
-            let old = self.index.get(&key).map(|n| &**n);
-            let mut sets: Vec<(RecordType, Vec<Rr>)> = Vec::new();
-            // Every RR here has this node's owner, so "the same RR" (RFC
-            // 2181 §5) is the same type and canonical RDATA: sets of those
-            // keep removing and adding linear in the RRset's size.
-            let removed: HashSet<(RecordType, Vec<u8>)> =
-                removes.iter().map(|x| (x.rtype, canonical(x))).collect();
-            let mut present: HashSet<(RecordType, Vec<u8>)> = HashSet::new();
-            if let Some(old) = old {
-                count_old += old.rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
-                for s in &old.rrsets {
-                    let rrs: Vec<Rr> = if at_apex && s.rtype == RecordType::SOA {
-                        vec![soa.clone()]
-                    } else {
-                        s.rrs
-                            .iter()
-                            .filter(|r| !removed.contains(&(r.rtype, canonical(r))))
-                            .cloned()
-                            .collect()
-                    };
-                    present.extend(rrs.iter().map(|r| (r.rtype, canonical(r))));
-                    if !rrs.is_empty() {
-                        sets.push((s.rtype, rrs));
-                    }
+        let errors = node_rules(&name, &sets, location);
+        let mut rrsets: Vec<RrSet> = sets
+            .into_iter()
+            .map(|(rtype, rrs)| {
+                let targets = if has_target(rtype) {
+                    rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
+                } else {
+                    Vec::new()
+                };
+                RrSet {
+                    rtype,
+                    rrs,
+                    targets,
                 }
-            }
-            for &rr in adds {
-                if !present.insert((rr.rtype, canonical(rr))) {
-                    continue;
-                }
-                match sets.iter_mut().find(|(t, _)| *t == rr.rtype) {
-                    None => sets.push((rr.rtype, vec![rr.clone()])),
-                    Some((_, set)) => {
-                        let first_ttl = set.first().map(|r| r.ttl).unwrap_or(rr.ttl);
-                        let mut rr = rr.clone();
-                        if rr.ttl != first_ttl {
-                            warnings.push(err(
-                                location,
-                                format!(
-                                    "TTL {} differs from {} in the {} {} RRset; using {}",
-                                    rr.ttl, first_ttl, rr.name, rr.rtype, first_ttl
-                                ),
-                            ));
-                            rr.ttl = first_ttl;
-                        }
-                        set.push(rr);
-                    }
-                }
-            }
-            count_new += sets.iter().map(|(_, s)| s.len()).sum::<usize>();
-
-            let name = match (sets.first().and_then(|(_, s)| s.first()), old) {
-                (_, Some(old)) if at_apex => old.name.clone(),
-                (Some(first), _) => first.name.clone(),
-                (None, Some(old)) => old.name.clone(),
-                (None, None) => continue,
-            };
-            // Per-node rules, as in `Zone::build`.
-            let other_data = sets.iter().any(|(t, _)| {
-                !matches!(*t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC)
-            });
-            for (rtype, set) in &sets {
-                match *rtype {
-                    RecordType::CNAME => {
-                        if set.len() > 1 {
-                            errors.push(err(location, format!("more than one CNAME at {name}")));
-                        }
-                        if other_data {
-                            errors.push(err(
-                                location,
-                                format!("CNAME at {name} beside other data (RFC 2181 §10.1)"),
-                            ));
-                        }
-                    }
-                    RecordType::DNAME if set.len() > 1 => {
-                        errors.push(err(location, format!("more than one DNAME at {name}")));
-                    }
-                    _ => {}
-                }
-            }
-            let mut rrsets: Vec<RrSet> = sets
-                .into_iter()
-                .map(|(rtype, rrs)| {
-                    let targets = if has_target(rtype) {
-                        rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    RrSet {
-                        rtype,
-                        rrs,
-                        targets,
-                    }
-                })
-                .collect();
-            rrsets.sort_by_key(|s| u16::from(s.rtype));
-            let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
-            let dname = rrsets.iter().any(|s| s.rtype == RecordType::DNAME);
-            match old {
-                // A cut or DNAME appears or disappears: see the module docs.
-                Some(o) if o.cut != cut || o.dname != dname => return None,
-                None if cut || dname => return None,
-                _ => {}
-            }
-            if rrsets.is_empty() {
-                emptied.push(key.clone());
-            } else if old.is_none() {
-                created.push(key.clone());
-            }
-            let glue = old.is_some_and(|o| o.glue);
-            edit.state.insert(
-                key,
-                Some(Node {
-                    name,
-                    rrsets,
-                    cut,
-                    dname,
-                    glue,
-                }),
-            );
+            })
+            .collect();
+        rrsets.sort_by_key(|s| u16::from(s.rtype));
+        let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
+        let dname = rrsets.iter().any(|s| s.rtype == RecordType::DNAME);
+        match old {
+            // A cut or DNAME appears or disappears: see the module docs.
+            Some(o) if o.cut != cut || o.dname != dname => return None,
+            None if cut || dname => return None,
+            _ => {}
         }
+        if rrsets.is_empty() {
+            tally.emptied.push(key.clone());
+        } else if old.is_none() {
+            tally.created.push(key.clone());
+        }
+        let glue = old.is_some_and(|o| o.glue);
+        self.state.insert(
+            key,
+            Some(Node {
+                name,
+                rrsets,
+                cut,
+                dname,
+                glue,
+            }),
+        );
+        Some((errors, warnings))
+    }
 
-        // New owners: no data below a DNAME (RFC 6672 §2.4), and empty
-        // non-terminals up to the closest existing ancestor.
+    /// New owners: no data below a DNAME (RFC 6672 §2.4), and empty
+    /// non-terminals up to the closest existing ancestor. Returns the keys
+    /// of every new node (owners and non-terminals).
+    fn add_ancestors(
+        &mut self,
+        created: &[Box<[u8]>],
+        location: &Location,
+        errors: &mut Vec<ZoneError>,
+    ) -> Vec<Box<[u8]>> {
+        let origin_key: &[u8] = &self.zone.origin_key;
         let mut new_keys: Vec<Box<[u8]>> = Vec::new();
-        for key in &created {
-            let Some(name) = edit.look(key).map(|n| n.name.clone()) else {
+        for key in created {
+            let Some(name) = self.look(key).map(|n| n.name.clone()) else {
                 continue;
             };
             let mut k: &[u8] = key;
@@ -414,7 +453,7 @@ impl Zone {
                 if p.len() < origin_key.len() {
                     break;
                 }
-                if edit.look(p).is_some_and(|n| n.dname) {
+                if self.look(p).is_some_and(|n| n.dname) {
                     errors.push(err(
                         location,
                         format!("{name} is below a DNAME (RFC 6672 §2.4)"),
@@ -424,12 +463,12 @@ impl Zone {
                 k = p;
             }
             let mut n = name.base_name();
-            while n.iter().len() > self.origin_labels {
+            while n.iter().len() > self.zone.origin_labels {
                 let k = boxed_key(&n);
-                if edit.look(&k).is_some() {
+                if self.look(&k).is_some() {
                     break;
                 }
-                edit.state.insert(
+                self.state.insert(
                     k.clone(),
                     Some(Node {
                         name: n.clone(),
@@ -444,12 +483,14 @@ impl Zone {
             }
             new_keys.push(key.clone());
         }
-        if !errors.is_empty() {
-            return Some(Err(errors));
-        }
+        new_keys
+    }
 
-        // Emptied owners, deepest first: gone unless a name lies below; an
-        // owner gone may leave its parent an empty leaf in turn.
+    /// Emptied owners, deepest first: gone unless a name lies below; an
+    /// owner gone may leave its parent an empty leaf in turn.
+    fn drop_emptied(&mut self, emptied: Vec<Box<[u8]>>) {
+        let zone = self.zone;
+        let origin_key: &[u8] = &zone.origin_key;
         let mut heap: BinaryHeap<(usize, Box<[u8]>)> =
             emptied.into_iter().map(|k| (key_labels(&k), k)).collect();
         let mut seen: HashSet<Box<[u8]>> = HashSet::new();
@@ -457,29 +498,32 @@ impl Zone {
             if *key == *origin_key || !seen.insert(key.clone()) {
                 continue;
             }
-            let old = self.index.get(&key).map(|n| &**n);
-            if edit.has_descendant(&key, old) {
+            let old = zone.index.get(&key).map(|n| &**n);
+            if self.has_descendant(&key, old) {
                 continue;
             }
             if old.is_some() {
-                edit.state.insert(key.clone(), None);
+                self.state.insert(key.clone(), None);
             } else {
-                edit.state.remove(&key);
+                self.state.remove(&key);
             }
             if let Some(p) = parent_key(&key)
                 && p.len() > origin_key.len()
-                && edit.look(p).is_some_and(Node::is_empty)
+                && self.look(p).is_some_and(Node::is_empty)
             {
                 heap.push((key_labels(p), p.into()));
             }
         }
+    }
 
-        // Glue status of the new owners (cuts are unchanged).
-        for key in &new_keys {
+    /// Glue status of the new owners (cuts are unchanged): below a cut.
+    fn set_glue(&mut self, new_keys: &[Box<[u8]>]) {
+        let origin_key: &[u8] = &self.zone.origin_key;
+        for key in new_keys {
             let mut glue = false;
             let mut k: &[u8] = key;
             loop {
-                if edit.look(k).is_some_and(|n| n.cut) {
+                if self.look(k).is_some_and(|n| n.cut) {
                     glue = true;
                     break;
                 }
@@ -488,27 +532,33 @@ impl Zone {
                     _ => break,
                 }
             }
-            if let Some(Some(n)) = edit.state.get_mut(key) {
+            if let Some(Some(n)) = self.state.get_mut(key) {
                 n.glue = glue;
             }
         }
+    }
 
-        // Share the untouched nodes; merge the touched ones in order.
-        let mut ops: Vec<(Name, Box<[u8]>, Option<Arc<Node>>)> = Vec::new();
-        for (key, s) in edit.state {
+    /// The zone's nodes in canonical order and its index: the untouched
+    /// nodes shared with the old zone, the touched ones merged in order.
+    fn merge(self) -> (Vec<Arc<Node>>, NodeIndex) {
+        let zone = self.zone;
+        // (owner, key, new node or None when removed)
+        type Op = (Name, Box<[u8]>, Option<Arc<Node>>);
+        let mut ops: Vec<Op> = Vec::new();
+        for (key, s) in self.state {
             match s {
                 Some(n) => ops.push((n.name.clone(), key, Some(Arc::new(n)))),
                 None => {
-                    if let Some(old) = self.index.get(&key) {
+                    if let Some(old) = zone.index.get(&key) {
                         ops.push((old.name.clone(), key, None));
                     }
                 }
             }
         }
         ops.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut index: NodeIndex = self.index.clone();
-        let mut nodes: Vec<Arc<Node>> = Vec::with_capacity(self.nodes.len() + ops.len());
-        let mut rest: &[Arc<Node>] = &self.nodes;
+        let mut index: NodeIndex = zone.index.clone();
+        let mut nodes: Vec<Arc<Node>> = Vec::with_capacity(zone.nodes.len() + ops.len());
+        let mut rest: &[Arc<Node>] = &zone.nodes;
         for (name, key, node) in ops {
             let (before, after) = match rest.binary_search_by(|n| n.name.cmp(&name)) {
                 Ok(p) => (
@@ -530,34 +580,96 @@ impl Zone {
             }
         }
         nodes.extend_from_slice(rest);
-
-        let apex = nodes
-            .binary_search_by(|n| n.name.cmp(&self.origin))
-            .unwrap_or(0);
-        let timers = soa_timers(&soa.rdata).unwrap_or(SoaTimers {
-            serial: 0,
-            refresh: 0,
-            retry: 0,
-            expire: 0,
-            minimum: 0,
-        });
-        let mut negative_soa = soa.clone();
-        negative_soa.ttl = soa.ttl.min(timers.minimum);
-        let record_count = (self.record_count + count_new).saturating_sub(count_old);
-        Some(Ok((
-            Zone {
-                origin: self.origin.clone(),
-                origin_labels: self.origin_labels,
-                origin_key: self.origin_key.clone(),
-                soa,
-                negative_soa,
-                timers,
-                nodes,
-                index,
-                apex,
-                record_count,
-            },
-            warnings,
-        )))
+        (nodes, index)
     }
+}
+
+/// The RRsets of one owner after its removals and additions: the old
+/// node's sets less what is removed (the apex's SOA replaced by `soa`),
+/// then each addition not already present, in the TTL of its RRset's
+/// first record (a warning when it differed).
+fn merged_sets(
+    old: Option<&Node>,
+    at_apex: bool,
+    soa: &Rr,
+    removes: &[&Rr],
+    adds: &[&Rr],
+    location: &Location,
+    warnings: &mut Vec<ZoneError>,
+) -> Vec<(RecordType, Vec<Rr>)> {
+    let mut sets: Vec<(RecordType, Vec<Rr>)> = Vec::new();
+    // Every RR here has this node's owner, so "the same RR" (RFC 2181 §5)
+    // is the same type and canonical RDATA: sets of those keep removing
+    // and adding linear in the RRset's size.
+    let removed: HashSet<(RecordType, Vec<u8>)> =
+        removes.iter().map(|x| (x.rtype, canonical(x))).collect();
+    let mut present: HashSet<(RecordType, Vec<u8>)> = HashSet::new();
+    for s in old.map_or(&[][..], |o| &o.rrsets) {
+        let rrs: Vec<Rr> = if at_apex && s.rtype == RecordType::SOA {
+            vec![soa.clone()]
+        } else {
+            s.rrs
+                .iter()
+                .filter(|r| !removed.contains(&(r.rtype, canonical(r))))
+                .cloned()
+                .collect()
+        };
+        present.extend(rrs.iter().map(|r| (r.rtype, canonical(r))));
+        if !rrs.is_empty() {
+            sets.push((s.rtype, rrs));
+        }
+    }
+    for &rr in adds {
+        if !present.insert((rr.rtype, canonical(rr))) {
+            continue;
+        }
+        match sets.iter_mut().find(|(t, _)| *t == rr.rtype) {
+            None => sets.push((rr.rtype, vec![rr.clone()])),
+            Some((_, set)) => {
+                let first_ttl = set.first().map(|r| r.ttl).unwrap_or(rr.ttl);
+                let mut rr = rr.clone();
+                if rr.ttl != first_ttl {
+                    warnings.push(err(
+                        location,
+                        format!(
+                            "TTL {} differs from {} in the {} {} RRset; using {}",
+                            rr.ttl, first_ttl, rr.name, rr.rtype, first_ttl
+                        ),
+                    ));
+                    rr.ttl = first_ttl;
+                }
+                set.push(rr);
+            }
+        }
+    }
+    sets
+}
+
+/// The per-node rules of `Zone::build`: one CNAME and nothing beside it
+/// (RFC 2181 §10.1), one DNAME.
+fn node_rules(name: &Name, sets: &[(RecordType, Vec<Rr>)], location: &Location) -> Vec<ZoneError> {
+    let mut errors = Vec::new();
+    let other_data = sets
+        .iter()
+        .any(|(t, _)| !matches!(*t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC));
+    for (rtype, set) in sets {
+        match *rtype {
+            RecordType::CNAME => {
+                if set.len() > 1 {
+                    errors.push(err(location, format!("more than one CNAME at {name}")));
+                }
+                if other_data {
+                    errors.push(err(
+                        location,
+                        format!("CNAME at {name} beside other data (RFC 2181 §10.1)"),
+                    ));
+                }
+            }
+            RecordType::DNAME if set.len() > 1 => {
+                errors.push(err(location, format!("more than one DNAME at {name}")));
+            }
+            _ => {}
+        }
+    }
+    errors
 }
