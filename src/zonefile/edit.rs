@@ -262,31 +262,14 @@ fn record_line(rr: &Rr, origin: &Name, sep: &str) -> String {
     )
 }
 
+/// Applies `changes` to `doc`: the steps below, in order. The edited
+/// document is checked to hold exactly the expected records before it is
+/// returned.
 pub(super) fn apply(
     doc: &Document,
     changes: &ChangeSet,
 ) -> Result<(Document, Rendered), ZoneError> {
     let recs: Vec<&RecordEntry> = doc.record_entries().collect();
-    let main_name: Arc<str> = doc
-        .files
-        .first()
-        .map_or_else(|| Arc::from(""), |f| f.name.clone());
-    let top = Location {
-        file: main_name,
-        line: 1,
-        col: 1,
-    };
-
-    // Only records whose owner is one the change set names can match it:
-    // a cheap owner hash picks them, and only they get full keys.
-    let mut wanted: Vec<u64> = changes
-        .remove
-        .iter()
-        .chain(&changes.add)
-        .map(|rr| owner_hash(&rr.name))
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
     let computed: Vec<RecMeta>;
     let meta: &[RecMeta] = if doc.meta.len() == recs.len() {
         &doc.meta
@@ -294,106 +277,192 @@ pub(super) fn apply(
         computed = recs.iter().map(|r| RecMeta::of(r)).collect();
         &computed
     };
-    let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
-    let mut by_owner: HashMap<String, Vec<usize>> = HashMap::new();
-    for (k, m) in meta.iter().enumerate() {
-        if wanted.binary_search(&m.owner).is_err() {
-            continue;
-        }
-        let Some(r) = recs.get(k) else {
-            continue;
-        };
-        by_key.entry(key(&r.rr)).or_default().push(k);
-        by_owner.entry(owner_key(&r.rr.name)).or_default().push(k);
-    }
+    let main_name: Arc<str> = doc
+        .files
+        .first()
+        .map_or_else(|| Arc::from(""), |f| f.name.clone());
+    let cx = Cx {
+        doc,
+        recs,
+        meta,
+        top: Location {
+            file: main_name,
+            line: 1,
+            col: 1,
+        },
+    };
+    let found = cx.find_owners(changes);
+    let removed = cx.removals(changes, &found)?;
+    let (inserts, accepted) = cx.placements(changes, &found, &removed)?;
+    let mut edits: Vec<Vec<Edit>> = doc.files.iter().map(|_| Vec::new()).collect();
+    let new_soa = match changes.serial {
+        Some(serial) => Some(cx.serial_edit(serial, &mut edits)?),
+        None => None,
+    };
+    cx.line_edits(&removed, &inserts, &mut edits);
+    let edits = cx.neighbour_fixes(&removed, &inserts, edits);
+    let (new_doc, dirty, fresh) = cx.rebuild(&edits, accepted.len())?;
+    let rendered = cx.render(&new_doc)?;
+    cx.check(&new_doc, &dirty, &fresh, new_soa.as_ref(), &accepted)?;
+    Ok((new_doc, rendered))
+}
 
-    // Removals: every record that is the same RR goes.
-    let mut removed = vec![false; recs.len()];
-    for rr in &changes.remove {
-        let Some(ks) = by_key.get(&key(rr)) else {
-            return Err(error_at(
-                top.clone(),
-                format!("cannot remove {}: no such record", rr_text(rr)),
-            ));
-        };
-        for &k in ks {
-            if recs[k].rr.rtype == RecordType::SOA {
-                return Err(error_at(
-                    recs[k].location.clone(),
-                    "cannot remove the SOA record (change its serial instead)".into(),
-                ));
-            }
-            removed[k] = true;
-        }
-    }
+/// What every step of [`apply`] reads: the document, its record entries in
+/// reading order with their [`RecMeta`], and the location of messages that
+/// name no record.
+struct Cx<'d> {
+    doc: &'d Document,
+    recs: Vec<&'d RecordEntry>,
+    meta: &'d [RecMeta],
+    top: Location,
+}
 
-    // Additions: skip RRs already there, place the rest.
-    let mut inserts: HashMap<Spot, (Name, Vec<Rr>)> = HashMap::new();
-    let mut added: HashMap<Key, u32> = HashMap::new();
-    let mut accepted: Vec<Rr> = Vec::new();
-    for rr in &changes.add {
-        let kk = key(rr);
-        let present = by_key
-            .get(&kk)
-            .into_iter()
-            .flatten()
-            .find(|&&k| !removed[k])
-            .map(|&k| (recs[k].rr.ttl, Some(recs[k].location.clone())))
-            .or_else(|| added.get(&kk).map(|&t| (t, None)));
-        if let Some((ttl, loc)) = present {
-            if ttl == rr.ttl {
+/// The records whose owner the change set names, by RR identity and by
+/// owner (record indexes).
+struct Found {
+    by_key: HashMap<Key, Vec<usize>>,
+    by_owner: HashMap<String, Vec<usize>>,
+}
+
+/// The records added at each spot (with the origin in effect there), and
+/// every RR added, in change-set order.
+type Placed = (HashMap<Spot, (Name, Vec<Rr>)>, Vec<Rr>);
+
+impl<'d> Cx<'d> {
+    /// Only records whose owner is one the change set names can match it:
+    /// a cheap owner hash picks them, and only they get full keys.
+    fn find_owners(&self, changes: &ChangeSet) -> Found {
+        let mut wanted: Vec<u64> = changes
+            .remove
+            .iter()
+            .chain(&changes.add)
+            .map(|rr| owner_hash(&rr.name))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut found = Found {
+            by_key: HashMap::new(),
+            by_owner: HashMap::new(),
+        };
+        for (k, m) in self.meta.iter().enumerate() {
+            if wanted.binary_search(&m.owner).is_err() {
                 continue;
             }
-            return Err(error_at(
-                loc.unwrap_or_else(|| top.clone()),
-                format!(
-                    "cannot add {}: present with TTL {ttl} (remove it to change the TTL)",
-                    rr_text(rr)
-                ),
-            ));
+            let Some(r) = self.recs.get(k) else {
+                continue;
+            };
+            found.by_key.entry(key(&r.rr)).or_default().push(k);
+            found
+                .by_owner
+                .entry(owner_key(&r.rr.name))
+                .or_default()
+                .push(k);
         }
-        added.insert(kk, rr.ttl);
-        let same_owner = by_owner.get(&owner_key(&rr.name));
-        let anchor = same_owner
-            .and_then(|ks| ks.iter().rev().find(|&&k| !removed[k]))
-            .or_else(|| same_owner.and_then(|ks| ks.last()));
-        let (spot, origin) = match anchor {
-            Some(&k) => {
-                let (f, e) = doc.records[k];
-                let end = doc.files[f].entries[e].end;
-                (Spot { file: f, pos: end }, recs[k].origin.clone())
-            }
-            None => match doc.files.first() {
-                Some(f) => (
-                    Spot {
-                        file: 0,
-                        pos: f.text.len(),
-                    },
-                    f.final_origin.clone(),
-                ),
-                None => (Spot { file: 0, pos: 0 }, doc.origin.clone()),
-            },
-        };
-        inserts
-            .entry(spot)
-            .or_insert_with(|| (origin, Vec::new()))
-            .1
-            .push(rr.clone());
-        accepted.push(rr.clone());
+        found
     }
 
-    let mut edits: Vec<Vec<Edit>> = doc.files.iter().map(|_| Vec::new()).collect();
+    /// Removals: every record that is the same RR goes. An RR not there,
+    /// or the SOA, is an error.
+    fn removals(&self, changes: &ChangeSet, found: &Found) -> Result<Vec<bool>, ZoneError> {
+        let mut removed = vec![false; self.recs.len()];
+        for rr in &changes.remove {
+            let Some(ks) = found.by_key.get(&key(rr)) else {
+                return Err(error_at(
+                    self.top.clone(),
+                    format!("cannot remove {}: no such record", rr_text(rr)),
+                ));
+            };
+            for &k in ks {
+                if self.recs[k].rr.rtype == RecordType::SOA {
+                    return Err(error_at(
+                        self.recs[k].location.clone(),
+                        "cannot remove the SOA record (change its serial instead)".into(),
+                    ));
+                }
+                removed[k] = true;
+            }
+        }
+        Ok(removed)
+    }
 
-    // Serial: only the serial token's bytes.
-    let mut new_soa: Option<(usize, Rr)> = None;
-    if let Some(serial) = changes.serial {
+    /// Additions: RRs already there are skipped (an error when only the
+    /// TTL differs); the rest go after the last surviving record of their
+    /// owner, else after its last record, else at the end of the main file.
+    fn placements(
+        &self,
+        changes: &ChangeSet,
+        found: &Found,
+        removed: &[bool],
+    ) -> Result<Placed, ZoneError> {
+        let (doc, recs) = (self.doc, &self.recs);
+        let mut inserts: HashMap<Spot, (Name, Vec<Rr>)> = HashMap::new();
+        let mut added: HashMap<Key, u32> = HashMap::new();
+        let mut accepted: Vec<Rr> = Vec::new();
+        for rr in &changes.add {
+            let kk = key(rr);
+            let present = found
+                .by_key
+                .get(&kk)
+                .into_iter()
+                .flatten()
+                .find(|&&k| !removed[k])
+                .map(|&k| (recs[k].rr.ttl, Some(recs[k].location.clone())))
+                .or_else(|| added.get(&kk).map(|&t| (t, None)));
+            if let Some((ttl, loc)) = present {
+                if ttl == rr.ttl {
+                    continue;
+                }
+                return Err(error_at(
+                    loc.unwrap_or_else(|| self.top.clone()),
+                    format!(
+                        "cannot add {}: present with TTL {ttl} (remove it to change the TTL)",
+                        rr_text(rr)
+                    ),
+                ));
+            }
+            added.insert(kk, rr.ttl);
+            let same_owner = found.by_owner.get(&owner_key(&rr.name));
+            let anchor = same_owner
+                .and_then(|ks| ks.iter().rev().find(|&&k| !removed[k]))
+                .or_else(|| same_owner.and_then(|ks| ks.last()));
+            let (spot, origin) = match anchor {
+                Some(&k) => {
+                    let (f, e) = doc.records[k];
+                    let end = doc.files[f].entries[e].end;
+                    (Spot { file: f, pos: end }, recs[k].origin.clone())
+                }
+                None => match doc.files.first() {
+                    Some(f) => (
+                        Spot {
+                            file: 0,
+                            pos: f.text.len(),
+                        },
+                        f.final_origin.clone(),
+                    ),
+                    None => (Spot { file: 0, pos: 0 }, doc.origin.clone()),
+                },
+            };
+            inserts
+                .entry(spot)
+                .or_insert_with(|| (origin, Vec::new()))
+                .1
+                .push(rr.clone());
+            accepted.push(rr.clone());
+        }
+        Ok((inserts, accepted))
+    }
+
+    /// Serial: only the serial token's bytes change. Returns the SOA's
+    /// record index and the SOA with the new serial.
+    fn serial_edit(&self, serial: u32, edits: &mut [Vec<Edit>]) -> Result<(usize, Rr), ZoneError> {
+        let (doc, recs) = (self.doc, &self.recs);
         let soa = recs
             .iter()
             .position(|r| r.rr.rtype == RecordType::SOA && r.rr.name == doc.origin)
             .or_else(|| recs.iter().position(|r| r.rr.rtype == RecordType::SOA));
         let Some(k) = soa else {
             return Err(error_at(
-                top.clone(),
+                self.top.clone(),
                 "cannot set the serial: no SOA record".into(),
             ));
         };
@@ -415,181 +484,227 @@ pub(super) fn apply(
         let Some(rd) = soa_with_serial(&r.rr.rdata, serial) else {
             return Err(error_at(r.location.clone(), "malformed SOA RDATA".into()));
         };
-        new_soa = Some((
+        Ok((
             k,
             Rr {
                 rdata: rd,
                 ..r.rr.clone()
             },
-        ));
+        ))
     }
 
-    // Deletions and inserted lines.
-    for (k, &gone) in removed.iter().enumerate() {
-        if gone {
-            let (f, e) = doc.records[k];
-            let entry = &doc.files[f].entries[e];
-            edits[f].push(Edit {
-                start: entry.start,
-                end: entry.end,
-                text: String::new(),
-                fresh_line: false,
-            });
+    /// Deletions of removed records' entries and the inserted lines (in
+    /// the separator the file mostly uses).
+    fn line_edits(
+        &self,
+        removed: &[bool],
+        inserts: &HashMap<Spot, (Name, Vec<Rr>)>,
+        edits: &mut [Vec<Edit>],
+    ) {
+        let doc = self.doc;
+        for (k, &gone) in removed.iter().enumerate() {
+            if gone {
+                let (f, e) = doc.records[k];
+                let entry = &doc.files[f].entries[e];
+                edits[f].push(Edit {
+                    start: entry.start,
+                    end: entry.end,
+                    text: String::new(),
+                    fresh_line: false,
+                });
+            }
+        }
+        let mut seps: HashMap<usize, &'static str> = HashMap::new();
+        for (spot, (origin, rrs)) in inserts {
+            let sep = *seps
+                .entry(spot.file)
+                .or_insert_with(|| separator(doc, spot.file));
+            for rr in rrs {
+                edits[spot.file].push(Edit {
+                    start: spot.pos,
+                    end: spot.pos,
+                    text: record_line(rr, origin, sep),
+                    fresh_line: true,
+                });
+            }
         }
     }
-    let mut seps: HashMap<usize, &'static str> = HashMap::new();
-    for (spot, (origin, rrs)) in &inserts {
-        let sep = *seps
-            .entry(spot.file)
-            .or_insert_with(|| separator(doc, spot.file));
-        for rr in rrs {
-            edits[spot.file].push(Edit {
-                start: spot.pos,
-                end: spot.pos,
-                text: record_line(rr, origin, sep),
-                fresh_line: true,
-            });
+
+    /// Owners and TTLs that relied on a removed or displaced neighbour
+    /// (see [`Walk`]); the edits of each file sorted (stably: insertions
+    /// at one spot keep their order).
+    fn neighbour_fixes(
+        &self,
+        removed: &[bool],
+        inserts: &HashMap<Spot, (Name, Vec<Rr>)>,
+        edits: Vec<Vec<Edit>>,
+    ) -> Vec<Vec<Edit>> {
+        let mut walk = Walk {
+            doc: self.doc,
+            meta: self.meta,
+            removed,
+            next: 0,
+            inserts,
+            edits,
+        };
+        walk.walk(
+            0,
+            Sim {
+                last_owner: None,
+                default_ttl: None,
+                last_ttl: None,
+            },
+        );
+        let mut edits = walk.edits;
+        for es in &mut edits {
+            es.sort_by_key(|e| (e.start, e.end));
         }
+        edits
     }
 
-    // Owners and TTLs that relied on a removed or displaced neighbour.
-    let mut walk = Walk {
-        doc,
-        meta,
-        removed: &removed,
-        next: 0,
-        inserts: &inserts,
-        edits,
-    };
-    walk.walk(
-        0,
-        Sim {
-            last_owner: None,
-            default_ttl: None,
-            last_ttl: None,
-        },
-    );
-    let Walk { edits, .. } = walk;
-    let mut edits = edits;
-    for es in &mut edits {
-        // Stable: insertions at one spot keep their order.
-        es.sort_by_key(|e| (e.start, e.end));
-    }
-    let changed: Vec<bool> = edits.iter().map(|es| !es.is_empty()).collect();
-
-    // The new document: untouched entries moved, new text parsed.
-    let mut rb = Rebuild {
-        doc,
-        old_meta: meta,
-        old_record: 0,
-        edits: &edits,
-        changed: &changed,
-        files: doc.files.iter().map(|_| None).collect(),
-        records: Vec::with_capacity(doc.records.len() + accepted.len()),
-        meta: Vec::with_capacity(doc.records.len() + accepted.len()),
-        dirty: Vec::new(),
-        fresh: Vec::new(),
-    };
-    rb.file(
-        0,
-        State {
-            origin: doc.origin.clone(),
-            last_owner: None,
-            default_ttl: None,
-            last_ttl: None,
-        },
-    )?;
-    let Rebuild {
-        files: new_files,
-        records: new_records,
-        meta: new_meta,
-        dirty,
-        fresh,
-        ..
-    } = rb;
-    let mut files = Vec::with_capacity(new_files.len());
-    for (f, nf) in doc.files.iter().zip(new_files) {
+    /// The new document: untouched entries moved, new text parsed (see
+    /// [`Rebuild`]). Also returns the old entries that were re-read and
+    /// the new entries parsed, for [`Cx::check`].
+    #[allow(clippy::type_complexity)]
+    fn rebuild(
+        &self,
+        edits: &[Vec<Edit>],
+        added: usize,
+    ) -> Result<(Document, Vec<(usize, usize)>, Vec<(usize, usize)>), ZoneError> {
+        let doc = self.doc;
+        let changed: Vec<bool> = edits.iter().map(|es| !es.is_empty()).collect();
+        let mut rb = Rebuild {
+            doc,
+            old_meta: self.meta,
+            old_record: 0,
+            edits,
+            changed: &changed,
+            files: doc.files.iter().map(|_| None).collect(),
+            records: Vec::with_capacity(doc.records.len() + added),
+            meta: Vec::with_capacity(doc.records.len() + added),
+            dirty: Vec::new(),
+            fresh: Vec::new(),
+        };
+        rb.file(
+            0,
+            State {
+                origin: doc.origin.clone(),
+                last_owner: None,
+                default_ttl: None,
+                last_ttl: None,
+            },
+        )?;
+        let Rebuild {
+            files: new_files,
+            records,
+            meta,
+            dirty,
+            fresh,
+            ..
+        } = rb;
         // A file that is not read (cannot happen) keeps its old model.
-        files.push(nf.unwrap_or_else(|| f.clone()));
-    }
-    let new_doc = Document {
-        origin: doc.origin.clone(),
-        files,
-        records: new_records,
-        meta: new_meta,
-    };
-
-    let mut rendered = Rendered { files: Vec::new() };
-    for (old, new) in doc.files.iter().zip(&new_doc.files) {
-        if old.text == new.text {
-            continue;
-        }
-        if doc.files.iter().filter(|g| g.name == old.name).count() > 1 {
-            return Err(error_at(
-                top.clone(),
-                format!("cannot edit {}: it is $INCLUDEd more than once", old.name),
-            ));
-        }
-        rendered
+        let files = doc
             .files
-            .push((old.name.to_string(), new.text.clone()));
+            .iter()
+            .zip(new_files)
+            .map(|(f, nf)| nf.unwrap_or_else(|| f.clone()))
+            .collect();
+        let new_doc = Document {
+            origin: doc.origin.clone(),
+            files,
+            records,
+            meta,
+        };
+        Ok((new_doc, dirty, fresh))
     }
 
-    // Check that the parsed new text holds exactly the expected records: the
-    // additions, and the re-parsed records as they were (the SOA with its
-    // new serial). Untouched records were moved, not re-read.
-    let mut want: HashMap<(Key, u32), isize> = HashMap::new();
-    let dirty_index: Vec<usize> = doc
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, fe)| dirty.contains(fe))
-        .map(|(k, _)| k)
-        .collect();
-    if dirty_index.len() != dirty.len() {
-        return Err(error_at(
-            top,
-            "internal: an edited entry is not a record".into(),
-        ));
+    /// The new text of each file that changed; a file `$INCLUDE`d more
+    /// than once cannot be edited.
+    fn render(&self, new_doc: &Document) -> Result<Rendered, ZoneError> {
+        let doc = self.doc;
+        let mut rendered = Rendered { files: Vec::new() };
+        for (old, new) in doc.files.iter().zip(&new_doc.files) {
+            if old.text == new.text {
+                continue;
+            }
+            if doc.files.iter().filter(|g| g.name == old.name).count() > 1 {
+                return Err(error_at(
+                    self.top.clone(),
+                    format!("cannot edit {}: it is $INCLUDEd more than once", old.name),
+                ));
+            }
+            rendered
+                .files
+                .push((old.name.to_string(), new.text.clone()));
+        }
+        Ok(rendered)
     }
-    for &k in &dirty_index {
-        let rr = match &new_soa {
-            Some((s, soa)) if *s == k => soa,
-            _ => &recs[k].rr,
-        };
-        *want.entry((key(rr), rr.ttl)).or_default() += 1;
-    }
-    for rr in &accepted {
-        *want.entry((key(rr), rr.ttl)).or_default() += 1;
-    }
-    for &(f, e) in &fresh {
-        let Some(EntryKind::Record(r)) = new_doc
-            .files
-            .get(f)
-            .and_then(|f| f.entries.get(e))
-            .map(|e| &e.kind)
-        else {
-            continue;
-        };
-        let slot = want.entry((key(&r.rr), r.rr.ttl)).or_default();
-        *slot -= 1;
-        if *slot < 0 {
+
+    /// Checks that the parsed new text holds exactly the expected records:
+    /// the additions, and the re-parsed records as they were (the SOA with
+    /// its new serial). Untouched records were moved, not re-read.
+    fn check(
+        &self,
+        new_doc: &Document,
+        dirty: &[(usize, usize)],
+        fresh: &[(usize, usize)],
+        new_soa: Option<&(usize, Rr)>,
+        accepted: &[Rr],
+    ) -> Result<(), ZoneError> {
+        let mut want: HashMap<(Key, u32), isize> = HashMap::new();
+        let dirty_index: Vec<usize> = self
+            .doc
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, fe)| dirty.contains(fe))
+            .map(|(k, _)| k)
+            .collect();
+        if dirty_index.len() != dirty.len() {
             return Err(error_at(
-                r.location.clone(),
-                format!(
-                    "internal: the edited text has an unexpected record {}",
-                    rr_text(&r.rr)
-                ),
+                self.top.clone(),
+                "internal: an edited entry is not a record".into(),
             ));
         }
+        for &k in &dirty_index {
+            let rr = match new_soa {
+                Some((s, soa)) if *s == k => soa,
+                _ => &self.recs[k].rr,
+            };
+            *want.entry((key(rr), rr.ttl)).or_default() += 1;
+        }
+        for rr in accepted {
+            *want.entry((key(rr), rr.ttl)).or_default() += 1;
+        }
+        for &(f, e) in fresh {
+            let Some(EntryKind::Record(r)) = new_doc
+                .files
+                .get(f)
+                .and_then(|f| f.entries.get(e))
+                .map(|e| &e.kind)
+            else {
+                continue;
+            };
+            let slot = want.entry((key(&r.rr), r.rr.ttl)).or_default();
+            *slot -= 1;
+            if *slot < 0 {
+                return Err(error_at(
+                    r.location.clone(),
+                    format!(
+                        "internal: the edited text has an unexpected record {}",
+                        rr_text(&r.rr)
+                    ),
+                ));
+            }
+        }
+        if want.values().any(|&v| v != 0) {
+            return Err(error_at(
+                self.top.clone(),
+                "internal: the edited text lacks an expected record".into(),
+            ));
+        }
+        Ok(())
     }
-    if want.values().any(|&v| v != 0) {
-        return Err(error_at(
-            top,
-            "internal: the edited text lacks an expected record".into(),
-        ));
-    }
-    Ok((new_doc, rendered))
 }
 
 /// Builds the edited document without re-parsing it: untouched entries are
