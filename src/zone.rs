@@ -329,6 +329,262 @@ struct Pending {
     rrsets: Vec<(RecordType, Vec<(Rr, Location)>)>,
 }
 
+/// Owners in first-seen order, each with its RRsets, and the position of
+/// each owner's key in that list.
+type Grouped = (Vec<Pending>, KeyMap<usize>);
+
+/// Groups `records` by owner, then type; folds duplicates (RFC 2181 §5:
+/// the same RR) and aligns TTLs within an RRset (RFC 2181 §5.2, with a
+/// warning). The canonical RDATA of every RRset's members are kept in a
+/// set, so folding is linear in the RRset's size, not quadratic. A record
+/// outside the zone is an error.
+fn group(
+    origin: &Name,
+    records: Vec<(Rr, Location)>,
+    errors: &mut Vec<ZoneError>,
+    warnings: &mut Vec<ZoneError>,
+) -> Grouped {
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut by_key: KeyMap<usize> = KeyMap::default();
+    let mut members: HashMap<(usize, RecordType), HashSet<Vec<u8>>> = HashMap::new();
+    for (rr, loc) in records {
+        if !origin.zone_of(&rr.name) {
+            errors.push(err(
+                &loc,
+                format!("{} is outside the zone {}", rr.name, origin),
+            ));
+            continue;
+        }
+        let key = boxed_key(&rr.name);
+        let idx = match by_key.get(&key) {
+            Some(&i) => i,
+            None => {
+                pending.push(Pending {
+                    name: rr.name.clone(),
+                    rrsets: Vec::new(),
+                });
+                by_key.insert(key, pending.len() - 1);
+                pending.len() - 1
+            }
+        };
+        let Some(p) = pending.get_mut(idx) else {
+            continue;
+        };
+        // The node's owner is the RR's (names compared without case), so
+        // two RRs of the set are the same RR (RFC 2181 §5) exactly when
+        // their canonical RDATA are equal.
+        let canonical = crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned();
+        if !members
+            .entry((idx, rr.rtype))
+            .or_default()
+            .insert(canonical)
+        {
+            // RFC 2181 §5: duplicates are the same RR; fold silently.
+            continue;
+        }
+        match p.rrsets.iter_mut().find(|(t, _)| *t == rr.rtype) {
+            None => p.rrsets.push((rr.rtype, vec![(rr, loc)])),
+            Some((_, set)) => {
+                let first_ttl = set.first().map(|(r, _)| r.ttl).unwrap_or(rr.ttl);
+                let mut rr = rr;
+                if rr.ttl != first_ttl {
+                    // RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same".
+                    warnings.push(err(
+                        &loc,
+                        format!(
+                            "TTL {} differs from {} in the {} {} RRset; using {}",
+                            rr.ttl, first_ttl, rr.name, rr.rtype, first_ttl
+                        ),
+                    ));
+                    rr.ttl = first_ttl;
+                }
+                set.push((rr, loc));
+            }
+        }
+    }
+    (pending, by_key)
+}
+
+/// The per-node rules: the SOA only at the apex, once, well formed; one
+/// CNAME and no other data beside it; one DNAME. Returns the apex SOA.
+fn node_rules(origin: &Name, pending: &[Pending], errors: &mut Vec<ZoneError>) -> Option<Rr> {
+    let mut soa: Option<Rr> = None;
+    for p in pending {
+        let at_apex = p.name == *origin;
+        let other_data = p
+            .rrsets
+            .iter()
+            .any(|(t, _)| !matches!(*t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC));
+        for (rtype, set) in &p.rrsets {
+            match *rtype {
+                RecordType::SOA => {
+                    for (rr, loc) in set {
+                        if !at_apex {
+                            errors.push(err(
+                                loc,
+                                format!("SOA at {} is not at the apex {}", rr.name, origin),
+                            ));
+                        } else if soa.is_some() {
+                            errors.push(err(loc, "more than one SOA at the apex"));
+                        } else if soa_timers(&rr.rdata).is_none() {
+                            errors.push(err(loc, "SOA RDATA is too short"));
+                        } else {
+                            soa = Some(rr.clone());
+                        }
+                    }
+                }
+                RecordType::CNAME => {
+                    // RFC 2181 §10.1: "there may be only one such RR for a given
+                    // name" and no other data beside it (except DNSSEC RRs).
+                    if let Some((_, loc)) = set.get(1) {
+                        errors.push(err(loc, format!("more than one CNAME at {}", p.name)));
+                    }
+                    if other_data && let Some((_, loc)) = set.first() {
+                        errors.push(err(
+                            loc,
+                            format!("CNAME at {} beside other data (RFC 2181 §10.1)", p.name),
+                        ));
+                    }
+                }
+                RecordType::DNAME => {
+                    // RFC 6672 §2.4: "There MUST NOT be more than one DNAME RR per owner".
+                    if let Some((_, loc)) = set.get(1) {
+                        errors.push(err(loc, format!("more than one DNAME at {}", p.name)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    soa
+}
+
+/// DNAME owners: data below them is an error (RFC 6672 §2.4: "resource
+/// records MUST NOT exist at any subdomain of the owner of a DNAME RR").
+fn below_dname(pending: &[Pending], origin_labels: usize, errors: &mut Vec<ZoneError>) {
+    let dname_keys: Vec<Box<[u8]>> = pending
+        .iter()
+        .filter(|p| p.rrsets.iter().any(|(t, _)| *t == RecordType::DNAME))
+        .map(|p| boxed_key(&p.name))
+        .collect();
+    if dname_keys.is_empty() {
+        return;
+    }
+    for p in pending {
+        let key = NameKey::new(&p.name);
+        for strip in 1..=key.labels().saturating_sub(origin_labels) {
+            if dname_keys.iter().any(|d| &**d == key.suffix(strip)) {
+                if let Some((_, loc)) = p.rrsets.first().and_then(|(_, s)| s.first()) {
+                    errors.push(err(
+                        loc,
+                        format!("{} is below a DNAME (RFC 6672 §2.4)", p.name),
+                    ));
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Every owner, the empty non-terminals between the apex and each owner,
+/// and the apex, sorted in canonical order.
+fn all_names(origin: &Name, origin_labels: usize, grouped: &mut Grouped) -> Vec<Name> {
+    let (pending, by_key) = grouped;
+    let mut names: Vec<Name> = pending.iter().map(|p| p.name.clone()).collect();
+    for p in pending.iter() {
+        let mut n = p.name.base_name();
+        // (`Name::num_labels` discounts a leading `*`: count labels directly.)
+        while n.iter().len() > origin_labels {
+            let key = boxed_key(&n);
+            if by_key.contains_key(&key) {
+                break;
+            }
+            by_key.insert(key, usize::MAX);
+            names.push(n.clone());
+            n = n.base_name();
+        }
+    }
+    if !by_key.contains_key(&*boxed_key(origin)) {
+        names.push(origin.clone());
+    }
+    names.sort();
+    names
+}
+
+/// The node of each name (in the order given, duplicates skipped), with
+/// its RRsets, the key of each, and the number of records in them.
+fn make_nodes(
+    origin: &Name,
+    pending: Vec<Pending>,
+    names: Vec<Name>,
+) -> (Vec<Node>, Vec<Box<[u8]>>, usize) {
+    let mut pending_by_key: KeyMap<Pending> = pending
+        .into_iter()
+        .map(|p| (boxed_key(&p.name), p))
+        .collect();
+    let mut nodes = Vec::with_capacity(names.len());
+    let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(names.len());
+    let mut seen: KeyMap<()> = KeyMap::default();
+    let mut record_count = 0;
+    for name in names {
+        let key = boxed_key(&name);
+        if seen.insert(key.clone(), ()).is_some() {
+            continue;
+        }
+        let at_apex = name == *origin;
+        let mut rrsets: Vec<RrSet> = match pending_by_key.remove(&key) {
+            None => Vec::new(),
+            Some(p) => p
+                .rrsets
+                .into_iter()
+                .map(|(rtype, set)| {
+                    let rrs: Vec<Rr> = set.into_iter().map(|(rr, _)| rr).collect();
+                    let targets = if has_target(rtype) {
+                        rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    RrSet {
+                        rtype,
+                        rrs,
+                        targets,
+                    }
+                })
+                .collect(),
+        };
+        rrsets.sort_by_key(|s| u16::from(s.rtype));
+        record_count += rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
+        let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
+        let dname = rrsets.iter().any(|s| s.rtype == RecordType::DNAME);
+        keys.push(key);
+        nodes.push(Node {
+            name,
+            rrsets,
+            cut,
+            dname,
+            glue: false,
+        });
+    }
+    (nodes, keys, record_count)
+}
+
+/// Marks the nodes at or below a cut (occluded: glue, not authoritative).
+fn mark_glue(nodes: &mut [Node], origin_labels: usize) {
+    let cut_keys: Vec<Box<[u8]>> = nodes
+        .iter()
+        .filter(|n| n.cut)
+        .map(|n| boxed_key(&n.name))
+        .collect();
+    if cut_keys.is_empty() {
+        return;
+    }
+    for node in nodes.iter_mut() {
+        let key = NameKey::new(&node.name);
+        let depth = key.labels().saturating_sub(origin_labels);
+        node.glue = (0..depth).any(|s| cut_keys.iter().any(|c| &**c == key.suffix(s)));
+    }
+}
+
 impl Zone {
     /// Validates and indexes the records of one zone (RFC 1035 §5.2,
     /// RFC 2181 §5.2 and §10.1). Returns the zone and warnings, or every error.
@@ -345,120 +601,12 @@ impl Zone {
             line: 0,
             col: 0,
         });
-
-        // Group by owner, then type; fold duplicates, align TTLs. The
-        // canonical RDATA of every RRset's members are kept in a set, so
-        // folding is linear in the RRset's size, not quadratic.
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut by_key: KeyMap<usize> = KeyMap::default();
-        let mut members: HashMap<(usize, RecordType), HashSet<Vec<u8>>> = HashMap::new();
-        for (rr, loc) in records {
-            if !origin.zone_of(&rr.name) {
-                errors.push(err(
-                    &loc,
-                    format!("{} is outside the zone {}", rr.name, origin),
-                ));
-                continue;
-            }
-            let key = boxed_key(&rr.name);
-            let idx = match by_key.get(&key) {
-                Some(&i) => i,
-                None => {
-                    pending.push(Pending {
-                        name: rr.name.clone(),
-                        rrsets: Vec::new(),
-                    });
-                    by_key.insert(key, pending.len() - 1);
-                    pending.len() - 1
-                }
-            };
-            let Some(p) = pending.get_mut(idx) else {
-                continue;
-            };
-            // The node's owner is the RR's (names compared without case),
-            // so two RRs of the set are the same RR (RFC 2181 §5) exactly
-            // when their canonical RDATA are equal.
-            let canonical = crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned();
-            if !members
-                .entry((idx, rr.rtype))
-                .or_default()
-                .insert(canonical)
-            {
-                // RFC 2181 §5: duplicates are the same RR; fold silently.
-                continue;
-            }
-            match p.rrsets.iter_mut().find(|(t, _)| *t == rr.rtype) {
-                None => p.rrsets.push((rr.rtype, vec![(rr, loc)])),
-                Some((_, set)) => {
-                    let first_ttl = set.first().map(|(r, _)| r.ttl).unwrap_or(rr.ttl);
-                    let mut rr = rr;
-                    if rr.ttl != first_ttl {
-                        // RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same".
-                        warnings.push(err(
-                            &loc,
-                            format!(
-                                "TTL {} differs from {} in the {} {} RRset; using {}",
-                                rr.ttl, first_ttl, rr.name, rr.rtype, first_ttl
-                            ),
-                        ));
-                        rr.ttl = first_ttl;
-                    }
-                    set.push((rr, loc));
-                }
-            }
-        }
-
-        // Per-node rules.
-        let mut soa: Option<Rr> = None;
-        for p in &pending {
-            let at_apex = p.name == origin;
-            let other_data = p.rrsets.iter().any(|(t, _)| {
-                !matches!(*t, RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC)
-            });
-            for (rtype, set) in &p.rrsets {
-                match *rtype {
-                    RecordType::SOA => {
-                        for (rr, loc) in set {
-                            if !at_apex {
-                                errors.push(err(
-                                    loc,
-                                    format!("SOA at {} is not at the apex {}", rr.name, origin),
-                                ));
-                            } else if soa.is_some() {
-                                errors.push(err(loc, "more than one SOA at the apex"));
-                            } else if soa_timers(&rr.rdata).is_none() {
-                                errors.push(err(loc, "SOA RDATA is too short"));
-                            } else {
-                                soa = Some(rr.clone());
-                            }
-                        }
-                    }
-                    RecordType::CNAME => {
-                        // RFC 2181 §10.1: "there may be only one such RR for a given
-                        // name" and no other data beside it (except DNSSEC RRs).
-                        if let Some((_, loc)) = set.get(1) {
-                            errors.push(err(loc, format!("more than one CNAME at {}", p.name)));
-                        }
-                        if other_data && let Some((_, loc)) = set.first() {
-                            errors.push(err(
-                                loc,
-                                format!("CNAME at {} beside other data (RFC 2181 §10.1)", p.name),
-                            ));
-                        }
-                    }
-                    RecordType::DNAME => {
-                        // RFC 6672 §2.4: "There MUST NOT be more than one DNAME RR per owner".
-                        if let Some((_, loc)) = set.get(1) {
-                            errors.push(err(loc, format!("more than one DNAME at {}", p.name)));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let has_apex_ns = by_key
+        let mut grouped = group(&origin, records, &mut errors, &mut warnings);
+        let soa = node_rules(&origin, &grouped.0, &mut errors);
+        let has_apex_ns = grouped
+            .1
             .get(origin_key.as_bytes())
-            .and_then(|&i| pending.get(i))
+            .and_then(|&i| grouped.0.get(i))
             .is_some_and(|p| p.rrsets.iter().any(|(t, _)| *t == RecordType::NS));
         if !has_apex_ns {
             errors.push(err(
@@ -473,126 +621,36 @@ impl Zone {
             ));
             return Err(errors);
         };
-
-        // DNAME owners: data below them is an error (RFC 6672 §2.4: "resource
-        // records MUST NOT exist at any subdomain of the owner of a DNAME RR").
-        let dname_keys: Vec<Box<[u8]>> = pending
-            .iter()
-            .filter(|p| p.rrsets.iter().any(|(t, _)| *t == RecordType::DNAME))
-            .map(|p| boxed_key(&p.name))
-            .collect();
-        if !dname_keys.is_empty() {
-            for p in &pending {
-                let key = NameKey::new(&p.name);
-                for strip in 1..=key.labels().saturating_sub(origin_labels) {
-                    if dname_keys.iter().any(|d| &**d == key.suffix(strip)) {
-                        if let Some((_, loc)) = p.rrsets.first().and_then(|(_, s)| s.first()) {
-                            errors.push(err(
-                                loc,
-                                format!("{} is below a DNAME (RFC 6672 §2.4)", p.name),
-                            ));
-                        }
-                        break;
-                    }
-                }
-            }
-        }
+        below_dname(&grouped.0, origin_labels, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
-
-        // Empty non-terminals between the apex and each owner.
-        let mut names: Vec<Name> = pending.iter().map(|p| p.name.clone()).collect();
-        for p in &pending {
-            let mut n = p.name.base_name();
-            // (`Name::num_labels` discounts a leading `*`: count labels directly.)
-            while n.iter().len() > origin_labels {
-                let key = boxed_key(&n);
-                if by_key.contains_key(&key) {
-                    break;
-                }
-                by_key.insert(key, usize::MAX);
-                names.push(n.clone());
-                n = n.base_name();
-            }
-        }
-        if !by_key.contains_key(origin_key.as_bytes()) {
-            names.push(origin.clone());
-        }
-
-        // Build nodes in canonical order.
-        let mut pending_by_key: KeyMap<Pending> = pending
-            .into_iter()
-            .map(|p| (boxed_key(&p.name), p))
-            .collect();
-        names.sort();
-        let mut nodes = Vec::with_capacity(names.len());
-        let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(names.len());
-        let mut index: KeyMap<usize> = KeyMap::default();
-        let mut record_count = 0;
-        for name in names {
-            let key = boxed_key(&name);
-            if index.contains_key(&key) {
-                continue;
-            }
-            let at_apex = name == origin;
-            let mut rrsets: Vec<RrSet> = match pending_by_key.remove(&key) {
-                None => Vec::new(),
-                Some(p) => p
-                    .rrsets
-                    .into_iter()
-                    .map(|(rtype, set)| {
-                        let rrs: Vec<Rr> = set.into_iter().map(|(rr, _)| rr).collect();
-                        let targets = if has_target(rtype) {
-                            rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
-                        } else {
-                            Vec::new()
-                        };
-                        RrSet {
-                            rtype,
-                            rrs,
-                            targets,
-                        }
-                    })
-                    .collect(),
-            };
-            rrsets.sort_by_key(|s| u16::from(s.rtype));
-            record_count += rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
-            let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
-            let dname = rrsets.iter().any(|s| s.rtype == RecordType::DNAME);
-            index.insert(key.clone(), nodes.len());
-            keys.push(key);
-            nodes.push(Node {
-                name,
-                rrsets,
-                cut,
-                dname,
-                glue: false,
-            });
-        }
-
-        // Mark nodes at or below a cut (occluded: glue, not authoritative).
-        let cut_keys: Vec<Box<[u8]>> = nodes
-            .iter()
-            .filter(|n| n.cut)
-            .map(|n| boxed_key(&n.name))
-            .collect();
-        if !cut_keys.is_empty() {
-            for node in nodes.iter_mut() {
-                let key = NameKey::new(&node.name);
-                let depth = key.labels().saturating_sub(origin_labels);
-                node.glue = (0..depth).any(|s| cut_keys.iter().any(|c| &**c == key.suffix(s)));
-            }
-        }
-
-        let apex = index.get(origin_key.as_bytes()).copied().unwrap_or(0);
-        drop(index);
+        let names = all_names(&origin, origin_labels, &mut grouped);
+        let (mut nodes, keys, record_count) = make_nodes(&origin, grouped.0, names);
+        mark_glue(&mut nodes, origin_labels);
         let nodes: Vec<Arc<Node>> = nodes.into_iter().map(Arc::new).collect();
         let index: NodeIndex = keys
             .into_iter()
             .map(Arc::<[u8]>::from)
             .zip(nodes.iter().cloned())
             .collect();
+        // The apex SOA is counted in `record_count` but not in `records()`.
+        let record_count = record_count.saturating_sub(1);
+        let zone = Zone::assemble(origin, soa, nodes, index, record_count);
+        Ok((zone, warnings))
+    }
+
+    /// A zone of `origin` from its SOA and nodes in canonical order (the
+    /// apex's position and the negative-answer SOA derived from them).
+    fn assemble(
+        origin: Name,
+        soa: Rr,
+        nodes: Vec<Arc<Node>>,
+        index: NodeIndex,
+        record_count: usize,
+    ) -> Zone {
+        let origin_key = NameKey::new(&origin);
+        let apex = nodes.binary_search_by(|n| n.name.cmp(&origin)).unwrap_or(0);
         let timers = soa_timers(&soa.rdata).unwrap_or(SoaTimers {
             serial: 0,
             refresh: 0,
@@ -604,23 +662,18 @@ impl Zone {
         // RFC 2308 §3: "the TTL of this record is set from the minimum of the
         // MINIMUM field of the SOA record and the TTL of the SOA itself".
         negative_soa.ttl = soa.ttl.min(timers.minimum);
-        // The apex SOA is counted in `record_count` but not in `records()`.
-        record_count = record_count.saturating_sub(1);
-        Ok((
-            Zone {
-                origin,
-                origin_labels,
-                origin_key: origin_key.as_bytes().into(),
-                soa,
-                negative_soa,
-                timers,
-                nodes,
-                index,
-                apex,
-                record_count,
-            },
-            warnings,
-        ))
+        Zone {
+            origin_labels: origin_key.labels(),
+            origin_key: origin_key.as_bytes().into(),
+            origin,
+            soa,
+            negative_soa,
+            timers,
+            nodes,
+            index,
+            apex,
+            record_count,
+        }
     }
 
     pub fn origin(&self) -> &Name {

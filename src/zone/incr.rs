@@ -33,9 +33,7 @@ use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 
 use super::{KeyMap, Node, NodeIndex, RrSet, Zone, boxed_key, err, has_target};
-use crate::rr::{
-    ChangeSet, Location, Name, RecordType, Rr, SoaTimers, soa_timers, soa_with_serial, target_name,
-};
+use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial, target_name};
 use crate::zonefile::ZoneError;
 
 /// An RR's RDATA in canonical form (names without case): what tells two
@@ -250,10 +248,8 @@ impl Zone {
         edit.set_glue(&new_keys);
         let (nodes, index) = edit.merge();
         let record_count = (self.record_count + tally.count_new).saturating_sub(tally.count_old);
-        Some(Ok((
-            self.with_nodes(soa, nodes, index, record_count),
-            warnings,
-        )))
+        let zone = Zone::assemble(self.origin.clone(), soa, nodes, index, record_count);
+        Some(Ok((zone, warnings)))
     }
 
     /// The changes the incremental path does not handle (see the module
@@ -309,41 +305,6 @@ impl Zone {
             touch(self.origin_key.clone(), None);
         }
         (order, touched)
-    }
-
-    /// A zone of this origin with the given SOA and nodes (the apex and the
-    /// negative-answer SOA derived from them).
-    fn with_nodes(
-        &self,
-        soa: Rr,
-        nodes: Vec<Arc<Node>>,
-        index: NodeIndex,
-        record_count: usize,
-    ) -> Zone {
-        let apex = nodes
-            .binary_search_by(|n| n.name.cmp(&self.origin))
-            .unwrap_or(0);
-        let timers = soa_timers(&soa.rdata).unwrap_or(SoaTimers {
-            serial: 0,
-            refresh: 0,
-            retry: 0,
-            expire: 0,
-            minimum: 0,
-        });
-        let mut negative_soa = soa.clone();
-        negative_soa.ttl = soa.ttl.min(timers.minimum);
-        Zone {
-            origin: self.origin.clone(),
-            origin_labels: self.origin_labels,
-            origin_key: self.origin_key.clone(),
-            soa,
-            negative_soa,
-            timers,
-            nodes,
-            index,
-            apex,
-            record_count,
-        }
     }
 }
 
