@@ -627,20 +627,88 @@ impl Inner {
         }
     }
 
-    /// One try at a batch on the zone as it is on disk now.
+    /// One try at a batch on the zone as it is on disk now: compute each
+    /// write, edit the document and the zone, write the new files beside
+    /// the old, install them (or find a race), then hand the commit to the
+    /// committer. Writes that changed nothing or were refused are answered
+    /// now; the others after the commit.
     fn attempt(&self, reqs: &[&WriteRequest]) -> Attempt {
         let Some(first) = reqs.first() else {
             return Attempt::Done(Vec::new());
         };
-        let every = |e: WriteError| {
-            Attempt::Done(reqs.iter().map(|_| Reply::Now(Err(e.clone()))).collect())
-        };
         let (source, loaded) = match self.fresh(&first.zone) {
             Ok(f) => f,
-            Err(e) => return every(e),
+            Err(e) => {
+                return Attempt::Done(reqs.iter().map(|_| Reply::Now(Err(e.clone()))).collect());
+            }
         };
-        // Each write on the zone the ones before it produced.
-        let mut results: Vec<Option<Result<WriteOutcome, WriteError>>> = Vec::new();
+        let (results, merged) = self.compute(reqs, &loaded);
+        let finish = |results: Results, pending: Reply| {
+            Attempt::Done(
+                results
+                    .into_iter()
+                    .map(|r| r.map_or_else(|| pending.clone(), Reply::Now))
+                    .collect(),
+            )
+        };
+        let fail = |results, e: WriteError| finish(results, Reply::Now(Err(e)));
+        if merged.is_empty() {
+            return finish(results, Reply::Now(Ok(WriteOutcome::Unchanged)));
+        }
+        let edited = match self.edit(&loaded, merged, first) {
+            Ok(e) => e,
+            Err(e) => return fail(results, e),
+        };
+        // Write and fsync the new versions beside the old ones first...
+        let mut prepared = Vec::with_capacity(edited.rendered.files.len());
+        for (file, text) in &edited.rendered.files {
+            match fsio::Prepared::write(Path::new(file), text) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    let e = WriteError::Failed(format!("cannot write {file}: {e}"));
+                    return fail(results, e);
+                }
+            }
+        }
+        let (old, new) = (edited.old, edited.new);
+        let soa = edited.zone.soa().clone();
+        let (rendered, changes) = (edited.rendered, edited.changes);
+        let published = Published {
+            document: edited.document,
+            zone: edited.zone,
+            warnings: edited.warnings,
+        };
+        // ...then install them.
+        let stats = match self.install(&source, &loaded, prepared, published) {
+            Ok(stats) => stats,
+            Err(Interrupted::Raced) => return Attempt::Raced,
+            Err(Interrupted::Io(e)) => {
+                let e = WriteError::Failed(format!("cannot replace the zone file: {e}"));
+                return fail(results, e);
+            }
+        };
+        // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
+        // more RRs in which slave servers may be interested"):
+        // queued for the notifier, never awaited by this write.
+        if let Some(n) = self.notifier.get() {
+            n.zone_changed(&first.zone, new, &soa);
+        }
+        let commit = self.submit(reqs, &results, changes, (old, new), rendered, stats);
+        finish(
+            results,
+            Reply::AfterCommit {
+                old_serial: old,
+                new_serial: new,
+                commit,
+            },
+        )
+    }
+
+    /// Each write of the batch computed on the zone the ones before it
+    /// produced: its answer now (refused, unchanged, invalid) or `None`
+    /// when its change is in the merged change set returned.
+    fn compute(&self, reqs: &[&WriteRequest], loaded: &Loaded) -> (Results, ChangeSet) {
+        let mut results: Results = Vec::new();
         let mut merged = ChangeSet::default();
         let mut current = loaded.zone.clone();
         let single = reqs.len() == 1;
@@ -648,7 +716,7 @@ impl Inner {
             let outcome = match (req.compute)(&current) {
                 Err(r) => Some(Err(WriteError::Rejected(r))),
                 Ok(cs) if cs.is_empty() => Some(Ok(WriteOutcome::Unchanged)),
-                // A lone write is validated with the whole edit below.
+                // A lone write is validated with the whole edit.
                 Ok(cs) if single => {
                     merge(&mut merged, cs);
                     None
@@ -667,134 +735,130 @@ impl Inner {
             };
             results.push(outcome);
         }
-        let finish = |results: Vec<Option<Result<WriteOutcome, WriteError>>>, pending: Reply| {
-            Attempt::Done(
-                results
-                    .into_iter()
-                    .map(|r| r.map_or_else(|| pending.clone(), Reply::Now))
-                    .collect(),
-            )
-        };
-        let fail = |results, e: WriteError| finish(results, Reply::Now(Err(e)));
-        if merged.is_empty() {
-            return finish(results, Reply::Now(Ok(WriteOutcome::Unchanged)));
-        }
-        let changes_count = results.iter().filter(|r| r.is_none()).count();
-        let mut changes = merged;
+        (results, merged)
+    }
+
+    /// The merged change with the next serial, applied to the document
+    /// (minimal diff) and to the zone (in time proportional to the change:
+    /// `Zone::with_changes` equals a full `Zone::build` of the edited
+    /// records), within the zone limits.
+    fn edit(
+        &self,
+        loaded: &Loaded,
+        mut changes: ChangeSet,
+        first: &WriteRequest,
+    ) -> Result<Edited, WriteError> {
         let old = loaded.zone.serial();
         let new = self.settings.serial_policy.next(old, (self.settings.now)());
         changes.serial = Some(new);
-        let (document, rendered) = match loaded.document.apply(&changes) {
-            Ok(x) => x,
-            Err(e) => return fail(results, WriteError::Invalid(e.message)),
-        };
-        // The new zone from the served one and the change, in time
-        // proportional to the change (Zone::with_changes equals a full
-        // Zone::build of the edited records).
-        let (zone, warnings) = match loaded.zone.with_changes(&changes, &pending_location()) {
-            Ok(x) => x,
-            Err(errs) => return fail(results, WriteError::Invalid(first_message(&errs))),
-        };
+        let (document, rendered) = loaded
+            .document
+            .apply(&changes)
+            .map_err(|e| WriteError::Invalid(e.message))?;
+        let (zone, warnings) = loaded
+            .zone
+            .with_changes(&changes, &pending_location())
+            .map_err(|errs| WriteError::Invalid(first_message(&errs)))?;
         // Bounded work and memory per zone, whoever writes (design invariant 7).
         if let Err(msg) = zone.check_limits_of(&self.state.config().server.limits, &changes.add) {
             warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
-            return fail(results, WriteError::Invalid(msg));
+            return Err(WriteError::Invalid(msg));
         }
-        // Write and fsync the new versions beside the old ones first...
-        let mut prepared = Vec::with_capacity(rendered.files.len());
-        for (file, text) in &rendered.files {
-            match fsio::Prepared::write(Path::new(file), text) {
-                Ok(p) => prepared.push(p),
-                Err(e) => {
-                    return fail(
-                        results,
-                        WriteError::Failed(format!("cannot write {file}: {e}")),
-                    );
-                }
+        Ok(Edited {
+            changes,
+            old,
+            new,
+            document,
+            rendered,
+            zone,
+            warnings,
+        })
+    }
+
+    /// Under the state guard (the reloader cannot interleave): rechecks
+    /// that the files are the ones read, renames the prepared files over
+    /// them, and publishes the new zone. Returns the stat of each file
+    /// installed, or why not: a race (read the zone again) or an error.
+    fn install(
+        &self,
+        source: &ZoneSource,
+        loaded: &Loaded,
+        prepared: Vec<fsio::Prepared>,
+        published: Published,
+    ) -> Result<Vec<git::Stat>, Interrupted> {
+        let mut guard = self.state.lock();
+        if !loader::unchanged(&loaded.files) {
+            return Err(Interrupted::Raced);
+        }
+        // Hold the files we replace open: see `fsio::Replaced`.
+        let mut replaced = Vec::with_capacity(prepared.len());
+        for p in &prepared {
+            let r = fsio::Replaced::open(p.path())?;
+            let expected = loaded.files.iter().find(|(f, _)| f == p.path());
+            if expected.is_some_and(|(_, id)| *id != r.id()) {
+                return Err(Interrupted::Raced);
+            }
+            replaced.push(r);
+        }
+        let mut installed = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            installed.push(p.install()?);
+        }
+        // Someone wrote to a file in the instant before our rename: put
+        // their version back (it holds their change, not ours) and compute
+        // the change again on top of it.
+        let mut raced = false;
+        for (fsio::Installed { path, .. }, old) in installed.iter().zip(&replaced) {
+            if old.changed()? {
+                let theirs = old.text(self.state.config().server.max_zone_file_size)?;
+                fsio::replace_atomically(path, &theirs)?;
+                warn!(
+                    file = %path.display(),
+                    "zone file written to during our write; redoing the change on top of it"
+                );
+                raced = true;
             }
         }
-        let soa = zone.soa().clone();
-        let stats: Vec<git::Stat>;
-        {
-            // ...then, under the state guard (the reloader cannot
-            // interleave), recheck, rename, and publish.
-            let mut guard = self.state.lock();
-            if !loader::unchanged(&loaded.files) {
-                return Attempt::Raced;
-            }
-            let io_fail = |e: std::io::Error| {
-                WriteError::Failed(format!("cannot replace the zone file: {e}"))
-            };
-            macro_rules! io {
-                ($e:expr) => {
-                    match $e {
-                        Ok(v) => v,
-                        Err(e) => return fail(results, io_fail(e)),
-                    }
-                };
-            }
-            // Hold the files we replace open: see `fsio::Replaced`.
-            let mut replaced = Vec::with_capacity(prepared.len());
-            for p in &prepared {
-                let r = io!(fsio::Replaced::open(p.path()));
-                let expected = loaded.files.iter().find(|(f, _)| f == p.path());
-                if expected.is_some_and(|(_, id)| *id != r.id()) {
-                    break;
-                }
-                replaced.push(r);
-            }
-            if replaced.len() != prepared.len() {
-                return Attempt::Raced;
-            }
-            let mut installed = Vec::with_capacity(prepared.len());
-            for p in prepared {
-                installed.push(io!(p.install()));
-            }
-            // Someone wrote to a file in the instant before our rename:
-            // put their version back (it holds their change, not ours)
-            // and compute the change again on top of it.
-            let mut raced = false;
-            for (fsio::Installed { path, .. }, old) in installed.iter().zip(&replaced) {
-                if io!(old.changed()) {
-                    let theirs = io!(old.text(self.state.config().server.max_zone_file_size));
-                    io!(fsio::replace_atomically(path, &theirs));
-                    warn!(
-                        file = %path.display(),
-                        "zone file written to during our write; redoing the change on top of it"
-                    );
-                    raced = true;
-                }
-            }
-            if raced {
-                return Attempt::Raced;
-            }
-            // The identities come from the temp files' own handles: a
-            // write after the rename shows up as a change.
-            let files = loaded
-                .files
-                .iter()
-                .map(|(p, id)| {
-                    let new = installed.iter().find(|i| i.path == *p).map(|i| i.id);
-                    (p.clone(), new.unwrap_or(*id))
-                })
-                .collect();
-            let published = Loaded {
-                document: Arc::new(document),
-                zone: Arc::new(zone),
+        if raced {
+            return Err(Interrupted::Raced);
+        }
+        // The identities come from the temp files' own handles: a write
+        // after the rename shows up as a change.
+        let files = loaded
+            .files
+            .iter()
+            .map(|(p, id)| {
+                let new = installed.iter().find(|i| i.path == *p).map(|i| i.id);
+                (p.clone(), new.unwrap_or(*id))
+            })
+            .collect();
+        guard.set(
+            source.clone(),
+            Ok(Loaded {
+                document: Arc::new(published.document),
+                zone: Arc::new(published.zone),
                 files,
-                warnings,
-            };
-            guard.set(source.clone(), Ok(published));
-            stats = installed.iter().map(|i| i.stat).collect();
-        }
-        // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
-        // more RRs in which slave servers may be interested"):
-        // queued for the notifier, never awaited by this write.
-        if let Some(n) = self.notifier.get() {
-            n.zone_changed(&first.zone, new, &soa);
-        }
+                warnings: published.warnings,
+            }),
+        );
+        Ok(installed.iter().map(|i| i.stat).collect())
+    }
+
+    /// Logs the write and queues its commit: the files as written, who
+    /// asked (every client whose change is in it) and what changed.
+    fn submit(
+        &self,
+        reqs: &[&WriteRequest],
+        results: &Results,
+        changes: ChangeSet,
+        (old, new): (u32, u32),
+        rendered: crate::zonefile::Rendered,
+        stats: Vec<git::Stat>,
+    ) -> committer::Pending {
+        let first = reqs[0];
+        let changes_count = results.iter().filter(|r| r.is_none()).count();
         let mut clients: Vec<std::net::SocketAddr> = Vec::new();
-        for (req, r) in reqs.iter().zip(&results) {
+        for (req, r) in reqs.iter().zip(results) {
             if r.is_none() && !clients.contains(&req.client) {
                 clients.push(req.client);
             }
@@ -815,7 +879,7 @@ impl Inner {
                 blob: None,
             })
             .collect();
-        let commit = self.committer.submit(committer::Job {
+        self.committer.submit(committer::Job {
             files,
             record: committer::Record {
                 zone: first.zone.clone(),
@@ -827,15 +891,7 @@ impl Inner {
                 requests: changes_count,
                 via: first.via,
             },
-        });
-        finish(
-            results,
-            Reply::AfterCommit {
-                old_serial: old,
-                new_serial: new,
-                commit,
-            },
-        )
+        })
     }
 
     fn commit_external_changes(&self) -> usize {
@@ -885,6 +941,41 @@ enum Attempt {
     Done(Vec<Reply>),
     /// The file changed on disk under us: read it again and retry.
     Raced,
+}
+
+/// Each write's answer now, or `None` when it waits for the commit.
+type Results = Vec<Option<Result<WriteOutcome, WriteError>>>;
+
+/// A batch's change applied: the change (with the new serial), the serials,
+/// the edited document, the files' new text, the new zone and its warnings.
+struct Edited {
+    changes: ChangeSet,
+    old: u32,
+    new: u32,
+    document: crate::zonefile::Document,
+    rendered: crate::zonefile::Rendered,
+    zone: Zone,
+    warnings: Vec<crate::zonefile::ZoneError>,
+}
+
+/// What [`Inner::install`] publishes.
+struct Published {
+    document: crate::zonefile::Document,
+    zone: Zone,
+    warnings: Vec<crate::zonefile::ZoneError>,
+}
+
+/// Why files were not installed.
+enum Interrupted {
+    /// A file changed on disk under us: read it again and retry.
+    Raced,
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Interrupted {
+    fn from(e: std::io::Error) -> Interrupted {
+        Interrupted::Io(e)
+    }
 }
 
 /// Folds `next` into `merged`, both relative to the zone before the batch:
