@@ -28,14 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use git2::{Oid, Repository, Sort};
-use tracing::{error, info, warn};
 
-use crate::git::{self, Identity};
+use crate::git;
 use crate::ixfr::{self, Diff};
 use crate::loader::MAX_FILE_BYTES;
 use crate::rr::{Name, RecordType, Rr, soa_timers};
-use crate::server::{ReloadReport, State};
-use crate::store::committer::{Job, Outcome, Pending, external_message};
 use crate::zone::Zone;
 use crate::zonefile::{Document, NoIncludes};
 
@@ -401,87 +398,10 @@ fn build_version(repo: &Repository, origin: &Name, blob: Oid) -> Result<Zone, Fa
         .map_err(first)
 }
 
-/// Records each zone the reloader just loaded whose file differs from
-/// git's HEAD as an `external change` by the configured committer, so an
-/// operator's edit (or a `cp`, or a deploy script) becomes one step of the
-/// history and IXFR can serve it. Call it right after [`State::reload`],
-/// on the same blocking thread, when `[git] commit_external` is on.
-///
-/// With a store serving (its committer registered in the state), each
-/// commit is queued behind the store's own and records exactly the text
-/// the reloader read: the history then has the writes made before the
-/// edit, the edit as `external change`, and the writes made on top of it,
-/// whatever the timing. The result is the queued commits' outcomes, to
-/// wait for. Without a store (tools, tests) the commits are made here,
-/// from the files on disk, and the outcomes are already settled.
-pub fn commit_external_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
-    if report.documents.is_empty() {
-        return Vec::new();
-    }
-    let serial_of = |zone: &Name| {
-        report
-            .loaded
-            .iter()
-            .find(|(n, _)| n == zone)
-            .map_or(0, |(_, s)| *s)
-    };
-    if let Some(committer) = state.committer() {
-        return report
-            .documents
-            .iter()
-            .map(|(zone, doc)| committer.submit(Job::external(zone, serial_of(zone), doc)))
-            .collect();
-    }
-    let config = state.config();
-    let repo = match Repository::open(&config.zones_dir) {
-        Ok(r) => r,
-        Err(e) => {
-            warn!("cannot open the zones repository to commit external changes: {e}");
-            return Vec::new();
-        }
-    };
-    let me = Identity {
-        name: config.git.name.clone(),
-        email: config.git.email.clone(),
-    };
-    let files: Vec<(Name, PathBuf, u32)> = {
-        let guard = state.lock();
-        report
-            .documents
-            .iter()
-            .filter_map(|(n, _)| {
-                guard
-                    .get(n)
-                    .map(|s| (n.clone(), s.source.path.clone(), serial_of(n)))
-            })
-            .collect()
-    };
-    let mut done = Vec::new();
-    for (zone, path, serial) in files {
-        match git::is_dirty(&repo, &path) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                warn!(zone = %zone, "cannot check git status: {e}");
-                continue;
-            }
-        }
-        let message = external_message(&zone, serial);
-        match git::commit_file(&repo, &path, &me, &me, &message) {
-            Ok(Some(oid)) => {
-                info!(zone = %zone, serial, file = %path.display(), "committed an external change");
-                done.push(Pending::settled(Outcome::Committed(Some(oid.to_string()))));
-            }
-            Ok(None) => {}
-            Err(e) => error!(zone = %zone, "cannot commit external change: {e}"),
-        }
-    }
-    done
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::Identity;
     use crate::loader::{FileRules, ZoneSource, load_zone};
 
     fn me() -> Identity {
@@ -666,43 +586,6 @@ mod tests {
     }
 
     #[test]
-    fn commit_on_reload_makes_an_external_edit_ixfr_able() {
-        let f = Fixture::new();
-        f.commit(&text(1, "192.0.2.10", ""));
-        let config = crate::config::Config::new(f.dir.path().to_path_buf(), Vec::new());
-        let state = State::new(Arc::new(config));
-        let report = state.reload();
-        assert!(
-            commit_external_on_reload(&state, &report).is_empty(),
-            "already committed"
-        );
-        // An operator's edit, picked up by the reloader.
-        std::fs::write(&f.file, text(2, "192.0.2.20", "")).expect("write");
-        let report = state.reload();
-        assert_eq!(report.loaded.len(), 1, "{report:?}");
-        let done = commit_external_on_reload(&state, &report);
-        assert_eq!(done.len(), 1);
-        assert!(
-            matches!(done[0].outcome(), Some(Outcome::Committed(Some(_)))),
-            "a commit was made"
-        );
-        assert!(!git::is_dirty(&f.repo, &f.file).expect("status"));
-        let served = state
-            .snapshot()
-            .get(&f.origin)
-            .cloned()
-            .expect("served zone");
-        let step = f.journal().incremental(&served, &f.file, 1).expect("step");
-        assert_eq!(step.diff.len(), 2);
-        let head = f.repo.head().expect("head").peel_to_commit().expect("c");
-        assert!(
-            head.message()
-                .unwrap_or("")
-                .contains("external change, serial 2")
-        );
-    }
-
-    #[test]
     fn soa_serial_from_a_prefix_or_the_whole_text() {
         let origin = Name::from_ascii("example.com.").expect("name");
         let big: String = (0..2000)
@@ -715,16 +598,5 @@ mod tests {
         );
         assert_eq!(soa_serial(&late, &origin), Some(9));
         assert_eq!(soa_serial("garbage (", &origin), None);
-    }
-
-    #[test]
-    fn external_message_has_trailers() {
-        let m = external_message(&Name::from_ascii("example.com.").expect("n"), 5);
-        assert!(
-            m.starts_with("example.com: external change, serial 5\n"),
-            "{m}"
-        );
-        assert!(m.contains("Via: external"));
-        assert!(m.contains("Serial: 5\n"));
     }
 }

@@ -63,7 +63,7 @@ pub async fn run(state: Arc<State>, notifier: Option<Notifier>, mut stop: watch:
             // Edits made outside zonewright become commits, so secondaries
             // can take them by IXFR (the git history is the journal).
             let commits = if st.config().git.commit_external {
-                crate::journal::commit_external_on_reload(&st, &report)
+                crate::store::external::commit_on_reload(&st, &report)
             } else {
                 Vec::new()
             };

@@ -389,7 +389,7 @@ impl Committer {
     /// thread every other zone's writes would wait behind it (issue 12
     /// item 6). The committer then only builds the tree and the commit.
     pub fn submit(&self, mut job: Job) -> Pending {
-        if job.record.via == EXTERNAL {
+        if job.record.via == EXTERNAL && job.files.iter().any(|f| f.text.len() >= PREHASH_MIN) {
             prehash(&self.zones_dir, &mut job.files);
         }
         let (done, rx) = watch::channel(None);
@@ -437,6 +437,11 @@ impl Committer {
     }
 }
 
+/// The size from which an external change's blobs are written before it
+/// is queued (below it, opening a repository handle costs more than the
+/// hash saves the queue).
+const PREHASH_MIN: usize = 1 << 20;
+
 /// Writes each file's blob to the repository at `zones_dir` through a
 /// handle of its own (writing an object is safe beside the committer's:
 /// loose objects are content-addressed and renamed into place). A failure
@@ -466,14 +471,24 @@ fn run(
     loop {
         let msg = match next.take() {
             Some(m) => m,
-            None => match rx.recv() {
+            None => match rx.try_recv() {
                 Ok(m) => m,
-                Err(_) => break,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                // Idle: nothing may stay out of the index meanwhile.
+                Err(mpsc::TryRecvError::Empty) => {
+                    write_index(repo, &mut unindexed);
+                    match rx.recv() {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                }
             },
         };
         let first = match msg {
             Msg::Job(q) => *q,
             Msg::Barrier(done) => {
+                // Everything before it is committed: the index too.
+                write_index(repo, &mut unindexed);
                 let _ = done.send(());
                 continue;
             }
@@ -817,6 +832,17 @@ mod tests {
             .into_iter()
             .map(|p| rt.block_on(p.wait(Duration::from_secs(10))))
             .collect()
+    }
+
+    #[test]
+    fn external_message_has_trailers() {
+        let m = external_message(&Name::from_ascii("example.com.").expect("n"), 5);
+        assert!(
+            m.starts_with("example.com: external change, serial 5\n"),
+            "{m}"
+        );
+        assert!(m.contains("Via: external"));
+        assert!(m.contains("Serial: 5\n"));
     }
 
     /// A big external change must not hold up other zones' commits: its

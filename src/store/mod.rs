@@ -54,6 +54,7 @@
 
 mod audit;
 pub mod committer;
+pub mod external;
 mod fsio;
 
 use std::net::SocketAddr;
@@ -895,44 +896,7 @@ impl Inner {
     }
 
     fn commit_external_changes(&self) -> usize {
-        let zones: Vec<(Name, PathBuf, u32)> = {
-            let guard = self.state.lock();
-            guard
-                .iter()
-                .filter_map(|(n, s)| {
-                    s.good
-                        .as_ref()
-                        .map(|g| (n.clone(), s.source.path.clone(), g.zone.serial()))
-                })
-                .collect()
-        };
-        let guard = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(repo) = guard.as_ref() else {
-            return 0;
-        };
-        let mut committed = 0;
-        for (zone, path, serial) in zones {
-            let who = Provenance {
-                actor: "external change",
-                clients: Vec::new(),
-                requests: 1,
-                via: "external",
-            };
-            let msg = audit::external_message(&zone, serial, &who).to_string();
-            let me = self.settings.committer.clone();
-            // Commits the file when it differs from HEAD; either way it
-            // brings the index up to date (a stop between a commit and the
-            // committer's index write leaves it behind).
-            match git::commit_file(repo, &path, &me, &me, &msg) {
-                Ok(Some(_)) => {
-                    committed += 1;
-                    info!(zone = %zone, file = %path.display(), "committed an external change");
-                }
-                Ok(None) => {}
-                Err(e) => error!(zone = %zone, "cannot commit external change: {e}"),
-            }
-        }
-        committed
+        external::commit_at_start(&self.state, &self.committer)
     }
 }
 

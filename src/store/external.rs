@@ -1,0 +1,180 @@
+//! Edits made outside zonewright (a person's editor, `cp`, a deploy
+//! script, a `git checkout`) recorded in git as `external change` commits,
+//! by the configured committer, through the committer thread like every
+//! write: the committer is the one place that records to git.
+//!
+//! Two moments find them: start-up ([`commit_at_start`]: every served
+//! zone, so edits made while the server was down, and files a crash left
+//! uncommitted, are recorded before the first write), and each reload
+//! ([`commit_on_reload`]: the zones it loaded). Each job records exactly
+//! the text the loader read, queued behind the writes already submitted:
+//! the history then has the writes made before the edit, the edit, and
+//! the writes made on top of it, whatever the timing. A file that already
+//! matches HEAD makes no commit (the committer finds the tree unchanged)
+//! but brings the index up to date for it.
+
+use tracing::{info, warn};
+
+use super::committer::{Committer, Job, Outcome, Pending};
+use crate::rr::Name;
+use crate::server::{ReloadReport, State};
+
+/// Queues an `external change` job for each zone `report` loaded, so an
+/// operator's edit becomes one step of the history and IXFR can serve it.
+/// Call it right after [`State::reload`], on the same blocking thread,
+/// when `[git] commit_external` is on. Returns the jobs' outcomes, to wait
+/// for. Without a store serving (no committer registered in the state),
+/// nothing can record them: a WARN, and nothing is committed.
+pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
+    if report.documents.is_empty() {
+        return Vec::new();
+    }
+    let Some(committer) = state.committer() else {
+        warn!("no store is running: the zones reloaded are not committed to git");
+        return Vec::new();
+    };
+    let serial_of = |zone: &Name| {
+        report
+            .loaded
+            .iter()
+            .find(|(n, _)| n == zone)
+            .map_or(0, |(_, s)| *s)
+    };
+    report
+        .documents
+        .iter()
+        .map(|(zone, doc)| committer.submit(Job::external(zone, serial_of(zone), doc)))
+        .collect()
+}
+
+/// Records every served zone whose file differs from HEAD as an
+/// `external change`, waits for the commits, and returns how many were
+/// made. Blocking; at start-up, before the first write.
+pub fn commit_at_start(state: &State, committer: &Committer) -> usize {
+    let jobs: Vec<(Name, Pending)> = {
+        let guard = state.lock();
+        guard
+            .iter()
+            .filter_map(|(n, s)| s.good.as_ref().map(|g| (n.clone(), g.clone())))
+            .collect::<Vec<_>>()
+    }
+    .into_iter()
+    .map(|(zone, good)| {
+        let job = Job::external(&zone, good.zone.serial(), &good.document);
+        (zone, committer.submit(job))
+    })
+    .collect();
+    committer.barrier();
+    let mut committed = 0;
+    for (zone, pending) in jobs {
+        // A failure was logged by the committer, naming the file.
+        if let Some(Outcome::Committed(Some(id))) = pending.outcome() {
+            committed += 1;
+            info!(zone = %zone, commit = %id, "committed an external change");
+        }
+    }
+    committed
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::git::{self, Identity};
+    use crate::store::committer::Names;
+
+    fn me() -> Identity {
+        Identity {
+            name: "zonewright".into(),
+            email: "zonewright@test".into(),
+        }
+    }
+
+    fn text(serial: u32, www: &str) -> String {
+        format!(
+            "$ORIGIN example.com.\n$TTL 300\n\
+             @ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
+             \x20 IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
+        )
+    }
+
+    /// A state over a zones directory with one committed zone, and its
+    /// committer registered.
+    fn fixture() -> (tempfile::TempDir, Arc<State>, Arc<Committer>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("example.com.zone");
+        std::fs::write(&file, text(1, "192.0.2.10")).expect("write");
+        let repo = git::open_or_init(dir.path(), &me()).expect("init");
+        let config = crate::config::Config::new(dir.path().to_path_buf(), Vec::new());
+        let state = Arc::new(State::new(Arc::new(config)));
+        let repo = Arc::new(Mutex::new(Some(repo)));
+        let names = Names {
+            committer: me(),
+            host: "test".into(),
+        };
+        let path = dir.path().to_path_buf();
+        let committer = state.committer_or_start(|| Arc::new(Committer::start(repo, path, names)));
+        state.reload();
+        (dir, state, committer)
+    }
+
+    fn head_message(dir: &std::path::Path) -> String {
+        let repo = git2::Repository::open(dir).expect("open");
+        let head = repo.head().expect("head").peel_to_commit().expect("commit");
+        head.message().unwrap_or("").to_owned()
+    }
+
+    #[test]
+    fn start_up_commits_what_differs_from_head_once() {
+        let (dir, state, committer) = fixture();
+        assert_eq!(commit_at_start(&state, &committer), 1, "the new zone file");
+        assert!(head_message(dir.path()).contains("external change, serial 1"));
+        assert_eq!(commit_at_start(&state, &committer), 0, "already in HEAD");
+        // The index too (git status is clean), not only HEAD.
+        let repo = git2::Repository::open(dir.path()).expect("open");
+        let statuses = repo.statuses(None).expect("status");
+        let listed: Vec<String> = statuses
+            .iter()
+            .filter(|s| !s.status().contains(git2::Status::IGNORED))
+            .map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or("?")))
+            .collect();
+        assert!(listed.is_empty(), "git status lists {listed:?}");
+    }
+
+    #[test]
+    fn a_reload_commits_an_edit_through_the_committer() {
+        let (dir, state, committer) = fixture();
+        commit_at_start(&state, &committer);
+        // An operator's edit, picked up by the reloader.
+        let file = dir.path().join("example.com.zone");
+        std::fs::write(&file, text(2, "192.0.2.20")).expect("write");
+        let report = state.reload();
+        assert_eq!(report.loaded.len(), 1, "{report:?}");
+        let pending = commit_on_reload(&state, &report);
+        assert_eq!(pending.len(), 1);
+        committer.barrier();
+        assert!(
+            matches!(pending[0].outcome(), Some(Outcome::Committed(Some(_)))),
+            "a commit was made"
+        );
+        assert!(head_message(dir.path()).contains("external change, serial 2"));
+        let repo = git2::Repository::open(dir.path()).expect("open");
+        assert!(!git::is_dirty(&repo, &file).expect("status"));
+    }
+
+    #[test]
+    fn without_a_committer_nothing_is_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("example.com.zone"), text(1, "192.0.2.10")).expect("write");
+        let config = crate::config::Config::new(dir.path().to_path_buf(), Vec::new());
+        let state = State::new(Arc::new(config));
+        let report = state.reload();
+        assert_eq!(report.loaded.len(), 1);
+        assert!(commit_on_reload(&state, &report).is_empty());
+        assert!(
+            git2::Repository::open(dir.path()).is_err(),
+            "no repository made"
+        );
+    }
+}
