@@ -34,7 +34,7 @@ use crate::git::{self, Identity};
 use crate::ixfr::{self, Diff};
 use crate::loader::MAX_FILE_BYTES;
 use crate::rr::{Name, RecordType, Rr, soa_timers};
-use crate::server::{ReloadReport, State};
+use crate::served::{ReloadReport, State};
 use crate::store::committer::{Job, Outcome, Pending, external_message};
 use crate::zone::Zone;
 use crate::zonefile::{Document, NoIncludes};

@@ -63,6 +63,7 @@ pub mod rdata;
 pub mod rest;
 pub mod rr;
 pub mod serial;
+pub mod served;
 pub mod server;
 pub mod store;
 pub mod tsig;

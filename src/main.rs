@@ -27,7 +27,8 @@ use zonewright::config::{Config, parse_zone_name};
 use zonewright::keygen;
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
-use zonewright::server::{self, Listeners, State};
+use zonewright::served::State;
+use zonewright::server::{self, Listeners};
 use zonewright::store::Store;
 use zonewright::tsig::Algorithm;
 

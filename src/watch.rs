@@ -31,8 +31,8 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::rr::Name;
+use crate::served::{ReloadReport, State};
 use crate::server::notify::Notifier;
-use crate::server::{ReloadReport, State};
 
 /// Wait after the first event for an editor's burst of writes to finish.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);

@@ -57,7 +57,7 @@ use super::throttle::AuthThrottle;
 use crate::config::RestConfig;
 use crate::config::rest::Token;
 use crate::rr::{Name, RecordType};
-use crate::server::State as ServerState;
+use crate::served::State as ServerState;
 use crate::server::guard::{Noise, RejectLog};
 use crate::server::sources::Source;
 use crate::store::{Store, WriteError, WriteOutcome, WriteRequest};

@@ -43,7 +43,7 @@ use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
 use crate::config::RestConfig;
-use crate::server::State;
+use crate::served::State;
 use crate::server::sources::PerSource;
 use crate::store::Store;
 

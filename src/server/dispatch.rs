@@ -31,7 +31,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use tracing::{debug, error, info, warn};
 
-use super::State;
 use super::guard::{Budget, Noise, RejectLog, Source};
 use super::replay::{self, ReplayCache};
 use super::tsig_edge::{Keyring, Signing, error_for, reject};
@@ -42,6 +41,7 @@ use crate::message::{
     Edns, MessageWriter, OUR_PAYLOAD, Query, Request, Transport, encode, opcode, parse_request,
     rcode, response_flags,
 };
+use crate::served::State;
 use crate::store::Store;
 use crate::tsig;
 use crate::xfr;

@@ -51,15 +51,14 @@ mod replay;
 #[cfg(test)]
 mod signed_tests;
 pub mod sources;
-pub mod state;
 mod tcp;
 pub mod tsig_edge;
 mod udp;
 pub mod update;
 
 pub use dispatch::Dispatcher;
-pub use state::{ReloadReport, Slot, State, ZonesGuard};
 
+use crate::served::State;
 use crate::store::Store;
 
 /// UPDATEs being written at once, over all listeners; beyond it an

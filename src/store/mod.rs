@@ -69,7 +69,7 @@ use crate::git::{self, Identity};
 use crate::loader::{self, Loaded, ZoneSource};
 use crate::rr::{ChangeSet, Name};
 use crate::serial::Policy;
-use crate::server::State;
+use crate::served::State;
 use crate::update::Rcode;
 use crate::zone::Zone;
 

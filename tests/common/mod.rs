@@ -16,7 +16,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 use zonewright::config::Config;
-use zonewright::server::{self, Listeners, State};
+use zonewright::served::State;
+use zonewright::server::{self, Listeners};
 use zonewright::store::Store;
 
 pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
