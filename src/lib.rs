@@ -58,6 +58,7 @@ pub mod keygen;
 pub mod loader;
 pub mod message;
 pub mod notify;
+pub mod notify_out;
 pub mod policy;
 pub mod rdata;
 pub mod rest;

@@ -15,7 +15,7 @@
 //!      │     └─ UPDATE ─► awaited in order on the connection
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
 //!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
-//!      ├─ notify::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
+//!      ├─ notify_out::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
 //!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
 //!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
 //! ```
@@ -46,7 +46,6 @@ pub mod dispatch;
 pub mod expire;
 pub(crate) mod guard;
 mod ixfr_edge;
-pub mod notify;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
@@ -180,7 +179,7 @@ pub async fn run(
     let addrs = listeners.local_addrs();
     let settings = state.config().server.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let notifier = notify::Notifier::start(state.config(), stop_rx.clone());
+    let notifier = crate::notify_out::Notifier::start(state.config(), stop_rx.clone());
     store.set_notifier(notifier.clone());
     let sweep_store = store.clone();
     // Built before serving so a bad TLS certificate stops start-up.
