@@ -50,6 +50,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod edge;
 pub mod expire;
 pub mod git;
 pub mod ixfr;

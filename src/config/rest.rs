@@ -25,7 +25,7 @@
 //! ```
 //!
 //! A client is an IPv4 address or an IPv6 /64 (see
-//! [`crate::server::sources`]).
+//! [`crate::edge::sources`]).
 //!
 //! Like key secrets (see [`super::keys`]), a token never appears in a
 //! message; a `token_file` that group or others may read is a WARN. A zone named here must be served: a `[[zone]]` entry or a

@@ -43,8 +43,8 @@ use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
 use crate::config::RestConfig;
+use crate::edge::sources::PerSource;
 use crate::served::State;
-use crate::server::sources::PerSource;
 use crate::store::Store;
 
 pub mod body;

@@ -31,11 +31,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use tracing::{debug, error, info, warn};
 
-use super::guard::{Budget, Noise, RejectLog, Source};
 use super::replay::{self, ReplayCache};
 use super::tsig_edge::{Keyring, Signing, error_for, reject};
 pub use super::update::PendingUpdate;
 use crate::answer::{Answer, Rec, answer};
+use crate::edge::guard::{Budget, Noise, RejectLog, Source};
 use crate::journal::Journal;
 use crate::message::{
     Edns, MessageWriter, OUR_PAYLOAD, Query, Request, Transport, encode, opcode, parse_request,

@@ -44,12 +44,10 @@ use tracing::{info, warn};
 
 pub mod dispatch;
 pub mod expire;
-pub(crate) mod guard;
 mod ixfr_edge;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
-pub mod sources;
 mod tcp;
 pub mod tsig_edge;
 mod udp;
@@ -215,7 +213,7 @@ pub async fn run(
         udp_threads.push(thread);
     }
     let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
-    let per_source = sources::PerSource::new(settings.tcp_max_per_source);
+    let per_source = crate::edge::sources::PerSource::new(settings.tcp_max_per_source);
     for listener in listeners.tcp {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let accept = tcp::Accept {
@@ -276,7 +274,7 @@ pub async fn run(
 }
 
 /// Writes the sampled-rejection summary once a minute, so a burst of junk
-/// that stops is still summed up ([`guard::RejectLog`]).
+/// that stops is still summed up ([`crate::edge::guard::RejectLog`]).
 async fn summarise_rejections(dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
