@@ -52,6 +52,7 @@ pub mod answer;
 pub mod config;
 pub mod edge;
 pub mod expire;
+pub mod fallback;
 pub mod git;
 pub mod ixfr;
 pub mod journal;

@@ -24,6 +24,10 @@ pub(crate) mod wire;
 
 pub use canonical::canonical;
 
+/// RFC 2181 §8: a TTL is an unsigned number between 0 and 2^31 - 1. The
+/// zone-file parser, the REST API and its config all cap TTLs with it.
+pub const MAX_TTL: u32 = 0x7FFF_FFFF;
+
 /// RDATA in uncompressed wire form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Rdata(pub Box<[u8]>);

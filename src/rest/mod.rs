@@ -48,7 +48,6 @@ use crate::served::State;
 use crate::store::Store;
 
 pub mod body;
-pub mod fallback;
 pub mod http;
 pub mod service;
 pub mod throttle;
