@@ -52,7 +52,7 @@
 //! The zones directory is no git repository at all: every write is
 //! refused (SERVFAIL) before anything is written.
 
-mod audit;
+pub mod audit;
 pub mod committer;
 mod fsio;
 
