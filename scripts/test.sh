@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, the layer check, lints, the example zones, the systemd unit,
-# the interop scripts, fuzzing, then the test suite. Run from anywhere: scripts/test.sh
+# The test command: formatting, the layer check, lints, the example zones, the
+# systemd unit, the interop scripts, fuzzing, then the test suite. Run from
+# anywhere: scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

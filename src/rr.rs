@@ -9,7 +9,7 @@
 //!
 //! Text conversion (zone-file presentation form <-> wire) lives in
 //! [`crate::rdata`], which builds on this module; this module only defines
-//! the types, their canonical form, the wire cursor both use ([`wire`]) and
+//! the types, their canonical form, the wire cursor both use (`wire`) and
 //! the few accessors the answer engine needs. It imports nothing else from
 //! the crate: `rr` is the lowest layer.
 

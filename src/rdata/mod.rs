@@ -21,7 +21,7 @@
 //! - [`crate::rr::canonical`] lower-cases the names embedded in RDATA for
 //!   the types listed in RFC 4034 §6.2 (as corrected by RFC 6840 §5.1). It
 //!   lives in `rr`, which needs it for `Rr::same_rr`, with the wire cursor
-//!   this module reads with ([`crate::rr::wire`]): imports go `rdata` -> `rr`
+//!   this module reads with (`rr::wire`): imports go `rdata` -> `rr`
 //!   only. Its table test stays here, as it builds its cases with
 //!   [`from_text`].
 //!
