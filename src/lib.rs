@@ -10,6 +10,7 @@
 //!
 //! ```text
 //!  main.rs (binary)
+//!  ── composition ────── serve (starts every edge; stops them on shutdown)
 //!  ── edges ──────────── server/ (DNS sockets)   rest/ (HTTP)   watch (file watching)
 //!  ── edge support ───── edge/ (per-source guards and caps both network edges share)
 //!  ── write path ─────── store (lock, recheck, serial, edit, atomic write, publish)
@@ -35,7 +36,8 @@
 //!                               write ─ publish snapshot ─► committer thread: git commit ─► answer
 //! ```
 //!
-//! Pure cores (`rdata` imports `rr`, `answer` imports `message`, never the reverse):
+//! No edge imports another. Pure cores (`rdata` imports `rr`, `answer`
+//! imports `message`, never the reverse):
 //!
 //! - [`rr`]: records as held (class IN, RDATA in wire form), change sets, the canonical
 //!   form (RFC 4034 §6.2) and the wire cursor.
@@ -72,9 +74,11 @@
 //! - [`edge`]: the guards both network edges share: per-source budget of TSIG and REST
 //!   rejections and sampled logs (`edge::guard`), per-source connection caps (`edge::sources`).
 //! - [`server`]: tokio listeners and dispatch, the replay cache (`server::replay`), the
-//!   ACME expiry sweep; `server::run` starts every edge.
+//!   ACME expiry sweep.
 //! - [`rest`]: the REST API (dynresolve-compatible), a second writer through the store.
 //! - [`watch`]: file watching and reload into snapshots.
+//! - [`serve`]: the composition root: [`serve::run`] starts the NOTIFY sender, the REST API,
+//!   the DNS listeners, the expiry sweep and the watcher, and stops them on shutdown.
 
 pub mod answer;
 pub mod config;
@@ -94,6 +98,7 @@ pub mod rdata;
 pub mod rest;
 pub mod rr;
 pub mod serial;
+pub mod serve;
 pub mod served;
 pub mod server;
 pub mod store;
