@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, the example zones, the systemd unit,
-# the interop scripts, fuzzing, then the test suite. Run from anywhere: scripts/test.sh
+# The test command: formatting, the layer check, lints, the example zones, the
+# systemd unit, the interop scripts, fuzzing, then the test suite. Run from
+# anywhere: scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -9,6 +10,9 @@ section() { printf '\n==== %s\n' "$*"; }
 
 section "cargo fmt --all -- --check"
 cargo fmt --all -- --check
+
+section "layers: each module imports only its own layer or lower ones (scripts/check-layers.sh)"
+scripts/check-layers.sh
 
 section "cargo clippy --all-targets --locked -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings

@@ -43,28 +43,9 @@ use std::borrow::Cow;
 
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
-use crate::message::{Query, rcode};
+use crate::message::{Answer, Query, Rec, rcode};
 use crate::rr::{Name, Rdata, RecordType, Rr};
 use crate::zone::{Lookup, NameKey, Node, RrSet, Zone, ZoneSet};
-
-/// One record in a response: borrowed from the zone where possible. `owner`
-/// differs from `rr.name` for wildcard-synthesised answers (RFC 4592 §3.3.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rec<'a> {
-    pub owner: &'a Name,
-    pub rr: Cow<'a, Rr>,
-}
-
-/// The sections and flags of a response, before encoding.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Answer<'a> {
-    /// RFC 1035 §4.1.1 RCODE (extended RCODEs above 15 go in the OPT).
-    pub rcode: u16,
-    pub authoritative: bool,
-    pub answer: Vec<Rec<'a>>,
-    pub authority: Vec<Rec<'a>>,
-    pub additional: Vec<Rec<'a>>,
-}
 
 /// Most CNAME/DNAME steps followed for one query (loop guard).
 pub const MAX_CHAIN: usize = 8;

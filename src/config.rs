@@ -117,7 +117,7 @@ pub struct ServerSettings {
     /// Concurrent TCP connections, over all listeners.
     pub tcp_max_connections: usize,
     /// Concurrent TCP connections of one source (an IPv4 address or an
-    /// IPv6 /64; see [`crate::server::sources`]).
+    /// IPv6 /64; see [`crate::edge::sources`]).
     pub tcp_max_per_source: usize,
     /// A TCP connection is closed once it is this old, when it next waits
     /// for a request (a response or transfer under way is finished first).

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 
 use crate::message::Query;
-use crate::rdata::canonical;
+use crate::rr::canonical;
 use crate::rr::{RecordType, Rr};
 use crate::xfr::Packer;
 use crate::zone::NameKey;

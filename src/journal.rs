@@ -458,7 +458,7 @@ mod tests {
     }
 
     fn names(rrs: &[Rr]) -> Vec<String> {
-        rrs.iter().map(crate::store::rr_line).collect()
+        rrs.iter().map(crate::store::audit::rr_line).collect()
     }
 
     #[test]

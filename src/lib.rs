@@ -4,12 +4,29 @@
 //! # Layout
 //!
 //! Protocol and file logic is pure (no tokio, no sockets, no `std::fs`); the
-//! edges do I/O and call the cores.
+//! edges do I/O and call the cores. The modules form layers, each importing
+//! only its own layer or lower ones; `scripts/check-layers.sh` (run by
+//! `scripts/test.sh` and `tests/layers.rs`) fails on an upward import.
+//!
+//! ```text
+//!  main.rs (binary)
+//!  ── composition ────── serve (starts every edge; stops them on shutdown)
+//!  ── edges ──────────── server/ (DNS sockets)   rest/ (HTTP)   watch (file watching)
+//!  ── edge support ───── edge/ (per-source guards and caps both network edges share)
+//!  ── write path ─────── store (lock, recheck, serial, edit, atomic write, publish)
+//!  ── NOTIFY sending ─── notify_out
+//!  ── served state ───── served (ArcSwap<ZoneSet>, reload)   loader   journal
+//!  ── recorder ───────── store::committer, store::audit (git commits, in order)
+//!  ── pure cores ─────── rr rdata zonefile zone message answer fallback update policy
+//!                        tsig serial xfr ixfr notify expire keygen config; git
+//! ```
+//!
+//! How a query and an UPDATE travel:
 //!
 //! ```text
 //!  zone files ──► zonefile (PURE: lossless parse/edit) ──► zone (PURE: validate, index)
 //!                                                              │
-//!  watch (notify + stat fallback) ──► reload ──► ArcSwap<ZoneSet> snapshot
+//!  watch (notify + stat fallback) ──► served::State::reload ──► ArcSwap<ZoneSet> snapshot
 //!                                                              │
 //!  UDP/TCP listeners (server) ──► tsig (PURE: verify) ──► message (PURE: decode)
 //!        │                                   ├──► answer (PURE) ──► message::encode ──► tsig sign
@@ -19,15 +36,20 @@
 //!                               write ─ publish snapshot ─► committer thread: git commit ─► answer
 //! ```
 //!
-//! - [`rr`]: records as held (class IN, RDATA in wire form) and change sets.
+//! No edge imports another. Pure cores (`rdata` imports `rr`, `answer`
+//! imports `message`, never the reverse):
+//!
+//! - [`rr`]: records as held (class IN, RDATA in wire form), change sets, the canonical
+//!   form (RFC 4034 §6.2) and the wire cursor.
 //! - [`rdata`]: RDATA presentation format <-> wire, per type and RFC 3597.
 //! - [`zonefile`]: the lossless document model and its minimal-diff editor.
 //! - [`zone`]: validation at load, lookups, the set of served zones.
+//! - [`message`]: the wire codec: request classification, the response model
+//!   ([`message::Answer`]) and its encoding (EDNS0, TC).
 //! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
-//! - [`message`]: request classification and response encoding (EDNS0, TC).
+//! - [`fallback`]: dynresolve's `fallback` address for REST zones, applied to answers.
 //! - [`xfr`]: AXFR message sequences.
 //! - [`ixfr`]: IXFR (RFC 1995): diff of two zone versions -> one condensed difference sequence.
-//! - [`journal`]: the IXFR journal: serials -> commits from each zone file's git history, diff cache.
 //! - [`notify`]: RFC 1996 NOTIFY: targets, message, retry state machine (PURE).
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
@@ -35,22 +57,34 @@
 //!   `server::expire` through the store.
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
-//! - [`git`]: the audit trail: one commit per write, touching only that zone file; stale
-//!   lock files a crash left are removed (`git::locks`).
-//! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
-//!   the committer thread's git commit (pipelined with the next write).
 //! - [`config`]: TOML config with clear errors.
 //! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
+//! - [`git`]: the audit trail: one commit per write, touching only that zone file; stale
+//!   lock files a crash left are removed (`git::locks`).
+//!
+//! Above them:
+//!
+//! - [`served`]: the served state: the snapshot set (arc-swap), its reload from the files,
+//!   per-zone sources, and the handle of the store's committer thread.
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
-//! - [`server`]: tokio listeners and dispatch; the guards at the edge (per-source budget of
-//!   TSIG rejections and sampled logs in `server::guard`, per-source connection caps in
-//!   `server::sources`, the replay cache in `server::replay`).
+//! - [`journal`]: the IXFR journal: serials -> commits from each zone file's git history, diff cache.
+//! - [`notify_out`]: the NOTIFY sender: a tokio actor driving [`notify`] for each changed zone.
+//! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
+//!   the committer thread's git commit (`store::committer`, pipelined with the next write).
+//! - [`edge`]: the guards both network edges share: per-source budget of TSIG and REST
+//!   rejections and sampled logs (`edge::guard`), per-source connection caps (`edge::sources`).
+//! - [`server`]: tokio listeners and dispatch, the replay cache (`server::replay`), the
+//!   ACME expiry sweep.
 //! - [`rest`]: the REST API (dynresolve-compatible), a second writer through the store.
 //! - [`watch`]: file watching and reload into snapshots.
+//! - [`serve`]: the composition root: [`serve::run`] starts the NOTIFY sender, the REST API,
+//!   the DNS listeners, the expiry sweep and the watcher, and stops them on shutdown.
 
 pub mod answer;
 pub mod config;
+pub mod edge;
 pub mod expire;
+pub mod fallback;
 pub mod git;
 pub mod ixfr;
 pub mod journal;
@@ -58,11 +92,14 @@ pub mod keygen;
 pub mod loader;
 pub mod message;
 pub mod notify;
+pub mod notify_out;
 pub mod policy;
 pub mod rdata;
 pub mod rest;
 pub mod rr;
 pub mod serial;
+pub mod serve;
+pub mod served;
 pub mod server;
 pub mod store;
 pub mod tsig;

@@ -27,7 +27,9 @@ use zonewright::config::{Config, parse_zone_name};
 use zonewright::keygen;
 use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
-use zonewright::server::{self, Listeners, State};
+use zonewright::serve;
+use zonewright::served::State;
+use zonewright::server::Listeners;
 use zonewright::store::Store;
 use zonewright::tsig::Algorithm;
 
@@ -230,7 +232,7 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
         .await
         .context("initial zone load failed")?;
         let store = Arc::new(store);
-        server::run(state, store, listeners, shutdown_signal())
+        serve::run(state, store, listeners, shutdown_signal())
             .await
             .context("server failed")
     })?;

@@ -18,10 +18,34 @@
 //! Each RRset is written, and if it overflows the limit it is rolled back
 //! whole (RFC 2181 §9); [`encode`] decides TC from which section lost an
 //! RRset. The same writer frames AXFR messages in [`crate::xfr`].
+//!
+//! The response model [`encode`] writes ([`Answer`], [`Rec`]) is defined
+//! here, the codec, and filled by [`crate::answer`]: imports go `answer` ->
+//! `message` only.
 
-use crate::answer::{Answer, Rec};
-use crate::rr::{Name, RecordType};
+use std::borrow::Cow;
+
+use crate::rr::{Name, RecordType, Rr};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+/// One record in a response: borrowed from the zone where possible. `owner`
+/// differs from `rr.name` for wildcard-synthesised answers (RFC 4592 §3.3.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rec<'a> {
+    pub owner: &'a Name,
+    pub rr: Cow<'a, Rr>,
+}
+
+/// The sections and flags of a response, before encoding.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// RFC 1035 §4.1.1 RCODE (extended RCODEs above 15 go in the OPT).
+    pub rcode: u16,
+    pub authoritative: bool,
+    pub answer: Vec<Rec<'a>>,
+    pub authority: Vec<Rec<'a>>,
+    pub additional: Vec<Rec<'a>>,
+}
 
 /// How the request arrived; decides size limits and what is allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

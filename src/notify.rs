@@ -1,6 +1,6 @@
 //! NOTIFY (RFC 1996), the pure part: where to send, what to send, and when
 //! to send it again. No tokio, no sockets; the clock is an argument. The
-//! tokio edge that drives it is [`crate::server::notify`].
+//! tokio sender that drives it is [`crate::notify_out`].
 //!
 //! # Design
 //!

@@ -5,17 +5,28 @@
 //! representation serves every type, known or not (RFC 3597 §3: unknown
 //! types are opaque octets), is written to a response without re-encoding,
 //! and is compared byte-for-byte once names are lower-cased
-//! ([`crate::rdata::canonical`]).
+//! ([`canonical`], RFC 4034 §6.2).
 //!
 //! Text conversion (zone-file presentation form <-> wire) lives in
-//! [`crate::rdata`]; this module only defines the types and the few
-//! accessors the answer engine needs.
+//! [`crate::rdata`], which builds on this module; this module only defines
+//! the types, their canonical form, the wire cursor both use (`wire`) and
+//! the few accessors the answer engine needs. It imports nothing else from
+//! the crate: `rr` is the lowest layer.
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use hickory_proto::rr::{Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+mod canonical;
+pub(crate) mod wire;
+
+pub use canonical::canonical;
+
+/// RFC 2181 §8: a TTL is an unsigned number between 0 and 2^31 - 1. The
+/// zone-file parser, the REST API and its config all cap TTLs with it.
+pub const MAX_TTL: u32 = 0x7FFF_FFFF;
 
 /// RDATA in uncompressed wire form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,8 +68,7 @@ impl Rr {
     pub fn same_rr(&self, other: &Rr) -> bool {
         self.rtype == other.rtype
             && self.name == other.name
-            && crate::rdata::canonical(self.rtype, &self.rdata)
-                == crate::rdata::canonical(other.rtype, &other.rdata)
+            && canonical(self.rtype, &self.rdata) == canonical(other.rtype, &other.rdata)
     }
 }
 

@@ -30,9 +30,9 @@ use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::notify_out::Notifier;
 use crate::rr::Name;
-use crate::server::notify::Notifier;
-use crate::server::{ReloadReport, State};
+use crate::served::{ReloadReport, State};
 
 /// Wait after the first event for an editor's burst of writes to finish.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);

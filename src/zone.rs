@@ -373,7 +373,7 @@ fn group(
         // The node's owner is the RR's (names compared without case), so
         // two RRs of the set are the same RR (RFC 2181 §5) exactly when
         // their canonical RDATA are equal.
-        let canonical = crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned();
+        let canonical = crate::rr::canonical(rr.rtype, &rr.rdata).into_owned();
         if !members
             .entry((idx, rr.rtype))
             .or_default()

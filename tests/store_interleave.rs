@@ -52,7 +52,7 @@ use zonewright::config::Config;
 use zonewright::git::Identity;
 use zonewright::rest::service;
 use zonewright::rr::{Name, Rdata, RecordType};
-use zonewright::server::State;
+use zonewright::served::State;
 use zonewright::store::{Compute, Settings, Store, WriteError, WriteOutcome, WriteRequest};
 use zonewright::update::{self, CLASS_ANY, CLASS_IN, CLASS_NONE, Rcode, UpdateRequest, UpdateRr};
 use zonewright::zone::Zone;

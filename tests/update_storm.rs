@@ -4,7 +4,7 @@
 //! # Design
 //!
 //! The server runs as the harness starts it (tests/common: in-process, the
-//! same `server::run` as the binary, on 127.0.0.1) over the hand-written
+//! same `serve::run` as the binary, on 127.0.0.1) over the hand-written
 //! example.com, with the four keys of `update_config` (hmac-sha256,
 //! -sha512, -sha1 and -md5; no rate limit). Four client threads, one per
 //! key. In each round they meet at a barrier and each sends one signed

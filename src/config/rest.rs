@@ -25,7 +25,7 @@
 //! ```
 //!
 //! A client is an IPv4 address or an IPv6 /64 (see
-//! [`crate::server::sources`]).
+//! [`crate::edge::sources`]).
 //!
 //! Like key secrets (see [`super::keys`]), a token never appears in a
 //! message; a `token_file` that group or others may read is a WARN. A zone named here must be served: a `[[zone]]` entry or a
@@ -289,7 +289,7 @@ pub(super) fn check_rest(
     let ttl = match &raw.ttl {
         None => DEFAULT_TTL,
         Some(t) => match u32::try_from(*t.get_ref()) {
-            Ok(n) if (1..=crate::rest::service::MAX_TTL).contains(&n) => n,
+            Ok(n) if (1..=crate::rr::MAX_TTL).contains(&n) => n,
             _ => {
                 c.push(t.span(), "rest.ttl", "out of range 1..=2147483647");
                 DEFAULT_TTL

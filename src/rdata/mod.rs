@@ -18,8 +18,12 @@
 //!   known types the octets must decode as that type.
 //! - [`to_text`] falls back to `\# LEN HEX` whenever the wire form cannot be
 //!   decoded or has no text form, so `from_text(to_text(x)) == x` always.
-//! - [`canonical`] lower-cases the names embedded in RDATA for the types
-//!   listed in RFC 4034 §6.2 (as corrected by RFC 6840 §5.1).
+//! - [`crate::rr::canonical`] lower-cases the names embedded in RDATA for
+//!   the types listed in RFC 4034 §6.2 (as corrected by RFC 6840 §5.1). It
+//!   lives in `rr`, which needs it for `Rr::same_rr`, with the wire cursor
+//!   this module reads with (`rr::wire`): imports go `rdata` -> `rr`
+//!   only. Its table test stays here, as it builds its cases with
+//!   [`from_text`].
 //!
 //! Types are dispatched on their numeric code (`u16::from(rtype)`), so
 //! `RecordType::Unknown(1)` behaves like `RecordType::A`.
@@ -40,10 +44,10 @@
 mod codec;
 mod special;
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::rr::wire::Reader;
 use crate::rr::{Name, Rdata, RecordType};
 
 use codec::{
@@ -1199,65 +1203,6 @@ fn decode_bitmap(b: &[u8]) -> Option<Vec<u16>> {
 // Wire -> text
 // ---------------------------------------------------------------------------
 
-/// A cursor over wire RDATA; every read is bounds-checked.
-struct Reader<'b> {
-    b: &'b [u8],
-    pos: usize,
-}
-
-impl<'b> Reader<'b> {
-    fn new(b: &'b [u8]) -> Self {
-        Reader { b, pos: 0 }
-    }
-    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
-        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(s)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-    fn u16(&mut self) -> Option<u16> {
-        let s = self.take(2)?;
-        Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        let s = self.take(4)?;
-        Some(u32::from_be_bytes(s.try_into().ok()?))
-    }
-    fn rest(&mut self) -> &'b [u8] {
-        let s = self.b.get(self.pos..).unwrap_or(&[]);
-        self.pos = self.b.len();
-        s
-    }
-    fn done(&self) -> bool {
-        self.pos >= self.b.len()
-    }
-    fn string(&mut self) -> Option<&'b [u8]> {
-        let len = usize::from(self.u8()?);
-        self.take(len)
-    }
-    /// Labels of an uncompressed name (no pointers, RFC 3597 §4).
-    fn name(&mut self) -> Option<Vec<&'b [u8]>> {
-        let start = self.pos;
-        let mut labels = Vec::new();
-        loop {
-            let len = self.u8()?;
-            if len == 0 {
-                break;
-            }
-            if len > 63 {
-                return None;
-            }
-            labels.push(self.take(usize::from(len))?);
-        }
-        if self.pos - start > 255 {
-            return None;
-        }
-        Some(labels)
-    }
-}
-
 /// Escapes one label for presentation (RFC 1035 §5.1 / RFC 4343 §2.1);
 /// the zone-file editor writes owner names with it too.
 pub fn push_label(out: &mut String, label: &[u8]) {
@@ -1464,119 +1409,6 @@ fn fields_to_text(
         return None;
     }
     Some(parts.join(" "))
-}
-
-// ---------------------------------------------------------------------------
-// Canonical form
-// ---------------------------------------------------------------------------
-
-#[derive(Clone, Copy)]
-enum Step {
-    Skip(usize),
-    Name,
-    Str,
-    Rest,
-}
-
-/// Where the names are in the RDATA of the types RFC 4034 §6.2 lists.
-fn canonical_layout(code: u16) -> Option<&'static [Step]> {
-    use Step::*;
-    Some(match code {
-        // NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME
-        2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 39 => &[Name],
-        6 => &[Name, Name, Rest],
-        // MINFO, RP
-        14 | 17 => &[Name, Name],
-        // MX, AFSDB, RT, KX
-        15 | 18 | 21 | 36 => &[Skip(2), Name],
-        26 => &[Skip(2), Name, Name],
-        33 => &[Skip(6), Name],
-        35 => &[Skip(4), Str, Str, Str, Name],
-        // SIG, RRSIG: 18 octets of fixed fields, signer's name, signature.
-        24 | 46 => &[Skip(18), Name, Rest],
-        // NXT
-        30 => &[Name, Rest],
-        _ => return None,
-    })
-}
-
-/// Canonical form for comparing RRs (RFC 4034 §6.2): names embedded in the
-/// RDATA of the listed types lower-cased; other types unchanged.
-///
-/// RFC 4034 §6.2 item 3: "if the type of the RR is NS, MD, MF, CNAME, SOA,
-/// MB, MG, MR, PTR, HINFO, MINFO, MX, HINFO, RP, AFSDB, RT, SIG, PX, NXT,
-/// NAPTR, KX, SRV, DNAME, A6, RRSIG, or NSEC, all uppercase US-ASCII letters
-/// in the DNS names contained within the RDATA are replaced by the
-/// corresponding lowercase US-ASCII letters". RFC 6840 §5.1 removes NSEC
-/// ("there is no need to downcase a domain name in the RDATA of NSEC
-/// records"); HINFO contains no names. Malformed RDATA is left unchanged.
-pub fn canonical(rtype: RecordType, rdata: &Rdata) -> Cow<'_, [u8]> {
-    let wire = rdata.as_bytes();
-    let code = u16::from(rtype);
-    let names = if code == 38 {
-        a6_name_range(wire)
-    } else {
-        canonical_layout(code).and_then(|steps| name_ranges(steps, wire))
-    };
-    let Some(ranges) = names else {
-        return Cow::Borrowed(wire);
-    };
-    let needs = ranges.iter().any(|r| {
-        wire.get(r.clone())
-            .is_some_and(|s| s.iter().any(u8::is_ascii_uppercase))
-    });
-    if !needs {
-        return Cow::Borrowed(wire);
-    }
-    let mut out = wire.to_vec();
-    for r in ranges {
-        if let Some(s) = out.get_mut(r) {
-            // Length octets are at most 63, so never ASCII letters.
-            s.make_ascii_lowercase();
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn name_ranges(steps: &[Step], wire: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
-    let mut r = Reader::new(wire);
-    let mut ranges = Vec::new();
-    for step in steps {
-        match step {
-            Step::Skip(n) => {
-                r.take(*n)?;
-            }
-            Step::Name => {
-                let start = r.pos;
-                r.name()?;
-                ranges.push(start..r.pos);
-            }
-            Step::Str => {
-                r.string()?;
-            }
-            Step::Rest => {
-                r.rest();
-            }
-        }
-    }
-    r.done().then_some(ranges)
-}
-
-/// RFC 2874 §3.1 A6: prefix length, address suffix, prefix name.
-fn a6_name_range(wire: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
-    let mut r = Reader::new(wire);
-    let plen = r.u8()?;
-    if plen > 128 {
-        return None;
-    }
-    r.take(usize::from(128 - plen).div_ceil(8))?;
-    let mut ranges = Vec::new();
-    if plen > 0 {
-        let start = r.pos;
-        r.name()?;
-        ranges.push(start..r.pos);
-    }
-    r.done().then_some(ranges)
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
 use super::*;
+use std::borrow::Cow;
+
+use crate::rr::canonical;
 
 fn origin() -> Name {
     Name::from_ascii("example.com.").expect("origin")

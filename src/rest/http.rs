@@ -56,10 +56,10 @@ use super::service::{self, Error as SvcError, Service, Wanted};
 use super::throttle::AuthThrottle;
 use crate::config::RestConfig;
 use crate::config::rest::Token;
+use crate::edge::guard::{Noise, RejectLog};
+use crate::edge::sources::Source;
 use crate::rr::{Name, RecordType};
-use crate::server::State as ServerState;
-use crate::server::guard::{Noise, RejectLog};
-use crate::server::sources::Source;
+use crate::served::State as ServerState;
 use crate::store::{Store, WriteError, WriteOutcome, WriteRequest};
 
 /// Largest request body, except for `/v1/state`.

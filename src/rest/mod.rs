@@ -43,12 +43,11 @@ use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
 use crate::config::RestConfig;
-use crate::server::State;
-use crate::server::sources::PerSource;
+use crate::edge::sources::PerSource;
+use crate::served::State;
 use crate::store::Store;
 
 pub mod body;
-pub mod fallback;
 pub mod http;
 pub mod service;
 pub mod throttle;

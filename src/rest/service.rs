@@ -33,14 +33,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::rr::{ChangeSet, Name, Rdata, RecordType, Rr};
+use crate::rr::{ChangeSet, MAX_TTL, Name, Rdata, RecordType, Rr};
 use crate::update::Rcode;
 use crate::zone::{Lookup, Zone};
 
 /// Most records one service may hold (dynresolve's limit).
 pub const MAX_RECORDS: usize = 64;
-/// RFC 2181 §8: TTLs are 31-bit.
-pub const MAX_TTL: u32 = 0x7FFF_FFFF;
 /// RFC 1035 §3.3: a <character-string> holds at most 255 octets.
 const MAX_TXT: usize = 255;
 

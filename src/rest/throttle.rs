@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::server::sources::Source;
+use crate::edge::sources::Source;
 
 /// The window failures are counted in.
 pub const WINDOW: Duration = Duration::from_secs(60);

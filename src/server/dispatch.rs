@@ -31,17 +31,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use tracing::{debug, error, info, warn};
 
-use super::State;
-use super::guard::{Budget, Noise, RejectLog, Source};
 use super::replay::{self, ReplayCache};
 use super::tsig_edge::{Keyring, Signing, error_for, reject};
 pub use super::update::PendingUpdate;
-use crate::answer::{Answer, Rec, answer};
+use crate::answer::answer;
+use crate::edge::guard::{Budget, Noise, RejectLog, Source};
 use crate::journal::Journal;
+use crate::message::{Answer, Rec};
 use crate::message::{
     Edns, MessageWriter, OUR_PAYLOAD, Query, Request, Transport, encode, opcode, parse_request,
     rcode, response_flags,
 };
+use crate::served::State;
 use crate::store::Store;
 use crate::tsig;
 use crate::xfr;
@@ -101,7 +102,7 @@ pub struct Dispatcher {
     /// The zones' git history, for IXFR (RFC 1995).
     pub(super) journal: Journal,
     /// `[rest] fallback`: the A answer for names with no data in REST zones.
-    pub(super) fallback: Option<crate::rest::fallback::Fallback>,
+    pub(super) fallback: Option<crate::fallback::Fallback>,
     /// Per-source budget of rejected signatures (`[tsig] reject_limit`).
     pub(super) budget: Budget,
     /// Sampled logging of rejections anyone can cause.
@@ -132,7 +133,7 @@ impl Dispatcher {
             budget: Budget::new(config.tsig_reject_limit),
             reject_log: RejectLog::default(),
             fallback: config.rest.as_ref().and_then(|r| {
-                Some(crate::rest::fallback::Fallback {
+                Some(crate::fallback::Fallback {
                     addr: r.fallback?,
                     ttl: r.ttl,
                     zones: r.zones.clone(),
@@ -298,7 +299,7 @@ impl Dispatcher {
                 let zones = state.snapshot_for_query();
                 let mut a = answer(&zones, &q);
                 if let Some(fb) = &self.fallback {
-                    crate::rest::fallback::apply(&mut a, &q, &zones, fb);
+                    crate::fallback::apply(&mut a, &q, &zones, fb);
                 }
                 vec![encode_within(
                     &q,

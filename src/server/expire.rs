@@ -20,7 +20,7 @@ use crate::git::{self, Identity};
 use crate::rr::{Location, Name, RecordType, Rr};
 use crate::store::{Store, WriteOutcome, WriteRequest};
 
-use super::State;
+use crate::served::State;
 
 /// Sweeps once now, then every `expire.interval`, until `stop` turns true.
 pub async fn run(

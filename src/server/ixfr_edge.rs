@@ -8,11 +8,11 @@
 
 use tracing::debug;
 
-use super::State;
 use crate::ixfr;
 use crate::journal::Journal;
 use crate::message::Query;
 use crate::serial::Serial;
+use crate::served::State;
 use crate::xfr;
 use crate::zone::Zone;
 

@@ -1,4 +1,4 @@
-//! The tokio edge: UDP and TCP listeners, dispatch to the pure cores, and
+//! The DNS edge: UDP and TCP listeners, dispatch to the pure cores, and
 //! graceful shutdown.
 //!
 //! # Design
@@ -7,30 +7,22 @@
 //!  Listeners::bind(addrs, udp_workers)          (sync; tests bind 127.0.0.1:0)
 //!      per address: N UDP sockets (SO_REUSEPORT, same port) + 1 TCP listener
 //!           │
-//!  run(state, store, listeners, shutdown)
+//!  Dns::start(state, store, listeners, stop, tasks)     (called by serve::run)
 //!      ├─ N udp::Worker threads: recv ─► Dispatcher::handle ─► send  (one per socket)
 //!      │     └─ UPDATE ─► its own task: store.write ─► send           (bounded)
-//!      ├─ tcp::accept per listener ─► tcp::connection task per client
-//!      │     (bounded in all and per source, sources.rs; idle and lifetime)
-//!      │     └─ UPDATE ─► awaited in order on the connection
-//!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
-//!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
-//!      ├─ notify::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
-//!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
-//!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
+//!      └─ tcp::accept per listener ─► tcp::connection task per client
+//!            (bounded in all and per source, edge::sources; idle and lifetime)
+//!            └─ UPDATE ─► awaited in order on the connection
+//!  Dns::stop, Dns::drain ─► wait (bounded) for connections and UPDATEs to finish
 //! ```
 //!
 //! Queries read the current [`ZoneSet`](crate::zone::ZoneSet) snapshot from
 //! [`State`] through arc-swap and never wait for the reloader or a writer.
 //! Handlers never panic ([`dispatch::Dispatcher::handle`] catches and answers SERVFAIL),
-//! and a failing connection ends only itself.
-//!
-//! Like mini-redis's `server::run`, [`run`] takes listeners that are already
-//! bound and a shutdown future, so tests start a real server in-process on
-//! port 0 and learn its address from [`Listeners::local_addrs`]; the binary
-//! uses the same function.
+//! and a failing connection ends only itself. The REST API, the watcher
+//! and the NOTIFY sender are started beside this edge by
+//! [`crate::serve::run`], not from here: an edge imports no other edge.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,26 +32,22 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::warn;
 
 pub mod dispatch;
 pub mod expire;
-pub(crate) mod guard;
 mod ixfr_edge;
-pub mod notify;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
-pub mod sources;
-pub mod state;
 mod tcp;
 pub mod tsig_edge;
 mod udp;
 pub mod update;
 
 pub use dispatch::Dispatcher;
-pub use state::{ReloadReport, Slot, State, ZonesGuard};
 
+use crate::served::State;
 use crate::store::Store;
 
 /// UPDATEs being written at once, over all listeners; beyond it an
@@ -104,12 +92,18 @@ impl Listeners {
     }
 
     /// Also binds the REST API's TCP listener on `addr` (`[rest] listen`;
-    /// tests use port 0), so its address is known before [`run`].
+    /// tests use port 0), so its address is known before
+    /// [`crate::serve::run`].
     pub fn with_rest(mut self, addr: Option<SocketAddr>) -> io::Result<Listeners> {
         if let Some(addr) = addr {
             self.rest = Some(tcp_listener(addr)?);
         }
         Ok(self)
+    }
+
+    /// Takes the REST API's listener out, for the REST server.
+    pub fn take_rest(&mut self) -> Option<std::net::TcpListener> {
+        self.rest.take()
     }
 
     /// The REST API's bound address, if it has a listener.
@@ -168,117 +162,115 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
-/// Serves DNS on `listeners` from `state` (and keeps `state` in step with
-/// the zone files) until `shutdown` completes; UPDATEs write through
-/// `store` (built over the same `state`). Call [`State::reload`] first to
-/// serve the zones from the start.
-pub async fn run(
-    state: Arc<State>,
-    store: Arc<Store>,
-    listeners: Listeners,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let addrs = listeners.local_addrs();
-    let settings = state.config().server.clone();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let notifier = notify::Notifier::start(state.config(), stop_rx.clone());
-    store.set_notifier(notifier.clone());
-    let sweep_store = store.clone();
-    // Built before serving so a bad TLS certificate stops start-up.
-    let rest = match (listeners.rest, &state.config().rest) {
-        (Some(l), Some(cfg)) => Some(crate::rest::Server::new(
-            cfg,
-            state.clone(),
-            store.clone(),
-            l,
-        )?),
-        (None, Some(_)) => {
-            warn!("[rest] is configured but no REST listener was bound (Listeners::with_rest)");
-            None
-        }
-        _ => None,
-    };
-    let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
+/// The DNS listeners, serving: one thread per UDP socket and a task per
+/// TCP listener (and the rejection summary), started by [`Dns::start`]
+/// and stopped by [`crate::serve::run`] (the composition root, which also
+/// starts the REST API and the watcher: an edge imports no other edge).
+pub struct Dns {
+    dispatcher: Arc<Dispatcher>,
+    udp_stop: Arc<AtomicBool>,
+    udp_threads: Vec<std::thread::JoinHandle<()>>,
+    connections: Arc<Semaphore>,
+    tcp_max_connections: usize,
+    updates: Arc<Semaphore>,
+}
 
-    let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
-    let mut tasks = JoinSet::new();
-    let udp_stop = Arc::new(AtomicBool::new(false));
-    let mut udp_threads = Vec::with_capacity(listeners.udp.len());
-    for (i, sock) in listeners.udp.into_iter().enumerate() {
-        let worker = udp::Worker {
-            dispatcher: dispatcher.clone(),
-            updates: updates.clone(),
-            runtime: tokio::runtime::Handle::current(),
-            stop: udp_stop.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("udp-{i}"))
-            .spawn(move || worker.run(sock))?;
-        udp_threads.push(thread);
-    }
-    let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
-    let per_source = sources::PerSource::new(settings.tcp_max_per_source);
-    for listener in listeners.tcp {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let accept = tcp::Accept {
-            listener,
-            dispatcher: dispatcher.clone(),
-            updates: updates.clone(),
-            connections: connections.clone(),
-            per_source: per_source.clone(),
-            idle: settings.tcp_idle_timeout,
-            lifetime: settings.tcp_max_lifetime,
-            stop: stop_rx.clone(),
-        };
-        tasks.spawn(accept.run());
-    }
-    if let Some(e) = state.config().acme.expire {
-        tasks.spawn(expire::run(state.clone(), sweep_store, e, stop_rx.clone()));
-    }
-    if let Some(rest) = rest {
-        tasks.spawn(rest.run(stop_rx.clone()));
-    }
-    tasks.spawn(summarise_rejections(dispatcher.clone(), stop_rx.clone()));
-    tasks.spawn(crate::watch::run(
-        state.clone(),
-        Some(notifier),
-        stop_rx.clone(),
-    ));
-    log_startup(&state, &addrs, settings.udp_workers, dispatcher.key_count());
-
-    shutdown.await;
-    info!("shutting down");
-    let _ = stop_tx.send(true);
-    udp_stop.store(true, Ordering::Relaxed);
-    while tasks.join_next().await.is_some() {}
-    // Each UDP thread sees the flag within udp::STOP_POLL.
-    let _ = tokio::task::spawn_blocking(move || {
-        for t in udp_threads {
-            let _ = t.join();
+impl Dns {
+    /// Serves DNS on `listeners` (its REST listener, if any, taken out
+    /// before) from `state`; UPDATEs write through `store` (built over the
+    /// same `state`). The TCP tasks are spawned on `tasks` and end when
+    /// `stop` turns true; the UDP threads end on [`Dns::stop`].
+    pub fn start(
+        state: &Arc<State>,
+        store: Arc<Store>,
+        listeners: Listeners,
+        stop: &watch::Receiver<bool>,
+        tasks: &mut JoinSet<()>,
+    ) -> io::Result<Dns> {
+        let settings = state.config().server.clone();
+        let dispatcher = Arc::new(Dispatcher::new(state.clone(), store));
+        let updates = Arc::new(Semaphore::new(MAX_PENDING_UPDATES));
+        let udp_stop = Arc::new(AtomicBool::new(false));
+        let mut udp_threads = Vec::with_capacity(listeners.udp.len());
+        for (i, sock) in listeners.udp.into_iter().enumerate() {
+            let worker = udp::Worker {
+                dispatcher: dispatcher.clone(),
+                updates: updates.clone(),
+                runtime: tokio::runtime::Handle::current(),
+                stop: udp_stop.clone(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("udp-{i}"))
+                .spawn(move || worker.run(sock))?;
+            udp_threads.push(thread);
         }
-    })
-    .await;
-    // Open connections end after their current request; wait for them.
-    let all = u32::try_from(settings.tcp_max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))
-        .await
-        .is_err()
-    {
-        warn!("some TCP connections were still open at shutdown");
+        let connections = Arc::new(Semaphore::new(settings.tcp_max_connections));
+        let per_source = crate::edge::sources::PerSource::new(settings.tcp_max_per_source);
+        for listener in listeners.tcp {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let accept = tcp::Accept {
+                listener,
+                dispatcher: dispatcher.clone(),
+                updates: updates.clone(),
+                connections: connections.clone(),
+                per_source: per_source.clone(),
+                idle: settings.tcp_idle_timeout,
+                lifetime: settings.tcp_max_lifetime,
+                stop: stop.clone(),
+            };
+            tasks.spawn(accept.run());
+        }
+        tasks.spawn(summarise_rejections(dispatcher.clone(), stop.clone()));
+        Ok(Dns {
+            dispatcher,
+            udp_stop,
+            udp_threads,
+            connections,
+            tcp_max_connections: settings.tcp_max_connections,
+            updates,
+        })
     }
-    // UPDATEs already written must still be answered.
-    let all = u32::try_from(MAX_PENDING_UPDATES).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, updates.acquire_many(all))
-        .await
-        .is_err()
-    {
-        warn!("some UPDATEs were still being written at shutdown");
+
+    /// TSIG keys the dispatcher knows (for the start-up log line).
+    pub fn key_count(&self) -> usize {
+        self.dispatcher.key_count()
     }
-    Ok(())
+
+    /// Tells the UDP threads to stop; each sees it within `udp::STOP_POLL`.
+    pub fn stop(&self) {
+        self.udp_stop.store(true, Ordering::Relaxed);
+    }
+
+    /// After [`Dns::stop`] and once the tasks have ended: joins the UDP
+    /// threads, then waits (bounded) for open TCP connections to finish
+    /// their current request and for UPDATEs already written to be answered.
+    pub async fn drain(self) {
+        let udp_threads = self.udp_threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in udp_threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        let all = u32::try_from(self.tcp_max_connections).unwrap_or(u32::MAX);
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.connections.acquire_many(all))
+            .await
+            .is_err()
+        {
+            warn!("some TCP connections were still open at shutdown");
+        }
+        let all = u32::try_from(MAX_PENDING_UPDATES).unwrap_or(u32::MAX);
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.updates.acquire_many(all))
+            .await
+            .is_err()
+        {
+            warn!("some UPDATEs were still being written at shutdown");
+        }
+    }
 }
 
 /// Writes the sampled-rejection summary once a minute, so a burst of junk
-/// that stops is still summed up ([`guard::RejectLog`]).
+/// that stops is still summed up ([`crate::edge::guard::RejectLog`]).
 async fn summarise_rejections(dispatcher: Arc<Dispatcher>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
@@ -286,21 +278,4 @@ async fn summarise_rejections(dispatcher: Arc<Dispatcher>, mut stop: watch::Rece
             _ = stop.changed() => return,
         }
     }
-}
-
-fn log_startup(state: &State, addrs: &[SocketAddr], workers: usize, keys: usize) {
-    let zones: Vec<String> = state
-        .snapshot()
-        .iter()
-        .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
-        .collect();
-    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-    info!(
-        listen = %listen.join(", "),
-        udp_workers = workers,
-        tsig_keys = keys,
-        zones = %zones.join(", "),
-        "zonewright serving {} zone(s) on UDP and TCP",
-        zones.len()
-    );
 }

@@ -11,10 +11,10 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use super::dispatch::{Dispatcher, Handled, Peer};
-use super::state::State;
 use crate::config::Config;
 use crate::message::Transport;
 use crate::rr::Name;
+use crate::served::State;
 use crate::store::Store;
 use crate::tsig::{self, Algorithm, Context, Key, SignParams, Tsig};
 

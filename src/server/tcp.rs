@@ -31,7 +31,7 @@ use tokio::time::timeout;
 use tracing::{debug, warn};
 
 use super::dispatch::{Dispatcher, Handled, Peer, TCP_MAX};
-use super::sources::{PerSource, SourceSlot};
+use crate::edge::sources::{PerSource, SourceSlot};
 use crate::message::Transport;
 
 /// Pause after an accept error (e.g. out of file descriptors).

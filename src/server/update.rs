@@ -25,9 +25,9 @@ use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
 use super::dispatch::{Dispatcher, Handled};
-use super::guard::Noise;
 use super::replay::{InFlight, Seen, Waiter, Window};
 use super::tsig_edge::{Signing, error_for};
+use crate::edge::guard::Noise;
 use crate::message::rcode;
 use crate::rr::{Name, Rr};
 use crate::store::{WriteOutcome, WriteRequest};

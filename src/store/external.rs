@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::committer::{Committer, Job, Outcome, Pending};
 use crate::rr::Name;
-use crate::server::{ReloadReport, State};
+use crate::served::{ReloadReport, State};
 
 /// Queues an `external change` job for each zone `report` loaded, so an
 /// operator's edit becomes one step of the history and IXFR can serve it.

@@ -52,7 +52,7 @@
 //! The zones directory is no git repository at all: every write is
 //! refused (SERVFAIL) before anything is written.
 
-mod audit;
+pub mod audit;
 pub mod committer;
 pub mod external;
 mod fsio;
@@ -70,7 +70,7 @@ use crate::git::{self, Identity};
 use crate::loader::{self, Loaded, ZoneSource};
 use crate::rr::{ChangeSet, Name};
 use crate::serial::Policy;
-use crate::server::State;
+use crate::served::State;
 use crate::update::Rcode;
 use crate::zone::Zone;
 
@@ -255,7 +255,7 @@ struct Inner {
     /// writes still land on disk, and each logs why there is no commit.
     repo: Arc<Mutex<Option<git2::Repository>>>,
     /// Told of every serial change this store publishes (RFC 1996 NOTIFY).
-    notifier: std::sync::OnceLock<crate::server::notify::Notifier>,
+    notifier: std::sync::OnceLock<crate::notify_out::Notifier>,
     /// Records each written batch in git, in order, off the writer's turn
     /// (the state's: external changes the reloader finds queue there too).
     committer: Arc<committer::Committer>,
@@ -314,7 +314,7 @@ impl Store {
     /// Sends NOTIFYs through `notifier` after every write that changes a
     /// serial (the server sets it when it starts). Only the first call
     /// takes effect.
-    pub fn set_notifier(&self, notifier: crate::server::notify::Notifier) {
+    pub fn set_notifier(&self, notifier: crate::notify_out::Notifier) {
         let _ = self.inner.notifier.set(notifier);
     }
 

@@ -87,7 +87,7 @@ impl<'z, Z: ZoneView> Working<'z, Z> {
 fn identity(rr: &Rr) -> (RecordType, Vec<u8>) {
     (
         rr.rtype,
-        crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned(),
+        crate::rr::canonical(rr.rtype, &rr.rdata).into_owned(),
     )
 }
 
@@ -95,7 +95,7 @@ fn identity(rr: &Rr) -> (RecordType, Vec<u8>) {
 /// RRs at one name): type and canonical RDATA, without comparing names.
 fn same_data(a: &Rr, b: &Rr) -> bool {
     a.rtype == b.rtype
-        && crate::rdata::canonical(a.rtype, &a.rdata) == crate::rdata::canonical(b.rtype, &b.rdata)
+        && crate::rr::canonical(a.rtype, &a.rdata) == crate::rr::canonical(b.rtype, &b.rdata)
 }
 
 /// Whether two lists of RRs of one owner hold the same RRs (each list

@@ -39,7 +39,7 @@ use crate::zonefile::ZoneError;
 /// An RR's RDATA in canonical form (names without case): what tells two
 /// RRs of one owner and type apart.
 fn canonical(rr: &Rr) -> Vec<u8> {
-    crate::rdata::canonical(rr.rtype, &rr.rdata).into_owned()
+    crate::rr::canonical(rr.rtype, &rr.rdata).into_owned()
 }
 
 /// Change sets larger than this are applied with a full [`Zone::build`]

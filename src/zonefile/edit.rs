@@ -23,7 +23,7 @@ fn key(rr: &Rr) -> Key {
     (
         rr.name.to_lowercase().to_ascii(),
         u16::from(rr.rtype),
-        rdata::canonical(rr.rtype, &rr.rdata).into_owned(),
+        crate::rr::canonical(rr.rtype, &rr.rdata).into_owned(),
     )
 }
 

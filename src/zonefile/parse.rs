@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use crate::rdata::{self, Token};
-use crate::rr::{Location, Name, RecordType, Rr};
+use crate::rr::{Location, MAX_TTL, Name, RecordType, Rr};
 
 use super::lex::{self, LexEntry};
 use super::{IncludeLoader, ZoneError};
@@ -25,8 +25,6 @@ use super::{IncludeLoader, ZoneError};
 pub const MAX_ERRORS: usize = 100;
 /// Deepest `$INCLUDE` nesting accepted (the main file is depth 0).
 pub const MAX_INCLUDE_DEPTH: usize = 8;
-/// RFC 2181 §8: a TTL is an unsigned number between 0 and 2^31 - 1.
-pub const MAX_TTL: u32 = 0x7fff_ffff;
 
 /// One file of the document: its name, exact text and entries.
 #[derive(Clone, Debug, PartialEq, Eq)]

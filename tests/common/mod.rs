@@ -1,5 +1,5 @@
 //! Test harness: a temp config + zones dir, the real server started
-//! in-process on 127.0.0.1:0 (same `server::run` as the binary), and small
+//! in-process on 127.0.0.1:0 (same `serve::run` as the binary), and small
 //! blocking UDP/TCP clients built on hickory-proto messages. Every wait is
 //! bounded by a socket timeout or a poll limit; only loopback is used.
 #![allow(dead_code)]
@@ -16,7 +16,9 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 use zonewright::config::Config;
-use zonewright::server::{self, Listeners, State};
+use zonewright::serve;
+use zonewright::served::State;
+use zonewright::server::Listeners;
 use zonewright::store::Store;
 
 pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
@@ -135,7 +137,7 @@ impl TestServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                server::run(state, store, listeners, async {
+                serve::run(state, store, listeners, async {
                     let _ = rx.await;
                 })
                 .await

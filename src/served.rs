@@ -2,6 +2,14 @@
 //! zone the source, last good document and file identities for writers and
 //! the reloader.
 //!
+//! Its own layer, above the pure cores and `loader`, below `store` and the
+//! edges: the store, the REST API, the journal and the watcher all read and
+//! publish through it, so it is no concern of the DNS listeners
+//! (`server/`), where it lived before. It holds the handle of the git
+//! committer thread ([`crate::store::committer`], which imports only `git`
+//! and the pure cores) so the reloader's external changes and the store's
+//! writes are committed in one order.
+//!
 //! # Design
 //!
 //! ```text

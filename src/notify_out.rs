@@ -1,4 +1,10 @@
-//! The NOTIFY sender (RFC 1996), tokio edge over the pure [`crate::notify`].
+//! The NOTIFY sender (RFC 1996), tokio driver over the pure [`crate::notify`].
+//!
+//! Named `notify_out` so each name has one meaning: [`crate::notify`] is the
+//! pure RFC 1996 core, this is the sender, and the file-watch crate is only
+//! ever spelled `::notify` (in `watch`). It sits above [`crate::served`]
+//! and below `store`, which triggers it after each write; it imports only
+//! the pure cores.
 //!
 //! # Design
 //!
@@ -32,11 +38,17 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info};
 
-use super::dispatch::unix_now;
 use crate::config::Config;
 use crate::notify::{self, Retry, RetryPolicy, Step, Target};
 use crate::rr::{Name, Rr};
 use crate::tsig::Key;
+
+/// The system clock (seconds since the epoch) for TSIG's time signed.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// How long a host name lookup may take before the try counts as failed.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -9,11 +9,14 @@
 //! the REST zones is rewritten: NOERROR, authoritative, one A record owned
 //! by the query name with the REST TTL, and no SOA in the authority section.
 //! Names that exist (with other types: NODATA) keep their answer.
+//!
+//! A pure core, not part of `rest/`: the DNS dispatcher calls it, and an
+//! edge imports no other edge; it needs only the answer model and zones.
 
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
-use crate::answer::{Answer, Rec};
+use crate::message::{Answer, Rec};
 use crate::message::{Query, rcode};
 use crate::rr::{Name, Rdata, RecordType, Rr};
 use crate::zone::ZoneSet;

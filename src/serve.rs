@@ -1,0 +1,111 @@
+//! The composition root: starts every edge over one served state and one
+//! store, and stops them all on shutdown.
+//!
+//! # Design
+//!
+//! ```text
+//!  run(state, store, listeners, shutdown)
+//!      ├─ notify_out::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
+//!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
+//!      ├─ server::Dns: UDP and TCP listeners ─► Dispatcher ─► store.write
+//!      ├─ server::expire (with [acme] expire_after): the sweep ─► store.write
+//!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
+//!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
+//!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
+//! ```
+//!
+//! Its own layer above the edges (`server/`, `rest/`, `watch`), so none of
+//! them imports another. Like mini-redis's `server::run`, [`run`] takes
+//! listeners that are already bound and a shutdown future, so tests start
+//! a real server in-process on port 0 and learn its address from
+//! [`Listeners::local_addrs`]; the binary uses the same function.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::notify_out::Notifier;
+use crate::served::State;
+use crate::server::{Dns, Listeners};
+use crate::store::Store;
+
+/// Serves DNS (and the REST API, with `[rest]`) on `listeners` from
+/// `state`, and keeps `state` in step with the zone files, until
+/// `shutdown` completes; every writer writes through `store` (built over
+/// the same `state`). Call [`State::reload`] first to serve the zones from
+/// the start.
+pub async fn run(
+    state: Arc<State>,
+    store: Arc<Store>,
+    mut listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let addrs = listeners.local_addrs();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let notifier = Notifier::start(state.config(), stop_rx.clone());
+    store.set_notifier(notifier.clone());
+    let sweep_store = store.clone();
+    // Built before serving so a bad TLS certificate stops start-up.
+    let rest = match (listeners.take_rest(), &state.config().rest) {
+        (Some(l), Some(cfg)) => Some(crate::rest::Server::new(
+            cfg,
+            state.clone(),
+            store.clone(),
+            l,
+        )?),
+        (None, Some(_)) => {
+            warn!("[rest] is configured but no REST listener was bound (Listeners::with_rest)");
+            None
+        }
+        _ => None,
+    };
+    let mut tasks = JoinSet::new();
+    let dns = Dns::start(&state, store, listeners, &stop_rx, &mut tasks)?;
+    if let Some(e) = state.config().acme.expire {
+        tasks.spawn(crate::server::expire::run(
+            state.clone(),
+            sweep_store,
+            e,
+            stop_rx.clone(),
+        ));
+    }
+    if let Some(rest) = rest {
+        tasks.spawn(rest.run(stop_rx.clone()));
+    }
+    tasks.spawn(crate::watch::run(
+        state.clone(),
+        Some(notifier),
+        stop_rx.clone(),
+    ));
+    log_startup(&state, &addrs, dns.key_count());
+
+    shutdown.await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    dns.stop();
+    while tasks.join_next().await.is_some() {}
+    dns.drain().await;
+    Ok(())
+}
+
+fn log_startup(state: &State, addrs: &[SocketAddr], keys: usize) {
+    let zones: Vec<String> = state
+        .snapshot()
+        .iter()
+        .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
+        .collect();
+    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    info!(
+        listen = %listen.join(", "),
+        udp_workers = state.config().server.udp_workers,
+        tsig_keys = keys,
+        zones = %zones.join(", "),
+        "zonewright serving {} zone(s) on UDP and TCP",
+        zones.len()
+    );
+}
