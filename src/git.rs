@@ -127,6 +127,11 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Whether git can record `file`: it lies in the repository's work tree.
+pub fn contains(repo: &Repository, file: &Path) -> bool {
+    relative(repo, file).is_ok()
+}
+
 /// `file` relative to the repository's work tree, with `/` separators.
 fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
     let root = repo.workdir().unwrap_or_else(|| repo.path());

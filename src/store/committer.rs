@@ -468,6 +468,8 @@ fn run(
     let mut next: Option<Msg> = None;
     // Index entries of commits made since the index was last written.
     let mut unindexed: Vec<git2::IndexEntry> = Vec::new();
+    // Per zone, the last `external change` whose commit failed.
+    let mut edits: HashMap<Name, Job> = HashMap::new();
     loop {
         let msg = match next.take() {
             Some(m) => m,
@@ -516,24 +518,38 @@ fn run(
         let (jobs, mut dones): (Vec<Job>, Vec<watch::Sender<Done>>) = rest.into_iter().unzip();
         dones.push(first_done);
         let (files, record, each) = combine(first, jobs);
-        let outcome = decide(blocked, &record, each, || {
-            let made = catch_unwind(AssertUnwindSafe(|| commit(repo, &files, &record, names)));
+        let mut try_commit = |files: &[WrittenFile], record: &Record| {
+            let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
             match made {
                 Ok(Ok((id, entries))) => {
                     unindexed.extend(entries);
                     Ok(id)
                 }
                 Ok(Err(e)) => {
-                    log_failure(dir, &files, record.via, &e);
+                    log_failure(dir, files, record.via, &e);
                     Err(e)
                 }
                 Err(_) => {
                     let e = "the commit panicked".to_owned();
-                    log_failure(dir, &files, record.via, &e);
+                    log_failure(dir, files, record.via, &e);
                     Err(e)
                 }
             }
-        });
+        };
+        let outcome = match earlier_edit(&mut edits, blocked, &record, &mut try_commit) {
+            Err(reason) => {
+                // Not on top of an edit git lacks: the write fails and is
+                // rolled back (see `earlier_edit`).
+                block(blocked, &record.zone, &reason, each);
+                Outcome::Failed(reason)
+            }
+            Ok(()) => decide(blocked, &record, each, || try_commit(&files, &record)),
+        };
+        // A person's edit git could not record is kept, to be recorded as
+        // theirs before the zone's next commit.
+        if record.via == EXTERNAL && matches!(outcome, Outcome::Failed(_)) {
+            edits.insert(record.zone.clone(), Job { files, record });
+        }
         // Nothing more queued: bring the index up to date before answering,
         // so `git status` is clean once the last write is answered.
         if next.is_none() {
@@ -594,15 +610,80 @@ fn decide(
         Err(e) => {
             let reason: Arc<str> = e.into();
             if record.via != EXTERNAL {
-                blocked.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                    zone.clone(),
-                    Blocked {
-                        reason: reason.clone(),
-                        changes: each,
-                    },
-                );
+                block(blocked, zone, &reason, each);
             }
             Outcome::Failed(reason)
+        }
+    }
+}
+
+/// Blocks `zone` after a failed batch whose changes are `each`: its later
+/// batches fail until the rollback (see the module docs).
+fn block(
+    blocked: &Mutex<HashMap<Name, Blocked>>,
+    zone: &Name,
+    reason: &Arc<str>,
+    each: Vec<ChangeSet>,
+) {
+    let mut guard = blocked.lock().unwrap_or_else(|p| p.into_inner());
+    match guard.get_mut(zone) {
+        Some(b) => b.changes.extend(each),
+        None => {
+            guard.insert(
+                zone.clone(),
+                Blocked {
+                    reason: reason.clone(),
+                    changes: each,
+                },
+            );
+        }
+    }
+}
+
+/// Before a batch of `record`'s zone is committed, the person's edit whose
+/// `external change` commit failed earlier (held in `edits`) is committed
+/// first, as theirs: a write's commit records the whole file, and must not
+/// take their records under the writer's name. If that commit fails again,
+/// a write or REST change fails too (`Err`: it is not committed on top of
+/// the edit, and is rolled back). A newer external change, or a rollback
+/// (authored by the server), replaces the held one: its commit records the
+/// edit with the file; so does the rollback of writes that failed while
+/// the edit was held.
+fn earlier_edit(
+    edits: &mut HashMap<Name, Job>,
+    blocked: &Mutex<HashMap<Name, Blocked>>,
+    record: &Record,
+    try_commit: &mut impl FnMut(&[WrittenFile], &Record) -> Result<Option<String>, String>,
+) -> Result<(), Arc<str>> {
+    let Some(edit) = edits.remove(&record.zone) else {
+        return Ok(());
+    };
+    if record.via == EXTERNAL || record.via == ROLLBACK {
+        return Ok(());
+    }
+    // Failed writes wait for their rollback: the file read then holds them
+    // too, and they must not be recorded as the person's. The rollback's
+    // commit records the edit.
+    let is_blocked = blocked
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&record.zone);
+    if is_blocked {
+        edits.insert(record.zone.clone(), edit);
+        return Ok(());
+    }
+    match try_commit(&edit.files, &edit.record) {
+        Ok(_) => {
+            tracing::info!(zone = %record.zone, "committed an edit made outside zonewright that git could not record earlier");
+            Ok(())
+        }
+        Err(e) => {
+            edits.insert(record.zone.clone(), edit);
+            Err(format!(
+                "an edit made outside zonewright is in the zone file but git cannot record it \
+                 ({e}); this write is not committed on top of it"
+            )
+            .into())
         }
     }
 }
@@ -638,6 +719,10 @@ fn commit(
     };
     let written: Vec<git::Written<'_>> = files
         .iter()
+        // A person's edit records the files git can: an `$INCLUDE`d file
+        // from `include_dirs` is outside the repository (the store never
+        // writes one, so a write's files are all inside).
+        .filter(|f| record.via != EXTERNAL || git::contains(repo, &f.path))
         .map(|f| git::Written {
             file: &f.path,
             bytes: f.text.as_bytes(),
@@ -1113,6 +1198,97 @@ mod tests {
         );
         assert_eq!(h[0].0, "zonewright");
         assert!(h[0].1.contains("Via: rollback"), "{}", h[0].1);
+    }
+
+    /// The branch's ref lock, held open by this process (so it is not
+    /// stale): every commit fails while the file is held.
+    fn hold_branch_lock(f: &Fixture) -> (std::fs::File, PathBuf) {
+        let head = std::fs::read_to_string(f.dir.path().join(".git/HEAD")).expect("HEAD");
+        let branch = head.trim().trim_start_matches("ref: ");
+        let lock = f.dir.path().join(".git").join(format!("{branch}.lock"));
+        (std::fs::File::create(&lock).expect("lock"), lock)
+    }
+
+    /// A person's edit whose commit failed is committed as theirs before
+    /// the next write, never inside the writer's commit.
+    #[test]
+    fn an_edit_git_could_not_record_is_committed_as_theirs_before_the_next_write() {
+        let f = Fixture::new();
+        let (held, lock) = hold_branch_lock(&f);
+        let mut edit = f.write("x", 2, None, None);
+        edit.record = Record::external(&edit.record.zone, 2);
+        let out = settle(vec![f.committer.submit(edit)]);
+        assert!(matches!(&out[0], Outcome::Failed(_)), "{out:?}");
+        // While git still fails, a write is not committed on top of it.
+        let w = settle(vec![f.committer.submit(f.write(
+            "acme-key",
+            3,
+            Some("a"),
+            None,
+        ))]);
+        let Outcome::Failed(why) = &w[0] else {
+            panic!("{w:?}");
+        };
+        assert!(why.contains("edit made outside zonewright"), "{why}");
+        let zone = Name::from_ascii("example.com.").expect("zone");
+        assert!(f.committer.blocked(&zone).is_some());
+        // Its rollback records the file (with the edit), by the server.
+        drop(held);
+        std::fs::remove_file(&lock).expect("unlock");
+        let mut rollback = f.write("zonewright", 4, None, Some("a"));
+        rollback.record.via = ROLLBACK;
+        let r = settle(vec![f.committer.submit(rollback)]);
+        assert!(matches!(&r[0], Outcome::Committed(Some(_))), "{r:?}");
+        // Another edit fails to commit; git then works: the next write
+        // first records the edit as an external change.
+        let (held, lock) = hold_branch_lock(&f);
+        let mut edit = f.write("x", 5, None, None);
+        edit.record = Record::external(&edit.record.zone, 5);
+        assert!(matches!(
+            settle(vec![f.committer.submit(edit)])[0],
+            Outcome::Failed(_)
+        ));
+        drop(held);
+        std::fs::remove_file(&lock).expect("unlock");
+        let w = settle(vec![f.committer.submit(f.write(
+            "acme-key",
+            6,
+            Some("b"),
+            None,
+        ))]);
+        assert!(matches!(&w[0], Outcome::Committed(Some(_))), "{w:?}");
+        let h = f.history();
+        let last: Vec<(&str, &str, &str)> = h
+            .iter()
+            .rev()
+            .take(2)
+            .map(|(a, m, t)| (a.as_str(), m.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(last[1].0, "zonewright", "{h:?}");
+        assert!(last[1].1.contains("external change, serial 5"), "{h:?}");
+        assert_eq!(last[1].2, "; version 5\n");
+        assert_eq!(last[0].0, "acme-key", "{h:?}");
+        assert_eq!(last[0].2, "; version 6\n");
+    }
+
+    /// An `$INCLUDE`d file outside the repository does not fail a
+    /// person's edit: the files git can record are committed.
+    #[test]
+    fn an_edit_records_the_files_inside_the_repository() {
+        let f = Fixture::new();
+        let outside = tempfile::tempdir().expect("tempdir");
+        let mut edit = f.write("x", 2, None, None);
+        edit.record = Record::external(&edit.record.zone, 2);
+        edit.files.push(WrittenFile {
+            path: outside.path().join("acme.inc"),
+            text: "t 60 IN TXT \"included\"\n".into(),
+            stat: None,
+            blob: None,
+        });
+        let out = settle(vec![f.committer.submit(edit)]);
+        assert!(matches!(&out[0], Outcome::Committed(Some(_))), "{out:?}");
+        let h = f.history();
+        assert_eq!(h.last().map(|c| c.2.as_str()), Some("; version 2\n"));
     }
 
     #[test]
