@@ -126,6 +126,83 @@ impl FileId {
 /// The files a zone was read from, each with its identity at read time.
 pub type FileIds = Vec<(PathBuf, FileId)>;
 
+/// Another process that has a zone file open for writing: a writer that
+/// truncates the file and writes it in pieces (`cat a b > zone`, a script
+/// that writes line by line, `cp` onto the file). The file may then hold a
+/// prefix that happens to be a valid zone; read and rewritten, the rest of
+/// the writer's output would go to a file nobody reads any more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Writer {
+    pub pid: u32,
+    pub command: String,
+    pub file: PathBuf,
+}
+
+impl std::fmt::Display for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is open for writing by process {} ({})",
+            self.file.display(),
+            self.pid,
+            self.command
+        )
+    }
+}
+
+/// The first process other than this one with one of `files` open for
+/// writing (from `/proc`: as root every process, otherwise this user's).
+/// `None` also without `/proc`.
+pub fn writer_of(files: &[&Path]) -> Option<Writer> {
+    const O_ACCMODE: u32 = 0o3;
+    let targets: Vec<(PathBuf, &Path)> = files
+        .iter()
+        .filter_map(|f| f.canonicalize().ok().map(|c| (c, *f)))
+        .collect();
+    if targets.is_empty() {
+        return None;
+    }
+    let me = std::process::id();
+    for p in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let Some((_, file)) = targets.iter().find(|(c, _)| *c == target) else {
+                continue;
+            };
+            // fdinfo's `flags:` is the open(2) flags in octal.
+            let info = p.path().join("fdinfo").join(fd.file_name());
+            let writing = std::fs::read_to_string(info).ok().is_some_and(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+                    .is_some_and(|flags| flags & O_ACCMODE != 0)
+            });
+            if writing {
+                let command = std::fs::read_to_string(p.path().join("comm"))
+                    .map(|c| c.trim_end().to_owned())
+                    .unwrap_or_default();
+                return Some(Writer {
+                    pid,
+                    command,
+                    file: file.to_path_buf(),
+                });
+            }
+        }
+    }
+    None
+}
+
 /// True when every file still has the identity recorded in `files`.
 pub fn unchanged(files: &FileIds) -> bool {
     !files.is_empty()
@@ -177,16 +254,7 @@ impl ZoneSource {
         let Some(target) = is_link.then(|| self.path.canonicalize().ok()).flatten() else {
             return self;
         };
-        // In the repository's work tree, and not in its `.git` folder.
-        let in_repo = zones_dir
-            .canonicalize()
-            .ok()
-            .and_then(|root| target.strip_prefix(root).ok().map(Path::to_path_buf))
-            .filter(|rel| {
-                rel.components()
-                    .next()
-                    .is_some_and(|c| matches!(c, std::path::Component::Normal(n) if n != ".git"))
-            });
+        let in_repo = in_repository(zones_dir, &target);
         let link = std::mem::replace(
             &mut self.path,
             match &in_repo {
@@ -208,6 +276,26 @@ impl ZoneSource {
         self.link = Some(link);
         self
     }
+}
+
+/// `file`'s path relative to `zones_dir` (the repository's work tree) when
+/// it lies inside it and not in its `.git` folder, symbolic links resolved;
+/// `None` otherwise: a file git cannot record.
+pub fn in_repository(zones_dir: &Path, file: &Path) -> Option<PathBuf> {
+    let resolved = file.canonicalize().ok().or_else(|| {
+        // Not there (yet): its folder, resolved, and its name.
+        let parent = file.parent()?.canonicalize().ok()?;
+        Some(parent.join(file.file_name()?))
+    })?;
+    zones_dir
+        .canonicalize()
+        .ok()
+        .and_then(|root| resolved.strip_prefix(root).ok().map(Path::to_path_buf))
+        .filter(|rel| {
+            rel.components()
+                .next()
+                .is_some_and(|c| matches!(c, std::path::Component::Normal(n) if n != ".git"))
+        })
 }
 
 /// What may be read for a zone: how much, and from which folders.

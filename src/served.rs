@@ -27,6 +27,7 @@
 //! the served snapshot cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -228,6 +229,16 @@ impl State {
         for (name, source) in zones {
             let before = seen.get(&name);
             if before.is_some_and(|(src, files)| *src == source && loader::unchanged(files)) {
+                continue;
+            }
+            // Being written in pieces: read it once the writer is done (the
+            // next pass; its last write wakes the watcher).
+            let mut paths: Vec<&Path> = vec![source.path.as_path()];
+            if let Some((_, files)) = before {
+                paths.extend(files.iter().map(|(p, _)| p.as_path()));
+            }
+            if let Some(w) = loader::writer_of(&paths) {
+                debug!(zone = %name, "{w}; reading it when the writer is done");
                 continue;
             }
             let result = loader::load_zone_guarded(&source, &rules);

@@ -449,6 +449,7 @@ impl Inner {
         if loader::unchanged(&loaded.files) {
             return Ok((source, loaded));
         }
+        wait_for_writers(&loaded)?;
         info!(zone = %zone, "zone file changed on disk; reloading before the write");
         let rules = loader::FileRules::new(self.state.config());
         match loader::load_zone_guarded(&source, &rules) {
@@ -765,6 +766,24 @@ impl Inner {
             warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
             return Err(WriteError::Invalid(msg));
         }
+        // Every file the edit changes must be one git can record: a file
+        // `$INCLUDE`d from `include_dirs` (or a `[[zone]] file` elsewhere)
+        // is served but never written, before anything is written.
+        let zones_dir = &self.state.config().zones_dir;
+        if let Some((file, _)) = rendered
+            .files
+            .iter()
+            .find(|(f, _)| loader::in_repository(zones_dir, Path::new(f)).is_none())
+        {
+            let msg = format!(
+                "the change would edit {file}, which is outside zones_dir {} (an $INCLUDE from \
+                 include_dirs, or a zone file kept elsewhere): git could not record it, so \
+                 zonewright does not write it (move the records into a file in zones_dir)",
+                zones_dir.display()
+            );
+            warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
+            return Err(WriteError::Failed(msg));
+        }
         Ok(Edited {
             changes,
             old,
@@ -939,6 +958,33 @@ enum Interrupted {
 impl From<std::io::Error> for Interrupted {
     fn from(e: std::io::Error) -> Interrupted {
         Interrupted::Io(e)
+    }
+}
+
+/// How long a write waits for another process to finish writing the zone
+/// file (see [`loader::Writer`]) before it fails.
+const WRITER_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits (at most [`WRITER_WAIT`]) until no other process has one of the
+/// zone's files open for writing: a file written in pieces is read whole,
+/// and the write is not renamed over it while the writer's output still
+/// goes to it (it would go to a file nobody reads). After the wait, the
+/// write fails (SERVFAIL, REST 500) naming the process.
+fn wait_for_writers(loaded: &Loaded) -> Result<(), WriteError> {
+    let paths: Vec<&Path> = loaded.files.iter().map(|(p, _)| p.as_path()).collect();
+    let deadline = std::time::Instant::now() + WRITER_WAIT;
+    loop {
+        let Some(w) = loader::writer_of(&paths) else {
+            return Ok(());
+        };
+        if std::time::Instant::now() >= deadline {
+            return Err(WriteError::Failed(format!(
+                "{w} since more than {}s; not writing over it (write zone files by rename, \
+                 or in one go)",
+                WRITER_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
