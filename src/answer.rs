@@ -186,6 +186,10 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
     ans
 }
 
+/// The chain of RFC 1034 §4.3.2 from the query name: each step looks the
+/// current name up in its zone and either ends the answer or follows a
+/// CNAME or DNAME to the next name (at most [`MAX_CHAIN`] links; a node met
+/// twice ends a loop).
 fn resolve<'a>(
     zones: &'a ZoneSet,
     mut zone: &'a Zone,
@@ -207,117 +211,144 @@ fn resolve<'a>(
                 None => return,
             }
         }
-        let (node, wildcard) = match zone.lookup(&key, qtype) {
-            Lookup::Exact(node) => (node, false),
-            Lookup::Wildcard(node) => (node, true),
+        let next = match zone.lookup(&key, qtype) {
+            Lookup::Exact(node) | Lookup::Wildcard(node)
+                if seen[..step].iter().any(|p| std::ptr::eq(*p, node)) =>
+            {
+                Next::Done
+            }
+            Lookup::Exact(node) => {
+                seen[step] = node;
+                at_node(zone, node, cur.owner().unwrap_or(&node.name), qtype, ans)
+            }
+            // RFC 4592 §3.3.1: synthesised RRs have "the owner name ...
+            // set to the QNAME" (the current name).
+            Lookup::Wildcard(node) => match cur.owner() {
+                Some(owner) => {
+                    seen[step] = node;
+                    at_node(zone, node, owner, qtype, ans)
+                }
+                None => Next::Done,
+            },
             Lookup::Referral(cut) => {
-                // RFC 1034 §4.3.2 3b: "copy the NS RRs for the subzone into
-                // the authority section ... put whatever addresses are
-                // available into the additional section".
-                if ans.answer.is_empty() {
-                    ans.authoritative = false;
-                }
-                if let Some(set) = cut.rrset(RecordType::NS) {
-                    push_set(&mut ans.authority, &cut.name, set);
-                    add_addresses(zone, set, true, ans);
-                }
-                return;
+                referral(zone, cut, ans);
+                Next::Done
             }
-            Lookup::Dname(node) => {
-                let Some(owner) = cur.owner() else {
-                    return;
-                };
-                let Some(set) = node.rrset(RecordType::DNAME) else {
-                    return;
-                };
-                let (Some(drr), Some(Some(target))) = (set.rrs.first(), set.targets.first()) else {
-                    return;
-                };
-                // RFC 6672 §2.2: the DNAME goes in the answer, followed by
-                // a CNAME synthesised with the DNAME's TTL.
-                push_set(&mut ans.answer, &node.name, set);
-                let Some((new, wire)) =
-                    dname_substitute(cur.name(), node.name.iter().len(), target)
-                else {
-                    // RFC 6672 §2.2: "If the substitution ... would
-                    // overflow the legal size for a <domain-name>, the query
-                    // ... YXDOMAIN".
-                    ans.rcode = rcode::YXDOMAIN;
-                    return;
-                };
-                ans.answer.push(Rec {
-                    owner,
-                    rr: Cow::Owned(Rr {
-                        name: owner.clone(),
-                        ttl: drr.ttl,
-                        rtype: RecordType::CNAME,
-                        rdata: Rdata::new(wire),
-                    }),
-                });
-                cur = Cur::Synth(new);
-                continue;
-            }
+            Lookup::Dname(node) => dname(&cur, node, ans),
             Lookup::NxDomain => {
                 // RFC 2308 §2.1 NXDOMAIN; RFC 6604 §3: the RCODE reflects the
                 // last name in a chain.
                 negative(zone, ans, true);
-                return;
+                Next::Done
             }
         };
-        // RFC 4592 §3.3.1: synthesised RRs have "the owner name ...
-        // set to the QNAME" (the current name).
-        let owner: &'a Name = match cur.owner() {
-            Some(n) => n,
-            None if !wildcard => &node.name,
-            None => return,
-        };
-        if seen[..step].iter().any(|p| std::ptr::eq(*p, node)) {
-            return;
+        match next {
+            Next::Done => return,
+            Next::Follow(c) => cur = c,
         }
-        seen[step] = node;
-        if qtype == RecordType::ANY {
-            // RFC 8482 §4.2: "A DNS responder MAY behave as if the
-            // QTYPE was ... one RRset" - the one with the lowest type.
-            match node.rrsets.first() {
-                Some(set) => {
-                    push_set(&mut ans.answer, owner, set);
-                    if wants_additional(set.rtype) {
-                        add_addresses(zone, set, set.rtype == RecordType::NS, ans);
-                    }
-                }
-                None => negative(zone, ans, false),
-            }
-            return;
-        }
-        if let Some(set) = node.rrset(qtype) {
-            // RFC 1034 §4.3.2 3a: "copy matching RRs ... into the answer".
-            push_set(&mut ans.answer, owner, set);
-            if wants_additional(qtype) {
-                add_addresses(zone, set, qtype == RecordType::NS, ans);
-            }
-            return;
-        }
-        if qtype != RecordType::CNAME
-            && let Some(set) = node.rrset(RecordType::CNAME)
-        {
-            // RFC 1034 §4.3.2 3a: "If the data at the node is a
-            // CNAME, and QTYPE doesn't match CNAME, copy the CNAME RR
-            // into the answer section ... change QNAME to the
-            // canonical name in the CNAME RR, and go back to step 1."
-            push_set(&mut ans.answer, owner, set);
-            match set.targets.first().and_then(Option::as_ref) {
-                Some(t) => {
-                    cur = Cur::Ref(t);
-                    continue;
-                }
-                None => return,
-            }
-        }
-        // RFC 2308 §2.2 NODATA: "the name exists but there are no
-        // records of the requested type" (empty non-terminals too).
-        negative(zone, ans, false);
-        return;
     }
+}
+
+/// After one step of [`resolve`]: the answer is complete, or the chain
+/// goes on at a new name.
+enum Next<'a> {
+    Done,
+    Follow(Cur<'a>),
+}
+
+/// RFC 1034 §4.3.2 3b: "copy the NS RRs for the subzone into the authority
+/// section ... put whatever addresses are available into the additional
+/// section". Not authoritative unless a chain already answered.
+fn referral<'a>(zone: &'a Zone, cut: &'a Node, ans: &mut Answer<'a>) {
+    if ans.answer.is_empty() {
+        ans.authoritative = false;
+    }
+    if let Some(set) = cut.rrset(RecordType::NS) {
+        push_set(&mut ans.authority, &cut.name, set);
+        add_addresses(zone, set, true, ans);
+    }
+}
+
+/// RFC 6672 §2.2: the DNAME goes in the answer, followed by a CNAME
+/// synthesised with the DNAME's TTL; the chain goes on at the substituted
+/// name.
+fn dname<'a>(cur: &Cur<'a>, node: &'a Node, ans: &mut Answer<'a>) -> Next<'a> {
+    let Some(owner) = cur.owner() else {
+        return Next::Done;
+    };
+    let Some(set) = node.rrset(RecordType::DNAME) else {
+        return Next::Done;
+    };
+    let (Some(drr), Some(Some(target))) = (set.rrs.first(), set.targets.first()) else {
+        return Next::Done;
+    };
+    push_set(&mut ans.answer, &node.name, set);
+    let Some((new, wire)) = dname_substitute(cur.name(), node.name.iter().len(), target) else {
+        // RFC 6672 §2.2: "If the substitution ... would overflow the legal
+        // size for a <domain-name>, the query ... YXDOMAIN".
+        ans.rcode = rcode::YXDOMAIN;
+        return Next::Done;
+    };
+    ans.answer.push(Rec {
+        owner,
+        rr: Cow::Owned(Rr {
+            name: owner.clone(),
+            ttl: drr.ttl,
+            rtype: RecordType::CNAME,
+            rdata: Rdata::new(wire),
+        }),
+    });
+    Next::Follow(Cur::Synth(new))
+}
+
+/// The answer at a node found for the current name (`owner`, the query
+/// name for a wildcard): the RRset asked for, a CNAME to follow, or NODATA.
+fn at_node<'a>(
+    zone: &'a Zone,
+    node: &'a Node,
+    owner: &'a Name,
+    qtype: RecordType,
+    ans: &mut Answer<'a>,
+) -> Next<'a> {
+    if qtype == RecordType::ANY {
+        // RFC 8482 §4.2: "A DNS responder MAY behave as if the QTYPE was
+        // ... one RRset" - the one with the lowest type.
+        match node.rrsets.first() {
+            Some(set) => {
+                push_set(&mut ans.answer, owner, set);
+                if wants_additional(set.rtype) {
+                    add_addresses(zone, set, set.rtype == RecordType::NS, ans);
+                }
+            }
+            None => negative(zone, ans, false),
+        }
+        return Next::Done;
+    }
+    if let Some(set) = node.rrset(qtype) {
+        // RFC 1034 §4.3.2 3a: "copy matching RRs ... into the answer".
+        push_set(&mut ans.answer, owner, set);
+        if wants_additional(qtype) {
+            add_addresses(zone, set, qtype == RecordType::NS, ans);
+        }
+        return Next::Done;
+    }
+    if qtype != RecordType::CNAME
+        && let Some(set) = node.rrset(RecordType::CNAME)
+    {
+        // RFC 1034 §4.3.2 3a: "If the data at the node is a CNAME, and
+        // QTYPE doesn't match CNAME, copy the CNAME RR into the answer
+        // section ... change QNAME to the canonical name in the CNAME RR,
+        // and go back to step 1."
+        push_set(&mut ans.answer, owner, set);
+        return match set.targets.first().and_then(Option::as_ref) {
+            Some(t) => Next::Follow(Cur::Ref(t)),
+            None => Next::Done,
+        };
+    }
+    // RFC 2308 §2.2 NODATA: "the name exists but there are no records of
+    // the requested type" (empty non-terminals too).
+    negative(zone, ans, false);
+    Next::Done
 }
 
 #[cfg(test)]
