@@ -116,8 +116,9 @@ pub const OPT_SIZE: usize = 11;
 /// Header size.
 pub const HEADER_SIZE: usize = 12;
 
-/// How an opcode is handled. Extend here (and in [`parse_request`]) when
-/// UPDATE/NOTIFY get real handling.
+/// How [`parse_request`] handles an opcode. UPDATE (RFC 2136) and NOTIFY
+/// (RFC 1996) never reach it: the dispatcher routes them (UPDATE to the
+/// store, NOTIFY refused: we are a primary) by the header's opcode first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpcodeClass {
     /// Standard query: parsed into [`Request::Query`]/[`Request::Axfr`]/[`Request::Ixfr`].
@@ -129,11 +130,8 @@ pub enum OpcodeClass {
 pub fn classify_opcode(op: u8) -> OpcodeClass {
     match op {
         opcode::QUERY => OpcodeClass::Query,
-        // IQUERY is obsolete (RFC 3425), STATUS undefined; NOTIFY and UPDATE
-        // are not handled yet.
-        opcode::IQUERY | opcode::STATUS | opcode::NOTIFY | opcode::UPDATE => {
-            OpcodeClass::NotImplemented
-        }
+        // IQUERY is obsolete (RFC 3425), STATUS undefined; UPDATE and
+        // NOTIFY are routed before parsing (see above).
         _ => OpcodeClass::NotImplemented,
     }
 }
@@ -273,38 +271,29 @@ fn read_question(b: &[u8]) -> Option<Question> {
 
 /// Classifies raw request bytes.
 pub fn parse_request(bytes: &[u8]) -> Request {
-    let Some(header) = bytes.get(..HEADER_SIZE) else {
+    let Some(h) = Header::read(bytes) else {
         return Request::Drop;
     };
-    let id = u16::from_be_bytes([header[0], header[1]]);
-    let flags = u16::from_be_bytes([header[2], header[3]]);
-    if flags & 0x8000 != 0 {
+    if h.flags & 0x8000 != 0 {
         // RFC 1035 §4.1.1 QR=1: a response; never answer it.
         return Request::Drop;
     }
-    let op = ((flags >> 11) & 0xF) as u8;
-    let rd = flags & 0x0100 != 0;
-    let cd = flags & 0x0010 != 0;
-    let qdcount = u16::from_be_bytes([header[4], header[5]]);
-    let ancount = u16::from_be_bytes([header[6], header[7]]);
-    let nscount = u16::from_be_bytes([header[8], header[9]]);
-    let arcount = u16::from_be_bytes([header[10], header[11]]);
-    let question = if qdcount == 1 {
+    let question = if h.qdcount == 1 {
         read_question(bytes)
     } else {
         None
     };
     let reply = |rcode: u16, q: Option<&Question>| {
         Request::Reply(error_response(
-            id,
-            op,
-            rd,
+            h.id,
+            h.op(),
+            h.rd(),
             rcode,
             q.map(|q| (&q.qname, q.qtype, q.qclass)),
             None,
         ))
     };
-    match classify_opcode(op) {
+    match classify_opcode(h.op()) {
         OpcodeClass::NotImplemented => return reply(rcode::NOTIMP, question.as_ref()),
         OpcodeClass::Query => {}
     }
@@ -312,93 +301,34 @@ pub fn parse_request(bytes: &[u8]) -> Request {
         // QDCOUNT != 1, or the question is truncated or has bad labels.
         return reply(rcode::FORMERR, None);
     };
-
-    // Walk the other sections: answer (skipped), authority (SOA for IXFR),
-    // additional (OPT).
-    let mut at = q.end;
-    for _ in 0..ancount {
-        match read_rr(bytes, at) {
-            // RFC 6891 §6.1.1: the OPT RR belongs in the additional section.
-            Some(h) if h.rtype != u16::from(RecordType::OPT) => at = h.rdata_end,
-            _ => return reply(rcode::FORMERR, Some(&q)),
-        }
-    }
-    let mut ixfr_serial = None;
-    for _ in 0..nscount {
-        let Some(h) = read_rr(bytes, at).filter(|h| h.rtype != u16::from(RecordType::OPT)) else {
-            return reply(rcode::FORMERR, Some(&q));
-        };
-        if h.rtype == u16::from(RecordType::SOA) && ixfr_serial.is_none() {
-            // RFC 1995 §3: the client's SOA is in the authority section;
-            // the serial follows MNAME and RNAME.
-            let serial = skip_name(bytes, h.rdata_start)
-                .and_then(|(p, _)| skip_name(bytes, p))
-                .filter(|&(p, _)| p + 20 <= h.rdata_end)
-                .and_then(|(p, _)| u32_at(bytes, p));
-            match serial {
-                Some(s) => ixfr_serial = Some(s),
-                None => return reply(rcode::FORMERR, Some(&q)),
-            }
-        }
-        at = h.rdata_end;
-    }
-    let mut edns = None;
-    let mut bad_version = false;
-    for _ in 0..arcount {
-        let Some(h) = read_rr(bytes, at) else {
-            return reply(rcode::FORMERR, Some(&q));
-        };
-        if h.rtype == u16::from(RecordType::OPT) {
-            // RFC 6891 §6.1.1: "If a query message with more than one OPT RR
-            // is received, a FORMERR (RCODE=1) MUST be returned", and the
-            // owner "MUST be 0 (root domain)".
-            if edns.is_some() || !h.owner_is_root {
-                return reply(rcode::FORMERR, Some(&q));
-            }
-            // Options are well-formed TLVs; unknown ones are ignored.
-            let mut o = h.rdata_start;
-            while o < h.rdata_end {
-                match (u16_at(bytes, o), u16_at(bytes, o + 2)) {
-                    (Some(code), Some(len))
-                        if o + 4 + usize::from(len) <= h.rdata_end && cookie_ok(code, len) =>
-                    {
-                        o += 4 + usize::from(len);
-                    }
-                    _ => return reply(rcode::FORMERR, Some(&q)),
-                }
-            }
-            let version = ((h.ttl >> 16) & 0xFF) as u8;
-            bad_version = version > 0;
-            edns = Some(Edns {
-                // RFC 6891 §6.2.5: "Values lower than 512 MUST be treated as
-                // equal to 512."
-                payload: h.class.max(512),
-                version,
-                dnssec_ok: h.ttl & 0x8000 != 0,
-            });
-        }
-        at = h.rdata_end;
-    }
+    // The other sections: answer (skipped), authority (SOA for IXFR),
+    // additional (OPT); then nothing may follow.
+    let sections = skip_answers(bytes, q.end, h.ancount)
+        .and_then(|at| ixfr_serial(bytes, at, h.nscount))
+        .and_then(|(at, serial)| read_edns(bytes, at, h.arcount).map(|e| (e, serial)));
+    let Some(((at, edns), ixfr_serial)) = sections else {
+        return reply(rcode::FORMERR, Some(&q));
+    };
     if at != bytes.len() {
         // Trailing bytes after the declared records.
         return reply(rcode::FORMERR, Some(&q));
     }
-    if bad_version {
+    if edns.as_ref().is_some_and(|e| e.version > 0) {
         // RFC 6891 §6.1.3: "If a responder does not implement the VERSION
         // level of the request, then it MUST respond with RCODE=BADVERS."
         return Request::Reply(error_response(
-            id,
-            op,
-            rd,
+            h.id,
+            h.op(),
+            h.rd(),
             rcode::BADVERS,
             Some((&q.qname, q.qtype, q.qclass)),
             Some(OUR_PAYLOAD),
         ));
     }
     let query = Query {
-        id,
-        rd,
-        cd,
+        id: h.id,
+        rd: h.rd(),
+        cd: h.flags & 0x0010 != 0,
         qname: q.qname,
         qtype: RecordType::from(q.qtype),
         qclass: q.qclass,
@@ -409,6 +339,105 @@ pub fn parse_request(bytes: &[u8]) -> Request {
         RecordType::IXFR => Request::Ixfr(query, ixfr_serial),
         _ => Request::Query(query),
     }
+}
+
+/// The fixed header (RFC 1035 §4.1.1).
+struct Header {
+    id: u16,
+    flags: u16,
+    qdcount: u16,
+    ancount: u16,
+    nscount: u16,
+    arcount: u16,
+}
+
+impl Header {
+    fn read(b: &[u8]) -> Option<Header> {
+        Some(Header {
+            id: u16_at(b, 0)?,
+            flags: u16_at(b, 2)?,
+            qdcount: u16_at(b, 4)?,
+            ancount: u16_at(b, 6)?,
+            nscount: u16_at(b, 8)?,
+            arcount: u16_at(b, 10)?,
+        })
+    }
+
+    fn op(&self) -> u8 {
+        ((self.flags >> 11) & 0xF) as u8
+    }
+
+    fn rd(&self) -> bool {
+        self.flags & 0x0100 != 0
+    }
+}
+
+/// Skips `count` answer-section RRs from `at`; `None` (FORMERR) for a
+/// malformed one or an OPT RR (RFC 6891 §6.1.1: it belongs in the
+/// additional section).
+fn skip_answers(b: &[u8], mut at: usize, count: u16) -> Option<usize> {
+    for _ in 0..count {
+        let h = read_rr(b, at).filter(|h| h.rtype != u16::from(RecordType::OPT))?;
+        at = h.rdata_end;
+    }
+    Some(at)
+}
+
+/// Reads `count` authority-section RRs from `at`: the end, and the serial
+/// of the first SOA (RFC 1995 §3: an IXFR request carries the client's SOA
+/// there; the serial follows MNAME and RNAME). `None` (FORMERR) for a
+/// malformed RR or SOA, or an OPT RR.
+fn ixfr_serial(b: &[u8], mut at: usize, count: u16) -> Option<(usize, Option<u32>)> {
+    let mut serial = None;
+    for _ in 0..count {
+        let h = read_rr(b, at).filter(|h| h.rtype != u16::from(RecordType::OPT))?;
+        if h.rtype == u16::from(RecordType::SOA) && serial.is_none() {
+            let s = skip_name(b, h.rdata_start)
+                .and_then(|(p, _)| skip_name(b, p))
+                .filter(|&(p, _)| p + 20 <= h.rdata_end)
+                .and_then(|(p, _)| u32_at(b, p))?;
+            serial = Some(s);
+        }
+        at = h.rdata_end;
+    }
+    Some((at, serial))
+}
+
+/// Reads `count` additional-section RRs from `at`: the end, and the EDNS
+/// parameters of the OPT RR if there is one. `None` (FORMERR) for a
+/// malformed RR, a second OPT RR, an OPT RR not owned by the root, or
+/// malformed options.
+fn read_edns(b: &[u8], mut at: usize, count: u16) -> Option<(usize, Option<Edns>)> {
+    let mut edns = None;
+    for _ in 0..count {
+        let h = read_rr(b, at)?;
+        if h.rtype == u16::from(RecordType::OPT) {
+            // RFC 6891 §6.1.1: "If a query message with more than one OPT RR
+            // is received, a FORMERR (RCODE=1) MUST be returned", and the
+            // owner "MUST be 0 (root domain)".
+            if edns.is_some() || !h.owner_is_root {
+                return None;
+            }
+            // Options are well-formed TLVs; unknown ones are ignored.
+            let mut o = h.rdata_start;
+            while o < h.rdata_end {
+                let (code, len) = (u16_at(b, o)?, u16_at(b, o + 2)?);
+                if o + 4 + usize::from(len) > h.rdata_end || !cookie_ok(code, len) {
+                    return None;
+                }
+                o += 4 + usize::from(len);
+            }
+            edns = Some(Edns {
+                // RFC 6891 §6.2.5: "Values lower than 512 MUST be treated as
+                // equal to 512."
+                payload: h.class.max(512),
+                version: ((h.ttl >> 16) & 0xFF) as u8,
+                dnssec_ok: h.ttl & 0x8000 != 0,
+            });
+        }
+        at = h.rdata_end;
+    }
+    Some((at, edns))
 }
 
 // ---------------------------------------------------------------------------
