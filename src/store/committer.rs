@@ -502,39 +502,12 @@ fn run(
                 continue;
             }
         };
-        let mut rest: Vec<Queued> = Vec::new();
-        while rest.len() + 1 < MAX_GROUP {
-            let last = rest.last().map_or(&first.0.record, |(j, _)| &j.record);
-            match rx.try_recv() {
-                Ok(Msg::Job(q)) if last.joins(&q.0.record) => rest.push(*q),
-                Ok(m) => {
-                    next = Some(m);
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
         let (first, first_done) = first;
-        let (jobs, mut dones): (Vec<Job>, Vec<watch::Sender<Done>>) = rest.into_iter().unzip();
+        let (jobs, mut dones) = joinable(rx, &first.record, &mut next);
         dones.push(first_done);
         let (files, record, each) = combine(first, jobs);
         let mut try_commit = |files: &[WrittenFile], record: &Record| {
-            let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
-            match made {
-                Ok(Ok((id, entries))) => {
-                    unindexed.extend(entries);
-                    Ok(id)
-                }
-                Ok(Err(e)) => {
-                    log_failure(dir, files, record.via, &e);
-                    Err(e)
-                }
-                Err(_) => {
-                    let e = "the commit panicked".to_owned();
-                    log_failure(dir, files, record.via, &e);
-                    Err(e)
-                }
-            }
+            commit_logged(repo, dir, names, files, record, &mut unindexed)
         };
         let outcome = match earlier_edit(&mut edits, blocked, &record, &mut try_commit) {
             Err(reason) => {
@@ -563,6 +536,58 @@ fn run(
         }
     }
     write_index(repo, &mut unindexed);
+}
+
+/// The jobs queued right behind `first` that join its commit (same zone,
+/// actor and writer, serials in sequence; at most [`MAX_GROUP`] in all),
+/// split into jobs and their answer channels. The first message that does
+/// not join is kept in `next`.
+fn joinable(
+    rx: &mpsc::Receiver<Msg>,
+    first: &Record,
+    next: &mut Option<Msg>,
+) -> (Vec<Job>, Vec<watch::Sender<Done>>) {
+    let mut rest: Vec<Queued> = Vec::new();
+    while rest.len() + 1 < MAX_GROUP {
+        let last = rest.last().map_or(first, |(j, _)| &j.record);
+        match rx.try_recv() {
+            Ok(Msg::Job(q)) if last.joins(&q.0.record) => rest.push(*q),
+            Ok(m) => {
+                *next = Some(m);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    rest.into_iter().unzip()
+}
+
+/// Makes one commit (a panic in git2 is a failed commit, not a dead
+/// thread), keeps its index entries, and logs a failure.
+fn commit_logged(
+    repo: &Mutex<Option<git2::Repository>>,
+    dir: &Path,
+    names: &Names,
+    files: &[WrittenFile],
+    record: &Record,
+    unindexed: &mut Vec<git2::IndexEntry>,
+) -> Result<Option<String>, String> {
+    let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
+    match made {
+        Ok(Ok((id, entries))) => {
+            unindexed.extend(entries);
+            Ok(id)
+        }
+        Ok(Err(e)) => {
+            log_failure(dir, files, record.via, &e);
+            Err(e)
+        }
+        Err(_) => {
+            let e = "the commit panicked".to_owned();
+            log_failure(dir, files, record.via, &e);
+            Err(e)
+        }
+    }
 }
 
 /// The outcome of a group of `record`'s zone, given the zones blocked by
