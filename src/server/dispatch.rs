@@ -2,17 +2,17 @@
 //! sockets and the pure cores, the same for UDP and TCP.
 //!
 //! ```text
-//!  bytes ─► TSIG? tsig::verify_request ─► rejected ─► NOTAUTH/FORMERR (tsig_edge::reject)
+//!  bytes ─► TSIG? tsig::verify_request ─► rejected ─► NOTAUTH/FORMERR (tsig_layer::reject)
 //!        │
 //!        ├► UPDATE ─► unsigned ─► REFUSED
 //!        │          └► signed ─► update::prepare ─► Handled::Update (async: store.write)
 //!        └► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit - TSIG)
 //!                                   ├► Axfr  ─► TCP + allow_transfer (CIDR or key:NAME)? xfr::axfr : REFUSED
 //!                                   ├► Ixfr  ─► up to date or UDP? SOA only
-//!                                   │          : ixfr_edge (git journal diff) or as AXFR
+//!                                   │          : ixfr_steps (git journal diff) or as AXFR
 //!                                   ├► Reply(bytes) ─► bytes
 //!                                   └► Drop ─► nothing
-//!     every answer to a verified signed request ─► Signing::sign_stream
+//!     every answer ─► tsig_layer::Out::seal: signed when the request verified
 //! ```
 //!
 //! [`Dispatcher::handle`] is synchronous and never panics: it runs under
@@ -32,7 +32,7 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use tracing::{debug, error, info, warn};
 
 use super::replay::{self, ReplayCache};
-use super::tsig_edge::{Keyring, Signing, error_for, reject};
+use super::tsig_layer::{Keyring, Out, Signing, error_for, reject};
 pub use super::update::PendingUpdate;
 use crate::answer::answer;
 use crate::edge::guard::{Budget, Noise, RejectLog, Source};
@@ -69,6 +69,13 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A request handled, before the TSIG layer: an answer to seal, or an
+/// UPDATE to run (it seals its own answer through the same layer).
+pub(super) enum Step {
+    Out(Out),
+    Update(PendingUpdate),
 }
 
 /// What [`Dispatcher::handle`] made of a request.
@@ -150,36 +157,43 @@ impl Dispatcher {
         self.keys.len()
     }
 
-    /// What to send back for `bytes`.
+    /// What to send back for `bytes`: every answer leaves through the TSIG
+    /// layer ([`Out::seal`]), signed when the request verified.
     pub fn handle(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Handled {
-        match catch_unwind(AssertUnwindSafe(|| self.handle_inner(bytes, peer))) {
-            Ok(out) => out,
+        let sealed = catch_unwind(AssertUnwindSafe(|| match self.handle_inner(bytes, peer) {
+            Step::Out(out) => Handled::Reply(out.seal()),
+            Step::Update(p) => Handled::Update(p),
+        }));
+        match sealed {
+            Ok(handled) => handled,
             Err(_) => {
                 error!(peer = %peer.addr, "request handler panicked; answering SERVFAIL");
-                Handled::Reply(self.signed_servfail(bytes).into_iter().collect())
+                Handled::Reply(self.servfail_out(bytes).seal())
             }
         }
     }
 
-    /// SERVFAIL for a request whose handler panicked, signed when the
+    /// SERVFAIL for a request whose handler panicked, to be signed when the
     /// request verified (RFC 8945 §5.3: every answer to a signed request
     /// is signed, errors included).
-    fn signed_servfail(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let mut msg = servfail(bytes)?;
+    fn servfail_out(&self, bytes: &[u8]) -> Out {
+        let Some(msg) = servfail(bytes) else {
+            return Out::Final(Vec::new());
+        };
         let now = (self.clock)();
         let verified = catch_unwind(AssertUnwindSafe(|| {
             tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge)
         }));
-        if let Ok(Ok(Some(v))) = verified {
-            Signing::new(&v, now, self.fudge).sign(&mut msg);
+        match verified {
+            Ok(Ok(Some(v))) => Out::sign_one(msg, &Signing::new(&v, now, self.fudge)),
+            _ => Out::Final(vec![msg]),
         }
-        Some(msg)
     }
 
-    fn handle_inner(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Handled {
+    fn handle_inner(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Step {
         // RFC 1035 §4.1.1 QR=1: a response; never answer it (nor a runt).
         if bytes.len() < 12 || bytes[2] & 0x80 != 0 {
-            return Handled::Reply(Vec::new());
+            return Step::Out(Out::Final(Vec::new()));
         }
         let now = (self.clock)();
         let source = Source::new(peer.addr, peer.transport);
@@ -192,16 +206,16 @@ impl Dispatcher {
                 // answered, so a spoofer who burns a real client's UDP
                 // budget cannot lock that client out.
                 if self.budget.is_blocked(&source) {
-                    return Handled::Reply(self.over_budget(bytes, peer));
+                    return Step::Out(Out::Final(self.over_budget(bytes, peer)));
                 }
                 // The rejection that empties the budget is answered as the
                 // ones after it will be: nothing to compare with the others.
                 if self.budget.reject(source) {
                     self.log_rejection(bytes, &r, peer, true);
-                    return Handled::Reply(self.over_budget(bytes, peer));
+                    return Step::Out(Out::Final(self.over_budget(bytes, peer)));
                 }
                 self.log_rejection(bytes, &r, peer, false);
-                return Handled::Reply(vec![reject(bytes, &r, now, self.fudge)]);
+                return Step::Out(Out::Final(vec![reject(bytes, &r, now, self.fudge)]));
             }
         };
         let op = (bytes[2] >> 3) & 0x0F;
@@ -213,13 +227,14 @@ impl Dispatcher {
                 if self.reject_log.line(Noise::UnsignedUpdate) {
                     info!(peer = %peer.addr, "unsigned UPDATE refused");
                 }
-                Handled::Reply(vec![error_for(bytes, rcode::REFUSED)])
+                Step::Out(Out::Final(vec![error_for(bytes, rcode::REFUSED)]))
             }
             (opcode::UPDATE, Some(v)) => super::update::prepare(self, bytes, &v, peer.addr, now),
-            (_, None) => Handled::Reply(self.query(bytes, peer, None)),
+            (_, None) => Step::Out(Out::Final(self.query(bytes, peer, None))),
             (_, Some(v)) => {
                 let signing = Signing::new(&v, now, self.fudge);
-                Handled::Reply(self.query(bytes, peer, Some(&signing)))
+                let msgs = self.query(bytes, peer, Some(&signing));
+                Step::Out(Out::sign(msgs, signing, None))
             }
         }
     }
@@ -288,13 +303,14 @@ impl Dispatcher {
         }
     }
 
-    /// Queries, transfers and the opcodes we don't implement; every answer
-    /// signed when the request was (RFC 8945 §5.3).
+    /// Queries, transfers and the opcodes we don't implement, unsigned;
+    /// `signing` (the request verified) leaves room for the TSIG RR in
+    /// each message and names the key `allow_transfer` may list.
     fn query(&self, bytes: &[u8], peer: Peer, signing: Option<&Signing>) -> Vec<Vec<u8>> {
         let state = &self.state;
         let max_udp = state.config().server.max_udp_payload;
         let reserve = signing.map_or(0, Signing::rr_len);
-        let mut out = match parse_request(bytes) {
+        match parse_request(bytes) {
             Request::Query(q) => {
                 let zones = state.snapshot_for_query();
                 let mut a = answer(&zones, &q);
@@ -322,11 +338,7 @@ impl Dispatcher {
             ),
             Request::Reply(bytes) => vec![bytes],
             Request::Drop => Vec::new(),
-        };
-        if let Some(s) = signing {
-            s.sign_stream(&mut out);
         }
-        out
     }
 }
 
@@ -377,7 +389,7 @@ fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
 /// is up to date gets the SOA alone (RFC 1995 §2), over UDP everyone gets
 /// the SOA alone ("fall back to TCP", RFC 1995 §2), a client whose version
 /// is in the zone file's git history gets the differences (RFC 1995 §4,
-/// [`super::ixfr_edge`]), and otherwise the full zone in AXFR form.
+/// [`super::ixfr_steps`]), and otherwise the full zone in AXFR form.
 /// `reserve` octets of each message are left for a TSIG RR.
 fn transfer(
     state: &State,
@@ -422,9 +434,9 @@ fn transfer(
         )];
     }
     // RFC 1995 §4: the differences from the client's version when the git
-    // history has them (super::ixfr_edge), else the whole zone.
+    // history has them (super::ixfr_steps), else the whole zone.
     if let Some(Some(serial)) = ixfr
-        && let Some(msgs) = super::ixfr_edge::incremental(state, journal, zone, q, serial, reserve)
+        && let Some(msgs) = super::ixfr_steps::incremental(state, journal, zone, q, serial, reserve)
     {
         info!(
             peer = %peer.addr, zone = %zone.origin(), from = serial, to = zone.serial(),

@@ -36,12 +36,12 @@ use tracing::warn;
 
 pub mod dispatch;
 pub mod expire;
-mod ixfr_edge;
+mod ixfr_steps;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
 mod tcp;
-pub mod tsig_edge;
+pub mod tsig_layer;
 mod udp;
 pub mod update;
 

@@ -12,7 +12,8 @@
 //!                ├► every touched (owner, type) in the zone and granted?
 //!                │                          no   ─► NOTZONE / REFUSED (WARN)
 //!                ├► added RDATA valid? ──── no   ─► FORMERR
-//!                └► PendingUpdate ─(async)─► store.write(evaluate) ─► rcode ─► sign ─► cache
+//!                └► PendingUpdate ─(async)─► store.write(evaluate) ─► rcode
+//!   every answer ─► tsig_layer::Out::seal (signed, then kept in the replay cache)
 //! ```
 //!
 //! `prepare` is synchronous and cheap (it runs on the query path); only
@@ -24,9 +25,9 @@ use std::time::Duration;
 
 use tracing::{debug, error, info, warn};
 
-use super::dispatch::{Dispatcher, Handled};
+use super::dispatch::{Dispatcher, Step};
 use super::replay::{InFlight, Seen, Waiter, Window};
-use super::tsig_edge::{Signing, error_for};
+use super::tsig_layer::{Out, Signing, error_for};
 use crate::edge::guard::Noise;
 use crate::message::rcode;
 use crate::rr::{Name, Rr};
@@ -65,7 +66,12 @@ pub struct PendingUpdate {
 
 enum Kind {
     Write(Box<Write>),
-    Wait { rx: Waiter, fallback: Vec<u8> },
+    /// `fallback`: the SERVFAIL sent when no answer comes, unsigned.
+    Wait {
+        rx: Waiter,
+        fallback: Vec<u8>,
+        signing: Signing,
+    },
 }
 
 struct Write {
@@ -86,16 +92,12 @@ pub(super) fn prepare(
     v: &Verified,
     client: SocketAddr,
     now: u64,
-) -> Handled {
+) -> Step {
     let signing = Signing::new(v, now, d.fudge);
-    let answer = |rcode: u16| {
-        let mut m = error_for(bytes, rcode);
-        signing.sign(&mut m);
-        m
-    };
+    let answer = |rcode: u16| Step::Out(Out::sign_one(error_for(bytes, rcode), &signing));
     let Some(entry) = d.keys.entry(&v.key.name) else {
         // verify_request found the key here a moment ago.
-        return Handled::Reply(vec![answer(rcode::SERVFAIL)]);
+        return answer(rcode::SERVFAIL);
     };
     let key = entry.actor();
 
@@ -112,13 +114,17 @@ pub(super) fn prepare(
             if d.reject_log.line(Noise::Replay) {
                 info!(%key, %client, "UPDATE already answered (retransmission or replay); the same answer again, nothing applied");
             }
-            return Handled::Reply(vec![response.to_vec()]);
+            // Signed when it was first sent: sent again as it is.
+            return Step::Out(Out::Final(vec![response.to_vec()]));
         }
         Seen::Pending(rx) => {
             debug!(%key, %client, "identical UPDATE in flight; waiting for its answer");
-            let fallback = answer(rcode::SERVFAIL);
-            return Handled::Update(PendingUpdate {
-                kind: Kind::Wait { rx, fallback },
+            return Step::Update(PendingUpdate {
+                kind: Kind::Wait {
+                    rx,
+                    fallback: error_for(bytes, rcode::SERVFAIL),
+                    signing,
+                },
             });
         }
         Seen::Forgotten => {
@@ -133,18 +139,18 @@ pub(super) fn prepare(
                 };
                 warn!(%key, %client, "UPDATE refused: {why}; the client should sign it again");
             }
-            return Handled::Reply(vec![answer(rcode::REFUSED)]);
+            return answer(rcode::REFUSED);
         }
         Seen::Full => {
             warn!(%key, %client, "UPDATE refused: this key's replay cache is full of requests in flight");
-            return Handled::Reply(vec![answer(rcode::REFUSED)]);
+            return answer(rcode::REFUSED);
         }
     };
     // From here every answer is the request's answer for good: it goes into
     // the replay cache, so a copy sent later (a replay of a request refused
     // for the rate limit, say) gets the same answer and is never applied.
     match check(d, bytes, v, entry, &key, client) {
-        Ok(request) => Handled::Update(PendingUpdate {
+        Ok(request) => Step::Update(PendingUpdate {
             kind: Kind::Write(Box::new(Write {
                 dispatcher: d.clone(),
                 request,
@@ -155,11 +161,11 @@ pub(super) fn prepare(
                 template: error_for(bytes, rcode::NOERROR),
             })),
         }),
-        Err(code) => {
-            let msg = answer(code);
-            in_flight.finish(msg.clone());
-            Handled::Reply(vec![msg])
-        }
+        Err(code) => Step::Out(Out::sign(
+            vec![error_for(bytes, code)],
+            signing,
+            Some(in_flight),
+        )),
     }
 }
 
@@ -169,7 +175,7 @@ fn check(
     d: &Dispatcher,
     bytes: &[u8],
     v: &Verified,
-    entry: &super::tsig_edge::KeyEntry,
+    entry: &super::tsig_layer::KeyEntry,
     key: &str,
     client: SocketAddr,
 ) -> Result<UpdateRequest, u16> {
@@ -204,7 +210,7 @@ fn check(
 /// (RFC 2136 §3.4.1.3: else NOTZONE) and allowed by one of the key's
 /// grants; one refusal refuses the whole UPDATE, nothing is applied.
 fn check_grants(
-    entry: &super::tsig_edge::KeyEntry,
+    entry: &super::tsig_layer::KeyEntry,
     request: &UpdateRequest,
     key: &str,
     client: SocketAddr,
@@ -227,37 +233,48 @@ fn check_grants(
 
 impl PendingUpdate {
     /// Writes (or waits for the identical request's answer) and returns
-    /// the signed answer to send.
+    /// the answer to send, sealed by the TSIG layer.
     pub async fn run(self) -> Vec<u8> {
-        match self.kind {
+        let out = match self.kind {
             Kind::Write(w) => w.run().await,
-            Kind::Wait { mut rx, fallback } => {
+            Kind::Wait {
+                mut rx,
+                fallback,
+                signing,
+            } => {
                 let got = tokio::time::timeout(WAIT_LIMIT, rx.wait_for(Option::is_some)).await;
                 match got {
-                    Ok(Ok(answer)) => answer.as_deref().cloned().unwrap_or(fallback),
-                    _ => fallback,
+                    // The first request's answer, already sealed.
+                    Ok(Ok(answer)) if answer.is_some() => {
+                        Out::Final(answer.as_deref().cloned().into_iter().collect())
+                    }
+                    _ => Out::sign_one(fallback, &signing),
                 }
             }
-        }
+        };
+        out.seal().into_iter().next().unwrap_or_default()
     }
 
     /// The answer when the server is too busy to start the write: a
-    /// signed SERVFAIL; nothing is applied and nothing is cached.
+    /// SERVFAIL (signed); nothing is applied and nothing is cached.
     pub fn busy(self) -> Vec<u8> {
-        match self.kind {
+        let out = match self.kind {
             Kind::Write(w) => {
                 warn!(key = %w.actor, client = %w.client, "UPDATE not started: too many UPDATEs in progress");
-                let mut msg = with_rcode(w.template, rcode::SERVFAIL);
-                w.signing.sign(&mut msg);
-                msg
+                Out::sign_one(with_rcode(w.template, rcode::SERVFAIL), &w.signing)
             }
-            Kind::Wait { fallback, .. } => fallback,
-        }
+            Kind::Wait {
+                fallback, signing, ..
+            } => Out::sign_one(fallback, &signing),
+        };
+        out.seal().into_iter().next().unwrap_or_default()
     }
 }
 
 impl Write {
-    async fn run(self) -> Vec<u8> {
+    /// The write through the store, and its answer (unsigned, with the
+    /// replay-cache entry to keep it in).
+    async fn run(self) -> Out {
         let Write {
             dispatcher,
             request,
@@ -305,11 +322,9 @@ impl Write {
         } else {
             info!(key = %actor, %client, zone = %zone, outcome = %outcome, "UPDATE");
         }
-        let mut msg = with_rcode(template, code);
+        // Signed now, seconds after the request maybe.
         signing.time = (dispatcher.clock)();
-        signing.sign(&mut msg);
-        in_flight.finish(msg.clone());
-        msg
+        Out::sign(vec![with_rcode(template, code)], signing, Some(in_flight))
     }
 }
 

@@ -1,14 +1,20 @@
-//! The TSIG edge (RFC 8945): the configured keys with their rate limiters
-//! and grants, the answers to rejected signatures, and signing of
-//! responses and response streams. The MAC arithmetic is [`crate::tsig`]'s;
-//! this module only decides what to sign, with what, and when not to.
+//! The TSIG layer (RFC 8945) around the dispatcher: the configured keys
+//! with their rate limiters and grants, the answers to rejected
+//! signatures, and the one place responses are signed ([`Out::seal`]).
+//! Handlers build their answers unsigned and hand them out as an [`Out`]
+//! saying how to sign them; nothing else signs. The MAC arithmetic is
+//! [`crate::tsig`]'s; this module only decides what to sign, with what,
+//! and when not to.
 //!
 //! ```text
 //!  source over its budget (guard) ───────────────► UDP: empty TC / TCP: REFUSED, no MAC computed
 //!  verify_request ─► Err(BadKey|BadSig|BadTrunc) ─► NOTAUTH + unsigned TSIG (§5.2.1, §5.2.2, §5.3.2)
 //!                 ├► Err(BadTime)                ─► NOTAUTH + signed TSIG, server time in Other (§5.2.3)
 //!                 ├► Err(Malformed)              ─► FORMERR (§5.1; a MAC of a forbidden length, §5.2.2.1)
-//!                 └► Ok(Some(v)) ─► answer ─► Signing::sign_stream (§4.3, §5.3, §5.3.1)
+//!                 ├► Ok(None) ─► answer ─► Out::Final (unsigned request, unsigned answer)
+//!                 └► Ok(Some(v)) ─► answer (errors, SERVFAIL after a panic, each transfer
+//!                                   message) ─► Out::Sign ─► seal: Signing::sign_stream
+//!                                   (§4.3, §5.3, §5.3.1) ─► replay cache (UPDATE)
 //! ```
 
 use std::num::NonZeroU32;
@@ -17,6 +23,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
+use super::replay::InFlight;
 use crate::config::KeyConfig;
 use crate::message::{error_response, rcode};
 use crate::policy::Grants;
@@ -94,6 +101,62 @@ fn limiter(n: u32, per: Duration) -> Option<DefaultDirectRateLimiter> {
     Quota::with_period(one).map(|q| RateLimiter::direct(q.allow_burst(burst)))
 }
 
+/// A handler's answer on its way out through the TSIG layer.
+pub enum Out {
+    /// Sent as it is: the answer to an unsigned request, a rejection
+    /// [`reject`] built (RFC 8945 §5.2 says which of those carry a MAC), or
+    /// a replayed UPDATE's cached answer (signed when first sent).
+    Final(Vec<Vec<u8>>),
+    /// The answer to a verified request, to sign: RFC 8945 §5.3, "the
+    /// server MUST sign the response", errors included; each message of a
+    /// stream chained to the one before (§5.3.1).
+    Sign(Box<ToSign>),
+}
+
+/// Messages to sign, how, and where to keep the signed answer.
+pub struct ToSign {
+    msgs: Vec<Vec<u8>>,
+    signing: Signing,
+    /// The replay-cache entry that keeps the signed answer (an UPDATE's
+    /// answer for good).
+    record: Option<InFlight>,
+}
+
+impl Out {
+    /// `msgs` to sign with `signing`, the first kept in `record`.
+    pub fn sign(msgs: Vec<Vec<u8>>, signing: Signing, record: Option<InFlight>) -> Out {
+        Out::Sign(Box::new(ToSign {
+            msgs,
+            signing,
+            record,
+        }))
+    }
+
+    /// One message to sign.
+    pub fn sign_one(msg: Vec<u8>, signing: &Signing) -> Out {
+        Out::sign(vec![msg], signing.clone(), None)
+    }
+
+    /// The messages to send. The only place a response is signed.
+    pub fn seal(self) -> Vec<Vec<u8>> {
+        match self {
+            Out::Final(msgs) => msgs,
+            Out::Sign(to) => {
+                let ToSign {
+                    mut msgs,
+                    signing,
+                    record,
+                } = *to;
+                signing.sign_stream(&mut msgs);
+                if let (Some(r), Some(first)) = (record, msgs.first()) {
+                    r.finish(first.clone());
+                }
+                msgs
+            }
+        }
+    }
+}
+
 /// How to sign the responses to one verified request.
 #[derive(Clone, Debug)]
 pub struct Signing {
@@ -132,7 +195,7 @@ impl Signing {
     }
 
     /// Signs one response (RFC 8945 §4.3.1: the request MAC comes first).
-    pub fn sign(&self, msg: &mut Vec<u8>) -> Vec<u8> {
+    fn sign(&self, msg: &mut Vec<u8>) -> Vec<u8> {
         let ctx = Context::Response {
             request_mac: &self.request_mac,
         };
@@ -142,7 +205,7 @@ impl Signing {
     /// Signs every message of a response: the first as a response, each
     /// later one chained to the MAC before it (RFC 8945 §5.3.1; we sign all
     /// of them, which the RFC allows and dig/kdig/BIND accept).
-    pub fn sign_stream(&self, msgs: &mut [Vec<u8>]) {
+    fn sign_stream(&self, msgs: &mut [Vec<u8>]) {
         let mut prior: Option<Vec<u8>> = None;
         for msg in msgs {
             prior = Some(match &prior {
