@@ -30,33 +30,13 @@ use super::replay::{InFlight, Seen, Waiter, Window};
 use super::tsig_layer::{Out, Signing, error_for};
 use crate::edge::guard::Noise;
 use crate::message::rcode;
-use crate::rr::{Name, Rr};
 use crate::store::{WriteOutcome, WriteRequest};
 use crate::tsig::Verified;
-use crate::update::{self, Rcode, UpdateRequest, ZoneView};
+use crate::update::{self, Rcode, UpdateRequest};
 use crate::zone::Zone;
 
 /// How long an identical request waits for the first one's answer.
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
-
-/// The update logic reads zones through this view: every RR at a name,
-/// whatever its type (RFC 2136 §3.2.5 and §3.4.2 look at whole names).
-impl ZoneView for Zone {
-    fn origin(&self) -> &Name {
-        Zone::origin(self)
-    }
-
-    fn rrs_at(&self, name: &Name) -> Vec<Rr> {
-        self.node(name)
-            .map(|n| {
-                n.rrsets
-                    .iter()
-                    .flat_map(|s| s.rrs.iter().cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
 
 /// An UPDATE that passed every check and now needs the store, or an
 /// identical one waiting for the answer of the first.
@@ -339,37 +319,6 @@ fn with_rcode(mut msg: Vec<u8>, code: u16) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rr::RecordType;
-    use crate::zone::testutil::*;
-
-    #[test]
-    fn zone_view_lists_every_rr_at_a_name() {
-        let z = basic(
-            "example.com.",
-            vec![
-                a("www.example.com.", 1),
-                aaaa("www.example.com.", 1),
-                txt("www.example.com.", "hi"),
-                a("deep.sub.example.com.", 2),
-            ],
-        );
-        let at = ZoneView::rrs_at(&z, &n("WWW.example.com."));
-        let mut types: Vec<RecordType> = at.iter().map(|r| r.rtype).collect();
-        types.sort_by_key(|t| u16::from(*t));
-        assert_eq!(
-            types,
-            vec![RecordType::A, RecordType::TXT, RecordType::AAAA]
-        );
-        // Empty non-terminal and absent name: nothing.
-        assert!(ZoneView::rrs_at(&z, &n("sub.example.com.")).is_empty());
-        assert!(ZoneView::rrs_at(&z, &n("nope.example.com.")).is_empty());
-        assert_eq!(ZoneView::origin(&z), &n("example.com."));
-        let apex: Vec<RecordType> = ZoneView::rrs_at(&z, &n("example.com."))
-            .iter()
-            .map(|r| r.rtype)
-            .collect();
-        assert!(apex.contains(&RecordType::SOA) && apex.contains(&RecordType::NS));
-    }
 
     #[test]
     fn rcode_is_set_in_place() {

@@ -48,6 +48,25 @@ pub trait ZoneView {
     fn rrs_at(&self, name: &Name) -> Vec<Rr>;
 }
 
+/// The update logic reads zones through this view: every RR at a name,
+/// whatever its type (RFC 2136 §3.2.5 and §3.4.2 look at whole names).
+impl ZoneView for crate::zone::Zone {
+    fn origin(&self) -> &Name {
+        crate::zone::Zone::origin(self)
+    }
+
+    fn rrs_at(&self, name: &Name) -> Vec<Rr> {
+        self.node(name)
+            .map(|n| {
+                n.rrsets
+                    .iter()
+                    .flat_map(|s| s.rrs.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// The (owner, type) pairs an UPDATE's update section would change, for the
 /// grants check; `RecordType::ANY` stands for "every RRset at the name".
 pub fn touched(req: &UpdateRequest) -> Vec<(Name, RecordType)> {

@@ -522,3 +522,38 @@ fn touched_lists_every_update() {
         vec![(n("a.example.com."), TXT), (n("b.example.com."), ANY)]
     );
 }
+
+/// The view of a served zone (the impl beside the trait).
+mod zone_view {
+    use super::*;
+    use crate::zone::testutil::{a, aaaa, basic, n, txt};
+
+    #[test]
+    fn zone_view_lists_every_rr_at_a_name() {
+        let z = basic(
+            "example.com.",
+            vec![
+                a("www.example.com.", 1),
+                aaaa("www.example.com.", 1),
+                txt("www.example.com.", "hi"),
+                a("deep.sub.example.com.", 2),
+            ],
+        );
+        let at = ZoneView::rrs_at(&z, &n("WWW.example.com."));
+        let mut types: Vec<RecordType> = at.iter().map(|r| r.rtype).collect();
+        types.sort_by_key(|t| u16::from(*t));
+        assert_eq!(
+            types,
+            vec![RecordType::A, RecordType::TXT, RecordType::AAAA]
+        );
+        // Empty non-terminal and absent name: nothing.
+        assert!(ZoneView::rrs_at(&z, &n("sub.example.com.")).is_empty());
+        assert!(ZoneView::rrs_at(&z, &n("nope.example.com.")).is_empty());
+        assert_eq!(ZoneView::origin(&z), &n("example.com."));
+        let apex: Vec<RecordType> = ZoneView::rrs_at(&z, &n("example.com."))
+            .iter()
+            .map(|r| r.rtype)
+            .collect();
+        assert!(apex.contains(&RecordType::SOA) && apex.contains(&RecordType::NS));
+    }
+}
