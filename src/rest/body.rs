@@ -8,8 +8,9 @@
 //!  headers ──► media_type()  Content-Type JSON (or absent), no Content-Encoding
 //!                            else 415 Unsupported Media Type
 //!  bytes   ──► service() / state()
-//!                serde_json::Value ─► an object ─► every key known ─► each
-//!                value of its JSON type ─► ServiceInput / StateInput
+//!                serde_json::Value, no key twice (unique.rs) ─► an object
+//!                ─► every key known ─► each value of its JSON type
+//!                ─► ServiceInput / StateInput
 //!                else 400 naming the field ("services.valkey.records")
 //!  handler ──► check_zone(): a `zone` given must be the zone addressed (400)
 //! ```
@@ -25,6 +26,8 @@
 //! replace that zone's services with it.
 
 use serde_json::{Map, Value};
+
+mod unique;
 
 /// Why a body is refused: the HTTP status is the variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,7 +197,14 @@ fn parse(body: &[u8]) -> Result<Value, BodyError> {
                 .into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| BodyError::Invalid(format!("invalid JSON body: {e}")))
+    unique::from_slice(body).map_err(|e| {
+        BodyError::Invalid(if e.is_data() {
+            // The one data error of `unique`: a key given twice.
+            e.to_string()
+        } else {
+            format!("invalid JSON body: {e}")
+        })
+    })
 }
 
 fn object<'v>(value: &'v Value, at: Option<&str>) -> Result<&'v Map<String, Value>, BodyError> {
@@ -474,6 +484,15 @@ mod tests {
             (
                 br#"{"services":{"a":1}}"#,
                 "services.a must be a JSON object, not a number",
+            ),
+            // RFC 8259 §4: a key given twice is refused, not last-one-wins.
+            (
+                br#"{"zone":"example.com","zone":"service.local","services":{}}"#,
+                "duplicate key \"zone\" in the body (give each key once) at line 1 column",
+            ),
+            (
+                br#"{"services":{"v":{"records":[],"records":["10.0.0.1"]}}}"#,
+                "duplicate key \"records\" in services.v ",
             ),
         ];
         for (body, want) in table {
