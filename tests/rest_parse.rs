@@ -7,6 +7,12 @@
 mod common;
 mod rest_common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
 use rest_common::*;
 
 fn zone_file(s: &common::TestServer) -> String {
@@ -15,6 +21,74 @@ fn zone_file(s: &common::TestServer) -> String {
 
 /// The error message of an answer.
 fn error(r: &Resp) -> &str {
+    r.body["error"].as_str().unwrap_or_default()
+}
+
+/// An answer read off a raw socket: status, headers (lower-case names) and
+/// body, and how long it took.
+struct Raw {
+    status: u16,
+    head: String,
+    body: Value,
+    took: Duration,
+}
+
+/// Sends `head` (request line and header lines, without the blank line;
+/// the token is added) and then `body` as bytes on a fresh connection, and
+/// reads the answer until the server closes or a full body arrived.
+fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> Raw {
+    let started = Instant::now();
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut req =
+        format!("{head}\r\nHost: test\r\nAuthorization: Bearer {TOKEN}\r\n\r\n").into_bytes();
+    req.extend_from_slice(body);
+    // The server may answer and close before taking the whole body.
+    let _ = tcp.write_all(&req);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        if complete(&got) {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    Raw {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+        took: started.elapsed(),
+    }
+}
+
+/// Whether `got` holds a whole answer with a Content-Length body.
+fn complete(got: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(got);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())
+                .flatten()
+        })
+        .is_some_and(|n| body.len() >= n)
+}
+
+fn raw_error(r: &Raw) -> &str {
     r.body["error"].as_str().unwrap_or_default()
 }
 
@@ -82,4 +156,196 @@ fn a_json_key_given_twice_is_400_naming_it() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(zone_file(&s), before, "nothing written");
     assert_eq!(api.get("/v1/services/x").status, 404);
+}
+
+/// `data` as one chunk and the last chunk (RFC 9112 §7.1).
+fn chunked(data: &str) -> Vec<u8> {
+    format!("{:x}\r\n{data}\r\n0\r\n\r\n", data.len()).into_bytes()
+}
+
+const BODY: &str = r#"{"records":["10.0.0.7"]}"#;
+
+/// Every line of Content-Type and Content-Encoding is checked, not the
+/// first: a second Content-Encoding that is not `identity` is a 415, and a
+/// second Content-Type (a singleton field, RFC 9110 §5.3, §8.3) a 400
+/// whatever it says.
+#[test]
+fn repeated_content_type_and_encoding_lines_are_refused() {
+    let (s, api) = start("rate_limit = 0");
+    let addr = s.rest_addr.expect("REST listener");
+    let before = zone_file(&s);
+    let put = |headers: &str| {
+        raw(
+            addr,
+            &format!(
+                "PUT /v1/services/rep HTTP/1.1\r\n{headers}\r\nContent-Length: {}",
+                BODY.len()
+            ),
+            BODY.as_bytes(),
+        )
+    };
+    for (headers, status, want) in [
+        (
+            "Content-Type: application/json\r\nContent-Encoding: identity\r\nContent-Encoding: gzip",
+            415,
+            "unsupported Content-Encoding \"gzip\"",
+        ),
+        (
+            "Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Encoding: identity",
+            415,
+            "unsupported Content-Encoding \"gzip\"",
+        ),
+        (
+            "Content-Encoding: identity\r\nContent-Encoding: identity, br",
+            415,
+            "unsupported Content-Encoding \"identity, br\"",
+        ),
+        (
+            "Content-Type: application/json\r\nContent-Type: text/plain",
+            400,
+            "Content-Type is given 2 times",
+        ),
+        (
+            "Content-Type: text/plain\r\nContent-Type: application/json",
+            400,
+            "Content-Type is given 2 times",
+        ),
+        (
+            "Content-Type: application/json\r\nContent-Type: application/json",
+            400,
+            "Content-Type is given 2 times",
+        ),
+        // One line holding a list (what a proxy makes of two lines).
+        (
+            "Content-Type: text/plain, application/vnd.x+json",
+            415,
+            "unsupported Content-Type",
+        ),
+    ] {
+        let r = put(headers);
+        assert_eq!(r.status, status, "{headers}: {}", r.body);
+        assert!(raw_error(&r).contains(want), "{headers}: {}", r.body);
+    }
+    assert_eq!(zone_file(&s), before, "nothing written");
+    assert_eq!(api.get("/v1/services/rep").status, 404);
+    // One line of each, and identity split over two lines, still work.
+    for headers in [
+        "Content-Type: application/json\r\nContent-Encoding: identity",
+        "Content-Type: application/json\r\nContent-Encoding: identity\r\nContent-Encoding: identity",
+    ] {
+        assert_eq!(put(headers).status, 200, "{headers}");
+    }
+}
+
+/// RFC 9112 §6.1: a transfer coding the server does not understand gets
+/// 501. hyper framed `gzip, chunked` by its last coding and handed the
+/// gzip bytes on as the body; now only `chunked` (once) is taken, on every
+/// path, before the token is even looked at.
+#[test]
+fn a_transfer_coding_other_than_chunked_is_501() {
+    let (s, api) = start("rate_limit = 0");
+    let addr = s.rest_addr.expect("REST listener");
+    let before = zone_file(&s);
+    for (head, status) in [
+        (
+            "PUT /v1/services/te HTTP/1.1\r\nTransfer-Encoding: gzip, chunked",
+            501,
+        ),
+        (
+            "PUT /v1/services/te HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+            501,
+        ),
+        (
+            "PUT /v1/state HTTP/1.1\r\nTransfer-Encoding: deflate, chunked",
+            501,
+        ),
+        (
+            "PUT /v1/services/te HTTP/1.1\r\nTransfer-Encoding: identity, chunked",
+            501,
+        ),
+        (
+            "GET /v1/services HTTP/1.1\r\nTransfer-Encoding: gzip, chunked",
+            501,
+        ),
+        (
+            "PUT /v1/services/te HTTP/1.1\r\nTransfer-Encoding: chunked, chunked",
+            400,
+        ),
+        // The last coding not chunked: hyper's own 400 (RFC 9112 §6.3).
+        (
+            "PUT /v1/services/te HTTP/1.1\r\nTransfer-Encoding: gzip",
+            400,
+        ),
+    ] {
+        let head = format!("{head}\r\nContent-Type: application/json");
+        let r = raw(addr, &head, &chunked(BODY));
+        assert_eq!(r.status, status, "{head}: {}", r.body);
+        if status == 501 {
+            assert!(raw_error(&r).contains("Transfer-Encoding"), "{}", r.body);
+            assert!(r.head.contains("connection: close"), "{}", r.head);
+        }
+    }
+    // Checked before the token: an anonymous request learns nothing more.
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let _ = tcp.write_all(
+        b"PUT /v1/state HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    );
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
+    assert_eq!(zone_file(&s), before, "nothing written");
+    assert_eq!(api.get("/v1/services/te").status, 404);
+    // Plain chunked still works.
+    let r = raw(
+        addr,
+        "PUT /v1/services/te HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json",
+        &chunked(BODY),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// A declared Content-Length over the limit is a 413 at once, the body
+/// unread: it waited for `body_timeout` and answered 408.
+#[test]
+fn a_declared_length_over_the_limit_is_413_at_once() {
+    let (s, api) = start("rate_limit = 0\nbody_timeout = \"10s\"");
+    let addr = s.rest_addr.expect("REST listener");
+    let before = zone_file(&s);
+    for (path, length) in [
+        ("/v1/services/big", 99_999_999u64),
+        ("/v1/services/big", 1_048_577),
+        ("/v1/services/big/records", 99_999_999),
+        ("/v1/state", 10_485_761),
+        // The largest length hyper frames (beyond it: its own 431).
+        ("/v1/state", u64::MAX - 2),
+    ] {
+        let method = if path.ends_with("/records") {
+            "POST"
+        } else {
+            "PUT"
+        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {length}"
+        );
+        let r = raw(addr, &head, br#"{"records":["#);
+        assert_eq!(r.status, 413, "{head}: {}", r.body);
+        assert!(
+            raw_error(&r).contains(&format!("Content-Length is {length}")),
+            "{}",
+            r.body
+        );
+        assert!(r.head.contains("connection: close"), "{}", r.head);
+        assert!(r.took < Duration::from_secs(5), "{head}: took {:?}", r.took);
+        // `Expect: 100-continue` (curl, for large bodies) is answered
+        // without a 100: the client need not send the body at all.
+        let r = raw(addr, &format!("{head}\r\nExpect: 100-continue"), b"");
+        assert_eq!(r.status, 413, "{head}: {}", r.body);
+    }
+    assert_eq!(zone_file(&s), before, "nothing written");
+    // At the limit it is read (and a short body then times out as before:
+    // not waited for here).
+    let fits = format!(r#"{{"records":["10.0.0.8"]}}{}"#, " ".repeat(1_000_000));
+    assert_eq!(api.put("/v1/services/big", &fits).status, 200);
 }
