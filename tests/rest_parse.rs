@@ -349,3 +349,110 @@ fn a_declared_length_over_the_limit_is_413_at_once() {
     let fits = format!(r#"{{"records":["10.0.0.8"]}}{}"#, " ".repeat(1_000_000));
     assert_eq!(api.put("/v1/services/big", &fits).status, 200);
 }
+
+/// The README: what a GET answers can be sent back as it is. A listing of
+/// a zone holding names written by hand that the API cannot write
+/// (`*.wild`, `my_host`, `we\.ird`, `_srv._tcp`) went back to `PUT
+/// /v1/state` as a 400 "not in zone", and so did a dotted service (`a.b`).
+/// Now the listing keys each service by a name a write reads back (`a.b`
+/// by its full name), leaves those names out (they are no services: a
+/// state push does not delete them either), and a write naming one says
+/// what is wrong with it.
+#[test]
+fn a_listing_goes_back_to_state_as_it_is() {
+    let zone = format!(
+        "{}*.wild IN A 192.0.2.50\nmy_host IN A 192.0.2.51\nwe\\.ird IN A 192.0.2.52\n\
+         _srv._tcp IN A 192.0.2.53\n_srv._tcp IN TXT \"hand\"\na.b IN A 192.0.2.54\n",
+        service_zone(ZONE)
+    );
+    let s = common::TestServer::start(
+        &[("service.local.zone", &zone)],
+        &rest_config(&[ZONE], "rate_limit = 0"),
+    );
+    let api = Rest::new(&s);
+    let hand = [
+        ("x.wild.service.local.", "192.0.2.50"),
+        ("my_host.service.local.", "192.0.2.51"),
+        ("we\\.ird.service.local.", "192.0.2.52"),
+        ("_srv._tcp.service.local.", "192.0.2.53"),
+    ];
+    let answers = |name: &str| {
+        common::a_addrs(&s.udp(&common::query(name, hickory_proto::rr::RecordType::A)))
+    };
+
+    let listed = api.get("/v1/services");
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let keys: Vec<&String> = listed.body["services"]
+        .as_object()
+        .expect("services")
+        .keys()
+        .collect();
+    assert_eq!(keys, ["a.b.service.local", "mail"], "{}", listed.text);
+    let before = zone_file(&s);
+    let r = api.put("/v1/state", &listed.text);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["count"], 2);
+    assert_eq!(zone_file(&s), before, "sent back as it is, nothing changes");
+    // Each listed name is one GET and PUT address too.
+    for key in keys {
+        let one = api.get(&format!("/v1/services/{key}"));
+        assert_eq!(one.status, 200, "{key}: {}", one.text);
+    }
+
+    // GET-modify-PUT of the listing, then an empty state: the services
+    // change and go; the hand-written names stay, in the file and in DNS.
+    let mut modified = listed.body.clone();
+    modified["services"]["mail"]["records"] = serde_json::json!(["192.0.2.26"]);
+    assert_eq!(api.put("/v1/state", &modified.to_string()).status, 200);
+    assert_eq!(answers("mail.service.local.").len(), 1);
+    assert_eq!(api.put_ok("/v1/state", r#"{"services":{}}"#)["count"], 0);
+    assert!(answers("mail.service.local.").is_empty());
+    assert!(answers("a.b.service.local.").is_empty());
+    for (name, addr) in hand {
+        let got = answers(name);
+        assert_eq!(got.len(), 1, "{name}");
+        assert_eq!(got[0].to_string(), addr, "{name}");
+    }
+    let text = zone_file(&s);
+    for line in [
+        "*.wild IN A",
+        "my_host IN A",
+        "we\\.ird IN A",
+        "_srv._tcp IN A",
+    ] {
+        assert!(text.contains(line), "{line} kept:\n{text}");
+    }
+
+    // Naming one of them says what is wrong with the name, not "not in
+    // zone"; nothing is written.
+    let before = zone_file(&s);
+    for (key, label) in [
+        ("*.wild", "\"*\""),
+        ("my_host", "\"my_host\""),
+        ("we\\\\.ird", "\"we\\\\\""),
+        ("_srv._tcp", "\"_srv\""),
+    ] {
+        let body = format!(r#"{{"services":{{"{key}":{{"records":["10.0.0.1"]}}}}}}"#);
+        let r = api.put("/v1/state", &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        let m = error(&r);
+        assert!(
+            m.contains(&format!("label {label} holds more than a-z, 0-9 and '-'"))
+                && m.contains("edit them in the file")
+                && !m.contains("not in zone"),
+            "{body}: {m}"
+        );
+    }
+    // A dotted name that is not the zone's is still "not in zone".
+    let r = api.put(
+        "/v1/state",
+        r#"{"services":{"a.b":{"records":["10.0.0.1"]}}}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        error(&r).contains("not in zone service.local"),
+        "{}",
+        r.text
+    );
+    assert_eq!(zone_file(&s), before, "nothing written");
+}

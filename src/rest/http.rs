@@ -538,9 +538,13 @@ fn snapshot(api: &Api, zone: &Name) -> Result<Arc<crate::zone::Zone>, ApiError> 
     })
 }
 
+/// One service as GET answers it. `name` is the name the API takes back
+/// ([`service::listed_name`], as the listing keys it): `valkey`, but
+/// `a.b.service.local` for a dotted one (`a.b` would be read as a full
+/// name, not in the zone).
 fn service_json(zone: &Name, name: &Name, s: &Service) -> Value {
     json!({
-        "name": service::short(name, zone),
+        "name": service::listed_name(name, zone).unwrap_or_else(|| service::short(name, zone)),
         "fqdn": service::zone_text(name),
         "zone": service::zone_text(zone),
         "type": s.rtype.to_string(),
