@@ -284,13 +284,17 @@ fn short_and_full_names_and_case() {
         api.get("/v1/zones/other.test/services/db").body["fqdn"],
         "db.other.test"
     );
-    // Multi-label short names below the zone.
+    // Multi-label names below the zone: answered and listed by the full
+    // name, which is how the API takes them back.
     let deep = api.put_ok(
         "/v1/services/a.b.service.local",
         r#"{"records":["10.0.0.5"]}"#,
     );
-    assert_eq!(deep["name"], "a.b");
-    assert!(api.get("/v1/services").body["services"]["a.b"].is_object());
+    assert_eq!(
+        deep["name"], "a.b.service.local",
+        "the name the API takes back"
+    );
+    assert!(api.get("/v1/services").body["services"]["a.b.service.local"].is_object());
 }
 
 #[test]
@@ -785,7 +789,8 @@ fn a_token_narrowed_to_names_writes_only_those() {
         "{list}"
     );
     assert!(
-        names.contains_key("build2.ci") && !names.contains_key("build1.ci"),
+        names.contains_key("build2.ci.service.local")
+            && !names.contains_key("build1.ci.service.local"),
         "{list}"
     );
     assert_eq!(

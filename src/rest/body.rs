@@ -8,8 +8,9 @@
 //!  headers ──► media_type()  Content-Type JSON (or absent), no Content-Encoding
 //!                            else 415 Unsupported Media Type
 //!  bytes   ──► service() / state()
-//!                serde_json::Value ─► an object ─► every key known ─► each
-//!                value of its JSON type ─► ServiceInput / StateInput
+//!                serde_json::Value, no key twice (unique.rs) ─► an object
+//!                ─► every key known ─► each value of its JSON type
+//!                ─► ServiceInput / StateInput
 //!                else 400 naming the field ("services.valkey.records")
 //!  handler ──► check_zone(): a `zone` given must be the zone addressed (400)
 //! ```
@@ -26,13 +27,18 @@
 
 use serde_json::{Map, Value};
 
+mod unique;
+
 /// Why a body is refused: the HTTP status is the variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BodyError {
     /// 415: not JSON (by its Content-Type or Content-Encoding).
     Unsupported(String),
-    /// 400: not JSON, or not the request's shape.
+    /// 400: not JSON, or not the request's shape (or its headers are
+    /// malformed).
     Invalid(String),
+    /// 501: a transfer coding other than `chunked` (RFC 9112 §6.1).
+    NotImplemented(String),
 }
 
 /// The fields of a service a request may write.
@@ -47,7 +53,10 @@ const STATE_READ_ONLY: &[&str] = &["zone"];
 /// Longest field name quoted back in a message.
 const MAX_QUOTED: usize = 64;
 
-/// Checks that a request body is JSON by its headers (RFC 9110 §8.3, §8.4).
+/// Checks that a request body is JSON by its headers (RFC 9110 §8.3, §8.4),
+/// given every line of each header as received (`get_all`, not `get`: a
+/// check of the first line alone let `Content-Encoding: identity` then
+/// `Content-Encoding: gzip` through).
 ///
 /// JSON is `application/json` (RFC 8259 §11; its parameters, such as
 /// `charset=utf-8`, change nothing) or any `type/name+json` (RFC 6839
@@ -57,28 +66,40 @@ const MAX_QUOTED: usize = 64;
 /// is read as JSON: RFC 9110 §8.3 lets a recipient "examine the data to
 /// determine its type", and clients that never set the header (Go's
 /// `http.NewRequest`, Python's `requests` given a string) send JSON that
-/// way. A Content-Encoding other than `identity` is refused (RFC 9110
-/// §15.5.16: 415 also covers an unsupported content coding).
-pub fn media_type(
-    content_type: Option<&[u8]>,
-    content_encoding: Option<&[u8]>,
-) -> Result<(), BodyError> {
-    if let Some(enc) = content_encoding {
+/// way.
+///
+/// Content-Type given more than once is a 400, not a 415: it is a
+/// singleton field (`Content-Type = media-type`, RFC 9110 §8.3), and "a
+/// sender MUST NOT generate multiple field lines with the same name in a
+/// message ... unless that field's definition allows multiple field line
+/// values to be recombined as a comma-separated list" (§5.3). Such a
+/// request is malformed whatever the types say, and which line a proxy or
+/// framework reads is anyone's guess, so even two `application/json` lines
+/// are refused.
+///
+/// Content-Encoding is a list (§8.4), which may come in several lines;
+/// every coding of every line must be `identity`, else 415 (§15.5.16: 415
+/// also covers an unsupported content coding).
+pub fn media_type(content_type: &[&[u8]], content_encoding: &[&[u8]]) -> Result<(), BodyError> {
+    for enc in content_encoding {
         let enc = String::from_utf8_lossy(enc);
-        let codings: Vec<&str> = enc
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .collect();
-        if codings.iter().any(|c| !c.eq_ignore_ascii_case("identity")) {
+        if codings(&enc).any(|c| !c.eq_ignore_ascii_case("identity")) {
             return Err(BodyError::Unsupported(format!(
                 "unsupported Content-Encoding {:?}: send the JSON body uncompressed",
                 quoted(&enc)
             )));
         }
     }
-    let Some(raw) = content_type else {
-        return Ok(());
+    let raw = match content_type {
+        [] => return Ok(()),
+        [one] => *one,
+        more => {
+            return Err(BodyError::Invalid(format!(
+                "Content-Type is given {} times: send it once \
+                 (Content-Type: application/json; RFC 9110 §5.3, §8.3)",
+                more.len()
+            )));
+        }
     };
     let hint = "send the body as JSON with Content-Type: application/json \
                 (curl: -H 'Content-Type: application/json')";
@@ -89,10 +110,15 @@ pub fn media_type(
     };
     let mut parts = text.split(';');
     let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-    let json = essence == "application/json"
-        || essence
-            .split_once('/')
-            .is_some_and(|(t, sub)| !t.is_empty() && sub.len() > 5 && sub.ends_with("+json"));
+    // `type "/" subtype`, each a token (RFC 9110 §8.3.1): a list such as
+    // "text/plain, application/vnd.x+json" (two lines a proxy folded into
+    // one) is no media type.
+    let json = essence
+        .split_once('/')
+        .filter(|(t, sub)| is_token(t) && is_token(sub))
+        .is_some_and(|(t, sub)| {
+            (t == "application" && sub == "json") || (sub.len() > 5 && sub.ends_with("+json"))
+        });
     if !json {
         return Err(BodyError::Unsupported(format!(
             "unsupported Content-Type {:?}: {hint}",
@@ -115,6 +141,59 @@ pub fn media_type(
         }
     }
     Ok(())
+}
+
+/// Checks the request's Transfer-Encoding lines: only `chunked`, once, is
+/// understood.
+///
+/// hyper frames a request by the last coding alone: `Transfer-Encoding:
+/// gzip, chunked` was de-chunked and its gzip bytes handed on as the body.
+/// RFC 9112 §6.1: "A server that receives a request message with a
+/// transfer coding it does not understand SHOULD respond with 501 (Not
+/// Implemented)", so any other coding (`gzip`, `deflate`, `compress`,
+/// `identity`, which RFC 9112 no longer defines) is a 501. `chunked` twice
+/// is a 400: "A sender MUST NOT apply the chunked transfer coding more than
+/// once to a message body" (§6.1), so the request is malformed rather than
+/// in a coding we lack. (A request whose last coding is not `chunked`
+/// never gets here: hyper answers it 400, as §6.3 requires.)
+pub fn transfer_coding(lines: &[&[u8]]) -> Result<(), BodyError> {
+    let mut chunked = 0;
+    for line in lines {
+        let line = String::from_utf8_lossy(line);
+        for coding in codings(&line) {
+            // A coding may carry parameters (`;q=...` is for TE only, but
+            // the name is what counts).
+            let name = coding.split(';').next().unwrap_or_default().trim();
+            if name.eq_ignore_ascii_case("chunked") {
+                chunked += 1;
+            } else {
+                return Err(BodyError::NotImplemented(format!(
+                    "unsupported Transfer-Encoding {:?}: only \"chunked\" is understood \
+                     (RFC 9112 §6.1); send the JSON body uncompressed",
+                    quoted(&line)
+                )));
+            }
+        }
+    }
+    if chunked > 1 {
+        return Err(BodyError::Invalid(
+            "Transfer-Encoding applies \"chunked\" more than once (RFC 9112 §6.1)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The codings of a comma-separated list field (empty items skipped, RFC
+/// 9110 §5.6.1).
+fn codings(line: &str) -> impl Iterator<Item = &str> {
+    line.split(',').map(str::trim).filter(|c| !c.is_empty())
+}
+
+/// RFC 9110 §5.6.2: `token = 1*tchar`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A service as a request gives it (`PUT`, `POST .../records`, `DELETE
@@ -194,7 +273,14 @@ fn parse(body: &[u8]) -> Result<Value, BodyError> {
                 .into(),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| BodyError::Invalid(format!("invalid JSON body: {e}")))
+    unique::from_slice(body).map_err(|e| {
+        BodyError::Invalid(if e.is_data() {
+            // The one data error of `unique`: a key given twice.
+            e.to_string()
+        } else {
+            format!("invalid JSON body: {e}")
+        })
+    })
 }
 
 fn object<'v>(value: &'v Value, at: Option<&str>) -> Result<&'v Map<String, Value>, BodyError> {
@@ -333,7 +419,10 @@ mod tests {
 
     fn unsupported(ct: Option<&str>, enc: Option<&str>) -> bool {
         matches!(
-            media_type(ct.map(str::as_bytes), enc.map(str::as_bytes)),
+            media_type(
+                &ct.map(str::as_bytes).into_iter().collect::<Vec<_>>(),
+                &enc.map(str::as_bytes).into_iter().collect::<Vec<_>>()
+            ),
             Err(BodyError::Unsupported(_))
         )
     }
@@ -369,7 +458,7 @@ mod tests {
         assert!(unsupported(Some("application/json"), Some("gzip")));
         assert!(!unsupported(Some("application/json"), Some("identity")));
         let Err(BodyError::Unsupported(m)) =
-            media_type(Some(b"application/x-www-form-urlencoded"), None)
+            media_type(&[b"application/x-www-form-urlencoded"], &[])
         else {
             panic!("415 expected");
         };
@@ -377,6 +466,71 @@ mod tests {
             m.contains("application/x-www-form-urlencoded") && m.contains("-H 'Content-Type"),
             "{m}"
         );
+        // Folded lists are no media type.
+        for bad in [
+            "text/plain, application/vnd.x+json",
+            "application/json, text/plain",
+            "application /json",
+        ] {
+            assert!(unsupported(Some(bad), None), "{bad:?}");
+        }
+    }
+
+    /// Every line counts, not the first: a later gzip or text/plain line
+    /// is refused.
+    #[test]
+    fn repeated_header_lines() {
+        let json: &[u8] = b"application/json";
+        let r = media_type(&[json, b"text/plain"], &[]);
+        assert!(
+            matches!(&r, Err(BodyError::Invalid(m)) if m.contains("Content-Type is given 2 times")),
+            "{r:?}"
+        );
+        assert!(matches!(
+            media_type(&[json, json], &[]),
+            Err(BodyError::Invalid(_))
+        ));
+        for enc in [
+            &[b"identity" as &[u8], b"gzip"] as &[&[u8]],
+            &[b"gzip", b"identity"],
+            &[b"identity", b"identity, br"],
+        ] {
+            assert!(
+                matches!(media_type(&[json], enc), Err(BodyError::Unsupported(_))),
+                "{enc:?}"
+            );
+        }
+        // A list split over lines means the same as one line (RFC 9110
+        // §5.3): identity twice is still identity.
+        assert!(media_type(&[json], &[b"identity", b"Identity"]).is_ok());
+    }
+
+    #[test]
+    fn transfer_codings() {
+        assert!(transfer_coding(&[]).is_ok());
+        assert!(transfer_coding(&[b"chunked"]).is_ok());
+        assert!(transfer_coding(&[b"Chunked"]).is_ok());
+        for bad in [
+            &[b"gzip, chunked" as &[u8]] as &[&[u8]],
+            &[b"gzip", b"chunked"],
+            &[b"identity, chunked"],
+            &[b"x-custom ,chunked"],
+        ] {
+            let r = transfer_coding(bad);
+            assert!(
+                matches!(&r, Err(BodyError::NotImplemented(m)) if m.contains("RFC 9112 §6.1")),
+                "{bad:?}: {r:?}"
+            );
+        }
+        for twice in [
+            &[b"chunked, chunked" as &[u8]] as &[&[u8]],
+            &[b"chunked", b"chunked"],
+        ] {
+            assert!(
+                matches!(transfer_coding(twice), Err(BodyError::Invalid(_))),
+                "{twice:?}"
+            );
+        }
     }
 
     fn invalid(r: Result<impl std::fmt::Debug, BodyError>) -> String {
@@ -474,6 +628,15 @@ mod tests {
             (
                 br#"{"services":{"a":1}}"#,
                 "services.a must be a JSON object, not a number",
+            ),
+            // RFC 8259 §4: a key given twice is refused, not last-one-wins.
+            (
+                br#"{"zone":"example.com","zone":"service.local","services":{}}"#,
+                "duplicate key \"zone\" in the body (give each key once) at line 1 column",
+            ),
+            (
+                br#"{"services":{"v":{"records":[],"records":["10.0.0.1"]}}}"#,
+                "duplicate key \"records\" in services.v ",
             ),
         ];
         for (body, want) in table {

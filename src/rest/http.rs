@@ -6,7 +6,12 @@
 //!
 //! 1. client address outside `[rest] allow`: the connection was closed at
 //!    accept, unread (see [`super::Server::run`]);
-//! 2. unknown path → 404, wrong method → 405 (JSON bodies);
+//! 2. unknown path → 404, wrong method → 405 (JSON bodies); then a
+//!    transfer coding other than `chunked` (once) → 501, or 400 for
+//!    `chunked` twice, the token unchecked
+//!    ([`super::body::transfer_coding`]; hyper itself answers 400 when the
+//!    last coding is not `chunked`, or Content-Length is given twice with
+//!    different values);
 //! 3. a source that used its `[rest] auth_failures` this minute → 429 +
 //!    Retry-After, the token unchecked ([`super::throttle`]);
 //! 4. `Authorization: Bearer <token>`, compared in constant time against
@@ -16,12 +21,15 @@
 //! 5. writes only: the source's bucket (`source_rate_limit`), then the
 //!    token's own (`rate_limit`; tokens do not share) → 429 + Retry-After;
 //! 6. the body, for the requests that take one: a Content-Type other than
-//!    JSON (or a Content-Encoding) → 415, before a byte of it is read (no
-//!    Content-Type is read as JSON; see [`super::body::media_type`]); not
-//!    all there within `body_timeout` → 408 and the connection closed; over
-//!    1 MB (10 MB for `/v1/state`) → 413; bad JSON, an unknown field or a
-//!    bad value → 400 with `{"error": "..."}` naming the field, nothing
-//!    written. Every field a GET answers is accepted back (GET-modify-PUT);
+//!    JSON (or a Content-Encoding other than `identity`, in any of its
+//!    lines) → 415, Content-Type given twice → 400, before a byte of it is
+//!    read (no Content-Type is read as JSON; see
+//!    [`super::body::media_type`]); a Content-Length over 1 MB (10 MB for
+//!    `/v1/state`) → 413 at once, unread; not all there within
+//!    `body_timeout` → 408; a chunked body growing over the limit → 413
+//!    (the connection closed after each of these three); bad JSON, a key
+//!    given twice, an unknown field or a bad value → 400 with
+//!    `{"error": "..."}` naming the field, nothing written. Every field a GET answers is accepted back (GET-modify-PUT);
 //!    see [`super::body`];
 //! 7. the token's zones → 403; then the store write, whose change set must
 //!    lie in the token's `names` (checked inside `compute`, so on the zone
@@ -66,6 +74,9 @@ use crate::store::{Store, WriteError, WriteOutcome, WriteRequest};
 pub const BODY_LIMIT: usize = 1 << 20;
 /// Largest `/v1/state` body.
 pub const STATE_BODY_LIMIT: usize = 10 << 20;
+
+/// The message of a 413.
+const TOO_LARGE: &str = "request body too large (1 MB at most; 10 MB for /v1/state)";
 
 /// The OpenAPI 3 document of this API (kept true by a test).
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -138,9 +149,15 @@ struct ApiError(StatusCode, String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.0, axum::Json(json!({ "error": self.1 }))).into_response();
-        if self.0 == StatusCode::REQUEST_TIMEOUT {
-            // The rest of a stalled body is not waited for: hyper closes
-            // the connection after this answer.
+        if matches!(
+            self.0,
+            StatusCode::REQUEST_TIMEOUT
+                | StatusCode::PAYLOAD_TOO_LARGE
+                | StatusCode::NOT_IMPLEMENTED
+        ) {
+            // The rest of the body (stalled, too large, or in a coding not
+            // understood) is not read: hyper closes the connection after
+            // this answer.
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
@@ -164,6 +181,7 @@ impl From<BodyError> for ApiError {
         match e {
             BodyError::Unsupported(m) => ApiError(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
             BodyError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            BodyError::NotImplemented(m) => ApiError(StatusCode::NOT_IMPLEMENTED, m),
         }
     }
 }
@@ -172,7 +190,7 @@ impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> ApiError {
         let status = r.status();
         let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "request body too large (1 MB at most; 10 MB for /v1/state)".to_string()
+            TOO_LARGE.to_string()
         } else {
             r.body_text()
         };
@@ -189,6 +207,7 @@ pub fn router(api: Arc<Api>) -> Router {
         r = r.route(path, method_router(path, methods));
     }
     r.route_layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .layer(middleware::from_fn(framing))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such path".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError(
@@ -233,6 +252,21 @@ fn method_router(path: &str, methods: &[&str]) -> MethodRouter<Arc<Api>> {
         };
     }
     m
+}
+
+/// Before anything else, on every request: a transfer coding other than
+/// `chunked` is a 501 (see [`body::transfer_coding`]), whatever the path.
+async fn framing(req: Request, next: Next) -> Response {
+    let lines: Vec<&[u8]> = req
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    if let Err(e) = body::transfer_coding(&lines) {
+        return ApiError::from(e).into_response();
+    }
+    next.run(req).await
 }
 
 /// Steps 3 to 5: the failed-auth throttle, the bearer token, then the
@@ -417,7 +451,7 @@ struct Edit {
 
 impl Edit {
     async fn read(api: &Api, t: Target, req: Request) -> Result<Edit, ApiError> {
-        let (caller, body) = caller_and_body(api, req).await?;
+        let (caller, body) = caller_and_body(api, req, BODY_LIMIT).await?;
         let (zone, fqdn) = t.service(api, &caller)?;
         let b = body::service(&body)?;
         body::check_zone(b.zone.as_deref(), None, &service::zone_text(&zone))?;
@@ -504,9 +538,13 @@ fn snapshot(api: &Api, zone: &Name) -> Result<Arc<crate::zone::Zone>, ApiError> 
     })
 }
 
+/// One service as GET answers it. `name` is the name the API takes back
+/// ([`service::listed_name`], as the listing keys it): `valkey`, but
+/// `a.b.service.local` for a dotted one (`a.b` would be read as a full
+/// name, not in the zone).
 fn service_json(zone: &Name, name: &Name, s: &Service) -> Value {
     json!({
-        "name": service::short(name, zone),
+        "name": service::listed_name(name, zone).unwrap_or_else(|| service::short(name, zone)),
         "fqdn": service::zone_text(name),
         "zone": service::zone_text(zone),
         "type": s.rtype.to_string(),
@@ -666,18 +704,39 @@ async fn get_one(
     }
 }
 
-/// The caller and the body (limit applied), which must arrive whole within
-/// `[rest] body_timeout`, once its headers say it is JSON (else 415, the
-/// body unread).
-async fn caller_and_body(api: &Api, req: Request) -> Result<(Caller, Bytes), ApiError> {
+/// The caller and the body, which must arrive whole within `[rest]
+/// body_timeout`, once its headers say it is JSON (else 415, the body
+/// unread) and its declared length is within `limit` (else 413 at once,
+/// the body unread: a `Content-Length: 99999999` with a short body waited
+/// for `body_timeout` and got 408). A chunked body over `limit` is cut off
+/// by the route's `DefaultBodyLimit` (413) as it arrives.
+async fn caller_and_body(
+    api: &Api,
+    req: Request,
+    limit: usize,
+) -> Result<(Caller, Bytes), ApiError> {
     let caller = extension_from(req.extensions())?;
     let headers = req.headers();
-    body::media_type(
-        headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+    let lines = |name| -> Vec<&[u8]> {
         headers
-            .get(header::CONTENT_ENCODING)
-            .map(HeaderValue::as_bytes),
+            .get_all(name)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect()
+    };
+    body::media_type(
+        &lines(header::CONTENT_TYPE),
+        &lines(header::CONTENT_ENCODING),
     )?;
+    // hyper sets the size hint to the Content-Length it framed the body
+    // by (one valid length, or 400 before we get here).
+    let declared = axum::body::HttpBody::size_hint(req.body()).lower();
+    if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{TOO_LARGE}; Content-Length is {declared}"),
+        ));
+    }
     let read = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &());
     match tokio::time::timeout(api.config.body_timeout, read).await {
         Ok(body) => Ok((caller, body?)),
@@ -819,7 +878,7 @@ async fn remove(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResu
 
 async fn replace_state(State(api): State<Arc<Api>>, t: Target, req: Request) -> ApiResult {
     let api = &*api;
-    let (caller, body) = caller_and_body(api, req).await?;
+    let (caller, body) = caller_and_body(api, req, STATE_BODY_LIMIT).await?;
     let zone = pick_zone(api, &caller, t.zone.as_deref(), None)?;
     let b = body::state(&body)?;
     let ztext = service::zone_text(&zone);

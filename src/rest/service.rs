@@ -28,7 +28,11 @@
 //! Names (dynresolve's rules): a short name (`valkey`) gets the zone's
 //! suffix; a full name (`valkey.service.local`, no trailing dot) must lie in
 //! the zone; labels are `[a-z0-9-]`, 1 to 63 octets, 253 in all; matching is
-//! case-insensitive and answers are lower case.
+//! case-insensitive and answers are lower case. A listing keys each service
+//! by a name these rules read back as the same name ([`listed_name`]), so
+//! what `GET /v1/services` answers `PUT /v1/state` takes back as it is; an
+//! A RRset at a name outside them (`*.wild`, `_srv._tcp`, written by hand)
+//! is no service: not listed, not deleted by a state push.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -130,6 +134,16 @@ pub fn service_name(raw: &str, zone: &Name) -> Result<Name, Error> {
             "invalid name {raw:?}: no trailing dot (use \"valkey\" or \"valkey.{ztext}\")"
         )));
     }
+    // What the name is made of before where it lies: `*.wild` or
+    // `_srv._tcp` are names of no zone the API writes, not names of
+    // another zone.
+    if let Some(bad) = lower.split('.').find(|l| !l.bytes().all(service_octet)) {
+        return Err(Error::Invalid(format!(
+            "invalid name {raw:?}: label {bad:?} holds more than a-z, 0-9 and '-', \
+             the only characters of a service name (wildcards, '_' names and escaped \
+             names are zone-file data the API does not write; edit them in the file)"
+        )));
+    }
     let full = if text_in_zone(&lower, &ztext) {
         lower
     } else if lower.contains('.') {
@@ -144,25 +158,35 @@ pub fn service_name(raw: &str, zone: &Name) -> Result<Name, Error> {
             "invalid name {raw:?}: longer than 253 characters with the zone"
         )));
     }
-    for label in full.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(Error::Invalid(format!(
-                "invalid name {raw:?}: each label must be 1 to 63 characters"
-            )));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(Error::Invalid(format!(
-                "invalid name {raw:?}: labels may hold only a-z, 0-9 and '-'"
-            )));
-        }
+    if full.split('.').any(|l| l.is_empty() || l.len() > 63) {
+        return Err(Error::Invalid(format!(
+            "invalid name {raw:?}: each label must be 1 to 63 characters"
+        )));
     }
     let mut name = Name::from_ascii(&full)
         .map_err(|e| Error::Invalid(format!("invalid name {raw:?}: {e}")))?;
     name.set_fqdn(true);
     Ok(name)
+}
+
+/// An octet a service name's labels may hold (lower case: names are
+/// lowered first).
+fn service_octet(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+}
+
+/// The key a listing (`GET /v1/services`) gives the service at `name`:
+/// one that [`service_name`] reads back as `name`, so the listing can be
+/// sent to `PUT /v1/state` as it is. The short name when that reads back
+/// (`valkey`), else the full name (`a.b.service.local`: a name with dots is
+/// a full name, and `a.b` would be "not in zone"). `None` for a name the
+/// API cannot write (`*.wild`, `_srv._tcp`, `my_host`, `we\.ird`, written by
+/// hand): it is no service, so it is neither listed nor deleted by a state
+/// push.
+pub fn listed_name(name: &Name, zone: &Name) -> Option<String> {
+    [short(name, zone), zone_text(name)]
+        .into_iter()
+        .find(|raw| service_name(raw, zone).is_ok_and(|n| &n == name))
 }
 
 /// The name relative to `zone`, lower case (`valkey`, `a.b`); the apex is `@`.
@@ -264,12 +288,17 @@ pub fn get(zone: &Zone, name: &Name, rtype: Option<RecordType>) -> Option<Servic
     }
 }
 
-/// Every service (A RRset) of the zone, by short name.
+/// Every service (A RRset) of the zone, by [`listed_name`].
 pub fn list(zone: &Zone) -> BTreeMap<String, Service> {
     let origin = zone.origin();
     service_names(zone)
         .into_iter()
-        .filter_map(|n| Some((short(&n, origin), service_of(zone, &n, RecordType::A)?)))
+        .filter_map(|n| {
+            Some((
+                listed_name(&n, origin)?,
+                service_of(zone, &n, RecordType::A)?,
+            ))
+        })
         .collect()
 }
 
@@ -460,7 +489,8 @@ pub struct Wanted {
 }
 
 /// The owners of the zone's A services (lower case): every A RRset but the
-/// apex's and the name servers' addresses, at names the API may write.
+/// apex's and the name servers' addresses, at names the API may write
+/// (a [`listed_name`], not below a cut or DNAME).
 fn service_names(zone: &Zone) -> BTreeSet<Name> {
     let servers = name_servers(zone);
     let origin = zone.origin();
@@ -468,12 +498,15 @@ fn service_names(zone: &Zone) -> BTreeSet<Name> {
         .filter(|r| r.rtype == RecordType::A)
         .map(|r| r.name.to_lowercase())
         .filter(|n| n != origin && !servers.contains(n))
+        .filter(|n| listed_name(n, origin).is_some())
         .filter(|n| check_writable(zone, n).is_ok())
         .collect()
 }
 
 /// PUT /v1/state: the zone's services become exactly `wanted`: A services
-/// not named are deleted, the named RRsets replaced; nothing else changes.
+/// not named are deleted, the named RRsets replaced; nothing else changes
+/// (A RRsets at names the API cannot write, such as `*.wild`, are no
+/// services: [`service_names`]).
 /// Only services at names `mine` accepts are deleted: a token narrowed to
 /// some names replaces its own slice of the zone and leaves the rest.
 pub fn replace_state(

@@ -56,6 +56,12 @@ fn names() {
         ("sp ace", "a-z, 0-9"),
         (&"x".repeat(64), "1 to 63"),
         ("a..service.local", "1 to 63"),
+        // What is wrong is the name, not where it lies.
+        ("*.wild", "label \"*\" holds more than a-z, 0-9"),
+        ("_srv._tcp", "label \"_srv\" holds"),
+        ("we\\.ird", "label \"we\\\\\" holds"),
+        ("my_host.service.local", "label \"my_host\" holds"),
+        ("x.*.other.zone", "label \"*\" holds"),
     ];
     for (raw, want) in bad {
         match service_name(raw, &z) {
@@ -65,6 +71,68 @@ fn names() {
     }
     let long = format!("{}.service.local", vec!["a".repeat(60); 4].join("."));
     assert!(matches!(service_name(&long, &z), Err(Error::Invalid(m)) if m.contains("253")));
+}
+
+/// What a listing names, `service_name` reads back as the same name; names
+/// the API cannot write are no services: not listed, not deleted by state.
+#[test]
+fn listing_keys_read_back_and_hand_written_names_are_no_services() {
+    let z = basic(
+        "service.local.",
+        vec![
+            a("valkey.service.local.", 12),
+            a("a.b.service.local.", 2),
+            a("x.service.local.service.local.", 3),
+            a("*.wild.service.local.", 4),
+            a("my_host.service.local.", 5),
+            a("we\\.ird.service.local.", 6),
+            a("_srv._tcp.service.local.", 7),
+            a("Upper.service.local.", 8),
+        ],
+    );
+    let origin = z.origin().clone();
+    let keys: Vec<String> = list(&z).into_keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "a.b.service.local",
+            "upper",
+            "valkey",
+            "x.service.local.service.local"
+        ]
+    );
+    for key in &keys {
+        let name = service_name(key, &origin).expect(key);
+        assert_eq!(listed_name(&name, &origin).as_deref(), Some(key.as_str()));
+    }
+    // The listing pushed back: nothing changes. An empty push deletes the
+    // four services and leaves the hand-written names.
+    let wanted: Vec<Wanted> = list(&z)
+        .iter()
+        .map(|(key, s)| Wanted {
+            name: service_name(key, &origin).expect(key),
+            rtype: RecordType::A,
+            records: parse_records(RecordType::A, &s.records).expect("records"),
+            ttl: s.ttl,
+        })
+        .collect();
+    let again = replace_state(&z, &wanted, |_| true).expect("state");
+    assert!(again.is_empty(), "{again:?}");
+    let empty = replace_state(&z, &[], |_| true).expect("state");
+    let removed: BTreeSet<String> = empty
+        .remove
+        .iter()
+        .map(|r| r.name.to_lowercase().to_ascii())
+        .collect();
+    assert_eq!(
+        removed.into_iter().collect::<Vec<_>>(),
+        [
+            "a.b.service.local.",
+            "upper.service.local.",
+            "valkey.service.local.",
+            "x.service.local.service.local."
+        ]
+    );
 }
 
 #[test]
