@@ -44,8 +44,8 @@ else
     echo "pebble, certbot (+ python3-certbot-dns-rfc2136) or lego not installed; skipped (.ci/run installs them)"
 fi
 
-section "fuzzing: request decoder, TSIG verifier, UPDATE evaluator, zone-file parser, 60 s each (scripts/fuzz.sh)"
-scripts/fuzz.sh -t 60
+section "fuzzing: request decoder, TSIG verifier, UPDATE evaluator, zone-file parser, 40 s each (scripts/fuzz.sh)"
+scripts/fuzz.sh -t 40
 
 # Last, so the test runner's summary closes the output, followed by one
 # line that adds up every test binary's counts.

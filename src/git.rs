@@ -387,7 +387,7 @@ fn rebuild_index(repo: &Repository, why: &git2::Error) -> Result<(), GitError> {
 }
 
 /// Rebuilds the index from HEAD when git cannot read it (see
-/// [`fresh_index`]); at start-up, so `git status` works before any write.
+/// `fresh_index`); at start-up, so `git status` works before any write.
 pub fn repair_index(repo: &Repository) {
     if let Err(e) = fresh_index(repo) {
         tracing::warn!("git index: {e}");

@@ -29,11 +29,14 @@
 //!  watch (notify + stat fallback) ──► served::State::reload ──► ArcSwap<ZoneSet> snapshot
 //!                                                              │
 //!  UDP/TCP listeners (server) ──► tsig (PURE: verify) ──► message (PURE: decode)
-//!        │                                   ├──► answer (PURE) ──► message::encode ──► tsig sign
-//!        │                                   └──► xfr (PURE: AXFR messages, each signed)
-//!        └─ UPDATE ──► policy (PURE: grants) ──► store::write(compute = update::evaluate (PURE))
+//!        │                                   ├──► answer (PURE) ──► message::encode ─┐
+//!        │                                   └──► xfr (PURE: AXFR messages) ─────────┤
+//!        └─ UPDATE ──► policy (PURE: grants) ──► store::write(compute =             │
+//!                        update::evaluate (PURE))                                    │
 //!                        store: lock ─ recheck ─ serial (PURE) ─ zonefile edit (PURE) ─ atomic
-//!                               write ─ publish snapshot ─► committer thread: git commit ─► answer
+//!                               write ─ publish snapshot ─► committer thread: git commit ─┤
+//!  every answer, unsigned ─► server::tsig_layer::Out::seal (the one signer) ◄────────────┘
+//!  edits found on disk (start-up, reload) ─► store::external ─► the same committer thread
 //! ```
 //!
 //! No edge imports another. Pure cores (`rdata` imports `rr`, `answer`
@@ -67,7 +70,8 @@
 //! - [`served`]: the served state: the snapshot set (arc-swap), its reload from the files,
 //!   per-zone sources, and the handle of the store's committer thread.
 //! - [`loader`]: reading zone files from disk into zones (the file-system edge).
-//! - [`journal`]: the IXFR journal: serials -> commits from each zone file's git history, diff cache.
+//! - [`journal`]: the IXFR journal: serials -> commits from each zone file's git history, diff
+//!   cache (a reader: only the store's committer writes to git).
 //! - [`notify_out`]: the NOTIFY sender: a tokio actor driving [`notify`] for each changed zone.
 //! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
 //!   the committer thread's git commit (`store::committer`, pipelined with the next write).

@@ -506,7 +506,7 @@ fn service_names(zone: &Zone) -> BTreeSet<Name> {
 /// PUT /v1/state: the zone's services become exactly `wanted`: A services
 /// not named are deleted, the named RRsets replaced; nothing else changes
 /// (A RRsets at names the API cannot write, such as `*.wild`, are no
-/// services: [`service_names`]).
+/// services: `service_names`).
 /// Only services at names `mine` accepts are deleted: a token narrowed to
 /// some names replaces its own slice of the zone and leaves the rest.
 pub fn replace_state(

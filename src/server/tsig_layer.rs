@@ -178,7 +178,7 @@ impl Signing {
         }
     }
 
-    /// Length of the TSIG RR [`Signing::sign`] appends: room to leave when
+    /// Length of the TSIG RR `Signing::sign` appends: room to leave when
     /// encoding the response (RFC 8945 §5.3).
     pub fn rr_len(&self) -> usize {
         let alg = Name::from_ascii(self.key.algorithm.wire_name()).unwrap_or_else(|_| Name::root());
