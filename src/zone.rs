@@ -239,6 +239,22 @@ pub struct RrSet {
     pub targets: Vec<Option<Name>>,
 }
 
+impl RrSet {
+    /// The RRset of `rrs`, its targets decoded.
+    fn new(rtype: RecordType, rrs: Vec<Rr>) -> RrSet {
+        let targets = if has_target(rtype) {
+            rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
+        } else {
+            Vec::new()
+        };
+        RrSet {
+            rtype,
+            rrs,
+            targets,
+        }
+    }
+}
+
 /// One owner name and its RRsets (none for an empty non-terminal).
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -537,19 +553,7 @@ fn make_nodes(
             Some(p) => p
                 .rrsets
                 .into_iter()
-                .map(|(rtype, set)| {
-                    let rrs: Vec<Rr> = set.into_iter().map(|(rr, _)| rr).collect();
-                    let targets = if has_target(rtype) {
-                        rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    RrSet {
-                        rtype,
-                        rrs,
-                        targets,
-                    }
-                })
+                .map(|(rtype, set)| RrSet::new(rtype, set.into_iter().map(|(rr, _)| rr).collect()))
                 .collect(),
         };
         rrsets.sort_by_key(|s| u16::from(s.rtype));

@@ -32,8 +32,8 @@
 use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 
-use super::{KeyMap, Node, NodeIndex, RrSet, Zone, boxed_key, err, has_target};
-use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial, target_name};
+use super::{KeyMap, Node, NodeIndex, RrSet, Zone, boxed_key, err};
+use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial};
 use crate::zonefile::ZoneError;
 
 /// An RR's RDATA in canonical form (names without case): what tells two
@@ -353,18 +353,7 @@ impl Edit<'_> {
         let errors = node_rules(&name, &sets, location);
         let mut rrsets: Vec<RrSet> = sets
             .into_iter()
-            .map(|(rtype, rrs)| {
-                let targets = if has_target(rtype) {
-                    rrs.iter().map(|r| target_name(rtype, &r.rdata)).collect()
-                } else {
-                    Vec::new()
-                };
-                RrSet {
-                    rtype,
-                    rrs,
-                    targets,
-                }
-            })
+            .map(|(rtype, rrs)| RrSet::new(rtype, rrs))
             .collect();
         rrsets.sort_by_key(|s| u16::from(s.rtype));
         let cut = !at_apex && rrsets.iter().any(|s| s.rtype == RecordType::NS);
