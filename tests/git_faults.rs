@@ -225,3 +225,57 @@ fn a_lock_a_live_process_holds_is_never_removed() {
     assert!(text.contains("after-release"), "{text}");
     assert!(!text.contains("while-held"), "{text}");
 }
+
+/// Third outside attack: while a lock another process holds fails every
+/// commit, a person saves an edit (by rename), an UPDATE fails (SERVFAIL)
+/// and its rollback cannot be committed either. Once the lock is gone, the
+/// next writer's commit must hold only its own change: the edit is
+/// recorded by the server (the rollback's commit) before it, never under
+/// the writer's key.
+#[test]
+fn a_hand_edit_and_a_failed_rollback_are_not_committed_under_the_next_writer() {
+    let s = start();
+    let zones = s.zones_dir();
+    let lock = branch_lock(&zones);
+    let holder = Holder::start(&lock);
+    let file = zones.join(ZONE_FILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let tmp = zones.join(".hand-edit.tmp");
+    std::fs::write(&tmp, format!("{text}hand-made 300 IN A 192.0.2.203\n")).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let r = py_update(
+        s.addr.port(),
+        &acme_py(),
+        false,
+        &["add _acme-challenge 60 TXT \"while-held\""],
+    );
+    assert_eq!(r.rcode, "SERVFAIL", "{r:?}");
+    drop(holder);
+    std::fs::remove_file(&lock).unwrap();
+    let other = py_key("lego-key", "hmac-sha1", SECRET_SHA1);
+    let r = py_update(
+        s.addr.port(),
+        &other,
+        false,
+        &["add _acme-challenge 60 TXT \"after-release\""],
+    );
+    assert!(r.is_signed_ok(), "{r:?}");
+    let head = commit(&zones, "HEAD");
+    assert_eq!(head.author_name, "lego-key");
+    let (_, added) = diff_lines(&zones, "HEAD", ZONE_FILE);
+    assert!(
+        added.iter().all(|l| !l.contains("hand-made")),
+        "the person's record is in the writer's commit: {added:?}"
+    );
+    let log = git(&zones, &["log", "--format=%an %s", "-S", "hand-made"]);
+    assert!(
+        log.lines().all(|l| l.starts_with("zonewright ")),
+        "the hand edit is recorded under a key: {log}"
+    );
+    assert!(!log.trim().is_empty(), "the hand edit is not in git");
+    let served = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        served.contains("hand-made") && !served.contains("while-held"),
+        "{served}"
+    );
+}

@@ -456,3 +456,26 @@ fn a_listing_goes_back_to_state_as_it_is() {
     );
     assert_eq!(zone_file(&s), before, "nothing written");
 }
+
+/// RFC 9110 §11.6.2: one set of credentials. Two Authorization lines (the
+/// second appended by the test client) are refused, whichever comes first:
+/// a valid token then another was a 200.
+#[test]
+fn two_authorization_lines_are_refused() {
+    let (s, _api) = start("rate_limit = 0");
+    let addr = s.rest_addr.expect("REST listener");
+    let before = zone_file(&s);
+    for first in [format!("Bearer {TOKEN}"), "Bearer wrong".to_owned()] {
+        let r = raw(
+            addr,
+            &format!(
+                "PUT /v1/services/twoauth HTTP/1.1\r\nAuthorization: {first}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}",
+                BODY.len()
+            ),
+            BODY.as_bytes(),
+        );
+        assert_eq!(r.status, 401, "{first}: {:?}", r.head);
+    }
+    assert_eq!(zone_file(&s), before, "nothing may be written");
+}

@@ -292,14 +292,18 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
             wait,
         );
     }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        });
+    // RFC 9110 §11.6.2: one set of credentials; a request with two
+    // Authorization lines is refused as if it had none (which one a proxy
+    // or a client library reads is anyone's guess).
+    let mut lines = req.headers().get_all(header::AUTHORIZATION).iter();
+    let only = match (lines.next(), lines.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    };
+    let presented = only.and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, rest) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
     let failed = || {
         if let Some(t) = &api.auth_throttle {
             t.failed(source, now);
@@ -307,7 +311,7 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
     };
     let Some(presented) = presented else {
         failed();
-        return unauthorized("missing Authorization: Bearer <token>");
+        return unauthorized("missing Authorization: Bearer <token> (exactly one)");
     };
     // Compare with every token (no early exit), each in constant time.
     let mut found: Option<&Token> = None;

@@ -518,9 +518,13 @@ fn run(
             }
             Ok(()) => decide(blocked, &record, each, || try_commit(&files, &record)),
         };
-        // A person's edit git could not record is kept, to be recorded as
-        // theirs before the zone's next commit.
-        if record.via == EXTERNAL && matches!(outcome, Outcome::Failed(_)) {
+        // A commit of the server's own that git could not make (a person's
+        // edit found on disk, or a rollback, whose file holds such an edit
+        // too) is kept, to be made before the zone's next commit: never
+        // folded into a writer's.
+        if (record.via == EXTERNAL || record.via == ROLLBACK)
+            && matches!(outcome, Outcome::Failed(_))
+        {
             edits.insert(record.zone.clone(), Job { files, record });
         }
         // Nothing more queued: bring the index up to date before answering,
@@ -601,7 +605,9 @@ fn decide(
     let zone = &record.zone;
     if record.via == ROLLBACK {
         // The rollback's own failure blocks nothing: the file then holds
-        // HEAD's records (and a newer serial), which the next commit takes.
+        // HEAD's records (a newer serial, and any person's edit), and the
+        // failed rollback is held and committed, as the server's, before
+        // the zone's next commit (see `earlier_edit`).
         blocked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -665,15 +671,15 @@ fn block(
     }
 }
 
-/// Before a batch of `record`'s zone is committed, the person's edit whose
-/// `external change` commit failed earlier (held in `edits`) is committed
-/// first, as theirs: a write's commit records the whole file, and must not
-/// take their records under the writer's name. If that commit fails again,
-/// a write or REST change fails too (`Err`: it is not committed on top of
-/// the edit, and is rolled back). A newer external change, or a rollback
-/// (authored by the server), replaces the held one: its commit records the
-/// edit with the file; so does the rollback of writes that failed while
-/// the edit was held.
+/// Before a batch of `record`'s zone is committed, the server's own commit
+/// that failed earlier (held in `edits`: a person's `external change`, or
+/// a rollback, whose file may hold such an edit) is made first, under the
+/// server's name: a write's commit records the whole file, and must not
+/// take a person's records under the writer's name. If that commit fails
+/// again, a write or REST change fails too (`Err`: it is not committed on
+/// top of the held one, and is rolled back). A newer external change, or
+/// a rollback, replaces the held one: its commit records the same file
+/// with what came since.
 fn earlier_edit(
     edits: &mut HashMap<Name, Job>,
     blocked: &Mutex<HashMap<Name, Blocked>>,
@@ -699,14 +705,18 @@ fn earlier_edit(
     }
     match try_commit(&edit.files, &edit.record) {
         Ok(_) => {
-            tracing::info!(zone = %record.zone, "committed an edit made outside zonewright that git could not record earlier");
+            tracing::info!(
+                zone = %record.zone, via = edit.record.via,
+                "committed a change of the server's own (an edit made outside zonewright, or a \
+                 rollback) that git could not record earlier"
+            );
             Ok(())
         }
         Err(e) => {
             edits.insert(record.zone.clone(), edit);
             Err(format!(
-                "an edit made outside zonewright is in the zone file but git cannot record it \
-                 ({e}); this write is not committed on top of it"
+                "an edit made outside zonewright (or a rollback) is in the zone file but git \
+                 cannot record it ({e}); this write is not committed on top of it"
             )
             .into())
         }
@@ -1294,6 +1304,47 @@ mod tests {
         assert_eq!(last[1].2, "; version 5\n");
         assert_eq!(last[0].0, "acme-key", "{h:?}");
         assert_eq!(last[0].2, "; version 6\n");
+    }
+
+    /// A rollback git could not record (a person's edit in its file) is
+    /// committed as the server's before the next write, never inside it.
+    #[test]
+    fn a_rollback_git_could_not_record_is_committed_before_the_next_write() {
+        let f = Fixture::new();
+        let (held, lock) = hold_branch_lock(&f);
+        let mut edit = f.write("x", 2, None, None);
+        edit.record = Record::external(&edit.record.zone, 2);
+        assert!(matches!(
+            settle(vec![f.committer.submit(edit)])[0],
+            Outcome::Failed(_)
+        ));
+        let w = settle(vec![f.committer.submit(f.write(
+            "acme-key",
+            3,
+            Some("a"),
+            None,
+        ))]);
+        assert!(matches!(&w[0], Outcome::Failed(_)), "{w:?}");
+        let mut rollback = f.write("zonewright", 4, None, Some("a"));
+        rollback.record.via = ROLLBACK;
+        let r = settle(vec![f.committer.submit(rollback)]);
+        assert!(matches!(&r[0], Outcome::Failed(_)), "{r:?}");
+        drop(held);
+        std::fs::remove_file(&lock).expect("unlock");
+        let w = settle(vec![f.committer.submit(f.write(
+            "key2",
+            5,
+            Some("b"),
+            None,
+        ))]);
+        assert!(matches!(&w[0], Outcome::Committed(Some(_))), "{w:?}");
+        let h = f.history();
+        assert_eq!(h.len(), 2, "{h:?}");
+        assert_eq!(h[0].0, "zonewright");
+        assert!(h[0].1.contains("Via: rollback"), "{}", h[0].1);
+        assert_eq!(h[0].2, "; version 4\n");
+        assert_eq!(h[1].0, "key2");
+        assert_eq!(h[1].2, "; version 5\n");
     }
 
     /// An `$INCLUDE`d file outside the repository does not fail a
