@@ -30,69 +30,53 @@ fn leave_stale(lock: &Path) {
     assert!(st.success());
 }
 
-/// A process that holds `lock` open (as git does while it writes one),
-/// ended on drop.
-struct Holder(Child);
+/// A child process, killed (by its PID) and reaped on drop.
+struct Running(Child);
 
-impl Holder {
-    fn start(lock: &Path) -> Holder {
-        leave_stale(lock);
-        let child = Command::new("sh")
+impl Running {
+    /// Spawns `cmd`, then waits (at most 5 s) until `ready` holds for its
+    /// `/proc/PID` folder.
+    fn start(cmd: &mut Command, ready: impl Fn(&Path) -> bool) -> Running {
+        let child = cmd.stdin(Stdio::piped()).spawn().unwrap();
+        let proc_dir = PathBuf::from(format!("/proc/{}", child.id()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ready(&proc_dir) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Running(child)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process that holds `lock` open (as git does while it writes one).
+fn hold_open(lock: &Path) -> Running {
+    leave_stale(lock);
+    Running::start(
+        Command::new("sh")
             .arg("-c")
             .arg("exec 3<>\"$1\"; exec sleep 60")
             .arg("sh")
-            .arg(lock)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Until the shell has opened it (bounded).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let fd = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
-        while !fd.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Holder(child)
-    }
+            .arg(lock),
+        |p| p.join("fd/3").exists(),
+    )
 }
 
-impl Drop for Holder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A `git` process working in `dir` (its current folder) until dropped:
-/// `git cat-file --batch` waiting on its input, as a person's git would be
-/// mid-command.
-struct GitAt(Child);
-
-impl GitAt {
-    fn start(dir: &Path) -> GitAt {
-        let child = Command::new("git")
+/// A `git` process working in `dir` (its current folder): `git cat-file
+/// --batch` waiting on its input, as a person's git would be mid-command.
+fn git_at(dir: &Path) -> Running {
+    Running::start(
+        Command::new("git")
             .args(["cat-file", "--batch"])
             .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Until /proc shows it as git in `dir` (bounded).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let comm = PathBuf::from(format!("/proc/{}/comm", child.id()));
-        while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "git")
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        GitAt(child)
-    }
-}
-
-impl Drop for GitAt {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            .stdout(Stdio::null()),
+        |p| std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "git"),
+    )
 }
 
 fn add(port: u16, token: &str) {
@@ -169,7 +153,7 @@ fn a_young_lock_is_kept_while_a_git_process_works_in_the_repository() {
     let zones = s.zones_dir();
     let lock = branch_lock(&zones);
     std::fs::write(&lock, "0000000000000000000000000000000000000000\n").unwrap();
-    let person = GitAt::start(&zones);
+    let person = git_at(&zones);
     let before = commit_count(&zones);
     let r = py_update(
         s.addr.port(),
@@ -196,7 +180,7 @@ fn a_lock_a_live_process_holds_is_never_removed() {
     let s = start();
     let zones = s.zones_dir();
     let lock = branch_lock(&zones);
-    let holder = Holder::start(&lock);
+    let holder = hold_open(&lock);
     let before = commit_count(&zones);
     // The lock is not ours to remove, so the commit cannot be made: the
     // write is answered SERVFAIL and rolled back, never NOERROR.
@@ -237,7 +221,7 @@ fn a_hand_edit_and_a_failed_rollback_are_not_committed_under_the_next_writer() {
     let s = start();
     let zones = s.zones_dir();
     let lock = branch_lock(&zones);
-    let holder = Holder::start(&lock);
+    let holder = hold_open(&lock);
     let file = zones.join(ZONE_FILE);
     let text = std::fs::read_to_string(&file).unwrap();
     let tmp = zones.join(".hand-edit.tmp");
