@@ -25,6 +25,7 @@
 
 use std::borrow::Cow;
 
+use crate::rr::wire::{u16_at, u32_at};
 use crate::rr::{Name, RecordType, Rr};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -150,19 +151,6 @@ pub fn size_limit(query: &Query, transport: Transport) -> usize {
 
 // ---------------------------------------------------------------------------
 // Request parsing
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([
-        *b.get(at)?,
-        *b.get(at + 1)?,
-        *b.get(at + 2)?,
-        *b.get(at + 3)?,
-    ]))
-}
 
 /// Skips a (possibly compressed) name at `at`; returns the offset after it
 /// and whether it was the root name. The whole name is checked, pointers

@@ -37,6 +37,8 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hmac::{Hmac, KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
+use crate::rr::wire::u16_at;
+
 /// TSIG RR type (RFC 8945 §4.2).
 pub const TSIG_TYPE: u16 = 250;
 /// CLASS ANY, the only class a TSIG RR may carry (RFC 8945 §4.2).
@@ -242,10 +244,6 @@ fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
         }
     }
     None
-}
-
-fn u16_at(msg: &[u8], pos: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]))
 }
 
 /// Skips one RR; returns (type, offset after it).

@@ -3,6 +3,20 @@
 //! [`crate::rdata`]. It lives here, below `rdata`, so `rr` needs nothing
 //! from `rdata` (imports go one way: `rdata` -> `rr`).
 
+/// The big-endian u16 at `at` of a message, if it is all there.
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at.checked_add(1)?)?,
+    ]))
+}
+
+/// The big-endian u32 at `at` of a message, if it is all there.
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes(s.try_into().ok()?))
+}
+
 /// A cursor over wire RDATA; every read is bounds-checked.
 pub(crate) struct Reader<'b> {
     pub(crate) b: &'b [u8],

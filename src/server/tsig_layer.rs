@@ -28,6 +28,7 @@ use crate::config::KeyConfig;
 use crate::message::{error_response, rcode};
 use crate::policy::Grants;
 use crate::rr::Name;
+use crate::rr::wire::u16_at;
 use crate::tsig::{self, Context, Key, Rejection, SignParams, Verified};
 
 /// One configured key, with what it may do.
@@ -232,10 +233,6 @@ impl Signing {
 
 fn wire_len(name: &Name) -> usize {
     name.iter().map(|l| l.len() + 1).sum::<usize>() + 1
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
 /// The request's only question (or UPDATE zone), to echo in an error

@@ -6,6 +6,7 @@
 
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
+use crate::rr::wire::u16_at;
 use crate::rr::{Name, Rdata, RecordType};
 
 /// RFC 2136 §2.3 header opcode for UPDATE.
@@ -40,10 +41,6 @@ pub struct UpdateRequest {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("malformed UPDATE: {0}")]
 pub struct Malformed(pub &'static str);
-
-fn u16_at(msg: &[u8], pos: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]))
-}
 
 /// Reads a possibly compressed name at `pos` of the whole message; returns
 /// the name and the offset after it in the sequence (not after a pointer's target).
