@@ -28,7 +28,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
 use tracing::{debug, error, info, warn};
 
 use super::replay::{self, ReplayCache};
@@ -51,8 +50,6 @@ use crate::xfr;
 pub const TCP_MAX: usize = 65535;
 /// UDP limit without EDNS0 (RFC 1035 §2.3.4).
 pub const UDP_PLAIN: usize = 512;
-
-const RCODE_REFUSED: u16 = 5;
 
 /// Where a request came from and how.
 #[derive(Clone, Copy, Debug)]
@@ -376,7 +373,7 @@ pub fn limit(q: &Query, transport: Transport, max_udp: u16) -> usize {
 
 fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
     let a = Answer {
-        rcode: RCODE_REFUSED,
+        rcode: rcode::REFUSED,
         ..Answer::default()
     };
     vec![encode(q, &a, limit(q, Transport::Udp, max_udp))]
@@ -449,23 +446,13 @@ fn transfer(
 
 /// A SERVFAIL for a request we could not answer, echoing its ID, opcode,
 /// RD and question when they can be read; `None` for responses and runts.
+/// Built like every error response ([`error_for`]), under `catch_unwind`
+/// (it runs after a handler panicked): header only if even that fails.
 pub fn servfail(request: &[u8]) -> Option<Vec<u8>> {
     if request.len() < 12 || request[2] & 0x80 != 0 {
         return None;
     }
-    let echoed = catch_unwind(|| {
-        let req = Message::from_vec(request).ok()?;
-        let mut resp = Message::error_msg(
-            req.metadata.id,
-            req.metadata.op_code,
-            ResponseCode::ServFail,
-        );
-        resp.metadata.message_type = MessageType::Response;
-        resp.metadata.recursion_desired = req.metadata.recursion_desired;
-        resp.add_queries(req.queries);
-        resp.to_vec().ok()
-    });
-    if let Ok(Some(bytes)) = echoed {
+    if let Ok(bytes) = catch_unwind(|| error_for(request, rcode::SERVFAIL)) {
         return Some(bytes);
     }
     // Header only: ID, QR=1 with the request's opcode and RD, RCODE=2.
@@ -480,6 +467,7 @@ pub fn servfail(request: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::rr::{Name, RecordType};
+    use hickory_proto::op::{Message, MessageType, ResponseCode};
 
     fn query(edns: Option<u16>) -> Query {
         Query {
