@@ -27,7 +27,8 @@
 //!    [`super::body::media_type`]); a Content-Length over 1 MB (10 MB for
 //!    `/v1/state`) → 413 at once, unread; not all there within
 //!    `body_timeout` → 408; a chunked body growing over the limit → 413
-//!    (the connection closed after each of these three); bad JSON, a key
+//!    (the connection closed after each of these three, once what is left
+//!    of the body was read and dropped: [`super::linger`]); bad JSON, a key
 //!    given twice, an unknown field or a bad value → 400 with
 //!    `{"error": "..."}` naming the field, nothing written. Every field a GET answers is accepted back (GET-modify-PUT);
 //!    see [`super::body`];
@@ -217,6 +218,7 @@ pub fn router(api: Arc<Api>) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn(super::linger::layer))
         .with_state(api)
 }
 

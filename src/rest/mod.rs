@@ -49,6 +49,7 @@ use crate::store::Store;
 
 pub mod body;
 pub mod http;
+pub mod linger;
 pub mod service;
 pub mod throttle;
 
