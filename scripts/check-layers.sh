@@ -19,7 +19,7 @@ layers=(
     # Pure cores: no tokio, git2, std::fs or sockets; the clock passed in.
     # `config` and `keygen` are pure too (text in, values out); `git` is the
     # one I/O module here: the low-level git2 calls, importing nothing.
-    "rr rdata zonefile zone message answer fallback update policy tsig serial xfr ixfr notify expire keygen config git"
+    "rr rdata rcode request response zonefile zone answer fallback update policy tsig serial xfr ixfr notify expire keygen config git"
     # The recorder: the git committer thread and its commit messages. It
     # lives in store/ (the one place that records to git) but imports only
     # the pure cores and git, as `served` holds its handle.
@@ -40,7 +40,7 @@ layers=(
 )
 # Pairs of peers where imports go one way only: "a>b" means a may import b
 # but b may not import a.
-one_way="rdata>rr answer>message"
+one_way="rdata>rr answer>response response>request tsig>request update>request"
 # In this layer members may not import each other (an edge imports no
 # edge), except the pairs listed in sideways_ok ("a>b": a may import b).
 no_sideways="server rest watch"

@@ -43,7 +43,9 @@ use std::borrow::Cow;
 
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
-use crate::message::{Answer, Query, Rec, rcode};
+use crate::rcode::Rcode;
+use crate::request::Query;
+use crate::response::{Answer, Rec};
 use crate::rr::{Name, Rdata, RecordType, Rr};
 use crate::zone::{Lookup, NameKey, Node, RrSet, Zone, ZoneSet};
 
@@ -83,7 +85,7 @@ fn push_set<'a>(section: &mut Vec<Rec<'a>>, owner: &'a Name, set: &'a RrSet) {
 /// RFC 2308 §3: the SOA in AUTHORITY, TTL min(SOA TTL, MINIMUM).
 fn negative<'a>(zone: &'a Zone, ans: &mut Answer<'a>, nxdomain: bool) {
     if nxdomain {
-        ans.rcode = rcode::NXDOMAIN;
+        ans.rcode = Rcode::NxDomain;
     }
     let soa = zone.negative_soa();
     ans.authority.push(Rec {
@@ -155,16 +157,16 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
     let mut ans = Answer::default();
     // RFC 1035 §3.2.4 classes: we serve IN only; ANY (255) reads as IN.
     if query.qclass != 1 && query.qclass != 255 {
-        ans.rcode = rcode::REFUSED;
+        ans.rcode = Rcode::Refused;
         return ans;
     }
     match u16::from(query.qtype) {
         41 | 249 | 250 => {
-            ans.rcode = rcode::FORMERR;
+            ans.rcode = Rcode::FormErr;
             return ans;
         }
         251..=254 => {
-            ans.rcode = rcode::NOTIMP;
+            ans.rcode = Rcode::NotImp;
             return ans;
         }
         _ => {}
@@ -172,7 +174,7 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
     let key = NameKey::new(&query.qname);
     let Some(mut zone) = zones.find_key(&key, 0) else {
         // Not authoritative for any zone holding the name.
-        ans.rcode = rcode::REFUSED;
+        ans.rcode = Rcode::Refused;
         return ans;
     };
     if query.qtype == RecordType::DS && zone.origin().iter().len() == key.labels() {
@@ -286,7 +288,7 @@ fn dname<'a>(cur: &Cur<'a>, node: &'a Node, ans: &mut Answer<'a>) -> Next<'a> {
     let Some((new, wire)) = dname_substitute(cur.name(), node.name.iter().len(), target) else {
         // RFC 6672 §2.2: "If the substitution ... would overflow the legal
         // size for a <domain-name>, the query ... YXDOMAIN".
-        ans.rcode = rcode::YXDOMAIN;
+        ans.rcode = Rcode::YxDomain;
         return Next::Done;
     };
     ans.answer.push(Rec {
@@ -356,7 +358,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::message::{Edns, Query, encode};
+    use crate::request::{Edns, Query};
+    use crate::response::encode;
     use crate::rr::RecordType as T;
     use crate::zone::testutil::*;
     use hickory_proto::op::Message;
@@ -380,7 +383,7 @@ mod tests {
     /// (rcode, AA, answer owner/type, authority types, additional owner/type)
     #[derive(Debug, PartialEq)]
     struct Shape {
-        rcode: u16,
+        rcode: Rcode,
         aa: bool,
         answer: Vec<(String, T)>,
         authority: Vec<T>,
@@ -411,7 +414,7 @@ mod tests {
 
     fn ok(answer: &[(&str, T)], authority: &[T], additional: &[(&str, T)]) -> Shape {
         Shape {
-            rcode: 0,
+            rcode: Rcode::NoError,
             aa: true,
             answer: own(answer),
             authority: authority.to_vec(),
@@ -425,14 +428,14 @@ mod tests {
 
     fn nxdomain() -> Shape {
         Shape {
-            rcode: 3,
+            rcode: Rcode::NxDomain,
             ..nodata()
         }
     }
 
     fn referral(ns: usize, additional: &[(&str, T)]) -> Shape {
         Shape {
-            rcode: 0,
+            rcode: Rcode::NoError,
             aa: false,
             answer: vec![],
             authority: vec![T::NS; ns],
@@ -617,10 +620,10 @@ mod tests {
     fn rfc1034_4_3_2_cname_loop_and_long_chain_stop() {
         let z = cname_zone();
         let s = shape(&z, "loop1.example.", T::A);
-        assert_eq!(s.rcode, 0);
+        assert_eq!(s.rcode, Rcode::NoError);
         assert_eq!(s.answer.len(), 2);
         let s = shape(&z, "c0.example.", T::A);
-        assert_eq!(s.rcode, 0);
+        assert_eq!(s.rcode, Rcode::NoError);
         assert_eq!(s.answer.len(), MAX_CHAIN + 1);
         assert!(s.answer.iter().all(|(_, t)| *t == T::CNAME));
     }
@@ -693,7 +696,7 @@ mod tests {
         let z = two_zones();
         let q = query("gone.example.", T::TXT);
         let a = answer(&z, &q);
-        assert_eq!(a.rcode, 3);
+        assert_eq!(a.rcode, Rcode::NxDomain);
         assert!(a.authoritative);
         assert_eq!(recs(&a.answer), own(&[("gone.example.", T::CNAME)]));
         // The SOA of the zone that said the last name does not exist.
@@ -705,7 +708,7 @@ mod tests {
     fn rfc6604_3_cname_to_nxdomain() {
         let z = cname_zone();
         let s = shape(&z, "dangling.example.", T::A);
-        assert_eq!(s.rcode, 3);
+        assert_eq!(s.rcode, Rcode::NxDomain);
         assert_eq!(s.answer, own(&[("dangling.example.", T::CNAME)]));
         assert_eq!(s.authority, vec![T::SOA]);
     }
@@ -747,7 +750,7 @@ mod tests {
         let z = dname_zone();
         let q = query("WWW.old.example.", T::A);
         let a = answer(&z, &q);
-        assert_eq!(a.rcode, 0);
+        assert_eq!(a.rcode, Rcode::NoError);
         assert_eq!(
             recs(&a.answer),
             own(&[
@@ -765,7 +768,7 @@ mod tests {
         assert!(std::ptr::eq(cname.owner, &q.qname));
         // Target missing: NXDOMAIN after synthesis.
         let s = shape(&z, "nope.old.example.", T::A);
-        assert_eq!(s.rcode, 3);
+        assert_eq!(s.rcode, Rcode::NxDomain);
         assert_eq!(s.answer.len(), 2);
         // Out of zone: DNAME and CNAME only.
         let s = shape(&z, "x.ext.example.", T::A);
@@ -790,7 +793,7 @@ mod tests {
         let z = dname_zone();
         let q = format!("{}.long.example.", "x".repeat(63));
         let s = shape(&z, &q, T::A);
-        assert_eq!(s.rcode, 6);
+        assert_eq!(s.rcode, Rcode::YxDomain);
         assert_eq!(s.answer, own(&[("long.example.", T::DNAME)]));
     }
 
@@ -886,7 +889,7 @@ mod tests {
             )]);
             let q = query("nope.example.", T::A);
             let a = answer(&z, &q);
-            assert_eq!(a.rcode, 3);
+            assert_eq!(a.rcode, Rcode::NxDomain);
             assert_eq!(a.authority.len(), 1);
             assert_eq!(a.authority[0].rr.ttl, want);
             assert!(matches!(a.authority[0].rr, Cow::Borrowed(_)));
@@ -920,10 +923,10 @@ mod tests {
     fn refused_outside_and_for_other_classes() {
         let z = set(vec![basic("example.", vec![])]);
         let s = shape(&z, "www.example.org.", T::A);
-        assert_eq!((s.rcode, s.aa, s.answer.len()), (5, false, 0));
+        assert_eq!((s.rcode, s.aa, s.answer.len()), (Rcode::Refused, false, 0));
         let mut q = query("example.", T::SOA);
         q.qclass = 3; // CH
-        assert_eq!(answer(&z, &q).rcode, 5);
+        assert_eq!(answer(&z, &q).rcode, Rcode::Refused);
         q.qclass = 255; // ANY reads as IN
         assert_eq!(answer(&z, &q).answer.len(), 1);
     }
@@ -931,9 +934,9 @@ mod tests {
     #[test]
     fn meta_qtypes() {
         let z = set(vec![basic("example.", vec![])]);
-        assert_eq!(shape(&z, "example.", T::OPT).rcode, 1);
-        assert_eq!(shape(&z, "example.", T::from(250)).rcode, 1);
-        assert_eq!(shape(&z, "example.", T::from(254)).rcode, 4);
+        assert_eq!(shape(&z, "example.", T::OPT).rcode, Rcode::FormErr);
+        assert_eq!(shape(&z, "example.", T::from(250)).rcode, Rcode::FormErr);
+        assert_eq!(shape(&z, "example.", T::from(254)).rcode, Rcode::NotImp);
     }
 
     #[test]
@@ -967,7 +970,7 @@ mod tests {
         );
     }
 
-    // --- encoding of answers (message.rs) -------------------------------
+    // --- encoding of answers (response.rs) ------------------------------
 
     fn wire_of(zones: &ZoneSet, q: &Query, limit: usize) -> (Vec<u8>, Message) {
         let a = answer(zones, q);
@@ -1077,11 +1080,11 @@ mod tests {
             version: 0,
             dnssec_ok: false,
         });
-        let b = crate::message::rcode_response(&q, 16);
+        let b = crate::response::rcode_response(&q, Rcode::BadVers);
         assert_eq!(b[3] & 0xF, 0);
         let m = Message::from_vec(&b).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.edns.as_ref().map(|e| e.rcode_high()), Some(1));
-        let b = crate::message::rcode_response(&query("example.", T::AXFR), 5);
+        let b = crate::response::rcode_response(&query("example.", T::AXFR), Rcode::Refused);
         assert_eq!(b[3] & 0xF, 5);
         assert_eq!(b[2] & 0x04, 0, "AA clear on REFUSED");
     }
@@ -1093,7 +1096,8 @@ mod bench {
     use std::time::Instant;
 
     use super::*;
-    use crate::message::{Request, encode, parse_request};
+    use crate::request::{Request, decode};
+    use crate::response::encode;
     use crate::zone::testutil::*;
 
     /// Rough throughput check: `cargo test --release --lib -- --ignored bench --nocapture`.
@@ -1117,7 +1121,7 @@ mod bench {
         let start = Instant::now();
         let mut bytes = 0usize;
         for i in 0..n {
-            if let Request::Query(q) = parse_request(&packets[i % packets.len()]) {
+            if let Request::Query(q) = decode(&packets[i % packets.len()], None) {
                 let ans = answer(&zones, &q);
                 bytes += encode(&q, &ans, 1232).len();
             }

@@ -16,8 +16,9 @@
 use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
-use crate::message::{Answer, Rec};
-use crate::message::{Query, rcode};
+use crate::rcode::Rcode;
+use crate::request::Query;
+use crate::response::{Answer, Rec};
 use crate::rr::{Name, Rdata, RecordType, Rr};
 use crate::zone::ZoneSet;
 
@@ -31,7 +32,7 @@ pub struct Fallback {
 
 /// Rewrites `ans` as the fallback answer when it applies.
 pub fn apply<'a>(ans: &mut Answer<'a>, query: &'a Query, zones: &ZoneSet, fb: &Fallback) {
-    if ans.rcode != rcode::NXDOMAIN || query.qtype != RecordType::A || !ans.answer.is_empty() {
+    if ans.rcode != Rcode::NxDomain || query.qtype != RecordType::A || !ans.answer.is_empty() {
         return;
     }
     let Some(zone) = zones.find(&query.qname) else {
@@ -40,7 +41,7 @@ pub fn apply<'a>(ans: &mut Answer<'a>, query: &'a Query, zones: &ZoneSet, fb: &F
     if !fb.zones.contains(zone.origin()) {
         return;
     }
-    ans.rcode = rcode::NOERROR;
+    ans.rcode = Rcode::NoError;
     ans.authoritative = true;
     ans.authority.clear();
     ans.additional.clear();
@@ -90,18 +91,18 @@ mod tests {
             zones: vec![n("service.local.")],
         };
         // (name, type, rcode after, answer count after)
-        let table: &[(&str, RecordType, u16, usize)] = &[
-            ("missing.service.local.", RecordType::A, rcode::NOERROR, 1),
-            ("MISSING.service.local.", RecordType::A, rcode::NOERROR, 1),
+        let table: &[(&str, RecordType, Rcode, usize)] = &[
+            ("missing.service.local.", RecordType::A, Rcode::NoError, 1),
+            ("MISSING.service.local.", RecordType::A, Rcode::NoError, 1),
             (
                 "missing.service.local.",
                 RecordType::AAAA,
-                rcode::NXDOMAIN,
+                Rcode::NxDomain,
                 0,
             ),
-            ("valkey.service.local.", RecordType::A, rcode::NOERROR, 1),
-            ("valkey.service.local.", RecordType::TXT, rcode::NOERROR, 0),
-            ("missing.other.test.", RecordType::A, rcode::NXDOMAIN, 0),
+            ("valkey.service.local.", RecordType::A, Rcode::NoError, 1),
+            ("valkey.service.local.", RecordType::TXT, Rcode::NoError, 0),
+            ("missing.other.test.", RecordType::A, Rcode::NxDomain, 0),
         ];
         for (name, qtype, want_rcode, want_n) in table {
             let query = q(name, *qtype);

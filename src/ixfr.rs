@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use crate::message::Query;
+use crate::request::Query;
 use crate::rr::canonical;
 use crate::rr::{RecordType, Rr};
 use crate::xfr::Packer;

@@ -17,8 +17,8 @@
 //!  ── NOTIFY sending ─── notify_out
 //!  ── served state ───── served (ArcSwap<ZoneSet>, reload)   loader   journal
 //!  ── recorder ───────── store::committer, store::audit (git commits, in order)
-//!  ── pure cores ─────── rr rdata zonefile zone message answer fallback update policy
-//!                        tsig serial xfr ixfr notify expire keygen config; git
+//!  ── pure cores ─────── rr rdata rcode request response zonefile zone answer fallback
+//!                        update policy tsig serial xfr ixfr notify expire keygen config; git
 //! ```
 //!
 //! How a query and an UPDATE travel:
@@ -28,8 +28,8 @@
 //!                                                              │
 //!  watch (notify + stat fallback) ──► served::State::reload ──► ArcSwap<ZoneSet> snapshot
 //!                                                              │
-//!  UDP/TCP listeners (server) ──► tsig (PURE: verify) ──► message (PURE: decode)
-//!        │                                   ├──► answer (PURE) ──► message::encode ─┐
+//!  UDP/TCP listeners (server) ──► tsig (PURE: verify) ──► request (PURE: decode once)
+//!        │                                   ├──► answer (PURE) ──► response::encode ┐
 //!        │                                   └──► xfr (PURE: AXFR messages) ─────────┤
 //!        └─ UPDATE ──► policy (PURE: grants) ──► store::write(compute =             │
 //!                        update::evaluate (PURE))                                    │
@@ -39,16 +39,21 @@
 //!  edits found on disk (start-up, reload) ─► store::external ─► the same committer thread
 //! ```
 //!
-//! No edge imports another. Pure cores (`rdata` imports `rr`, `answer`
-//! imports `message`, never the reverse):
+//! No edge imports another. Pure cores (`rdata` imports `rr`; `answer`
+//! imports `response`, which imports `request`; `tsig` and `update` import
+//! `request`; never the reverse):
 //!
 //! - [`rr`]: records as held (class IN, RDATA in wire form), change sets, the canonical
 //!   form (RFC 4034 §6.2) and the wire cursor.
 //! - [`rdata`]: RDATA presentation format <-> wire, per type and RFC 3597.
 //! - [`zonefile`]: the lossless document model and its minimal-diff editor.
 //! - [`zone`]: validation at load, lookups, the set of served zones.
-//! - [`message`]: the wire codec: request classification, the response model
-//!   ([`message::Answer`]) and its encoding (EDNS0, TC).
+//! - [`rcode`]: the one RCODE type (header, OPT extended bits, TSIG error field).
+//! - [`request`]: the one request decoder: header, question, EDNS, IXFR serial, the
+//!   UPDATE sections (`request::update`), into a typed [`request::Request`]; the record
+//!   walker `tsig::find` uses to locate the TSIG RR.
+//! - [`response`]: the response model ([`response::Answer`]) and the one writer, whose
+//!   type enforces section order; encoding with EDNS0 and TC, and every error answer.
 //! - [`answer`]: the query algorithm (RFC 1034 §4.3.2, RFC 2308, RFC 4592).
 //! - [`fallback`]: dynresolve's `fallback` address for REST zones, applied to answers.
 //! - [`xfr`]: AXFR message sequences.
@@ -59,7 +64,7 @@
 //! - [`expire`]: which ACME challenge records are stale (`[acme] expire_after`); swept by
 //!   `server::expire` through the store.
 //! - [`policy`]: grants: which key or token may change which names and types.
-//! - [`update`]: RFC 2136 UPDATE semantics: snapshot + message -> change set or rcode.
+//! - [`update`]: RFC 2136 UPDATE semantics: snapshot + decoded UPDATE -> change set or rcode.
 //! - [`config`]: TOML config with clear errors.
 //! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file; stale
@@ -94,11 +99,13 @@ pub mod ixfr;
 pub mod journal;
 pub mod keygen;
 pub mod loader;
-pub mod message;
 pub mod notify;
 pub mod notify_out;
 pub mod policy;
+pub mod rcode;
 pub mod rdata;
+pub mod request;
+pub mod response;
 pub mod rest;
 pub mod rr;
 pub mod serial;

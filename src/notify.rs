@@ -25,13 +25,13 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::message::{MessageWriter, Section};
+use crate::rcode::Rcode;
+use crate::request::{Header, opcode, read_question};
+use crate::response::MessageWriter;
 use crate::rr::{Name, RecordType, Rr};
 use crate::serial::Serial;
 use crate::tsig::{self, Context, Key, SignParams};
 
-/// DNS opcode of NOTIFY: 4 (RFC 1996; the IANA DNS OpCodes registry).
-pub const OPCODE_NOTIFY: u8 = 4;
 /// The port a target without one is sent to.
 pub const DEFAULT_PORT: u16 = 53;
 
@@ -123,22 +123,17 @@ impl fmt::Display for Target {
 /// new SOA in the answer section as that hint. AA is set, as BIND and
 /// Knot set it in the NOTIFYs they send.
 pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
-    let flags = (u16::from(OPCODE_NOTIFY) << 11) | 0x0400;
+    let flags = (u16::from(opcode::NOTIFY) << 11) | 0x0400;
     let mut w = MessageWriter::new(id, flags, 65535);
     w.question(zone, u16::from(RecordType::SOA), 1);
-    w.record(
-        Section::Answer,
-        &soa.name,
-        RecordType::SOA,
-        soa.ttl,
-        soa.rdata.as_bytes(),
-    );
+    let mut w = w.answer();
+    w.record(&soa.name, RecordType::SOA, soa.ttl, soa.rdata.as_bytes());
     let mut msg = w.finish();
     if let Some((key, now, fudge)) = key {
         let p = SignParams {
             time: now,
             fudge,
-            error: 0,
+            error: Rcode::NoError.code(),
             other: &[],
         };
         tsig::sign(&mut msg, key, Context::Request, p);
@@ -156,22 +151,18 @@ pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) ->
 /// §4.8: "When a master server receives a NOTIFY response, it deletes this
 /// query from the retry queue".
 pub fn is_answer(reply: &[u8], id: u16, zone: &Name) -> bool {
-    let header_ok = reply.len() >= 12
-        && u16::from_be_bytes([reply[0], reply[1]]) == id
-        && reply[2] & 0x80 != 0
-        && (reply[2] >> 3) & 0x0F == OPCODE_NOTIFY;
-    if !header_ok {
+    let Some(h) = Header::read(reply) else {
+        return false;
+    };
+    if h.id != id || !h.is_response() || h.op() != opcode::NOTIFY {
         return false;
     }
-    if reply[4..6] == [0, 0] {
+    if h.qdcount == 0 {
         return true;
     }
-    // Decoding is bounded by the message; a reply that does not decode is
-    // not an answer we can trust.
-    hickory_proto::op::Message::from_vec(reply)
-        .ok()
-        .and_then(|m| m.queries.first().map(|q| q.name() == zone))
-        .unwrap_or(false)
+    // A question that does not read is not an answer we can trust; names
+    // compare case-insensitively.
+    read_question(reply).is_some_and(|q| q.qname == *zone)
 }
 
 /// How often and how patiently to retransmit.

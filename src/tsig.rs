@@ -37,21 +37,14 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hmac::{Hmac, KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
+use crate::rcode::Rcode;
+use crate::request::{read_rr, skip_name};
 use crate::rr::wire::u16_at;
 
 /// TSIG RR type (RFC 8945 §4.2).
 pub const TSIG_TYPE: u16 = 250;
 /// CLASS ANY, the only class a TSIG RR may carry (RFC 8945 §4.2).
 const CLASS_ANY: u16 = 255;
-
-/// TSIG error codes (RFC 8945 §3, IANA "DNS RCODEs").
-pub mod rcode {
-    pub const NOERROR: u16 = 0;
-    pub const BADSIG: u16 = 16;
-    pub const BADKEY: u16 = 17;
-    pub const BADTIME: u16 = 18;
-    pub const BADTRUNC: u16 = 22;
-}
 
 /// The MAC algorithms of RFC 8945 §6 that zonewright accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -228,33 +221,6 @@ pub struct Found {
 #[error("malformed TSIG: {0}")]
 pub struct FormatError(pub &'static str);
 
-/// Skips a (possibly compressed) name; returns the offset after it.
-fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
-    // A name has at most 127 labels; bound the walk on hostile input.
-    for _ in 0..128 {
-        let len = *msg.get(pos)?;
-        match len {
-            0 => return Some(pos + 1),
-            l if l & 0xC0 == 0xC0 => {
-                msg.get(pos + 1)?;
-                return Some(pos + 2);
-            }
-            l if l & 0xC0 == 0 => pos += 1 + usize::from(l),
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Skips one RR; returns (type, offset after it).
-fn skip_rr(msg: &[u8], pos: usize) -> Option<(u16, usize)> {
-    let after_name = skip_name(msg, pos)?;
-    let rtype = u16_at(msg, after_name)?;
-    let rdlen = usize::from(u16_at(msg, after_name + 8)?);
-    let end = after_name.checked_add(10 + rdlen)?;
-    (end <= msg.len()).then_some((rtype, end))
-}
-
 /// Finds the TSIG RR, if any. It must be the last RR of the additional
 /// section (RFC 8945 §5.1); one anywhere else is a format error.
 pub fn find(msg: &[u8]) -> Result<Option<Found>, FormatError> {
@@ -263,11 +229,15 @@ pub fn find(msg: &[u8]) -> Result<Option<Found>, FormatError> {
     let rrs = usize::from(count(6)?) + usize::from(count(8)?) + usize::from(count(10)?);
     let mut pos = 12;
     for _ in 0..qd {
-        pos = skip_name(msg, pos).ok_or(FormatError("bad question name"))? + 4;
+        pos = skip_name(msg, pos)
+            .ok_or(FormatError("bad question name"))?
+            .0
+            + 4;
     }
     let mut last = None;
     for i in 0..rrs {
-        let (rtype, end) = skip_rr(msg, pos).ok_or(FormatError("truncated record"))?;
+        let rr = read_rr(msg, pos).ok_or(FormatError("truncated record"))?;
+        let (rtype, end) = (rr.rtype, rr.rdata_end);
         if rtype == TSIG_TYPE {
             if i + 1 != rrs {
                 return Err(FormatError("TSIG record is not the last record"));
@@ -396,10 +366,10 @@ impl Rejection {
     /// The TSIG error code the response carries.
     pub fn error_code(&self) -> u16 {
         match self {
-            Rejection::BadKey => rcode::BADKEY,
-            Rejection::BadSig | Rejection::Malformed(_) => rcode::BADSIG,
-            Rejection::BadTrunc => rcode::BADTRUNC,
-            Rejection::BadTime { .. } => rcode::BADTIME,
+            Rejection::BadKey => Rcode::BadKey.code(),
+            Rejection::BadSig | Rejection::Malformed(_) => Rcode::BADSIG.code(),
+            Rejection::BadTrunc => Rcode::BadTrunc.code(),
+            Rejection::BadTime { .. } => Rcode::BadTime.code(),
         }
     }
 }

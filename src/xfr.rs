@@ -11,7 +11,9 @@
 //! sign each message after leaving room for the signature through a smaller
 //! `max_size` ([`axfr_with_max`]).
 
-use crate::message::{MessageWriter, Query, Section, response_flags};
+use crate::rcode::Rcode;
+use crate::request::Query;
+use crate::response::{MessageWriter, response_flags, section};
 use crate::rr::Rr;
 use crate::zone::Zone;
 
@@ -22,7 +24,7 @@ pub const MAX_MESSAGE: usize = 65535;
 pub struct Packer<'q> {
     query: &'q Query,
     max_size: usize,
-    current: Option<MessageWriter>,
+    current: Option<MessageWriter<section::Answer>>,
     done: Vec<Vec<u8>>,
 }
 
@@ -36,8 +38,8 @@ impl<'q> Packer<'q> {
         }
     }
 
-    fn fresh(&self) -> MessageWriter {
-        let flags = response_flags(0, true, false, self.query.rd, false, 0);
+    fn fresh(&self) -> MessageWriter<section::Answer> {
+        let flags = response_flags(0, true, false, self.query.rd, false, Rcode::NoError);
         let mut w = MessageWriter::new(self.query.id, flags, self.max_size);
         if self.done.is_empty() {
             w.question(
@@ -46,7 +48,7 @@ impl<'q> Packer<'q> {
                 self.query.qclass,
             );
         }
-        w
+        w.answer()
     }
 
     /// Adds one record (answer section). A record too large even for an
@@ -56,13 +58,7 @@ impl<'q> Packer<'q> {
             Some(w) => w,
             None => self.fresh(),
         };
-        if w.record(
-            Section::Answer,
-            &rr.name,
-            rr.rtype,
-            rr.ttl,
-            rr.rdata.as_bytes(),
-        ) {
+        if w.record(&rr.name, rr.rtype, rr.ttl, rr.rdata.as_bytes()) {
             self.current = Some(w);
             return true;
         }
@@ -70,13 +66,7 @@ impl<'q> Packer<'q> {
             self.done.push(w.finish());
             w = self.fresh();
         }
-        let ok = w.record(
-            Section::Answer,
-            &rr.name,
-            rr.rtype,
-            rr.ttl,
-            rr.rdata.as_bytes(),
-        );
+        let ok = w.record(&rr.name, rr.rtype, rr.ttl, rr.rdata.as_bytes());
         self.current = Some(w);
         ok
     }

@@ -74,8 +74,9 @@ fn untangled_pairs_import_one_way() {
     let dir = tree(&[
         ("rdata/mod.rs", "use crate::rr::Name;\n"),
         ("rr.rs", "use crate::rdata::to_text;\n"),
-        ("answer.rs", "use crate::message::Query;\n"),
-        ("message.rs", "use crate::answer::Answer;\n"),
+        ("answer.rs", "use crate::request::Query;\n"),
+        ("response.rs", "use crate::answer::Answer;\n"),
+        ("request.rs", "use crate::response::refusal;\n"),
     ]);
     let (ok, text) = check(&dir.path().join("src"));
     assert!(!ok);
@@ -84,10 +85,14 @@ fn untangled_pairs_import_one_way() {
         "{text}"
     );
     assert!(
-        text.contains("src/message.rs:1 imports crate::answer (one way only"),
+        text.contains("src/response.rs:1 imports crate::answer (one way only"),
         "{text}"
     );
-    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.contains("src/request.rs:1 imports crate::response (one way only"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 3, "{text}");
 }
 
 #[test]

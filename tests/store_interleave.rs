@@ -50,11 +50,12 @@ use proptest::prelude::*;
 
 use zonewright::config::Config;
 use zonewright::git::Identity;
+use zonewright::rcode::Rcode;
 use zonewright::rest::service;
 use zonewright::rr::{Name, Rdata, RecordType};
 use zonewright::served::State;
 use zonewright::store::{Compute, Settings, Store, WriteError, WriteOutcome, WriteRequest};
-use zonewright::update::{self, CLASS_ANY, CLASS_IN, CLASS_NONE, Rcode, UpdateRequest, UpdateRr};
+use zonewright::update::{self, CLASS_ANY, CLASS_IN, CLASS_NONE, UpdateRequest, UpdateRr};
 use zonewright::zone::Zone;
 
 const ZONES: [&str; 2] = ["example.com", "example.org"];

@@ -1,5 +1,5 @@
 //! The UPDATE evaluator on a fixed small zone, as the one write path runs
-//! it: decode (`tsig::find`, `update::wire::parse`), the grants' view of it
+//! it: decode (`tsig::find`, `request::update::parse`), the grants' view of it
 //! (`update::touched`), RFC 2136 prerequisites and updates
 //! (`update::evaluate`), then the minimal-diff edit (`Document::apply`) and
 //! the served zone's incremental rebuild (`Zone::with_changes`). Nothing
@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use zonewright::rr::{Location, Name, Rr};
 use zonewright::zone::Zone;
 use zonewright::zonefile::{Document, NoIncludes};
-use zonewright::{tsig, update};
+use zonewright::{request, tsig, update};
 
 const FILE: &str = "example.com.zone";
 const ZONE: &str = "$ORIGIN example.com.\n$TTL 300\n\
@@ -79,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(None) => (data.len(), 0),
         Err(_) => return,
     };
-    let Ok(req) = update::wire::parse(data, end, tsig_count) else {
+    let Ok(req) = request::update::parse(data, end, tsig_count) else {
         return;
     };
     let _ = update::touched(&req);

@@ -44,7 +44,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tracing::{info, warn};
 
-use crate::message::Transport;
+use crate::request::Transport;
 
 /// Lines per kind per minute before a kind is only counted.
 pub const SAMPLE: u32 = 5;

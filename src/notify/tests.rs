@@ -193,13 +193,17 @@ fn rfc1996_signed_notify_verifies() {
 fn rfc1996_3_6_answers_match_by_id_qr_opcode_and_qname() {
     let zone = Name::from_ascii("example.com.").expect("name");
     let mut reply = vec![0u8; 12];
-    reply[..3].copy_from_slice(&[0x12, 0x34, 0x80 | (OPCODE_NOTIFY << 3) | 0x04]);
+    reply[..3].copy_from_slice(&[
+        0x12,
+        0x34,
+        0x80 | (crate::request::opcode::NOTIFY << 3) | 0x04,
+    ]);
     assert!(is_answer(&reply, 0x1234, &zone));
     assert!(!is_answer(&reply, 0x1235, &zone));
     assert!(!is_answer(&reply[..11], 0x1234, &zone));
     reply[2] = 0x80; // a QUERY response
     assert!(!is_answer(&reply, 0x1234, &zone));
-    reply[2] = OPCODE_NOTIFY << 3; // a request, not a response
+    reply[2] = crate::request::opcode::NOTIFY << 3; // a request, not a response
     assert!(!is_answer(&reply, 0x1234, &zone));
 
     // With the question echoed: the QNAME must be the zone.

@@ -68,7 +68,7 @@ async fn recv(sock: &UdpSocket) -> Option<(u16, u32, SocketAddr)> {
 async fn answer(sock: &UdpSocket, id: u16, to: SocketAddr) {
     let mut reply = id.to_be_bytes().to_vec();
     reply.extend_from_slice(&[
-        0x80 | (notify::OPCODE_NOTIFY << 3) | 0x04,
+        0x80 | (crate::request::opcode::NOTIFY << 3) | 0x04,
         0,
         0,
         0,

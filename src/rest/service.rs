@@ -37,8 +37,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::rcode::Rcode;
 use crate::rr::{ChangeSet, MAX_TTL, Name, Rdata, RecordType, Rr};
-use crate::update::Rcode;
 use crate::zone::{Lookup, Zone};
 
 /// Most records one service may hold (dynresolve's limit).

@@ -2,16 +2,17 @@
 //! sockets and the pure cores, the same for UDP and TCP.
 //!
 //! ```text
-//!  bytes ─► TSIG? tsig::verify_request ─► rejected ─► NOTAUTH/FORMERR (tsig_layer::reject)
-//!        │
-//!        ├► UPDATE ─► unsigned ─► REFUSED
-//!        │          └► signed ─► update::prepare ─► Handled::Update (async: store.write)
-//!        └► message::parse_request ─► Query ─► answer(snapshot) ─► encode(limit - TSIG)
-//!                                   ├► Axfr  ─► TCP + allow_transfer (CIDR or key:NAME)? xfr::axfr : REFUSED
-//!                                   ├► Ixfr  ─► up to date or UDP? SOA only
-//!                                   │          : ixfr_steps (git journal diff) or as AXFR
-//!                                   ├► Reply(bytes) ─► bytes
-//!                                   └► Drop ─► nothing
+//!  bytes ─► Header::read (QR=1, runt ─► nothing)
+//!        ─► TSIG? tsig::verify_request ─► rejected ─► NOTAUTH/FORMERR (tsig_layer::reject)
+//!        ─► UPDATE unsigned ─► REFUSED (not decoded)
+//!        ─► request::decode (once, up to the verified TSIG RR)
+//!             ├► Update ─► update::prepare ─► Handled::Update (async: store.write)
+//!             ├► Query  ─► answer(snapshot) ─► encode(limit - TSIG)
+//!             ├► Axfr   ─► TCP + allow_transfer (CIDR or key:NAME)? xfr::axfr : REFUSED
+//!             ├► Ixfr   ─► up to date or UDP? SOA only
+//!             │           : ixfr_steps (git journal diff) or as AXFR
+//!             ├► Refuse ─► response::refusal (NOTIMP, FORMERR, BADVERS)
+//!             └► Drop   ─► nothing
 //!     every answer ─► tsig_layer::Out::seal: signed when the request verified
 //! ```
 //!
@@ -31,16 +32,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{debug, error, info, warn};
 
 use super::replay::{self, ReplayCache};
-use super::tsig_layer::{Keyring, Out, Signing, error_for, reject};
+use super::tsig_layer::{Keyring, Out, Signing, reject};
 pub use super::update::PendingUpdate;
 use crate::answer::answer;
 use crate::edge::guard::{Budget, Noise, RejectLog, Source};
 use crate::journal::Journal;
-use crate::message::{Answer, Rec};
-use crate::message::{
-    Edns, MessageWriter, OUR_PAYLOAD, Query, Request, Transport, encode, opcode, parse_request,
-    rcode, response_flags,
-};
+use crate::rcode::Rcode;
+use crate::request::{Header, OUR_PAYLOAD, Query, Request, Transport, decode, opcode, size_limit};
+use crate::response::{Answer, MessageWriter, Rec, encode, error_for, refusal, response_flags};
 use crate::served::State;
 use crate::store::Store;
 use crate::tsig;
@@ -189,9 +188,9 @@ impl Dispatcher {
 
     fn handle_inner(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Step {
         // RFC 1035 §4.1.1 QR=1: a response; never answer it (nor a runt).
-        if bytes.len() < 12 || bytes[2] & 0x80 != 0 {
+        let Some(header) = Header::read(bytes).filter(|h| !h.is_response()) else {
             return Step::Out(Out::Final(Vec::new()));
-        }
+        };
         let now = (self.clock)();
         let source = Source::new(peer.addr, peer.transport);
         // RFC 8945 §5.2: verify any TSIG over the bytes as received.
@@ -215,25 +214,34 @@ impl Dispatcher {
                 return Step::Out(Out::Final(vec![reject(bytes, &r, now, self.fudge)]));
             }
         };
-        let op = (bytes[2] >> 3) & 0x0F;
-        match (op, verified) {
-            // RFC 2136 §3.3: "the server ... may check ... whether the
-            // requestor is permitted to update the zone"; unsigned
-            // requestors never are.
-            (opcode::UPDATE, None) => {
-                if self.reject_log.line(Noise::UnsignedUpdate) {
-                    info!(peer = %peer.addr, "unsigned UPDATE refused");
-                }
-                Step::Out(Out::Final(vec![error_for(bytes, rcode::REFUSED)]))
+        // RFC 2136 §3.3: "the server ... may check ... whether the
+        // requestor is permitted to update the zone"; unsigned requestors
+        // never are, and their UPDATE is not decoded.
+        if header.op() == opcode::UPDATE && verified.is_none() {
+            return self.unsigned_update(bytes, peer);
+        }
+        // The one decode, up to the verified TSIG RR.
+        let request = decode(bytes, verified.as_ref().map(|v| v.start));
+        match (request, verified) {
+            (Request::Update(update), Some(v)) => {
+                super::update::prepare(self, bytes, update, &v, peer.addr, now)
             }
-            (opcode::UPDATE, Some(v)) => super::update::prepare(self, bytes, &v, peer.addr, now),
-            (_, None) => Step::Out(Out::Final(self.query(bytes, peer, None))),
-            (_, Some(v)) => {
+            (Request::Update(_), None) => self.unsigned_update(bytes, peer),
+            (request, None) => Step::Out(Out::Final(self.reply(request, peer, None))),
+            (request, Some(v)) => {
                 let signing = Signing::new(&v, now, self.fudge);
-                let msgs = self.query(bytes, peer, Some(&signing));
+                let msgs = self.reply(request, peer, Some(&signing));
                 Step::Out(Out::sign(msgs, signing, None))
             }
         }
+    }
+
+    /// REFUSED, unsigned, with a sampled log line.
+    fn unsigned_update(&self, bytes: &[u8], peer: Peer) -> Step {
+        if self.reject_log.line(Noise::UnsignedUpdate) {
+            info!(peer = %peer.addr, "unsigned UPDATE refused");
+        }
+        Step::Out(Out::Final(vec![error_for(bytes, Rcode::Refused)]))
     }
 
     /// The answer to a rejected signed request from a source that has used
@@ -250,7 +258,7 @@ impl Dispatcher {
         }
         match peer.transport {
             Transport::Udp => Vec::new(),
-            Transport::Tcp => vec![error_for(bytes, rcode::REFUSED)],
+            Transport::Tcp => vec![error_for(bytes, Rcode::Refused)],
         }
     }
 
@@ -300,14 +308,15 @@ impl Dispatcher {
         }
     }
 
-    /// Queries, transfers and the opcodes we don't implement, unsigned;
+    /// Queries, transfers and the opcodes we don't implement, unsigned
+    /// unless `signing`;
     /// `signing` (the request verified) leaves room for the TSIG RR in
     /// each message and names the key `allow_transfer` may list.
-    fn query(&self, bytes: &[u8], peer: Peer, signing: Option<&Signing>) -> Vec<Vec<u8>> {
+    fn reply(&self, request: Request, peer: Peer, signing: Option<&Signing>) -> Vec<Vec<u8>> {
         let state = &self.state;
         let max_udp = state.config().server.max_udp_payload;
         let reserve = signing.map_or(0, Signing::rr_len);
-        match parse_request(bytes) {
+        match request {
             Request::Query(q) => {
                 let zones = state.snapshot_for_query();
                 let mut a = answer(&zones, &q);
@@ -317,7 +326,7 @@ impl Dispatcher {
                 vec![encode_within(
                     &q,
                     &a,
-                    limit(&q, peer.transport, max_udp),
+                    size_limit(&q, peer.transport, max_udp),
                     reserve,
                 )]
             }
@@ -333,8 +342,9 @@ impl Dispatcher {
                 reserve,
                 &self.journal,
             ),
-            Request::Reply(bytes) => vec![bytes],
-            Request::Drop => Vec::new(),
+            Request::Refuse(r) => vec![refusal(&r)],
+            // Taken by `handle_inner` (prepared or refused).
+            Request::Update(_) | Request::Drop => Vec::new(),
         }
     }
 }
@@ -350,33 +360,22 @@ fn encode_within(q: &Query, a: &Answer<'_>, limit: usize, reserve: usize) -> Vec
     if reserve == 0 || msg.len() + reserve <= limit {
         return msg;
     }
-    let flags = response_flags(0, false, true, q.rd, q.cd, rcode::NOERROR);
+    let flags = response_flags(0, false, true, q.rd, q.cd, Rcode::NoError);
     let mut w = MessageWriter::new(q.id, flags, TCP_MAX);
     w.question(&q.qname, u16::from(q.qtype), q.qclass);
+    let mut w = w.additional();
     if q.edns.is_some() {
-        w.opt(OUR_PAYLOAD, rcode::NOERROR);
+        w.opt(OUR_PAYLOAD, Rcode::NoError);
     }
     w.finish()
 }
 
-/// The response size limit: 512 without EDNS0, else the client's payload
-/// (at least 512, RFC 6891 §6.2.5) capped by ours; 65535 on TCP.
-pub fn limit(q: &Query, transport: Transport, max_udp: u16) -> usize {
-    match (transport, q.edns) {
-        (Transport::Tcp, _) => TCP_MAX,
-        (Transport::Udp, None) => UDP_PLAIN,
-        (Transport::Udp, Some(Edns { payload, .. })) => {
-            usize::from(payload.min(max_udp)).max(UDP_PLAIN)
-        }
-    }
-}
-
 fn refused(q: &Query, max_udp: u16) -> Vec<Vec<u8>> {
     let a = Answer {
-        rcode: rcode::REFUSED,
+        rcode: Rcode::Refused,
         ..Answer::default()
     };
-    vec![encode(q, &a, limit(q, Transport::Udp, max_udp))]
+    vec![encode(q, &a, size_limit(q, Transport::Udp, max_udp))]
 }
 
 /// AXFR (RFC 5936) and IXFR (RFC 1995). Only for the apex of a served zone
@@ -415,7 +414,7 @@ fn transfer(
     if soa_only {
         let soa = zone.soa();
         let a = Answer {
-            rcode: 0,
+            rcode: Rcode::NoError,
             authoritative: true,
             answer: vec![Rec {
                 owner: &soa.name,
@@ -426,7 +425,7 @@ fn transfer(
         return vec![encode_within(
             q,
             &a,
-            limit(q, peer.transport, max_udp),
+            size_limit(q, peer.transport, max_udp),
             reserve,
         )];
     }
@@ -452,7 +451,7 @@ pub fn servfail(request: &[u8]) -> Option<Vec<u8>> {
     if request.len() < 12 || request[2] & 0x80 != 0 {
         return None;
     }
-    if let Ok(bytes) = catch_unwind(|| error_for(request, rcode::SERVFAIL)) {
+    if let Ok(bytes) = catch_unwind(|| error_for(request, Rcode::ServFail)) {
         return Some(bytes);
     }
     // Header only: ID, QR=1 with the request's opcode and RD, RCODE=2.
@@ -477,7 +476,7 @@ mod tests {
             qname: Name::root(),
             qtype: RecordType::A,
             qclass: 1,
-            edns: edns.map(|payload| Edns {
+            edns: edns.map(|payload| crate::request::Edns {
                 payload,
                 version: 0,
                 dnssec_ok: false,
@@ -487,11 +486,11 @@ mod tests {
 
     #[test]
     fn rfc6891_6_2_5_payload_limits() {
-        assert_eq!(limit(&query(None), Transport::Udp, 1232), 512);
-        assert_eq!(limit(&query(Some(100)), Transport::Udp, 1232), 512);
-        assert_eq!(limit(&query(Some(1000)), Transport::Udp, 1232), 1000);
-        assert_eq!(limit(&query(Some(4096)), Transport::Udp, 1232), 1232);
-        assert_eq!(limit(&query(None), Transport::Tcp, 1232), 65535);
+        assert_eq!(size_limit(&query(None), Transport::Udp, 1232), 512);
+        assert_eq!(size_limit(&query(Some(100)), Transport::Udp, 1232), 512);
+        assert_eq!(size_limit(&query(Some(1000)), Transport::Udp, 1232), 1000);
+        assert_eq!(size_limit(&query(Some(4096)), Transport::Udp, 1232), 1232);
+        assert_eq!(size_limit(&query(None), Transport::Tcp, 1232), 65535);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tracing::debug;
 
 use crate::ixfr;
 use crate::journal::Journal;
-use crate::message::Query;
+use crate::request::Query;
 use crate::serial::Serial;
 use crate::served::State;
 use crate::xfr;

@@ -12,7 +12,8 @@ use hickory_proto::rr::RecordType;
 
 use super::dispatch::{Dispatcher, Handled, Peer};
 use crate::config::Config;
-use crate::message::Transport;
+use crate::rcode::Rcode;
+use crate::request::Transport;
 use crate::rr::Name;
 use crate::served::State;
 use crate::store::Store;
@@ -236,13 +237,13 @@ fn rfc8945_5_2_1_unknown_key_is_notauth_badkey_unsigned() {
     let m = Message::from_vec(&resp).expect("decode");
     assert_eq!(m.queries.len(), 1, "the question is echoed");
     let t = unsigned_tsig(&resp);
-    assert_eq!(t.error, tsig::rcode::BADKEY);
+    assert_eq!(t.error, Rcode::BadKey.code());
     assert_eq!(t.key_name, n("nobody."));
     // A known name with another algorithm is BADKEY too.
     let wrong_alg = Key::new(n("acme-key."), Algorithm::HmacSha1, (0u8..32).collect());
     let (req, _) = sign_request(query("example.com.", RecordType::SOA), &wrong_alg, NOW);
     let t = unsigned_tsig(&one(f.d.handle(&req, udp())));
-    assert_eq!(t.error, tsig::rcode::BADKEY);
+    assert_eq!(t.error, Rcode::BadKey.code());
 }
 
 #[test]
@@ -252,7 +253,7 @@ fn rfc8945_5_2_2_bad_mac_is_notauth_badsig_unsigned() {
     let (req, _) = sign_request(acme_add("x"), &forged, NOW);
     let resp = one(f.d.handle(&req, udp()));
     assert_eq!(rcode_of(&resp), 9);
-    assert_eq!(unsigned_tsig(&resp).error, tsig::rcode::BADSIG);
+    assert_eq!(unsigned_tsig(&resp).error, Rcode::BADSIG.code());
 }
 
 #[test]
@@ -263,7 +264,7 @@ fn rfc8945_5_2_3_badtime_is_signed_with_server_time() {
     let resp = one(f.d.handle(&req, udp()));
     assert_eq!(rcode_of(&resp), 9);
     let t = verify_response(&resp, &acme_key(), Context::Response { request_mac: &mac });
-    assert_eq!(t.error, tsig::rcode::BADTIME);
+    assert_eq!(t.error, Rcode::BadTime.code());
     assert_eq!(t.time_signed, then, "the client's time comes back");
     assert_eq!(t.fudge, 300, "the client's fudge comes back");
     assert_eq!(t.other, tsig::badtime_other(NOW).to_vec());

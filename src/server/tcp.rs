@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 
 use super::dispatch::{Dispatcher, Handled, Peer, TCP_MAX};
 use crate::edge::sources::{PerSource, SourceSlot};
-use crate::message::Transport;
+use crate::request::Transport;
 
 /// Pause after an accept error (e.g. out of file descriptors).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);

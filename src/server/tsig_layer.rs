@@ -21,14 +21,13 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::replay::InFlight;
 use crate::config::KeyConfig;
-use crate::message::{error_response, rcode};
 use crate::policy::Grants;
+use crate::rcode::Rcode;
+use crate::response::error_for;
 use crate::rr::Name;
-use crate::rr::wire::u16_at;
 use crate::tsig::{self, Context, Key, Rejection, SignParams, Verified};
 
 /// One configured key, with what it may do.
@@ -225,7 +224,7 @@ impl Signing {
         SignParams {
             time: self.time,
             fudge: self.fudge,
-            error: tsig::rcode::NOERROR,
+            error: Rcode::NoError.code(),
             other: &[],
         }
     }
@@ -235,47 +234,16 @@ fn wire_len(name: &Name) -> usize {
     name.iter().map(|l| l.len() + 1).sum::<usize>() + 1
 }
 
-/// The request's only question (or UPDATE zone), to echo in an error
-/// response; `None` unless QDCOUNT is 1 and it reads cleanly.
-pub fn first_question(bytes: &[u8]) -> Option<(Name, u16, u16)> {
-    if u16_at(bytes, 4)? != 1 {
-        return None;
-    }
-    let mut d = BinDecoder::new(bytes);
-    d.read_slice(12).ok()?;
-    let name = Name::read(&mut d).ok()?;
-    let qtype = d.read_u16().ok()?.unverified();
-    let qclass = d.read_u16().ok()?.unverified();
-    Some((name, qtype, qclass))
-}
-
-/// An error response to `bytes` (ID, opcode, RD and question echoed).
-pub fn error_for(bytes: &[u8], rcode: u16) -> Vec<u8> {
-    let id = u16_at(bytes, 0).unwrap_or(0);
-    let flags = u16_at(bytes, 2).unwrap_or(0);
-    let opcode = ((flags >> 11) & 0xF) as u8;
-    let rd = flags & 0x0100 != 0;
-    let q = first_question(bytes);
-    error_response(
-        id,
-        opcode,
-        rd,
-        rcode,
-        q.as_ref().map(|(n, t, c)| (n, *t, *c)),
-        None,
-    )
-}
-
 /// The answer to a request whose TSIG was rejected. `now` is our clock,
 /// `fudge` the configured one.
 pub fn reject(bytes: &[u8], r: &Rejection, now: u64, fudge: u16) -> Vec<u8> {
     // RFC 8945 §5.1: a malformed TSIG (not last, unreadable) is FORMERR.
     let Ok(Some(found)) = tsig::find(bytes) else {
-        return error_for(bytes, rcode::FORMERR);
+        return error_for(bytes, Rcode::FormErr);
     };
-    let mut msg = error_for(bytes, rcode::NOTAUTH);
+    let mut msg = error_for(bytes, Rcode::NotAuth);
     match r {
-        Rejection::Malformed(_) => return error_for(bytes, rcode::FORMERR),
+        Rejection::Malformed(_) => return error_for(bytes, Rcode::FormErr),
         // §5.2.1 (BADKEY), §5.2.2 (BADSIG, BADTRUNC): "the server MUST
         // generate an error response with RCODE 9 (NOTAUTH) and TSIG ERROR
         // 17 (BADKEY) [16 (BADSIG)]. This response MUST be unsigned as
@@ -304,7 +272,7 @@ pub fn reject(bytes: &[u8], r: &Rejection, now: u64, fudge: u16) -> Vec<u8> {
             let p = SignParams {
                 time: found.tsig.time_signed,
                 fudge: found.tsig.fudge,
-                error: tsig::rcode::BADTIME,
+                error: Rcode::BadTime.code(),
                 other: &other,
             };
             let ctx = Context::Response { request_mac };
@@ -361,7 +329,7 @@ mod tests {
                 time: 1_700_000_000,
                 fudge: 300,
             };
-            let mut msg = error_response(1, 0, false, 0, None, None);
+            let mut msg = crate::response::error_response(1, 0, false, Rcode::NoError, None, None);
             let before = msg.len();
             s.sign(&mut msg);
             assert_eq!(msg.len() - before, s.rr_len(), "{alg}");

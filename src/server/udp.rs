@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::dispatch::{Dispatcher, Handled, Peer};
-use crate::message::Transport;
+use crate::request::Transport;
 
 /// Pause after a socket error so a persistent one cannot spin a core.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);

@@ -7,7 +7,7 @@
 //!  signed UPDATE ─► replay cache: answered? ─► the same bytes again
 //!                │                 in flight? ─► wait for that answer
 //!                ├► rate limit ──────────── over ─► REFUSED  (WARN)
-//!                ├► wire::parse ─────────── bad  ─► FORMERR
+//!                ├► decoded (request::decode)? bad  ─► FORMERR
 //!                ├► zone hosted? ────────── no   ─► NOTAUTH
 //!                ├► every touched (owner, type) in the zone and granted?
 //!                │                          no   ─► NOTZONE / REFUSED (WARN)
@@ -27,12 +27,14 @@ use tracing::{debug, error, info, warn};
 
 use super::dispatch::{Dispatcher, Step};
 use super::replay::{InFlight, Seen, Waiter, Window};
-use super::tsig_layer::{Out, Signing, error_for};
+use super::tsig_layer::{Out, Signing};
 use crate::edge::guard::Noise;
-use crate::message::rcode;
+use crate::rcode::Rcode;
+use crate::request::Malformed;
+use crate::response::error_for;
 use crate::store::{WriteOutcome, WriteRequest};
 use crate::tsig::Verified;
-use crate::update::{self, Rcode, UpdateRequest};
+use crate::update::{self, UpdateRequest};
 use crate::zone::Zone;
 
 /// How long an identical request waits for the first one's answer.
@@ -69,15 +71,16 @@ struct Write {
 pub(super) fn prepare(
     d: &Arc<Dispatcher>,
     bytes: &[u8],
+    decoded: Result<UpdateRequest, Malformed>,
     v: &Verified,
     client: SocketAddr,
     now: u64,
 ) -> Step {
     let signing = Signing::new(v, now, d.fudge);
-    let answer = |rcode: u16| Step::Out(Out::sign_one(error_for(bytes, rcode), &signing));
+    let answer = |rcode: Rcode| Step::Out(Out::sign_one(error_for(bytes, rcode), &signing));
     let Some(entry) = d.keys.entry(&v.key.name) else {
         // verify_request found the key here a moment ago.
-        return answer(rcode::SERVFAIL);
+        return answer(Rcode::ServFail);
     };
     let key = entry.actor();
 
@@ -102,7 +105,7 @@ pub(super) fn prepare(
             return Step::Update(PendingUpdate {
                 kind: Kind::Wait {
                     rx,
-                    fallback: error_for(bytes, rcode::SERVFAIL),
+                    fallback: error_for(bytes, Rcode::ServFail),
                     signing,
                 },
             });
@@ -119,17 +122,17 @@ pub(super) fn prepare(
                 };
                 warn!(%key, %client, "UPDATE refused: {why}; the client should sign it again");
             }
-            return answer(rcode::REFUSED);
+            return answer(Rcode::Refused);
         }
         Seen::Full => {
             warn!(%key, %client, "UPDATE refused: this key's replay cache is full of requests in flight");
-            return answer(rcode::REFUSED);
+            return answer(Rcode::Refused);
         }
     };
     // From here every answer is the request's answer for good: it goes into
     // the replay cache, so a copy sent later (a replay of a request refused
     // for the rate limit, say) gets the same answer and is never applied.
-    match check(d, bytes, v, entry, &key, client) {
+    match check(d, decoded, entry, &key, client) {
         Ok(request) => Step::Update(PendingUpdate {
             kind: Kind::Write(Box::new(Write {
                 dispatcher: d.clone(),
@@ -138,7 +141,7 @@ pub(super) fn prepare(
                 client,
                 signing,
                 in_flight,
-                template: error_for(bytes, rcode::NOERROR),
+                template: error_for(bytes, Rcode::NoError),
             })),
         }),
         Err(code) => Step::Out(Out::sign(
@@ -153,34 +156,33 @@ pub(super) fn prepare(
 /// the RCODE to answer.
 fn check(
     d: &Dispatcher,
-    bytes: &[u8],
-    v: &Verified,
+    decoded: Result<UpdateRequest, Malformed>,
     entry: &super::tsig_layer::KeyEntry,
     key: &str,
     client: SocketAddr,
-) -> Result<UpdateRequest, u16> {
+) -> Result<UpdateRequest, Rcode> {
     // RFC 2136 §3.3: who may update what is local policy; a key over its
-    // rate is refused before anything is parsed.
+    // rate is refused before anything else, even a decoding error.
     if !entry.take_token() {
         warn!(%key, %client, "UPDATE refused: key is over its rate limit");
-        return Err(rcode::REFUSED);
+        return Err(Rcode::Refused);
     }
-    let request = update::wire::parse(bytes, v.start, 1).map_err(|e| {
+    let request = decoded.map_err(|e| {
         debug!(%key, %client, "{e}");
-        rcode::FORMERR
+        Rcode::FormErr
     })?;
     // RFC 2136 §3.1.2: "If the zone section names a zone for which this
     // server is not authoritative, ... signal NOTAUTH".
     if d.state.snapshot().get(&request.zone).is_none() {
         info!(%key, %client, zone = %request.zone, "UPDATE for a zone not served: NOTAUTH");
-        return Err(rcode::NOTAUTH);
+        return Err(Rcode::NotAuth);
     }
-    check_grants(entry, &request, key, client).map_err(|r| r.code())?;
+    check_grants(entry, &request, key, client)?;
     // Added RDATA must decode as its type: the zone file is written from it.
     for u in &request.updates {
         if u.class == request.zone_class && !crate::rdata::is_valid_wire(u.rtype, &u.rdata) {
             debug!(%key, %client, owner = %u.name, rtype = %u.rtype, "UPDATE adds malformed RDATA");
-            return Err(rcode::FORMERR);
+            return Err(Rcode::FormErr);
         }
     }
     Ok(request)
@@ -241,7 +243,7 @@ impl PendingUpdate {
         let out = match self.kind {
             Kind::Write(w) => {
                 warn!(key = %w.actor, client = %w.client, "UPDATE not started: too many UPDATEs in progress");
-                Out::sign_one(with_rcode(w.template, rcode::SERVFAIL), &w.signing)
+                Out::sign_one(with_rcode(w.template, Rcode::ServFail), &w.signing)
             }
             Kind::Wait {
                 fallback, signing, ..
@@ -278,7 +280,7 @@ impl Write {
         let result = tokio::spawn(async move { store.write(write).await }).await;
         let (code, outcome) = match result {
             Ok(Ok(WriteOutcome::Unchanged)) => {
-                (rcode::NOERROR, "NOERROR, nothing changed".to_string())
+                (Rcode::NoError, "NOERROR, nothing changed".to_string())
             }
             Ok(Ok(WriteOutcome::Written {
                 old_serial,
@@ -289,15 +291,15 @@ impl Write {
                     .as_deref()
                     .unwrap_or("unchanged (HEAD already had it)");
                 let text = format!("NOERROR, serial {old_serial} -> {new_serial}, commit {commit}");
-                (rcode::NOERROR, text)
+                (Rcode::NoError, text)
             }
-            Ok(Err(e)) => (e.rcode().code(), format!("{:?}: {e}", e.rcode())),
+            Ok(Err(e)) => (e.rcode(), format!("{}: {e}", e.rcode())),
             Err(e) => {
                 error!(key = %actor, %client, zone = %zone, "UPDATE write task failed: {e}");
-                (rcode::SERVFAIL, "SERVFAIL: write task failed".to_string())
+                (Rcode::ServFail, "SERVFAIL: write task failed".to_string())
             }
         };
-        if code == rcode::SERVFAIL {
+        if code == Rcode::ServFail {
             warn!(key = %actor, %client, zone = %zone, outcome = %outcome, "UPDATE");
         } else {
             info!(key = %actor, %client, zone = %zone, outcome = %outcome, "UPDATE");
@@ -309,9 +311,9 @@ impl Write {
 }
 
 /// Sets the 4-bit RCODE of an encoded message (every UPDATE rcode fits).
-fn with_rcode(mut msg: Vec<u8>, code: u16) -> Vec<u8> {
+fn with_rcode(mut msg: Vec<u8>, code: Rcode) -> Vec<u8> {
     if let Some(b) = msg.get_mut(3) {
-        *b = (*b & 0xF0) | (code & 0x0F) as u8;
+        *b = (*b & 0xF0) | code.header_bits() as u8;
     }
     msg
 }
@@ -322,7 +324,7 @@ mod tests {
 
     #[test]
     fn rcode_is_set_in_place() {
-        let m = with_rcode(vec![0, 1, 0xA8, 0x00, 0, 1], 9);
+        let m = with_rcode(vec![0, 1, 0xA8, 0x00, 0, 1], Rcode::NotAuth);
         assert_eq!(m[3], 9);
         assert_eq!(m[2], 0xA8);
     }

@@ -68,10 +68,10 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::git::{self, Identity};
 use crate::loader::{self, Loaded, ZoneSource};
+use crate::rcode::Rcode;
 use crate::rr::{ChangeSet, Name};
 use crate::serial::Policy;
 use crate::served::State;
-use crate::update::Rcode;
 use crate::zone::Zone;
 
 pub use audit::{Provenance, rr_line};

@@ -357,7 +357,7 @@ fn unsigned_error_response_carries_empty_mac() {
     let params = SignParams {
         time: 5,
         fudge: 300,
-        error: rcode::BADKEY,
+        error: Rcode::BadKey.code(),
         other: &[],
     };
     let alg = Name::from_ascii("hmac-sha256.").expect("n");
@@ -370,7 +370,7 @@ fn unsigned_error_response_carries_empty_mac() {
     let found = find(&m).expect("parse").expect("tsig");
     assert_eq!(found.start, before);
     assert!(found.tsig.mac.is_empty());
-    assert_eq!(found.tsig.error, rcode::BADKEY);
+    assert_eq!(found.tsig.error, Rcode::BadKey.code());
 }
 
 #[test]
@@ -481,8 +481,8 @@ fn captured_updates_decode_as_rfc2136() {
         let ok = verify_with(&msg, &key(alg), signed)
             .expect("verifies")
             .expect("signed");
-        let req =
-            crate::update::wire::parse(&msg, ok.start, 1).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let req = crate::request::update::parse(&msg, ok.start, 1)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(
             req.zone,
             Name::from_ascii("example.com.").expect("n"),

@@ -12,33 +12,11 @@
 //! change set exists. The caller checks grants on [`touched`] first and
 //! the serial is the store's business: SOA cannot be changed here.
 
-pub mod wire;
-
 use std::collections::{BTreeMap, HashSet};
 
+use crate::rcode::Rcode;
+pub use crate::request::update::{CLASS_ANY, CLASS_IN, CLASS_NONE, UpdateRequest, UpdateRr};
 use crate::rr::{ChangeSet, Name, RecordType, Rr};
-pub use wire::{CLASS_ANY, CLASS_IN, CLASS_NONE, UpdateRequest, UpdateRr};
-
-/// RCODEs an UPDATE can end with (RFC 2136 §2.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rcode {
-    FormErr = 1,
-    ServFail = 2,
-    NxDomain = 3,
-    NotImp = 4,
-    Refused = 5,
-    YxDomain = 6,
-    YxRrset = 7,
-    NxRrset = 8,
-    NotAuth = 9,
-    NotZone = 10,
-}
-
-impl Rcode {
-    pub fn code(self) -> u16 {
-        self as u16
-    }
-}
 
 /// What the update logic needs from a zone snapshot.
 pub trait ZoneView {

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::testutil::*;
 use super::*;
 use crate::answer::answer;
-use crate::message::Query;
+use crate::request::Query;
 use crate::rr::ChangeSet;
 
 const ORIGIN: &str = "example.";

@@ -6,11 +6,10 @@
 
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
+use super::read_rr as read_head;
 use crate::rr::wire::u16_at;
 use crate::rr::{Name, Rdata, RecordType};
 
-/// RFC 2136 §2.3 header opcode for UPDATE.
-pub const OPCODE_UPDATE: u8 = 5;
 pub const CLASS_IN: u16 = 1;
 pub const CLASS_NONE: u16 = 254;
 pub const CLASS_ANY: u16 = 255;
@@ -92,21 +91,21 @@ fn read_rdata(msg: &[u8], pos: usize, len: usize, rtype: RecordType) -> Option<R
     Some(Rdata::new(out))
 }
 
+/// The record at `pos` ([`super::read_rr`] checks its framing), its owner
+/// and RDATA names decoded; and the offset after it.
 fn read_rr(msg: &[u8], pos: usize) -> Option<(UpdateRr, usize)> {
-    let (name, at) = read_name(msg, pos)?;
-    let rtype = RecordType::from(u16_at(msg, at)?);
-    let class = u16_at(msg, at + 2)?;
-    let ttl = u32::from(u16_at(msg, at + 4)?) << 16 | u32::from(u16_at(msg, at + 6)?);
-    let len = usize::from(u16_at(msg, at + 8)?);
-    let rdata = read_rdata(msg, at + 10, len, rtype)?;
+    let h = read_head(msg, pos)?;
+    let (name, _) = read_name(msg, pos)?;
+    let rtype = RecordType::from(h.rtype);
+    let rdata = read_rdata(msg, h.rdata_start, h.rdata_end - h.rdata_start, rtype)?;
     let rr = UpdateRr {
         name,
         rtype,
-        class,
-        ttl,
+        class: h.class,
+        ttl: h.ttl,
         rdata,
     };
-    Some((rr, at + 10 + len))
+    Some((rr, h.rdata_end))
 }
 
 /// Decodes `msg[..end]` (the message without its TSIG RR, if any) as an
@@ -184,8 +183,23 @@ mod tests {
     #[test]
     fn rfc2136_2_decodes_a_signed_update() {
         let msg = dnspython_update();
-        let found = crate::tsig::find(&msg).expect("parse").expect("tsig");
-        let req = parse(&msg, found.start, 1).expect("update");
+        // The TSIG RR is the last record: walk to it (zone section, then
+        // ANCOUNT + NSCOUNT + ARCOUNT records).
+        let (mut at, _) = super::super::skip_name(&msg, 12).expect("zone");
+        at += 4;
+        let records = (6..12).step_by(2).map(|i| u16_at(&msg, i).expect("count"));
+        let mut tsig_start = at;
+        for _ in 0..records.map(usize::from).sum::<usize>() {
+            tsig_start = at;
+            at = read_head(&msg, at).expect("record").rdata_end;
+        }
+        assert_eq!(at, msg.len());
+        let req = parse(&msg, tsig_start, 1).expect("update");
+        // As the server decodes it, once the TSIG verified.
+        assert_eq!(
+            crate::request::decode(&msg, Some(tsig_start)),
+            crate::request::Request::Update(Ok(req.clone()))
+        );
         assert_eq!(req.id, 4242);
         assert_eq!(req.zone, Name::from_ascii("example.com.").expect("n"));
         assert_eq!(req.zone_class, CLASS_IN);
