@@ -68,7 +68,7 @@ pub const VIA: &str = "expiry";
 /// The author of the sweep's commits.
 pub const ACTOR: &str = "acme-expiry";
 
-/// The `Via:` of RFC 2136 UPDATE commits (`server/update.rs`).
+/// The `Via:` of RFC 2136 UPDATE commits (`server/updater.rs`).
 pub const VIA_RFC2136: &str = "rfc2136";
 /// The `Via:` of REST API commits (`rest/http.rs`).
 pub const VIA_REST: &str = "rest";

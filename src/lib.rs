@@ -62,7 +62,7 @@
 //! - [`serial`]: RFC 1982 serial arithmetic and the serial policies.
 //! - [`tsig`]: RFC 8945 TSIG verify/sign over raw bytes, clock passed in.
 //! - [`expire`]: which ACME challenge records are stale (`[acme] expire_after`); swept by
-//!   `server::expire` through the store.
+//!   `server::sweep` through the store.
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + decoded UPDATE -> change set or rcode.
 //! - [`config`]: TOML config with clear errors.

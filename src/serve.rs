@@ -8,7 +8,7 @@
 //!      ├─ notify_out::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
 //!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
 //!      ├─ server::Dns: UDP and TCP listeners ─► Dispatcher ─► store.write
-//!      ├─ server::expire (with [acme] expire_after): the sweep ─► store.write
+//!      ├─ server::sweep (with [acme] expire_after): the sweep ─► store.write
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
 //!      │     └─ serial changed ─► Notifier ◄─ store.write (after publish)
 //!      └─ shutdown.await ─► signal all ─► wait (bounded) for them to finish
@@ -67,7 +67,7 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     let dns = Dns::start(&state, store, listeners, &stop_rx, &mut tasks)?;
     if let Some(e) = state.config().acme.expire {
-        tasks.spawn(crate::server::expire::run(
+        tasks.spawn(crate::server::sweep::run(
             state.clone(),
             sweep_store,
             e,

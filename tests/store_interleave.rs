@@ -8,7 +8,7 @@
 //! git author: a TSIG key or a REST token) and issues its writes one after
 //! another: it waits a random 0-3 ms (or not at all), sends, and waits for
 //! the answer before its next write. Each write goes through the RFC 2136 path
-//! (`update::evaluate` on a decoded UPDATE, as `server::update` builds it)
+//! (`update::evaluate` on a decoded UPDATE, as `server::updater` builds it)
 //! or the REST path (`rest::service::add_records` / `remove_records`, as
 //! `rest::http` builds it), on one of 2 zones and one of 3 names. All
 //! clients run at once on a multi-thread runtime, so writes of different

@@ -33,7 +33,7 @@ use tracing::{debug, error, info, warn};
 
 use super::replay::{self, ReplayCache};
 use super::tsig_layer::{Keyring, Out, Signing, reject};
-pub use super::update::PendingUpdate;
+pub use super::updater::PendingUpdate;
 use crate::answer::answer;
 use crate::edge::guard::{Budget, Noise, RejectLog, Source};
 use crate::journal::Journal;
@@ -224,7 +224,7 @@ impl Dispatcher {
         let request = decode(bytes, verified.as_ref().map(|v| v.start));
         match (request, verified) {
             (Request::Update(update), Some(v)) => {
-                super::update::prepare(self, bytes, update, &v, peer.addr, now)
+                super::updater::prepare(self, bytes, update, &v, peer.addr, now)
             }
             (Request::Update(_), None) => self.unsigned_update(bytes, peer),
             (request, None) => Step::Out(Out::Final(self.reply(request, peer, None))),

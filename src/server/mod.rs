@@ -35,15 +35,18 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 pub mod dispatch;
-pub mod expire;
 mod ixfr_steps;
 mod replay;
 #[cfg(test)]
 mod signed_tests;
+/// The `[acme] expire_after` sweep (the rules: [`crate::expire`]).
+pub mod sweep;
 mod tcp;
 pub mod tsig_layer;
 mod udp;
-pub mod update;
+/// RFC 2136 UPDATE at the edge: checks, the write, the signed answer
+/// (decoding: [`crate::request::update`]; semantics: [`crate::update`]).
+pub mod updater;
 
 pub use dispatch::Dispatcher;
 
