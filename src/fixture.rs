@@ -53,3 +53,11 @@ pub fn cases(file: &'static str, text: &'static str, fields: usize) -> Vec<Case<
     assert!(!cases.is_empty(), "tests/fixtures/{file}: no cases");
     cases
 }
+
+/// Zone-file text written on one line: `\n` is a line break and `\t` a tab;
+/// every other backslash is kept as written. A backslash before `n` or `t`
+/// is always read so: write a zone-file escape of the letter `n` or `t`, or
+/// a backslash before one, as `\110`, `\116` or `\092`.
+pub fn unescape_lines(s: &str) -> String {
+    s.replace("\\n", "\n").replace("\\t", "\t")
+}
