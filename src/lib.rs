@@ -94,6 +94,8 @@ pub mod config;
 pub mod edge;
 pub mod expire;
 pub mod fallback;
+#[cfg(test)]
+mod fixture;
 pub mod git;
 pub mod ixfr;
 pub mod journal;
