@@ -96,6 +96,9 @@ pub struct Config {
     pub tsig_reject_limit: Option<(u32, Duration)>,
     /// `[serial] policy`: how a write advances the SOA serial.
     pub serial_policy: serial::Policy,
+    /// `[serial] external = "raise"` (the default): an edit made outside
+    /// zonewright whose serial is not above the served one gets the next.
+    pub raise_external_serial: bool,
     /// `[git]`: committer identity and commit timeout.
     pub git: GitSettings,
     /// `[acme]`: the stale-challenge sweep.
@@ -430,7 +433,7 @@ impl Config {
         let server = check_server(&mut c, &raw.server, &base);
         let (zones, key_refs) = check_zones(&mut c, &raw.zone, &zones_dir);
         let (tsig_fudge, tsig_reject_limit) = keys::check_tsig(&mut c, &raw.tsig);
-        let serial_policy = keys::check_serial(&mut c, &raw.serial);
+        let (serial_policy, raise_external_serial) = keys::check_serial(&mut c, &raw.serial);
         let git = keys::check_git(&mut c, &raw.git);
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
         check_key_refs(&mut c, &key_refs, &keys);
@@ -448,6 +451,7 @@ impl Config {
                 tsig_fudge,
                 tsig_reject_limit,
                 serial_policy,
+                raise_external_serial,
                 git,
                 acme,
                 rest,
@@ -481,6 +485,7 @@ impl Config {
             tsig_fudge: keys::DEFAULT_FUDGE,
             tsig_reject_limit: Some(keys::DEFAULT_REJECT_LIMIT),
             serial_policy: serial::Policy::default(),
+            raise_external_serial: true,
             git: GitSettings::default(),
             acme: AcmeSettings::default(),
             rest: None,

@@ -50,6 +50,7 @@ pub async fn run(
     let notifier = Notifier::start(state.config(), stop_rx.clone());
     store.set_notifier(notifier.clone());
     let sweep_store = store.clone();
+    let watch_store = store.clone();
     // Built before serving so a bad TLS certificate stops start-up.
     let rest = match (listeners.take_rest(), &state.config().rest) {
         (Some(l), Some(cfg)) => Some(crate::rest::Server::new(
@@ -79,6 +80,7 @@ pub async fn run(
     }
     tasks.spawn(crate::watch::run(
         state.clone(),
+        Some(watch_store),
         Some(notifier),
         stop_rx.clone(),
     ));

@@ -60,6 +60,10 @@ pub struct ReloadReport {
     /// Zones whose files failed; the last good version (if any) still serves.
     pub failed: Vec<(Name, Vec<LoadProblem>)>,
     pub removed: Vec<Name>,
+    /// Zones whose files were edited in a way the store must write back
+    /// (writes the edit lacks, a serial to raise): not published here;
+    /// hand them to `Store::take_in`.
+    pub deferred: Vec<Name>,
     /// Problems outside any one zone (unreadable directory, bad file names).
     pub problems: Vec<LoadProblem>,
 }
@@ -88,7 +92,13 @@ pub struct State {
     /// external changes the reloader finds are committed through it, in
     /// order with the store's own commits.
     committer: std::sync::OnceLock<Arc<crate::store::committer::Committer>>,
+    /// Set by the store: whether an edited file (saved) found over the
+    /// served version must go through the store rather than be published.
+    take_in_check: std::sync::OnceLock<TakeInCheck>,
 }
+
+/// `(zone, served, saved) -> the store must take it in`.
+pub type TakeInCheck = Arc<dyn Fn(&Name, &Loaded, &Loaded) -> bool + Send + Sync>;
 
 impl State {
     /// An empty state for `config`; call [`State::reload`] to load zones.
@@ -110,7 +120,14 @@ impl State {
             zones: Mutex::new(BTreeMap::new()),
             transfer_acl,
             committer: std::sync::OnceLock::new(),
+            take_in_check: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The store's check for edits it must take in (see [`TakeInCheck`]);
+    /// only the first call takes effect.
+    pub fn set_take_in_check(&self, check: TakeInCheck) {
+        let _ = self.take_in_check.set(check);
     }
 
     /// The state's committer, started by `start` if there is none yet.
@@ -258,6 +275,16 @@ impl State {
             }
             match result {
                 Ok(loaded) => {
+                    let served = guard.get(&name).and_then(|s| s.good.as_ref());
+                    if let (Some(check), Some(served)) = (self.take_in_check.get(), served)
+                        && check(&name, served, &loaded)
+                    {
+                        // Left as it is (its files still differ from what
+                        // was seen): the store takes it in.
+                        debug!(zone = %name, "edited zone file left to the store to take in");
+                        report.deferred.push(name);
+                        continue;
+                    }
                     for w in &loaded.warnings {
                         warn!(zone = %name, "{w}");
                     }

@@ -33,13 +33,20 @@ use crate::config::Config;
 use crate::notify_out::Notifier;
 use crate::rr::Name;
 use crate::served::{ReloadReport, State};
+use crate::store::Store;
 
 /// Wait after the first event for an editor's burst of writes to finish.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Runs until `stop` changes (or its sender is dropped); tells `notifier`
-/// of every serial a reload changed.
-pub async fn run(state: Arc<State>, notifier: Option<Notifier>, mut stop: watch::Receiver<bool>) {
+/// of every serial a reload changed, and hands `store` the edits it must
+/// take in (writes they lack, a serial to raise; `ReloadReport::deferred`).
+pub async fn run(
+    state: Arc<State>,
+    store: Option<Arc<Store>>,
+    notifier: Option<Notifier>,
+    mut stop: watch::Receiver<bool>,
+) {
     let wake = Arc::new(Notify::new());
     let _watcher = start_watcher(state.config(), wake.clone());
     let mut tick = tokio::time::interval(state.config().server.reload_interval);
@@ -82,8 +89,21 @@ pub async fn run(state: Arc<State>, notifier: Option<Notifier>, mut stop: watch:
                 if let Some(n) = &notifier {
                     notify_changed(&state, &before, &report, n);
                 }
+                if let Some(store) = &store {
+                    take_in(store, &report.deferred).await;
+                }
             }
             Err(e) => error!("reload failed: {e}"),
+        }
+    }
+}
+
+/// Edits the reload left to the store, taken in one zone at a time (each
+/// through its zone's turn, after the writes queued before it).
+async fn take_in(store: &Store, zones: &[Name]) {
+    for zone in zones {
+        if let Err(e) = store.take_in(zone).await {
+            error!(zone = %zone, "the edited zone file was not taken in: {e}");
         }
     }
 }

@@ -6,12 +6,14 @@
 //!
 //! [serial]
 //! policy = "calver"              # calver | date | unixtime | increment
+//! external = "raise"             # raise | keep: the serial of an edit made outside
 //!
 //! [git]
 //! name = "zonewright"            # committer identity
 //! email = "zonewright@HOST"      # default zonewright@<hostname>
 //! commit_timeout = "10s"
 //! commit_external = true         # commit files edited outside zonewright on reload
+//! rebase_window = "15m"          # writes an edit saved on an older version gets back
 //!
 //! [[key]]
 //! name = "acme-key"
@@ -71,6 +73,9 @@ pub struct GitSettings {
     /// Commit zone files changed outside zonewright when they are reloaded,
     /// as `external change`, so they become IXFR-able.
     pub commit_external: bool,
+    /// How long the store remembers its writes, to re-apply those an edit
+    /// saved over the file lacks (`0s`: never).
+    pub rebase_window: Duration,
 }
 
 impl Default for GitSettings {
@@ -80,6 +85,7 @@ impl Default for GitSettings {
             email: format!("zonewright@{}", hostname()),
             commit_timeout: Duration::from_secs(10),
             commit_external: true,
+            rebase_window: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -105,6 +111,7 @@ pub(super) struct RawTsig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSerial {
     policy: Option<Spanned<String>>,
+    external: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -114,6 +121,7 @@ pub(super) struct RawGit {
     email: Option<Spanned<String>>,
     commit_timeout: Option<Spanned<String>>,
     commit_external: Option<Spanned<bool>>,
+    rebase_window: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -159,14 +167,33 @@ pub(super) fn check_tsig(c: &mut Checker<'_>, raw: &RawTsig) -> (u16, Option<(u3
     (u16::try_from(fudge).unwrap_or(DEFAULT_FUDGE), reject_limit)
 }
 
-pub(super) fn check_serial(c: &mut Checker<'_>, raw: &RawSerial) -> Policy {
-    let Some(p) = &raw.policy else {
-        return Policy::default();
+/// `[serial]`: the policy, and whether an edit made outside zonewright
+/// whose serial is not above the one served gets the next one (`raise`,
+/// the default) or is served as saved (`keep`).
+pub(super) fn check_serial(c: &mut Checker<'_>, raw: &RawSerial) -> (Policy, bool) {
+    let raise = match &raw.external {
+        None => true,
+        Some(e) => match e.get_ref().as_str() {
+            "raise" => true,
+            "keep" => false,
+            other => {
+                c.push(
+                    e.span(),
+                    "serial.external",
+                    format!("unknown value {other:?}; expected \"raise\" or \"keep\""),
+                );
+                true
+            }
+        },
     };
-    p.get_ref().parse().unwrap_or_else(|e| {
+    let Some(p) = &raw.policy else {
+        return (Policy::default(), raise);
+    };
+    let policy = p.get_ref().parse().unwrap_or_else(|e| {
         c.push(p.span(), "serial.policy", format!("{e}"));
         Policy::default()
-    })
+    });
+    (policy, raise)
 }
 
 pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
@@ -193,6 +220,7 @@ pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
             .commit_external
             .as_ref()
             .map_or(d.commit_external, |b| *b.get_ref()),
+        rebase_window: c.duration(&raw.rebase_window, "git.rebase_window", d.rebase_window),
     }
 }
 

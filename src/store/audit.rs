@@ -109,17 +109,42 @@ pub fn message(
     }
 }
 
-/// The message for a file changed outside zonewright and committed as found.
-pub fn external_message(zone: &Name, serial: u32, who: &Provenance<'_>) -> Message {
+/// The message for a file changed outside zonewright: committed as found
+/// (`old == new`, `reapplied` empty), or with its serial raised from `old`
+/// to `new` and the records of `writes` writes it lacked re-applied
+/// (`reapplied`, listed as `+`/`-` lines; see `store::recent`).
+pub fn external_message(
+    zone: &Name,
+    (old, new): (u32, u32),
+    reapplied: &ChangeSet,
+    writes: usize,
+    who: &Provenance<'_>,
+) -> Message {
+    let serial = if old == new {
+        new.to_string()
+    } else {
+        format!("{old} -> {new} (raised by zonewright)")
+    };
+    let mut summary = format!("{}: external change, serial {serial}", plain(zone));
+    if !reapplied.is_empty() {
+        summary.push_str(&format!(
+            "; re-applied {writes} write{} the saved file lacked",
+            if writes == 1 { "" } else { "s" }
+        ));
+    }
+    let mut trailers = vec![
+        ("Actor", who.actor.to_owned()),
+        ("Via", who.via.to_owned()),
+        ("Serial", serial),
+    ];
+    if !reapplied.is_empty() {
+        trailers.push(("Reapplied", writes.to_string()));
+    }
     Message {
-        summary: format!("{}: external change, serial {}", plain(zone), serial),
-        added: Vec::new(),
-        removed: Vec::new(),
-        trailers: vec![
-            ("Actor", who.actor.to_owned()),
-            ("Via", who.via.to_owned()),
-            ("Serial", serial.to_string()),
-        ],
+        summary,
+        added: reapplied.add.iter().map(rr_line).collect(),
+        removed: reapplied.remove.iter().map(rr_line).collect(),
+        trailers,
     }
 }
 
@@ -253,7 +278,9 @@ mod tests {
         );
         let ext = external_message(
             &zone,
-            3,
+            (3, 3),
+            &ChangeSet::default(),
+            0,
             &Provenance {
                 actor: "external change",
                 via: "external",

@@ -95,14 +95,26 @@ pub struct Record {
 
 impl Record {
     fn external(zone: &Name, serial: u32) -> Record {
+        Record::taken_in(zone, (serial, serial), ChangeSet::default(), 0)
+    }
+
+    /// An `external change` whose serial went from `old` to `new` with
+    /// `reapplied` (the records of `writes` writes the saved file lacked)
+    /// written on top (see `store::recent`).
+    pub fn taken_in(
+        zone: &Name,
+        (old, new): (u32, u32),
+        reapplied: ChangeSet,
+        writes: usize,
+    ) -> Record {
         Record {
             zone: zone.clone(),
-            changes: ChangeSet::default(),
-            old_serial: serial,
-            new_serial: serial,
+            changes: reapplied,
+            old_serial: old,
+            new_serial: new,
             actor: "external change".into(),
             clients: Vec::new(),
-            requests: 1,
+            requests: writes,
             via: EXTERNAL,
         }
     }
@@ -139,7 +151,15 @@ impl Record {
             via: self.via,
         };
         if self.via == EXTERNAL {
-            return audit::external_message(&self.zone, self.new_serial, &who).to_string();
+            let serials = (self.old_serial, self.new_serial);
+            return audit::external_message(
+                &self.zone,
+                serials,
+                &self.changes,
+                self.requests,
+                &who,
+            )
+            .to_string();
         }
         audit::message(
             &self.zone,

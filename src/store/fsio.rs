@@ -75,21 +75,73 @@ impl Prepared {
     /// Renames the temp file over the zone file and fsyncs the directory so
     /// the rename itself is durable.
     pub fn install(self) -> io::Result<Installed> {
+        match self.install_over(None)? {
+            Ok(installed) => Ok(installed),
+            Err(Swapped) => Err(io::Error::other("the file was replaced meanwhile")),
+        }
+    }
+
+    /// Like [`Prepared::install`], but only over the file whose identity
+    /// is `expected`: the two are swapped atomically (`renameat2` with
+    /// `RENAME_EXCHANGE`), and if what came out is another file (an editor
+    /// renamed its save over the zone file after our last check), they are
+    /// swapped back and `Ok(Err(Swapped))` says so: their save stays, ours
+    /// is dropped. Where the file system cannot exchange, a plain rename.
+    pub fn install_over(self, expected: Option<FileId>) -> io::Result<Result<Installed, Swapped>> {
         let Prepared {
             path,
             tmp,
             id,
             meta,
         } = self;
-        let file = tmp.persist(&path).map_err(|e| e.error)?;
+        let (file, tmp_path) = tmp.into_parts();
+        let exchanged = expected.is_some()
+            && match rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &*tmp_path,
+                rustix::fs::CWD,
+                &path,
+                rustix::fs::RenameFlags::EXCHANGE,
+            ) {
+                Ok(()) => true,
+                // Not supported here (an old kernel, some network or FUSE
+                // file systems): the plain rename below.
+                Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => false,
+                Err(e) => return Err(e.into()),
+            };
+        if exchanged {
+            // `tmp_path` now names what was the zone file.
+            let was = fs::metadata(&*tmp_path).map(|m| FileId::from_metadata(&m));
+            if expected.is_some_and(|want| was.as_ref().ok() != Some(&want)) {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    &*tmp_path,
+                    rustix::fs::CWD,
+                    &path,
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )?;
+                File::open(parent_dir(&path))?.sync_all()?;
+                // Dropping `tmp_path` removes our version.
+                return Ok(Err(Swapped));
+            }
+            // Dropping `tmp_path` removes the old file.
+            drop(tmp_path);
+        } else {
+            tmp_path.persist(&path).map_err(|e| e.error)?;
+        }
         File::open(parent_dir(&path))?.sync_all()?;
         let mut stat = crate::git::Stat::of(&meta);
         if let Ok(after) = file.metadata() {
             stat.ctime = crate::git::Stat::of(&after).ctime;
         }
-        Ok(Installed { path, id, stat })
+        Ok(Ok(Installed { path, id, stat }))
     }
 }
+
+/// [`Prepared::install_over`] found another file than expected in place
+/// and left it there.
+#[derive(Debug)]
+pub struct Swapped;
 
 /// The zone file about to be replaced, held open across the rename. A
 /// writer that does not take our lock (an editor, `echo >>`) may write to

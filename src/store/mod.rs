@@ -56,11 +56,12 @@ pub mod audit;
 pub mod committer;
 pub mod external;
 mod fsio;
+pub mod recent;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
@@ -70,7 +71,7 @@ use crate::git::{self, Identity};
 use crate::loader::{self, Loaded, ZoneSource};
 use crate::rcode::Rcode;
 use crate::rr::{ChangeSet, Name};
-use crate::serial::Policy;
+use crate::serial::{Policy, Serial};
 use crate::served::State;
 use crate::zone::Zone;
 
@@ -148,6 +149,12 @@ pub struct Settings {
     pub commit_timeout: Duration,
     /// The clock, passed in so tests control serials.
     pub now: fn() -> DateTime<Utc>,
+    /// `[git] rebase_window`: how long a write is re-applied to an edit
+    /// saved over the file that lacks it (see [`recent`]).
+    pub rebase_window: Duration,
+    /// `[serial] external`: raise the serial of an edit made outside
+    /// zonewright when it is not above the served one.
+    pub raise_external_serial: bool,
 }
 
 impl Default for Settings {
@@ -162,6 +169,8 @@ impl Default for Settings {
             host,
             commit_timeout: Duration::from_secs(10),
             now: Utc::now,
+            rebase_window: Duration::from_secs(15 * 60),
+            raise_external_serial: true,
         }
     }
 }
@@ -176,6 +185,8 @@ impl Settings {
                 email: config.git.email.clone(),
             },
             commit_timeout: config.git.commit_timeout,
+            rebase_window: config.git.rebase_window,
+            raise_external_serial: config.raise_external_serial,
             ..Settings::default()
         }
     }
@@ -259,6 +270,8 @@ struct Inner {
     /// Records each written batch in git, in order, off the writer's turn
     /// (the state's: external changes the reloader finds queue there too).
     committer: Arc<committer::Committer>,
+    /// The writes of the last `rebase_window`, per zone.
+    recent: Arc<recent::Recent>,
 }
 
 impl Store {
@@ -295,6 +308,13 @@ impl Store {
         let committer = state.committer_or_start(|| {
             Arc::new(committer::Committer::start(repo.clone(), zones_dir, names))
         });
+        let recent = Arc::new(recent::Recent::new(settings.rebase_window));
+        // The reloader leaves an edit that needs writing (writes it lacks,
+        // a serial to raise) to the store: see `Store::take_in`.
+        let (check, raise) = (recent.clone(), settings.raise_external_serial);
+        state.set_take_in_check(Arc::new(move |zone, served, saved| {
+            needs_writing(&check, raise, zone, served, saved)
+        }));
         Store {
             inner: Arc::new(Inner {
                 state,
@@ -302,9 +322,25 @@ impl Store {
                 committer,
                 repo,
                 notifier: std::sync::OnceLock::new(),
+                recent,
             }),
             queues: Mutex::new(Default::default()),
         }
+    }
+
+    /// Takes in an edit made outside zonewright that the reloader left to
+    /// the store (`ReloadReport::deferred`): through the zone's turn, like
+    /// a write, so it is rebased on the writes it lacks and written back
+    /// before any later write is computed on it.
+    pub async fn take_in(&self, zone: &Name) -> Result<WriteOutcome, WriteError> {
+        self.write(WriteRequest {
+            zone: zone.clone(),
+            actor: self.inner.settings.committer.name.clone(),
+            client: SocketAddr::from(([0, 0, 0, 0], 0)),
+            via: committer::EXTERNAL,
+            compute: Box::new(|_| Ok(ChangeSet::default())),
+        })
+        .await
     }
 
     pub fn state(&self) -> &Arc<State> {
@@ -443,37 +479,188 @@ impl Inner {
         Ok((slot.source.clone(), good))
     }
 
-    /// The served version, reloaded first if the files changed on disk.
+    /// The served version, reloaded first if the files changed on disk
+    /// (someone else's edit, taken in by [`Inner::take_in`]).
     fn fresh(&self, zone: &Name) -> Result<(ZoneSource, Loaded), WriteError> {
-        let (source, loaded) = self.current(zone)?;
-        if loader::unchanged(&loaded.files) {
-            return Ok((source, loaded));
-        }
-        wait_for_writers(&loaded)?;
-        info!(zone = %zone, "zone file changed on disk; reloading before the write");
-        let rules = loader::FileRules::new(self.state.config());
-        match loader::load_zone_guarded(&source, &rules) {
-            Ok(l) => {
-                self.state.lock().set(source.clone(), Ok(l.clone()));
-                // Someone else's edit: recorded as theirs, ahead of the
-                // write computed on top of it.
-                if self.state.config().git.commit_external {
-                    let job = committer::Job::external(zone, l.zone.serial(), &l.document);
-                    drop(self.committer.submit(job));
-                }
-                Ok((source, l))
+        for _ in 0..MAX_ATTEMPTS {
+            let (source, served) = self.current(zone)?;
+            if loader::unchanged(&served.files) {
+                return Ok((source, served));
             }
-            Err(f) => {
+            wait_for_writers(&served)?;
+            info!(zone = %zone, "zone file changed on disk; reloading before the write");
+            let rules = loader::FileRules::new(self.state.config());
+            let saved = loader::load_zone_guarded(&source, &rules).map_err(|f| {
                 let first = f
                     .problems
                     .first()
                     .map(ToString::to_string)
                     .unwrap_or_default();
-                Err(WriteError::Failed(format!(
+                WriteError::Failed(format!(
                     "the zone file on disk has errors, refusing to write over it: {first}"
-                )))
+                ))
+            })?;
+            if let Some(loaded) = self.take_in(zone, &source, &served, saved)? {
+                return Ok((source, loaded));
             }
         }
+        Err(WriteError::Failed(format!(
+            "{} kept changing on disk; nothing was applied",
+            zone
+        )))
+    }
+
+    /// Takes in `saved`, an edit made outside zonewright found on disk
+    /// over `served`: the writes of the last `rebase_window` it lacks are
+    /// re-applied on top of it ([`recent`]) and its serial is raised when
+    /// it is not above the served one (`[serial] external = "raise"`),
+    /// written back with the minimal diff, published, and recorded as one
+    /// `external change` commit (ahead of the write computed on top of
+    /// it). `None`: the file changed again meanwhile; read it again.
+    fn take_in(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        served: &Loaded,
+        saved: Loaded,
+    ) -> Result<Option<Loaded>, WriteError> {
+        let plan = self
+            .recent
+            .plan(zone, &served.zone, &saved.zone, Instant::now());
+        let (was, shown) = (saved.zone.serial(), served.zone.serial());
+        let above = Serial(was).is_after(Serial(shown));
+        let raise = self.settings.raise_external_serial && !above;
+        let commit = self.state.config().git.commit_external;
+        if plan.missing.is_empty() && !raise {
+            let mut guard = self.state.lock();
+            self.recent.clear(zone);
+            guard.set(source.clone(), Ok(saved.clone()));
+            drop(guard);
+            if !above {
+                warn!(
+                    zone = %zone, saved = was, served = shown,
+                    "an edit saved the zone with a serial not above the one served; secondaries \
+                     will not fetch it ([serial] external = \"keep\")"
+                );
+            }
+            if commit {
+                drop(
+                    self.committer
+                        .submit(committer::Job::external(zone, was, &saved.document)),
+                );
+            }
+            return Ok(Some(saved));
+        }
+        let mut changes = plan.missing.clone();
+        if !above {
+            changes.serial = Some(
+                self.settings
+                    .serial_policy
+                    .next(shown, (self.settings.now)()),
+            );
+        }
+        let new = changes.serial.unwrap_or(was);
+        let edited = saved
+            .document
+            .apply(&changes)
+            .map_err(|e| e.message)
+            .and_then(|(document, rendered)| {
+                let (zone, warnings) = saved
+                    .zone
+                    .with_changes(&changes, &pending_location())
+                    .map_err(|errs| first_message(&errs))?;
+                Ok((document, rendered, zone, warnings))
+            });
+        let (document, rendered, new_zone, warnings) = match edited {
+            Ok(e) => e,
+            Err(e) => {
+                // The person's edit conflicts with a write it lacks: the
+                // zone stays as served, nothing is written over the file.
+                error!(
+                    zone = %zone, file = %source.path.display(),
+                    "an edit saved over the zone file lacks {} write(s) made since the version \
+                     it started from, and they cannot be re-applied to it ({}); still serving \
+                     serial {shown}: edit the file again",
+                    plan.writes.len(), e
+                );
+                return Err(WriteError::Failed(format!(
+                    "the zone file was edited on disk in a way that conflicts with earlier \
+                     writes ({e}); nothing was applied"
+                )));
+            }
+        };
+        let mut prepared = Vec::with_capacity(rendered.files.len());
+        for (file, text) in &rendered.files {
+            let p = fsio::Prepared::write(Path::new(file), text)
+                .map_err(|e| WriteError::Failed(format!("cannot write {file}: {e}")))?;
+            prepared.push(p);
+        }
+        let soa = new_zone.soa().clone();
+        let published = Published {
+            document,
+            zone: new_zone,
+            warnings,
+        };
+        // The versions before the edit are no longer the file's history;
+        // what was re-applied is (an edit saved on the edit as it was
+        // saved, before the re-applied writes, lacks them again).
+        let reapplied = (!plan.missing.is_empty()).then(|| recent::Entry {
+            at: Instant::now(),
+            changes: plan.missing.clone(),
+            actor: "rebase".into(),
+            via: committer::EXTERNAL,
+            serial: new,
+        });
+        let note = Note::TakenIn(zone.clone(), reapplied);
+        let stats = match self.install(source, &saved, prepared, published, note) {
+            Ok(stats) => stats,
+            Err(Interrupted::Raced) => return Ok(None),
+            Err(Interrupted::Io(e)) => {
+                return Err(WriteError::Failed(format!(
+                    "cannot replace the zone file: {e}"
+                )));
+            }
+        };
+        if !plan.missing.is_empty() {
+            let list: Vec<String> = plan
+                .writes
+                .iter()
+                .map(|w| format!("serial {} by {} via {}", w.serial, w.actor, w.via))
+                .collect();
+            warn!(
+                zone = %zone, file = %source.path.display(), serial = %format!("{was} -> {new}"),
+                "an edit saved over the zone file lacked {} write(s) made since the version it \
+                 started from; re-applied them on top of it: {}",
+                plan.writes.len(), list.join("; ")
+            );
+        } else {
+            info!(
+                zone = %zone, serial = %format!("{was} -> {new}"),
+                "an edit saved the zone with a serial not above the one served; raised it"
+            );
+        }
+        if let Some(n) = self.notifier.get() {
+            n.zone_changed(zone, new, &soa);
+        }
+        if commit {
+            let files = rendered
+                .files
+                .into_iter()
+                .zip(stats)
+                .map(|((path, text), stat)| committer::WrittenFile {
+                    path: PathBuf::from(path),
+                    text,
+                    stat: Some(stat),
+                    blob: None,
+                })
+                .collect();
+            let mut reapplied = plan.missing;
+            reapplied.serial = None;
+            let record =
+                committer::Record::taken_in(zone, (was, new), reapplied, plan.writes.len());
+            drop(self.committer.submit(committer::Job { files, record }));
+        }
+        Ok(Some(self.current(zone)?.1))
     }
 
     /// Runs a batch and sends each write its own answer.
@@ -680,8 +867,20 @@ impl Inner {
             zone: edited.zone,
             warnings: edited.warnings,
         };
-        // ...then install them.
-        let stats = match self.install(&source, &loaded, prepared, published) {
+        // ...then install them, noting the write for later edits (recent).
+        let entry = recent::Entry {
+            at: Instant::now(),
+            changes: ChangeSet {
+                add: changes.add.clone(),
+                remove: changes.remove.clone(),
+                serial: None,
+            },
+            actor: first.actor.clone(),
+            via: first.via,
+            serial: new,
+        };
+        let note = Note::Write(first.zone.clone(), entry);
+        let stats = match self.install(&source, &loaded, prepared, published, note) {
             Ok(stats) => stats,
             Err(Interrupted::Raced) => return Attempt::Raced,
             Err(Interrupted::Io(e)) => {
@@ -799,12 +998,17 @@ impl Inner {
     /// that the files are the ones read, renames the prepared files over
     /// them, and publishes the new zone. Returns the stat of each file
     /// installed, or why not: a race (read the zone again) or an error.
+    ///
+    /// `note` goes into the recent writes under the same guard as the
+    /// publish: the reloader, comparing an edit with the served version,
+    /// then always knows the write that made it.
     fn install(
         &self,
         source: &ZoneSource,
         loaded: &Loaded,
         prepared: Vec<fsio::Prepared>,
         published: Published,
+        note: Note,
     ) -> Result<Vec<git::Stat>, Interrupted> {
         let mut guard = self.state.lock();
         if !loader::unchanged(&loaded.files) {
@@ -822,7 +1026,23 @@ impl Inner {
         }
         let mut installed = Vec::with_capacity(prepared.len());
         for p in prepared {
-            installed.push(p.install()?);
+            let expected = loaded
+                .files
+                .iter()
+                .find(|(f, _)| f == p.path())
+                .map(|(_, id)| *id);
+            match p.install_over(expected)? {
+                Ok(i) => installed.push(i),
+                // An editor renamed its save over the file after our last
+                // check: it stays, and the change is computed on top of it.
+                Err(fsio::Swapped) => {
+                    warn!(
+                        "zone file replaced (saved by rename) during our write; redoing the \
+                         change on top of it"
+                    );
+                    return Err(Interrupted::Raced);
+                }
+            }
         }
         // Someone wrote to a file in the instant before our rename: put
         // their version back (it holds their change, not ours) and compute
@@ -852,6 +1072,15 @@ impl Inner {
                 (p.clone(), new.unwrap_or(*id))
             })
             .collect();
+        match note {
+            Note::Write(zone, entry) => self.recent.record(&zone, entry),
+            Note::TakenIn(zone, reapplied) => {
+                self.recent.clear(&zone);
+                if let Some(entry) = reapplied {
+                    self.recent.record(&zone, entry);
+                }
+            }
+        }
         guard.set(
             source.clone(),
             Ok(Loaded {
@@ -941,6 +1170,15 @@ struct Edited {
     warnings: Vec<crate::zonefile::ZoneError>,
 }
 
+/// What [`Inner::install`] notes in the recent writes.
+enum Note {
+    /// A batch written.
+    Write(Name, recent::Entry),
+    /// An edit taken in: forget the writes before it, and note what was
+    /// re-applied on top of it, if anything.
+    TakenIn(Name, Option<recent::Entry>),
+}
+
 /// What [`Inner::install`] publishes.
 struct Published {
     document: crate::zonefile::Document,
@@ -990,6 +1228,24 @@ fn wait_for_writers(loaded: &Loaded) -> Result<(), WriteError> {
 
 /// Folds `next` into `merged`, both relative to the zone before the batch:
 /// an RR added then removed (or removed then added back) cancels out.
+/// Whether taking in `saved` (found on disk over `served`) writes to the
+/// file: writes of the window it lacks, or a serial to raise. The
+/// reloader then leaves it to the store ([`Store::take_in`]).
+fn needs_writing(
+    recent: &recent::Recent,
+    raise: bool,
+    zone: &Name,
+    served: &Loaded,
+    saved: &Loaded,
+) -> bool {
+    let (was, shown) = (saved.zone.serial(), served.zone.serial());
+    (raise && !Serial(was).is_after(Serial(shown)))
+        || !recent
+            .plan(zone, &served.zone, &saved.zone, Instant::now())
+            .missing
+            .is_empty()
+}
+
 fn merge(merged: &mut ChangeSet, next: ChangeSet) {
     let same = |a: &crate::rr::Rr, b: &crate::rr::Rr| a.same_rr(b) && a.ttl == b.ttl;
     for r in next.remove {

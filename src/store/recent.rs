@@ -1,0 +1,301 @@
+//! The store's recent writes, per zone, so an edit saved over the file by
+//! someone who read it before those writes does not undo them.
+//!
+//! # Design
+//!
+//! ```text
+//!  every batch written ─► record(zone, what it changed, who, serial)
+//!                         (kept for [git] rebase_window; cleared when an
+//!                          edit made outside the server is taken in)
+//!  the store finds the file changed on disk (its recheck, or the reloader
+//!  deferring to it) ─► plan(zone, served version, saved version)
+//!      base: which version the edit started from: the one after write i
+//!            whose records differ least from the saved file's (ties: the
+//!            newest). |saved Δ V_n| is one diff; going back a write at a
+//!            time only the records that write touched change the count.
+//!      missing: the writes after the base, re-applied in order on the
+//!            saved records (an add the file lacks, a removal it still has)
+//! ```
+//!
+//! Rule for the ambiguous case: a saved file identical to a version from
+//! before a write (someone read the file, deleted exactly what the write
+//! added, and saved) looks like an edit that started before the write, and
+//! the write is re-applied: an acknowledged write made within the window
+//! wins over a saved file that lacks it. To delete such a record by hand,
+//! save again after it is visible (the version then has other differences)
+//! or wait out the window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::rr::{ChangeSet, Name, Rr};
+use crate::zone::Zone;
+
+/// At most this many writes are kept per zone, whatever the window.
+const MAX_ENTRIES: usize = 10_000;
+
+/// One batch the store wrote.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub at: Instant,
+    /// What it added and removed (no serial).
+    pub changes: ChangeSet,
+    pub actor: String,
+    pub via: &'static str,
+    /// The serial it wrote.
+    pub serial: u32,
+}
+
+/// What a saved file lacks, re-applied on top of it.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The records to add and remove (no serial).
+    pub missing: ChangeSet,
+    /// The writes re-applied, oldest first.
+    pub writes: Vec<Entry>,
+}
+
+/// The recent writes of every zone.
+pub struct Recent {
+    window: Duration,
+    zones: Mutex<HashMap<Name, VecDeque<Entry>>>,
+}
+
+impl Recent {
+    pub fn new(window: Duration) -> Recent {
+        Recent {
+            window,
+            zones: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn zones(&self) -> std::sync::MutexGuard<'_, HashMap<Name, VecDeque<Entry>>> {
+        self.zones.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes a batch written to `zone`.
+    pub fn record(&self, zone: &Name, entry: Entry) {
+        if self.window.is_zero() {
+            return;
+        }
+        let mut zones = self.zones();
+        let log = zones.entry(zone.clone()).or_default();
+        log.push_back(entry);
+        while log.len() > MAX_ENTRIES {
+            log.pop_front();
+        }
+    }
+
+    /// Forgets `zone`'s writes: an edit from outside was taken in, so the
+    /// versions before it are no longer the file's history.
+    pub fn clear(&self, zone: &Name) {
+        self.zones().remove(zone);
+    }
+
+    /// What `saved` (the file as found on disk) lacks of the writes made
+    /// within the window, given `served` (the version served before it,
+    /// the last write's result). See the module docs.
+    pub fn plan(&self, zone: &Name, served: &Zone, saved: &Zone, now: Instant) -> Plan {
+        let entries: Vec<Entry> = {
+            let mut zones = self.zones();
+            let Some(log) = zones.get_mut(zone) else {
+                return Plan::default();
+            };
+            while log
+                .front()
+                .is_some_and(|e| now.saturating_duration_since(e.at) > self.window)
+            {
+                log.pop_front();
+            }
+            log.iter().cloned().collect()
+        };
+        if entries.is_empty() {
+            return Plan::default();
+        }
+        let base = base_version(&entries, served, saved);
+        let writes: Vec<Entry> = entries.into_iter().skip(base).collect();
+        Plan {
+            missing: missing(&writes, saved),
+            writes,
+        }
+    }
+}
+
+fn has(zone: &Zone, rr: &Rr) -> bool {
+    zone.rrset(&rr.name, rr.rtype).iter().any(|r| r.same_rr(rr))
+}
+
+/// How many of `entries` the saved file's base version had seen: `i`
+/// means the version after entry `i - 1` (0: before them all). The count
+/// of records in which version `i` and `saved` differ is smallest there;
+/// ties go to the newest version.
+fn base_version(entries: &[Entry], served: &Zone, saved: &Zone) -> usize {
+    let records = |z: &Zone| z.records().cloned().collect::<Vec<Rr>>();
+    let mut distance = i64::try_from(crate::ixfr::diff(&records(served), &records(saved)).len())
+        .unwrap_or(i64::MAX / 2);
+    let (mut best, mut best_distance) = (entries.len(), distance);
+    // Undo entry i - 1 to go from version i to version i - 1.
+    for i in (1..=entries.len()).rev() {
+        let e = &entries[i - 1];
+        for rr in &e.changes.add {
+            distance += if has(saved, rr) { 1 } else { -1 };
+        }
+        for rr in &e.changes.remove {
+            distance += if has(saved, rr) { -1 } else { 1 };
+        }
+        if distance < best_distance {
+            (best, best_distance) = (i - 1, distance);
+        }
+    }
+    best
+}
+
+/// `writes` re-applied in order on `saved`: each add it lacks, each
+/// removal of a record it (still) has.
+fn missing(writes: &[Entry], saved: &Zone) -> ChangeSet {
+    let mut cs = ChangeSet::default();
+    let present = |cs: &ChangeSet, rr: &Rr| {
+        cs.add.iter().any(|r| r.same_rr(rr))
+            || (has(saved, rr) && !cs.remove.iter().any(|r| r.same_rr(rr)))
+    };
+    for w in writes {
+        for rr in &w.changes.add {
+            if !present(&cs, rr) {
+                cs.remove.retain(|r| !r.same_rr(rr));
+                if !has(saved, rr) {
+                    cs.add.push(rr.clone());
+                }
+            }
+        }
+        for rr in &w.changes.remove {
+            if present(&cs, rr) {
+                cs.add.retain(|r| !r.same_rr(rr));
+                if has(saved, rr) {
+                    cs.remove.push(rr.clone());
+                }
+            }
+        }
+    }
+    cs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::testutil::{a, basic, n, txt};
+
+    fn zone(names: &[&str]) -> Zone {
+        basic(
+            "example.com.",
+            names
+                .iter()
+                .map(|w| txt(&format!("{w}.example.com."), w))
+                .collect(),
+        )
+    }
+
+    fn add(w: &str, serial: u32) -> Entry {
+        Entry {
+            at: Instant::now(),
+            changes: ChangeSet {
+                add: vec![txt(&format!("{w}.example.com."), w)],
+                ..ChangeSet::default()
+            },
+            actor: "k".into(),
+            via: "rfc2136",
+            serial,
+        }
+    }
+
+    fn with_edit(names: &[&str]) -> Zone {
+        let mut rrs: Vec<Rr> = names
+            .iter()
+            .map(|w| txt(&format!("{w}.example.com."), w))
+            .collect();
+        rrs.push(a("edit.example.com.", 9));
+        basic("example.com.", rrs)
+    }
+
+    /// The racing editor: it read the file after w1, the server then wrote
+    /// w2 and w3, the editor saved its own record on what it read.
+    #[test]
+    fn an_edit_on_an_older_version_gets_the_writes_it_missed() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let z = n("example.com.");
+        for (i, w) in ["w1", "w2", "w3"].iter().enumerate() {
+            recent.record(&z, add(w, i as u32 + 2));
+        }
+        let served = zone(&["w1", "w2", "w3"]);
+        let saved = with_edit(&["w1"]);
+        let plan = recent.plan(&z, &served, &saved, Instant::now());
+        assert_eq!(plan.writes.len(), 2, "{plan:?}");
+        let added: Vec<String> = plan.missing.add.iter().map(|r| r.name.to_ascii()).collect();
+        assert_eq!(added, ["w2.example.com.", "w3.example.com."]);
+        assert!(plan.missing.remove.is_empty());
+    }
+
+    /// A person who read the current version and deleted an older write's
+    /// record: nothing is re-applied. Unless the saved file is exactly a
+    /// version from before the write (the ambiguous case): the write wins.
+    #[test]
+    fn a_deliberate_deletion_on_the_current_version_is_kept() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let z = n("example.com.");
+        recent.record(&z, add("w1", 2));
+        recent.record(&z, add("w2", 3));
+        let served = zone(&["w1", "w2"]);
+        let saved = with_edit(&["w2"]);
+        let plan = recent.plan(&z, &served, &saved, Instant::now());
+        assert!(plan.missing.is_empty(), "{plan:?}");
+        let saved = zone(&["w1"]);
+        let plan = recent.plan(&z, &served, &saved, Instant::now());
+        assert_eq!(plan.missing.add.len(), 1, "the write wins: {plan:?}");
+    }
+
+    #[test]
+    fn a_removal_missed_is_done_again_and_an_add_then_remove_cancels() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let z = n("example.com.");
+        recent.record(&z, add("w1", 2));
+        let mut gone = add("old", 3);
+        gone.changes.remove = std::mem::take(&mut gone.changes.add);
+        recent.record(&z, gone);
+        let mut undo = add("w1", 4);
+        undo.changes.remove = std::mem::take(&mut undo.changes.add);
+        recent.record(&z, undo);
+        // Saved from the version before all three, plus an edit.
+        let served = zone(&[]);
+        let saved = with_edit(&["old"]);
+        let plan = recent.plan(&z, &served, &saved, Instant::now());
+        assert!(
+            plan.missing.add.is_empty(),
+            "w1 added then removed: {plan:?}"
+        );
+        let removed: Vec<String> = plan
+            .missing
+            .remove
+            .iter()
+            .map(|r| r.name.to_ascii())
+            .collect();
+        assert_eq!(removed, ["old.example.com."]);
+    }
+
+    #[test]
+    fn writes_older_than_the_window_are_not_reapplied() {
+        let recent = Recent::new(Duration::from_secs(60));
+        let z = n("example.com.");
+        recent.record(&z, add("w1", 2));
+        let served = zone(&["w1"]);
+        let saved = zone(&[]);
+        let later = Instant::now() + Duration::from_secs(61);
+        assert!(recent.plan(&z, &served, &saved, later).missing.is_empty());
+        assert!(
+            recent
+                .plan(&z, &served, &saved, Instant::now())
+                .missing
+                .is_empty(),
+            "pruned"
+        );
+    }
+}

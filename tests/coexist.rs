@@ -1,0 +1,181 @@
+//! Nothing lost, whoever edits (issue 14): a person's editor, saving by
+//! rename, races a stream of signed UPDATEs (dnspython, over a real
+//! socket) on the same zone file. The editor reads the file, thinks, bumps
+//! the serial it read by one, appends a record and saves, as editors that
+//! save by rename, `sed -i` and deploy scripts do; meanwhile the UPDATEs
+//! keep being acknowledged. Every acknowledged write and every saved edit
+//! must be in the file and served afterwards, and `git log -p` must show
+//! each of them added exactly once.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::update::*;
+
+/// The file's text with the number on its `; serial` line plus one (what
+/// a person bumping the serial they read does).
+fn bump_serial(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        match line.find("; serial") {
+            Some(at) => {
+                let digits: String = line[..at].trim().to_string();
+                let n: u64 = digits.parse().unwrap_or(0);
+                out.push_str(&line.replacen(&digits, &(n + 1).to_string(), 1));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Saves `text` as an editor that saves by rename does: a temp file in
+/// the same folder, fsynced, renamed over the file.
+fn save_by_rename(file: &Path, text: &str) {
+    let tmp = file.with_extension("zone.swp");
+    let mut f = std::fs::File::create(&tmp).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f.sync_all().unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
+/// Lines of `git log -p` that add a line containing `needle`.
+fn additions(log: &str, needle: &str) -> usize {
+    log.lines()
+        .filter(|l| l.starts_with('+') && !l.starts_with("+++") && l.contains(needle))
+        .count()
+}
+
+fn race(tcp: bool, think: Duration, edits: usize, updates: usize) {
+    let s = start();
+    let zones = s.zones_dir();
+    let file = zones.join(ZONE_FILE);
+    let port = s.addr.port();
+    let key = acme_py();
+    let count = updates.to_string();
+    let writer = std::thread::spawn(move || {
+        let mut args = vec!["--key", &key, "--count", &count, "--workers", "1"];
+        if tcp {
+            args.push("--tcp");
+        }
+        args.extend(["--op", "add _acme-challenge.u-{i} 60 TXT \"tok-{i}\""]);
+        dnsupdate(port, &args)
+    });
+    // The editor: read, think, bump the serial it read, append, save.
+    for n in 0..edits {
+        let read = std::fs::read_to_string(&file).unwrap();
+        std::thread::sleep(think);
+        let mut text = bump_serial(&read);
+        text.push_str(&format!("edit-{n} 300 IN A 192.0.2.{}\n", n + 1));
+        save_by_rename(&file, &text);
+        std::thread::sleep(Duration::from_millis(50 + (n as u64 * 37) % 100));
+    }
+    let results = writer.join().unwrap();
+    let acked: Vec<usize> = results
+        .iter()
+        .filter(|r| r.is_signed_ok())
+        .map(|r| r.i)
+        .collect();
+    assert!(
+        acked.len() * 2 > updates,
+        "most UPDATEs are acknowledged: {results:?}"
+    );
+    // Within 2 s after the last edit (and the last answer), every
+    // acknowledged write and every edit is in the file.
+    let wanted = |text: &str| {
+        acked.iter().all(|i| text.contains(&format!("\"tok-{i}\"")))
+            && (0..edits).all(|n| text.contains(&format!("edit-{n} 300 IN A")))
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut text = zone_text(&zones);
+    while !wanted(&text) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = zone_text(&zones);
+    }
+    for i in &acked {
+        assert!(
+            text.contains(&format!("\"tok-{i}\"")),
+            "acknowledged UPDATE {i} lost:\n{text}"
+        );
+    }
+    for n in 0..edits {
+        assert!(
+            text.contains(&format!("edit-{n} 300 IN A")),
+            "edit {n} lost:\n{text}"
+        );
+    }
+    // Served as in the file.
+    for i in acked.iter().step_by(7) {
+        let got = dig_short(
+            port,
+            &format!("_acme-challenge.u-{i}.example.com"),
+            "TXT",
+            false,
+        );
+        assert_eq!(got, vec![format!("\"tok-{i}\"")], "UPDATE {i} not served");
+    }
+    for n in 0..edits {
+        let got = dig_short(port, &format!("edit-{n}.example.com"), "A", false);
+        assert_eq!(
+            got,
+            vec![format!("192.0.2.{}", n + 1)],
+            "edit {n} not served"
+        );
+    }
+    if let Ok(o) = std::process::Command::new("named-checkzone")
+        .args(["example.com"])
+        .arg(&file)
+        .output()
+    {
+        assert!(o.status.success(), "named-checkzone: {}", text_of(&o));
+    }
+    // Committed: git fsck is clean, and `git log -p` adds each write and
+    // each edit exactly once.
+    wait_committed(&zones, ZONE_FILE);
+    let fsck = git_try(&zones, &["fsck", "--no-progress"]);
+    assert!(fsck.status.success(), "git fsck: {}", text_of(&fsck));
+    let log = git(&zones, &["log", "-p", "--format=", "--", ZONE_FILE]);
+    for i in &acked {
+        assert_eq!(
+            additions(&log, &format!("\"tok-{i}\"")),
+            1,
+            "UPDATE {i} in git log -p"
+        );
+    }
+    for n in 0..edits {
+        assert_eq!(
+            additions(&log, &format!("edit-{n} 300 IN A")),
+            1,
+            "edit {n} in git log -p"
+        );
+    }
+}
+
+fn text_of(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Think time 0: the editor saves right after reading (a script). Five
+/// rounds, each on a fresh server.
+#[test]
+fn a_racing_editor_loses_no_acknowledged_update_udp() {
+    for _ in 0..5 {
+        race(false, Duration::ZERO, 12, 80);
+    }
+}
+
+/// Think time 500 ms between read and save: 20 or so writes land in
+/// between, and the save lacks all of them. Five rounds.
+#[test]
+fn a_racing_editor_loses_no_acknowledged_update_tcp_with_think_time() {
+    for _ in 0..5 {
+        race(true, Duration::from_millis(500), 4, 80);
+    }
+}
