@@ -19,7 +19,7 @@
 //!
 //! [[rest.token]]
 //! name = "controller"             # the git author of its writes
-//! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", "{env.VAR}", or token_file = "path"
+//! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", or token_file = "path"
 //! zones = ["service.local"]       # optional: narrows the token to these zones
 //! names = ["*.ci"]                # optional: and to these owner names (grant syntax)
 //! ```
@@ -27,8 +27,9 @@
 //! A client is an IPv4 address or an IPv6 /64 (see
 //! [`crate::edge::sources`]).
 //!
-//! Like key secrets (see [`super::keys`]), a token never appears in a
-//! message; a `token_file` that group or others may read is a WARN. A zone named here must be served: a `[[zone]]` entry or a
+//! A token is loaded like a key's secret, by [`super::secret`]: it never
+//! appears in a message; a `token_file` that group or others may read is a
+//! WARN. A zone named here must be served: a `[[zone]]` entry or a
 //! `<zone>.zone` file in `zones_dir`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -41,7 +42,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::keys::Env;
+use super::secret::{self, Env};
 use super::{Checker, ZoneConfig, join_clean, parse_cidr, parse_zone_name};
 use crate::policy::{Grant, Grants};
 use crate::rr::{Name, RecordType};
@@ -60,8 +61,12 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(120);
 /// Default TTL of records a request gives no TTL for (dynresolve's).
 pub const DEFAULT_TTL: u32 = 5;
-/// Largest token file we read.
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
+/// The `token` / `token_file` pair of a `[[rest.token]]`.
+const TOKEN_FIELDS: secret::Kind = secret::Kind {
+    inline: "token",
+    file: "token_file",
+    forms: "the token, \"$ENV_VAR\" or \"{env.VAR}\"",
+};
 
 /// The validated `[rest]` section.
 #[derive(Clone, PartialEq, Eq)]
@@ -528,7 +533,8 @@ fn check_token_names(
     Grants(grants)
 }
 
-/// Exactly one of `token` (literal, `$VAR`, `{env.VAR}`) and `token_file`.
+/// The token: exactly one of `token` (literal, `$VAR`, or the older
+/// `{env.VAR}`) and `token_file`, loaded by [`secret::load`], then checked.
 /// Messages never quote the token.
 fn check_secret(
     c: &mut Checker<'_>,
@@ -538,61 +544,16 @@ fn check_secret(
     base: &Path,
     env: Env<'_>,
 ) -> Option<String> {
-    let (value, at, field) = match (&t.token, &t.token_file) {
-        (Some(_), Some(f)) => {
-            c.push(
-                f.span(),
-                key("token_file"),
-                "give either token or token_file, not both",
-            );
-            return None;
-        }
-        (None, None) => {
-            c.push(span, key("token"), "missing: give token or token_file");
-            return None;
-        }
-        (Some(s), None) => {
-            let Some(text) = s.get_ref().as_str() else {
-                c.push(
-                    s.span(),
-                    key("token"),
-                    "must be a string (the token, \"$ENV_VAR\" or \"{env.VAR}\")",
-                );
-                return None;
-            };
-            let var = text
-                .strip_prefix('$')
-                .or_else(|| text.strip_prefix("{env.").and_then(|v| v.strip_suffix('}')));
-            let value = match var {
-                Some(var) => match env(var) {
-                    Some(v) => v,
-                    None => {
-                        let msg = format!("environment variable {var:?} is not set");
-                        c.push(s.span(), key("token"), msg);
-                        return None;
-                    }
-                },
-                None => text.to_string(),
-            };
-            (value, s.span(), "token")
-        }
-        (None, Some(f)) => {
-            let path = join_clean(base, Path::new(f.get_ref()));
-            match super::read_private_file(&path, MAX_TOKEN_FILE) {
-                Ok((v, mode)) => {
-                    if let Some(msg) = super::exposed(&path, mode) {
-                        c.warn(f.span(), key("token_file"), msg);
-                    }
-                    (v, f.span(), "token_file")
-                }
-                Err(e) => {
-                    let msg = format!("cannot read {}: {e}", path.display());
-                    c.push(f.span(), key("token_file"), msg);
-                    return None;
-                }
-            }
-        }
+    let raw = secret::Raw {
+        inline: t.token.as_ref(),
+        file: t.token_file.as_ref(),
+        table: span,
     };
+    let secret::Loaded {
+        text: value,
+        at,
+        field,
+    } = secret::load(c, &TOKEN_FIELDS, raw, key, base, env)?;
     let value = value.trim();
     if value.len() < 16 {
         c.push(at, key(field), "the token is shorter than 16 characters");
@@ -834,6 +795,30 @@ mod tests {
                     c.warnings
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_token_file_over_64_kib_or_not_a_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+        std::fs::write(dir.path().join("zones/service.local.zone"), "").expect("write");
+        let big = format!("{TOKEN}\n{}", " ".repeat(64 * 1024));
+        std::fs::write(dir.path().join("big"), big).expect("write");
+        std::fs::create_dir(dir.path().join("adir")).expect("mkdir");
+        for (file, want) in [
+            ("big", "larger than 65536 bytes"),
+            ("adir", "not a regular file"),
+        ] {
+            let text = format!("zones_dir = \"zones\"\n{GOOD}token_file = \"{file}\"\n");
+            let e = Config::from_toml_env(&dir.path().join("zonewright.toml"), &text, &env)
+                .expect_err(file)
+                .to_string();
+            assert!(
+                e.contains(":7: rest.token[1].token_file: cannot read ") && e.contains(want),
+                "{e}"
+            );
+            assert!(!e.contains(TOKEN), "token leaked: {e}");
         }
     }
 }
