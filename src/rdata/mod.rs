@@ -29,8 +29,10 @@
 //! `RecordType::Unknown(1)` behaves like `RecordType::A`.
 //!
 //! Also public: [`is_valid_wire`] (is wire RDATA well-formed for its type,
-//! i.e. will its text form be accepted back), and [`name_from_text`] /
-//! [`name_to_text`] for owner names with the same escape rules.
+//! i.e. will its text form be accepted back), and the one parser and
+//! printer of names in presentation form (`name.rs`): [`name_from_text`],
+//! [`name_to_text`] and [`owner_to_text`], which the zone-file reader and
+//! editor use for owner names and `$ORIGIN` too.
 //!
 //! No text form (RFC 3597 `\#` only): NULL, WKS, X25, ISDN, NSAP, GPOS,
 //! NXT, A6, APL, TKEY/TSIG and unassigned codes. SVCB/HTTPS values with
@@ -42,6 +44,7 @@
 //! always a valid index for a non-empty token list.
 
 mod codec;
+mod name;
 mod special;
 
 use std::fmt::Write as _;
@@ -50,9 +53,14 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::rr::wire::Reader;
 use crate::rr::{Name, Rdata, RecordType};
 
+pub use name::{NameError, name_from_text, name_to_text, owner_to_text};
+
 use codec::{
     base32hex_decode, base32hex_encode, base64_decode, base64_encode, hex_decode, hex_encode,
 };
+#[cfg(test)]
+use name::name_to_wire;
+use name::{EscapeError, name_text};
 
 /// One token of RDATA as the zone-file lexer delivers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -672,7 +680,7 @@ fn parse_field(
             let v = parse_period(text).ok_or_else(|| bad("period"))?;
             out.extend_from_slice(&v.to_be_bytes());
         }
-        K::Name => out.extend_from_slice(&parse_name(text, origin, i)?),
+        K::Name => out.extend_from_slice(&wire_name(text, origin, i)?),
         K::Str => {
             let s = parse_char_string(text, i)?;
             push_str(out, &s, i)?;
@@ -851,33 +859,18 @@ fn unescape(text: &str, i: usize) -> Res<Vec<u8>> {
             k += 1;
             continue;
         }
-        let Some(&next) = b.get(k + 1) else {
-            return Err(err(
-                i,
-                format!("dangling backslash at the end of \"{text}\""),
-            ));
-        };
-        if next.is_ascii_digit() {
-            let digits = b
-                .get(k + 1..k + 4)
-                .filter(|d| d.iter().all(u8::is_ascii_digit));
-            let Some(d) = digits else {
-                return Err(err(
-                    i,
-                    format!("escape \\DDD needs three digits in \"{text}\""),
-                ));
+        let (octet, len) = name::escape_at(b, k).map_err(|e| {
+            let why = match e {
+                EscapeError::Dangling => format!("dangling backslash at the end of \"{text}\""),
+                EscapeError::ShortDecimal => {
+                    format!("escape \\DDD needs three digits in \"{text}\"")
+                }
+                EscapeError::Over255(v) => format!("escape \\{v} is more than 255 in \"{text}\""),
             };
-            let v = d
-                .iter()
-                .fold(0u32, |acc, &x| acc * 10 + u32::from(x - b'0'));
-            let v = u8::try_from(v)
-                .map_err(|_| err(i, format!("escape \\{v} is more than 255 in \"{text}\"")))?;
-            out.push(v);
-            k += 4;
-        } else {
-            out.push(next);
-            k += 2;
-        }
+            err(i, why)
+        })?;
+        out.push(octet);
+        k += len;
     }
     Ok(out)
 }
@@ -899,117 +892,10 @@ fn parse_char_string(text: &str, i: usize) -> Res<Vec<u8>> {
     Ok(s)
 }
 
-/// Domain name in presentation form -> uncompressed wire form.
-/// RFC 1035 §5.1: "Domain names that end in a dot are called absolute, and
-/// are taken as complete. Domain names which do not end in a dot are called
-/// relative; the actual domain name is the concatenation of the relative
-/// part with an origin"; "@" denotes the current origin.
-pub(crate) fn parse_name(text: &str, origin: &Name, i: usize) -> Res<Vec<u8>> {
-    let bad = |why: &str| err(i, format!("invalid domain name \"{text}\": {why}"));
-    if text == "@" {
-        return Ok(name_to_wire(origin));
-    }
-    if text == "." {
-        return Ok(vec![0]);
-    }
-    if text.is_empty() {
-        return Err(bad("empty"));
-    }
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len() + 2);
-    let mut label: Vec<u8> = Vec::new();
-    let mut absolute = false;
-    let mut k = 0usize;
-    let flush = |label: &mut Vec<u8>, out: &mut Vec<u8>| -> Res<()> {
-        if label.is_empty() {
-            return Err(bad("empty label"));
-        }
-        if label.len() > 63 {
-            return Err(bad("label longer than 63 octets"));
-        }
-        out.push(label.len() as u8);
-        out.append(label);
-        Ok(())
-    };
-    while let Some(&c) = b.get(k) {
-        match c {
-            b'.' => {
-                flush(&mut label, &mut out)?;
-                k += 1;
-                if k == b.len() {
-                    absolute = true;
-                }
-            }
-            b'\\' => {
-                let Some(&next) = b.get(k + 1) else {
-                    return Err(bad("dangling backslash"));
-                };
-                if next.is_ascii_digit() {
-                    let d = b
-                        .get(k + 1..k + 4)
-                        .filter(|d| d.iter().all(u8::is_ascii_digit))
-                        .ok_or_else(|| bad("\\DDD needs three digits"))?;
-                    let v = d
-                        .iter()
-                        .fold(0u32, |acc, &x| acc * 10 + u32::from(x - b'0'));
-                    label.push(u8::try_from(v).map_err(|_| bad("\\DDD more than 255"))?);
-                    k += 4;
-                } else {
-                    label.push(next);
-                    k += 2;
-                }
-            }
-            _ => {
-                label.push(c);
-                k += 1;
-            }
-        }
-    }
-    if !absolute {
-        flush(&mut label, &mut out)?;
-        out.extend_from_slice(&name_to_wire(origin));
-    } else {
-        out.push(0);
-    }
-    // RFC 1035 §2.3.4: "names 255 octets or less".
-    if out.len() > 255 {
-        return Err(bad("longer than 255 octets"));
-    }
-    Ok(out)
-}
-
-/// Parses a domain name in presentation form (owner names, `$ORIGIN`):
-/// `@`, relative names completed with `origin`, `\.`, `\X` and `\DDD`
-/// escapes, case preserved. The error's `token` is 0.
-///
-/// Prefer this to hickory's `Name::parse`, which (0.26.3) decodes `\DDD`
-/// wrongly (`\065bc` -> `5bc`), lower-cases, rejects `@` and `\ `, and
-/// accepts a dangling backslash.
-pub fn name_from_text(text: &str, origin: &Name) -> Result<Name, RdataError> {
-    let wire = parse_name(text, origin, 0)?;
-    let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
-    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut decoder)
-        .map_err(|e| err(0, format!("invalid domain name \"{text}\": {e}")))
-}
-
-/// A name in presentation form, as [`to_text`] writes names in RDATA:
-/// relative to `origin` (`@` for the origin) when below it with the same
-/// spelling, otherwise absolute with a trailing dot; special characters
-/// escaped so that [`name_from_text`] reads it back exactly.
-pub fn name_to_text(name: &Name, origin: Option<&Name>) -> String {
-    let labels: Vec<&[u8]> = name.iter().collect();
-    name_text(&labels, origin)
-}
-
-/// Uncompressed wire form of a hickory name (treated as absolute).
-fn name_to_wire(name: &Name) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.iter() {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label);
-    }
-    out.push(0);
-    out
+/// A domain name in RDATA (token `i`) -> uncompressed wire form.
+fn wire_name(text: &str, origin: &Name, i: usize) -> Res<Vec<u8>> {
+    name::name_wire(text, origin)
+        .map_err(|why| err(i, format!("invalid domain name \"{text}\": {why}")))
 }
 
 /// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
@@ -1202,61 +1088,6 @@ fn decode_bitmap(b: &[u8]) -> Option<Vec<u16>> {
 // ---------------------------------------------------------------------------
 // Wire -> text
 // ---------------------------------------------------------------------------
-
-/// Escapes one label for presentation (RFC 1035 §5.1 / RFC 4343 §2.1);
-/// the zone-file editor writes owner names with it too.
-pub fn push_label(out: &mut String, label: &[u8]) {
-    for &c in label {
-        match c {
-            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                out.push('\\');
-                out.push(char::from(c));
-            }
-            0x21..=0x7e => out.push(char::from(c)),
-            _ => {
-                let _ = write!(out, "\\{c:03}");
-            }
-        }
-    }
-}
-
-/// A name in presentation form: absolute with a trailing dot, or relative
-/// to `origin` (`@` for the origin itself) when it is at or below it and
-/// its trailing labels are spelled exactly like the origin's (so case is
-/// preserved through a round trip). A root origin gives absolute names.
-fn name_text(labels: &[&[u8]], origin: Option<&Name>) -> String {
-    if let Some(origin) = origin.filter(|o| !o.is_root()) {
-        let olabels: Vec<&[u8]> = origin.iter().collect();
-        if labels.len() >= olabels.len() {
-            let split = labels.len() - olabels.len();
-            let (head, tail) = labels.split_at(split);
-            // Exact (case-sensitive) match, so that writing the name
-            // relative and completing it again reproduces the same octets.
-            if tail.iter().zip(&olabels).all(|(a, b)| a == b) {
-                if head.is_empty() {
-                    return "@".to_string();
-                }
-                let mut out = String::new();
-                for (i, l) in head.iter().enumerate() {
-                    if i > 0 {
-                        out.push('.');
-                    }
-                    push_label(&mut out, l);
-                }
-                return out;
-            }
-        }
-    }
-    if labels.is_empty() {
-        return ".".to_string();
-    }
-    let mut out = String::new();
-    for l in labels {
-        push_label(&mut out, l);
-        out.push('.');
-    }
-    out
-}
 
 /// A quoted character-string: `"` and `\` escaped, bytes outside
 /// printable ASCII as `\DDD`.

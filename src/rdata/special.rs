@@ -7,7 +7,7 @@ use hickory_proto::rr::{RData, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use super::codec::{base64_decode, base64_encode, hex_decode, hex_encode};
-use super::{Reader, Res, Token, err, name_text, parse_decimal, parse_name};
+use super::{Reader, Res, Token, err, name_text, parse_decimal, wire_name};
 use crate::rr::Name;
 
 pub(super) fn from_text(
@@ -335,7 +335,7 @@ fn ipseckey_from_text(tokens: &[Token<'_>], origin: &Name) -> Res<Vec<u8>> {
                 .map_err(|_| err(3, format!("invalid IPv6 address \"{gw}\"")))?;
             out.extend_from_slice(&a.octets());
         }
-        3 => out.extend_from_slice(&parse_name(gw, origin, 3)?),
+        3 => out.extend_from_slice(&wire_name(gw, origin, 3)?),
         _ => {
             return Err(err(
                 1,
@@ -408,7 +408,7 @@ fn hip_from_text(tokens: &[Token<'_>], origin: &Name) -> Res<Vec<u8>> {
     out.extend_from_slice(&hit);
     out.extend_from_slice(&pk);
     for (i, t) in tokens.iter().enumerate().skip(3) {
-        out.extend_from_slice(&parse_name(t.text, origin, i)?);
+        out.extend_from_slice(&wire_name(t.text, origin, i)?);
     }
     Ok(out)
 }
@@ -479,7 +479,7 @@ fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> R
                 format!("{ty} priority: invalid number \"{prio_text}\" (must be 0..=65535)"),
             )
         })?;
-    let target = parse_name(tokens.get(1).map_or("", |t| t.text), origin, 1)?;
+    let target = wire_name(tokens.get(1).map_or("", |t| t.text), origin, 1)?;
 
     // Rebuild the params as text for hickory's lexer: `key=value`, with a
     // quoted value re-quoted; `key=` followed by a quoted token is joined.

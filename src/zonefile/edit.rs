@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::rdata;
 use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial};
 
-use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, State, name_text};
+use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, State};
 use super::{Document, Rendered, ZoneError};
 
 /// Identity of an RR for [`Rr::same_rr`]: lower-cased owner, type, canonical
@@ -202,7 +202,7 @@ fn owner_fix(text: &str, start: usize, r: &RecordEntry) -> Edit {
         s.bytes().take_while(|b| *b == b' ' || *b == b'\t').count()
     });
     let ws = text.get(start..start + ws_len).unwrap_or("");
-    let owner = name_text(&r.rr.name, &r.origin);
+    let owner = rdata::owner_to_text(&r.rr.name, &r.origin);
     let sep = if ws.contains('\t') {
         ws.to_string()
     } else if ws.len() > owner.len() {
@@ -255,7 +255,7 @@ fn separator(doc: &Document, file: usize) -> &'static str {
 fn record_line(rr: &Rr, origin: &Name, sep: &str) -> String {
     format!(
         "{owner}{sep}{ttl}{sep}IN{sep}{ty}{sep}{rd}\n",
-        owner = name_text(&rr.name, origin),
+        owner = rdata::owner_to_text(&rr.name, origin),
         ttl = rr.ttl,
         ty = rdata::type_to_text(rr.rtype),
         rd = rdata::to_text(rr.rtype, &rr.rdata, Some(origin)),

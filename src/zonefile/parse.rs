@@ -571,114 +571,12 @@ pub fn parse_ttl(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("TTL '{text}' is out of range (max {MAX_TTL})"))
 }
 
-/// A domain name in master-file form: `@` is the origin, a name ending in an
-/// unescaped `.` is absolute, others are relative to `origin`. RFC 1035 §5.1:
-/// "`\X` where X is any character other than a digit (0-9), is used to quote
-/// that character so that its special meaning does not apply. ... `\DDD`
-/// where each D is a digit is the octet corresponding to the decimal number
-/// described by DDD."
+/// A domain name in master-file form (owners, `$ORIGIN`): `@` is the
+/// origin, a name ending in an unescaped `.` is absolute, others are
+/// relative to `origin`; `\X` and `\DDD` escapes (RFC 1035 §5.1). Read by
+/// [`rdata::name_from_text`], like names in RDATA.
 pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
-    if text == "@" {
-        return Ok(origin.clone());
-    }
-    if text == "." {
-        return Ok(Name::root());
-    }
-    if text.is_empty() {
-        return Err("empty domain name".into());
-    }
-    let bad = |m: &str| format!("bad domain name '{text}': {m}");
-    let mut labels: Vec<Vec<u8>> = Vec::new();
-    let mut label = Vec::new();
-    let mut absolute = false;
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        absolute = false;
-        match b[i] {
-            b'\\' => {
-                let d: Vec<u8> = b[i + 1..].iter().take(3).copied().collect();
-                if d.first().is_some_and(u8::is_ascii_digit) {
-                    if d.len() < 3 || !d.iter().all(u8::is_ascii_digit) {
-                        return Err(bad("\\DDD needs three digits"));
-                    }
-                    let v = u32::from(d[0] - b'0') * 100
-                        + u32::from(d[1] - b'0') * 10
-                        + u32::from(d[2] - b'0');
-                    let v = u8::try_from(v).map_err(|_| bad("\\DDD above 255"))?;
-                    label.push(v);
-                    i += 4;
-                } else if let Some(&c) = b.get(i + 1) {
-                    label.push(c);
-                    i += 2;
-                } else {
-                    return Err(bad("trailing backslash"));
-                }
-            }
-            b'.' => {
-                if label.is_empty() {
-                    return Err(bad("empty label"));
-                }
-                labels.push(std::mem::take(&mut label));
-                absolute = true;
-                i += 1;
-            }
-            c => {
-                label.push(c);
-                i += 1;
-            }
-        }
-    }
-    if !label.is_empty() {
-        labels.push(label);
-    }
-    let mut name = if absolute { Name::root() } else { Name::new() };
-    for l in labels {
-        if l.len() > 63 {
-            return Err(bad("label longer than 63 octets"));
-        }
-        name = name
-            .append_label(l)
-            .map_err(|_| bad("longer than 255 octets"))?;
-    }
-    if absolute {
-        Ok(name)
-    } else {
-        name.append_domain(origin)
-            .map_err(|_| bad("longer than 255 octets with the origin"))
-    }
-}
-
-/// `name` as written in a file whose origin is `origin`: `@`, relative
-/// labels, or absolute with a trailing dot. Unlike RDATA
-/// (`rdata::name_to_text`, which keeps names absolute unless the origin's
-/// spelling matches exactly), an owner is written relative whenever it is
-/// at or below the origin, whatever its case: that is how people write
-/// zone files, and owners compare without case.
-pub fn name_text(name: &Name, origin: &Name) -> String {
-    let labels: Vec<&[u8]> = name.iter().collect();
-    let olen = origin.iter().count();
-    let mut out = String::new();
-    if origin.zone_of(name) && !origin.is_root() {
-        if labels.len() == olen {
-            return "@".into();
-        }
-        for (k, l) in labels[..labels.len() - olen].iter().enumerate() {
-            if k > 0 {
-                out.push('.');
-            }
-            crate::rdata::push_label(&mut out, l);
-        }
-        return out;
-    }
-    if labels.is_empty() {
-        return ".".into();
-    }
-    for l in labels {
-        crate::rdata::push_label(&mut out, l);
-        out.push('.');
-    }
-    out
+    rdata::name_from_text(text, origin).map_err(|why| format!("bad domain name '{text}': {why}"))
 }
 
 #[cfg(test)]
@@ -724,6 +622,7 @@ mod tests {
 
     #[test]
     fn names_back_to_text() {
+        use crate::rdata::owner_to_text as name_text;
         let o = n("example.com.");
         assert_eq!(name_text(&o, &o), "@");
         assert_eq!(name_text(&n("a.b.example.com."), &o), "a.b");
