@@ -220,23 +220,60 @@ pub(super) fn check_rest(
 ) -> Option<RestConfig> {
     let raw_span = raw?;
     let raw = raw_span.get_ref();
-    let listen = match SocketAddr::from_str(raw.listen.get_ref()) {
-        Ok(a) => Some(a),
-        Err(_) => {
-            let msg = format!(
-                "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:8080\")",
-                raw.listen.get_ref()
-            );
-            c.push(raw.listen.span(), "rest.listen", msg);
-            None
-        }
-    };
+    let listen = check_listen_addr(c, &raw.listen);
     let rest_zones = check_zone_list(c, raw.zones.get_ref(), "rest.zones", zones, zones_dir, None);
     if raw.zones.get_ref().is_empty() {
         c.push(raw.zones.span(), "rest.zones", "needs at least one zone");
     }
+    let allow = check_allow(c, &raw.allow);
+    let limits = check_limits(c, raw);
+    let ttl = check_ttl(c, raw.ttl.as_ref());
+    let fallback = check_fallback(c, raw.fallback.as_ref());
+    let tls = check_tls(c, raw, listen, base);
+    let tokens = check_tokens(c, &raw.token, &rest_zones, zones, zones_dir, base, env);
+    if raw.token.is_empty() {
+        c.push(
+            raw_span.span(),
+            "rest.token",
+            "needs at least one [[rest.token]] (every endpoint needs a token)",
+        );
+    }
+    Some(RestConfig {
+        listen: listen?,
+        zones: rest_zones,
+        allow,
+        rate_limit: limits.rate_limit,
+        source_rate_limit: limits.source_rate_limit,
+        auth_failures: limits.auth_failures,
+        max_connections: limits.max_connections,
+        max_per_source: limits.max_per_source,
+        header_timeout: limits.header_timeout,
+        body_timeout: limits.body_timeout,
+        max_lifetime: limits.max_lifetime,
+        ttl,
+        fallback,
+        tls,
+        tokens,
+    })
+}
+
+/// `listen`: an `IP:PORT`.
+fn check_listen_addr(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<SocketAddr> {
+    let addr = SocketAddr::from_str(raw.get_ref()).ok();
+    if addr.is_none() {
+        let msg = format!(
+            "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:8080\")",
+            raw.get_ref()
+        );
+        c.push(raw.span(), "rest.listen", msg);
+    }
+    addr
+}
+
+/// `allow`: the client networks.
+fn check_allow(c: &mut Checker<'_>, raw: &[Spanned<String>]) -> Vec<IpNet> {
     let mut allow = Vec::new();
-    for a in &raw.allow {
+    for a in raw {
         match parse_cidr(a.get_ref()) {
             Some(net) => allow.push(net),
             None => {
@@ -248,6 +285,23 @@ pub(super) fn check_rest(
             }
         }
     }
+    allow
+}
+
+/// The rates, connection caps and timeouts of `[rest]`.
+struct Limits {
+    rate_limit: Option<u32>,
+    source_rate_limit: Option<u32>,
+    auth_failures: Option<u32>,
+    max_connections: usize,
+    max_per_source: usize,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    max_lifetime: Duration,
+}
+
+/// Rates, then connection caps, then timeouts.
+fn check_limits(c: &mut Checker<'_>, raw: &RawRest) -> Limits {
     let rate_limit = check_rate(
         c,
         raw.rate_limit.as_ref(),
@@ -284,31 +338,55 @@ pub(super) fn check_rest(
         let msg = format!("{max_per_source} is more than max_connections ({max_connections})");
         c.push(r.span(), "rest.max_per_source", msg);
     }
-    let header_timeout = c.duration(
-        &raw.header_timeout,
-        "rest.header_timeout",
-        DEFAULT_HEADER_TIMEOUT,
-    );
-    let body_timeout = c.duration(&raw.body_timeout, "rest.body_timeout", DEFAULT_BODY_TIMEOUT);
-    let max_lifetime = c.duration(&raw.max_lifetime, "rest.max_lifetime", DEFAULT_MAX_LIFETIME);
-    let ttl = match &raw.ttl {
-        None => DEFAULT_TTL,
-        Some(t) => match u32::try_from(*t.get_ref()) {
-            Ok(n) if (1..=crate::rr::MAX_TTL).contains(&n) => n,
-            _ => {
-                c.push(t.span(), "rest.ttl", "out of range 1..=2147483647");
-                DEFAULT_TTL
-            }
-        },
+    Limits {
+        rate_limit,
+        source_rate_limit,
+        auth_failures,
+        max_connections,
+        max_per_source,
+        header_timeout: c.duration(
+            &raw.header_timeout,
+            "rest.header_timeout",
+            DEFAULT_HEADER_TIMEOUT,
+        ),
+        body_timeout: c.duration(&raw.body_timeout, "rest.body_timeout", DEFAULT_BODY_TIMEOUT),
+        max_lifetime: c.duration(&raw.max_lifetime, "rest.max_lifetime", DEFAULT_MAX_LIFETIME),
+    }
+}
+
+/// `ttl`: 1..=2^31-1 seconds.
+fn check_ttl(c: &mut Checker<'_>, raw: Option<&Spanned<u64>>) -> u32 {
+    let Some(t) = raw else {
+        return DEFAULT_TTL;
     };
-    let fallback = raw.fallback.as_ref().and_then(|f| {
-        let parsed = Ipv4Addr::from_str(f.get_ref()).ok();
-        if parsed.is_none() {
-            let msg = format!("invalid IPv4 address {:?}", f.get_ref());
-            c.push(f.span(), "rest.fallback", msg);
+    match u32::try_from(*t.get_ref()) {
+        Ok(n) if (1..=crate::rr::MAX_TTL).contains(&n) => n,
+        _ => {
+            c.push(t.span(), "rest.ttl", "out of range 1..=2147483647");
+            DEFAULT_TTL
         }
-        parsed
-    });
+    }
+}
+
+/// `fallback`: an IPv4 address.
+fn check_fallback(c: &mut Checker<'_>, raw: Option<&Spanned<String>>) -> Option<Ipv4Addr> {
+    let f = raw?;
+    let parsed = Ipv4Addr::from_str(f.get_ref()).ok();
+    if parsed.is_none() {
+        let msg = format!("invalid IPv4 address {:?}", f.get_ref());
+        c.push(f.span(), "rest.fallback", msg);
+    }
+    parsed
+}
+
+/// `tls`, resolved against the config's folder; required unless `listen`
+/// is a loopback address.
+fn check_tls(
+    c: &mut Checker<'_>,
+    raw: &RawRest,
+    listen: Option<SocketAddr>,
+    base: &Path,
+) -> Option<TlsFiles> {
     let tls = raw.tls.as_ref().map(|t| {
         let t = t.get_ref();
         TlsFiles {
@@ -327,31 +405,7 @@ pub(super) fn check_rest(
             ),
         );
     }
-    let tokens = check_tokens(c, &raw.token, &rest_zones, zones, zones_dir, base, env);
-    if raw.token.is_empty() {
-        c.push(
-            raw_span.span(),
-            "rest.token",
-            "needs at least one [[rest.token]] (every endpoint needs a token)",
-        );
-    }
-    Some(RestConfig {
-        listen: listen?,
-        zones: rest_zones,
-        allow,
-        rate_limit,
-        source_rate_limit,
-        auth_failures,
-        max_connections,
-        max_per_source,
-        header_timeout,
-        body_timeout,
-        max_lifetime,
-        ttl,
-        fallback,
-        tls,
-        tokens,
-    })
+    tls
 }
 
 /// A per-second (or per-minute) count, 0 meaning unlimited.
