@@ -731,53 +731,61 @@ fn parse_field(
             let n = if kind == K::Eui48 { 6 } else { 8 };
             out.extend_from_slice(&parse_eui(text, n).ok_or_else(|| bad("EUI address"))?);
         }
-        K::B32 => {
-            let bytes = base32hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?;
-            let len = u8::try_from(bytes.len())
-                .ok()
-                .filter(|&l| l > 0)
-                .ok_or_else(|| err(i, format!("{ty} {field}: must be 1 to 255 octets")))?;
-            out.push(len);
-            out.extend_from_slice(&bytes);
-        }
-        K::Salt => {
-            // RFC 5155 §3.3: "The Salt field is represented as "-" if the
-            // Salt Length field has a value of 0."
-            let bytes = if text == "-" {
-                Vec::new()
-            } else {
-                hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?
-            };
-            if bytes.is_empty() && text != "-" {
-                return Err(err(
-                    i,
-                    format!("{ty} {field}: empty salt must be written \"-\""),
-                ));
-            }
-            let len = u8::try_from(bytes.len())
-                .map_err(|_| err(i, format!("{ty} {field}: longer than 255 octets")))?;
-            out.push(len);
-            out.extend_from_slice(&bytes);
-        }
-        K::CaaTag => {
-            // RFC 8659 §4.1: "The tag length MUST be at least 1"; tags
-            // "MAY contain ASCII characters "a" through "z", "A" through
-            // "Z", and the numbers 0 through 9".
-            if text.is_empty()
-                || text.len() > 255
-                || !text.bytes().all(|c| c.is_ascii_alphanumeric())
-            {
-                return Err(err(
-                    i,
-                    format!("CAA tag \"{text}\" must be 1 to 255 ASCII letters and digits"),
-                ));
-            }
-            out.push(text.len() as u8);
-            out.extend_from_slice(text.as_bytes());
-        }
+        K::B32 => out.extend_from_slice(&parse_b32(ty, field, text, i)?),
+        K::Salt => out.extend_from_slice(&parse_salt(ty, field, text, i)?),
+        K::CaaTag => out.extend_from_slice(&parse_caa_tag(text, i)?),
         K::Strs | K::Hex | K::Base64 | K::Bitmap | K::Raw => {}
     }
     Ok(())
+}
+
+/// NSEC3 next hashed owner: base32hex, as a length-prefixed string.
+fn parse_b32(ty: &str, field: &str, text: &str, i: usize) -> Res<Vec<u8>> {
+    let bytes = base32hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?;
+    let len = u8::try_from(bytes.len())
+        .ok()
+        .filter(|&l| l > 0)
+        .ok_or_else(|| err(i, format!("{ty} {field}: must be 1 to 255 octets")))?;
+    let mut out = vec![len];
+    out.extend_from_slice(&bytes);
+    Ok(out)
+}
+
+/// NSEC3(PARAM) salt: hex, or "-" for none, as a length-prefixed string.
+/// RFC 5155 §3.3: "The Salt field is represented as "-" if the Salt Length
+/// field has a value of 0."
+fn parse_salt(ty: &str, field: &str, text: &str, i: usize) -> Res<Vec<u8>> {
+    let bytes = if text == "-" {
+        Vec::new()
+    } else {
+        hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?
+    };
+    if bytes.is_empty() && text != "-" {
+        return Err(err(
+            i,
+            format!("{ty} {field}: empty salt must be written \"-\""),
+        ));
+    }
+    let len = u8::try_from(bytes.len())
+        .map_err(|_| err(i, format!("{ty} {field}: longer than 255 octets")))?;
+    let mut out = vec![len];
+    out.extend_from_slice(&bytes);
+    Ok(out)
+}
+
+/// A CAA tag as a length-prefixed string. RFC 8659 §4.1: "The tag length
+/// MUST be at least 1"; tags "MAY contain ASCII characters "a" through
+/// "z", "A" through "Z", and the numbers 0 through 9".
+fn parse_caa_tag(text: &str, i: usize) -> Res<Vec<u8>> {
+    if text.is_empty() || text.len() > 255 || !text.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(err(
+            i,
+            format!("CAA tag \"{text}\" must be 1 to 255 ASCII letters and digits"),
+        ));
+    }
+    let mut out = vec![text.len() as u8];
+    out.extend_from_slice(text.as_bytes());
+    Ok(out)
 }
 
 fn push_str(out: &mut Vec<u8>, s: &[u8], i: usize) -> Res<()> {
@@ -1176,20 +1184,8 @@ fn fields_to_text(
                 let o: [u8; 16] = r.take(16)?.try_into().ok()?;
                 parts.push(Ipv6Addr::from(o).to_string());
             }
-            K::Hex => {
-                let rest = r.rest();
-                if rest.is_empty() {
-                    return None;
-                }
-                parts.push(hex_encode(rest));
-            }
-            K::Base64 => {
-                let rest = r.rest();
-                if rest.is_empty() {
-                    return None;
-                }
-                parts.push(base64_encode(rest));
-            }
+            K::Hex => parts.push(rest_text(&mut r, hex_encode)?),
+            K::Base64 => parts.push(rest_text(&mut r, base64_encode)?),
             K::Alg => parts.push(r.u8()?.to_string()),
             K::Type => parts.push(code_to_text(r.u16()?)),
             K::Time => parts.push(format_time(r.u32()?)),
@@ -1198,48 +1194,59 @@ fn fields_to_text(
                     parts.push(code_to_text(t));
                 }
             }
-            K::CertType => {
-                let v = r.u16()?;
-                parts.push(match CERT_TYPES.iter().find(|(c, _)| *c == v) {
-                    Some((_, n)) => (*n).to_string(),
-                    None => v.to_string(),
-                });
-            }
-            K::Eui48 | K::Eui64 => {
-                let n = if kind == K::Eui48 { 6 } else { 8 };
-                let bytes = r.take(n)?;
-                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                parts.push(hex.join("-"));
-            }
-            K::B32 => {
-                let s = r.string()?;
-                if s.is_empty() {
-                    return None;
-                }
-                parts.push(base32hex_encode(s));
-            }
-            K::Salt => {
-                let s = r.string()?;
-                parts.push(if s.is_empty() {
-                    "-".to_string()
-                } else {
-                    hex_encode(s)
-                });
-            }
+            K::CertType => parts.push(cert_type_text(r.u16()?)),
+            K::Eui48 => parts.push(eui_text(r.take(6)?)),
+            K::Eui64 => parts.push(eui_text(r.take(8)?)),
+            K::B32 => parts.push(b32_text(r.string()?)?),
+            K::Salt => parts.push(salt_text(r.string()?)),
             K::Raw => parts.push(quoted(r.rest())),
-            K::CaaTag => {
-                let s = r.string()?;
-                if s.is_empty() || !s.iter().all(u8::is_ascii_alphanumeric) {
-                    return None;
-                }
-                parts.push(String::from_utf8_lossy(s).into_owned());
-            }
+            K::CaaTag => parts.push(caa_tag_text(r.string()?)?),
         }
     }
     if !r.done() {
         return None;
     }
     Some(parts.join(" "))
+}
+
+/// The rest of the RDATA (hex or base64), which may not be empty.
+fn rest_text(r: &mut Reader<'_>, encode: fn(&[u8]) -> String) -> Option<String> {
+    let rest = r.rest();
+    (!rest.is_empty()).then(|| encode(rest))
+}
+
+/// A certificate type: its mnemonic, else its number.
+fn cert_type_text(v: u16) -> String {
+    match CERT_TYPES.iter().find(|(c, _)| *c == v) {
+        Some((_, n)) => (*n).to_string(),
+        None => v.to_string(),
+    }
+}
+
+/// An EUI-48 or EUI-64 address: hex pairs joined by '-'.
+fn eui_text(bytes: &[u8]) -> String {
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex.join("-")
+}
+
+/// NSEC3 next hashed owner (not empty), in base32hex.
+fn b32_text(s: &[u8]) -> Option<String> {
+    (!s.is_empty()).then(|| base32hex_encode(s))
+}
+
+/// NSEC3(PARAM) salt: hex, or "-" for none.
+fn salt_text(s: &[u8]) -> String {
+    if s.is_empty() {
+        "-".to_string()
+    } else {
+        hex_encode(s)
+    }
+}
+
+/// A CAA tag: 1 or more ASCII letters and digits.
+fn caa_tag_text(s: &[u8]) -> Option<String> {
+    (!s.is_empty() && s.iter().all(u8::is_ascii_alphanumeric))
+        .then(|| String::from_utf8_lossy(s).into_owned())
 }
 
 #[cfg(test)]
