@@ -46,7 +46,9 @@
 //! The write side (`[tsig]`, `[serial]`, `[git]`, `[[key]]`) is checked in
 //! [`keys`]; see there for its keys. `[acme]` (the stale-challenge sweep) is
 //! checked in [`acme`]. Reading a config may read secret files
-//! (`secret_file`) and environment variables (`secret = "$VAR"`).
+//! (`secret_file`, `token_file`) and environment variables
+//! (`secret = "$VAR"`): one loader, `config/secret.rs`, does both for
+//! `[[key]]` secrets and `[[rest.token]]` tokens.
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -27,7 +27,7 @@
 //! A client is an IPv4 address or an IPv6 /64 (see
 //! [`crate::edge::sources`]).
 //!
-//! A token is loaded like a key's secret, by [`super::secret`]: it never
+//! A token is loaded like a key's secret, by `config/secret.rs`: it never
 //! appears in a message; a `token_file` that group or others may read is a
 //! WARN. A zone named here must be served: a `[[zone]]` entry or a
 //! `<zone>.zone` file in `zones_dir`.
