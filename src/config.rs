@@ -46,7 +46,9 @@
 //! The write side (`[tsig]`, `[serial]`, `[git]`, `[[key]]`) is checked in
 //! [`keys`]; see there for its keys. `[acme]` (the stale-challenge sweep) is
 //! checked in [`acme`]. Reading a config may read secret files
-//! (`secret_file`) and environment variables (`secret = "$VAR"`).
+//! (`secret_file`, `token_file`) and environment variables
+//! (`secret = "$VAR"`): one loader, `config/secret.rs`, does both for
+//! `[[key]]` secrets and `[[rest.token]]` tokens.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -65,6 +67,7 @@ use crate::serial;
 pub mod acme;
 pub mod keys;
 pub mod rest;
+mod secret;
 
 pub use acme::{AcmeSettings, Expire};
 pub use keys::{GitSettings, KeyConfig, hostname};
@@ -833,43 +836,6 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         _ => return None,
     };
     (ms > 0).then(|| Duration::from_millis(ms))
-}
-
-/// A secret or token file: its text and permission bits. Only a regular
-/// file is read (a FIFO or a device would block or never end; the open
-/// does not wait for a FIFO's writer), and at most `max` bytes of it.
-fn read_private_file(path: &Path, max: u64) -> std::io::Result<(String, u32)> {
-    use std::io::Read;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let too_big = || std::io::Error::other(format!("larger than {max} bytes"));
-    if meta.len() > max {
-        return Err(too_big());
-    }
-    let mut text = String::new();
-    file.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(too_big());
-    }
-    Ok((text, meta.permissions().mode()))
-}
-
-/// The warning for a secret file that group or others may read.
-fn exposed(path: &Path, mode: u32) -> Option<String> {
-    (mode & 0o044 != 0).then(|| {
-        format!(
-            "{} is readable by group or others (mode {:o}); chmod 600 it",
-            path.display(),
-            mode & 0o777
-        )
-    })
 }
 
 /// 1-based line of byte offset `at`.

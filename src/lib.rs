@@ -45,7 +45,8 @@
 //!
 //! - [`rr`]: records as held (class IN, RDATA in wire form), change sets, the canonical
 //!   form (RFC 4034 §6.2) and the wire cursor.
-//! - [`rdata`]: RDATA presentation format <-> wire, per type and RFC 3597.
+//! - [`rdata`]: RDATA presentation format <-> wire, per type and RFC 3597; the one
+//!   parser and printer of names in presentation form (the zone file's too).
 //! - [`zonefile`]: the lossless document model and its minimal-diff editor.
 //! - [`zone`]: validation at load, lookups, the set of served zones.
 //! - [`rcode`]: the one RCODE type (header, OPT extended bits, TSIG error field).
@@ -65,7 +66,7 @@
 //!   `server::sweep` through the store.
 //! - [`policy`]: grants: which key or token may change which names and types.
 //! - [`update`]: RFC 2136 UPDATE semantics: snapshot + decoded UPDATE -> change set or rcode.
-//! - [`config`]: TOML config with clear errors.
+//! - [`config`]: TOML config with clear errors; one loader of TSIG secrets and REST tokens.
 //! - [`keygen`]: `zonewright keygen`: a TSIG key as text for the config and each ACME client (PURE).
 //! - [`git`]: the audit trail: one commit per write, touching only that zone file; stale
 //!   lock files a crash left are removed (`git::locks`).

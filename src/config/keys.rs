@@ -34,7 +34,8 @@ use base64::Engine;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Checker, join_clean, parse_duration, parse_zone_name};
+use super::secret::{self, Env};
+use super::{Checker, parse_duration, parse_zone_name};
 use crate::policy::{Grant, Grants};
 use crate::serial::Policy;
 use crate::tsig::{Algorithm, Key};
@@ -51,8 +52,12 @@ pub const DEFAULT_REJECT_LIMIT: (u32, Duration) = (20, Duration::from_secs(60));
 /// length, and anything under 16 octets can be searched offline from one
 /// captured request.
 pub const MIN_SECRET_LEN: usize = 16;
-/// Largest secret file we read.
-const MAX_SECRET_FILE: u64 = 64 * 1024;
+/// The `secret` / `secret_file` pair of a `[[key]]`.
+const SECRET_FIELDS: secret::Kind = secret::Kind {
+    inline: "secret",
+    file: "secret_file",
+    forms: "base64, or \"$ENV_VAR\"",
+};
 
 /// One `[[key]]`: a TSIG key, its rate limit and what it may change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,9 +151,6 @@ pub(super) struct RawGrant {
     names: Vec<Spanned<String>>,
     types: Vec<Spanned<String>>,
 }
-
-/// Where `$ENV_VAR` secrets come from (the process environment, or a map in tests).
-pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// `[tsig]`: the fudge, and the per-source budget of rejections.
 pub(super) fn check_tsig(c: &mut Checker<'_>, raw: &RawTsig) -> (u16, Option<(u32, Duration)>) {
@@ -278,8 +280,9 @@ pub(super) fn check_keys(
     out
 }
 
-/// Exactly one of `secret` (base64, or `$ENV_VAR`) and `secret_file`.
-/// Messages never quote the secret.
+/// The secret: exactly one of `secret` (base64, or `$ENV_VAR`) and
+/// `secret_file`, loaded by [`secret::load`], then decoded. Messages never
+/// quote the secret.
 fn check_secret(
     c: &mut Checker<'_>,
     k: &RawKey,
@@ -288,58 +291,16 @@ fn check_secret(
     base: &Path,
     env: Env<'_>,
 ) -> Option<Vec<u8>> {
-    let (encoded, at, field) = match (&k.secret, &k.secret_file) {
-        (Some(_), Some(f)) => {
-            c.push(
-                f.span(),
-                key("secret_file"),
-                "give either secret or secret_file, not both",
-            );
-            return None;
-        }
-        (None, None) => {
-            c.push(span, key("secret"), "missing: give secret or secret_file");
-            return None;
-        }
-        (Some(s), None) => {
-            let Some(text) = s.get_ref().as_str() else {
-                c.push(
-                    s.span(),
-                    key("secret"),
-                    "must be a string (base64, or \"$ENV_VAR\")",
-                );
-                return None;
-            };
-            let value = match text.strip_prefix('$') {
-                Some(var) => match env(var) {
-                    Some(v) => v,
-                    None => {
-                        let msg = format!("environment variable {var:?} is not set");
-                        c.push(s.span(), key("secret"), msg);
-                        return None;
-                    }
-                },
-                None => text.to_string(),
-            };
-            (value, s.span(), "secret")
-        }
-        (None, Some(f)) => {
-            let path = join_clean(base, Path::new(f.get_ref()));
-            match super::read_private_file(&path, MAX_SECRET_FILE) {
-                Ok((v, mode)) => {
-                    if let Some(msg) = super::exposed(&path, mode) {
-                        c.warn(f.span(), key("secret_file"), msg);
-                    }
-                    (v, f.span(), "secret_file")
-                }
-                Err(e) => {
-                    let msg = format!("cannot read {}: {e}", path.display());
-                    c.push(f.span(), key("secret_file"), msg);
-                    return None;
-                }
-            }
-        }
+    let raw = secret::Raw {
+        inline: k.secret.as_ref(),
+        file: k.secret_file.as_ref(),
+        table: span,
     };
+    let secret::Loaded {
+        text: encoded,
+        at,
+        field,
+    } = secret::load(c, &SECRET_FIELDS, raw, key, base, env)?;
     let encoded = encoded.trim();
     let engine = base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
     match engine.decode(encoded) {
@@ -520,6 +481,10 @@ mod tests {
             e.contains(":4: key[1].secret: environment variable \"ZW_UNSET_VAR\" is not set"),
             "{e}"
         );
+        // The older `{env.VAR}` form of tokens reads the same variable
+        // (one loader for secrets and tokens).
+        let braced = parse(&key_toml("secret = \"{env.ZW_TEST_SECRET}\"\n")).expect("ok");
+        assert_eq!(braced.keys[0].key, direct.keys[0].key);
     }
 
     #[test]
@@ -586,6 +551,22 @@ mod tests {
                 .to_string();
             assert!(e.contains("not a regular file"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_secret_file_over_64_kib_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let text = format!("{SECRET}\n{}", " ".repeat(64 * 1024));
+        std::fs::write(dir.path().join("big.key"), text).expect("w");
+        let e = parse_in(dir.path(), &key_toml("secret_file = \"big.key\"\n"))
+            .expect_err("too big")
+            .to_string();
+        assert!(
+            e.contains(":4: key[1].secret_file: cannot read ") && e.contains("big.key"),
+            "{e}"
+        );
+        assert!(e.contains("larger than 65536 bytes"), "{e}");
+        assert!(!e.contains(SECRET), "{e}");
     }
 
     #[test]

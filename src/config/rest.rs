@@ -19,7 +19,7 @@
 //!
 //! [[rest.token]]
 //! name = "controller"             # the git author of its writes
-//! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", "{env.VAR}", or token_file = "path"
+//! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", or token_file = "path"
 //! zones = ["service.local"]       # optional: narrows the token to these zones
 //! names = ["*.ci"]                # optional: and to these owner names (grant syntax)
 //! ```
@@ -27,8 +27,9 @@
 //! A client is an IPv4 address or an IPv6 /64 (see
 //! [`crate::edge::sources`]).
 //!
-//! Like key secrets (see [`super::keys`]), a token never appears in a
-//! message; a `token_file` that group or others may read is a WARN. A zone named here must be served: a `[[zone]]` entry or a
+//! A token is loaded like a key's secret, by `config/secret.rs`: it never
+//! appears in a message; a `token_file` that group or others may read is a
+//! WARN. A zone named here must be served: a `[[zone]]` entry or a
 //! `<zone>.zone` file in `zones_dir`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -41,7 +42,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::keys::Env;
+use super::secret::{self, Env};
 use super::{Checker, ZoneConfig, join_clean, parse_cidr, parse_zone_name};
 use crate::policy::{Grant, Grants};
 use crate::rr::{Name, RecordType};
@@ -60,8 +61,12 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(120);
 /// Default TTL of records a request gives no TTL for (dynresolve's).
 pub const DEFAULT_TTL: u32 = 5;
-/// Largest token file we read.
-const MAX_TOKEN_FILE: u64 = 64 * 1024;
+/// The `token` / `token_file` pair of a `[[rest.token]]`.
+const TOKEN_FIELDS: secret::Kind = secret::Kind {
+    inline: "token",
+    file: "token_file",
+    forms: "the token, \"$ENV_VAR\" or \"{env.VAR}\"",
+};
 
 /// The validated `[rest]` section.
 #[derive(Clone, PartialEq, Eq)]
@@ -215,23 +220,60 @@ pub(super) fn check_rest(
 ) -> Option<RestConfig> {
     let raw_span = raw?;
     let raw = raw_span.get_ref();
-    let listen = match SocketAddr::from_str(raw.listen.get_ref()) {
-        Ok(a) => Some(a),
-        Err(_) => {
-            let msg = format!(
-                "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:8080\")",
-                raw.listen.get_ref()
-            );
-            c.push(raw.listen.span(), "rest.listen", msg);
-            None
-        }
-    };
+    let listen = check_listen_addr(c, &raw.listen);
     let rest_zones = check_zone_list(c, raw.zones.get_ref(), "rest.zones", zones, zones_dir, None);
     if raw.zones.get_ref().is_empty() {
         c.push(raw.zones.span(), "rest.zones", "needs at least one zone");
     }
+    let allow = check_allow(c, &raw.allow);
+    let limits = check_limits(c, raw);
+    let ttl = check_ttl(c, raw.ttl.as_ref());
+    let fallback = check_fallback(c, raw.fallback.as_ref());
+    let tls = check_tls(c, raw, listen, base);
+    let tokens = check_tokens(c, &raw.token, &rest_zones, zones, zones_dir, base, env);
+    if raw.token.is_empty() {
+        c.push(
+            raw_span.span(),
+            "rest.token",
+            "needs at least one [[rest.token]] (every endpoint needs a token)",
+        );
+    }
+    Some(RestConfig {
+        listen: listen?,
+        zones: rest_zones,
+        allow,
+        rate_limit: limits.rate_limit,
+        source_rate_limit: limits.source_rate_limit,
+        auth_failures: limits.auth_failures,
+        max_connections: limits.max_connections,
+        max_per_source: limits.max_per_source,
+        header_timeout: limits.header_timeout,
+        body_timeout: limits.body_timeout,
+        max_lifetime: limits.max_lifetime,
+        ttl,
+        fallback,
+        tls,
+        tokens,
+    })
+}
+
+/// `listen`: an `IP:PORT`.
+fn check_listen_addr(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<SocketAddr> {
+    let addr = SocketAddr::from_str(raw.get_ref()).ok();
+    if addr.is_none() {
+        let msg = format!(
+            "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:8080\")",
+            raw.get_ref()
+        );
+        c.push(raw.span(), "rest.listen", msg);
+    }
+    addr
+}
+
+/// `allow`: the client networks.
+fn check_allow(c: &mut Checker<'_>, raw: &[Spanned<String>]) -> Vec<IpNet> {
     let mut allow = Vec::new();
-    for a in &raw.allow {
+    for a in raw {
         match parse_cidr(a.get_ref()) {
             Some(net) => allow.push(net),
             None => {
@@ -243,6 +285,23 @@ pub(super) fn check_rest(
             }
         }
     }
+    allow
+}
+
+/// The rates, connection caps and timeouts of `[rest]`.
+struct Limits {
+    rate_limit: Option<u32>,
+    source_rate_limit: Option<u32>,
+    auth_failures: Option<u32>,
+    max_connections: usize,
+    max_per_source: usize,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    max_lifetime: Duration,
+}
+
+/// Rates, then connection caps, then timeouts.
+fn check_limits(c: &mut Checker<'_>, raw: &RawRest) -> Limits {
     let rate_limit = check_rate(
         c,
         raw.rate_limit.as_ref(),
@@ -279,31 +338,55 @@ pub(super) fn check_rest(
         let msg = format!("{max_per_source} is more than max_connections ({max_connections})");
         c.push(r.span(), "rest.max_per_source", msg);
     }
-    let header_timeout = c.duration(
-        &raw.header_timeout,
-        "rest.header_timeout",
-        DEFAULT_HEADER_TIMEOUT,
-    );
-    let body_timeout = c.duration(&raw.body_timeout, "rest.body_timeout", DEFAULT_BODY_TIMEOUT);
-    let max_lifetime = c.duration(&raw.max_lifetime, "rest.max_lifetime", DEFAULT_MAX_LIFETIME);
-    let ttl = match &raw.ttl {
-        None => DEFAULT_TTL,
-        Some(t) => match u32::try_from(*t.get_ref()) {
-            Ok(n) if (1..=crate::rr::MAX_TTL).contains(&n) => n,
-            _ => {
-                c.push(t.span(), "rest.ttl", "out of range 1..=2147483647");
-                DEFAULT_TTL
-            }
-        },
+    Limits {
+        rate_limit,
+        source_rate_limit,
+        auth_failures,
+        max_connections,
+        max_per_source,
+        header_timeout: c.duration(
+            &raw.header_timeout,
+            "rest.header_timeout",
+            DEFAULT_HEADER_TIMEOUT,
+        ),
+        body_timeout: c.duration(&raw.body_timeout, "rest.body_timeout", DEFAULT_BODY_TIMEOUT),
+        max_lifetime: c.duration(&raw.max_lifetime, "rest.max_lifetime", DEFAULT_MAX_LIFETIME),
+    }
+}
+
+/// `ttl`: 1..=2^31-1 seconds.
+fn check_ttl(c: &mut Checker<'_>, raw: Option<&Spanned<u64>>) -> u32 {
+    let Some(t) = raw else {
+        return DEFAULT_TTL;
     };
-    let fallback = raw.fallback.as_ref().and_then(|f| {
-        let parsed = Ipv4Addr::from_str(f.get_ref()).ok();
-        if parsed.is_none() {
-            let msg = format!("invalid IPv4 address {:?}", f.get_ref());
-            c.push(f.span(), "rest.fallback", msg);
+    match u32::try_from(*t.get_ref()) {
+        Ok(n) if (1..=crate::rr::MAX_TTL).contains(&n) => n,
+        _ => {
+            c.push(t.span(), "rest.ttl", "out of range 1..=2147483647");
+            DEFAULT_TTL
         }
-        parsed
-    });
+    }
+}
+
+/// `fallback`: an IPv4 address.
+fn check_fallback(c: &mut Checker<'_>, raw: Option<&Spanned<String>>) -> Option<Ipv4Addr> {
+    let f = raw?;
+    let parsed = Ipv4Addr::from_str(f.get_ref()).ok();
+    if parsed.is_none() {
+        let msg = format!("invalid IPv4 address {:?}", f.get_ref());
+        c.push(f.span(), "rest.fallback", msg);
+    }
+    parsed
+}
+
+/// `tls`, resolved against the config's folder; required unless `listen`
+/// is a loopback address.
+fn check_tls(
+    c: &mut Checker<'_>,
+    raw: &RawRest,
+    listen: Option<SocketAddr>,
+    base: &Path,
+) -> Option<TlsFiles> {
     let tls = raw.tls.as_ref().map(|t| {
         let t = t.get_ref();
         TlsFiles {
@@ -322,31 +405,7 @@ pub(super) fn check_rest(
             ),
         );
     }
-    let tokens = check_tokens(c, &raw.token, &rest_zones, zones, zones_dir, base, env);
-    if raw.token.is_empty() {
-        c.push(
-            raw_span.span(),
-            "rest.token",
-            "needs at least one [[rest.token]] (every endpoint needs a token)",
-        );
-    }
-    Some(RestConfig {
-        listen: listen?,
-        zones: rest_zones,
-        allow,
-        rate_limit,
-        source_rate_limit,
-        auth_failures,
-        max_connections,
-        max_per_source,
-        header_timeout,
-        body_timeout,
-        max_lifetime,
-        ttl,
-        fallback,
-        tls,
-        tokens,
-    })
+    tls
 }
 
 /// A per-second (or per-minute) count, 0 meaning unlimited.
@@ -528,7 +587,8 @@ fn check_token_names(
     Grants(grants)
 }
 
-/// Exactly one of `token` (literal, `$VAR`, `{env.VAR}`) and `token_file`.
+/// The token: exactly one of `token` (literal, `$VAR`, or the older
+/// `{env.VAR}`) and `token_file`, loaded by [`secret::load`], then checked.
 /// Messages never quote the token.
 fn check_secret(
     c: &mut Checker<'_>,
@@ -538,61 +598,16 @@ fn check_secret(
     base: &Path,
     env: Env<'_>,
 ) -> Option<String> {
-    let (value, at, field) = match (&t.token, &t.token_file) {
-        (Some(_), Some(f)) => {
-            c.push(
-                f.span(),
-                key("token_file"),
-                "give either token or token_file, not both",
-            );
-            return None;
-        }
-        (None, None) => {
-            c.push(span, key("token"), "missing: give token or token_file");
-            return None;
-        }
-        (Some(s), None) => {
-            let Some(text) = s.get_ref().as_str() else {
-                c.push(
-                    s.span(),
-                    key("token"),
-                    "must be a string (the token, \"$ENV_VAR\" or \"{env.VAR}\")",
-                );
-                return None;
-            };
-            let var = text
-                .strip_prefix('$')
-                .or_else(|| text.strip_prefix("{env.").and_then(|v| v.strip_suffix('}')));
-            let value = match var {
-                Some(var) => match env(var) {
-                    Some(v) => v,
-                    None => {
-                        let msg = format!("environment variable {var:?} is not set");
-                        c.push(s.span(), key("token"), msg);
-                        return None;
-                    }
-                },
-                None => text.to_string(),
-            };
-            (value, s.span(), "token")
-        }
-        (None, Some(f)) => {
-            let path = join_clean(base, Path::new(f.get_ref()));
-            match super::read_private_file(&path, MAX_TOKEN_FILE) {
-                Ok((v, mode)) => {
-                    if let Some(msg) = super::exposed(&path, mode) {
-                        c.warn(f.span(), key("token_file"), msg);
-                    }
-                    (v, f.span(), "token_file")
-                }
-                Err(e) => {
-                    let msg = format!("cannot read {}: {e}", path.display());
-                    c.push(f.span(), key("token_file"), msg);
-                    return None;
-                }
-            }
-        }
+    let raw = secret::Raw {
+        inline: t.token.as_ref(),
+        file: t.token_file.as_ref(),
+        table: span,
     };
+    let secret::Loaded {
+        text: value,
+        at,
+        field,
+    } = secret::load(c, &TOKEN_FIELDS, raw, key, base, env)?;
     let value = value.trim();
     if value.len() < 16 {
         c.push(at, key(field), "the token is shorter than 16 characters");
@@ -834,6 +849,30 @@ mod tests {
                     c.warnings
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_token_file_over_64_kib_or_not_a_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+        std::fs::write(dir.path().join("zones/service.local.zone"), "").expect("write");
+        let big = format!("{TOKEN}\n{}", " ".repeat(64 * 1024));
+        std::fs::write(dir.path().join("big"), big).expect("write");
+        std::fs::create_dir(dir.path().join("adir")).expect("mkdir");
+        for (file, want) in [
+            ("big", "larger than 65536 bytes"),
+            ("adir", "not a regular file"),
+        ] {
+            let text = format!("zones_dir = \"zones\"\n{GOOD}token_file = \"{file}\"\n");
+            let e = Config::from_toml_env(&dir.path().join("zonewright.toml"), &text, &env)
+                .expect_err(file)
+                .to_string();
+            assert!(
+                e.contains(":7: rest.token[1].token_file: cannot read ") && e.contains(want),
+                "{e}"
+            );
+            assert!(!e.contains(TOKEN), "token leaked: {e}");
         }
     }
 }

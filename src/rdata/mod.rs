@@ -29,8 +29,10 @@
 //! `RecordType::Unknown(1)` behaves like `RecordType::A`.
 //!
 //! Also public: [`is_valid_wire`] (is wire RDATA well-formed for its type,
-//! i.e. will its text form be accepted back), and [`name_from_text`] /
-//! [`name_to_text`] for owner names with the same escape rules.
+//! i.e. will its text form be accepted back), and the one parser and
+//! printer of names in presentation form (`name.rs`): [`name_from_text`],
+//! [`name_to_text`] and [`owner_to_text`], which the zone-file reader and
+//! editor use for owner names and `$ORIGIN` too.
 //!
 //! No text form (RFC 3597 `\#` only): NULL, WKS, X25, ISDN, NSAP, GPOS,
 //! NXT, A6, APL, TKEY/TSIG and unassigned codes. SVCB/HTTPS values with
@@ -42,6 +44,7 @@
 //! always a valid index for a non-empty token list.
 
 mod codec;
+mod name;
 mod special;
 
 use std::fmt::Write as _;
@@ -50,9 +53,14 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::rr::wire::Reader;
 use crate::rr::{Name, Rdata, RecordType};
 
+pub use name::{NameError, name_from_text, name_to_text, owner_to_text};
+
 use codec::{
     base32hex_decode, base32hex_encode, base64_decode, base64_encode, hex_decode, hex_encode,
 };
+#[cfg(test)]
+use name::name_to_wire;
+use name::{EscapeError, name_text};
 
 /// One token of RDATA as the zone-file lexer delivers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -672,7 +680,7 @@ fn parse_field(
             let v = parse_period(text).ok_or_else(|| bad("period"))?;
             out.extend_from_slice(&v.to_be_bytes());
         }
-        K::Name => out.extend_from_slice(&parse_name(text, origin, i)?),
+        K::Name => out.extend_from_slice(&wire_name(text, origin, i)?),
         K::Str => {
             let s = parse_char_string(text, i)?;
             push_str(out, &s, i)?;
@@ -723,53 +731,61 @@ fn parse_field(
             let n = if kind == K::Eui48 { 6 } else { 8 };
             out.extend_from_slice(&parse_eui(text, n).ok_or_else(|| bad("EUI address"))?);
         }
-        K::B32 => {
-            let bytes = base32hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?;
-            let len = u8::try_from(bytes.len())
-                .ok()
-                .filter(|&l| l > 0)
-                .ok_or_else(|| err(i, format!("{ty} {field}: must be 1 to 255 octets")))?;
-            out.push(len);
-            out.extend_from_slice(&bytes);
-        }
-        K::Salt => {
-            // RFC 5155 §3.3: "The Salt field is represented as "-" if the
-            // Salt Length field has a value of 0."
-            let bytes = if text == "-" {
-                Vec::new()
-            } else {
-                hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?
-            };
-            if bytes.is_empty() && text != "-" {
-                return Err(err(
-                    i,
-                    format!("{ty} {field}: empty salt must be written \"-\""),
-                ));
-            }
-            let len = u8::try_from(bytes.len())
-                .map_err(|_| err(i, format!("{ty} {field}: longer than 255 octets")))?;
-            out.push(len);
-            out.extend_from_slice(&bytes);
-        }
-        K::CaaTag => {
-            // RFC 8659 §4.1: "The tag length MUST be at least 1"; tags
-            // "MAY contain ASCII characters "a" through "z", "A" through
-            // "Z", and the numbers 0 through 9".
-            if text.is_empty()
-                || text.len() > 255
-                || !text.bytes().all(|c| c.is_ascii_alphanumeric())
-            {
-                return Err(err(
-                    i,
-                    format!("CAA tag \"{text}\" must be 1 to 255 ASCII letters and digits"),
-                ));
-            }
-            out.push(text.len() as u8);
-            out.extend_from_slice(text.as_bytes());
-        }
+        K::B32 => out.extend_from_slice(&parse_b32(ty, field, text, i)?),
+        K::Salt => out.extend_from_slice(&parse_salt(ty, field, text, i)?),
+        K::CaaTag => out.extend_from_slice(&parse_caa_tag(text, i)?),
         K::Strs | K::Hex | K::Base64 | K::Bitmap | K::Raw => {}
     }
     Ok(())
+}
+
+/// NSEC3 next hashed owner: base32hex, as a length-prefixed string.
+fn parse_b32(ty: &str, field: &str, text: &str, i: usize) -> Res<Vec<u8>> {
+    let bytes = base32hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?;
+    let len = u8::try_from(bytes.len())
+        .ok()
+        .filter(|&l| l > 0)
+        .ok_or_else(|| err(i, format!("{ty} {field}: must be 1 to 255 octets")))?;
+    let mut out = vec![len];
+    out.extend_from_slice(&bytes);
+    Ok(out)
+}
+
+/// NSEC3(PARAM) salt: hex, or "-" for none, as a length-prefixed string.
+/// RFC 5155 §3.3: "The Salt field is represented as "-" if the Salt Length
+/// field has a value of 0."
+fn parse_salt(ty: &str, field: &str, text: &str, i: usize) -> Res<Vec<u8>> {
+    let bytes = if text == "-" {
+        Vec::new()
+    } else {
+        hex_decode(text).map_err(|e| err(i, format!("{ty} {field}: {e}")))?
+    };
+    if bytes.is_empty() && text != "-" {
+        return Err(err(
+            i,
+            format!("{ty} {field}: empty salt must be written \"-\""),
+        ));
+    }
+    let len = u8::try_from(bytes.len())
+        .map_err(|_| err(i, format!("{ty} {field}: longer than 255 octets")))?;
+    let mut out = vec![len];
+    out.extend_from_slice(&bytes);
+    Ok(out)
+}
+
+/// A CAA tag as a length-prefixed string. RFC 8659 §4.1: "The tag length
+/// MUST be at least 1"; tags "MAY contain ASCII characters "a" through
+/// "z", "A" through "Z", and the numbers 0 through 9".
+fn parse_caa_tag(text: &str, i: usize) -> Res<Vec<u8>> {
+    if text.is_empty() || text.len() > 255 || !text.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(err(
+            i,
+            format!("CAA tag \"{text}\" must be 1 to 255 ASCII letters and digits"),
+        ));
+    }
+    let mut out = vec![text.len() as u8];
+    out.extend_from_slice(text.as_bytes());
+    Ok(out)
 }
 
 fn push_str(out: &mut Vec<u8>, s: &[u8], i: usize) -> Res<()> {
@@ -851,33 +867,18 @@ fn unescape(text: &str, i: usize) -> Res<Vec<u8>> {
             k += 1;
             continue;
         }
-        let Some(&next) = b.get(k + 1) else {
-            return Err(err(
-                i,
-                format!("dangling backslash at the end of \"{text}\""),
-            ));
-        };
-        if next.is_ascii_digit() {
-            let digits = b
-                .get(k + 1..k + 4)
-                .filter(|d| d.iter().all(u8::is_ascii_digit));
-            let Some(d) = digits else {
-                return Err(err(
-                    i,
-                    format!("escape \\DDD needs three digits in \"{text}\""),
-                ));
+        let (octet, len) = name::escape_at(b, k).map_err(|e| {
+            let why = match e {
+                EscapeError::Dangling => format!("dangling backslash at the end of \"{text}\""),
+                EscapeError::ShortDecimal => {
+                    format!("escape \\DDD needs three digits in \"{text}\"")
+                }
+                EscapeError::Over255(v) => format!("escape \\{v} is more than 255 in \"{text}\""),
             };
-            let v = d
-                .iter()
-                .fold(0u32, |acc, &x| acc * 10 + u32::from(x - b'0'));
-            let v = u8::try_from(v)
-                .map_err(|_| err(i, format!("escape \\{v} is more than 255 in \"{text}\"")))?;
-            out.push(v);
-            k += 4;
-        } else {
-            out.push(next);
-            k += 2;
-        }
+            err(i, why)
+        })?;
+        out.push(octet);
+        k += len;
     }
     Ok(out)
 }
@@ -899,117 +900,10 @@ fn parse_char_string(text: &str, i: usize) -> Res<Vec<u8>> {
     Ok(s)
 }
 
-/// Domain name in presentation form -> uncompressed wire form.
-/// RFC 1035 §5.1: "Domain names that end in a dot are called absolute, and
-/// are taken as complete. Domain names which do not end in a dot are called
-/// relative; the actual domain name is the concatenation of the relative
-/// part with an origin"; "@" denotes the current origin.
-pub(crate) fn parse_name(text: &str, origin: &Name, i: usize) -> Res<Vec<u8>> {
-    let bad = |why: &str| err(i, format!("invalid domain name \"{text}\": {why}"));
-    if text == "@" {
-        return Ok(name_to_wire(origin));
-    }
-    if text == "." {
-        return Ok(vec![0]);
-    }
-    if text.is_empty() {
-        return Err(bad("empty"));
-    }
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len() + 2);
-    let mut label: Vec<u8> = Vec::new();
-    let mut absolute = false;
-    let mut k = 0usize;
-    let flush = |label: &mut Vec<u8>, out: &mut Vec<u8>| -> Res<()> {
-        if label.is_empty() {
-            return Err(bad("empty label"));
-        }
-        if label.len() > 63 {
-            return Err(bad("label longer than 63 octets"));
-        }
-        out.push(label.len() as u8);
-        out.append(label);
-        Ok(())
-    };
-    while let Some(&c) = b.get(k) {
-        match c {
-            b'.' => {
-                flush(&mut label, &mut out)?;
-                k += 1;
-                if k == b.len() {
-                    absolute = true;
-                }
-            }
-            b'\\' => {
-                let Some(&next) = b.get(k + 1) else {
-                    return Err(bad("dangling backslash"));
-                };
-                if next.is_ascii_digit() {
-                    let d = b
-                        .get(k + 1..k + 4)
-                        .filter(|d| d.iter().all(u8::is_ascii_digit))
-                        .ok_or_else(|| bad("\\DDD needs three digits"))?;
-                    let v = d
-                        .iter()
-                        .fold(0u32, |acc, &x| acc * 10 + u32::from(x - b'0'));
-                    label.push(u8::try_from(v).map_err(|_| bad("\\DDD more than 255"))?);
-                    k += 4;
-                } else {
-                    label.push(next);
-                    k += 2;
-                }
-            }
-            _ => {
-                label.push(c);
-                k += 1;
-            }
-        }
-    }
-    if !absolute {
-        flush(&mut label, &mut out)?;
-        out.extend_from_slice(&name_to_wire(origin));
-    } else {
-        out.push(0);
-    }
-    // RFC 1035 §2.3.4: "names 255 octets or less".
-    if out.len() > 255 {
-        return Err(bad("longer than 255 octets"));
-    }
-    Ok(out)
-}
-
-/// Parses a domain name in presentation form (owner names, `$ORIGIN`):
-/// `@`, relative names completed with `origin`, `\.`, `\X` and `\DDD`
-/// escapes, case preserved. The error's `token` is 0.
-///
-/// Prefer this to hickory's `Name::parse`, which (0.26.3) decodes `\DDD`
-/// wrongly (`\065bc` -> `5bc`), lower-cases, rejects `@` and `\ `, and
-/// accepts a dangling backslash.
-pub fn name_from_text(text: &str, origin: &Name) -> Result<Name, RdataError> {
-    let wire = parse_name(text, origin, 0)?;
-    let mut decoder = hickory_proto::serialize::binary::BinDecoder::new(&wire);
-    <Name as hickory_proto::serialize::binary::BinDecodable>::read(&mut decoder)
-        .map_err(|e| err(0, format!("invalid domain name \"{text}\": {e}")))
-}
-
-/// A name in presentation form, as [`to_text`] writes names in RDATA:
-/// relative to `origin` (`@` for the origin) when below it with the same
-/// spelling, otherwise absolute with a trailing dot; special characters
-/// escaped so that [`name_from_text`] reads it back exactly.
-pub fn name_to_text(name: &Name, origin: Option<&Name>) -> String {
-    let labels: Vec<&[u8]> = name.iter().collect();
-    name_text(&labels, origin)
-}
-
-/// Uncompressed wire form of a hickory name (treated as absolute).
-fn name_to_wire(name: &Name) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.iter() {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label);
-    }
-    out.push(0);
-    out
+/// A domain name in RDATA (token `i`) -> uncompressed wire form.
+fn wire_name(text: &str, origin: &Name, i: usize) -> Res<Vec<u8>> {
+    name::name_wire(text, origin)
+        .map_err(|why| err(i, format!("invalid domain name \"{text}\": {why}")))
 }
 
 /// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
@@ -1203,61 +1097,6 @@ fn decode_bitmap(b: &[u8]) -> Option<Vec<u16>> {
 // Wire -> text
 // ---------------------------------------------------------------------------
 
-/// Escapes one label for presentation (RFC 1035 §5.1 / RFC 4343 §2.1);
-/// the zone-file editor writes owner names with it too.
-pub fn push_label(out: &mut String, label: &[u8]) {
-    for &c in label {
-        match c {
-            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                out.push('\\');
-                out.push(char::from(c));
-            }
-            0x21..=0x7e => out.push(char::from(c)),
-            _ => {
-                let _ = write!(out, "\\{c:03}");
-            }
-        }
-    }
-}
-
-/// A name in presentation form: absolute with a trailing dot, or relative
-/// to `origin` (`@` for the origin itself) when it is at or below it and
-/// its trailing labels are spelled exactly like the origin's (so case is
-/// preserved through a round trip). A root origin gives absolute names.
-fn name_text(labels: &[&[u8]], origin: Option<&Name>) -> String {
-    if let Some(origin) = origin.filter(|o| !o.is_root()) {
-        let olabels: Vec<&[u8]> = origin.iter().collect();
-        if labels.len() >= olabels.len() {
-            let split = labels.len() - olabels.len();
-            let (head, tail) = labels.split_at(split);
-            // Exact (case-sensitive) match, so that writing the name
-            // relative and completing it again reproduces the same octets.
-            if tail.iter().zip(&olabels).all(|(a, b)| a == b) {
-                if head.is_empty() {
-                    return "@".to_string();
-                }
-                let mut out = String::new();
-                for (i, l) in head.iter().enumerate() {
-                    if i > 0 {
-                        out.push('.');
-                    }
-                    push_label(&mut out, l);
-                }
-                return out;
-            }
-        }
-    }
-    if labels.is_empty() {
-        return ".".to_string();
-    }
-    let mut out = String::new();
-    for l in labels {
-        push_label(&mut out, l);
-        out.push('.');
-    }
-    out
-}
-
 /// A quoted character-string: `"` and `\` escaped, bytes outside
 /// printable ASCII as `\DDD`.
 fn quoted(s: &[u8]) -> String {
@@ -1345,20 +1184,8 @@ fn fields_to_text(
                 let o: [u8; 16] = r.take(16)?.try_into().ok()?;
                 parts.push(Ipv6Addr::from(o).to_string());
             }
-            K::Hex => {
-                let rest = r.rest();
-                if rest.is_empty() {
-                    return None;
-                }
-                parts.push(hex_encode(rest));
-            }
-            K::Base64 => {
-                let rest = r.rest();
-                if rest.is_empty() {
-                    return None;
-                }
-                parts.push(base64_encode(rest));
-            }
+            K::Hex => parts.push(rest_text(&mut r, hex_encode)?),
+            K::Base64 => parts.push(rest_text(&mut r, base64_encode)?),
             K::Alg => parts.push(r.u8()?.to_string()),
             K::Type => parts.push(code_to_text(r.u16()?)),
             K::Time => parts.push(format_time(r.u32()?)),
@@ -1367,48 +1194,59 @@ fn fields_to_text(
                     parts.push(code_to_text(t));
                 }
             }
-            K::CertType => {
-                let v = r.u16()?;
-                parts.push(match CERT_TYPES.iter().find(|(c, _)| *c == v) {
-                    Some((_, n)) => (*n).to_string(),
-                    None => v.to_string(),
-                });
-            }
-            K::Eui48 | K::Eui64 => {
-                let n = if kind == K::Eui48 { 6 } else { 8 };
-                let bytes = r.take(n)?;
-                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                parts.push(hex.join("-"));
-            }
-            K::B32 => {
-                let s = r.string()?;
-                if s.is_empty() {
-                    return None;
-                }
-                parts.push(base32hex_encode(s));
-            }
-            K::Salt => {
-                let s = r.string()?;
-                parts.push(if s.is_empty() {
-                    "-".to_string()
-                } else {
-                    hex_encode(s)
-                });
-            }
+            K::CertType => parts.push(cert_type_text(r.u16()?)),
+            K::Eui48 => parts.push(eui_text(r.take(6)?)),
+            K::Eui64 => parts.push(eui_text(r.take(8)?)),
+            K::B32 => parts.push(b32_text(r.string()?)?),
+            K::Salt => parts.push(salt_text(r.string()?)),
             K::Raw => parts.push(quoted(r.rest())),
-            K::CaaTag => {
-                let s = r.string()?;
-                if s.is_empty() || !s.iter().all(u8::is_ascii_alphanumeric) {
-                    return None;
-                }
-                parts.push(String::from_utf8_lossy(s).into_owned());
-            }
+            K::CaaTag => parts.push(caa_tag_text(r.string()?)?),
         }
     }
     if !r.done() {
         return None;
     }
     Some(parts.join(" "))
+}
+
+/// The rest of the RDATA (hex or base64), which may not be empty.
+fn rest_text(r: &mut Reader<'_>, encode: fn(&[u8]) -> String) -> Option<String> {
+    let rest = r.rest();
+    (!rest.is_empty()).then(|| encode(rest))
+}
+
+/// A certificate type: its mnemonic, else its number.
+fn cert_type_text(v: u16) -> String {
+    match CERT_TYPES.iter().find(|(c, _)| *c == v) {
+        Some((_, n)) => (*n).to_string(),
+        None => v.to_string(),
+    }
+}
+
+/// An EUI-48 or EUI-64 address: hex pairs joined by '-'.
+fn eui_text(bytes: &[u8]) -> String {
+    let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex.join("-")
+}
+
+/// NSEC3 next hashed owner (not empty), in base32hex.
+fn b32_text(s: &[u8]) -> Option<String> {
+    (!s.is_empty()).then(|| base32hex_encode(s))
+}
+
+/// NSEC3(PARAM) salt: hex, or "-" for none.
+fn salt_text(s: &[u8]) -> String {
+    if s.is_empty() {
+        "-".to_string()
+    } else {
+        hex_encode(s)
+    }
+}
+
+/// A CAA tag: 1 or more ASCII letters and digits.
+fn caa_tag_text(s: &[u8]) -> Option<String> {
+    (!s.is_empty() && s.iter().all(u8::is_ascii_alphanumeric))
+        .then(|| String::from_utf8_lossy(s).into_owned())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use hickory_proto::rr::{RData, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use super::codec::{base64_decode, base64_encode, hex_decode, hex_encode};
-use super::{Reader, Res, Token, err, name_text, parse_decimal, parse_name};
+use super::{Reader, Res, Token, err, name_text, parse_decimal, wire_name};
 use crate::rr::Name;
 
 pub(super) fn from_text(
@@ -335,7 +335,7 @@ fn ipseckey_from_text(tokens: &[Token<'_>], origin: &Name) -> Res<Vec<u8>> {
                 .map_err(|_| err(3, format!("invalid IPv6 address \"{gw}\"")))?;
             out.extend_from_slice(&a.octets());
         }
-        3 => out.extend_from_slice(&parse_name(gw, origin, 3)?),
+        3 => out.extend_from_slice(&wire_name(gw, origin, 3)?),
         _ => {
             return Err(err(
                 1,
@@ -408,7 +408,7 @@ fn hip_from_text(tokens: &[Token<'_>], origin: &Name) -> Res<Vec<u8>> {
     out.extend_from_slice(&hit);
     out.extend_from_slice(&pk);
     for (i, t) in tokens.iter().enumerate().skip(3) {
-        out.extend_from_slice(&parse_name(t.text, origin, i)?);
+        out.extend_from_slice(&wire_name(t.text, origin, i)?);
     }
     Ok(out)
 }
@@ -464,6 +464,34 @@ fn svcb_params(wire: &[u8]) -> Option<(u16, usize, SvcParams<'_>)> {
 /// parsed here (relative names, escapes) and spliced into hickory's output,
 /// and the params are sorted into wire order.
 fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> Res<Vec<u8>> {
+    let (prio, target) = svcb_head(ty, tokens, origin)?;
+    let params = svcb_param_texts(ty, tokens)?;
+    let (encoded, last) = svcb_encode_params(code, ty, prio, &params)?;
+    let params = svcb_split_params(ty, &encoded, last)?;
+    let mut out = prio.to_be_bytes().to_vec();
+    out.extend_from_slice(&target);
+    for (key, value) in params {
+        // RFC 9460 §8 (mandatory): "the keys are represented by their numeric
+        // values in network byte order, concatenated in strictly increasing
+        // numeric order" -- hickory keeps the order as written.
+        let sorted;
+        let value = if key == 0 {
+            sorted = sorted_mandatory(ty, value, last)?;
+            &sorted[..]
+        } else {
+            value
+        };
+        out.extend_from_slice(&key.to_be_bytes());
+        let len = u16::try_from(value.len())
+            .map_err(|_| err(last, format!("{ty}: parameter too long")))?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(value);
+    }
+    Ok(out)
+}
+
+/// The priority and the target name (wire form).
+fn svcb_head(ty: &str, tokens: &[Token<'_>], origin: &Name) -> Res<(u16, Vec<u8>)> {
     if tokens.len() < 2 {
         return Err(missing(
             tokens,
@@ -479,14 +507,21 @@ fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> R
                 format!("{ty} priority: invalid number \"{prio_text}\" (must be 0..=65535)"),
             )
         })?;
-    let target = parse_name(tokens.get(1).map_or("", |t| t.text), origin, 1)?;
+    let target = wire_name(tokens.get(1).map_or("", |t| t.text), origin, 1)?;
+    Ok((prio, target))
+}
 
-    // Rebuild the params as text for hickory's lexer: `key=value`, with a
-    // quoted value re-quoted; `key=` followed by a quoted token is joined.
-    // RFC 9460 §2.1: "SvcParams in presentation format MAY appear in any
-    // order, but keys MUST NOT be repeated"; hickory wants wire order, so
-    // sort by key number first.
-    let mut params: Vec<(u32, usize, String)> = Vec::new();
+/// One SvcParam as text for hickory: (key number, `u32::MAX` when unknown;
+/// the index of its token; `key=value`).
+type ParamText = (u32, usize, String);
+
+/// Rebuilds the params as text for hickory's lexer: `key=value`, with a
+/// quoted value re-quoted; `key=` followed by a quoted token is joined.
+/// RFC 9460 §2.1: "SvcParams in presentation format MAY appear in any
+/// order, but keys MUST NOT be repeated"; hickory wants wire order, so
+/// they are sorted by key number.
+fn svcb_param_texts(ty: &str, tokens: &[Token<'_>]) -> Res<Vec<ParamText>> {
+    let mut params: Vec<ParamText> = Vec::new();
     let mut i = 2;
     while let Some(tok) = tokens.get(i) {
         if tok.quoted {
@@ -530,8 +565,20 @@ fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> R
         i += 1;
     }
     params.sort_by_key(|(k, _, _)| *k);
+    Ok(params)
+}
+
+/// The params parsed and encoded by hickory (with a root target), as wire
+/// SvcParams; and the token index its errors point at (the first unknown
+/// key, else the last param).
+fn svcb_encode_params(
+    code: u16,
+    ty: &str,
+    prio: u16,
+    params: &[ParamText],
+) -> Res<(Vec<u8>, usize)> {
     let mut text = format!("{prio} .");
-    for (_, _, p) in &params {
+    for (_, _, p) in params {
         text.push(' ');
         text.push_str(p);
     }
@@ -562,8 +609,13 @@ fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> R
     let params_wire = buf
         .get(3..)
         .ok_or_else(|| err(last, format!("{ty}: unexpected encoder output")))?;
-    let mut params: Vec<(u16, &[u8])> = Vec::new();
-    let mut r = Reader::new(params_wire);
+    Ok((params_wire.to_vec(), last))
+}
+
+/// Wire SvcParams -> (key, value) pairs sorted by key, each key once.
+fn svcb_split_params<'w>(ty: &str, wire: &'w [u8], last: usize) -> Res<SvcParams<'w>> {
+    let mut params: SvcParams<'w> = Vec::new();
+    let mut r = Reader::new(wire);
     while !r.done() {
         let parsed = (|| {
             let key = r.u16()?;
@@ -579,40 +631,23 @@ fn svcb_from_text(code: u16, ty: &str, tokens: &[Token<'_>], origin: &Name) -> R
             format!("{ty}: a SvcParamKey appears more than once"),
         ));
     }
-    let mut out = prio.to_be_bytes().to_vec();
-    out.extend_from_slice(&target);
-    for (key, value) in params {
-        // RFC 9460 §8 (mandatory): "the keys are represented by their numeric
-        // values in network byte order, concatenated in strictly increasing
-        // numeric order" -- hickory keeps the order as written.
-        let sorted;
-        let value = if key == 0 {
-            let mut keys: Vec<u16> = value
-                .chunks(2)
-                .map(|c| match c {
-                    [a, b] => Ok(u16::from_be_bytes([*a, *b])),
-                    _ => Err(err(last, format!("{ty}: malformed mandatory list"))),
-                })
-                .collect::<Res<_>>()?;
-            keys.sort_unstable();
-            if keys.windows(2).any(|w| matches!(w, [a, b] if a == b)) {
-                return Err(err(last, format!("{ty}: mandatory lists a key twice")));
-            }
-            sorted = keys
-                .iter()
-                .flat_map(|k| k.to_be_bytes())
-                .collect::<Vec<u8>>();
-            &sorted[..]
-        } else {
-            value
-        };
-        out.extend_from_slice(&key.to_be_bytes());
-        let len = u16::try_from(value.len())
-            .map_err(|_| err(last, format!("{ty}: parameter too long")))?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(value);
+    Ok(params)
+}
+
+/// A `mandatory` value with its keys in increasing order, each once.
+fn sorted_mandatory(ty: &str, value: &[u8], last: usize) -> Res<Vec<u8>> {
+    let mut keys: Vec<u16> = value
+        .chunks(2)
+        .map(|c| match c {
+            [a, b] => Ok(u16::from_be_bytes([*a, *b])),
+            _ => Err(err(last, format!("{ty}: malformed mandatory list"))),
+        })
+        .collect::<Res<_>>()?;
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| matches!(w, [a, b] if a == b)) {
+        return Err(err(last, format!("{ty}: mandatory lists a key twice")));
     }
-    Ok(out)
+    Ok(keys.iter().flat_map(|k| k.to_be_bytes()).collect())
 }
 
 const SVC_KEYS: &[&str] = &[

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::rdata;
 use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial};
 
-use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, State, name_text};
+use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, State};
 use super::{Document, Rendered, ZoneError};
 
 /// Identity of an RR for [`Rr::same_rr`]: lower-cased owner, type, canonical
@@ -202,7 +202,7 @@ fn owner_fix(text: &str, start: usize, r: &RecordEntry) -> Edit {
         s.bytes().take_while(|b| *b == b' ' || *b == b'\t').count()
     });
     let ws = text.get(start..start + ws_len).unwrap_or("");
-    let owner = name_text(&r.rr.name, &r.origin);
+    let owner = rdata::owner_to_text(&r.rr.name, &r.origin);
     let sep = if ws.contains('\t') {
         ws.to_string()
     } else if ws.len() > owner.len() {
@@ -255,7 +255,7 @@ fn separator(doc: &Document, file: usize) -> &'static str {
 fn record_line(rr: &Rr, origin: &Name, sep: &str) -> String {
     format!(
         "{owner}{sep}{ttl}{sep}IN{sep}{ty}{sep}{rd}\n",
-        owner = name_text(&rr.name, origin),
+        owner = rdata::owner_to_text(&rr.name, origin),
         ttl = rr.ttl,
         ty = rdata::type_to_text(rr.rtype),
         rd = rdata::to_text(rr.rtype, &rr.rdata, Some(origin)),
@@ -775,7 +775,8 @@ fn newlines(s: &str) -> u32 {
     u32::try_from(s.bytes().filter(|&b| b == b'\n').count()).unwrap_or(u32::MAX)
 }
 
-/// The new text of one changed file as it is built.
+/// The new text of one changed file as it is built, and the parser state
+/// at its end.
 struct Out {
     text: String,
     entries: Vec<Entry>,
@@ -784,6 +785,10 @@ struct Out {
     line: u32,
     /// Start (byte, line) of new text not parsed yet.
     region: Option<(usize, u32)>,
+    st: State,
+    /// Old entry index of the last untouched record, whose owner is the
+    /// previous owner (cloned into `st` only when new text is parsed).
+    last_owner_at: Option<usize>,
 }
 
 impl Out {
@@ -824,44 +829,57 @@ impl Rebuild<'_> {
         m.unwrap_or_else(|| RecMeta::of(r))
     }
 
-    fn file(&mut self, fi: usize, mut st: State) -> Result<(), ZoneError> {
+    /// Rebuilds file `fi` (read with the state `st`) and the files it
+    /// includes.
+    fn file(&mut self, fi: usize, st: State) -> Result<(), ZoneError> {
         let doc = self.doc;
         let Some(f) = doc.files.get(fi) else {
             return Ok(());
         };
-        if !self.changed.get(fi).copied().unwrap_or(false) {
-            for (ei, e) in f.entries.iter().enumerate() {
-                match &e.kind {
-                    EntryKind::Origin(o) => st.origin = o.clone(),
-                    EntryKind::Ttl(t) => st.default_ttl = Some(*t),
-                    EntryKind::Record(r) => {
-                        let m = self.next_old_meta(r);
-                        self.records.push((fi, ei));
-                        self.meta.push(m);
-                        st.last_ttl = Some(m.ttl);
-                    }
-                    EntryKind::Include { origin, file, .. } => {
-                        self.file(*file, child_state(origin, &st))?;
-                    }
-                    EntryKind::Blank | EntryKind::Comment => {}
-                }
-            }
-            if let Some(slot) = self.files.get_mut(fi) {
-                *slot = Some(f.clone());
-            }
-            return Ok(());
+        if self.changed.get(fi).copied().unwrap_or(false) {
+            self.changed_file(fi, f, st)
+        } else {
+            self.unchanged_file(fi, f, st)
         }
+    }
+
+    /// A file without edits: kept as it is, its records counted.
+    fn unchanged_file(&mut self, fi: usize, f: &FileDoc, mut st: State) -> Result<(), ZoneError> {
+        for (ei, e) in f.entries.iter().enumerate() {
+            match &e.kind {
+                EntryKind::Origin(o) => st.origin = o.clone(),
+                EntryKind::Ttl(t) => st.default_ttl = Some(*t),
+                EntryKind::Record(r) => {
+                    let m = self.next_old_meta(r);
+                    self.records.push((fi, ei));
+                    self.meta.push(m);
+                    st.last_ttl = Some(m.ttl);
+                }
+                EntryKind::Include { origin, file, .. } => {
+                    self.file(*file, child_state(origin, &st))?;
+                }
+                EntryKind::Blank | EntryKind::Comment => {}
+            }
+        }
+        if let Some(slot) = self.files.get_mut(fi) {
+            *slot = Some(f.clone());
+        }
+        Ok(())
+    }
+
+    /// A file with edits: its entries in order, each kept (moved), deleted
+    /// or edited, with the lines inserted before them; new text is parsed
+    /// as it ends.
+    fn changed_file(&mut self, fi: usize, f: &FileDoc, st: State) -> Result<(), ZoneError> {
         let es: &[Edit] = self.edits.get(fi).map_or(&[], Vec::as_slice);
-        let text = &f.text;
         let mut out = Out {
-            text: String::with_capacity(text.len() + 256),
+            text: String::with_capacity(f.text.len() + 256),
             entries: Vec::with_capacity(f.entries.len() + 8),
             line: 1,
             region: None,
+            st,
+            last_owner_at: None,
         };
-        // Old entry index of the last untouched record, whose owner is the
-        // previous owner (cloned into `st` only when new text is parsed).
-        let mut last_owner_at: Option<usize> = None;
         let mut k = 0usize;
         for (oi, entry) in f.entries.iter().enumerate() {
             while let Some(e) = es.get(k)
@@ -882,61 +900,10 @@ impl Rebuild<'_> {
             };
             let inside = es.get(first..k).unwrap_or(&[]);
             if inside.is_empty() {
-                self.flush(fi, &mut out, &mut st, &mut last_owner_at)?;
-                let by = out.text.len() as isize - entry.start as isize;
-                let lines = i64::from(out.line) - i64::from(entry.first_line);
-                let mut m = moved(entry, by, lines);
-                let body = text.get(entry.start..entry.end).unwrap_or("");
-                out.text.push_str(body);
-                out.line = shift_line(entry.last_line, lines);
-                if body.ends_with('\n') {
-                    out.line = out.line.saturating_add(1);
-                }
-                match &mut m.kind {
-                    EntryKind::Origin(o) => st.origin = o.clone(),
-                    EntryKind::Ttl(t) => st.default_ttl = Some(*t),
-                    EntryKind::Record(r) => {
-                        let m = old.unwrap_or_else(|| RecMeta::of(r));
-                        self.records.push((fi, out.entries.len()));
-                        self.meta.push(m);
-                        st.last_ttl = Some(m.ttl);
-                        last_owner_at = Some(oi);
-                    }
-                    EntryKind::Include { origin, file, .. } => {
-                        let child = child_state(origin, &st);
-                        self.file(*file, child)?;
-                    }
-                    EntryKind::Blank | EntryKind::Comment => {}
-                }
-                out.entries.push(m);
-                continue;
+                self.keep_entry(fi, f, &mut out, oi, old)?;
+            } else {
+                self.edit_entry(fi, f, &mut out, oi, inside)?;
             }
-            let deleted = matches!(inside, [e] if !e.fresh_line
-                && e.start == entry.start
-                && e.end == entry.end
-                && e.text.is_empty());
-            if deleted {
-                continue;
-            }
-            if !matches!(entry.kind, EntryKind::Record(_)) {
-                return Err(internal(&f.name, entry.first_line, "edit outside a record"));
-            }
-            self.dirty.push((fi, oi));
-            out.open_region();
-            let mut at = entry.start;
-            for e in inside {
-                if e.start < at || e.end > entry.end {
-                    return Err(internal(&f.name, entry.first_line, "overlapping edits"));
-                }
-                out.push_new(text.get(at..e.start).unwrap_or(""));
-                if e.fresh_line {
-                    out.insert_line(&e.text);
-                } else {
-                    out.push_new(&e.text);
-                }
-                at = e.end;
-            }
-            out.push_new(text.get(at..entry.end).unwrap_or(""));
         }
         while let Some(e) = es.get(k) {
             if !e.fresh_line {
@@ -945,43 +912,123 @@ impl Rebuild<'_> {
             out.insert_line(&e.text);
             k += 1;
         }
-        self.flush(fi, &mut out, &mut st, &mut last_owner_at)?;
+        self.flush(fi, &mut out)?;
         if let Some(slot) = self.files.get_mut(fi) {
             *slot = Some(FileDoc {
                 name: f.name.clone(),
                 text: out.text,
                 entries: out.entries,
-                final_origin: st.origin,
+                final_origin: out.st.origin,
             });
         }
         Ok(())
     }
 
-    /// Parses the pending new text of a changed file.
-    fn flush(
+    /// Untouched entry `oi` of a changed file, moved to the end of `out`
+    /// (after the pending new text is parsed); `old` is its record's meta.
+    fn keep_entry(
         &mut self,
         fi: usize,
+        f: &FileDoc,
         out: &mut Out,
-        st: &mut State,
-        last_owner_at: &mut Option<usize>,
+        oi: usize,
+        old: Option<RecMeta>,
     ) -> Result<(), ZoneError> {
+        let Some(entry) = f.entries.get(oi) else {
+            return Ok(());
+        };
+        self.flush(fi, out)?;
+        let by = out.text.len() as isize - entry.start as isize;
+        let lines = i64::from(out.line) - i64::from(entry.first_line);
+        let mut m = moved(entry, by, lines);
+        let body = f.text.get(entry.start..entry.end).unwrap_or("");
+        out.text.push_str(body);
+        out.line = shift_line(entry.last_line, lines);
+        if body.ends_with('\n') {
+            out.line = out.line.saturating_add(1);
+        }
+        match &mut m.kind {
+            EntryKind::Origin(o) => out.st.origin = o.clone(),
+            EntryKind::Ttl(t) => out.st.default_ttl = Some(*t),
+            EntryKind::Record(r) => {
+                let m = old.unwrap_or_else(|| RecMeta::of(r));
+                self.records.push((fi, out.entries.len()));
+                self.meta.push(m);
+                out.st.last_ttl = Some(m.ttl);
+                out.last_owner_at = Some(oi);
+            }
+            EntryKind::Include { origin, file, .. } => {
+                let child = child_state(origin, &out.st);
+                self.file(*file, child)?;
+            }
+            EntryKind::Blank | EntryKind::Comment => {}
+        }
+        out.entries.push(m);
+        Ok(())
+    }
+
+    /// Entry `oi` of a changed file with the edits `inside` it: deleted
+    /// whole, or its text with the edits applied, as new text to parse.
+    fn edit_entry(
+        &mut self,
+        fi: usize,
+        f: &FileDoc,
+        out: &mut Out,
+        oi: usize,
+        inside: &[Edit],
+    ) -> Result<(), ZoneError> {
+        let Some(entry) = f.entries.get(oi) else {
+            return Ok(());
+        };
+        let deleted = matches!(inside, [e] if !e.fresh_line
+            && e.start == entry.start
+            && e.end == entry.end
+            && e.text.is_empty());
+        if deleted {
+            return Ok(());
+        }
+        if !matches!(entry.kind, EntryKind::Record(_)) {
+            return Err(internal(&f.name, entry.first_line, "edit outside a record"));
+        }
+        self.dirty.push((fi, oi));
+        out.open_region();
+        let mut at = entry.start;
+        for e in inside {
+            if e.start < at || e.end > entry.end {
+                return Err(internal(&f.name, entry.first_line, "overlapping edits"));
+            }
+            out.push_new(f.text.get(at..e.start).unwrap_or(""));
+            if e.fresh_line {
+                out.insert_line(&e.text);
+            } else {
+                out.push_new(&e.text);
+            }
+            at = e.end;
+        }
+        out.push_new(f.text.get(at..entry.end).unwrap_or(""));
+        Ok(())
+    }
+
+    /// Parses the pending new text of a changed file.
+    fn flush(&mut self, fi: usize, out: &mut Out) -> Result<(), ZoneError> {
         let Some((start, line)) = out.region.take() else {
             return Ok(());
         };
         let Some(f) = self.doc.files.get(fi) else {
             return Ok(());
         };
-        if let Some(oi) = last_owner_at.take()
+        if let Some(oi) = out.last_owner_at.take()
             && let Some(EntryKind::Record(r)) = f.entries.get(oi).map(|e| &e.kind)
         {
-            st.last_owner = Some(r.rr.name.clone());
+            out.st.last_owner = Some(r.rr.name.clone());
         }
-        let parsed = parse::parse_region(&f.name, &out.text, start, line, st).map_err(|e| {
-            error_at(
-                e.location,
-                format!("internal: the edited text does not parse: {}", e.message),
-            )
-        })?;
+        let parsed =
+            parse::parse_region(&f.name, &out.text, start, line, &mut out.st).map_err(|e| {
+                error_at(
+                    e.location,
+                    format!("internal: the edited text does not parse: {}", e.message),
+                )
+            })?;
         for e in parsed {
             if let EntryKind::Record(r) = &e.kind {
                 self.records.push((fi, out.entries.len()));

@@ -77,147 +77,194 @@ fn is_delim(b: u8) -> bool {
 /// Splits `text` into entries. Never panics; every byte of `text` belongs to
 /// exactly one entry, in order.
 pub fn lex(text: &str) -> Vec<LexEntry> {
-    let bytes = text.as_bytes();
-    let mut entries = Vec::new();
-    let mut pos = 0usize;
-    let mut line: u32 = 1;
-    // Byte offset and character count at the start of the current line.
-    let mut line_start = 0usize;
-    let col_of = |line_start: usize, at: usize| -> u32 {
-        let chars = text.get(line_start..at).map_or(0, |s| s.chars().count());
-        u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
+    let mut lexer = Lexer {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        line: 1,
+        line_start: 0,
     };
+    let mut entries = Vec::new();
+    while lexer.pos < lexer.bytes.len() {
+        entries.push(lexer.entry());
+    }
+    entries
+}
 
-    while pos < bytes.len() {
+/// Where the lexer is in the text.
+struct Lexer<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+    /// 1-based number of the current line.
+    line: u32,
+    /// Byte offset of the start of the current line.
+    line_start: usize,
+}
+
+impl Lexer<'_> {
+    /// 1-based column, in characters, of byte `at` of the current line.
+    fn col(&self, at: usize) -> u32 {
+        let chars = self
+            .text
+            .get(self.line_start..at)
+            .map_or(0, |s| s.chars().count());
+        u32::try_from(chars).unwrap_or(u32::MAX).saturating_add(1)
+    }
+
+    /// One entry from `pos`: up to and including the first newline outside
+    /// parentheses (or the end of the text).
+    fn entry(&mut self) -> LexEntry {
         let mut entry = LexEntry {
-            start: pos,
-            end: pos,
-            first_line: line,
-            last_line: line,
+            start: self.pos,
+            end: self.pos,
+            first_line: self.line,
+            last_line: self.line,
             tokens: Vec::new(),
             has_comment: false,
-            leading_blank: matches!(bytes[pos], b' ' | b'\t'),
+            leading_blank: matches!(self.bytes.get(self.pos), Some(b' ' | b'\t')),
             errors: Vec::new(),
         };
         // Open parentheses: (line, col) of each, for the error at EOF.
         let mut open: Vec<(u32, u32)> = Vec::new();
-        while let Some(&b) = bytes.get(pos) {
+        while let Some(&b) = self.bytes.get(self.pos) {
             match b {
                 b'\n' => {
-                    pos += 1;
-                    entry.last_line = line;
-                    line = line.saturating_add(1);
-                    line_start = pos;
+                    self.pos += 1;
+                    entry.last_line = self.line;
+                    self.line = self.line.saturating_add(1);
+                    self.line_start = self.pos;
                     if open.is_empty() {
                         break;
                     }
                 }
-                b' ' | b'\t' | b'\r' => pos += 1,
+                b' ' | b'\t' | b'\r' => self.pos += 1,
                 b';' => {
                     entry.has_comment = true;
-                    while pos < bytes.len() && bytes[pos] != b'\n' {
-                        pos += 1;
-                    }
+                    self.skip_comment();
                 }
                 b'(' => {
-                    open.push((line, col_of(line_start, pos)));
-                    pos += 1;
+                    open.push((self.line, self.col(self.pos)));
+                    self.pos += 1;
                 }
                 b')' => {
                     if open.pop().is_none() {
                         entry.errors.push(LexError {
-                            line,
-                            col: col_of(line_start, pos),
+                            line: self.line,
+                            col: self.col(self.pos),
                             message: "unbalanced ')'".into(),
                         });
                     }
-                    pos += 1;
+                    self.pos += 1;
                 }
-                b'"' => {
-                    let start = pos;
-                    let col = col_of(line_start, pos);
-                    pos += 1;
-                    let mut closed = false;
-                    while let Some(&c) = bytes.get(pos) {
-                        match c {
-                            b'"' => {
-                                closed = true;
-                                break;
-                            }
-                            b'\n' => break,
-                            b'\\' => {
-                                pos += 1;
-                                // The escaped character, unless it ends the line.
-                                if bytes.get(pos).is_some_and(|&c| c != b'\n') {
-                                    pos += 1;
-                                }
-                            }
-                            _ => pos += 1,
-                        }
-                    }
-                    // `pos` is at the closing quote, a newline or the end.
-                    let text_end = pos.min(bytes.len());
-                    if closed {
-                        pos += 1;
-                    } else {
-                        entry.errors.push(LexError {
-                            line,
-                            col,
-                            message:
-                                "unterminated quoted string (a quoted string cannot span lines)"
-                                    .into(),
-                        });
-                    }
-                    entry.tokens.push(LexToken {
-                        start,
-                        end: pos,
-                        text_start: start + 1,
-                        text_end,
-                        quoted: true,
-                        line,
-                        col,
-                    });
-                }
-                _ => {
-                    let start = pos;
-                    let col = col_of(line_start, pos);
-                    while let Some(&c) = bytes.get(pos) {
-                        if c == b'\\' {
-                            pos += 1;
-                            if bytes.get(pos).is_some_and(|&c| c != b'\n') {
-                                pos += 1;
-                            }
-                        } else if is_delim(c) {
-                            break;
-                        } else {
-                            pos += 1;
-                        }
-                    }
-                    // Keep spans on character boundaries (escapes of multi-byte
-                    // characters end in the middle of one).
-                    while pos < bytes.len() && !text.is_char_boundary(pos) {
-                        pos += 1;
-                    }
-                    entry.tokens.push(LexToken {
-                        start,
-                        end: pos,
-                        text_start: start,
-                        text_end: pos,
-                        quoted: false,
-                        line,
-                        col,
-                    });
-                }
+                b'"' => self.quoted(&mut entry),
+                _ => entry.tokens.push(self.word()),
             }
             // A quoted string's escape may stop inside a multi-byte character.
-            while pos < bytes.len() && !text.is_char_boundary(pos) {
-                pos += 1;
+            self.skip_to_char_boundary();
+        }
+        self.finish(&mut entry, open);
+        entry
+    }
+
+    /// A `;` comment, up to the newline (not included).
+    fn skip_comment(&mut self) {
+        while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' {
+            self.pos += 1;
+        }
+    }
+
+    /// A quoted string at `pos` (its opening quote), to the closing quote;
+    /// an unterminated one is an error at the opening quote.
+    fn quoted(&mut self, entry: &mut LexEntry) {
+        let start = self.pos;
+        let col = self.col(self.pos);
+        self.pos += 1;
+        let mut closed = false;
+        while let Some(&c) = self.bytes.get(self.pos) {
+            match c {
+                b'"' => {
+                    closed = true;
+                    break;
+                }
+                b'\n' => break,
+                b'\\' => self.skip_escape(),
+                _ => self.pos += 1,
             }
         }
-        if pos >= bytes.len() {
-            entry.last_line = line;
-            if pos > entry.start && bytes[pos - 1] == b'\n' {
-                entry.last_line = line.saturating_sub(1).max(entry.first_line);
+        // `pos` is at the closing quote, a newline or the end.
+        let text_end = self.pos.min(self.bytes.len());
+        if closed {
+            self.pos += 1;
+        } else {
+            entry.errors.push(LexError {
+                line: self.line,
+                col,
+                message: "unterminated quoted string (a quoted string cannot span lines)".into(),
+            });
+        }
+        entry.tokens.push(LexToken {
+            start,
+            end: self.pos,
+            text_start: start + 1,
+            text_end,
+            quoted: true,
+            line: self.line,
+            col,
+        });
+    }
+
+    /// A word at `pos`, to the next delimiter.
+    fn word(&mut self) -> LexToken {
+        let start = self.pos;
+        let col = self.col(self.pos);
+        while let Some(&c) = self.bytes.get(self.pos) {
+            if c == b'\\' {
+                self.skip_escape();
+            } else if is_delim(c) {
+                break;
+            } else {
+                self.pos += 1;
+            }
+        }
+        // Keep spans on character boundaries (escapes of multi-byte
+        // characters end in the middle of one).
+        self.skip_to_char_boundary();
+        LexToken {
+            start,
+            end: self.pos,
+            text_start: start,
+            text_end: self.pos,
+            quoted: false,
+            line: self.line,
+            col,
+        }
+    }
+
+    /// A backslash at `pos` and the character it escapes, unless it ends
+    /// the line.
+    fn skip_escape(&mut self) {
+        self.pos += 1;
+        if self.bytes.get(self.pos).is_some_and(|&c| c != b'\n') {
+            self.pos += 1;
+        }
+    }
+
+    /// Moves `pos` forward to a character boundary.
+    fn skip_to_char_boundary(&mut self) {
+        while self.pos < self.bytes.len() && !self.text.is_char_boundary(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The entry's end and last line, and an error for each parenthesis
+    /// still open at the end of the text.
+    fn finish(&self, entry: &mut LexEntry, open: Vec<(u32, u32)>) {
+        let pos = self.pos;
+        if pos >= self.bytes.len() {
+            entry.last_line = self.line;
+            if pos > entry.start && self.bytes[pos - 1] == b'\n' {
+                entry.last_line = self.line.saturating_sub(1).max(entry.first_line);
             }
         }
         for (l, c) in open {
@@ -227,10 +274,8 @@ pub fn lex(text: &str) -> Vec<LexEntry> {
                 message: "unbalanced '(': no matching ')' before the end of the file".into(),
             });
         }
-        entry.end = pos.min(bytes.len());
-        entries.push(entry);
+        entry.end = pos.min(self.bytes.len());
     }
-    entries
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use crate::rdata::{self, Token};
-use crate::rr::{Location, MAX_TTL, Name, RecordType, Rr};
+use crate::rr::{Location, MAX_TTL, Name, Rdata, RecordType, Rr};
 
 use super::lex::{self, LexEntry};
 use super::{IncludeLoader, ZoneError};
@@ -400,115 +400,16 @@ fn record(
     le: &LexEntry,
     st: &mut State,
 ) -> Result<RecordEntry, ZoneError> {
+    let at = RecordText { file, text, le };
     let toks = &le.tokens;
-    let e = |i: usize, m: String| {
-        let t = &toks[i.min(toks.len() - 1)];
-        err(file, t.line, t.col, m)
-    };
-    // "If the line begins with a blank, then the owner is assumed to be the
-    // same as that of the previous RR."
-    let explicit_owner = !le.leading_blank && toks[0].start == le.start;
-    let mut i = 0;
-    let owner = if explicit_owner {
-        if toks[0].quoted {
-            return Err(e(0, "an owner name cannot be a quoted string".into()));
-        }
-        i = 1;
-        let owner = parse_name(le.text(text, 0), &st.origin).map_err(|m| e(0, m))?;
-        st.last_owner = Some(owner.clone());
-        owner
-    } else {
-        match &st.last_owner {
-            Some(o) => o.clone(),
-            None => {
-                return Err(e(
-                    0,
-                    "blank owner name, but there is no previous record in this file".into(),
-                ));
-            }
-        }
-    };
-    let after_owner = toks.get(i).map_or(le.end, |t| t.start);
-    let mut ttl = None;
-    let mut class_seen = false;
-    // "[<TTL>] [<class>]" in either order.
-    while let Some(t) = toks.get(i) {
-        let w = le.text(text, i);
-        if t.quoted {
-            break;
-        }
-        if w.as_bytes().first().is_some_and(|b| b.is_ascii_digit()) {
-            if ttl.is_some() {
-                return Err(e(i, format!("a second TTL '{w}' (type expected)")));
-            }
-            ttl = Some(parse_ttl(w).map_err(|m| e(i, m))?);
-        } else if is_class(w) {
-            if class_seen {
-                return Err(e(i, format!("a second class '{w}' (type expected)")));
-            }
-            if !w.eq_ignore_ascii_case("IN") && !w.eq_ignore_ascii_case("CLASS1") {
-                return Err(e(
-                    i,
-                    format!("class {w} is not supported: zone files here hold class IN only"),
-                ));
-            }
-            class_seen = true;
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    let Some(type_tok) = toks.get(i) else {
-        return Err(e(i, "missing record type".into()));
-    };
-    let tw = le.text(text, i);
-    let rtype = if type_tok.quoted {
-        None
-    } else {
-        rdata::parse_type(tw)
-    };
-    let Some(rtype) = rtype else {
-        return Err(e(i, format!("unknown record type '{tw}'")));
-    };
+    let (owner, explicit_owner) = record_owner(&at, st)?;
+    let first = usize::from(explicit_owner);
+    let after_owner = toks.get(first).map_or(le.end, |t| t.start);
+    let (ttl, i) = ttl_and_class(&at, first)?;
+    let rtype = record_type(&at, i)?;
     let explicit_ttl = ttl.is_some();
-    if let Some(t) = ttl {
-        st.last_ttl = Some(t);
-    }
-    // RFC 2308 §4 ($TTL), then RFC 1035 §5.1: "Omitted class and TTL values
-    // are default to the last explicitly stated values."
-    let ttl = match ttl.or(st.default_ttl).or(st.last_ttl) {
-        Some(t) => t,
-        None => return Err(e(i, "no TTL and no $TTL".into())),
-    };
-    st.last_ttl = Some(ttl);
-    let first_rdata = i + 1;
-    let tokens: Vec<Token<'_>> = (first_rdata..toks.len())
-        .map(|k| Token {
-            text: le.text(text, k),
-            quoted: toks[k].quoted,
-        })
-        .collect();
-    let rd = rdata::from_text(rtype, &tokens, &st.origin).map_err(|re| {
-        let at = if tokens.is_empty() {
-            i
-        } else {
-            first_rdata + re.token.min(tokens.len() - 1)
-        };
-        e(
-            at,
-            format!("bad {} RDATA: {}", rdata::type_to_text(rtype), re.message),
-        )
-    })?;
-    let serial = if rtype == RecordType::SOA
-        && tokens.len() >= 3
-        && !tokens[0].quoted
-        && tokens[0].text != "\\#"
-    {
-        toks.get(first_rdata + 2)
-            .map(|t| (t.start - le.start, t.end - le.start))
-    } else {
-        None
-    };
+    let ttl = record_ttl(&at, i, ttl, st)?;
+    let rd = record_rdata(&at, i, rtype, &st.origin)?;
     Ok(RecordEntry {
         rr: Rr {
             name: owner,
@@ -526,8 +427,173 @@ fn record(
         explicit_ttl,
         first_token: toks[0].start - le.start,
         after_owner: after_owner - le.start,
-        serial,
+        serial: soa_serial(&at, i + 1, rtype),
     })
+}
+
+/// A record's entry (with at least one token) in its file, for its words
+/// and for errors at a token.
+struct RecordText<'a> {
+    file: &'a Arc<str>,
+    text: &'a str,
+    le: &'a LexEntry,
+}
+
+impl RecordText<'_> {
+    /// The error at token `i` (the last one when `i` is past the end).
+    fn err(&self, i: usize, m: String) -> ZoneError {
+        let toks = &self.le.tokens;
+        let t = &toks[i.min(toks.len() - 1)];
+        err(self.file, t.line, t.col, m)
+    }
+
+    /// Token `i`'s text, without quotes.
+    fn word(&self, i: usize) -> &str {
+        self.le.text(self.text, i)
+    }
+}
+
+/// The owner, and whether it was written. "If the line begins with a
+/// blank, then the owner is assumed to be the same as that of the previous
+/// RR."
+fn record_owner(at: &RecordText<'_>, st: &mut State) -> Result<(Name, bool), ZoneError> {
+    let le = at.le;
+    let explicit_owner = !le.leading_blank && le.tokens[0].start == le.start;
+    if !explicit_owner {
+        return match &st.last_owner {
+            Some(o) => Ok((o.clone(), false)),
+            None => Err(at.err(
+                0,
+                "blank owner name, but there is no previous record in this file".into(),
+            )),
+        };
+    }
+    if le.tokens[0].quoted {
+        return Err(at.err(0, "an owner name cannot be a quoted string".into()));
+    }
+    let owner = parse_name(at.word(0), &st.origin).map_err(|m| at.err(0, m))?;
+    st.last_owner = Some(owner.clone());
+    Ok((owner, true))
+}
+
+/// "[<TTL>] [<class>]" in either order from token `i`: the TTL, if written,
+/// and the index of the token after them (the type).
+fn ttl_and_class(at: &RecordText<'_>, mut i: usize) -> Result<(Option<u32>, usize), ZoneError> {
+    let mut ttl = None;
+    let mut class_seen = false;
+    while let Some(t) = at.le.tokens.get(i) {
+        let w = at.word(i);
+        if t.quoted {
+            break;
+        }
+        if w.as_bytes().first().is_some_and(|b| b.is_ascii_digit()) {
+            if ttl.is_some() {
+                return Err(at.err(i, format!("a second TTL '{w}' (type expected)")));
+            }
+            ttl = Some(parse_ttl(w).map_err(|m| at.err(i, m))?);
+        } else if is_class(w) {
+            if class_seen {
+                return Err(at.err(i, format!("a second class '{w}' (type expected)")));
+            }
+            if !w.eq_ignore_ascii_case("IN") && !w.eq_ignore_ascii_case("CLASS1") {
+                return Err(at.err(
+                    i,
+                    format!("class {w} is not supported: zone files here hold class IN only"),
+                ));
+            }
+            class_seen = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    Ok((ttl, i))
+}
+
+/// The record type at token `i`.
+fn record_type(at: &RecordText<'_>, i: usize) -> Result<RecordType, ZoneError> {
+    let Some(type_tok) = at.le.tokens.get(i) else {
+        return Err(at.err(i, "missing record type".into()));
+    };
+    let tw = at.word(i);
+    let rtype = if type_tok.quoted {
+        None
+    } else {
+        rdata::parse_type(tw)
+    };
+    rtype.ok_or_else(|| at.err(i, format!("unknown record type '{tw}'")))
+}
+
+/// The record's TTL: as written, else RFC 2308 §4 ($TTL), then RFC 1035
+/// §5.1: "Omitted class and TTL values are default to the last explicitly
+/// stated values."
+fn record_ttl(
+    at: &RecordText<'_>,
+    i: usize,
+    written: Option<u32>,
+    st: &mut State,
+) -> Result<u32, ZoneError> {
+    if let Some(t) = written {
+        st.last_ttl = Some(t);
+    }
+    let ttl = match written.or(st.default_ttl).or(st.last_ttl) {
+        Some(t) => t,
+        None => return Err(at.err(i, "no TTL and no $TTL".into())),
+    };
+    st.last_ttl = Some(ttl);
+    Ok(ttl)
+}
+
+/// The RDATA tokens after the type (token `i`).
+fn rdata_tokens<'t>(at: &RecordText<'t>, i: usize) -> Vec<Token<'t>> {
+    let le = at.le;
+    (i + 1..le.tokens.len())
+        .map(|k| Token {
+            text: le.text(at.text, k),
+            quoted: le.tokens[k].quoted,
+        })
+        .collect()
+}
+
+/// The RDATA after the type (token `i`), its errors at the token at fault.
+fn record_rdata(
+    at: &RecordText<'_>,
+    i: usize,
+    rtype: RecordType,
+    origin: &Name,
+) -> Result<Rdata, ZoneError> {
+    let tokens = rdata_tokens(at, i);
+    rdata::from_text(rtype, &tokens, origin).map_err(|re| {
+        let k = if tokens.is_empty() {
+            i
+        } else {
+            i + 1 + re.token.min(tokens.len() - 1)
+        };
+        at.err(
+            k,
+            format!("bad {} RDATA: {}", rdata::type_to_text(rtype), re.message),
+        )
+    })
+}
+
+/// The span of an SOA's serial (its third RDATA token, from
+/// `first_rdata`), from the start of the entry; none for other types or
+/// the generic `\#` form.
+fn soa_serial(
+    at: &RecordText<'_>,
+    first_rdata: usize,
+    rtype: RecordType,
+) -> Option<(usize, usize)> {
+    let le = at.le;
+    let rd = le.tokens.get(first_rdata..)?;
+    let generic = rd
+        .first()
+        .is_some_and(|t| !t.quoted && at.word(first_rdata) == "\\#");
+    let first_quoted = rd.first().is_some_and(|t| t.quoted);
+    if rtype != RecordType::SOA || rd.len() < 3 || first_quoted || generic {
+        return None;
+    }
+    rd.get(2).map(|t| (t.start - le.start, t.end - le.start))
 }
 
 /// A TTL: decimal seconds, or units as in BIND (`1h30m`, `2w`; s m h d w,
@@ -571,114 +637,12 @@ pub fn parse_ttl(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("TTL '{text}' is out of range (max {MAX_TTL})"))
 }
 
-/// A domain name in master-file form: `@` is the origin, a name ending in an
-/// unescaped `.` is absolute, others are relative to `origin`. RFC 1035 §5.1:
-/// "`\X` where X is any character other than a digit (0-9), is used to quote
-/// that character so that its special meaning does not apply. ... `\DDD`
-/// where each D is a digit is the octet corresponding to the decimal number
-/// described by DDD."
+/// A domain name in master-file form (owners, `$ORIGIN`): `@` is the
+/// origin, a name ending in an unescaped `.` is absolute, others are
+/// relative to `origin`; `\X` and `\DDD` escapes (RFC 1035 §5.1). Read by
+/// [`rdata::name_from_text`], like names in RDATA.
 pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
-    if text == "@" {
-        return Ok(origin.clone());
-    }
-    if text == "." {
-        return Ok(Name::root());
-    }
-    if text.is_empty() {
-        return Err("empty domain name".into());
-    }
-    let bad = |m: &str| format!("bad domain name '{text}': {m}");
-    let mut labels: Vec<Vec<u8>> = Vec::new();
-    let mut label = Vec::new();
-    let mut absolute = false;
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        absolute = false;
-        match b[i] {
-            b'\\' => {
-                let d: Vec<u8> = b[i + 1..].iter().take(3).copied().collect();
-                if d.first().is_some_and(u8::is_ascii_digit) {
-                    if d.len() < 3 || !d.iter().all(u8::is_ascii_digit) {
-                        return Err(bad("\\DDD needs three digits"));
-                    }
-                    let v = u32::from(d[0] - b'0') * 100
-                        + u32::from(d[1] - b'0') * 10
-                        + u32::from(d[2] - b'0');
-                    let v = u8::try_from(v).map_err(|_| bad("\\DDD above 255"))?;
-                    label.push(v);
-                    i += 4;
-                } else if let Some(&c) = b.get(i + 1) {
-                    label.push(c);
-                    i += 2;
-                } else {
-                    return Err(bad("trailing backslash"));
-                }
-            }
-            b'.' => {
-                if label.is_empty() {
-                    return Err(bad("empty label"));
-                }
-                labels.push(std::mem::take(&mut label));
-                absolute = true;
-                i += 1;
-            }
-            c => {
-                label.push(c);
-                i += 1;
-            }
-        }
-    }
-    if !label.is_empty() {
-        labels.push(label);
-    }
-    let mut name = if absolute { Name::root() } else { Name::new() };
-    for l in labels {
-        if l.len() > 63 {
-            return Err(bad("label longer than 63 octets"));
-        }
-        name = name
-            .append_label(l)
-            .map_err(|_| bad("longer than 255 octets"))?;
-    }
-    if absolute {
-        Ok(name)
-    } else {
-        name.append_domain(origin)
-            .map_err(|_| bad("longer than 255 octets with the origin"))
-    }
-}
-
-/// `name` as written in a file whose origin is `origin`: `@`, relative
-/// labels, or absolute with a trailing dot. Unlike RDATA
-/// (`rdata::name_to_text`, which keeps names absolute unless the origin's
-/// spelling matches exactly), an owner is written relative whenever it is
-/// at or below the origin, whatever its case: that is how people write
-/// zone files, and owners compare without case.
-pub fn name_text(name: &Name, origin: &Name) -> String {
-    let labels: Vec<&[u8]> = name.iter().collect();
-    let olen = origin.iter().count();
-    let mut out = String::new();
-    if origin.zone_of(name) && !origin.is_root() {
-        if labels.len() == olen {
-            return "@".into();
-        }
-        for (k, l) in labels[..labels.len() - olen].iter().enumerate() {
-            if k > 0 {
-                out.push('.');
-            }
-            crate::rdata::push_label(&mut out, l);
-        }
-        return out;
-    }
-    if labels.is_empty() {
-        return ".".into();
-    }
-    for l in labels {
-        crate::rdata::push_label(&mut out, l);
-        out.push('.');
-    }
-    out
+    rdata::name_from_text(text, origin).map_err(|why| format!("bad domain name '{text}': {why}"))
 }
 
 #[cfg(test)]
@@ -725,6 +689,7 @@ mod tests {
 
     #[test]
     fn names_back_to_text() {
+        use crate::rdata::owner_to_text as name_text;
         let o = n("example.com.");
         assert_eq!(name_text(&o, &o), "@");
         assert_eq!(name_text(&n("a.b.example.com."), &o), "a.b");
