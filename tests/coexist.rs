@@ -179,3 +179,62 @@ fn a_racing_editor_loses_no_acknowledged_update_tcp_with_think_time() {
         race(true, Duration::from_millis(500), 4, 80);
     }
 }
+
+/// `[git] rebase_window` decides which hand deletions stand: one of a
+/// record written longer ago than the window stays deleted; one of a
+/// record a write added within the window (the saved file is then the
+/// version from before that write) is re-applied, and the commit says so.
+#[test]
+fn a_hand_deletion_stands_only_after_the_rebase_window() {
+    let config = update_config().replace(
+        "email = \"zonewright@test\"\n",
+        "email = \"zonewright@test\"\nrebase_window = \"2s\"\n",
+    );
+    let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
+    let zones = s.zones_dir();
+    wait_committed(&zones, ZONE_FILE);
+    let file = zones.join(ZONE_FILE);
+    let port = s.addr.port();
+    let served = |name: &str| dig_short(port, name, "TXT", false);
+    // Delete by hand the line holding `needle`, keeping the serial.
+    let delete_line = |needle: &str| {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let kept: String = text
+            .split_inclusive('\n')
+            .filter(|l| !l.contains(needle))
+            .collect();
+        assert_ne!(kept, text, "{needle} in the file");
+        save_by_rename(&file, &kept);
+    };
+    // Wait (bounded) until `done` holds for what is served.
+    let settle = |done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    py_ok(port, &["add _acme-challenge.old 60 TXT \"old\""]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let head = commit(&zones, "HEAD").id;
+    delete_line("\"old\"");
+    settle(&|| commit(&zones, "HEAD").id != head);
+    assert!(served("_acme-challenge.old.example.com").is_empty());
+    assert!(!zone_text(&zones).contains("\"old\""));
+    let edit = commit(&zones, "HEAD");
+    assert!(edit.subject.contains("external change"), "{edit:?}");
+    assert!(!edit.subject.contains("re-applied"), "{edit:?}");
+
+    py_ok(port, &["add _acme-challenge.new 60 TXT \"new\""]);
+    let head = commit(&zones, "HEAD").id;
+    delete_line("\"new\"");
+    settle(&|| commit(&zones, "HEAD").id != head);
+    assert_eq!(served("_acme-challenge.new.example.com"), vec!["\"new\""]);
+    assert!(zone_text(&zones).contains("\"new\""));
+    let edit = commit(&zones, "HEAD");
+    assert!(
+        edit.subject.contains("external change") && edit.subject.contains("re-applied 1 write"),
+        "{edit:?}"
+    );
+    assert_eq!(edit.trailer("Reapplied").as_deref(), Some("1"), "{edit:?}");
+}

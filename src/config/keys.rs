@@ -79,7 +79,7 @@ pub struct GitSettings {
     /// as `external change`, so they become IXFR-able.
     pub commit_external: bool,
     /// How long the store remembers its writes, to re-apply those an edit
-    /// saved over the file lacks (`0s`: never).
+    /// saved over the file lacks (`"off"`: never).
     pub rebase_window: Duration,
 }
 
@@ -222,7 +222,10 @@ pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
             .commit_external
             .as_ref()
             .map_or(d.commit_external, |b| *b.get_ref()),
-        rebase_window: c.duration(&raw.rebase_window, "git.rebase_window", d.rebase_window),
+        rebase_window: match &raw.rebase_window {
+            Some(w) if w.get_ref() == "off" => Duration::ZERO,
+            w => c.duration(w, "git.rebase_window", d.rebase_window),
+        },
     }
 }
 
@@ -451,6 +454,26 @@ mod tests {
         assert!(!k.grants.allows(&zone, &owner, RecordType::A));
         // Debug (used by `{:?}` in logs) redacts the secret.
         assert!(!format!("{c:?}").contains("secret-secret"));
+    }
+
+    /// Issue 14: how an edit made outside zonewright is taken in.
+    #[test]
+    fn serial_external_and_rebase_window() {
+        let c = parse("").expect("ok");
+        assert!(c.raise_external_serial);
+        assert_eq!(c.git.rebase_window, Duration::from_secs(900));
+        let c =
+            parse("[serial]\nexternal = \"keep\"\n[git]\nrebase_window = \"off\"\n").expect("ok");
+        assert!(!c.raise_external_serial);
+        assert_eq!(c.git.rebase_window, Duration::ZERO);
+        let e = parse("[serial]\nexternal = \"bump\"\n[git]\nrebase_window = \"soon\"\n")
+            .expect_err("bad values")
+            .to_string();
+        assert!(
+            e.contains("serial.external") && e.contains("\"raise\" or \"keep\""),
+            "{e}"
+        );
+        assert!(e.contains("git.rebase_window"), "{e}");
     }
 
     #[test]

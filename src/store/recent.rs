@@ -17,13 +17,12 @@
 //!            saved records (an add the file lacks, a removal it still has)
 //! ```
 //!
-//! Rule for the ambiguous case: a saved file identical to a version from
-//! before a write (someone read the file, deleted exactly what the write
-//! added, and saved) looks like an edit that started before the write, and
-//! the write is re-applied: an acknowledged write made within the window
-//! wins over a saved file that lacks it. To delete such a record by hand,
-//! save again after it is visible (the version then has other differences)
-//! or wait out the window.
+//! Rule for the ambiguous case: deleting by hand a record a write added
+//! within the window makes the saved file closer to the version before
+//! that write, so it looks like an edit that started there, and the write
+//! is re-applied: an acknowledged write made within the window wins over a
+//! saved file that lacks it. To delete such a record, use an UPDATE, or
+//! wait out the window.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
