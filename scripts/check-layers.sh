@@ -33,7 +33,7 @@ layers=(
     # Edge support: guards both network edges share.
     "edge"
     # The edges.
-    "server rest watch"
+    "server rest watch edit"
     # The composition root that starts every edge. `main` (src/main.rs,
     # the binary) sits above and is not read.
     "serve"
@@ -43,7 +43,7 @@ layers=(
 one_way="rdata>rr answer>response response>request tsig>request update>request"
 # In this layer members may not import each other (an edge imports no
 # edge), except the pairs listed in sideways_ok ("a>b": a may import b).
-no_sideways="server rest watch"
+no_sideways="server rest watch edit"
 sideways_ok=""
 
 name=$(basename "$src")

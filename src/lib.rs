@@ -93,6 +93,7 @@
 pub mod answer;
 pub mod config;
 pub mod edge;
+pub mod edit;
 pub mod expire;
 pub mod fallback;
 #[cfg(test)]

@@ -68,6 +68,19 @@ enum Command {
         #[arg(long, default_value = "zonewright.toml")]
         config: PathBuf,
     },
+    /// Edit a zone by hand in $VISUAL/$EDITOR while the server keeps taking
+    /// UPDATEs: your record changes are applied to the file as it is when
+    /// you save (with the writes made meanwhile), and committed by the
+    /// server under your name (Via: edit).
+    Edit {
+        /// The zone, e.g. example.com.
+        zone: String,
+        #[arg(long, default_value = "zonewright.toml")]
+        config: PathBuf,
+        /// The commit's author (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+    },
     /// Zone file commands.
     #[command(subcommand)]
     Zone(ZoneCommand),
@@ -127,6 +140,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => Ok(check(&config)),
+        Command::Edit {
+            zone,
+            config,
+            author,
+        } => edit(&config, &zone, author),
         Command::Zone(ZoneCommand::Check { file, origin }) => zone_check(&file, origin.as_deref()),
         Command::Keygen {
             name,
@@ -294,6 +312,30 @@ fn check(config_path: &Path) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `zonewright edit ZONE [--config PATH] [--author NAME]`.
+fn edit(config_path: &Path, zone: &str, author: Option<String>) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string());
+    let author = author
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
+    match zonewright::edit::run(&config, zone, &editor, &author)? {
+        zonewright::edit::Outcome::Unchanged => println!("no changes; nothing written"),
+        zonewright::edit::Outcome::Written {
+            serials: (old, new),
+            added,
+            removed,
+        } => println!(
+            "{zone}: +{added} -{removed}, serial {old} -> {new}; the server commits it as {author}"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `zonewright zone check FILE [--origin NAME]`.

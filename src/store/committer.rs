@@ -80,6 +80,10 @@ pub struct WrittenFile {
 
 /// The writer of a change nobody made through zonewright.
 pub const EXTERNAL: &str = "external";
+/// The `Via:` of an external change made with `zonewright edit`.
+pub const EDIT: &str = "edit";
+/// The actor of an `external change` nobody named.
+pub const EXTERNAL_ACTOR: &str = "external change";
 
 /// What one batch changed and who asked: the commit message's content.
 pub struct Record {
@@ -112,7 +116,7 @@ impl Record {
             changes: reapplied,
             old_serial: old,
             new_serial: new,
-            actor: "external change".into(),
+            actor: EXTERNAL_ACTOR.into(),
             clients: Vec::new(),
             requests: writes,
             via: EXTERNAL,
@@ -143,12 +147,22 @@ impl Record {
         self.requests += next.requests;
     }
 
+    /// The person who made an external change with `zonewright edit`
+    /// (see `store::offline`), if one did.
+    pub fn person(&self) -> Option<&str> {
+        (self.via == EXTERNAL && self.actor != EXTERNAL_ACTOR).then_some(self.actor.as_str())
+    }
+
     fn message(&self) -> String {
         let who = Provenance {
             actor: &self.actor,
             clients: self.clients.clone(),
             requests: self.requests,
-            via: self.via,
+            via: if self.person().is_some() {
+                EDIT
+            } else {
+                self.via
+            },
         };
         if self.via == EXTERNAL {
             let serials = (self.old_serial, self.new_serial);
@@ -199,6 +213,14 @@ impl Job {
             files,
             record: Record::external(zone, serial),
         }
+    }
+
+    /// The same job, authored by `person` (noted by `zonewright edit`).
+    pub fn by(mut self, person: Option<String>) -> Job {
+        if let Some(p) = person {
+            self.record.actor = p;
+        }
+        self
     }
 }
 
@@ -786,8 +808,9 @@ fn commit(
         })
         .collect();
     // An edit nobody made through zonewright is authored, as at start-up,
-    // by the configured committer.
-    let author = if record.via == EXTERNAL {
+    // by the configured committer; one made with `zonewright edit` by the
+    // person it names.
+    let author = if record.via == EXTERNAL && record.person().is_none() {
         names.committer.clone()
     } else {
         Identity {

@@ -43,7 +43,11 @@ pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
     report
         .documents
         .iter()
-        .map(|(zone, doc)| committer.submit(Job::external(zone, serial_of(zone), doc)))
+        .map(|(zone, doc)| {
+            let serial = serial_of(zone);
+            let person = super::offline::person_for(&state.config().zones_dir, zone, serial);
+            committer.submit(Job::external(zone, serial, doc).by(person))
+        })
         .collect()
 }
 
@@ -60,7 +64,9 @@ pub fn commit_at_start(state: &State, committer: &Committer) -> usize {
     }
     .into_iter()
     .map(|(zone, good)| {
-        let job = Job::external(&zone, good.zone.serial(), &good.document);
+        let serial = good.zone.serial();
+        let person = super::offline::person_for(&state.config().zones_dir, &zone, serial);
+        let job = Job::external(&zone, serial, &good.document).by(person);
         (zone, committer.submit(job))
     })
     .collect();

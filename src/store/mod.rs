@@ -56,6 +56,7 @@ pub mod audit;
 pub mod committer;
 pub mod external;
 mod fsio;
+pub mod offline;
 pub mod recent;
 
 use std::net::SocketAddr;
@@ -544,10 +545,9 @@ impl Inner {
                 );
             }
             if commit {
-                drop(
-                    self.committer
-                        .submit(committer::Job::external(zone, was, &saved.document)),
-                );
+                let person = offline::person_for(&self.state.config().zones_dir, zone, was);
+                let job = committer::Job::external(zone, was, &saved.document).by(person);
+                drop(self.committer.submit(job));
             }
             return Ok(Some(saved));
         }
@@ -658,7 +658,9 @@ impl Inner {
             reapplied.serial = None;
             let record =
                 committer::Record::taken_in(zone, (was, new), reapplied, plan.writes.len());
-            drop(self.committer.submit(committer::Job { files, record }));
+            let person = offline::person_for(&self.state.config().zones_dir, zone, was);
+            let job = committer::Job { files, record }.by(person);
+            drop(self.committer.submit(job));
         }
         Ok(Some(self.current(zone)?.1))
     }

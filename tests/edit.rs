@@ -1,0 +1,159 @@
+//! `zonewright edit` (issue 14), the real binary with a scripted
+//! `$EDITOR`, against a running server taking signed UPDATEs (dnspython)
+//! meanwhile: both kept, each commit under its author; an edit with
+//! errors or without changes writes nothing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::update::*;
+
+/// A shell script `$EDITOR` that runs `body` with the copy as `$1`.
+fn editor(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\nset -e\n{body}\n")).unwrap();
+    let mut perm = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&path, perm).unwrap();
+    path
+}
+
+fn edit(config: &Path, editor: &Path, author: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zonewright"));
+    cmd.args(["edit", ZONE, "--config"])
+        .arg(config)
+        .args(["--author", author])
+        .env("EDITOR", editor)
+        .env_remove("VISUAL");
+    run_bounded(&mut cmd, "", Duration::from_secs(60))
+}
+
+#[test]
+fn an_edit_and_streaming_updates_are_both_kept_each_under_its_author() {
+    let s = start();
+    let zones = s.zones_dir();
+    let port = s.addr.port();
+    let before = commit(&zones, "HEAD").id;
+    // The person takes 1.5 s in the editor: delete www, add a host.
+    let ed = editor(
+        s.dir.path(),
+        "ed.sh",
+        "sleep 1.5\nsed -i '/^www/d' \"$1\"\nprintf 'handmade 300 IN A 192.0.2.77\\n' >> \"$1\"",
+    );
+    let key = acme_py();
+    let writer = std::thread::spawn(move || {
+        dnsupdate(
+            port,
+            &[
+                "--key",
+                &key,
+                "--count",
+                "40",
+                "--workers",
+                "1",
+                "--op",
+                "add _acme-challenge.e-{i} 60 TXT \"e-{i}\"",
+            ],
+        )
+    });
+    let out = edit(&s.config_path(), &ed, "alice");
+    let results = writer.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("+1 -1"), "{}", text(&out));
+    let acked: Vec<usize> = results
+        .iter()
+        .filter(|r| r.is_signed_ok())
+        .map(|r| r.i)
+        .collect();
+    assert_eq!(acked.len(), 40, "{results:?}");
+    // Taken in by the server within a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dig_short(port, "handmade.example.com", "A", false).contains(&"192.0.2.77".into())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let file = zone_text(&zones);
+    assert!(file.contains("handmade 300 IN A 192.0.2.77"), "{file}");
+    assert!(!file.contains("www "), "{file}");
+    for i in &acked {
+        assert!(
+            file.contains(&format!("\"e-{i}\"")),
+            "UPDATE {i} lost:\n{file}"
+        );
+    }
+    assert_eq!(
+        dig_short(port, "handmade.example.com", "A", false),
+        vec!["192.0.2.77"]
+    );
+    assert!(dig_short(port, "www.example.com", "A", false).is_empty());
+    // The person's commit: author alice, Via: edit, exactly their change.
+    wait_committed(&zones, ZONE_FILE);
+    let log = git(
+        &zones,
+        &["log", "--format=%H %an", &format!("{before}..HEAD")],
+    );
+    let edits: Vec<&str> = log.lines().filter(|l| l.ends_with(" alice")).collect();
+    assert_eq!(edits.len(), 1, "{log}");
+    let id = edits[0].split(' ').next().unwrap_or_default();
+    let c = commit(&zones, id);
+    assert_eq!(c.trailer("Via").as_deref(), Some("edit"), "{c:?}");
+    let (removed, added) = diff_lines(&zones, id, ZONE_FILE);
+    assert!(
+        added.iter().any(|l| l.contains("handmade")) && removed.iter().any(|l| l.contains("www")),
+        "{added:?} {removed:?}"
+    );
+    assert!(
+        added
+            .iter()
+            .chain(&removed)
+            .all(|l| !l.contains("_acme-challenge")),
+        "no UPDATE in the person's commit: {added:?} {removed:?}"
+    );
+    // The UPDATEs' commits are the key's.
+    let keys = log
+        .lines()
+        .filter(|l| l.ends_with(&format!(" {ACME}")))
+        .count();
+    assert!(keys >= 1, "{log}");
+}
+
+#[test]
+fn an_edit_with_errors_or_without_changes_writes_nothing() {
+    let s = start();
+    let zones = s.zones_dir();
+    let before = zone_text(&zones);
+    let head = commit(&zones, "HEAD").id;
+    let bad = editor(
+        s.dir.path(),
+        "bad.sh",
+        "printf 'broken IN A 999.1.2.3\\n' >> \"$1\"",
+    );
+    let out = edit(&s.config_path(), &bad, "alice");
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("999.1.2.3") || t.contains("line"), "{t}");
+    assert!(t.contains("nothing changed"), "{t}");
+    let same = editor(s.dir.path(), "same.sh", "true");
+    let out = edit(&s.config_path(), &same, "alice");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("no changes"), "{}", text(&out));
+    let unknown = Command::new(env!("CARGO_BIN_EXE_zonewright"))
+        .args(["edit", "nope.test", "--config"])
+        .arg(s.config_path())
+        .env("EDITOR", &same)
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("not served"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(zone_text(&zones), before);
+    assert_eq!(commit(&zones, "HEAD").id, head);
+}
