@@ -72,6 +72,13 @@ pub async fn run(
             let commits = if st.config().git.commit_external {
                 crate::store::external::commit_on_reload(&st, &report)
             } else {
+                for (zone, serial) in &report.loaded {
+                    warn!(
+                        zone = %zone, serial,
+                        "zone reloaded from a file not committed to git ([git] commit_external \
+                         = false): secondaries cannot get this version by IXFR"
+                    );
+                }
                 Vec::new()
             };
             (report, commits)

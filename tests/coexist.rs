@@ -8,6 +8,7 @@
 //! each of them added exactly once.
 
 mod common;
+mod rest_common;
 
 use std::io::Write;
 use std::path::Path;
@@ -237,4 +238,74 @@ fn a_hand_deletion_stands_only_after_the_rebase_window() {
         "{edit:?}"
     );
     assert_eq!(edit.trailer("Reapplied").as_deref(), Some("1"), "{edit:?}");
+}
+
+/// The same race with the REST API as the writer, and an editor that does
+/// not touch the serial (the server raises it): every service a 200
+/// answered is in the file, served, and added once in `git log -p`.
+#[test]
+fn a_racing_editor_loses_no_acknowledged_rest_write() {
+    let (s, api) = rest_common::start("rate_limit = 0");
+    let zones = s.zones_dir();
+    let file = zones.join("service.local.zone");
+    let port = s.addr.port();
+    let writes = 60;
+    let writer = std::thread::spawn(move || {
+        (0..writes)
+            .filter(|i| {
+                let body = format!(r#"{{"records":["10.9.0.{}"]}}"#, i + 1);
+                api.put(&format!("/v1/services/svc-{i}"), &body).status == 200
+            })
+            .collect::<Vec<usize>>()
+    });
+    let edits = 10;
+    for n in 0..edits {
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str(&format!("edit-{n} 300 IN A 192.0.2.{}\n", n + 1));
+        save_by_rename(&file, &text);
+        std::thread::sleep(Duration::from_millis(60 + (n as u64 * 41) % 90));
+    }
+    let acked = writer.join().unwrap();
+    assert!(acked.len() * 2 > writes, "{acked:?}");
+    let wanted = |text: &str| {
+        acked
+            .iter()
+            .all(|i| text.contains(&format!("10.9.0.{}\n", i + 1)))
+            && (0..edits).all(|n| text.contains(&format!("edit-{n} 300 IN A")))
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    while !wanted(&text) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = std::fs::read_to_string(&file).unwrap();
+    }
+    assert!(wanted(&text), "a write or an edit lost:\n{text}");
+    for i in acked.iter().step_by(5) {
+        let got = dig_short(port, &format!("svc-{i}.service.local"), "A", false);
+        assert_eq!(got, vec![format!("10.9.0.{}", i + 1)], "service {i}");
+    }
+    for n in 0..edits {
+        let got = dig_short(port, &format!("edit-{n}.service.local"), "A", false);
+        assert_eq!(got, vec![format!("192.0.2.{}", n + 1)], "edit {n}");
+    }
+    wait_committed(&zones, "service.local.zone");
+    let log = git(
+        &zones,
+        &["log", "-p", "--format=", "--", "service.local.zone"],
+    );
+    for i in &acked {
+        let value = format!(" 10.9.0.{}", i + 1);
+        let added = log
+            .lines()
+            .filter(|l| l.starts_with('+') && l.trim_end().ends_with(&value))
+            .count();
+        assert_eq!(added, 1, "service {i}");
+    }
+    for n in 0..edits {
+        assert_eq!(
+            additions(&log, &format!("edit-{n} 300 IN A")),
+            1,
+            "edit {n}"
+        );
+    }
 }

@@ -634,9 +634,11 @@ impl Inner {
                 plan.writes.len(), list.join("; ")
             );
         } else {
-            info!(
-                zone = %zone, serial = %format!("{was} -> {new}"),
-                "an edit saved the zone with a serial not above the one served; raised it"
+            warn!(
+                zone = %zone, saved = was, served = shown, raised_to = new,
+                "an edit saved the zone with a serial not above the one served (a hand edit \
+                 that kept the serial, or an older version checked out); raised it so \
+                 secondaries fetch it"
             );
         }
         if let Some(n) = self.notifier.get() {
