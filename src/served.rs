@@ -275,8 +275,11 @@ impl State {
             }
             match result {
                 Ok(loaded) => {
+                    // (A file the store cannot write, linked from outside
+                    // zones_dir, is served as read.)
                     let served = guard.get(&name).and_then(|s| s.good.as_ref());
                     if let (Some(check), Some(served)) = (self.take_in_check.get(), served)
+                        && source.read_only.is_none()
                         && check(&name, served, &loaded)
                     {
                         // Left as it is (its files still differ from what

@@ -273,6 +273,9 @@ struct Inner {
     committer: Arc<committer::Committer>,
     /// The writes of the last `rebase_window`, per zone.
     recent: Arc<recent::Recent>,
+    /// Per zone, the files of the last edit found conflicting with the
+    /// writes it lacked (logged once).
+    conflicts: Mutex<std::collections::HashMap<Name, loader::FileIds>>,
 }
 
 impl Store {
@@ -324,6 +327,7 @@ impl Store {
                 repo,
                 notifier: std::sync::OnceLock::new(),
                 recent,
+                conflicts: Mutex::default(),
             }),
             queues: Mutex::new(Default::default()),
         }
@@ -576,6 +580,17 @@ impl Inner {
             Err(e) => {
                 // The person's edit conflicts with a write it lacks: the
                 // zone stays as served, nothing is written over the file.
+                // Logged once per version of the file (the reloader and
+                // every write find it again).
+                let mut seen = self.conflicts.lock().unwrap_or_else(|p| p.into_inner());
+                if seen.get(zone) == Some(&saved.files) {
+                    return Err(WriteError::Failed(format!(
+                        "the zone file was edited on disk in a way that conflicts with earlier \
+                         writes ({e}); nothing was applied"
+                    )));
+                }
+                seen.insert(zone.clone(), saved.files.clone());
+                drop(seen);
                 error!(
                     zone = %zone, file = %source.path.display(),
                     "an edit saved over the zone file lacks {} write(s) made since the version \

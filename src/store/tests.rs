@@ -818,3 +818,30 @@ async fn the_rollback_undoes_only_the_failed_change() {
     assert_eq!(authors[0], "acme-key", "{authors:?}");
     assert_eq!(authors[1], "zonewright", "{authors:?}");
 }
+
+/// Issue 14: an edit saved on a version before a write, that makes the
+/// write impossible (a CNAME where the write added a TXT), is not taken
+/// in: nothing is written over the person's file, the zone keeps serving
+/// the write, and the next write fails saying why.
+#[tokio::test]
+async fn an_edit_that_conflicts_with_a_write_it_lacks_is_not_taken_in() {
+    let f = Fixture::new();
+    let before = f.text();
+    f.store
+        .write(adding(vec![txt("x.example.com.", "t")]))
+        .await
+        .expect("write");
+    let mut edited = before.clone();
+    edited.push_str("x IN CNAME www\n");
+    std::fs::write(f.zone_path(), &edited).expect("edit");
+    let r = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "u")]))
+        .await;
+    assert!(
+        matches!(&r, Err(WriteError::Failed(m)) if m.contains("conflicts with earlier writes")),
+        "{r:?}"
+    );
+    assert_eq!(f.served("x.example.com.", RecordType::TXT), 1);
+    assert_eq!(f.text(), edited, "the person's file is left as saved");
+}
