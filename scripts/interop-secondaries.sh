@@ -15,12 +15,38 @@
 #      (informational; a failure with --require-ixfr);
 #   4. an edit of the zone file on disk (a record appended, the serial bumped,
 #      atomic mv) reaches every secondary (at most 10 s);
-#   5. the primary is stopped: every secondary keeps answering meanwhile;
+#   5. three hand edits that leave the serial line as it is: a record
+#      appended in place (printf >>), one record deleted and one added by
+#      sed -i, a record appended by a save by rename (temp file + mv). After
+#      each, the primary must serve it under a serial it raised above the
+#      one served ([serial] external = "raise", the default), written back
+#      into the file and committed as "(raised by zonewright)" (at most 10 s
+#      each); every secondary must serve it (at most 10 s) and have fetched
+#      that serial by IXFR (the transfer of that serial, read from the logs
+#      written since the edit, see xfr_kind; a failure with --require-ixfr);
+#      once the edit is committed, the primary must answer IXFR from the
+#      previous serial incrementally itself (so an AXFR above comes from
+#      when the transfer ran, not from a history without the step);
+#   6. `git checkout HEAD~3 -- example.test.zone` in the zones repository,
+#      i.e. the version before the three hand edits, with its older serial:
+#      the primary must raise the serial above the served one and commit it,
+#      and every secondary must serve that version again (the record 5.
+#      deleted is back, the three it added are gone, the UPDATEs of 2. are
+#      still there), by IXFR as in 5. The last three commits are hand edits
+#      on purpose: had they been UPDATEs made within [git] rebase_window
+#      (15 min), the checkout would be a saved file lacking acknowledged
+#      writes, and the server re-applies those (README, "Hand edits and
+#      dynamic writes");
+#   7. the primary is stopped: every secondary keeps answering meanwhile;
 #      it is started again on the same port and one more UPDATE reaches every
 #      secondary (at most 15 s).
 # A summary table follows. Exit status 1 if a secondary did not start, missed
 # a change, stopped answering while the primary was down, or (with
-# --require-ixfr) never used IXFR; 2 on a usage error.
+# --require-ixfr) never used IXFR or got a hand edit or the checkout by
+# anything but IXFR; 1 as well if the primary did not raise, write back or
+# commit the serial of an edit (or, with --require-ixfr, did not answer
+# IXFR from the previous serial incrementally once committed); 2 on a usage
+# error.
 #
 # Usage: scripts/interop-secondaries.sh [-b BINARY] [--no-notify|--self-notify] [--require-ixfr]
 #          [--key-transfer] [--only named,knot,nsd] [--keep-logs DIR]
@@ -550,23 +576,76 @@ if (( key_transfer )); then
         echo "   (an unsigned AXFR is refused: allow_transfer names only the key)"
     fi
 fi
-declare -A ixfr=()
-ixfr_seen() {
-    local f=${log[$1]}
-    case $1 in
-        # named -g -d 3: "transfer of 'example.test/IN' from 127.0.0.1#P:
-        # got incremental response" (an AXFR or AXFR-style answer: "got
-        # nonincremental response").
-        named) grep -q "got incremental response" "$f" ;;
-        # knotd: "[example.test.] IXFR, incoming, remote 127.0.0.1@P,
-        # finished, ..."; an AXFR-style answer to IXFR is logged "IXFR,
-        # incoming, ..., receiving AXFR-style IXFR" and then "AXFR, incoming".
-        knot) grep -q "IXFR, incoming, .*finished" "$f" ;;
-        # nsd logs no transfer kind, even at verbosity 3; it transfers
-        # from 127.0.0.3 (outgoing-interface), and the primary logs every
-        # incremental answer with the peer's address.
-        nsd) grep -q 'IXFR answered incrementally.*peer=127\.0\.0\.3' "$tmp/primary/zonewright.log" ;;
+declare -A ixfr=() mark=()
+# mark_logs: the size of every log now (the primary's and each secondary's);
+# xfr_kind SECONDARY SERIAL then reads only what was logged after it, the
+# transfers of one change.
+mark_logs() {
+    local s
+    mark[primary]=$(stat -c %s "$tmp/primary/zonewright.log" 2>/dev/null || echo 0)
+    for s in "${running[@]}"; do
+        mark[$s]=$(stat -c %s "${log[$s]}" 2>/dev/null || echo 0)
+    done
+}
+# since NAME FILE: FILE from the mark of NAME on.
+since() {
+    tail -c "+$(( ${mark[$1]:-0} + 1 ))" "$2" 2>/dev/null || true
+}
+# xfr_kind SECONDARY [SERIAL]: how the secondary got SERIAL, from what was
+# logged after mark_logs: "ixfr" (an incremental answer), "axfr" (an AXFR,
+# or an IXFR answered with the whole zone) or "none" (no transfer of SERIAL
+# logged yet). Without SERIAL: "ixfr" if any transfer in its whole log was
+# incremental, else "none".
+xfr_kind() {
+    local s=$1 n=${2:-} f=${log[$1]} plog=$tmp/primary/zonewright.log
+    if [[ -z $n ]]; then
+        if case $s in
+            # named -g -d 3: "transfer of 'example.test/IN' from 127.0.0.1#P:
+            # got incremental response" (an AXFR or AXFR-style answer: "got
+            # nonincremental response").
+            named) grep -q "got incremental response" "$f" ;;
+            # knotd: "[example.test.] IXFR, incoming, remote 127.0.0.1@P,
+            # finished, ..."; an AXFR-style answer to IXFR is logged "IXFR,
+            # incoming, ..., receiving AXFR-style IXFR" and then "AXFR, incoming".
+            knot) grep -q "IXFR, incoming, .*finished" "$f" ;;
+            # nsd logs no transfer kind, even at verbosity 3; it transfers
+            # from 127.0.0.3 (outgoing-interface), and the primary logs every
+            # incremental answer with the peer's address.
+            nsd) grep -q 'IXFR answered incrementally.*peer=127\.0\.0\.3' "$plog" ;;
+        esac; then echo ixfr; else echo none; fi
+        return 0
+    fi
+    case $s in
+        # The kind of the last response before "zone example.test/IN:
+        # transferred serial N: TSIG ...".
+        named) since named "$f" | awk -v n="$n" '
+            /got nonincremental response/ { k = "axfr" }
+            /got incremental response/ { k = "ixfr" }
+            index($0, "transferred serial " n ":") { kind = k }
+            END { print (kind == "" ? "none" : kind) }' ;;
+        # The kind of the last transfer before "refresh, ..., zone updated,
+        # ..., serial M -> N, ...".
+        knot) since knot "$f" | awk -v n="$n" '
+            /IXFR, incoming, .*started/ { k = "ixfr" }
+            /AXFR-style IXFR|AXFR, incoming/ { k = "axfr" }
+            /zone updated/ && index($0, "-> " n ",") { kind = k }
+            END { print (kind == "" ? "none" : kind) }' ;;
+        # The primary: "IXFR answered incrementally peer=127.0.0.3:X zone=Z
+        # from=M to=N"; nsd: "received update to serial N" (any kind; an
+        # answer in full is logged by the primary at debug level only).
+        nsd)
+            if since primary "$plog" | grep -qE \
+                "IXFR answered incrementally peer=127\.0\.0\.3:[0-9]+ zone=$zone\. from=[0-9]+ to=$n( |\$)"; then
+                echo ixfr
+            elif since nsd "$f" | grep -qF "received update to serial $n "; then
+                echo axfr
+            else
+                echo none
+            fi ;;
     esac
+}
+ixfr_seen() {
+    [[ $(xfr_kind "$1") == ixfr ]]
 }
 for s in "${running[@]}"; do
     if ixfr_seen "$s"; then ixfr[$s]=yes; else ixfr[$s]=no; fi
@@ -576,6 +655,7 @@ done
 
 # --- 4. an edit on disk -------------------------------------------------------
 echo "== 4. zone file edited on disk"
+edit_txt=                 # the TXT of "edited", once written
 # The primary reloads the file by itself; the serial in the SOA line is the
 # third field after SOA.
 old=$(serial_at "$P")
@@ -591,6 +671,7 @@ if cmp -s "$zfile" "$zfile.tmp" || ! grep -q " $new " "$zfile.tmp"; then
     for s in "${running[@]}"; do res[edit/$s]=-; done
 else
     mv "$zfile.tmp" "$zfile"
+    edit_txt="on disk $new"
     start=$(zw_now_us)
     wait_for "$P" "edited.$zone" TXT "on disk $new" 10000 "$start" >"$tmp/wait.primary" &
     primary_poller=$!
@@ -608,8 +689,193 @@ else
     done
 fi
 
-# --- 5. primary restart ---------------------------------------------------------
-echo "== 5. primary stopped, secondaries keep serving, primary started again"
+# --- helpers for 5. and 6.: edits that leave the serial to zonewright --------
+zdir=$tmp/primary/zones
+# zgit ARGS: git in the zones repository; never takes the index lock for a
+# read (status, diff), so it does not get in the way of the primary's commits.
+zgit() {
+    git --no-optional-locks -C "$zdir" -c user.name=interop -c user.email=interop@localhost "$@"
+}
+# file_serial [REV]: the serial in the SOA line of the zone file, on disk or
+# at REV in git (the third field after SOA).
+file_serial() {
+    { if (( $# )); then zgit show "$1:$zone.zone" 2>/dev/null; else cat "$zfile"; fi; } |
+        awk '{ for (i = 1; i + 3 <= NF; i++) if ($i == "SOA") { print $(i + 3); exit } }'
+}
+# serial_after A B: B is after A (RFC 1982, 32 bits).
+serial_after() {
+    local d=$(( ($2 - $1) & 0xFFFFFFFF ))
+    (( d > 0 && d < 0x80000000 ))
+}
+# settle SERIAL: wait until the zone file has SERIAL, HEAD has it and the
+# file is HEAD's (at most 100 tries, 50 ms apart).
+settle() {
+    local _
+    for _ in $(seq 100); do
+        if [[ $(file_serial) == "$1" && $(file_serial HEAD) == "$1" ]] \
+            && zgit diff --quiet HEAD -- "$zone.zone" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+# nxdomain PORT NAME: the server on PORT answers NXDOMAIN for NAME (one try,
+# 1 s timeout; no answer is not NXDOMAIN).
+nxdomain() {
+    dig +norec +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" TXT 2>/dev/null | grep -q "status: NXDOMAIN"
+}
+
+# follow TAG OLD NAME WANT START_US HEAD: after a change of the zone file that
+# left its serial to zonewright (mark_logs called before it, at START_US,
+# when the zones repository's HEAD was the commit HEAD): the
+# primary must serve NAME TXT containing WANT (at most 10 s) under a serial
+# after OLD; every secondary must then serve it (at most 10 s since START_US,
+# res[TAG/s]) and have fetched that serial by IXFR (kind[TAG/s], the kind
+# logged within at most 20 tries 100 ms apart; a failure with
+# --require-ixfr); and the serial must be written back into the file and
+# committed, "(raised by zonewright)" (settle; the commits since HEAD are
+# listed), after which the primary must answer IXFR=OLD incrementally itself
+# (a failure with --require-ixfr). Sets served to the serial; returns 1 if
+# the primary does not serve the change.
+declare -A kind=()
+served=
+follow() {
+    local tag=$1 old=$2 name=$3 want=$4 start=$5 head=$6 s ms k _
+    ms=$(wait_for "$P" "$name.$zone" TXT "$want" 10000 "$start")
+    served=$(serial_at "$P")
+    if [[ $ms == miss ]]; then
+        echo "   the primary does not serve $name.$zone TXT \"$want\" after 10 s (serial $served)" >&2
+        failures+=("primary: $tag: not served")
+        for s in "${running[@]}"; do res[$tag/$s]=-; kind[$tag/$s]=-; done
+        return 1
+    fi
+    echo "   primary serves it after $ms ms, serial $old -> $served"
+    serial_after "$old" "$served" || failures+=("primary: $tag: served with serial $served, not above $old")
+    self_notify "$tag"
+    wait_all "$name.$zone" TXT "$want" 10000 "$start" "$tag"
+    for s in "${running[@]}"; do
+        k=-
+        if [[ ${res[$tag/$s]} != miss ]]; then
+            for _ in $(seq 20); do
+                k=$(xfr_kind "$s" "$served")
+                [[ $k == none ]] || break
+                sleep 0.1
+            done
+        fi
+        kind[$tag/$s]=$k
+        echo "   $s: ${res[$tag/$s]} ms, serial $(serial_at "${port[$s]}"), transfer of $served: $k"
+        if [[ ${res[$tag/$s]} == miss ]]; then
+            failures+=("$s: missed $tag")
+        elif (( require_ixfr )) && [[ $k != ixfr ]]; then
+            failures+=("$s: $tag: serial $served by $k, not IXFR")
+        fi
+    done
+    if ! settle "$served"; then
+        echo "   serial $served not written back and committed after 5 s: file $(file_serial), HEAD $(file_serial HEAD)" >&2
+        failures+=("primary: $tag: serial $served not in the file and committed (file $(file_serial), HEAD $(file_serial HEAD))")
+        return 0
+    fi
+    zgit log --format='   commit: %s' "$head..HEAD" -- "$zone.zone"
+    if ! zgit log -1 --format=%s -- "$zone.zone" | grep -qF "(raised by zonewright)"; then
+        failures+=("primary: $tag: the commit does not say the serial was raised: $(zgit log -1 --format=%s)")
+    fi
+    # Once committed, the primary itself must answer IXFR=OLD incrementally
+    # (its answer's second record is the SOA of OLD; a full answer has the
+    # zone's records there): the history holds the step, whatever the
+    # secondaries' transfers above raced with.
+    k=$(dig +time=2 +tries=1 -y "hmac-sha256:$keyname:$secret" @127.0.0.1 -p "$P" "$zone" "IXFR=$old" \
+        +noall +answer 2>/dev/null | awk -v o="$old" 'NR == 2 { print ($4 == "SOA" && $7 == o) ? "yes" : "no" }')
+    echo "   the primary answers IXFR=$old incrementally once committed: ${k:-no answer}"
+    if (( require_ixfr )) && [[ $k != yes ]]; then
+        failures+=("primary: $tag: IXFR=$old not answered incrementally after the commit")
+    fi
+}
+
+# --- 5. hand edits that keep the serial ---------------------------------------
+echo "== 5. three hand edits that leave the serial line as it is"
+hand=(hand-a hand-b hand-c)
+# hand_edit TAG DESC NAME: after the edit just made (mark_logs and start
+# before it), NAME.zone TXT "by hand TAG" must reach everyone (follow).
+hand_edit() {
+    echo "   $1: $2"
+    follow "$1" "$old" "$3" "by hand $1" "$start" "$head" || true
+}
+# a. A record appended in place (one write(2)).
+old=$(serial_at "$P") head=$(zgit rev-parse HEAD)
+mark_logs
+start=$(zw_now_us)
+printf 'hand-a 60 IN TXT "by hand a"\n' >>"$zfile"
+hand_edit a "printf >> (in place), serial $(file_serial) kept" hand-a
+# b. sed -i (a new file renamed over it): "edited" of 4. deleted, one added.
+old=$(serial_at "$P") head=$(zgit rev-parse HEAD)
+if grep -q '^edited[[:space:]]' "$zfile"; then
+    mark_logs
+    start=$(zw_now_us)
+    sed -i -e '/^edited[[:space:]]/d' -e '$a hand-b 60 IN TXT "by hand b"' "$zfile"
+    hand_edit b "sed -i (by rename): edited deleted, hand-b added, serial $(file_serial) kept" hand-b
+    for s in primary "${running[@]}"; do
+        if ! nxdomain "${port[$s]}" "edited.$zone"; then
+            echo "   $s still answers edited.$zone after b" >&2
+            failures+=("$s: b: the record deleted by hand is still served")
+        fi
+    done
+else
+    echo "   b: no line \"edited\" in $zfile (4. failed?)" >&2
+    failures+=("primary: b: no record \"edited\" to delete")
+    for s in "${running[@]}"; do res[b/$s]=-; kind[b/$s]=-; done
+fi
+# c. A save by rename: a copy in the same folder, a record appended, mv.
+old=$(serial_at "$P") head=$(zgit rev-parse HEAD)
+mark_logs
+cp "$zfile" "$zfile.tmp"
+printf 'hand-c 60 IN TXT "by hand c"\n' >>"$zfile.tmp"
+start=$(zw_now_us)
+mv "$zfile.tmp" "$zfile"
+hand_edit c "temp file + mv (by rename), serial $(file_serial) kept" hand-c
+
+# --- 6. git checkout of an older version -------------------------------------------
+echo "== 6. git checkout HEAD~3 -- $zone.zone (the version before the three hand edits)"
+# HEAD~3 must be that version: "edited" there, no "hand-" record.
+old=$(serial_at "$P") head=$(zgit rev-parse HEAD)
+back=$(zgit show "HEAD~3:$zone.zone" 2>/dev/null || true)
+if [[ -n $edit_txt ]] && grep -q '^edited[[:space:]]' <<<"$back" && ! grep -q '^hand-' <<<"$back"; then
+    echo "   HEAD~3 has serial $(file_serial HEAD~3); served: $old"
+    mark_logs
+    start=$(zw_now_us)
+    if zgit checkout HEAD~3 -- "$zone.zone" 2>"$tmp/checkout.err"; then
+        if follow checkout "$old" edited "$edit_txt" "$start" "$head"; then
+            # Everyone at the new serial: the hand records gone, the UPDATEs kept.
+            for s in primary "${running[@]}"; do
+                for n in "${hand[@]}"; do
+                    if ! nxdomain "${port[$s]}" "$n.$zone"; then
+                        echo "   $s still answers $n.$zone" >&2
+                        failures+=("$s: checkout: $n still served")
+                    fi
+                done
+                if ! ask "${port[$s]}" "t$updates.$zone" TXT | grep -qF "\"v$updates\""; then
+                    echo "   $s no longer answers t$updates.$zone" >&2
+                    failures+=("$s: checkout: t$updates (an UPDATE before HEAD~3) lost")
+                fi
+            done
+            if ! zgit diff --cached --quiet HEAD -- "$zone.zone"; then
+                echo "   (the index still differs from HEAD for $zone.zone after the commit)"
+            fi
+        fi
+    else
+        sed 's/^/   | /' "$tmp/checkout.err" >&2
+        failures+=("primary: git checkout HEAD~3 failed")
+        for s in "${running[@]}"; do res[checkout/$s]=-; kind[checkout/$s]=-; done
+    fi
+else
+    echo "   HEAD~3 is not the version before the three hand edits; git log:" >&2
+    zgit log --format='   | %h %s' -5 >&2
+    failures+=("primary: checkout: HEAD~3 is not the version before the hand edits")
+    for s in "${running[@]}"; do res[checkout/$s]=-; kind[checkout/$s]=-; done
+fi
+
+# --- 7. primary restart ---------------------------------------------------------
+echo "== 7. primary stopped, secondaries keep serving, primary started again"
 zw_stop_pid "${pid[primary]}"
 unset 'pid[primary]'
 declare -A down=()
@@ -657,13 +923,25 @@ fi
 # --- summary -----------------------------------------------------------------
 echo
 echo "== summary (${how%% to *}; times in ms)"
-printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %6s %9s\n' \
-    secondary started "axfr" "upd p50" "upd max" missed ixfr "disk" "down" "restart"
+# hand: the slowest of the three hand edits of 5. and the kinds of their
+# transfers (one word when all agree); checkout: 6. and its transfer's kind.
+printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %15s %10s %6s %9s\n' \
+    secondary started "axfr" "upd p50" "upd max" missed ixfr "disk" "hand" "checkout" "down" "restart"
 for s in "${secondaries[@]}"; do
     if [[ ${started[$s]} == yes ]]; then
-        printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %6s %9s\n' "$s" yes "${res[axfr/$s]}" \
+        hand_ms='' hand_kinds=''
+        for t in a b c; do
+            hand_ms+="${res[$t/$s]:--} "
+            [[ ",$hand_kinds," == *",${kind[$t/$s]:--},"* ]] || hand_kinds+="${hand_kinds:+,}${kind[$t/$s]:--}"
+        done
+        if [[ $hand_ms == *miss* ]]; then hand_ms=miss
+        elif [[ $hand_ms == *-* ]]; then hand_ms=-
+        else read -r _ hand_ms <<<"$(stats "$hand_ms")"
+        fi
+        printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %15s %10s %6s %9s\n' "$s" yes "${res[axfr/$s]}" \
             "${p50[$s]}" "${pmax[$s]}" "${missed[$s]}/$updates" "${ixfr[$s]}" \
-            "${res[edit/$s]:--}" "${down[$s]}/10" "${res[restart/$s]:--}"
+            "${res[edit/$s]:--}" "$hand_ms $hand_kinds" \
+            "${res[checkout/$s]:--} ${kind[checkout/$s]:--}" "${down[$s]}/10" "${res[restart/$s]:--}"
     else
         printf '%-9s %-7s\n' "$s" no
         failures+=("$s: did not start")

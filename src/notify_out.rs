@@ -41,6 +41,7 @@ use tracing::{debug, info};
 use crate::config::Config;
 use crate::notify::{self, Retry, RetryPolicy, Step, Target};
 use crate::rr::{Name, Rr};
+use crate::store::committer::{self, Pending};
 use crate::tsig::Key;
 
 /// The system clock (seconds since the epoch) for TSIG's time signed.
@@ -155,6 +156,30 @@ impl Notifier {
         if self.tx.send(change).is_err() {
             debug!(zone = %zone, serial, "NOTIFY sender stopped; not notifying");
         }
+    }
+
+    /// [`Notifier::zone_changed`] once `commit` is made: the secondaries'
+    /// IXFR then finds the new version in the git history instead of a
+    /// file not committed yet (answered in full). Not sent if git refused
+    /// the commit (the store rolls the change back). Outside a tokio
+    /// runtime (some tests), at once.
+    pub fn zone_committed(&self, zone: &Name, serial: u32, soa: &Rr, commit: Pending) {
+        if !self.counters.contains_key(zone) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.zone_changed(zone, serial, soa);
+        };
+        let this = self.clone();
+        let (zone, soa) = (zone.clone(), soa.clone());
+        runtime.spawn(async move {
+            match commit.done().await {
+                committer::Outcome::Committed(_) => this.zone_changed(&zone, serial, &soa),
+                committer::Outcome::Failed(why) => {
+                    debug!(zone = %zone, serial, "not notifying: the commit failed ({why})");
+                }
+            }
+        });
     }
 
     /// The counters of `zone`, if it has NOTIFY targets.

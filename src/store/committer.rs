@@ -294,6 +294,15 @@ impl Pending {
         }
     }
 
+    /// The outcome, once the commit is done (no limit, no warning: for
+    /// those that follow the commit, not the writer waiting on it).
+    pub async fn done(mut self) -> Outcome {
+        match self.rx.wait_for(Option::is_some).await.map(|d| d.clone()) {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) | Err(_) => Outcome::Failed("the git committer stopped".into()),
+        }
+    }
+
     /// The outcome if the commit is done, without waiting.
     pub fn outcome(&self) -> Option<Outcome> {
         self.rx.borrow().clone()

@@ -21,8 +21,10 @@
 //!          its own write as unchanged and does not reload it); a write that
 //!          hit the old file in the instant before the rename is put back
 //!          and the change computed again on top of it
-//!        NOTIFY hook                 (queued to the notifier, not awaited)
 //!        submit the commit           (the text written, to the committer)
+//!        NOTIFY hook                 (sent once that commit is made, so a
+//!                                     secondary's IXFR finds it in git;
+//!                                     not awaited)
 //!   turn released: the next batch is written while this one commits
 //!   answer each write once its commit is made; a commit git refuses is
 //!     answered as failed, and the zone is rolled back first
@@ -532,39 +534,64 @@ impl Inner {
         let plan = self
             .recent
             .plan(zone, &served.zone, &saved.zone, Instant::now());
-        let (was, shown) = (saved.zone.serial(), served.zone.serial());
-        let above = Serial(was).is_after(Serial(shown));
-        let raise = self.settings.raise_external_serial && !above;
-        let commit = self.state.config().git.commit_external;
+        let serials = Serials {
+            saved: saved.zone.serial(),
+            served: served.zone.serial(),
+        };
+        let raise = self.settings.raise_external_serial && !serials.above();
         if plan.missing.is_empty() && !raise {
-            let mut guard = self.state.lock();
-            self.recent.clear(zone);
-            guard.set(source.clone(), Ok(saved.clone()));
-            drop(guard);
-            if !above {
-                warn!(
-                    zone = %zone, saved = was, served = shown,
-                    "an edit saved the zone with a serial not above the one served; secondaries \
-                     will not fetch it ([serial] external = \"keep\")"
-                );
-            }
-            if commit {
-                let person = offline::person_for(&self.state.config().zones_dir, zone, was);
-                let job = committer::Job::external(zone, was, &saved.document).by(person);
-                drop(self.committer.submit(job));
-            }
-            return Ok(Some(saved));
+            return Ok(Some(self.take_in_as_saved(zone, source, saved, serials)));
         }
-        let mut changes = plan.missing.clone();
-        if !above {
-            changes.serial = Some(
-                self.settings
-                    .serial_policy
-                    .next(shown, (self.settings.now)()),
+        self.take_in_rebased(zone, source, saved, plan, serials)
+    }
+
+    /// `saved` served and committed as it is (nothing missing, no serial
+    /// to raise).
+    fn take_in_as_saved(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        saved: Loaded,
+        serials: Serials,
+    ) -> Loaded {
+        let mut guard = self.state.lock();
+        self.recent.clear(zone);
+        guard.set(source.clone(), Ok(saved.clone()));
+        drop(guard);
+        if !serials.above() {
+            warn!(
+                zone = %zone, saved = serials.saved, served = serials.served,
+                "an edit saved the zone with a serial not above the one served; secondaries \
+                 will not fetch it ([serial] external = \"keep\")"
             );
         }
-        let new = changes.serial.unwrap_or(was);
-        let edited = saved
+        if self.state.config().git.commit_external {
+            let was = serials.saved;
+            let person = offline::person_for(&self.state.config().zones_dir, zone, was);
+            let job = committer::Job::external(zone, was, &saved.document).by(person);
+            drop(self.committer.submit(job));
+        }
+        saved
+    }
+
+    /// `saved` with the writes it lacks re-applied and its serial raised
+    /// if need be, written back, published and committed as one external
+    /// change. `None`: raced.
+    fn take_in_rebased(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        saved: Loaded,
+        plan: recent::Plan,
+        serials: Serials,
+    ) -> Result<Option<Loaded>, WriteError> {
+        let mut changes = plan.missing.clone();
+        if !serials.above() {
+            let now = (self.settings.now)();
+            changes.serial = Some(self.settings.serial_policy.next(serials.served, now));
+        }
+        let new = changes.serial.unwrap_or(serials.saved);
+        let (document, rendered, new_zone, warnings) = saved
             .document
             .apply(&changes)
             .map_err(|e| e.message)
@@ -574,36 +601,8 @@ impl Inner {
                     .with_changes(&changes, &pending_location())
                     .map_err(|errs| first_message(&errs))?;
                 Ok((document, rendered, zone, warnings))
-            });
-        let (document, rendered, new_zone, warnings) = match edited {
-            Ok(e) => e,
-            Err(e) => {
-                // The person's edit conflicts with a write it lacks: the
-                // zone stays as served, nothing is written over the file.
-                // Logged once per version of the file (the reloader and
-                // every write find it again).
-                let mut seen = self.conflicts.lock().unwrap_or_else(|p| p.into_inner());
-                if seen.get(zone) == Some(&saved.files) {
-                    return Err(WriteError::Failed(format!(
-                        "the zone file was edited on disk in a way that conflicts with earlier \
-                         writes ({e}); nothing was applied"
-                    )));
-                }
-                seen.insert(zone.clone(), saved.files.clone());
-                drop(seen);
-                error!(
-                    zone = %zone, file = %source.path.display(),
-                    "an edit saved over the zone file lacks {} write(s) made since the version \
-                     it started from, and they cannot be re-applied to it ({}); still serving \
-                     serial {shown}: edit the file again",
-                    plan.writes.len(), e
-                );
-                return Err(WriteError::Failed(format!(
-                    "the zone file was edited on disk in a way that conflicts with earlier \
-                     writes ({e}); nothing was applied"
-                )));
-            }
-        };
+            })
+            .map_err(|e| self.conflict(zone, source, &saved, &plan, serials, &e))?;
         let mut prepared = Vec::with_capacity(rendered.files.len());
         for (file, text) in &rendered.files {
             let p = fsio::Prepared::write(Path::new(file), text)
@@ -636,50 +635,53 @@ impl Inner {
                 )));
             }
         };
-        if !plan.missing.is_empty() {
-            let list: Vec<String> = plan
-                .writes
-                .iter()
-                .map(|w| format!("serial {} by {} via {}", w.serial, w.actor, w.via))
-                .collect();
-            warn!(
-                zone = %zone, file = %source.path.display(), serial = %format!("{was} -> {new}"),
-                "an edit saved over the zone file lacked {} write(s) made since the version it \
-                 started from; re-applied them on top of it: {}",
-                plan.writes.len(), list.join("; ")
-            );
-        } else {
-            warn!(
-                zone = %zone, saved = was, served = shown, raised_to = new,
-                "an edit saved the zone with a serial not above the one served (a hand edit \
-                 that kept the serial, or an older version checked out); raised it so \
-                 secondaries fetch it"
-            );
-        }
-        if let Some(n) = self.notifier.get() {
+        log_taken_in(zone, source, &plan, serials, new);
+        let notifier = self.notifier.get();
+        if self.state.config().git.commit_external {
+            let files = written_files(rendered, stats);
+            let was = serials.saved;
+            let writes = plan.writes.len();
+            let record = committer::Record::taken_in(zone, (was, new), plan.missing, writes);
+            let person = offline::person_for(&self.state.config().zones_dir, zone, was);
+            let commit = self
+                .committer
+                .submit(committer::Job { files, record }.by(person));
+            if let Some(n) = notifier {
+                n.zone_committed(zone, new, &soa, commit);
+            }
+        } else if let Some(n) = notifier {
             n.zone_changed(zone, new, &soa);
         }
-        if commit {
-            let files = rendered
-                .files
-                .into_iter()
-                .zip(stats)
-                .map(|((path, text), stat)| committer::WrittenFile {
-                    path: PathBuf::from(path),
-                    text,
-                    stat: Some(stat),
-                    blob: None,
-                })
-                .collect();
-            let mut reapplied = plan.missing;
-            reapplied.serial = None;
-            let record =
-                committer::Record::taken_in(zone, (was, new), reapplied, plan.writes.len());
-            let person = offline::person_for(&self.state.config().zones_dir, zone, was);
-            let job = committer::Job { files, record }.by(person);
-            drop(self.committer.submit(job));
-        }
         Ok(Some(self.current(zone)?.1))
+    }
+
+    /// The person's edit conflicts with a write it lacks: the zone stays as
+    /// served, nothing is written over the file. Logged once per version
+    /// of the file (the reloader and every write find it again).
+    fn conflict(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        saved: &Loaded,
+        plan: &recent::Plan,
+        serials: Serials,
+        why: &str,
+    ) -> WriteError {
+        let mut seen = self.conflicts.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.get(zone) != Some(&saved.files) {
+            seen.insert(zone.clone(), saved.files.clone());
+            error!(
+                zone = %zone, file = %source.path.display(),
+                "an edit saved over the zone file lacks {} write(s) made since the version \
+                 it started from, and they cannot be re-applied to it ({why}); still serving \
+                 serial {}: edit the file again",
+                plan.writes.len(), serials.served
+            );
+        }
+        WriteError::Failed(format!(
+            "the zone file was edited on disk in a way that conflicts with earlier writes \
+             ({why}); nothing was applied"
+        ))
     }
 
     /// Runs a batch and sends each write its own answer.
@@ -907,13 +909,14 @@ impl Inner {
                 return fail(results, e);
             }
         };
-        // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
-        // more RRs in which slave servers may be interested"):
-        // queued for the notifier, never awaited by this write.
-        if let Some(n) = self.notifier.get() {
-            n.zone_changed(&first.zone, new, &soa);
-        }
         let commit = self.submit(reqs, &results, changes, (old, new), rendered, stats);
+        // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
+        // more RRs in which slave servers may be interested"): sent once
+        // the version is committed, so the secondaries' IXFR finds it in
+        // the git history (the journal); never awaited by this write.
+        if let Some(n) = self.notifier.get() {
+            n.zone_committed(&first.zone, new, &soa, commit.clone());
+        }
         finish(
             results,
             Reply::AfterCommit {
@@ -1091,15 +1094,7 @@ impl Inner {
                 (p.clone(), new.unwrap_or(*id))
             })
             .collect();
-        match note {
-            Note::Write(zone, entry) => self.recent.record(&zone, entry),
-            Note::TakenIn(zone, reapplied) => {
-                self.recent.clear(&zone);
-                if let Some(entry) = reapplied {
-                    self.recent.record(&zone, entry);
-                }
-            }
-        }
+        note.record_in(&self.recent);
         guard.set(
             source.clone(),
             Ok(Loaded {
@@ -1136,17 +1131,7 @@ impl Inner {
             added = changes.add.len(), removed = changes.remove.len(),
             serial = %format!("{old} -> {new}"), "zone written"
         );
-        let files = rendered
-            .files
-            .into_iter()
-            .zip(stats)
-            .map(|((path, text), stat)| committer::WrittenFile {
-                path: PathBuf::from(path),
-                text,
-                stat: Some(stat),
-                blob: None,
-            })
-            .collect();
+        let files = written_files(rendered, stats);
         self.committer.submit(committer::Job {
             files,
             record: committer::Record {
@@ -1198,6 +1183,20 @@ enum Note {
     TakenIn(Name, Option<recent::Entry>),
 }
 
+impl Note {
+    fn record_in(self, recent: &recent::Recent) {
+        match self {
+            Note::Write(zone, entry) => recent.record(&zone, entry),
+            Note::TakenIn(zone, reapplied) => {
+                recent.clear(&zone);
+                if let Some(entry) = reapplied {
+                    recent.record(&zone, entry);
+                }
+            }
+        }
+    }
+}
+
 /// What [`Inner::install`] publishes.
 struct Published {
     document: crate::zonefile::Document,
@@ -1247,6 +1246,63 @@ fn wait_for_writers(loaded: &Loaded) -> Result<(), WriteError> {
 
 /// Folds `next` into `merged`, both relative to the zone before the batch:
 /// an RR added then removed (or removed then added back) cancels out.
+/// The serial of an edit found on disk, and of the version served.
+#[derive(Clone, Copy)]
+struct Serials {
+    saved: u32,
+    served: u32,
+}
+
+impl Serials {
+    /// RFC 1982: the edit's serial is above the served one.
+    fn above(self) -> bool {
+        Serial(self.saved).is_after(Serial(self.served))
+    }
+}
+
+/// The WARN for an edit taken in with writes re-applied or its serial
+/// raised.
+fn log_taken_in(zone: &Name, source: &ZoneSource, plan: &recent::Plan, s: Serials, new: u32) {
+    if plan.missing.is_empty() {
+        warn!(
+            zone = %zone, saved = s.saved, served = s.served, raised_to = new,
+            "an edit saved the zone with a serial not above the one served (a hand edit that \
+             kept the serial, or an older version checked out); raised it so secondaries \
+             fetch it"
+        );
+        return;
+    }
+    let list: Vec<String> = plan
+        .writes
+        .iter()
+        .map(|w| format!("serial {} by {} via {}", w.serial, w.actor, w.via))
+        .collect();
+    warn!(
+        zone = %zone, file = %source.path.display(), serial = %format!("{} -> {new}", s.saved),
+        "an edit saved over the zone file lacked {} write(s) made since the version it started \
+         from; re-applied them on top of it: {}",
+        plan.writes.len(), list.join("; ")
+    );
+}
+
+/// The files a write installed, as the committer records them.
+fn written_files(
+    rendered: crate::zonefile::Rendered,
+    stats: Vec<git::Stat>,
+) -> Vec<committer::WrittenFile> {
+    rendered
+        .files
+        .into_iter()
+        .zip(stats)
+        .map(|((path, text), stat)| committer::WrittenFile {
+            path: PathBuf::from(path),
+            text,
+            stat: Some(stat),
+            blob: None,
+        })
+        .collect()
+}
+
 /// Whether taking in `saved` (found on disk over `served`) writes to the
 /// file: writes of the window it lacks, or a serial to raise. The
 /// reloader then leaves it to the store ([`Store::take_in`]).
