@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 pub mod locks;
+pub mod state;
 
 use git2::{ErrorCode, FileMode, Oid, Repository, Signature, Status, StatusOptions};
 
