@@ -255,3 +255,66 @@ fn a_detached_head_or_a_merge_in_progress_is_refused_at_start() {
 fn errors(log: &str) -> Vec<&str> {
     log.lines().filter(|l| l.contains(" ERROR ")).collect()
 }
+
+#[test]
+fn a_head_detached_while_running_fails_writes_until_back_on_the_branch() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let zones = example_layout(root.path(), port);
+    git(&zones, &["init", "-q", "-b", "main"]);
+    git_commit_all(&zones, "start");
+    let log = root.path().join("server.log");
+    let server = Server::start(&zones, Path::new("zonewright.toml"), port, log)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = add_txt(server.port(), "before");
+    assert!(r.is_signed_ok(), "{r:?}");
+    let committed = commit_count(&zones);
+    let before = written(&zones);
+
+    git(&zones, &["checkout", "-q", "--detach"]);
+    for i in 0..3 {
+        let r = add_txt(server.port(), &format!("detached-{i}"));
+        assert_eq!(r.rcode, "SERVFAIL", "write {i}: {r:?}");
+    }
+    // Queries go on; nothing written, nothing committed.
+    let soa = udp_at(server.addr, &query("example.com.", RecordType::SOA));
+    assert!(soa.is_some_and(|m| m.metadata.response_code == ResponseCode::NoError));
+    assert_nothing_written(&before, &zones, "writes on a detached HEAD");
+    assert_eq!(commit_count(&zones), committed);
+    let log = server.log_text();
+    let errs = errors(&log);
+    assert_eq!(errs.len(), 1, "one ERROR, not one per write: {log}");
+    assert!(errs[0].contains("HEAD is detached"), "{log}");
+
+    git(&zones, &["checkout", "-q", "main"]);
+    // Usable again: the next write is committed under the key (bounded
+    // retries, in case the first lands in the same instant as the switch).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tries = 0;
+    let r = loop {
+        tries += 1;
+        let r = add_txt(server.port(), &format!("after-{tries}"));
+        if r.is_signed_ok() || tries >= 5 || Instant::now() >= deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        r.is_signed_ok(),
+        "after the switch back: {r:?}\n{}",
+        server.log_text()
+    );
+    assert_eq!(
+        tries, 1,
+        "the first write after the switch back should work"
+    );
+    let last = commit(&zones, "HEAD");
+    assert_eq!(last.author_name, ACME, "{last:?}");
+    assert!(last.message.contains("after-1"), "{last:?}");
+    assert!(file_status(&zones, ZONE_FILE).is_empty());
+    let log = server.log_text();
+    assert_eq!(errors(&log).len(), 1, "{log}");
+    assert!(log.contains("usable again"), "INFO when it recovers: {log}");
+    let branch = git(&zones, &["branch", "--contains", "HEAD"]);
+    assert!(branch.contains("main"), "{branch}");
+}
