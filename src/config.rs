@@ -414,10 +414,17 @@ impl Config {
             file: file.clone(),
             problems: vec![serde_problem(text, &e)],
         })?;
-        let base = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let base = config_dir(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            problems: vec![Problem {
+                line: None,
+                key: String::new(),
+                message: format!(
+                    "cannot resolve the config file's folder, which relative paths are \
+                     relative to ({e}); give --config as an absolute path"
+                ),
+            }],
+        })?;
         let mut c = Checker {
             text,
             problems: Vec::new(),
@@ -428,10 +435,10 @@ impl Config {
         let zones_dir = match &raw.zones_dir {
             Some(d) if d.get_ref().is_empty() => {
                 c.push(d.span(), "zones_dir", "must not be empty");
-                base.join("zones")
+                join_clean(&base, Path::new("zones"))
             }
             Some(d) => join_clean(&base, Path::new(d.get_ref())),
-            None => base.join("zones"),
+            None => join_clean(&base, Path::new("zones")),
         };
         let server = check_server(&mut c, &raw.server, &base);
         let (zones, key_refs) = check_zones(&mut c, &raw.zone, &zones_dir);
@@ -790,8 +797,26 @@ fn check_zones(
     (out, refs)
 }
 
+/// The folder the relative paths of the config file at `path` resolve
+/// against: the file's own folder, made absolute against the working
+/// directory once, here, so that no path in a [`Config`] depends on where
+/// the server was started (git compares them with its absolute work tree;
+/// `.` and `x/.` would not match `x/`). An error only when the working
+/// directory itself cannot be read (it was deleted).
+fn config_dir(path: &Path) -> std::io::Result<PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok(join_clean(&std::path::absolute(parent)?, Path::new("")))
+}
+
 /// `base/rel` without `.` components, so messages show `zones/a.zone`
-/// rather than `zones/./a.zone`.
+/// rather than `zones/./a.zone`, and `zones_dir = "."` is the config's
+/// folder itself. Every path in a [`Config`] is made by this function from
+/// the absolute [`config_dir`], so all are absolute and written one way
+/// (`..` is kept: only the file system knows where it leads through a
+/// symbolic link).
 fn join_clean(base: &Path, rel: &Path) -> PathBuf {
     let joined: PathBuf = base
         .join(rel)
@@ -1031,11 +1056,34 @@ allow_transfer = ["127.0.0.0/8", "::1"]
 
     #[test]
     fn dot_paths_are_cleaned() {
+        let cwd = std::env::current_dir().expect("cwd");
         let c = Config::from_toml(Path::new("zonewright.toml"), "zones_dir = \".\"\n").expect("ok");
-        assert_eq!(c.zones_dir, PathBuf::from("."));
+        assert_eq!(c.zones_dir, cwd);
         let c = Config::from_toml(Path::new("ex/zonewright.toml"), "zones_dir = \"./z\"\n")
             .expect("ok");
-        assert_eq!(c.zones_dir, PathBuf::from("ex/z"));
+        assert_eq!(c.zones_dir, cwd.join("ex/z"));
+        let c = Config::from_toml(Path::new("./ex/./zonewright.toml"), "zones_dir = \".\"\n")
+            .expect("ok");
+        assert_eq!(c.zones_dir, cwd.join("ex"));
+    }
+
+    /// Every path a relative config names is absolute, resolved against the
+    /// config file's folder (never the working directory at use), and
+    /// written without `.` components.
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder() {
+        let cwd = std::env::current_dir().expect("cwd");
+        let text = "zones_dir = \".\"\n[server]\ninclude_dirs = [\"./inc\", \"/abs\"]\n\
+                    [[zone]]\nname = \"ex\"\nfile = \"./sub/ex.zone\"\n";
+        let c = Config::from_toml(Path::new("cfg/zonewright.toml"), text).expect("ok");
+        assert_eq!(c.zones_dir, cwd.join("cfg"));
+        assert_eq!(
+            c.server.include_dirs,
+            [cwd.join("cfg/inc"), PathBuf::from("/abs")]
+        );
+        assert_eq!(c.zones[0].file, Some(cwd.join("cfg/sub/ex.zone")));
+        let c = Config::from_toml(Path::new("/etc/zw/zonewright.toml"), text).expect("ok");
+        assert_eq!(c.zones_dir, PathBuf::from("/etc/zw"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 pub mod locks;
+pub mod state;
 
 use git2::{ErrorCode, FileMode, Oid, Repository, Signature, Status, StatusOptions};
 
@@ -140,7 +141,11 @@ fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
         path: file.to_path_buf(),
     };
     let root = root.canonicalize().map_err(|_| outside())?;
-    let parent = file.parent().unwrap_or(Path::new("."));
+    // `a.zone` has the parent `""`, which is no folder to canonicalise.
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let parent = parent.canonicalize().map_err(|_| outside())?;
     let name = file.file_name().ok_or_else(outside)?;
     let rel = parent.join(name);

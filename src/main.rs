@@ -2,7 +2,7 @@
 //! either serve, check a config and its zones, or check one zone file.
 //!
 //! ```text
-//! zonewright [--log-format human|json] [--log-level LEVEL] serve  [--config F]
+//! zonewright [--log-format human|json] [--log-level LEVEL] serve  [--config F] [--init]
 //! zonewright                                               check  [--config F]
 //! zonewright                                               zone check FILE [--origin NAME]
 //! zonewright                                               keygen NAME [--algorithm A] [--zone Z]...
@@ -62,6 +62,10 @@ enum Command {
     Serve {
         #[arg(long, default_value = "zonewright.toml")]
         config: PathBuf,
+        /// Create `zones_dir` (and its git repository) when it does not
+        /// exist; without it, a missing `zones_dir` is an error.
+        #[arg(long)]
+        init: bool,
     },
     /// Check the config and every zone it serves; exit 1 on any problem.
     Check {
@@ -138,7 +142,7 @@ fn main() -> ExitCode {
         tracing::error!("internal error (bug): {info}")
     }));
     let result = match cli.command {
-        Command::Serve { config } => serve(&config),
+        Command::Serve { config, init } => serve(&config, init),
         Command::Check { config } => Ok(check(&config)),
         Command::Edit {
             zone,
@@ -221,11 +225,12 @@ impl std::io::Write for LossyStderr {
     }
 }
 
-fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+fn serve(config_path: &Path, init: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    zones_dir_ready(&config, init)?;
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
         .with_context(|| format!("cannot listen on {:?}", config.listen))?;
     let rest_listen = config.rest.as_ref().map(|r| r.listen);
@@ -255,6 +260,32 @@ fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
             .context("server failed")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to serve a `zones_dir` that is missing (`--init` creates it) or
+/// whose git repository cannot be committed on now (HEAD detached, a merge
+/// or rebase under way): every write would fail, or its commit be lost.
+fn zones_dir_ready(config: &Config, init: bool) -> anyhow::Result<()> {
+    let dir = &config.zones_dir;
+    let cfg = config.path.display();
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => anyhow::bail!("{cfg}: zones_dir {} is not a folder", dir.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && init => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{cfg}: cannot create zones_dir {}", dir.display()))?;
+            tracing::info!("created zones_dir {} (--init)", dir.display());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "{cfg}: zones_dir {} does not exist (relative paths in the config are relative \
+             to its folder); correct zones_dir, create the folder, or start once with \
+             `zonewright serve --init` to create it",
+            dir.display()
+        ),
+        Err(e) => anyhow::bail!("{cfg}: zones_dir {}: {e}", dir.display()),
+    }
+    zonewright::git::state::check_at_start(dir)
+        .map_err(|e| anyhow::anyhow!("{e}; zonewright does not start on it"))
 }
 
 /// Completes on ctrl-c or SIGTERM.

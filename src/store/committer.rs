@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use super::audit::{self, Provenance};
 use crate::git::{self, Identity};
@@ -354,6 +354,10 @@ pub struct Committer {
     zones_dir: PathBuf,
     /// Zones whose writes git could not record (shared with the thread).
     blocked: BlockedZones,
+    /// The repository the thread commits to, and whether it may be
+    /// committed on now (shared with the thread).
+    repo: Arc<Mutex<Option<git2::Repository>>>,
+    health: Arc<Health>,
     /// Closed by the thread when it ends (in a mutex only to be `Sync`).
     finished: Mutex<Option<mpsc::Receiver<()>>>,
 }
@@ -400,10 +404,13 @@ impl Committer {
         let dir = zones_dir.clone();
         let blocked = BlockedZones::default();
         let thread_blocked = blocked.clone();
+        let health = Arc::new(Health::default());
+        let (thread_repo, thread_health) = (repo.clone(), health.clone());
         let spawned = std::thread::Builder::new()
             .name("git-committer".into())
             .spawn(move || {
-                run(&rx, &repo, &dir, &names, &thread_blocked);
+                let blocked = &thread_blocked;
+                run(&rx, &thread_repo, &dir, &names, blocked, &thread_health);
                 drop(finished_tx);
             });
         let tx = match spawned {
@@ -417,6 +424,8 @@ impl Committer {
             tx: Mutex::new(tx),
             zones_dir,
             blocked,
+            repo,
+            health,
             finished: Mutex::new(Some(finished)),
         }
     }
@@ -477,6 +486,16 @@ impl Committer {
         }
     }
 
+    /// `Err` with the reason (logged once, at ERROR) while the repository
+    /// must not be committed on: HEAD detached, or a merge, rebase ... under
+    /// way (see `git::state`). The store asks before it writes anything,
+    /// so such a write fails with nothing written; the thread asks again
+    /// before each commit, for a change in between (that write then fails
+    /// and is rolled back like any whose commit failed).
+    pub fn check_repo(&self) -> Result<(), String> {
+        self.health.check(&self.repo)
+    }
+
     /// Lifts `zone`'s block after a rollback that had nothing to undo.
     pub fn unblock(&self, zone: &Name) {
         if self.send(Msg::Unblock(zone.clone())).is_err() {
@@ -515,6 +534,7 @@ fn run(
     dir: &Path,
     names: &Names,
     blocked: &Mutex<HashMap<Name, Blocked>>,
+    health: &Health,
 ) {
     let mut next: Option<Msg> = None;
     // Index entries of commits made since the index was last written.
@@ -530,9 +550,21 @@ fn run(
                 // Idle: nothing may stay out of the index meanwhile.
                 Err(mpsc::TryRecvError::Empty) => {
                     write_index(repo, &mut unindexed);
-                    match rx.recv() {
+                    match recv_idle(rx) {
                         Ok(m) => m,
-                        Err(_) => break,
+                        Err(Idle::Closed) => break,
+                        // The repository was unusable: once it is usable
+                        // again, what is held is committed now rather than
+                        // at the zone's next write.
+                        Err(Idle::Recheck) => {
+                            if health.is_unusable() && health.check(repo).is_ok() {
+                                commit_held(&mut edits, blocked, &mut |files, record| {
+                                    let u = &mut unindexed;
+                                    commit_logged(repo, dir, names, files, record, u, health)
+                                });
+                            }
+                            continue;
+                        }
                     }
                 }
             },
@@ -558,7 +590,7 @@ fn run(
         dones.push(first_done);
         let (files, record, each) = combine(first, jobs);
         let mut try_commit = |files: &[WrittenFile], record: &Record| {
-            commit_logged(repo, dir, names, files, record, &mut unindexed)
+            commit_logged(repo, dir, names, files, record, &mut unindexed, health)
         };
         let outcome = match earlier_edit(&mut edits, blocked, &record, &mut try_commit) {
             Err(reason) => {
@@ -617,8 +649,119 @@ fn joinable(
     rest.into_iter().unzip()
 }
 
+/// How often an unusable repository is looked at again while no commit
+/// is asked for.
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// Why the idle committer thread woke up without a message.
+enum Idle {
+    /// The queue is closed: the store is gone.
+    Closed,
+    /// Time to look at the unusable repository again.
+    Recheck,
+}
+
+/// The next message, or [`Idle::Recheck`] after [`RECHECK`] without one
+/// (the store may find the repository unusable before any commit does).
+fn recv_idle(rx: &mpsc::Receiver<Msg>) -> Result<Msg, Idle> {
+    rx.recv_timeout(RECHECK).map_err(|e| match e {
+        mpsc::RecvTimeoutError::Timeout => Idle::Recheck,
+        mpsc::RecvTimeoutError::Disconnected => Idle::Closed,
+    })
+}
+
+/// Whether the repository could be committed on at the last look (see
+/// `git::state`): on a detached HEAD, or in the middle of a merge or
+/// rebase, a commit would be lost or land inside the person's operation,
+/// so none is made, and the write fails and is rolled back like any other
+/// whose commit failed. The change of state is logged once (ERROR, then
+/// INFO when it is usable again), not once per write.
+#[derive(Default)]
+struct Health {
+    /// Why commits are refused now; `None` while the repository is usable.
+    unusable: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn is_unusable(&self) -> bool {
+        self.unusable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Looks at the repository before a write or a commit; `Err` with the
+    /// reason when no commit may be made now.
+    fn check(&self, repo: &Mutex<Option<git2::Repository>>) -> Result<(), String> {
+        let mut unusable = self.unusable.lock().unwrap_or_else(|p| p.into_inner());
+        let now = {
+            let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+            // No repository at all: `commit` says so.
+            match guard.as_ref() {
+                Some(r) => git::state::usable(r).map_err(|e| e.to_string()),
+                None => Ok(()),
+            }
+        };
+        match (now, unusable.take()) {
+            (Ok(()), None) => Ok(()),
+            (Ok(()), Some(_)) => {
+                info!(
+                    "the git repository is usable again: writes are committed again, and \
+                     the changes held meanwhile are committed now"
+                );
+                Ok(())
+            }
+            (Err(why), was) => {
+                if was.as_ref() != Some(&why) {
+                    error!(
+                        "{why}. Until then every write (UPDATE, REST) is refused (SERVFAIL, \
+                         REST 5xx) and rolled back; queries keep being answered, and what is \
+                         held is committed once the repository is usable again"
+                    );
+                }
+                *unusable = Some(why.clone());
+                Err(why)
+            }
+        }
+    }
+}
+
+/// The held commits of the server's own (see [`earlier_edit`]) of every
+/// zone not waiting for a rollback, made now; those that fail again stay
+/// held.
+fn commit_held(
+    edits: &mut HashMap<Name, Job>,
+    blocked: &Mutex<HashMap<Name, Blocked>>,
+    try_commit: &mut impl FnMut(&[WrittenFile], &Record) -> Result<Option<String>, String>,
+) {
+    let zones: Vec<Name> = edits.keys().cloned().collect();
+    for zone in zones {
+        let waits = blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&zone);
+        if waits {
+            continue;
+        }
+        let Some(edit) = edits.remove(&zone) else {
+            continue;
+        };
+        match try_commit(&edit.files, &edit.record) {
+            Ok(_) => info!(
+                zone = %zone, via = edit.record.via,
+                "committed a change of the server's own (an edit made outside zonewright, or a \
+                 rollback) that git could not record earlier"
+            ),
+            Err(_) => {
+                edits.insert(zone, edit);
+            }
+        }
+    }
+}
+
 /// Makes one commit (a panic in git2 is a failed commit, not a dead
-/// thread), keeps its index entries, and logs a failure.
+/// thread), keeps its index entries, and logs a failure. Nothing is tried
+/// on a repository that must not be committed on now (see [`Health`]).
 fn commit_logged(
     repo: &Mutex<Option<git2::Repository>>,
     dir: &Path,
@@ -626,7 +769,9 @@ fn commit_logged(
     files: &[WrittenFile],
     record: &Record,
     unindexed: &mut Vec<git2::IndexEntry>,
+    health: &Health,
 ) -> Result<Option<String>, String> {
+    health.check(repo)?;
     let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
     match made {
         Ok(Ok((id, entries))) => {
@@ -1054,6 +1199,50 @@ mod tests {
         assert_eq!(entry.id(), blob);
     }
 
+    /// On a detached HEAD nothing is committed (the store asks first, the
+    /// thread again before each commit); an edit found meanwhile is held
+    /// and committed, without any write, once HEAD is back on its branch.
+    #[test]
+    fn a_detached_head_holds_commits_until_it_is_back_on_its_branch() {
+        let f = Fixture::new();
+        let set_head = |detach: bool, branch: &str| {
+            let guard = f.repo.lock().expect("lock");
+            let repo = guard.as_ref().expect("repo");
+            if detach {
+                let id = repo.head().and_then(|h| h.peel_to_commit()).expect("head");
+                repo.set_head_detached(id.id()).expect("detach");
+            } else {
+                repo.set_head(branch).expect("attach");
+            }
+        };
+        let branch = {
+            let guard = f.repo.lock().expect("lock");
+            let repo = guard.as_ref().expect("repo");
+            repo.head().expect("head").name().expect("utf-8").to_owned()
+        };
+        set_head(true, &branch);
+        let why = f.committer.check_repo().expect_err("detached");
+        assert!(why.contains("HEAD is detached"), "{why}");
+        let mut edit = f.write("acme-key", 2, Some("by hand"), None);
+        edit.record = Record::external(&edit.record.zone, 2);
+        let done = settle(vec![f.committer.submit(edit)]);
+        assert!(
+            matches!(&done[0], Outcome::Failed(w) if w.contains("detached")),
+            "{done:?}"
+        );
+        assert!(f.history().is_empty());
+
+        set_head(false, &branch);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while f.history().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let h = f.history();
+        assert_eq!(h.len(), 1, "the held edit is committed: {h:?}");
+        assert!(h[0].1.contains("external change"), "{}", h[0].1);
+        assert_eq!(f.committer.check_repo(), Ok(()));
+    }
+
     #[test]
     fn each_write_is_answered_with_its_commit_which_records_its_version() {
         let f = Fixture::new();
@@ -1110,7 +1299,14 @@ mod tests {
             committer: me(),
             host: "test".into(),
         };
-        run(&rx, &f.repo, f.dir.path(), &names, &Mutex::default());
+        run(
+            &rx,
+            &f.repo,
+            f.dir.path(),
+            &names,
+            &Mutex::default(),
+            &Health::default(),
+        );
         let ids = settle(pending);
         assert!(
             ids.iter().all(|i| matches!(i, Outcome::Committed(Some(_)))),

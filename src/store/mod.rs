@@ -731,6 +731,13 @@ impl Inner {
                     .into(),
             ));
         }
+        // HEAD detached, or a merge or rebase under way: nothing is written
+        // that git could not record now (the committer logs it, once).
+        if let Err(why) = self.committer.check_repo() {
+            return every(WriteError::Failed(format!(
+                "{why}; the write is refused and nothing was written"
+            )));
+        }
         if let Err(e) = self.roll_back_failed(&first.zone) {
             return every(e);
         }

@@ -1,0 +1,184 @@
+//! Whether the zones repository may be committed on now.
+//!
+//! A commit made on a detached HEAD belongs to no branch: the next
+//! `git checkout` leaves it behind and it is lost to `git log` (and to a
+//! `git push`). A commit made while a merge, rebase, cherry-pick, revert,
+//! bisect or `git am` is under way lands in the middle of the person's
+//! operation. In both cases the audit trail would not hold the write, so
+//! the server refuses to start, and a running server refuses writes (see
+//! `store::committer`) until the repository is back on a branch, at rest.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use git2::{Repository, RepositoryState};
+
+/// Why the repository must not be committed on now, with what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unusable {
+    /// The repository's work tree (the zones directory).
+    pub repo: PathBuf,
+    pub why: Why,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// HEAD names a commit, not a branch.
+    Detached,
+    /// A git operation is under way: its name (`merge`, `rebase` ...).
+    InProgress(&'static str),
+    /// HEAD cannot be read.
+    Head(String),
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = self.repo.display();
+        match &self.why {
+            Why::Detached => write!(
+                f,
+                "git repository {dir}: HEAD is detached (on no branch), so commits would be \
+                 lost at the next checkout; put it back on a branch: git -C {dir} switch BRANCH"
+            ),
+            Why::InProgress(op) => write!(
+                f,
+                "git repository {dir}: a {op} is in progress, so commits would land inside \
+                 it; finish it or abort it: {}",
+                way_out(op, &dir.to_string())
+            ),
+            Why::Head(e) => write!(f, "git repository {dir}: cannot read HEAD: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Unusable {}
+
+/// The commands that end an operation `op` under way.
+fn way_out(op: &str, dir: &str) -> String {
+    match op {
+        "bisect" => format!("git -C {dir} bisect reset"),
+        "merge" => format!("git -C {dir} commit, or git -C {dir} merge --abort"),
+        "git am" => format!("git -C {dir} am --continue, or git -C {dir} am --abort"),
+        _ => format!("git -C {dir} {op} --continue, or git -C {dir} {op} --abort"),
+    }
+}
+
+/// The name of the operation under way in `state`, `None` when at rest.
+fn operation(state: RepositoryState) -> Option<&'static str> {
+    use RepositoryState as S;
+    match state {
+        S::Clean => None,
+        S::Merge => Some("merge"),
+        S::Revert | S::RevertSequence => Some("revert"),
+        S::CherryPick | S::CherryPickSequence => Some("cherry-pick"),
+        S::Bisect => Some("bisect"),
+        S::Rebase | S::RebaseInteractive | S::RebaseMerge => Some("rebase"),
+        S::ApplyMailbox | S::ApplyMailboxOrRebase => Some("git am"),
+    }
+}
+
+/// `Ok` when `repo` is on a branch (or an unborn one) with no operation
+/// under way: commits made now stay in its history.
+pub fn usable(repo: &Repository) -> Result<(), Unusable> {
+    let dir = repo.workdir().unwrap_or_else(|| repo.path());
+    let unusable = |why| Unusable {
+        // Without git's trailing `/`, for the messages.
+        repo: dir.components().collect(),
+        why,
+    };
+    // An operation first: a rebase detaches HEAD, and "a rebase is in
+    // progress" is the more useful message.
+    if let Some(op) = operation(repo.state()) {
+        return Err(unusable(Why::InProgress(op)));
+    }
+    match repo.head_detached() {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(unusable(Why::Detached)),
+        Err(e) => Err(unusable(Why::Head(e.message().to_owned()))),
+    }
+}
+
+/// At start-up: `Ok` when `dir` is no repository of its own yet (the
+/// server makes it one) or one that [`usable`] accepts.
+pub fn check_at_start(dir: &Path) -> Result<(), Unusable> {
+    match Repository::open(dir) {
+        Ok(repo) if repo.workdir().is_some_and(|w| super::same_dir(w, dir)) => usable(&repo),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    fn repo_with_two_commits() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.path().join("a.zone"), "one\n").expect("write");
+        git(dir.path(), &["add", "a.zone"]);
+        git(dir.path(), &["commit", "-qm", "one"]);
+        std::fs::write(dir.path().join("a.zone"), "two\n").expect("write");
+        git(dir.path(), &["commit", "-qam", "two"]);
+        dir
+    }
+
+    #[test]
+    fn a_branch_at_rest_and_an_unborn_one_are_usable() {
+        let dir = repo_with_two_commits();
+        assert_eq!(check_at_start(dir.path()), Ok(()));
+        let empty = tempfile::tempdir().expect("tempdir");
+        git(empty.path(), &["init", "-q"]);
+        assert_eq!(check_at_start(empty.path()), Ok(()));
+        // No repository yet: the server makes one.
+        let none = tempfile::tempdir().expect("tempdir");
+        assert_eq!(check_at_start(none.path()), Ok(()));
+    }
+
+    #[test]
+    fn a_detached_head_is_named_with_the_way_back() {
+        let dir = repo_with_two_commits();
+        git(dir.path(), &["checkout", "-q", "HEAD~1"]);
+        let e = check_at_start(dir.path()).expect_err("detached");
+        assert_eq!(e.why, Why::Detached);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("HEAD is detached") && msg.contains("switch"),
+            "{msg}"
+        );
+        git(dir.path(), &["checkout", "-q", "main"]);
+        assert_eq!(check_at_start(dir.path()), Ok(()));
+    }
+
+    #[test]
+    fn a_merge_in_progress_is_named_with_the_way_out() {
+        let dir = repo_with_two_commits();
+        git(dir.path(), &["checkout", "-q", "-b", "side", "HEAD~1"]);
+        std::fs::write(dir.path().join("a.zone"), "three\n").expect("write");
+        git(dir.path(), &["commit", "-qam", "three"]);
+        // Conflicts: the merge stays in progress.
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "merge", "main"])
+            .output()
+            .expect("git runs");
+        assert!(!out.status.success(), "the merge should conflict");
+        let e = check_at_start(dir.path()).expect_err("merging");
+        assert_eq!(e.why, Why::InProgress("merge"));
+        assert!(e.to_string().contains("merge --abort"), "{e}");
+        git(dir.path(), &["merge", "--abort"]);
+        assert_eq!(check_at_start(dir.path()), Ok(()));
+    }
+}
