@@ -309,3 +309,64 @@ fn a_racing_editor_loses_no_acknowledged_rest_write() {
         );
     }
 }
+
+/// Outside attack, round 4: person A opens the file; a write; person B
+/// appends a record without touching the serial (taken in, serial raised);
+/// another write; A saves what they opened plus their record. Both writes,
+/// B's record and A's record are all kept: the history the server keeps
+/// runs through B's edit.
+#[test]
+fn a_stale_save_keeps_writes_and_edits_made_across_another_edit() {
+    let s = start();
+    let zones = s.zones_dir();
+    let file = zones.join(ZONE_FILE);
+    let port = s.addr.port();
+    let opened = std::fs::read_to_string(&file).unwrap();
+    let settle = |done: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut text = zone_text(&zones);
+        while !done(&text) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            text = zone_text(&zones);
+        }
+        text
+    };
+    py_ok(port, &["add _acme-challenge.s3 60 TXT \"s3\""]);
+    let head = commit(&zones, "HEAD").id;
+    let mut b = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    b.write_all(b"carol 300 IN A 192.0.2.44\n").unwrap();
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while commit(&zones, "HEAD").id == head && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    py_ok(port, &["add _acme-challenge.s4 60 TXT \"s4\""]);
+    save_by_rename(&file, &format!("{opened}alice 300 IN A 192.0.2.45\n"));
+    let text = settle(&|t: &str| {
+        ["\"s3\"", "\"s4\"", "carol 300", "alice 300"]
+            .iter()
+            .all(|w| t.contains(w))
+    });
+    for w in ["\"s3\"", "\"s4\"", "carol 300", "alice 300"] {
+        assert!(text.contains(w), "{w} lost:\n{text}");
+    }
+    assert_eq!(
+        dig_short(port, "_acme-challenge.s3.example.com", "TXT", false),
+        vec!["\"s3\""]
+    );
+    assert_eq!(
+        dig_short(port, "_acme-challenge.s4.example.com", "TXT", false),
+        vec!["\"s4\""]
+    );
+    assert_eq!(
+        dig_short(port, "carol.example.com", "A", false),
+        vec!["192.0.2.44"]
+    );
+    assert_eq!(
+        dig_short(port, "alice.example.com", "A", false),
+        vec!["192.0.2.45"]
+    );
+}

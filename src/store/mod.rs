@@ -540,7 +540,10 @@ impl Inner {
         };
         let raise = self.settings.raise_external_serial && !serials.above();
         if plan.missing.is_empty() && !raise {
-            return Ok(Some(self.take_in_as_saved(zone, source, saved, serials)));
+            let edit = edit_entry(plan.edit, serials.saved);
+            return Ok(Some(
+                self.take_in_as_saved(zone, source, saved, serials, edit),
+            ));
         }
         self.take_in_rebased(zone, source, saved, plan, serials)
     }
@@ -553,9 +556,10 @@ impl Inner {
         source: &ZoneSource,
         saved: Loaded,
         serials: Serials,
+        edit: recent::Entry,
     ) -> Loaded {
         let mut guard = self.state.lock();
-        self.recent.clear(zone);
+        self.recent.record(zone, edit);
         guard.set(source.clone(), Ok(saved.clone()));
         drop(guard);
         if !serials.above() {
@@ -615,17 +619,20 @@ impl Inner {
             zone: new_zone,
             warnings,
         };
-        // The versions before the edit are no longer the file's history;
-        // what was re-applied is (an edit saved on the edit as it was
-        // saved, before the re-applied writes, lacks them again).
-        let reapplied = (!plan.missing.is_empty()).then(|| recent::Entry {
-            at: Instant::now(),
-            changes: plan.missing.clone(),
-            actor: "rebase".into(),
-            via: committer::EXTERNAL,
-            serial: new,
-        });
-        let note = Note::TakenIn(zone.clone(), reapplied);
+        // The history goes on through the edit: its own change, then what
+        // was re-applied on top of it (an edit saved later on either
+        // version gets the rest back).
+        let mut noted = vec![edit_entry(plan.edit.clone(), serials.saved)];
+        if !plan.missing.is_empty() {
+            noted.push(recent::Entry {
+                at: Instant::now(),
+                changes: plan.missing.clone(),
+                actor: "rebase".into(),
+                via: committer::EXTERNAL,
+                serial: new,
+            });
+        }
+        let note = Note::TakenIn(zone.clone(), noted);
         let stats = match self.install(source, &saved, prepared, published, note) {
             Ok(stats) => stats,
             Err(Interrupted::Raced) => return Ok(None),
@@ -1185,18 +1192,17 @@ struct Edited {
 enum Note {
     /// A batch written.
     Write(Name, recent::Entry),
-    /// An edit taken in: forget the writes before it, and note what was
-    /// re-applied on top of it, if anything.
-    TakenIn(Name, Option<recent::Entry>),
+    /// An edit taken in: its own change, then what was re-applied on top
+    /// of it, if anything.
+    TakenIn(Name, Vec<recent::Entry>),
 }
 
 impl Note {
     fn record_in(self, recent: &recent::Recent) {
         match self {
             Note::Write(zone, entry) => recent.record(&zone, entry),
-            Note::TakenIn(zone, reapplied) => {
-                recent.clear(&zone);
-                if let Some(entry) = reapplied {
+            Note::TakenIn(zone, entries) => {
+                for entry in entries {
                     recent.record(&zone, entry);
                 }
             }
@@ -1253,6 +1259,18 @@ fn wait_for_writers(loaded: &Loaded) -> Result<(), WriteError> {
 
 /// Folds `next` into `merged`, both relative to the zone before the batch:
 /// an RR added then removed (or removed then added back) cancels out.
+/// An edit taken in, as an entry of the recent history (so an edit saved
+/// on a version before it gets it back: no saved edit is lost either).
+fn edit_entry(changes: ChangeSet, serial: u32) -> recent::Entry {
+    recent::Entry {
+        at: Instant::now(),
+        changes,
+        actor: committer::EXTERNAL_ACTOR.into(),
+        via: committer::EXTERNAL,
+        serial,
+    }
+}
+
 /// The serial of an edit found on disk, and of the version served.
 #[derive(Clone, Copy)]
 struct Serials {

@@ -5,16 +5,20 @@
 //!
 //! ```text
 //!  every batch written ─► record(zone, what it changed, who, serial)
-//!                         (kept for [git] rebase_window; cleared when an
-//!                          edit made outside the server is taken in)
+//!  every edit taken in ─► record(its own change, then what was re-applied)
+//!                         (kept for [git] rebase_window: one chain of
+//!                          versions, each entry undoable)
 //!  the store finds the file changed on disk (its recheck, or the reloader
 //!  deferring to it) ─► plan(zone, served version, saved version)
 //!      base: which version the edit started from: the one after write i
 //!            whose records differ least from the saved file's (ties: the
 //!            newest). |saved Δ V_n| is one diff; going back a write at a
 //!            time only the records that write touched change the count.
-//!      missing: the writes after the base, re-applied in order on the
-//!            saved records (an add the file lacks, a removal it still has)
+//!      missing: the entries after the base, re-applied in order on the
+//!            saved records (an add the file lacks, a removal it still has):
+//!            acknowledged writes, and edits taken in meanwhile (an edit
+//!            saved on a version before another person's edit gets theirs
+//!            back too: no saved edit is lost either)
 //! ```
 //!
 //! Rule for the ambiguous case: deleting by hand a record a write added
@@ -53,6 +57,10 @@ pub struct Plan {
     pub missing: ChangeSet,
     /// The writes re-applied, oldest first.
     pub writes: Vec<Entry>,
+    /// The saved file's own change: its records against the served
+    /// version's (noted as an entry once taken in, so an edit saved later
+    /// on a version before it gets it back too).
+    pub edit: ChangeSet,
 }
 
 /// The recent writes of every zone.
@@ -86,37 +94,44 @@ impl Recent {
         }
     }
 
-    /// Forgets `zone`'s writes: an edit from outside was taken in, so the
-    /// versions before it are no longer the file's history.
-    pub fn clear(&self, zone: &Name) {
-        self.zones().remove(zone);
-    }
-
     /// What `saved` (the file as found on disk) lacks of the writes made
     /// within the window, given `served` (the version served before it,
     /// the last write's result). See the module docs.
     pub fn plan(&self, zone: &Name, served: &Zone, saved: &Zone, now: Instant) -> Plan {
         let entries: Vec<Entry> = {
             let mut zones = self.zones();
-            let Some(log) = zones.get_mut(zone) else {
-                return Plan::default();
-            };
-            while log
-                .front()
-                .is_some_and(|e| now.saturating_duration_since(e.at) > self.window)
-            {
-                log.pop_front();
+            match zones.get_mut(zone) {
+                None => Vec::new(),
+                Some(log) => {
+                    while log
+                        .front()
+                        .is_some_and(|e| now.saturating_duration_since(e.at) > self.window)
+                    {
+                        log.pop_front();
+                    }
+                    log.iter().cloned().collect()
+                }
             }
-            log.iter().cloned().collect()
+        };
+        let records = |z: &Zone| z.records().cloned().collect::<Vec<Rr>>();
+        let diff = crate::ixfr::diff(&records(served), &records(saved));
+        let edit = ChangeSet {
+            remove: diff.deleted,
+            add: diff.added,
+            serial: None,
         };
         if entries.is_empty() {
-            return Plan::default();
+            return Plan {
+                edit,
+                ..Plan::default()
+            };
         }
-        let base = base_version(&entries, served, saved);
+        let base = base_version(&entries, &edit, saved);
         let writes: Vec<Entry> = entries.into_iter().skip(base).collect();
         Plan {
             missing: missing(&writes, saved),
             writes,
+            edit,
         }
     }
 }
@@ -128,11 +143,9 @@ fn has(zone: &Zone, rr: &Rr) -> bool {
 /// How many of `entries` the saved file's base version had seen: `i`
 /// means the version after entry `i - 1` (0: before them all). The count
 /// of records in which version `i` and `saved` differ is smallest there;
-/// ties go to the newest version.
-fn base_version(entries: &[Entry], served: &Zone, saved: &Zone) -> usize {
-    let records = |z: &Zone| z.records().cloned().collect::<Vec<Rr>>();
-    let mut distance = i64::try_from(crate::ixfr::diff(&records(served), &records(saved)).len())
-        .unwrap_or(i64::MAX / 2);
+/// ties go to the newest version. `edit` is `saved` against the newest.
+fn base_version(entries: &[Entry], edit: &ChangeSet, saved: &Zone) -> usize {
+    let mut distance = i64::try_from(edit.add.len() + edit.remove.len()).unwrap_or(i64::MAX / 2);
     let (mut best, mut best_distance) = (entries.len(), distance);
     // Undo entry i - 1 to go from version i to version i - 1.
     for i in (1..=entries.len()).rev() {
