@@ -52,6 +52,7 @@ pub enum Outcome {
 /// path is appended), as `author`. Asks on stdin whether to edit again
 /// after errors (not a terminal: no).
 pub fn run(config: &Config, zone: &str, editor: &str, author: &str) -> anyhow::Result<Outcome> {
+    check_author(config, author)?;
     let origin = Name::from_ascii(format!("{}.", zone.trim_end_matches('.')))
         .map_err(|e| anyhow::anyhow!("{zone:?} is not a zone name: {e}"))?;
     let sources = loader::sources(config).map_err(|p| anyhow::anyhow!("{p}"))?;
@@ -97,7 +98,10 @@ pub fn run(config: &Config, zone: &str, editor: &str, author: &str) -> anyhow::R
                 break;
             }
             Err(errors) => {
-                eprintln!("your edit has errors (lines of your copy):");
+                eprintln!(
+                    "your edit has errors (line numbers are those of your copy, {}):",
+                    copy.path().display()
+                );
                 for e in &errors {
                     eprintln!("  {e}");
                 }
@@ -112,6 +116,12 @@ pub fn run(config: &Config, zone: &str, editor: &str, author: &str) -> anyhow::R
     };
     let changes = record_changes(&before.zone, &after);
     if changes.add.is_empty() && changes.remove.is_empty() {
+        if before.zone.soa().rdata != after.soa().rdata {
+            eprintln!(
+                "the SOA is the server's (its serial comes from [serial] policy); to change its \
+                 timers or names, edit the zone file itself"
+            );
+        }
         return Ok(Outcome::Unchanged);
     }
     let (added, removed) = (changes.add.len(), changes.remove.len());
@@ -122,6 +132,29 @@ pub fn run(config: &Config, zone: &str, editor: &str, author: &str) -> anyhow::R
         added,
         removed,
     })
+}
+
+/// The author must be a person's name git can carry, and not the name
+/// of a key or REST token (whose commits the ACME sweep and the audit
+/// read as the key's).
+fn check_author(config: &Config, author: &str) -> anyhow::Result<()> {
+    let a = author.trim();
+    if a.is_empty() || a.contains(['<', '>']) || a.chars().any(char::is_control) {
+        bail!("--author {author:?}: a name without '<', '>' or control characters");
+    }
+    let plain = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    let keys = config.keys.iter().map(|k| plain(&k.key.name.to_ascii()));
+    let tokens = config
+        .rest
+        .iter()
+        .flat_map(|r| r.tokens.iter().map(|t| plain(&t.name)));
+    if keys.chain(tokens).any(|k| k == plain(a)) {
+        bail!(
+            "--author {author:?} is the name of a key or REST token; commits under it would \
+             read as that writer's: give a person's name"
+        );
+    }
+    Ok(())
 }
 
 /// Runs `editor` (through `sh -c`, so `code -w` or `vim -n` work) on `path`.

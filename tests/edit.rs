@@ -157,3 +157,90 @@ fn an_edit_with_errors_or_without_changes_writes_nothing() {
     assert_eq!(zone_text(&zones), before);
     assert_eq!(commit(&zones, "HEAD").id, head);
 }
+
+/// The config `zonewright edit` reads while no server runs: the zones
+/// directory `zones`, committed, and the keys of the update tests.
+fn offline_config(zones: &Path) -> PathBuf {
+    git(zones, &["init", "-q"]);
+    git_commit_all(zones, "zones");
+    let path = zones.with_file_name("offline.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "listen = [\"127.0.0.1:0\"]\nzones_dir = {:?}\n{}",
+            zones.display().to_string(),
+            update_config()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Outside attack, round 4: with the server stopped, an edit's note named
+/// its author for whatever the file held at the next start (a record
+/// appended by hand afterwards was committed as theirs), and a second
+/// edit took the first's credit. Now the note holds the file's digest,
+/// and a second edit waits for the first to be committed.
+#[test]
+fn edits_made_while_the_server_is_stopped_keep_their_authors() {
+    let add = |dir: &Path, name: &str, host: &str| {
+        editor(
+            dir,
+            name,
+            &format!("printf '{host} 300 IN A 192.0.2.9\\n' >> \"$1\""),
+        )
+    };
+    // An edit, then a record appended by hand: committed by the committer.
+    let s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &update_config(),
+        |zones| {
+            let config = offline_config(zones);
+            let ed = add(zones.parent().unwrap(), "ed1.sh", "stopped1");
+            let out = edit(&config, &ed, "stopper");
+            assert!(out.status.success(), "{}", text(&out));
+            let second = add(zones.parent().unwrap(), "ed2.sh", "stopped2");
+            let out = edit(&config, &second, "caser");
+            assert!(!out.status.success(), "a second edit waits: {}", text(&out));
+            assert!(text(&out).contains("not committed yet"), "{}", text(&out));
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(zones.join(ZONE_FILE))
+                .unwrap();
+            std::io::Write::write_all(&mut f, b"handx 300 IN TXT \"by hand\"\n").unwrap();
+        },
+    );
+    let zones = s.zones_dir();
+    wait_committed(&zones, ZONE_FILE);
+    let c = commit(&zones, "HEAD");
+    assert_eq!(c.author_name, "zonewright", "{c:?}");
+    assert_ne!(c.trailer("Via").as_deref(), Some("edit"), "{c:?}");
+    // An edit alone: committed as its author's.
+    let s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &update_config(),
+        |zones| {
+            let config = offline_config(zones);
+            let ed = add(zones.parent().unwrap(), "ed3.sh", "stopped3");
+            let out = edit(&config, &ed, "stopper");
+            assert!(out.status.success(), "{}", text(&out));
+        },
+    );
+    let zones = s.zones_dir();
+    wait_committed(&zones, ZONE_FILE);
+    let c = commit(&zones, "HEAD");
+    assert_eq!(c.author_name, "stopper", "{c:?}");
+    assert_eq!(c.trailer("Via").as_deref(), Some("edit"), "{c:?}");
+}
+
+/// A key's or token's name, or one with '<' or '>', is no author.
+#[test]
+fn an_author_that_is_a_key_name_or_no_name_is_refused() {
+    let s = start();
+    let same = editor(s.dir.path(), "same.sh", "true");
+    for author in [ACME, "ACME-KEY.", "eve <evil@example.com>"] {
+        let out = edit(&s.config_path(), &same, author);
+        assert!(!out.status.success(), "{author:?}: {}", text(&out));
+        assert!(text(&out).contains("--author"), "{}", text(&out));
+    }
+}

@@ -45,7 +45,13 @@ pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
         .iter()
         .map(|(zone, doc)| {
             let serial = serial_of(zone);
-            let person = super::offline::person_for(&state.config().zones_dir, zone, serial);
+            let text = doc
+                .files()
+                .first()
+                .map(|f| f.text.to_string())
+                .unwrap_or_default();
+            let zones_dir = &state.config().zones_dir;
+            let person = super::offline::person_for(zones_dir, zone, serial, &text);
             committer.submit(Job::external(zone, serial, doc).by(person))
         })
         .collect()
@@ -65,7 +71,14 @@ pub fn commit_at_start(state: &State, committer: &Committer) -> usize {
     .into_iter()
     .map(|(zone, good)| {
         let serial = good.zone.serial();
-        let person = super::offline::person_for(&state.config().zones_dir, &zone, serial);
+        let text = good
+            .document
+            .files()
+            .first()
+            .map(|f| f.text.to_string())
+            .unwrap_or_default();
+        let zones_dir = &state.config().zones_dir;
+        let person = super::offline::person_for(zones_dir, &zone, serial, &text);
         let job = Job::external(&zone, serial, &good.document).by(person);
         (zone, committer.submit(job))
     })

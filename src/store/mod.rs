@@ -571,7 +571,7 @@ impl Inner {
         }
         if self.state.config().git.commit_external {
             let was = serials.saved;
-            let person = offline::person_for(&self.state.config().zones_dir, zone, was);
+            let person = self.person_for(zone, was, &saved);
             let job = committer::Job::external(zone, was, &saved.document).by(person);
             drop(self.committer.submit(job));
         }
@@ -649,7 +649,7 @@ impl Inner {
             let was = serials.saved;
             let writes = plan.writes.len();
             let record = committer::Record::taken_in(zone, (was, new), plan.missing, writes);
-            let person = offline::person_for(&self.state.config().zones_dir, zone, was);
+            let person = self.person_for(zone, was, &saved);
             let commit = self
                 .committer
                 .submit(committer::Job { files, record }.by(person));
@@ -660,6 +660,13 @@ impl Inner {
             n.zone_changed(zone, new, &soa);
         }
         Ok(Some(self.current(zone)?.1))
+    }
+
+    /// Who `zonewright edit` says made `saved`, if it is exactly their file.
+    fn person_for(&self, zone: &Name, serial: u32, saved: &Loaded) -> Option<String> {
+        let text = saved.document.files().first().map(|f| f.text.to_string());
+        let zones_dir = &self.state.config().zones_dir;
+        offline::person_for(zones_dir, zone, serial, text.as_deref().unwrap_or(""))
     }
 
     /// The person's edit conflicts with a write it lacks: the zone stays as

@@ -21,9 +21,12 @@
 //! ```
 //!
 //! The process never commits: the server's committer is the one place
-//! that records to git. A note whose serial is not the file's (the file
-//! changed again before the server read it) is ignored and removed: the
-//! commit is then an `external change` by the configured committer.
+//! that records to git. A note whose serial and SHA-256 are not the
+//! file's (the file changed again before the server read it: someone
+//! else's edit is in it) is ignored and removed: the commit is then an
+//! `external change` by the configured committer. A second edit while the
+//! first's note waits (server stopped) is refused, so neither takes the
+//! other's credit.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -104,7 +107,22 @@ pub fn apply(
         }
     }
     if let Some(note) = note_file(&config.zones_dir, &source.origin) {
-        write_note(&note, new, author)
+        // A note the server has not taken yet names the last edit, which
+        // is still in the file uncommitted: this edit would take its
+        // credit (or it ours). The server takes it within a second when
+        // running; stopped, it must run first.
+        if let Some((serial, by, _)) = read_note(&note)
+            && serial == old
+        {
+            return Err(format!(
+                "an earlier `zonewright edit` of {} (by {by}, serial {serial}) is not committed \
+                 yet: start the server (or wait a moment for it to take the file in), then edit \
+                 again",
+                source.origin
+            ));
+        }
+        let main = rendered.files.first().map_or("", |(_, t)| t.as_str());
+        write_note(&note, new, author, &digest(main))
             .map_err(|e| format!("cannot write {}: {e}", note.display()))?;
     }
     for (file, text) in &rendered.files {
@@ -114,33 +132,51 @@ pub fn apply(
     Ok((old, new))
 }
 
-fn write_note(path: &Path, serial: u32, author: &str) -> std::io::Result<()> {
+/// The SHA-256 of the zone file's text as the edit wrote it, in hex.
+fn digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_note(path: &Path, serial: u32, author: &str, digest: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let author: String = author.chars().filter(|c| !c.is_control()).collect();
     let mut tmp = tempfile::NamedTempFile::new_in(path.parent().unwrap_or(Path::new(".")))?;
-    writeln!(tmp, "serial {serial}\nauthor {author}")?;
+    writeln!(tmp, "serial {serial}\nauthor {author}\nsha256 {digest}")?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
-/// The person `zonewright edit` noted for `zone` at `serial`, if any (the
-/// note is removed either way once the file's serial has been read).
-pub fn person_for(zones_dir: &Path, zone: &Name, serial: u32) -> Option<String> {
-    let path = note_file(zones_dir, zone)?;
-    let text = std::fs::read_to_string(&path).ok()?;
-    let _ = std::fs::remove_file(&path);
-    let mut noted = None;
-    let mut author = None;
+/// A note's serial, author and digest.
+fn read_note(path: &Path) -> Option<(u32, String, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (mut serial, mut author, mut digest) = (None, None, None);
     for line in text.lines() {
         match line.split_once(' ') {
-            Some(("serial", s)) => noted = s.trim().parse::<u32>().ok(),
+            Some(("serial", s)) => serial = s.trim().parse::<u32>().ok(),
             Some(("author", a)) => author = Some(a.trim().to_string()),
+            Some(("sha256", d)) => digest = Some(d.trim().to_string()),
             _ => {}
         }
     }
-    let author = author.filter(|a| !a.is_empty() && !a.contains(['<', '>']))?;
-    (noted == Some(serial)).then_some(author)
+    Some((serial?, author?, digest?))
+}
+
+/// The person `zonewright edit` noted for `zone`, if the file as found
+/// (`text`, its main file) is exactly what that edit wrote, at `serial`
+/// (anything changed since, by a person or a script, is not theirs: the
+/// commit is then the committer's). The note is removed either way.
+pub fn person_for(zones_dir: &Path, zone: &Name, serial: u32, text: &str) -> Option<String> {
+    let path = note_file(zones_dir, zone)?;
+    let noted = read_note(&path);
+    let _ = std::fs::remove_file(&path);
+    let (noted_serial, author, noted_digest) = noted?;
+    let valid = !author.is_empty() && !author.contains(['<', '>']);
+    (valid && noted_serial == serial && noted_digest == digest(text)).then_some(author)
 }
