@@ -176,6 +176,79 @@ pub fn is_dirty(repo: &Repository, file: &Path) -> Result<bool, GitError> {
     Ok(head_blob(repo, &rel)? != blob_id_of(repo, file)?)
 }
 
+/// One change of a file in the history: when it was committed, by whom,
+/// through which writer (the `Via:` trailer), and the file's text before
+/// and after.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub time: i64,
+    pub author: String,
+    pub via: Option<String>,
+    pub before: String,
+    pub after: String,
+}
+
+/// The changes to `file` on HEAD's first-parent line committed in
+/// `[since, until]` (Unix seconds), oldest first; at most `max` commits
+/// are walked, and a version over `limit` bytes ends the walk.
+pub fn changes_between(
+    repo: &Repository,
+    file: &Path,
+    (since, until): (i64, i64),
+    max: usize,
+    limit: usize,
+) -> Result<Vec<Change>, GitError> {
+    let rel = relative(repo, file)?;
+    let err = wrap(repo.path());
+    let mut commit = match repo.head() {
+        Ok(h) => h.peel_to_commit().map_err(&err)?,
+        Err(_) => return Ok(Vec::new()),
+    };
+    let blob_in = |c: &git2::Commit<'_>| -> Option<Oid> {
+        c.tree().ok()?.get_path(&rel).ok().map(|e| e.id())
+    };
+    let text = |id: Option<Oid>| -> Option<String> {
+        let Some(id) = id else {
+            return Some(String::new());
+        };
+        let blob = repo.find_blob(id).ok()?;
+        (blob.size() <= limit)
+            .then(|| String::from_utf8(blob.content().to_vec()).ok())
+            .flatten()
+    };
+    let mut out = Vec::new();
+    for _ in 0..max {
+        let time = commit.time().seconds();
+        if time < since {
+            break;
+        }
+        let Ok(parent) = commit.parent(0) else {
+            break;
+        };
+        let (after, before) = (blob_in(&commit), blob_in(&parent));
+        if after != before && time <= until {
+            let (Some(after), Some(before)) = (text(after), text(before)) else {
+                break;
+            };
+            let message = commit.message().unwrap_or_default();
+            let via = message
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("Via: ").map(|v| v.trim().to_string()));
+            out.push(Change {
+                time,
+                author: commit.author().name().unwrap_or_default().to_string(),
+                via,
+                before,
+                after,
+            });
+        }
+        commit = parent;
+    }
+    out.reverse();
+    Ok(out)
+}
+
 /// The blob HEAD has at `rel`, if any.
 fn head_blob(repo: &Repository, rel: &Path) -> Result<Option<Oid>, GitError> {
     let err = wrap(repo.path());

@@ -370,3 +370,43 @@ fn a_stale_save_keeps_writes_and_edits_made_across_another_edit() {
         vec!["192.0.2.45"]
     );
 }
+
+/// Outside attack, round 4: the window of writes to re-apply was kept in
+/// memory only, so a stale save after a restart dropped a write made
+/// before it. The writes of the window are now read back from git.
+#[test]
+fn a_stale_save_after_a_restart_keeps_the_writes_before_it() {
+    let s = start();
+    let file = s.zones_dir().join(ZONE_FILE);
+    let opened = std::fs::read_to_string(&file).unwrap();
+    py_ok(
+        s.addr.port(),
+        &["add _acme-challenge.r1 60 TXT \"before-restart\""],
+    );
+    wait_committed(&s.zones_dir(), ZONE_FILE);
+    let s = s.restart();
+    let zones = s.zones_dir();
+    let port = s.addr.port();
+    save_by_rename(&file, &format!("{opened}stale 300 IN A 192.0.2.46\n"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut text = zone_text(&zones);
+    while !(text.contains("stale 300") && text.contains("before-restart"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        text = zone_text(&zones);
+    }
+    assert!(
+        text.contains("before-restart"),
+        "the write was lost:\n{text}"
+    );
+    assert!(text.contains("stale 300"), "the edit was lost:\n{text}");
+    assert_eq!(
+        dig_short(port, "_acme-challenge.r1.example.com", "TXT", false),
+        vec!["\"before-restart\""]
+    );
+    assert_eq!(
+        dig_short(port, "stale.example.com", "A", false),
+        vec!["192.0.2.46"]
+    );
+}

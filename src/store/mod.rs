@@ -278,6 +278,9 @@ struct Inner {
     /// Per zone, the files of the last edit found conflicting with the
     /// writes it lacked (logged once).
     conflicts: Mutex<std::collections::HashMap<Name, loader::FileIds>>,
+    /// When this store started (Unix seconds): the writes before it are
+    /// read back from git when an edit first needs them.
+    started: i64,
 }
 
 impl Store {
@@ -330,6 +333,7 @@ impl Store {
                 notifier: std::sync::OnceLock::new(),
                 recent,
                 conflicts: Mutex::default(),
+                started: Utc::now().timestamp(),
             }),
             queues: Mutex::new(Default::default()),
         }
@@ -531,6 +535,7 @@ impl Inner {
         served: &Loaded,
         saved: Loaded,
     ) -> Result<Option<Loaded>, WriteError> {
+        self.seed_recent(zone, source);
         let plan = self
             .recent
             .plan(zone, &served.zone, &saved.zone, Instant::now());
@@ -660,6 +665,65 @@ impl Inner {
             n.zone_changed(zone, new, &soa);
         }
         Ok(Some(self.current(zone)?.1))
+    }
+
+    /// The zone's changes committed within the rebase window before this
+    /// store started, read back from the file's git history into the
+    /// recent writes (once per zone): a restart does not forget them.
+    fn seed_recent(&self, zone: &Name, source: &ZoneSource) {
+        if self.recent.is_seeded(zone) {
+            return;
+        }
+        let now = Utc::now().timestamp();
+        let window = i64::try_from(self.recent.window().as_secs()).unwrap_or(i64::MAX);
+        let limit =
+            usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        let changes = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref().map(|r| {
+                git::changes_between(
+                    r,
+                    &source.path,
+                    (now.saturating_sub(window), self.started),
+                    1000,
+                    limit,
+                )
+            })
+        };
+        let changes = match changes {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                warn!(zone = %zone, "cannot read the zone's recent history from git: {e}");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let rules = loader::FileRules::new(self.state.config());
+        let includes = loader::FsIncludes::new(&rules);
+        let name = source.path.display().to_string();
+        let records = |text: &str| -> Option<Vec<crate::rr::Rr>> {
+            let doc = crate::zonefile::Document::parse(&name, text, zone, &includes).ok()?;
+            Some(doc.records().map(|(rr, _)| rr.clone()).collect())
+        };
+        let entries = changes
+            .into_iter()
+            .filter_map(|c| {
+                let d = crate::ixfr::diff(&records(&c.before)?, &records(&c.after)?);
+                let age = u64::try_from(now.saturating_sub(c.time)).unwrap_or(0);
+                Some(recent::Entry {
+                    at: Instant::now().checked_sub(Duration::from_secs(age))?,
+                    changes: ChangeSet {
+                        add: d.added,
+                        remove: d.deleted,
+                        serial: None,
+                    },
+                    actor: c.author,
+                    via: known_via(c.via.as_deref()),
+                    serial: 0,
+                })
+            })
+            .collect();
+        self.recent.seed(zone, entries);
     }
 
     /// Who `zonewright edit` says made `saved`, if it is exactly their file.
@@ -1278,6 +1342,20 @@ fn edit_entry(changes: ChangeSet, serial: u32) -> recent::Entry {
     }
 }
 
+/// A `Via:` read back from git, as one of the writers' names.
+fn known_via(via: Option<&str>) -> &'static str {
+    const KNOWN: [&str; 6] = [
+        "rfc2136",
+        "rest",
+        "expiry",
+        committer::EXTERNAL,
+        committer::EDIT,
+        committer::ROLLBACK,
+    ];
+    via.and_then(|v| KNOWN.iter().find(|k| **k == v).copied())
+        .unwrap_or("git")
+}
+
 /// The serial of an edit found on disk, and of the version served.
 #[derive(Clone, Copy)]
 struct Serials {
@@ -1346,7 +1424,10 @@ fn needs_writing(
     saved: &Loaded,
 ) -> bool {
     let (was, shown) = (saved.zone.serial(), served.zone.serial());
-    (raise && !Serial(was).is_after(Serial(shown)))
+    // Not seeded yet (the first edit since a start): the store reads the
+    // writes before the start back from git.
+    !recent.is_seeded(zone)
+        || (raise && !Serial(was).is_after(Serial(shown)))
         || !recent
             .plan(zone, &served.zone, &saved.zone, Instant::now())
             .missing

@@ -6,6 +6,9 @@
 //! ```text
 //!  every batch written ─► record(zone, what it changed, who, serial)
 //!  every edit taken in ─► record(its own change, then what was re-applied)
+//!  first edit of a zone found after a (re)start ─► seed: the changes
+//!                         committed within the window before the start,
+//!                         read back from git (the file's history)
 //!                         (kept for [git] rebase_window: one chain of
 //!                          versions, each entry undoable)
 //!  the store finds the file changed on disk (its recheck, or the reloader
@@ -67,6 +70,9 @@ pub struct Plan {
 pub struct Recent {
     window: Duration,
     zones: Mutex<HashMap<Name, VecDeque<Entry>>>,
+    /// Zones whose writes from before this process started were read
+    /// back from git ([`Recent::seed`]).
+    seeded: Mutex<std::collections::HashSet<Name>>,
 }
 
 impl Recent {
@@ -74,6 +80,50 @@ impl Recent {
         Recent {
             window,
             zones: Mutex::new(HashMap::new()),
+            seeded: Mutex::default(),
+        }
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Whether `zone`'s history from before this process is known (or
+    /// there is no window to know it for).
+    pub fn is_seeded(&self, zone: &Name) -> bool {
+        self.window.is_zero()
+            || self
+                .seeded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(zone)
+    }
+
+    /// Puts `older` (the zone's changes from before this process started,
+    /// read back from git, oldest first) ahead of what was noted since;
+    /// once per zone.
+    pub fn seed(&self, zone: &Name, older: Vec<Entry>) {
+        let mut seeded = self.seeded.lock().unwrap_or_else(|p| p.into_inner());
+        if !seeded.insert(zone.clone()) {
+            return;
+        }
+        let mut zones = self.zones();
+        let log = zones.entry(zone.clone()).or_default();
+        // Git times are whole seconds: a write of the start's second may
+        // be in both.
+        let same = |a: &ChangeSet, b: &ChangeSet| {
+            let eq = |x: &[Rr], y: &[Rr]| {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.same_rr(q))
+            };
+            eq(&a.add, &b.add) && eq(&a.remove, &b.remove)
+        };
+        for e in older.into_iter().rev() {
+            if !log.iter().any(|l| same(&l.changes, &e.changes)) {
+                log.push_front(e);
+            }
+        }
+        while log.len() > MAX_ENTRIES {
+            log.pop_front();
         }
     }
 
