@@ -249,6 +249,19 @@ pub fn changes_between(
     Ok(out)
 }
 
+/// The text HEAD has for `file` (`None`: not in HEAD, or over `limit`
+/// bytes, or not UTF-8).
+pub fn head_text(repo: &Repository, file: &Path, limit: usize) -> Result<Option<String>, GitError> {
+    let rel = relative(repo, file)?;
+    let Some(id) = head_blob(repo, &rel)? else {
+        return Ok(None);
+    };
+    let blob = repo.find_blob(id).map_err(wrap(repo.path()))?;
+    Ok((blob.size() <= limit)
+        .then(|| String::from_utf8(blob.content().to_vec()).ok())
+        .flatten())
+}
+
 /// The blob HEAD has at `rel`, if any.
 fn head_blob(repo: &Repository, rel: &Path) -> Result<Option<Oid>, GitError> {
     let err = wrap(repo.path());

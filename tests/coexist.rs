@@ -410,3 +410,79 @@ fn a_stale_save_after_a_restart_keeps_the_writes_before_it() {
         vec!["192.0.2.46"]
     );
 }
+
+/// The SOA serial served.
+fn served_serial(port: u16) -> u32 {
+    let soa = dig_short(port, "example.com", "SOA", false);
+    soa.first()
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no SOA: {soa:?}"))
+}
+
+/// Outside attack, round 4: a serial lowered by hand while the server was
+/// down was served as it was after the start (backwards); it is raised
+/// above HEAD's now.
+#[test]
+fn a_serial_lowered_while_stopped_is_raised_at_start() {
+    let s = start();
+    py_ok(s.addr.port(), &["add _acme-challenge.w 60 TXT \"w\""]);
+    wait_committed(&s.zones_dir(), ZONE_FILE);
+    let before = served_serial(s.addr.port());
+    let s = s.restart_prepared(|zones| {
+        let file = zones.join(ZONE_FILE);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lowered: String = text
+            .split_inclusive('\n')
+            .map(|l| {
+                if l.contains("; serial") {
+                    "                2024010105 ; serial\n".to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&file, lowered).unwrap();
+    });
+    let after = served_serial(s.addr.port());
+    assert!(
+        after > before && after != 2024010105,
+        "served {after} after {before}"
+    );
+    let c = commit(&s.zones_dir(), "HEAD");
+    assert!(c.subject.contains("(raised by zonewright)"), "{c:?}");
+}
+
+/// Outside attack, round 4: an edit that conflicts with a write it lacks,
+/// found at start-up, was committed as it was (the write lost). Now, as
+/// while running: HEAD's version is served, the file is left as saved and
+/// not committed, and writes fail until the file is edited again.
+#[test]
+fn a_conflicting_edit_found_at_start_is_not_taken_in() {
+    let s = start();
+    let opened = std::fs::read_to_string(s.zones_dir().join(ZONE_FILE)).unwrap();
+    py_ok(s.addr.port(), &["add _acme-challenge.c 60 TXT \"z1\""]);
+    wait_committed(&s.zones_dir(), ZONE_FILE);
+    let saved = format!("{opened}_acme-challenge.c 300 IN CNAME www\n");
+    let head = commit(&s.zones_dir(), "HEAD").id;
+    let s = s.restart_prepared(|zones| std::fs::write(zones.join(ZONE_FILE), &saved).unwrap());
+    let zones = s.zones_dir();
+    let port = s.addr.port();
+    assert_eq!(
+        dig_short(port, "_acme-challenge.c.example.com", "TXT", false),
+        vec!["\"z1\""]
+    );
+    assert_eq!(
+        zone_text(&zones),
+        saved,
+        "the person's file is left as saved"
+    );
+    assert_eq!(commit(&zones, "HEAD").id, head, "nothing committed");
+    let r = py_update(
+        port,
+        &acme_py(),
+        false,
+        &["add _acme-challenge.d 60 TXT \"d\""],
+    );
+    assert_eq!(r.rcode, "SERVFAIL", "{r:?}");
+}

@@ -1232,8 +1232,96 @@ impl Inner {
         })
     }
 
+    /// At start-up: each zone file edited while the server was down is
+    /// taken in against HEAD's version (the last one served and
+    /// committed): the writes of the window it lacks re-applied, its
+    /// serial raised if not above HEAD's. One that conflicts with them is
+    /// not committed, and HEAD's version is served until the file is
+    /// edited again, as while running. Then every other file that differs
+    /// from HEAD is committed as found.
     fn commit_external_changes(&self) -> usize {
-        external::commit_at_start(&self.state, &self.committer)
+        let zones: Vec<(Name, ZoneSource, Loaded)> = {
+            let guard = self.state.lock();
+            guard
+                .iter()
+                .filter_map(|(n, s)| {
+                    s.good
+                        .as_ref()
+                        .map(|g| (n.clone(), s.source.clone(), g.clone()))
+                })
+                .collect()
+        };
+        let mut conflicted = Vec::new();
+        let mut taken = 0;
+        for (zone, source, current) in zones {
+            match self.take_in_at_start(&zone, &source, current) {
+                Ok(true) => taken += 1,
+                Ok(false) => {}
+                Err(()) => conflicted.push(zone),
+            }
+        }
+        self.committer.barrier();
+        taken + external::commit_at_start(&self.state, &self.committer, &conflicted)
+    }
+
+    /// See [`Inner::commit_external_changes`]. `Ok(true)`: taken in and
+    /// written; `Ok(false)`: nothing to do here (clean, never committed,
+    /// unreadable HEAD: committed as found); `Err`: conflicts.
+    fn take_in_at_start(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        current: Loaded,
+    ) -> Result<bool, ()> {
+        if source.read_only.is_some() {
+            return Ok(false);
+        }
+        let limit =
+            usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        let head = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref()
+                .and_then(|r| git::head_text(r, &source.path, limit).ok().flatten())
+        };
+        let Some(head) = head else {
+            return Ok(false);
+        };
+        let text = current.document.files().first().map(|f| f.text.to_string());
+        if text.as_deref() == Some(head.as_str()) {
+            return Ok(false);
+        }
+        let rules = loader::FileRules::new(self.state.config());
+        let includes = loader::FsIncludes::new(&rules);
+        let name = source.path.display().to_string();
+        let Ok(document) = crate::zonefile::Document::parse(&name, &head, zone, &includes) else {
+            return Ok(false);
+        };
+        let records = document
+            .records()
+            .map(|(rr, loc)| (rr.clone(), loc.clone()))
+            .collect();
+        let Ok((head_zone, _)) = Zone::build(zone.clone(), records) else {
+            return Ok(false);
+        };
+        let served = Loaded {
+            document: Arc::new(document),
+            zone: Arc::new(head_zone),
+            // No file has this version: every write and reload looks at
+            // the file again.
+            files: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Ok(_flock) = fsio::ZoneFileLock::acquire(&source.path) else {
+            return Ok(false);
+        };
+        match self.take_in(zone, source, &served, current) {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => Ok(false),
+            Err(_) => {
+                self.state.lock().set(source.clone(), Ok(served));
+                Err(())
+            }
+        }
     }
 }
 
