@@ -486,3 +486,56 @@ fn a_conflicting_edit_found_at_start_is_not_taken_in() {
     );
     assert_eq!(r.rcode, "SERVFAIL", "{r:?}");
 }
+
+/// Outside attack, round 4: records re-applied to a stale save were
+/// appended in write order, so one that joined an RRset written earlier
+/// moved in the file: `git log -p` showed it added twice and `git blame`
+/// credited the edit with it (hiding it from the ACME sweep). They now
+/// keep the served file's order.
+#[test]
+fn reapplied_records_keep_their_place_and_their_author() {
+    let s = start();
+    let zones = s.zones_dir();
+    let file = zones.join(ZONE_FILE);
+    let port = s.addr.port();
+    let opened = std::fs::read_to_string(&file).unwrap();
+    for (name, value) in [("x", "x1"), ("y", "y2"), ("x", "x3"), ("z", "z4")] {
+        py_ok(
+            port,
+            &[&format!("add _acme-challenge.{name} 60 TXT \"{value}\"")],
+        );
+    }
+    wait_committed(&zones, ZONE_FILE);
+    save_by_rename(&file, &format!("{opened}late 300 IN A 192.0.2.47\n"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut text = zone_text(&zones);
+    while !(text.contains("late 300") && text.contains("\"x3\"")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = zone_text(&zones);
+    }
+    wait_committed(&zones, ZONE_FILE);
+    let log = git(&zones, &["log", "-p", "--format=", "--", ZONE_FILE]);
+    for value in ["x1", "y2", "x3", "z4"] {
+        assert_eq!(
+            additions(&log, &format!("\"{value}\"")),
+            1,
+            "{value}:\n{log}"
+        );
+    }
+    let blame = git(&zones, &["blame", "--line-porcelain", ZONE_FILE]);
+    let author_of = |needle: &str| {
+        let mut author = String::new();
+        for l in blame.lines() {
+            if let Some(a) = l.strip_prefix("author ") {
+                author = a.to_string();
+            }
+            if l.starts_with('\t') && l.contains(needle) {
+                return author;
+            }
+        }
+        panic!("{needle} not in the file");
+    };
+    for value in ["x1", "y2", "x3", "z4"] {
+        assert_eq!(author_of(&format!("\"{value}\"")), ACME, "{value}");
+    }
+}

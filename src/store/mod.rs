@@ -550,7 +550,7 @@ impl Inner {
                 self.take_in_as_saved(zone, source, saved, serials, edit),
             ));
         }
-        self.take_in_rebased(zone, source, saved, plan, serials)
+        self.take_in_rebased(zone, source, served, saved, plan, serials)
     }
 
     /// `saved` served and committed as it is (nothing missing, no serial
@@ -590,11 +590,13 @@ impl Inner {
         &self,
         zone: &Name,
         source: &ZoneSource,
+        served: &Loaded,
         saved: Loaded,
         plan: recent::Plan,
         serials: Serials,
     ) -> Result<Option<Loaded>, WriteError> {
         let mut changes = plan.missing.clone();
+        in_served_order(&mut changes.add, served);
         if !serials.above() {
             let now = (self.settings.now)();
             changes.serial = Some(self.settings.serial_policy.next(serials.served, now));
@@ -1428,6 +1430,34 @@ fn edit_entry(changes: ChangeSet, serial: u32) -> recent::Entry {
         via: committer::EXTERNAL,
         serial,
     }
+}
+
+/// Sorts records to re-apply in the order the served version's file has
+/// them: appended in that order, they sit as they did (a record moved in
+/// the file would show in `git log -p` as removed and added again, and
+/// `git blame` would credit it to the edit, hiding it from the ACME
+/// sweep). Records it does not have keep their order, after the others.
+fn in_served_order(add: &mut [crate::rr::Rr], served: &Loaded) {
+    if add.len() < 2 {
+        return;
+    }
+    let key = |rr: &crate::rr::Rr| {
+        (
+            crate::zone::NameKey::new(&rr.name).as_bytes().to_vec(),
+            u16::from(rr.rtype),
+            crate::rr::canonical(rr.rtype, &rr.rdata).into_owned(),
+        )
+    };
+    let wanted: std::collections::HashSet<_> = add.iter().map(key).collect();
+    let position: std::collections::HashMap<_, usize> = served
+        .document
+        .records()
+        .map(|(rr, _)| key(rr))
+        .filter(|k| wanted.contains(k))
+        .enumerate()
+        .map(|(i, k)| (k, i))
+        .collect();
+    add.sort_by_key(|rr| position.get(&key(rr)).copied().unwrap_or(usize::MAX));
 }
 
 /// A `Via:` read back from git, as one of the writers' names.
