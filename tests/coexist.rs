@@ -43,6 +43,18 @@ fn save_by_rename(file: &Path, text: &str) {
     std::fs::rename(&tmp, file).unwrap();
 }
 
+/// The zone file's text once it holds every one of `wanted` (or after
+/// 5 s: the caller's asserts say what is missing).
+fn file_holding(file: &Path, wanted: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut text = std::fs::read_to_string(file).unwrap_or_default();
+    while !wanted.iter().all(|w| text.contains(w)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        text = std::fs::read_to_string(file).unwrap_or_default();
+    }
+    text
+}
+
 /// Lines of `git log -p` that add a line containing `needle`.
 fn additions(log: &str, needle: &str) -> usize {
     log.lines()
@@ -322,15 +334,6 @@ fn a_stale_save_keeps_writes_and_edits_made_across_another_edit() {
     let file = zones.join(ZONE_FILE);
     let port = s.addr.port();
     let opened = std::fs::read_to_string(&file).unwrap();
-    let settle = |done: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut text = zone_text(&zones);
-        while !done(&text) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-            text = zone_text(&zones);
-        }
-        text
-    };
     py_ok(port, &["add _acme-challenge.s3 60 TXT \"s3\""]);
     let head = commit(&zones, "HEAD").id;
     let mut b = std::fs::OpenOptions::new()
@@ -345,11 +348,7 @@ fn a_stale_save_keeps_writes_and_edits_made_across_another_edit() {
     }
     py_ok(port, &["add _acme-challenge.s4 60 TXT \"s4\""]);
     save_by_rename(&file, &format!("{opened}alice 300 IN A 192.0.2.45\n"));
-    let text = settle(&|t: &str| {
-        ["\"s3\"", "\"s4\"", "carol 300", "alice 300"]
-            .iter()
-            .all(|w| t.contains(w))
-    });
+    let text = file_holding(&file, &["\"s3\"", "\"s4\"", "carol 300", "alice 300"]);
     for w in ["\"s3\"", "\"s4\"", "carol 300", "alice 300"] {
         assert!(text.contains(w), "{w} lost:\n{text}");
     }
@@ -385,17 +384,9 @@ fn a_stale_save_after_a_restart_keeps_the_writes_before_it() {
     );
     wait_committed(&s.zones_dir(), ZONE_FILE);
     let s = s.restart();
-    let zones = s.zones_dir();
     let port = s.addr.port();
     save_by_rename(&file, &format!("{opened}stale 300 IN A 192.0.2.46\n"));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut text = zone_text(&zones);
-    while !(text.contains("stale 300") && text.contains("before-restart"))
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(100));
-        text = zone_text(&zones);
-    }
+    let text = file_holding(&file, &["stale 300", "before-restart"]);
     assert!(
         text.contains("before-restart"),
         "the write was lost:\n{text}"
@@ -507,12 +498,7 @@ fn reapplied_records_keep_their_place_and_their_author() {
     }
     wait_committed(&zones, ZONE_FILE);
     save_by_rename(&file, &format!("{opened}late 300 IN A 192.0.2.47\n"));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut text = zone_text(&zones);
-    while !(text.contains("late 300") && text.contains("\"x3\"")) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        text = zone_text(&zones);
-    }
+    file_holding(&file, &["late 300", "\"x3\""]);
     wait_committed(&zones, ZONE_FILE);
     let log = git(&zones, &["log", "-p", "--format=", "--", ZONE_FILE]);
     for value in ["x1", "y2", "x3", "z4"] {

@@ -58,14 +58,8 @@ impl Server {
     /// Starts the binary and waits (up to 10 s) until it answers the
     /// zone's SOA; `Err` with its log when it exits or never answers.
     fn start(cwd: &Path, config: &Path, port: u16, log: PathBuf) -> Result<Server, String> {
-        let child = Command::new(env!("CARGO_BIN_EXE_zonewright"))
+        let child = common::serve_command(config, &log)
             .current_dir(cwd)
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let mut s = Server {

@@ -22,7 +22,7 @@ mod rest_common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::update::{git, head, run_bounded, text, txt_values};
@@ -128,15 +128,7 @@ impl Server {
             )
             .unwrap();
             let log = setup.top.path().join(format!("server-{attempt}.log"));
-            let child = Command::new(env!("CARGO_BIN_EXE_zonewright"))
-                .args(["serve", "--config"])
-                .arg(&config)
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap();
+            let child = common::serve_command(&config, &log).spawn().unwrap();
             let mut s = Server { child, addr, log };
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {

@@ -574,11 +574,21 @@ impl Inner {
                  will not fetch it ([serial] external = \"keep\")"
             );
         }
+        let notify = self
+            .notifier
+            .get()
+            .filter(|_| serials.saved != serials.served);
+        let soa = saved.zone.soa().clone();
         if self.state.config().git.commit_external {
             let was = serials.saved;
             let person = self.person_for(zone, was, &saved);
             let job = committer::Job::external(zone, was, &saved.document).by(person);
-            drop(self.committer.submit(job));
+            let commit = self.committer.submit(job);
+            if let Some(n) = notify {
+                n.zone_committed(zone, was, &soa, commit);
+            }
+        } else if let Some(n) = notify {
+            n.zone_changed(zone, serials.saved, &soa);
         }
         saved
     }

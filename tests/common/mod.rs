@@ -52,6 +52,20 @@ pub fn simple_zone(origin: &str, serial: u32, www: &str) -> String {
     )
 }
 
+/// `zonewright serve --config CONFIG` as the tests run the binary: INFO
+/// lines to `log`, stdin and stdout closed. Not spawned yet.
+#[allow(dead_code)]
+pub fn serve_command(config: &Path, log: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zonewright"));
+    cmd.args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    cmd
+}
+
 pub struct TestServer {
     pub dir: TempDir,
     pub addr: SocketAddr,

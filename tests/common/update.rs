@@ -657,15 +657,7 @@ impl Proc {
             )
             .unwrap();
             let log = dir.join(format!("server-{port}-{attempt}.log"));
-            let child = Command::new(env!("CARGO_BIN_EXE_zonewright"))
-                .args(["serve", "--config"])
-                .arg(&config)
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap();
+            let child = super::serve_command(&config, &log).spawn().unwrap();
             let mut p = Proc {
                 child,
                 addr,
