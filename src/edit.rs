@@ -148,10 +148,12 @@ fn check_author(config: &Config, author: &str) -> anyhow::Result<()> {
         .rest
         .iter()
         .flat_map(|r| r.tokens.iter().map(|t| plain(&t.name)));
-    if keys.chain(tokens).any(|k| k == plain(a)) {
+    // And the names zonewright commits under itself.
+    let own = [plain(&config.git.name), plain(crate::expire::ACTOR)];
+    if keys.chain(tokens).chain(own).any(|k| k == plain(a)) {
         bail!(
-            "--author {author:?} is the name of a key or REST token; commits under it would \
-             read as that writer's: give a person's name"
+            "--author {author:?} is the name of a key, a REST token or zonewright itself; \
+             commits under it would read as that writer's: give a person's name"
         );
     }
     Ok(())

@@ -352,10 +352,13 @@ fn edit(config_path: &Path, zone: &str, author: Option<String>) -> anyhow::Resul
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
         .unwrap_or_else(|| "vi".to_string());
-    let author = author
+    let Some(author) = author
+        .filter(|a| !a.trim().is_empty())
         .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| "unknown".to_string());
+    else {
+        anyhow::bail!("who is editing? pass --author NAME (or set $USER)");
+    };
     match zonewright::edit::run(&config, zone, &editor, &author)? {
         zonewright::edit::Outcome::Unchanged => println!("no changes; nothing written"),
         zonewright::edit::Outcome::Written {

@@ -525,3 +525,39 @@ fn reapplied_records_keep_their_place_and_their_author() {
         assert_eq!(author_of(&format!("\"{value}\"")), ACME, "{value}");
     }
 }
+
+/// Outside attack, round 5: one record of a multi-record write, deleted by
+/// hand (by someone who saw it), stayed deleted. A write wins within the
+/// window whatever version the edit started from: it comes back.
+#[test]
+fn a_record_of_a_multi_record_write_deleted_by_hand_comes_back() {
+    let s = start();
+    let zones = s.zones_dir();
+    let file = zones.join(ZONE_FILE);
+    let port = s.addr.port();
+    py_ok(
+        port,
+        &[
+            "add _acme-challenge.t 60 TXT \"n-a\"",
+            "add _acme-challenge.t 60 TXT \"n-b\"",
+            "add _acme-challenge.t 60 TXT \"n-c\"",
+            "add _acme-challenge.t 60 TXT \"n-d\"",
+        ],
+    );
+    py_ok(port, &["add _acme-challenge.s 60 TXT \"single1\""]);
+    wait_committed(&zones, ZONE_FILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|l| !l.contains("\"n-d\"") && !l.contains("\"single1\""))
+        .collect();
+    save_by_rename(&file, &kept);
+    let text = file_holding(&file, &["\"n-d\"", "\"single1\""]);
+    assert!(
+        text.contains("\"n-d\"") && text.contains("\"single1\""),
+        "{text}"
+    );
+    let mut got = dig_short(port, "_acme-challenge.t.example.com", "TXT", false);
+    got.sort();
+    assert_eq!(got, ["\"n-a\"", "\"n-b\"", "\"n-c\"", "\"n-d\""]);
+}

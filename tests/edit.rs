@@ -142,7 +142,7 @@ fn an_edit_with_errors_or_without_changes_writes_nothing() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("no changes"), "{}", text(&out));
     let unknown = Command::new(env!("CARGO_BIN_EXE_zonewright"))
-        .args(["edit", "nope.test", "--config"])
+        .args(["edit", "nope.test", "--author", "alice", "--config"])
         .arg(s.config_path())
         .env("EDITOR", &same)
         .output()
@@ -238,9 +238,44 @@ fn edits_made_while_the_server_is_stopped_keep_their_authors() {
 fn an_author_that_is_a_key_name_or_no_name_is_refused() {
     let s = start();
     let same = editor(s.dir.path(), "same.sh", "true");
-    for author in [ACME, "ACME-KEY.", "eve <evil@example.com>"] {
+    for author in [
+        ACME,
+        "ACME-KEY.",
+        "eve <evil@example.com>",
+        "zonewright",
+        "acme-expiry",
+    ] {
         let out = edit(&s.config_path(), &same, author);
         assert!(!out.status.success(), "{author:?}: {}", text(&out));
         assert!(text(&out).contains("--author"), "{}", text(&out));
     }
+}
+
+/// Outside attack, round 5: with the server stopped, a record appended by
+/// hand and then an edit were committed together as the editor's. The
+/// edit now refuses a file with changes not committed yet.
+#[test]
+fn an_edit_over_changes_not_committed_yet_is_refused() {
+    let _s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &update_config(),
+        |zones| {
+            let config = offline_config(zones);
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(zones.join(ZONE_FILE))
+                .unwrap();
+            std::io::Write::write_all(&mut f, b"handx 300 IN A 192.0.2.8\n").unwrap();
+            let ed = editor(
+                zones.parent().unwrap(),
+                "ed.sh",
+                "printf 'bob 300 IN A 192.0.2.9\\n' >> \"$1\"",
+            );
+            let out = edit(&config, &ed, "bob");
+            assert!(!out.status.success(), "{}", text(&out));
+            assert!(text(&out).contains("not committed yet"), "{}", text(&out));
+            let file = std::fs::read_to_string(zones.join(ZONE_FILE)).unwrap();
+            assert!(!file.contains("bob 300"), "{file}");
+        },
+    );
 }

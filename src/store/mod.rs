@@ -1513,7 +1513,11 @@ fn log_taken_in(zone: &Name, source: &ZoneSource, plan: &recent::Plan, s: Serial
     let list: Vec<String> = plan
         .writes
         .iter()
-        .map(|w| format!("serial {} by {} via {}", w.serial, w.actor, w.via))
+        .map(|w| match w.serial {
+            // Read back from git (see seed_recent).
+            0 => format!("a commit by {} via {}", w.actor, w.via),
+            s => format!("serial {s} by {} via {}", w.actor, w.via),
+        })
         .collect();
     warn!(
         zone = %zone, file = %source.path.display(), serial = %format!("{} -> {new}", s.saved),

@@ -67,6 +67,18 @@ pub fn apply(
 ) -> Result<(u32, u32), String> {
     let _lock = fsio::ZoneFileLock::acquire(&source.path)
         .map_err(|e| format!("cannot lock {}: {e}", source.path.display()))?;
+    // Changes in the file not committed yet (someone's edit the server has
+    // not taken in, or made while it is stopped) would be committed as
+    // this person's: they must be the server's to record first.
+    if let Ok(repo) = git2::Repository::discover(&config.zones_dir)
+        && crate::git::is_dirty(&repo, &source.path).unwrap_or(false)
+    {
+        return Err(format!(
+            "{} has changes not committed yet (an edit the server has not taken in, or made \
+             while it is stopped): start the server, or wait a moment for it, then edit again",
+            source.path.display()
+        ));
+    }
     let rules = FileRules::new(config);
     let current = loader::load_zone(source, &rules).map_err(|f| {
         let first = f

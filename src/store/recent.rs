@@ -17,19 +17,21 @@
 //!            whose records differ least from the saved file's (ties: the
 //!            newest). |saved Δ V_n| is one diff; going back a write at a
 //!            time only the records that write touched change the count.
-//!      missing: the entries after the base, re-applied in order on the
-//!            saved records (an add the file lacks, a removal it still has):
-//!            acknowledged writes, and edits taken in meanwhile (an edit
-//!            saved on a version before another person's edit gets theirs
-//!            back too: no saved edit is lost either)
+//!      missing: re-applied in order on the saved records (an add the
+//!            file lacks, a removal it still has): every acknowledged write
+//!            of the window (before the base too: a write wins, whether or
+//!            not the person saw it), and the edits taken in after the base
+//!            (an edit saved on a version before another person's edit gets
+//!            theirs back too: no saved edit is lost either)
 //! ```
 //!
-//! Rule for the ambiguous case: deleting by hand a record a write added
-//! within the window makes the saved file closer to the version before
-//! that write, so it looks like an edit that started there, and the write
-//! is re-applied: an acknowledged write made within the window wins over a
-//! saved file that lacks it. To delete such a record, use an UPDATE, or
-//! wait out the window.
+//! The rule: an acknowledged write made within the window wins over a
+//! saved file that lacks it, whatever version the edit started from (a
+//! record a key wrote and a person deleted by hand comes back). To delete
+//! such a record, use an UPDATE, or wait out the window. Base detection
+//! decides only about edits: a person who saw another's edit and changed
+//! it keeps their change; one who saved on a version before it gets it
+//! back.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -41,7 +43,7 @@ use crate::zone::Zone;
 /// At most this many writes are kept per zone, whatever the window.
 const MAX_ENTRIES: usize = 10_000;
 
-/// One batch the store wrote.
+/// One batch the store wrote, or one edit it took in.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub at: Instant,
@@ -51,6 +53,15 @@ pub struct Entry {
     pub via: &'static str,
     /// The serial it wrote.
     pub serial: u32,
+}
+
+impl Entry {
+    /// An acknowledged write (UPDATE, REST, the sweep, a rollback), not a
+    /// person's edit taken in (`external`, `edit`, or a commit git shows
+    /// without a known writer).
+    pub fn is_write(&self) -> bool {
+        !matches!(self.via, "external" | "edit" | "git")
+    }
 }
 
 /// What a saved file lacks, re-applied on top of it.
@@ -177,9 +188,30 @@ impl Recent {
             };
         }
         let base = base_version(&entries, &edit, saved);
-        let writes: Vec<Entry> = entries.into_iter().skip(base).collect();
+        // After the base: everything. Before it: acknowledged writes still
+        // (a write wins within the window, whether or not the person saw
+        // it), not other people's edits (this one may undo them).
+        let writes: Vec<Entry> = entries
+            .into_iter()
+            .enumerate()
+            .filter(|(i, e)| *i >= base || e.is_write())
+            .map(|(_, e)| e)
+            .collect();
+        let missing = missing(&writes, saved);
+        // The entries that gave something back (for the log and commit).
+        let gave = |e: &Entry| {
+            e.changes
+                .add
+                .iter()
+                .any(|r| missing.add.iter().any(|m| m.same_rr(r)))
+                || e.changes
+                    .remove
+                    .iter()
+                    .any(|r| missing.remove.iter().any(|m| m.same_rr(r)))
+        };
+        let writes = writes.into_iter().filter(|e| gave(e)).collect();
         Plan {
-            missing: missing(&writes, saved),
+            missing,
             writes,
             edit,
         }
@@ -193,7 +225,7 @@ fn has(zone: &Zone, rr: &Rr) -> bool {
 /// How many of `entries` the saved file's base version had seen: `i`
 /// means the version after entry `i - 1` (0: before them all). The count
 /// of records in which version `i` and `saved` differ is smallest there;
-/// ties go to the newest version. `edit` is `saved` against the newest.
+/// ties go to the newer version. `edit` is `saved` against the newest.
 fn base_version(entries: &[Entry], edit: &ChangeSet, saved: &Zone) -> usize {
     let mut distance = i64::try_from(edit.add.len() + edit.remove.len()).unwrap_or(i64::MAX / 2);
     let (mut best, mut best_distance) = (entries.len(), distance);
@@ -206,6 +238,8 @@ fn base_version(entries: &[Entry], edit: &ChangeSet, saved: &Zone) -> usize {
         for rr in &e.changes.remove {
             distance += if has(saved, rr) { -1 } else { 1 };
         }
+        // Ties go to the newer version: a person who saw it keeps their
+        // change (the acknowledged writes come back whatever the base).
         if distance < best_distance {
             (best, best_distance) = (i - 1, distance);
         }
@@ -297,11 +331,12 @@ mod tests {
         assert!(plan.missing.remove.is_empty());
     }
 
-    /// A person who read the current version and deleted an older write's
-    /// record: nothing is re-applied. Unless the saved file is exactly a
-    /// version from before the write (the ambiguous case): the write wins.
+    /// A write wins within the window: a record a key wrote and a person
+    /// deleted by hand comes back, whatever version they started from
+    /// (outside attack round 5: one record of a multi-record write stayed
+    /// deleted).
     #[test]
-    fn a_deliberate_deletion_on_the_current_version_is_kept() {
+    fn a_hand_deletion_of_a_write_within_the_window_is_undone() {
         let recent = Recent::new(Duration::from_secs(900));
         let z = n("example.com.");
         recent.record(&z, add("w1", 2));
@@ -309,10 +344,33 @@ mod tests {
         let served = zone(&["w1", "w2"]);
         let saved = with_edit(&["w2"]);
         let plan = recent.plan(&z, &served, &saved, Instant::now());
+        let added: Vec<String> = plan.missing.add.iter().map(|r| r.name.to_ascii()).collect();
+        assert_eq!(added, ["w1.example.com."], "{plan:?}");
+        assert_eq!(
+            plan.writes.len(),
+            1,
+            "only the write that gave something back"
+        );
+    }
+
+    /// Base detection still decides about edits: a person who saw an edit
+    /// and removed its record keeps that; one who saved on a version before
+    /// it gets it back.
+    #[test]
+    fn an_edit_is_given_back_only_to_a_save_from_before_it() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let z = n("example.com.");
+        let mut e = add("h", 2);
+        e.via = "external";
+        recent.record(&z, e);
+        recent.record(&z, add("w", 3));
+        let served = zone(&["h", "w"]);
+        // Saw the edit (has w, the newer write), removed h: kept removed.
+        let plan = recent.plan(&z, &served, &with_edit(&["w"]), Instant::now());
         assert!(plan.missing.is_empty(), "{plan:?}");
-        let saved = zone(&["w1"]);
-        let plan = recent.plan(&z, &served, &saved, Instant::now());
-        assert_eq!(plan.missing.add.len(), 1, "the write wins: {plan:?}");
+        // Saved on the version before both: both come back.
+        let plan = recent.plan(&z, &served, &with_edit(&[]), Instant::now());
+        assert_eq!(plan.missing.add.len(), 2, "{plan:?}");
     }
 
     #[test]
