@@ -195,6 +195,11 @@ impl Settings {
     }
 }
 
+/// At most this many commits of a zone are read back from git when its
+/// first edit after a start needs the rebase window (each costs a parse
+/// of that version of the zone; the start-up waits for it).
+const SEED_COMMITS: usize = 200;
+
 /// How often the store recomputes a change when the file keeps changing
 /// under it before giving up with SERVFAIL.
 const MAX_ATTEMPTS: usize = 4;
@@ -697,7 +702,7 @@ impl Inner {
                     r,
                     &source.path,
                     (now.saturating_sub(window), self.started),
-                    1000,
+                    SEED_COMMITS,
                     limit,
                 )
             })
@@ -717,10 +722,19 @@ impl Inner {
             let doc = crate::zonefile::Document::parse(&name, text, zone, &includes).ok()?;
             Some(doc.records().map(|(rr, _)| rr.clone()).collect())
         };
+        // Each version is parsed once: one change's text after is the
+        // next one's before.
+        let mut last: Option<(String, Vec<crate::rr::Rr>)> = None;
         let entries = changes
             .into_iter()
             .filter_map(|c| {
-                let d = crate::ixfr::diff(&records(&c.before)?, &records(&c.after)?);
+                let before = match last.take() {
+                    Some((text, rrs)) if text == c.before => rrs,
+                    _ => records(&c.before)?,
+                };
+                let after = records(&c.after)?;
+                let d = crate::ixfr::diff(&before, &after);
+                last = Some((c.after, after));
                 let age = u64::try_from(now.saturating_sub(c.time)).unwrap_or(0);
                 Some(recent::Entry {
                     at: Instant::now().checked_sub(Duration::from_secs(age))?,
