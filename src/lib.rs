@@ -80,13 +80,16 @@
 //!   cache (a reader: only the store's committer writes to git).
 //! - [`notify_out`]: the NOTIFY sender: a tokio actor driving [`notify`] for each changed zone.
 //! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
-//!   the committer thread's git commit (`store::committer`, pipelined with the next write).
+//!   the committer thread's git commit (`store::committer`, pipelined with the next write);
+//!   edits found on disk are taken in with the recent writes they lack re-applied
+//!   (`store::recent`); `zonewright edit`'s write (`store::offline`).
 //! - [`edge`]: the guards both network edges share: per-source budget of TSIG and REST
 //!   rejections and sampled logs (`edge::guard`), per-source connection caps (`edge::sources`).
 //! - [`server`]: tokio listeners and dispatch, the replay cache (`server::replay`), the
 //!   ACME expiry sweep.
 //! - [`rest`]: the REST API (dynresolve-compatible), a second writer through the store.
-//! - [`watch`]: file watching and reload into snapshots.
+//! - [`watch`]: file watching and reload into snapshots; edits that need writing go to the store.
+//! - [`edit`]: `zonewright edit ZONE`: a person's edit of a copy, applied through `store::offline`.
 //! - [`serve`]: the composition root: [`serve::run`] starts the NOTIFY sender, the REST API,
 //!   the DNS listeners, the expiry sweep and the watcher, and stops them on shutdown.
 

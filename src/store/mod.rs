@@ -776,9 +776,9 @@ impl Inner {
             seen.insert(zone.clone(), saved.files.clone());
             error!(
                 zone = %zone, file = %source.path.display(),
-                "an edit saved over the zone file lacks {} write(s) made since the version \
-                 it started from, and they cannot be re-applied to it ({why}); still serving \
-                 serial {}: edit the file again",
+                "an edit saved over the zone file lacks {} write(s) made within the rebase \
+                 window, and they cannot be re-applied to it ({why}); still serving serial {}: \
+                 edit the file again",
                 plan.writes.len(), serials.served
             );
         }
@@ -1535,8 +1535,8 @@ fn log_taken_in(zone: &Name, source: &ZoneSource, plan: &recent::Plan, s: Serial
         .collect();
     warn!(
         zone = %zone, file = %source.path.display(), serial = %format!("{} -> {new}", s.saved),
-        "an edit saved over the zone file lacked {} write(s) made since the version it started \
-         from; re-applied them on top of it: {}",
+        "an edit saved over the zone file lacked {} write(s) made within the rebase window; \
+         re-applied them on top of it: {}",
         plan.writes.len(), list.join("; ")
     );
 }

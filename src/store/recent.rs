@@ -9,29 +9,22 @@
 //!  first edit of a zone found after a (re)start ─► seed: the changes
 //!                         committed within the window before the start,
 //!                         read back from git (the file's history)
-//!                         (kept for [git] rebase_window: one chain of
-//!                          versions, each entry undoable)
+//!                         (kept for [git] rebase_window, in order)
 //!  the store finds the file changed on disk (its recheck, or the reloader
 //!  deferring to it) ─► plan(zone, served version, saved version)
-//!      base: which version the edit started from: the one after write i
-//!            whose records differ least from the saved file's (ties: the
-//!            newest). |saved Δ V_n| is one diff; going back a write at a
-//!            time only the records that write touched change the count.
-//!      missing: re-applied in order on the saved records (an add the
-//!            file lacks, a removal it still has): every acknowledged write
-//!            of the window (before the base too: a write wins, whether or
-//!            not the person saw it), and the edits taken in after the base
-//!            (an edit saved on a version before another person's edit gets
-//!            theirs back too: no saved edit is lost either)
+//!      missing: every acknowledged write of the window re-applied in
+//!            order on the saved records: an add the file lacks, a removal
+//!            it still has (the edits taken in are in the order, never
+//!            re-applied themselves)
 //! ```
 //!
 //! The rule: an acknowledged write made within the window wins over a
 //! saved file that lacks it, whatever version the edit started from (a
 //! record a key wrote and a person deleted by hand comes back). To delete
-//! such a record, use an UPDATE, or wait out the window. Base detection
-//! decides only about edits: a person who saw another's edit and changed
-//! it keeps their change; one who saved on a version before it gets it
-//! back.
+//! such a record, use an UPDATE, or wait out the window. People's edits
+//! are not re-applied: a save on an older version, a `git checkout` or a
+//! `git revert` of a hand edit, is taken as the person's decision (the
+//! content cannot tell an accident from a revert).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -187,16 +180,12 @@ impl Recent {
                 ..Plan::default()
             };
         }
-        let base = base_version(&entries, &edit, saved);
-        // After the base: everything. Before it: acknowledged writes still
-        // (a write wins within the window, whether or not the person saw
-        // it), not other people's edits (this one may undo them).
-        let writes: Vec<Entry> = entries
-            .into_iter()
-            .enumerate()
-            .filter(|(i, e)| *i >= base || e.is_write())
-            .map(|(_, e)| e)
-            .collect();
+        // Every acknowledged write of the window (a write wins, whatever
+        // version the edit started from); never an edit taken in (this
+        // one may undo it on purpose: a `git checkout` of an older version
+        // looks exactly like a save on an older version). Edits stay in
+        // the chain so the writes after them apply in order.
+        let writes: Vec<Entry> = entries.into_iter().filter(Entry::is_write).collect();
         let missing = missing(&writes, saved);
         // The entries that gave something back (for the log and commit).
         let gave = |e: &Entry| {
@@ -220,31 +209,6 @@ impl Recent {
 
 fn has(zone: &Zone, rr: &Rr) -> bool {
     zone.rrset(&rr.name, rr.rtype).iter().any(|r| r.same_rr(rr))
-}
-
-/// How many of `entries` the saved file's base version had seen: `i`
-/// means the version after entry `i - 1` (0: before them all). The count
-/// of records in which version `i` and `saved` differ is smallest there;
-/// ties go to the newer version. `edit` is `saved` against the newest.
-fn base_version(entries: &[Entry], edit: &ChangeSet, saved: &Zone) -> usize {
-    let mut distance = i64::try_from(edit.add.len() + edit.remove.len()).unwrap_or(i64::MAX / 2);
-    let (mut best, mut best_distance) = (entries.len(), distance);
-    // Undo entry i - 1 to go from version i to version i - 1.
-    for i in (1..=entries.len()).rev() {
-        let e = &entries[i - 1];
-        for rr in &e.changes.add {
-            distance += if has(saved, rr) { 1 } else { -1 };
-        }
-        for rr in &e.changes.remove {
-            distance += if has(saved, rr) { -1 } else { 1 };
-        }
-        // Ties go to the newer version: a person who saw it keeps their
-        // change (the acknowledged writes come back whatever the base).
-        if distance < best_distance {
-            (best, best_distance) = (i - 1, distance);
-        }
-    }
-    best
 }
 
 /// `writes` re-applied in order on `saved`: each add it lacks, each
@@ -353,11 +317,11 @@ mod tests {
         );
     }
 
-    /// Base detection still decides about edits: a person who saw an edit
-    /// and removed its record keeps that; one who saved on a version before
-    /// it gets it back.
+    /// Edits taken in are never given back: a save on a version from
+    /// before one (or a `git checkout` of it) undoes it; the writes after
+    /// it still come back.
     #[test]
-    fn an_edit_is_given_back_only_to_a_save_from_before_it() {
+    fn an_edit_taken_in_is_not_given_back_but_the_writes_are() {
         let recent = Recent::new(Duration::from_secs(900));
         let z = n("example.com.");
         let mut e = add("h", 2);
@@ -365,12 +329,9 @@ mod tests {
         recent.record(&z, e);
         recent.record(&z, add("w", 3));
         let served = zone(&["h", "w"]);
-        // Saw the edit (has w, the newer write), removed h: kept removed.
-        let plan = recent.plan(&z, &served, &with_edit(&["w"]), Instant::now());
-        assert!(plan.missing.is_empty(), "{plan:?}");
-        // Saved on the version before both: both come back.
         let plan = recent.plan(&z, &served, &with_edit(&[]), Instant::now());
-        assert_eq!(plan.missing.add.len(), 2, "{plan:?}");
+        let added: Vec<String> = plan.missing.add.iter().map(|r| r.name.to_ascii()).collect();
+        assert_eq!(added, ["w.example.com."], "{plan:?}");
     }
 
     #[test]
