@@ -538,7 +538,7 @@ fn run(
 ) {
     let mut next: Option<Msg> = None;
     // Index entries of commits made since the index was last written.
-    let mut unindexed: Vec<git2::IndexEntry> = Vec::new();
+    let mut unindexed = Unindexed::default();
     // Per zone, the last `external change` whose commit failed.
     let mut edits: HashMap<Name, Job> = HashMap::new();
     loop {
@@ -549,7 +549,7 @@ fn run(
                 Err(mpsc::TryRecvError::Disconnected) => break,
                 // Idle: nothing may stay out of the index meanwhile.
                 Err(mpsc::TryRecvError::Empty) => {
-                    write_index(repo, &mut unindexed);
+                    unindexed.write(repo);
                     match recv_idle(rx) {
                         Ok(m) => m,
                         Err(Idle::Closed) => break,
@@ -573,7 +573,7 @@ fn run(
             Msg::Job(q) => *q,
             Msg::Barrier(done) => {
                 // Everything before it is committed: the index too.
-                write_index(repo, &mut unindexed);
+                unindexed.write(repo);
                 let _ = done.send(());
                 continue;
             }
@@ -615,14 +615,14 @@ fn run(
         if next.is_none() {
             match rx.try_recv() {
                 Ok(m) => next = Some(m),
-                Err(_) => write_index(repo, &mut unindexed),
+                Err(_) => unindexed.write(repo),
             }
         }
         for done in dones {
             let _ = done.send(Some(outcome.clone()));
         }
     }
-    write_index(repo, &mut unindexed);
+    unindexed.write(repo);
 }
 
 /// The jobs queued right behind `first` that join its commit (same zone,
@@ -768,14 +768,14 @@ fn commit_logged(
     names: &Names,
     files: &[WrittenFile],
     record: &Record,
-    unindexed: &mut Vec<git2::IndexEntry>,
+    unindexed: &mut Unindexed,
     health: &Health,
 ) -> Result<Option<String>, String> {
     health.check(repo)?;
     let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
     match made {
         Ok(Ok((id, entries))) => {
-            unindexed.extend(entries);
+            unindexed.add(entries);
             Ok(id)
         }
         Ok(Err(e)) => {
@@ -988,28 +988,71 @@ fn commit(
     Ok((oid.map(|o| o.to_string()), entries))
 }
 
-/// Writes the pending index entries (a failure only leaves `git status`
-/// behind until the next write; it is logged).
-fn write_index(repo: &Mutex<Option<git2::Repository>>, entries: &mut Vec<git2::IndexEntry>) {
-    if entries.is_empty() {
-        return;
+/// Attempts at writing the index while another process holds
+/// `index.lock` (a `git status` refreshing the index holds it for a few
+/// milliseconds), and the pause between them.
+const INDEX_TRIES: u32 = 5;
+const INDEX_PAUSE: Duration = Duration::from_millis(20);
+
+/// Index entries of commits made since the index was last written.
+#[derive(Default)]
+struct Unindexed {
+    entries: Vec<git2::IndexEntry>,
+    /// The last write failed (logged once until one succeeds).
+    failing: bool,
+}
+
+impl Unindexed {
+    /// Adds a commit's entries; an older entry for the same path is
+    /// dropped (so the list stays bounded by the files while the index
+    /// cannot be written).
+    fn add(&mut self, entries: Vec<git2::IndexEntry>) {
+        self.entries
+            .retain(|old| entries.iter().all(|new| new.path != old.path));
+        self.entries.extend(entries);
     }
-    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(repo) = guard.as_ref() {
-        // An `index.lock` a crash left behind fails it: remove it (only
-        // when stale) and try once more.
-        let written = git::update_index(repo, entries).or_else(|e| {
-            if git::locks::clear_stale(repo.path()).is_empty() {
-                Err(e)
-            } else {
-                git::update_index(repo, entries)
-            }
-        });
-        if let Err(e) = written {
-            warn!("cannot update the git index (git status may show committed changes): {e}");
+
+    /// Writes the pending entries. A failure leaves only `git status`
+    /// behind: the entries are kept and tried again whenever the committer
+    /// is next idle (at least every [`RECHECK`]), so a `git status` that
+    /// held the lock at the wrong moment cannot leave the index stale.
+    fn write(&mut self, repo: &Mutex<Option<git2::Repository>>) {
+        if self.entries.is_empty() {
+            return;
         }
+        let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(repo) = guard.as_ref() else {
+            self.entries.clear();
+            return;
+        };
+        let mut failure = None;
+        for attempt in 0..INDEX_TRIES {
+            match git::update_index(repo, &self.entries) {
+                Ok(()) => {
+                    if self.failing {
+                        info!("the git index is up to date again");
+                    }
+                    self.entries.clear();
+                    self.failing = false;
+                    return;
+                }
+                Err(e) => failure = Some(e),
+            }
+            // An `index.lock` a crash left behind: removed (only when no
+            // process holds it) and tried again at once.
+            if attempt == 0 && !git::locks::clear_stale(repo.path()).is_empty() {
+                continue;
+            }
+            std::thread::sleep(INDEX_PAUSE);
+        }
+        if let Some(e) = failure.filter(|_| !self.failing) {
+            warn!(
+                "cannot update the git index (git status shows committed changes until it \
+                 can; trying again): {e}"
+            );
+        }
+        self.failing = true;
     }
-    entries.clear();
 }
 
 /// Logs a commit that could not be made, and what becomes of the change.
@@ -1490,6 +1533,46 @@ mod tests {
         let branch = head.trim().trim_start_matches("ref: ");
         let lock = f.dir.path().join(".git").join(format!("{branch}.lock"));
         (std::fs::File::create(&lock).expect("lock"), lock)
+    }
+
+    /// CI, round 19: a `git status` (which refreshes the index, holding
+    /// `index.lock` meanwhile) at the moment the committer wrote the index
+    /// left the index stale until the next write: `git status` showed the
+    /// committed file modified. The entries are kept and written once the
+    /// lock is free.
+    #[test]
+    fn an_index_write_refused_by_a_held_lock_is_made_once_it_is_free() {
+        let f = Fixture::new();
+        let lock = f.dir.path().join(".git/index.lock");
+        // Held open by this process, so never removed as stale.
+        let held = std::fs::File::create(&lock).expect("lock");
+        let w = settle(vec![f.committer.submit(f.write(
+            "acme-key",
+            2,
+            Some("a"),
+            None,
+        ))]);
+        assert!(matches!(&w[0], Outcome::Committed(Some(_))), "{w:?}");
+        // The index entry differs from HEAD's blob (`git status`: "MM").
+        let dirty = || {
+            let guard = f.repo.lock().expect("lock");
+            let repo = guard.as_ref().expect("repo");
+            let rel = Path::new("example.com.zone");
+            let head = repo.head().expect("head").peel_to_tree().expect("tree");
+            let committed = head.get_path(rel).expect("committed").id();
+            let mut index = repo.index().expect("index");
+            index.read(true).expect("read");
+            index.get_path(rel, 0).map(|e| e.id) != Some(committed)
+        };
+        assert!(dirty(), "the index was written through a held lock");
+        drop(held);
+        std::fs::remove_file(&lock).expect("unlock");
+        // Written when the idle committer looks again (every RECHECK).
+        let deadline = std::time::Instant::now() + RECHECK * 10;
+        while dirty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!dirty(), "the index stayed stale after the lock was freed");
     }
 
     /// A person's edit whose commit failed is committed as theirs before
