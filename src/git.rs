@@ -249,6 +249,57 @@ pub fn changes_between(
     Ok(out)
 }
 
+/// Every file HEAD's tree holds, read once: start-up compares thousands
+/// of zone files with it without a `git status` (which reads the whole
+/// index) per file.
+pub struct HeadFiles {
+    /// The work tree, canonical.
+    root: PathBuf,
+    blobs: std::collections::HashMap<PathBuf, Oid>,
+}
+
+impl HeadFiles {
+    /// HEAD's files (none on an unborn branch).
+    pub fn read(repo: &Repository) -> Result<HeadFiles, GitError> {
+        let err = wrap(repo.path());
+        let root = repo.workdir().unwrap_or_else(|| repo.path());
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let mut blobs = std::collections::HashMap::new();
+        let tree = match repo.head() {
+            Ok(h) => Some(h.peel_to_tree().map_err(&err)?),
+            Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
+            Err(e) => return Err(err(e)),
+        };
+        if let Some(tree) = tree {
+            tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+                use std::os::unix::ffi::OsStrExt;
+                if entry.kind() == Some(git2::ObjectType::Blob) {
+                    let name = std::ffi::OsStr::from_bytes(entry.name_bytes());
+                    blobs.insert(Path::new(dir).join(name), entry.id());
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .map_err(&err)?;
+        }
+        Ok(HeadFiles { root, blobs })
+    }
+
+    /// Whether HEAD holds exactly `bytes` at `file`; `None` for a file
+    /// outside the work tree (never committed).
+    pub fn holds(&self, file: &Path, bytes: &[u8]) -> Option<bool> {
+        let parent = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let parent = parent.canonicalize().ok()?;
+        let path = parent.join(file.file_name()?);
+        let rel = path.strip_prefix(&self.root).ok()?;
+        Some(self.blobs.get(rel).is_some_and(|id| {
+            Oid::hash_object(git2::ObjectType::Blob, bytes).is_ok_and(|b| b == *id)
+        }))
+    }
+}
+
 /// The text HEAD has for `file` (`None`: not in HEAD, or over `limit`
 /// bytes, or not UTF-8).
 pub fn head_text(repo: &Repository, file: &Path, limit: usize) -> Result<Option<String>, GitError> {

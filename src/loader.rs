@@ -70,7 +70,7 @@
 //! `State::reload`), so a slow disk stalls only the zone being read.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
@@ -154,16 +154,27 @@ impl std::fmt::Display for Writer {
 /// writing (from `/proc`: as root every process, otherwise this user's).
 /// `None` also without `/proc`.
 pub fn writer_of(files: &[&Path]) -> Option<Writer> {
+    writers_of(files).into_iter().next()
+}
+
+/// Every file of `files` that a process other than this one has open for
+/// writing, with one such process each, from one pass over `/proc` (a
+/// reload of thousands of zones looks once, not once per zone).
+pub fn writers_of(files: &[&Path]) -> Vec<Writer> {
     const O_ACCMODE: u32 = 0o3;
-    let targets: Vec<(PathBuf, &Path)> = files
+    let targets: HashMap<PathBuf, &Path> = files
         .iter()
         .filter_map(|f| f.canonicalize().ok().map(|c| (c, *f)))
         .collect();
+    let mut found: HashMap<&Path, Writer> = HashMap::new();
     if targets.is_empty() {
-        return None;
+        return Vec::new();
     }
     let me = std::process::id();
-    for p in std::fs::read_dir("/proc").ok()?.flatten() {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for p in procs.flatten() {
         let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
@@ -177,9 +188,12 @@ pub fn writer_of(files: &[&Path]) -> Option<Writer> {
             let Ok(target) = std::fs::read_link(fd.path()) else {
                 continue;
             };
-            let Some((_, file)) = targets.iter().find(|(c, _)| *c == target) else {
+            let Some(file) = targets.get(&target).copied() else {
                 continue;
             };
+            if found.contains_key(file) {
+                continue;
+            }
             // fdinfo's `flags:` is the open(2) flags in octal.
             let info = p.path().join("fdinfo").join(fd.file_name());
             let writing = std::fs::read_to_string(info).ok().is_some_and(|t| {
@@ -192,15 +206,18 @@ pub fn writer_of(files: &[&Path]) -> Option<Writer> {
                 let command = std::fs::read_to_string(p.path().join("comm"))
                     .map(|c| c.trim_end().to_owned())
                     .unwrap_or_default();
-                return Some(Writer {
-                    pid,
-                    command,
-                    file: file.to_path_buf(),
-                });
+                found.insert(
+                    file,
+                    Writer {
+                        pid,
+                        command,
+                        file: file.to_path_buf(),
+                    },
+                );
             }
         }
     }
-    None
+    found.into_values().collect()
 }
 
 /// True when every file still has the identity recorded in `files`.

@@ -95,19 +95,18 @@ pub async fn run(
     Ok(())
 }
 
+/// One line, whatever the number of zones (each zone is at DEBUG, each
+/// failure at ERROR as it was read).
 fn log_startup(state: &State, addrs: &[SocketAddr], keys: usize) {
-    let zones: Vec<String> = state
-        .snapshot()
-        .iter()
-        .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
-        .collect();
+    let zones = state.snapshot();
+    let records: usize = zones.iter().map(|z| z.record_count()).sum();
     let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
     info!(
-        listen = %listen.join(", "),
         udp_workers = state.config().server.udp_workers,
-        tsig_keys = keys,
-        zones = %zones.join(", "),
-        "zonewright serving {} zone(s) on UDP and TCP",
-        zones.len()
+        "serving {} zone{}, {records} records, {keys} key{} on {} (UDP and TCP)",
+        zones.len(),
+        if zones.len() == 1 { "" } else { "s" },
+        if keys == 1 { "" } else { "s" },
+        listen.join(", ")
     );
 }

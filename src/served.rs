@@ -27,7 +27,7 @@
 //! the served snapshot cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -54,6 +54,8 @@ pub struct Slot {
 pub struct ReloadReport {
     /// Zones (re)loaded, with their new serial.
     pub loaded: Vec<(Name, u32)>,
+    /// The serial each zone of `loaded` that was served before had then.
+    pub previous: HashMap<Name, u32>,
     /// The documents of the zones loaded, as read (for committing them as
     /// external changes).
     pub documents: Vec<(Name, Arc<crate::zonefile::Document>)>,
@@ -95,6 +97,9 @@ pub struct State {
     /// Set by the store: whether an edited file (saved) found over the
     /// served version must go through the store rather than be published.
     take_in_check: std::sync::OnceLock<TakeInCheck>,
+    /// The first reload (start-up) is over: later loads are logged each
+    /// at INFO, the start-up ones at DEBUG (a summary line says how many).
+    started: std::sync::atomic::AtomicBool,
 }
 
 /// `(zone, served, saved) -> the store must take it in`.
@@ -121,6 +126,7 @@ impl State {
             transfer_acl,
             committer: std::sync::OnceLock::new(),
             take_in_check: std::sync::OnceLock::new(),
+            started: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -179,7 +185,7 @@ impl State {
         ZonesGuard {
             state: self,
             zones: self.zones.lock().unwrap_or_else(|p| p.into_inner()),
-            dirty: false,
+            changed: Vec::new(),
         }
     }
 
@@ -208,9 +214,42 @@ impl State {
             warn!("{p}");
         }
         report.problems = sources.problems;
-        let reads = self.read_changed(sources.zones, &mut report);
+        let reads = self.read_changed(sources.zones, true, &mut report);
         self.publish(reads, &mut report);
+        self.started
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         report
+    }
+
+    /// A reload of just the zones that read one of `files` (their zone
+    /// file or an `$INCLUDE`d one, as named by file events): O(changed
+    /// files), not O(zones), so a write to one of 50,000 zones does not
+    /// make the watcher stat them all. `None` when a file belongs to no
+    /// zone served (a new zone file, a file of a zone that failed): the
+    /// caller reloads everything.
+    pub fn reload_files(&self, files: &std::collections::HashSet<PathBuf>) -> Option<ReloadReport> {
+        let zones: BTreeMap<Name, ZoneSource> = {
+            let guard = self.lock();
+            let mut found = BTreeMap::new();
+            let mut matched: std::collections::HashSet<&PathBuf> = Default::default();
+            for (name, slot) in guard.iter() {
+                for p in std::iter::once(&slot.source.path).chain(slot.seen.iter().map(|(p, _)| p))
+                {
+                    if let Some(f) = files.get(p) {
+                        matched.insert(f);
+                        found.insert(name.clone(), slot.source.clone());
+                    }
+                }
+            }
+            if found.is_empty() || matched.len() < files.len() {
+                return None;
+            }
+            found
+        };
+        let mut report = ReloadReport::default();
+        let reads = self.read_changed(zones, false, &mut report);
+        self.publish(reads, &mut report);
+        Some(report)
     }
 
     /// The first half of a reload: drops the zones that are gone, then,
@@ -218,15 +257,17 @@ impl State {
     fn read_changed(
         &self,
         zones: BTreeMap<Name, ZoneSource>,
+        all: bool,
         report: &mut ReloadReport,
     ) -> Vec<ZoneRead> {
-        // Under the lock: drop what is gone, note what each slot has seen.
+        // Under the lock: drop what is gone (when `zones` is every zone),
+        // note what each slot has seen.
         let seen: BTreeMap<Name, (ZoneSource, FileIds)> = {
             let mut guard = self.lock();
             let gone: Vec<Name> = guard
                 .zones
                 .keys()
-                .filter(|n| !zones.contains_key(*n))
+                .filter(|n| all && !zones.contains_key(*n))
                 .cloned()
                 .collect();
             for name in gone {
@@ -234,32 +275,51 @@ impl State {
                 info!(zone = %name, "zone removed (file deleted or no longer configured)");
                 report.removed.push(name);
             }
-            guard
-                .zones
-                .iter()
-                .map(|(n, s)| (n.clone(), (s.source.clone(), s.seen.clone())))
+            zones
+                .keys()
+                .filter_map(|n| {
+                    let s = guard.zones.get(n)?;
+                    Some((n.clone(), (s.source.clone(), s.seen.clone())))
+                })
                 .collect()
         };
-        // No lock: stat and read what changed.
+        // No lock: stat what changed, then read it.
+        let changed: Vec<(Name, ZoneSource, Option<&FileIds>)> = zones
+            .into_iter()
+            .filter_map(|(name, source)| {
+                let before = seen.get(&name);
+                if before.is_some_and(|(src, files)| *src == source && loader::unchanged(files)) {
+                    return None;
+                }
+                Some((name, source, before.map(|(_, files)| files)))
+            })
+            .collect();
+        // Being written in pieces: read it once the writer is done (the
+        // next pass; its last write wakes the watcher). One look at the
+        // processes for every changed zone.
+        let paths: Vec<&Path> = changed
+            .iter()
+            .flat_map(|(_, source, before)| {
+                std::iter::once(source.path.as_path()).chain(
+                    before
+                        .iter()
+                        .flat_map(|f| f.iter().map(|(p, _)| p.as_path())),
+                )
+            })
+            .collect();
+        let writers = loader::writers_of(&paths);
         let rules = loader::FileRules::new(&self.config);
         let mut reads = Vec::new();
-        for (name, source) in zones {
-            let before = seen.get(&name);
-            if before.is_some_and(|(src, files)| *src == source && loader::unchanged(files)) {
-                continue;
-            }
-            // Being written in pieces: read it once the writer is done (the
-            // next pass; its last write wakes the watcher).
-            let mut paths: Vec<&Path> = vec![source.path.as_path()];
-            if let Some((_, files)) = before {
-                paths.extend(files.iter().map(|(p, _)| p.as_path()));
-            }
-            if let Some(w) = loader::writer_of(&paths) {
+        for (name, source, before) in changed {
+            let written = writers.iter().find(|w| {
+                w.file == source.path || before.is_some_and(|f| f.iter().any(|(p, _)| *p == w.file))
+            });
+            if let Some(w) = written {
                 debug!(zone = %name, "{w}; reading it when the writer is done");
                 continue;
             }
             let result = loader::load_zone_guarded(&source, &rules);
-            reads.push((name, source, before.map(|(_, files)| files.clone()), result));
+            reads.push((name, source, before.cloned(), result));
         }
         reads
     }
@@ -292,7 +352,15 @@ impl State {
                         warn!(zone = %name, "{w}");
                     }
                     let serial = loaded.zone.serial();
-                    info!(zone = %name, serial, file = %source.path.display(), "zone loaded");
+                    let file = source.path.display();
+                    if self.started.load(std::sync::atomic::Ordering::Relaxed) {
+                        info!(zone = %name, serial, file = %file, "zone loaded");
+                    } else {
+                        debug!(zone = %name, serial, file = %file, "zone loaded");
+                    }
+                    if let Some(was) = served {
+                        report.previous.insert(name.clone(), was.zone.serial());
+                    }
                     report.loaded.push((name.clone(), serial));
                     report
                         .documents
@@ -332,7 +400,8 @@ type ZoneRead = (
 pub struct ZonesGuard<'a> {
     state: &'a State,
     zones: MutexGuard<'a, BTreeMap<Name, Slot>>,
-    dirty: bool,
+    /// The zones whose served version changed (put in or taken out).
+    changed: Vec<Name>,
 }
 
 impl ZonesGuard<'_> {
@@ -351,7 +420,7 @@ impl ZonesGuard<'_> {
         let previous = self.zones.remove(&name).and_then(|s| s.good);
         let slot = match result {
             Ok(loaded) => {
-                self.dirty = true;
+                self.changed.push(name.clone());
                 Slot {
                     source,
                     seen: loaded.files.clone(),
@@ -369,21 +438,32 @@ impl ZonesGuard<'_> {
 
     pub fn remove(&mut self, origin: &Name) -> Option<Slot> {
         let slot = self.zones.remove(origin);
-        self.dirty |= slot.as_ref().is_some_and(|s| s.good.is_some());
+        if slot.as_ref().is_some_and(|s| s.good.is_some()) {
+            self.changed.push(origin.clone());
+        }
         slot
     }
 }
 
 impl Drop for ZonesGuard<'_> {
+    /// The next snapshot is the current one with the changed zones
+    /// replaced: a write to one of 5,000 zones costs the same as to one
+    /// of 100 (the snapshot is only ever stored under this lock, so none
+    /// is lost).
     fn drop(&mut self) {
-        if self.dirty {
-            let zones = self
-                .zones
-                .values()
-                .filter_map(|s| s.good.as_ref().map(|g| g.zone.clone()))
-                .collect();
-            self.state.snapshot.store(Arc::new(ZoneSet::new(zones)));
+        if self.changed.is_empty() {
+            return;
         }
+        let mut put = Vec::new();
+        let mut removed = Vec::new();
+        for name in std::mem::take(&mut self.changed) {
+            match self.zones.get(&name).and_then(|s| s.good.as_ref()) {
+                Some(good) => put.push(good.zone.clone()),
+                None => removed.push(name),
+            }
+        }
+        let next = self.state.snapshot.load().with(put, &removed);
+        self.state.snapshot.store(Arc::new(next));
     }
 }
 
@@ -441,7 +521,7 @@ mod tests {
         save(2);
         let mut report = ReloadReport::default();
         let sources = loader::sources(s.config()).expect("sources").zones;
-        let reads = s.read_changed(sources, &mut report);
+        let reads = s.read_changed(sources, true, &mut report);
         assert_eq!(reads.len(), 1);
         // ...while a writer publishes serial 3 (as `Store::write` does,
         // under the lock; no lock is held by the reload meanwhile).

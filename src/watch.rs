@@ -21,8 +21,9 @@
 //! A reload that changed a zone's serial (not the start-up load, which
 //! happens before `run`) NOTIFYs its secondaries (RFC 1996 §3.1).
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -48,25 +49,39 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let wake = Arc::new(Notify::new());
-    let _watcher = start_watcher(state.config(), wake.clone());
+    let events = Arc::new(Mutex::new(Events::default()));
+    let _watcher = start_watcher(state.config(), wake.clone(), events.clone());
     let mut tick = tokio::time::interval(state.config().server.reload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     let mut hangup = hangup_signal();
     loop {
-        tokio::select! {
+        // The files events named since the last pass; `None`: look at all.
+        let files = tokio::select! {
             _ = wake.notified() => {
                 tokio::time::sleep(DEBOUNCE).await;
                 debug!("zone files changed; reloading");
+                take(&events)
             }
-            _ = tick.tick() => {}
-            Some(()) = recv_hangup(&mut hangup) => info!("SIGHUP: reloading zones"),
+            _ = tick.tick() => {
+                let _ = take(&events);
+                None
+            }
+            Some(()) = recv_hangup(&mut hangup) => {
+                info!("SIGHUP: reloading zones");
+                None
+            }
             _ = stop.changed() => return,
+        };
+        if files.as_ref().is_some_and(HashSet::is_empty) {
+            // Only zonewright's own temp and lock files changed.
+            continue;
         }
-        let before = serials(&state);
         let st = state.clone();
         let reload = move || {
-            let report = st.reload();
+            let report = files
+                .and_then(|f| st.reload_files(&f))
+                .unwrap_or_else(|| st.reload());
             // Edits made outside zonewright become commits, so secondaries
             // can take them by IXFR (the git history is the journal).
             let commits = if st.config().git.commit_external {
@@ -94,7 +109,7 @@ pub async fn run(
                 }
                 log_report(&report);
                 if let Some(n) = &notifier {
-                    notify_changed(&state, &before, &report, n);
+                    notify_changed(&state, &report, n);
                 }
                 if let Some(store) = &store {
                     take_in(store, &report.deferred).await;
@@ -116,27 +131,61 @@ async fn take_in(store: &Store, zones: &[Name]) {
     }
 }
 
-/// The serial each zone is served with now.
-fn serials(state: &State) -> std::collections::HashMap<Name, u32> {
-    state
-        .snapshot()
-        .iter()
-        .map(|z| (z.origin().clone(), z.serial()))
-        .collect()
+/// The files named by events since the last pass (`all`: too many to
+/// list, or one the watcher could not name).
+#[derive(Default)]
+struct Events {
+    files: HashSet<PathBuf>,
+    all: bool,
+}
+
+/// Events named at most this many files between passes; beyond, a pass
+/// looks at every zone.
+const MAX_EVENT_FILES: usize = 1024;
+
+impl Events {
+    fn note(&mut self, event: &notify::Event) {
+        if event.paths.is_empty() {
+            self.all = true;
+        }
+        for p in &event.paths {
+            if own_file(p) {
+                continue;
+            }
+            if self.files.len() >= MAX_EVENT_FILES {
+                self.all = true;
+                return;
+            }
+            self.files.insert(p.clone());
+        }
+    }
+}
+
+/// The files named since the last pass, or `None` for a pass over every
+/// zone; resets.
+fn take(events: &Mutex<Events>) -> Option<HashSet<PathBuf>> {
+    let mut e = events.lock().unwrap_or_else(|p| p.into_inner());
+    let taken = std::mem::take(&mut *e);
+    (!taken.all).then_some(taken.files)
+}
+
+/// A temp file the store writes a zone file through (`.zonewright-*.tmp`,
+/// renamed over the zone file: that rename names the zone file too) or a
+/// zone's lock file (`.NAME.lock`): no zone reads them.
+fn own_file(path: &std::path::Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        (n.starts_with(".zonewright-") && n.ends_with(".tmp"))
+            || (n.starts_with('.') && n.ends_with(".lock"))
+    })
 }
 
 /// RFC 1996 §3.1: NOTIFY for each zone whose served serial the reload
 /// changed (a file edited by hand, a `git pull`); a reload that reparsed a
 /// file but kept its serial sends nothing.
-fn notify_changed(
-    state: &State,
-    before: &std::collections::HashMap<Name, u32>,
-    report: &ReloadReport,
-    notifier: &Notifier,
-) {
+fn notify_changed(state: &State, report: &ReloadReport, notifier: &Notifier) {
     let zones = state.snapshot();
     for (name, serial) in &report.loaded {
-        if before.get(name) == Some(serial) {
+        if report.previous.get(name) == Some(serial) {
             continue;
         }
         if let Some(zone) = zones.get(name).filter(|z| z.serial() == *serial) {
@@ -171,11 +220,21 @@ fn watch_dirs(config: &Config) -> Vec<PathBuf> {
 
 /// Starts inotify on the zone folders; `None` (with a warning) when the
 /// platform or the folder does not allow it: the stat pass still runs.
-fn start_watcher(config: &Config, wake: Arc<Notify>) -> Option<RecommendedWatcher> {
-    let handler = move |event: notify::Result<notify::Event>| match event {
-        Ok(e) if matches!(e.kind, EventKind::Access(_)) => {}
-        Ok(_) => wake.notify_one(),
-        Err(e) => debug!("file watch: {e}"),
+fn start_watcher(
+    config: &Config,
+    wake: Arc<Notify>,
+    events: Arc<Mutex<Events>>,
+) -> Option<RecommendedWatcher> {
+    let handler = move |event: notify::Result<notify::Event>| {
+        match event {
+            Ok(e) if matches!(e.kind, EventKind::Access(_)) => return,
+            Ok(e) => events.lock().unwrap_or_else(|p| p.into_inner()).note(&e),
+            Err(e) => {
+                debug!("file watch: {e}");
+                events.lock().unwrap_or_else(|p| p.into_inner()).all = true;
+            }
+        }
+        wake.notify_one();
     };
     let mut watcher = match notify::recommended_watcher(handler) {
         Ok(w) => w,

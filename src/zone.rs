@@ -69,62 +69,105 @@ impl Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<KeyHasher>>;
 
-type NodeMap = HashMap<Arc<[u8]>, Arc<Node>, BuildHasherDefault<KeyHasher>>;
+type ShardMap<V> = HashMap<Arc<[u8]>, V, BuildHasherDefault<KeyHasher>>;
 
-/// Shards of the node index (a power of two).
+/// Most shards of a [`Sharded`] map (a power of two).
 const SHARDS: usize = 256;
+/// Entries per shard a map is built for: a zone of 24 records has one
+/// shard, not 256 empty ones (16 KB each zone: 90 MB over 5,000 zones).
+const PER_SHARD: usize = 256;
 
-/// The node index, split by hash into shared shards so an incremental
-/// update ([`Zone::with_changes`]) copies 256 pointers and then only the
-/// shards it changes (a shard of a 100,000-node zone holds ~400 entries);
-/// cloning one 100,000-entry map took ~8 ms.
+/// A map from name keys split by hash into shared shards, so a changed
+/// copy ([`Zone::with_changes`], a snapshot with one zone replaced)
+/// copies 256 pointers and then only the shards it changes (a shard of a
+/// 100,000-node zone holds ~400 entries; cloning one 100,000-entry map
+/// took ~8 ms, and rebuilding the 5,000-zone set on every write cost
+/// most of an UPDATE's time).
 #[derive(Debug, Clone)]
-struct NodeIndex {
-    shards: Vec<Arc<NodeMap>>,
+struct Sharded<V> {
+    shards: Vec<Arc<ShardMap<V>>>,
 }
 
-impl NodeIndex {
+/// The node index of a zone.
+type NodeIndex = Sharded<Arc<Node>>;
+
+impl<V: Clone> Sharded<V> {
     /// Bits 40..48 of the key hash: independent of the bits each shard's
     /// table uses (the low bits for the bucket, the top 7 for the tag).
-    fn shard(key: &[u8]) -> usize {
+    fn shard_of(key: &[u8], shards: usize) -> usize {
         let mut h = KeyHasher::default();
         h.write(key);
-        (h.finish() >> 40) as usize & (SHARDS - 1)
+        (h.finish() >> 40) as usize & (shards - 1)
     }
 
-    fn get(&self, key: &[u8]) -> Option<&Arc<Node>> {
-        self.shards.get(Self::shard(key))?.get(key)
+    fn shard(&self, key: &[u8]) -> usize {
+        Self::shard_of(key, self.shards.len())
     }
 
-    fn insert(&mut self, key: Arc<[u8]>, node: Arc<Node>) {
-        if let Some(s) = self.shards.get_mut(Self::shard(&key)) {
-            Arc::make_mut(s).insert(key, node);
+    fn get(&self, key: &[u8]) -> Option<&V> {
+        self.shards.get(self.shard(key))?.get(key)
+    }
+
+    fn insert(&mut self, key: Arc<[u8]>, value: V) {
+        let i = self.shard(&key);
+        let Some(s) = self.shards.get_mut(i) else {
+            return;
+        };
+        Arc::make_mut(s).insert(key, value);
+        // A map built small and grown by writes is split again (each
+        // doubling once), so a copy never clones a huge shard.
+        if s.len() > 4 * PER_SHARD && self.shards.len() < SHARDS {
+            let entries: Vec<(Arc<[u8]>, V)> = self
+                .shards
+                .iter()
+                .flat_map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect();
+            *self = entries.into_iter().collect();
         }
     }
 
     fn remove(&mut self, key: &[u8]) {
-        if let Some(s) = self.shards.get_mut(Self::shard(key))
+        let i = self.shard(key);
+        if let Some(s) = self.shards.get_mut(i)
             && s.contains_key(key)
         {
             Arc::make_mut(s).remove(key);
         }
     }
 
-    #[cfg(test)]
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.shards.iter().flat_map(|s| s.values())
+    }
+
     fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len()).sum()
     }
 }
 
-impl FromIterator<(Arc<[u8]>, Arc<Node>)> for NodeIndex {
-    fn from_iter<I: IntoIterator<Item = (Arc<[u8]>, Arc<Node>)>>(iter: I) -> Self {
-        let mut shards: Vec<NodeMap> = (0..SHARDS).map(|_| NodeMap::default()).collect();
-        for (k, n) in iter {
-            if let Some(s) = shards.get_mut(Self::shard(&k)) {
-                s.insert(k, n);
+impl<V> Default for Sharded<V> {
+    /// Empty, with the most shards (the zone set, which grows).
+    fn default() -> Self {
+        Sharded {
+            shards: (0..SHARDS).map(|_| Arc::new(ShardMap::default())).collect(),
+        }
+    }
+}
+
+impl<V: Clone> FromIterator<(Arc<[u8]>, V)> for Sharded<V> {
+    /// As many shards as the entries need at [`PER_SHARD`] each (a power
+    /// of two, at most [`SHARDS`]); a map that grows later keeps them.
+    fn from_iter<I: IntoIterator<Item = (Arc<[u8]>, V)>>(iter: I) -> Self {
+        let entries: Vec<(Arc<[u8]>, V)> = iter.into_iter().collect();
+        let count = (entries.len() / PER_SHARD)
+            .next_power_of_two()
+            .clamp(1, SHARDS);
+        let mut shards: Vec<ShardMap<V>> = (0..count).map(|_| ShardMap::default()).collect();
+        for (k, v) in entries {
+            if let Some(s) = shards.get_mut(Self::shard_of(&k, count)) {
+                s.insert(k, v);
             }
         }
-        NodeIndex {
+        Sharded {
             shards: shards.into_iter().map(Arc::new).collect(),
         }
     }
@@ -632,7 +675,11 @@ impl Zone {
         let names = all_names(&origin, origin_labels, &mut grouped);
         let (mut nodes, keys, record_count) = make_nodes(&origin, grouped.0, names);
         mark_glue(&mut nodes, origin_labels);
-        let nodes: Vec<Arc<Node>> = nodes.into_iter().map(Arc::new).collect();
+        // Not collected in place: that would keep the `Vec<Node>`'s
+        // allocation, four times what the pointers need.
+        let mut arcs: Vec<Arc<Node>> = Vec::with_capacity(nodes.len());
+        arcs.extend(nodes.into_iter().map(Arc::new));
+        let nodes = arcs;
         let index: NodeIndex = keys
             .into_iter()
             .map(Arc::<[u8]>::from)
@@ -830,29 +877,42 @@ impl Zone {
     }
 }
 
-/// The zones served, for longest-match selection.
-#[derive(Debug, Default)]
+/// The zones served, for longest-match selection. Sharded like a zone's
+/// node index: [`ZoneSet::with`] makes the next snapshot with one zone
+/// changed in O(1) of the number of zones.
+#[derive(Debug, Default, Clone)]
 pub struct ZoneSet {
-    by_origin: KeyMap<Arc<Zone>>,
-    zones: Vec<Arc<Zone>>,
+    by_origin: Sharded<Arc<Zone>>,
 }
 
 impl ZoneSet {
+    /// The set of `zones`; of two with one origin, the first is kept.
     pub fn new(zones: Vec<Arc<Zone>>) -> Self {
-        let mut by_origin = KeyMap::default();
-        let mut kept = Vec::with_capacity(zones.len());
-        for z in zones {
-            let key = boxed_key(z.origin());
-            if let std::collections::hash_map::Entry::Vacant(e) = by_origin.entry(key) {
-                e.insert(z.clone());
-                kept.push(z);
-            }
+        let mut seen: KeyMap<()> = KeyMap::default();
+        let by_origin = zones
+            .into_iter()
+            .filter_map(|z| {
+                let key = boxed_key(z.origin());
+                seen.insert(key.clone(), ())
+                    .is_none()
+                    .then(|| (Arc::from(key), z))
+            })
+            .collect();
+        ZoneSet { by_origin }
+    }
+
+    /// This set with each of `put` served (replacing the zone of its
+    /// origin) and each origin of `removed` gone.
+    pub fn with(&self, put: Vec<Arc<Zone>>, removed: &[Name]) -> ZoneSet {
+        let mut next = self.clone();
+        for origin in removed {
+            next.by_origin.remove(NameKey::new(origin).as_bytes());
         }
-        kept.sort_by(|a, b| a.origin().cmp(b.origin()));
-        ZoneSet {
-            by_origin,
-            zones: kept,
+        for z in put {
+            let key = Arc::from(boxed_key(z.origin()));
+            next.by_origin.insert(key, z);
         }
+        next
     }
 
     /// The zone with the longest origin that is `qname` or an ancestor of it.
@@ -871,16 +931,17 @@ impl ZoneSet {
         self.by_origin.get(NameKey::new(origin).as_bytes())
     }
 
+    /// Every zone, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Zone>> {
-        self.zones.iter()
+        self.by_origin.values()
     }
 
     pub fn len(&self) -> usize {
-        self.zones.len()
+        self.by_origin.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
+        self.len() == 0
     }
 }
 
@@ -1205,5 +1266,44 @@ mod tests {
         assert_eq!(origin("."), None);
         assert!(set.get(&n("CHILD.example.")).is_some());
         assert_eq!(set.iter().count(), 2);
+    }
+
+    /// The next snapshot after a write: one zone replaced, one removed,
+    /// the rest shared with the previous set (which is unchanged).
+    #[test]
+    fn zoneset_with_replaces_and_removes_without_touching_the_old_set() {
+        let zones: Vec<Arc<Zone>> = (0..600)
+            .map(|i| Arc::new(basic(&format!("z{i}.test."), vec![])))
+            .collect();
+        let set = ZoneSet::new(zones);
+        assert_eq!(set.len(), 600);
+        let newer = Arc::new(basic("z7.test.", vec![ns("z7.test.", "ns.other.test.")]));
+        let next = set.with(vec![newer.clone()], &[n("z8.test.")]);
+        assert_eq!(next.len(), 599);
+        assert!(Arc::ptr_eq(next.get(&n("Z7.test.")).expect("z7"), &newer));
+        assert!(next.get(&n("z8.test.")).is_none());
+        assert!(next.find(&n("www.z9.test.")).is_some());
+        assert_eq!(set.len(), 600, "the old snapshot is untouched");
+        assert!(!Arc::ptr_eq(set.get(&n("z7.test.")).expect("z7"), &newer));
+        assert!(set.get(&n("z8.test.")).is_some());
+    }
+
+    /// A map built small (one shard) and grown by inserts is split again,
+    /// so copying it for a write never clones one huge shard.
+    #[test]
+    fn a_sharded_map_grown_by_inserts_is_split_again() {
+        let mut m: Sharded<u32> = std::iter::empty().collect();
+        assert_eq!(m.shards.len(), 1);
+        for i in 0..20_000u32 {
+            m.insert(Arc::from(i.to_be_bytes().to_vec().into_boxed_slice()), i);
+        }
+        assert_eq!(m.len(), 20_000);
+        assert!(m.shards.len() >= 16, "{} shards", m.shards.len());
+        assert!(m.shards.iter().all(|s| s.len() <= 4 * PER_SHARD + 1));
+        for i in (0..20_000u32).step_by(997) {
+            assert_eq!(m.get(&i.to_be_bytes()), Some(&i));
+        }
+        m.remove(&5u32.to_be_bytes());
+        assert_eq!(m.get(&5u32.to_be_bytes()), None);
     }
 }

@@ -331,6 +331,13 @@ enum Msg {
     /// Lift the zone's block without a commit: its rollback changed
     /// nothing (the failed changes were already gone from the file).
     Unblock(Name),
+    /// Record the files of many zones found changed at start-up in one
+    /// commit by the server (see [`Committer::commit_found`]).
+    Found(
+        Vec<WrittenFile>,
+        String,
+        mpsc::Sender<Result<Option<String>, String>>,
+    ),
 }
 
 /// The zones with batches git could not record.
@@ -478,6 +485,22 @@ impl Committer {
 
     /// Returns once every job submitted before it has its outcome. Call
     /// it from a blocking thread.
+    /// Records `files` (the zone files of many zones, found changed at
+    /// start-up, as read) in one commit with `message`, authored by the
+    /// server, after everything queued before; waits for it. A failure
+    /// is logged by the caller, which then records each zone on its own.
+    pub fn commit_found(
+        &self,
+        files: Vec<WrittenFile>,
+        message: String,
+    ) -> Result<Option<String>, String> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Msg::Found(files, message, tx))
+            .map_err(|_| "the committer has stopped".to_owned())?;
+        rx.recv()
+            .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
     pub fn barrier(&self) {
         let (tx, rx) = mpsc::channel();
         if self.send(Msg::Barrier(tx)).is_ok() {
@@ -582,6 +605,18 @@ fn run(
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&zone);
+                continue;
+            }
+            Msg::Found(files, message, done) => {
+                let made = health.check(repo).and_then(|()| {
+                    catch_unwind(AssertUnwindSafe(|| found(repo, &files, &message, names)))
+                        .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
+                });
+                let _ = done.send(made.map(|(id, entries)| {
+                    unindexed.add(entries);
+                    unindexed.write(repo);
+                    id
+                }));
                 continue;
             }
         };
@@ -935,6 +970,34 @@ fn combine(first: Job, jobs: Vec<Job>) -> (Vec<WrittenFile>, Record, Vec<ChangeS
         }
     }
     (files, record, each)
+}
+
+/// The commit of [`Msg::Found`]: every file inside the repository, by the
+/// configured committer.
+fn found(
+    repo: &Mutex<Option<git2::Repository>>,
+    files: &[WrittenFile],
+    message: &str,
+    names: &Names,
+) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
+    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(repo) = guard.as_ref() else {
+        return Err("the zones directory is not a git repository".to_owned());
+    };
+    let written: Vec<git::Written<'_>> = files
+        .iter()
+        .filter(|f| git::contains(repo, &f.path))
+        .map(|f| git::Written {
+            file: &f.path,
+            bytes: f.text.as_bytes(),
+            stat: f.stat,
+            blob: f.blob,
+        })
+        .collect();
+    let who = &names.committer;
+    git::commit_written(repo, &written, who, who, message)
+        .map(|(oid, entries)| (oid.map(|o| o.to_string()), entries))
+        .map_err(|e| e.to_string())
 }
 
 /// Makes the commit; returns its id and the index entries to write.

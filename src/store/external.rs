@@ -3,8 +3,9 @@
 //! by the configured committer, through the committer thread like every
 //! write: the committer is the one place that records to git.
 //!
-//! Two moments find them: start-up ([`commit_at_start`]: every served
-//! zone, so edits made while the server was down, and files a crash left
+//! Two moments find them: start-up ([`commit_at_start`]: the zones whose
+//! files differ from HEAD, found by the store against HEAD's tree read
+//! once, so edits made while the server was down, and files a crash left
 //! uncommitted, are recorded before the first write), and each reload
 //! ([`commit_on_reload`]: the zones it loaded). Each job records exactly
 //! the text the loader read, queued behind the writes already submitted:
@@ -16,6 +17,7 @@
 use tracing::{info, warn};
 
 use super::committer::{Committer, Job, Outcome, Pending};
+use crate::loader::Loaded;
 use crate::rr::Name;
 use crate::served::{ReloadReport, State};
 
@@ -57,22 +59,19 @@ pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
         .collect()
 }
 
-/// Records every served zone whose file differs from HEAD as an
-/// `external change`, waits for the commits, and returns how many were
-/// made. Blocking; at start-up, before the first write.
-/// Zones in `skip` (an edit that conflicts with writes it lacks, see
-/// `Store::commit_external_changes`) are left uncommitted.
-pub fn commit_at_start(state: &State, committer: &Committer, skip: &[Name]) -> usize {
-    let jobs: Vec<(Name, Pending)> = {
-        let guard = state.lock();
-        guard
-            .iter()
-            .filter(|(n, _)| !skip.contains(n))
-            .filter_map(|(n, s)| s.good.as_ref().map(|g| (n.clone(), g.clone())))
-            .collect::<Vec<_>>()
-    }
-    .into_iter()
-    .map(|(zone, good)| {
+/// Records the zones found changed at start-up (`found`: each with the
+/// version served, which differs from HEAD) and returns how many were
+/// committed. Blocking; at start-up, before the first write. One edited
+/// with `zonewright edit` is committed on its own, as the person it
+/// names; the others in one commit by the server (a first start on
+/// thousands of uncommitted zones makes one commit, not one each), or,
+/// when that fails or only one zone changed, each as its own `external
+/// change`.
+pub fn commit_at_start(state: &State, committer: &Committer, found: Vec<(Name, Loaded)>) -> usize {
+    let zones_dir = &state.config().zones_dir;
+    let mut jobs: Vec<(Name, Pending)> = Vec::new();
+    let mut together: Vec<(Name, Loaded)> = Vec::new();
+    for (zone, good) in found {
         let serial = good.zone.serial();
         let text = good
             .document
@@ -80,14 +79,42 @@ pub fn commit_at_start(state: &State, committer: &Committer, skip: &[Name]) -> u
             .first()
             .map(|f| f.text.to_string())
             .unwrap_or_default();
-        let zones_dir = &state.config().zones_dir;
-        let person = super::offline::person_for(zones_dir, &zone, serial, &text);
-        let job = Job::external(&zone, serial, &good.document).by(person);
-        (zone, committer.submit(job))
-    })
-    .collect();
-    committer.barrier();
+        match super::offline::person_for(zones_dir, &zone, serial, &text) {
+            Some(person) => {
+                let job = Job::external(&zone, serial, &good.document).by(Some(person));
+                jobs.push((zone, committer.submit(job)));
+            }
+            None => together.push((zone, good)),
+        }
+    }
     let mut committed = 0;
+    if together.len() > 1 {
+        let files = together
+            .iter()
+            .flat_map(|(zone, good)| Job::external(zone, good.zone.serial(), &good.document).files)
+            .collect();
+        let zones: Vec<(&Name, u32)> = together.iter().map(|(z, g)| (z, g.zone.serial())).collect();
+        match committer.commit_found(files, found_message(&zones)) {
+            Ok(id) => {
+                let n = together.len();
+                if let Some(id) = id {
+                    committed += n;
+                    info!(zones = n, commit = %id, "committed the zone files found changed at start-up");
+                }
+                together.clear();
+            }
+            Err(e) => warn!(
+                zones = together.len(),
+                "cannot commit the zone files found changed at start-up in one commit ({e}); \
+                 committing each on its own"
+            ),
+        }
+    }
+    for (zone, good) in together {
+        let job = Job::external(&zone, good.zone.serial(), &good.document);
+        jobs.push((zone, committer.submit(job)));
+    }
+    committer.barrier();
     for (zone, pending) in jobs {
         // A failure was logged by the committer, naming the file.
         if let Some(Outcome::Committed(Some(id))) = pending.outcome() {
@@ -96,6 +123,31 @@ pub fn commit_at_start(state: &State, committer: &Committer, skip: &[Name]) -> u
         }
     }
     committed
+}
+
+/// Zones listed in full in the message of a start-up commit; the rest
+/// are counted (the commit's diff has them all).
+const LISTED: usize = 1000;
+
+/// The message of the one commit recording `zones` (each with its
+/// serial) found changed at start-up.
+fn found_message(zones: &[(&Name, u32)]) -> String {
+    let mut m = format!(
+        "{} zones: external changes found at start-up\n\n",
+        zones.len()
+    );
+    for (zone, serial) in zones.iter().take(LISTED) {
+        m.push_str(&format!("{zone} serial {serial}\n"));
+    }
+    if zones.len() > LISTED {
+        m.push_str(&format!("... and {} more\n", zones.len() - LISTED));
+    }
+    m.push_str(&format!(
+        "\nActor: {}\nVia: {}\n",
+        super::committer::EXTERNAL_ACTOR,
+        super::committer::EXTERNAL
+    ));
+    m
 }
 
 #[cfg(test)]
@@ -141,6 +193,16 @@ mod tests {
         (dir, state, committer)
     }
 
+    /// Every zone served (what the store passes are those differing from
+    /// HEAD; one HEAD already holds makes no commit either way).
+    fn served(state: &State) -> Vec<(Name, Loaded)> {
+        let guard = state.lock();
+        guard
+            .iter()
+            .filter_map(|(n, s)| s.good.as_ref().map(|g| (n.clone(), g.clone())))
+            .collect()
+    }
+
     fn head_message(dir: &std::path::Path) -> String {
         let repo = git2::Repository::open(dir).expect("open");
         let head = repo.head().expect("head").peel_to_commit().expect("commit");
@@ -151,13 +213,13 @@ mod tests {
     fn start_up_commits_what_differs_from_head_once() {
         let (dir, state, committer) = fixture();
         assert_eq!(
-            commit_at_start(&state, &committer, &[]),
+            commit_at_start(&state, &committer, served(&state)),
             1,
             "the new zone file"
         );
         assert!(head_message(dir.path()).contains("external change, serial 1"));
         assert_eq!(
-            commit_at_start(&state, &committer, &[]),
+            commit_at_start(&state, &committer, served(&state)),
             0,
             "already in HEAD"
         );
@@ -175,7 +237,7 @@ mod tests {
     #[test]
     fn a_reload_commits_an_edit_through_the_committer() {
         let (dir, state, committer) = fixture();
-        commit_at_start(&state, &committer, &[]);
+        commit_at_start(&state, &committer, served(&state));
         // An operator's edit, picked up by the reloader.
         let file = dir.path().join("example.com.zone");
         std::fs::write(&file, text(2, "192.0.2.20")).expect("write");

@@ -1277,17 +1277,31 @@ impl Inner {
                 })
                 .collect()
         };
-        let mut conflicted = Vec::new();
+        // HEAD read once; the zones whose files it holds as they are (all
+        // of them, on a restart after a clean stop) need nothing more.
+        let head = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref().and_then(|r| git::HeadFiles::read(r).ok())
+        };
+        let changed =
+            zones.into_iter().filter(|(_, _, loaded)| {
+                head.as_ref().is_none_or(|h| {
+                    loaded.document.files().iter().any(|f| {
+                        h.holds(Path::new(f.name.as_ref()), f.text.as_bytes()) == Some(false)
+                    })
+                })
+            });
+        let mut found = Vec::new();
         let mut taken = 0;
-        for (zone, source, current) in zones {
-            match self.take_in_at_start(&zone, &source, current) {
+        for (zone, source, current) in changed {
+            match self.take_in_at_start(&zone, &source, &current) {
                 Ok(true) => taken += 1,
-                Ok(false) => {}
-                Err(()) => conflicted.push(zone),
+                Ok(false) => found.push((zone, current)),
+                Err(()) => {}
             }
         }
         self.committer.barrier();
-        taken + external::commit_at_start(&self.state, &self.committer, &conflicted)
+        taken + external::commit_at_start(&self.state, &self.committer, found)
     }
 
     /// See [`Inner::commit_external_changes`]. `Ok(true)`: taken in and
@@ -1297,7 +1311,7 @@ impl Inner {
         &self,
         zone: &Name,
         source: &ZoneSource,
-        current: Loaded,
+        current: &Loaded,
     ) -> Result<bool, ()> {
         if source.read_only.is_some() {
             return Ok(false);
@@ -1340,7 +1354,7 @@ impl Inner {
         let Ok(_flock) = fsio::ZoneFileLock::acquire(&source.path) else {
             return Ok(false);
         };
-        match self.take_in(zone, source, &served, current) {
+        match self.take_in(zone, source, &served, current.clone()) {
             Ok(Some(_)) => Ok(true),
             Ok(None) => Ok(false),
             Err(_) => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::rdata;
 use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial};
 
-use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, State};
+use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, Shared, State};
 use super::{Document, Rendered, ZoneError};
 
 /// Identity of an RR for [`Rr::same_rr`]: lower-cased owner, type, canonical
@@ -429,7 +429,7 @@ impl<'d> Cx<'d> {
                 Some(&k) => {
                     let (f, e) = doc.records[k];
                     let end = doc.files[f].entries[e].end;
-                    (Spot { file: f, pos: end }, recs[k].origin.clone())
+                    (Spot { file: f, pos: end }, (*recs[k].origin).clone())
                 }
                 None => match doc.files.first() {
                     Some(f) => (
@@ -589,6 +589,7 @@ impl<'d> Cx<'d> {
             0,
             State {
                 origin: doc.origin.clone(),
+                shared: Shared::default(),
                 last_owner: None,
                 default_ttl: None,
                 last_ttl: None,
@@ -847,7 +848,7 @@ impl Rebuild<'_> {
     fn unchanged_file(&mut self, fi: usize, f: &FileDoc, mut st: State) -> Result<(), ZoneError> {
         for (ei, e) in f.entries.iter().enumerate() {
             match &e.kind {
-                EntryKind::Origin(o) => st.origin = o.clone(),
+                EntryKind::Origin(o) => st.origin = (**o).clone(),
                 EntryKind::Ttl(t) => st.default_ttl = Some(*t),
                 EntryKind::Record(r) => {
                     let m = self.next_old_meta(r);
@@ -948,7 +949,7 @@ impl Rebuild<'_> {
             out.line = out.line.saturating_add(1);
         }
         match &mut m.kind {
-            EntryKind::Origin(o) => out.st.origin = o.clone(),
+            EntryKind::Origin(o) => out.st.origin = (**o).clone(),
             EntryKind::Ttl(t) => out.st.default_ttl = Some(*t),
             EntryKind::Record(r) => {
                 let m = old.unwrap_or_else(|| RecMeta::of(r));
@@ -1044,6 +1045,7 @@ impl Rebuild<'_> {
 fn child_state(origin: &Name, st: &State) -> State {
     State {
         origin: origin.clone(),
+        shared: Shared::default(),
         last_owner: None,
         default_ttl: st.default_ttl,
         last_ttl: st.last_ttl,

@@ -54,15 +54,16 @@ pub enum EntryKind {
     Blank,
     /// Only a comment (and whitespace).
     Comment,
-    /// `$ORIGIN <domain-name>`, the new origin (absolute).
-    Origin(Name),
+    /// `$ORIGIN <domain-name>`, the new origin (absolute). Boxed, like
+    /// the include's fields, so an entry stays small (most are records).
+    Origin(Box<Name>),
     /// `$TTL <ttl>` (RFC 2308 §4).
     Ttl(u32),
     /// `$INCLUDE <file-name> [<domain-name>]`; `file` indexes the document's
     /// files.
     Include {
-        path: String,
-        origin: Name,
+        path: Box<str>,
+        origin: Box<Name>,
         file: usize,
     },
     /// Shared: an edit that does not move a record's lines reuses it.
@@ -74,8 +75,9 @@ pub enum EntryKind {
 pub struct RecordEntry {
     pub rr: Rr,
     pub location: Location,
-    /// The `$ORIGIN` in effect for this record.
-    pub origin: Name,
+    /// The `$ORIGIN` in effect for this record (shared by the records
+    /// under one `$ORIGIN`).
+    pub origin: Arc<Name>,
     /// Whether the owner was written (false: blank owner, previous owner).
     pub explicit_owner: bool,
     /// Whether the TTL was written (false: `$TTL` or the previous TTL).
@@ -96,10 +98,40 @@ pub struct RecordEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     pub origin: Name,
+    /// `origin`, shared by the records read under it (see [`Shared`]).
+    pub shared: Shared,
     pub last_owner: Option<Name>,
     pub default_ttl: Option<u32>,
     pub last_ttl: Option<u32>,
 }
+
+/// The last origin handed to a record, so the records under one
+/// `$ORIGIN` share one copy (a `Name` is 80 bytes; most zones have one
+/// origin for all their records). A cache: never part of a state's
+/// equality.
+#[derive(Clone, Debug, Default)]
+pub struct Shared(Option<Arc<Name>>);
+
+impl Shared {
+    fn of(&mut self, origin: &Name) -> Arc<Name> {
+        match &self.0 {
+            Some(o) if **o == *origin => o.clone(),
+            _ => {
+                let o = Arc::new(origin.clone());
+                self.0 = Some(o.clone());
+                o
+            }
+        }
+    }
+}
+
+impl PartialEq for Shared {
+    fn eq(&self, _: &Shared) -> bool {
+        true
+    }
+}
+
+impl Eq for Shared {}
 
 /// The result of parsing a main file and its includes.
 #[derive(Clone, Debug)]
@@ -121,6 +153,7 @@ pub fn parse(file: &str, text: &str, origin: &Name, loader: &dyn IncludeLoader) 
     };
     let state = State {
         origin: origin.clone(),
+        shared: Shared::default(),
         last_owner: None,
         default_ttl: None,
         last_ttl: None,
@@ -215,6 +248,8 @@ impl Parser<'_> {
             });
         }
         self.stack.pop();
+        // Kept for as long as the zone is served: no spare capacity.
+        entries.shrink_to_fit();
         if let Some(f) = self.files.get_mut(index) {
             f.text = text;
             f.entries = entries;
@@ -251,7 +286,7 @@ impl Parser<'_> {
                 }
                 let origin = parse_name(le.text(text, 1), &st.origin).map_err(|m| e(1, m))?;
                 st.origin = origin.clone();
-                Ok(EntryKind::Origin(origin))
+                Ok(EntryKind::Origin(Box::new(origin)))
             }
             // RFC 2308 §4: "$TTL <TTL> [comment]"
             "$TTL" => {
@@ -303,14 +338,15 @@ impl Parser<'_> {
                 // to the relative origin made within the included file."
                 let child = State {
                     origin: origin.clone(),
+                    shared: Shared::default(),
                     last_owner: None,
                     default_ttl: st.default_ttl,
                     last_ttl: st.last_ttl,
                 };
                 let index = self.parse_file(Arc::from(name.as_str()), body, child);
                 Ok(EntryKind::Include {
-                    path,
-                    origin,
+                    path: path.into(),
+                    origin: Box::new(origin),
                     file: index,
                 })
             }
@@ -422,7 +458,7 @@ fn record(
             line: toks[0].line,
             col: toks[0].col,
         },
-        origin: st.origin.clone(),
+        origin: st.shared.of(&st.origin),
         explicit_owner,
         explicit_ttl,
         first_token: toks[0].start - le.start,

@@ -97,7 +97,7 @@ pub(super) fn assert_same_as_reparse(old: &Document, new: &Document, r: &Rendere
         for e in &f.entries {
             if let parse::EntryKind::Include { path, file, .. } = &e.kind {
                 let g = &old.files()[*file];
-                incs.push((path.clone(), g.name.to_string(), text_of(g)));
+                incs.push((path.to_string(), g.name.to_string(), text_of(g)));
             }
         }
     }
