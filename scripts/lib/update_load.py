@@ -18,6 +18,7 @@ Needs dnspython (Debian: python3-dnspython); run with /usr/bin/python3.
 import argparse
 import json
 import os
+import random
 import socket
 import sys
 import threading
@@ -55,6 +56,9 @@ def parse_args():
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per UPDATE")
     p.add_argument("--prefix", default=None,
                    help="label prefix for the record names (default: unique per run)")
+    p.add_argument("--zones", type=int, default=None,
+                   help="spread the operations over N zones named like scripts/lib/gen_zones.py's "
+                        "(z00000.bench. ...), each to a random one, at _acme-challenge.<label>")
     p.add_argument("--check", action="store_true", help="exit 1 if any UPDATE failed")
     a = p.parse_args()
     if a.duration is None and a.count is None:
@@ -63,6 +67,8 @@ def parse_args():
         p.error("--workers: 1..256")
     if a.duration is not None and not 0 < a.duration <= 3600:
         p.error("--duration: (0, 3600] seconds")
+    if a.zones is not None and not 1 <= a.zones <= 1_000_000:
+        p.error("--zones: 1..1000000")
     if a.count is not None and a.count < 1:
         p.error("--count: at least 1")
     if a.duration is None:
@@ -111,8 +117,8 @@ class Worker(threading.Thread):
         else:
             self.latencies.append(dt)
 
-    def update(self):
-        return dns.update.UpdateMessage(self.a.zone, keyring=self.keyring,
+    def update(self, zone):
+        return dns.update.UpdateMessage(zone, keyring=self.keyring,
                                         keyname=self.a.key_name,
                                         keyalgorithm=ALGORITHMS[self.a.algorithm])
 
@@ -122,13 +128,18 @@ class Worker(threading.Thread):
         try:
             sock.bind((self.a.server, 0))
             i = 0
+            rng = random.Random(self.index)
             while time.monotonic() < self.deadline and (self.a.count is None or i < self.a.count):
                 owner = "%s-w%d-%d" % (self.a.prefix, self.index, i)
+                zone = self.a.zone
+                if self.a.zones is not None:
+                    zone = "z%05d.bench." % rng.randrange(self.a.zones)
+                    owner = "_acme-challenge." + owner
                 value = '"bench %s %d"' % (self.a.prefix, i)
-                add = self.update()
+                add = self.update(zone)
                 add.add(owner, 60, "TXT", value)
                 self.send(sock, add)
-                delete = self.update()
+                delete = self.update(zone)
                 delete.delete(owner, "TXT", value)
                 self.send(sock, delete)
                 i += 1
