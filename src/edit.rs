@@ -72,12 +72,7 @@ pub fn run(config: &Config, zone: &str, editor: &str, author: &str) -> anyhow::R
         )
     })?;
     let file_name = source.path.display().to_string();
-    let text = before
-        .document
-        .files()
-        .first()
-        .map(|f| f.text.to_string())
-        .unwrap_or_default();
+    let text = before.document.main_text().to_owned();
     let copy = tempfile::Builder::new()
         .prefix("zonewright-edit-")
         .suffix(".zone")

@@ -84,6 +84,7 @@ use ipnet::IpNet;
 use crate::config::{Config, parse_zone_name};
 use crate::rr::Name;
 use crate::zone::Zone;
+use crate::zonefile::stored::Stored;
 use crate::zonefile::{Document, IncludeLoader, ZoneError};
 
 /// Largest file read where no config says otherwise (git blobs for IXFR):
@@ -453,8 +454,9 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
 /// A zone read and validated from its files.
 #[derive(Clone, Debug)]
 pub struct Loaded {
-    /// The lossless document (later writers edit it).
-    pub document: Arc<Document>,
+    /// The lossless document (later writers edit it); a served small
+    /// zone keeps only its text (see [`Stored`]).
+    pub document: Stored,
     pub zone: Arc<Zone>,
     /// The zone file first, then every included file.
     pub files: FileIds,
@@ -530,7 +532,7 @@ pub fn load_zone(source: &ZoneSource, rules: &FileRules) -> Result<Loaded, LoadF
             files,
         }),
         Ok((zone, warnings)) => Ok(Loaded {
-            document: Arc::new(document),
+            document: Stored::from(Arc::new(document)),
             zone: Arc::new(zone),
             files,
             warnings,

@@ -66,6 +66,10 @@ enum Command {
         /// exist; without it, a missing `zones_dir` is an error.
         #[arg(long)]
         init: bool,
+        /// Refuse to start (exit 1) when any zone fails to load, instead of
+        /// serving the others; each failure is listed at ERROR.
+        #[arg(long)]
+        strict: bool,
     },
     /// Check the config and every zone it serves; exit 1 on any problem.
     Check {
@@ -142,7 +146,11 @@ fn main() -> ExitCode {
         tracing::error!("internal error (bug): {info}")
     }));
     let result = match cli.command {
-        Command::Serve { config, init } => serve(&config, init),
+        Command::Serve {
+            config,
+            init,
+            strict,
+        } => serve(&config, init, strict),
         Command::Check { config } => Ok(check(&config)),
         Command::Edit {
             zone,
@@ -225,7 +233,7 @@ impl std::io::Write for LossyStderr {
     }
 }
 
-fn serve(config_path: &Path, init: bool) -> anyhow::Result<ExitCode> {
+fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -246,14 +254,27 @@ fn serve(config_path: &Path, init: bool) -> anyhow::Result<ExitCode> {
         let st = state.clone();
         // The one write path; the server's UPDATEs (and later REST) share it.
         let store = tokio::task::spawn_blocking(move || {
-            st.reload();
+            let report = st.reload();
+            let failed: Vec<String> = report.failed.iter().map(|(z, _)| z.to_string()).collect();
+            if strict && (!failed.is_empty() || !report.problems.is_empty()) {
+                let what = if failed.is_empty() {
+                    "the zones directory has problems".to_owned()
+                } else {
+                    format!(
+                        "{} zone(s) failed to load: {}",
+                        failed.len(),
+                        failed.join(", ")
+                    )
+                };
+                anyhow::bail!("--strict: {what} (each is logged above); not starting");
+            }
             let store = Store::new(st);
             // Edits made while the server was down become commits now.
             store.commit_external_changes();
-            store
+            Ok(store)
         })
         .await
-        .context("initial zone load failed")?;
+        .context("initial zone load failed")??;
         let store = Arc::new(store);
         serve::run(state, store, listeners, shutdown_signal())
             .await

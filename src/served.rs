@@ -58,7 +58,7 @@ pub struct ReloadReport {
     pub previous: HashMap<Name, u32>,
     /// The documents of the zones loaded, as read (for committing them as
     /// external changes).
-    pub documents: Vec<(Name, Arc<crate::zonefile::Document>)>,
+    pub documents: Vec<(Name, crate::zonefile::stored::Stored)>,
     /// Zones whose files failed; the last good version (if any) still serves.
     pub failed: Vec<(Name, Vec<LoadProblem>)>,
     pub removed: Vec<Name>,
@@ -421,6 +421,11 @@ impl ZonesGuard<'_> {
         let slot = match result {
             Ok(loaded) => {
                 self.changed.push(name.clone());
+                // Served, a small zone keeps only its text (see `Stored`).
+                let loaded = Loaded {
+                    document: loaded.document.lighten(),
+                    ..loaded
+                };
                 Slot {
                     source,
                     seen: loaded.files.clone(),
@@ -543,6 +548,45 @@ mod tests {
         // And the next pass finds nothing to do.
         assert!(!s.reload().changed());
         assert_eq!(served(&s), Some(3));
+    }
+
+    /// The watcher's pass for the files events named: only the zones that
+    /// read them are looked at; a file no zone reads (a new zone file)
+    /// sends the caller to a full reload, which finds it.
+    #[test]
+    fn a_reload_of_named_files_reads_only_their_zones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let zone = |origin: &str, serial: u32| {
+            format!(
+                "$ORIGIN {origin}.\n$TTL 300\n\
+                 @ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
+                 \x20 IN NS ns1\nns1 IN A 192.0.2.1\n"
+            )
+        };
+        let path = |origin: &str| dir.path().join(format!("{origin}.zone"));
+        for z in ["a.test", "b.test"] {
+            std::fs::write(path(z), zone(z, 1)).expect("write");
+        }
+        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+        s.reload();
+        let served = |z: &str| s.snapshot().get(&name(z)).map(|z| z.serial());
+        // Both edited; an event named only a.test's file.
+        for z in ["a.test", "b.test"] {
+            std::fs::write(path(z), zone(z, 2)).expect("write");
+        }
+        let named: std::collections::HashSet<PathBuf> = [path("a.test")].into();
+        let report = s.reload_files(&named).expect("a zone's file");
+        assert_eq!(report.loaded, vec![(name("a.test"), 2)]);
+        assert_eq!(report.previous.get(&name("a.test")), Some(&1));
+        assert!(report.removed.is_empty(), "the other zones are not dropped");
+        assert_eq!((served("a.test"), served("b.test")), (Some(2), Some(1)));
+        // A new zone file is no zone's yet: a full reload is needed.
+        std::fs::write(path("c.test"), zone("c.test", 1)).expect("write");
+        let new: std::collections::HashSet<PathBuf> = [path("c.test"), path("a.test")].into();
+        assert!(s.reload_files(&new).is_none());
+        let report = s.reload();
+        assert_eq!(report.loaded.len(), 2, "{report:?}");
+        assert_eq!((served("b.test"), served("c.test")), (Some(2), Some(1)));
     }
 
     #[test]

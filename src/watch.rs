@@ -283,3 +283,45 @@ async fn recv_hangup(hangup: &mut Hangup) -> Option<()> {
     let _ = hangup;
     std::future::pending().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(paths: &[&str]) -> notify::Event {
+        let mut e = notify::Event::new(EventKind::Modify(notify::event::ModifyKind::Any));
+        for p in paths {
+            e = e.add_path(PathBuf::from(p));
+        }
+        e
+    }
+
+    /// The store's own temp and lock files wake nobody's zone; a zone
+    /// file does; an event without a path, or too many files, means a
+    /// pass over every zone.
+    #[test]
+    fn events_name_the_files_to_reload_and_bound_them() {
+        let events = Mutex::new(Events::default());
+        events.lock().expect("lock").note(&event(&[
+            "/z/.zonewright-abc123.tmp",
+            "/z/.example.com.zone.lock",
+        ]));
+        assert_eq!(take(&events), Some(HashSet::new()));
+        events
+            .lock()
+            .expect("lock")
+            .note(&event(&["/z/example.com.zone"]));
+        assert_eq!(
+            take(&events),
+            Some(HashSet::from([PathBuf::from("/z/example.com.zone")]))
+        );
+        events.lock().expect("lock").note(&event(&[]));
+        assert_eq!(take(&events), None);
+        for i in 0..=MAX_EVENT_FILES {
+            let p = format!("/z/z{i}.test.zone");
+            events.lock().expect("lock").note(&event(&[p.as_str()]));
+        }
+        let e = events.lock().expect("lock");
+        assert!(e.all && e.files.len() <= MAX_EVENT_FILES);
+    }
+}

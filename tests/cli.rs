@@ -129,3 +129,40 @@ fn bad_log_level_is_rejected() {
     let o = zonewright(&["--log-level", "=[", "check", "--config", "x"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `serve --strict`: one zone file that fails to load stops start-up
+/// (exit 1, the zone named), before anything is bound or committed.
+#[test]
+fn serve_strict_refuses_to_start_when_a_zone_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).expect("zones");
+    std::fs::write(
+        zones.join("good.test.zone"),
+        "$ORIGIN good.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.1\n",
+    )
+    .expect("good");
+    std::fs::write(
+        zones.join("broken.test.zone"),
+        "$ORIGIN broken.test.\n@ IN SOA ns h 1 2 3 4 5\nwww IN A not-an-address\n",
+    )
+    .expect("broken");
+    let cfg = dir.path().join("zonewright.toml");
+    // Port 0: the kernel picks one; nothing else may listen on it.
+    std::fs::write(&cfg, "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n").expect("cfg");
+    let o = zonewright(&["serve", "--strict", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--strict: 1 zone(s) failed to load: broken.test."),
+        "{err}"
+    );
+    assert!(
+        err.contains("broken.test.zone:3"),
+        "the failure is logged: {err}"
+    );
+    assert!(
+        !zones.join(".git").exists(),
+        "nothing is committed before refusing"
+    );
+}

@@ -40,10 +40,17 @@ fn example_layout(root: &Path, port: u16) -> PathBuf {
     zones
 }
 
-/// A free UDP port on loopback (released again; a start retries on a clash).
+/// A port free on loopback for both UDP and TCP (released again; a start
+/// retries on a clash: another test may take it meanwhile).
 fn free_port() -> u16 {
-    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    s.local_addr().unwrap().port()
+    for _ in 0..50 {
+        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = s.local_addr().unwrap().port();
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP in 50 tries");
 }
 
 /// `zonewright serve --config CONFIG` run in `cwd`, its log in `log`;
@@ -56,8 +63,29 @@ struct Server {
 
 impl Server {
     /// Starts the binary and waits (up to 10 s) until it answers the
-    /// zone's SOA; `Err` with its log when it exits or never answers.
+    /// zone's SOA; `Err` with its log when it exits or never answers. A
+    /// port another test took since it was picked is replaced (in the
+    /// config, which names it) by a new one, up to 3 times.
     fn start(cwd: &Path, config: &Path, port: u16, log: PathBuf) -> Result<Server, String> {
+        let mut port = port;
+        for _ in 0..3 {
+            match Server::start_once(cwd, config, port, log.clone()) {
+                Err(e) if e.contains("Address already in use") => {
+                    let file = cwd.join(config);
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let next = free_port();
+                    let moved =
+                        text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{next}"));
+                    std::fs::write(&file, moved).unwrap();
+                    port = next;
+                }
+                other => return other,
+            }
+        }
+        Server::start_once(cwd, config, port, log)
+    }
+
+    fn start_once(cwd: &Path, config: &Path, port: u16, log: PathBuf) -> Result<Server, String> {
         let child = common::serve_command(config, &log)
             .current_dir(cwd)
             .spawn()

@@ -123,6 +123,11 @@ fn plan(state: &State, after: Duration, now: i64) -> Vec<(Name, Vec<Rr>)> {
             let doc = slot.good.as_ref()?.document.clone();
             Some((origin.clone(), doc))
         })
+        .collect::<Vec<_>>()
+        .into_iter()
+        // A small zone keeps only its text: parsed again here, outside
+        // the lock.
+        .filter_map(|(origin, doc)| Some((origin, doc.get().ok()?)))
         .collect();
     let cnames: Vec<_> = documents
         .iter()

@@ -63,7 +63,7 @@ use tracing::{error, info, warn};
 use super::audit::{self, Provenance};
 use crate::git::{self, Identity};
 use crate::rr::{ChangeSet, Name};
-use crate::zonefile::Document;
+use crate::zonefile::stored::Stored;
 
 /// A file version the writer installed (or the reloader read): what the
 /// commit records.
@@ -198,13 +198,13 @@ impl Job {
     /// zonewright that the reloader or the store found on disk. Queued
     /// like any write, it lands in history between the writes made before
     /// the edit and those made on top of it, with exactly the text read.
-    pub fn external(zone: &Name, serial: u32, document: &Document) -> Job {
+    pub fn external(zone: &Name, serial: u32, document: &Stored) -> Job {
         let files = document
-            .files()
-            .iter()
-            .map(|f| WrittenFile {
-                path: PathBuf::from(f.name.as_ref()),
-                text: f.text.clone(),
+            .texts()
+            .into_iter()
+            .map(|(name, text)| WrittenFile {
+                path: PathBuf::from(name),
+                text: text.to_owned(),
                 stat: None,
                 blob: None,
             })

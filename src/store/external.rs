@@ -47,13 +47,9 @@ pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
         .iter()
         .map(|(zone, doc)| {
             let serial = serial_of(zone);
-            let text = doc
-                .files()
-                .first()
-                .map(|f| f.text.to_string())
-                .unwrap_or_default();
+            let text = doc.main_text();
             let zones_dir = &state.config().zones_dir;
-            let person = super::offline::person_for(zones_dir, zone, serial, &text);
+            let person = super::offline::person_for(zones_dir, zone, serial, text);
             committer.submit(Job::external(zone, serial, doc).by(person))
         })
         .collect()
@@ -73,13 +69,8 @@ pub fn commit_at_start(state: &State, committer: &Committer, found: Vec<(Name, L
     let mut together: Vec<(Name, Loaded)> = Vec::new();
     for (zone, good) in found {
         let serial = good.zone.serial();
-        let text = good
-            .document
-            .files()
-            .first()
-            .map(|f| f.text.to_string())
-            .unwrap_or_default();
-        match super::offline::person_for(zones_dir, &zone, serial, &text) {
+        let text = good.document.main_text();
+        match super::offline::person_for(zones_dir, &zone, serial, text) {
             Some(person) => {
                 let job = Job::external(&zone, serial, &good.document).by(Some(person));
                 jobs.push((zone, committer.submit(job)));
@@ -232,6 +223,51 @@ mod tests {
             .map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or("?")))
             .collect();
         assert!(listed.is_empty(), "git status lists {listed:?}");
+    }
+
+    /// A first start on many uncommitted zones makes one commit, listing
+    /// each zone and serial, not one per zone.
+    #[test]
+    fn zones_found_changed_at_start_up_share_one_commit() {
+        let (dir, state, committer) = fixture();
+        for z in ["example.org", "example.net"] {
+            let t = text(7, "192.0.2.30").replace("example.com.", &format!("{z}."));
+            std::fs::write(dir.path().join(format!("{z}.zone")), t).expect("write");
+        }
+        state.reload();
+        assert_eq!(commit_at_start(&state, &committer, served(&state)), 3);
+        let repo = git2::Repository::open(dir.path()).expect("open");
+        let mut walk = repo.revwalk().expect("walk");
+        walk.push_head().expect("head");
+        let messages: Vec<String> = walk
+            .map(|id| {
+                let c = repo.find_commit(id.expect("id")).expect("commit");
+                c.message().unwrap_or("").to_owned()
+            })
+            .collect();
+        let found: Vec<&String> = messages
+            .iter()
+            .filter(|m| m.contains("found at start-up"))
+            .collect();
+        assert_eq!(found.len(), 1, "{messages:?}");
+        let m = found[0];
+        assert!(
+            m.starts_with("3 zones: external changes found at start-up"),
+            "{m}"
+        );
+        for line in [
+            "example.com. serial 1",
+            "example.org. serial 7",
+            "example.net. serial 7",
+            "Via: external",
+        ] {
+            assert!(m.contains(line), "{line} in {m}");
+        }
+        let head = repo.head().expect("head").peel_to_tree().expect("tree");
+        for f in ["example.com.zone", "example.org.zone", "example.net.zone"] {
+            assert!(head.get_path(std::path::Path::new(f)).is_ok(), "{f}");
+        }
+        assert_eq!(commit_at_start(&state, &committer, served(&state)), 0);
     }
 
     #[test]

@@ -619,8 +619,8 @@ impl Inner {
         let new = changes.serial.unwrap_or(serials.saved);
         let (document, rendered, new_zone, warnings) = saved
             .document
-            .apply(&changes)
-            .map_err(|e| e.message)
+            .get()
+            .and_then(|d| d.apply(&changes).map_err(|e| e.message))
             .and_then(|(document, rendered)| {
                 let (zone, warnings) = saved
                     .zone
@@ -754,7 +754,7 @@ impl Inner {
 
     /// Who `zonewright edit` says made `saved`, if it is exactly their file.
     fn person_for(&self, zone: &Name, serial: u32, saved: &Loaded) -> Option<String> {
-        let text = saved.document.files().first().map(|f| f.text.to_string());
+        let text = Some(saved.document.main_text().to_owned());
         let zones_dir = &self.state.config().zones_dir;
         offline::person_for(zones_dir, zone, serial, text.as_deref().unwrap_or(""))
     }
@@ -1087,6 +1087,8 @@ impl Inner {
         changes.serial = Some(new);
         let (document, rendered) = loaded
             .document
+            .get()
+            .map_err(WriteError::Failed)?
             .apply(&changes)
             .map_err(|e| WriteError::Invalid(e.message))?;
         let (zone, warnings) = loaded
@@ -1209,7 +1211,7 @@ impl Inner {
         guard.set(
             source.clone(),
             Ok(Loaded {
-                document: Arc::new(published.document),
+                document: Arc::new(published.document).into(),
                 zone: Arc::new(published.zone),
                 files,
                 warnings: published.warnings,
@@ -1286,8 +1288,8 @@ impl Inner {
         let changed =
             zones.into_iter().filter(|(_, _, loaded)| {
                 head.as_ref().is_none_or(|h| {
-                    loaded.document.files().iter().any(|f| {
-                        h.holds(Path::new(f.name.as_ref()), f.text.as_bytes()) == Some(false)
+                    loaded.document.texts().into_iter().any(|(name, text)| {
+                        h.holds(Path::new(name), text.as_bytes()) == Some(false)
                     })
                 })
             });
@@ -1326,7 +1328,7 @@ impl Inner {
         let Some(head) = head else {
             return Ok(false);
         };
-        let text = current.document.files().first().map(|f| f.text.to_string());
+        let text = Some(current.document.main_text().to_owned());
         if text.as_deref() == Some(head.as_str()) {
             return Ok(false);
         }
@@ -1344,7 +1346,7 @@ impl Inner {
             return Ok(false);
         };
         let served = Loaded {
-            document: Arc::new(document),
+            document: Arc::new(document).into(),
             zone: Arc::new(head_zone),
             // No file has this version: every write and reload looks at
             // the file again.
@@ -1487,8 +1489,10 @@ fn in_served_order(add: &mut [crate::rr::Rr], served: &Loaded) {
         )
     };
     let wanted: std::collections::HashSet<_> = add.iter().map(key).collect();
-    let position: std::collections::HashMap<_, usize> = served
-        .document
+    let Ok(document) = served.document.get() else {
+        return;
+    };
+    let position: std::collections::HashMap<_, usize> = document
         .records()
         .map(|(rr, _)| key(rr))
         .filter(|k| wanted.contains(k))

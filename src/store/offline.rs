@@ -93,6 +93,7 @@ pub fn apply(
     changes.serial = Some(new);
     let (_, rendered) = current
         .document
+        .get()?
         .apply(&changes)
         .map_err(|e| format!("your change no longer applies: {}", e.message))?;
     let location = crate::rr::Location {

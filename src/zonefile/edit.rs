@@ -597,12 +597,14 @@ impl<'d> Cx<'d> {
         )?;
         let Rebuild {
             files: new_files,
-            records,
-            meta,
+            mut records,
+            mut meta,
             dirty,
             fresh,
             ..
         } = rb;
+        shrink_small(&mut records);
+        shrink_small(&mut meta);
         // A file that is not read (cannot happen) keeps its old model.
         let files = doc
             .files
@@ -914,6 +916,7 @@ impl Rebuild<'_> {
             k += 1;
         }
         self.flush(fi, &mut out)?;
+        shrink_small(&mut out.entries);
         if let Some(slot) = self.files.get_mut(fi) {
             *slot = Some(FileDoc {
                 name: f.name.clone(),
@@ -1049,5 +1052,16 @@ fn child_state(origin: &Name, st: &State) -> State {
         last_owner: None,
         default_ttl: st.default_ttl,
         last_ttl: st.last_ttl,
+    }
+}
+
+/// Drops the spare capacity of a small zone's list (kept for as long as
+/// the zone is served: thousands of small zones add it up). A large
+/// zone's is left alone: copying it on every write would cost more than
+/// the memory.
+fn shrink_small<T>(v: &mut Vec<T>) {
+    const SMALL: usize = 4096;
+    if v.len() < SMALL {
+        v.shrink_to_fit();
     }
 }

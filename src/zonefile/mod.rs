@@ -63,6 +63,7 @@ use crate::rr::{ChangeSet, Location, Name, Rr};
 pub mod edit;
 pub mod lex;
 pub mod parse;
+pub mod stored;
 
 #[cfg(test)]
 mod proptests;
@@ -141,6 +142,7 @@ impl Document {
             meta: Vec::new(),
         };
         doc.meta = doc.record_entries().map(edit::RecMeta::of).collect();
+        doc.meta.shrink_to_fit();
         Ok(doc)
     }
 

@@ -162,6 +162,9 @@ pub fn parse(file: &str, text: &str, origin: &Name, loader: &dyn IncludeLoader) 
     if p.errors.len() > MAX_ERRORS {
         p.errors.truncate(MAX_ERRORS);
     }
+    // Kept for as long as the zone is served: no spare capacity.
+    p.files.shrink_to_fit();
+    p.records.shrink_to_fit();
     Parsed {
         files: p.files,
         records: p.records,
