@@ -147,34 +147,10 @@ fi
 # --- knotd ------------------------------------------------------------------
 if [[ $which != zonewright ]]; then
     port2=$(zw_free_ports 1)
-    mkdir -p "$tmp/knot/run" "$tmp/knot/db"
-    cat >"$tmp/knot.conf" <<KNOT
-server:
-    rundir: "$tmp/knot/run"
-    listen: 127.0.0.1@$port2
-    udp-workers: $cores
-    tcp-workers: 1
-    background-workers: 1
-
-database:
-    storage: "$tmp/knot/db"
-
-log:
-  - target: stderr
-    any: warning
-
-template:
-  - id: default
-    storage: "$tmp/zones"
-    file: "%s.zone"
-    journal-content: none
-    zonefile-sync: -1
-    zonefile-load: whole
-    semantic-checks: on
-
-zone:
-  - domain: bench.test
-KNOT
+    {
+        zw_knot_conf "$tmp/knot" "$port2" "$tmp/zones"
+        echo "  - domain: bench.test"
+    } >"$tmp/knot.conf"
     echo "== knotd $(knotd --version | awk '{print $NF; exit}') on 127.0.0.1:$port2"
     knotd -c "$tmp/knot.conf" >"$tmp/knotd.log" 2>&1 &
     kn_pid=$!

@@ -270,28 +270,16 @@ if [[ $which != zonewright ]]; then
         run_dir "named-$size"
         gen_zone "$dir/bench.test.zone" "$size"
         port=$(free_port)
-        cat >"$dir/named.conf" <<CONF
-options {
-    directory "$dir";
-    listen-on port $port { 127.0.0.1; };
-    listen-on-v6 { none; };
-    pid-file "$dir/named.pid";
-    session-keyfile "$dir/session.key";
-    managed-keys-directory "$dir";
-    recursion no;
-    dnssec-validation no;
-    notify no;
-};
-key "$keyname" {
-    algorithm hmac-sha256;
-    secret "$secret";
-};
+        {
+            zw_named_options "$dir" "$port" "$keyname" "$secret"
+            cat <<CONF
 zone "bench.test" {
     type primary;
     file "$dir/bench.test.zone";
     update-policy { grant $keyname zonesub TXT; };
 };
 CONF
+        } >"$dir/named.conf"
         named-checkconf "$dir/named.conf" || { echo "named: bad generated config" >&2; exit 1; }
         echo "== $(named -v), bench.test with $size records, on 127.0.0.1:$port, files on $(fs_of "$dir")"
         # -g: foreground, log to stderr. As root named keeps running as root

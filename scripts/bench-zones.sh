@@ -310,34 +310,8 @@ fi
 # --- knotd --------------------------------------------------------------------
 if (( run_knot )); then
     port_k=$(zw_free_ports 1)
-    mkdir -p "$tmp/knot/run" "$tmp/knot/db"
     {
-        cat <<KNOT
-server:
-    rundir: "$tmp/knot/run"
-    listen: 127.0.0.1@$port_k
-    udp-workers: $cores
-    tcp-workers: 1
-    background-workers: 1
-
-database:
-    storage: "$tmp/knot/db"
-
-log:
-  - target: stderr
-    any: warning
-
-template:
-  - id: default
-    storage: "$tmp/knot-zones"
-    file: "%s.zone"
-    journal-content: none
-    zonefile-sync: -1
-    zonefile-load: whole
-    semantic-checks: on
-
-zone:
-KNOT
+        zw_knot_conf "$tmp/knot" "$port_k" "$tmp/knot-zones"
         awk -v n="$zones" 'BEGIN { for (i = 0; i < n; i++) printf "  - domain: z%05d.bench\n", i }'
     } >"$tmp/knot.conf"
     echo "== knotd $(knotd --version | awk '{print $NF; exit}'), $zones zones on 127.0.0.1:$port_k"
@@ -353,23 +327,7 @@ if (( run_named )); then
     port_b=$(zw_free_ports 1)
     d="$tmp/named-zones"
     {
-        cat <<CONF
-options {
-    directory "$d";
-    listen-on port $port_b { 127.0.0.1; };
-    listen-on-v6 { none; };
-    pid-file "$d/named.pid";
-    session-keyfile "$d/session.key";
-    managed-keys-directory "$d";
-    recursion no;
-    dnssec-validation no;
-    notify no;
-};
-key "$keyname" {
-    algorithm hmac-sha256;
-    secret "$secret";
-};
-CONF
+        zw_named_options "$d" "$port_b" "$keyname" "$secret"
         awk -v n="$zones" -v d="$d" -v k="$keyname" 'BEGIN {
             for (i = 0; i < n; i++)
                 printf "zone \"z%05d.bench\" { type primary; file \"%s/z%05d.bench.zone\"; update-policy { grant %s zonesub TXT; }; };\n", i, d, i, k

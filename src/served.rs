@@ -24,7 +24,14 @@
 //! file is read under it (the reloader reads first, then publishes), so a
 //! slow or hostile file cannot stall writes to other zones. The guard
 //! republishes the snapshot when it drops after a change, so the map and
-//! the served snapshot cannot drift apart.
+//! the served snapshot cannot drift apart: the previous snapshot with the
+//! changed zones replaced ([`ZoneSet::with`]; the set is sharded, so a
+//! write to one of 5,000 zones copies one shard, not the set). A served
+//! small zone keeps its document as text ([`crate::zonefile::stored`]).
+//!
+//! The watcher reloads the zones whose files its events named
+//! ([`State::reload_files`]) and, every `reload_interval`, all of them
+//! ([`State::reload`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

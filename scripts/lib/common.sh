@@ -10,6 +10,14 @@
 #                         127.0.0.1, chosen by the kernel, space-separated
 #   zw_now_us             microseconds since the epoch (for durations)
 #   zw_log_tail NAME FILE the last lines of a daemon's log, indented, on stderr
+#   zw_knot_conf RUN PORT ZONES
+#                         knotd.conf for the benchmarks (up to its `zone:` line;
+#                         append the zones): state under RUN, listening on
+#                         127.0.0.1@PORT, zone files ZONES/<zone>.zone, one UDP
+#                         worker per core, whole-file loads, no journal
+#   zw_named_options DIR PORT KEY SECRET
+#                         named.conf options and the hmac-sha256 KEY for the
+#                         benchmarks (append the zones): state in DIR, port PORT
 #
 # Every wait is bounded. ZW_TAG prefixes the messages (default "zonewright").
 
@@ -65,4 +73,56 @@ zw_now_us() {
 zw_log_tail() {
     echo "   $1 log ($2), last lines:" >&2
     if [[ -s $2 ]]; then tail -n 20 "$2" | sed 's/^/   | /' >&2; else echo "   | (empty)" >&2; fi
+}
+
+zw_knot_conf() {
+    local run=$1 port=$2 zones=$3
+    mkdir -p "$run/run" "$run/db"
+    cat <<KNOT
+server:
+    rundir: "$run/run"
+    listen: 127.0.0.1@$port
+    udp-workers: $(nproc)
+    tcp-workers: 1
+    background-workers: 1
+
+database:
+    storage: "$run/db"
+
+log:
+  - target: stderr
+    any: warning
+
+template:
+  - id: default
+    storage: "$zones"
+    file: "%s.zone"
+    journal-content: none
+    zonefile-sync: -1
+    zonefile-load: whole
+    semantic-checks: on
+
+zone:
+KNOT
+}
+
+zw_named_options() {
+    local dir=$1 port=$2 key=$3 secret=$4
+    cat <<CONF
+options {
+    directory "$dir";
+    listen-on port $port { 127.0.0.1; };
+    listen-on-v6 { none; };
+    pid-file "$dir/named.pid";
+    session-keyfile "$dir/session.key";
+    managed-keys-directory "$dir";
+    recursion no;
+    dnssec-validation no;
+    notify no;
+};
+key "$key" {
+    algorithm hmac-sha256;
+    secret "$secret";
+};
+CONF
 }

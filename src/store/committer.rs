@@ -980,24 +980,8 @@ fn found(
     message: &str,
     names: &Names,
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
-    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(repo) = guard.as_ref() else {
-        return Err("the zones directory is not a git repository".to_owned());
-    };
-    let written: Vec<git::Written<'_>> = files
-        .iter()
-        .filter(|f| git::contains(repo, &f.path))
-        .map(|f| git::Written {
-            file: &f.path,
-            bytes: f.text.as_bytes(),
-            stat: f.stat,
-            blob: f.blob,
-        })
-        .collect();
     let who = &names.committer;
-    git::commit_written(repo, &written, who, who, message)
-        .map(|(oid, entries)| (oid.map(|o| o.to_string()), entries))
-        .map_err(|e| e.to_string())
+    commit_files(repo, files, true, (who, who), message)
 }
 
 /// Makes the commit; returns its id and the index entries to write.
@@ -1007,23 +991,6 @@ fn commit(
     record: &Record,
     names: &Names,
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
-    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(repo) = guard.as_ref() else {
-        return Err("the zones directory is not a git repository".to_owned());
-    };
-    let written: Vec<git::Written<'_>> = files
-        .iter()
-        // A person's edit records the files git can: an `$INCLUDE`d file
-        // from `include_dirs` is outside the repository (the store never
-        // writes one, so a write's files are all inside).
-        .filter(|f| record.via != EXTERNAL || git::contains(repo, &f.path))
-        .map(|f| git::Written {
-            file: &f.path,
-            bytes: f.text.as_bytes(),
-            stat: f.stat,
-            blob: f.blob,
-        })
-        .collect();
     // An edit nobody made through zonewright is authored, as at start-up,
     // by the configured committer; one made with `zonewright edit` by the
     // person it names.
@@ -1035,10 +1002,40 @@ fn commit(
             email: format!("zonewright@{}", names.host),
         }
     };
-    let message = record.message();
-    let attempt = || git::commit_written(repo, &written, &author, &names.committer, &message);
-    // A lock a crashed git left behind fails every commit until removed:
-    // remove it (only when no process holds it) and try once more.
+    // A person's edit records the files git can: an `$INCLUDE`d file from
+    // `include_dirs` is outside the repository (the store never writes
+    // one, so a write's files are all inside).
+    let inside_only = record.via == EXTERNAL;
+    let who = (&author, &names.committer);
+    commit_files(repo, files, inside_only, who, &record.message())
+}
+
+/// Commits `files` (with `inside_only`, those inside the repository) as
+/// (author, committer) with `message`. A lock a crashed git left behind
+/// fails every commit until removed: it is removed (only when no process
+/// holds it) and the commit tried once more.
+fn commit_files(
+    repo: &Mutex<Option<git2::Repository>>,
+    files: &[WrittenFile],
+    inside_only: bool,
+    (author, committer): (&Identity, &Identity),
+    message: &str,
+) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
+    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(repo) = guard.as_ref() else {
+        return Err("the zones directory is not a git repository".to_owned());
+    };
+    let written: Vec<git::Written<'_>> = files
+        .iter()
+        .filter(|f| !inside_only || git::contains(repo, &f.path))
+        .map(|f| git::Written {
+            file: &f.path,
+            bytes: f.text.as_bytes(),
+            stat: f.stat,
+            blob: f.blob,
+        })
+        .collect();
+    let attempt = || git::commit_written(repo, &written, author, committer, message);
     let (oid, entries) = attempt()
         .or_else(|e| {
             if git::locks::clear_stale(repo.path()).is_empty() {
