@@ -248,7 +248,10 @@ impl State {
                     }
                 }
             }
-            if found.is_empty() || matched.len() < files.len() {
+            // A file gone (deleted, renamed away) may be a zone gone: the
+            // full pass drops it rather than report it unreadable.
+            if found.is_empty() || matched.len() < files.len() || files.iter().any(|f| !f.exists())
+            {
                 return None;
             }
             found
@@ -594,6 +597,12 @@ mod tests {
         let report = s.reload();
         assert_eq!(report.loaded.len(), 2, "{report:?}");
         assert_eq!((served("b.test"), served("c.test")), (Some(2), Some(1)));
+        // A zone file deleted: the full pass drops the zone (a pass over
+        // just its file would find it unreadable and keep serving it).
+        std::fs::remove_file(path("b.test")).expect("rm");
+        let gone: std::collections::HashSet<PathBuf> = [path("b.test")].into();
+        assert!(s.reload_files(&gone).is_none());
+        assert_eq!(s.reload().removed, vec![name("b.test")]);
     }
 
     #[test]
