@@ -188,65 +188,126 @@ pub struct Change {
     pub after: String,
 }
 
-/// The changes to `file` on HEAD's first-parent line committed in
-/// `[since, until]` (Unix seconds), oldest first; at most `max` commits
-/// are walked, and a version over `limit` bytes ends the walk.
-pub fn changes_between(
-    repo: &Repository,
-    file: &Path,
-    (since, until): (i64, i64),
-    max: usize,
-    limit: usize,
-) -> Result<Vec<Change>, GitError> {
-    let rel = relative(repo, file)?;
-    let err = wrap(repo.path());
-    let mut commit = match repo.head() {
-        Ok(h) => h.peel_to_commit().map_err(&err)?,
-        Err(_) => return Ok(Vec::new()),
-    };
-    let blob_in = |c: &git2::Commit<'_>| -> Option<Oid> {
-        c.tree().ok()?.get_path(&rel).ok().map(|e| e.id())
-    };
-    let text = |id: Option<Oid>| -> Option<String> {
-        let Some(id) = id else {
-            return Some(String::new());
+/// Which files each commit of a stretch of history changed, read once for
+/// every zone: seeding one zone's recent writes from git used to walk the
+/// history (two root trees read per commit) for that zone alone, so a
+/// script editing thousands of files made each zone pay the whole walk.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Per file (relative to the work tree), its changes, oldest first.
+    files: std::collections::HashMap<PathBuf, Vec<ChangeRef>>,
+}
+
+/// One change of one file: the commit's time, author and `Via:`, and the
+/// blobs before and after (`None`: the file did not exist).
+#[derive(Clone, Debug)]
+struct ChangeRef {
+    time: i64,
+    author: String,
+    via: Option<String>,
+    before: Option<Oid>,
+    after: Option<Oid>,
+}
+
+impl History {
+    /// The files changed on HEAD's first-parent line by commits made at or
+    /// after `since` and at or before `until` (Unix seconds); at most `max`
+    /// commits are walked.
+    pub fn read(
+        repo: &Repository,
+        (since, until): (i64, i64),
+        max: usize,
+    ) -> Result<History, GitError> {
+        let err = wrap(repo.path());
+        let mut commit = match repo.head() {
+            Ok(h) => h.peel_to_commit().map_err(&err)?,
+            Err(_) => return Ok(History::default()),
         };
-        let blob = repo.find_blob(id).ok()?;
-        (blob.size() <= limit)
-            .then(|| String::from_utf8(blob.content().to_vec()).ok())
-            .flatten()
-    };
-    let mut out = Vec::new();
-    for _ in 0..max {
-        let time = commit.time().seconds();
-        if time < since {
-            break;
-        }
-        let Ok(parent) = commit.parent(0) else {
-            break;
-        };
-        let (after, before) = (blob_in(&commit), blob_in(&parent));
-        if after != before && time <= until {
-            let (Some(after), Some(before)) = (text(after), text(before)) else {
+        let mut files: std::collections::HashMap<PathBuf, Vec<ChangeRef>> = Default::default();
+        for _ in 0..max {
+            let time = commit.time().seconds();
+            if time < since {
+                break;
+            }
+            let Ok(parent) = commit.parent(0) else {
                 break;
             };
-            let message = commit.message().unwrap_or_default();
-            let via = message
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("Via: ").map(|v| v.trim().to_string()));
+            if time <= until {
+                let (old, new) = (parent.tree().map_err(&err)?, commit.tree().map_err(&err)?);
+                let diff = repo
+                    .diff_tree_to_tree(Some(&old), Some(&new), None)
+                    .map_err(&err)?;
+                let message = commit.message().unwrap_or_default();
+                let via = message
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.strip_prefix("Via: ").map(|v| v.trim().to_string()));
+                let author = commit.author().name().unwrap_or_default().to_string();
+                let blob = |id: Oid| (!id.is_zero()).then_some(id);
+                for d in diff.deltas() {
+                    let Some(path) = d.new_file().path().or(d.old_file().path()) else {
+                        continue;
+                    };
+                    files
+                        .entry(path.to_path_buf())
+                        .or_default()
+                        .push(ChangeRef {
+                            time,
+                            author: author.clone(),
+                            via: via.clone(),
+                            before: blob(d.old_file().id()),
+                            after: blob(d.new_file().id()),
+                        });
+                }
+            }
+            commit = parent;
+        }
+        for changes in files.values_mut() {
+            changes.reverse();
+        }
+        Ok(History { files })
+    }
+
+    /// The changes to `file` committed at or after `since`, oldest first,
+    /// with their texts; a version over `limit` bytes (or not UTF-8) ends
+    /// the list there, as if the history stopped before it.
+    pub fn changes(
+        &self,
+        repo: &Repository,
+        file: &Path,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<Change>, GitError> {
+        let rel = relative(repo, file)?;
+        let Some(refs) = self.files.get(&rel) else {
+            return Ok(Vec::new());
+        };
+        let text = |id: Option<Oid>| -> Option<String> {
+            let Some(id) = id else {
+                return Some(String::new());
+            };
+            let blob = repo.find_blob(id).ok()?;
+            (blob.size() <= limit)
+                .then(|| String::from_utf8(blob.content().to_vec()).ok())
+                .flatten()
+        };
+        let mut out = Vec::new();
+        // Newest first, as the walk went: stop at the first unreadable one.
+        for r in refs.iter().rev().filter(|r| r.time >= since) {
+            let (Some(before), Some(after)) = (text(r.before), text(r.after)) else {
+                break;
+            };
             out.push(Change {
-                time,
-                author: commit.author().name().unwrap_or_default().to_string(),
-                via,
+                time: r.time,
+                author: r.author.clone(),
+                via: r.via.clone(),
                 before,
                 after,
             });
         }
-        commit = parent;
+        out.reverse();
+        Ok(out)
     }
-    out.reverse();
-    Ok(out)
 }
 
 /// Every file HEAD's tree holds, read once: start-up compares thousands
@@ -1076,6 +1137,53 @@ mod tests {
             &parents,
         )
         .expect("commit");
+    }
+
+    /// The history read once serves every file: each file's changes in
+    /// the window, oldest first, with both texts; a file's commits outside
+    /// `[since, until]` are left out.
+    #[test]
+    fn history_lists_each_files_changes_in_the_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let (a, b) = (dir.path().join("a.zone"), dir.path().join("b.zone"));
+        commit_at(&repo, &a, "a1\n", 1_000);
+        commit_at(&repo, &b, "b1\n", 2_000);
+        commit_at(&repo, &a, "a2\n", 3_000);
+        commit_at(&repo, &b, "b2\n", 4_000);
+        commit_at(&repo, &a, "a3\n", 9_000);
+        let h = History::read(&repo, (1_500, 5_000), 100).expect("history");
+        let texts = |file: &Path, since: i64| -> Vec<(i64, String, String)> {
+            h.changes(&repo, file, since, 1 << 20)
+                .expect("changes")
+                .into_iter()
+                .map(|c| (c.time, c.before, c.after))
+                .collect()
+        };
+        assert_eq!(
+            texts(&a, 1_500),
+            vec![(3_000, "a1\n".into(), "a2\n".into())]
+        );
+        assert_eq!(
+            texts(&b, 1_500),
+            vec![
+                (2_000, String::new(), "b1\n".into()),
+                (4_000, "b1\n".into(), "b2\n".into())
+            ]
+        );
+        // A later `since` (the window moved on) drops the older ones.
+        assert_eq!(
+            texts(&b, 3_000),
+            vec![(4_000, "b1\n".into(), "b2\n".into())]
+        );
+        // At most `max` commits are walked, newest first.
+        let h = History::read(&repo, (0, 10_000), 2).expect("history");
+        assert_eq!(h.changes(&repo, &b, 0, 1 << 20).expect("b").len(), 1);
+        assert!(
+            h.changes(&repo, &dir.path().join("c.zone"), 0, 1)
+                .expect("c")
+                .is_empty()
+        );
     }
 
     #[test]

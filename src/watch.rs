@@ -123,7 +123,7 @@ pub async fn run(
                     notify_changed(&state, &report, n);
                 }
                 if let Some(store) = &store {
-                    take_in(store, &report.deferred).await;
+                    take_in(store, &report.deferred, &stop).await;
                 }
             }
             Err(e) => error!("reload failed: {e}"),
@@ -146,8 +146,12 @@ const FULL_PASS_SHARE: u32 = 20;
 
 /// Edits the reload left to the store, taken in one zone at a time (each
 /// through its zone's turn, after the writes queued before it).
-async fn take_in(store: &Store, zones: &[Name]) {
+/// Stops early on shutdown: the rest are taken in at the next start.
+async fn take_in(store: &Store, zones: &[Name], stop: &watch::Receiver<bool>) {
     for zone in zones {
+        if *stop.borrow() {
+            return;
+        }
         // The store logged why (once per version of the file).
         if let Err(e) = store.take_in(zone).await {
             debug!(zone = %zone, "the edited zone file was not taken in: {e}");

@@ -331,9 +331,10 @@ enum Msg {
     /// Lift the zone's block without a commit: its rollback changed
     /// nothing (the failed changes were already gone from the file).
     Unblock(Name),
-    /// Record the files of many zones found changed at start-up in one
-    /// commit by the server (see [`Committer::commit_found`]).
+    /// Record the files of many zones found changed in one commit by the
+    /// server (see [`Committer::commit_found`]).
     Found(
+        Vec<Name>,
         Vec<WrittenFile>,
         String,
         mpsc::Sender<Result<Option<String>, String>>,
@@ -483,24 +484,27 @@ impl Committer {
             .cloned()
     }
 
-    /// Returns once every job submitted before it has its outcome. Call
-    /// it from a blocking thread.
-    /// Records `files` (the zone files of many zones, found changed at
-    /// start-up, as read) in one commit with `message`, authored by the
-    /// server, after everything queued before; waits for it. A failure
-    /// is logged by the caller, which then records each zone on its own.
+    /// Records `files` (the zone files of `zones`, found changed at
+    /// start-up or by a reload, as read) in one commit with `message`,
+    /// authored by the server, after everything queued before; waits for
+    /// it. `Err` when git fails, and, without trying, when one of the
+    /// zones has a commit git could not make yet (held, or blocked): the
+    /// caller then records each zone on its own, in order after it.
     pub fn commit_found(
         &self,
+        zones: Vec<Name>,
         files: Vec<WrittenFile>,
         message: String,
     ) -> Result<Option<String>, String> {
         let (tx, rx) = mpsc::channel();
-        self.send(Msg::Found(files, message, tx))
+        self.send(Msg::Found(zones, files, message, tx))
             .map_err(|_| "the committer has stopped".to_owned())?;
         rx.recv()
             .map_err(|_| "the committer has stopped".to_owned())?
     }
 
+    /// Returns once every job submitted before it has its outcome. Call
+    /// it from a blocking thread.
     pub fn barrier(&self) {
         let (tx, rx) = mpsc::channel();
         if self.send(Msg::Barrier(tx)).is_ok() {
@@ -607,8 +611,20 @@ fn run(
                     .remove(&zone);
                 continue;
             }
-            Msg::Found(files, message, done) => {
-                let made = health.check(repo).and_then(|()| {
+            Msg::Found(zones, files, message, done) => {
+                let held = zones.iter().any(|z| {
+                    edits.contains_key(z)
+                        || blocked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .contains_key(z)
+                });
+                let made = if held {
+                    Err("a zone has an earlier commit git could not make yet".to_owned())
+                } else {
+                    health.check(repo)
+                }
+                .and_then(|()| {
                     catch_unwind(AssertUnwindSafe(|| found(repo, &files, &message, names)))
                         .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
                 });

@@ -14,12 +14,13 @@
 //! matches HEAD makes no commit (the committer finds the tree unchanged)
 //! but brings the index up to date for it.
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::committer::{Committer, Job, Outcome, Pending};
 use crate::loader::Loaded;
 use crate::rr::Name;
 use crate::served::{ReloadReport, State};
+use crate::zonefile::stored::Stored;
 
 /// Queues an `external change` job for each zone `report` loaded, so an
 /// operator's edit becomes one step of the history and IXFR can serve it.
@@ -42,78 +43,97 @@ pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
             .find(|(n, _)| n == zone)
             .map_or(0, |(_, s)| *s)
     };
-    report
+    let zones = report
         .documents
         .iter()
-        .map(|(zone, doc)| {
-            let serial = serial_of(zone);
-            let text = doc.main_text();
-            let zones_dir = &state.config().zones_dir;
-            let person = super::offline::person_for(zones_dir, zone, serial, text);
-            committer.submit(Job::external(zone, serial, doc).by(person))
-        })
+        .map(|(zone, doc)| (zone.clone(), serial_of(zone), doc.clone()))
+        .collect();
+    submit(state, committer, zones, "found by a reload")
+        .into_iter()
+        .map(|(_, p)| p)
         .collect()
 }
 
 /// Records the zones found changed at start-up (`found`: each with the
 /// version served, which differs from HEAD) and returns how many were
-/// committed. Blocking; at start-up, before the first write. One edited
-/// with `zonewright edit` is committed on its own, as the person it
-/// names; the others in one commit by the server (a first start on
-/// thousands of uncommitted zones makes one commit, not one each), or,
-/// when that fails or only one zone changed, each as its own `external
-/// change`.
+/// committed. Blocking; at start-up, before the first write.
 pub fn commit_at_start(state: &State, committer: &Committer, found: Vec<(Name, Loaded)>) -> usize {
-    let zones_dir = &state.config().zones_dir;
-    let mut jobs: Vec<(Name, Pending)> = Vec::new();
-    let mut together: Vec<(Name, Loaded)> = Vec::new();
-    for (zone, good) in found {
-        let serial = good.zone.serial();
-        let text = good.document.main_text();
-        match super::offline::person_for(zones_dir, &zone, serial, text) {
-            Some(person) => {
-                let job = Job::external(&zone, serial, &good.document).by(Some(person));
-                jobs.push((zone, committer.submit(job)));
-            }
-            None => together.push((zone, good)),
-        }
-    }
-    let mut committed = 0;
-    if together.len() > 1 {
-        let files = together
-            .iter()
-            .flat_map(|(zone, good)| Job::external(zone, good.zone.serial(), &good.document).files)
-            .collect();
-        let zones: Vec<(&Name, u32)> = together.iter().map(|(z, g)| (z, g.zone.serial())).collect();
-        match committer.commit_found(files, found_message(&zones)) {
-            Ok(id) => {
-                let n = together.len();
-                if let Some(id) = id {
-                    committed += n;
-                    info!(zones = n, commit = %id, "committed the zone files found changed at start-up");
-                }
-                together.clear();
-            }
-            Err(e) => warn!(
-                zones = together.len(),
-                "cannot commit the zone files found changed at start-up in one commit ({e}); \
-                 committing each on its own"
-            ),
-        }
-    }
-    for (zone, good) in together {
-        let job = Job::external(&zone, good.zone.serial(), &good.document);
-        jobs.push((zone, committer.submit(job)));
-    }
+    let zones = found
+        .into_iter()
+        .map(|(zone, good)| {
+            let serial = good.zone.serial();
+            (zone, serial, good.document)
+        })
+        .collect();
+    let jobs = submit(state, committer, zones, "found at start-up");
     committer.barrier();
+    let mut committed = 0;
     for (zone, pending) in jobs {
         // A failure was logged by the committer, naming the file.
         if let Some(Outcome::Committed(Some(id))) = pending.outcome() {
             committed += 1;
-            info!(zone = %zone, commit = %id, "committed an external change");
+            debug!(zone = %zone, commit = %id, "committed an external change");
         }
     }
     committed
+}
+
+/// Queues the commits of `zones` (each with its serial and the version
+/// read) as external changes. One edited with `zonewright edit` is
+/// committed on its own, as the person it names; the others in one commit
+/// by the server (thousands of zones changed at once, by a first start on
+/// an uncommitted folder or a script run over every file, make one
+/// commit, not one each), or, when that fails or only one zone changed,
+/// each as its own `external change`. `what` says, in the message and
+/// the log, how they were found.
+fn submit(
+    state: &State,
+    committer: &Committer,
+    zones: Vec<(Name, u32, Stored)>,
+    what: &str,
+) -> Vec<(Name, Pending)> {
+    let zones_dir = &state.config().zones_dir;
+    let mut jobs: Vec<(Name, Pending)> = Vec::new();
+    let mut together: Vec<(Name, u32, Stored)> = Vec::new();
+    for (zone, serial, doc) in zones {
+        match super::offline::person_for(zones_dir, &zone, serial, doc.main_text()) {
+            Some(person) => {
+                let job = Job::external(&zone, serial, &doc).by(Some(person));
+                jobs.push((zone, committer.submit(job)));
+            }
+            None => together.push((zone, serial, doc)),
+        }
+    }
+    if together.len() > 1 {
+        let files = together
+            .iter()
+            .flat_map(|(zone, serial, doc)| Job::external(zone, *serial, doc).files)
+            .collect();
+        let listed: Vec<(&Name, u32)> = together.iter().map(|(z, s, _)| (z, *s)).collect();
+        let names = together.iter().map(|(z, _, _)| z.clone()).collect();
+        match committer.commit_found(names, files, found_message(&listed, what)) {
+            Ok(id) => {
+                let n = together.len();
+                if let Some(id) = &id {
+                    info!(zones = n, commit = %id, "committed the zone files {what}");
+                }
+                let outcome = Outcome::Committed(id);
+                for (zone, _, _) in together.drain(..) {
+                    jobs.push((zone, Pending::settled(outcome.clone())));
+                }
+            }
+            Err(e) => warn!(
+                zones = together.len(),
+                "cannot commit the zone files {what} in one commit ({e}); committing each on \
+                 its own"
+            ),
+        }
+    }
+    for (zone, serial, doc) in together {
+        let job = Job::external(&zone, serial, &doc);
+        jobs.push((zone, committer.submit(job)));
+    }
+    jobs
 }
 
 /// Zones listed in full in the message of a start-up commit; the rest
@@ -121,12 +141,9 @@ pub fn commit_at_start(state: &State, committer: &Committer, found: Vec<(Name, L
 const LISTED: usize = 1000;
 
 /// The message of the one commit recording `zones` (each with its
-/// serial) found changed at start-up.
-fn found_message(zones: &[(&Name, u32)]) -> String {
-    let mut m = format!(
-        "{} zones: external changes found at start-up\n\n",
-        zones.len()
-    );
+/// serial), found as `what` says.
+fn found_message(zones: &[(&Name, u32)], what: &str) -> String {
+    let mut m = format!("{} zones: external changes {what}\n\n", zones.len());
     for (zone, serial) in zones.iter().take(LISTED) {
         m.push_str(&format!("{zone} serial {serial}\n"));
     }

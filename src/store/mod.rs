@@ -286,6 +286,9 @@ struct Inner {
     /// When this store started (Unix seconds): the writes before it are
     /// read back from git when an edit first needs them.
     started: i64,
+    /// The history of the rebase window before `started`, read from git
+    /// when an edit first needs it, once for every zone.
+    history: std::sync::OnceLock<git::History>,
 }
 
 impl Store {
@@ -339,6 +342,7 @@ impl Store {
                 recent,
                 conflicts: Mutex::default(),
                 started: Utc::now().timestamp(),
+                history: std::sync::OnceLock::new(),
             }),
             queues: Mutex::new(Default::default()),
         }
@@ -698,13 +702,17 @@ impl Inner {
         let changes = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             repo.as_ref().map(|r| {
-                git::changes_between(
-                    r,
-                    &source.path,
-                    (now.saturating_sub(window), self.started),
-                    SEED_COMMITS,
-                    limit,
-                )
+                // The history before this store started, read once for
+                // every zone (the writes since are recorded as they are
+                // made).
+                let history = self.history.get_or_init(|| {
+                    let since = now.saturating_sub(window);
+                    git::History::read(r, (since, self.started), SEED_COMMITS).unwrap_or_else(|e| {
+                        warn!("cannot read the recent history from git: {e}");
+                        git::History::default()
+                    })
+                });
+                history.changes(r, &source.path, now.saturating_sub(window), limit)
             })
         };
         let changes = match changes {
@@ -1356,6 +1364,29 @@ impl Inner {
         let Ok(_flock) = fsio::ZoneFileLock::acquire(&source.path) else {
             return Ok(false);
         };
+        // Nothing to write back (no write of the window missing, the
+        // serial above HEAD's or kept): served as it is, and committed
+        // with the other zones found changed, in one commit.
+        self.seed_recent(zone, source);
+        let plan = self
+            .recent
+            .plan(zone, &served.zone, &current.zone, Instant::now());
+        let serials = Serials {
+            saved: current.zone.serial(),
+            served: served.zone.serial(),
+        };
+        if plan.missing.is_empty() && (serials.above() || !self.settings.raise_external_serial) {
+            self.recent
+                .record(zone, edit_entry(plan.edit, serials.saved));
+            if !serials.above() {
+                warn!(
+                    zone = %zone, saved = serials.saved, served = serials.served,
+                    "an edit saved the zone with a serial not above the one committed; \
+                     secondaries will not fetch it ([serial] external = \"keep\")"
+                );
+            }
+            return Ok(false);
+        }
         match self.take_in(zone, source, &served, current.clone()) {
             Ok(Some(_)) => Ok(true),
             Ok(None) => Ok(false),
