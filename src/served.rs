@@ -45,6 +45,7 @@ use crate::config::Config;
 use crate::loader::{self, FileIds, LoadFailure, LoadProblem, Loaded, ZoneSource};
 use crate::rr::Name;
 use crate::zone::ZoneSet;
+use crate::zonefile::stored::Stored;
 
 /// One configured or discovered zone.
 #[derive(Debug)]
@@ -271,8 +272,10 @@ impl State {
         report: &mut ReloadReport,
     ) -> Vec<ZoneRead> {
         // Under the lock: drop what is gone (when `zones` is every zone),
-        // note what each slot has seen.
-        let seen: BTreeMap<Name, (ZoneSource, FileIds)> = {
+        // note what each slot has seen (and, for a pass over the files
+        // events named, what it serves).
+        type Seen = (ZoneSource, FileIds, Option<Stored>);
+        let seen: BTreeMap<Name, Seen> = {
             let mut guard = self.lock();
             let gone: Vec<Name> = guard
                 .zones
@@ -289,19 +292,32 @@ impl State {
                 .keys()
                 .filter_map(|n| {
                     let s = guard.zones.get(n)?;
-                    Some((n.clone(), (s.source.clone(), s.seen.clone())))
+                    let kept = (!all)
+                        .then(|| s.good.as_ref().map(|g| g.document.clone()))
+                        .flatten();
+                    Some((n.clone(), (s.source.clone(), s.seen.clone(), kept)))
                 })
                 .collect()
         };
-        // No lock: stat what changed, then read it.
+        // No lock: stat what changed, then read it. A file an event named
+        // whose identity did not change is compared with what is served:
+        // rewritten in place with its mtime put back (`cp -p`, `rsync
+        // --inplace`, `touch -r`), it is otherwise never seen, and the
+        // next write would be computed on the old text and erase it.
+        let limit = self.config.server.max_zone_file_size;
         let changed: Vec<(Name, ZoneSource, Option<&FileIds>)> = zones
             .into_iter()
             .filter_map(|(name, source)| {
                 let before = seen.get(&name);
-                if before.is_some_and(|(src, files)| *src == source && loader::unchanged(files)) {
+                let same = before.is_some_and(|(src, files, kept)| {
+                    *src == source
+                        && loader::unchanged(files)
+                        && kept.as_ref().is_none_or(|k| same_texts(files, k, limit))
+                });
+                if same {
                     return None;
                 }
-                Some((name, source, before.map(|(_, files)| files)))
+                Some((name, source, before.map(|(_, files, _)| files)))
             })
             .collect();
         // Being written in pieces: read it once the writer is done (the
@@ -395,6 +411,26 @@ impl State {
             }
         }
     }
+}
+
+/// Whether every file of `files` holds, byte for byte, the text `kept`
+/// has for it (a file larger than `limit`, or unreadable, does not).
+fn same_texts(files: &FileIds, kept: &Stored, limit: u64) -> bool {
+    let texts = kept.texts();
+    files.iter().all(|(path, id)| {
+        let Some((_, text)) = texts.iter().find(|(name, _)| Path::new(name) == path) else {
+            return false;
+        };
+        if id.size != text.len() as u64 || id.size > limit {
+            return false;
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut bytes)
+            })
+            .is_ok_and(|_| bytes == text.as_bytes())
+    })
 }
 
 /// One zone read by a reload: its name, source, the files its slot had
@@ -603,6 +639,54 @@ mod tests {
         let gone: std::collections::HashSet<PathBuf> = [path("b.test")].into();
         assert!(s.reload_files(&gone).is_none());
         assert_eq!(s.reload().removed, vec![name("b.test")]);
+    }
+
+    /// Outside attack, round 6: a file rewritten in place, same size, its
+    /// mtime put back, kept its identity: never reloaded, and the next
+    /// write erased the edit. A pass over the files events named compares
+    /// their text with what is served.
+    #[test]
+    fn an_in_place_rewrite_with_its_mtime_put_back_is_seen_by_the_event_pass() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("a.test.zone");
+        let text = |www: &str| {
+            format!(
+                "$ORIGIN a.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                 \x20 IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
+            )
+        };
+        std::fs::write(&file, text("192.0.2.11")).expect("write");
+        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+        s.reload();
+        let www = |s: &State| {
+            let zone = s.snapshot().get(&name("a.test")).cloned().expect("zone");
+            zone.records()
+                .find(|r| r.name == name("www.a.test"))
+                .map(|r| r.rdata.0.to_vec())
+        };
+        assert_eq!(www(&s), Some(vec![192, 0, 2, 11]));
+        let before = std::fs::metadata(&file).expect("stat");
+        {
+            use std::io::{Seek, Write};
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .expect("open");
+            f.seek(std::io::SeekFrom::Start(0)).expect("seek");
+            f.write_all(text("192.0.2.95").as_bytes()).expect("rewrite");
+            f.set_modified(before.modified().expect("mtime"))
+                .expect("mtime back");
+        }
+        // The periodic pass goes by identity and misses it...
+        assert!(!s.reload().changed());
+        // ...the pass over the file an event named does not.
+        let named: std::collections::HashSet<PathBuf> = [file.clone()].into();
+        let report = s.reload_files(&named).expect("a zone's file");
+        assert_eq!(report.loaded.len(), 1, "{report:?}");
+        assert_eq!(www(&s), Some(vec![192, 0, 2, 95]));
+        // And a file that did not change is not read again as changed.
+        let report = s.reload_files(&named).expect("a zone's file");
+        assert!(report.loaded.is_empty(), "{report:?}");
     }
 
     #[test]
