@@ -740,6 +740,8 @@ fn check_zones(
 ) -> (Vec<ZoneConfig>, Vec<KeyRef>) {
     let mut out: Vec<ZoneConfig> = Vec::new();
     let mut refs = Vec::new();
+    // The names taken, for a check in O(1) (tens of thousands of zones).
+    let mut taken: std::collections::HashSet<Name> = Default::default();
     for (i, z) in raw.iter().enumerate() {
         let key = |k: &str| format!("zone[{}].{k}", i + 1);
         let z = z.get_ref();
@@ -748,7 +750,7 @@ fn check_zones(
             c.push(z.name.span(), key("name"), msg);
             continue;
         };
-        if out.iter().any(|o| o.name == name) {
+        if !taken.insert(name.clone()) {
             let msg = format!("zone {name} is listed twice");
             c.push(z.name.span(), key("name"), msg);
             continue;

@@ -99,7 +99,8 @@ pub async fn run(
 /// failure at ERROR as it was read).
 fn log_startup(state: &State, addrs: &[SocketAddr], keys: usize) {
     let zones = state.snapshot();
-    let records: usize = zones.iter().map(|z| z.record_count()).sum();
+    // Every record, the SOA too (as `zonewright check` counts them).
+    let records: usize = zones.iter().map(|z| z.record_count() + 1).sum();
     let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
     info!(
         udp_workers = state.config().server.udp_workers,

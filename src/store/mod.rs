@@ -544,6 +544,25 @@ impl Inner {
         served: &Loaded,
         saved: Loaded,
     ) -> Result<Option<Loaded>, WriteError> {
+        let (plan, serials) = self.plan_take_in(zone, source, served, &saved);
+        if !self.must_write_back(&plan, serials) {
+            let edit = edit_entry(plan.edit, serials.saved);
+            return Ok(Some(
+                self.take_in_as_saved(zone, source, saved, serials, edit),
+            ));
+        }
+        self.take_in_rebased(zone, source, served, saved, plan, serials)
+    }
+
+    /// What taking in `saved` over `served` involves: the writes of the
+    /// window it lacks ([`recent`]) and the two serials.
+    fn plan_take_in(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        served: &Loaded,
+        saved: &Loaded,
+    ) -> (recent::Plan, Serials) {
         self.seed_recent(zone, source);
         let plan = self
             .recent
@@ -552,14 +571,14 @@ impl Inner {
             saved: saved.zone.serial(),
             served: served.zone.serial(),
         };
-        let raise = self.settings.raise_external_serial && !serials.above();
-        if plan.missing.is_empty() && !raise {
-            let edit = edit_entry(plan.edit, serials.saved);
-            return Ok(Some(
-                self.take_in_as_saved(zone, source, saved, serials, edit),
-            ));
-        }
-        self.take_in_rebased(zone, source, served, saved, plan, serials)
+        (plan, serials)
+    }
+
+    /// Whether the edit must be written back before it is served: a write
+    /// it lacks, or (`[serial] external = "raise"`) a serial not above
+    /// the one served.
+    fn must_write_back(&self, plan: &recent::Plan, serials: Serials) -> bool {
+        !plan.missing.is_empty() || (self.settings.raise_external_serial && !serials.above())
     }
 
     /// `saved` served and committed as it is (nothing missing, no serial
@@ -1367,15 +1386,8 @@ impl Inner {
         // Nothing to write back (no write of the window missing, the
         // serial above HEAD's or kept): served as it is, and committed
         // with the other zones found changed, in one commit.
-        self.seed_recent(zone, source);
-        let plan = self
-            .recent
-            .plan(zone, &served.zone, &current.zone, Instant::now());
-        let serials = Serials {
-            saved: current.zone.serial(),
-            served: served.zone.serial(),
-        };
-        if plan.missing.is_empty() && (serials.above() || !self.settings.raise_external_serial) {
+        let (plan, serials) = self.plan_take_in(zone, source, &served, current);
+        if !self.must_write_back(&plan, serials) {
             self.recent
                 .record(zone, edit_entry(plan.edit, serials.saved));
             if !serials.above() {
