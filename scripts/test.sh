@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: formatting, the layer check, lints, the example zones, the
-# systemd unit, the interop scripts, fuzzing, then the test suite. Run from
-# anywhere: scripts/test.sh
+# systemd unit, the interop scripts, the README's walk-through, fuzzing, then
+# the test suite. Run from anywhere: scripts/test.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,6 +42,17 @@ if command -v pebble >/dev/null && command -v certbot >/dev/null && command -v l
     scripts/interop-acme.sh -b target/release/zonewright
 else
     echo "pebble, certbot (+ python3-certbot-dns-rfc2136) or lego not installed; skipped (.ci/run installs them)"
+fi
+
+section "README walk-through: every command block in order, on loopback, certbot and lego against pebble (scripts/readme-check.sh)"
+if command -v dig >/dev/null && command -v nsupdate >/dev/null && command -v kdig >/dev/null \
+    && command -v knsupdate >/dev/null && command -v curl >/dev/null && command -v openssl >/dev/null \
+    && command -v pebble >/dev/null && command -v certbot >/dev/null && command -v lego >/dev/null \
+    && /usr/bin/python3 -c 'import certbot_dns_rfc2136' 2>/dev/null; then
+    cargo build --release --locked
+    scripts/readme-check.sh -b target/release/zonewright
+else
+    echo "dig, nsupdate, kdig, knsupdate, curl, openssl, pebble, certbot (+ python3-certbot-dns-rfc2136) or lego not installed; skipped (.ci/run installs them)"
 fi
 
 section "fuzzing: request decoder, TSIG verifier, UPDATE evaluator, zone-file parser, 40 s each (scripts/fuzz.sh)"
