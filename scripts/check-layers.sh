@@ -20,6 +20,8 @@ layers=(
     # `config` and `keygen` are pure too (text in, values out); `git` is the
     # one I/O module here: the low-level git2 calls, importing nothing.
     "rr rdata rcode request response zonefile zone answer fallback update policy tsig serial xfr ixfr notify expire keygen config git"
+    # The counters every layer bumps (`/metrics`); imports no crate module.
+    "metrics"
     # The recorder: the git committer thread and its commit messages. It
     # lives in store/ (the one place that records to git) but imports only
     # the pure cores and git, as `served` holds its handle.

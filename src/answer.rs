@@ -184,6 +184,7 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
         }
     }
     ans.authoritative = true;
+    ans.zone = Some(zone.origin());
     resolve(zones, zone, query, key, &mut ans);
     ans
 }

@@ -109,9 +109,21 @@ pub struct Config {
     pub acme: AcmeSettings,
     /// `[rest]`: the REST API, when configured (see [`rest`]).
     pub rest: Option<RestConfig>,
+    /// `[admin]`: the read-only admin listener (`/metrics`, `/health`,
+    /// `/ready`, zone status), when configured.
+    pub admin: Option<AdminConfig>,
     /// Problems that do not stop the server, as `file:line: key: message`
     /// (logged as WARN at start, printed by `zonewright check`).
     pub warnings: Vec<String>,
+}
+
+/// Default `[admin] listen`: loopback, Prometheus exporters' port range.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9153";
+
+/// `[admin]`: the read-only HTTP listener for operators and monitoring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
 }
 
 /// `[server]`: tuning knobs, all with defaults.
@@ -144,6 +156,12 @@ pub struct ServerSettings {
     /// `max_zone_records`, `max_rrset_records`: what one zone may hold, at
     /// load and after every write.
     pub limits: crate::zone::Limits,
+    /// RFC 4892: the CH TXT answer to `id.server.` and `hostname.bind.`
+    /// (`None`: REFUSED).
+    pub identity: Option<String>,
+    /// The CH TXT answer to `version.bind.` and `version.server.`
+    /// (`None`: REFUSED).
+    pub version: Option<String>,
 }
 
 /// Default of `[server] max_zone_file_size`: 256 MiB.
@@ -162,6 +180,8 @@ impl Default for ServerSettings {
             max_zone_file_size: DEFAULT_MAX_ZONE_FILE_SIZE,
             include_dirs: Vec::new(),
             limits: crate::zone::Limits::default(),
+            identity: None,
+            version: None,
         }
     }
 }
@@ -190,7 +210,15 @@ pub struct ZoneConfig {
     pub notify: Vec<crate::notify::Target>,
     /// The `[[key]]` to sign NOTIFYs with, if any.
     pub notify_key: Option<Name>,
+    /// Propagation-confirmed writes: an UPDATE or REST write is answered
+    /// once this many `notify` targets serve its serial (0: at once).
+    pub confirm: usize,
+    /// ... or once this long has passed, whichever comes first.
+    pub confirm_timeout: Duration,
 }
+
+/// Default `[[zone]] confirm_timeout`.
+pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One problem in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,6 +280,13 @@ struct RawConfig {
     #[serde(default)]
     acme: acme::RawAcme,
     rest: Option<Spanned<rest::RawRest>>,
+    admin: Option<Spanned<RawAdmin>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -268,6 +303,8 @@ struct RawServer {
     include_dirs: Option<Vec<Spanned<String>>>,
     max_zone_records: Option<Spanned<u64>>,
     max_rrset_records: Option<Spanned<u64>>,
+    identity: Option<Spanned<String>>,
+    version: Option<Spanned<String>>,
 }
 
 /// A size: a number of bytes, or a string such as `"256MiB"`.
@@ -310,6 +347,8 @@ struct RawZone {
     #[serde(default)]
     notify: Vec<Spanned<String>>,
     notify_key: Option<Spanned<String>>,
+    confirm: Option<Spanned<u64>>,
+    confirm_timeout: Option<Spanned<String>>,
 }
 
 /// Collects problems with their lines while checking raw values.
@@ -450,6 +489,7 @@ impl Config {
         check_key_refs(&mut c, &key_refs, &keys);
         let acme = acme::check_acme(&mut c, &raw.acme);
         let rest = rest::check_rest(&mut c, raw.rest.as_ref(), &zones, &zones_dir, &base, env);
+        let admin = raw.admin.as_ref().map(|a| check_admin(&mut c, a));
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -466,6 +506,7 @@ impl Config {
                 git,
                 acme,
                 rest,
+                admin,
                 warnings: ConfigError {
                     file,
                     problems: c.warnings,
@@ -500,9 +541,114 @@ impl Config {
             git: GitSettings::default(),
             acme: AcmeSettings::default(),
             rest: None,
+            admin: None,
             warnings: Vec::new(),
         }
     }
+}
+
+/// `[admin]`: where the listener binds (loopback by default). It has no
+/// token: anywhere but loopback is a warning.
+fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
+    let default = SocketAddr::from(([127, 0, 0, 1], 9153));
+    let Some(listen) = &raw.get_ref().listen else {
+        return AdminConfig { listen: default };
+    };
+    let addr = match SocketAddr::from_str(listen.get_ref()) {
+        Ok(a) => a,
+        Err(_) => {
+            c.push(
+                listen.span(),
+                "admin.listen",
+                format!(
+                    "invalid socket address {:?} (expected IP:PORT, e.g. \"{DEFAULT_ADMIN_LISTEN}\")",
+                    listen.get_ref()
+                ),
+            );
+            default
+        }
+    };
+    if !addr.ip().is_loopback() {
+        c.warn(
+            listen.span(),
+            "admin.listen",
+            format!(
+                "{addr} is not a loopback address: the admin listener has no token, and anyone \
+                 who reaches it reads zone names, serials and secondaries (bind it to loopback \
+                 or a management network behind a firewall)"
+            ),
+        );
+    }
+    AdminConfig { listen: addr }
+}
+
+/// What SIGHUP puts in effect: `new` with every setting that needs a
+/// restart kept as in `running`, and the names of those that differ (for a
+/// WARN). Live: `[[key]]` (keys, grants, rate limits), `[[zone]]` (zones
+/// added and removed, allow_transfer, notify, notify_key, confirm),
+/// `[[rest.token]]`. Not live: `listen`, `zones_dir`, `[server]`,
+/// `[tsig]`, `[serial]`, `[git]`, `[acme]`, `[admin]`, and `[rest]` but its
+/// tokens (the listeners, the write path and the sweep are built at start).
+pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
+    let mut restart = Vec::new();
+    let mut keep = |name: &'static str, differs: bool| {
+        if differs {
+            restart.push(name);
+        }
+    };
+    keep("listen", running.listen != new.listen);
+    keep("zones_dir", running.zones_dir != new.zones_dir);
+    keep("[server]", running.server != new.server);
+    keep(
+        "[tsig]",
+        (running.tsig_fudge, running.tsig_reject_limit) != (new.tsig_fudge, new.tsig_reject_limit),
+    );
+    keep(
+        "[serial]",
+        (running.serial_policy, running.raise_external_serial)
+            != (new.serial_policy, new.raise_external_serial),
+    );
+    keep("[git]", running.git != new.git);
+    keep("[acme]", running.acme != new.acme);
+    keep("[admin]", running.admin != new.admin);
+    let rest = match (&running.rest, new.rest) {
+        (Some(old), Some(mut fresh)) => {
+            let tokens = std::mem::take(&mut fresh.tokens);
+            keep(
+                "[rest] (all but its tokens)",
+                *old != RestConfig {
+                    tokens: old.tokens.clone(),
+                    ..fresh
+                },
+            );
+            Some(RestConfig {
+                tokens,
+                ..old.clone()
+            })
+        }
+        (old, fresh) => {
+            keep("[rest]", old.is_some() != fresh.is_some());
+            old.clone()
+        }
+    };
+    let effective = Config {
+        path: running.path.clone(),
+        listen: running.listen.clone(),
+        zones_dir: running.zones_dir.clone(),
+        server: running.server.clone(),
+        zones: new.zones,
+        keys: new.keys,
+        tsig_fudge: running.tsig_fudge,
+        tsig_reject_limit: running.tsig_reject_limit,
+        serial_policy: running.serial_policy,
+        raise_external_serial: running.raise_external_serial,
+        git: running.git.clone(),
+        acme: running.acme.clone(),
+        rest,
+        admin: running.admin.clone(),
+        warnings: new.warnings,
+    };
+    (effective, restart)
 }
 
 fn check_listen(
@@ -617,7 +763,24 @@ fn check_server(c: &mut Checker<'_>, raw: &RawServer, base: &Path) -> ServerSett
                 d.limits.max_rrset_records,
             ),
         },
+        identity: txt_setting(c, &raw.identity, "server.identity"),
+        version: txt_setting(c, &raw.version, "server.version"),
     }
+}
+
+/// A string served as one TXT character-string: 1 to 255 octets.
+fn txt_setting(c: &mut Checker<'_>, raw: &Option<Spanned<String>>, key: &str) -> Option<String> {
+    let raw = raw.as_ref()?;
+    let len = raw.get_ref().len();
+    if len == 0 || len > 255 {
+        c.push(
+            raw.span(),
+            key,
+            format!("must be 1 to 255 bytes (is {len})"),
+        );
+        return None;
+    }
+    Some(raw.get_ref().clone())
 }
 
 /// Bounds of `[server] max_zone_file_size`: 1 KiB to 64 GiB.
@@ -788,6 +951,28 @@ fn check_zones(
             }
             name
         });
+        let confirm = c.count(&z.confirm, &key("confirm"), 0..65_536, 0);
+        if confirm > notify.len()
+            && let Some(raw) = &z.confirm
+        {
+            let msg = format!(
+                "confirm = {confirm} but the zone has {} notify target(s): writes would \
+                 always wait for confirm_timeout",
+                notify.len()
+            );
+            c.push(raw.span(), key("confirm"), msg);
+        }
+        let confirm_timeout = c.duration(
+            &z.confirm_timeout,
+            &key("confirm_timeout"),
+            DEFAULT_CONFIRM_TIMEOUT,
+        );
+        if (confirm_timeout > Duration::from_secs(60) || confirm_timeout.is_zero())
+            && let Some(raw) = &z.confirm_timeout
+        {
+            let msg = "must be above 0 and at most 60s (clients time out first)";
+            c.push(raw.span(), key("confirm_timeout"), msg);
+        }
         out.push(ZoneConfig {
             name,
             file,
@@ -795,6 +980,8 @@ fn check_zones(
             allow_transfer_keys,
             notify,
             notify_key,
+            confirm,
+            confirm_timeout,
         });
     }
     (out, refs)
@@ -949,6 +1136,37 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(Path::new("/etc/zw/zonewright.toml"), text)
+    }
+
+    #[test]
+    fn reload_takes_keys_and_zones_and_keeps_what_needs_a_restart() {
+        let key = |name: &str| {
+            format!(
+                "[[key]]\nname = \"{name}\"\nalgorithm = \"hmac-sha256\"\n\
+                 secret = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n"
+            )
+        };
+        let running = parse(&format!(
+            "listen = [\"127.0.0.1:53\"]\nzones_dir = \"z\"\n{}",
+            key("old")
+        ))
+        .unwrap();
+        let new = parse(&format!(
+            "listen = [\"127.0.0.1:54\"]\nzones_dir = \"z\"\n[git]\nname = \"x\"\n\
+             [[zone]]\nname = \"example.com\"\nnotify = [\"192.0.2.1\"]\n{}",
+            key("new")
+        ))
+        .unwrap();
+        let (live, restart) = live_part(&running, new);
+        assert_eq!(restart, vec!["listen", "[git]"]);
+        assert_eq!(live.listen, running.listen);
+        assert_eq!(live.git, running.git);
+        assert_eq!(live.keys.len(), 1);
+        assert_eq!(live.keys[0].key.name.to_ascii(), "new.");
+        assert_eq!(live.zones.len(), 1);
+        let (same, restart) = live_part(&running, running.clone());
+        assert!(restart.is_empty());
+        assert_eq!(same, running);
     }
 
     fn err(text: &str) -> String {

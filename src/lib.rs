@@ -106,6 +106,7 @@ pub mod ixfr;
 pub mod journal;
 pub mod keygen;
 pub mod loader;
+pub mod metrics;
 pub mod notify;
 pub mod notify_out;
 pub mod policy;

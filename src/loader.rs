@@ -391,6 +391,56 @@ pub struct Sources {
     pub problems: Vec<LoadProblem>,
 }
 
+/// What the config names but nothing serves or uses, as warnings for
+/// `check` and the start-up log: grants and REST tokens for zones not
+/// served (they would refuse at run time), and keys nothing uses.
+pub fn unused_references(config: &Config, served: &BTreeMap<Name, ZoneSource>) -> Vec<String> {
+    let file = config.path.display();
+    let mut out = Vec::new();
+    let why = |zone: &Name| {
+        format!(
+            "zone {zone} is not served (no [[zone]] entry and no {} in {})",
+            format!("{}zone", zone.to_ascii()).trim_start_matches('.'),
+            config.zones_dir.display()
+        )
+    };
+    let mut used: std::collections::HashSet<&Name> = Default::default();
+    for z in &config.zones {
+        used.extend(&z.allow_transfer_keys);
+        used.extend(&z.notify_key);
+    }
+    for k in &config.keys {
+        let name = k.key.name.to_ascii();
+        let name = name.trim_end_matches('.');
+        for g in &k.grants.0 {
+            if !served.contains_key(&g.zone) {
+                out.push(format!(
+                    "{file}: key {name}: a grant names {}: writes there are refused (NOTAUTH)",
+                    why(&g.zone)
+                ));
+            }
+        }
+        if k.grants.0.is_empty() && !used.contains(&k.key.name) {
+            out.push(format!(
+                "{file}: key {name}: no grant, allow_transfer or notify_key uses it; \
+                 it can change nothing"
+            ));
+        }
+    }
+    for t in config.rest.iter().flat_map(|r| &r.tokens) {
+        for z in &t.zones {
+            if !served.contains_key(z) {
+                out.push(format!(
+                    "{file}: rest.token {}: names {}: its writes there fail (503)",
+                    t.name,
+                    why(z)
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Lists the zones to serve: `<zone>.zone` files in `zones_dir`, then the
 /// config's `[[zone]]` entries on top. `Err` when the directory itself
 /// cannot be read (callers keep what they serve rather than drop it all).
@@ -743,6 +793,8 @@ mod tests {
             allow_transfer_keys: vec![],
             notify: vec![],
             notify_key: None,
+            confirm: 0,
+            confirm_timeout: crate::config::DEFAULT_CONFIRM_TIMEOUT,
         });
         config.zones.push(ZoneConfig {
             name: parse_zone_name("third.net").expect("name"),
@@ -751,6 +803,8 @@ mod tests {
             allow_transfer_keys: vec![],
             notify: vec![],
             notify_key: None,
+            confirm: 0,
+            confirm_timeout: crate::config::DEFAULT_CONFIRM_TIMEOUT,
         });
         let s = sources(&config).expect("sources");
         let mut names: Vec<String> = s.zones.keys().map(|n| n.to_ascii()).collect();
@@ -960,6 +1014,8 @@ mod tests {
             allow_transfer_keys: vec![],
             notify: vec![],
             notify_key: None,
+            confirm: 0,
+            confirm_timeout: crate::config::DEFAULT_CONFIRM_TIMEOUT,
         });
         let s = sources(&config).expect("sources");
         let get = |z: &str| s.zones[&parse_zone_name(z).expect("name")].clone();

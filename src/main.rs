@@ -239,12 +239,23 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
         tracing::warn!("{w}");
     }
     zones_dir_ready(&config, init)?;
+    let cfg = config.path.display().to_string();
+    let addrs: Vec<String> = config.listen.iter().map(ToString::to_string).collect();
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
-        .with_context(|| format!("cannot listen on {:?}", config.listen))?;
+        .with_context(|| format!("{cfg}: listen: cannot listen on {}", addrs.join(", ")))?;
     let rest_listen = config.rest.as_ref().map(|r| r.listen);
+    let admin_listen = config.admin.as_ref().map(|a| a.listen);
     let listeners = listeners
         .with_rest(rest_listen)
-        .with_context(|| format!("cannot listen on [rest] listen {rest_listen:?}"))?;
+        .with_context(|| {
+            let at = rest_listen.map(|a| a.to_string()).unwrap_or_default();
+            format!("{cfg}: rest.listen: cannot listen on {at}")
+        })?
+        .with_admin(admin_listen)
+        .with_context(|| {
+            let at = admin_listen.map(|a| a.to_string()).unwrap_or_default();
+            format!("{cfg}: admin.listen: cannot listen on {at}")
+        })?;
     let state = Arc::new(State::new(Arc::new(config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -255,6 +266,11 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
         // The one write path; the server's UPDATEs (and later REST) share it.
         let store = tokio::task::spawn_blocking(move || {
             let report = st.reload();
+            if let Ok(sources) = loader::sources(&st.config()) {
+                for w in loader::unused_references(&st.config(), &sources.zones) {
+                    tracing::warn!("{w}");
+                }
+            }
             let failed: Vec<String> = report.failed.iter().map(|(z, _)| z.to_string()).collect();
             if strict && (!failed.is_empty() || !report.problems.is_empty()) {
                 let what = if failed.is_empty() {
@@ -348,6 +364,9 @@ fn check(config_path: &Path) -> ExitCode {
     let mut ok = sources.problems.is_empty();
     for p in &sources.problems {
         println!("{p}");
+    }
+    for w in loader::unused_references(&config, &sources.zones) {
+        println!("warning: {w}");
     }
     if sources.zones.is_empty() {
         println!(

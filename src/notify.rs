@@ -304,5 +304,61 @@ impl Retry {
     }
 }
 
+/// An SOA query for `zone` with ID `id` (signed with `key` when given): how
+/// the primary asks a secondary which serial it serves, after a NOTIFY.
+pub fn soa_query(zone: &Name, id: u16, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
+    let mut w = MessageWriter::new(id, 0, 65535);
+    w.question(zone, u16::from(RecordType::SOA), 1);
+    let mut msg = w.finish();
+    if let Some((key, now, fudge)) = key {
+        let p = SignParams {
+            time: now,
+            fudge,
+            error: Rcode::NoError.code(),
+            other: &[],
+        };
+        tsig::sign(&mut msg, key, Context::Request, p);
+    }
+    msg
+}
+
+/// What a secondary's answer to [`soa_query`] `id` for `zone` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SoaReply {
+    /// The serial it serves.
+    Serial(u32),
+    /// Truncated: ask again over TCP.
+    Truncated,
+    /// Not the answer to our query (another ID, no QR): ignore it.
+    NotOurs,
+    /// An answer without the zone's SOA (REFUSED, NOTAUTH, not loaded...).
+    NoSoa(String),
+}
+
+/// Reads a secondary's answer to [`soa_query`].
+pub fn soa_reply(reply: &[u8], id: u16, zone: &Name) -> SoaReply {
+    let Some(h) = Header::read(reply) else {
+        return SoaReply::NotOurs;
+    };
+    if h.id != id || !h.is_response() || h.op() != 0 {
+        return SoaReply::NotOurs;
+    }
+    if reply.get(2).is_some_and(|b| b & 0x02 != 0) {
+        return SoaReply::Truncated;
+    }
+    let Ok(msg) = hickory_proto::op::Message::from_vec(reply) else {
+        return SoaReply::NoSoa("answer does not parse".into());
+    };
+    let rcode = msg.metadata.response_code;
+    let serial = msg.answers.iter().find_map(|r| match &r.data {
+        hickory_proto::rr::RData::SOA(soa) if r.name == *zone => Some(soa.serial),
+        _ => None,
+    });
+    match serial {
+        Some(s) if rcode == hickory_proto::op::ResponseCode::NoError => SoaReply::Serial(s),
+        _ => SoaReply::NoSoa(format!("answered {rcode} without the zone's SOA")),
+    }
+}
+
 #[cfg(test)]
 mod tests;

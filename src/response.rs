@@ -46,6 +46,9 @@ pub struct Answer<'a> {
     pub answer: Vec<Rec<'a>>,
     pub authority: Vec<Rec<'a>>,
     pub additional: Vec<Rec<'a>>,
+    /// The served zone the question fell in, if any (for the metrics;
+    /// not encoded).
+    pub zone: Option<&'a Name>,
 }
 
 /// Size of an OPT RR without options.
@@ -183,13 +186,25 @@ impl<S: Records> MessageWriter<S> {
     /// Writes one class-IN record in this section; false (and nothing
     /// written) if it doesn't fit.
     pub fn record(&mut self, owner: &Name, rtype: RecordType, ttl: u32, rdata: &[u8]) -> bool {
+        self.record_in(owner, rtype, 1, ttl, rdata)
+    }
+
+    /// [`MessageWriter::record`] in another class (CH for RFC 4892).
+    pub fn record_in(
+        &mut self,
+        owner: &Name,
+        rtype: RecordType,
+        class: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> bool {
         let mark = self.mark();
         let Ok(rdlen) = u16::try_from(rdata.len()) else {
             return false;
         };
         self.name(owner);
         self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
-        self.buf.extend_from_slice(&1u16.to_be_bytes());
+        self.buf.extend_from_slice(&class.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         self.buf.extend_from_slice(&rdlen.to_be_bytes());
         self.buf.extend_from_slice(rdata);
@@ -425,6 +440,46 @@ pub fn refusal(r: &Refusal) -> Vec<u8> {
         r.question.as_ref().map(|q| (&q.qname, q.qtype, q.qclass)),
         opt,
     )
+}
+
+/// The CHAOS class (RFC 1035 §3.2.4).
+pub const CLASS_CH: u16 = 3;
+
+/// RFC 4892 §2.1: the server's identity and version as CH TXT, when the
+/// operator configured them (`identity`: `id.server.`, `hostname.bind.`;
+/// `version`: `version.bind.`, `version.server.`); REFUSED otherwise, and
+/// for every other CH name. `None` when `query` is not class CH.
+pub fn chaos(
+    query: &Query,
+    identity: Option<&str>,
+    version: Option<&str>,
+    limit: usize,
+) -> Option<Vec<u8>> {
+    if query.qclass != CLASS_CH {
+        return None;
+    }
+    let name = query.qname.to_ascii().to_ascii_lowercase();
+    let text = match name.as_str() {
+        "id.server." | "hostname.bind." => identity,
+        "version.bind." | "version.server." => version,
+        _ => None,
+    };
+    let Some(text) = text.filter(|t| !t.is_empty() && t.len() <= 255) else {
+        let flags = response_flags(0, false, false, query.rd, query.cd, Rcode::Refused);
+        let mut w = MessageWriter::new(query.id, flags, limit);
+        w.question(&query.qname, u16::from(query.qtype), query.qclass);
+        return Some(w.finish());
+    };
+    let flags = response_flags(0, true, false, query.rd, query.cd, Rcode::NoError);
+    let mut w = MessageWriter::new(query.id, flags, limit);
+    w.question(&query.qname, u16::from(query.qtype), query.qclass);
+    let mut w = w.answer();
+    if matches!(u16::from(query.qtype), 16 | 255) {
+        let mut rdata = vec![u8::try_from(text.len()).unwrap_or(255)];
+        rdata.extend_from_slice(text.as_bytes());
+        w.record_in(&query.qname, RecordType::TXT, CLASS_CH, 0, &rdata);
+    }
+    Some(w.finish())
 }
 
 /// A response to `query` with no records and the given RCODE (e.g. REFUSED

@@ -7,6 +7,7 @@
 //!  run(state, store, listeners, shutdown)
 //!      ├─ notify_out::Notifier: RFC 1996 NOTIFY actor + a task per (zone, target)
 //!      ├─ rest::Server (with [rest]): HTTP(S) API ─► store.write (same store)
+//!      ├─ rest::Server::admin (with [admin]): /health /ready /metrics status
 //!      ├─ server::Dns: UDP and TCP listeners ─► Dispatcher ─► store.write
 //!      ├─ server::sweep (with [acme] expire_after): the sweep ─► store.write
 //!      ├─ watch::run: inotify + stat fallback ─► State::reload (blocking pool)
@@ -47,7 +48,7 @@ pub async fn run(
 ) -> io::Result<()> {
     let addrs = listeners.local_addrs();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let notifier = Notifier::start(state.config(), stop_rx.clone());
+    let notifier = Notifier::start(&state.config(), state.metrics().clone(), stop_rx.clone());
     store.set_notifier(notifier.clone());
     let sweep_store = store.clone();
     let watch_store = store.clone();
@@ -65,6 +66,9 @@ pub async fn run(
         }
         _ => None,
     };
+    let admin = listeners
+        .take_admin()
+        .map(|l| crate::rest::Server::admin(l, state.clone(), Some(notifier.clone())));
     let mut tasks = JoinSet::new();
     let dns = Dns::start(&state, store, listeners, &stop_rx, &mut tasks)?;
     if let Some(e) = state.config().acme.expire {
@@ -78,13 +82,19 @@ pub async fn run(
     if let Some(rest) = rest {
         tasks.spawn(rest.run(stop_rx.clone()));
     }
+    if let Some(admin) = admin {
+        tasks.spawn(admin.run(stop_rx.clone()));
+    }
     tasks.spawn(crate::watch::run(
         state.clone(),
         Some(watch_store),
         Some(notifier),
         stop_rx.clone(),
     ));
+    state.set_serving();
     log_startup(&state, &addrs, dns.key_count());
+    let zones = state.snapshot().len();
+    crate::edge::systemd::notify(&format!("READY=1\nSTATUS=serving {zones} zones"));
 
     shutdown.await;
     info!("shutting down");

@@ -55,6 +55,9 @@ pub struct Slot {
     pub good: Option<Loaded>,
     /// File identities at the last load attempt, good or not.
     pub seen: FileIds,
+    /// Why the last load attempt failed (its first problem, and how many
+    /// more), while the files stay as they are; `None` after a success.
+    pub failure: Option<String>,
 }
 
 /// What one reload did.
@@ -84,6 +87,21 @@ impl ReloadReport {
     }
 }
 
+/// Each configured zone's `allow_transfer`.
+fn transfer_acls(config: &Config) -> HashMap<Name, TransferAcl> {
+    config
+        .zones
+        .iter()
+        .map(|z| {
+            let acl = TransferAcl {
+                nets: z.allow_transfer.clone(),
+                keys: z.allow_transfer_keys.clone(),
+            };
+            (z.name.clone(), acl)
+        })
+        .collect()
+}
+
 /// One zone's `allow_transfer`: source networks and TSIG key names.
 #[derive(Debug, Default)]
 struct TransferAcl {
@@ -93,11 +111,12 @@ struct TransferAcl {
 
 /// Shared by the listeners, the reloader and (later) the write path.
 pub struct State {
-    config: Arc<Config>,
+    /// Swapped whole by [`State::set_config`] (SIGHUP).
+    config: ArcSwap<Config>,
     snapshot: ArcSwap<ZoneSet>,
     zones: Mutex<BTreeMap<Name, Slot>>,
-    /// allow_transfer per zone, from the config (which is not reloaded).
-    transfer_acl: HashMap<Name, TransferAcl>,
+    /// allow_transfer per zone, from the config (rebuilt when it is).
+    transfer_acl: ArcSwap<HashMap<Name, TransferAcl>>,
     /// The git committer of the store over this state, once there is one:
     /// external changes the reloader finds are committed through it, in
     /// order with the store's own commits.
@@ -108,6 +127,10 @@ pub struct State {
     /// The first reload (start-up) is over: later loads are logged each
     /// at INFO, the start-up ones at DEBUG (a summary line says how many).
     started: std::sync::atomic::AtomicBool,
+    /// This server's counters (`/metrics` on the admin listener).
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Every listener is bound and serving (see `serve::run`).
+    serving: std::sync::atomic::AtomicBool,
 }
 
 /// `(zone, served, saved) -> the store must take it in`.
@@ -116,26 +139,54 @@ pub type TakeInCheck = Arc<dyn Fn(&Name, &Loaded, &Loaded) -> bool + Send + Sync
 impl State {
     /// An empty state for `config`; call [`State::reload`] to load zones.
     pub fn new(config: Arc<Config>) -> State {
-        let transfer_acl = config
-            .zones
-            .iter()
-            .map(|z| {
-                let acl = TransferAcl {
-                    nets: z.allow_transfer.clone(),
-                    keys: z.allow_transfer_keys.clone(),
-                };
-                (z.name.clone(), acl)
-            })
-            .collect();
+        let transfer_acl = transfer_acls(&config);
         State {
-            config,
+            config: ArcSwap::new(config),
             snapshot: ArcSwap::from_pointee(ZoneSet::default()),
             zones: Mutex::new(BTreeMap::new()),
-            transfer_acl,
+            transfer_acl: ArcSwap::from_pointee(transfer_acl),
             committer: std::sync::OnceLock::new(),
             take_in_check: std::sync::OnceLock::new(),
             started: std::sync::atomic::AtomicBool::new(false),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            serving: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// This server's counters.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// Called once every listener is bound and serving (`/ready`).
+    pub fn set_serving(&self) {
+        self.serving
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The zones whose files do not load now, with why (their last good
+    /// version, if any, still serves).
+    pub fn failing(&self) -> Vec<(Name, String, bool)> {
+        let zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
+        zones
+            .iter()
+            .filter_map(|(n, s)| {
+                let why = s.failure.clone()?;
+                Some((n.clone(), why, s.good.is_some()))
+            })
+            .collect()
+    }
+
+    /// One zone's file and load failure (if failing), if the zone is known.
+    pub fn zone_source(&self, origin: &Name) -> Option<(PathBuf, Option<String>)> {
+        let zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
+        zones
+            .get(origin)
+            .map(|s| (s.source.path.clone(), s.failure.clone()))
     }
 
     /// The store's check for edits it must take in (see [`TakeInCheck`]);
@@ -157,8 +208,17 @@ impl State {
         self.committer.get()
     }
 
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    /// The configuration in effect now (a new one after SIGHUP).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Puts `config` in effect: keys, grants, tokens, zones, transfer and
+    /// NOTIFY settings are read from it from now on. The caller keeps what
+    /// needs a restart as it was (see `main`'s reload).
+    pub fn set_config(&self, config: Arc<Config>) {
+        self.transfer_acl.store(Arc::new(transfer_acls(&config)));
+        self.config.store(config);
     }
 
     /// The current snapshot. Lock-free; hold it for as long as a response
@@ -181,7 +241,7 @@ impl State {
     /// implementation SHOULD require ... that the IP address of the client
     /// ... \[be\] on an access control list ... or that \[it\] be signed".
     pub fn may_transfer(&self, origin: &Name, peer: std::net::IpAddr, key: Option<&Name>) -> bool {
-        self.transfer_acl.get(origin).is_some_and(|acl| {
+        self.transfer_acl.load().get(origin).is_some_and(|acl| {
             acl.nets.iter().any(|n| n.contains(&peer))
                 || key.is_some_and(|k| acl.keys.iter().any(|a| a == k))
         })
@@ -210,7 +270,7 @@ impl State {
     /// file delays only its own zone's reload, never a write or another zone.
     pub fn reload(&self) -> ReloadReport {
         let mut report = ReloadReport::default();
-        let sources = match loader::sources(&self.config) {
+        let sources = match loader::sources(&self.config()) {
             Ok(s) => s,
             Err(p) => {
                 error!("{p}; keeping the zones already served");
@@ -226,6 +286,8 @@ impl State {
         self.publish(reads, &mut report);
         self.started
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        let ok = report.failed.is_empty() && report.problems.is_empty();
+        self.metrics.reload(ok);
         report
     }
 
@@ -304,7 +366,7 @@ impl State {
         // rewritten in place with its mtime put back (`cp -p`, `rsync
         // --inplace`, `touch -r`), it is otherwise never seen, and the
         // next write would be computed on the old text and erase it.
-        let limit = self.config.server.max_zone_file_size;
+        let limit = self.config().server.max_zone_file_size;
         let changed: Vec<(Name, ZoneSource, Option<&FileIds>)> = zones
             .into_iter()
             .filter_map(|(name, source)| {
@@ -334,7 +396,7 @@ impl State {
             })
             .collect();
         let writers = loader::writers_of(&paths);
-        let rules = loader::FileRules::new(&self.config);
+        let rules = loader::FileRules::new(&self.config());
         let mut reads = Vec::new();
         for (name, source, before) in changed {
             let written = writers.iter().find(|w| {
@@ -476,13 +538,23 @@ impl ZonesGuard<'_> {
                     source,
                     seen: loaded.files.clone(),
                     good: Some(loaded),
+                    failure: None,
                 }
             }
-            Err(failure) => Slot {
-                source,
-                seen: failure.files,
-                good: previous,
-            },
+            Err(failure) => {
+                let first = failure.problems.first().map(ToString::to_string);
+                let more = failure.problems.len().saturating_sub(1);
+                Slot {
+                    source,
+                    seen: failure.files,
+                    good: previous,
+                    failure: Some(match (first, more) {
+                        (Some(f), 0) => f,
+                        (Some(f), n) => format!("{f} (and {n} more problems)"),
+                        (None, _) => "the zone did not load".into(),
+                    }),
+                }
+            }
         };
         self.zones.insert(name, slot);
     }
@@ -542,6 +614,8 @@ mod tests {
                 allow_transfer_keys: keys.into_iter().map(name).collect(),
                 notify: vec![],
                 notify_key: None,
+                confirm: 0,
+                confirm_timeout: crate::config::DEFAULT_CONFIRM_TIMEOUT,
             });
         }
         State::new(Arc::new(config))
@@ -571,13 +645,13 @@ mod tests {
         // A hand edit, read by a reload...
         save(2);
         let mut report = ReloadReport::default();
-        let sources = loader::sources(s.config()).expect("sources").zones;
+        let sources = loader::sources(&s.config()).expect("sources").zones;
         let reads = s.read_changed(sources, true, &mut report);
         assert_eq!(reads.len(), 1);
         // ...while a writer publishes serial 3 (as `Store::write` does,
         // under the lock; no lock is held by the reload meanwhile).
         save(3);
-        let rules = loader::FileRules::new(s.config());
+        let rules = loader::FileRules::new(&s.config());
         let source = s
             .lock()
             .get(&name("example.com"))

@@ -50,11 +50,12 @@ pub async fn run(
 ) {
     let wake = Arc::new(Notify::new());
     let events = Arc::new(Mutex::new(Events::default()));
-    let _watcher = start_watcher(state.config(), wake.clone(), events.clone());
+    let _watcher = start_watcher(&state.config(), wake.clone(), events.clone());
     let interval = state.config().server.reload_interval;
     let full = tokio::time::sleep(interval);
     tokio::pin!(full);
     let mut hangup = hangup_signal();
+    let mut reloaded_by_signal = false;
     loop {
         // The files events named since the last pass; `None`: look at all.
         let files = tokio::select! {
@@ -68,7 +69,10 @@ pub async fn run(
                 None
             }
             Some(()) = recv_hangup(&mut hangup) => {
-                info!("SIGHUP: reloading zones");
+                crate::edge::systemd::notify("RELOADING=1");
+                info!("SIGHUP: reloading the config and the zones");
+                reload_config(&state, notifier.as_ref());
+                reloaded_by_signal = true;
                 None
             }
             _ = stop.changed() => return,
@@ -128,7 +132,55 @@ pub async fn run(
             }
             Err(e) => error!("reload failed: {e}"),
         }
+        if std::mem::take(&mut reloaded_by_signal) {
+            let zones = state.snapshot().len();
+            crate::edge::systemd::notify(&format!("READY=1\nSTATUS=serving {zones} zones"));
+        }
     }
+}
+
+/// SIGHUP: reads the config file again. A valid one is put in effect at
+/// once (keys, grants, tokens, zones, notify targets, confirm; see
+/// [`crate::config::live_part`]), with a WARN naming each changed setting
+/// that needs a restart. An invalid one changes nothing: each problem is
+/// logged as `file:line: key: message` and the running config stays.
+fn reload_config(state: &State, notifier: Option<&Notifier>) {
+    let running = state.config();
+    let new = match Config::load(&running.path) {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                error!("config not reloaded: {line}");
+            }
+            error!(
+                "config not reloaded: {} has problems; the running config stays in effect",
+                running.path.display()
+            );
+            return;
+        }
+    };
+    let (effective, restart) = crate::config::live_part(&running, new);
+    for w in &effective.warnings {
+        warn!("{w}");
+    }
+    for name in &restart {
+        warn!(
+            "config reload: {name} changed in {}; it takes effect at the next restart \
+             (the running value stays until then)",
+            running.path.display()
+        );
+    }
+    let (keys, zones) = (effective.keys.len(), effective.zones.len());
+    let effective = Arc::new(effective);
+    state.set_config(effective.clone());
+    if let Some(n) = notifier {
+        n.reconfigure(&effective);
+    }
+    info!(
+        "config reloaded from {}: {keys} key(s), {zones} [[zone]] entr{}",
+        running.path.display(),
+        if zones == 1 { "y" } else { "ies" }
+    );
 }
 
 /// The wait before the next pass over every zone: `reload_interval`, or

@@ -166,3 +166,40 @@ fn serve_strict_refuses_to_start_when_a_zone_fails() {
         "nothing is committed before refusing"
     );
 }
+
+#[test]
+fn check_warns_on_grants_for_zones_not_served_and_keys_nothing_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = std::fs::read_to_string(fixture("good/zones/example.com.zone")).unwrap();
+    std::fs::write(dir.path().join("example.com.zone"), zone).unwrap();
+    let cfg = dir.path().join("zonewright.toml");
+    let secret = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    std::fs::write(
+        &cfg,
+        format!(
+            "zones_dir = \".\"\n\
+             [[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n\
+             grant = [ {{ zone = \"auth.exmaple.com\", names = [\"**\"], types = [\"TXT\"] }},\n\
+                       {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n\
+             [[key]]\nname = \"spare\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n"
+        ),
+    )
+    .unwrap();
+    let o = zonewright(&["check", "--config", cfg.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "warnings only: {out}{}",
+        stderr(&o)
+    );
+    assert!(
+        out.contains("key acme-key: a grant names zone auth.exmaple.com. is not served"),
+        "{out}"
+    );
+    assert!(
+        out.contains("key spare: no grant, allow_transfer or notify_key uses it"),
+        "{out}"
+    );
+    assert!(!out.contains("grant names zone example.com."), "{out}");
+}

@@ -109,6 +109,10 @@ fn next_notify_raw(sock: &UdpSocket, wait: Duration) -> Option<(Message, Vec<u8>
         let Ok(m) = Message::from_vec(&buf[..n]) else {
             continue;
         };
+        // The propagation tracker's SOA queries are not NOTIFYs.
+        if m.metadata.op_code != OpCode::Notify {
+            continue;
+        }
         let mut reply = buf[..n].to_vec();
         reply[2] |= 0x80;
         sock.send_to(&reply, from).unwrap();

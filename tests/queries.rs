@@ -213,3 +213,43 @@ fn udp_workers_share_one_port() {
         assert_eq!(rcode(&resp), ResponseCode::NoError);
     }
 }
+
+fn chaos_txt(s: &TestServer, name: &str) -> Message {
+    let mut q = query(name, RecordType::TXT);
+    q.queries[0].query_class = hickory_proto::rr::DNSClass::CH;
+    s.udp(&q)
+}
+
+#[test]
+fn rfc4892_identity_and_version_only_when_configured() {
+    let s = TestServer::start(
+        &[("example.com.zone", &example_zone(2024010101, "192.0.2.80"))],
+        "[server]\nudp_workers = 2\nidentity = \"ns1.test\"\nversion = \"zonewright test\"\n",
+    );
+    for (name, text) in [
+        ("id.server.", "ns1.test"),
+        ("HOSTNAME.bind.", "ns1.test"),
+        ("version.bind.", "zonewright test"),
+        ("version.server.", "zonewright test"),
+    ] {
+        let r = chaos_txt(&s, name);
+        assert_eq!(rcode(&r), ResponseCode::NoError, "{name}");
+        assert_eq!(r.answers.len(), 1, "{name}");
+        assert_eq!(r.answers[0].dns_class, hickory_proto::rr::DNSClass::CH);
+        assert!(
+            r.answers[0].data.to_string().contains(text),
+            "{name}: {r:?}"
+        );
+    }
+    // Any other CH name is refused, and nothing leaks when unset.
+    assert_eq!(
+        rcode(&chaos_txt(&s, "authors.bind.")),
+        ResponseCode::Refused
+    );
+    let plain = server();
+    for name in ["id.server.", "version.bind."] {
+        let r = chaos_txt(&plain, name);
+        assert_eq!(rcode(&r), ResponseCode::Refused, "{name}");
+        assert!(r.answers.is_empty());
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`sources`]: the client source (an IPv4 address or an IPv6 /64) and
 //!   per-source connection caps (TCP and HTTP).
 //! - [`guard`]: per-source budgets of rejections and sampled rejection logs.
+//! - [`systemd`]: `sd_notify` readiness and reload messages.
 //!
 //! # Why a folder of its own
 //!
@@ -15,3 +16,4 @@
 
 pub mod guard;
 pub mod sources;
+pub mod systemd;

@@ -208,6 +208,7 @@ pub fn router(api: Arc<Api>) -> Router {
         r = r.route(path, method_router(path, methods));
     }
     r.route_layer(middleware::from_fn_with_state(api.clone(), authenticate))
+        .route_layer(middleware::from_fn(mark_route))
         .layer(middleware::from_fn(framing))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such path".into()) })
         .method_not_allowed_fallback(|| async {
@@ -219,7 +220,37 @@ pub fn router(api: Arc<Api>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(super::linger::layer))
+        .layer(middleware::from_fn_with_state(api.clone(), count))
         .with_state(api)
+}
+
+/// The route pattern a request matched, passed out on its response for
+/// [`count`] (which runs before routing and cannot see it).
+#[derive(Clone)]
+struct RouteLabel(String);
+
+async fn mark_route(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let mut response = next.run(req).await;
+    if let Some(r) = route {
+        response.extensions_mut().insert(RouteLabel(r));
+    }
+    response
+}
+
+/// `zonewright_rest_requests_total{route,status}`: by route pattern, never
+/// the path asked for (`unmatched` for paths no route has).
+async fn count(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let route = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |r| r.0.as_str());
+    api.state.metrics().rest(route, response.status().as_u16());
+    response
 }
 
 /// A handler panicked (a bug in zonewright): 500 for this request only; the
@@ -316,8 +347,14 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
         return unauthorized("missing Authorization: Bearer <token> (exactly one)");
     };
     // Compare with every token (no early exit), each in constant time.
+    // The tokens of the config in effect (SIGHUP replaces them).
+    let config = api.state.config();
+    let tokens = config
+        .rest
+        .as_ref()
+        .map_or(&api.config.tokens, |r| &r.tokens);
     let mut found: Option<&Token> = None;
-    for t in &api.config.tokens {
+    for t in tokens {
         if bool::from(t.secret.as_bytes().ct_eq(presented.as_bytes())) {
             found = Some(t);
         }

@@ -47,6 +47,7 @@ use crate::edge::sources::PerSource;
 use crate::served::State;
 use crate::store::Store;
 
+pub mod admin;
 pub mod body;
 pub mod http;
 pub mod linger;
@@ -74,7 +75,12 @@ pub struct Server {
     max_connections: usize,
     per_source: Arc<PerSource>,
     timeouts: Timeouts,
+    /// "REST API" or "admin", for the log.
+    label: &'static str,
 }
+
+/// Connections the admin listener holds open at once (scrapers, probes).
+const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// The per-connection bounds.
 #[derive(Clone, Copy)]
@@ -108,7 +114,32 @@ impl Server {
                 header: config.header_timeout,
                 lifetime: config.max_lifetime,
             },
+            label: "REST API",
         })
+    }
+
+    /// The admin listener (`[admin]`, see [`admin`]): the same connection
+    /// loop and bounds as the REST API, over the admin routes, open to
+    /// whoever reaches the address (loopback by default).
+    pub fn admin(
+        listener: std::net::TcpListener,
+        state: Arc<State>,
+        notifier: Option<crate::notify_out::Notifier>,
+    ) -> Server {
+        let router = admin::router(Arc::new(admin::Admin::new(state, notifier)));
+        Server {
+            listener,
+            tls: None,
+            router,
+            allow: Vec::new(),
+            max_connections: ADMIN_MAX_CONNECTIONS,
+            per_source: PerSource::new(ADMIN_MAX_CONNECTIONS / 2),
+            timeouts: Timeouts {
+                header: crate::config::rest::DEFAULT_HEADER_TIMEOUT,
+                lifetime: crate::config::rest::DEFAULT_MAX_LIFETIME,
+            },
+            label: "admin",
+        }
     }
 
     /// Serves until `stop` turns true, then lets open requests finish
@@ -123,8 +154,8 @@ impl Server {
         };
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         match listener.local_addr() {
-            Ok(addr) => info!("REST API listening on {scheme}://{addr}"),
-            Err(e) => info!("REST API listening ({scheme}; address unknown: {e})"),
+            Ok(addr) => info!("{} listening on {scheme}://{addr}", self.label),
+            Err(e) => info!("{} listening ({scheme}; address unknown: {e})", self.label),
         }
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let mut conns = JoinSet::new();

@@ -32,11 +32,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{debug, error, info, warn};
 
 use super::replay::{self, ReplayCache};
-use super::tsig_layer::{Keyring, Out, Signing, reject};
+use super::tsig_layer::{Keyring, LiveKeys, Out, Signing, reject};
 pub use super::updater::PendingUpdate;
 use crate::answer::answer;
 use crate::edge::guard::{Budget, Noise, RejectLog, Source};
 use crate::journal::Journal;
+use crate::metrics::Proto;
 use crate::rcode::Rcode;
 use crate::request::{Header, OUR_PAYLOAD, Query, Request, Transport, decode, opcode, size_limit};
 use crate::response::{Answer, MessageWriter, Rec, encode, error_for, refusal, response_flags};
@@ -97,7 +98,7 @@ impl Handled {
 pub struct Dispatcher {
     pub(super) state: Arc<State>,
     pub(super) store: Arc<Store>,
-    pub(super) keys: Keyring,
+    pub(super) keys: LiveKeys,
     pub(super) replay: Arc<ReplayCache>,
     pub(super) clock: Clock,
     /// `[tsig] fudge`: for our signatures, and the most time skew accepted.
@@ -129,7 +130,7 @@ impl Dispatcher {
     ) -> Dispatcher {
         let config = state.config().clone();
         Dispatcher {
-            keys: Keyring::new(&config.keys),
+            keys: LiveKeys::new(config.clone()),
             fudge: config.tsig_fudge,
             journal: Journal::new(config.zones_dir.clone()),
             replay: Arc::new(ReplayCache::new(replay::CAPACITY, started)),
@@ -148,18 +149,28 @@ impl Dispatcher {
         }
     }
 
+    /// The keys of the configuration in effect.
+    pub(super) fn keyring(&self) -> Arc<(Arc<crate::config::Config>, Keyring)> {
+        self.keys.get(self.state.config())
+    }
+
     /// Number of configured TSIG keys.
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.keyring().1.len()
     }
 
     /// What to send back for `bytes`: every answer leaves through the TSIG
     /// layer ([`Out::seal`]), signed when the request verified.
     pub fn handle(self: &Arc<Self>, bytes: &[u8], peer: Peer) -> Handled {
+        let arrived = std::time::Instant::now();
         let sealed = catch_unwind(AssertUnwindSafe(|| match self.handle_inner(bytes, peer) {
             Step::Out(out) => Handled::Reply(out.seal()),
             Step::Update(p) => Handled::Update(p),
         }));
+        if let Ok(Handled::Reply(_)) = &sealed {
+            let metrics = self.state.metrics();
+            metrics.answered(proto(peer.transport), arrived.elapsed());
+        }
         match sealed {
             Ok(handled) => handled,
             Err(_) => {
@@ -178,7 +189,8 @@ impl Dispatcher {
         };
         let now = (self.clock)();
         let verified = catch_unwind(AssertUnwindSafe(|| {
-            tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge)
+            let keys = self.keyring();
+            tsig::verify_request(bytes, |n| keys.1.lookup(n), now, self.fudge)
         }));
         match verified {
             Ok(Ok(Some(v))) => Out::sign_one(msg, &Signing::new(&v, now, self.fudge)),
@@ -194,7 +206,8 @@ impl Dispatcher {
         let now = (self.clock)();
         let source = Source::new(peer.addr, peer.transport);
         // RFC 8945 §5.2: verify any TSIG over the bytes as received.
-        let verified = match tsig::verify_request(bytes, |n| self.keys.lookup(n), now, self.fudge) {
+        let keys = self.keyring();
+        let verified = match tsig::verify_request(bytes, |n| keys.1.lookup(n), now, self.fudge) {
             Ok(v) => v,
             Err(r) => {
                 // A source over its budget learns nothing more from its
@@ -211,6 +224,9 @@ impl Dispatcher {
                     return Step::Out(Out::Final(self.over_budget(bytes, peer)));
                 }
                 self.log_rejection(bytes, &r, peer, false);
+                if header.op() == opcode::UPDATE {
+                    self.count_rejected_update(bytes, &r);
+                }
                 return Step::Out(Out::Final(vec![reject(bytes, &r, now, self.fudge)]));
             }
         };
@@ -236,8 +252,31 @@ impl Dispatcher {
         }
     }
 
+    /// `zonewright_dns_updates_total` for an UPDATE whose TSIG failed: the
+    /// key only when it is one of ours (a client's made-up names must not
+    /// grow the label set), the zone not read.
+    fn count_rejected_update(&self, bytes: &[u8], r: &tsig::Rejection) {
+        let found = tsig::find(bytes).ok().flatten().map(|f| f.tsig);
+        let keys = self.keyring();
+        let ours = found.and_then(|t| keys.1.lookup(&t.key_name));
+        // Spelled as the key's writes are (`acme-key`, the git author).
+        let key = ours.map_or_else(
+            || "unknown".to_owned(),
+            |k| k.name.to_ascii().trim_end_matches('.').to_owned(),
+        );
+        let result = match r {
+            tsig::Rejection::BadKey => "BADKEY",
+            tsig::Rejection::BadSig => "BADSIG",
+            tsig::Rejection::BadTrunc => "BADTRUNC",
+            tsig::Rejection::BadTime { .. } => "BADTIME",
+            tsig::Rejection::Malformed(_) => "FORMERR",
+        };
+        self.state.metrics().update("", &key, result);
+    }
+
     /// REFUSED, unsigned, with a sampled log line.
     fn unsigned_update(&self, bytes: &[u8], peer: Peer) -> Step {
+        self.state.metrics().update("", "", "REFUSED");
         if self.reject_log.line(Noise::UnsignedUpdate) {
             info!(peer = %peer.addr, "unsigned UPDATE refused");
         }
@@ -269,7 +308,8 @@ impl Dispatcher {
         let found = tsig::find(bytes).ok().flatten().map(|f| f.tsig);
         let key_name = found.as_ref().map(|t| t.key_name.to_ascii());
         let algorithm = found.as_ref().map(|t| t.algorithm.to_ascii());
-        let ours = found.as_ref().and_then(|t| self.keys.lookup(&t.key_name));
+        let keys = self.keyring();
+        let ours = found.as_ref().and_then(|t| keys.1.lookup(&t.key_name));
         let kind = match (r, ours) {
             (tsig::Rejection::Malformed(_), _) => Noise::Malformed,
             (tsig::Rejection::BadKey, None) => Noise::UnknownKey,
@@ -317,12 +357,24 @@ impl Dispatcher {
         let max_udp = state.config().server.max_udp_payload;
         let reserve = signing.map_or(0, Signing::rr_len);
         match request {
+            Request::Query(q) if q.qclass == crate::response::CLASS_CH => {
+                let server = &state.config().server;
+                let limit = size_limit(&q, peer.transport, max_udp).saturating_sub(reserve);
+                let (id, version) = (server.identity.as_deref(), server.version.as_deref());
+                crate::response::chaos(&q, id, version, limit)
+                    .into_iter()
+                    .collect()
+            }
             Request::Query(q) => {
                 let zones = state.snapshot_for_query();
                 let mut a = answer(&zones, &q);
                 if let Some(fb) = &self.fallback {
                     crate::fallback::apply(&mut a, &q, &zones, fb);
                 }
+                let zone = a.zone.map(crate::rr::Name::to_ascii).unwrap_or_default();
+                let qtype = u16::from(q.qtype);
+                let metrics = state.metrics();
+                metrics.query(&zone, qtype, proto(peer.transport), a.rcode.code());
                 vec![encode_within(
                     &q,
                     &a,
@@ -331,7 +383,14 @@ impl Dispatcher {
                 )]
             }
             // RFC 5936 §4.2: AXFR is TCP only.
-            Request::Axfr(q) if peer.transport == Transport::Udp => refused(&q, max_udp),
+            Request::Axfr(q) if peer.transport == Transport::Udp => {
+                // The served origin, never the client's spelling of it.
+                let zones = state.snapshot_for_query();
+                let zone = zones.get(&q.qname).map(|z| z.origin().to_ascii());
+                let zone = zone.unwrap_or_default();
+                state.metrics().transfer(&zone, "axfr", "refused");
+                refused(&q, max_udp)
+            }
             Request::Axfr(q) => transfer(state, &q, peer, signing, None, reserve, &self.journal),
             Request::Ixfr(q, serial) => transfer(
                 state,
@@ -346,6 +405,13 @@ impl Dispatcher {
             // Taken by `handle_inner` (prepared or refused).
             Request::Update(_) | Request::Drop => Vec::new(),
         }
+    }
+}
+
+fn proto(t: Transport) -> Proto {
+    match t {
+        Transport::Udp => Proto::Udp,
+        Transport::Tcp => Proto::Tcp,
     }
 }
 
@@ -397,14 +463,19 @@ fn transfer(
     journal: &Journal,
 ) -> Vec<Vec<u8>> {
     let max_udp = state.config().server.max_udp_payload;
+    let kind = if ixfr.is_some() { "ixfr" } else { "axfr" };
+    let metrics = state.metrics();
     let zones = state.snapshot();
     let Some(zone) = zones.get(&q.qname) else {
+        metrics.transfer("", kind, "refused");
         return refused(q, max_udp);
     };
+    let label = zone.origin().to_ascii();
     let key = signing.map(|s| &s.key.name);
     if !state.may_transfer(zone.origin(), peer.addr.ip(), key) {
         // Signed by `query` when the request was: RFC 8945 §5.3.
         debug!(peer = %peer.addr, zone = %zone.origin(), "transfer refused by allow_transfer");
+        metrics.transfer(&label, kind, "refused");
         return refused(q, max_udp);
     }
     let soa_only = match ixfr {
@@ -412,6 +483,7 @@ fn transfer(
         Some(serial) => peer.transport == Transport::Udp || serial == Some(zone.serial()),
     };
     if soa_only {
+        metrics.transfer(&label, kind, "soa");
         let soa = zone.soa();
         let a = Answer {
             rcode: Rcode::NoError,
@@ -438,8 +510,10 @@ fn transfer(
             peer = %peer.addr, zone = %zone.origin(), from = serial, to = zone.serial(),
             messages = msgs.len(), "IXFR answered incrementally"
         );
+        metrics.transfer(&label, kind, "incremental");
         return msgs;
     }
+    metrics.transfer(&label, kind, "full");
     xfr::axfr_with_max(zone, q, xfr::MAX_MESSAGE - reserve)
 }
 

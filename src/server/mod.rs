@@ -69,6 +69,8 @@ pub struct Listeners {
     tcp: Vec<std::net::TcpListener>,
     /// The REST API's listener (`[rest] listen`), if any.
     rest: Option<std::net::TcpListener>,
+    /// The admin listener (`[admin] listen`), if any.
+    admin: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -81,6 +83,7 @@ impl Listeners {
             udp: Vec::new(),
             tcp: Vec::new(),
             rest: None,
+            admin: None,
         };
         for &addr in addrs {
             let (first, tcp) = bind_pair(addr)?;
@@ -102,6 +105,24 @@ impl Listeners {
             self.rest = Some(tcp_listener(addr)?);
         }
         Ok(self)
+    }
+
+    /// Also binds the admin listener on `addr` (`[admin] listen`).
+    pub fn with_admin(mut self, addr: Option<SocketAddr>) -> io::Result<Listeners> {
+        if let Some(addr) = addr {
+            self.admin = Some(tcp_listener(addr)?);
+        }
+        Ok(self)
+    }
+
+    /// Takes the admin listener out, for the admin server.
+    pub fn take_admin(&mut self) -> Option<std::net::TcpListener> {
+        self.admin.take()
+    }
+
+    /// The admin listener's bound address, if it has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Takes the REST API's listener out, for the REST server.

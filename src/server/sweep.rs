@@ -164,7 +164,7 @@ fn plan(state: &State, after: Duration, now: i64) -> Vec<(Name, Vec<Rr>)> {
     let txt = written(&repo, &txt);
     let cnames = written(&repo, &cnames);
     let mut out: BTreeMap<Name, Vec<Rr>> = BTreeMap::new();
-    for (zone, rr) in expire::stale(&txt, &cnames, &ConfigGrants(config), now, after) {
+    for (zone, rr) in expire::stale(&txt, &cnames, &ConfigGrants(&config), now, after) {
         out.entry(zone).or_default().push(rr);
     }
     out.into_iter().collect()

@@ -18,6 +18,7 @@
 //! ```
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -83,6 +84,37 @@ impl Keyring {
 
     pub fn lookup(&self, name: &Name) -> Option<&Key> {
         self.entry(name).map(|e| &e.key)
+    }
+}
+
+/// The keyring of the configuration in effect: rebuilt on the first
+/// request after a config reload (SIGHUP) put a new one in the state, so a
+/// key added there works at once and a key removed stops at once.
+pub struct LiveKeys {
+    current: arc_swap::ArcSwap<(Arc<crate::config::Config>, Keyring)>,
+}
+
+impl LiveKeys {
+    pub fn new(config: Arc<crate::config::Config>) -> LiveKeys {
+        let ring = Keyring::new(&config.keys);
+        LiveKeys {
+            current: arc_swap::ArcSwap::from_pointee((config, ring)),
+        }
+    }
+
+    /// The keyring for `config` (the state's, now).
+    pub fn get(
+        &self,
+        config: Arc<crate::config::Config>,
+    ) -> Arc<(Arc<crate::config::Config>, Keyring)> {
+        let now = self.current.load_full();
+        if Arc::ptr_eq(&now.0, &config) {
+            return now;
+        }
+        let ring = Keyring::new(&config.keys);
+        let fresh = Arc::new((config, ring));
+        self.current.store(fresh.clone());
+        fresh
     }
 }
 

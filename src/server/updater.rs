@@ -29,6 +29,7 @@ use super::dispatch::{Dispatcher, Step};
 use super::replay::{InFlight, Seen, Waiter, Window};
 use super::tsig_layer::{Out, Signing};
 use crate::edge::guard::Noise;
+use crate::metrics::rcode_label;
 use crate::rcode::Rcode;
 use crate::request::Malformed;
 use crate::response::error_for;
@@ -78,7 +79,8 @@ pub(super) fn prepare(
 ) -> Step {
     let signing = Signing::new(v, now, d.fudge);
     let answer = |rcode: Rcode| Step::Out(Out::sign_one(error_for(bytes, rcode), &signing));
-    let Some(entry) = d.keys.entry(&v.key.name) else {
+    let keys = d.keyring();
+    let Some(entry) = keys.1.entry(&v.key.name) else {
         // verify_request found the key here a moment ago.
         return answer(Rcode::ServFail);
     };
@@ -122,16 +124,24 @@ pub(super) fn prepare(
                 };
                 warn!(%key, %client, "UPDATE refused: {why}; the client should sign it again");
             }
+            d.state.metrics().update("", &key, "REFUSED");
             return answer(Rcode::Refused);
         }
         Seen::Full => {
             warn!(%key, %client, "UPDATE refused: this key's replay cache is full of requests in flight");
+            d.state.metrics().update("", &key, "REFUSED");
             return answer(Rcode::Refused);
         }
     };
     // From here every answer is the request's answer for good: it goes into
     // the replay cache, so a copy sent later (a replay of a request refused
     // for the rate limit, say) gets the same answer and is never applied.
+    // The zone as served (never the client's spelling), "" if not served.
+    let zone_label = decoded
+        .as_ref()
+        .ok()
+        .and_then(|r| zone_label(&d.state, &r.zone))
+        .unwrap_or_default();
     match check(d, decoded, entry, &key, client) {
         Ok(request) => Step::Update(PendingUpdate {
             kind: Kind::Write(Box::new(Write {
@@ -144,12 +154,22 @@ pub(super) fn prepare(
                 template: error_for(bytes, Rcode::NoError),
             })),
         }),
-        Err(code) => Step::Out(Out::sign(
-            vec![error_for(bytes, code)],
-            signing,
-            Some(in_flight),
-        )),
+        Err(code) => {
+            let metrics = d.state.metrics();
+            metrics.update(&zone_label, &key, rcode_label(code.code()));
+            Step::Out(Out::sign(
+                vec![error_for(bytes, code)],
+                signing,
+                Some(in_flight),
+            ))
+        }
     }
+}
+
+/// The served zone's origin as text, if `zone` is served.
+fn zone_label(state: &crate::served::State, zone: &crate::rr::Name) -> Option<String> {
+    let zones = state.snapshot_for_query();
+    zones.get(zone).map(|z| z.origin().to_ascii())
 }
 
 /// Rate limit, decoding, zone, grants and RDATA: the request to write, or
@@ -299,6 +319,9 @@ impl Write {
                 (Rcode::ServFail, "SERVFAIL: write task failed".to_string())
             }
         };
+        let label = zone_label(&dispatcher.state, &zone).unwrap_or_default();
+        let metrics = dispatcher.state.metrics();
+        metrics.update(&label, &actor, rcode_label(code.code()));
         if code == Rcode::ServFail {
             warn!(key = %actor, %client, zone = %zone, outcome = %outcome, "UPDATE");
         } else {

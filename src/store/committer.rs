@@ -473,6 +473,26 @@ impl Committer {
         }
     }
 
+    /// Commits made and commits refused since start, and why git refuses
+    /// commits now (`None` while it takes them, as far as the last commit
+    /// or check saw).
+    pub fn stats(&self) -> (u64, u64, Option<String>) {
+        let h = &self.health;
+        let why = h.unusable.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let why = why.or_else(|| {
+            blocked
+                .iter()
+                .next()
+                .map(|(z, b)| format!("a commit to {z} failed ({}); not rolled back yet", b.reason))
+        });
+        (
+            h.made.load(Ordering::Relaxed),
+            h.refused.load(Ordering::Relaxed),
+            why,
+        )
+    }
+
     /// The failed batches of `zone` not yet rolled back, if any. Complete
     /// only after a [`Committer::barrier`] (batches queued earlier may
     /// still fail).
@@ -731,6 +751,9 @@ fn recv_idle(rx: &mpsc::Receiver<Msg>) -> Result<Msg, Idle> {
 struct Health {
     /// Why commits are refused now; `None` while the repository is usable.
     unusable: Mutex<Option<String>>,
+    /// Commits made and commits git refused, since start (metrics).
+    made: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
 }
 
 impl Health {
@@ -822,8 +845,16 @@ fn commit_logged(
     unindexed: &mut Unindexed,
     health: &Health,
 ) -> Result<Option<String>, String> {
-    health.check(repo)?;
+    if let Err(e) = health.check(repo) {
+        health.refused.fetch_add(1, Ordering::Relaxed);
+        return Err(e);
+    }
     let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
+    let counter = match &made {
+        Ok(Ok(_)) => &health.made,
+        _ => &health.refused,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     match made {
         Ok(Ok((id, entries))) => {
             unindexed.add(entries);

@@ -72,6 +72,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::git::{self, Identity};
 use crate::loader::{self, Loaded, ZoneSource};
+use crate::metrics::Phase;
 use crate::rcode::Rcode;
 use crate::rr::{ChangeSet, Name};
 use crate::serial::{Policy, Serial};
@@ -116,7 +117,7 @@ pub enum WriteOutcome {
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum WriteError {
     /// The request's own outcome (prerequisite failed, FORMERR, ...).
-    #[error("rejected with rcode {0:?}")]
+    #[error("rejected: {reason} ({code})", reason = rejection_reason(*.0), code = .0)]
     Rejected(Rcode),
     /// No such zone is served (or its file is broken and not served).
     #[error("zone {0} is not served")]
@@ -127,6 +128,22 @@ pub enum WriteError {
     /// The file kept changing under us, or the disk write failed.
     #[error("{0}")]
     Failed(String),
+}
+
+/// What an UPDATE RCODE says about the request, in words (RFC 2136 §2.2).
+fn rejection_reason(rcode: Rcode) -> &'static str {
+    match rcode {
+        Rcode::FormErr => "the request is malformed",
+        Rcode::NxDomain => "a name the prerequisites say must exist does not",
+        Rcode::YxDomain => "a name the prerequisites say must not exist does",
+        Rcode::NxRrset => "an RRset the prerequisites say must exist does not",
+        Rcode::YxRrset => "an RRset the prerequisites say must not exist does",
+        Rcode::NotAuth => "this server is not authoritative for the zone",
+        Rcode::NotZone => "a name in the request is outside the zone",
+        Rcode::Refused => "refused by policy (grants, limits, or a record the server keeps)",
+        Rcode::ServFail => "the server could not carry it out",
+        _ => "refused",
+    }
 }
 
 impl WriteError {
@@ -294,7 +311,7 @@ struct Inner {
 impl Store {
     /// A store with the settings of the state's config.
     pub fn new(state: Arc<State>) -> Store {
-        let settings = Settings::from_config(state.config());
+        let settings = Settings::from_config(&state.config());
         Store::with_settings(state, settings)
     }
 
@@ -384,6 +401,7 @@ impl Store {
     /// durable on disk.
     pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome, WriteError> {
         let zone = req.zone.clone();
+        let via = req.via;
         let queue = self.zone_queue(&zone);
         let (reply, mut answer) = tokio::sync::oneshot::channel();
         queue.push(Queued { req, reply });
@@ -392,11 +410,13 @@ impl Store {
                 "internal error in the write path".into(),
             )))
         };
+        let queued = Instant::now();
         let early = {
             // Group commit: whoever holds the zone's turn takes every write
             // queued behind it (same writer), so N concurrent writes cost one
             // fsync and one commit instead of N.
             let _turn = queue.turn.lock().await;
+            self.inner.phase(Phase::Queue, queued);
             // Answered by an earlier turn's batch: pass the turn on, so the
             // writes arriving meanwhile pile up for one batch, not one each.
             // Otherwise write batches from the head of the queue (in arrival
@@ -430,7 +450,57 @@ impl Store {
             Some(r) => r,
             None => answer.await.unwrap_or_else(|_| internal()),
         };
-        self.settle(zone, reply).await
+        let outcome = self.settle(zone.clone(), reply).await;
+        if let Ok(WriteOutcome::Written { new_serial, .. }) = &outcome
+            && (via == "rfc2136" || via == "rest")
+        {
+            self.confirm(&zone, *new_serial).await;
+        }
+        outcome
+    }
+
+    /// Propagation-confirmed writes (`[[zone]] confirm = N`): waits until
+    /// N of the zone's NOTIFY targets serve `serial`, or `confirm_timeout`.
+    /// Either way the write stands (it is durable and committed): a
+    /// timeout is a WARN and a metric, and the answer is still NOERROR.
+    async fn confirm(&self, zone: &Name, serial: u32) {
+        let config = self.inner.state.config();
+        let Some(z) = config.zones.iter().find(|z| &z.name == zone) else {
+            return;
+        };
+        if z.confirm == 0 {
+            return;
+        }
+        let Some(notifier) = self.inner.notifier.get() else {
+            return;
+        };
+        let started = Instant::now();
+        if notifier
+            .confirmed(zone, serial, z.confirm, z.confirm_timeout)
+            .await
+        {
+            tracing::debug!(
+                zone = %zone, serial, took_ms = started.elapsed().as_millis(),
+                "{} secondaries serve the write", z.confirm
+            );
+            return;
+        }
+        let behind: Vec<String> = notifier
+            .secondaries(zone)
+            .into_iter()
+            .map(|s| match (s.serial, s.error) {
+                (_, Some(e)) => format!("{} ({e})", s.target),
+                (Some(have), None) => format!("{} (serves {have})", s.target),
+                (None, None) => format!("{} (not asked yet)", s.target),
+            })
+            .collect();
+        warn!(
+            zone = %zone, serial,
+            "answered after confirm_timeout ({:?}): fewer than {} secondaries serve serial {serial}; \
+             secondaries: {}",
+            z.confirm_timeout, z.confirm, behind.join(", ")
+        );
+        self.inner.state.metrics().confirm_timeout(&zone.to_ascii());
     }
 
     /// The final answer to a write: after its batch's commit, if written.
@@ -448,7 +518,10 @@ impl Store {
                 Reply::AfterCommit { .. } => Err(WriteError::Failed("unreachable".into())),
             };
         };
-        match commit.wait(self.inner.settings.commit_timeout).await {
+        let waited = Instant::now();
+        let outcome = commit.wait(self.inner.settings.commit_timeout).await;
+        self.inner.phase(Phase::Commit, waited);
+        match outcome {
             committer::Outcome::Committed(commit) => Ok(WriteOutcome::Written {
                 old_serial,
                 new_serial,
@@ -509,7 +582,7 @@ impl Inner {
             }
             wait_for_writers(&served)?;
             info!(zone = %zone, "zone file changed on disk; reloading before the write");
-            let rules = loader::FileRules::new(self.state.config());
+            let rules = loader::FileRules::new(&self.state.config());
             let saved = loader::load_zone_guarded(&source, &rules).map_err(|f| {
                 let first = f
                     .problems
@@ -742,7 +815,7 @@ impl Inner {
             }
             None => Vec::new(),
         };
-        let rules = loader::FileRules::new(self.state.config());
+        let rules = loader::FileRules::new(&self.state.config());
         let includes = loader::FsIncludes::new(&rules);
         let name = source.path.display().to_string();
         let records = |text: &str| -> Option<Vec<crate::rr::Rr>> {
@@ -828,6 +901,11 @@ impl Inner {
     /// before it left it (so each gets its own prerequisites and answer),
     /// then records all that changed as one edit, one serial step and one
     /// commit. Returns one result per write.
+    /// `zonewright_write_duration_seconds{phase}`: the time since `since`.
+    fn phase(&self, phase: Phase, since: Instant) {
+        self.state.metrics().write_phase(phase, since.elapsed());
+    }
+
     fn write_many(&self, reqs: &[&WriteRequest]) -> Vec<Reply> {
         let Some(first) = reqs.first() else {
             return Vec::new();
@@ -984,6 +1062,11 @@ impl Inner {
         let Some(first) = reqs.first() else {
             return Attempt::Done(Vec::new());
         };
+        let mut step = Instant::now();
+        let mut lap = |phase| {
+            self.phase(phase, step);
+            step = Instant::now();
+        };
         let (source, loaded) = match self.fresh(&first.zone) {
             Ok(f) => f,
             Err(e) => {
@@ -991,6 +1074,7 @@ impl Inner {
             }
         };
         let (results, merged) = self.compute(reqs, &loaded);
+        lap(Phase::Compute);
         let finish = |results: Results, pending: Reply| {
             Attempt::Done(
                 results
@@ -1007,6 +1091,7 @@ impl Inner {
             Ok(e) => e,
             Err(e) => return fail(results, e),
         };
+        lap(Phase::Edit);
         // Write and fsync the new versions beside the old ones first...
         let mut prepared = Vec::with_capacity(edited.rendered.files.len());
         for (file, text) in &edited.rendered.files {
@@ -1018,6 +1103,7 @@ impl Inner {
                 }
             }
         }
+        lap(Phase::Write);
         let (old, new) = (edited.old, edited.new);
         let soa = edited.zone.soa().clone();
         let (rendered, changes) = (edited.rendered, edited.changes);
@@ -1047,6 +1133,7 @@ impl Inner {
                 return fail(results, e);
             }
         };
+        lap(Phase::Install);
         let commit = self.submit(reqs, &results, changes, (old, new), rendered, stats);
         // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
         // more RRs in which slave servers may be interested"): sent once
@@ -1359,7 +1446,7 @@ impl Inner {
         if text.as_deref() == Some(head.as_str()) {
             return Ok(false);
         }
-        let rules = loader::FileRules::new(self.state.config());
+        let rules = loader::FileRules::new(&self.state.config());
         let includes = loader::FsIncludes::new(&rules);
         let name = source.path.display().to_string();
         let Ok(document) = crate::zonefile::Document::parse(&name, &head, zone, &includes) else {

@@ -71,6 +71,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The REST API's address when the config has `[rest]`.
     pub rest_addr: Option<SocketAddr>,
+    /// The admin listener's address when the config has `[admin]`.
+    pub admin_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -133,8 +135,10 @@ impl TestServer {
         let config = Config::load(&path).unwrap();
         let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
             .and_then(|l| l.with_rest(config.rest.as_ref().map(|r| r.listen)))
+            .and_then(|l| l.with_admin(config.admin.as_ref().map(|a| a.listen)))
             .unwrap();
         let rest_addr = listeners.rest_addr();
+        let admin_addr = listeners.admin_addr();
         let addr = listeners.local_addrs()[0];
         let state = Arc::new(State::new(Arc::new(config)));
         state.reload();
@@ -162,6 +166,7 @@ impl TestServer {
             dir,
             addr,
             rest_addr,
+            admin_addr,
             stop: Some(tx),
             thread: Some(thread),
         }

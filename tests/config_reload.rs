@@ -1,0 +1,225 @@
+//! SIGHUP re-reads the config of the running binary: a `[[key]]` added
+//! works at once, an invalid config is refused (each problem logged with
+//! its line) while the running one keeps serving, and a setting that needs
+//! a restart is named. The real binary on 127.0.0.1; every wait bounded;
+//! the server is stopped by its PID.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::wire::{self, now, signed};
+use common::*;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use zonewright::tsig::{Algorithm, Key};
+
+/// base64 of 32 bytes of 0x11 and of 0x22.
+const OLD_SECRET: &str = "ERERERERERERERERERERERERERERERERERERERERERE=";
+const NEW_SECRET: &str = "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=";
+
+fn hmac(name: &str, byte: u8) -> Key {
+    Key::new(
+        hickory_proto::rr::Name::from_ascii(name).unwrap(),
+        Algorithm::HmacSha256,
+        vec![byte; 32],
+    )
+}
+
+fn key_toml(name: &str, secret: &str) -> String {
+    format!(
+        "[[key]]\nname = \"{name}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{secret}\"\n\
+         grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n"
+    )
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn hangup(&self) {
+        let st = std::process::Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn update(&self, id: u16, k: &Key) -> Option<ResponseCode> {
+        let msg = wire::update(
+            id,
+            "example.com",
+            None,
+            "_acme-challenge.example.com",
+            1,
+            Some("t"),
+        );
+        let (bytes, _) = signed(&msg, k, now());
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        sock.send_to(&bytes, self.addr).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = sock.recv(&mut buf).ok()?;
+        Message::from_vec(&buf[..n]).ok().map(|m| rcode(&m))
+    }
+
+    /// Polls (every 100 ms, at most `secs`) until `f` holds.
+    fn until(&self, secs: u64, mut f: impl FnMut(&Running) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if f(self) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn start(dir: &Path, config: &str) -> Running {
+    let zones = dir.join("zones");
+    std::fs::create_dir_all(&zones).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &simple_zone("example.com", 1, "192.0.2.80"),
+    );
+    for _ in 0..5 {
+        let port = {
+            let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let text = config.replace("PORT", &port.to_string());
+        std::fs::write(dir.join("zonewright.toml"), text).unwrap();
+        let log = dir.join(format!("server-{port}.log"));
+        let child = serve_command(&dir.join("zonewright.toml"), &log)
+            .arg("--init")
+            .spawn()
+            .unwrap();
+        let mut r = Running {
+            child,
+            addr: (Ipv4Addr::LOCALHOST, port).into(),
+            log,
+        };
+        let up = r.until(15, |r| {
+            udp_at(r.addr, &query("example.com.", RecordType::SOA)).is_some()
+        });
+        if up {
+            return r;
+        }
+        if r.child.try_wait().unwrap().is_none() {
+            panic!("not answering after 15 s: {}", r.log());
+        }
+        // The port was taken meanwhile: another try.
+    }
+    panic!("no free port in 5 tries");
+}
+
+fn udp_at(addr: SocketAddr, q: &Message) -> Option<Message> {
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .ok()?;
+    sock.send_to(&q.to_vec().ok()?, addr).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let n = sock.recv(&mut buf).ok()?;
+    Message::from_vec(&buf[..n]).ok()
+}
+
+#[test]
+fn sighup_adds_a_key_refuses_a_bad_config_and_names_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!(
+        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+        key_toml("old-key", OLD_SECRET)
+    );
+    let r = start(dir.path(), &base);
+    let (old, new) = (hmac("old-key.", 0x11), hmac("new-key.", 0x22));
+    assert_eq!(r.update(1, &old), Some(ResponseCode::NoError));
+    assert_eq!(
+        r.update(2, &new),
+        Some(ResponseCode::NotAuth),
+        "unknown key: BADKEY"
+    );
+
+    // A key added to the config works after SIGHUP, without a restart.
+    let path = dir.path().join("zonewright.toml");
+    let running = std::fs::read_to_string(&path).unwrap();
+    let with_new = format!("{running}{}", key_toml("new-key", NEW_SECRET));
+    std::fs::write(&path, &with_new).unwrap();
+    r.hangup();
+    let mut id = 10;
+    assert!(
+        r.until(10, |r| {
+            id += 1;
+            r.update(id, &new) == Some(ResponseCode::NoError)
+        }),
+        "the new key never worked: {}",
+        r.log()
+    );
+    assert!(r.log().contains("config reloaded from"), "{}", r.log());
+
+    // An invalid config is refused, line and key named; both keys go on.
+    std::fs::write(
+        &path,
+        format!("{with_new}[[key]]\nname = \"broken\"\nalgorithm = \"hmac-md4\"\n"),
+    )
+    .unwrap();
+    r.hangup();
+    assert!(
+        r.until(10, |r| r.log().contains("config not reloaded")),
+        "{}",
+        r.log()
+    );
+    let log = r.log();
+    let lines = with_new.lines().count();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("config not reloaded") && l.contains(&format!(":{}:", lines + 3))),
+        "the problem's line ({}) is named: {log}",
+        lines + 3
+    );
+    assert_eq!(r.update(50, &new), Some(ResponseCode::NoError));
+    assert_eq!(r.update(51, &old), Some(ResponseCode::NoError));
+
+    // A key removed stops working; a changed listen address is named as
+    // needing a restart, and the server keeps its port.
+    let other_port = r.addr.port().wrapping_add(1);
+    let moved = running.replace(
+        &format!("127.0.0.1:{}", r.addr.port()),
+        &format!("127.0.0.1:{other_port}"),
+    );
+    std::fs::write(&path, moved).unwrap();
+    r.hangup();
+    assert!(
+        r.until(10, |r| {
+            id += 1;
+            r.update(id, &new) == Some(ResponseCode::NotAuth)
+        }),
+        "the removed key still works: {}",
+        r.log()
+    );
+    assert!(
+        r.log().contains("listen changed in") && r.log().contains("next restart"),
+        "{}",
+        r.log()
+    );
+    assert_eq!(r.update(70, &old), Some(ResponseCode::NoError));
+}
