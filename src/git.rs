@@ -54,7 +54,7 @@ pub const IGNORE: &str = ".*.lock\n.zonewright-*.tmp\n";
 /// `dir` is not one. (Never a parent's repository: a zones directory inside
 /// some other checkout gets its own history.) A new repository gets a
 /// `.gitignore` for the store's lock and temp files, committed by
-/// `committer`.
+/// `committer` (or, when the folder has one already, that one).
 pub fn open_or_init(dir: &Path, committer: &Identity) -> Result<Repository, GitError> {
     if let Ok(repo) = Repository::open(dir)
         && repo.workdir().is_some_and(|w| same_dir(w, dir))
@@ -64,7 +64,20 @@ pub fn open_or_init(dir: &Path, committer: &Identity) -> Result<Repository, GitE
     }
     let repo = Repository::init(dir).map_err(wrap(dir))?;
     let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
+    if ignore.is_file() {
+        // The folder's own .gitignore (zones.example has one, keeping the
+        // config and its secrets out): the first commit, so `git status`
+        // is clean; our lock files go to .git/info/exclude if it does not
+        // cover them.
+        commit_file(
+            &repo,
+            &ignore,
+            committer,
+            committer,
+            "Track the zones folder's .gitignore\n",
+        )?;
+        exclude_our_files(&repo);
+    } else if !ignore.exists() {
         std::fs::write(&ignore, IGNORE).map_err(|e| GitError::Git {
             repo: dir.to_path_buf(),
             source: git2::Error::from_str(&format!("cannot write .gitignore: {e}")),
@@ -1030,6 +1043,27 @@ mod tests {
             "",
             "nothing staged or lost"
         );
+    }
+
+    #[test]
+    fn a_new_repository_commits_the_folders_own_gitignore() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(".gitignore"), "zonewright.toml\n").expect("ignore");
+        std::fs::write(dir.path().join("zonewright.toml"), "secret").expect("config");
+        std::fs::write(dir.path().join(".example.com.zone.lock"), "").expect("lock");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let ignore = dir.path().join(".gitignore");
+        assert!(!is_dirty(&repo, &ignore).expect("status"), "committed");
+        assert_eq!(
+            std::fs::read_to_string(&ignore).expect("read"),
+            "zonewright.toml\n",
+            "kept as the user wrote it"
+        );
+        let config = dir.path().join("zonewright.toml");
+        assert!(repo.status_should_ignore(&config).expect("ignored?"));
+        // Our lock files are ignored too, through .git/info/exclude.
+        let lock = Path::new(".example.com.zone.lock");
+        assert!(repo.status_should_ignore(lock).expect("ignored?"));
     }
 
     #[test]
