@@ -184,7 +184,7 @@ pub fn answer<'a>(zones: &'a ZoneSet, query: &'a Query) -> Answer<'a> {
         }
     }
     ans.authoritative = true;
-    ans.zone = Some(zone.origin());
+    ans.zone = Some(zone.label());
     resolve(zones, zone, query, key, &mut ans);
     ans
 }

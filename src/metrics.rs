@@ -21,10 +21,10 @@
 //! servers in one process read each server's own counts.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -85,16 +85,26 @@ pub enum NotifyEvent {
     Failed,
 }
 
+/// A label value shared rather than copied (a zone's name, per query).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Shared(Arc<str>);
+
+impl EncodeLabelValue for Shared {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&&*self.0, encoder)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueryLabels {
-    zone: String,
+    zone: Shared,
     r#type: &'static str,
     proto: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RcodeLabels {
-    zone: String,
+    zone: Shared,
     rcode: &'static str,
 }
 
@@ -194,6 +204,8 @@ pub struct Metrics {
     git_usable: Gauge,
     /// One scrape at a time (the gauges are rebuilt for each).
     scrape: Mutex<()>,
+    /// The `zone` label of queries outside every served zone: "".
+    no_zone: Arc<str>,
 }
 
 impl Default for Metrics {
@@ -225,6 +237,7 @@ impl Metrics {
             git_failures: Counter::default(),
             git_usable: Gauge::default(),
             scrape: Mutex::new(()),
+            no_zone: Arc::from(""),
         };
         m.register();
         m
@@ -328,17 +341,18 @@ impl Metrics {
 
     /// One query answered: `zone` is the served zone it fell in ("" for
     /// none), `qtype` its type.
-    pub fn query(&self, zone: &str, qtype: u16, proto: Proto, rcode: u16) {
+    pub fn query(&self, zone: Option<&Arc<str>>, qtype: u16, proto: Proto, rcode: u16) {
+        let zone = Shared(zone.cloned().unwrap_or_else(|| self.no_zone.clone()));
         self.dns_requests
             .get_or_create(&QueryLabels {
-                zone: zone.to_owned(),
+                zone: zone.clone(),
                 r#type: type_label(qtype),
                 proto: proto.label(),
             })
             .inc();
         self.dns_responses
             .get_or_create(&RcodeLabels {
-                zone: zone.to_owned(),
+                zone,
                 rcode: rcode_label(rcode),
             })
             .inc();
@@ -529,8 +543,8 @@ mod tests {
     #[test]
     fn families_appear_once_counted_and_labels_stay_bounded() {
         let m = Metrics::new();
-        m.query("example.com.", 1, Proto::Udp, 0);
-        m.query("", 65_000, Proto::Tcp, 5);
+        m.query(Some(&Arc::from("example.com.")), 1, Proto::Udp, 0);
+        m.query(None, 65_000, Proto::Tcp, 5);
         m.update("example.com.", "acme-key", "NOERROR");
         m.notify("example.com.", "127.0.0.1:5300", NotifyEvent::Sent);
         let text = m.encode(&Gauges {

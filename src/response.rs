@@ -46,9 +46,9 @@ pub struct Answer<'a> {
     pub answer: Vec<Rec<'a>>,
     pub authority: Vec<Rec<'a>>,
     pub additional: Vec<Rec<'a>>,
-    /// The served zone the question fell in, if any (for the metrics;
-    /// not encoded).
-    pub zone: Option<&'a Name>,
+    /// The served zone the question fell in, as text, if any (for the
+    /// metrics; not encoded).
+    pub zone: Option<&'a std::sync::Arc<str>>,
 }
 
 /// Size of an OPT RR without options.

@@ -344,6 +344,8 @@ pub enum Lookup<'z> {
 #[derive(Debug)]
 pub struct Zone {
     origin: Name,
+    /// The origin as text, shared (the metrics' `zone` label).
+    label: Arc<str>,
     origin_labels: usize,
     origin_key: Box<[u8]>,
     soa: Rr,
@@ -714,6 +716,7 @@ impl Zone {
         // MINIMUM field of the SOA record and the TTL of the SOA itself".
         negative_soa.ttl = soa.ttl.min(timers.minimum);
         Zone {
+            label: origin.to_ascii().into(),
             origin_labels: origin_key.labels(),
             origin_key: origin_key.as_bytes().into(),
             origin,
@@ -729,6 +732,11 @@ impl Zone {
 
     pub fn origin(&self) -> &Name {
         &self.origin
+    }
+
+    /// The origin as text (`example.com.`), cheap to clone.
+    pub fn label(&self) -> &Arc<str> {
+        &self.label
     }
 
     /// The apex SOA record.

@@ -371,10 +371,9 @@ impl Dispatcher {
                 if let Some(fb) = &self.fallback {
                     crate::fallback::apply(&mut a, &q, &zones, fb);
                 }
-                let zone = a.zone.map(crate::rr::Name::to_ascii).unwrap_or_default();
                 let qtype = u16::from(q.qtype);
                 let metrics = state.metrics();
-                metrics.query(&zone, qtype, proto(peer.transport), a.rcode.code());
+                metrics.query(a.zone, qtype, proto(peer.transport), a.rcode.code());
                 vec![encode_within(
                     &q,
                     &a,
