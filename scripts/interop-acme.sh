@@ -76,6 +76,8 @@ ZW_TAG=interop-acme
 ZW_PY=$PY
 # shellcheck source=scripts/lib/common.sh
 source "$root/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/pebble.sh
+source "$root/scripts/lib/pebble.sh"
 need() { zw_need "$@"; }
 need pebble pebble
 need certbot certbot
@@ -116,15 +118,7 @@ read -r P A M <<<"$(zw_free_ports 3)"   # zonewright, pebble ACME, pebble manage
 
 # --- the throw-away CA for pebble's HTTPS -----------------------------------
 echo "== throw-away CA and a 127.0.0.1 certificate for pebble's HTTPS (openssl)"
-mkdir -p "$tmp/tls"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=zonewright interop CA" \
-    -keyout "$tmp/tls/ca.key" -out "$tmp/tls/ca.pem" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$tmp/tls/pebble.key" -out "$tmp/tls/pebble.csr" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tmp/tls/ext"
-openssl x509 -req -in "$tmp/tls/pebble.csr" -CA "$tmp/tls/ca.pem" -CAkey "$tmp/tls/ca.key" \
-    -CAcreateserial -days 1 -extfile "$tmp/tls/ext" -out "$tmp/tls/pebble.pem" >/dev/null 2>&1
+zw_pebble_tls "$tmp/tls"
 
 # --- zonewright ---------------------------------------------------------------
 if [[ -z $binary ]]; then

@@ -128,7 +128,12 @@ pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) ->
     w.question(zone, u16::from(RecordType::SOA), 1);
     let mut w = w.answer();
     w.record(&soa.name, RecordType::SOA, soa.ttl, soa.rdata.as_bytes());
-    let mut msg = w.finish();
+    signed(w.finish(), key)
+}
+
+/// `msg` with a TSIG RR signed by `key` at its time with its fudge, when
+/// a key is given (RFC 8945 §4).
+fn signed(mut msg: Vec<u8>, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
     if let Some((key, now, fudge)) = key {
         let p = SignParams {
             time: now,
@@ -309,17 +314,7 @@ impl Retry {
 pub fn soa_query(zone: &Name, id: u16, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
     let mut w = MessageWriter::new(id, 0, 65535);
     w.question(zone, u16::from(RecordType::SOA), 1);
-    let mut msg = w.finish();
-    if let Some((key, now, fudge)) = key {
-        let p = SignParams {
-            time: now,
-            fudge,
-            error: Rcode::NoError.code(),
-            other: &[],
-        };
-        tsig::sign(&mut msg, key, Context::Request, p);
-    }
-    msg
+    signed(w.finish(), key)
 }
 
 /// What a secondary's answer to [`soa_query`] `id` for `zone` says.
