@@ -218,34 +218,11 @@ echo "== zonewright on 127.0.0.1:$P ($binary)"
 # its directory answers (at most ~10 s). No random 0-15 s sleep before
 # validating; no rejected nonces (clients retry them, but it costs time).
 start_pebble() {
-    local name=$1 a=$2 m=$3 dns=$4 up=0 _
-    cat >"$tmp/$name.json" <<JSON
-{
-  "pebble": {
-    "listenAddress": "127.0.0.1:$a",
-    "managementListenAddress": "127.0.0.1:$m",
-    "certificate": "$tmp/tls/pebble.pem",
-    "privateKey": "$tmp/tls/pebble.key",
-    "httpPort": 5002,
-    "tlsPort": 5001,
-    "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
-  }
-}
-JSON
-    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config "$tmp/$name.json" \
-        -dnsserver "$dns" >>"$tmp/$name.log" 2>&1 &
-    pid[$name]=$!
-    for _ in $(seq 100); do
-        kill -0 "${pid[$name]}" 2>/dev/null || break
-        if curl_ca -o /dev/null "https://127.0.0.1:$a/dir" 2>/dev/null; then up=1; break; fi
-        sleep 0.1
-    done
-    if (( ! up )); then
-        echo "interop-acme: $name does not answer https://127.0.0.1:$a/dir" >&2
-        zw_log_tail "$name" "$tmp/$name.log"
-        return 1
-    fi
+    local name=$1 a=$2 m=$3 dns=$4 started=0
+    zw_pebble_start "$tmp/tls" "$a" "$m" "$dns" && started=1
+    # Stopped by the cleanup, whether it came up or not.
+    [[ -n ${ZW_PEBBLE_PID:-} ]] && pid[$name]=$ZW_PEBBLE_PID
+    (( started )) || return 1
     # Pebble makes a new root and intermediate at each start.
     curl_ca -o "$tmp/$name-root.pem" "https://127.0.0.1:$m/roots/0" &&
         curl_ca -o "$tmp/$name-intermediate.pem" "https://127.0.0.1:$m/intermediates/0" || return 1
@@ -441,7 +418,7 @@ if (( ${#failures[@]} )); then
     echo "FAILED:"
     printf '   %s\n' "${failures[@]}"
     zw_log_tail zonewright "$tmp/zw/zonewright.log"
-    zw_log_tail pebble "$tmp/pebble.log"
+    zw_log_tail pebble "$tmp/tls/pebble.log"
     exit 1
 fi
 echo "OK: every client got its certificate or its records through zonewright, and left nothing behind"
