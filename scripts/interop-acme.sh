@@ -22,7 +22,12 @@
 #      it with dig, delete it;
 #   5. scripts/lib/acme_libdns.py: libdns/rfc2136's pattern (what Caddy
 #      sends): TCP UPDATE delete-RRset + add, signed AXFR read-back, delete
-#      of the one value, AXFR again.
+#      of the one value, AXFR again;
+#   6. confirm: pebble asks a BIND secondary (fed by NOTIFY + IXFR) instead
+#      of zonewright; certbot (--dns-rfc2136-propagation-seconds 1) and lego
+#      (no propagation wait) get 5 certificates each with `[[zone]] confirm
+#      = 1` (switched by SIGHUP), and the same runs with confirm = 0 are
+#      counted (a write answered before the secondary has it can fail).
 # After each: the certificate (1-3) exists and `openssl verify`s against
 # pebble's root and intermediate (fetched from its management port); no
 # _acme-challenge TXT is left (dig, and a signed AXFR of both zones); git
@@ -30,24 +35,24 @@
 # byte-identical to before except the SOA serial line. The time each step
 # took is printed, then a summary. Exit 1 on any failure, 2 on usage.
 #
-# Usage: scripts/interop-acme.sh [-b BINARY] [--only certbot,lego,cname,nsupdate,libdns]
+# Usage: scripts/interop-acme.sh [-b BINARY] [--only certbot,lego,cname,nsupdate,libdns,confirm]
 #          [--keep-logs DIR]
 #   -b BINARY        use this zonewright binary instead of building one
 #                    (cargo build --release --locked)
-#   --only LIST      run only these steps (default: all five)
+#   --only LIST      run only these steps (default: all six)
 #   --keep-logs DIR  copy configs, logs and zone files into DIR before the
 #                    temp dir is removed
 #
 # Needs (installs nothing): pebble, certbot with python3-certbot-dns-rfc2136,
 # lego, openssl, curl, dig, nsupdate, git, /usr/bin/python3 with dnspython,
-# and cargo unless -b.
+# named (step 6) and cargo unless -b.
 set -euo pipefail
 
 binary=
-only=certbot,lego,cname,nsupdate,libdns
+only=certbot,lego,cname,nsupdate,libdns,confirm
 keep=
 usage() {
-    echo "usage: $0 [-b BINARY] [--only certbot,lego,cname,nsupdate,libdns] [--keep-logs DIR]" >&2
+    echo "usage: $0 [-b BINARY] [--only certbot,lego,cname,nsupdate,libdns,confirm] [--keep-logs DIR]" >&2
     exit 2
 }
 while (( $# )); do
@@ -61,7 +66,7 @@ while (( $# )); do
 done
 IFS=, read -r -a steps <<<"$only"
 for s in "${steps[@]}"; do
-    case $s in certbot|lego|cname|nsupdate|libdns) ;; *) usage ;; esac
+    case $s in certbot|lego|cname|nsupdate|libdns|confirm) ;; *) usage ;; esac
 done
 (( ${#steps[@]} > 0 )) || usage
 wants() { [[ ,$only, == *,$1,* ]]; }
@@ -403,6 +408,94 @@ if wants libdns; then
     fi
     no_challenges libdns
     audit libdns 1
+fi
+
+# --- 6. propagation-confirmed writes, the CA asking a BIND secondary -------------------
+# The CA resolves through a secondary, as a real CA's resolvers reach the
+# public (secondary) servers: pebble's -dnsserver is a BIND secondary of
+# example.test, fed by zonewright's NOTIFY + IXFR. With `confirm = 1`
+# zonewright answers each UPDATE only once BIND serves it, so certbot with
+# --dns-rfc2136-propagation-seconds 1 and lego with no propagation wait
+# must succeed every time; with `confirm = 0` the runs that lose the race
+# are counted (reported, not failed). confirm is switched by SIGHUP.
+confirm_runs=5
+set_confirm() {
+    local n=$1 _
+    sed -i "/^confirm = /d" "$cfg"
+    sed -i "/^name = \"$zone\"\$/a confirm = $n" "$cfg"
+    local before
+    before=$(grep -c "config reloaded from" "$tmp/zw/zonewright.log" || true)
+    kill -HUP "${pid[zonewright]}"
+    for _ in $(seq 50); do
+        (( $(grep -c "config reloaded from" "$tmp/zw/zonewright.log" || true) > before )) && return 0
+        sleep 0.1
+    done
+    fail "confirm: zonewright did not reload its config (confirm = $n)"
+    return 1
+}
+if wants confirm; then
+    need named bind9
+    echo "== 6. confirm: pebble asks a BIND secondary; certbot and lego $confirm_runs times each with confirm = 1, then 0"
+    t0=$(zw_now_us)
+    read -r S A2 M2 <<<"$(zw_free_ports 3)"
+    mkdir -p "$tmp/named"
+    {
+        zw_named_options "$tmp/named" "$S" "$keyname" "$secret"
+        printf 'zone "%s" { type secondary; file "%s.bk"; primaries { 127.0.0.1 port %s key "%s"; };\n' \
+            "$zone" "$zone" "$P" "$keyname"
+        printf '    allow-notify { 127.0.0.1; }; request-ixfr yes; };\n'
+    } >"$tmp/named/named.conf"
+    sed -i "/^name = \"$zone\"\$/a notify = [\"127.0.0.1:$S\"]\nnotify_key = \"$keyname\"\nconfirm_timeout = \"10s\"" "$cfg"
+    set_confirm 1 || true
+    named -g -4 -c "$tmp/named/named.conf" >"$tmp/named/named.log" 2>&1 &
+    pid[named]=$!
+    up=0
+    for _ in $(seq 100); do
+        if [[ -n $(dig +short +norec +time=1 +tries=1 @127.0.0.1 -p "$S" "$zone" SOA 2>/dev/null) ]]; then up=1; break; fi
+        sleep 0.1
+    done
+    (( up )) || { fail "confirm: BIND never loaded $zone from zonewright"; zw_log_tail named "$tmp/named/named.log"; }
+    mkdir -p "$tmp/tls2"
+    cp "$tmp/tls/ca.pem" "$tmp/tls/pebble.pem" "$tmp/tls/pebble.key" "$tmp/tls2/"
+    if (( up )) && zw_pebble_start "$tmp/tls2" "$A2" "$M2" "127.0.0.1:$S"; then
+        pid[pebble2]=$ZW_PEBBLE_PID
+        url2=https://127.0.0.1:$A2/dir
+        declare -A won=()
+        for c in 1 0; do
+            set_confirm "$c" || break
+            won[certbot$c]=0 won[lego$c]=0
+            for i in $(seq "$confirm_runs"); do
+                if timeout 120 env REQUESTS_CA_BUNDLE="$tmp/tls/ca.pem" certbot certonly \
+                    --non-interactive --agree-tos --register-unsafely-without-email --server "$url2" \
+                    --config-dir "$tmp/cb2/config" --work-dir "$tmp/cb2/work" --logs-dir "$tmp/cb2/logs" \
+                    --dns-rfc2136 --dns-rfc2136-credentials "$tmp/certbot.ini" \
+                    --dns-rfc2136-propagation-seconds 1 \
+                    --cert-name "c$c-$i" -d "$zone" >>"$tmp/confirm-certbot$c.out" 2>&1; then
+                    won[certbot$c]=$(( won[certbot$c] + 1 ))
+                fi
+                # shellcheck disable=SC2046
+                if timeout 120 env $(grep -v "^#" "$tmp/lego.env") \
+                    RFC2136_SEQUENCE_INTERVAL=1 RFC2136_PROPAGATION_TIMEOUT=10 RFC2136_POLLING_INTERVAL=1 \
+                    LEGO_CA_CERTIFICATES="$tmp/tls/ca.pem" \
+                    lego --server "$url2" --accept-tos --email "acme@$zone" --path "$tmp/lego2-$c-$i" \
+                    --dns rfc2136 --dns.disable-cp --dns.resolvers "127.0.0.1:$P" -d "$zone" run \
+                    >>"$tmp/confirm-lego$c.out" 2>&1; then
+                    won[lego$c]=$(( won[lego$c] + 1 ))
+                fi
+            done
+            echo "   confirm = $c: certbot ${won[certbot$c]}/$confirm_runs, lego ${won[lego$c]}/$confirm_runs certificates (CA asking the secondary)"
+        done
+        for client in certbot lego; do
+            if (( ${won[${client}1]:-0} != confirm_runs )); then
+                fail "confirm: with confirm = 1, $client got ${won[${client}1]:-0}/$confirm_runs certificates"
+                tail -n 20 "$tmp/confirm-${client}1.out" | sed 's/^/   | /' >&2
+            fi
+        done
+    else
+        fail "confirm: the second pebble did not start"
+    fi
+    took[confirm]=$(secs_since "$t0")
+    no_challenges confirm
 fi
 
 # --- summary ---------------------------------------------------------------------------
