@@ -367,6 +367,36 @@ fn ixfr_serial(b: &[u8], mut at: usize, count: u16) -> Option<(usize, Option<u32
     Some((at, serial))
 }
 
+/// Whether the message `b` carries an OPT RR (RFC 6891) in its additional
+/// section, whatever its opcode (an UPDATE's zone section is read as its
+/// question). False for anything that does not read.
+pub fn has_opt(b: &[u8]) -> bool {
+    let Some(h) = Header::read(b) else {
+        return false;
+    };
+    // An UPDATE has one zone entry, a query one question.
+    if h.qdcount != 1 {
+        return false;
+    }
+    let Some(q) = read_question(b) else {
+        return false;
+    };
+    let records = skip_answers(b, q.end, h.ancount).and_then(|at| skip_answers(b, at, h.nscount));
+    let Some(mut at) = records else {
+        return false;
+    };
+    for _ in 0..h.arcount {
+        let Some(rr) = read_rr(b, at) else {
+            return false;
+        };
+        if rr.rtype == u16::from(RecordType::OPT) {
+            return true;
+        }
+        at = rr.rdata_end;
+    }
+    false
+}
+
 /// Reads `count` additional-section RRs from `at`: the end, and the EDNS
 /// parameters of the OPT RR if there is one. `None` (FORMERR) for a
 /// malformed RR, a second OPT RR, an OPT RR not owned by the root, or

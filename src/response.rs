@@ -442,6 +442,38 @@ pub fn refusal(r: &Refusal) -> Vec<u8> {
     )
 }
 
+/// RFC 8914 §2: the EDE option code.
+pub const EDE_OPTION: u16 = 15;
+
+/// `msg` (a response without OPT or TSIG yet) with an OPT RR carrying one
+/// Extended DNS Error (RFC 8914 §2: INFO-CODE, then EXTRA-TEXT, UTF-8, "not
+/// NUL terminated"), its text cut at 200 octets on a character boundary.
+/// RCODEs here are below 16, so the OPT's extended bits are 0.
+pub fn with_ede(mut msg: Vec<u8>, info_code: u16, text: &str) -> Vec<u8> {
+    if msg.len() < HEADER_SIZE {
+        return msg;
+    }
+    let mut cut = text.len().min(200);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let text = &text.as_bytes()[..cut];
+    let option_len = 2 + text.len();
+    let rdlen = 4 + option_len;
+    msg.push(0); // root owner
+    msg.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
+    msg.extend_from_slice(&OUR_PAYLOAD.to_be_bytes());
+    msg.extend_from_slice(&0u32.to_be_bytes());
+    msg.extend_from_slice(&(rdlen as u16).to_be_bytes());
+    msg.extend_from_slice(&EDE_OPTION.to_be_bytes());
+    msg.extend_from_slice(&(option_len as u16).to_be_bytes());
+    msg.extend_from_slice(&info_code.to_be_bytes());
+    msg.extend_from_slice(text);
+    let arcount = u16::from_be_bytes([msg[10], msg[11]]).saturating_add(1);
+    msg[10..12].copy_from_slice(&arcount.to_be_bytes());
+    msg
+}
+
 /// The CHAOS class (RFC 1035 §3.2.4).
 pub const CLASS_CH: u16 = 3;
 
@@ -603,6 +635,38 @@ mod tests {
     use super::*;
     use crate::zone::testutil::{n, wire};
     use hickory_proto::op::Message;
+
+    #[test]
+    fn rfc8914_2_ede_in_an_opt_after_the_records_text_cut_on_a_char() {
+        let msg = error_response(
+            7,
+            5,
+            false,
+            Rcode::Refused,
+            Some((&n("example.com."), 6, 1)),
+            None,
+        );
+        let long = "é".repeat(150); // 300 octets
+        let out = with_ede(msg, 18, &long);
+        let m = Message::from_vec(&out).expect("parses");
+        let edns = m.edns.expect("an OPT");
+        let opts = format!("{:?}", edns.options());
+        assert!(opts.contains("18") || opts.contains("Prohibited"), "{opts}");
+        // The text ends the message: 200 octets, whole characters (100 é),
+        // after the option's INFO-CODE 18.
+        let tail = &out[out.len() - 202..];
+        assert_eq!(&tail[..2], &18u16.to_be_bytes());
+        assert_eq!(
+            String::from_utf8(tail[2..].to_vec()).expect("UTF-8"),
+            "é".repeat(100)
+        );
+        assert_eq!(u16::from_be_bytes([out[10], out[11]]), 1, "ARCOUNT");
+        assert_eq!(
+            with_ede(vec![1, 2], 18, "x"),
+            vec![1, 2],
+            "a runt is left alone"
+        );
+    }
 
     #[test]
     fn writer_compresses_names() {

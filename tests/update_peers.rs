@@ -426,3 +426,47 @@ fn out_of_grant_is_refused_signed_and_atomic() {
         );
     });
 }
+
+/// RFC 8914: a refused UPDATE that came with EDNS says why in an Extended
+/// DNS Error (what libdns shows Caddy's users), read back by dnspython with
+/// the TSIG still verifying; without EDNS there is no OPT (RFC 6891 §7).
+#[test]
+fn rfc8914_refusals_carry_an_extended_dns_error_when_asked_with_edns() {
+    let s = start();
+    let port = s.addr.port();
+    let key = acme_py();
+    let run = |edns: bool, zone: &str, op: &str| {
+        let mut args = vec!["--key", key.as_str(), "--zone", zone, "--op", op];
+        if edns {
+            args.push("--edns");
+        }
+        let v = dnsupdate(port, &args);
+        v[0].clone()
+    };
+    let r = run(true, "example.com.", "add www 60 TXT \"hijack\"");
+    assert_eq!(
+        (r.rcode.as_str(), r.tsig.as_str()),
+        ("REFUSED", "valid"),
+        "{r:?}"
+    );
+    assert!(
+        r.ede
+            .starts_with("18:key_acme-key_may_not_change_TXT_at_www.example.com."),
+        "{r:?}"
+    );
+    let r = run(true, "nothere.example.", "add x 60 TXT \"x\"");
+    assert_eq!(r.rcode, "NOTAUTH", "{r:?}");
+    assert!(
+        r.ede.starts_with("20:zone_nothere.example._is_not_served"),
+        "{r:?}"
+    );
+    let r = run(false, "example.com.", "add www 60 TXT \"hijack\"");
+    assert_eq!(
+        (r.rcode.as_str(), r.ede.as_str()),
+        ("REFUSED", "-"),
+        "{r:?}"
+    );
+    // A granted write with EDNS is answered as before.
+    let r = run(true, "example.com.", ADD_TOKEN);
+    assert!(r.is_signed_ok(), "{r:?}");
+}

@@ -154,11 +154,11 @@ pub(super) fn prepare(
                 template: error_for(bytes, Rcode::NoError),
             })),
         }),
-        Err(code) => {
+        Err(refusal) => {
             let metrics = d.state.metrics();
-            metrics.update(&zone_label, &key, rcode_label(code.code()));
+            metrics.update(&zone_label, &key, rcode_label(refusal.0.code()));
             Step::Out(Out::sign(
-                vec![error_for(bytes, code)],
+                vec![refusal_answer(bytes, &refusal)],
                 signing,
                 Some(in_flight),
             ))
@@ -180,32 +180,60 @@ fn check(
     entry: &super::tsig_layer::KeyEntry,
     key: &str,
     client: SocketAddr,
-) -> Result<UpdateRequest, Rcode> {
+) -> Result<UpdateRequest, Refusal> {
     // RFC 2136 §3.3: who may update what is local policy; a key over its
     // rate is refused before anything else, even a decoding error.
     if !entry.take_token() {
         warn!(%key, %client, "UPDATE refused: key is over its rate limit");
-        return Err(Rcode::Refused);
+        let why = format!("key {key} is over its rate limit; try again later");
+        return Err((Rcode::Refused, Some((ede::PROHIBITED, why))));
     }
     let request = decoded.map_err(|e| {
         debug!(%key, %client, "{e}");
-        Rcode::FormErr
+        (Rcode::FormErr, None)
     })?;
     // RFC 2136 §3.1.2: "If the zone section names a zone for which this
     // server is not authoritative, ... signal NOTAUTH".
     if d.state.snapshot().get(&request.zone).is_none() {
         info!(%key, %client, zone = %request.zone, "UPDATE for a zone not served: NOTAUTH");
-        return Err(Rcode::NotAuth);
+        let why = format!("zone {} is not served here", request.zone);
+        return Err((Rcode::NotAuth, Some((ede::NOT_AUTHORITATIVE, why))));
     }
     check_grants(entry, &request, key, client)?;
     // Added RDATA must decode as its type: the zone file is written from it.
     for u in &request.updates {
         if u.class == request.zone_class && !crate::rdata::is_valid_wire(u.rtype, &u.rdata) {
             debug!(%key, %client, owner = %u.name, rtype = %u.rtype, "UPDATE adds malformed RDATA");
-            return Err(Rcode::FormErr);
+            return Err((Rcode::FormErr, None));
         }
     }
     Ok(request)
+}
+
+/// Why an UPDATE is refused: its RCODE, and for the client's user an RFC
+/// 8914 Extended DNS Error (INFO-CODE, EXTRA-TEXT) when there is a reason
+/// to give.
+type Refusal = (Rcode, Option<(u16, String)>);
+
+/// RFC 8914 §4 INFO-CODEs used here.
+mod ede {
+    /// "18 - Prohibited": policy (grants, rate limit).
+    pub const PROHIBITED: u16 = 18;
+    /// "20 - Not Authoritative".
+    pub const NOT_AUTHORITATIVE: u16 = 20;
+}
+
+/// The answer to a refused UPDATE: with the Extended DNS Error when the
+/// request carried an OPT RR (RFC 6891 §7: no OPT in a response to a
+/// request without one), before the TSIG the layer adds.
+fn refusal_answer(bytes: &[u8], (rcode, why): &Refusal) -> Vec<u8> {
+    let msg = error_for(bytes, *rcode);
+    match why {
+        Some((code, text)) if crate::request::has_opt(bytes) => {
+            crate::response::with_ede(msg, *code, text)
+        }
+        _ => msg,
+    }
 }
 
 /// Every (owner, type) the update section touches must be in the zone
@@ -216,18 +244,19 @@ fn check_grants(
     request: &UpdateRequest,
     key: &str,
     client: SocketAddr,
-) -> Result<(), Rcode> {
+) -> Result<(), Refusal> {
     for (owner, rtype) in update::touched(request) {
         if !request.zone.zone_of(&owner) {
             info!(%key, %client, zone = %request.zone, %owner, "UPDATE names a record outside the zone: NOTZONE");
-            return Err(Rcode::NotZone);
+            return Err((Rcode::NotZone, None));
         }
         if !entry.grants.allows(&request.zone, &owner, rtype) {
             warn!(
                 %key, %client, zone = %request.zone, %owner, %rtype,
                 "UPDATE refused: the key's grants do not cover this record; nothing applied"
             );
-            return Err(Rcode::Refused);
+            let why = format!("key {key} may not change {rtype} at {owner} (its grants)");
+            return Err((Rcode::Refused, Some((ede::PROHIBITED, why))));
         }
     }
     Ok(())

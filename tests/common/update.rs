@@ -224,6 +224,8 @@ pub struct PyResult {
     pub rcode: String,
     pub tsig: String,
     pub tsig_error: String,
+    /// RFC 8914 Extended DNS Error as `CODE:text_with_underscores`, or "-".
+    pub ede: String,
 }
 
 impl PyResult {
@@ -240,6 +242,7 @@ impl PyResult {
             rcode: kv.get("rcode").unwrap_or(&"?").to_string(),
             tsig: kv.get("tsig").unwrap_or(&"?").to_string(),
             tsig_error: kv.get("tsig_error").unwrap_or(&"?").to_string(),
+            ede: kv.get("ede").unwrap_or(&"-").to_string(),
         }
     }
 
