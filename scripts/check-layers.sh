@@ -38,7 +38,7 @@ layers=(
     "server rest watch edit"
     # The composition root that starts every edge. `main` (src/main.rs,
     # the binary) sits above and is not read.
-    "serve"
+    "serve ctl"
 )
 # Pairs of peers where imports go one way only: "a>b" means a may import b
 # but b may not import a.

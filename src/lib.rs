@@ -95,6 +95,7 @@
 
 pub mod answer;
 pub mod config;
+pub mod ctl;
 pub mod edge;
 pub mod edit;
 pub mod expire;

@@ -89,6 +89,21 @@ enum Command {
         #[arg(long)]
         author: Option<String>,
     },
+    /// Ask the running server (its [admin] listener) whether it is ready,
+    /// and for each zone (ZONE, or every [[zone]]) its serial, last commit
+    /// and what each secondary serves; exit 1 when not ready.
+    Status {
+        /// One zone, e.g. example.com.
+        zone: Option<String>,
+        #[arg(long, default_value = "zonewright.toml")]
+        config: PathBuf,
+    },
+    /// Tell the running server of this config to read the config and the
+    /// zones again (SIGHUP, as `systemctl reload` does).
+    Reload {
+        #[arg(long, default_value = "zonewright.toml")]
+        config: PathBuf,
+    },
     /// Zone file commands.
     #[command(subcommand)]
     Zone(ZoneCommand),
@@ -152,6 +167,16 @@ fn main() -> ExitCode {
             strict,
         } => serve(&config, init, strict),
         Command::Check { config } => Ok(check(&config)),
+        Command::Status { zone, config } => {
+            zonewright::ctl::status(&config, zone.as_deref()).map(|ok| {
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            })
+        }
+        Command::Reload { config } => zonewright::ctl::reload(&config).map(|()| ExitCode::SUCCESS),
         Command::Edit {
             zone,
             config,

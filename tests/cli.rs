@@ -203,3 +203,18 @@ fn check_warns_on_grants_for_zones_not_served_and_keys_nothing_uses() {
     );
     assert!(!out.contains("grant names zone example.com."), "{out}");
 }
+
+#[test]
+fn reload_and_status_without_a_server_say_why() {
+    let cfg = fixture("good/zonewright.toml");
+    let o = zonewright(&["reload", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no running `zonewright serve` uses"),
+        "{}",
+        stderr(&o)
+    );
+    let o = zonewright(&["status", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no [admin] section"), "{}", stderr(&o));
+}

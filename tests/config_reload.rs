@@ -54,6 +54,14 @@ impl Running {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// `zonewright ARGS` run to its end (bounded by its own timeouts).
+    fn ctl(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zonewright"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     fn hangup(&self) {
         let st = std::process::Command::new("kill")
             .args(["-HUP", &self.child.id().to_string()])
@@ -146,8 +154,14 @@ fn udp_at(addr: SocketAddr, q: &Message) -> Option<Message> {
 #[test]
 fn sighup_adds_a_key_refuses_a_bad_config_and_names_what_needs_a_restart() {
     let dir = tempfile::tempdir().unwrap();
+    let admin_port = {
+        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
     let base = format!(
-        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n\
+         [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\
+         [[zone]]\nname = \"example.com\"\n{}",
         key_toml("old-key", OLD_SECRET)
     );
     let r = start(dir.path(), &base);
@@ -159,12 +173,29 @@ fn sighup_adds_a_key_refuses_a_bad_config_and_names_what_needs_a_restart() {
         "unknown key: BADKEY"
     );
 
-    // A key added to the config works after SIGHUP, without a restart.
+    // `zonewright status` asks the admin listener.
     let path = dir.path().join("zonewright.toml");
+    let cfg = path.to_str().unwrap();
+    let o = r.ctl(&["status", "--config", cfg]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.starts_with("ready\n"), "{out}");
+    assert!(out.contains("example.com.: serial "), "{out}");
+    assert!(out.contains("last commit "), "{out}");
+
+    // A key added to the config works after `zonewright reload` (SIGHUP
+    // to the server of this config), without a restart.
     let running = std::fs::read_to_string(&path).unwrap();
     let with_new = format!("{running}{}", key_toml("new-key", NEW_SECRET));
     std::fs::write(&path, &with_new).unwrap();
-    r.hangup();
+    let o = r.ctl(&["reload", "--config", cfg]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains(&format!("PID {}", r.child.id())), "{said}");
     let mut id = 10;
     assert!(
         r.until(10, |r| {
