@@ -463,6 +463,7 @@ if wants confirm; then
         declare -A won=()
         for c in 1 0; do
             set_confirm "$c" || break
+            timeouts_before=$(grep -c "answered after confirm_timeout" "$tmp/zw/zonewright.log" || true)
             won[certbot$c]=0 won[lego$c]=0
             for i in $(seq "$confirm_runs"); do
                 if timeout 120 env REQUESTS_CA_BUNDLE="$tmp/tls/ca.pem" certbot certonly \
@@ -484,6 +485,12 @@ if wants confirm; then
                 fi
             done
             echo "   confirm = $c: certbot ${won[certbot$c]}/$confirm_runs, lego ${won[lego$c]}/$confirm_runs certificates (CA asking the secondary)"
+            if (( c == 1 )); then
+                # Each write confirmed by BIND's signed SOA answer, none
+                # answered only because confirm_timeout ran out.
+                late=$(( $(grep -c "answered after confirm_timeout" "$tmp/zw/zonewright.log" || true) - timeouts_before ))
+                (( late == 0 )) || fail "confirm: $late write(s) answered after confirm_timeout, not confirmed by BIND"
+            fi
         done
         for client in certbot lego; do
             if (( ${won[${client}1]:-0} != confirm_runs )); then

@@ -586,9 +586,9 @@ fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
 /// restart kept as in `running`, and the names of those that differ (for a
 /// WARN). Live: `[[key]]` (keys, grants, rate limits), `[[zone]]` (zones
 /// added and removed, allow_transfer, notify, notify_key, confirm),
-/// `[[rest.token]]`. Not live: `listen`, `zones_dir`, `[server]`,
-/// `[tsig]`, `[serial]`, `[git]`, `[acme]`, `[admin]`, and `[rest]` but its
-/// tokens (the listeners, the write path and the sweep are built at start).
+/// `[[rest.token]]`, `[acme]`. Not live: `listen`, `zones_dir`, `[server]`,
+/// `[tsig]`, `[serial]`, `[git]`, `[admin]`, and `[rest]` but its tokens
+/// (the listeners and the write path are built at start).
 pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
     let mut restart = Vec::new();
     let mut keep = |name: &'static str, differs: bool| {
@@ -609,7 +609,6 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
             != (new.serial_policy, new.raise_external_serial),
     );
     keep("[git]", running.git != new.git);
-    keep("[acme]", running.acme != new.acme);
     keep("[admin]", running.admin != new.admin);
     let rest = match (&running.rest, new.rest) {
         (Some(old), Some(mut fresh)) => {
@@ -643,7 +642,7 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
         serial_policy: running.serial_policy,
         raise_external_serial: running.raise_external_serial,
         git: running.git.clone(),
-        acme: running.acme.clone(),
+        acme: new.acme,
         rest,
         admin: running.admin.clone(),
         warnings: new.warnings,
@@ -928,9 +927,14 @@ fn check_zones(
         };
         let (allow_transfer, allow_transfer_keys) =
             check_allow_transfer(c, &z.allow_transfer, &key("allow_transfer"), &mut refs);
-        let mut notify = Vec::new();
+        let mut notify: Vec<crate::notify::Target> = Vec::new();
         for t in &z.notify {
             match crate::notify::Target::parse(t.get_ref()) {
+                Ok(target) if notify.contains(&target) => {
+                    let msg =
+                        format!("{target} is listed twice (it would count twice for confirm)");
+                    c.push(t.span(), key("notify"), msg);
+                }
                 Ok(target) => notify.push(target),
                 Err(e) => c.push(t.span(), key("notify"), e.to_string()),
             }

@@ -374,6 +374,43 @@ impl HeadFiles {
     }
 }
 
+/// The newest commit (first parents from HEAD, at most `limit` of them)
+/// that changed `file`: its id, author, time (Unix seconds) and summary.
+/// `None` when none of those did (or there is no HEAD).
+pub fn last_change(
+    repo: &Repository,
+    file: &Path,
+    limit: usize,
+) -> Result<Option<(String, String, i64, String)>, GitError> {
+    let rel = relative(repo, file)?;
+    let blob_at = |c: &git2::Commit<'_>| {
+        c.tree()
+            .ok()
+            .and_then(|t| t.get_path(&rel).ok())
+            .map(|e| e.id())
+    };
+    let Ok(mut commit) = repo.head().and_then(|h| h.peel_to_commit()) else {
+        return Ok(None);
+    };
+    for _ in 0..limit {
+        let here = blob_at(&commit);
+        let parent = commit.parent(0).ok();
+        let before = parent.as_ref().and_then(blob_at);
+        if here != before {
+            let author = commit.author();
+            return Ok(Some((
+                commit.id().to_string(),
+                String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                commit.time().seconds(),
+                String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default()).into_owned(),
+            )));
+        }
+        let Some(p) = parent else { break };
+        commit = p;
+    }
+    Ok(None)
+}
+
 /// The text HEAD has for `file` (`None`: not in HEAD, or over `limit`
 /// bytes, or not UTF-8).
 pub fn head_text(repo: &Repository, file: &Path, limit: usize) -> Result<Option<String>, GitError> {
@@ -1042,6 +1079,26 @@ mod tests {
             String::from_utf8_lossy(&status.stdout),
             "",
             "nothing staged or lost"
+        );
+    }
+
+    #[test]
+    fn last_change_is_the_newest_commit_that_changed_the_file_not_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let (a, b) = (dir.path().join("a.zone"), dir.path().join("b.zone"));
+        std::fs::write(&a, "one").expect("a");
+        commit_file(&repo, &a, &me(), &me(), "a: first\n").expect("commit a");
+        std::fs::write(&b, "two").expect("b");
+        commit_file(&repo, &b, &me(), &me(), "b: first\n").expect("commit b");
+        let (_, _, _, summary) = last_change(&repo, &a, 100).expect("walk").expect("found");
+        assert_eq!(summary, "a: first");
+        let (_, _, _, summary) = last_change(&repo, &b, 100).expect("walk").expect("found");
+        assert_eq!(summary, "b: first");
+        assert!(
+            last_change(&repo, &dir.path().join("c.zone"), 100)
+                .expect("walk")
+                .is_none()
         );
     }
 

@@ -133,7 +133,14 @@ pub fn message(zone: &Name, soa: &Rr, id: u16, key: Option<(&Key, u64, u16)>) ->
 
 /// `msg` with a TSIG RR signed by `key` at its time with its fudge, when
 /// a key is given (RFC 8945 §4).
-fn signed(mut msg: Vec<u8>, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
+fn signed(msg: Vec<u8>, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
+    signed_with_mac(msg, key).0
+}
+
+/// [`signed`], and the request's MAC (empty when unsigned), which the
+/// answer's MAC must cover (RFC 8945 §5.3).
+fn signed_with_mac(mut msg: Vec<u8>, key: Option<(&Key, u64, u16)>) -> (Vec<u8>, Vec<u8>) {
+    let mut mac = Vec::new();
     if let Some((key, now, fudge)) = key {
         let p = SignParams {
             time: now,
@@ -141,9 +148,9 @@ fn signed(mut msg: Vec<u8>, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
             error: Rcode::NoError.code(),
             other: &[],
         };
-        tsig::sign(&mut msg, key, Context::Request, p);
+        mac = tsig::sign(&mut msg, key, Context::Request, p);
     }
-    msg
+    (msg, mac)
 }
 
 /// Is `reply` the answer to our NOTIFY `id` for `zone`? RFC 1996 §3.6: a
@@ -311,10 +318,12 @@ impl Retry {
 
 /// An SOA query for `zone` with ID `id` (signed with `key` when given): how
 /// the primary asks a secondary which serial it serves, after a NOTIFY.
-pub fn soa_query(zone: &Name, id: u16, key: Option<(&Key, u64, u16)>) -> Vec<u8> {
+/// Returns the query and its MAC (empty when unsigned), to verify the
+/// answer with ([`tsig::verify_response`]).
+pub fn soa_query(zone: &Name, id: u16, key: Option<(&Key, u64, u16)>) -> (Vec<u8>, Vec<u8>) {
     let mut w = MessageWriter::new(id, 0, 65535);
     w.question(zone, u16::from(RecordType::SOA), 1);
-    signed(w.finish(), key)
+    signed_with_mac(w.finish(), key)
 }
 
 /// What a secondary's answer to [`soa_query`] `id` for `zone` says.

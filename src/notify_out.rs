@@ -198,6 +198,18 @@ impl Notifier {
         });
     }
 
+    /// NOTIFY every zone of `zones` that has targets with the serial it is
+    /// served with (at start-up, and after a config reload).
+    pub fn announce(&self, zones: &crate::zone::ZoneSet) {
+        let with_targets = self.counters.load();
+        for z in zones
+            .iter()
+            .filter(|z| with_targets.contains_key(z.origin()))
+        {
+            self.zone_changed(z.origin(), z.serial(), z.soa());
+        }
+    }
+
     /// The counters of `zone`, if it has NOTIFY targets.
     pub fn counters(&self, zone: &Name) -> Option<Arc<Counters>> {
         self.counters.load().get(zone).cloned()
@@ -340,8 +352,10 @@ impl Book {
                 .and_then(|ts| ts.iter_mut().find(|(t, _)| t == target));
             let Some((_, seen)) = entry else { return };
             f(seen);
+            // Only the serial we announced: a target ahead of it (a zone
+            // restored with a lower serial) will never take ours.
             let serves = match (seen.serial, seen.wanted) {
-                (Some(s), Some(w)) => !Serial(w).is_after(Serial(s)),
+                (Some(s), Some(w)) => s == w,
                 (_, None) => true,
                 (None, Some(_)) => false,
             };
@@ -379,14 +393,19 @@ impl Book {
             .collect()
     }
 
-    /// How many of `zone`'s targets serve `serial` or a later one.
+    /// How many of `zone`'s targets serve `serial` or a later one of ours:
+    /// between `serial` and the newest we announced (RFC 1982 order). A
+    /// target ahead of that serves something else and never counts.
     fn serving(&self, zone: &Name, serial: u32) -> usize {
         let zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
         zones.get(zone).map_or(0, |ts| {
             ts.iter()
                 .filter(|(_, s)| {
-                    s.serial
-                        .is_some_and(|have| !Serial(serial).is_after(Serial(have)))
+                    s.serial.is_some_and(|have| {
+                        let newest = s.wanted.unwrap_or(serial);
+                        !Serial(serial).is_after(Serial(have))
+                            && !Serial(have).is_after(Serial(newest))
+                    })
                 })
                 .count()
         })
@@ -737,6 +756,14 @@ const PROBE_GIVE_UP: Duration = Duration::from_secs(15 * 60);
 /// How long one SOA query may take, per transport.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// One SOA query in flight: its ID and its MAC (empty when unsigned).
+struct Asked {
+    id: u16,
+    mac: Vec<u8>,
+    /// Why the last UDP answer was not taken (its TSIG), if one was not.
+    unverified: std::sync::Mutex<Option<String>>,
+}
+
 /// Propagation tracking: after each change of the zone, asks one target
 /// for the zone's SOA (UDP, then TCP when truncated or unanswered; signed
 /// with `notify_key` when set), with backoff, until it serves the new
@@ -774,7 +801,7 @@ impl Prober {
                 }
                 delay = (delay * 2).min(PROBE_MAX_DELAY);
                 let asked = self.ask().await;
-                let serves = matches!(asked, Ok(s) if !Serial(wanted).is_after(Serial(s)));
+                let serves = matches!(asked, Ok(s) if s == wanted);
                 self.book
                     .update(&self.zone, &self.label, |seen| match asked {
                         Ok(serial) => {
@@ -806,25 +833,57 @@ impl Prober {
             .next()
             .ok_or_else(|| "host name has no addresses".to_string())?;
         let id = random_id();
-        let msg = notify::soa_query(
+        let (msg, mac) = notify::soa_query(
             &self.zone,
             id,
             self.key.as_ref().map(|k| (k, unix_now(), self.fudge)),
         );
-        let udp = tokio::time::timeout(PROBE_TIMEOUT, self.ask_udp(dest, &msg, id)).await;
+        let asked = Asked {
+            id,
+            mac,
+            unverified: std::sync::Mutex::new(None),
+        };
+        let udp = tokio::time::timeout(PROBE_TIMEOUT, self.ask_udp(dest, &msg, &asked)).await;
         match udp {
             Ok(Ok(Some(serial))) => return Ok(serial),
             Ok(Err(e)) => return Err(e),
             // Truncated or unanswered: TCP.
             Ok(Ok(None)) | Err(_) => {}
         }
-        tokio::time::timeout(PROBE_TIMEOUT, self.ask_tcp(dest, &msg, id))
+        let tcp = tokio::time::timeout(PROBE_TIMEOUT, self.ask_tcp(dest, &msg, &asked))
             .await
-            .map_err(|_| "no answer to the SOA query over UDP or TCP".to_string())?
+            .map_err(|_| "no answer to the SOA query over UDP or TCP".to_string())
+            .and_then(|r| r);
+        // Say why UDP answers were not taken, rather than only that TCP
+        // failed too.
+        let unverified = asked
+            .unverified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match (tcp, unverified) {
+            (Err(e), Some(why)) => Err(format!("{why}; over TCP: {e}")),
+            (r, _) => r,
+        }
+    }
+
+    /// With `notify_key`, an answer counts only when its TSIG verifies
+    /// (RFC 8945 §5.3): a forged "I serve it" must not confirm a write.
+    fn check_signed(&self, reply: &[u8], asked: &Asked) -> Result<(), String> {
+        let Some(key) = &self.key else {
+            return Ok(());
+        };
+        crate::tsig::verify_response(reply, key, &asked.mac, unix_now(), self.fudge)
+            .map_err(|e| format!("the answer's TSIG does not verify ({e})"))
     }
 
     /// `Ok(None)`: truncated, ask over TCP.
-    async fn ask_udp(&self, dest: SocketAddr, msg: &[u8], id: u16) -> Result<Option<u32>, String> {
+    async fn ask_udp(
+        &self,
+        dest: SocketAddr,
+        msg: &[u8],
+        asked: &Asked,
+    ) -> Result<Option<u32>, String> {
         let local: SocketAddr = if dest.is_ipv4() {
             (Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
@@ -844,7 +903,19 @@ impl Prober {
                 }
                 Err(e) => return Err(e.to_string()),
             };
-            match notify::soa_reply(buf.get(..n).unwrap_or_default(), id, &self.zone) {
+            let reply = buf.get(..n).unwrap_or_default();
+            let parsed = notify::soa_reply(reply, asked.id, &self.zone);
+            if parsed == SoaReply::NotOurs {
+                continue;
+            }
+            // A datagram that does not verify may be spoofed: the real
+            // answer may still come (the caller's timeout bounds the wait).
+            if let Err(why) = self.check_signed(reply, asked) {
+                debug!(target = %self.target, zone = %self.zone, "SOA answer ignored: {why}");
+                *asked.unverified.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                continue;
+            }
+            match parsed {
                 SoaReply::Serial(s) => return Ok(Some(s)),
                 SoaReply::Truncated => return Ok(None),
                 SoaReply::NoSoa(why) => return Err(why),
@@ -853,7 +924,7 @@ impl Prober {
         }
     }
 
-    async fn ask_tcp(&self, dest: SocketAddr, msg: &[u8], id: u16) -> Result<u32, String> {
+    async fn ask_tcp(&self, dest: SocketAddr, msg: &[u8], asked: &Asked) -> Result<u32, String> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tcp = tokio::net::TcpStream::connect(dest)
             .await
@@ -870,7 +941,12 @@ impl Prober {
         tcp.read_exact(&mut reply)
             .await
             .map_err(|e| format!("TCP: {e}"))?;
-        match notify::soa_reply(&reply, id, &self.zone) {
+        let parsed = notify::soa_reply(&reply, asked.id, &self.zone);
+        if matches!(parsed, SoaReply::NotOurs | SoaReply::Truncated) {
+            return Err("TCP: not an answer to our query".into());
+        }
+        self.check_signed(&reply, asked)?;
+        match parsed {
             SoaReply::Serial(s) => Ok(s),
             SoaReply::NoSoa(why) => Err(why),
             SoaReply::Truncated | SoaReply::NotOurs => {

@@ -49,6 +49,10 @@ pub async fn run(
     let addrs = listeners.local_addrs();
     let (stop_tx, stop_rx) = watch::channel(false);
     let notifier = Notifier::start(&state.config(), state.metrics().clone(), stop_rx.clone());
+    // As BIND and Knot do at load: every secondary hears the serial we
+    // start with (it may have missed changes while we were down), and
+    // propagation tracking knows from the start what each should serve.
+    notifier.announce(&state.snapshot());
     store.set_notifier(notifier.clone());
     let sweep_store = store.clone();
     let watch_store = store.clone();
@@ -71,14 +75,12 @@ pub async fn run(
         .map(|l| crate::rest::Server::admin(l, state.clone(), Some(notifier.clone())));
     let mut tasks = JoinSet::new();
     let dns = Dns::start(&state, store, listeners, &stop_rx, &mut tasks)?;
-    if let Some(e) = state.config().acme.expire {
-        tasks.spawn(crate::server::sweep::run(
-            state.clone(),
-            sweep_store,
-            e,
-            stop_rx.clone(),
-        ));
-    }
+    // Always running: a config reload may turn [acme] expire_after on.
+    tasks.spawn(crate::server::sweep::run(
+        state.clone(),
+        sweep_store,
+        stop_rx.clone(),
+    ));
     if let Some(rest) = rest {
         tasks.spawn(rest.run(stop_rx.clone()));
     }

@@ -322,6 +322,7 @@ impl State {
         let mut report = ReloadReport::default();
         let reads = self.read_changed(zones, false, &mut report);
         self.publish(reads, &mut report);
+        self.metrics.reload(report.failed.is_empty());
         Some(report)
     }
 

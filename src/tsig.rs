@@ -457,6 +457,51 @@ pub fn verify_request<'k>(
     }))
 }
 
+/// Verifies the TSIG of a response to our request signed with `key`
+/// whose MAC was `request_mac` (RFC 8945 §5.3: the response's MAC covers
+/// the request's MAC, then the response). An unsigned response, another
+/// key or algorithm, a TSIG error, a MAC that does not verify or a time
+/// outside the fudge are all rejections: the answer is not to be trusted.
+pub fn verify_response(
+    msg: &[u8],
+    key: &Key,
+    request_mac: &[u8],
+    now: u64,
+    max_fudge: u16,
+) -> Result<(), Rejection> {
+    let found = find(msg)
+        .map_err(Rejection::Malformed)?
+        .ok_or(Rejection::Malformed(FormatError(
+            "the answer is not signed",
+        )))?;
+    let tsig = found.tsig;
+    let alg = Algorithm::from_name(&tsig.algorithm.to_ascii()).ok_or(Rejection::BadKey)?;
+    if alg != key.algorithm || tsig.key_name != key.name {
+        return Err(Rejection::BadKey);
+    }
+    if tsig.error != 0 {
+        // BADKEY, BADSIG, BADTIME from the other side: it did not accept
+        // our signature, so its answer says nothing we can trust.
+        return Err(Rejection::BadSig);
+    }
+    check_mac_len(alg, tsig.mac.len())?;
+    let body = unsigned_view(msg, found.start, tsig.original_id)
+        .ok_or(Rejection::Malformed(FormatError("bad ARCOUNT")))?;
+    let vars = variables(key, tsig.time_signed, tsig.fudge, tsig.error, &tsig.other);
+    let prefix = mac_prefix(request_mac);
+    let full_mac = alg.mac(&key.secret, &[&prefix, &body, &vars]);
+    if !constant_time_eq(full_mac.get(..tsig.mac.len()).unwrap_or(&[]), &tsig.mac) {
+        return Err(Rejection::BadSig);
+    }
+    if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge.min(max_fudge)) {
+        return Err(Rejection::BadTime {
+            key: Box::new(key.clone()),
+            request_mac: tsig.mac.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// RFC 8945 §5.2.2.1, the MAC size rules that need no key:
 ///
 /// 1. "If the "MAC Size" field is greater than the keyed hash output

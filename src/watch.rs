@@ -175,6 +175,8 @@ fn reload_config(state: &State, notifier: Option<&Notifier>) {
     state.set_config(effective.clone());
     if let Some(n) = notifier {
         n.reconfigure(&effective);
+        // New targets learn the current serials (and are tracked from now).
+        n.announce(&state.snapshot());
     }
     info!(
         "config reloaded from {}: {keys} key(s), {zones} [[zone]] entr{}",

@@ -105,24 +105,52 @@ impl Drop for FakeSecondary {
     }
 }
 
-fn config(secondary: SocketAddr, confirm: usize) -> String {
+fn config(secondary: SocketAddr, confirm: usize, extra: &str) -> String {
     format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\
          [[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
          grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n\
-         [[zone]]\nname = \"example.com\"\nnotify = [\"{secondary}\"]\n\
+         [[zone]]\nname = \"example.com\"\nnotify = [\"{secondary}\"]\n{extra}\
          confirm = {confirm}\nconfirm_timeout = \"1s\"\nallow_transfer = [\"127.0.0.0/8\"]\n"
     )
 }
 
 fn start(secondary: SocketAddr, confirm: usize) -> TestServer {
+    start_with(secondary, confirm, "")
+}
+
+fn start_with(secondary: SocketAddr, confirm: usize, extra: &str) -> TestServer {
     TestServer::start(
         &[(
             "example.com.zone",
             &simple_zone("example.com", 1, "192.0.2.80"),
         )],
-        &config(secondary, confirm),
+        &config(secondary, confirm, extra),
     )
+}
+
+/// An UPDATE under `confirm = 1` that must wait for the whole 1 s
+/// `confirm_timeout`: answered NOERROR all the same, and counted.
+fn assert_unconfirmed(s: &TestServer, id: u16, why: &str) {
+    let k = key("acme-key.");
+    let started = Instant::now();
+    assert_eq!(
+        update_with(s, id, "t-unconfirmed", &k),
+        ResponseCode::NoError
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "{why}: answered after {waited:?}"
+    );
+    assert_eq!(
+        metric(
+            s,
+            r#"zonewright_confirm_timeouts_total{zone="example.com."}"#
+        ),
+        Some(1.0),
+        "{why}"
+    );
 }
 
 fn client() -> reqwest::blocking::Client {
@@ -236,6 +264,7 @@ fn ready_is_503_naming_a_zone_that_does_not_load() {
     // The status says the same, and the last good version still serves.
     let (_, st) = get_json(&s, "/v1/zones/example.com/status");
     assert!(st["error"].as_str().is_some_and(|e| !e.is_empty()), "{st}");
+    assert!(metric(&s, r#"zonewright_reloads_total{result="failed"}"#) >= Some(1.0));
     assert_eq!(st["serial"], Value::from(1));
 }
 
@@ -411,7 +440,6 @@ fn status_tracks_the_secondary_until_it_serves_the_serial() {
     let (_, v) = get_json(&s, "/v1/zones/example.com/status");
     assert_eq!(v["serial"], Value::from(serial), "{v}");
     assert_eq!(v["last_commit"]["author"], Value::from("acme-key"), "{v}");
-    assert_eq!(v["last_commit"]["serial"], Value::from(serial), "{v}");
     let secs = v["secondaries"].as_array().expect("secondaries");
     assert_eq!(secs.len(), 1, "{v}");
     assert_eq!(secs[0]["target"], Value::from(sec.addr.to_string()));
@@ -587,4 +615,87 @@ fn status_against_a_real_bind_secondary() {
     assert_eq!(s0["serial"], Value::from(serial), "{v}");
     assert_eq!(s0["lag_seconds"], Value::from(0.0), "{v}");
     assert!(soa_at(serial), "named serves the new serial");
+}
+
+/// With `notify_key`, the SOA answers that track propagation must carry a
+/// TSIG that verifies (RFC 8945 §5.3): a secondary (or a spoofer) that
+/// answers unsigned with the right serial does not confirm a write.
+#[test]
+fn attack_unsigned_soa_answers_do_not_confirm_a_write_under_notify_key() {
+    let sec = FakeSecondary::start(1);
+    sec.follow.store(true, Ordering::Relaxed);
+    let s = start_with(sec.addr, 1, "notify_key = \"acme-key\"\n");
+    assert_unconfirmed(&s, 31, "unsigned answers");
+    // The probe's UDP wait (2 s) and its TCP try end with the reason.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let v = loop {
+        let (_, v) = get_json(&s, "/v1/zones/example.com/status");
+        if v["secondaries"][0]["error"].is_string() || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let s0 = &v["secondaries"][0];
+    assert_eq!(s0["in_sync"], Value::Bool(false), "{v}");
+    assert!(
+        s0["error"].as_str().is_some_and(|e| e.contains("TSIG")),
+        "{v}"
+    );
+}
+
+/// A secondary that serves a serial ahead of ours (a zone restored with a
+/// lower serial) will never take this write: no confirmation, and the
+/// status shows it behind with a lag.
+#[test]
+fn a_secondary_ahead_of_the_zone_does_not_confirm_and_shows_a_lag() {
+    let sec = FakeSecondary::start(u32::MAX / 2);
+    let s = start(sec.addr, 1);
+    assert_unconfirmed(&s, 41, "secondary ahead");
+    let (_, v) = get_json(&s, "/v1/zones/example.com/status");
+    let s0 = &v["secondaries"][0];
+    assert_eq!(s0["serial"], Value::from(u32::MAX / 2), "{v}");
+    assert_eq!(s0["in_sync"], Value::Bool(false), "{v}");
+    assert!(s0["lag_seconds"].as_f64().is_some_and(|l| l > 0.5), "{v}");
+}
+
+/// `/ready` and `zonewright_git_usable` tell the truth while git refuses
+/// commits (a ref lock held by another process), and recover after.
+#[test]
+fn ready_is_503_while_git_refuses_commits_and_200_after() {
+    let sec = FakeSecondary::start(1);
+    let s = start(sec.addr, 0);
+    let git_dir = s.zones_dir().join(".git");
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).unwrap();
+    let branch = head
+        .trim()
+        .strip_prefix("ref: ")
+        .expect("on a branch")
+        .to_owned();
+    let lock = git_dir.join(format!("{branch}.lock"));
+    // Held open, as a running git holds it (a lock nobody holds is stale,
+    // and the server removes it).
+    let held = std::fs::File::create(&lock).unwrap();
+    let k = key("acme-key.");
+    assert_eq!(update_with(&s, 51, "t-locked", &k), ResponseCode::ServFail);
+    let (status, v) = get_json(&s, "/ready");
+    assert_eq!(status, 503, "{v}");
+    assert!(
+        v["problems"]
+            .to_string()
+            .contains("git does not take commits"),
+        "{v}"
+    );
+    assert_eq!(metric(&s, "zonewright_git_usable"), Some(0.0));
+    drop(held);
+    std::fs::remove_file(&lock).unwrap();
+    // The next write commits (after the rollback of the failed one).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut id = 52;
+    while update_with(&s, id, "t-free", &k) != ResponseCode::NoError && Instant::now() < deadline {
+        id += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, v) = get_json(&s, "/ready");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(metric(&s, "zonewright_git_usable"), Some(1.0));
 }

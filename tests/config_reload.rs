@@ -254,3 +254,78 @@ fn sighup_adds_a_key_refuses_a_bad_config_and_names_what_needs_a_restart() {
     );
     assert_eq!(r.update(70, &old), Some(ResponseCode::NoError));
 }
+
+/// An UPDATE that waits in the write path (here behind a person who has
+/// the zone file open for writing) while a reload removes its key is not
+/// applied: it is answered NOTAUTH and nothing reaches the file or git.
+#[test]
+fn a_write_waiting_when_its_key_is_removed_is_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!(
+        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+        key_toml("old-key", OLD_SECRET)
+    );
+    let with_new = format!("{base}{}", key_toml("new-key", NEW_SECRET));
+    let r = start(dir.path(), &with_new);
+    let path = dir.path().join("zonewright.toml");
+    let running = std::fs::read_to_string(&path).unwrap();
+    let zone_file = dir.path().join("zones/example.com.zone");
+    let new = hmac("new-key.", 0x22);
+    assert_eq!(
+        r.update(1, &new),
+        Some(ResponseCode::NoError),
+        "{}",
+        r.log()
+    );
+    // A person is writing the zone file (changed, and still open for
+    // writing): writes wait for them to finish.
+    let mut person = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&zone_file)
+        .unwrap();
+    std::io::Write::write_all(&mut person, b"; being edited\n").unwrap();
+    let (addr, msg) = {
+        let m = wire::update(
+            2,
+            "example.com",
+            None,
+            "_acme-challenge.example.com",
+            1,
+            Some("late"),
+        );
+        (r.addr, signed(&m, &new, now()).0)
+    };
+    let waiting = std::thread::spawn(move || {
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        sock.send_to(&msg, addr).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = sock.recv(&mut buf).ok()?;
+        Message::from_vec(&buf[..n]).ok().map(|m| rcode(&m))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // The key is removed while the write waits.
+    let without = running.replace(&key_toml("new-key", NEW_SECRET), "");
+    std::fs::write(&path, without).unwrap();
+    r.hangup();
+    assert!(
+        r.until(10, |r| r.log().contains("config reloaded from")),
+        "{}",
+        r.log()
+    );
+    drop(person);
+    assert_eq!(
+        waiting.join().unwrap(),
+        Some(ResponseCode::NotAuth),
+        "{}",
+        r.log()
+    );
+    let text = std::fs::read_to_string(&zone_file).unwrap();
+    assert!(!text.contains("late"), "{text}");
+    assert!(
+        r.log().contains("its key was removed by a config reload"),
+        "{}",
+        r.log()
+    );
+}

@@ -27,27 +27,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::journal::Journal;
 use crate::metrics::Gauges;
 use crate::notify_out::Notifier;
-use crate::rr::Name;
 use crate::served::State;
 
 /// What the handlers read.
 pub struct Admin {
     state: Arc<State>,
     notifier: Option<Notifier>,
-    journal: Journal,
 }
 
 impl Admin {
     pub fn new(state: Arc<State>, notifier: Option<Notifier>) -> Admin {
-        let journal = Journal::new(state.config().zones_dir.clone());
-        Admin {
-            state,
-            notifier,
-            journal,
-        }
+        Admin { state, notifier }
     }
 }
 
@@ -160,28 +152,26 @@ fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The zone's last commit in git: id, author, time, summary.
-fn last_commit(admin: &Admin, zone: &Name, file: &std::path::Path) -> Value {
-    let versions = match admin.journal.versions(zone, file) {
-        Ok(v) => v,
-        Err(e) => return json!({"error": e.to_string()}),
-    };
-    let Some(newest) = versions.first() else {
-        return Value::Null;
-    };
+/// How many commits `/status` walks back (first parents) to find a zone's
+/// last change.
+const LAST_CHANGE_WALK: usize = 10_000;
+
+/// The newest commit that changed the zone's file: id, author, time,
+/// summary.
+fn last_commit(admin: &Admin, file: &std::path::Path) -> Value {
     let repo = match git2::Repository::open(&admin.state.config().zones_dir) {
         Ok(r) => r,
         Err(e) => return json!({"error": e.message()}),
     };
-    match repo.find_commit(newest.commit) {
-        Ok(c) => json!({
-            "id": c.id().to_string(),
-            "author": c.author().name().unwrap_or(""),
-            "time": c.time().seconds(),
-            "summary": c.summary().unwrap_or_default(),
-            "serial": newest.serial,
+    match crate::git::last_change(&repo, file, LAST_CHANGE_WALK) {
+        Ok(Some((id, author, time, summary))) => json!({
+            "id": id,
+            "author": author,
+            "time": time,
+            "summary": summary,
         }),
-        Err(e) => json!({"error": e.message()}),
+        Ok(None) => Value::Null,
+        Err(e) => json!({"error": e.to_string()}),
     }
 }
 
@@ -219,8 +209,8 @@ async fn zone_status(Extract(admin): Extract<Arc<Admin>>, Path(zone): Path<Strin
         .collect();
     // The journal walks git: off the async threads.
     let a = admin.clone();
-    let (n, f) = (name.clone(), file.clone());
-    let commit = tokio::task::spawn_blocking(move || last_commit(&a, &n, &f))
+    let f = file.clone();
+    let commit = tokio::task::spawn_blocking(move || last_commit(&a, &f))
         .await
         .unwrap_or(Value::Null);
     let body = json!({

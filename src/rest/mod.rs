@@ -79,8 +79,14 @@ pub struct Server {
     label: &'static str,
 }
 
-/// Connections the admin listener holds open at once (scrapers, probes).
-const ADMIN_MAX_CONNECTIONS: usize = 64;
+/// Connections the admin listener holds open at once (scrapers, probes),
+/// and per source: a prober or scraper needs one or two; a client that
+/// opens more gets them closed unread, and one that sends nothing is
+/// closed after [`ADMIN_HEADER_TIMEOUT`].
+const ADMIN_MAX_CONNECTIONS: usize = 512;
+const ADMIN_MAX_PER_SOURCE: usize = 8;
+const ADMIN_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+const ADMIN_MAX_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The per-connection bounds.
 #[derive(Clone, Copy)]
@@ -133,10 +139,10 @@ impl Server {
             router,
             allow: Vec::new(),
             max_connections: ADMIN_MAX_CONNECTIONS,
-            per_source: PerSource::new(ADMIN_MAX_CONNECTIONS / 2),
+            per_source: PerSource::new(ADMIN_MAX_PER_SOURCE),
             timeouts: Timeouts {
-                header: crate::config::rest::DEFAULT_HEADER_TIMEOUT,
-                lifetime: crate::config::rest::DEFAULT_MAX_LIFETIME,
+                header: ADMIN_HEADER_TIMEOUT,
+                lifetime: ADMIN_MAX_LIFETIME,
             },
             label: "admin",
         }

@@ -22,22 +22,39 @@ use crate::store::{Store, WriteOutcome, WriteRequest};
 
 use crate::served::State;
 
-/// Sweeps once now, then every `expire.interval`, until `stop` turns true.
-pub async fn run(
-    state: Arc<State>,
-    store: Arc<Store>,
-    expire: Expire,
-    mut stop: watch::Receiver<bool>,
-) {
-    info!(
-        expire_after = ?expire.after,
-        interval = ?expire.interval,
-        "stale ACME challenge sweep enabled"
-    );
+/// How often the sweep task looks at the config while the sweep is off or
+/// between sweeps (a reload may turn it on, off, or change its interval).
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// While `[acme] expire_after` is set (in the config in effect: a reload
+/// turns it on, off, or changes it), sweeps at once and then every
+/// `expire.interval`, until `stop` turns true.
+pub async fn run(state: Arc<State>, store: Arc<Store>, mut stop: watch::Receiver<bool>) {
+    let mut last: Option<Expire> = None;
+    let mut next = tokio::time::Instant::now();
     loop {
-        sweep(&state, &store, expire.after).await;
+        let now_expire = state.config().acme.expire;
+        if now_expire != last {
+            match now_expire {
+                Some(e) => info!(
+                    expire_after = ?e.after, interval = ?e.interval,
+                    "stale ACME challenge sweep enabled"
+                ),
+                None if last.is_some() => info!("stale ACME challenge sweep disabled"),
+                None => {}
+            }
+            last = now_expire;
+            next = tokio::time::Instant::now();
+        }
+        if let Some(e) = last
+            && tokio::time::Instant::now() >= next
+        {
+            sweep(&state, &store, e.after).await;
+            next = tokio::time::Instant::now() + e.interval;
+        }
+        let wake = next.min(tokio::time::Instant::now() + RECHECK);
         tokio::select! {
-            _ = tokio::time::sleep(expire.interval) => {}
+            _ = tokio::time::sleep_until(wake) => {}
             _ = stop.changed() => {}
         }
         if *stop.borrow() {

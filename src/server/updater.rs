@@ -60,6 +60,8 @@ enum Kind {
 struct Write {
     dispatcher: Arc<Dispatcher>,
     request: UpdateRequest,
+    /// The key that signed it, to look up again at write time.
+    key_name: crate::rr::Name,
     actor: String,
     client: SocketAddr,
     signing: Signing,
@@ -147,6 +149,7 @@ pub(super) fn prepare(
             kind: Kind::Write(Box::new(Write {
                 dispatcher: d.clone(),
                 request,
+                key_name: v.key.name.clone(),
                 actor: key,
                 client,
                 signing,
@@ -208,6 +211,31 @@ fn check(
         }
     }
     Ok(request)
+}
+
+/// The key and its grants as the config in effect has them when the
+/// write is made (it may have waited behind others): a key removed or a
+/// grant withdrawn by a config reload meanwhile stops it, nothing applied.
+fn still_allowed(
+    d: &Dispatcher,
+    key_name: &crate::rr::Name,
+    request: &UpdateRequest,
+) -> Result<(), Rcode> {
+    let keys = d.keyring();
+    let Some(entry) = keys.1.entry(key_name) else {
+        warn!(key = %key_name, zone = %request.zone, "UPDATE not applied: its key was removed by a config reload while it waited");
+        return Err(Rcode::NotAuth);
+    };
+    for (owner, rtype) in update::touched(request) {
+        if !entry.grants.allows(&request.zone, &owner, rtype) {
+            warn!(
+                key = %key_name, zone = %request.zone, %owner, %rtype,
+                "UPDATE not applied: a config reload withdrew the grant while it waited"
+            );
+            return Err(Rcode::Refused);
+        }
+    }
+    Ok(())
 }
 
 /// Why an UPDATE is refused: its RCODE, and for the client's user an RFC
@@ -309,6 +337,7 @@ impl Write {
         let Write {
             dispatcher,
             request,
+            key_name,
             actor,
             client,
             mut signing,
@@ -316,12 +345,16 @@ impl Write {
             template,
         } = self;
         let zone = request.zone.clone();
+        let d = dispatcher.clone();
         let write = WriteRequest {
             zone: zone.clone(),
             actor: actor.clone(),
             client,
             via: "rfc2136",
-            compute: Box::new(move |z: &Zone| update::evaluate(z, &request)),
+            compute: Box::new(move |z: &Zone| {
+                still_allowed(&d, &key_name, &request)?;
+                update::evaluate(z, &request)
+            }),
         };
         // Its own task: a panic in the store or in `compute` ends that task
         // only, and this one still answers SERVFAIL.

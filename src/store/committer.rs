@@ -478,7 +478,24 @@ impl Committer {
     /// or check saw).
     pub fn stats(&self) -> (u64, u64, Option<String>) {
         let h = &self.health;
-        let why = h.unusable.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Looked at now, not only at the next commit: a HEAD detached or a
+        // merge begun while no write came is seen here. (Read only: the
+        // committer thread's own check logs it and takes the held commits
+        // once it is over.)
+        let now = {
+            let guard = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_ref()
+                .and_then(|r| git::state::usable(r).err().map(|e| e.to_string()))
+        };
+        let held = h.unusable.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let why = now.or(held);
+        let why = why.or_else(|| {
+            let failing = h.failing.lock().unwrap_or_else(|p| p.into_inner());
+            failing
+                .as_ref()
+                .map(|e| format!("the last commit failed ({e}); the next one may succeed"))
+        });
         let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
         let why = why.or_else(|| {
             blocked
@@ -754,6 +771,8 @@ struct Health {
     /// Commits made and commits git refused, since start (metrics).
     made: std::sync::atomic::AtomicU64,
     refused: std::sync::atomic::AtomicU64,
+    /// Why the last commit failed, until one succeeds (`/ready`).
+    failing: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -845,16 +864,29 @@ fn commit_logged(
     unindexed: &mut Unindexed,
     health: &Health,
 ) -> Result<Option<String>, String> {
+    let set_failing = |why: Option<&str>| {
+        *health.failing.lock().unwrap_or_else(|p| p.into_inner()) = why.map(str::to_owned);
+    };
     if let Err(e) = health.check(repo) {
         health.refused.fetch_add(1, Ordering::Relaxed);
+        set_failing(Some(&e));
         return Err(e);
     }
     let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
-    let counter = match &made {
-        Ok(Ok(_)) => &health.made,
-        _ => &health.refused,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
+    match &made {
+        Ok(Ok(_)) => {
+            health.made.fetch_add(1, Ordering::Relaxed);
+            set_failing(None);
+        }
+        Ok(Err(e)) => {
+            health.refused.fetch_add(1, Ordering::Relaxed);
+            set_failing(Some(e));
+        }
+        Err(_) => {
+            health.refused.fetch_add(1, Ordering::Relaxed);
+            set_failing(Some("the commit panicked"));
+        }
+    }
     match made {
         Ok(Ok((id, entries))) => {
             unindexed.add(entries);
