@@ -496,20 +496,27 @@ pub fn chaos(
         "version.bind." | "version.server." => version,
         _ => None,
     };
-    let Some(text) = text.filter(|t| !t.is_empty() && t.len() <= 255) else {
-        let flags = response_flags(0, false, false, query.rd, query.cd, Rcode::Refused);
-        let mut w = MessageWriter::new(query.id, flags, limit);
-        w.question(&query.qname, u16::from(query.qtype), query.qclass);
-        return Some(w.finish());
+    let text = text.filter(|t| !t.is_empty() && t.len() <= 255);
+    let rcode = if text.is_some() {
+        Rcode::NoError
+    } else {
+        Rcode::Refused
     };
-    let flags = response_flags(0, true, false, query.rd, query.cd, Rcode::NoError);
+    let flags = response_flags(0, text.is_some(), false, query.rd, query.cd, rcode);
     let mut w = MessageWriter::new(query.id, flags, limit);
     w.question(&query.qname, u16::from(query.qtype), query.qclass);
     let mut w = w.answer();
-    if matches!(u16::from(query.qtype), 16 | 255) {
+    if let Some(text) = text
+        && matches!(u16::from(query.qtype), 16 | 255)
+    {
         let mut rdata = vec![u8::try_from(text.len()).unwrap_or(255)];
         rdata.extend_from_slice(text.as_bytes());
         w.record_in(&query.qname, RecordType::TXT, CLASS_CH, 0, &rdata);
+    }
+    let mut w = w.additional();
+    // RFC 6891 §7: an OPT in the answer when the query had one.
+    if query.edns.is_some() {
+        w.opt(OUR_PAYLOAD, rcode);
     }
     Some(w.finish())
 }

@@ -241,6 +241,12 @@ fn rfc4892_identity_and_version_only_when_configured() {
             "{name}: {r:?}"
         );
     }
+    // With EDNS, the answer has an OPT too (RFC 6891 §7).
+    let mut q = query_edns("id.server.", RecordType::TXT, 1232, 0);
+    q.queries[0].query_class = hickory_proto::rr::DNSClass::CH;
+    let r = s.udp(&q);
+    assert_eq!(r.answers.len(), 1);
+    assert!(r.edns.is_some(), "{r:?}");
     // Any other CH name is refused, and nothing leaks when unset.
     assert_eq!(
         rcode(&chaos_txt(&s, "authors.bind.")),
