@@ -586,9 +586,10 @@ fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
 /// restart kept as in `running`, and the names of those that differ (for a
 /// WARN). Live: `[[key]]` (keys, grants, rate limits), `[[zone]]` (zones
 /// added and removed, allow_transfer, notify, notify_key, confirm),
-/// `[[rest.token]]`, `[acme]`. Not live: `listen`, `zones_dir`, `[server]`,
-/// `[tsig]`, `[serial]`, `[git]`, `[admin]`, and `[rest]` but its tokens
-/// (the listeners and the write path are built at start).
+/// `[[rest.token]]`, `[rest]` rate limits, `[acme]`. Not live: `listen`,
+/// `zones_dir`, `[server]`, `[tsig]`, `[serial]`, `[git]`, `[admin]`, and
+/// the rest of `[rest]` (the listeners and the write path are built at
+/// start).
 pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
     let mut restart = Vec::new();
     let mut keep = |name: &'static str, differs: bool| {
@@ -611,19 +612,16 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
     keep("[git]", running.git != new.git);
     keep("[admin]", running.admin != new.admin);
     let rest = match (&running.rest, new.rest) {
-        (Some(old), Some(mut fresh)) => {
-            let tokens = std::mem::take(&mut fresh.tokens);
-            keep(
-                "[rest] (all but its tokens)",
-                *old != RestConfig {
-                    tokens: old.tokens.clone(),
-                    ..fresh
-                },
-            );
-            Some(RestConfig {
-                tokens,
+        (Some(old), Some(fresh)) => {
+            // Live: the tokens and the write rate limits.
+            let live = RestConfig {
+                tokens: fresh.tokens.clone(),
+                rate_limit: fresh.rate_limit,
+                source_rate_limit: fresh.source_rate_limit,
                 ..old.clone()
-            })
+            };
+            keep("[rest] (all but its tokens and rate limits)", live != fresh);
+            Some(live)
         }
         (old, fresh) => {
             keep("[rest]", old.is_some() != fresh.is_some());

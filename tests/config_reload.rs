@@ -329,3 +329,60 @@ fn a_write_waiting_when_its_key_is_removed_is_not_applied() {
         r.log()
     );
 }
+
+/// `[rest] rate_limit` applies on reload: 1 write per second refuses a
+/// burst (429); after SIGHUP with 1000, the same burst all lands. No WARN
+/// about a restart, since it is live.
+#[test]
+fn sighup_changes_the_rest_write_rate_limit() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let rest_port = {
+        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let token = "reload-test-token-0123456789abcdef";
+    let base = format!(
+        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n\
+         [rest]\nlisten = \"127.0.0.1:{rest_port}\"\nzones = [\"example.com\"]\nrate_limit = 1\n\
+         [[rest.token]]\nname = \"controller\"\ntoken = \"{token}\"\n"
+    );
+    let r = start(dir.path(), &base);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let burst = |n: usize| -> Vec<u16> {
+        (0..n)
+            .map(|i| {
+                client
+                    .put(format!("http://127.0.0.1:{rest_port}/v1/services/x"))
+                    .bearer_auth(token)
+                    .body(format!(r#"{{"records":["10.0.0.{}"]}}"#, i + 1))
+                    .header("content-type", "application/json")
+                    .send()
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    let before = burst(5);
+    assert!(before.contains(&429), "{before:?}: {}", r.log());
+    std::thread::sleep(Duration::from_millis(1100));
+    let path = dir.path().join("zonewright.toml");
+    let running = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        running.replace("rate_limit = 1\n", "rate_limit = 1000\n"),
+    )
+    .unwrap();
+    r.hangup();
+    assert!(
+        r.until(10, |r| r.log().contains("config reloaded from")),
+        "{}",
+        r.log()
+    );
+    let after = burst(5);
+    assert!(after.iter().all(|&c| c == 200), "{after:?}: {}", r.log());
+    assert!(!r.log().contains("next restart"), "{}", r.log());
+}

@@ -111,10 +111,9 @@ pub struct Api {
     config: RestConfig,
     state: Arc<ServerState>,
     store: Arc<Store>,
-    /// Writes per second of each token (keyed by token name).
-    token_limiter: Option<DefaultKeyedRateLimiter<String>>,
-    /// Writes per second of each source, over all its tokens.
-    source_limiter: Option<DefaultKeyedRateLimiter<Source>>,
+    /// The write rate limits of the config in effect (rebuilt when a
+    /// reload changes `[rest] rate_limit` or `source_rate_limit`).
+    limits: arc_swap::ArcSwap<WriteLimits>,
     /// Failed authentications per source and minute.
     auth_throttle: Option<AuthThrottle>,
     /// Sampled logging of failed authentications.
@@ -123,11 +122,11 @@ pub struct Api {
 
 impl Api {
     pub fn new(config: RestConfig, state: Arc<ServerState>, store: Arc<Store>) -> Api {
-        let per_second =
-            |n: Option<u32>| n.and_then(std::num::NonZeroU32::new).map(Quota::per_second);
         Api {
-            token_limiter: per_second(config.rate_limit).map(RateLimiter::keyed),
-            source_limiter: per_second(config.source_rate_limit).map(RateLimiter::keyed),
+            limits: arc_swap::ArcSwap::from_pointee(WriteLimits::new(
+                config.rate_limit,
+                config.source_rate_limit,
+            )),
             auth_throttle: config.auth_failures.map(AuthThrottle::new),
             auth_log: RejectLog::default(),
             config,
@@ -379,8 +378,51 @@ async fn authenticate(State(api): State<Arc<Api>>, mut req: Request, next: Next)
 
 /// The write buckets: the source's (over all its tokens), then the
 /// token's own; a 429 when either is empty.
+/// `[rest] rate_limit` and `source_rate_limit` with their token buckets.
+struct WriteLimits {
+    rate: Option<u32>,
+    source_rate: Option<u32>,
+    /// Writes per second of each token (keyed by token name).
+    token: Option<DefaultKeyedRateLimiter<String>>,
+    /// Writes per second of each source, over all its tokens.
+    source: Option<DefaultKeyedRateLimiter<Source>>,
+}
+
+impl WriteLimits {
+    fn new(rate: Option<u32>, source_rate: Option<u32>) -> WriteLimits {
+        let per_second =
+            |n: Option<u32>| n.and_then(std::num::NonZeroU32::new).map(Quota::per_second);
+        WriteLimits {
+            rate,
+            source_rate,
+            token: per_second(rate).map(RateLimiter::keyed),
+            source: per_second(source_rate).map(RateLimiter::keyed),
+        }
+    }
+}
+
+/// The limits of the config in effect: the same buckets while the numbers
+/// stay, new ones once a reload changed them.
+fn current_limits(api: &Api) -> Arc<WriteLimits> {
+    let config = api.state.config();
+    let (rate, source_rate) = config
+        .rest
+        .as_ref()
+        .map_or((api.config.rate_limit, api.config.source_rate_limit), |r| {
+            (r.rate_limit, r.source_rate_limit)
+        });
+    let now = api.limits.load_full();
+    if (now.rate, now.source_rate) == (rate, source_rate) {
+        return now;
+    }
+    let fresh = Arc::new(WriteLimits::new(rate, source_rate));
+    api.limits.store(fresh.clone());
+    fresh
+}
+
 fn write_rate(api: &Api, source: Source, token: &Token) -> Option<Response> {
-    if let Some(limiter) = &api.source_limiter {
+    let limits = current_limits(api);
+    if let Some(limiter) = &limits.source {
         if limiter.len() > SOURCE_LIMITER_SWEEP {
             limiter.retain_recent();
         }
@@ -388,18 +430,18 @@ fn write_rate(api: &Api, source: Source, token: &Token) -> Option<Response> {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
             let msg = format!(
                 "write rate limit of {} per second from this address exceeded",
-                api.config.source_rate_limit.unwrap_or(0)
+                limits.source_rate.unwrap_or(0)
             );
             return Some(too_many(&msg, wait));
         }
     }
-    if let Some(limiter) = &api.token_limiter
+    if let Some(limiter) = &limits.token
         && let Err(not_until) = limiter.check_key(&token.name)
     {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
         let msg = format!(
             "write rate limit of {} per second for token {:?} exceeded",
-            api.config.rate_limit.unwrap_or(0),
+            limits.rate.unwrap_or(0),
             token.name
         );
         return Some(too_many(&msg, wait));

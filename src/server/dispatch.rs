@@ -329,20 +329,23 @@ impl Dispatcher {
         };
         match (kind, ours) {
             (Noise::KnownKey, Some(k)) => {
+                // The request's algorithm name comes from the packet:
+                // quoted and escaped.
+                let used = algorithm.as_deref().unwrap_or("none");
                 let reason = match r {
                     tsig::Rejection::BadKey => format!(
-                        "the key is configured for {}, the request used another algorithm (BADKEY)",
-                        k.algorithm
+                        "key {} is {}; the request used {used:?} (BADKEY)",
+                        k.name, k.algorithm
                     ),
-                    other => other.to_string(),
+                    other => format!("{other} (key {}, {})", k.name, k.algorithm),
                 };
-                warn!(
-                    key = %k.name, configured_algorithm = %k.algorithm, request_algorithm = ?algorithm,
-                    client = %peer.addr, "signed request rejected: {reason}{budget}"
-                );
+                warn!(client = %peer.addr, "signed request rejected: {reason}{budget}");
             }
             _ => info!(
-                key = ?key_name, algorithm = ?algorithm, client = %peer.addr,
+                // Names from the packet, escaped (`?`).
+                key = ?key_name.as_deref().unwrap_or("none"),
+                algorithm = ?algorithm.as_deref().unwrap_or("none"),
+                client = %peer.addr,
                 "signed request rejected: {r}{budget}"
             ),
         }
