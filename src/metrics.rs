@@ -194,6 +194,7 @@ pub struct Metrics {
     notify_acknowledged: Family<TargetLabels, Counter>,
     notify_failed: Family<TargetLabels, Counter>,
     confirm_timeouts: Family<ZoneLabels, Counter>,
+    config_reloads: Family<ResultLabels, Counter>,
     rest_requests: Family<RestLabels, Counter>,
     /// Set from [`Gauges`] at each scrape (so zones that went away vanish).
     zone_serial: Family<ZoneLabels, Gauge>,
@@ -229,6 +230,7 @@ impl Metrics {
             notify_acknowledged: Family::default(),
             notify_failed: Family::default(),
             confirm_timeouts: Family::default(),
+            config_reloads: Family::default(),
             rest_requests: Family::default(),
             zone_serial: Family::default(),
             secondary_serial: Family::default(),
@@ -301,6 +303,11 @@ impl Metrics {
             "confirm_timeouts",
             "Writes answered after confirm_timeout without enough secondaries serving them",
             self.confirm_timeouts.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Config reloads (SIGHUP) by result: ok, or refused (the file had problems)",
+            self.config_reloads.clone(),
         );
         r.register(
             "rest_requests",
@@ -416,6 +423,14 @@ impl Metrics {
             NotifyEvent::Failed => &self.notify_failed,
         };
         family.get_or_create(&labels).inc();
+    }
+
+    /// A config reload: applied, or refused for the file's problems.
+    pub fn config_reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "refused" };
+        self.config_reloads
+            .get_or_create(&ResultLabels { result })
+            .inc();
     }
 
     /// A write answered after `confirm_timeout` without enough secondaries.

@@ -350,6 +350,12 @@ pub fn soa_reply(reply: &[u8], id: u16, zone: &Name) -> SoaReply {
     if reply.get(2).is_some_and(|b| b & 0x02 != 0) {
         return SoaReply::Truncated;
     }
+    // A secondary that serves the zone answers with AA (RFC 1035 §4.1.1);
+    // without it the answer comes from a cache or a server that lost the
+    // zone, and says nothing about what the secondary serves.
+    if reply.get(2).is_some_and(|b| b & 0x04 == 0) {
+        return SoaReply::NoSoa("answered without the AA bit (not serving the zone)".into());
+    }
     let Ok(msg) = hickory_proto::op::Message::from_vec(reply) else {
         return SoaReply::NoSoa("answer does not parse".into());
     };

@@ -156,6 +156,7 @@ fn reload_config(state: &State, notifier: Option<&Notifier>) {
                 "config not reloaded: {} has problems; the running config stays in effect",
                 running.path.display()
             );
+            state.metrics().config_reload(false);
             return;
         }
     };
@@ -170,6 +171,7 @@ fn reload_config(state: &State, notifier: Option<&Notifier>) {
             running.path.display()
         );
     }
+    state.metrics().config_reload(true);
     let (keys, zones) = (effective.keys.len(), effective.zones.len());
     let effective = Arc::new(effective);
     state.set_config(effective.clone());

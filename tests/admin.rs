@@ -29,6 +29,8 @@ struct FakeSecondary {
     serial: Arc<AtomicU32>,
     silent: Arc<AtomicBool>,
     follow: Arc<AtomicBool>,
+    /// Answer SOA queries without the AA bit (a cache, a lost zone).
+    no_aa: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -43,7 +45,9 @@ impl FakeSecondary {
         let silent = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let follow = Arc::new(AtomicBool::new(false));
+        let no_aa = Arc::new(AtomicBool::new(false));
         let (s, q, x, f) = (serial.clone(), silent.clone(), stop.clone(), follow.clone());
+        let na = no_aa.clone();
         let thread = std::thread::spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(120);
             let mut buf = vec![0u8; 4096];
@@ -68,6 +72,7 @@ impl FakeSecondary {
                 r.metadata.message_type = MessageType::Response;
                 r.signature = None;
                 if m.metadata.op_code == OpCode::Query {
+                    r.metadata.authoritative = !na.load(Ordering::Relaxed);
                     let origin = Name::from_ascii("example.com.").unwrap();
                     let soa = SOA::new(
                         Name::from_ascii("ns1.example.com.").unwrap(),
@@ -90,6 +95,7 @@ impl FakeSecondary {
             serial,
             silent,
             follow,
+            no_aa,
             stop,
             thread: Some(thread),
         }
@@ -698,4 +704,64 @@ fn ready_is_503_while_git_refuses_commits_and_200_after() {
     let (status, v) = get_json(&s, "/ready");
     assert_eq!(status, 200, "{v}");
     assert_eq!(metric(&s, "zonewright_git_usable"), Some(1.0));
+}
+
+/// A person's edit found while git refused commits is committed once git
+/// takes commits again, with no write needed to trigger it, and `/ready`
+/// turns 200 then (attack round 8).
+#[test]
+fn a_held_edit_is_committed_once_git_recovers_without_another_write() {
+    let sec = FakeSecondary::start(1);
+    let s = start(sec.addr, 0);
+    let zones = s.zones_dir();
+    let head = std::fs::read_to_string(zones.join(".git/HEAD")).unwrap();
+    let branch = head
+        .trim()
+        .strip_prefix("ref: ")
+        .expect("on a branch")
+        .to_owned();
+    let lock = zones.join(".git").join(format!("{branch}.lock"));
+    let held = std::fs::File::create(&lock).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &simple_zone("example.com", 7, "192.0.2.81"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while serial_of(&s) != 7 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(serial_of(&s), 7, "the edit is served");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_json(&s, "/ready").0 == 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get_json(&s, "/ready").0, 503, "the external commit failed");
+    drop(held);
+    std::fs::remove_file(&lock).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let clean = || {
+        let out = std::process::Command::new("git")
+            .args(["status", "--porcelain", "example.com.zone"])
+            .current_dir(&zones)
+            .output()
+            .unwrap();
+        out.stdout.is_empty()
+    };
+    while !(clean() && get_json(&s, "/ready").0 == 200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(clean(), "the edit is committed");
+    let (status, v) = get_json(&s, "/ready");
+    assert_eq!(status, 200, "{v}");
+}
+
+/// An SOA answer without AA (a cache, a server that lost the zone) says
+/// nothing about what the secondary serves: no confirmation.
+#[test]
+fn a_non_authoritative_soa_answer_does_not_confirm() {
+    let sec = FakeSecondary::start(1);
+    sec.follow.store(true, Ordering::Relaxed);
+    sec.no_aa.store(true, Ordering::Relaxed);
+    let s = start(sec.addr, 1);
+    assert_unconfirmed(&s, 61, "answers without AA");
 }

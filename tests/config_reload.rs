@@ -386,3 +386,60 @@ fn sighup_changes_the_rest_write_rate_limit() {
     assert!(after.iter().all(|&c| c == 200), "{after:?}: {}", r.log());
     assert!(!r.log().contains("next restart"), "{}", r.log());
 }
+
+/// A REST write waiting in the write path when a reload removes its token
+/// is not applied: 403, nothing in the file (attack round 8).
+#[test]
+fn a_rest_write_waiting_when_its_token_is_removed_is_not_applied() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let rest_port = {
+        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let token = "removed-token-0123456789abcdefgh";
+    let base = format!(
+        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n\
+         [rest]\nlisten = \"127.0.0.1:{rest_port}\"\nzones = [\"example.com\"]\n\
+         [[rest.token]]\nname = \"controller\"\ntoken = \"{token}\"\n"
+    );
+    let r = start(dir.path(), &base);
+    let zone_file = dir.path().join("zones/example.com.zone");
+    let mut person = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&zone_file)
+        .unwrap();
+    std::io::Write::write_all(&mut person, b"; being edited\n").unwrap();
+    let url = format!("http://127.0.0.1:{rest_port}/v1/services/late");
+    let waiting = std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+            .put(url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(r#"{"records":["10.9.9.9"]}"#)
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let path = dir.path().join("zonewright.toml");
+    let running = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        running.replace(token, "another-token-0123456789abcdefghij"),
+    )
+    .unwrap();
+    r.hangup();
+    assert!(
+        r.until(10, |r| r.log().contains("config reloaded from")),
+        "{}",
+        r.log()
+    );
+    drop(person);
+    assert_eq!(waiting.join().unwrap(), 403, "{}", r.log());
+    let text = std::fs::read_to_string(&zone_file).unwrap();
+    assert!(!text.contains("10.9.9.9"), "{text}");
+}

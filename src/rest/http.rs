@@ -671,13 +671,33 @@ async fn write(
     let refusal: Arc<std::sync::Mutex<Option<SvcError>>> = Arc::default();
     let keep = refusal.clone();
     let token = caller.token.clone();
+    let state = api.state.clone();
     let req = WriteRequest {
         zone: zone.clone(),
         actor: caller.token.name.clone(),
         client: caller.client,
         via: "rest",
         compute: Box::new(move |z| {
-            let checked = compute(z).and_then(|cs| {
+            // The token as the config in effect has it now: the write may
+            // have waited behind others while a reload removed it or
+            // narrowed what it may write.
+            let config = state.config();
+            let now = config.rest.as_ref().and_then(|r| {
+                r.tokens
+                    .iter()
+                    .find(|t| t.name == token.name && t.secret == token.secret)
+                    .cloned()
+            });
+            let checked = match now {
+                Some(token) => Ok(token),
+                None => Err(SvcError::Forbidden(format!(
+                    "token {:?} was removed by a config reload while this write waited; \
+                     nothing was written",
+                    token.name
+                ))),
+            }
+            .and_then(|token| compute(z).map(|cs| (cs, token)))
+            .and_then(|(cs, token)| {
                 // Least privilege: every record changed must lie in the
                 // token's zones and `names` (recomputed with the change).
                 match cs

@@ -605,6 +605,8 @@ fn run(
     let mut unindexed = Unindexed::default();
     // Per zone, the last `external change` whose commit failed.
     let mut edits: HashMap<Name, Job> = HashMap::new();
+    // When held commits were last tried while idle.
+    let mut held_tried: Option<std::time::Instant> = None;
     loop {
         let msg = match next.take() {
             Some(m) => m,
@@ -620,8 +622,17 @@ fn run(
                         // The repository was unusable: once it is usable
                         // again, what is held is committed now rather than
                         // at the zone's next write.
+                        // Held commits (a person's edit found while a
+                        // ref lock was held, say) are tried again while
+                        // idle too, every HELD_RETRY: not only at the
+                        // zone's next write, which may never come.
                         Err(Idle::Recheck) => {
-                            if health.is_unusable() && health.check(repo).is_ok() {
+                            let recovered = health.is_unusable() && health.check(repo).is_ok();
+                            let retry = !edits.is_empty()
+                                && !health.is_unusable()
+                                && held_tried.is_none_or(|t| t.elapsed() >= HELD_RETRY);
+                            if recovered || retry {
+                                held_tried = Some(std::time::Instant::now());
                                 commit_held(&mut edits, blocked, &mut |files, record| {
                                     let u = &mut unindexed;
                                     commit_logged(repo, dir, names, files, record, u, health)
@@ -748,6 +759,9 @@ enum Idle {
     /// Time to look at the unusable repository again.
     Recheck,
 }
+
+/// How often held commits are tried again while nothing else comes.
+const HELD_RETRY: Duration = Duration::from_secs(5);
 
 /// The next message, or [`Idle::Recheck`] after [`RECHECK`] without one
 /// (the store may find the repository unusable before any commit does).
