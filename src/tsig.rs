@@ -417,7 +417,7 @@ pub fn verify_request<'k>(
     let Some(found) = find(msg).map_err(Rejection::Malformed)? else {
         return Ok(None);
     };
-    let tsig = found.tsig;
+    let tsig = &found.tsig;
     // §5.2.1: "If a non-forwarding server does not recognize the key or
     // algorithm used by the client ... BADKEY".
     let alg = Algorithm::from_name(&tsig.algorithm.to_ascii()).ok_or(Rejection::BadKey)?;
@@ -431,27 +431,10 @@ pub fn verify_request<'k>(
     if tsig.mac.len() < alg.output_len() && !key.allow_truncated {
         return Err(Rejection::BadTrunc);
     }
-    let body = unsigned_view(msg, found.start, tsig.original_id)
-        .ok_or(Rejection::Malformed(FormatError("bad ARCOUNT")))?;
-    let vars = variables(key, tsig.time_signed, tsig.fudge, tsig.error, &tsig.other);
-    let full_mac = alg.mac(&key.secret, &[&body, &vars]);
-    // §5.2.2.1 rule 4: "the locally held MAC SHOULD be truncated in the
-    // same way as the truncated MAC in the message". The length is already
-    // at least the minimum, so a prefix match proves knowledge of the key.
-    if !constant_time_eq(full_mac.get(..tsig.mac.len()).unwrap_or(&[]), &tsig.mac) {
-        return Err(Rejection::BadSig);
-    }
-    // §5.2.3: "If the time signed ... is outside the range specified by the
-    // fudge, the receiver SHOULD ... return BADTIME".
-    if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge.min(max_fudge)) {
-        return Err(Rejection::BadTime {
-            key: Box::new(key.clone()),
-            request_mac: tsig.mac.clone(),
-        });
-    }
+    let full_mac = check_mac_and_time(msg, &found, key, alg, &[], now, max_fudge)?;
     Ok(Some(Verified {
         key: key.clone(),
-        tsig,
+        tsig: found.tsig,
         full_mac,
         start: found.start,
     }))
@@ -474,7 +457,7 @@ pub fn verify_response(
         .ok_or(Rejection::Malformed(FormatError(
             "the answer is not signed",
         )))?;
-    let tsig = found.tsig;
+    let tsig = &found.tsig;
     let alg = Algorithm::from_name(&tsig.algorithm.to_ascii()).ok_or(Rejection::BadKey)?;
     if alg != key.algorithm || tsig.key_name != key.name {
         return Err(Rejection::BadKey);
@@ -485,21 +468,42 @@ pub fn verify_response(
         return Err(Rejection::BadSig);
     }
     check_mac_len(alg, tsig.mac.len())?;
+    let prefix = mac_prefix(request_mac);
+    check_mac_and_time(msg, &found, key, alg, &prefix, now, max_fudge).map(|_| ())
+}
+
+/// The MAC of `msg` (its TSIG `found`) under `key`, after `prefix` (the
+/// request's MAC, for a response), compared with the one it carries, and
+/// its time with the fudge: the full MAC we computed, or why not.
+fn check_mac_and_time(
+    msg: &[u8],
+    found: &Found,
+    key: &Key,
+    alg: Algorithm,
+    prefix: &[u8],
+    now: u64,
+    max_fudge: u16,
+) -> Result<Vec<u8>, Rejection> {
+    let tsig = &found.tsig;
     let body = unsigned_view(msg, found.start, tsig.original_id)
         .ok_or(Rejection::Malformed(FormatError("bad ARCOUNT")))?;
     let vars = variables(key, tsig.time_signed, tsig.fudge, tsig.error, &tsig.other);
-    let prefix = mac_prefix(request_mac);
-    let full_mac = alg.mac(&key.secret, &[&prefix, &body, &vars]);
+    let full_mac = alg.mac(&key.secret, &[prefix, &body, &vars]);
+    // §5.2.2.1 rule 4: "the locally held MAC SHOULD be truncated in the
+    // same way as the truncated MAC in the message". The length is already
+    // at least the minimum, so a prefix match proves knowledge of the key.
     if !constant_time_eq(full_mac.get(..tsig.mac.len()).unwrap_or(&[]), &tsig.mac) {
         return Err(Rejection::BadSig);
     }
+    // §5.2.3: "If the time signed ... is outside the range specified by the
+    // fudge, the receiver SHOULD ... return BADTIME".
     if now.abs_diff(tsig.time_signed) > u64::from(tsig.fudge.min(max_fudge)) {
         return Err(Rejection::BadTime {
             key: Box::new(key.clone()),
             request_mac: tsig.mac.clone(),
         });
     }
-    Ok(())
+    Ok(full_mac)
 }
 
 /// RFC 8945 §5.2.2.1, the MAC size rules that need no key:

@@ -335,34 +335,14 @@ fn a_write_waiting_when_its_key_is_removed_is_not_applied() {
 /// about a restart, since it is live.
 #[test]
 fn sighup_changes_the_rest_write_rate_limit() {
-    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let rest_port = {
-        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
     let token = "reload-test-token-0123456789abcdef";
-    let base = format!(
-        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n\
-         [rest]\nlisten = \"127.0.0.1:{rest_port}\"\nzones = [\"example.com\"]\nrate_limit = 1\n\
-         [[rest.token]]\nname = \"controller\"\ntoken = \"{token}\"\n"
-    );
-    let r = start(dir.path(), &base);
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let (r, rest_port) = start_rest(dir.path(), token, "rate_limit = 1\n");
     let burst = |n: usize| -> Vec<u16> {
         (0..n)
             .map(|i| {
-                client
-                    .put(format!("http://127.0.0.1:{rest_port}/v1/services/x"))
-                    .bearer_auth(token)
-                    .body(format!(r#"{{"records":["10.0.0.{}"]}}"#, i + 1))
-                    .header("content-type", "application/json")
-                    .send()
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
+                let addr = format!("10.0.0.{}", i + 1);
+                put_service(rest_port, token, "x", &addr, Duration::from_secs(5))
             })
             .collect()
     };
@@ -391,38 +371,23 @@ fn sighup_changes_the_rest_write_rate_limit() {
 /// is not applied: 403, nothing in the file (attack round 8).
 #[test]
 fn a_rest_write_waiting_when_its_token_is_removed_is_not_applied() {
-    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let rest_port = {
-        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
     let token = "removed-token-0123456789abcdefgh";
-    let base = format!(
-        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n\
-         [rest]\nlisten = \"127.0.0.1:{rest_port}\"\nzones = [\"example.com\"]\n\
-         [[rest.token]]\nname = \"controller\"\ntoken = \"{token}\"\n"
-    );
-    let r = start(dir.path(), &base);
+    let (r, rest_port) = start_rest(dir.path(), token, "");
     let zone_file = dir.path().join("zones/example.com.zone");
     let mut person = std::fs::OpenOptions::new()
         .append(true)
         .open(&zone_file)
         .unwrap();
     std::io::Write::write_all(&mut person, b"; being edited\n").unwrap();
-    let url = format!("http://127.0.0.1:{rest_port}/v1/services/late");
     let waiting = std::thread::spawn(move || {
-        reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap()
-            .put(url)
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(r#"{"records":["10.9.9.9"]}"#)
-            .send()
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        put_service(
+            rest_port,
+            token,
+            "late",
+            "10.9.9.9",
+            Duration::from_secs(10),
+        )
     });
     std::thread::sleep(Duration::from_millis(300));
     let path = dir.path().join("zonewright.toml");
@@ -442,4 +407,35 @@ fn a_rest_write_waiting_when_its_token_is_removed_is_not_applied() {
     assert_eq!(waiting.join().unwrap(), 403, "{}", r.log());
     let text = std::fs::read_to_string(&zone_file).unwrap();
     assert!(!text.contains("10.9.9.9"), "{text}");
+}
+
+/// A server of `example.com` with `[rest]` on a free port and one token
+/// (`rest_extra` goes in the `[rest]` table): the server and the port.
+fn start_rest(dir: &Path, token: &str, rest_extra: &str) -> (Running, u16) {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let rest_port = {
+        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!(
+        "listen = [\"127.0.0.1:PORT\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n\
+         [rest]\nlisten = \"127.0.0.1:{rest_port}\"\nzones = [\"example.com\"]\n{rest_extra}\
+         [[rest.token]]\nname = \"controller\"\ntoken = \"{token}\"\n"
+    );
+    (start(dir, &base), rest_port)
+}
+
+/// PUT /v1/services/NAME with one address: the HTTP status (0: no answer).
+fn put_service(port: u16, token: &str, name: &str, addr: &str, wait: Duration) -> u16 {
+    reqwest::blocking::Client::builder()
+        .timeout(wait)
+        .build()
+        .unwrap()
+        .put(format!("http://127.0.0.1:{port}/v1/services/{name}"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"records":["{addr}"]}}"#))
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
 }
