@@ -88,6 +88,20 @@ impl Running {
         Message::from_vec(&buf[..n]).ok().map(|m| rcode(&m))
     }
 
+    /// Polls (at most 10 s) until an UPDATE by `k` (IDs from `id` on) is
+    /// answered `want`.
+    fn until_answer(&self, id: &mut u16, k: &Key, want: ResponseCode) -> bool {
+        self.until(10, |r| {
+            *id += 1;
+            r.update(*id, k) == Some(want)
+        })
+    }
+
+    /// Polls (at most 10 s) until the log says the config was reloaded.
+    fn reloaded(&self) -> bool {
+        self.until(10, |r| r.log().contains("config reloaded from"))
+    }
+
     /// Polls (every 100 ms, at most `secs`) until `f` holds.
     fn until(&self, secs: u64, mut f: impl FnMut(&Running) -> bool) -> bool {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -198,10 +212,7 @@ fn sighup_adds_a_key_refuses_a_bad_config_and_names_what_needs_a_restart() {
     assert!(said.contains(&format!("PID {}", r.child.id())), "{said}");
     let mut id = 10;
     assert!(
-        r.until(10, |r| {
-            id += 1;
-            r.update(id, &new) == Some(ResponseCode::NoError)
-        }),
+        r.until_answer(&mut id, &new, ResponseCode::NoError),
         "the new key never worked: {}",
         r.log()
     );
@@ -240,10 +251,7 @@ fn sighup_adds_a_key_refuses_a_bad_config_and_names_what_needs_a_restart() {
     std::fs::write(&path, moved).unwrap();
     r.hangup();
     assert!(
-        r.until(10, |r| {
-            id += 1;
-            r.update(id, &new) == Some(ResponseCode::NotAuth)
-        }),
+        r.until_answer(&mut id, &new, ResponseCode::NotAuth),
         "the removed key still works: {}",
         r.log()
     );
@@ -309,11 +317,7 @@ fn a_write_waiting_when_its_key_is_removed_is_not_applied() {
     let without = running.replace(&key_toml("new-key", NEW_SECRET), "");
     std::fs::write(&path, without).unwrap();
     r.hangup();
-    assert!(
-        r.until(10, |r| r.log().contains("config reloaded from")),
-        "{}",
-        r.log()
-    );
+    assert!(r.reloaded(), "{}", r.log());
     drop(person);
     assert_eq!(
         waiting.join().unwrap(),
@@ -357,11 +361,7 @@ fn sighup_changes_the_rest_write_rate_limit() {
     )
     .unwrap();
     r.hangup();
-    assert!(
-        r.until(10, |r| r.log().contains("config reloaded from")),
-        "{}",
-        r.log()
-    );
+    assert!(r.reloaded(), "{}", r.log());
     let after = burst(5);
     assert!(after.iter().all(|&c| c == 200), "{after:?}: {}", r.log());
     assert!(!r.log().contains("next restart"), "{}", r.log());
@@ -398,11 +398,7 @@ fn a_rest_write_waiting_when_its_token_is_removed_is_not_applied() {
     )
     .unwrap();
     r.hangup();
-    assert!(
-        r.until(10, |r| r.log().contains("config reloaded from")),
-        "{}",
-        r.log()
-    );
+    assert!(r.reloaded(), "{}", r.log());
     drop(person);
     assert_eq!(waiting.join().unwrap(), 403, "{}", r.log());
     let text = std::fs::read_to_string(&zone_file).unwrap();
