@@ -464,6 +464,16 @@ impl Store {
     /// Either way the write stands (it is durable and committed): a
     /// timeout is a WARN and a metric, and the answer is still NOERROR.
     async fn confirm(&self, zone: &Name, serial: u32) {
+        // O(1) for the common case: a zone without NOTIFY targets cannot
+        // have `confirm` (the config refuses more than its targets), so
+        // the [[zone]] list (tens of thousands of entries) is not scanned
+        // on every write.
+        let Some(notifier) = self.inner.notifier.get() else {
+            return;
+        };
+        if notifier.counters(zone).is_none() {
+            return;
+        }
         let config = self.inner.state.config();
         let Some(z) = config.zones.iter().find(|z| &z.name == zone) else {
             return;
@@ -471,9 +481,6 @@ impl Store {
         if z.confirm == 0 {
             return;
         }
-        let Some(notifier) = self.inner.notifier.get() else {
-            return;
-        };
         let started = Instant::now();
         if notifier
             .confirmed(zone, serial, z.confirm, z.confirm_timeout)
