@@ -52,7 +52,14 @@ pub async fn run(state: Arc<State>, store: Arc<Store>, mut stop: watch::Receiver
             sweep(&state, &store, e.after).await;
             next = tokio::time::Instant::now() + e.interval;
         }
-        let wake = next.min(tokio::time::Instant::now() + RECHECK);
+        // With the sweep off, `next` is in the past: waking at it would
+        // spin this task (a core's worth of polling).
+        let recheck = tokio::time::Instant::now() + RECHECK;
+        let wake = if last.is_some() {
+            next.min(recheck)
+        } else {
+            recheck
+        };
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
             _ = stop.changed() => {}
