@@ -13,11 +13,12 @@
 # UPDATEs/s (NOERROR answers per second), p50/p99 latency per UPDATE,
 # errors; then the ratios zonewright/named.
 #
-# Usage: scripts/bench-update.sh [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY] [-f]
+# Usage: scripts/bench-update.sh [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY] [-f] [-a MODE]
 #   -d SECONDS  length of each run (default 10)
 #   -s WHICH    which servers to run (default both)
 #   -z SIZES    comma-separated zone sizes in A records (default 1000,100000)
 #   -b BINARY   use this zonewright binary instead of building one
+#   -a MODE     zonewright's [git] acknowledge: commit (default) or log
 #   -f          give each server and zone size a new ext4 file system (a
 #               sparse image in the temp dir, loop-mounted; needs root,
 #               mkfs.ext4 and loop devices), so no run inherits the state
@@ -51,17 +52,20 @@ which=both
 sizes=1000,100000
 binary=
 fresh=0
-while getopts "d:s:z:b:fh" opt; do
+ack=commit
+while getopts "d:s:z:b:a:fh" opt; do
     case $opt in
         d) duration=$OPTARG ;;
         s) which=$OPTARG ;;
         z) sizes=$OPTARG ;;
         b) binary=$OPTARG ;;
         f) fresh=1 ;;
+        a) ack=$OPTARG ;;
         h) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY] [-f]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-d SECONDS] [-s zonewright|named|both] [-z SIZES] [-b BINARY] [-f] [-a commit|log]" >&2; exit 2 ;;
     esac
 done
+case $ack in commit|log) ;; *) echo "-a: commit or log" >&2; exit 2 ;; esac
 case $which in zonewright|named|both) ;; *) echo "-s: zonewright, named or both" >&2; exit 2 ;; esac
 if ! [[ $duration =~ ^[1-9][0-9]*$ ]] || (( duration > 3600 )); then
     echo "-d: whole seconds, 1..3600" >&2; exit 2
@@ -252,6 +256,9 @@ algorithm = "hmac-sha256"
 secret = "$secret"
 rate_limit = "off"
 grant = [ { zone = "bench.test", names = ["**"], types = ["TXT"] } ]
+
+[git]
+acknowledge = "$ack"
 TOML
             echo "== zonewright, bench.test with $size records, on 127.0.0.1:$port, files on $(fs_of "$dir")"
             "$binary" --log-level warn serve --config "$dir/zonewright.toml" \

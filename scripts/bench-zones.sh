@@ -27,7 +27,7 @@
 # and prints a results table and the ratio lines. A peer whose binary is
 # missing, or that -s leaves out, is skipped with a message.
 #
-# Usage: scripts/bench-zones.sh [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s WHICH]
+# Usage: scripts/bench-zones.sh [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s WHICH] [-a MODE]
 #   -n N        zones in the big set (default 5000)
 #   -m M        zones in the small set, for the UPDATE p50 comparison
 #               (default 100)
@@ -36,6 +36,9 @@
 #   -b BINARY   use this zonewright binary instead of building one
 #               (cargo build --release --locked)
 #   -s WHICH    zonewright, knotd, named or all (default all)
+#   -a MODE     zonewright's [git] acknowledge: commit (the default: answer
+#               after the git commit) or log (answer after the fsynced
+#               write-log record; the commit follows)
 #
 # Needs: dnsperf, knotd, named, git (Debian: dnsperf knot bind9 git),
 # /usr/bin/python3 with dnspython (python3-dnspython), and cargo unless -b
@@ -59,7 +62,8 @@ duration=10
 qlength=10
 binary=
 which=all
-while getopts "n:m:d:l:b:s:h" opt; do
+ack=commit
+while getopts "n:m:d:l:b:s:a:h" opt; do
     case $opt in
         n) zones=$OPTARG ;;
         m) small=$OPTARG ;;
@@ -67,10 +71,12 @@ while getopts "n:m:d:l:b:s:h" opt; do
         l) qlength=$OPTARG ;;
         b) binary=$OPTARG ;;
         s) which=$OPTARG ;;
+        a) ack=$OPTARG ;;
         h) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s zonewright|knotd|named|all]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s zonewright|knotd|named|all] [-a commit|log]" >&2; exit 2 ;;
     esac
 done
+case $ack in commit|log) ;; *) echo "-a: commit or log" >&2; exit 2 ;; esac
 case $which in zonewright|knotd|named|all) ;; *) echo "-s: zonewright, knotd, named or all" >&2; exit 2 ;; esac
 if ! [[ $zones =~ ^[1-9][0-9]*$ ]] || (( zones > 100000 )); then
     echo "-n: 1..100000 zones" >&2; exit 2
@@ -252,6 +258,7 @@ startup_line() {
 port_n=$(zw_free_ports 1)
 echo "== generating $zones zones"
 "$PY" "$gen" "$tmp/n" "$zones" "$port_n"
+printf '\n[git]\nacknowledge = "%s"\n' "$ack" >>"$tmp/n/zonewright.toml"
 # Query file: one www.<zone> A per zone, in a fixed pseudo-random order.
 awk 'BEGIN { srand(42) } { printf "%.9f\t%s\n", rand(), $0 }' "$tmp/n/names.txt" \
     | sort -k1,1 | cut -f2- >"$tmp/queries"
@@ -298,6 +305,7 @@ if (( run_zw )); then
 
     port_m=$(zw_free_ports 1)
     "$PY" "$gen" "$tmp/m" "$small" "$port_m"
+    printf '\n[git]\nacknowledge = "%s"\n' "$ack" >>"$tmp/m/zonewright.toml"
     echo "== zonewright, $small zones on 127.0.0.1:$port_m"
     if start_server zw-small "$small" "$port_m" "$tmp/zw3.log" \
            "$binary" --log-level info serve --config "$tmp/m/zonewright.toml"; then

@@ -24,8 +24,9 @@ layers=(
     "metrics"
     # The recorder: the git committer thread and its commit messages. It
     # lives in store/ (the one place that records to git) but imports only
-    # the pure cores and git, as `served` holds its handle.
-    "store::committer store::audit"
+    # the pure cores and git, as `served` holds its handle; the write log
+    # it empties once its records are committed.
+    "store::committer store::audit store::writelog"
     # The served state and what reads zone files and their git history.
     "served loader journal"
     # NOTIFY sending, triggered by the store and the watcher.

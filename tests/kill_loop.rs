@@ -164,6 +164,7 @@ fn check_after_start(
     round: usize,
     acked: &BTreeMap<String, &'static str>,
     problems: &mut Problems,
+    logged: bool,
 ) -> Option<String> {
     let zones = p.dir.join("zones");
     let keys = storm::keys();
@@ -181,6 +182,18 @@ fn check_after_start(
     );
     if !ok {
         problems.add(round, format!("the first write after the start: {a:?}"));
+    }
+    // Answered from the write log, the write is committed right after the
+    // answer: give that commit (bounded) time before looking.
+    if logged {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && !(storm::git_locks(&zones).is_empty()
+                && file_status(&zones, ZONE_FILE).is_empty()
+                && git(&zones, &["log", "-1", "--format=%B"]).contains(&value))
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     let locks = storm::git_locks(&zones);
     if !locks.is_empty() {
@@ -284,6 +297,20 @@ fn check_no_time_left(t0: Instant, round: usize) {
 
 #[test]
 fn thirty_kill_9_during_updates_lose_and_relabel_nothing() {
+    kill_loop("");
+}
+
+/// The same with `[git] acknowledge = "log"`: answers come before the
+/// commits, so kills land between them, and start-up must commit every
+/// answered write from the write log under the key that sent it.
+#[test]
+fn thirty_kill_9_with_the_write_log_lose_and_relabel_nothing() {
+    kill_loop("acknowledge = \"log\"\n");
+}
+
+/// The rounds of the module docs, with `git` lines in the `[git]` table.
+fn kill_loop(git: &str) {
+    let logged = git.contains("log");
     let (mut rng, seed) = Rng::seeded();
     eprintln!("kill_loop: seed {seed} (KILL_LOOP_SEED={seed} replays it)");
     let t0 = Instant::now();
@@ -292,11 +319,11 @@ fn thirty_kill_9_during_updates_lose_and_relabel_nothing() {
     let mut acked: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut problems = Problems::default();
     let (mut lost, mut killed_after) = (0, Vec::new());
-    let mut p = Proc::start(dir.path());
+    let mut p = Proc::start_with(dir.path(), git);
     wait_committed(&zones, ZONE_FILE);
     for round in 0..KILLS {
         check_no_time_left(t0, round);
-        if let Some(v) = check_after_start(&p, round, &acked, &mut problems) {
+        if let Some(v) = check_after_start(&p, round, &acked, &mut problems, logged) {
             acked.insert(v, storm::keys()[0].0);
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -338,10 +365,10 @@ fn thirty_kill_9_during_updates_lose_and_relabel_nothing() {
         killed_after.push((delay.as_millis(), seen.acked.len()));
         lost += seen.lost;
         acked.extend(seen.acked);
-        p = Proc::start(dir.path());
+        p = Proc::start_with(dir.path(), git);
     }
     check_no_time_left(t0, KILLS);
-    if let Some(v) = check_after_start(&p, KILLS, &acked, &mut problems) {
+    if let Some(v) = check_after_start(&p, KILLS, &acked, &mut problems, logged) {
         acked.insert(v, storm::keys()[0].0);
     }
     let fsck = git_try(&zones, &["fsck", "--no-progress"]);

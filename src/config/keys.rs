@@ -14,6 +14,8 @@
 //! commit_timeout = "10s"
 //! commit_external = true         # commit files edited outside zonewright on reload
 //! rebase_window = "15m"          # writes an edit saved on an older version gets back
+//! acknowledge = "commit"         # commit | log: answer a write after its git commit,
+//!                                # or after its fsynced write-log record (commit follows)
 //!
 //! [[key]]
 //! name = "acme-key"
@@ -81,6 +83,20 @@ pub struct GitSettings {
     /// How long the store remembers its writes, to re-apply those an edit
     /// saved over the file lacks (`"off"`: never).
     pub rebase_window: Duration,
+    /// When a write is answered (design invariant 1 either way).
+    pub acknowledge: Acknowledge,
+}
+
+/// `[git] acknowledge`: what a write's success answer waits for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Acknowledge {
+    /// Its git commit (under its writer), made before the answer.
+    #[default]
+    Commit,
+    /// Its record in the fsynced write log (`.git/zonewright/writes.log`);
+    /// the commit is made right after, off the answer's path, and from the
+    /// record at the next start if a crash comes first.
+    Log,
 }
 
 impl Default for GitSettings {
@@ -91,6 +107,7 @@ impl Default for GitSettings {
             commit_timeout: Duration::from_secs(10),
             commit_external: true,
             rebase_window: Duration::from_secs(15 * 60),
+            acknowledge: Acknowledge::Commit,
         }
     }
 }
@@ -127,6 +144,7 @@ pub(super) struct RawGit {
     commit_timeout: Option<Spanned<String>>,
     commit_external: Option<Spanned<bool>>,
     rebase_window: Option<Spanned<String>>,
+    acknowledge: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +243,21 @@ pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
         rebase_window: match &raw.rebase_window {
             Some(w) if w.get_ref() == "off" => Duration::ZERO,
             w => c.duration(w, "git.rebase_window", d.rebase_window),
+        },
+        acknowledge: match &raw.acknowledge {
+            None => d.acknowledge,
+            Some(a) => match a.get_ref().as_str() {
+                "commit" => Acknowledge::Commit,
+                "log" => Acknowledge::Log,
+                other => {
+                    c.push(
+                        a.span(),
+                        "git.acknowledge",
+                        format!("unknown value \"{other}\"; use \"commit\" or \"log\""),
+                    );
+                    d.acknowledge
+                }
+            },
         },
     }
 }
@@ -428,6 +461,19 @@ mod tests {
         assert_eq!(c.git.name, "zonewright");
         assert!(c.git.email.starts_with("zonewright@"), "{}", c.git.email);
         assert_eq!(c.git.commit_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn acknowledge_is_commit_or_log_and_anything_else_is_named() {
+        let c = parse("").expect("ok");
+        assert_eq!(c.git.acknowledge, Acknowledge::Commit);
+        let c = parse("[git]\nacknowledge = \"log\"\n").expect("ok");
+        assert_eq!(c.git.acknowledge, Acknowledge::Log);
+        let e = err("[git]\nacknowledge = \"fsync\"\n");
+        assert!(
+            e.contains(":2: git.acknowledge: unknown value \"fsync\"; use \"commit\" or \"log\""),
+            "{e}"
+        );
     }
 
     #[test]

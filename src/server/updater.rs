@@ -368,10 +368,13 @@ impl Write {
                 old_serial,
                 new_serial,
                 commit,
+                logged,
             })) => {
-                let commit = commit
-                    .as_deref()
-                    .unwrap_or("unchanged (HEAD already had it)");
+                let commit = match (commit.as_deref(), logged) {
+                    (_, true) => "follows (the write is in the write log)",
+                    (Some(id), false) => id,
+                    (None, false) => "unchanged (HEAD already had it)",
+                };
                 let text = format!("NOERROR, serial {old_serial} -> {new_serial}, commit {commit}");
                 (Rcode::NoError, text)
             }

@@ -61,6 +61,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::audit::{self, Provenance};
+use super::writelog::WriteLog;
 use crate::git::{self, Identity};
 use crate::rr::{ChangeSet, Name};
 use crate::zonefile::stored::Stored;
@@ -186,10 +187,82 @@ impl Record {
     }
 }
 
+/// The message of one commit recording `records` (one per zone, in the
+/// order written; one author, one writer): a single zone's message as
+/// [`Record::message`]; several zones' (writes of one key to many zones,
+/// committed together when commits lag the writes) a summary line, then
+/// each zone's summary and RR lines, then one set of trailers with a
+/// `Serial:` per zone.
+fn group_message(records: &[Record]) -> String {
+    let [first, ..] = records else {
+        return String::new();
+    };
+    if records.len() == 1 {
+        return first.message();
+    }
+    let zones: Vec<String> = records.iter().map(|r| r.zone.to_ascii()).collect();
+    let writes: usize = records.iter().map(|r| r.requests.max(1)).sum();
+    let mut listed = zones.iter().take(3).cloned().collect::<Vec<_>>().join(" ");
+    if zones.len() > 3 {
+        listed.push_str(&format!(" and {} more", zones.len() - 3));
+    }
+    let mut out = format!(
+        "{}: {writes} writes to {} zones ({listed})\n",
+        first.actor,
+        records.len()
+    );
+    let mut clients: Vec<SocketAddr> = Vec::new();
+    for r in records {
+        let who = Provenance {
+            actor: &r.actor,
+            clients: r.clients.clone(),
+            requests: r.requests,
+            via: r.via,
+        };
+        let m = audit::message(&r.zone, &r.changes, r.old_serial, r.new_serial, &who);
+        out.push_str(&format!("\n{}\n", m.summary.trim()));
+        for line in &m.added {
+            out.push_str(&format!("+ {line}\n"));
+        }
+        for line in &m.removed {
+            out.push_str(&format!("- {line}\n"));
+        }
+        for c in &r.clients {
+            if !clients.contains(c) {
+                clients.push(*c);
+            }
+        }
+    }
+    out.push_str(&format!(
+        "\nActor: {}\n",
+        first.actor.replace(['\n', '\r'], " ")
+    ));
+    for c in clients.iter().filter(|c| !c.ip().is_unspecified()) {
+        out.push_str(&format!("Client: {c}\n"));
+    }
+    if writes > 1 {
+        out.push_str(&format!("Requests: {writes}\n"));
+    }
+    out.push_str(&format!("Via: {}\n", first.via));
+    for r in records {
+        out.push_str(&format!(
+            "Serial: {} {} -> {}\n",
+            r.zone.to_ascii(),
+            r.old_serial,
+            r.new_serial
+        ));
+    }
+    out
+}
+
 /// One batch's commit.
 pub struct Job {
     pub files: Vec<WrittenFile>,
     pub record: Record,
+    /// The write was answered on the strength of its record in the write
+    /// log (`[git] acknowledge = "log"`): its commit is never rolled back,
+    /// but held and retried until git takes it (see [`super::writelog`]).
+    pub logged: bool,
 }
 
 impl Job {
@@ -212,6 +285,7 @@ impl Job {
         Job {
             files,
             record: Record::external(zone, serial),
+            logged: false,
         }
     }
 
@@ -339,6 +413,9 @@ enum Msg {
         String,
         mpsc::Sender<Result<Option<String>, String>>,
     ),
+    /// Make this job's commit now, under its actor, and say how it went
+    /// (start-up's commits of the write log's records).
+    Now(Box<Job>, mpsc::Sender<Result<Option<String>, String>>),
 }
 
 /// The zones with batches git could not record.
@@ -362,9 +439,11 @@ pub struct Committer {
     zones_dir: PathBuf,
     /// Zones whose writes git could not record (shared with the thread).
     blocked: BlockedZones,
-    /// The repository the thread commits to, and whether it may be
-    /// committed on now (shared with the thread).
-    repo: Arc<Mutex<Option<git2::Repository>>>,
+    /// A handle of its own on the same repository, for the writers'
+    /// look at its state (HEAD detached, a merge under way): the thread
+    /// holds `repo` for a whole commit, and a write must not wait for a
+    /// commit of another zone (or its own, answered from the write log).
+    checker: Mutex<Option<git2::Repository>>,
     health: Arc<Health>,
     /// Closed by the thread when it ends (in a mutex only to be `Sync`).
     finished: Mutex<Option<mpsc::Receiver<()>>>,
@@ -406,6 +485,7 @@ impl Committer {
         repo: Arc<Mutex<Option<git2::Repository>>>,
         zones_dir: PathBuf,
         names: Names,
+        log: Option<Arc<WriteLog>>,
     ) -> Committer {
         let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
         let (finished_tx, finished) = mpsc::channel::<()>();
@@ -414,11 +494,26 @@ impl Committer {
         let thread_blocked = blocked.clone();
         let health = Arc::new(Health::default());
         let (thread_repo, thread_health) = (repo.clone(), health.clone());
+        let checker = {
+            let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_ref()
+                .and_then(|r| git2::Repository::open(r.path()).ok())
+        };
         let spawned = std::thread::Builder::new()
             .name("git-committer".into())
             .spawn(move || {
                 let blocked = &thread_blocked;
-                run(&rx, &thread_repo, &dir, &names, blocked, &thread_health);
+                let log = log.as_deref();
+                run(
+                    &rx,
+                    &thread_repo,
+                    &dir,
+                    &names,
+                    blocked,
+                    &thread_health,
+                    log,
+                );
                 drop(finished_tx);
             });
         let tx = match spawned {
@@ -432,7 +527,7 @@ impl Committer {
             tx: Mutex::new(tx),
             zones_dir,
             blocked,
-            repo,
+            checker: Mutex::new(checker),
             health,
             finished: Mutex::new(Some(finished)),
         }
@@ -464,7 +559,12 @@ impl Committer {
         if let Err(Msg::Job(refused)) = self.send(Msg::Job(Box::new((job, done)))) {
             let (job, _) = *refused;
             let why = "the git committer thread is not running";
-            log_failure(&self.zones_dir, &job.files, job.record.via, why);
+            log_failure(
+                &self.zones_dir,
+                &job.files,
+                (job.record.via, job.logged),
+                why,
+            );
             return Pending::settled(Outcome::Failed(why.into()));
         }
         Pending {
@@ -483,7 +583,7 @@ impl Committer {
         // committer thread's own check logs it and takes the held commits
         // once it is over.)
         let now = {
-            let guard = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            let guard = self.checker.lock().unwrap_or_else(|p| p.into_inner());
             guard
                 .as_ref()
                 .and_then(|r| git::state::usable(r).err().map(|e| e.to_string()))
@@ -495,6 +595,12 @@ impl Committer {
             failing
                 .as_ref()
                 .map(|e| format!("the last commit failed ({e}); the next one may succeed"))
+        });
+        let waiting = self.waiting();
+        let why = why.or_else(|| {
+            (waiting > 0).then(|| {
+                format!("{waiting} answered writes wait in the write log for git to record them")
+            })
         });
         let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
         let why = why.or_else(|| {
@@ -540,6 +646,24 @@ impl Committer {
             .map_err(|_| "the committer has stopped".to_owned())?
     }
 
+    /// Writes answered from the write log that git has not recorded yet
+    /// (held while git refuses commits; the store refuses new writes
+    /// meanwhile, so that what waits stays bounded).
+    pub fn waiting(&self) -> usize {
+        self.health.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Makes `job`'s commit (under its actor) after everything queued
+    /// before, and waits for it; never rolls anything back. Start-up
+    /// commits the write log's records this way.
+    pub fn commit_now(&self, job: Job) -> Result<Option<String>, String> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Msg::Now(Box::new(job), tx))
+            .map_err(|_| "the committer has stopped".to_owned())?;
+        rx.recv()
+            .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
     /// Returns once every job submitted before it has its outcome. Call
     /// it from a blocking thread.
     pub fn barrier(&self) {
@@ -557,7 +681,7 @@ impl Committer {
     /// before each commit, for a change in between (that write then fails
     /// and is rolled back like any whose commit failed).
     pub fn check_repo(&self) -> Result<(), String> {
-        self.health.check(&self.repo)
+        self.health.check(&self.checker)
     }
 
     /// Lifts `zone`'s block after a rollback that had nothing to undo.
@@ -599,14 +723,27 @@ fn run(
     names: &Names,
     blocked: &Mutex<HashMap<Name, Blocked>>,
     health: &Health,
+    log: Option<&WriteLog>,
 ) {
     let mut next: Option<Msg> = None;
+    let to = Target {
+        repo,
+        dir,
+        names,
+        health,
+        logged: false,
+    };
     // Index entries of commits made since the index was last written.
     let mut unindexed = Unindexed::default();
     // Per zone, the last `external change` whose commit failed.
     let mut edits: HashMap<Name, Job> = HashMap::new();
+    // Logged writes (answered already) git has not recorded yet, oldest
+    // first: committed before anything else, in order.
+    let mut logged: Vec<Queued> = Vec::new();
     // When held commits were last tried while idle.
     let mut held_tried: Option<std::time::Instant> = None;
+    // When the write log was last emptied (at most every TRUNCATE_EVERY).
+    let mut truncated = std::time::Instant::now();
     loop {
         let msg = match next.take() {
             Some(m) => m,
@@ -616,6 +753,15 @@ fn run(
                 // Idle: nothing may stay out of the index meanwhile.
                 Err(mpsc::TryRecvError::Empty) => {
                     unindexed.write(repo);
+                    if let Some(log) = log
+                        && logged.is_empty()
+                        && truncated.elapsed() >= TRUNCATE_EVERY
+                    {
+                        truncated = std::time::Instant::now();
+                        if let Err(e) = log.truncate_if_committed() {
+                            warn!("cannot empty the write log {}: {e}", log.path().display());
+                        }
+                    }
                     match recv_idle(rx) {
                         Ok(m) => m,
                         Err(Idle::Closed) => break,
@@ -628,15 +774,30 @@ fn run(
                         // zone's next write, which may never come.
                         Err(Idle::Recheck) => {
                             let recovered = health.is_unusable() && health.check(repo).is_ok();
-                            let retry = !edits.is_empty()
+                            let held = !edits.is_empty() || !logged.is_empty();
+                            let retry = held
                                 && !health.is_unusable()
                                 && held_tried.is_none_or(|t| t.elapsed() >= HELD_RETRY);
                             if recovered || retry {
                                 held_tried = Some(std::time::Instant::now());
-                                commit_held(&mut edits, blocked, &mut |files, record| {
-                                    let u = &mut unindexed;
-                                    commit_logged(repo, dir, names, files, record, u, health)
-                                });
+                                let u = &mut unindexed;
+                                let mut try_commit =
+                                    |files: &[WrittenFile], records: &[Record], logged| {
+                                        commit_logged(&Target { logged, ..to }, files, records, u)
+                                    };
+                                let flushed = flush_logged(
+                                    &mut logged,
+                                    &mut edits,
+                                    blocked,
+                                    &mut try_commit,
+                                    log,
+                                );
+                                health.set_waiting(logged.len());
+                                if flushed {
+                                    commit_held(&mut edits, blocked, &mut |files, record| {
+                                        try_commit(files, std::slice::from_ref(record), false)
+                                    });
+                                }
                             }
                             continue;
                         }
@@ -662,6 +823,7 @@ fn run(
             Msg::Found(zones, files, message, done) => {
                 let held = zones.iter().any(|z| {
                     edits.contains_key(z)
+                        || logged.iter().any(|(j, _)| &j.record.zone == z)
                         || blocked
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -683,22 +845,67 @@ fn run(
                 }));
                 continue;
             }
+            Msg::Now(job, done) => {
+                let records = std::slice::from_ref(&job.record);
+                let u = &mut unindexed;
+                let target = Target { logged: true, ..to };
+                let made = commit_logged(&target, &job.files, records, u);
+                unindexed.write(repo);
+                let _ = done.send(made);
+                continue;
+            }
         };
+        if first.0.logged {
+            // Answered already: queued behind the logged writes git lacks,
+            // with every logged write of the same key and writer queued
+            // right behind it, whatever the zone (one commit, one tree).
+            let (actor, via) = (first.0.record.actor.clone(), first.0.record.via);
+            logged.push(first);
+            joinable_logged(rx, (&actor, via), &mut logged, &mut next);
+            let u = &mut unindexed;
+            let mut try_commit = |files: &[WrittenFile], records: &[Record], logged| {
+                commit_logged(&Target { logged, ..to }, files, records, u)
+            };
+            flush_logged(&mut logged, &mut edits, blocked, &mut try_commit, log);
+            health.set_waiting(logged.len());
+            if next.is_none() {
+                match rx.try_recv() {
+                    Ok(m) => next = Some(m),
+                    Err(_) => unindexed.write(repo),
+                }
+            }
+            continue;
+        }
         let (first, first_done) = first;
         let (jobs, mut dones) = joinable(rx, &first.record, &mut next);
         dones.push(first_done);
         let (files, record, each) = combine(first, jobs);
         let mut try_commit = |files: &[WrittenFile], record: &Record| {
-            commit_logged(repo, dir, names, files, record, &mut unindexed, health)
+            let records = std::slice::from_ref(record);
+            commit_logged(&to, files, records, &mut unindexed)
         };
-        let outcome = match earlier_edit(&mut edits, blocked, &record, &mut try_commit) {
-            Err(reason) => {
-                // Not on top of an edit git lacks: the write fails and is
-                // rolled back (see `earlier_edit`).
-                block(blocked, &record.zone, &reason, each);
-                Outcome::Failed(reason)
+        // Logged writes git lacks come first: a person's edit of their
+        // zone found meanwhile (whose file holds them) must not be
+        // committed before them, under the server's name.
+        let behind_logged = logged.iter().any(|(j, _)| j.record.zone == record.zone);
+        let outcome = if behind_logged {
+            Outcome::Failed(
+                format!(
+                    "writes to {} answered from the write log are not in git yet",
+                    record.zone
+                )
+                .into(),
+            )
+        } else {
+            match earlier_edit(&mut edits, blocked, &record, &mut try_commit) {
+                Err(reason) => {
+                    // Not on top of an edit git lacks: the write fails and is
+                    // rolled back (see `earlier_edit`).
+                    block(blocked, &record.zone, &reason, each);
+                    Outcome::Failed(reason)
+                }
+                Ok(()) => decide(blocked, &record, each, || try_commit(&files, &record)),
             }
-            Ok(()) => decide(blocked, &record, each, || try_commit(&files, &record)),
         };
         // A commit of the server's own that git could not make (a person's
         // edit found on disk, or a rollback, whose file holds such an edit
@@ -707,7 +914,14 @@ fn run(
         if (record.via == EXTERNAL || record.via == ROLLBACK)
             && matches!(outcome, Outcome::Failed(_))
         {
-            edits.insert(record.zone.clone(), Job { files, record });
+            edits.insert(
+                record.zone.clone(),
+                Job {
+                    files,
+                    record,
+                    logged: false,
+                },
+            );
         }
         // Nothing more queued: bring the index up to date before answering,
         // so `git status` is clean once the last write is answered.
@@ -721,7 +935,123 @@ fn run(
             let _ = done.send(Some(outcome.clone()));
         }
     }
+    // Shutting down: one more try for the logged writes git lacks (what
+    // stays is committed from the write log at the next start).
+    if !logged.is_empty() {
+        let u = &mut unindexed;
+        let mut try_commit = |files: &[WrittenFile], records: &[Record], logged| {
+            commit_logged(&Target { logged, ..to }, files, records, u)
+        };
+        flush_logged(&mut logged, &mut edits, blocked, &mut try_commit, log);
+    }
     unindexed.write(repo);
+    if let Some(log) = log
+        && logged.is_empty()
+        && let Err(e) = log.truncate_if_committed()
+    {
+        warn!("cannot empty the write log {}: {e}", log.path().display());
+    }
+}
+
+/// How often, at most, the idle committer empties the write log (each
+/// time costs a `syncfs`).
+const TRUNCATE_EVERY: Duration = Duration::from_secs(1);
+
+/// Takes the logged jobs of `(actor, via)` queued right behind (any zone)
+/// onto `logged`, up to [`MAX_GROUP`] in all; the first message that does
+/// not join is kept in `next`.
+fn joinable_logged(
+    rx: &mpsc::Receiver<Msg>,
+    (actor, via): (&str, &str),
+    logged: &mut Vec<Queued>,
+    next: &mut Option<Msg>,
+) {
+    while logged.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(Msg::Job(q)) if q.0.logged && q.0.record.actor == actor && q.0.record.via == via => {
+                logged.push(*q);
+            }
+            Ok(m) => {
+                *next = Some(m);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// Commits the held logged writes, oldest first, each run of one key and
+/// writer as one commit (its zones' files, each at its last version).
+/// Stops at the first commit git refuses: `false`, and the rest stay held
+/// (tried again every [`HELD_RETRY`] and before the next logged write).
+/// A person's edit git could not record earlier is committed first, as
+/// for any write (see [`earlier_edit`]).
+fn flush_logged(
+    logged: &mut Vec<Queued>,
+    edits: &mut HashMap<Name, Job>,
+    blocked: &Mutex<HashMap<Name, Blocked>>,
+    try_commit: &mut impl FnMut(&[WrittenFile], &[Record], bool) -> Result<Option<String>, String>,
+    log: Option<&WriteLog>,
+) -> bool {
+    while let Some((head, _)) = logged.first() {
+        let (actor, via) = (head.record.actor.clone(), head.record.via);
+        let n = logged
+            .iter()
+            .take(MAX_GROUP)
+            .take_while(|(j, _)| j.record.actor == actor && j.record.via == via)
+            .count();
+        // One record per zone, in the order first written.
+        let mut records: Vec<Record> = Vec::new();
+        let mut files: Vec<WrittenFile> = Vec::new();
+        for (job, _) in logged.iter().take(n) {
+            let r = &job.record;
+            let copy = Record {
+                zone: r.zone.clone(),
+                changes: r.changes.clone(),
+                old_serial: r.old_serial,
+                new_serial: r.new_serial,
+                actor: r.actor.clone(),
+                clients: r.clients.clone(),
+                requests: r.requests,
+                via: r.via,
+            };
+            match records.iter_mut().find(|x| x.zone == r.zone) {
+                Some(x) => x.append(copy),
+                None => records.push(copy),
+            }
+            for f in &job.files {
+                let copy = WrittenFile {
+                    path: f.path.clone(),
+                    text: f.text.clone(),
+                    stat: f.stat,
+                    blob: f.blob,
+                };
+                match files.iter_mut().find(|g| g.path == f.path) {
+                    Some(g) => *g = copy,
+                    None => files.push(copy),
+                }
+            }
+        }
+        for r in &records {
+            let mut one = |files: &[WrittenFile], record: &Record| {
+                try_commit(files, std::slice::from_ref(record), false)
+            };
+            if earlier_edit(edits, blocked, r, &mut one).is_err() {
+                return false;
+            }
+        }
+        let id = match try_commit(&files, &records, true) {
+            Ok(id) => id,
+            Err(_) => return false,
+        };
+        for (_, done) in logged.drain(..n) {
+            let _ = done.send(Some(Outcome::Committed(id.clone())));
+        }
+        if let Some(log) = log {
+            log.committed(n as u64);
+        }
+    }
+    true
 }
 
 /// The jobs queued right behind `first` that join its commit (same zone,
@@ -787,9 +1117,15 @@ struct Health {
     refused: std::sync::atomic::AtomicU64,
     /// Why the last commit failed, until one succeeds (`/ready`).
     failing: Mutex<Option<String>>,
+    /// Logged writes (answered) git has not recorded yet.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Health {
+    fn set_waiting(&self, n: usize) {
+        self.waiting.store(n, Ordering::Relaxed);
+    }
+
     fn is_unusable(&self) -> bool {
         self.unusable
             .lock()
@@ -866,18 +1202,35 @@ fn commit_held(
     }
 }
 
+/// Where the committer thread commits, and what it knows of its jobs.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    repo: &'a Mutex<Option<git2::Repository>>,
+    dir: &'a Path,
+    names: &'a Names,
+    health: &'a Health,
+    /// The jobs committed are answered already (write log): a failure
+    /// holds them, it rolls nothing back.
+    logged: bool,
+}
+
 /// Makes one commit (a panic in git2 is a failed commit, not a dead
 /// thread), keeps its index entries, and logs a failure. Nothing is tried
 /// on a repository that must not be committed on now (see [`Health`]).
 fn commit_logged(
-    repo: &Mutex<Option<git2::Repository>>,
-    dir: &Path,
-    names: &Names,
+    to: &Target<'_>,
     files: &[WrittenFile],
-    record: &Record,
+    records: &[Record],
     unindexed: &mut Unindexed,
-    health: &Health,
 ) -> Result<Option<String>, String> {
+    let Target {
+        repo,
+        dir,
+        names,
+        health,
+        logged,
+    } = *to;
+    let via = records.first().map_or("", |r| r.via);
     let set_failing = |why: Option<&str>| {
         *health.failing.lock().unwrap_or_else(|p| p.into_inner()) = why.map(str::to_owned);
     };
@@ -886,7 +1239,7 @@ fn commit_logged(
         set_failing(Some(&e));
         return Err(e);
     }
-    let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, record, names)));
+    let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, records, names)));
     match &made {
         Ok(Ok(_)) => {
             health.made.fetch_add(1, Ordering::Relaxed);
@@ -907,12 +1260,12 @@ fn commit_logged(
             Ok(id)
         }
         Ok(Err(e)) => {
-            log_failure(dir, files, record.via, &e);
+            log_failure(dir, files, (via, logged), &e);
             Err(e)
         }
         Err(_) => {
             let e = "the commit panicked".to_owned();
-            log_failure(dir, files, record.via, &e);
+            log_failure(dir, files, (via, logged), &e);
             Err(e)
         }
     }
@@ -1077,13 +1430,17 @@ fn found(
     commit_files(repo, files, true, (who, who), message)
 }
 
-/// Makes the commit; returns its id and the index entries to write.
+/// Makes the commit of `records` (one author: see [`group_message`]);
+/// returns its id and the index entries to write.
 fn commit(
     repo: &Mutex<Option<git2::Repository>>,
     files: &[WrittenFile],
-    record: &Record,
+    records: &[Record],
     names: &Names,
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
+    let Some(record) = records.first() else {
+        return Err("nothing to commit".to_owned());
+    };
     // An edit nobody made through zonewright is authored, as at start-up,
     // by the configured committer; one made with `zonewright edit` by the
     // person it names.
@@ -1100,7 +1457,7 @@ fn commit(
     // one, so a write's files are all inside).
     let inside_only = record.via == EXTERNAL;
     let who = (&author, &names.committer);
-    commit_files(repo, files, inside_only, who, &record.message())
+    commit_files(repo, files, inside_only, who, &group_message(records))
 }
 
 /// Commits `files` (with `inside_only`, those inside the repository) as
@@ -1209,14 +1566,21 @@ impl Unindexed {
 }
 
 /// Logs a commit that could not be made, and what becomes of the change.
-fn log_failure(zones_dir: &Path, files: &[WrittenFile], via: &str, why: &str) {
+fn log_failure(zones_dir: &Path, files: &[WrittenFile], (via, logged): (&str, bool), why: &str) {
     let list = files
         .iter()
         .map(|f| f.path.display().to_string())
         .collect::<Vec<_>>()
         .join(" ");
     let dir = zones_dir.display();
-    if via == EXTERNAL {
+    if logged {
+        error!(
+            "git commit failed: {why}; the writes ({list}) were answered from the write log \
+             and stay in it: they are committed under their writers once git takes commits \
+             again (tried every {HELD_RETRY:?}, and at the next start); until then new writes \
+             are refused"
+        );
+    } else if via == EXTERNAL {
         error!(
             "git commit of an edit made outside zonewright failed: {why}; the edit is on \
              disk ({list}) and is committed with the next commit of the file or at the next \
@@ -1268,7 +1632,7 @@ mod tests {
                 committer: me(),
                 host: "test".into(),
             };
-            let committer = Committer::start(repo.clone(), dir.path().to_path_buf(), names);
+            let committer = Committer::start(repo.clone(), dir.path().to_path_buf(), names, None);
             Fixture {
                 dir,
                 repo,
@@ -1304,6 +1668,7 @@ mod tests {
                     blob: None,
                 }],
                 record,
+                logged: false,
             }
         }
 
@@ -1385,6 +1750,7 @@ mod tests {
         let job = Job {
             files,
             record: Record::external(&Name::from_ascii("big.test.").expect("zone"), 1),
+            logged: false,
         };
         let done = settle(vec![f.committer.submit(job)]);
         assert!(matches!(done[0], Outcome::Committed(Some(_))), "{done:?}");
@@ -1468,6 +1834,100 @@ mod tests {
         assert_eq!(h[1].0, "acme-key");
     }
 
+    /// With the write log, the logged writes of one key queued behind each
+    /// other share one commit whatever their zone (one tree written for
+    /// many zones); its message lists each zone's changes and serials.
+    #[test]
+    fn logged_writes_of_one_key_to_several_zones_share_a_commit() {
+        let f = Fixture::new();
+        let job = |zone: &str, actor: &str, n: u32, value: &str| {
+            let path = f.dir.path().join(format!("{zone}zone"));
+            let text = format!("; {zone} version {n}\n");
+            std::fs::write(&path, &text).expect("write");
+            Job {
+                files: vec![WrittenFile {
+                    path,
+                    text,
+                    stat: None,
+                    blob: None,
+                }],
+                record: Record {
+                    zone: Name::from_ascii(zone).expect("zone"),
+                    changes: ChangeSet {
+                        add: vec![txt(value)],
+                        ..ChangeSet::default()
+                    },
+                    old_serial: n - 1,
+                    new_serial: n,
+                    actor: actor.into(),
+                    clients: vec!["127.0.0.1:53".parse().expect("addr")],
+                    requests: 1,
+                    via: "rfc2136",
+                },
+                logged: true,
+            }
+        };
+        let jobs = [
+            job("example.com.", "acme-key", 2, "a"),
+            job("example.net.", "acme-key", 7, "b"),
+            job("example.com.", "acme-key", 3, "c"),
+            job("example.net.", "other-key", 8, "d"),
+        ];
+        let (tx, rx) = mpsc::channel();
+        let mut pending = Vec::new();
+        for job in jobs {
+            let (done, rx) = watch::channel(None);
+            tx.send(Msg::Job(Box::new((job, done)))).expect("queue");
+            pending.push(Pending {
+                rx,
+                warned: Arc::new(AtomicBool::new(false)),
+            });
+        }
+        drop(tx);
+        let names = Names {
+            committer: me(),
+            host: "test".into(),
+        };
+        let health = Health::default();
+        run(
+            &rx,
+            &f.repo,
+            f.dir.path(),
+            &names,
+            &Mutex::default(),
+            &health,
+            None,
+        );
+        let ids = settle(pending);
+        assert!(ids[0] == ids[1] && ids[1] == ids[2], "{ids:?}");
+        assert_ne!(ids[2], ids[3], "another key: its own commit");
+        let guard = f.repo.lock().expect("lock");
+        let repo = guard.as_ref().expect("repo");
+        let head = repo.head().and_then(|h| h.peel_to_commit()).expect("head");
+        let group = head.parent(0).expect("parent");
+        let msg = group.message().unwrap_or_default();
+        assert_eq!(group.author().name().ok(), Some("acme-key"));
+        assert!(
+            msg.starts_with("acme-key: 3 writes to 2 zones (example.com. example.net.)\n"),
+            "{msg}"
+        );
+        assert!(msg.contains("Serial: example.com. 1 -> 3\n"), "{msg}");
+        assert!(msg.contains("Serial: example.net. 6 -> 7\n"), "{msg}");
+        assert!(
+            msg.contains("+ _acme-challenge.example.com. 60 IN TXT \"c\""),
+            "{msg}"
+        );
+        assert_eq!(msg.matches("Via: rfc2136").count(), 1, "{msg}");
+        let tree = group.tree().expect("tree");
+        let text = |name: &str| {
+            let id = tree.get_name(name).expect("in the tree").id();
+            String::from_utf8(repo.find_blob(id).expect("blob").content().to_vec()).expect("utf-8")
+        };
+        assert_eq!(text("example.com.zone"), "; example.com. version 3\n");
+        assert_eq!(text("example.net.zone"), "; example.net. version 7\n");
+        assert_eq!(health.waiting.load(Ordering::Relaxed), 0);
+    }
+
     /// Batches queued while a commit is being made are recorded together
     /// when they come from the same actor; another actor gets its own.
     #[test]
@@ -1502,6 +1962,7 @@ mod tests {
             &names,
             &Mutex::default(),
             &Health::default(),
+            None,
         );
         let ids = settle(pending);
         assert!(
@@ -1574,6 +2035,7 @@ mod tests {
                     committer: me(),
                     host: "test".into(),
                 },
+                None,
             ),
         };
         let h = f.history();
@@ -1588,7 +2050,12 @@ mod tests {
             committer: me(),
             host: "test".into(),
         };
-        let c = Committer::start(Arc::new(Mutex::new(None)), dir.path().to_path_buf(), names);
+        let c = Committer::start(
+            Arc::new(Mutex::new(None)),
+            dir.path().to_path_buf(),
+            names,
+            None,
+        );
         let path = dir.path().join("z");
         std::fs::write(&path, "x").expect("write");
         let meta = std::fs::metadata(&path).expect("stat");
@@ -1609,6 +2076,7 @@ mod tests {
                 requests: 1,
                 via: "rfc2136",
             },
+            logged: false,
         });
         let out = settle(vec![p]);
         assert!(

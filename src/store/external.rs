@@ -196,7 +196,8 @@ mod tests {
             host: "test".into(),
         };
         let path = dir.path().to_path_buf();
-        let committer = state.committer_or_start(|| Arc::new(Committer::start(repo, path, names)));
+        let committer =
+            state.committer_or_start(|| Arc::new(Committer::start(repo, path, names, None)));
         state.reload();
         (dir, state, committer)
     }

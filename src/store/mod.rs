@@ -21,6 +21,8 @@
 //!          its own write as unchanged and does not reload it); a write that
 //!          hit the old file in the instant before the rename is put back
 //!          and the change computed again on top of it
+//!        [git] acknowledge = "log": append the write-log record, fsync
+//!                                    (see [`writelog`]; answered now)
 //!        submit the commit           (the text written, to the committer)
 //!        NOTIFY hook                 (sent once that commit is made, so a
 //!                                     secondary's IXFR finds it in git;
@@ -31,9 +33,11 @@
 //! ```
 //!
 //! Invariant 1 of the design (an acknowledged write is durable and in git
-//! under its author) holds because `write` returns success only after the
-//! rename, the directory fsync and the commit. See [`committer`] for the
-//! pipeline.
+//! under its author, or in a durable record that start-up turns into that
+//! commit) holds because `write` returns success only after the rename,
+//! the directory fsync and the commit, or, with the write log, the
+//! record's fsync: start-up commits the records git lacks before anything
+//! else ([`writelog`]). See [`committer`] for the pipeline.
 //!
 //! # When git fails
 //!
@@ -60,6 +64,7 @@ pub mod external;
 mod fsio;
 pub mod offline;
 pub mod recent;
+pub mod writelog;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -108,8 +113,12 @@ pub enum WriteOutcome {
         old_serial: u32,
         new_serial: u32,
         /// The commit id (`None`: HEAD already held exactly this version,
-        /// e.g. a commit made by hand of the same text).
+        /// e.g. a commit made by hand of the same text; or, with `logged`,
+        /// not made yet).
         commit: Option<String>,
+        /// Answered from the write log (`[git] acknowledge = "log"`): the
+        /// commit is made right after the answer.
+        logged: bool,
     },
 }
 
@@ -175,6 +184,9 @@ pub struct Settings {
     /// `[serial] external`: raise the serial of an edit made outside
     /// zonewright when it is not above the served one.
     pub raise_external_serial: bool,
+    /// `[git] acknowledge`: answer after the commit, or after the write
+    /// log's record (see [`writelog`]).
+    pub acknowledge: crate::config::Acknowledge,
 }
 
 impl Default for Settings {
@@ -191,6 +203,7 @@ impl Default for Settings {
             now: Utc::now,
             rebase_window: Duration::from_secs(15 * 60),
             raise_external_serial: true,
+            acknowledge: crate::config::Acknowledge::Commit,
         }
     }
 }
@@ -207,6 +220,7 @@ impl Settings {
             commit_timeout: config.git.commit_timeout,
             rebase_window: config.git.rebase_window,
             raise_external_serial: config.raise_external_serial,
+            acknowledge: config.git.acknowledge,
             ..Settings::default()
         }
     }
@@ -306,6 +320,16 @@ struct Inner {
     /// The history of the rebase window before `started`, read from git
     /// when an edit first needs it, once for every zone.
     history: std::sync::OnceLock<git::History>,
+    /// Whether the zones directory is a repository (the commits can be
+    /// made); looked at without `repo`'s lock, which the committer holds
+    /// for a whole commit.
+    has_repo: bool,
+    /// `[git] acknowledge = "log"`: the write log each answered write is
+    /// recorded in before its answer.
+    log: Option<Arc<writelog::WriteLog>>,
+    /// The records a crash left in the write log (any mode), for start-up
+    /// to commit under their writers.
+    recover: Mutex<Option<(Arc<writelog::WriteLog>, Vec<writelog::Entry>)>>,
 }
 
 impl Store {
@@ -332,6 +356,8 @@ impl Store {
                 None
             }
         };
+        let (log, recover) = open_write_log(repo.as_ref(), settings.acknowledge);
+        let has_repo = repo.is_some();
         let repo = Arc::new(Mutex::new(repo));
         let names = committer::Names {
             committer: settings.committer.clone(),
@@ -339,8 +365,14 @@ impl Store {
         };
         // One committer per state, so the reloader's external changes and
         // every store's writes are committed in one order.
+        let thread_log = log.clone();
         let committer = state.committer_or_start(|| {
-            Arc::new(committer::Committer::start(repo.clone(), zones_dir, names))
+            Arc::new(committer::Committer::start(
+                repo.clone(),
+                zones_dir,
+                names,
+                thread_log,
+            ))
         });
         let recent = Arc::new(recent::Recent::new(settings.rebase_window));
         // The reloader leaves an edit that needs writing (writes it lacks,
@@ -360,6 +392,9 @@ impl Store {
                 conflicts: Mutex::default(),
                 started: Utc::now().timestamp(),
                 history: std::sync::OnceLock::new(),
+                log,
+                recover: Mutex::new(recover),
+                has_repo,
             }),
             queues: Mutex::new(Default::default()),
         }
@@ -533,6 +568,7 @@ impl Store {
                 old_serial,
                 new_serial,
                 commit,
+                logged: false,
             }),
             committer::Outcome::Failed(why) => {
                 // An empty write through the zone's turn: the turn undoes
@@ -775,9 +811,14 @@ impl Inner {
             let writes = plan.writes.len();
             let record = committer::Record::taken_in(zone, (was, new), plan.missing, writes);
             let person = self.person_for(zone, was, &saved);
-            let commit = self
-                .committer
-                .submit(committer::Job { files, record }.by(person));
+            let commit = self.committer.submit(
+                committer::Job {
+                    files,
+                    record,
+                    logged: false,
+                }
+                .by(person),
+            );
             if let Some(n) = notifier {
                 n.zone_committed(zone, new, &soa, commit);
             }
@@ -935,12 +976,7 @@ impl Inner {
                 )));
             }
         };
-        if self
-            .repo
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
-        {
+        if !self.has_repo {
             return every(WriteError::Failed(
                 "the zones directory is not a git repository (see the error at start-up); \
                  writes are refused so that none goes unrecorded"
@@ -952,6 +988,16 @@ impl Inner {
         if let Err(why) = self.committer.check_repo() {
             return every(WriteError::Failed(format!(
                 "{why}; the write is refused and nothing was written"
+            )));
+        }
+        // Answered writes git has not recorded wait in the write log: no
+        // more are taken until it records them (bounded, and said).
+        let waiting = self.committer.waiting();
+        if self.log.is_some() && waiting > 0 {
+            return every(WriteError::Failed(format!(
+                "git cannot record writes now ({waiting} answered writes wait in the write \
+                 log and are committed once it can); the write is refused and nothing was \
+                 written"
             )));
         }
         if let Err(e) = self.roll_back_failed(&first.zone) {
@@ -1141,7 +1187,7 @@ impl Inner {
             }
         };
         lap(Phase::Install);
-        let commit = self.submit(reqs, &results, changes, (old, new), rendered, stats);
+        let (commit, logged) = self.submit(reqs, &results, changes, (old, new), rendered, stats);
         // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
         // more RRs in which slave servers may be interested"): sent once
         // the version is committed, so the secondaries' IXFR finds it in
@@ -1149,14 +1195,23 @@ impl Inner {
         if let Some(n) = self.notifier.get() {
             n.zone_committed(&first.zone, new, &soa, commit.clone());
         }
-        finish(
-            results,
+        // In the write log: answered now (the commit follows, see
+        // `writelog`); otherwise after the commit.
+        let reply = if logged {
+            Reply::Now(Ok(WriteOutcome::Written {
+                old_serial: old,
+                new_serial: new,
+                commit: None,
+                logged: true,
+            }))
+        } else {
             Reply::AfterCommit {
                 old_serial: old,
                 new_serial: new,
                 commit,
-            },
-        )
+            }
+        };
+        finish(results, reply)
     }
 
     /// Each write of the batch computed on the zone the ones before it
@@ -1342,7 +1397,9 @@ impl Inner {
     }
 
     /// Logs the write and queues its commit: the files as written, who
-    /// asked (every client whose change is in it) and what changed.
+    /// asked (every client whose change is in it) and what changed. With
+    /// `[git] acknowledge = "log"`, records it in the write log first
+    /// (`true`: recorded, so it may be answered now).
     fn submit(
         &self,
         reqs: &[&WriteRequest],
@@ -1351,7 +1408,7 @@ impl Inner {
         (old, new): (u32, u32),
         rendered: crate::zonefile::Rendered,
         stats: Vec<git::Stat>,
-    ) -> committer::Pending {
+    ) -> (committer::Pending, bool) {
         let first = reqs[0];
         let changes_count = results.iter().filter(|r| r.is_none()).count();
         let mut clients: Vec<std::net::SocketAddr> = Vec::new();
@@ -1366,19 +1423,59 @@ impl Inner {
             serial = %format!("{old} -> {new}"), "zone written"
         );
         let files = written_files(rendered, stats);
-        self.committer.submit(committer::Job {
+        let record = committer::Record {
+            zone: first.zone.clone(),
+            changes,
+            old_serial: old,
+            new_serial: new,
+            actor: first.actor.clone(),
+            clients,
+            requests: changes_count,
+            via: first.via,
+        };
+        let logged = self.log_write(&record);
+        let pending = self.committer.submit(committer::Job {
             files,
-            record: committer::Record {
-                zone: first.zone.clone(),
-                changes,
-                old_serial: old,
-                new_serial: new,
-                actor: first.actor.clone(),
-                clients,
-                requests: changes_count,
-                via: first.via,
-            },
-        })
+            record,
+            logged,
+        });
+        (pending, logged)
+    }
+
+    /// Records `record` in the write log (fsynced), when there is one;
+    /// `false` when not recorded: the write is then answered after its
+    /// commit, as without the log. A rollback is never logged: nobody
+    /// waits for its answer.
+    fn log_write(&self, record: &committer::Record) -> bool {
+        let Some(log) = &self.log else {
+            return false;
+        };
+        if record.via == committer::ROLLBACK {
+            return false;
+        }
+        let entry = writelog::Entry {
+            zone: record.zone.to_ascii(),
+            old_serial: record.old_serial,
+            new_serial: record.new_serial,
+            actor: record.actor.clone(),
+            via: record.via.to_owned(),
+            clients: record.clients.iter().map(|c| c.to_string()).collect(),
+            requests: record.requests,
+            add: record.changes.add.iter().map(rr_line).collect(),
+            remove: record.changes.remove.iter().map(rr_line).collect(),
+        };
+        match log.append(&entry) {
+            Ok(()) => true,
+            Err(e) => {
+                error!(
+                    zone = %record.zone,
+                    "cannot record the write in the write log {}: {e}; it is answered after \
+                     its git commit instead",
+                    log.path().display()
+                );
+                false
+            }
+        }
     }
 
     /// At start-up: each zone file edited while the server was down is
@@ -1389,6 +1486,9 @@ impl Inner {
     /// edited again, as while running. Then every other file that differs
     /// from HEAD is committed as found.
     fn commit_external_changes(&self) -> usize {
+        // Writes answered from the write log before a crash come first:
+        // a file holding them must not be taken for a person's edit.
+        self.recover_logged();
         let zones: Vec<(Name, ZoneSource, Loaded)> = {
             let guard = self.state.lock();
             guard
@@ -1425,6 +1525,135 @@ impl Inner {
         }
         self.committer.barrier();
         taken + external::commit_at_start(&self.state, &self.committer, found)
+    }
+
+    /// At start-up, before anything else is committed: the write log's
+    /// records whose serials HEAD lacks (answered writes a crash kept out
+    /// of git) are committed in order, each under its writer, with the
+    /// text that write produced (HEAD's version plus its changes). What
+    /// cannot be committed stays in the log for the next start. See
+    /// [`writelog`].
+    fn recover_logged(&self) {
+        let taken = self
+            .recover
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some((log, entries)) = taken else {
+            return;
+        };
+        let mut zones: Vec<(Name, Vec<writelog::Entry>)> = Vec::new();
+        let mut complete = true;
+        for e in entries {
+            let Ok(zone) = Name::from_ascii(&e.zone) else {
+                warn!(zone = %e.zone, "write log: a record names no valid zone; kept");
+                complete = false;
+                continue;
+            };
+            match zones.iter_mut().find(|(z, _)| *z == zone) {
+                Some((_, list)) => list.push(e),
+                None => zones.push((zone, vec![e])),
+            }
+        }
+        for (zone, entries) in zones {
+            match self.recover_zone(&zone, &entries) {
+                Ok(0) => {}
+                Ok(n) => info!(
+                    zone = %zone, commits = n,
+                    "committed writes answered before a crash, from the write log, under their writers"
+                ),
+                Err(why) => {
+                    error!(
+                        zone = %zone,
+                        "cannot commit the writes the write log holds for this zone ({why}); \
+                         they stay in {} for the next start",
+                        log.path().display()
+                    );
+                    complete = false;
+                }
+            }
+        }
+        if !complete {
+            log.keep();
+            return;
+        }
+        if let Err(e) = log.truncate_if_committed() {
+            warn!("cannot empty the write log {}: {e}", log.path().display());
+        }
+    }
+
+    /// Commits `entries` (one zone's records, oldest first) that HEAD
+    /// lacks; returns how many commits that made.
+    fn recover_zone(&self, zone: &Name, entries: &[writelog::Entry]) -> Result<usize, String> {
+        let (source, loaded) = self.current(zone).map_err(|e| e.to_string())?;
+        let head = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            let repo = repo.as_ref().ok_or("no git repository")?;
+            git::head_text(repo, &source.path, usize::MAX).map_err(|e| e.to_string())?
+        };
+        let parsed = head.as_deref().and_then(|text| {
+            let file = source.path.display().to_string();
+            crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()
+        });
+        let serial = |doc: &crate::zonefile::Document| {
+            doc.records()
+                .find(|(r, _)| r.rtype == crate::rr::RecordType::SOA && r.name == *zone)
+                .and_then(|(r, _)| crate::rr::soa_timers(&r.rdata))
+                .map(|t| t.serial)
+        };
+        let head_serial = parsed.as_ref().and_then(serial);
+        // HEAD holds every record whose serial it has reached.
+        let pending: Vec<&writelog::Entry> = entries
+            .iter()
+            .filter(|e| head_serial.is_none_or(|h| Serial(e.new_serial).is_after(Serial(h))))
+            .collect();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        // Each record's version: HEAD's, plus the changes of the records
+        // before it and its own. A zone of several files (`$INCLUDE`), or
+        // records that do not apply to HEAD's text, are committed as the
+        // file is now, in one commit naming every record.
+        let single = loaded.document.texts().len() == 1;
+        let versions = parsed
+            .filter(|_| single)
+            .and_then(|doc| replay(doc, zone, &pending));
+        let jobs: Vec<committer::Job> = match versions {
+            Some(texts) => pending
+                .iter()
+                .zip(texts)
+                .map(|(e, text)| committer::Job {
+                    files: vec![committer::WrittenFile {
+                        path: source.path.clone(),
+                        text,
+                        stat: None,
+                        blob: None,
+                    }],
+                    record: logged_record(zone, std::slice::from_ref(e)),
+                    logged: true,
+                })
+                .collect(),
+            None => vec![committer::Job {
+                files: loaded
+                    .document
+                    .texts()
+                    .into_iter()
+                    .map(|(name, text)| committer::WrittenFile {
+                        path: PathBuf::from(name),
+                        text: text.to_owned(),
+                        stat: None,
+                        blob: None,
+                    })
+                    .collect(),
+                record: logged_record(zone, &pending),
+                logged: true,
+            }],
+        };
+        let n = jobs.len();
+        for job in jobs {
+            self.committer.commit_now(job)?;
+        }
+        Ok(n)
     }
 
     /// See [`Inner::commit_external_changes`]. `Ok(true)`: taken in and
@@ -1694,6 +1923,110 @@ fn log_taken_in(zone: &Name, source: &ZoneSource, plan: &recent::Plan, s: Serial
          re-applied them on top of it: {}",
         plan.writes.len(), list.join("; ")
     );
+}
+
+/// The write log's writers, and the records a crash left in it (see
+/// [`writelog`]): the log is written to only with `acknowledge = "log"`,
+/// but a log left by an earlier run in that mode is read in any mode.
+type LogAndLeft = (
+    Option<Arc<writelog::WriteLog>>,
+    Option<(Arc<writelog::WriteLog>, Vec<writelog::Entry>)>,
+);
+
+fn open_write_log(
+    repo: Option<&git2::Repository>,
+    acknowledge: crate::config::Acknowledge,
+) -> LogAndLeft {
+    let Some(repo) = repo else {
+        return (None, None);
+    };
+    let logging = acknowledge == crate::config::Acknowledge::Log;
+    let left = std::fs::metadata(writelog::path_in(repo.path())).is_ok_and(|m| m.len() > 0);
+    if !logging && !left {
+        return (None, None);
+    }
+    match writelog::WriteLog::open(repo.path()) {
+        Ok((log, found)) => {
+            let log = Arc::new(log);
+            let left = (!found.is_empty()).then(|| (log.clone(), found));
+            (logging.then_some(log), left)
+        }
+        Err(e) => {
+            error!(
+                "cannot open the write log {}: {e}; writes are answered after their git commit",
+                writelog::path_in(repo.path()).display()
+            );
+            (None, None)
+        }
+    }
+}
+
+/// The versions `records` produce, applied in order to `doc` (`None`
+/// when one does not apply: its records are not zone-file lines, or the
+/// edit refuses them).
+fn replay(
+    mut doc: crate::zonefile::Document,
+    zone: &Name,
+    records: &[&writelog::Entry],
+) -> Option<Vec<String>> {
+    let mut texts = Vec::with_capacity(records.len());
+    for e in records {
+        let changes = ChangeSet {
+            add: logged_rrs(&e.add, zone)?,
+            remove: logged_rrs(&e.remove, zone)?,
+            serial: Some(e.new_serial),
+        };
+        let (next, _) = doc.apply(&changes).ok()?;
+        doc = next;
+        texts.push(doc.files().first()?.text.clone());
+    }
+    Some(texts)
+}
+
+/// The RRs of a write-log record's lines (owners absolute).
+fn logged_rrs(lines: &[String], zone: &Name) -> Option<Vec<crate::rr::Rr>> {
+    let text = lines.join("\n");
+    let doc =
+        crate::zonefile::Document::parse("write log", &text, zone, &crate::zonefile::NoIncludes)
+            .ok()?;
+    let rrs: Vec<crate::rr::Rr> = doc.records().map(|(r, _)| r.clone()).collect();
+    (rrs.len() == lines.len()).then_some(rrs)
+}
+
+/// The commit record of `entries` (one zone's write-log records, in
+/// order): one record's writer, or, for several, the last one's with
+/// every change listed.
+fn logged_record(zone: &Name, entries: &[&writelog::Entry]) -> committer::Record {
+    let mut changes = ChangeSet::default();
+    let mut clients = Vec::new();
+    for e in entries {
+        changes
+            .add
+            .extend(logged_rrs(&e.add, zone).unwrap_or_default());
+        changes
+            .remove
+            .extend(logged_rrs(&e.remove, zone).unwrap_or_default());
+        for c in e
+            .clients
+            .iter()
+            .filter_map(|c| c.parse::<SocketAddr>().ok())
+        {
+            if !clients.contains(&c) {
+                clients.push(c);
+            }
+        }
+    }
+    let (first, last) = (entries.first(), entries.last());
+    committer::Record {
+        zone: zone.clone(),
+        changes,
+        old_serial: first.map_or(0, |e| e.old_serial),
+        new_serial: last.map_or(0, |e| e.new_serial),
+        actor: last.map_or_else(String::new, |e| e.actor.clone()),
+        clients,
+        requests: entries.iter().map(|e| e.requests).sum(),
+        via: known_via(last.map(|e| e.via.as_str())),
+    }
 }
 
 /// The files a write installed, as the committer records them.

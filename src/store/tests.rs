@@ -35,10 +35,20 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::with(crate::config::Acknowledge::Commit)
+    }
+
+    fn with(acknowledge: crate::config::Acknowledge) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let zones = dir.path().join("zones");
         std::fs::create_dir(&zones).expect("mkdir");
         std::fs::write(zones.join("example.com.zone"), ZONE).expect("write zone");
+        Fixture::open(dir, acknowledge)
+    }
+
+    /// A new state and store over `dir` (as a restart makes them).
+    fn open(dir: tempfile::TempDir, acknowledge: crate::config::Acknowledge) -> Fixture {
+        let zones = dir.path().join("zones");
         let config = Config::new(zones, vec![]);
         let state = Arc::new(State::new(Arc::new(config)));
         state.reload();
@@ -49,6 +59,7 @@ impl Fixture {
             },
             host: "test".into(),
             now: fixed_now,
+            acknowledge,
             ..Settings::default()
         };
         let store = Store::with_settings(state, settings);
@@ -164,6 +175,7 @@ async fn write_is_durable_minimal_published_and_committed() {
         old_serial,
         new_serial,
         commit,
+        ..
     } = out
     else {
         panic!("expected a write, got {out:?}");
@@ -560,6 +572,7 @@ impl Inner {
                         old_serial,
                         new_serial,
                         commit,
+                        logged: false,
                     }),
                     committer::Outcome::Failed(why) => Err(WriteError::Failed(why.to_string())),
                 },
@@ -609,6 +622,7 @@ fn a_batch_applies_in_order_with_an_answer_each_and_one_commit() {
                 old_serial: a,
                 new_serial: b,
                 commit: Some(c1),
+                ..
             }),
             Ok(WriteOutcome::Written {
                 new_serial: b2,
@@ -844,4 +858,232 @@ async fn an_edit_that_conflicts_with_a_write_it_lacks_is_not_taken_in() {
     );
     assert_eq!(f.served("x.example.com.", RecordType::TXT), 1);
     assert_eq!(f.text(), edited, "the person's file is left as saved");
+}
+
+// ---- `[git] acknowledge = "log"`: the write log (see `writelog`) ----
+
+fn log_path(f: &Fixture) -> PathBuf {
+    writelog::path_in(&f.dir.path().join("zones/.git"))
+}
+
+/// (author, message, text of the zone file) of each commit, oldest first,
+/// after the repository's first.
+fn history(f: &Fixture) -> Vec<(String, String, String)> {
+    let repo = f.repo();
+    let mut walk = repo.revwalk().expect("walk");
+    walk.push_head().expect("head");
+    let mut out = Vec::new();
+    for id in walk {
+        let c = repo.find_commit(id.expect("id")).expect("commit");
+        let text = c
+            .tree()
+            .ok()
+            .and_then(|t| t.get_name("example.com.zone").map(|e| e.id()))
+            .and_then(|b| repo.find_blob(b).ok())
+            .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+            .unwrap_or_default();
+        out.push((
+            c.author().name().unwrap_or_default().to_owned(),
+            c.message().unwrap_or_default().to_owned(),
+            text,
+        ));
+    }
+    out.reverse();
+    out.remove(0);
+    out
+}
+
+/// Waits (at most 10 s) until `pred` holds.
+fn eventually(what: &str, pred: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pred() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logged_write_is_answered_from_the_log_then_committed_under_its_writer() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    let out = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "logged")]))
+        .await
+        .expect("write");
+    assert!(
+        matches!(
+            out,
+            WriteOutcome::Written {
+                logged: true,
+                commit: None,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(f.text().contains("\"logged\""), "durable before the answer");
+    eventually("the write is committed", || f.commits() == 1);
+    let h = history(&f);
+    assert_eq!(h[0].0, "acme-key");
+    assert!(
+        h[0].1
+            .contains("+ _acme-challenge.example.com. 60 IN TXT \"logged\""),
+        "{}",
+        h[0].1
+    );
+    assert_eq!(h[0].2, f.text());
+    // Everything committed: the log is emptied (after a syncfs).
+    eventually("the log is emptied", || {
+        std::fs::metadata(log_path(&f)).is_ok_and(|m| m.len() == 0)
+    });
+}
+
+/// The crash the log exists for: two writes answered from the log, the
+/// server gone before either was committed. Start-up commits each under
+/// its own writer with the text that write produced, skips a record HEAD
+/// already holds, and only then looks for edits made by hand (the line a
+/// person added while the server was down is an `external change` of its
+/// own, never folded into a writer's commit).
+#[test]
+fn start_up_commits_the_records_a_crash_left_each_under_its_writer() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    assert_eq!(f.commits(), 1, "the zone as found");
+    let path = f.zone_path();
+    let Fixture { dir, store } = f;
+    drop(store);
+    let doc = crate::zonefile::Document::parse(
+        &path.display().to_string(),
+        ZONE,
+        &origin(),
+        &crate::zonefile::NoIncludes,
+    )
+    .expect("parse");
+    let one = ChangeSet {
+        add: vec![txt("a.example.com.", "one")],
+        remove: Vec::new(),
+        serial: Some(2611220001),
+    };
+    let (doc1, _) = doc.apply(&one).expect("apply");
+    let two = ChangeSet {
+        add: vec![txt("b.example.com.", "two")],
+        remove: vec![txt("a.example.com.", "one")],
+        serial: Some(2611220002),
+    };
+    let (doc2, _) = doc1.apply(&two).expect("apply");
+    let text1 = doc1.files()[0].text.clone();
+    let text2 = doc2.files()[0].text.clone();
+    // The file as the second write left it, and a line a person added
+    // while the server was down.
+    let edited = format!("{text2}hand IN A 192.0.2.99\n");
+    std::fs::write(&path, &edited).expect("write");
+    let entry = |old, new, actor: &str, cs: &ChangeSet| writelog::Entry {
+        zone: "example.com.".into(),
+        old_serial: old,
+        new_serial: new,
+        actor: actor.into(),
+        via: "rfc2136".into(),
+        clients: vec!["127.0.0.1:40000".into()],
+        requests: 1,
+        add: cs.add.iter().map(rr_line).collect(),
+        remove: cs.remove.iter().map(rr_line).collect(),
+    };
+    let committed = ChangeSet::default();
+    let log = writelog::path_in(&dir.path().join("zones/.git"));
+    std::fs::create_dir_all(log.parent().expect("dir")).expect("mkdir");
+    let mut bytes = Vec::new();
+    for e in [
+        // Already in HEAD (its serial): skipped.
+        entry(2611210006, 2611210007, "old-key", &committed),
+        entry(2611210007, 2611220001, "key-a", &one),
+        entry(2611220001, 2611220002, "key-b", &two),
+    ] {
+        bytes.extend(serde_json::to_vec(&e).expect("json"));
+        bytes.push(b'\n');
+    }
+    std::fs::write(&log, bytes).expect("log");
+
+    let f = Fixture::open(dir, crate::config::Acknowledge::Commit);
+    f.store.commit_external_changes();
+    let h = history(&f);
+    let authors: Vec<&str> = h.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        authors,
+        ["zonewright", "key-a", "key-b", "zonewright"],
+        "{h:#?}"
+    );
+    assert_eq!(
+        h[1].2, text1,
+        "key-a's commit holds the text its write produced"
+    );
+    assert_eq!(
+        h[2].2, text2,
+        "key-b's commit holds the text its write produced"
+    );
+    assert!(
+        h[2].1.contains("- a.example.com. 60 IN TXT \"one\""),
+        "{}",
+        h[2].1
+    );
+    assert!(
+        h[2].1.contains("Serial: 2611220001 -> 2611220002"),
+        "{}",
+        h[2].1
+    );
+    assert!(h[3].1.contains("external change"), "{}", h[3].1);
+    assert!(h[3].2.contains("hand IN A 192.0.2.99"), "{}", h[3].2);
+    assert!(!h[1].2.contains("192.0.2.99") && !h[2].2.contains("192.0.2.99"));
+    assert_eq!(
+        std::fs::metadata(&log).expect("log").len(),
+        0,
+        "log emptied"
+    );
+}
+
+/// While git refuses commits (a ref lock a live process holds), the write
+/// answered from the log is held, not rolled back; later writes are
+/// refused with nothing written; once the lock is gone the held write is
+/// committed under its writer and writes are taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logged_write_git_refuses_is_held_and_later_writes_are_refused() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    let git_dir = f.dir.path().join("zones/.git");
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).expect("HEAD");
+    let lock = git_dir.join(format!("{}.lock", head.trim().trim_start_matches("ref: ")));
+    let held = std::fs::File::create(&lock).expect("lock");
+    let out = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "held")]))
+        .await;
+    assert!(
+        matches!(out, Ok(WriteOutcome::Written { logged: true, .. })),
+        "{out:?}"
+    );
+    f.store.inner.committer.barrier();
+    assert_eq!(f.store.inner.committer.waiting(), 1);
+    let before = f.text();
+    let refused = f
+        .store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "refused")]))
+        .await;
+    assert!(
+        matches!(&refused, Err(WriteError::Failed(m)) if m.contains("1 answered writes wait in the write log")),
+        "{refused:?}"
+    );
+    assert_eq!(f.text(), before, "nothing written");
+    assert!(f.text().contains("\"held\""), "never rolled back");
+    drop(held);
+    std::fs::remove_file(&lock).expect("unlock");
+    eventually("the held write is committed", || f.commits() == 2);
+    let h = history(&f);
+    assert_eq!(h[1].0, "acme-key", "{h:#?}");
+    assert!(h[1].1.contains("\"held\""), "{}", h[1].1);
+    eventually("writes are taken again", || {
+        f.store.inner.committer.waiting() == 0
+    });
+    f.store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "after")]))
+        .await
+        .expect("write after");
 }

@@ -52,11 +52,17 @@ pub fn acme_py() -> String {
 /// The config under test (appended after the harness's listen/zones_dir):
 /// four keys, one per algorithm peers use, all with the ACME grant.
 pub fn update_config() -> String {
+    update_config_with("")
+}
+
+/// [`update_config`] with `git` (lines) added to its `[git]` table.
+pub fn update_config_with(git: &str) -> String {
     let grant = r#"grant = [ { zone = "example.com", names = ["_acme-challenge", "_acme-challenge.**"], types = ["TXT"] } ]"#;
     let mut c = String::from(
         "[tsig]\nfudge = 300\n[serial]\npolicy = \"calver\"\n\
          [git]\nname = \"zonewright\"\nemail = \"zonewright@test\"\n",
     );
+    c.push_str(git);
     for (name, alg, secret) in [
         (ACME, "hmac-sha256", SECRET_SHA256),
         ("bind-key", "hmac-sha512", SECRET_SHA512),
@@ -643,6 +649,11 @@ impl Proc {
     /// Starts the binary on a free port (tries up to 5 ports), ready once
     /// it answers the zone's SOA (up to 10 s per try).
     pub fn start(dir: &Path) -> Proc {
+        Proc::start_with(dir, "")
+    }
+
+    /// [`Proc::start`] with `git` lines in the config's `[git]` table.
+    pub fn start_with(dir: &Path, git: &str) -> Proc {
         let mut last = String::new();
         for attempt in 0..5 {
             let port = {
@@ -655,7 +666,7 @@ impl Proc {
                 &config,
                 format!(
                     "listen = [\"{addr}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
-                    update_config()
+                    update_config_with(git)
                 ),
             )
             .unwrap();

@@ -1,0 +1,320 @@
+//! The write log: with `[git] acknowledge = "log"`, the durable record of
+//! who made each answered write, so the git commit can be made after the
+//! answer without a crash relabelling the write.
+//!
+//! # Design
+//!
+//! ```text
+//! writer (zone's turn)                         committer thread
+//!   edit, write temp, fsync, rename, fsync dir
+//!   append {zone, serial old->new, actor,
+//!           via, clients, +RRs, -RRs}
+//!   fdatasync the log (shared with the
+//!     writes appended meanwhile)
+//!   submit the commit, ANSWER ─────────────▶  commit (in the background;
+//!                                              several zones' writes of
+//!                                              one key in one commit)
+//!                                             committed(n)
+//!                                             idle, nothing outstanding:
+//!                                               syncfs (git's objects and
+//!                                               ref are on disk), then
+//!                                               truncate the log
+//! start-up: every record whose serial HEAD lacks is committed, in order,
+//!   under its writer: HEAD's version of the zone + the record's changes
+//!   (the text that write produced), before anything else is committed
+//! ```
+//!
+//! Design invariant 1 ("an acknowledged write is in the fsynced zone file
+//! before the answer, and in git with its author, or in a durable record
+//! that start-up turns into that commit") holds at every step:
+//!
+//! | crash (or power loss) after | left behind | start-up |
+//! |---|---|---|
+//! | the rename, before the append | a file git lacks; the write was not answered | committed as an `external change` (no acknowledged write is relabelled) |
+//! | a torn append | the same, and a partial last line | the line is ignored (WARN) |
+//! | the log's fsync (answered) | the file and the record | the record is committed under its writer |
+//! | the commit, before the truncation | the commit and the record | the record is skipped: HEAD holds its serial |
+//!
+//! The log lives in the repository's `.git` directory (`zonewright/writes.log`),
+//! so it is neither served, nor watched, nor committed. Each line is one
+//! JSON object; RRs are zone-file lines with absolute owners, so a person
+//! can read the log too.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+/// One answered write (one batch of one zone), as logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The zone's origin, absolute (`example.com.`).
+    pub zone: String,
+    pub old_serial: u32,
+    pub new_serial: u32,
+    /// The TSIG key or REST token: the commit's author.
+    pub actor: String,
+    /// The writer (`rfc2136`, `rest`, `expiry`).
+    pub via: String,
+    /// Where the requests came from.
+    pub clients: Vec<String>,
+    /// How many requests the batch answered.
+    pub requests: usize,
+    /// The RRs added and removed, in zone-file syntax, owners absolute.
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+/// The open log, shared by the writers (append) and the committer
+/// (committed, truncate).
+pub struct WriteLog {
+    path: PathBuf,
+    /// The repository's `.git`: synced (syncfs) before a truncation.
+    git_dir: PathBuf,
+    file: Mutex<Tail>,
+    /// How far the log is known to be on disk (bytes); held while one
+    /// writer syncs, so the writers that appended meanwhile share its
+    /// fdatasync (group commit of the log).
+    synced: Mutex<u64>,
+    /// The records found at start-up could not all be committed: they are
+    /// kept (the log is never truncated in this run) for the next start.
+    keep: std::sync::atomic::AtomicBool,
+}
+
+struct Tail {
+    file: File,
+    /// Bytes in the file.
+    end: u64,
+    /// Records appended and not yet committed.
+    outstanding: u64,
+}
+
+/// The log's path inside a repository's `.git` directory.
+pub fn path_in(git_dir: &Path) -> PathBuf {
+    git_dir.join("zonewright").join("writes.log")
+}
+
+impl WriteLog {
+    /// Opens (creating) the log in `git_dir`, and returns the records a
+    /// crash left in it, oldest first.
+    pub fn open(git_dir: &Path) -> io::Result<(WriteLog, Vec<Entry>)> {
+        let path = path_in(git_dir);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let (entries, problems) = decode(&text);
+        for p in problems {
+            warn!("{}: {p}", path.display());
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)?;
+        let end = file.metadata()?.len();
+        let log = WriteLog {
+            path,
+            git_dir: git_dir.to_owned(),
+            file: Mutex::new(Tail {
+                file,
+                end,
+                outstanding: 0,
+            }),
+            synced: Mutex::new(end),
+            keep: std::sync::atomic::AtomicBool::new(false),
+        };
+        Ok((log, entries))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `entry` and returns once it is on disk (fdatasync; one
+    /// sync covers every record appended before it). On an error the
+    /// partial line is cut off again, and the write must not be
+    /// acknowledged on the log's strength.
+    pub fn append(&self, entry: &Entry) -> io::Result<()> {
+        let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let end = {
+            let mut tail = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = tail.file.write_all(&line) {
+                // A full disk may have taken part of the line.
+                let _ = tail.file.set_len(tail.end);
+                return Err(e);
+            }
+            tail.end += line.len() as u64;
+            tail.outstanding += 1;
+            tail.end
+        };
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if *synced >= end {
+            return Ok(());
+        }
+        // Everything appended up to now goes to disk with this sync.
+        let (file, upto) = {
+            let tail = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            (tail.file.try_clone(), tail.end)
+        };
+        let done = file.and_then(|f| f.sync_data());
+        if let Err(e) = done {
+            // Not known to be on disk: not counted, so the log is never
+            // truncated over it either.
+            let mut tail = self.file.lock().unwrap_or_else(|p| p.into_inner());
+            tail.outstanding = tail.outstanding.saturating_sub(1);
+            return Err(e);
+        }
+        *synced = upto;
+        Ok(())
+    }
+
+    /// `n` logged records are committed.
+    pub fn committed(&self, n: u64) {
+        let mut tail = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        tail.outstanding = tail.outstanding.saturating_sub(n);
+    }
+
+    /// Records appended and not yet committed.
+    pub fn outstanding(&self) -> u64 {
+        self.file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .outstanding
+    }
+
+    /// Keep every record in the log for the rest of this run (start-up
+    /// could not commit all of the records a crash left).
+    pub fn keep(&self) {
+        self.keep.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Empties the log when every record in it is committed: first
+    /// `syncfs` on the repository's file system (libgit2 does not fsync
+    /// its objects and refs, so until then a power cut could lose the
+    /// commits the records stand for), then the truncation, fsynced.
+    pub fn truncate_if_committed(&self) -> io::Result<bool> {
+        if self.keep.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tail = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if tail.end == 0 || tail.outstanding > 0 {
+            return Ok(false);
+        }
+        let dir = File::open(&self.git_dir)?;
+        rustix::fs::syncfs(&dir)?;
+        tail.file.set_len(0)?;
+        tail.file.sync_data()?;
+        tail.end = 0;
+        *synced = 0;
+        Ok(true)
+    }
+}
+
+/// The records of a log's bytes, and what was wrong with the lines that
+/// are not (a torn last line: a crash during its append, before it was
+/// synced, so that write was never answered).
+pub fn decode(bytes: &[u8]) -> (Vec<Entry>, Vec<String>) {
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(e) => entries.push(e),
+            Err(_) if i == last => problems.push(format!(
+                "line {}: ignored a partial record (a crash during its append; that write \
+                 was not answered)",
+                i + 1
+            )),
+            Err(e) => problems.push(format!(
+                "line {}: ignored an unreadable record ({}:{})",
+                i + 1,
+                e.line(),
+                e.column()
+            )),
+        }
+    }
+    (entries, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u32) -> Entry {
+        Entry {
+            zone: "example.com.".into(),
+            old_serial: n,
+            new_serial: n + 1,
+            actor: "acme".into(),
+            via: "rfc2136".into(),
+            clients: vec!["127.0.0.1:5353".into()],
+            requests: 1,
+            add: vec![format!("a{n}.example.com. 60 IN TXT \"x\"")],
+            remove: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn appended_records_are_read_back_in_order_and_a_truncation_empties_the_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, found) = WriteLog::open(dir.path()).expect("open");
+        assert!(found.is_empty());
+        log.append(&entry(1)).expect("append");
+        log.append(&entry(2)).expect("append");
+        assert_eq!(log.outstanding(), 2);
+        // Not everything committed: kept.
+        log.committed(1);
+        assert!(!log.truncate_if_committed().expect("truncate"));
+        drop(log);
+        let (log, found) = WriteLog::open(dir.path()).expect("reopen");
+        assert_eq!(found, vec![entry(1), entry(2)]);
+        // Reopened: the old records are start-up's to commit; the new
+        // ones are counted from zero.
+        log.append(&entry(3)).expect("append");
+        log.committed(1);
+        assert!(log.truncate_if_committed().expect("truncate"));
+        assert_eq!(std::fs::metadata(log.path()).expect("stat").len(), 0);
+        log.append(&entry(4)).expect("append after truncation");
+        drop(log);
+        let (_, found) = WriteLog::open(dir.path()).expect("reopen");
+        assert_eq!(found, vec![entry(4)]);
+    }
+
+    #[test]
+    fn a_torn_last_line_and_a_damaged_line_are_skipped_with_a_reason() {
+        let mut bytes = serde_json::to_vec(&entry(1)).expect("json");
+        bytes.extend_from_slice(b"\n{\"zone\": garbage\n");
+        bytes.extend_from_slice(&serde_json::to_vec(&entry(2)).expect("json"));
+        bytes.extend_from_slice(b"\n{\"zone\":\"exa");
+        let (entries, problems) = decode(&bytes);
+        assert_eq!(entries, vec![entry(1), entry(2)]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("line 2: ignored an unreadable"));
+        assert!(problems[1].contains("line 4: ignored a partial record"));
+    }
+
+    #[test]
+    fn a_kept_log_is_never_truncated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (log, _) = WriteLog::open(dir.path()).expect("open");
+        log.append(&entry(1)).expect("append");
+        log.committed(1);
+        log.keep();
+        assert!(!log.truncate_if_committed().expect("truncate"));
+        assert!(std::fs::metadata(log.path()).expect("stat").len() > 0);
+    }
+}

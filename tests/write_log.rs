@@ -1,0 +1,171 @@
+//! `[git] acknowledge = "log"`: a write is answered once it is in the
+//! fsynced zone file and in the fsynced write log, and committed right
+//! after. The binary as a separate process, real UPDATEs (dnspython), the
+//! git CLI to look, and `kill -9` between the answer and the commit (a ref
+//! lock a live process holds keeps the commit from being made).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::update::*;
+
+const LOG_MODE: &str = "acknowledge = \"log\"\n";
+
+/// A scratch directory with zones/example.com.zone from the fixture.
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    std::fs::write(zones.join(ZONE_FILE), fixture_zone()).unwrap();
+    dir
+}
+
+fn write_log(zones: &Path) -> PathBuf {
+    zones.join(".git/zonewright/writes.log")
+}
+
+/// Waits up to 10 s for `pred`.
+fn eventually(what: &str, pred: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pred() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The authors of the commits whose diff adds or removes `needle`.
+fn authors_touching(zones: &Path, needle: &str) -> Vec<String> {
+    git(zones, &["log", "--format=%an", "-S", needle])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A process holding the branch's ref lock open (as git does while it
+/// updates the ref), killed and reaped on drop.
+struct LockHolder(Child, PathBuf);
+
+impl LockHolder {
+    fn hold(zones: &Path) -> LockHolder {
+        let head = std::fs::read_to_string(zones.join(".git/HEAD")).unwrap();
+        let r = head.trim().strip_prefix("ref: ").unwrap().to_string();
+        let lock = zones.join(".git").join(format!("{r}.lock"));
+        std::fs::write(&lock, "0000000000000000000000000000000000000000\n").unwrap();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<>\"$1\"; exec sleep 60")
+            .arg("sh")
+            .arg(&lock)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let fd = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
+        eventually("the lock is held", || fd.exists());
+        LockHolder(child, lock)
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_file(&self.1);
+    }
+}
+
+#[test]
+fn a_logged_update_is_answered_then_committed_under_its_key() {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    let p = Proc::start_with(dir.path(), LOG_MODE);
+    wait_committed(&zones, ZONE_FILE);
+    let r = py_update(
+        p.port(),
+        &acme_py(),
+        false,
+        &["add _acme-challenge 60 TXT \"logged-1\""],
+    );
+    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    assert!(r.is_signed_ok(), "{r:?}");
+    assert!(zone_text(&zones).contains("\"logged-1\""));
+    eventually("the write is committed", || {
+        authors_touching(&zones, "\"logged-1\"") == [ACME]
+    });
+    let head = commit(&zones, "HEAD");
+    assert_eq!(head.trailer("Via").as_deref(), Some("rfc2136"), "{head:?}");
+    assert!(
+        p.log_text()
+            .contains("commit follows (the write is in the write log)"),
+        "{}",
+        p.log_text()
+    );
+    eventually("the log is emptied", || {
+        std::fs::metadata(write_log(&zones)).is_ok_and(|m| m.len() == 0)
+    });
+}
+
+/// The crash the write log is for: an UPDATE answered NOERROR from the
+/// log, its commit refused (a live process holds the ref lock), then
+/// `kill -9`. The next start (in the default mode: a log left behind is
+/// read in any mode) commits it under the key, never as an `external
+/// change`; the UPDATE refused meanwhile (SERVFAIL) is nowhere.
+#[test]
+fn an_update_answered_before_a_crash_is_committed_at_start_up_under_its_key() {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    let mut p = Proc::start_with(dir.path(), LOG_MODE);
+    wait_committed(&zones, ZONE_FILE);
+    let holder = LockHolder::hold(&zones);
+    let r = py_update(
+        p.port(),
+        &acme_py(),
+        true,
+        &["add _acme-challenge 60 TXT \"before-crash\""],
+    );
+    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    eventually("the commit is refused and the write held", || {
+        p.log_text().contains("were answered from the write log")
+    });
+    let refused = py_update(
+        p.port(),
+        &acme_py(),
+        true,
+        &["add _acme-challenge 60 TXT \"while-held\""],
+    );
+    assert_eq!(refused.rcode, "SERVFAIL", "{refused:?}");
+    assert!(!zone_text(&zones).contains("while-held"));
+    p.kill9();
+    drop(holder);
+    assert!(
+        std::fs::metadata(write_log(&zones)).is_ok_and(|m| m.len() > 0),
+        "the record is on disk"
+    );
+    assert!(authors_touching(&zones, "\"before-crash\"").is_empty());
+
+    let p = Proc::start(dir.path());
+    assert_eq!(
+        authors_touching(&zones, "\"before-crash\""),
+        [ACME],
+        "{}",
+        p.log_text()
+    );
+    let external = git(&zones, &["log", "--format=%s", "--grep", "external change"]);
+    assert_eq!(
+        external.lines().count(),
+        1,
+        "only the first start's commit of the zone as found: {external}"
+    );
+    assert!(authors_touching(&zones, "while-held").is_empty());
+    assert_eq!(
+        std::fs::metadata(write_log(&zones)).map(|m| m.len()).ok(),
+        Some(0),
+        "{}",
+        p.log_text()
+    );
+    let status = git(&zones, &["status", "--porcelain", "--", ZONE_FILE]);
+    assert!(status.is_empty(), "{status}");
+    assert!(served_txt(p.addr, ACME_NAME).contains(&"before-crash".to_string()));
+}
