@@ -21,10 +21,8 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn an_idle_server_uses_almost_no_cpu() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch();
     let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    std::fs::write(zones.join(ZONE_FILE), fixture_zone()).unwrap();
     let p = Proc::start(dir.path());
     wait_committed(&zones, ZONE_FILE);
     // Let start-up work (the first commit, NOTIFY) settle.

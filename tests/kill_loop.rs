@@ -279,15 +279,6 @@ fn txt_values_in(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A scratch directory with zones/example.com.zone and no repository.
-fn scratch() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    std::fs::write(zones.join(ZONE_FILE), fixture_zone()).unwrap();
-    dir
-}
-
 fn check_no_time_left(t0: Instant, round: usize) {
     assert!(
         t0.elapsed() < TEST_LIMIT,

@@ -14,15 +14,6 @@ use common::update::*;
 
 const LOG_MODE: &str = "acknowledge = \"log\"\n";
 
-/// A scratch directory with zones/example.com.zone from the fixture.
-fn scratch() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    std::fs::write(zones.join(ZONE_FILE), fixture_zone()).unwrap();
-    dir
-}
-
 fn write_log(zones: &Path) -> PathBuf {
     zones.join(".git/zonewright/writes.log")
 }

@@ -1834,6 +1834,37 @@ mod tests {
         assert_eq!(h[1].0, "acme-key");
     }
 
+    /// Queues `jobs` before the committer thread looks at its queue, runs
+    /// the thread's loop here until the queue is done, and returns each
+    /// job's outcome.
+    fn run_queued<const N: usize>(f: &Fixture, jobs: [Job; N], health: &Health) -> Vec<Outcome> {
+        let (tx, rx) = mpsc::channel();
+        let mut pending = Vec::new();
+        for job in jobs {
+            let (done, rx) = watch::channel(None);
+            tx.send(Msg::Job(Box::new((job, done)))).expect("queue");
+            pending.push(Pending {
+                rx,
+                warned: Arc::new(AtomicBool::new(false)),
+            });
+        }
+        drop(tx);
+        let names = Names {
+            committer: me(),
+            host: "test".into(),
+        };
+        run(
+            &rx,
+            &f.repo,
+            f.dir.path(),
+            &names,
+            &Mutex::default(),
+            health,
+            None,
+        );
+        settle(pending)
+    }
+
     /// With the write log, the logged writes of one key queued behind each
     /// other share one commit whatever their zone (one tree written for
     /// many zones); its message lists each zone's changes and serials.
@@ -1873,32 +1904,8 @@ mod tests {
             job("example.com.", "acme-key", 3, "c"),
             job("example.net.", "other-key", 8, "d"),
         ];
-        let (tx, rx) = mpsc::channel();
-        let mut pending = Vec::new();
-        for job in jobs {
-            let (done, rx) = watch::channel(None);
-            tx.send(Msg::Job(Box::new((job, done)))).expect("queue");
-            pending.push(Pending {
-                rx,
-                warned: Arc::new(AtomicBool::new(false)),
-            });
-        }
-        drop(tx);
-        let names = Names {
-            committer: me(),
-            host: "test".into(),
-        };
         let health = Health::default();
-        run(
-            &rx,
-            &f.repo,
-            f.dir.path(),
-            &names,
-            &Mutex::default(),
-            &health,
-            None,
-        );
-        let ids = settle(pending);
+        let ids = run_queued(&f, jobs, &health);
         assert!(ids[0] == ids[1] && ids[1] == ids[2], "{ids:?}");
         assert_ne!(ids[2], ids[3], "another key: its own commit");
         let guard = f.repo.lock().expect("lock");
@@ -1940,31 +1947,7 @@ mod tests {
             f.write("acme-key", 4, Some("b"), None),
             f.write("other-key", 5, Some("c"), None),
         ];
-        let (tx, rx) = mpsc::channel();
-        let mut pending = Vec::new();
-        for job in jobs {
-            let (done, rx) = watch::channel(None);
-            tx.send(Msg::Job(Box::new((job, done)))).expect("queue");
-            pending.push(Pending {
-                rx,
-                warned: Arc::new(AtomicBool::new(false)),
-            });
-        }
-        drop(tx);
-        let names = Names {
-            committer: me(),
-            host: "test".into(),
-        };
-        run(
-            &rx,
-            &f.repo,
-            f.dir.path(),
-            &names,
-            &Mutex::default(),
-            &Health::default(),
-            None,
-        );
-        let ids = settle(pending);
+        let ids = run_queued(&f, jobs, &Health::default());
         assert!(
             ids.iter().all(|i| matches!(i, Outcome::Committed(Some(_)))),
             "{ids:?}"

@@ -49,6 +49,16 @@ pub fn acme_py() -> String {
     py_key(ACME, "hmac-sha256", SECRET_SHA256)
 }
 
+/// A scratch directory with zones/example.com.zone from the fixture and
+/// no repository (the server makes one), for [`Proc`].
+pub fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    std::fs::write(zones.join(ZONE_FILE), fixture_zone()).unwrap();
+    dir
+}
+
 /// The config under test (appended after the harness's listen/zones_dir):
 /// four keys, one per algorithm peers use, all with the ACME grant.
 pub fn update_config() -> String {
