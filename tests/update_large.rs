@@ -18,7 +18,11 @@ fn an_update_of_1000_changes_over_tcp_is_one_write_and_one_readable_commit() {
     let refs: Vec<&str> = ops.iter().map(String::as_str).collect();
     let r = py_update(s.addr.port(), &acme_py(), true, &refs);
     assert!(r.is_signed_ok(), "{r:?}");
-    assert_eq!(commit_count(&zones), before + 1, "one commit for the message");
+    assert_eq!(
+        commit_count(&zones),
+        before + 1,
+        "one commit for the message"
+    );
     let head = commit(&zones, "HEAD");
     assert_eq!(head.author_name, ACME);
     // The summary names a few owners and says how many more.
@@ -36,7 +40,10 @@ fn an_update_of_1000_changes_over_tcp_is_one_write_and_one_readable_commit() {
     assert_eq!(listed, 1000, "every RR listed");
     let file = zone_text(&zones);
     for i in [0, 499, 999] {
-        assert!(file.contains(&format!("\"bulk-value-{i:04}\"")), "h{i} missing");
+        assert!(
+            file.contains(&format!("\"bulk-value-{i:04}\"")),
+            "h{i} missing"
+        );
     }
     // And removed again in one message: one more commit.
     let ops: Vec<String> = (0..1000)
