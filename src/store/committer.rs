@@ -792,7 +792,7 @@ fn run(
                                     &mut try_commit,
                                     log,
                                 );
-                                health.set_waiting(logged.len());
+                                health.set_waiting(answered(&logged));
                                 if flushed {
                                     commit_held(&mut edits, blocked, &mut |files, record| {
                                         try_commit(files, std::slice::from_ref(record), false)
@@ -867,7 +867,7 @@ fn run(
                 commit_logged(&Target { logged, ..to }, files, records, u)
             };
             flush_logged(&mut logged, &mut edits, blocked, &mut try_commit, log);
-            health.set_waiting(logged.len());
+            health.set_waiting(answered(&logged));
             if next.is_none() {
                 match rx.try_recv() {
                     Ok(m) => next = Some(m),
@@ -888,14 +888,33 @@ fn run(
         // zone found meanwhile (whose file holds them) must not be
         // committed before them, under the server's name.
         let behind_logged = logged.iter().any(|(j, _)| j.record.zone == record.zone);
+        let own = record.via == EXTERNAL || record.via == ROLLBACK;
+        if behind_logged && own && dones.len() == 1 {
+            // The server's own commit (a person's edit, whose file holds
+            // those writes too) waits behind them, in order.
+            if let Some(done) = dones.pop() {
+                let job = Job {
+                    files,
+                    record,
+                    logged: false,
+                };
+                logged.push((job, done));
+            }
+            continue;
+        }
         let outcome = if behind_logged {
-            Outcome::Failed(
-                format!(
-                    "writes to {} answered from the write log are not in git yet",
-                    record.zone
-                )
-                .into(),
+            let reason: Arc<str> = format!(
+                "writes to {} answered from the write log are not in git yet",
+                record.zone
             )
+            .into();
+            // A write of ours (not logged: its record could not be
+            // appended) fails, and is rolled back like any whose commit
+            // failed.
+            if !own {
+                block(blocked, &record.zone, &reason, each);
+            }
+            Outcome::Failed(reason)
         } else {
             match earlier_edit(&mut edits, blocked, &record, &mut try_commit) {
                 Err(reason) => {
@@ -953,6 +972,11 @@ fn run(
     }
 }
 
+/// The answered (logged) writes among the held commits.
+fn answered(held: &[Queued]) -> usize {
+    held.iter().filter(|(j, _)| j.logged).count()
+}
+
 /// How often, at most, the idle committer empties the write log (each
 /// time costs a `syncfs`).
 const TRUNCATE_EVERY: Duration = Duration::from_secs(1);
@@ -994,11 +1018,25 @@ fn flush_logged(
     log: Option<&WriteLog>,
 ) -> bool {
     while let Some((head, _)) = logged.first() {
+        if !head.logged {
+            // A commit of the server's own queued behind logged writes.
+            let (job, done) = logged.remove(0);
+            match try_commit(&job.files, std::slice::from_ref(&job.record), false) {
+                Ok(id) => {
+                    let _ = done.send(Some(Outcome::Committed(id)));
+                    continue;
+                }
+                Err(_) => {
+                    logged.insert(0, (job, done));
+                    return false;
+                }
+            }
+        }
         let (actor, via) = (head.record.actor.clone(), head.record.via);
         let n = logged
             .iter()
             .take(MAX_GROUP)
-            .take_while(|(j, _)| j.record.actor == actor && j.record.via == via)
+            .take_while(|(j, _)| j.logged && j.record.actor == actor && j.record.via == via)
             .count();
         // One record per zone, in the order first written.
         let mut records: Vec<Record> = Vec::new();

@@ -991,9 +991,10 @@ impl Inner {
             )));
         }
         // Answered writes git has not recorded wait in the write log: no
-        // more are taken until it records them (bounded, and said).
+        // more are taken until it records them (bounded, and said). A
+        // person's edit is still taken in (its commit queues behind them).
         let waiting = self.committer.waiting();
-        if self.log.is_some() && waiting > 0 {
+        if self.log.is_some() && waiting > 0 && first.via != committer::EXTERNAL {
             return every(WriteError::Failed(format!(
                 "git cannot record writes now ({waiting} answered writes wait in the write \
                  log and are committed once it can); the write is refused and nothing was \

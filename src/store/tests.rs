@@ -1087,3 +1087,59 @@ async fn a_logged_write_git_refuses_is_held_and_later_writes_are_refused() {
         .await
         .expect("write after");
 }
+
+/// A person's edit found (by a reload) while a logged write waits for git
+/// is committed after that write, as the server's: the file it read holds
+/// the write too, and committing it first would record the write as the
+/// person's, and then undo the edit with the write's older text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_found_while_a_logged_write_is_held_is_committed_after_it() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    let git_dir = f.dir.path().join("zones/.git");
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).expect("HEAD");
+    let lock = git_dir.join(format!("{}.lock", head.trim().trim_start_matches("ref: ")));
+    let held = std::fs::File::create(&lock).expect("lock");
+    f.store
+        .write(adding(vec![txt("_acme-challenge.example.com.", "first")]))
+        .await
+        .expect("write");
+    f.store.inner.committer.barrier();
+    assert_eq!(f.store.inner.committer.waiting(), 1);
+    // The person appends a record and raises the serial.
+    let text = f.text();
+    let serial = f
+        .store
+        .state()
+        .snapshot()
+        .find(&origin())
+        .map(|z| z.serial())
+        .expect("zone");
+    let edited = format!(
+        "{}hand IN A 192.0.2.99\n",
+        text.replace(&serial.to_string(), "2612010001")
+    );
+    std::fs::write(f.zone_path(), &edited).expect("edit");
+    let report = f.store.state().reload();
+    let pending = external::commit_on_reload(f.store.state(), &report);
+    // Taken in as saved by the reload, or left to the store (the first
+    // edit since the start reads the recent writes from git first).
+    if report.deferred.is_empty() {
+        assert_eq!(pending.len(), 1, "the edit is queued");
+    } else {
+        f.store.take_in(&origin()).await.expect("taken in");
+    }
+    drop(held);
+    std::fs::remove_file(&lock).expect("unlock");
+    eventually("both are committed", || f.commits() == 3);
+    let h = history(&f);
+    assert_eq!(h[1].0, "acme-key", "{h:#?}");
+    assert!(
+        !h[1].2.contains("192.0.2.99"),
+        "the write's commit has its own text"
+    );
+    assert!(h[1].2.contains("\"first\""));
+    assert_eq!(h[2].0, "zonewright", "{h:#?}");
+    assert!(h[2].1.contains("external change"), "{}", h[2].1);
+    assert_eq!(h[2].2, edited);
+}
