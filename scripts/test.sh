@@ -44,6 +44,22 @@ else
     echo "pebble, certbot (+ python3-certbot-dns-rfc2136) or lego not installed; skipped (.ci/run installs them)"
 fi
 
+section "controllers: external-dns's rfc2136 provider replayed (scripts/interop-externaldns.sh)"
+if /usr/bin/python3 -c 'import dns.update, dns.tsig' 2>/dev/null && command -v dig >/dev/null; then
+    cargo build --release --locked
+    scripts/interop-externaldns.sh -b target/release/zonewright
+else
+    echo "python3-dnspython or dig not installed; skipped (.ci/run installs them)"
+fi
+
+section "DNS as code: octoDNS with octodns-bind's Rfc2136Provider, Knot following (scripts/interop-octodns.sh)"
+if python3 -c 'import venv, ensurepip' 2>/dev/null && command -v dig >/dev/null; then
+    cargo build --release --locked
+    scripts/interop-octodns.sh -b target/release/zonewright
+else
+    echo "python3-venv or dig not installed; skipped (.ci/run installs them)"
+fi
+
 section "README walk-through: every command block in order, on loopback, certbot and lego against pebble (scripts/readme-check.sh)"
 if command -v dig >/dev/null && command -v nsupdate >/dev/null && command -v kdig >/dev/null \
     && command -v knsupdate >/dev/null && command -v curl >/dev/null && command -v openssl >/dev/null \
