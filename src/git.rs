@@ -710,7 +710,8 @@ fn commit_blobs(
             });
         }
         return Err(err(git2::Error::from_str(&format!(
-            "the commit was not written completely ({why}; is the disk full?)"
+            "the commit was not written completely ({why}{})",
+            if why.starts_with("HEAD moved") { "" } else { "; is the disk full?" }
         ))));
     }
     Ok(Some(oid))
@@ -726,6 +727,14 @@ fn verify(repo: &Repository, commit: Oid, objects: &[Oid]) -> Result<(), String>
         .refname_to_id("HEAD")
         .map_err(|e| format!("HEAD cannot be read back: {}", e.message()))?;
     if head != commit {
+        // Someone ran `git checkout`, `switch` or `reset` at that instant:
+        // say so rather than suggest a full disk.
+        if fresh.head_detached().unwrap_or(false) || state::usable(&fresh).is_err() {
+            return Err(format!(
+                "HEAD moved while the commit was made (now {head}, detached or mid-operation); \
+                 the commit {commit} is on the branch HEAD named before"
+            ));
+        }
         return Err(format!("HEAD is {head}, not the new commit {commit}"));
     }
     let odb = fresh.odb().map_err(|e| e.message().to_owned())?;

@@ -1544,11 +1544,12 @@ impl Inner {
             return;
         };
         let mut zones: Vec<(Name, Vec<writelog::Entry>)> = Vec::new();
+        // Records never to commit: set aside for a person, with why.
+        let mut aside: Vec<(writelog::Entry, String)> = Vec::new();
         let mut complete = true;
         for e in entries {
             let Ok(zone) = Name::from_ascii(&e.zone) else {
-                warn!(zone = %e.zone, "write log: a record names no valid zone; kept");
-                complete = false;
+                aside.push((e, "it names no valid zone".into()));
                 continue;
             };
             match zones.iter_mut().find(|(z, _)| *z == zone) {
@@ -1557,7 +1558,7 @@ impl Inner {
             }
         }
         for (zone, entries) in zones {
-            match self.recover_zone(&zone, &entries) {
+            match self.recover_zone(&zone, entries, &mut aside) {
                 Ok(0) => {}
                 Ok(n) => info!(
                     zone = %zone, commits = n,
@@ -1574,6 +1575,30 @@ impl Inner {
                 }
             }
         }
+        if !aside.is_empty() {
+            let git_dir = log.path().parent().and_then(Path::parent);
+            let (entries, reasons): (Vec<_>, Vec<_>) = aside.into_iter().unzip();
+            match git_dir.map(|d| writelog::set_aside(d, &entries)) {
+                Some(Ok(file)) => {
+                    for (e, why) in entries.iter().zip(&reasons) {
+                        error!(
+                            zone = %e.zone, serial = e.new_serial, actor = %e.actor,
+                            "write log: a record is not committed ({why}); set aside in {}",
+                            file.display()
+                        );
+                    }
+                }
+                Some(Err(e)) => {
+                    error!(
+                        "write log: cannot set aside the records that are not committed ({e}); \
+                         they stay in {}",
+                        log.path().display()
+                    );
+                    complete = false;
+                }
+                None => complete = false,
+            }
+        }
         if !complete {
             log.keep();
             return;
@@ -1584,9 +1609,22 @@ impl Inner {
     }
 
     /// Commits `entries` (one zone's records, oldest first) that HEAD
-    /// lacks; returns how many commits that made.
-    fn recover_zone(&self, zone: &Name, entries: &[writelog::Entry]) -> Result<usize, String> {
-        let (source, loaded) = self.current(zone).map_err(|e| e.to_string())?;
+    /// lacks; returns how many commits that made. The records of a zone
+    /// no longer served go to `aside`: nothing could record them.
+    fn recover_zone(
+        &self,
+        zone: &Name,
+        entries: Vec<writelog::Entry>,
+        aside: &mut Vec<(writelog::Entry, String)>,
+    ) -> Result<usize, String> {
+        let Ok((source, loaded)) = self.current(zone) else {
+            aside.extend(
+                entries
+                    .into_iter()
+                    .map(|e| (e, "the zone is not served".to_owned())),
+            );
+            return Ok(0);
+        };
         let head = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             let repo = repo.as_ref().ok_or("no git repository")?;
@@ -1603,58 +1641,66 @@ impl Inner {
                 .map(|t| t.serial)
         };
         let head_serial = parsed.as_ref().and_then(serial);
-        // HEAD holds every record whose serial it has reached.
-        let pending: Vec<&writelog::Entry> = entries
-            .iter()
+        // HEAD holds every record whose serial it has reached. A record
+        // the zone file lacks (a person put an older version back while
+        // the server was down) is committed all the same: it was
+        // answered, and the start-up's take-in of the file re-applies it
+        // like any write of the rebase window (the log is trusted as the
+        // rest of `.git` is).
+        let mut pending: Vec<writelog::Entry> = entries
+            .into_iter()
             .filter(|e| head_serial.is_none_or(|h| Serial(e.new_serial).is_after(Serial(h))))
             .collect();
         if pending.is_empty() {
             return Ok(0);
         }
         // Each record's version: HEAD's, plus the changes of the records
-        // before it and its own. A zone of several files (`$INCLUDE`), or
-        // records that do not apply to HEAD's text, are committed as the
-        // file is now, in one commit naming every record.
-        let single = loaded.document.texts().len() == 1;
-        let versions = parsed
-            .filter(|_| single)
-            .and_then(|doc| replay(doc, zone, &pending));
-        let jobs: Vec<committer::Job> = match versions {
-            Some(texts) => pending
-                .iter()
-                .zip(texts)
-                .map(|(e, text)| committer::Job {
+        // before it and its own, committed one by one. A zone of several
+        // files (`$INCLUDE`), more than MAX_REPLAY records, or records
+        // that do not apply to HEAD's text: the files as they are now, in
+        // one commit naming every record's changes.
+        let single = loaded.document.texts().len() == 1 && pending.len() <= MAX_REPLAY;
+        if let Some(mut doc) = parsed.filter(|_| single) {
+            let mut made = 0;
+            for e in &pending {
+                let Some((next, text)) = replay(&doc, zone, e) else {
+                    break;
+                };
+                self.committer.commit_now(committer::Job {
                     files: vec![committer::WrittenFile {
                         path: source.path.clone(),
                         text,
                         stat: None,
                         blob: None,
                     }],
-                    record: logged_record(zone, std::slice::from_ref(e)),
+                    record: logged_record(zone, std::slice::from_ref(&e)),
                     logged: true,
+                })?;
+                doc = next;
+                made += 1;
+            }
+            if made == pending.len() {
+                return Ok(made);
+            }
+            pending.drain(..made);
+        }
+        let refs: Vec<&writelog::Entry> = pending.iter().collect();
+        self.committer.commit_now(committer::Job {
+            files: loaded
+                .document
+                .texts()
+                .into_iter()
+                .map(|(name, text)| committer::WrittenFile {
+                    path: PathBuf::from(name),
+                    text: text.to_owned(),
+                    stat: None,
+                    blob: None,
                 })
                 .collect(),
-            None => vec![committer::Job {
-                files: loaded
-                    .document
-                    .texts()
-                    .into_iter()
-                    .map(|(name, text)| committer::WrittenFile {
-                        path: PathBuf::from(name),
-                        text: text.to_owned(),
-                        stat: None,
-                        blob: None,
-                    })
-                    .collect(),
-                record: logged_record(zone, &pending),
-                logged: true,
-            }],
-        };
-        let n = jobs.len();
-        for job in jobs {
-            self.committer.commit_now(job)?;
-        }
-        Ok(n)
+            record: logged_record(zone, &refs),
+            logged: true,
+        })?;
+        Ok(1)
     }
 
     /// See [`Inner::commit_external_changes`]. `Ok(true)`: taken in and
@@ -1962,26 +2008,26 @@ fn open_write_log(
     }
 }
 
-/// The versions `records` produce, applied in order to `doc` (`None`
-/// when one does not apply: its records are not zone-file lines, or the
-/// edit refuses them).
+/// Most write-log records of one zone start-up commits one by one (each
+/// a parse-free edit of the last version); beyond, one commit.
+const MAX_REPLAY: usize = 1000;
+
+/// The version `record` produces from `doc`, and its main file's text
+/// (`None` when it does not apply: its records are not zone-file lines,
+/// or the edit refuses them).
 fn replay(
-    mut doc: crate::zonefile::Document,
+    doc: &crate::zonefile::Document,
     zone: &Name,
-    records: &[&writelog::Entry],
-) -> Option<Vec<String>> {
-    let mut texts = Vec::with_capacity(records.len());
-    for e in records {
-        let changes = ChangeSet {
-            add: logged_rrs(&e.add, zone)?,
-            remove: logged_rrs(&e.remove, zone)?,
-            serial: Some(e.new_serial),
-        };
-        let (next, _) = doc.apply(&changes).ok()?;
-        doc = next;
-        texts.push(doc.files().first()?.text.clone());
-    }
-    Some(texts)
+    record: &writelog::Entry,
+) -> Option<(crate::zonefile::Document, String)> {
+    let changes = ChangeSet {
+        add: logged_rrs(&record.add, zone)?,
+        remove: logged_rrs(&record.remove, zone)?,
+        serial: Some(record.new_serial),
+    };
+    let (next, _) = doc.apply(&changes).ok()?;
+    let text = next.files().first()?.text.clone();
+    Some((next, text))
 }
 
 /// The RRs of a write-log record's lines (owners absolute).
@@ -2023,7 +2069,17 @@ fn logged_record(zone: &Name, entries: &[&writelog::Entry]) -> committer::Record
         changes,
         old_serial: first.map_or(0, |e| e.old_serial),
         new_serial: last.map_or(0, |e| e.new_serial),
-        actor: last.map_or_else(String::new, |e| e.actor.clone()),
+        // A git author name: no angle brackets or line breaks (the log is
+        // in `.git`, where anyone could edit it).
+        actor: last
+            .map(|e| {
+                e.actor
+                    .replace(['<', '>', '\n', '\r', '\0'], " ")
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned()),
         clients,
         requests: entries.iter().map(|e| e.requests).sum(),
         via: known_via(last.map(|e| e.via.as_str())),

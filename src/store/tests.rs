@@ -1143,3 +1143,58 @@ async fn an_edit_found_while_a_logged_write_is_held_is_committed_after_it() {
     assert!(h[2].1.contains("external change"), "{}", h[2].1);
     assert_eq!(h[2].2, edited);
 }
+
+/// Records start-up cannot commit do not pin the log: a record of a zone
+/// no longer served is set aside (writes.log.unapplied, ERROR) and the log
+/// emptied; an author name git would refuse is made one it takes.
+#[test]
+fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    let Fixture { dir, store } = f;
+    drop(store);
+    let git = dir.path().join("zones/.git");
+    let doc = crate::zonefile::Document::parse("x", ZONE, &origin(), &crate::zonefile::NoIncludes)
+        .expect("parse");
+    let add = ChangeSet {
+        add: vec![txt("a.example.com.", "one")],
+        remove: Vec::new(),
+        serial: Some(2611220001),
+    };
+    let (doc1, _) = doc.apply(&add).expect("apply");
+    std::fs::write(
+        dir.path().join("zones/example.com.zone"),
+        &doc1.files()[0].text,
+    )
+    .expect("write");
+    let entry = |zone: &str, actor: &str| writelog::Entry {
+        zone: zone.into(),
+        old_serial: 2611210007,
+        new_serial: 2611220001,
+        actor: actor.into(),
+        via: "rfc2136".into(),
+        clients: vec!["127.0.0.1:40000".into()],
+        requests: 1,
+        add: add.add.iter().map(rr_line).collect(),
+        remove: Vec::new(),
+    };
+    let mut bytes = Vec::new();
+    for e in [
+        entry("gone.example.", "acme-key"),
+        entry("example.com.", "Evil <e@x>\nSigned-off-by: root"),
+    ] {
+        bytes.extend(serde_json::to_vec(&e).expect("json"));
+        bytes.push(b'\n');
+    }
+    std::fs::write(writelog::path_in(&git), bytes).expect("log");
+    let f = Fixture::open(dir, crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    let h = history(&f);
+    assert_eq!(h.len(), 2, "{h:#?}");
+    assert_eq!(h[1].0, "Evil  e@x  Signed-off-by: root");
+    assert!(!h[1].1.contains("\nSigned-off-by"), "{}", h[1].1);
+    assert_eq!(std::fs::metadata(log_path(&f)).expect("log").len(), 0);
+    let aside = std::fs::read_to_string(writelog::unapplied_path(&git)).expect("aside");
+    assert!(aside.contains("gone.example."), "{aside}");
+    assert_eq!(aside.lines().count(), 1);
+}

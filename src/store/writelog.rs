@@ -41,7 +41,8 @@
 //! can read the log too.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -97,28 +98,110 @@ pub fn path_in(git_dir: &Path) -> PathBuf {
     git_dir.join("zonewright").join("writes.log")
 }
 
+/// Where start-up sets aside the records it must not commit (their zone is
+/// no longer served, or the zone file never had their change), for a
+/// person to read: beside the log.
+pub fn unapplied_path(git_dir: &Path) -> PathBuf {
+    git_dir.join("zonewright").join("writes.log.unapplied")
+}
+
+/// The largest log start-up reads. The log holds only the writes answered
+/// and not yet committed (a few batches, or the writes held while git
+/// refuses commits): a larger one is no log of ours. It is set aside whole
+/// (see [`WriteLog::open`]).
+pub const MAX_LOG: u64 = 64 << 20;
+
+/// Opens `path` for appending (creating it), refusing a symbolic link or
+/// anything but a regular file, without blocking (a FIFO planted there
+/// cannot stall the start): `.git` is a folder people and tools write to.
+fn open_regular_append(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::other(format!(
+                "{} is a symbolic link; refused (the write log is never followed out of .git)",
+                path.display()
+            )),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file ({}); refused",
+            path.display(),
+            crate::loader::kind(meta.file_type())
+        )));
+    }
+    Ok(file)
+}
+
+/// The folder the log lives in, made if missing; a symbolic link or
+/// anything but a folder there is refused.
+fn log_dir(git_dir: &Path) -> io::Result<PathBuf> {
+    let dir = git_dir.join("zonewright");
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(io::Error::other(format!(
+                "{} is not a folder (a symbolic link?); refused",
+                dir.display()
+            )));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&dir)?,
+        Err(e) => return Err(e),
+    }
+    Ok(dir)
+}
+
+/// Appends `entries` to the file of records start-up set aside
+/// ([`unapplied_path`]), fsynced.
+pub fn set_aside(git_dir: &Path, entries: &[Entry]) -> io::Result<PathBuf> {
+    log_dir(git_dir)?;
+    let path = unapplied_path(git_dir);
+    let mut file = open_regular_append(&path)?;
+    let mut bytes = Vec::new();
+    for e in entries {
+        bytes.extend(serde_json::to_vec(e).map_err(io::Error::other)?);
+        bytes.push(b'\n');
+    }
+    file.write_all(&bytes)?;
+    file.sync_data()?;
+    Ok(path)
+}
+
 impl WriteLog {
     /// Opens (creating) the log in `git_dir`, and returns the records a
     /// crash left in it, oldest first.
     pub fn open(git_dir: &Path) -> io::Result<(WriteLog, Vec<Entry>)> {
+        log_dir(git_dir)?;
         let path = path_in(git_dir);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        let mut file = open_regular_append(&path)?;
+        let size = file.metadata()?.len();
+        let mut text = Vec::new();
+        if size > MAX_LOG {
+            // No log of ours: kept for a person under another name, and
+            // the files are committed as found (`external change`).
+            let aside = path.with_extension(format!("log.too-large-{}", std::process::id()));
+            std::fs::rename(&path, &aside)?;
+            tracing::error!(
+                "{}: {size} bytes, more than the {MAX_LOG} a write log can hold; set aside as \
+                 {} and not replayed (the zone files are committed as found)",
+                path.display(),
+                aside.display()
+            );
+            file = open_regular_append(&path)?;
+        } else {
+            (&file).take(MAX_LOG).read_to_end(&mut text)?;
         }
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e),
-        };
         let (entries, problems) = decode(&text);
         for p in problems {
             warn!("{}: {p}", path.display());
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)?;
         let end = file.metadata()?.len();
         let log = WriteLog {
             path,
@@ -305,6 +388,57 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("line 2: ignored an unreadable"));
         assert!(problems[1].contains("line 4: ignored a partial record"));
+    }
+
+    /// `.git` is writable by people and tools: a symbolic link planted at
+    /// the log (or its folder) must not make start-up read, truncate or
+    /// append to a file elsewhere.
+    #[test]
+    fn a_symlinked_log_or_folder_is_refused_and_its_target_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, "precious\n").expect("write");
+        let git = dir.path().join("git");
+        std::fs::create_dir_all(git.join("zonewright")).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, path_in(&git)).expect("symlink");
+        let e = WriteLog::open(&git).err().expect("refused");
+        assert!(e.to_string().contains("is a symbolic link; refused"), "{e}");
+        let e = set_aside(&git, &[entry(1)]).err();
+        assert!(e.is_none(), "set_aside writes its own file: {e:?}");
+        std::fs::remove_file(unapplied_path(&git)).expect("rm");
+        std::os::unix::fs::symlink(&outside, unapplied_path(&git)).expect("symlink");
+        assert!(set_aside(&git, &[entry(1)]).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&outside).expect("read"),
+            "precious\n"
+        );
+
+        let git2 = dir.path().join("git2");
+        std::fs::create_dir(&git2).expect("mkdir");
+        std::os::unix::fs::symlink(dir.path(), git2.join("zonewright")).expect("symlink");
+        let e = WriteLog::open(&git2).err().expect("refused");
+        assert!(e.to_string().contains("is not a folder"), "{e}");
+    }
+
+    /// A log larger than any of ours is set aside whole, not read into
+    /// memory and replayed.
+    #[test]
+    fn an_oversized_log_is_set_aside_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("zonewright")).expect("mkdir");
+        let f = std::fs::File::create(path_in(dir.path())).expect("create");
+        f.set_len(MAX_LOG + 1).expect("sparse");
+        drop(f);
+        let (log, found) = WriteLog::open(dir.path()).expect("open");
+        assert!(found.is_empty());
+        assert_eq!(std::fs::metadata(log.path()).expect("stat").len(), 0);
+        let kept: Vec<_> = std::fs::read_dir(dir.path().join("zonewright"))
+            .expect("ls")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("writes.log.too-large-"))
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
     }
 
     #[test]
