@@ -711,7 +711,11 @@ fn commit_blobs(
         }
         return Err(err(git2::Error::from_str(&format!(
             "the commit was not written completely ({why}{})",
-            if why.starts_with("HEAD moved") { "" } else { "; is the disk full?" }
+            if why.starts_with("HEAD moved") {
+                ""
+            } else {
+                "; is the disk full?"
+            }
         ))));
     }
     Ok(Some(oid))
