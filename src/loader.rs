@@ -74,7 +74,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -643,24 +643,7 @@ pub fn open_regular(path: &Path, follow: bool) -> Result<(File, Metadata), Strin
     Ok((file, meta))
 }
 
-/// A file type in words, for messages.
-pub fn kind(t: std::fs::FileType) -> &'static str {
-    if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_dir() {
-        "a directory"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a plain file"
-    }
-}
+pub use crate::config::file_kind as kind;
 
 /// Reads at most `limit` bytes from `file`: `Ok(None)` if there is more.
 /// Takes `limit + 1` so a file that grows while it is read is caught too.

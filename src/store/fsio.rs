@@ -240,7 +240,7 @@ impl ZoneFileLock {
             return Err(io::Error::other(format!(
                 "{} is not a regular file ({}); refused",
                 path.display(),
-                crate::loader::kind(kind)
+                crate::config::file_kind(kind)
             )));
         }
         file.lock_exclusive()?;

@@ -134,7 +134,7 @@ fn open_regular_append(path: &Path) -> io::Result<File> {
         return Err(io::Error::other(format!(
             "{} is not a regular file ({}); refused",
             path.display(),
-            crate::loader::kind(meta.file_type())
+            crate::config::file_kind(meta.file_type())
         )));
     }
     Ok(file)
