@@ -70,7 +70,7 @@ pub mod rest;
 mod secret;
 
 pub use acme::{AcmeSettings, Expire};
-pub use keys::{Acknowledge, GitSettings, KeyConfig, hostname};
+pub use keys::{Acknowledge, GitSettings, KeyConfig, SyncSettings, hostname};
 pub use rest::RestConfig;
 
 /// Default listen address when the file names none.

@@ -125,6 +125,9 @@ fn print_zone(v: &Value) {
     if let Some(e) = v["error"].as_str() {
         println!("  the file does not load: {e}");
     }
+    if let Some(e) = v["pull_error"].as_str() {
+        println!("  the last git pull did not merge the remote's version: {e}");
+    }
     let c = &v["last_commit"];
     if c.is_object() && c["id"].is_string() {
         let id = c["id"].as_str().unwrap_or_default();

@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 pub mod locks;
+pub mod remote;
 pub mod state;
 
 use git2::{ErrorCode, FileMode, Oid, Repository, Signature, Status, StatusOptions};
@@ -147,7 +148,7 @@ pub fn contains(repo: &Repository, file: &Path) -> bool {
 }
 
 /// `file` relative to the repository's work tree, with `/` separators.
-fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
+pub fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
     let root = repo.workdir().unwrap_or_else(|| repo.path());
     let outside = || GitError::OutsideRepo {
         repo: root.to_path_buf(),
@@ -463,7 +464,13 @@ pub fn commit_file(
     } else {
         None
     };
-    let oid = commit_blobs(repo, &[(rel.clone(), blob)], author, committer, message)?;
+    let oid = commit_blobs(
+        repo,
+        &[(rel.clone(), blob)],
+        (author, committer),
+        message,
+        None,
+    )?;
     // Keep the index in step for this one path, so `git status` is clean;
     // also when HEAD already holds the file but the index lags behind it
     // (the server stopped after a commit, before the index was written).
@@ -545,7 +552,7 @@ pub fn commit_written(
         entries.push(index_entry(&rel, blob, w.stat.unwrap_or_default()));
         blobs.push((rel, Some(blob)));
     }
-    let oid = commit_blobs(repo, &blobs, author, committer, message)?;
+    let oid = commit_blobs(repo, &blobs, (author, committer), message, None)?;
     Ok((oid, entries))
 }
 
@@ -582,6 +589,20 @@ pub fn update_index(repo: &Repository, entries: &[git2::IndexEntry]) -> Result<(
     let mut index = fresh_index(repo)?;
     for e in entries {
         index.add(e).map_err(&err)?;
+    }
+    index.write().map_err(&err)
+}
+
+/// Removes `paths` (relative to the work tree) from the index.
+pub fn remove_from_index(repo: &Repository, paths: &[&Path]) -> Result<(), GitError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let err = wrap(repo.path());
+    let mut index = fresh_index(repo)?;
+    for p in paths {
+        // A path the index does not hold is fine.
+        let _ = index.remove_path(p);
     }
     index.write().map_err(&err)
 }
@@ -647,15 +668,36 @@ pub fn repair_index(repo: &Repository) {
     }
 }
 
+/// Makes the merge commit of a pull: HEAD and `theirs` as parents, HEAD's
+/// tree with `blobs` put in (`None`: removed). Made even when the tree is
+/// HEAD's (the zones' merged records are already in HEAD): the commit is
+/// what makes `theirs` part of the history, so the next push is a
+/// fast-forward. Returns it and the index entries of `blobs` (zero stat:
+/// `git status` compares their content).
+pub fn commit_merge(
+    repo: &Repository,
+    blobs: &[(PathBuf, Option<Oid>)],
+    theirs: Oid,
+    who: (&Identity, &Identity),
+    message: &str,
+) -> Result<(Option<Oid>, Vec<git2::IndexEntry>), GitError> {
+    let oid = commit_blobs(repo, blobs, who, message, Some(theirs))?;
+    let entries = blobs
+        .iter()
+        .filter_map(|(rel, blob)| blob.map(|b| index_entry(rel, b, Stat::default())))
+        .collect();
+    Ok((oid, entries))
+}
+
 /// Records each blob (or, when `None`, the removal) at its path in one
 /// commit on HEAD whose tree is HEAD's with just those entries changed.
 /// `None` when the tree would not change.
 fn commit_blobs(
     repo: &Repository,
     blobs: &[(PathBuf, Option<Oid>)],
-    author: &Identity,
-    committer: &Identity,
+    (author, committer): (&Identity, &Identity),
     message: &str,
+    merged: Option<Oid>,
 ) -> Result<Option<Oid>, GitError> {
     let err = wrap(repo.path());
     let head = match repo.head() {
@@ -682,12 +724,16 @@ fn commit_blobs(
         };
     }
     let tree_id = update.create_updated(repo, &base).map_err(&err)?;
-    if tree_id == base.id() && head.is_some() {
+    if tree_id == base.id() && head.is_some() && merged.is_none() {
         return Ok(None);
     }
     let tree = repo.find_tree(tree_id).map_err(&err)?;
     let sig = |who: &Identity| Signature::now(&who.name, &who.email).map_err(&err);
-    let parents: Vec<&git2::Commit<'_>> = head.iter().collect();
+    let other = match merged {
+        Some(id) => Some(repo.find_commit(id).map_err(&err)?),
+        None => None,
+    };
+    let parents: Vec<&git2::Commit<'_>> = head.iter().chain(other.iter()).collect();
     let oid = repo
         .commit(
             Some("HEAD"),

@@ -203,6 +203,10 @@ pub struct Metrics {
     git_commits: Counter,
     git_failures: Counter,
     git_usable: Gauge,
+    git_pulls: Family<ResultLabels, Counter>,
+    git_pushes: Family<ResultLabels, Counter>,
+    git_unpushed: Gauge,
+    git_unpushed_age: Gauge,
     /// One scrape at a time (the gauges are rebuilt for each).
     scrape: Mutex<()>,
     /// The `zone` label of queries outside every served zone: "".
@@ -238,6 +242,10 @@ impl Metrics {
             git_commits: Counter::default(),
             git_failures: Counter::default(),
             git_usable: Gauge::default(),
+            git_pulls: Family::default(),
+            git_pushes: Family::default(),
+            git_unpushed: Gauge::default(),
+            git_unpushed_age: Gauge::default(),
             scrape: Mutex::new(()),
             no_zone: Arc::from(""),
         };
@@ -344,6 +352,45 @@ impl Metrics {
             "1 while git takes commits, 0 while the repository refuses them",
             self.git_usable.clone(),
         );
+        r.register(
+            "git_pulls",
+            "Pulls from [git] remote, by result: merged, up_to_date, not_merged (a zone or file \
+             the remote broke; retried), failed (fetch or git error)",
+            self.git_pulls.clone(),
+        );
+        r.register(
+            "git_pushes",
+            "Pushes to [git] remote, by result: pushed, failed",
+            self.git_pushes.clone(),
+        );
+        r.register(
+            "git_unpushed_commits",
+            "Commits not on [git] remote's branch yet, as of the last push attempt",
+            self.git_unpushed.clone(),
+        );
+        r.register(
+            "git_unpushed_age_seconds",
+            "Age of the oldest commit not on [git] remote's branch, as of the last push attempt",
+            self.git_unpushed_age.clone(),
+        );
+    }
+
+    /// A pull's result (a fixed set of labels).
+    pub fn git_pull(&self, result: &'static str) {
+        self.git_pulls.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// A push's result, and what was left unpushed (commits, oldest age).
+    pub fn git_push(&self, result: &'static str, unpushed: (u64, u64)) {
+        if !result.is_empty() {
+            self.git_pushes
+                .get_or_create(&ResultLabels { result })
+                .inc();
+        }
+        self.git_unpushed
+            .set(i64::try_from(unpushed.0).unwrap_or(i64::MAX));
+        self.git_unpushed_age
+            .set(i64::try_from(unpushed.1).unwrap_or(i64::MAX));
     }
 
     /// One query answered: `zone` is the served zone it fell in ("" for

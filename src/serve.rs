@@ -74,6 +74,16 @@ pub async fn run(
         .take_admin()
         .map(|l| crate::rest::Server::admin(l, state.clone(), Some(notifier.clone())));
     let mut tasks = JoinSet::new();
+    if let Some(sync) = state.config().git.sync.clone() {
+        let remote = store
+            .remote_of(&sync)
+            .map_err(|e| io::Error::other(format!("[git] remote: {e}")))?;
+        let (handle, task) =
+            crate::store::remote::start(store.clone(), remote, sync, stop_rx.clone());
+        store.set_sync(handle.clone());
+        tasks.spawn(task);
+        tasks.spawn(pull_on_sigusr1(handle, stop_rx.clone()));
+    }
     let dns = Dns::start(&state, store, listeners, &stop_rx, &mut tasks)?;
     // Always running: a config reload may turn [acme] expire_after on.
     tasks.spawn(crate::server::sweep::run(
@@ -105,6 +115,31 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
     dns.drain().await;
     Ok(())
+}
+
+/// `kill -USR1`: pull and push now (a forge's webhook can also
+/// `POST /v1/git/sync`).
+async fn pull_on_sigusr1(
+    handle: crate::store::remote::SyncHandle,
+    mut stop: watch::Receiver<bool>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        warn!("cannot listen for SIGUSR1; pulls happen on their interval only");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            got = usr1.recv() => match got {
+                Some(()) => {
+                    info!("SIGUSR1: git pull and push now");
+                    handle.poke();
+                }
+                None => return,
+            },
+        }
+    }
 }
 
 /// One line, whatever the number of zones (each zone is at DEBUG, each

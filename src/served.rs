@@ -131,6 +131,9 @@ pub struct State {
     metrics: Arc<crate::metrics::Metrics>,
     /// Every listener is bound and serving (see `serve::run`).
     serving: std::sync::atomic::AtomicBool,
+    /// Per zone, why the last pull from `[git] remote` could not merge the
+    /// remote's version (set by each pull; shown in the zone's status).
+    pull_failures: Mutex<std::collections::HashMap<Name, String>>,
 }
 
 /// `(zone, served, saved) -> the store must take it in`.
@@ -150,7 +153,22 @@ impl State {
             started: std::sync::atomic::AtomicBool::new(false),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             serving: std::sync::atomic::AtomicBool::new(false),
+            pull_failures: Mutex::default(),
         }
+    }
+
+    /// Records the zones the last pull could not merge, and why.
+    pub fn set_pull_failures(&self, failures: std::collections::HashMap<Name, String>) {
+        *self.pull_failures.lock().unwrap_or_else(|p| p.into_inner()) = failures;
+    }
+
+    /// Why the last pull could not merge `zone`'s remote version, if so.
+    pub fn pull_failure(&self, zone: &Name) -> Option<String> {
+        self.pull_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(zone)
+            .cloned()
     }
 
     /// This server's counters.

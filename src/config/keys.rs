@@ -16,6 +16,12 @@
 //! rebase_window = "15m"          # writes an edit saved on an older version gets back
 //! acknowledge = "commit"         # commit | log: answer a write after its git commit,
 //!                                # or after its fsynced write-log record (commit follows)
+//! remote = "origin"              # optional: sync with this remote of the zones repository
+//! branch = "main"                # its branch (default: the branch checked out)
+//! pull_interval = "30s"          # or "off": only on SIGUSR1 / POST /v1/git/sync
+//! push = true                    # push the server's commits to the branch
+//! push_interval = "2s"           # at most one push this often
+//! sync_timeout = "60s"           # most time one git fetch or push may take
 //!
 //! [[key]]
 //! name = "acme-key"
@@ -85,6 +91,25 @@ pub struct GitSettings {
     pub rebase_window: Duration,
     /// When a write is answered (design invariant 1 either way).
     pub acknowledge: Acknowledge,
+    /// `remote`, `branch`, ...: the git remote the repository syncs with.
+    pub sync: Option<SyncSettings>,
+}
+
+/// `[git] remote` and the keys beside it: pull from and push to a branch
+/// of a remote of the zones repository (see `store::remote`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncSettings {
+    /// The remote's name, as `git remote` lists it.
+    pub remote: String,
+    /// The branch; `None`: the branch HEAD is on at start-up.
+    pub branch: Option<String>,
+    /// How often to pull; `None` (`"off"`): only when asked.
+    pub pull_interval: Option<Duration>,
+    pub push: bool,
+    /// At most one push per this interval.
+    pub push_interval: Duration,
+    /// Most time one `git fetch` or `git push` may take.
+    pub timeout: Duration,
 }
 
 /// `[git] acknowledge`: what a write's success answer waits for.
@@ -108,6 +133,7 @@ impl Default for GitSettings {
             commit_external: true,
             rebase_window: Duration::from_secs(15 * 60),
             acknowledge: Acknowledge::Commit,
+            sync: None,
         }
     }
 }
@@ -145,6 +171,12 @@ pub(super) struct RawGit {
     commit_external: Option<Spanned<bool>>,
     rebase_window: Option<Spanned<String>>,
     acknowledge: Option<Spanned<String>>,
+    remote: Option<Spanned<String>>,
+    branch: Option<Spanned<String>>,
+    pull_interval: Option<Spanned<String>>,
+    push: Option<Spanned<bool>>,
+    push_interval: Option<Spanned<String>>,
+    sync_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -259,7 +291,84 @@ pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
                 }
             },
         },
+        sync: check_sync(c, raw),
     }
+}
+
+/// A remote or branch name git would take as given: no option look-alike,
+/// no spaces, control characters or ref-syntax characters.
+fn git_name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(['-', '.', '/'])
+        && !s.ends_with(['.', '/'])
+        && !s.contains("..")
+        && !s.contains("//")
+        && !s.ends_with(".lock")
+        && s.chars()
+            .all(|ch| !ch.is_control() && !" ~^:?*[\\@{}".contains(ch))
+}
+
+/// The `[git]` keys of a remote to sync with; keys set without `remote`
+/// are an error (they would do nothing).
+fn check_sync(c: &mut Checker<'_>, raw: &RawGit) -> Option<SyncSettings> {
+    let Some(remote) = &raw.remote else {
+        let stray = [
+            ("git.branch", raw.branch.as_ref().map(|v| v.span())),
+            (
+                "git.pull_interval",
+                raw.pull_interval.as_ref().map(|v| v.span()),
+            ),
+            ("git.push", raw.push.as_ref().map(|v| v.span())),
+            (
+                "git.push_interval",
+                raw.push_interval.as_ref().map(|v| v.span()),
+            ),
+            (
+                "git.sync_timeout",
+                raw.sync_timeout.as_ref().map(|v| v.span()),
+            ),
+        ];
+        for (key, span) in stray {
+            if let Some(span) = span {
+                c.push(span, key, "has no effect without git.remote");
+            }
+        }
+        return None;
+    };
+    let mut name = |v: &Spanned<String>, key: &str, what: &str| {
+        let s = v.get_ref().trim();
+        if git_name_ok(s) {
+            Some(s.to_owned())
+        } else {
+            c.push(v.span(), key, format!("{s:?} is not a valid {what} name"));
+            None
+        }
+    };
+    let remote_name = name(remote, "git.remote", "git remote")?;
+    let branch = match &raw.branch {
+        Some(b) => Some(name(b, "git.branch", "branch")?),
+        None => None,
+    };
+    let pull_interval = match &raw.pull_interval {
+        Some(w) if w.get_ref() == "off" => None,
+        w => Some(c.duration(w, "git.pull_interval", Duration::from_secs(30))),
+    };
+    Some(SyncSettings {
+        remote: remote_name,
+        branch,
+        pull_interval,
+        push: raw.push.as_ref().is_none_or(|b| *b.get_ref()),
+        push_interval: c.duration(
+            &raw.push_interval,
+            "git.push_interval",
+            Duration::from_secs(2),
+        ),
+        timeout: c.duration(
+            &raw.sync_timeout,
+            "git.sync_timeout",
+            Duration::from_secs(60),
+        ),
+    })
 }
 
 pub(super) fn check_keys(
@@ -461,6 +570,37 @@ mod tests {
         assert_eq!(c.git.name, "zonewright");
         assert!(c.git.email.starts_with("zonewright@"), "{}", c.git.email);
         assert_eq!(c.git.commit_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_git_remote_with_its_defaults_and_bad_names_refused() {
+        assert_eq!(parse("").expect("ok").git.sync, None);
+        let c = parse("[git]\nremote = \"origin\"\n").expect("ok");
+        let sync = c.git.sync.expect("sync");
+        assert_eq!(sync.remote, "origin");
+        assert_eq!(sync.branch, None);
+        assert_eq!(sync.pull_interval, Some(Duration::from_secs(30)));
+        assert!(sync.push);
+        assert_eq!(sync.push_interval, Duration::from_secs(2));
+        assert_eq!(sync.timeout, Duration::from_secs(60));
+        let c = parse(
+            "[git]\nremote = \"up\"\nbranch = \"zones/prod\"\npull_interval = \"off\"\npush = false\n",
+        )
+        .expect("ok");
+        let sync = c.git.sync.expect("sync");
+        assert_eq!(sync.branch.as_deref(), Some("zones/prod"));
+        assert_eq!(sync.pull_interval, None);
+        assert!(!sync.push);
+        // An option look-alike or ref syntax never reaches the git command.
+        for bad in ["-x", "--upload-pack=evil", "a b", "a..b", "x.lock", "a:b", ""] {
+            let e = err(&format!("[git]\nremote = {bad:?}\n"));
+            assert!(e.contains("git.remote"), "{bad}: {e}");
+            let e = err(&format!("[git]\nremote = \"origin\"\nbranch = {bad:?}\n"));
+            assert!(e.contains("git.branch"), "{bad}: {e}");
+        }
+        // Keys that would do nothing without a remote are named.
+        let e = err("[git]\npush = false\n");
+        assert!(e.contains("git.push") && e.contains("without git.remote"), "{e}");
     }
 
     #[test]

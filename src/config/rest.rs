@@ -22,6 +22,7 @@
 //! token = "$ZONEWRIGHT_TOKEN"     # literal, "$ENV_VAR", or token_file = "path"
 //! zones = ["service.local"]       # optional: narrows the token to these zones
 //! names = ["*.ci"]                # optional: and to these owner names (grant syntax)
+//! git_sync = true                 # optional: may POST /v1/git/sync ([git] remote)
 //! ```
 //!
 //! A client is an IPv4 address or an IPv6 /64 (see
@@ -143,6 +144,9 @@ pub struct Token {
     /// `names`: the owner names it may write in those zones (grant
     /// patterns, relative to each zone); `None`: every service name.
     pub names: Option<Grants>,
+    /// `git_sync = true`: may ask for a pull and push now
+    /// (`POST /v1/git/sync`, a forge's push webhook).
+    pub git_sync: bool,
 }
 
 impl Token {
@@ -164,6 +168,7 @@ impl std::fmt::Debug for Token {
             .field("secret", &"<redacted>")
             .field("zones", &self.zones)
             .field("names", &self.names)
+            .field("git_sync", &self.git_sync)
             .finish()
     }
 }
@@ -206,6 +211,7 @@ struct RawToken {
     token_file: Option<Spanned<String>>,
     zones: Option<Vec<Spanned<String>>>,
     names: Option<Spanned<Vec<Spanned<String>>>>,
+    git_sync: Option<bool>,
 }
 
 /// Checks `[rest]`; `zones` are the `[[zone]]` entries, for the check that
@@ -549,6 +555,7 @@ fn check_tokens(
                 secret,
                 zones: tzones,
                 names,
+                git_sync: t.git_sync.unwrap_or(false),
             });
         }
     }

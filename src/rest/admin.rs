@@ -220,6 +220,7 @@ async fn zone_status(Extract(admin): Extract<Arc<Admin>>, Path(zone): Path<Strin
         "serial": serial,
         "records": zone.map(|z| z.record_count() + 1),
         "error": failure,
+        "pull_error": admin.state.pull_failure(&name),
         "last_commit": commit,
         "secondaries": secondaries,
         "time": unix(SystemTime::now()),

@@ -100,6 +100,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
         &["POST", "DELETE"],
     ),
     ("/v1/zones/{zone}/state", &["PUT"]),
+    ("/v1/git/sync", &["POST"]),
 ];
 
 /// Sources tracked by the per-source write limiter before idle ones are
@@ -272,6 +273,7 @@ fn method_router(path: &str, methods: &[&str]) -> MethodRouter<Arc<Api>> {
     for method in methods {
         m = match (path, *method) {
             ("/v1/openapi.json", _) => m.get(openapi),
+            ("/v1/git/sync", _) => m.post(git_sync),
             (p, "PUT") if p.ends_with("/state") => m
                 .put(replace_state)
                 .layer(DefaultBodyLimit::max(STATE_BODY_LIMIT)),
@@ -815,6 +817,34 @@ async fn get_one(
 /// the body unread: a `Content-Length: 99999999` with a short body waited
 /// for `body_timeout` and got 408). A chunked body over `limit` is cut off
 /// by the route's `DefaultBodyLimit` (413) as it arrives.
+/// `POST /v1/git/sync` (a token with `git_sync = true`; a forge's push
+/// webhook): pull from `[git] remote` and push now, and answer with what
+/// the pull did. The body, if any, is not read (a webhook's payload says
+/// nothing the fetch does not).
+async fn git_sync(State(api): State<Arc<Api>>, req: Request) -> ApiResult {
+    let caller = extension_from(req.extensions())?;
+    if !caller.token.git_sync {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token {:?} may not ask for a git sync (it needs git_sync = true)",
+                caller.token.name
+            ),
+        ));
+    }
+    let Some(handle) = api.store.sync() else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "git sync is not configured on this server ([git] remote)".into(),
+        ));
+    };
+    info!(token = %caller.token.name, client = %caller.client, "REST: git sync asked for");
+    match handle.sync_now().await {
+        Ok(report) => Ok((StatusCode::OK, axum::Json(report)).into_response()),
+        Err(e) => Err(ApiError(StatusCode::BAD_GATEWAY, e)),
+    }
+}
+
 async fn caller_and_body(
     api: &Api,
     req: Request,

@@ -416,6 +416,17 @@ enum Msg {
     /// Make this job's commit now, under its actor, and say how it went
     /// (start-up's commits of the write log's records).
     Now(Box<Job>, mpsc::Sender<Result<Option<String>, String>>),
+    /// Make a pull's merge commit (see [`Committer::commit_merge`]).
+    Merge(Box<Merge>, mpsc::Sender<Result<Option<String>, String>>),
+}
+
+/// A pull's merge commit: HEAD and `theirs` as parents, HEAD's tree with
+/// `files` (paths relative to the work tree, written to disk already)
+/// put in, `None` removed.
+pub struct Merge {
+    pub theirs: git2::Oid,
+    pub files: Vec<(PathBuf, Option<git2::Oid>)>,
+    pub message: String,
 }
 
 /// The zones with batches git could not record.
@@ -646,6 +657,18 @@ impl Committer {
             .map_err(|_| "the committer has stopped".to_owned())?
     }
 
+    /// Makes a pull's merge commit after everything queued before it, by
+    /// the configured committer, and waits for it. Refused while a commit
+    /// git could not make is held (a person's edit, a logged write, a
+    /// blocked zone): the pull is tried again later.
+    pub fn commit_merge(&self, merge: Merge) -> Result<Option<String>, String> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Msg::Merge(Box::new(merge), tx))
+            .map_err(|_| "the committer has stopped".to_owned())?;
+        rx.recv()
+            .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
     /// Writes answered from the write log that git has not recorded yet
     /// (held while git refuses commits; the store refuses new writes
     /// meanwhile, so that what waits stays bounded).
@@ -836,6 +859,26 @@ fn run(
                 }
                 .and_then(|()| {
                     catch_unwind(AssertUnwindSafe(|| found(repo, &files, &message, names)))
+                        .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
+                });
+                let _ = done.send(made.map(|(id, entries)| {
+                    unindexed.add(entries);
+                    unindexed.write(repo);
+                    id
+                }));
+                continue;
+            }
+            Msg::Merge(merge, done) => {
+                let held = !edits.is_empty()
+                    || !logged.is_empty()
+                    || !blocked.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+                let made = if held {
+                    Err("an earlier commit git could not make is still held".to_owned())
+                } else {
+                    health.check(repo)
+                }
+                .and_then(|()| {
+                    catch_unwind(AssertUnwindSafe(|| merged(repo, &merge, names)))
                         .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
                 });
                 let _ = done.send(made.map(|(id, entries)| {
@@ -1466,6 +1509,40 @@ fn found(
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
     let who = &names.committer;
     commit_files(repo, files, true, (who, who), message)
+}
+
+/// The commit of [`Msg::Merge`], by the configured committer; paths the
+/// merge removed leave the index at once.
+fn merged(
+    repo: &Mutex<Option<git2::Repository>>,
+    merge: &Merge,
+    names: &Names,
+) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
+    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(repo) = guard.as_ref() else {
+        return Err("the zones directory is not a git repository".to_owned());
+    };
+    let who = (&names.committer, &names.committer);
+    let attempt = || git::commit_merge(repo, &merge.files, merge.theirs, who, &merge.message);
+    let (oid, entries) = attempt()
+        .or_else(|e| {
+            if git::locks::clear_stale(repo.path()).is_empty() {
+                Err(e)
+            } else {
+                attempt()
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let gone: Vec<&Path> = merge
+        .files
+        .iter()
+        .filter(|(_, b)| b.is_none())
+        .map(|(p, _)| p.as_path())
+        .collect();
+    if let Err(e) = git::remove_from_index(repo, &gone) {
+        warn!("cannot remove files the merge deleted from the git index: {e}");
+    }
+    Ok((oid.map(|o| o.to_string()), entries))
 }
 
 /// Makes the commit of `records` (one author: see [`group_message`]);

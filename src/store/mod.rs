@@ -64,6 +64,7 @@ pub mod external;
 mod fsio;
 pub mod offline;
 pub mod recent;
+pub mod remote;
 pub mod writelog;
 
 use std::net::SocketAddr;
@@ -239,6 +240,8 @@ const MAX_ATTEMPTS: usize = 4;
 pub struct Store {
     inner: Arc<Inner>,
     queues: Mutex<std::collections::HashMap<Name, Arc<ZoneQueue>>>,
+    /// The git sync task's handle, with `[git] remote` (see [`remote`]).
+    sync: std::sync::OnceLock<remote::SyncHandle>,
 }
 
 /// Most writes one group commit takes.
@@ -397,7 +400,18 @@ impl Store {
                 has_repo,
             }),
             queues: Mutex::new(Default::default()),
+            sync: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The git sync task (`[git] remote`), once the server started it.
+    pub fn sync(&self) -> Option<&remote::SyncHandle> {
+        self.sync.get()
+    }
+
+    /// Sets the git sync task's handle; only the first call takes effect.
+    pub fn set_sync(&self, handle: remote::SyncHandle) {
+        let _ = self.sync.set(handle);
     }
 
     /// Takes in an edit made outside zonewright that the reloader left to

@@ -1,0 +1,1129 @@
+//! The zones repository as a peer of a git remote (`[git] remote`): pull
+//! the branch with a record-level merge through the store, push the
+//! server's commits.
+//!
+//! # Design
+//!
+//! ```text
+//! pull (every pull_interval, SIGUSR1, POST /v1/git/sync)
+//!   git fetch REMOTE +refs/heads/BRANCH:refs/remotes/REMOTE/BRANCH
+//!   theirs already in HEAD?                    ──► nothing to do
+//!   base = merge-base(HEAD, theirs); diff base..theirs, per path:
+//!     the file of a served zone, changed:  parse base and theirs; every
+//!       RRset that differs (SOA aside) becomes theirs in the served zone:
+//!       one store write per zone (zone lock, minimal diff on the server's
+//!       text, serial from [serial] policy), author REMOTE/BRANCH,
+//!       Via: git-pull. An RRset changed here too since the base takes the
+//!       remote's version; the values it replaced are listed.
+//!     any other path (a new zone file, a removed one, a README): git's
+//!       three-way merge of the file (a conflicting hunk takes theirs),
+//!       written to the work tree; the watcher serves or drops zones
+//!   a zone the remote broke (does not parse, or the merged zone is
+//!     invalid)? ERROR naming the remote commit and file:line; the zone
+//!     keeps serving; no merge commit, so the next pull tries again
+//!   else the merge commit: parents HEAD and theirs, HEAD's tree with the
+//!     other paths put in (the zones' records are in HEAD already)
+//!
+//! push (at most every push_interval, never on a write's path)
+//!   HEAD not on the remote-tracking ref? git push REMOTE HEAD:BRANCH
+//!   rejected (the remote moved)? pull, then push again
+//!   failed? retried with backoff; the lag (commits, age) logged
+//! ```
+//!
+//! Applying the remote's changes as writes, rather than checking out its
+//! files, is what keeps the serial line from conflicting (the server owns
+//! the serial) and keeps every acknowledged write: the server's text is
+//! edited, never replaced. A pull that finds nothing new costs one fetch.
+//!
+//! What the remote can do: whoever may push to the branch changes any
+//! record of any zone (as a person with a shell on the server could); the
+//! grants of `[[key]]` do not apply to it. Paths under `.git`, symlinks
+//! and submodules in the remote are never written to the work tree.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use git2::{Delta, FileMode, Oid, Repository};
+use tracing::{error, info, warn};
+
+use super::committer::Merge;
+use super::{Store, WriteError, WriteOutcome, WriteRequest};
+use crate::config::SyncSettings;
+use crate::git::remote::{Pushed, Remote};
+use crate::rr::{ChangeSet, Name, RecordType, Rr};
+use crate::zone::Zone;
+
+/// The `Via:` of the writes a pull makes.
+pub const VIA: &str = "git-pull";
+
+/// Largest file a pull reads from the remote (a zone file or another).
+const MAX_FILE: usize = 64 * 1024 * 1024;
+
+/// What one pull did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PullReport {
+    /// The remote's commit pulled (`None`: the branch does not exist yet).
+    pub theirs: Option<String>,
+    /// Whether HEAD already held it (nothing merged).
+    pub up_to_date: bool,
+    /// The merge commit made.
+    pub merge: Option<String>,
+    /// Zones changed by the pull, with the number of records changed.
+    pub zones: Vec<ZoneChange>,
+    /// Other paths taken from the remote (written or removed).
+    pub files: Vec<String>,
+    /// Values of this server's the remote's version replaced (an RRset
+    /// changed on both sides since the merge base).
+    pub replaced: Vec<String>,
+    /// Zones (or files) not merged, with why: the next pull tries again.
+    pub failed: Vec<String>,
+    /// Whether HEAD was pushed after the pull.
+    pub pushed: bool,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ZoneChange {
+    pub zone: String,
+    pub records: usize,
+}
+
+/// One zone file the remote changed.
+struct ZonePlan {
+    origin: Name,
+    rel: PathBuf,
+    base: Option<String>,
+    theirs: String,
+}
+
+/// What a pull has to do, read from git in one go.
+struct Plan {
+    theirs: Oid,
+    zones: Vec<ZonePlan>,
+    /// Other paths: their merged blob (`None`: removed) and executable bit.
+    files: Vec<(PathBuf, Option<(Oid, bool)>)>,
+    failed: Vec<String>,
+}
+
+impl Store {
+    /// The remote, branch and limits of `[git] remote`, checked against
+    /// the repository (the remote must exist; the branch defaults to the
+    /// one checked out).
+    pub fn remote_of(&self, sync: &SyncSettings) -> Result<Remote, String> {
+        let workdir = self.inner.state.config().zones_dir.clone();
+        let repo = Repository::open(&workdir)
+            .map_err(|e| format!("{}: {}", workdir.display(), e.message()))?;
+        let branch = match &sync.branch {
+            Some(b) => b.clone(),
+            None => repo
+                .head()
+                .ok()
+                .and_then(|h| h.shorthand().ok().map(str::to_owned))
+                .ok_or("git.branch: HEAD is on no branch; set [git] branch")?,
+        };
+        let remote = Remote {
+            workdir,
+            name: sync.remote.clone(),
+            branch,
+            timeout: sync.timeout,
+        };
+        remote.url(&repo)?;
+        Ok(remote)
+    }
+
+    /// Fetches the remote's branch and merges it (see the module docs).
+    pub async fn pull(&self, remote: &Remote) -> Result<PullReport, String> {
+        let fetcher = remote.clone();
+        let theirs = blocking(move || fetcher.fetch()).await?;
+        let Some(theirs) = theirs else {
+            return Ok(PullReport {
+                up_to_date: true,
+                ..PullReport::default()
+            });
+        };
+        let mut report = PullReport {
+            theirs: Some(theirs.to_string()),
+            ..PullReport::default()
+        };
+        let zone_files = self.zone_files();
+        let workdir = remote.workdir.clone();
+        let label = remote.label();
+        let plan = blocking(move || plan(&workdir, theirs, &zone_files, &label)).await?;
+        let Some(plan) = plan else {
+            self.inner.state.set_pull_failures(HashMap::new());
+            report.up_to_date = true;
+            return Ok(report);
+        };
+        report.failed = plan.failed.clone();
+        let short = short(plan.theirs);
+        let mut zone_failures = HashMap::new();
+        for zone in &plan.zones {
+            match self.merge_zone(remote, &short, zone).await {
+                Ok((records, replaced)) => {
+                    if records > 0 {
+                        report.zones.push(ZoneChange {
+                            zone: zone.origin.to_string(),
+                            records,
+                        });
+                    }
+                    report.replaced.extend(replaced);
+                }
+                Err(why) => {
+                    zone_failures.insert(zone.origin.clone(), why.clone());
+                    report.failed.push(why);
+                }
+            }
+        }
+        self.inner.state.set_pull_failures(zone_failures);
+        if !report.failed.is_empty() {
+            for f in &report.failed {
+                error!("git pull: not merged: {f}");
+            }
+            error!(
+                "git pull {} {short}: no merge commit; the zones above keep serving their \
+                 version, and the next pull tries again",
+                remote.label()
+            );
+            return Ok(report);
+        }
+        let workdir = remote.workdir.clone();
+        let files = plan.files.clone();
+        let written = blocking(move || write_files(&workdir, theirs, &files)).await?;
+        report.files = written
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        let message = merge_message(&remote.label(), &short, &report);
+        let committer = self.inner.committer.clone();
+        let merge = Merge {
+            theirs,
+            files: written,
+            message,
+        };
+        let made = blocking(move || committer.commit_merge(merge)).await?;
+        report.merge = made;
+        info!(
+            "git pull {} {short}: merged ({} zone{} changed, {} other file{}){}",
+            remote.label(),
+            report.zones.len(),
+            if report.zones.len() == 1 { "" } else { "s" },
+            report.files.len(),
+            if report.files.len() == 1 { "" } else { "s" },
+            report
+                .merge
+                .as_deref()
+                .map(|m| format!(", merge commit {}", &m[..m.len().min(12)]))
+                .unwrap_or_default()
+        );
+        for r in &report.replaced {
+            warn!(
+                "git pull {}: the remote's version replaced {r}",
+                remote.label()
+            );
+        }
+        Ok(report)
+    }
+
+    /// Every served zone's file, canonical, to its origin.
+    fn zone_files(&self) -> HashMap<PathBuf, Name> {
+        let state = &self.inner.state;
+        state
+            .snapshot()
+            .iter()
+            .filter_map(|z| {
+                let (path, _) = state.zone_source(z.origin())?;
+                Some((path.canonicalize().ok()?, z.origin().clone()))
+            })
+            .collect()
+    }
+
+    /// Applies the remote's changes to one zone as one write; returns the
+    /// records changed and the values of ours the remote replaced.
+    async fn merge_zone(
+        &self,
+        remote: &Remote,
+        short: &str,
+        plan: &ZonePlan,
+    ) -> Result<(usize, Vec<String>), String> {
+        let file = plan.rel.display().to_string();
+        let at = |e: String| format!("{} {short}: {e}", remote.label());
+        // (The report's lines name the remote commit; the log's too.)
+        let base = match &plan.base {
+            Some(text) => rrsets(&file, text, &plan.origin).map_err(at)?,
+            None => BTreeMap::new(),
+        };
+        let theirs = rrsets(&file, &plan.theirs, &plan.origin).map_err(at)?;
+        // Every RRset the remote changed, as the remote has it.
+        let mut target: BTreeMap<(Name, RecordType), Vec<Rr>> = BTreeMap::new();
+        for key in base.keys().chain(theirs.keys()) {
+            if key.1 == RecordType::SOA || target.contains_key(key) {
+                continue;
+            }
+            let (b, t) = (base.get(key), theirs.get(key));
+            if !same_set(b.map_or(&[][..], |v| v), t.map_or(&[][..], |v| v)) {
+                target.insert(key.clone(), t.cloned().unwrap_or_default());
+            }
+        }
+        if target.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let replaced = match self.inner.state.snapshot().get(&plan.origin) {
+            Some(zone) => replaced_values(zone, &base, &target),
+            None => Vec::new(),
+        };
+        let target = Arc::new(target);
+        let compute = target.clone();
+        let outcome = self
+            .write(WriteRequest {
+                zone: plan.origin.clone(),
+                actor: remote.label(),
+                client: SocketAddr::from(([0, 0, 0, 0], 0)),
+                via: VIA,
+                compute: Box::new(move |zone| Ok(changes_to(zone, &compute))),
+            })
+            .await;
+        match outcome {
+            Ok(WriteOutcome::Unchanged) => Ok((0, replaced)),
+            Ok(WriteOutcome::Written { .. }) => Ok((count_changes(&target), replaced)),
+            Err(WriteError::Invalid(why)) => Err(at(format!(
+                "{file}: the merged zone would be invalid: {why}"
+            ))),
+            Err(e) => Err(at(format!("{file}: {e}"))),
+        }
+    }
+}
+
+/// The abbreviated commit id, for messages.
+fn short(id: Oid) -> String {
+    id.to_string()[..12].to_owned()
+}
+
+/// Runs `f` on the blocking pool; a panic there is an error, not a crash.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("the git sync task failed: {e}"))?
+}
+
+/// The records of a zone file's text, by RRset (names lower-cased by the
+/// parser's comparison; `$INCLUDE`d files are not read: they are merged
+/// as files).
+fn rrsets(
+    file: &str,
+    text: &str,
+    origin: &Name,
+) -> Result<BTreeMap<(Name, RecordType), Vec<Rr>>, String> {
+    let doc =
+        crate::zonefile::Document::parse(file, text, origin, &SkipIncludes).map_err(|errs| {
+            errs.iter()
+                .take(3)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    let mut out: BTreeMap<(Name, RecordType), Vec<Rr>> = BTreeMap::new();
+    for (rr, _) in doc.records() {
+        out.entry((rr.name.to_lowercase(), rr.rtype))
+            .or_default()
+            .push(rr.clone());
+    }
+    Ok(out)
+}
+
+/// `$INCLUDE`s read as empty: their files are merged as files.
+struct SkipIncludes;
+
+impl crate::zonefile::IncludeLoader for SkipIncludes {
+    fn load(&self, _from: &str, path: &str) -> Result<(String, String), String> {
+        Ok((path.to_owned(), String::new()))
+    }
+}
+
+/// Same records, TTLs included.
+fn same_set(a: &[Rr], b: &[Rr]) -> bool {
+    let has = |set: &[Rr], r: &Rr| set.iter().any(|x| x.same_rr(r) && x.ttl == r.ttl);
+    a.len() == b.len() && a.iter().all(|r| has(b, r)) && b.iter().all(|r| has(a, r))
+}
+
+/// The change that makes each RRset of `target` in `zone` exactly the
+/// target's records (TTL included).
+fn changes_to(zone: &Zone, target: &BTreeMap<(Name, RecordType), Vec<Rr>>) -> ChangeSet {
+    let mut out = ChangeSet::default();
+    let has = |set: &[Rr], r: &Rr| set.iter().any(|x| x.same_rr(r) && x.ttl == r.ttl);
+    for ((name, rtype), want) in target {
+        let have = zone.rrset(name, *rtype);
+        out.remove
+            .extend(have.iter().filter(|r| !has(want, r)).cloned());
+        out.add
+            .extend(want.iter().filter(|r| !has(have, r)).cloned());
+    }
+    out
+}
+
+/// Records the remote's version changed, counted as removed + added.
+fn count_changes(target: &BTreeMap<(Name, RecordType), Vec<Rr>>) -> usize {
+    target.values().map(|v| v.len().max(1)).sum()
+}
+
+/// The records of ours that the remote's version replaces in RRsets we
+/// changed too since the base (RR lines, for the log and the merge
+/// commit).
+fn replaced_values(
+    zone: &Zone,
+    base: &BTreeMap<(Name, RecordType), Vec<Rr>>,
+    target: &BTreeMap<(Name, RecordType), Vec<Rr>>,
+) -> Vec<String> {
+    let has = |set: &[Rr], r: &Rr| set.iter().any(|x| x.same_rr(r) && x.ttl == r.ttl);
+    let mut out = Vec::new();
+    for (key, want) in target {
+        let ours = zone.rrset(&key.0, key.1);
+        let base = base.get(key).map_or(&[][..], |v| v);
+        if same_set(ours, base) {
+            continue;
+        }
+        out.extend(
+            ours.iter()
+                .filter(|r| !has(want, r) && !has(base, r))
+                .map(super::rr_line),
+        );
+    }
+    out
+}
+
+/// Reads what a pull of `theirs` has to do; `None` when HEAD holds it.
+fn plan(
+    workdir: &Path,
+    theirs: Oid,
+    zone_files: &HashMap<PathBuf, Name>,
+    label: &str,
+) -> Result<Option<Plan>, String> {
+    let g = |e: git2::Error| format!("{}: {}", workdir.display(), e.message());
+    let repo = Repository::open(workdir).map_err(g)?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(g)?;
+    if head.id() == theirs || repo.graph_descendant_of(head.id(), theirs).map_err(g)? {
+        return Ok(None);
+    }
+    let base = repo.merge_base(head.id(), theirs).map_err(|_| {
+        format!(
+            "{label} has no history in common with the zones repository's HEAD; make the \
+             zones folder a clone of the remote (or push it to an empty branch) first"
+        )
+    })?;
+    let tree = |id: Oid| repo.find_commit(id).and_then(|c| c.tree()).map_err(g);
+    let (base_tree, ours_tree, theirs_tree) = (tree(base)?, tree(head.id())?, tree(theirs)?);
+    let diff = repo
+        .diff_tree_to_tree(Some(&base_tree), Some(&theirs_tree), None)
+        .map_err(g)?;
+    let mut opts = git2::MergeOptions::new();
+    opts.file_favor(git2::FileFavor::Theirs);
+    let merged = repo
+        .merge_trees(&base_tree, &ours_tree, &theirs_tree, Some(&opts))
+        .map_err(g)?;
+    let root = workdir.canonicalize().map_err(|e| e.to_string())?;
+    let blob_text = |id: Oid| -> Result<String, String> {
+        let blob = repo.find_blob(id).map_err(g)?;
+        if blob.size() > MAX_FILE {
+            return Err(format!("over {} MB", MAX_FILE >> 20));
+        }
+        String::from_utf8(blob.content().to_vec()).map_err(|_| "not UTF-8 text".to_owned())
+    };
+    let tag = format!("{label} {}", short(theirs));
+    let mut out = Plan {
+        theirs,
+        zones: Vec::new(),
+        files: Vec::new(),
+        failed: Vec::new(),
+    };
+    for d in diff.deltas() {
+        let Some(rel) = d.new_file().path().or(d.old_file().path()) else {
+            continue;
+        };
+        let rel = rel.to_path_buf();
+        let name = rel.display().to_string();
+        if !safe_path(&rel) {
+            out.failed
+                .push(format!("{tag}: {name}: not a path zonewright writes"));
+            continue;
+        }
+        let gone = d.status() == Delta::Deleted;
+        let zone = zone_files.get(&root.join(&rel)).filter(|_| !gone);
+        if let Some(origin) = zone {
+            let mode = d.new_file().mode();
+            if !matches!(mode, FileMode::Blob | FileMode::BlobExecutable) {
+                out.failed
+                    .push(format!("{tag}: {name}: not a regular file"));
+                continue;
+            }
+            let base_text = match d.old_file().id() {
+                id if id.is_zero() => None,
+                id => Some(blob_text(id).map_err(|e| format!("{name}: {e}"))?),
+            };
+            match blob_text(d.new_file().id()) {
+                Ok(theirs) => out.zones.push(ZonePlan {
+                    origin: origin.clone(),
+                    rel,
+                    base: base_text,
+                    theirs,
+                }),
+                Err(e) => out.failed.push(format!("{tag}: {name}: {e}")),
+            }
+            continue;
+        }
+        // Any other path: as git's merge has it (a conflict: theirs).
+        let entry = merged
+            .get_path(&rel, 0)
+            .or_else(|| merged.get_path(&rel, 3));
+        match entry {
+            None => out.files.push((rel, None)),
+            Some(e) => {
+                let mode = e.mode;
+                let exec = mode == u32::try_from(i32::from(FileMode::BlobExecutable)).unwrap_or(0);
+                let blob = mode == u32::try_from(i32::from(FileMode::Blob)).unwrap_or(0);
+                if blob || exec {
+                    out.files.push((rel, Some((e.id, exec))));
+                } else {
+                    out.failed.push(format!(
+                        "{tag}: {name}: a symlink or submodule; zonewright does not write those"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A relative path of plain components, none of them `.git` (any case).
+fn safe_path(rel: &Path) -> bool {
+    rel.components().all(|c| match c {
+        Component::Normal(s) => !s.eq_ignore_ascii_case(".git"),
+        _ => false,
+    }) && rel.components().next().is_some()
+}
+
+/// Writes the merged files into the work tree (atomically, each fsynced)
+/// and removes those the remote removed; returns the (path, blob) list
+/// for the merge commit. A path through a symlinked folder is refused.
+fn write_files(
+    workdir: &Path,
+    theirs: Oid,
+    files: &[(PathBuf, Option<(Oid, bool)>)],
+) -> Result<Vec<(PathBuf, Option<Oid>)>, String> {
+    let repo = Repository::open(workdir).map_err(|e| e.message().to_owned())?;
+    unchanged_since_head(&repo, workdir, files)?;
+    let mut out = Vec::with_capacity(files.len());
+    for (rel, blob) in files {
+        let path = workdir.join(rel);
+        let name = rel.display();
+        // Every folder on the way must be a real folder inside the tree.
+        let mut dir = workdir.to_path_buf();
+        let parents: Vec<Component<'_>> = rel
+            .parent()
+            .map_or(Vec::new(), |p| p.components().collect());
+        for c in parents {
+            dir.push(c);
+            match std::fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(format!("{name}: {} is not a folder", dir.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        }
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(format!("{name}: is not a regular file here; not replaced"));
+        }
+        match blob {
+            None => {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(format!("{name}: cannot remove: {e}")),
+                }
+                out.push((rel.clone(), None));
+            }
+            Some((id, exec)) => {
+                let blob = repo
+                    .find_blob(*id)
+                    .map_err(|e| format!("{name} in {}: {}", short(theirs), e.message()))?;
+                if blob.size() > MAX_FILE {
+                    return Err(format!("{name}: over {} MB; not taken", MAX_FILE >> 20));
+                }
+                write_atomically(&path, blob.content(), *exec)
+                    .map_err(|e| format!("{name}: cannot write: {e}"))?;
+                out.push((rel.clone(), Some(*id)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses the pull when a path it would write or remove holds changes
+/// nobody committed (a person's work in progress is never overwritten):
+/// the file must be as HEAD has it, or absent where HEAD has none.
+fn unchanged_since_head(
+    repo: &Repository,
+    workdir: &Path,
+    files: &[(PathBuf, Option<(Oid, bool)>)],
+) -> Result<(), String> {
+    let head = repo
+        .head()
+        .and_then(|h| h.peel_to_tree())
+        .map_err(|e| e.message().to_owned())?;
+    for (rel, target) in files {
+        let committed = head.get_path(rel).ok().map(|e| e.id());
+        let on_disk = match std::fs::symlink_metadata(workdir.join(rel)) {
+            Ok(m) if m.is_file() => Some(
+                std::fs::read(workdir.join(rel))
+                    .ok()
+                    .and_then(|bytes| Oid::hash_object(git2::ObjectType::Blob, &bytes).ok()),
+            ),
+            Ok(_) => Some(None),
+            Err(_) => None,
+        };
+        // As HEAD has it, or already as the pull would leave it (an earlier
+        // pull wrote it, then git refused its merge commit).
+        let wanted = target.map(|(id, _)| id);
+        let same = match (committed, on_disk) {
+            (None, None) => true,
+            (Some(c), Some(Some(d))) => c == d,
+            _ => false,
+        } || match (wanted, on_disk) {
+            (None, None) => true,
+            (Some(w), Some(Some(d))) => w == d,
+            _ => false,
+        };
+        if !same {
+            return Err(format!(
+                "{}: changed in the zones folder and not committed; commit or remove it, and \
+                 the next pull merges",
+                rel.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Temp file beside `path`, fsync, rename, fsync the folder.
+fn write_atomically(path: &Path, bytes: &[u8], exec: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".zonewright-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    let mode = if exec { 0o755 } else { 0o644 };
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The merge commit's message: what came from where, and what the
+/// remote's version replaced.
+fn merge_message(label: &str, short: &str, report: &PullReport) -> String {
+    let mut m = format!("Merge {label} ({short}) into the served zones\n\n");
+    for z in &report.zones {
+        m.push_str(&format!(
+            "{}: {} record{} from {label} (applied as a write, Via: {VIA})\n",
+            z.zone,
+            z.records,
+            if z.records == 1 { "" } else { "s" }
+        ));
+    }
+    if !report.files.is_empty() {
+        m.push_str(&format!("Files: {}\n", report.files.join(", ")));
+    }
+    if !report.replaced.is_empty() {
+        m.push_str(&format!(
+            "\nChanged on both sides since the merge base; {label}'s version replaced:\n"
+        ));
+        for r in &report.replaced {
+            m.push_str(&format!("  {r}\n"));
+        }
+    }
+    m.push_str(&format!("\nVia: {VIA}\n"));
+    m
+}
+
+/// How a [`run`] is asked to sync now, and answered.
+pub type SyncRequest = tokio::sync::oneshot::Sender<Result<PullReport, String>>;
+
+/// A handle to ask the sync task for a pull and push now (SIGUSR1,
+/// `POST /v1/git/sync`).
+#[derive(Clone)]
+pub struct SyncHandle {
+    tx: tokio::sync::mpsc::Sender<Option<SyncRequest>>,
+}
+
+impl SyncHandle {
+    /// Asks for a sync and waits for its report (`Err`: the task is busy
+    /// with too many requests or stopped).
+    pub async fn sync_now(&self) -> Result<PullReport, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .try_send(Some(tx))
+            .map_err(|_| "a sync is already queued; try again shortly".to_owned())?;
+        rx.await
+            .map_err(|_| "the git sync task has stopped".to_owned())?
+    }
+
+    /// Asks for a sync without waiting (SIGUSR1); one already queued is
+    /// enough.
+    pub fn poke(&self) {
+        let _ = self.tx.try_send(None);
+    }
+}
+
+/// Longest wait between push attempts after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The sync task: pulls every `pull_interval` and when asked, pushes at
+/// most every `push_interval`, until `stop`.
+pub fn start(
+    store: Arc<Store>,
+    remote: Remote,
+    settings: SyncSettings,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> (SyncHandle, impl std::future::Future<Output = ()>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    (SyncHandle { tx }, run(store, remote, settings, rx, stop))
+}
+
+async fn run(
+    store: Arc<Store>,
+    remote: Remote,
+    settings: SyncSettings,
+    mut asks: tokio::sync::mpsc::Receiver<Option<SyncRequest>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let label = remote.label();
+    info!(
+        "git sync with {label}: pull {}, push {}",
+        settings
+            .pull_interval
+            .map_or("when asked".to_owned(), |d| format!("every {d:?}")),
+        if settings.push {
+            format!("at most every {:?}", settings.push_interval)
+        } else {
+            "off".to_owned()
+        }
+    );
+    let far = Duration::from_secs(365 * 24 * 3600);
+    let mut next_pull = Instant::now() + settings.pull_interval.unwrap_or(far);
+    let mut next_push = Instant::now();
+    let mut push_failures: u32 = 0;
+    // A pull at start-up: what was pushed while the server was down.
+    let mut pending: Vec<SyncRequest> = Vec::new();
+    let mut pull_now = settings.pull_interval.is_some();
+    loop {
+        if pull_now {
+            pull_now = false;
+            let result = store.pull(&remote).await;
+            if let Err(e) = &result {
+                error!("git pull {label}: {e}");
+            }
+            count_pull(store.inner.state.metrics(), &result);
+            next_pull = Instant::now() + settings.pull_interval.unwrap_or(far);
+            let mut result = result;
+            if settings.push {
+                let pushed = push(&store, &remote).await;
+                if let Ok(r) = &mut result {
+                    r.pushed = matches!(pushed, Ok(true));
+                }
+                note_push(
+                    &label,
+                    pushed,
+                    &mut push_failures,
+                    &mut next_push,
+                    &settings,
+                );
+            }
+            for p in pending.drain(..) {
+                let _ = p.send(result.clone());
+            }
+        }
+        let wake = if settings.push {
+            next_pull.min(next_push)
+        } else {
+            next_pull
+        };
+        tokio::select! {
+            _ = stop.changed() => break,
+            ask = asks.recv() => match ask {
+                None => break,
+                Some(reply) => {
+                    pending.extend(reply);
+                    pull_now = true;
+                }
+            },
+            _ = tokio::time::sleep_until(wake.into()) => {
+                if Instant::now() >= next_pull {
+                    pull_now = true;
+                } else if settings.push {
+                    let pushed = push(&store, &remote).await;
+                    note_push(&label, pushed, &mut push_failures, &mut next_push, &settings);
+                }
+            }
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+/// Logs a push's outcome and sets when the next push may be tried.
+fn note_push(
+    label: &str,
+    pushed: Result<bool, String>,
+    failures: &mut u32,
+    next: &mut Instant,
+    settings: &SyncSettings,
+) {
+    match pushed {
+        Ok(_) => {
+            if *failures > 0 {
+                info!("git push {label}: working again after {failures} failed attempts");
+            }
+            *failures = 0;
+            *next = Instant::now() + settings.push_interval;
+        }
+        Err(e) => {
+            *failures = failures.saturating_add(1);
+            let wait = settings
+                .push_interval
+                .saturating_mul(1 << (*failures).min(8))
+                .min(MAX_BACKOFF);
+            warn!("git push {label}: {e}; trying again in {wait:?}");
+            *next = Instant::now() + wait;
+        }
+    }
+}
+
+/// Pushes HEAD when the remote lacks it: `Ok(true)` pushed, `Ok(false)`
+/// nothing to push. A rejected push (the remote moved) pulls and tries
+/// once more. Counts the result and the lag in the metrics.
+async fn push(store: &Store, remote: &Remote) -> Result<bool, String> {
+    let metrics = store.inner.state.metrics().clone();
+    for attempt in 0..2 {
+        let r = remote.clone();
+        let Some(lag) = blocking(move || unpushed(&r)).await? else {
+            metrics.git_push("", (0, 0));
+            return Ok(false);
+        };
+        let r = remote.clone();
+        let head = lag.head;
+        let pushed = blocking(move || r.push(head)).await;
+        match pushed {
+            Ok(Pushed::Done) => {
+                metrics.git_push("pushed", (0, 0));
+                return Ok(true);
+            }
+            Ok(Pushed::Rejected(why)) if attempt == 0 => {
+                info!(
+                    "git push {}: rejected ({why}); {lag}; pulling first",
+                    remote.label()
+                );
+                count_pull(&metrics, &store.pull(remote).await);
+            }
+            Ok(Pushed::Rejected(why)) => {
+                metrics.git_push("failed", (lag.commits, lag.age));
+                return Err(format!("rejected again ({why}); {lag}"));
+            }
+            Err(e) => {
+                metrics.git_push("failed", (lag.commits, lag.age));
+                return Err(format!("{e}; {lag}"));
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Counts a pull's result in the metrics.
+fn count_pull(metrics: &crate::metrics::Metrics, pulled: &Result<PullReport, String>) {
+    metrics.git_pull(match pulled {
+        Err(_) => "failed",
+        Ok(r) if !r.failed.is_empty() => "not_merged",
+        Ok(r) if r.up_to_date => "up_to_date",
+        Ok(_) => "merged",
+    });
+}
+
+/// What the remote lacks: HEAD, how many commits, the oldest one's age.
+struct Lag {
+    head: Oid,
+    commits: u64,
+    age: u64,
+    branch: String,
+}
+
+impl std::fmt::Display for Lag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} commit{} not on {} yet, the oldest {} s old",
+            self.commits,
+            if self.commits == 1 { "" } else { "s" },
+            self.branch,
+            self.age
+        )
+    }
+}
+
+/// The lag, when the remote-tracking ref lacks HEAD; `None` when it has
+/// it.
+fn unpushed(remote: &Remote) -> Result<Option<Lag>, String> {
+    let g = |e: git2::Error| e.message().to_owned();
+    let repo = Repository::open(&remote.workdir).map_err(g)?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(g)?;
+    let tracking = repo.refname_to_id(&remote.tracking_ref()).ok();
+    if let Some(t) = tracking
+        && (t == head.id() || repo.graph_descendant_of(t, head.id()).unwrap_or(false))
+    {
+        return Ok(None);
+    }
+    let mut walk = repo.revwalk().map_err(g)?;
+    walk.push(head.id()).map_err(g)?;
+    if let Some(t) = tracking {
+        let _ = walk.hide(t);
+    }
+    let mut commits = 0u64;
+    let mut oldest = head.time().seconds();
+    for id in walk.take(10_000).flatten() {
+        commits += 1;
+        if let Ok(c) = repo.find_commit(id) {
+            oldest = oldest.min(c.time().seconds());
+        }
+    }
+    let age = chrono::Utc::now().timestamp().saturating_sub(oldest).max(0);
+    Ok(Some(Lag {
+        head: head.id(),
+        commits,
+        age: u64::try_from(age).unwrap_or(0),
+        branch: remote.label(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "$ORIGIN example.com.\n$TTL 300\n\
+        @ IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ IN NS ns1\n\
+        ns1 IN A 192.0.2.1\nwww IN A 192.0.2.10\nold IN A 192.0.2.20\n";
+
+    fn origin() -> Name {
+        Name::from_ascii("example.com.").expect("name")
+    }
+
+    fn zone_of(text: &str) -> Zone {
+        let doc =
+            crate::zonefile::Document::parse("z", text, &origin(), &SkipIncludes).expect("parses");
+        let records = doc
+            .records()
+            .map(|(rr, loc)| (rr.clone(), loc.clone()))
+            .collect();
+        Zone::build(origin(), records).expect("valid").0
+    }
+
+    fn target(base: &str, theirs: &str) -> BTreeMap<(Name, RecordType), Vec<Rr>> {
+        let (b, t) = (
+            rrsets("z", base, &origin()).expect("base"),
+            rrsets("z", theirs, &origin()).expect("theirs"),
+        );
+        let mut out = BTreeMap::new();
+        for key in b.keys().chain(t.keys()) {
+            let (x, y) = (b.get(key), t.get(key));
+            if key.1 != RecordType::SOA
+                && !same_set(x.map_or(&[][..], |v| v), y.map_or(&[][..], |v| v))
+            {
+                out.insert(key.clone(), y.cloned().unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    fn lines(rrs: &[Rr]) -> Vec<String> {
+        let mut v: Vec<String> = rrs.iter().map(crate::store::rr_line).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_remotes_changes_apply_and_ours_stay() {
+        // The remote moved www, removed old, added mail and bumped the
+        // serial (ignored: the server owns it).
+        let theirs = BASE
+            .replace("www IN A 192.0.2.10", "www IN A 192.0.2.11")
+            .replace("old IN A 192.0.2.20\n", "mail IN A 192.0.2.25\n")
+            .replace("hostmaster 1 ", "hostmaster 7 ");
+        // The server gained an UPDATE's TXT since the base.
+        let ours = format!("{BASE}_acme-challenge 60 IN TXT \"tok\"\n");
+        let t = target(BASE, &theirs);
+        assert_eq!(t.len(), 3, "www, old and mail: {t:?}");
+        let change = changes_to(&zone_of(&ours), &t);
+        assert_eq!(
+            lines(&change.add),
+            [
+                "mail.example.com. 300 IN A 192.0.2.25",
+                "www.example.com. 300 IN A 192.0.2.11"
+            ]
+        );
+        assert_eq!(
+            lines(&change.remove),
+            [
+                "old.example.com. 300 IN A 192.0.2.20",
+                "www.example.com. 300 IN A 192.0.2.10"
+            ]
+        );
+        assert!(change.serial.is_none());
+        // Nothing of ours the remote did not touch is replaced.
+        let base = rrsets("z", BASE, &origin()).expect("base");
+        assert!(replaced_values(&zone_of(&ours), &base, &t).is_empty());
+    }
+
+    #[test]
+    fn an_rrset_changed_on_both_sides_takes_the_remotes_and_lists_ours() {
+        let theirs = BASE.replace("www IN A 192.0.2.10", "www IN A 192.0.2.11");
+        let ours = BASE.replace(
+            "www IN A 192.0.2.10",
+            "www IN A 192.0.2.10\nwww IN A 192.0.2.99",
+        );
+        let base = rrsets("z", BASE, &origin()).expect("base");
+        let t = target(BASE, &theirs);
+        let zone = zone_of(&ours);
+        assert_eq!(
+            replaced_values(&zone, &base, &t),
+            ["www.example.com. 300 IN A 192.0.2.99"]
+        );
+        let change = changes_to(&zone, &t);
+        assert_eq!(lines(&change.add), ["www.example.com. 300 IN A 192.0.2.11"]);
+        assert_eq!(change.remove.len(), 2);
+    }
+
+    #[test]
+    fn a_ttl_change_is_a_change_and_reapplying_is_a_no_op() {
+        let theirs = BASE.replace("www IN A", "www 60 IN A");
+        let t = target(BASE, &theirs);
+        assert_eq!(t.len(), 1);
+        let change = changes_to(&zone_of(BASE), &t);
+        assert_eq!(lines(&change.add), ["www.example.com. 60 IN A 192.0.2.10"]);
+        // Pulled once already (a pull whose merge commit git refused):
+        // the same pull again changes nothing.
+        assert!(changes_to(&zone_of(&theirs), &t).is_empty());
+    }
+
+    #[test]
+    fn paths_outside_the_tree_or_into_git_are_refused() {
+        for bad in [
+            ".git/hooks/post-commit",
+            "a/.GIT/config",
+            "../x",
+            "/etc/passwd",
+            "",
+        ] {
+            assert!(!safe_path(Path::new(bad)), "{bad}");
+        }
+        for good in ["example.com.zone", "sub/dir/x.zone", ".gitignore", "git/x"] {
+            assert!(safe_path(Path::new(good)), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_broken_remote_file_names_its_line() {
+        let theirs = format!("{BASE}bad IN A 300.1.1.1\n");
+        let err = rrsets("example.com.zone", &theirs, &origin()).expect_err("broken");
+        assert!(err.starts_with("example.com.zone:8:"), "{err}");
+    }
+
+    /// A repository with `files` committed on HEAD; returns it and the commit.
+    fn commit(repo: &Repository, files: &[(&str, &str)], parents: &[Oid]) -> Oid {
+        let mut tb = repo.treebuilder(None).expect("treebuilder");
+        for (name, text) in files {
+            let blob = repo.blob(text.as_bytes()).expect("blob");
+            tb.insert(name, blob, i32::from(FileMode::Blob))
+                .expect("insert");
+        }
+        let tree = repo.find_tree(tb.write().expect("tree")).expect("tree");
+        let sig = git2::Signature::now("t", "t@x").expect("sig");
+        let parents: Vec<git2::Commit<'_>> = parents
+            .iter()
+            .map(|p| repo.find_commit(*p).expect("parent"))
+            .collect();
+        let refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(None, &sig, &sig, "c", &tree, &refs)
+            .expect("commit")
+    }
+
+    #[test]
+    fn the_plan_splits_zones_from_other_files_and_keeps_ours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repository::init(dir.path()).expect("init");
+        let base = commit(
+            &repo,
+            &[("example.com.zone", BASE), ("README", "a\nb\nc\n")],
+            &[],
+        );
+        let ours_text = BASE.replace("ns1 IN A", "ns1 60 IN A");
+        let ours = commit(
+            &repo,
+            &[
+                ("example.com.zone", &ours_text),
+                ("README", "a\nb\nc\n"),
+                ("mine", "x\n"),
+            ],
+            &[base],
+        );
+        let theirs_text = BASE.replace("www IN A 192.0.2.10", "www IN A 192.0.2.11");
+        let theirs = commit(
+            &repo,
+            &[
+                ("example.com.zone", &theirs_text),
+                ("README", "a\nB\nc\n"),
+                ("example.net.zone", "new"),
+            ],
+            &[base],
+        );
+        repo.reference("refs/heads/main", ours, true, "t")
+            .expect("ref");
+        repo.set_head("refs/heads/main").expect("head");
+        let zone_file = dir
+            .path()
+            .canonicalize()
+            .expect("c")
+            .join("example.com.zone");
+        std::fs::write(&zone_file, &ours_text).expect("write");
+        let zones = HashMap::from([(zone_file, origin())]);
+        let plan = plan(dir.path(), theirs, &zones, "origin/main")
+            .expect("plan")
+            .expect("something to merge");
+        assert!(plan.failed.is_empty(), "{:?}", plan.failed);
+        assert_eq!(plan.zones.len(), 1);
+        assert_eq!(plan.zones[0].base.as_deref(), Some(BASE));
+        assert_eq!(plan.zones[0].theirs, theirs_text);
+        let mut files: Vec<String> = plan
+            .files
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        files.sort();
+        // `mine` is ours alone (not in the diff); the README and the new
+        // zone file are the remote's.
+        assert_eq!(files, ["README", "example.net.zone"]);
+        // Pulled already: nothing to do.
+        assert!(plan_is_none(dir.path(), ours, &zones));
+    }
+
+    fn plan_is_none(dir: &Path, theirs: Oid, zones: &HashMap<PathBuf, Name>) -> bool {
+        plan(dir, theirs, zones, "origin/main")
+            .expect("plan")
+            .is_none()
+    }
+}
