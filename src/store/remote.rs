@@ -147,10 +147,10 @@ impl Store {
             theirs: Some(theirs.to_string()),
             ..PullReport::default()
         };
-        let zone_files = self.zone_files();
+        let state = self.inner.state.clone();
         let workdir = remote.workdir.clone();
         let label = remote.label();
-        let plan = blocking(move || plan(&workdir, theirs, &zone_files, &label)).await?;
+        let plan = blocking(move || plan(&workdir, theirs, || zone_files(&state), &label)).await?;
         let Some(plan) = plan else {
             self.inner.state.set_pull_failures(HashMap::new());
             report.up_to_date = true;
@@ -226,19 +226,6 @@ impl Store {
         Ok(report)
     }
 
-    /// Every served zone's file, canonical, to its origin.
-    fn zone_files(&self) -> HashMap<PathBuf, Name> {
-        let state = &self.inner.state;
-        state
-            .snapshot()
-            .iter()
-            .filter_map(|z| {
-                let (path, _) = state.zone_source(z.origin())?;
-                Some((path.canonicalize().ok()?, z.origin().clone()))
-            })
-            .collect()
-    }
-
     /// Applies the remote's changes to one zone as one write; returns the
     /// records changed and the values of ours the remote replaced.
     async fn merge_zone(
@@ -293,6 +280,19 @@ impl Store {
             Err(e) => Err(at(format!("{file}: {e}"))),
         }
     }
+}
+
+/// Every served zone's file, canonical, to its origin (read only when a
+/// pull has something to merge: a stat per zone).
+fn zone_files(state: &crate::served::State) -> HashMap<PathBuf, Name> {
+    state
+        .snapshot()
+        .iter()
+        .filter_map(|z| {
+            let (path, _) = state.zone_source(z.origin())?;
+            Some((path.canonicalize().ok()?, z.origin().clone()))
+        })
+        .collect()
 }
 
 /// The abbreviated commit id, for messages.
@@ -398,7 +398,7 @@ fn replaced_values(
 fn plan(
     workdir: &Path,
     theirs: Oid,
-    zone_files: &HashMap<PathBuf, Name>,
+    zone_files: impl FnOnce() -> HashMap<PathBuf, Name>,
     label: &str,
 ) -> Result<Option<Plan>, String> {
     let g = |e: git2::Error| format!("{}: {}", workdir.display(), e.message());
@@ -424,6 +424,7 @@ fn plan(
         .merge_trees(&base_tree, &ours_tree, &theirs_tree, Some(&opts))
         .map_err(g)?;
     let root = workdir.canonicalize().map_err(|e| e.to_string())?;
+    let zone_files = zone_files();
     let blob_text = |id: Oid| -> Result<String, String> {
         let blob = repo.find_blob(id).map_err(g)?;
         if blob.size() > MAX_FILE {
@@ -720,6 +721,7 @@ async fn run(
     let mut next_pull = Instant::now() + settings.pull_interval.unwrap_or(far);
     let mut next_push = Instant::now();
     let mut push_failures: u32 = 0;
+    let mut pull_failures: u32 = 0;
     // A pull at start-up: what was pushed while the server was down.
     let mut pending: Vec<SyncRequest> = Vec::new();
     let mut pull_now = settings.pull_interval.is_some();
@@ -727,8 +729,22 @@ async fn run(
         if pull_now {
             pull_now = false;
             let result = store.pull(&remote).await;
-            if let Err(e) = &result {
-                error!("git pull {label}: {e}");
+            match &result {
+                // The first failure and every 20th after it at ERROR (an
+                // unreachable remote must not fill the log every 30 s).
+                Err(e) => {
+                    pull_failures += 1;
+                    if pull_failures == 1 || pull_failures.is_multiple_of(20) {
+                        error!("git pull {label}: {e} ({pull_failures} in a row)");
+                    } else {
+                        warn!("git pull {label}: {e}");
+                    }
+                }
+                Ok(_) if pull_failures > 0 => {
+                    info!("git pull {label}: working again after {pull_failures} failures");
+                    pull_failures = 0;
+                }
+                Ok(_) => {}
             }
             count_pull(store.inner.state.metrics(), &result);
             next_pull = Instant::now() + settings.pull_interval.unwrap_or(far);
@@ -1101,7 +1117,7 @@ mod tests {
             .join("example.com.zone");
         std::fs::write(&zone_file, &ours_text).expect("write");
         let zones = HashMap::from([(zone_file, origin())]);
-        let plan = plan(dir.path(), theirs, &zones, "origin/main")
+        let plan = plan(dir.path(), theirs, || zones.clone(), "origin/main")
             .expect("plan")
             .expect("something to merge");
         assert!(plan.failed.is_empty(), "{:?}", plan.failed);
@@ -1122,7 +1138,7 @@ mod tests {
     }
 
     fn plan_is_none(dir: &Path, theirs: Oid, zones: &HashMap<PathBuf, Name>) -> bool {
-        plan(dir, theirs, zones, "origin/main")
+        plan(dir, theirs, || zones.clone(), "origin/main")
             .expect("plan")
             .is_none()
     }
