@@ -592,7 +592,15 @@ mod tests {
         assert_eq!(sync.pull_interval, None);
         assert!(!sync.push);
         // An option look-alike or ref syntax never reaches the git command.
-        for bad in ["-x", "--upload-pack=evil", "a b", "a..b", "x.lock", "a:b", ""] {
+        for bad in [
+            "-x",
+            "--upload-pack=evil",
+            "a b",
+            "a..b",
+            "x.lock",
+            "a:b",
+            "",
+        ] {
             let e = err(&format!("[git]\nremote = {bad:?}\n"));
             assert!(e.contains("git.remote"), "{bad}: {e}");
             let e = err(&format!("[git]\nremote = \"origin\"\nbranch = {bad:?}\n"));
@@ -600,7 +608,10 @@ mod tests {
         }
         // Keys that would do nothing without a remote are named.
         let e = err("[git]\npush = false\n");
-        assert!(e.contains("git.push") && e.contains("without git.remote"), "{e}");
+        assert!(
+            e.contains("git.push") && e.contains("without git.remote"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct PullReport {
     pub replaced: Vec<String>,
     /// Zones (or files) not merged, with why: the next pull tries again.
     pub failed: Vec<String>,
+    /// Paths the remote changed that the server keeps as it has them
+    /// (its own config file: a pull never writes it).
+    pub kept: Vec<String>,
     /// Whether HEAD was pushed after the pull.
     pub pushed: bool,
 }
@@ -105,6 +108,8 @@ struct Plan {
     /// Other paths: their merged blob (`None`: removed) and executable bit.
     files: Vec<(PathBuf, Option<(Oid, bool)>)>,
     failed: Vec<String>,
+    /// Paths kept as the server has them.
+    kept: Vec<PathBuf>,
 }
 
 impl Store {
@@ -150,13 +155,26 @@ impl Store {
         let state = self.inner.state.clone();
         let workdir = remote.workdir.clone();
         let label = remote.label();
-        let plan = blocking(move || plan(&workdir, theirs, || zone_files(&state), &label)).await?;
+        let plan = blocking(move || {
+            let config = state.config().path.canonicalize().ok();
+            let zones = || zone_files(&state);
+            plan(&workdir, theirs, (zones, config.as_deref()), &label)
+        })
+        .await?;
         let Some(plan) = plan else {
             self.inner.state.set_pull_failures(HashMap::new());
             report.up_to_date = true;
             return Ok(report);
         };
         report.failed = plan.failed.clone();
+        report.kept = plan.kept.iter().map(|p| p.display().to_string()).collect();
+        for k in &report.kept {
+            warn!(
+                "git pull {}: {k} changed in the remote; it is this server's config, which a \
+                 pull never writes: kept as it is here",
+                remote.label()
+            );
+        }
         let short = short(plan.theirs);
         let mut zone_failures = HashMap::new();
         for zone in &plan.zones {
@@ -398,7 +416,7 @@ fn replaced_values(
 fn plan(
     workdir: &Path,
     theirs: Oid,
-    zone_files: impl FnOnce() -> HashMap<PathBuf, Name>,
+    (zone_files, config): (impl FnOnce() -> HashMap<PathBuf, Name>, Option<&Path>),
     label: &str,
 ) -> Result<Option<Plan>, String> {
     let g = |e: git2::Error| format!("{}: {}", workdir.display(), e.message());
@@ -438,6 +456,7 @@ fn plan(
         zones: Vec::new(),
         files: Vec::new(),
         failed: Vec::new(),
+        kept: Vec::new(),
     };
     for d in diff.deltas() {
         let Some(rel) = d.new_file().path().or(d.old_file().path()) else {
@@ -472,6 +491,10 @@ fn plan(
                 }),
                 Err(e) => out.failed.push(format!("{tag}: {name}: {e}")),
             }
+            continue;
+        }
+        if config.is_some_and(|c| c == root.join(&rel)) {
+            out.kept.push(rel);
             continue;
         }
         // Any other path: as git's merge has it (a conflict: theirs).
@@ -641,6 +664,12 @@ fn merge_message(label: &str, short: &str, report: &PullReport) -> String {
     }
     if !report.files.is_empty() {
         m.push_str(&format!("Files: {}\n", report.files.join(", ")));
+    }
+    if !report.kept.is_empty() {
+        m.push_str(&format!(
+            "Kept as the server has them (its config is never pulled): {}\n",
+            report.kept.join(", ")
+        ));
     }
     if !report.replaced.is_empty() {
         m.push_str(&format!(
@@ -1117,7 +1146,7 @@ mod tests {
             .join("example.com.zone");
         std::fs::write(&zone_file, &ours_text).expect("write");
         let zones = HashMap::from([(zone_file, origin())]);
-        let plan = plan(dir.path(), theirs, || zones.clone(), "origin/main")
+        let plan = plan(dir.path(), theirs, (|| zones.clone(), None), "origin/main")
             .expect("plan")
             .expect("something to merge");
         assert!(plan.failed.is_empty(), "{:?}", plan.failed);
@@ -1138,7 +1167,7 @@ mod tests {
     }
 
     fn plan_is_none(dir: &Path, theirs: Oid, zones: &HashMap<PathBuf, Name>) -> bool {
-        plan(dir, theirs, || zones.clone(), "origin/main")
+        plan(dir, theirs, (|| zones.clone(), None), "origin/main")
             .expect("plan")
             .is_none()
     }
