@@ -1523,16 +1523,9 @@ fn merged(
         return Err("the zones directory is not a git repository".to_owned());
     };
     let who = (&names.committer, &names.committer);
-    let attempt = || git::commit_merge(repo, &merge.files, merge.theirs, who, &merge.message);
-    let (oid, entries) = attempt()
-        .or_else(|e| {
-            if git::locks::clear_stale(repo.path()).is_empty() {
-                Err(e)
-            } else {
-                attempt()
-            }
-        })
-        .map_err(|e| e.to_string())?;
+    let (oid, entries) = with_stale_locks_cleared(repo, || {
+        git::commit_merge(repo, &merge.files, merge.theirs, who, &merge.message)
+    })?;
     let gone: Vec<&Path> = merge
         .files
         .iter()
@@ -1600,8 +1593,19 @@ fn commit_files(
             blob: f.blob,
         })
         .collect();
-    let attempt = || git::commit_written(repo, &written, author, committer, message);
-    let (oid, entries) = attempt()
+    let (oid, entries) = with_stale_locks_cleared(repo, || {
+        git::commit_written(repo, &written, author, committer, message)
+    })?;
+    Ok((oid.map(|o| o.to_string()), entries))
+}
+
+/// Runs `attempt`; when it fails and a lock a crashed git left behind is
+/// found (and removed: only when no process holds it), runs it once more.
+fn with_stale_locks_cleared<T>(
+    repo: &git2::Repository,
+    attempt: impl Fn() -> Result<T, git::GitError>,
+) -> Result<T, String> {
+    attempt()
         .or_else(|e| {
             if git::locks::clear_stale(repo.path()).is_empty() {
                 Err(e)
@@ -1609,8 +1613,7 @@ fn commit_files(
                 attempt()
             }
         })
-        .map_err(|e| e.to_string())?;
-    Ok((oid.map(|o| o.to_string()), entries))
+        .map_err(|e| e.to_string())
 }
 
 /// Attempts at writing the index while another process holds

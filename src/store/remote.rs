@@ -260,17 +260,7 @@ impl Store {
             None => BTreeMap::new(),
         };
         let theirs = rrsets(&file, &plan.theirs, &plan.origin).map_err(at)?;
-        // Every RRset the remote changed, as the remote has it.
-        let mut target: BTreeMap<(Name, RecordType), Vec<Rr>> = BTreeMap::new();
-        for key in base.keys().chain(theirs.keys()) {
-            if key.1 == RecordType::SOA || target.contains_key(key) {
-                continue;
-            }
-            let (b, t) = (base.get(key), theirs.get(key));
-            if !same_set(b.map_or(&[][..], |v| v), t.map_or(&[][..], |v| v)) {
-                target.insert(key.clone(), t.cloned().unwrap_or_default());
-            }
-        }
+        let target = changed_rrsets(&base, &theirs);
         if target.is_empty() {
             return Ok((0, Vec::new()));
         }
@@ -359,6 +349,25 @@ impl crate::zonefile::IncludeLoader for SkipIncludes {
     fn load(&self, _from: &str, path: &str) -> Result<(String, String), String> {
         Ok((path.to_owned(), String::new()))
     }
+}
+
+/// Every RRset (SOA aside: the serial is the server's) that differs
+/// between `base` and `theirs`, as `theirs` has it (empty: removed).
+fn changed_rrsets(
+    base: &BTreeMap<(Name, RecordType), Vec<Rr>>,
+    theirs: &BTreeMap<(Name, RecordType), Vec<Rr>>,
+) -> BTreeMap<(Name, RecordType), Vec<Rr>> {
+    let mut target = BTreeMap::new();
+    for key in base.keys().chain(theirs.keys()) {
+        if key.1 == RecordType::SOA || target.contains_key(key) {
+            continue;
+        }
+        let (b, t) = (base.get(key), theirs.get(key));
+        if !same_set(b.map_or(&[][..], |v| v), t.map_or(&[][..], |v| v)) {
+            target.insert(key.clone(), t.cloned().unwrap_or_default());
+        }
+    }
+    target
 }
 
 /// Same records, TTLs included.
@@ -979,20 +988,10 @@ mod tests {
     }
 
     fn target(base: &str, theirs: &str) -> BTreeMap<(Name, RecordType), Vec<Rr>> {
-        let (b, t) = (
-            rrsets("z", base, &origin()).expect("base"),
-            rrsets("z", theirs, &origin()).expect("theirs"),
-        );
-        let mut out = BTreeMap::new();
-        for key in b.keys().chain(t.keys()) {
-            let (x, y) = (b.get(key), t.get(key));
-            if key.1 != RecordType::SOA
-                && !same_set(x.map_or(&[][..], |v| v), y.map_or(&[][..], |v| v))
-            {
-                out.insert(key.clone(), y.cloned().unwrap_or_default());
-            }
-        }
-        out
+        changed_rrsets(
+            &rrsets("z", base, &origin()).expect("base"),
+            &rrsets("z", theirs, &origin()).expect("theirs"),
+        )
     }
 
     fn lines(rrs: &[Rr]) -> Vec<String> {
