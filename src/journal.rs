@@ -272,6 +272,13 @@ fn refresh(
 /// Walks the history from HEAD, newest first: one version per distinct
 /// blob of the file, up to [`MAX_VERSIONS`], stopping where the file did
 /// not exist. The newest version of a serial wins.
+///
+/// Only first parents are followed: that line is the zone as this server
+/// served it (a pull's merge commit has the server's HEAD first). The
+/// other side of a merge holds versions nobody was served, some with a
+/// serial the server also served with other contents (a person's commit
+/// on a branch keeps the serial it started from): taken as that serial's
+/// version, they made an IXFR from it leave out changes.
 fn rebuild(
     repo: &Repository,
     index: &mut Index,
@@ -283,6 +290,7 @@ fn rebuild(
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME)
         .map_err(git_err)?;
     walk.push(head).map_err(git_err)?;
+    walk.simplify_first_parent().map_err(git_err)?;
     let mut versions: Vec<Version> = Vec::new();
     let mut newest = None;
     let mut blob_serials = HashMap::new();

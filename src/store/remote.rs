@@ -177,7 +177,22 @@ impl Store {
         }
         let short = short(plan.theirs);
         let mut zone_failures = HashMap::new();
+        // Every zone file parsed before any is written: one that does not
+        // parse (or anything else wrong with the pull) writes nothing.
+        let mut parsed = Vec::with_capacity(plan.zones.len());
         for zone in &plan.zones {
+            match parse_zone(&remote.label(), &short, zone) {
+                Ok(p) => parsed.push(p),
+                Err(why) => {
+                    zone_failures.insert(zone.origin.clone(), why.clone());
+                    report.failed.push(why);
+                }
+            }
+        }
+        if !report.failed.is_empty() {
+            parsed.clear();
+        }
+        for zone in &parsed {
             match self.merge_zone(remote, &short, zone).await {
                 Ok((records, replaced)) => {
                     if records > 0 {
@@ -250,25 +265,18 @@ impl Store {
         &self,
         remote: &Remote,
         short: &str,
-        plan: &ZonePlan,
+        plan: &ParsedZone,
     ) -> Result<(usize, Vec<String>), String> {
-        let file = plan.rel.display().to_string();
+        let (file, base, target) = (&plan.file, &plan.base, &plan.target);
         let at = |e: String| format!("{} {short}: {e}", remote.label());
-        // (The report's lines name the remote commit; the log's too.)
-        let base = match &plan.base {
-            Some(text) => rrsets(&file, text, &plan.origin).map_err(at)?,
-            None => BTreeMap::new(),
-        };
-        let theirs = rrsets(&file, &plan.theirs, &plan.origin).map_err(at)?;
-        let target = changed_rrsets(&base, &theirs);
         if target.is_empty() {
             return Ok((0, Vec::new()));
         }
         let replaced = match self.inner.state.snapshot().get(&plan.origin) {
-            Some(zone) => replaced_values(zone, &base, &target),
+            Some(zone) => replaced_values(zone, base, target),
             None => Vec::new(),
         };
-        let target = Arc::new(target);
+        let target = Arc::new(target.clone());
         let compute = target.clone();
         let outcome = self
             .write(WriteRequest {
@@ -288,6 +296,33 @@ impl Store {
             Err(e) => Err(at(format!("{file}: {e}"))),
         }
     }
+}
+
+/// A zone file of the pull, parsed: the RRsets the remote changed.
+struct ParsedZone {
+    origin: Name,
+    file: String,
+    base: BTreeMap<(Name, RecordType), Vec<Rr>>,
+    target: BTreeMap<(Name, RecordType), Vec<Rr>>,
+}
+
+/// Parses the base and the remote's version of one zone file; an error
+/// names the remote commit and `file:line:col`.
+fn parse_zone(label: &str, short: &str, plan: &ZonePlan) -> Result<ParsedZone, String> {
+    let file = plan.rel.display().to_string();
+    let at = |e: String| format!("{label} {short}: {e}");
+    let base = match &plan.base {
+        Some(text) => rrsets(&file, text, &plan.origin).map_err(at)?,
+        None => BTreeMap::new(),
+    };
+    let theirs = rrsets(&file, &plan.theirs, &plan.origin).map_err(at)?;
+    let target = changed_rrsets(&base, &theirs);
+    Ok(ParsedZone {
+        origin: plan.origin.clone(),
+        file,
+        base,
+        target,
+    })
 }
 
 /// Every served zone's file, canonical, to its origin (read only when a
@@ -445,11 +480,34 @@ fn plan(
     let diff = repo
         .diff_tree_to_tree(Some(&base_tree), Some(&theirs_tree), None)
         .map_err(g)?;
+    let tag = format!("{label} {}", short(theirs));
+    let mut out = Plan {
+        theirs,
+        zones: Vec::new(),
+        files: Vec::new(),
+        failed: Vec::new(),
+        kept: Vec::new(),
+    };
+    // Paths zonewright never writes (under .git, `..`) stop the pull before
+    // git's merge is asked (libgit2 refuses such trees with an error that
+    // would not name the remote commit).
+    for d in diff.deltas() {
+        if let Some(rel) = d.new_file().path().or(d.old_file().path())
+            && !safe_path(rel)
+        {
+            let name = rel.display();
+            out.failed
+                .push(format!("{tag}: {name:?}: not a path zonewright writes"));
+        }
+    }
+    if !out.failed.is_empty() {
+        return Ok(Some(out));
+    }
     let mut opts = git2::MergeOptions::new();
     opts.file_favor(git2::FileFavor::Theirs);
     let merged = repo
         .merge_trees(&base_tree, &ours_tree, &theirs_tree, Some(&opts))
-        .map_err(g)?;
+        .map_err(|e| format!("{tag}: git cannot merge it: {}", e.message()))?;
     let root = workdir.canonicalize().map_err(|e| e.to_string())?;
     let zone_files = zone_files();
     let blob_text = |id: Oid| -> Result<String, String> {
@@ -459,25 +517,12 @@ fn plan(
         }
         String::from_utf8(blob.content().to_vec()).map_err(|_| "not UTF-8 text".to_owned())
     };
-    let tag = format!("{label} {}", short(theirs));
-    let mut out = Plan {
-        theirs,
-        zones: Vec::new(),
-        files: Vec::new(),
-        failed: Vec::new(),
-        kept: Vec::new(),
-    };
     for d in diff.deltas() {
         let Some(rel) = d.new_file().path().or(d.old_file().path()) else {
             continue;
         };
         let rel = rel.to_path_buf();
         let name = rel.display().to_string();
-        if !safe_path(&rel) {
-            out.failed
-                .push(format!("{tag}: {name}: not a path zonewright writes"));
-            continue;
-        }
         let gone = d.status() == Delta::Deleted;
         let zone = zone_files.get(&root.join(&rel)).filter(|_| !gone);
         if let Some(origin) = zone {
