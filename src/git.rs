@@ -795,6 +795,10 @@ fn verify(repo: &Repository, commit: Oid, objects: &[Oid]) -> Result<(), String>
     Ok(())
 }
 
+/// Most RR lines a commit message lists; the diff has the rest (a pull
+/// or an UPDATE of 200,000 records must not make a message of megabytes).
+pub const MAX_MESSAGE_RRS: usize = 2_000;
+
 /// A commit message: summary line, the records added and removed in
 /// zone-file syntax, then trailers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -810,11 +814,14 @@ impl fmt::Display for Message {
         writeln!(f, "{}", self.summary.trim())?;
         if !self.added.is_empty() || !self.removed.is_empty() {
             writeln!(f)?;
-            for r in &self.added {
-                writeln!(f, "+ {r}")?;
+            let lines = self.added.iter().map(|r| ("+", r));
+            let lines = lines.chain(self.removed.iter().map(|r| ("-", r)));
+            for (sign, r) in lines.clone().take(MAX_MESSAGE_RRS) {
+                writeln!(f, "{sign} {r}")?;
             }
-            for r in &self.removed {
-                writeln!(f, "- {r}")?;
+            let more = lines.count().saturating_sub(MAX_MESSAGE_RRS);
+            if more > 0 {
+                writeln!(f, "... and {more} more (the commit's diff has every one)")?;
             }
         }
         if !self.trailers.is_empty() {

@@ -377,7 +377,17 @@ pub enum LoadProblem {
 impl fmt::Display for LoadProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LoadProblem::File { path, message } => write!(f, "{}: {message}", path.display()),
+            // A file name with a control character (a newline in a name a
+            // remote pushed) is written escaped: it must not make a line
+            // of its own in the log.
+            LoadProblem::File { path, message } => {
+                let shown = path.display().to_string();
+                if shown.chars().any(char::is_control) {
+                    write!(f, "{shown:?}: {message}")
+                } else {
+                    write!(f, "{shown}: {message}")
+                }
+            }
             LoadProblem::Zone(e) => write!(f, "{e}"),
         }
     }

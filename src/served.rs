@@ -134,7 +134,13 @@ pub struct State {
     /// Per zone, why the last pull from `[git] remote` could not merge the
     /// remote's version (set by each pull; shown in the zone's status).
     pull_failures: Mutex<std::collections::HashMap<Name, String>>,
+    /// The zones folder's problems (bad file names) logged already: each
+    /// is logged once while it lasts.
+    problems_logged: Mutex<std::collections::HashSet<String>>,
 }
+
+/// Most new zones-folder problems logged in one pass (the rest counted).
+const MAX_PROBLEM_LINES: usize = 20;
 
 /// `(zone, served, saved) -> the store must take it in`.
 pub type TakeInCheck = Arc<dyn Fn(&Name, &Loaded, &Loaded) -> bool + Send + Sync>;
@@ -154,6 +160,7 @@ impl State {
             metrics: Arc::new(crate::metrics::Metrics::new()),
             serving: std::sync::atomic::AtomicBool::new(false),
             pull_failures: Mutex::default(),
+            problems_logged: Mutex::default(),
         }
     }
 
@@ -296,8 +303,30 @@ impl State {
                 return report;
             }
         };
-        for p in &sources.problems {
-            warn!("{p}");
+        // Each problem once, while it lasts (a folder of bad names must not
+        // log every file on every pass).
+        let now: std::collections::HashSet<String> =
+            sources.problems.iter().map(ToString::to_string).collect();
+        {
+            let mut logged = self
+                .problems_logged
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for p in now
+                .iter()
+                .filter(|p| !logged.contains(*p))
+                .take(MAX_PROBLEM_LINES)
+            {
+                warn!("{p}");
+            }
+            let new = now.iter().filter(|p| !logged.contains(*p)).count();
+            if new > MAX_PROBLEM_LINES {
+                warn!(
+                    "... and {} more such problems in the zones folder",
+                    new - MAX_PROBLEM_LINES
+                );
+            }
+            *logged = now;
         }
         report.problems = sources.problems;
         let reads = self.read_changed(sources.zones, true, &mut report);

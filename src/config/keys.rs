@@ -298,7 +298,15 @@ pub(super) fn check_git(c: &mut Checker<'_>, raw: &RawGit) -> GitSettings {
 /// A remote or branch name git would take as given: no option look-alike,
 /// no spaces, control characters or ref-syntax characters.
 fn git_name_ok(s: &str) -> bool {
-    !s.is_empty()
+    // Per path component as `git check-ref-format` has it; a full ref
+    // (`refs/heads/main`) or `HEAD` is not a branch or remote name.
+    let parts_ok = s
+        .split('/')
+        .all(|p| !p.is_empty() && !p.starts_with('.') && !p.ends_with(".lock"));
+    parts_ok
+        && s != "HEAD"
+        && !s.starts_with("refs/")
+        && !s.is_empty()
         && !s.starts_with(['-', '.', '/'])
         && !s.ends_with(['.', '/'])
         && !s.contains("..")
@@ -600,6 +608,10 @@ mod tests {
             "x.lock",
             "a:b",
             "",
+            "HEAD",
+            "refs/heads/main",
+            "a/.b",
+            "a/b.lock/c",
         ] {
             let e = err(&format!("[git]\nremote = {bad:?}\n"));
             assert!(e.contains("git.remote"), "{bad}: {e}");

@@ -534,11 +534,14 @@ fn check_tokens(
         let tzones = match &t.zones {
             Some(list) => {
                 let z = check_zone_list(c, list, &key("zones"), zones, zones_dir, Some(rest_zones));
-                if list.is_empty() {
+                // Empty: a token that writes nothing, only for
+                // `git_sync` (a forge's webhook).
+                if list.is_empty() && t.git_sync != Some(true) {
                     c.push(
                         t.name.span(),
                         key("zones"),
-                        "must not be empty (omit it for all rest.zones)",
+                        "must not be empty (omit it for all rest.zones; an empty list is for a \
+                         git_sync = true token that writes nothing)",
                     );
                 }
                 z

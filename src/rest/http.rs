@@ -841,7 +841,13 @@ async fn git_sync(State(api): State<Arc<Api>>, req: Request) -> ApiResult {
     info!(token = %caller.token.name, client = %caller.client, "REST: git sync asked for");
     match handle.sync_now().await {
         Ok(report) => Ok((StatusCode::OK, axum::Json(report)).into_response()),
-        Err(e) => Err(ApiError(StatusCode::BAD_GATEWAY, e)),
+        Err(crate::store::remote::SyncError::Busy) => Ok(too_many(
+            "syncs are queued already (this one runs with them); try again shortly",
+            std::time::Duration::from_secs(2),
+        )),
+        Err(crate::store::remote::SyncError::Failed(e)) => {
+            Err(ApiError(StatusCode::BAD_GATEWAY, e))
+        }
     }
 }
 

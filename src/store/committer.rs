@@ -221,11 +221,16 @@ fn group_message(records: &[Record]) -> String {
         };
         let m = audit::message(&r.zone, &r.changes, r.old_serial, r.new_serial, &who);
         out.push_str(&format!("\n{}\n", m.summary.trim()));
-        for line in &m.added {
-            out.push_str(&format!("+ {line}\n"));
+        let lines = m.added.iter().map(|l| ("+", l));
+        let lines = lines.chain(m.removed.iter().map(|l| ("-", l)));
+        for (sign, line) in lines.clone().take(git::MAX_MESSAGE_RRS) {
+            out.push_str(&format!("{sign} {line}\n"));
         }
-        for line in &m.removed {
-            out.push_str(&format!("- {line}\n"));
+        let more = lines.count().saturating_sub(git::MAX_MESSAGE_RRS);
+        if more > 0 {
+            out.push_str(&format!(
+                "... and {more} more (the commit's diff has every one)\n"
+            ));
         }
         for c in &r.clients {
             if !clients.contains(c) {

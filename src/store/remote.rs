@@ -83,6 +83,10 @@ pub struct PullReport {
     /// Paths the remote changed that the server keeps as it has them
     /// (its own config file: a pull never writes it).
     pub kept: Vec<String>,
+    /// Changes of the remote's in zone files that are not RRsets (the
+    /// SOA's fields, `$INCLUDE` lines): not merged, kept as the server
+    /// has them.
+    pub not_carried: Vec<String>,
     /// Whether HEAD was pushed after the pull.
     pub pushed: bool,
 }
@@ -160,7 +164,13 @@ impl Store {
             let zones = || zone_files(&state);
             plan(&workdir, theirs, (zones, config.as_deref()), &label)
         })
-        .await?;
+        .await;
+        // Past the fetch, what goes wrong is the pull's, not the remote's
+        // reachability: listed in `failed` (the webhook's answer is 200).
+        let plan = match plan {
+            Ok(p) => p,
+            Err(e) => return Ok(self.not_merged(report, e)),
+        };
         let Some(plan) = plan else {
             self.inner.state.set_pull_failures(HashMap::new());
             report.up_to_date = true;
@@ -182,7 +192,10 @@ impl Store {
         let mut parsed = Vec::with_capacity(plan.zones.len());
         for zone in &plan.zones {
             match parse_zone(&remote.label(), &short, zone) {
-                Ok(p) => parsed.push(p),
+                Ok(p) => {
+                    report.not_carried.extend(p.not_carried.iter().cloned());
+                    parsed.push(p);
+                }
                 Err(why) => {
                     zone_failures.insert(zone.origin.clone(), why.clone());
                     report.failed.push(why);
@@ -223,7 +236,12 @@ impl Store {
         }
         let workdir = remote.workdir.clone();
         let files = plan.files.clone();
-        let written = blocking(move || write_files(&workdir, theirs, &files)).await?;
+        let written = match blocking(move || write_files(&workdir, theirs, &files)).await {
+            Ok(w) => w,
+            Err(e) => {
+                return Ok(self.not_merged(report, format!("{} {short}: {e}", remote.label())));
+            }
+        };
         report.files = written
             .iter()
             .map(|(p, _)| p.display().to_string())
@@ -235,7 +253,13 @@ impl Store {
             files: written,
             message,
         };
-        let made = blocking(move || committer.commit_merge(merge)).await?;
+        let made = match blocking(move || committer.commit_merge(merge)).await {
+            Ok(m) => m,
+            Err(e) => {
+                let why = format!("{} {short}: the merge commit: {e}", remote.label());
+                return Ok(self.not_merged(report, why));
+            }
+        };
         report.merge = made;
         info!(
             "git pull {} {short}: merged ({} zone{} changed, {} other file{}){}",
@@ -256,7 +280,17 @@ impl Store {
                 remote.label()
             );
         }
+        for n in &report.not_carried {
+            warn!("git pull: {n}");
+        }
         Ok(report)
+    }
+
+    /// A pull that stopped: `why` is logged and listed in the report.
+    fn not_merged(&self, mut report: PullReport, why: String) -> PullReport {
+        error!("git pull: not merged: {why}; the next pull tries again");
+        report.failed.push(why);
+        report
     }
 
     /// Applies the remote's changes to one zone as one write; returns the
@@ -272,24 +306,33 @@ impl Store {
         if target.is_empty() {
             return Ok((0, Vec::new()));
         }
-        let replaced = match self.inner.state.snapshot().get(&plan.origin) {
-            Some(zone) => replaced_values(zone, base, target),
-            None => Vec::new(),
-        };
-        let target = Arc::new(target.clone());
-        let compute = target.clone();
+        // Worked out inside the write, on the zone as it is under its lock
+        // (each time the store computes): an UPDATE answered between the
+        // plan and the write is listed too when the remote's version
+        // replaces it.
+        let seen: Arc<std::sync::Mutex<(usize, Vec<String>)>> = Arc::default();
+        let (compute, cell) = (Arc::new(target.clone()), seen.clone());
+        let base = Arc::new(base.clone());
         let outcome = self
             .write(WriteRequest {
                 zone: plan.origin.clone(),
                 actor: remote.label(),
                 client: SocketAddr::from(([0, 0, 0, 0], 0)),
                 via: VIA,
-                compute: Box::new(move |zone| Ok(changes_to(zone, &compute))),
+                compute: Box::new(move |zone| {
+                    let change = changes_to(zone, &compute);
+                    let replaced = replaced_values(zone, &base, &compute);
+                    *cell.lock().unwrap_or_else(|p| p.into_inner()) =
+                        (change.add.len() + change.remove.len(), replaced);
+                    Ok(change)
+                }),
             })
             .await;
+        let (changed, replaced) =
+            std::mem::take(&mut *seen.lock().unwrap_or_else(|p| p.into_inner()));
         match outcome {
-            Ok(WriteOutcome::Unchanged) => Ok((0, replaced)),
-            Ok(WriteOutcome::Written { .. }) => Ok((count_changes(&target), replaced)),
+            Ok(WriteOutcome::Unchanged) => Ok((0, Vec::new())),
+            Ok(WriteOutcome::Written { .. }) => Ok((changed, replaced)),
             Err(WriteError::Invalid(why)) => Err(at(format!(
                 "{file}: the merged zone would be invalid: {why}"
             ))),
@@ -304,6 +347,8 @@ struct ParsedZone {
     file: String,
     base: BTreeMap<(Name, RecordType), Vec<Rr>>,
     target: BTreeMap<(Name, RecordType), Vec<Rr>>,
+    /// Changes of the remote's the pull does not take (SOA, `$INCLUDE`).
+    not_carried: Vec<String>,
 }
 
 /// Parses the base and the remote's version of one zone file; an error
@@ -317,12 +362,54 @@ fn parse_zone(label: &str, short: &str, plan: &ZonePlan) -> Result<ParsedZone, S
     };
     let theirs = rrsets(&file, &plan.theirs, &plan.origin).map_err(at)?;
     let target = changed_rrsets(&base, &theirs);
+    // What the remote changed that is not an RRset the pull can take:
+    // said, never dropped in silence (the merge commit keeps the server's).
+    let mut not_carried = Vec::new();
+    let soa = |sets: &BTreeMap<(Name, RecordType), Vec<Rr>>| {
+        sets.get(&(plan.origin.to_lowercase(), RecordType::SOA))
+            .and_then(|v| v.first())
+            .map(soa_without_serial)
+    };
+    if plan.base.is_some() && soa(&base) != soa(&theirs) {
+        not_carried.push(format!(
+            "{label} {short}: {file}: the SOA's fields besides the serial changed; not \
+             merged (the SOA is the server's: change it on the server)"
+        ));
+    }
+    let includes = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(str::trim_start)
+            .filter(|l| {
+                l.len() > 8 && l.is_char_boundary(8) && l[..8].eq_ignore_ascii_case("$include")
+            })
+            .map(|l| l.split(';').next().unwrap_or(l).trim().to_owned())
+            .collect()
+    };
+    if includes(plan.base.as_deref().unwrap_or_default()) != includes(&plan.theirs) {
+        not_carried.push(format!(
+            "{label} {short}: {file}: $INCLUDE lines changed; not merged (change them on \
+             the server; the included files themselves are merged as files)"
+        ));
+    }
     Ok(ParsedZone {
         origin: plan.origin.clone(),
         file,
         base,
         target,
+        not_carried,
     })
+}
+
+/// An SOA's TTL and RDATA with the serial left out (mname, rname, then
+/// serial, refresh, retry, expire, minimum: the serial is the 4 octets
+/// 20 before the end).
+fn soa_without_serial(rr: &Rr) -> (u32, Vec<u8>) {
+    let wire = rr.rdata.as_bytes();
+    let mut out = wire.to_vec();
+    if let Some(at) = wire.len().checked_sub(20) {
+        out.drain(at..at + 4);
+    }
+    (rr.ttl, out)
 }
 
 /// Every served zone's file, canonical, to its origin (read only when a
@@ -426,11 +513,6 @@ fn changes_to(zone: &Zone, target: &BTreeMap<(Name, RecordType), Vec<Rr>>) -> Ch
     out
 }
 
-/// Records the remote's version changed, counted as removed + added.
-fn count_changes(target: &BTreeMap<(Name, RecordType), Vec<Rr>>) -> usize {
-    target.values().map(|v| v.len().max(1)).sum()
-}
-
 /// The records of ours that the remote's version replaces in RRsets we
 /// changed too since the base (RR lines, for the log and the merge
 /// commit).
@@ -491,13 +573,34 @@ fn plan(
     // Paths zonewright never writes (under .git, `..`) stop the pull before
     // git's merge is asked (libgit2 refuses such trees with an error that
     // would not name the remote commit).
+    let odb = repo.odb().map_err(g)?;
     for d in diff.deltas() {
-        if let Some(rel) = d.new_file().path().or(d.old_file().path())
-            && !safe_path(rel)
-        {
-            let name = rel.display();
+        let Some(rel) = d.new_file().path().or(d.old_file().path()) else {
+            continue;
+        };
+        let name = rel.display();
+        if !safe_path(rel) {
             out.failed
                 .push(format!("{tag}: {name:?}: not a path zonewright writes"));
+            continue;
+        }
+        // The size from the object's header: a blob is never inflated to
+        // learn it is too big (a few KB of compressed zeros can claim GBs).
+        let id = d.new_file().id();
+        let blob = matches!(
+            d.new_file().mode(),
+            FileMode::Blob | FileMode::BlobExecutable
+        );
+        if blob
+            && !id.is_zero()
+            && odb
+                .read_header(id)
+                .map_or(true, |(size, _)| size > MAX_FILE)
+        {
+            out.failed.push(format!(
+                "{tag}: {name:?}: over {} MB (or unreadable); not taken",
+                MAX_FILE >> 20
+            ));
         }
     }
     if !out.failed.is_empty() {
@@ -628,9 +731,6 @@ fn write_files(
                 let blob = repo
                     .find_blob(*id)
                     .map_err(|e| format!("{name} in {}: {}", short(theirs), e.message()))?;
-                if blob.size() > MAX_FILE {
-                    return Err(format!("{name}: over {} MB; not taken", MAX_FILE >> 20));
-                }
                 write_atomically(&path, blob.content(), *exec)
                     .map_err(|e| format!("{name}: cannot write: {e}"))?;
                 out.push((rel.clone(), Some(*id)));
@@ -719,6 +819,12 @@ fn merge_message(label: &str, short: &str, report: &PullReport) -> String {
     if !report.files.is_empty() {
         m.push_str(&format!("Files: {}\n", report.files.join(", ")));
     }
+    if !report.not_carried.is_empty() {
+        m.push_str("Not merged (kept as the server has them):\n");
+        for n in &report.not_carried {
+            m.push_str(&format!("  {n}\n"));
+        }
+    }
     if !report.kept.is_empty() {
         m.push_str(&format!(
             "Kept as the server has them (its config is never pulled): {}\n",
@@ -740,6 +846,15 @@ fn merge_message(label: &str, short: &str, report: &PullReport) -> String {
 /// How a [`run`] is asked to sync now, and answered.
 pub type SyncRequest = tokio::sync::oneshot::Sender<Result<PullReport, String>>;
 
+/// Why [`SyncHandle::sync_now`] has no report.
+#[derive(Debug)]
+pub enum SyncError {
+    /// Syncs are queued already (the one asked for runs with them).
+    Busy,
+    /// The fetch failed (git's reason), or the task stopped.
+    Failed(String),
+}
+
 /// A handle to ask the sync task for a pull and push now (SIGUSR1,
 /// `POST /v1/git/sync`).
 #[derive(Clone)]
@@ -748,15 +863,13 @@ pub struct SyncHandle {
 }
 
 impl SyncHandle {
-    /// Asks for a sync and waits for its report (`Err`: the task is busy
-    /// with too many requests or stopped).
-    pub async fn sync_now(&self) -> Result<PullReport, String> {
+    /// Asks for a sync and waits for its report.
+    pub async fn sync_now(&self) -> Result<PullReport, SyncError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.tx
-            .try_send(Some(tx))
-            .map_err(|_| "a sync is already queued; try again shortly".to_owned())?;
+        self.tx.try_send(Some(tx)).map_err(|_| SyncError::Busy)?;
         rx.await
-            .map_err(|_| "the git sync task has stopped".to_owned())?
+            .map_err(|_| SyncError::Failed("the git sync task has stopped".to_owned()))?
+            .map_err(SyncError::Failed)
     }
 
     /// Asks for a sync without waiting (SIGUSR1); one already queued is
@@ -832,7 +945,10 @@ async fn run(
             count_pull(store.inner.state.metrics(), &result);
             next_pull = Instant::now() + settings.pull_interval.unwrap_or(far);
             let mut result = result;
-            if settings.push {
+            // A push right after the pull, unless pushes are backing off
+            // after failures (a failing pull must not make every pull a
+            // push attempt too).
+            if settings.push && (push_failures == 0 || Instant::now() >= next_push) {
                 let pushed = push(&store, &remote).await;
                 if let Ok(r) = &mut result {
                     r.pushed = matches!(pushed, Ok(true));
@@ -1107,6 +1223,37 @@ mod tests {
         // Pulled once already (a pull whose merge commit git refused):
         // the same pull again changes nothing.
         assert!(changes_to(&zone_of(&theirs), &t).is_empty());
+    }
+
+    #[test]
+    fn soa_fields_and_include_lines_are_said_not_carried() {
+        let plan = |theirs: String| ZonePlan {
+            origin: origin(),
+            rel: PathBuf::from("example.com.zone"),
+            base: Some(BASE.to_owned()),
+            theirs,
+        };
+        // A serial alone is the server's business: nothing to say.
+        let p = parse_zone(
+            "o/m",
+            "abc",
+            &plan(BASE.replace("hostmaster 1 ", "hostmaster 9 ")),
+        )
+        .expect("parses");
+        assert!(p.not_carried.is_empty(), "{:?}", p.not_carried);
+        assert!(p.target.is_empty());
+        let p = parse_zone(
+            "o/m",
+            "abc",
+            &plan(BASE.replace(" 3600 900 ", " 7200 900 ")),
+        )
+        .expect("parses");
+        assert_eq!(p.not_carried.len(), 1);
+        assert!(p.not_carried[0].contains("SOA"), "{:?}", p.not_carried);
+        let p =
+            parse_zone("o/m", "abc", &plan(format!("{BASE}$INCLUDE extra.inc\n"))).expect("parses");
+        assert_eq!(p.not_carried.len(), 1);
+        assert!(p.not_carried[0].contains("$INCLUDE"), "{:?}", p.not_carried);
     }
 
     #[test]
