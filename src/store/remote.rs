@@ -665,6 +665,14 @@ fn plan(
                 let exec = mode == u32::try_from(i32::from(FileMode::BlobExecutable)).unwrap_or(0);
                 let blob = mode == u32::try_from(i32::from(FileMode::Blob)).unwrap_or(0);
                 if blob || exec {
+                    // A new zone file (`<zone>.zone` at the top, as the
+                    // loader serves them) must parse, as a changed one must.
+                    if let Some(why) =
+                        new_zone_problem(&rel, &zone_files, &root, || blob_text(e.id))
+                    {
+                        out.failed.push(format!("{tag}: {why}"));
+                        continue;
+                    }
                     out.files.push((rel, Some((e.id, exec))));
                 } else {
                     out.failed.push(format!(
@@ -675,6 +683,29 @@ fn plan(
         }
     }
     Ok(Some(out))
+}
+
+/// Why a file the pull would add as a new zone (`NAME.zone` at the top of
+/// the zones folder, not served yet) cannot be served: it does not parse.
+/// `None` for any other path, or a zone file that parses.
+fn new_zone_problem(
+    rel: &Path,
+    served: &HashMap<PathBuf, Name>,
+    root: &Path,
+    text: impl FnOnce() -> Result<String, String>,
+) -> Option<String> {
+    let file = rel.to_str()?;
+    let stem = file
+        .strip_suffix(".zone")
+        .filter(|s| !s.contains('/') && !s.starts_with('.'))?;
+    if served.contains_key(&root.join(rel)) {
+        return None;
+    }
+    let origin = crate::config::parse_zone_name(stem)?;
+    match text() {
+        Err(e) => Some(format!("{file}: {e}")),
+        Ok(t) => rrsets(file, &t, &origin).err(),
+    }
 }
 
 /// A relative path of plain components, none of them `.git` (any case).
@@ -1323,7 +1354,11 @@ mod tests {
             &[
                 ("example.com.zone", &theirs_text),
                 ("README", "a\nB\nc\n"),
-                ("example.net.zone", "new"),
+                (
+                    "example.net.zone",
+                    &BASE.replace("example.com", "example.net"),
+                ),
+                ("broken.example.zone", "new"),
             ],
             &[base],
         );
@@ -1340,7 +1375,13 @@ mod tests {
         let plan = plan(dir.path(), theirs, (|| zones.clone(), None), "origin/main")
             .expect("plan")
             .expect("something to merge");
-        assert!(plan.failed.is_empty(), "{:?}", plan.failed);
+        // A new zone file must parse, as a changed one must.
+        assert_eq!(plan.failed.len(), 1, "{:?}", plan.failed);
+        assert!(
+            plan.failed[0].contains("broken.example.zone:1:"),
+            "{:?}",
+            plan.failed
+        );
         assert_eq!(plan.zones.len(), 1);
         assert_eq!(plan.zones[0].base.as_deref(), Some(BASE));
         assert_eq!(plan.zones[0].theirs, theirs_text);
