@@ -39,14 +39,11 @@ pub fn rr_line(rr: &Rr) -> String {
     )
 }
 
-fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
-    let mut out = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
+fn distinct<T: Eq + std::hash::Hash + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
+    // A set beside the list: a change of 200,000 names was quadratic here
+    // (a 200k-record pull spent 25 s building its commit message).
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|i| seen.insert(i.clone())).collect()
 }
 
 /// Who made a change, from where, through which writer.

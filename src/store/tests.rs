@@ -1198,3 +1198,64 @@ fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
     assert!(aside.contains("gone.example."), "{aside}");
     assert_eq!(aside.lines().count(), 1);
 }
+
+/// Batch merging of change sets: a remove cancels an earlier equal add
+/// (same RR, same TTL), an add an earlier equal remove; a TTL change is a
+/// remove and an add. Keyed by a map since a pull's 200,000 removes and
+/// adds took minutes comparing each add with every remove.
+#[test]
+fn merging_change_sets_cancels_equal_rrs_and_keeps_the_rest() {
+    let a = |name: &str, ttl: u32, last: u8| Rr {
+        name: Name::from_ascii(name).expect("name"),
+        ttl,
+        rtype: RecordType::A,
+        rdata: Rdata::new(vec![192, 0, 2, last]),
+    };
+    let mut merged = ChangeSet {
+        add: vec![a("x.example.com.", 60, 1), a("y.example.com.", 60, 2)],
+        remove: vec![a("z.example.com.", 60, 3)],
+        serial: None,
+    };
+    merge(
+        &mut merged,
+        ChangeSet {
+            // Cancels the add of x (case does not matter), not y's (TTL).
+            remove: vec![a("X.example.com.", 60, 1), a("y.example.com.", 300, 2)],
+            // Cancels the remove of z; w is new.
+            add: vec![a("z.example.com.", 60, 3), a("w.example.com.", 60, 4)],
+            serial: None,
+        },
+    );
+    let names =
+        |v: &[Rr]| -> Vec<(String, u32)> { v.iter().map(|r| (r.name.to_ascii(), r.ttl)).collect() };
+    assert_eq!(
+        names(&merged.add),
+        [
+            ("y.example.com.".to_owned(), 60),
+            ("w.example.com.".to_owned(), 60)
+        ]
+    );
+    assert_eq!(names(&merged.remove), [("y.example.com.".to_owned(), 300)]);
+    // Many at once: every remove is cancelled by its add.
+    let n = 20_000u32;
+    let many = |ttl| -> Vec<Rr> {
+        (0..n)
+            .map(|i| Rr {
+                name: Name::from_ascii(format!("h{i}.example.com.")).expect("name"),
+                ttl,
+                rtype: RecordType::A,
+                rdata: Rdata::new(i.to_be_bytes().to_vec()),
+            })
+            .collect()
+    };
+    let mut merged = ChangeSet::default();
+    merge(
+        &mut merged,
+        ChangeSet {
+            remove: many(60),
+            add: many(60),
+            serial: None,
+        },
+    );
+    assert!(merged.add.is_empty() && merged.remove.is_empty());
+}
