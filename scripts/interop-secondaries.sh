@@ -37,16 +37,28 @@
 #      (15 min), the checkout would be a saved file lacking acknowledged
 #      writes, and the server re-applies those (README, "Hand edits and
 #      dynamic writes");
-#   7. the primary is stopped: every secondary keeps answering meanwhile;
+#   7. a change reviewed on a git branch, pulled by the server: the zones
+#      repository has a remote, origin, a bare repository in the temp dir
+#      (the forge; [git] remote = "origin", pull_interval = "off",
+#      push_interval = "500ms"). Once the server has pushed its HEAD there
+#      (at most 10 s), a clone of it (the laptop) commits a record
+#      appended to the zone file, serial line kept, and pushes it; then
+#      kill -USR1 the primary. It must serve the record under a serial it
+#      raised above the one served, and every secondary must follow by IXFR
+#      (as in 5.: follow); the UPDATEs of 2. are still served; the server's
+#      last merge commit has the laptop's commit as its second parent (at
+#      most 5 s) and the remote's branch becomes the server's HEAD (pushed,
+#      at most 10 s);
+#   8. the primary is stopped: every secondary keeps answering meanwhile;
 #      it is started again on the same port and one more UPDATE reaches every
 #      secondary (at most 15 s).
 # A summary table follows. Exit status 1 if a secondary did not start, missed
 # a change, stopped answering while the primary was down, or (with
-# --require-ixfr) never used IXFR or got a hand edit or the checkout by
-# anything but IXFR; 1 as well if the primary did not raise, write back or
-# commit the serial of an edit (or, with --require-ixfr, did not answer
-# IXFR from the previous serial incrementally once committed); 2 on a usage
-# error.
+# --require-ixfr) never used IXFR or got a hand edit, the checkout or the
+# pull by anything but IXFR; 1 as well if the primary did not raise, write
+# back or commit the serial of an edit (or, with --require-ixfr, did not
+# answer IXFR from the previous serial incrementally once committed), or
+# did not push, pull or make the merge commit of 7.; 2 on a usage error.
 #
 # Usage: scripts/interop-secondaries.sh [-b BINARY] [--no-notify|--self-notify] [--require-ixfr]
 #          [--key-transfer] [--only named,knot,nsd] [--keep-logs DIR]
@@ -73,7 +85,8 @@
 # the zone's refresh is 3600 s, so a secondary that converges did so
 # because of a NOTIFY.
 #
-# Needs (installs nothing): named, knotd, nsd, dig, nsupdate, git,
+# Needs (installs nothing): named, knotd, nsd, dig, nsupdate, git (2.28 or
+# later, for init -b),
 # /usr/bin/python3 with dnspython, and cargo unless -b.
 set -euo pipefail
 
@@ -225,6 +238,26 @@ git -C "$tmp/primary/zones" add "$zone.zone"
 git -C "$tmp/primary/zones" -c user.name=interop -c user.email=interop@localhost \
     commit -q -m "initial $zone"
 
+# The zones repository's remote for 7.: origin, a bare repository in the
+# temp dir (the forge), holding the zones repository's branch before the
+# primary starts ([git] remote must exist at start-up). lgit: git with the
+# machine's and the user's config left out (HOME in the temp dir), for the
+# remote's set-up and the laptop of 7.
+lgit() {
+    GIT_CONFIG_NOSYSTEM=1 HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home/.config" \
+        GIT_TERMINAL_PROMPT=0 git "$@" </dev/null
+}
+mkdir -p "$tmp/home"
+remote_git=$tmp/remote.git
+branch=$(git -C "$tmp/primary/zones" symbolic-ref --short HEAD)
+if ! { lgit init -q --bare -b "$branch" "$remote_git" \
+        && lgit -C "$tmp/primary/zones" remote add origin "$remote_git" \
+        && lgit -C "$tmp/primary/zones" push -q origin "$branch"; } 2>"$tmp/remote.err"; then
+    echo "interop: could not set up $remote_git as the remote origin of the zones repository:" >&2
+    sed 's/^/   | /' "$tmp/remote.err" >&2
+    exit 1
+fi
+
 notify_list=
 for s in "${secondaries[@]}"; do
     notify_list+="${notify_list:+, }\"127.0.0.1:${port[$s]}\""
@@ -232,6 +265,12 @@ done
 {
     echo "listen = [\"127.0.0.1:$P\"]"
     echo "zones_dir = \"$tmp/primary/zones\""
+    echo
+    # 7.: pull only on SIGUSR1, push the server's commits within 500 ms.
+    echo "[git]"
+    echo "remote = \"origin\""
+    echo "pull_interval = \"off\""
+    echo "push_interval = \"500ms\""
     echo
     echo "[[key]]"
     echo "name = \"$keyname\""
@@ -726,7 +765,7 @@ nxdomain() {
     dig +norec +time=1 +tries=1 @127.0.0.1 -p "$1" "$2" TXT 2>/dev/null | grep -q "status: NXDOMAIN"
 }
 
-# follow TAG OLD NAME WANT START_US HEAD: after a change of the zone file that
+# follow TAG OLD NAME WANT START_US HEAD [SUBJECT]: after a change of the zone file that
 # left its serial to zonewright (mark_logs called before it, at START_US,
 # when the zones repository's HEAD was the commit HEAD): the
 # primary must serve NAME TXT containing WANT (at most 10 s) under a serial
@@ -737,11 +776,14 @@ nxdomain() {
 # committed, "(raised by zonewright)" (settle; the commits since HEAD are
 # listed), after which the primary must answer IXFR=OLD incrementally itself
 # (a failure with --require-ixfr). Sets served to the serial; returns 1 if
-# the primary does not serve the change.
+# the primary does not serve the change. An optional SUBJECT replaces
+# "(raised by zonewright)" as what the subject of the last commit of the
+# zone file must contain (a fixed string; "SERIAL" in it stands for the
+# serial served).
 declare -A kind=()
 served=
 follow() {
-    local tag=$1 old=$2 name=$3 want=$4 start=$5 head=$6 s ms k _
+    local tag=$1 old=$2 name=$3 want=$4 start=$5 head=$6 subject=${7:-"(raised by zonewright)"} s ms k _
     ms=$(wait_for "$P" "$name.$zone" TXT "$want" 10000 "$start")
     served=$(serial_at "$P")
     if [[ $ms == miss ]]; then
@@ -777,8 +819,9 @@ follow() {
         return 0
     fi
     zgit log --format='   commit: %s' "$head..HEAD" -- "$zone.zone"
-    if ! zgit log -1 --format=%s -- "$zone.zone" | grep -qF "(raised by zonewright)"; then
-        failures+=("primary: $tag: the commit does not say the serial was raised: $(zgit log -1 --format=%s)")
+    subject=${subject//SERIAL/$served}
+    if ! zgit log -1 --format=%s -- "$zone.zone" | grep -qF -- "$subject"; then
+        failures+=("primary: $tag: the commit does not say \"$subject\": $(zgit log -1 --format=%s -- "$zone.zone")")
     fi
     # Once committed, the primary itself must answer IXFR=OLD incrementally
     # (its answer's second record is the SOA of OLD; a full answer has the
@@ -874,8 +917,112 @@ else
     for s in "${running[@]}"; do res[checkout/$s]=-; kind[checkout/$s]=-; done
 fi
 
-# --- 7. primary restart ---------------------------------------------------------
-echo "== 7. primary stopped, secondaries keep serving, primary started again"
+# --- 7. a change reviewed on a git branch, pulled by the server ----------------
+echo "== 7. a change reviewed on a git branch (origin: $remote_git, $branch), pulled on SIGUSR1"
+laptop=$tmp/laptop
+pull_want="reviewed on a branch"
+# remote_head: the commit of the remote's branch, or empty.
+remote_head() {
+    lgit --git-dir="$remote_git" rev-parse -q --verify "refs/heads/$branch^{commit}" 2>/dev/null || true
+}
+# wait_pushed: until the remote's branch is the zones repository's HEAD (at
+# most 100 tries, 100 ms apart; the server pushes at most every 500 ms).
+wait_pushed() {
+    local _ h
+    for _ in $(seq 100); do
+        h=$(zgit rev-parse -q --verify HEAD 2>/dev/null || true)
+        [[ -n $h && $(remote_head) == "$h" ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+pull_skip() {
+    failures+=("$1")
+    for s in "${running[@]}"; do res[pull/$s]=-; kind[pull/$s]=-; done
+}
+t0=$(zw_now_us)
+if ! wait_pushed; then
+    echo "   the remote's $branch is $(remote_head), not HEAD $(zgit rev-parse HEAD) after 10 s" >&2
+    pull_skip "primary: pull: HEAD not pushed to origin/$branch after 10 s"
+elif ! lgit clone -q --branch "$branch" "$remote_git" "$laptop" 2>"$tmp/laptop.err"; then
+    sed 's/^/   | /' "$tmp/laptop.err" >&2
+    pull_skip "pull: git clone of $remote_git failed"
+else
+    echo "   the server's HEAD is on origin/$branch after $(( ($(zw_now_us) - t0) / 1000 )) ms; cloned as the laptop"
+    # The laptop: a record appended, the serial line as the server wrote it.
+    lgit -C "$laptop" config user.name laptop
+    lgit -C "$laptop" config user.email laptop@localhost
+    laptop_serial=$(awk '{ for (i = 1; i + 3 <= NF; i++) if ($i == "SOA") { print $(i + 3); exit } }' \
+        "$laptop/$zone.zone")
+    printf 'pulled 60 IN TXT "%s"\n' "$pull_want" >>"$laptop/$zone.zone"
+    if lgit -C "$laptop" commit -q -am "pulled: a record reviewed on a branch" 2>"$tmp/laptop.err" \
+        && lgit -C "$laptop" push -q origin "$branch" 2>>"$tmp/laptop.err"; then
+        laptop_commit=$(lgit -C "$laptop" rev-parse HEAD)
+        echo "   laptop: commit ${laptop_commit:0:12} pushed (+pulled TXT, serial line kept at $laptop_serial)"
+        old=$(serial_at "$P") head=$(zgit rev-parse HEAD)
+        mark_logs
+        start=$(zw_now_us)
+        kill -USR1 "${pid[primary]}"
+        pulled=0
+        follow pull "$old" pulled "$pull_want" "$start" "$head" "TXT pulled.$zone, serial SERIAL" && pulled=1
+        # What the primary logged of the pull and push since the signal.
+        since primary "$tmp/primary/zonewright.log" | grep -E 'git (pull|push)' | head -n 10 \
+            | sed -E 's/^[^ ]+ +/   primary: /' || true
+        if (( pulled )); then
+            # The write of the pull is by the remote's branch, via git-pull.
+            w=$(zgit log -1 --format='%an|%B' -- "$zone.zone")
+            if [[ ${w%%|*} != "origin/$branch" || $w != *"Via: git-pull"* ]]; then
+                echo "   the pull's commit is not authored origin/$branch with Via: git-pull: ${w//$'\n'/ / }" >&2
+                failures+=("primary: pull: the zone's commit is by ${w%%|*}, not origin/$branch via git-pull")
+            fi
+            # Everyone: the UPDATEs of 2. kept.
+            for s in primary "${running[@]}"; do
+                if ! ask "${port[$s]}" "t$updates.$zone" TXT | grep -qF "\"v$updates\""; then
+                    echo "   $s no longer answers t$updates.$zone" >&2
+                    failures+=("$s: pull: t$updates (an UPDATE) lost")
+                fi
+            done
+            # The merge commit: parents the server's line and the laptop's
+            # commit (at most 100 tries, 50 ms apart: it follows the write).
+            parents=
+            for _ in $(seq 100); do
+                parents=$(zgit log --merges -1 --format=%P 2>/dev/null || true)
+                [[ $parents == *" $laptop_commit" ]] && break
+                sleep 0.05
+            done
+            merge=$(zgit log --merges -1 --format=%H 2>/dev/null || true)
+            if [[ $parents == *" $laptop_commit" ]]; then
+                echo "   merge commit ${merge:0:12}$([[ $merge == "$(zgit rev-parse HEAD)" ]] && echo " (HEAD)"):" \
+                    "$(zgit log -1 --format=%s "$merge")"
+                # Its first parent: the server's line, on from the HEAD before the pull.
+                if ! zgit merge-base --is-ancestor "$head" "${parents%% *}"; then
+                    failures+=("primary: pull: the merge's first parent ${parents:0:12} does not descend from the HEAD before the pull ${head:0:12}")
+                fi
+            else
+                echo "   no merge commit with the laptop's ${laptop_commit:0:12} as second parent after 5 s;" \
+                    "last merge's parents: ${parents:-none}" >&2
+                failures+=("primary: pull: no merge commit with parent ${laptop_commit:0:12} (last merge: ${parents:-none})")
+            fi
+            # Pushed: the remote's branch is the server's HEAD again.
+            t0=$(zw_now_us)
+            if wait_pushed; then
+                echo "   origin/$branch is the server's HEAD again after $(( ($(zw_now_us) - t0) / 1000 )) ms"
+                if [[ -n $merge ]] && ! lgit --git-dir="$remote_git" merge-base --is-ancestor "$merge" "refs/heads/$branch"; then
+                    failures+=("primary: pull: the merge commit is not on origin/$branch")
+                fi
+            else
+                echo "   origin/$branch is $(remote_head), HEAD $(zgit rev-parse HEAD) after 10 s" >&2
+                failures+=("primary: pull: HEAD not pushed to origin/$branch after 10 s")
+            fi
+        fi
+    else
+        sed 's/^/   | /' "$tmp/laptop.err" >&2
+        pull_skip "pull: the laptop's commit or push failed"
+    fi
+fi
+
+# --- 8. primary restart ---------------------------------------------------------
+echo "== 8. primary stopped, secondaries keep serving, primary started again"
 zw_stop_pid "${pid[primary]}"
 unset 'pid[primary]'
 declare -A down=()
@@ -924,9 +1071,10 @@ fi
 echo
 echo "== summary (${how%% to *}; times in ms)"
 # hand: the slowest of the three hand edits of 5. and the kinds of their
-# transfers (one word when all agree); checkout: 6. and its transfer's kind.
-printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %15s %10s %6s %9s\n' \
-    secondary started "axfr" "upd p50" "upd max" missed ixfr "disk" "hand" "checkout" "down" "restart"
+# transfers (one word when all agree); checkout: 6. and its transfer's kind;
+# pull: 7. and its transfer's kind.
+printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %15s %10s %10s %6s %9s\n' \
+    secondary started "axfr" "upd p50" "upd max" missed ixfr "disk" "hand" "checkout" "pull" "down" "restart"
 for s in "${secondaries[@]}"; do
     if [[ ${started[$s]} == yes ]]; then
         hand_ms='' hand_kinds=''
@@ -938,10 +1086,11 @@ for s in "${secondaries[@]}"; do
         elif [[ $hand_ms == *-* ]]; then hand_ms=-
         else read -r _ hand_ms <<<"$(stats "$hand_ms")"
         fi
-        printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %15s %10s %6s %9s\n' "$s" yes "${res[axfr/$s]}" \
+        printf '%-9s %-7s %5s %8s %8s %7s %5s %8s %15s %10s %10s %6s %9s\n' "$s" yes "${res[axfr/$s]}" \
             "${p50[$s]}" "${pmax[$s]}" "${missed[$s]}/$updates" "${ixfr[$s]}" \
             "${res[edit/$s]:--}" "$hand_ms $hand_kinds" \
-            "${res[checkout/$s]:--} ${kind[checkout/$s]:--}" "${down[$s]}/10" "${res[restart/$s]:--}"
+            "${res[checkout/$s]:--} ${kind[checkout/$s]:--}" \
+            "${res[pull/$s]:--} ${kind[pull/$s]:--}" "${down[$s]}/10" "${res[restart/$s]:--}"
     else
         printf '%-9s %-7s\n' "$s" no
         failures+=("$s: did not start")
