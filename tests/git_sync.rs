@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::update::{run_bounded, text, txt_values};
-use common::{a_addrs, query, tcp_recv, tcp_send, wire};
+use common::{a_addrs, query, serial_of, wire};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -672,47 +672,14 @@ fn ixfr_query(serial: u32) -> Message {
     m
 }
 
-fn serial_of(r: &Record) -> Option<u32> {
-    match &r.data {
-        RData::SOA(s) => Some(s.serial),
-        _ => None,
-    }
-}
-
-/// Sends `q` over TCP and reads the answer stream until the SOA that ends
-/// it (one SOA alone; AXFR form: the second; incremental: the third copy
-/// of the current one), at most 1,000 messages.
+/// Sends `q` over TCP to `to` and reads the whole answer stream (see
+/// `common::read_transfer`).
 fn transfer(to: SocketAddr, q: &Message) -> (Vec<Record>, ResponseCode) {
     let mut conn = TcpStream::connect_timeout(&to, Duration::from_secs(3)).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     conn.set_write_timeout(Some(Duration::from_secs(3)))
         .unwrap();
-    tcp_send(&mut conn, &q.to_vec().unwrap());
-    let mut records: Vec<Record> = Vec::new();
-    for _ in 0..1000 {
-        let Some(bytes) = tcp_recv(&mut conn) else {
-            break;
-        };
-        let msg = Message::from_vec(&bytes).unwrap();
-        assert_eq!(msg.metadata.id, q.metadata.id);
-        if msg.metadata.response_code != ResponseCode::NoError {
-            return (records, msg.metadata.response_code);
-        }
-        records.extend(msg.answers);
-        let current = records.first().and_then(serial_of);
-        let copies = records
-            .iter()
-            .filter(|r| serial_of(r).is_some() && serial_of(r) == current)
-            .count();
-        let incremental = records
-            .get(1)
-            .and_then(serial_of)
-            .is_some_and(|s| Some(s) != current);
-        if records.len() == 1 || copies == if incremental { 3 } else { 2 } {
-            break;
-        }
-    }
-    (records, ResponseCode::NoError)
+    common::read_transfer(&mut conn, q)
 }
 
 // ------------------------------------------------------------------- tests

@@ -69,44 +69,10 @@ fn ixfr_query(zone: &str, serial: u32) -> Message {
     m
 }
 
-fn serial_of(r: &Record) -> Option<u32> {
-    match &r.data {
-        RData::SOA(s) => Some(s.serial),
-        _ => None,
-    }
-}
-
-/// Sends `q` over TCP and reads the whole answer stream: done at the SOA
-/// that ends it (one SOA alone; AXFR form: the second SOA; incremental:
-/// the third copy of the current SOA), bounded by count and timeouts.
+/// Sends `q` over TCP and reads the whole answer stream (see
+/// [`read_transfer`]).
 fn transfer(s: &TestServer, q: &Message) -> (Vec<Record>, ResponseCode) {
-    let mut conn = s.tcp_connect();
-    tcp_send(&mut conn, &q.to_vec().unwrap());
-    let mut records: Vec<Record> = Vec::new();
-    for _ in 0..1000 {
-        let Some(bytes) = tcp_recv(&mut conn) else {
-            break;
-        };
-        let msg = Message::from_vec(&bytes).unwrap();
-        assert!(is_response_to(&msg, q));
-        if rcode(&msg) != ResponseCode::NoError {
-            return (records, rcode(&msg));
-        }
-        records.extend(msg.answers);
-        let current = records.first().and_then(serial_of);
-        let copies = records
-            .iter()
-            .filter(|r| serial_of(r).is_some() && serial_of(r) == current)
-            .count();
-        let incremental = records
-            .get(1)
-            .and_then(serial_of)
-            .is_some_and(|s| Some(s) != current);
-        if records.len() == 1 || copies == if incremental { 3 } else { 2 } {
-            break;
-        }
-    }
-    (records, ResponseCode::NoError)
+    read_transfer(&mut s.tcp_connect(), q)
 }
 
 fn www_is(r: &Record, last: u8) -> bool {

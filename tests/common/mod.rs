@@ -322,3 +322,47 @@ pub fn write(path: &Path, text: &str) {
 pub mod storm;
 pub mod update;
 pub mod wire;
+
+/// The serial of an SOA record (`None` for any other).
+pub fn serial_of(r: &hickory_proto::rr::Record) -> Option<u32> {
+    match &r.data {
+        RData::SOA(s) => Some(s.serial),
+        _ => None,
+    }
+}
+
+/// Sends `q` on `conn` and reads the whole zone-transfer answer stream:
+/// done at the SOA that ends it (one SOA alone; AXFR form: the second SOA;
+/// incremental: the third copy of the current SOA), at most 1,000
+/// messages, each answering `q`.
+pub fn read_transfer(
+    conn: &mut TcpStream,
+    q: &Message,
+) -> (Vec<hickory_proto::rr::Record>, ResponseCode) {
+    tcp_send(conn, &q.to_vec().unwrap());
+    let mut records = Vec::new();
+    for _ in 0..1000 {
+        let Some(bytes) = tcp_recv(conn) else {
+            break;
+        };
+        let msg = Message::from_vec(&bytes).unwrap();
+        assert!(is_response_to(&msg, q));
+        if rcode(&msg) != ResponseCode::NoError {
+            return (records, rcode(&msg));
+        }
+        records.extend(msg.answers);
+        let current = records.first().and_then(serial_of);
+        let copies = records
+            .iter()
+            .filter(|r| serial_of(r).is_some() && serial_of(r) == current)
+            .count();
+        let incremental = records
+            .get(1)
+            .and_then(serial_of)
+            .is_some_and(|s| Some(s) != current);
+        if records.len() == 1 || copies == if incremental { 3 } else { 2 } {
+            break;
+        }
+    }
+    (records, ResponseCode::NoError)
+}
