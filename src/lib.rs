@@ -82,7 +82,8 @@
 //! - [`store`]: the one write path: lock, recheck, serial, edit, atomic write, publish, then
 //!   the committer thread's git commit (`store::committer`, pipelined with the next write);
 //!   edits found on disk are taken in with the recent writes they lack re-applied
-//!   (`store::recent`); `zonewright edit`'s write (`store::offline`).
+//!   (`store::recent`); `zonewright edit`'s write (`store::offline`); `[git] remote`'s
+//!   pull (a record-level merge written through the store) and push (`store::remote`).
 //! - [`edge`]: the guards both network edges share: per-source budget of TSIG and REST
 //!   rejections and sampled logs (`edge::guard`), per-source connection caps (`edge::sources`).
 //! - [`server`]: tokio listeners and dispatch, the replay cache (`server::replay`), the
