@@ -874,7 +874,7 @@ fn merge_message(label: &str, short: &str, report: &PullReport) -> String {
     m
 }
 
-/// How a [`run`] is asked to sync now, and answered.
+/// How the sync task is asked to sync now, and answered.
 pub type SyncRequest = tokio::sync::oneshot::Sender<Result<PullReport, String>>;
 
 /// Why [`SyncHandle::sync_now`] has no report.
