@@ -229,6 +229,13 @@ fn missing(writes: &[Entry], saved: &Zone) -> ChangeSet {
             }
         }
         for rr in &w.changes.remove {
+            // Removed and added back by the same write: a TTL change (a
+            // pull's, an UPDATE's re-add), whose add stands. Re-applying
+            // the removal took the RR away altogether: the apex NS of a
+            // TTL-only pull, then the zone refused every write.
+            if w.changes.add.iter().any(|a| a.same_rr(rr)) {
+                continue;
+            }
             if present(&cs, rr) {
                 cs.add.retain(|r| !r.same_rr(rr));
                 if has(saved, rr) {
@@ -275,6 +282,38 @@ mod tests {
             .collect();
         rrs.push(a("edit.example.com.", 9));
         basic("example.com.", rrs)
+    }
+
+    /// A write that changed only a TTL (remove the RR, add it back with the
+    /// new TTL) is not a removal: an edit saved over its result lacks
+    /// nothing of it (it used to re-apply the removal and leave the apex
+    /// without NS).
+    #[test]
+    fn a_ttl_change_is_never_re_applied_as_a_removal() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let z = n("example.com.");
+        let old = txt("w.example.com.", "w");
+        let mut new = old.clone();
+        new.ttl = 60;
+        recent.record(
+            &z,
+            Entry {
+                at: Instant::now(),
+                changes: ChangeSet {
+                    remove: vec![old],
+                    add: vec![new.clone()],
+                    serial: None,
+                },
+                actor: "origin/main".into(),
+                via: "git-pull",
+                serial: 2,
+            },
+        );
+        let served = basic("example.com.", vec![new.clone()]);
+        let saved = basic("example.com.", vec![new, a("edit.example.com.", 9)]);
+        let plan = recent.plan(&z, &served, &saved, Instant::now());
+        assert!(plan.missing.is_empty(), "{plan:?}");
+        assert!(plan.writes.is_empty(), "{plan:?}");
     }
 
     /// The racing editor: it read the file after w1, the server then wrote
