@@ -15,6 +15,8 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use git2::{Oid, Repository};
@@ -33,6 +35,9 @@ pub struct Remote {
     pub branch: String,
     /// Most time one fetch or push may take.
     pub timeout: Duration,
+    /// Set at shutdown: a fetch or push under way is stopped at once
+    /// (its process group killed) instead of running out its timeout.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// How a push went.
@@ -127,7 +132,7 @@ impl Remote {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("LC_ALL", "C")
             .stdin(Stdio::null());
-        run(cmd, self.timeout)
+        run(cmd, self.timeout, &self.cancel)
     }
 }
 
@@ -158,7 +163,7 @@ impl Output {
 
 /// Runs `cmd` in a process group of its own, reading its output (bounded)
 /// on threads; past `timeout` the group is killed.
-fn run(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
+fn run(mut cmd: Command, timeout: Duration, cancel: &AtomicBool) -> Result<Output, String> {
     use std::os::unix::process::CommandExt;
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -194,7 +199,9 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) if start.elapsed() < timeout && !cancel.load(Ordering::Relaxed) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             Ok(None) | Err(_) => {
                 kill_group(child.id());
                 let _ = child.kill();
@@ -211,6 +218,9 @@ fn run(mut cmd: Command, timeout: Duration) -> Result<Output, String> {
             stdout,
             stderr,
         }),
+        None if cancel.load(Ordering::Relaxed) => {
+            Err("stopped: the server is shutting down".to_owned())
+        }
         None => Err(format!("git did not finish within {timeout:?}; stopped")),
     }
 }

@@ -137,6 +137,7 @@ impl Store {
             name: sync.remote.clone(),
             branch,
             timeout: sync.timeout,
+            cancel: Arc::default(),
         };
         remote.url(&repo)?;
         Ok(remote)
@@ -933,6 +934,16 @@ async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let label = remote.label();
+    // Shutdown stops a fetch or push under way at once.
+    let (cancel, mut stopping) = (remote.cancel.clone(), stop.clone());
+    tokio::spawn(async move {
+        while stopping.changed().await.is_ok() {
+            if *stopping.borrow() {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
+    });
     info!(
         "git sync with {label}: pull {}, push {}",
         settings
@@ -959,6 +970,7 @@ async fn run(
             match &result {
                 // The first failure and every 20th after it at ERROR (an
                 // unreachable remote must not fill the log every 30 s).
+                Err(e) if *stop.borrow() => info!("git pull {label}: {e}"),
                 Err(e) => {
                     pull_failures += 1;
                     if pull_failures == 1 || pull_failures.is_multiple_of(20) {
@@ -979,7 +991,8 @@ async fn run(
             // A push right after the pull, unless pushes are backing off
             // after failures (a failing pull must not make every pull a
             // push attempt too).
-            if settings.push && (push_failures == 0 || Instant::now() >= next_push) {
+            let stopping = *stop.borrow();
+            if settings.push && !stopping && (push_failures == 0 || Instant::now() >= next_push) {
                 let pushed = push(&store, &remote).await;
                 if let Ok(r) = &mut result {
                     r.pushed = matches!(pushed, Ok(true));
@@ -995,6 +1008,9 @@ async fn run(
             for p in pending.drain(..) {
                 let _ = p.send(result.clone());
             }
+        }
+        if *stop.borrow() {
+            break;
         }
         let wake = if settings.push {
             next_pull.min(next_push)
