@@ -242,6 +242,8 @@ pub struct Store {
     queues: Mutex<std::collections::HashMap<Name, Arc<ZoneQueue>>>,
     /// The git sync task's handle, with `[git] remote` (see [`remote`]).
     sync: std::sync::OnceLock<remote::SyncHandle>,
+    /// Why the last pull did not merge (logged once per reason).
+    pull_failure: Mutex<Vec<String>>,
 }
 
 /// Most writes one group commit takes.
@@ -401,6 +403,7 @@ impl Store {
             }),
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
+            pull_failure: Mutex::default(),
         }
     }
 

@@ -225,16 +225,21 @@ impl Store {
         }
         self.inner.state.set_pull_failures(zone_failures);
         if !report.failed.is_empty() {
-            for f in &report.failed {
-                error!("git pull: not merged: {f}");
+            // Once per remote commit and reasons, not on every pull.
+            if self.first_failure(&report.failed) {
+                for f in &report.failed {
+                    error!("git pull: not merged: {f}");
+                }
+                error!(
+                    "git pull {} {short}: no merge commit; the zones above keep serving \
+                     their version, and each pull tries again (logged again when the \
+                     remote or the reason changes)",
+                    remote.label()
+                );
             }
-            error!(
-                "git pull {} {short}: no merge commit; the zones above keep serving their \
-                 version, and the next pull tries again",
-                remote.label()
-            );
             return Ok(report);
         }
+        self.first_failure(&[]);
         let workdir = remote.workdir.clone();
         let files = plan.files.clone();
         let written = match blocking(move || write_files(&workdir, theirs, &files)).await {
@@ -289,9 +294,20 @@ impl Store {
 
     /// A pull that stopped: `why` is logged and listed in the report.
     fn not_merged(&self, mut report: PullReport, why: String) -> PullReport {
-        error!("git pull: not merged: {why}; the next pull tries again");
+        if self.first_failure(std::slice::from_ref(&why)) {
+            error!("git pull: not merged: {why}; the next pull tries again");
+        }
         report.failed.push(why);
         report
+    }
+
+    /// Whether `failed` differs from the last pull's reasons (remembered;
+    /// empty: the pull merged). Each reason names the remote commit.
+    fn first_failure(&self, failed: &[String]) -> bool {
+        let mut last = self.pull_failure.lock().unwrap_or_else(|p| p.into_inner());
+        let new = last.as_slice() != failed;
+        *last = failed.to_vec();
+        new
     }
 
     /// Applies the remote's changes to one zone as one write; returns the
