@@ -214,6 +214,136 @@ fn udp_workers_share_one_port() {
     }
 }
 
+/// A burst from several sockets reaches the server faster than it reads,
+/// so its workers take the datagrams in batches (recvmmsg) and answer them
+/// together (sendmmsg): every query gets exactly its own answer, on the
+/// socket that asked, whatever else shares its batch (a runt that gets no
+/// answer, a 60,000-byte datagram, NXDOMAIN and FORMERR answers).
+#[test]
+fn udp_burst_answers_every_query_once_to_its_own_socket() {
+    use std::collections::HashMap;
+    use std::net::UdpSocket;
+    let s = server();
+    const SOCKETS: u16 = 4;
+    const PER_SOCKET: u16 = 32;
+    let socks: Vec<UdpSocket> = (0..SOCKETS)
+        .map(|_| {
+            let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            sock
+        })
+        .collect();
+    // What each (socket, id) must be answered with.
+    let mut expect: HashMap<(u16, u16), ResponseCode> = HashMap::new();
+    for (k, sock) in socks.iter().enumerate() {
+        let k = k as u16;
+        for j in 0..PER_SOCKET {
+            let id = k * 1000 + j;
+            // Two FORMERRs a socket: 8 in all, within the 20 rejections
+            // a source may get answered (`[tsig] reject_limit`).
+            let bytes = match j {
+                2 if k == 0 => {
+                    // 60,000 bytes (one only: the socket's receive buffer,
+                    // some 200 KB, would drop a few such): a header
+                    // claiming one question, then a name that never ends.
+                    let mut g = vec![0xffu8; 60_000];
+                    g[..12].copy_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+                    g[..2].copy_from_slice(&id.to_be_bytes());
+                    expect.insert((k, id), ResponseCode::FormErr);
+                    g
+                }
+                2 | 3 => {
+                    let mut g = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+                    g[..2].copy_from_slice(&id.to_be_bytes());
+                    expect.insert((k, id), ResponseCode::FormErr);
+                    g
+                }
+                _ if j % 8 == 6 => vec![1, 2, 3], // a runt: dropped, never answered
+                _ if j % 2 == 0 => {
+                    let mut q = query("www.example.com.", RecordType::A);
+                    q.metadata.id = id;
+                    expect.insert((k, id), ResponseCode::NoError);
+                    q.to_vec().unwrap()
+                }
+                _ => {
+                    let mut q = query(&format!("n{id}.example.com."), RecordType::A);
+                    q.metadata.id = id;
+                    expect.insert((k, id), ResponseCode::NXDomain);
+                    q.to_vec().unwrap()
+                }
+            };
+            sock.send_to(&bytes, s.addr).unwrap();
+        }
+    }
+    let mut seen: HashMap<(u16, u16), ResponseCode> = HashMap::new();
+    let mut buf = vec![0u8; 65535];
+    for (k, sock) in socks.iter().enumerate() {
+        let k = k as u16;
+        let wanted = expect.keys().filter(|(sk, _)| *sk == k).count();
+        // Bounded: one read per expected answer, each at most 3 s.
+        for _ in 0..wanted {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                break;
+            };
+            assert_eq!(from, s.addr);
+            let resp = Message::from_vec(&buf[..n]).unwrap();
+            let prev = seen.insert((k, resp.metadata.id), rcode(&resp));
+            assert!(
+                prev.is_none(),
+                "socket {k} got id {} twice",
+                resp.metadata.id
+            );
+        }
+    }
+    let mut missing: Vec<_> = expect.keys().filter(|k| !seen.contains_key(k)).collect();
+    missing.sort_unstable();
+    assert!(missing.is_empty(), "no answer to (socket, id) {missing:?}");
+    assert_eq!(seen, expect);
+    // Nothing more arrives (the runts stay unanswered).
+    for sock in &socks {
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        assert!(sock.recv_from(&mut buf).is_err());
+    }
+}
+
+/// The UDP path reads IPv6 sources too (skipped where ::1 is missing).
+#[test]
+fn udp_and_tcp_over_ipv6_loopback() {
+    use std::net::UdpSocket;
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no ::1 on this machine");
+        return;
+    }
+    let s = TestServer::start_listening(
+        "[::1]:0",
+        &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
+        "",
+        |_| {},
+    );
+    assert!(s.addr.is_ipv6());
+    let sock = UdpSocket::bind("[::1]:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    for id in 0..20u16 {
+        let mut q = query("www.example.com.", RecordType::A);
+        q.metadata.id = id;
+        sock.send_to(&q.to_vec().unwrap(), s.addr).unwrap();
+    }
+    let mut buf = vec![0u8; 65535];
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let (n, from) = sock.recv_from(&mut buf).unwrap();
+        assert_eq!(from, s.addr);
+        let resp = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(a_addrs(&resp), vec![Ipv4Addr::new(192, 0, 2, 80)]);
+        ids.push(resp.metadata.id);
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..20).collect::<Vec<u16>>());
+    let resp = s.tcp(&query("www.example.com.", RecordType::A));
+    assert_eq!(rcode(&resp), ResponseCode::NoError);
+}
+
 fn chaos_txt(s: &TestServer, name: &str) -> Message {
     let mut q = query(name, RecordType::TXT);
     q.queries[0].query_class = hickory_proto::rr::DNSClass::CH;

@@ -92,6 +92,17 @@ impl TestServer {
         extra: &str,
         prepare: impl FnOnce(&Path),
     ) -> TestServer {
+        TestServer::start_listening("127.0.0.1:0", zones, extra, prepare)
+    }
+
+    /// [`TestServer::start_prepared`] on `listen` (e.g. `[::1]:0`) instead
+    /// of `127.0.0.1:0`.
+    pub fn start_listening(
+        listen: &str,
+        zones: &[(&str, &str)],
+        extra: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("zones")).unwrap();
         for (name, text) in zones {
@@ -99,7 +110,7 @@ impl TestServer {
         }
         prepare(&dir.path().join("zones"));
         let has_server_table = extra.contains("[server]");
-        let mut config = String::from("listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n");
+        let mut config = format!("listen = [\"{listen}\"]\nzones_dir = \"zones\"\n");
         if !has_server_table {
             config.push_str("[server]\nudp_workers = 2\n");
         }
