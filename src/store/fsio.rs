@@ -76,7 +76,10 @@ impl Prepared {
     /// the rename itself is durable.
     pub fn install(self) -> io::Result<Installed> {
         match self.install_over(None)? {
-            Ok(installed) => Ok(installed),
+            Ok(installed) => {
+                File::open(parent_dir(&installed.path))?.sync_all()?;
+                Ok(installed)
+            }
             Err(Swapped) => Err(io::Error::other("the file was replaced meanwhile")),
         }
     }
@@ -87,6 +90,10 @@ impl Prepared {
     /// renamed its save over the zone file after our last check), they are
     /// swapped back and `Ok(Err(Swapped))` says so: their save stays, ours
     /// is dropped. Where the file system cannot exchange, a plain rename.
+    ///
+    /// The rename is not yet durable: the caller fsyncs the directory
+    /// ([`DirSyncs::sync`], shared with the writes to other zones of the
+    /// folder) before it answers, outside the lock it holds for the rename.
     pub fn install_over(self, expected: Option<FileId>) -> io::Result<Result<Installed, Swapped>> {
         let Prepared {
             path,
@@ -129,13 +136,60 @@ impl Prepared {
         } else {
             tmp_path.persist(&path).map_err(|e| e.error)?;
         }
-        File::open(parent_dir(&path))?.sync_all()?;
         let mut stat = crate::git::Stat::of(&meta);
         if let Ok(after) = file.metadata() {
             stat.ctime = crate::git::Stat::of(&after).ctime;
         }
         Ok(Ok(Installed { path, id, stat }))
     }
+}
+
+/// The directory fsyncs that make renames durable, shared by concurrent
+/// writes (group commit): a write's rename is covered by any fsync of its
+/// folder that starts after the rename, so of eight writes to zones of one
+/// folder that rename while an fsync runs, the next fsync covers all eight
+/// instead of each waiting for its own in turn.
+#[derive(Default)]
+pub struct DirSyncs {
+    dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<DirSync>>>,
+}
+
+#[derive(Default)]
+struct DirSync {
+    /// Renames done in the folder (tickets taken after each rename).
+    renamed: std::sync::atomic::AtomicU64,
+    /// The renames known to be durable; held while one writer fsyncs, so
+    /// the others wait for it and then find themselves covered.
+    synced: std::sync::Mutex<u64>,
+}
+
+impl DirSyncs {
+    /// Returns once the renames done in `dir` before this call are
+    /// durable (an fsync of `dir`, this caller's or one that started after
+    /// the call). An error means this caller's own fsync failed.
+    pub fn sync(&self, dir: &Path) -> io::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let d = {
+            let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
+            dirs.entry(dir.to_path_buf()).or_default().clone()
+        };
+        let ticket = d.renamed.fetch_add(1, SeqCst) + 1;
+        let mut synced = d.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if *synced >= ticket {
+            return Ok(());
+        }
+        // Every ticket taken so far was taken after its rename: this fsync,
+        // which starts now, covers them all.
+        let upto = d.renamed.load(SeqCst);
+        File::open(dir)?.sync_all()?;
+        *synced = upto.max(*synced);
+        Ok(())
+    }
+}
+
+/// The folder a zone file is in (`.` for a bare name).
+pub fn folder_of(path: &Path) -> PathBuf {
+    parent_dir(path)
 }
 
 /// [`Prepared::install_over`] found another file than expected in place
@@ -258,6 +312,41 @@ impl Drop for ZoneFileLock {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// Concurrent writers to zones of one folder each return only once an
+    /// fsync that started after their rename has finished; an fsync that
+    /// fails (the folder is gone) is that caller's error, not a success
+    /// borrowed from another's.
+    #[test]
+    fn dir_syncs_are_shared_and_their_errors_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let syncs = std::sync::Arc::new(DirSyncs::default());
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let (syncs, dir) = (syncs.clone(), dir.path().to_path_buf());
+                std::thread::spawn(move || {
+                    for j in 0..20 {
+                        let p = dir.join(format!("z{i}.zone"));
+                        Prepared::write(&p, &format!("{j}\n"))?
+                            .install_over(None)?
+                            .map_err(|_| io::Error::other("swapped"))?;
+                        syncs.sync(&folder_of(&p))?;
+                    }
+                    Ok::<(), io::Error>(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("no panic").expect("every sync succeeds");
+        }
+        for i in 0..8 {
+            let text = fs::read_to_string(dir.path().join(format!("z{i}.zone"))).expect("read");
+            assert_eq!(text, "19\n");
+        }
+        let gone = dir.path().join("gone");
+        assert!(syncs.sync(&gone).is_err());
+        assert_eq!(folder_of(Path::new("a.zone")), PathBuf::from("."));
+    }
 
     #[test]
     fn replace_keeps_permissions_and_content() {

@@ -335,6 +335,9 @@ struct Inner {
     /// The records a crash left in the write log (any mode), for start-up
     /// to commit under their writers.
     recover: Mutex<Option<(Arc<writelog::WriteLog>, Vec<writelog::Entry>)>>,
+    /// The directory fsyncs after a write's rename, shared by the writes
+    /// to zones of one folder.
+    dir_syncs: fsio::DirSyncs,
 }
 
 impl Store {
@@ -400,6 +403,7 @@ impl Store {
                 log,
                 recover: Mutex::new(recover),
                 has_repo,
+                dir_syncs: fsio::DirSyncs::default(),
             }),
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
@@ -618,6 +622,14 @@ impl Store {
     }
 }
 
+/// The folders the files of `prepared` are in, each once.
+fn folders_of(prepared: &[fsio::Prepared]) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = prepared.iter().map(|p| fsio::folder_of(p.path())).collect();
+    folders.sort_unstable();
+    folders.dedup();
+    folders
+}
+
 impl Inner {
     /// The served version of `zone` and where it comes from.
     fn current(&self, zone: &Name) -> Result<(ZoneSource, Loaded), WriteError> {
@@ -811,6 +823,7 @@ impl Inner {
             });
         }
         let note = Note::TakenIn(zone.clone(), noted);
+        let folders = folders_of(&prepared);
         let stats = match self.install(source, &saved, prepared, published, note) {
             Ok(stats) => stats,
             Err(Interrupted::Raced) => return Ok(None),
@@ -820,6 +833,10 @@ impl Inner {
                 )));
             }
         };
+        // The edit with the writes it lacked, served: on disk for good
+        // before it is committed (it is never rolled back: it holds answered
+        // writes).
+        self.sync_folders(&folders).map_err(WriteError::Failed)?;
         log_taken_in(zone, source, &plan, serials, new);
         let notifier = self.notifier.get();
         if self.state.config().git.commit_external {
@@ -1175,6 +1192,7 @@ impl Inner {
             }
         }
         lap(Phase::Write);
+        let folders = folders_of(&prepared);
         let (old, new) = (edited.old, edited.new);
         let soa = edited.zone.soa().clone();
         let (rendered, changes) = (edited.rendered, edited.changes);
@@ -1204,6 +1222,21 @@ impl Inner {
                 return fail(results, e);
             }
         };
+        // The renames made durable outside the served set's lock, one fsync
+        // per folder shared with the writes to its other zones. If that
+        // fails, the write is served but not known to be on disk: it is
+        // answered SERVFAIL and rolled back before the zone's next write,
+        // as a batch git refused is.
+        if let Err(reason) = self.sync_folders(&folders) {
+            error!(zone = %first.zone, "{reason}; the write is rolled back before the next");
+            let change = ChangeSet {
+                add: changes.add.clone(),
+                remove: changes.remove.clone(),
+                serial: None,
+            };
+            self.committer.block_written(&first.zone, &reason, change);
+            return fail(results, WriteError::Failed(reason));
+        }
         lap(Phase::Install);
         let (commit, logged) = self.submit(reqs, &results, changes, (old, new), rendered, stats);
         // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
@@ -1331,6 +1364,18 @@ impl Inner {
     /// `note` goes into the recent writes under the same guard as the
     /// publish: the reloader, comparing an edit with the served version,
     /// then always knows the write that made it.
+    /// Makes the renames done in `folders` durable: one directory fsync
+    /// each, shared with the writes to the folder's other zones
+    /// ([`fsio::DirSyncs`]), made after the served set's lock is released.
+    fn sync_folders(&self, folders: &[PathBuf]) -> Result<(), String> {
+        for dir in folders {
+            self.dir_syncs
+                .sync(dir)
+                .map_err(|e| format!("cannot fsync {} after the rename: {e}", dir.display()))?;
+        }
+        Ok(())
+    }
+
     fn install(
         &self,
         source: &ZoneSource,
