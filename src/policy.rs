@@ -60,6 +60,18 @@ pub struct Grant {
     pub zone: Name,
     pub names: Vec<Pattern>,
     pub types: Types,
+    /// `zone`'s hash (case-insensitive, as names compare): a key with a
+    /// grant for each of 5,000 zones is checked by comparing one number per
+    /// grant, not 5,000 names label by label.
+    zone_hash: u64,
+}
+
+/// A name's hash, equal for names that compare equal (any case).
+fn name_hash(name: &Name) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
 }
 
 /// A grant that cannot be used as written; `field` names the key at fault.
@@ -210,6 +222,7 @@ impl Grant {
             .map(|n| Pattern::parse(n, &zone))
             .collect::<Result<_, _>>()?;
         Ok(Grant {
+            zone_hash: name_hash(&zone),
             zone,
             names,
             types: Types::parse(types)?,
@@ -235,12 +248,16 @@ pub struct Grants(pub Vec<Grant>);
 impl Grants {
     /// Whether any grant covers the change. An empty set allows nothing.
     pub fn allows(&self, zone: &Name, owner: &Name, rtype: RecordType) -> bool {
-        self.0.iter().any(|g| g.allows(zone, owner, rtype))
+        let h = name_hash(zone);
+        self.0
+            .iter()
+            .any(|g| g.zone_hash == h && g.allows(zone, owner, rtype))
     }
 
     /// Whether any grant names `zone` at all (for transfers and NOTAUTH).
     pub fn covers_zone(&self, zone: &Name) -> bool {
-        self.0.iter().any(|g| &g.zone == zone)
+        let h = name_hash(zone);
+        self.0.iter().any(|g| g.zone_hash == h && &g.zone == zone)
     }
 }
 
@@ -265,6 +282,27 @@ mod tests {
             )
             .expect("grant"),
         ])
+    }
+
+    #[test]
+    fn zone_compares_in_any_case_among_many_grants() {
+        let grants = Grants(
+            (0..200)
+                .map(|i| {
+                    Grant::parse(
+                        &format!("z{i}.example"),
+                        &strings(&["**"]),
+                        &strings(&["TXT"]),
+                    )
+                    .expect("grant")
+                })
+                .collect(),
+        );
+        let z = n("Z17.EXAMPLE.");
+        assert!(grants.allows(&z, &n("a.z17.example."), RecordType::TXT));
+        assert!(grants.covers_zone(&n("z199.Example.")));
+        assert!(!grants.allows(&n("z200.example."), &n("a.z200.example."), RecordType::TXT));
+        assert!(!grants.covers_zone(&n("z17.example.com.")));
     }
 
     #[test]
