@@ -150,6 +150,21 @@ enum ZoneCommand {
     },
 }
 
+/// Lets libgit2 keep trees of up to 16 MB in its object cache (its
+/// default: 4 KB). Each commit builds on the last commit's root tree; with
+/// 5,000 zone files in one folder that tree is 225 KB, and reading it back
+/// from its loose object (inflate) for every commit cost a quarter of the
+/// committer's time. The cache's total stays at libgit2's 256 MB.
+fn cache_git_trees() {
+    // SAFETY: `git_libgit2_opts` changes process-wide settings and must not
+    // race other libgit2 calls; this runs first in `main`, before any
+    // thread is started or any repository opened.
+    let set = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 16 << 20) };
+    if let Err(e) = set {
+        tracing::debug!("cannot raise libgit2's tree cache limit: {e}");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = init_logging(cli.log_format, cli.log_level.as_deref()) {
@@ -160,6 +175,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         tracing::error!("internal error (bug): {info}")
     }));
+    cache_git_trees();
     let result = match cli.command {
         Command::Serve {
             config,
