@@ -661,11 +661,85 @@ fn rebuild_index(repo: &Repository, why: &git2::Error) -> Result<(), GitError> {
 }
 
 /// Rebuilds the index from HEAD when git cannot read it (see
-/// `fresh_index`); at start-up, so `git status` works before any write.
+/// `fresh_index`), and catches up the entries a crash left behind HEAD
+/// (see [`stale_entries`]); at start-up, so `git status` works before any
+/// write.
 pub fn repair_index(repo: &Repository) {
-    if let Err(e) = fresh_index(repo) {
-        tracing::warn!("git index: {e}");
+    let caught_up = fresh_index(repo).and_then(|mut index| {
+        let stale = stale_entries(repo, &index);
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let err = wrap(repo.path());
+        for e in &stale {
+            index.add(e).map_err(&err)?;
+        }
+        index.write().map_err(&err)?;
+        Ok(stale.len())
+    });
+    match caught_up {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "git index: {n} entries were behind HEAD (the last commits' index update was cut \
+             off) and now match it"
+        ),
+        Err(e) => tracing::warn!("git index: {e}"),
     }
+}
+
+/// The index writes of the store's commits trail them (they are batched
+/// while the committer is busy), so a crash can leave index entries at an
+/// older version than HEAD while the files match HEAD: `git status` then
+/// shows them as changed both ways, and a person's next `git commit` would
+/// record those older versions, taking answered writes back out of HEAD.
+/// These are the entries to put right: for each index entry at stage 0
+/// whose blob is not HEAD's but whose file on disk is HEAD's version, the
+/// entry with HEAD's blob (and no stat, so git compares the content). A
+/// version a person staged is never touched: its file differs from HEAD,
+/// or its blob is the file's.
+fn stale_entries(repo: &Repository, index: &git2::Index) -> Vec<git2::IndexEntry> {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(workdir), Ok(head)) = (repo.workdir(), repo.head().and_then(|h| h.peel_to_tree()))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in index.iter() {
+        // Bits 12-13 of the flags: the merge stage (0 outside a conflict).
+        if (e.flags >> 12) & 3 != 0 {
+            continue;
+        }
+        let path = Path::new(std::ffi::OsStr::from_bytes(&e.path));
+        let Ok(in_head) = head.get_path(path) else {
+            continue;
+        };
+        if in_head.id() == e.id || in_head.kind() != Some(git2::ObjectType::Blob) {
+            continue;
+        }
+        let file = workdir.join(path);
+        let is_regular = std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_file());
+        if !is_regular
+            || git2::Oid::hash_file(git2::ObjectType::Blob, &file).ok() != Some(in_head.id())
+        {
+            continue;
+        }
+        let zero = git2::IndexTime::new(0, 0);
+        out.push(git2::IndexEntry {
+            ctime: zero,
+            mtime: zero,
+            dev: 0,
+            ino: 0,
+            mode: e.mode,
+            uid: 0,
+            gid: 0,
+            file_size: 0,
+            id: in_head.id(),
+            flags: e.flags,
+            flags_extended: e.flags_extended,
+            path: e.path.clone(),
+        });
+    }
+    out
 }
 
 /// Makes the merge commit of a pull: HEAD and `theirs` as parents, HEAD's
@@ -1055,6 +1129,52 @@ mod tests {
         if let Ok(out) = porcelain {
             assert_eq!(String::from_utf8_lossy(&out.stdout), "", "index repaired");
         }
+    }
+
+    /// After a crash between a commit and its (batched) index update, the
+    /// index holds the file's older version while the file and HEAD hold
+    /// the new one; start-up puts the entry right, so a person's next `git
+    /// commit` cannot record the older version. An entry a person staged
+    /// (its file differs from HEAD) stays.
+    #[test]
+    fn index_entries_behind_head_are_caught_up_and_staged_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let zone = dir.path().join("example.com.zone");
+        let other = dir.path().join("other.zone");
+        std::fs::write(&zone, "v1\n").expect("write");
+        std::fs::write(&other, "o1\n").expect("write");
+        commit_file(&repo, &zone, &key(), &me(), "one").expect("commit");
+        commit_file(&repo, &other, &key(), &me(), "one").expect("commit");
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .ok()
+        };
+        let Some(_) = git(&["add", "-A"]) else {
+            return; // no git command here: nothing to compare with
+        };
+        // The index at v1 (as git add left it); then a commit of v2 by the
+        // store whose index update never came (the crash).
+        std::fs::write(&zone, "v2\n").expect("write");
+        let meta = std::fs::metadata(&zone).expect("stat");
+        let w = Written {
+            file: &zone,
+            bytes: b"v2\n",
+            stat: Some(Stat::of(&meta)),
+            blob: None,
+        };
+        commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
+        // A person stages a change of the other file.
+        std::fs::write(&other, "o2 staged\n").expect("write");
+        git(&["add", "other.zone"]);
+        let before = git(&["status", "--porcelain"]).expect("git");
+        assert!(String::from_utf8_lossy(&before.stdout).contains("MM example.com.zone"));
+        repair_index(&repo);
+        let after = git(&["status", "--porcelain"]).expect("git");
+        assert_eq!(String::from_utf8_lossy(&after.stdout), "M  other.zone\n");
     }
 
     /// Issue 12 item 5: an index overwritten with garbage is rebuilt from
