@@ -115,6 +115,23 @@ fn signed_update_over_udp_is_applied_once_and_answered_signed() {
     assert_eq!(again, resp);
     let (soa, _) = server.poll_udp("example.com.", RecordType::SOA, |_| true);
     assert_eq!(soa_serial(&soa), serial);
+
+    // A copy under another message ID (still valid: the MAC covers the
+    // original ID its TSIG carries): the same answer under the copy's ID,
+    // whose MAC verifies once the original ID is put back (RFC 8945
+    // §4.3.2), and still nothing applied again.
+    let mut reid = req.clone();
+    reid[0] ^= 0x55;
+    let third = server.udp_raw(&reid).expect("an answer");
+    assert_eq!(third[..2], reid[..2], "answered under the copy's ID");
+    assert_eq!(third[2..], resp[2..]);
+    let t = tsig::find(&third).unwrap().expect("signed").tsig;
+    assert_eq!(t.original_id, 0x5152);
+    let mut restored = third.clone();
+    restored[..2].copy_from_slice(&t.original_id.to_be_bytes());
+    verified(&restored, &mac);
+    let (soa, _) = server.poll_udp("example.com.", RecordType::SOA, |_| true);
+    assert_eq!(soa_serial(&soa), serial);
 }
 
 #[test]

@@ -70,6 +70,19 @@ struct Write {
     template: Vec<u8>,
 }
 
+/// `answer` (the first copy's, signed) with the message ID of `request`: a
+/// client matches an answer to its request by ID (RFC 1035 §4.1.1), and a
+/// retransmission may carry a new one. The MAC still verifies: RFC 8945
+/// §4.3.2 digests the message "with the message ID replaced by the
+/// original ID" that the TSIG RR carries.
+fn with_id_of(answer: &[u8], request: &[u8]) -> Vec<u8> {
+    let mut out = answer.to_vec();
+    if let (Some(id), Some(from)) = (out.get_mut(..2), request.get(..2)) {
+        id.copy_from_slice(from);
+    }
+    out
+}
+
 /// The checks of a signed, verified UPDATE (see the module diagram).
 pub(super) fn prepare(
     d: &Arc<Dispatcher>,
@@ -101,8 +114,9 @@ pub(super) fn prepare(
             if d.reject_log.line(Noise::Replay) {
                 info!(%key, %client, "UPDATE already answered (retransmission or replay); the same answer again, nothing applied");
             }
-            // Signed when it was first sent: sent again as it is.
-            return Step::Out(Out::Final(vec![response.to_vec()]));
+            // Signed when it was first sent: sent again as it is, under
+            // this copy's ID.
+            return Step::Out(Out::Final(vec![with_id_of(&response, bytes)]));
         }
         Seen::Pending(rx) => {
             debug!(%key, %client, "identical UPDATE in flight; waiting for its answer");
@@ -303,10 +317,15 @@ impl PendingUpdate {
             } => {
                 let got = tokio::time::timeout(WAIT_LIMIT, rx.wait_for(Option::is_some)).await;
                 match got {
-                    // The first request's answer, already sealed.
-                    Ok(Ok(answer)) if answer.is_some() => {
-                        Out::Final(answer.as_deref().cloned().into_iter().collect())
-                    }
+                    // The first request's answer, already sealed, under
+                    // this copy's ID.
+                    Ok(Ok(answer)) if answer.is_some() => Out::Final(
+                        answer
+                            .as_deref()
+                            .map(|a| with_id_of(a, &fallback))
+                            .into_iter()
+                            .collect(),
+                    ),
                     _ => Out::sign_one(fallback, &signing),
                 }
             }
