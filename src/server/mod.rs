@@ -8,7 +8,7 @@
 //!      per address: N UDP sockets (SO_REUSEPORT, same port) + 1 TCP listener
 //!           │
 //!  Dns::start(state, store, listeners, stop, tasks)     (called by serve::run)
-//!      ├─ N udp::Worker threads: recv ─► Dispatcher::handle ─► send  (one per socket)
+//!      ├─ N udp::Worker threads: recvmmsg ─► Dispatcher::handle ─► sendmmsg  (one per socket)
 //!      │     └─ UPDATE ─► its own task: store.write ─► send           (bounded)
 //!      └─ tcp::accept per listener ─► tcp::connection task per client
 //!            (bounded in all and per source, edge::sources; idle and lifetime)
