@@ -1222,6 +1222,8 @@ impl Inner {
                 return fail(results, e);
             }
         };
+        // The version this write replaced: freed off the answer's path.
+        crate::served::release(loaded);
         // The renames made durable outside the served set's lock, one fsync
         // per folder shared with the writes to its other zones. If that
         // fails, the write is served but not known to be on disk: it is
