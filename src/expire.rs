@@ -174,7 +174,7 @@ fn key(name: &Name) -> Box<[u8]> {
 
 /// The CNAMEs at `_acme-challenge` names of `doc`, with where each is
 /// written.
-pub fn challenge_cnames(doc: &Document) -> Vec<(&Rr, &crate::rr::Location)> {
+pub fn challenge_cnames(doc: &Document) -> Vec<(&Rr, crate::rr::Location)> {
     doc.records()
         .filter(|(rr, _)| rr.rtype == RecordType::CNAME && is_challenge_owner(&rr.name))
         .collect()
@@ -194,7 +194,7 @@ pub fn delegated_targets<'r>(cnames: impl IntoIterator<Item = &'r Rr>) -> Delega
 pub fn candidates<'d>(
     doc: &'d Document,
     delegated: &Delegated,
-) -> Vec<(&'d Rr, &'d crate::rr::Location)> {
+) -> Vec<(&'d Rr, crate::rr::Location)> {
     doc.records()
         .filter(|(rr, _)| rr.rtype == RecordType::TXT)
         .filter(|(rr, _)| {

@@ -197,9 +197,10 @@ fn plan(state: &State, after: Duration, now: i64) -> Vec<(Name, Vec<Rr>)> {
 /// Each record with the commit that last wrote its line (one blame per
 /// file: lines are per file, `$INCLUDE`). A file with uncommitted changes
 /// or that git cannot read gives its records no commit.
-fn written(repo: &git2::Repository, records: &[(&Name, &Rr, &Location)]) -> Vec<Line> {
+fn written<'a>(repo: &git2::Repository, records: &'a [(&'a Name, &'a Rr, Location)]) -> Vec<Line> {
     let mut by_file: BTreeMap<&str, Vec<(&Name, &Rr, u32)>> = BTreeMap::new();
-    for &(zone, rr, loc) in records {
+    for (zone, rr, loc) in records {
+        let (zone, rr): (&Name, &Rr) = (zone, rr);
         by_file
             .entry(&loc.file)
             .or_default()

@@ -146,20 +146,28 @@ impl Document {
         Ok(doc)
     }
 
-    /// Every RR in file order, with where it was written.
-    pub fn records(&self) -> impl Iterator<Item = (&Rr, &Location)> {
-        self.record_entries().map(|r| (&r.rr, &r.location))
+    /// Every RR in file order, with where it is written.
+    pub fn records(&self) -> impl Iterator<Item = (&Rr, Location)> {
+        self.records_in_entries()
+            .map(|(e, r)| (&r.rr, r.location_in(e)))
     }
 
     /// Every record entry in reading order (included files at their
     /// `$INCLUDE`).
     pub fn record_entries(&self) -> impl Iterator<Item = &parse::RecordEntry> {
-        self.records
-            .iter()
-            .filter_map(|&(f, e)| match &self.files.get(f)?.entries.get(e)?.kind {
-                parse::EntryKind::Record(r) => Some(&**r),
+        self.records_in_entries().map(|(_, r)| r)
+    }
+
+    /// [`Document::record_entries`], each with the entry that holds it
+    /// (for its line: [`parse::RecordEntry::location_in`]).
+    pub fn records_in_entries(&self) -> impl Iterator<Item = (&parse::Entry, &parse::RecordEntry)> {
+        self.records.iter().filter_map(|&(f, e)| {
+            let entry = self.files.get(f)?.entries.get(e)?;
+            match &entry.kind {
+                parse::EntryKind::Record(r) => Some((entry, &**r)),
                 _ => None,
-            })
+            }
+        })
     }
 
     /// The origin the main file was parsed with.

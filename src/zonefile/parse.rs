@@ -71,10 +71,16 @@ pub enum EntryKind {
 }
 
 /// A resource record as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Eq)]
 pub struct RecordEntry {
     pub rr: Rr,
+    /// Where the record was written when it was parsed. A record is shared
+    /// by the versions of the document an edit makes, and an edit that
+    /// moves its lines moves its [`Entry`] only: read the line through
+    /// [`RecordEntry::location_in`].
     pub location: Location,
+    /// The first line of its entry when it was parsed.
+    pub entry_line: u32,
     /// The `$ORIGIN` in effect for this record (shared by the records
     /// under one `$ORIGIN`).
     pub origin: Arc<Name>,
@@ -424,6 +430,40 @@ fn is_class(word: &str) -> bool {
         || (w.len() > 5 && w.starts_with("CLASS") && w[5..].bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Equal when written the same way at the same place of their entries:
+/// the line parsed ([`RecordEntry::location`]) is compared relative to the
+/// entry's first line at parse time, so a record moved by an edit equals
+/// the same record read from the edited text.
+impl PartialEq for RecordEntry {
+    fn eq(&self, other: &Self) -> bool {
+        let within = |r: &RecordEntry| r.location.line.wrapping_sub(r.entry_line);
+        self.rr == other.rr
+            && self.location.file == other.location.file
+            && self.location.col == other.location.col
+            && within(self) == within(other)
+            && self.origin == other.origin
+            && self.explicit_owner == other.explicit_owner
+            && self.explicit_ttl == other.explicit_ttl
+            && self.first_token == other.first_token
+            && self.after_owner == other.after_owner
+            && self.serial == other.serial
+    }
+}
+
+impl RecordEntry {
+    /// Where the record is written, in `entry` (the entry that holds it in
+    /// the document read): the entry's first line plus the record's line
+    /// within it, which no edit changes.
+    pub fn location_in(&self, entry: &Entry) -> Location {
+        let within = self.location.line.saturating_sub(self.entry_line);
+        Location {
+            file: self.location.file.clone(),
+            line: entry.first_line.saturating_add(within),
+            col: self.location.col,
+        }
+    }
+}
+
 /// RFC 1035 §5.1:
 ///
 /// > `<domain-name><rr> [<comment>]`
@@ -461,6 +501,7 @@ fn record(
             line: toks[0].line,
             col: toks[0].col,
         },
+        entry_line: le.first_line,
         origin: st.shared.of(&st.origin),
         explicit_owner,
         explicit_ttl,

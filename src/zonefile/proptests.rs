@@ -290,8 +290,8 @@ fn check_edit(
     };
 
     // (3) The incremental document is the re-parsed one.
-    let inc: Vec<(&Rr, &crate::rr::Location)> = new_doc.records().collect();
-    let full: Vec<(&Rr, &crate::rr::Location)> = reparsed.records().collect();
+    let inc: Vec<(&Rr, crate::rr::Location)> = new_doc.records().collect();
+    let full: Vec<(&Rr, crate::rr::Location)> = reparsed.records().collect();
     prop_assert_eq!(&inc, &full, "old:\n{}\nnew:\n{}", text, new_text);
     prop_assert_eq!(&new_doc, &reparsed, "old:\n{}\nnew:\n{}", text, new_text);
     let got: Vec<Rr> = reparsed.records().map(|(r, _)| r.clone()).collect();
