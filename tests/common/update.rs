@@ -656,58 +656,66 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts the binary on a free port (tries up to 5 ports), ready once
-    /// it answers the zone's SOA (up to 10 s per try).
+    /// [`Proc::start_with`] with no `[git]` lines.
     pub fn start(dir: &Path) -> Proc {
         Proc::start_with(dir, "")
     }
 
-    /// [`Proc::start`] with `git` lines in the config's `[git]` table.
+    /// Starts the binary on `127.0.0.1:0` and learns its port from the
+    /// start-up line (`serving ... on 127.0.0.1:PORT`); ready once it
+    /// answers the zone's SOA (all within 10 s).
+    ///
+    /// The server binds its own port (a pair free for both UDP and TCP):
+    /// a port the test picked and released could be taken in between by
+    /// another test's socket, for TCP any outgoing connection's source
+    /// port. That is the likely cause of one CI failure, a TCP connect
+    /// refused right after the server had answered over UDP.
     pub fn start_with(dir: &Path, git: &str) -> Proc {
-        let mut last = String::new();
-        for attempt in 0..5 {
-            let port = {
-                let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-                s.local_addr().unwrap().port()
-            };
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let config = dir.join("zonewright.toml");
-            std::fs::write(
-                &config,
-                format!(
-                    "listen = [\"{addr}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
-                    update_config_with(git)
-                ),
-            )
-            .unwrap();
-            let log = dir.join(format!("server-{port}-{attempt}.log"));
-            let child = super::serve_command(&config, &log).spawn().unwrap();
-            let mut p = Proc {
-                child,
-                addr,
-                dir: dir.to_path_buf(),
-                log,
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Some(st) = p.child.try_wait().unwrap() {
-                    last = format!("exited {st}: {}", p.log_text());
-                    break;
-                }
-                let ready = udp_at(addr, &query("example.com.", RecordType::SOA))
-                    .is_some_and(|m| m.metadata.response_code == ResponseCode::NoError);
-                if ready {
-                    return p;
-                }
-                if Instant::now() >= deadline {
-                    last = format!("not answering after 10 s: {}", p.log_text());
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+        let config = dir.join("zonewright.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+                update_config_with(git)
+            ),
+        )
+        .unwrap();
+        let stamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let log = dir.join(format!("server-{stamp}.log"));
+        let child = super::serve_command(&config, &log).spawn().unwrap();
+        let mut p = Proc {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            dir: dir.to_path_buf(),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Bounded by the deadline; 50 ms per turn.
+        loop {
+            if let Some(st) = p.child.try_wait().unwrap() {
+                panic!("zonewright serve exited {st}: {}", p.log_text());
             }
-            drop(p);
+            if p.addr.port() == 0
+                && let Some(port) = serving_port(&p.log_text())
+            {
+                p.addr.set_port(port);
+            }
+            let ready = p.addr.port() != 0
+                && udp_at(p.addr, &query("example.com.", RecordType::SOA))
+                    .is_some_and(|m| m.metadata.response_code == ResponseCode::NoError);
+            if ready {
+                return p;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "zonewright serve not answering after 10 s: {}",
+                    p.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("zonewright serve did not start: {last}");
     }
 
     pub fn port(&self) -> u16 {
@@ -723,6 +731,14 @@ impl Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The port of the start-up line `serving ... on 127.0.0.1:PORT ...`.
+fn serving_port(log: &str) -> Option<u16> {
+    let line = log.lines().find(|l| l.contains(" serving "))?;
+    let rest = line.split(" on 127.0.0.1:").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 impl Drop for Proc {
