@@ -33,7 +33,8 @@
 //!
 //! - it was last written by a dynamic writer (the commit that last wrote the
 //!   line says `Via: rfc2136` or `Via: rest`; its author, the same as its
-//!   `Actor:` trailer, names the key or token), and that key or token may
+//!   `Actor:` trailer, names the key or token; and its message lists the
+//!   record as added, [`Writer::of_line`]), and that key or token may
 //!   still write TXT at that owner in that zone (its grants in the config);
 //!   and
 //! - either its owner is an `_acme-challenge` name, or it is the target of an
@@ -108,6 +109,50 @@ impl Writer {
             VIA_REST => Writer::Token(author.to_owned()),
             _ => Writer::Other,
         }
+    }
+
+    /// The writer of one record's line, whose commit (by `author`, with
+    /// `message`) `git blame` gives: [`Writer::of_commit`] when the message
+    /// lists the record as added (`+ ` then `added`, the record in
+    /// `store::audit::rr_line` form: owner, TTL, `IN`, type, RDATA) and
+    /// not also as removed with another TTL; else [`Writer::Other`].
+    ///
+    /// A write can rewrite a line it did not add: RFC 2181 §5.2 gives an
+    /// RRset one TTL, so adding a record with another TTL rewrites the TTL
+    /// of every record already at that name and type, a person's included.
+    /// The commit lists such a record as removed and added again (IXFR
+    /// needs both), and `git blame` names the commit for the line; the line
+    /// is still not the key's. A commit whose message does not list all
+    /// its records (past `git::MAX_MESSAGE_RRS`) proves nothing either:
+    /// the sweep only removes what it can tie to its writer.
+    pub fn of_line(author: &str, message: &str, added: &str) -> Writer {
+        let writer = Writer::of_commit(author, message);
+        if !writer.is_dynamic() {
+            return writer;
+        }
+        // "owner TTL rest": the record without its TTL.
+        let untimed = |line: &str| {
+            let mut parts = line.splitn(3, ' ');
+            let owner = parts.next()?;
+            parts.next()?;
+            Some((owner.to_owned(), parts.next()?.to_owned()))
+        };
+        let record = untimed(added);
+        let mut listed = false;
+        for line in message.lines() {
+            if line.starts_with("... and ") {
+                return Writer::Other;
+            }
+            if line.strip_prefix("+ ") == Some(added) {
+                listed = true;
+            } else if let Some(removed) = line.strip_prefix("- ")
+                && record.is_some()
+                && untimed(removed) == record
+            {
+                return Writer::Other;
+            }
+        }
+        if listed { writer } else { Writer::Other }
     }
 
     fn is_dynamic(&self) -> bool {
@@ -386,6 +431,44 @@ mod tests {
             .map(|(rr, _)| rr.name.to_ascii())
             .collect();
         assert_eq!(got, ["shop.auth.example.net."]);
+    }
+
+    #[test]
+    fn a_line_is_its_writers_only_when_the_commit_lists_it_as_added() {
+        let msg = "example.com: +1 -0 TXT _acme-challenge.c, serial 2\n\n\
+                   + _acme-challenge.c.example.com. 60 IN TXT \"k\"\n\n\
+                   Actor: acme-key\nClient: 127.0.0.1:5353\nVia: rfc2136\nSerial: 1 -> 2\n";
+        let key = "_acme-challenge.c.example.com. 60 IN TXT \"k\"";
+        assert_eq!(Writer::of_line("acme-key", msg, key), key_w("acme-key"));
+        // The hand line whose TTL this commit rewrote for the RRset.
+        let hand = "_acme-challenge.c.example.com. 60 IN TXT \"hand\"";
+        assert_eq!(Writer::of_line("acme-key", msg, hand), Writer::Other);
+        // What the commit really wrote: the key's token added, the hand
+        // record removed and added again with the RRset's new TTL.
+        let retimed = msg.replace(
+            "\"k\"\n\n",
+            "\"k\"\n+ _acme-challenge.c.example.com. 60 IN TXT \"hand\"\n\
+             - _acme-challenge.c.example.com. 300 IN TXT \"hand\"\n\n",
+        );
+        assert_eq!(
+            Writer::of_line("acme-key", &retimed, key),
+            key_w("acme-key")
+        );
+        assert_eq!(Writer::of_line("acme-key", &retimed, hand), Writer::Other);
+        // A message cut short may leave out the removal.
+        let cut = msg.replace(
+            "\"k\"\n\n",
+            "\"k\"\n... and 3 more (the commit's diff has every one)\n\n",
+        );
+        assert_eq!(Writer::of_line("acme-key", &cut, key), Writer::Other);
+        // A removal listed as `- ` is no claim on a line either.
+        let removed = msg.replace("+ _acme", "- _acme");
+        assert_eq!(Writer::of_line("acme-key", &removed, key), Writer::Other);
+        // Nobody's commit stays nobody's.
+        assert_eq!(
+            Writer::of_line("alice", "by hand\n\n+ x\n", "x"),
+            Writer::Other
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ const EXAMPLE: &str = "$ORIGIN example.com.\n$TTL 300\n\
 ns1 IN A 192.0.2.1\n\
 ; a challenge someone wrote by hand and never removed\n\
 _acme-challenge.old 60 IN TXT \"hand-written\"\n\
+; a challenge TXT by hand, whose TTL a key's add at the same name rewrites\n\
+_acme-challenge.mixed 300 IN TXT \"hand-mixed\"\n\
 ; the operator's delegation of shop's challenges (lego follows it)\n\
 _acme-challenge.shop 60 IN CNAME shop.acme.example.net.\n\
 info IN TXT \"old, but not a challenge\"\n";
@@ -210,6 +212,14 @@ fn two_days_later(acme: &str) -> (TestServer, String) {
         "example.com",
         &["update add _acme-challenge.example.com. 60 TXT \"left-by-acme-key\""],
     );
+    // A key's token beside the hand-written one: one TTL per RRset (RFC
+    // 2181 §5.2), so this commit rewrites the hand line's TTL to 60 too.
+    update(
+        &s,
+        "acme-key",
+        "example.com",
+        &["update add _acme-challenge.mixed.example.com. 60 TXT \"left-by-acme-key-mixed\""],
+    );
     // lego: the delegation CNAME, then the token at its target.
     update(
         &s,
@@ -250,6 +260,11 @@ fn swept() -> (TestServer, String) {
         wait_txt(&s, "_acme-challenge.example.com.", &[]),
         [] as [&str; 0],
         "acme-key's stale challenge is swept"
+    );
+    assert_eq!(
+        wait_txt(&s, "_acme-challenge.mixed.example.com.", &["hand-mixed"]),
+        ["hand-mixed"],
+        "acme-key's token is swept; the hand-written one its write re-TTLed is kept"
     );
     assert_eq!(
         wait_txt(&s, "www.acme.example.net.", &[]),
@@ -314,7 +329,8 @@ fn challenges_keys_wrote_by_update_are_swept_by_their_age_in_git() {
     assert_eq!(
         sweeps(EXAMPLE_FILE),
         [format!(
-            "example.com: expire stale ACME challenges: -1 TXT _acme-challenge.example.com, serial {}",
+            "example.com: expire stale ACME challenges: -2 TXT _acme-challenge.mixed.example.com \
+             _acme-challenge.example.com, serial {}",
             soa_serial(&zones.join(EXAMPLE_FILE))
         )]
     );

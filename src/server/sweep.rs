@@ -228,7 +228,7 @@ fn written<'a>(repo: &git2::Repository, records: &'a [(&'a Name, &'a Rr, Locatio
             rr: rr.clone(),
             written: c.map(|c| Written {
                 time: c.time,
-                by: Writer::of_commit(&c.author, &c.message),
+                by: Writer::of_line(&c.author, &c.message, &crate::store::rr_line(rr)),
             }),
         }));
     }
