@@ -693,11 +693,76 @@ pub fn repair_index(repo: &Repository) {
 /// shows them as changed both ways, and a person's next `git commit` would
 /// record those older versions, taking answered writes back out of HEAD.
 /// These are the entries to put right: for each index entry at stage 0
-/// whose blob is not HEAD's but whose file on disk is HEAD's version, the
-/// entry with HEAD's blob (and no stat, so git compares the content). A
-/// version a person staged is never touched: its file differs from HEAD,
-/// or its blob is the file's.
+/// whose blob is not HEAD's but whose file on disk is HEAD's version, and
+/// whose blob is the path's version in one of the last [`STALE_HISTORY`]
+/// commits before HEAD (first parents), the entry with HEAD's blob (and no
+/// stat, so git compares the content). A version a person staged is never
+/// touched: its file differs from HEAD, or its blob is the file's, or (a
+/// change staged and then undone in the file) no commit has it.
 fn stale_entries(repo: &Repository, index: &git2::Index) -> Vec<git2::IndexEntry> {
+    use std::os::unix::ffi::OsStrExt;
+    let behind = head_differs(repo, index);
+    if behind.is_empty() {
+        return behind;
+    }
+    let mut left: Vec<Option<git2::IndexEntry>> = behind.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    let Ok(mut walk) = repo.revwalk() else {
+        return out;
+    };
+    if walk.push_head().is_err() || walk.simplify_first_parent().is_err() {
+        return out;
+    }
+    // Bounded: STALE_HISTORY commits, and done once every entry is placed.
+    for oid in walk.take(STALE_HISTORY).flatten() {
+        let Ok(tree) = repo.find_commit(oid).and_then(|c| c.tree()) else {
+            break;
+        };
+        for slot in &mut left {
+            let Some((path, id)) = slot.as_ref().map(|e| (e.path.clone(), e.id)) else {
+                continue;
+            };
+            let path = Path::new(std::ffi::OsStr::from_bytes(&path));
+            if tree.get_path(path).is_ok_and(|t| t.id() == id)
+                && let Some(found) = slot.take()
+            {
+                out.push(found);
+            }
+        }
+        if left.iter().all(Option::is_none) {
+            break;
+        }
+    }
+    let head = repo.head().and_then(|h| h.peel_to_tree());
+    out.into_iter()
+        .filter_map(|e| {
+            let path = Path::new(std::ffi::OsStr::from_bytes(&e.path));
+            let in_head = head.as_ref().ok()?.get_path(path).ok()?.id();
+            let zero = git2::IndexTime::new(0, 0);
+            Some(git2::IndexEntry {
+                ctime: zero,
+                mtime: zero,
+                dev: 0,
+                ino: 0,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id: in_head,
+                ..e
+            })
+        })
+        .collect()
+}
+
+/// How many commits back [`stale_entries`] looks for an index entry's
+/// blob: the index update of the commits made since the last one that
+/// reached the disk was lost, and the committer writes the index at least
+/// once per round.
+const STALE_HISTORY: usize = 1_000;
+
+/// The index entries at stage 0 whose blob is not HEAD's while the file on
+/// disk is HEAD's version (regular files only).
+fn head_differs(repo: &Repository, index: &git2::Index) -> Vec<git2::IndexEntry> {
     use std::os::unix::ffi::OsStrExt;
     let (Some(workdir), Ok(head)) = (repo.workdir(), repo.head().and_then(|h| h.peel_to_tree()))
     else {
@@ -723,21 +788,7 @@ fn stale_entries(repo: &Repository, index: &git2::Index) -> Vec<git2::IndexEntry
         {
             continue;
         }
-        let zero = git2::IndexTime::new(0, 0);
-        out.push(git2::IndexEntry {
-            ctime: zero,
-            mtime: zero,
-            dev: 0,
-            ino: 0,
-            mode: e.mode,
-            uid: 0,
-            gid: 0,
-            file_size: 0,
-            id: in_head.id(),
-            flags: e.flags,
-            flags_extended: e.flags_extended,
-            path: e.path.clone(),
-        });
+        out.push(e);
     }
     out
 }
@@ -1167,14 +1218,28 @@ mod tests {
             blob: None,
         };
         commit_written(&repo, &[w], &key(), &me(), "two").expect("commit");
-        // A person stages a change of the other file.
+        // A person stages a change of the other file, and one of the zone
+        // file that they then undo in the file only: the index alone holds
+        // it, with a blob no commit has.
         std::fs::write(&other, "o2 staged\n").expect("write");
         git(&["add", "other.zone"]);
+        let third = dir.path().join("third.zone");
+        std::fs::write(&third, "t1\n").expect("write");
+        commit_file(&repo, &third, &key(), &me(), "three").expect("commit");
+        git(&["add", "third.zone"]);
+        std::fs::write(&third, "t2 staged, then undone in the file\n").expect("write");
+        git(&["add", "third.zone"]);
+        std::fs::write(&third, "t1\n").expect("write");
         let before = git(&["status", "--porcelain"]).expect("git");
-        assert!(String::from_utf8_lossy(&before.stdout).contains("MM example.com.zone"));
+        let before = String::from_utf8_lossy(&before.stdout).into_owned();
+        assert!(before.contains("MM example.com.zone"), "{before}");
+        assert!(before.contains("MM third.zone"), "{before}");
         repair_index(&repo);
         let after = git(&["status", "--porcelain"]).expect("git");
-        assert_eq!(String::from_utf8_lossy(&after.stdout), "M  other.zone\n");
+        assert_eq!(
+            String::from_utf8_lossy(&after.stdout),
+            "M  other.zone\nMM third.zone\n"
+        );
     }
 
     /// Issue 12 item 5: an index overwritten with garbage is rebuilt from
