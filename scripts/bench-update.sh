@@ -34,7 +34,8 @@
 # which file system each run used.
 #
 # Needs: named (bind9), dig (bind9-dnsutils), /usr/bin/python3 with
-# dnspython (python3-dnspython), git, and cargo unless -b is given.
+# dnspython (python3-dnspython), git, curl (zonewright's /metrics: the
+# mean time per write phase), and cargo unless -b is given.
 #
 # named gets options close to zonewright's job: notify off, no recursion.
 # Per UPDATE it appends to its journal (bench.test.zone.jnl) and fsyncs it
@@ -181,6 +182,36 @@ json() {
     "$PY" -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print("-" if v is None else v)' "$1"
 }
 
+# metrics: zonewright's /metrics on its admin listener (empty if unreachable).
+metrics() {
+    curl -s --max-time 5 "http://127.0.0.1:$admin_port/metrics" || true
+}
+
+# phases BEFORE AFTER: the mean time per write of each write phase
+# (zonewright_write_duration_seconds) between two /metrics texts: where a
+# write's time goes (queue, compute, edit, write, install; commit is the
+# background commit with acknowledge = "log").
+phases() {
+    "$PY" - "$1" "$2" <<'PY'
+import re, sys
+def read(path):
+    out = {}
+    for line in open(path, encoding="utf-8", errors="replace"):
+        m = re.match(r'zonewright_write_duration_seconds_(sum|count)\{phase="(\w+)"\} (\S+)', line)
+        if m:
+            out[(m.group(2), m.group(1))] = float(m.group(3))
+    return out
+a, b = read(sys.argv[1]), read(sys.argv[2])
+parts = []
+for phase in ("queue", "compute", "edit", "write", "install", "commit"):
+    n = b.get((phase, "count"), 0) - a.get((phase, "count"), 0)
+    t = b.get((phase, "sum"), 0) - a.get((phase, "sum"), 0)
+    if n > 0:
+        parts.append(f"{phase} {t / n * 1000:.2f}")
+print("   mean ms per write: " + (", ".join(parts) if parts else "(no /metrics)"))
+PY
+}
+
 declare -A result       # [server/size/conc] = "ups p50 p99 errors"
 failed=()
 
@@ -206,7 +237,12 @@ bench_server() {
     }
     for c in "${concurrencies[@]}"; do
         echo "   $c worker(s), ${duration}s"
+        [[ $name == zonewright ]] && metrics >"$tmp/metrics.before"
         out=$(run_load "$port" "$c" --duration "$duration" --prefix "r${size}c${c}") || true
+        if [[ $name == zonewright ]]; then
+            metrics >"$tmp/metrics.after"
+            phases "$tmp/metrics.before" "$tmp/metrics.after"
+        fi
         if [[ -z $out ]]; then
             echo "$name: load generator failed (zone $size, $c workers)" >&2
             failed+=("$name/$size/$c")
@@ -246,9 +282,13 @@ if [[ $which != named ]]; then
             git -C "$dir/zones" -c user.name=bench -c user.email=bench@localhost \
                 commit -qm "bench.test: $size records"
             port=$(free_port)
+            admin_port=$(free_port)
             cat >"$dir/zonewright.toml" <<TOML
 listen = ["127.0.0.1:$port"]
 zones_dir = "$dir/zones"
+
+[admin]
+listen = "127.0.0.1:$admin_port"
 
 [[key]]
 name = "$keyname"

@@ -354,7 +354,7 @@ pub struct Zone {
     negative_soa: Rr,
     timers: SoaTimers,
     /// Canonical order; shared with `index` (see [`Zone::with_changes`]).
-    nodes: Vec<Arc<Node>>,
+    nodes: imbl::Vector<Arc<Node>>,
     index: NodeIndex,
     apex: usize,
     record_count: usize,
@@ -677,11 +677,7 @@ impl Zone {
         let names = all_names(&origin, origin_labels, &mut grouped);
         let (mut nodes, keys, record_count) = make_nodes(&origin, grouped.0, names);
         mark_glue(&mut nodes, origin_labels);
-        // Not collected in place: that would keep the `Vec<Node>`'s
-        // allocation, four times what the pointers need.
-        let mut arcs: Vec<Arc<Node>> = Vec::with_capacity(nodes.len());
-        arcs.extend(nodes.into_iter().map(Arc::new));
-        let nodes = arcs;
+        let nodes: imbl::Vector<Arc<Node>> = nodes.into_iter().map(Arc::new).collect();
         let index: NodeIndex = keys
             .into_iter()
             .map(Arc::<[u8]>::from)
@@ -698,7 +694,7 @@ impl Zone {
     fn assemble(
         origin: Name,
         soa: Rr,
-        nodes: Vec<Arc<Node>>,
+        nodes: imbl::Vector<Arc<Node>>,
         index: NodeIndex,
         record_count: usize,
     ) -> Zone {

@@ -121,7 +121,7 @@ impl Edit<'_> {
         let Ok(pos) = self.zone.nodes.binary_search_by(|n| n.name.cmp(&old.name)) else {
             return false;
         };
-        for n in self.zone.nodes.iter().skip(pos + 1) {
+        for n in self.zone.nodes.skip(pos + 1).iter() {
             let k = boxed_key(&n.name);
             if !is_below(key, &k) {
                 return false;
@@ -490,7 +490,7 @@ impl Edit<'_> {
 
     /// The zone's nodes in canonical order and its index: the untouched
     /// nodes shared with the old zone, the touched ones merged in order.
-    fn merge(self) -> (Vec<Arc<Node>>, NodeIndex) {
+    fn merge(self) -> (imbl::Vector<Arc<Node>>, NodeIndex) {
         let zone = self.zone;
         // (owner, key, new node or None when removed)
         type Op = (Name, Box<[u8]>, Option<Arc<Node>>);
@@ -505,31 +505,30 @@ impl Edit<'_> {
                 }
             }
         }
-        ops.sort_by(|a, b| a.0.cmp(&b.0));
         let mut index: NodeIndex = zone.index.clone();
-        let mut nodes: Vec<Arc<Node>> = Vec::with_capacity(zone.nodes.len() + ops.len());
-        let mut rest: &[Arc<Node>] = &zone.nodes;
+        // A persistent vector: the copy shares every chunk, and each op
+        // copies only the O(log n) chunks on its path.
+        let mut nodes = zone.nodes.clone();
         for (name, key, node) in ops {
-            let (before, after) = match rest.binary_search_by(|n| n.name.cmp(&name)) {
-                Ok(p) => (
-                    rest.get(..p).unwrap_or(&[]),
-                    rest.get(p + 1..).unwrap_or(&[]),
-                ),
-                Err(p) => (rest.get(..p).unwrap_or(&[]), rest.get(p..).unwrap_or(&[])),
-            };
-            nodes.extend_from_slice(before);
-            rest = after;
-            match node {
-                Some(n) => {
-                    nodes.push(n.clone());
+            let at = nodes.binary_search_by(|n| n.name.cmp(&name));
+            match (at, node) {
+                (Ok(p), Some(n)) => {
+                    nodes.set(p, n.clone());
                     index.insert(Arc::from(key), n);
                 }
-                None => {
+                (Err(p), Some(n)) => {
+                    nodes.insert(p, n.clone());
+                    index.insert(Arc::from(key), n);
+                }
+                (Ok(p), None) => {
+                    nodes.remove(p);
+                    index.remove(&key);
+                }
+                (Err(_), None) => {
                     index.remove(&key);
                 }
             }
         }
-        nodes.extend_from_slice(rest);
         (nodes, index)
     }
 }
