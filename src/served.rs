@@ -60,6 +60,59 @@ pub struct Slot {
     pub failure: Option<String>,
 }
 
+/// The per-zone slots by origin, and which zones read each file (its zone
+/// file, or an `$INCLUDE`d one): a file event finds its zones without a
+/// pass over all of them. Read through `Deref`; changed only by
+/// [`Slots::insert`] and [`Slots::remove`], which keep the two in step.
+#[derive(Debug, Default)]
+pub struct Slots {
+    zones: BTreeMap<Name, Slot>,
+    by_path: HashMap<PathBuf, Vec<Name>>,
+}
+
+impl std::ops::Deref for Slots {
+    type Target = BTreeMap<Name, Slot>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.zones
+    }
+}
+
+impl Slots {
+    fn paths(slot: &Slot) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&slot.source.path).chain(slot.seen.iter().map(|(p, _)| p))
+    }
+
+    fn insert(&mut self, name: Name, slot: Slot) {
+        self.remove(&name);
+        for p in Self::paths(&slot) {
+            let names = self.by_path.entry(p.clone()).or_default();
+            if !names.contains(&name) {
+                names.push(name.clone());
+            }
+        }
+        self.zones.insert(name, slot);
+    }
+
+    fn remove(&mut self, name: &Name) -> Option<Slot> {
+        let slot = self.zones.remove(name)?;
+        for p in Self::paths(&slot) {
+            if let Some(names) = self.by_path.get_mut(p) {
+                names.retain(|n| n != name);
+                if names.is_empty() {
+                    self.by_path.remove(p);
+                }
+            }
+        }
+        Some(slot)
+    }
+
+    /// The zones that read `path`.
+    fn reading(&self, path: &Path) -> &[Name] {
+        self.by_path.get(path).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// What one reload did.
 #[derive(Debug, Default)]
 pub struct ReloadReport {
@@ -114,7 +167,7 @@ pub struct State {
     /// Swapped whole by [`State::set_config`] (SIGHUP).
     config: ArcSwap<Config>,
     snapshot: ArcSwap<ZoneSet>,
-    zones: Mutex<BTreeMap<Name, Slot>>,
+    zones: Mutex<Slots>,
     /// allow_transfer per zone, from the config (rebuilt when it is).
     transfer_acl: ArcSwap<HashMap<Name, TransferAcl>>,
     /// The git committer of the store over this state, once there is one:
@@ -152,7 +205,7 @@ impl State {
         State {
             config: ArcSwap::new(config),
             snapshot: ArcSwap::from_pointee(ZoneSet::default()),
-            zones: Mutex::new(BTreeMap::new()),
+            zones: Mutex::new(Slots::default()),
             transfer_acl: ArcSwap::from_pointee(transfer_acl),
             committer: std::sync::OnceLock::new(),
             take_in_check: std::sync::OnceLock::new(),
@@ -349,10 +402,9 @@ impl State {
             let guard = self.lock();
             let mut found = BTreeMap::new();
             let mut matched: std::collections::HashSet<&PathBuf> = Default::default();
-            for (name, slot) in guard.iter() {
-                for p in std::iter::once(&slot.source.path).chain(slot.seen.iter().map(|(p, _)| p))
-                {
-                    if let Some(f) = files.get(p) {
+            for f in files {
+                for name in guard.zones.reading(f) {
+                    if let Some(slot) = guard.get(name) {
                         matched.insert(f);
                         found.insert(name.clone(), slot.source.clone());
                     }
@@ -555,7 +607,7 @@ type ZoneRead = (
 /// The per-zone slots, locked. Publishes a new snapshot on drop if changed.
 pub struct ZonesGuard<'a> {
     state: &'a State,
-    zones: MutexGuard<'a, BTreeMap<Name, Slot>>,
+    zones: MutexGuard<'a, Slots>,
     /// The zones whose served version changed (put in or taken out).
     changed: Vec<Name>,
 }
@@ -690,6 +742,46 @@ mod tests {
 
     fn name(s: &str) -> Name {
         parse_zone_name(s).expect("name")
+    }
+
+    /// The path index follows every insert and removal: a file names the
+    /// zones that read it now, and no more (a zone's old include included).
+    #[test]
+    fn slots_know_which_zones_read_a_file() {
+        let id = crate::loader::FileId {
+            mtime: None,
+            size: 0,
+            inode: 0,
+            dev: 0,
+        };
+        let slot = |zone: &str, file: &str, includes: &[&str]| Slot {
+            source: ZoneSource::named(name(zone), PathBuf::from(file)),
+            good: None,
+            seen: includes.iter().map(|p| (PathBuf::from(p), id)).collect(),
+            failure: None,
+        };
+        let mut slots = Slots::default();
+        slots.insert(
+            name("a.test"),
+            slot("a.test", "/z/a", &["/z/a", "/z/common"]),
+        );
+        slots.insert(
+            name("b.test"),
+            slot("b.test", "/z/b", &["/z/b", "/z/common"]),
+        );
+        assert_eq!(slots.reading(Path::new("/z/a")), [name("a.test")]);
+        assert_eq!(
+            slots.reading(Path::new("/z/common")),
+            [name("a.test"), name("b.test")]
+        );
+        // a.test no longer includes the common file.
+        slots.insert(name("a.test"), slot("a.test", "/z/a", &["/z/a"]));
+        assert_eq!(slots.reading(Path::new("/z/common")), [name("b.test")]);
+        assert!(slots.remove(&name("b.test")).is_some());
+        assert!(slots.reading(Path::new("/z/common")).is_empty());
+        assert!(slots.reading(Path::new("/z/b")).is_empty());
+        assert_eq!(slots.len(), 1);
+        assert!(slots.remove(&name("b.test")).is_none());
     }
 
     fn state() -> State {
