@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::rdata;
 use crate::rr::{ChangeSet, Location, Name, RecordType, Rr, soa_with_serial};
 
+use super::entries;
 use super::parse::{self, Entry, EntryKind, FileDoc, RecordEntry, Shared, State};
 use super::{Document, Rendered, ZoneError};
 
@@ -149,7 +150,7 @@ impl<'d> Walk<'d> {
         let Some(f) = doc.files.get(file) else {
             return;
         };
-        for entry in &f.entries {
+        for entry in f.entries.iter() {
             self.inserted(file, entry.start, &spots, &mut sim);
             match &entry.kind {
                 EntryKind::Ttl(t) => sim.default_ttl = Some(*t),
@@ -229,7 +230,7 @@ fn separator(doc: &Document, file: usize) -> &'static str {
         return "\t";
     };
     let (mut tabs, mut spaces) = (0usize, 0usize);
-    for e in &f.entries {
+    for e in f.entries.iter() {
         if tabs + spaces >= SEPARATOR_SAMPLE {
             break;
         }
@@ -785,7 +786,7 @@ fn newlines(s: &str) -> u32 {
 /// at its end.
 struct Out {
     text: String,
-    entries: Vec<Entry>,
+    entries: entries::Builder,
     /// Line number at the end of `text` (which is at a line start, or at
     /// the end of a last line without a newline).
     line: u32,
@@ -880,14 +881,23 @@ impl Rebuild<'_> {
         let es: &[Edit] = self.edits.get(fi).map_or(&[], Vec::as_slice);
         let mut out = Out {
             text: String::with_capacity(f.text.len() + 256),
-            entries: Vec::with_capacity(f.entries.len() + 8),
+            entries: entries::Builder::with_capacity(f.entries.len() + 8),
             line: 1,
             region: None,
             st,
             last_owner_at: None,
         };
         let mut k = 0usize;
-        for (oi, entry) in f.entries.iter().enumerate() {
+        let mut oi = 0usize;
+        // Bounded: each turn takes one entry, or a chunk of them.
+        while let Some(entry) = f.entries.get(oi) {
+            let next_edit = es.get(k).map_or(usize::MAX, |e| e.start);
+            if oi.is_multiple_of(entries::CHUNK)
+                && self.share_chunk(fi, f, &mut out, oi, next_edit)?
+            {
+                oi += entries::CHUNK;
+                continue;
+            }
             while let Some(e) = es.get(k)
                 && e.fresh_line
                 && e.start <= entry.start
@@ -910,6 +920,7 @@ impl Rebuild<'_> {
             } else {
                 self.edit_entry(fi, f, &mut out, oi, inside)?;
             }
+            oi += 1;
         }
         while let Some(e) = es.get(k) {
             if !e.fresh_line {
@@ -919,12 +930,11 @@ impl Rebuild<'_> {
             k += 1;
         }
         self.flush(fi, &mut out)?;
-        shrink_small(&mut out.entries);
         if let Some(slot) = self.files.get_mut(fi) {
             *slot = Some(FileDoc {
                 name: f.name.clone(),
                 text: out.text,
-                entries: out.entries,
+                entries: out.entries.finish(),
                 final_origin: out.st.origin,
             });
         }
@@ -947,19 +957,37 @@ impl Rebuild<'_> {
         self.flush(fi, out)?;
         let by = out.text.len() as isize - entry.start as isize;
         let lines = i64::from(out.line) - i64::from(entry.first_line);
-        let mut m = moved(entry, by, lines);
+        let m = moved(entry, by, lines);
         let body = f.text.get(entry.start..entry.end).unwrap_or("");
         out.text.push_str(body);
         out.line = shift_line(entry.last_line, lines);
         if body.ends_with('\n') {
             out.line = out.line.saturating_add(1);
         }
-        match &mut m.kind {
+        let at = out.entries.len();
+        self.account(fi, out, oi, at, &m.kind, old)?;
+        out.entries.push(m);
+        Ok(())
+    }
+
+    /// What keeping old entry `oi` (of kind `kind`, its record's meta
+    /// `old`) as new entry `at` means for the parser state, the records
+    /// list and the files it includes.
+    fn account(
+        &mut self,
+        fi: usize,
+        out: &mut Out,
+        oi: usize,
+        at: usize,
+        kind: &EntryKind,
+        old: Option<RecMeta>,
+    ) -> Result<(), ZoneError> {
+        match kind {
             EntryKind::Origin(o) => out.st.origin = (**o).clone(),
             EntryKind::Ttl(t) => out.st.default_ttl = Some(*t),
             EntryKind::Record(r) => {
                 let m = old.unwrap_or_else(|| RecMeta::of(r));
-                self.records.push((fi, out.entries.len()));
+                self.records.push((fi, at));
                 self.meta.push(m);
                 out.st.last_ttl = Some(m.ttl);
                 out.last_owner_at = Some(oi);
@@ -970,8 +998,57 @@ impl Rebuild<'_> {
             }
             EntryKind::Blank | EntryKind::Comment => {}
         }
-        out.entries.push(m);
         Ok(())
+    }
+
+    /// Keeps the chunk of old entries that starts at entry `oi` as it is,
+    /// shared with the old document rather than copied (see [`entries`]),
+    /// when nothing about it changes: it is full, ends before the next
+    /// edit (strictly: an insertion right after its last entry may need to
+    /// end that entry's line, `Out::insert_line`), and its entries keep
+    /// their index, byte offsets and lines (the edits before it, such as
+    /// the SOA's new serial of the same length, moved nothing). Its text
+    /// is copied in one piece. Returns whether it did.
+    fn share_chunk(
+        &mut self,
+        fi: usize,
+        f: &FileDoc,
+        out: &mut Out,
+        oi: usize,
+        next_edit: usize,
+    ) -> Result<bool, ZoneError> {
+        let Some(chunk) = f.entries.chunks().get(oi / entries::CHUNK) else {
+            return Ok(false);
+        };
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            return Ok(false);
+        };
+        if chunk.len() != entries::CHUNK || last.end >= next_edit {
+            return Ok(false);
+        }
+        // Its first entry is kept in any case, which parses the new text
+        // before it first.
+        self.flush(fi, out)?;
+        let unmoved = out.entries.len() == oi
+            && out.text.len() == first.start
+            && out.line == first.first_line;
+        if !unmoved || !out.entries.share(chunk) {
+            return Ok(false);
+        }
+        for (i, entry) in chunk.iter().enumerate() {
+            let old = match &entry.kind {
+                EntryKind::Record(r) => Some(self.next_old_meta(r)),
+                _ => None,
+            };
+            self.account(fi, out, oi + i, oi + i, &entry.kind, old)?;
+        }
+        let text = f.text.get(first.start..last.end).unwrap_or("");
+        out.text.push_str(text);
+        out.line = last.last_line;
+        if text.ends_with('\n') {
+            out.line = out.line.saturating_add(1);
+        }
+        Ok(true)
     }
 
     /// Entry `oi` of a changed file with the edits `inside` it: deleted

@@ -61,6 +61,7 @@ use std::fmt;
 use crate::rr::{ChangeSet, Location, Name, Rr};
 
 pub mod edit;
+pub mod entries;
 pub mod lex;
 pub mod parse;
 pub mod stored;

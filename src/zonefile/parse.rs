@@ -32,7 +32,7 @@ pub struct FileDoc {
     pub name: Arc<str>,
     pub text: String,
     /// Entries in order; their spans tile `text` exactly.
-    pub entries: Vec<Entry>,
+    pub entries: super::entries::Entries,
     /// The origin in effect at the end of this file.
     pub final_origin: Name,
 }
@@ -208,7 +208,7 @@ impl Parser<'_> {
         self.files.push(FileDoc {
             name: name.clone(),
             text: String::new(),
-            entries: Vec::new(),
+            entries: Default::default(),
             final_origin: st.origin.clone(),
         });
         self.stack.push(name.clone());
@@ -257,11 +257,9 @@ impl Parser<'_> {
             });
         }
         self.stack.pop();
-        // Kept for as long as the zone is served: no spare capacity.
-        entries.shrink_to_fit();
         if let Some(f) = self.files.get_mut(index) {
             f.text = text;
-            f.entries = entries;
+            f.entries = entries.into();
             f.final_origin = st.origin;
         }
         index

@@ -325,7 +325,7 @@ fn check_edit(
     let new_lines: Vec<&str> = new_text.lines().collect();
     let main = &doc.files()[0];
     let mut kind = vec![Line::Fixed; old_lines.len()];
-    for e in &main.entries {
+    for e in main.entries.iter() {
         if let parse::EntryKind::Record(r) = &e.kind {
             let span = e.first_line as usize - 1..e.last_line as usize;
             if remove.iter().any(|x| x.same_rr(&r.rr)) {

@@ -70,7 +70,7 @@ impl Stored {
         };
         let mut includes = Vec::new();
         for f in files {
-            for e in &f.entries {
+            for e in f.entries.iter() {
                 if let EntryKind::Include { path, file, .. } = &e.kind
                     && let Some(inc) = files.get(*file)
                 {

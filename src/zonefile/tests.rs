@@ -94,7 +94,7 @@ pub(super) fn assert_same_as_reparse(old: &Document, new: &Document, r: &Rendere
     };
     let mut incs = Vec::new();
     for f in old.files() {
-        for e in &f.entries {
+        for e in f.entries.iter() {
             if let parse::EntryKind::Include { path, file, .. } = &e.kind {
                 let g = &old.files()[*file];
                 incs.push((path.to_string(), g.name.to_string(), text_of(g)));
@@ -241,7 +241,7 @@ fn entries_tile_the_text_and_classify_lines() {
     let doc = example();
     let main = &doc.files()[0];
     let mut at = 0;
-    for e in &main.entries {
+    for e in main.entries.iter() {
         assert_eq!(e.start, at);
         at = e.end;
     }
