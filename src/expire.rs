@@ -115,7 +115,9 @@ impl Writer {
     /// `message`) `git blame` gives: [`Writer::of_commit`] when the message
     /// lists the record as added (`+ ` then `added`, the record in
     /// `store::audit::rr_line` form: owner, TTL, `IN`, type, RDATA) and
-    /// not also as removed with another TTL; else [`Writer::Other`].
+    /// not also as removed with another TTL; else [`Writer::Other`]. (A
+    /// removal at the same TTL is the writer's own: a group commit of an
+    /// add, a delete and an add again lists both.)
     ///
     /// A write can rewrite a line it did not add: RFC 2181 §5.2 gives an
     /// RRset one TTL, so adding a record with another TTL rewrites the TTL
@@ -146,9 +148,11 @@ impl Writer {
             if line.strip_prefix("+ ") == Some(added) {
                 listed = true;
             } else if let Some(removed) = line.strip_prefix("- ")
+                && removed != added
                 && record.is_some()
                 && untimed(removed) == record
             {
+                // Removed with another TTL: re-TTLed, not written.
                 return Writer::Other;
             }
         }
@@ -455,6 +459,13 @@ mod tests {
             key_w("acme-key")
         );
         assert_eq!(Writer::of_line("acme-key", &retimed, hand), Writer::Other);
+        // One group commit of three requests: add, delete, add again.
+        let again = msg.replace(
+            "\"k\"\n\n",
+            "\"k\"\n+ _acme-challenge.c.example.com. 60 IN TXT \"k\"\n\
+             - _acme-challenge.c.example.com. 60 IN TXT \"k\"\n\n",
+        );
+        assert_eq!(Writer::of_line("acme-key", &again, key), key_w("acme-key"));
         // A message cut short may leave out the removal.
         let cut = msg.replace(
             "\"k\"\n\n",
