@@ -561,3 +561,65 @@ fn a_record_of_a_multi_record_write_deleted_by_hand_comes_back() {
     got.sort();
     assert_eq!(got, ["\"n-a\"", "\"n-b\"", "\"n-c\"", "\"n-d\""]);
 }
+
+/// Outside attack, round 13: a change a person staged in a zone file
+/// without saving it there was reset in the git index when the file was
+/// saved again as it was (which also raised the serial and made an
+/// `external change` commit). Such a save now changes nothing: no commit,
+/// the same serial, the index entry left alone.
+#[test]
+fn a_staged_change_survives_the_file_saved_again_unchanged() {
+    let com = common::example_zone(1, "192.0.2.80");
+    let net = "$ORIGIN example.net.\n$TTL 300\n@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\n\
+               ns1 IN A 192.0.2.9\n";
+    let s = common::TestServer::start_prepared(
+        &[("example.com.zone", &com), ("example.net.zone", net)],
+        "",
+        |zones| {
+            git(zones, &["init", "-q"]);
+            git(zones, &["add", "-A"]);
+            git(
+                zones,
+                &[
+                    "-c",
+                    "user.name=alice",
+                    "-c",
+                    "user.email=alice@test",
+                    "commit",
+                    "-qm",
+                    "zones",
+                ],
+            );
+        },
+    );
+    let zones = s.zones_dir();
+    // Staged straight into the index (the file is not touched).
+    let staged = format!("{com}staged IN A 192.0.2.7\n");
+    let o = run_bounded(
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&zones)
+            .args(["hash-object", "-w", "--stdin"]),
+        &staged,
+        Duration::from_secs(20),
+    );
+    assert!(o.status.success(), "git hash-object: {}", text(&o));
+    let blob = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let info = format!("100644,{blob},example.com.zone");
+    git(&zones, &["update-index", "--cacheinfo", &info]);
+    let cached = || git(&zones, &["diff", "--cached", "--name-only"]);
+    assert_eq!(cached(), "example.com.zone\n");
+    // Saved again as it was, then a real edit of the other zone: once
+    // that is committed, the first save has been taken in too.
+    let head = commit(&zones, "HEAD").id;
+    s.save_by_rename("example.com.zone", &com);
+    s.save_by_rename("example.net.zone", &format!("{net}www IN A 192.0.2.10\n"));
+    wait_committed(&zones, "example.net.zone");
+    assert_eq!(cached(), "example.com.zone\n", "the staged change is kept");
+    // The unchanged save made no commit of its own (nor raised the serial).
+    let since = commits_since(&zones, &head);
+    assert_eq!(since.len(), 1, "{since:?}");
+    assert_eq!(zone_text(&zones), com);
+    let show = git(&zones, &["show", ":example.com.zone"]);
+    assert_eq!(show, staged);
+}

@@ -1645,7 +1645,38 @@ fn commit_files(
     let (oid, entries) = with_stale_locks_cleared(repo, || {
         git::commit_written(repo, &written, author, committer, message)
     })?;
+    let entries = changed_entries(repo, oid, entries);
     Ok((oid.map(|o| o.to_string()), entries))
+}
+
+/// The index entries of the files commit `made` changed. A file whose
+/// content the commit did not change (saved again as it was, or a commit
+/// not made because nothing changed) keeps its index entry: it may hold a
+/// change a person staged, and `git status` compares the content anyway.
+fn changed_entries(
+    repo: &git2::Repository,
+    made: Option<git2::Oid>,
+    entries: Vec<git2::IndexEntry>,
+) -> Vec<git2::IndexEntry> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(made) = made else {
+        return Vec::new();
+    };
+    let parent = repo
+        .find_commit(made)
+        .ok()
+        .and_then(|c| c.parent(0).ok())
+        .and_then(|p| p.tree().ok());
+    let Some(before) = parent else {
+        return entries;
+    };
+    entries
+        .into_iter()
+        .filter(|e| {
+            let path = Path::new(std::ffi::OsStr::from_bytes(&e.path));
+            before.get_path(path).map_or(true, |t| t.id() != e.id)
+        })
+        .collect()
 }
 
 /// Runs `attempt`; when it fails and a lock a crashed git left behind is

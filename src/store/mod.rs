@@ -73,7 +73,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::git::{self, Identity};
@@ -689,6 +689,14 @@ impl Inner {
         served: &Loaded,
         saved: Loaded,
     ) -> Result<Option<Loaded>, WriteError> {
+        if saved.document.texts() == served.document.texts() {
+            // Saved again as it was (`:w` without a change, `cp` of the
+            // same text, a `touch`-like rewrite): nothing to serve, raise
+            // or commit; only the files' new identities are noted.
+            debug!(zone = %zone, "zone file saved again unchanged");
+            self.state.lock().set(source.clone(), Ok(saved.clone()));
+            return Ok(Some(saved));
+        }
         let (plan, serials) = self.plan_take_in(zone, source, served, &saved);
         if !self.must_write_back(&plan, serials) {
             let edit = edit_entry(plan.edit, serials.saved);
