@@ -70,7 +70,8 @@ use crate::zonefile::stored::Stored;
 /// commit records.
 pub struct WrittenFile {
     pub path: PathBuf,
-    pub text: String,
+    /// Shared with the document served (see `zonefile::parse::FileDoc`).
+    pub text: Arc<String>,
     /// The file's stat as written, for the index entry; `None` for a
     /// version read from disk earlier (see [`git::Written::stat`]).
     pub stat: Option<git::Stat>,
@@ -282,7 +283,7 @@ impl Job {
             .into_iter()
             .map(|(name, text)| WrittenFile {
                 path: PathBuf::from(name),
-                text: text.to_owned(),
+                text: Arc::new(text.to_owned()),
                 stat: None,
                 blob: None,
             })
@@ -1861,7 +1862,7 @@ mod tests {
             Job {
                 files: vec![WrittenFile {
                     path,
-                    text,
+                    text: text.into(),
                     stat: Some(git::Stat::of(&meta)),
                     blob: None,
                 }],
@@ -1931,7 +1932,7 @@ mod tests {
         std::fs::write(&path, &text).expect("write");
         let mut files = vec![WrittenFile {
             path: path.clone(),
-            text: text.clone(),
+            text: text.clone().into(),
             stat: None,
             blob: None,
         }];
@@ -2076,7 +2077,7 @@ mod tests {
             Job {
                 files: vec![WrittenFile {
                     path,
-                    text,
+                    text: text.into(),
                     stat: None,
                     blob: None,
                 }],
@@ -2243,7 +2244,7 @@ mod tests {
         let p = c.submit(Job {
             files: vec![WrittenFile {
                 path,
-                text: "x".into(),
+                text: Arc::new("x".into()),
                 stat: Some(git::Stat::of(&meta)),
                 blob: None,
             }],
@@ -2490,7 +2491,7 @@ mod tests {
         edit.record = Record::external(&edit.record.zone, 2);
         edit.files.push(WrittenFile {
             path: outside.path().join("acme.inc"),
-            text: "t 60 IN TXT \"included\"\n".into(),
+            text: Arc::new("t 60 IN TXT \"included\"\n".into()),
             stat: None,
             blob: None,
         });

@@ -1764,7 +1764,7 @@ impl Inner {
                 .into_iter()
                 .map(|(name, text)| committer::WrittenFile {
                     path: PathBuf::from(name),
-                    text: text.to_owned(),
+                    text: Arc::new(text.to_owned()),
                     stat: None,
                     blob: None,
                 })
@@ -2091,7 +2091,7 @@ fn replay(
     doc: &crate::zonefile::Document,
     zone: &Name,
     record: &writelog::Entry,
-) -> Option<(crate::zonefile::Document, String)> {
+) -> Option<(crate::zonefile::Document, Arc<String>)> {
     let changes = ChangeSet {
         add: logged_rrs(&record.add, zone)?,
         remove: logged_rrs(&record.remove, zone)?,

@@ -1013,11 +1013,11 @@ fn start_up_commits_the_records_a_crash_left_each_under_its_writer() {
         "{h:#?}"
     );
     assert_eq!(
-        h[1].2, text1,
+        h[1].2, *text1,
         "key-a's commit holds the text its write produced"
     );
     assert_eq!(
-        h[2].2, text2,
+        h[2].2, *text2,
         "key-b's commit holds the text its write produced"
     );
     assert!(
@@ -1164,7 +1164,7 @@ fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
     let (doc1, _) = doc.apply(&add).expect("apply");
     std::fs::write(
         dir.path().join("zones/example.com.zone"),
-        &doc1.files()[0].text,
+        doc1.files()[0].text.as_str(),
     )
     .expect("write");
     let entry = |zone: &str, actor: &str| writelog::Entry {

@@ -270,12 +270,12 @@ pub(super) fn apply(
     doc: &Document,
     changes: &ChangeSet,
 ) -> Result<(Document, Rendered), ZoneError> {
-    let (entries, recs): (Vec<&Entry>, Vec<&RecordEntry>) = doc.records_in_entries().unzip();
+    let count = doc.records.len();
     let computed: Vec<RecMeta>;
-    let meta: &[RecMeta] = if doc.meta.len() == recs.len() {
+    let meta: &[RecMeta] = if doc.meta.len() == count {
         &doc.meta
     } else {
-        computed = recs.iter().map(|r| RecMeta::of(r)).collect();
+        computed = doc.record_entries().map(RecMeta::of).collect();
         &computed
     };
     let main_name: Arc<str> = doc
@@ -284,8 +284,7 @@ pub(super) fn apply(
         .map_or_else(|| Arc::from(""), |f| f.name.clone());
     let cx = Cx {
         doc,
-        recs,
-        entries,
+        count,
         meta,
         top: Location {
             file: main_name,
@@ -314,9 +313,10 @@ pub(super) fn apply(
 /// name no record.
 struct Cx<'d> {
     doc: &'d Document,
-    recs: Vec<&'d RecordEntry>,
-    /// The entry of each of `recs` (for its line).
-    entries: Vec<&'d Entry>,
+    /// How many records the document has (`doc.records`); record `k` is
+    /// found through it ([`Cx::rec`]), not copied into a list on every
+    /// edit.
+    count: usize,
     meta: &'d [RecMeta],
     top: Location,
 }
@@ -333,11 +333,32 @@ struct Found {
 type Placed = (HashMap<Spot, (Name, Vec<Rr>)>, Vec<Rr>);
 
 impl<'d> Cx<'d> {
+    /// Record `k` (in reading order) and the entry that holds it.
+    fn rec(&self, k: usize) -> Option<(&'d Entry, &'d RecordEntry)> {
+        let doc: &'d Document = self.doc;
+        let &(f, e) = doc.records.get(k)?;
+        let entry = doc.files.get(f)?.entries.get(e)?;
+        match &entry.kind {
+            EntryKind::Record(r) => Some((entry, &**r)),
+            _ => None,
+        }
+    }
+
+    /// Record `k`, which the caller found in the document.
+    fn record(&self, k: usize) -> Result<&'d RecordEntry, ZoneError> {
+        self.rec(k).map(|(_, r)| r).ok_or_else(|| {
+            error_at(
+                self.top.clone(),
+                format!("internal: record {k} of {} is not there", self.count),
+            )
+        })
+    }
+
     /// Where record `k` is written.
     fn location(&self, k: usize) -> Location {
-        match (self.recs.get(k), self.entries.get(k)) {
-            (Some(r), Some(e)) => r.location_in(e),
-            _ => self.top.clone(),
+        match self.rec(k) {
+            Some((e, r)) => r.location_in(e),
+            None => self.top.clone(),
         }
     }
 
@@ -360,7 +381,7 @@ impl<'d> Cx<'d> {
             if wanted.binary_search(&m.owner).is_err() {
                 continue;
             }
-            let Some(r) = self.recs.get(k) else {
+            let Some((_, r)) = self.rec(k) else {
                 continue;
             };
             found.by_key.entry(key(&r.rr)).or_default().push(k);
@@ -376,7 +397,7 @@ impl<'d> Cx<'d> {
     /// Removals: every record that is the same RR goes. An RR not there,
     /// or the SOA, is an error.
     fn removals(&self, changes: &ChangeSet, found: &Found) -> Result<Vec<bool>, ZoneError> {
-        let mut removed = vec![false; self.recs.len()];
+        let mut removed = vec![false; self.count];
         for rr in &changes.remove {
             let Some(ks) = found.by_key.get(&key(rr)) else {
                 return Err(error_at(
@@ -385,7 +406,7 @@ impl<'d> Cx<'d> {
                 ));
             };
             for &k in ks {
-                if self.recs[k].rr.rtype == RecordType::SOA {
+                if self.record(k)?.rr.rtype == RecordType::SOA {
                     return Err(error_at(
                         self.location(k),
                         "cannot remove the SOA record (change its serial instead)".into(),
@@ -406,20 +427,22 @@ impl<'d> Cx<'d> {
         found: &Found,
         removed: &[bool],
     ) -> Result<Placed, ZoneError> {
-        let (doc, recs) = (self.doc, &self.recs);
+        let doc = self.doc;
         let mut inserts: HashMap<Spot, (Name, Vec<Rr>)> = HashMap::new();
         let mut added: HashMap<Key, u32> = HashMap::new();
         let mut accepted: Vec<Rr> = Vec::new();
         for rr in &changes.add {
             let kk = key(rr);
-            let present = found
+            let kept = found
                 .by_key
                 .get(&kk)
                 .into_iter()
                 .flatten()
-                .find(|&&k| !removed[k])
-                .map(|&k| (recs[k].rr.ttl, Some(self.location(k))))
-                .or_else(|| added.get(&kk).map(|&t| (t, None)));
+                .find(|&&k| !removed[k]);
+            let present = match kept {
+                Some(&k) => Some((self.record(k)?.rr.ttl, Some(self.location(k)))),
+                None => added.get(&kk).map(|&t| (t, None)),
+            };
             if let Some((ttl, loc)) = present {
                 if ttl == rr.ttl {
                     continue;
@@ -441,7 +464,10 @@ impl<'d> Cx<'d> {
                 Some(&k) => {
                     let (f, e) = doc.records[k];
                     let end = doc.files[f].entries[e].end;
-                    (Spot { file: f, pos: end }, (*recs[k].origin).clone())
+                    (
+                        Spot { file: f, pos: end },
+                        (*self.record(k)?.origin).clone(),
+                    )
                 }
                 None => match doc.files.first() {
                     Some(f) => (
@@ -467,18 +493,22 @@ impl<'d> Cx<'d> {
     /// Serial: only the serial token's bytes change. Returns the SOA's
     /// record index and the SOA with the new serial.
     fn serial_edit(&self, serial: u32, edits: &mut [Vec<Edit>]) -> Result<(usize, Rr), ZoneError> {
-        let (doc, recs) = (self.doc, &self.recs);
-        let soa = recs
-            .iter()
-            .position(|r| r.rr.rtype == RecordType::SOA && r.rr.name == doc.origin)
-            .or_else(|| recs.iter().position(|r| r.rr.rtype == RecordType::SOA));
+        let doc = self.doc;
+        let soa_at = |apex: bool| {
+            (0..self.count).find(|&k| {
+                self.rec(k).is_some_and(|(_, r)| {
+                    r.rr.rtype == RecordType::SOA && (!apex || r.rr.name == doc.origin)
+                })
+            })
+        };
+        let soa = soa_at(true).or_else(|| soa_at(false));
         let Some(k) = soa else {
             return Err(error_at(
                 self.top.clone(),
                 "cannot set the serial: no SOA record".into(),
             ));
         };
-        let r = recs[k];
+        let r = self.record(k)?;
         let Some((s, e)) = r.serial else {
             return Err(error_at(
                 self.location(k),
@@ -639,7 +669,7 @@ impl<'d> Cx<'d> {
         let doc = self.doc;
         let mut rendered = Rendered { files: Vec::new() };
         for (old, new) in doc.files.iter().zip(&new_doc.files) {
-            if old.text == new.text {
+            if Arc::ptr_eq(&old.text, &new.text) || old.text == new.text {
                 continue;
             }
             if doc.files.iter().filter(|g| g.name == old.name).count() > 1 {
@@ -684,7 +714,7 @@ impl<'d> Cx<'d> {
         for &k in &dirty_index {
             let rr = match new_soa {
                 Some((s, soa)) if *s == k => soa,
-                _ => &self.recs[k].rr,
+                _ => &self.record(k)?.rr,
             };
             *want.entry((key(rr), rr.ttl)).or_default() += 1;
         }
@@ -933,7 +963,7 @@ impl Rebuild<'_> {
         if let Some(slot) = self.files.get_mut(fi) {
             *slot = Some(FileDoc {
                 name: f.name.clone(),
-                text: out.text,
+                text: Arc::new(out.text),
                 entries: out.entries.finish(),
                 final_origin: out.st.origin,
             });

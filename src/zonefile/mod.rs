@@ -120,7 +120,7 @@ pub struct Document {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
     /// (file name as in [`Location::file`], new full text), changed files only.
-    pub files: Vec<(String, String)>,
+    pub files: Vec<(String, std::sync::Arc<String>)>,
 }
 
 impl Document {

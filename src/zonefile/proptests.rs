@@ -268,7 +268,7 @@ fn check_edit(
         .files
         .iter()
         .find(|(f, _)| f == "gen.zone")
-        .map_or_else(|| text.clone(), |(_, t)| t.clone());
+        .map_or_else(|| text.clone(), |(_, t)| t.to_string());
 
     // (1) parse(render(edit(text))) == edit(model).
     let mut want: Vec<Rr> = old

@@ -35,7 +35,7 @@ enum Kept {
 #[derive(Debug)]
 struct Texts {
     origin: Name,
-    main: (Arc<str>, String),
+    main: (Arc<str>, Arc<String>),
     includes: Vec<Included>,
 }
 
@@ -45,7 +45,7 @@ struct Included {
     from: Arc<str>,
     path: Box<str>,
     name: String,
-    text: String,
+    text: Arc<String>,
 }
 
 impl IncludeLoader for Texts {
@@ -53,7 +53,7 @@ impl IncludeLoader for Texts {
         self.includes
             .iter()
             .find(|i| &*i.from == from && &*i.path == path)
-            .map(|i| (i.name.clone(), i.text.clone()))
+            .map(|i| (i.name.clone(), (*i.text).clone()))
             .ok_or_else(|| format!("$INCLUDE {path}: not read with the zone"))
     }
 }
