@@ -1050,10 +1050,11 @@ impl Rebuild<'_> {
         let Some(chunk) = f.entries.chunks().get(oi / entries::CHUNK) else {
             return Ok(false);
         };
-        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+        let all = chunk.entries();
+        let (Some(first), Some(last)) = (all.first(), all.last()) else {
             return Ok(false);
         };
-        if chunk.len() != entries::CHUNK || last.end >= next_edit {
+        if all.len() != entries::CHUNK || last.end >= next_edit {
             return Ok(false);
         }
         // Its first entry is kept in any case, which parses the new text
@@ -1065,12 +1066,32 @@ impl Rebuild<'_> {
         if !unmoved || !out.entries.share(chunk) {
             return Ok(false);
         }
-        for (i, entry) in chunk.iter().enumerate() {
-            let old = match &entry.kind {
-                EntryKind::Record(r) => Some(self.next_old_meta(r)),
-                _ => None,
-            };
-            self.account(fi, out, oi + i, oi + i, &entry.kind, old)?;
+        let records = chunk.records();
+        let metas = self
+            .old_meta
+            .get(self.old_record..self.old_record + records.len());
+        match metas {
+            // Only records, blanks and comments: what keeping them means
+            // for the records list and the state, without a visit each.
+            Some(metas) if !chunk.has_directives() => {
+                self.old_record += records.len();
+                self.meta.extend_from_slice(metas);
+                self.records
+                    .extend(records.iter().map(|&i| (fi, oi + usize::from(i))));
+                if let (Some(&i), Some(m)) = (records.last(), metas.last()) {
+                    out.st.last_ttl = Some(m.ttl);
+                    out.last_owner_at = Some(oi + usize::from(i));
+                }
+            }
+            _ => {
+                for (i, entry) in all.iter().enumerate() {
+                    let old = match &entry.kind {
+                        EntryKind::Record(r) => Some(self.next_old_meta(r)),
+                        _ => None,
+                    };
+                    self.account(fi, out, oi + i, oi + i, &entry.kind, old)?;
+                }
+            }
         }
         let text = f.text.get(first.start..last.end).unwrap_or("");
         out.text.push_str(text);

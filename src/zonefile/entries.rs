@@ -17,18 +17,66 @@
 
 use std::sync::Arc;
 
-use super::parse::Entry;
+use super::parse::{Entry, EntryKind};
 
 /// Entries per chunk. Four in the crate's own tests, so the edit's
 /// property tests (`zonefile::proptests`, small documents checked against
 /// a full re-parse) share and rebuild chunks on every edit.
 pub const CHUNK: usize = if cfg!(test) { 4 } else { 256 };
 
+/// Up to [`CHUNK`] entries, with what an edit that shares them needs to
+/// know without visiting each: where its records are, and whether it has
+/// directives (which change the parser's state).
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    entries: Vec<Entry>,
+    /// Index in the chunk of each record entry, in order.
+    records: Vec<u16>,
+    /// Whether an entry is `$ORIGIN`, `$TTL` or `$INCLUDE`.
+    directives: bool,
+}
+
+impl Chunk {
+    fn new(entries: Vec<Entry>) -> Chunk {
+        let mut records = Vec::new();
+        let mut directives = false;
+        for (i, e) in entries.iter().enumerate() {
+            match e.kind {
+                EntryKind::Record(_) => records.push(u16::try_from(i).unwrap_or(u16::MAX)),
+                EntryKind::Origin(_) | EntryKind::Ttl(_) | EntryKind::Include { .. } => {
+                    directives = true;
+                }
+                EntryKind::Blank | EntryKind::Comment => {}
+            }
+        }
+        records.shrink_to_fit();
+        Chunk {
+            entries,
+            records,
+            directives,
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Index in the chunk of each record entry, in order.
+    pub fn records(&self) -> &[u16] {
+        &self.records
+    }
+
+    /// Whether an entry is a directive (`$ORIGIN`, `$TTL`, `$INCLUDE`).
+    pub fn has_directives(&self) -> bool {
+        self.directives
+    }
+}
+
 /// The entries of one file, in order (see the module doc).
 #[derive(Clone, Debug, Default)]
 pub struct Entries {
     /// Full chunks, then possibly one partial chunk (never empty).
-    chunks: Vec<Arc<Vec<Entry>>>,
+    chunks: Vec<Arc<Chunk>>,
     len: usize,
 }
 
@@ -60,19 +108,19 @@ impl Entries {
     }
 
     pub fn get(&self, i: usize) -> Option<&Entry> {
-        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+        self.chunks.get(i / CHUNK)?.entries.get(i % CHUNK)
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Entry> + Clone {
-        self.chunks.iter().flat_map(|c| c.iter())
+        self.chunks.iter().flat_map(|c| c.entries.iter())
     }
 
     pub fn last(&self) -> Option<&Entry> {
-        self.chunks.last()?.last()
+        self.chunks.last()?.entries.last()
     }
 
     /// The chunks, in order: all full but the last.
-    pub fn chunks(&self) -> &[Arc<Vec<Entry>>] {
+    pub fn chunks(&self) -> &[Arc<Chunk>] {
         &self.chunks
     }
 }
@@ -92,7 +140,7 @@ impl std::ops::Index<usize> for Entries {
 /// Builds [`Entries`] entry by entry, or a full chunk at a time.
 #[derive(Debug, Default)]
 pub struct Builder {
-    chunks: Vec<Arc<Vec<Entry>>>,
+    chunks: Vec<Arc<Chunk>>,
     open: Vec<Entry>,
 }
 
@@ -116,34 +164,35 @@ impl Builder {
         self.open.push(e);
         if self.open.len() == CHUNK {
             let full = std::mem::replace(&mut self.open, Vec::with_capacity(CHUNK));
-            self.chunks.push(Arc::new(full));
+            self.chunks.push(Arc::new(Chunk::new(full)));
         }
     }
 
     /// Appends a full chunk of another version, shared. `false` (and
     /// nothing appended) unless the chunk is full and the builder is at a
     /// chunk boundary.
-    pub fn share(&mut self, chunk: &Arc<Vec<Entry>>) -> bool {
-        if chunk.len() != CHUNK || !self.open.is_empty() {
+    pub fn share(&mut self, chunk: &Arc<Chunk>) -> bool {
+        if chunk.entries.len() != CHUNK || !self.open.is_empty() {
             return false;
         }
         self.chunks.push(chunk.clone());
         true
     }
 
-    /// The last entry, to change (a shared chunk is copied first).
+    /// The last entry, to change its span (a shared chunk is copied
+    /// first); its kind must stay (the chunk's summary counts on it).
     pub fn last_mut(&mut self) -> Option<&mut Entry> {
         if !self.open.is_empty() {
             return self.open.last_mut();
         }
-        Arc::make_mut(self.chunks.last_mut()?).last_mut()
+        Arc::make_mut(self.chunks.last_mut()?).entries.last_mut()
     }
 
     pub fn finish(mut self) -> Entries {
         let len = self.len();
         if !self.open.is_empty() {
             self.open.shrink_to_fit();
-            self.chunks.push(Arc::new(self.open));
+            self.chunks.push(Arc::new(Chunk::new(self.open)));
         }
         self.chunks.shrink_to_fit();
         Entries {
