@@ -126,19 +126,64 @@ impl<'d> Walk<'d> {
     /// Records inserted at `pos` of `file` become the previous record.
     /// `spots` are the file's insertion offsets, ascending (the walk meets
     /// offsets in order, so it looks up only where one is).
-    fn inserted(&self, file: usize, pos: usize, spots: &[usize], sim: &mut Sim<'d>) {
+    /// Returns whether records were inserted there.
+    fn inserted(&self, file: usize, pos: usize, spots: &[usize], sim: &mut Sim<'d>) -> bool {
         if spots.binary_search(&pos).is_err() {
-            return;
+            return false;
         }
-        if let Some((_, rrs)) = self.inserts.get(&Spot { file, pos }) {
-            for rr in rrs {
-                sim.last_owner = Some((&rr.name, owner_hash(&rr.name)));
-                sim.last_ttl = Some(rr.ttl);
-            }
+        let Some((_, rrs)) = self.inserts.get(&Spot { file, pos }) else {
+            return false;
+        };
+        for rr in rrs {
+            sim.last_owner = Some((&rr.name, owner_hash(&rr.name)));
+            sim.last_ttl = Some(rr.ttl);
         }
+        !rrs.is_empty()
     }
 
-    fn walk(&mut self, file: usize, mut sim: Sim<'d>) {
+    /// Passes over `chunk` (its records starting at record `self.next`)
+    /// when the walk can know its outcome without visiting each entry:
+    /// the state coming in is the old document's (`clean`), and nothing in
+    /// the chunk changes it differently: no directive, no removed record,
+    /// no records inserted before any of its entries. Its records then
+    /// rely on the same neighbours as before and need no fix; the state
+    /// going out is its last record's. Returns whether it did.
+    fn skip_chunk(
+        &mut self,
+        chunk: &'d entries::Chunk,
+        spots: &[usize],
+        sim: &mut Sim<'d>,
+    ) -> bool {
+        let all = chunk.entries();
+        let (Some(first), Some(last)) = (all.first(), all.last()) else {
+            return false;
+        };
+        let records = chunk.records();
+        let range = self.next..self.next + records.len();
+        let untouched = self
+            .removed
+            .get(range.clone())
+            .is_some_and(|r| !r.contains(&true));
+        let at = spots.partition_point(|&p| p < first.start);
+        let no_insert = spots.get(at).is_none_or(|&p| p >= last.end);
+        if chunk.has_directives() || !untouched || !no_insert {
+            return false;
+        }
+        if let Some(&i) = records.last()
+            && let Some(EntryKind::Record(r)) = all.get(usize::from(i)).map(|e| &e.kind)
+        {
+            let k = range.end - 1;
+            let m = self.meta.get(k).copied().unwrap_or_else(|| RecMeta::of(r));
+            sim.last_owner = Some((&r.rr.name, m.owner));
+            sim.last_ttl = Some(m.ttl);
+        }
+        self.next = range.end;
+        true
+    }
+
+    /// Walks file `file` from the state `sim`; `clean`: that state is the
+    /// old document's there (see below).
+    fn walk(&mut self, file: usize, mut sim: Sim<'d>, clean: bool) {
         let doc = self.doc;
         let mut spots: Vec<usize> = self
             .inserts
@@ -150,8 +195,26 @@ impl<'d> Walk<'d> {
         let Some(f) = doc.files.get(file) else {
             return;
         };
-        for entry in f.entries.iter() {
-            self.inserted(file, entry.start, &spots, &mut sim);
+        // Whether the state is the old document's at this point: it is at
+        // the start of the main file (and of an included file reached in
+        // such a state), and again after any record kept (the state is then
+        // that record's); a removed record or an insertion changes it.
+        let mut clean = clean;
+        let mut i = 0usize;
+        // Bounded: each turn takes one entry, or a chunk of them.
+        while let Some(entry) = f.entries.get(i) {
+            if clean
+                && i.is_multiple_of(entries::CHUNK)
+                && let Some(chunk) = f.entries.chunks().get(i / entries::CHUNK)
+                && self.skip_chunk(chunk, &spots, &mut sim)
+            {
+                i += chunk.entries().len();
+                continue;
+            }
+            i += 1;
+            if self.inserted(file, entry.start, &spots, &mut sim) {
+                clean = false;
+            }
             match &entry.kind {
                 EntryKind::Ttl(t) => sim.default_ttl = Some(*t),
                 EntryKind::Include { file: child, .. } => {
@@ -159,14 +222,16 @@ impl<'d> Walk<'d> {
                         last_owner: None,
                         ..sim.clone()
                     };
-                    self.walk(*child, child_sim);
+                    self.walk(*child, child_sim, clean);
                 }
                 EntryKind::Record(r) => {
                     let k = self.next;
                     self.next += 1;
                     if self.removed.get(k).copied().unwrap_or(false) {
+                        clean = false;
                         continue;
                     }
+                    clean = true;
                     // The record itself is read only where it may need an
                     // owner or a TTL written.
                     let m = self.meta.get(k).copied().unwrap_or_else(|| RecMeta::of(r));
@@ -596,6 +661,7 @@ impl<'d> Cx<'d> {
                 default_ttl: None,
                 last_ttl: None,
             },
+            true,
         );
         let mut edits = walk.edits;
         for es in &mut edits {
