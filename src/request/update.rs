@@ -1,8 +1,14 @@
 //! Decoding an UPDATE message (RFC 2136 §2) into its sections.
 //!
-//! RDATA comes out uncompressed, as the zone holds it: RFC 3597 §4 lets a
-//! sender compress names only in the RDATA of the RFC 1035 types, so those
-//! are expanded here and every other type is taken as the octets sent.
+//! RDATA comes out uncompressed, as the zone holds it. RFC 3597 §4:
+//! "Receiving servers MUST decompress domain names in RRs of well-known
+//! type, and SHOULD also decompress RRs of type RP, AFSDB, RT, SIG, PX,
+//! NXT, NAPTR, and SRV (although the current specification of the SRV RR
+//! in [RFC2782] prohibits compression, [RFC2052] mandated it, and some
+//! servers following that earlier specification are still in use)." The
+//! RFC 1035 types and RP, AFSDB, RT, PX and SRV are expanded here (some
+//! clients still compress an SRV target: dnspython 2.3 does); every other
+//! type is taken as the octets sent.
 
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -58,7 +64,8 @@ fn push_name(out: &mut Vec<u8>, name: &Name) {
     out.push(0);
 }
 
-/// RDATA at `pos..pos + len`, names expanded for the RFC 1035 types.
+/// RDATA at `pos..pos + len`, names expanded for the types that may carry
+/// them compressed (see the module doc).
 fn read_rdata(msg: &[u8], pos: usize, len: usize, rtype: RecordType) -> Option<Rdata> {
     let end = pos.checked_add(len)?;
     let raw = msg.get(pos..end)?;
@@ -69,6 +76,10 @@ fn read_rdata(msg: &[u8], pos: usize, len: usize, rtype: RecordType) -> Option<R
         6 => (2, 0),                              // SOA
         14 => (2, 0),                             // MINFO
         15 => (1, 2),                             // MX: preference first
+        17 => (2, 0),                             // RP
+        18 | 21 => (1, 2),                        // AFSDB, RT: a u16 first
+        26 => (2, 2),                             // PX: preference first
+        33 => (1, 6),                             // SRV: priority, weight, port
         _ => return Some(Rdata::new(raw)),
     };
     if len == 0 {
@@ -222,6 +233,30 @@ mod tests {
         m.extend_from_slice(b"\x03www\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x02\xc0\x0c");
         let req = parse(&m, m.len(), 0).expect("update");
         assert_eq!(req.updates[0].rdata.as_bytes(), b"\x07example\x03com\x00");
+    }
+
+    /// Outside attack, round 14: dnspython 2.3 compresses an SRV's target;
+    /// the add was FORMERR and the delete of the same record removed
+    /// nothing (NOERROR).
+    #[test]
+    fn rfc3597_4_a_compressed_srv_target_is_expanded() {
+        // _sip._tcp 60 IN SRV 0 5 5060 <pointer to example.com>.
+        let mut m = vec![0, 7, 0x28, 0, 0, 1, 0, 0, 0, 1, 0, 0];
+        m.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+        m.extend_from_slice(b"\x04_sip\x04_tcp\xc0\x0c\x00\x21\x00\x01\x00\x00\x00\x3c\x00\x08");
+        m.extend_from_slice(b"\x00\x00\x00\x05\x13\xc4\xc0\x0c");
+        let req = parse(&m, m.len(), 0).expect("update");
+        assert_eq!(
+            req.updates[0].rdata.as_bytes(),
+            b"\x00\x00\x00\x05\x13\xc4\x07example\x03com\x00"
+        );
+        // An RDATA too short for its fixed part is malformed.
+        let mut short = vec![0, 7, 0x28, 0, 0, 1, 0, 0, 0, 1, 0, 0];
+        short.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+        short
+            .extend_from_slice(b"\x04_sip\x04_tcp\xc0\x0c\x00\x21\x00\x01\x00\x00\x00\x3c\x00\x04");
+        short.extend_from_slice(b"\x00\x00\x00\x05");
+        assert!(parse(&short, short.len(), 0).is_err());
     }
 
     #[test]
