@@ -622,6 +622,46 @@ impl Store {
     }
 }
 
+/// The zone after a write, with each RRset the write removed records from
+/// served at the TTL a reload of the written file gives it.
+///
+/// A file can hold an RRset whose records have different TTLs; it is
+/// served at its first record's TTL (RFC 2181 §5.2, with a warning at
+/// load). When a write removes that record, the file gives the others
+/// their own TTL, while the zone, changed in place, kept the old one: the
+/// TTL served would change at the next reload, and the IXFR read from
+/// git would disagree with what was served (outside attack, round 14).
+fn realign_ttls(
+    zone: Zone,
+    document: &crate::zonefile::Document,
+    changes: &ChangeSet,
+) -> Result<Zone, WriteError> {
+    let mut fix = ChangeSet::default();
+    let mut seen: Vec<(&Name, crate::rr::RecordType)> = Vec::new();
+    for r in &changes.remove {
+        if r.rtype == crate::rr::RecordType::SOA || seen.contains(&(&r.name, r.rtype)) {
+            continue;
+        }
+        seen.push((&r.name, r.rtype));
+        let served = zone.rrset(&r.name, r.rtype);
+        let (Some(first), Some(ttl)) = (served.first(), document.rrset_ttl(&r.name, r.rtype))
+        else {
+            continue;
+        };
+        if first.ttl != ttl {
+            fix.remove.extend(served.iter().cloned());
+            fix.add
+                .extend(served.iter().map(|rr| crate::rr::Rr { ttl, ..rr.clone() }));
+        }
+    }
+    if fix.is_empty() {
+        return Ok(zone);
+    }
+    zone.with_changes(&fix, &pending_location())
+        .map(|(z, _)| z)
+        .map_err(|errs| WriteError::Invalid(first_message(&errs)))
+}
+
 /// The folders the files of `prepared` are in, each once.
 fn folders_of(prepared: &[fsio::Prepared]) -> Vec<PathBuf> {
     let mut folders: Vec<PathBuf> = prepared.iter().map(|p| fsio::folder_of(p.path())).collect();
@@ -1332,6 +1372,7 @@ impl Inner {
             .zone
             .with_changes(&changes, &pending_location())
             .map_err(|errs| WriteError::Invalid(first_message(&errs)))?;
+        let zone = realign_ttls(zone, &document, &changes)?;
         // Bounded work and memory per zone, whoever writes (design invariant 7).
         if let Err(msg) = zone.check_limits_of(&self.state.config().server.limits, &changes.add) {
             warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");

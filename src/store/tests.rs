@@ -1259,3 +1259,37 @@ fn merging_change_sets_cancels_equal_rrs_and_keeps_the_rest() {
     );
     assert!(merged.add.is_empty() && merged.remove.is_empty());
 }
+
+/// Outside attack, round 14: a file held an RRset with two TTLs (served at
+/// the first's); a write removed the first record, and the other stayed
+/// served at the first's TTL while the file gave it `$TTL`'s, so the TTL
+/// served changed at the next reload. It is now served as the file says.
+#[tokio::test]
+async fn a_write_serves_an_rrset_at_the_ttl_its_file_gives_it() {
+    let f = Fixture::new();
+    let mut text = f.text();
+    text.push_str("mixed 60 IN TXT \"first\"\n      IN TXT \"second\"\n");
+    std::fs::write(f.zone_path(), text).expect("edit");
+    let name = "mixed.example.com.";
+    let first = txt(name, "first");
+    let request = WriteRequest {
+        compute: Box::new(move |_: &Zone| {
+            Ok(ChangeSet {
+                remove: vec![first.clone()],
+                ..ChangeSet::default()
+            })
+        }),
+        ..adding(Vec::new())
+    };
+    f.store.write(request).await.expect("write");
+    let after = f.text();
+    assert!(!after.contains("\"first\""), "{after}");
+    assert!(after.contains("IN TXT \"second\""), "{after}");
+    let snap = f.store.state().snapshot();
+    let n = Name::from_ascii(name).expect("name");
+    let ttls: Vec<u32> = snap
+        .find(&n)
+        .map(|z| z.rrset(&n, RecordType::TXT).iter().map(|r| r.ttl).collect())
+        .unwrap_or_default();
+    assert_eq!(ttls, [3600], "served as the file gives it ($TTL 3600)");
+}

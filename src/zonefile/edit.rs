@@ -70,6 +70,29 @@ fn owner_key(name: &Name) -> String {
     name.to_lowercase().to_ascii()
 }
 
+impl Document {
+    /// The TTL a load of this document serves the RRset (`name`, `rtype`)
+    /// at: its first record's in reading order (`zone::group` aligns the
+    /// others to it, RFC 2181 §5.2). `None` when there is no such record.
+    /// Finds the owner's records by their hash, then reads only those.
+    pub fn rrset_ttl(&self, name: &Name, rtype: RecordType) -> Option<u32> {
+        let h = owner_hash(name);
+        self.meta
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.owner == h)
+            .find_map(|(k, m)| {
+                let &(f, e) = self.records.get(k)?;
+                match &self.files.get(f)?.entries.get(e)?.kind {
+                    EntryKind::Record(r) if r.rr.rtype == rtype && r.rr.name == *name => {
+                        Some(m.ttl)
+                    }
+                    _ => None,
+                }
+            })
+    }
+}
+
 /// An RR in presentation form, for messages.
 pub fn rr_text(rr: &Rr) -> String {
     format!(
