@@ -637,15 +637,21 @@ fn realign_ttls(
     changes: &ChangeSet,
 ) -> Result<Zone, WriteError> {
     let mut fix = ChangeSet::default();
-    let mut seen: Vec<(&Name, crate::rr::RecordType)> = Vec::new();
-    for r in &changes.remove {
-        if r.rtype == crate::rr::RecordType::SOA || seen.contains(&(&r.name, r.rtype)) {
-            continue;
-        }
-        seen.push((&r.name, r.rtype));
-        let served = zone.rrset(&r.name, r.rtype);
-        let (Some(first), Some(ttl)) = (served.first(), document.rrset_ttl(&r.name, r.rtype))
-        else {
+    let mut seen: std::collections::HashSet<(&Name, crate::rr::RecordType)> = Default::default();
+    let touched: Vec<(&Name, crate::rr::RecordType)> = changes
+        .remove
+        .iter()
+        .filter(|r| r.rtype != crate::rr::RecordType::SOA)
+        .map(|r| (&r.name, r.rtype))
+        .filter(|&k| seen.insert(k))
+        .filter(|(name, rtype)| !zone.rrset(name, *rtype).is_empty())
+        .collect();
+    if touched.is_empty() {
+        return Ok(zone);
+    }
+    for ((name, rtype), ttl) in touched.iter().zip(document.rrset_ttls(&touched)) {
+        let served = zone.rrset(name, *rtype);
+        let (Some(first), Some(ttl)) = (served.first(), ttl) else {
             continue;
         };
         if first.ttl != ttl {

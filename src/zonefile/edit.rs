@@ -71,25 +71,42 @@ fn owner_key(name: &Name) -> String {
 }
 
 impl Document {
-    /// The TTL a load of this document serves the RRset (`name`, `rtype`)
-    /// at: its first record's in reading order (`zone::group` aligns the
-    /// others to it, RFC 2181 §5.2). `None` when there is no such record.
-    /// Finds the owner's records by their hash, then reads only those.
-    pub fn rrset_ttl(&self, name: &Name, rtype: RecordType) -> Option<u32> {
-        let h = owner_hash(name);
-        self.meta
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.owner == h)
-            .find_map(|(k, m)| {
-                let &(f, e) = self.records.get(k)?;
-                match &self.files.get(f)?.entries.get(e)?.kind {
-                    EntryKind::Record(r) if r.rr.rtype == rtype && r.rr.name == *name => {
-                        Some(m.ttl)
-                    }
-                    _ => None,
+    /// For each RRset (name, type) of `wanted`, the TTL a load of this
+    /// document serves it at: its first record's in reading order
+    /// (`zone::group` aligns the others to it, RFC 2181 §5.2); `None` when
+    /// there is no such record. One pass over the records' owner hashes,
+    /// reading only the records whose owner hash is wanted.
+    pub fn rrset_ttls(&self, wanted: &[(&Name, RecordType)]) -> Vec<Option<u32>> {
+        let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, (name, _)) in wanted.iter().enumerate() {
+            by_hash.entry(owner_hash(name)).or_default().push(i);
+        }
+        let mut out = vec![None; wanted.len()];
+        for (k, m) in self.meta.iter().enumerate() {
+            let Some(ids) = by_hash.get(&m.owner) else {
+                continue;
+            };
+            let Some(&(f, e)) = self.records.get(k) else {
+                continue;
+            };
+            let Some(EntryKind::Record(r)) = self
+                .files
+                .get(f)
+                .and_then(|f| f.entries.get(e))
+                .map(|e| &e.kind)
+            else {
+                continue;
+            };
+            for &i in ids {
+                if let (Some(slot @ None), Some((name, rtype))) = (out.get_mut(i), wanted.get(i))
+                    && r.rr.rtype == *rtype
+                    && r.rr.name == **name
+                {
+                    *slot = Some(m.ttl);
                 }
-            })
+            }
+        }
+        out
     }
 }
 
