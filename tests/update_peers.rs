@@ -470,3 +470,45 @@ fn rfc8914_refusals_carry_an_extended_dns_error_when_asked_with_edns() {
     let r = run(true, "example.com.", ADD_TOKEN);
     assert!(r.is_signed_ok(), "{r:?}");
 }
+
+/// Outside attack, round 14: dnspython 2.3 compresses an SRV record's
+/// target name (a pointer to the zone name); the add was FORMERR and the
+/// delete of the same record answered NOERROR and removed nothing. RFC
+/// 3597 §4: receivers SHOULD decompress SRV. Both now work as sent.
+#[test]
+fn dnspython_srv_with_a_compressed_target_is_added_and_deleted() {
+    let srv_key = "c3J2LWtleS1zZWNyZXQtZm9yLXRoZS1zcnYtdGVzdHM=";
+    let config = format!(
+        "{}[[key]]\nname = \"srv-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{srv_key}\"\n\
+         rate_limit = \"off\"\n\
+         grant = [ {{ zone = \"example.com\", names = [\"_sip._tcp\"], types = [\"SRV\"] }} ]\n",
+        update_config()
+    );
+    let s = TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
+    let port = s.addr.port();
+    let key = py_key("srv-key", "hmac-sha256", srv_key);
+    let add = py_update(
+        port,
+        &key,
+        false,
+        &["add _sip._tcp 60 SRV '0 5 5060 www.example.com.'"],
+    );
+    assert!(add.is_signed_ok(), "{add:?}");
+    assert_eq!(
+        dig_short(port, "_sip._tcp.example.com", "SRV", false),
+        ["0 5 5060 www.example.com."]
+    );
+    let del = py_update(
+        port,
+        &key,
+        false,
+        &["delete _sip._tcp SRV '0 5 5060 www.example.com.'"],
+    );
+    assert!(del.is_signed_ok(), "{del:?}");
+    assert!(
+        dig_short(port, "_sip._tcp.example.com", "SRV", false).is_empty(),
+        "the delete removed the record"
+    );
+    wait_committed(&s.zones_dir(), ZONE_FILE);
+    assert!(!zone_text(&s.zones_dir()).contains("_sip"));
+}
