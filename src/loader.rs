@@ -474,19 +474,30 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
         let path = entry.path();
         // Folders and dangling links are skipped; anything else named
         // *.zone is a zone, and loading it says why if it is not a regular
-        // file (a FIFO, a device, a link out of zones_dir).
-        match std::fs::metadata(&path) {
-            Ok(m) if !m.is_dir() => {}
-            _ => continue,
-        }
+        // file (a FIFO, a device, a link out of zones_dir). The entry's
+        // type comes with the listing (no stat per file for the common
+        // case, a regular file: the full reload pass lists every zone).
+        let link = match entry.file_type() {
+            Ok(t) if t.is_dir() => continue,
+            Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
+                Ok(m) if !m.is_dir() => true,
+                _ => continue,
+            },
+            Ok(_) => false,
+            Err(_) => continue,
+        };
         match parse_zone_name(stem) {
             Some(origin) => {
                 let source = ZoneSource {
                     confined: true,
                     ..ZoneSource::named(origin.clone(), path)
                 };
-                out.zones
-                    .insert(origin, source.follow_link(&config.zones_dir));
+                let source = if link {
+                    source.follow_link(&config.zones_dir)
+                } else {
+                    source
+                };
+                out.zones.insert(origin, source);
             }
             None => out.problems.push(LoadProblem::File {
                 path,

@@ -790,7 +790,8 @@ fn run(
     let mut held_tried: Option<std::time::Instant> = None;
     // When the write log was last emptied (at most every TRUNCATE_EVERY).
     let mut truncated = std::time::Instant::now();
-    // When the last commit of logged writes was made (see LOGGED_GATHER).
+    // When the next round of logged writes may be committed (see
+    // `logged_pause`).
     let mut logged_at: Option<std::time::Instant> = None;
     loop {
         let msg = match next.take() {
@@ -933,8 +934,10 @@ fn run(
             let mut try_commit = |files: &[WrittenFile], records: &[Record], logged| {
                 commit_logged(&Target { logged, ..to }, files, records, u)
             };
+            let round = std::time::Instant::now();
             flush_logged(&mut logged, &mut edits, blocked, &mut try_commit, log);
-            logged_at = Some(std::time::Instant::now());
+            let now = std::time::Instant::now();
+            logged_at = Some(now + logged_pause(now - round));
             health.set_waiting(answered(&logged));
             if next.is_none() {
                 match rx.try_recv() {
@@ -1045,22 +1048,35 @@ fn answered(held: &[Queued]) -> usize {
     held.iter().filter(|(j, _)| j.logged).count()
 }
 
-/// Writes answered from the write log are committed at most this often:
-/// the committer gathers the writes that arrive until this long after its
-/// last such round of commits ([`gather_logged`]), so they share commits. Nobody
-/// waits for these commits but the NOTIFY that follows them, and each
-/// commit costs the same whatever it holds (a folder of 5,000 zone files
-/// has a 225 KB root tree to write): one commit every few milliseconds took
-/// as much CPU as the writes themselves.
+/// Writes answered from the write log are committed in rounds: after a
+/// round, the committer gathers the writes that arrive for
+/// [`logged_pause`] of it ([`gather_logged`]), so they share the next
+/// round's commits. Nobody waits for these commits but the NOTIFY that
+/// follows them, and a commit costs about the same whatever it holds (a
+/// folder of 5,000 zone files has a 225 KB root tree to write; a
+/// 100,000-record zone a 4 MB blob to hash and compress): one commit every
+/// few milliseconds took as much CPU as the writes themselves.
 const LOGGED_GATHER: Duration = Duration::from_millis(20);
+/// The longest pause between two rounds (the NOTIFYs wait that long).
+const LOGGED_GATHER_MAX: Duration = Duration::from_millis(200);
+/// The pause is this many times the last round's cost, so committing
+/// logged writes takes at most about a tenth of one core under any load.
+const LOGGED_DUTY: u32 = 10;
+
+/// The pause after a round of logged commits that took `took`: ten times
+/// that, at least [`LOGGED_GATHER`] and at most [`LOGGED_GATHER_MAX`].
+fn logged_pause(took: Duration) -> Duration {
+    took.saturating_mul(LOGGED_DUTY)
+        .clamp(LOGGED_GATHER, LOGGED_GATHER_MAX)
+}
 
 /// How often, at most, the idle committer empties the write log (each
 /// time costs a `syncfs`).
 const TRUNCATE_EVERY: Duration = Duration::from_secs(1);
 
 /// Takes the logged jobs queued behind (any zone, any writer) onto
-/// `logged`, waiting for more until [`LOGGED_GATHER`] has passed since the
-/// last such commit (`logged_at`), and stopping early at [`MAX_GROUP`] jobs
+/// `logged`, waiting for more until `logged_at` (the last round's end and
+/// its [`logged_pause`]), and stopping early at [`MAX_GROUP`] jobs
 /// or [`GATHER_BYTES`] of file text; the first message that does not join
 /// is kept in `next`. The jobs are taken off the queue as they come, so a
 /// writer never waits for a slot in it meanwhile. [`flush_logged`] then
@@ -1073,7 +1089,7 @@ fn gather_logged(
     logged: &mut Vec<Queued>,
     next: &mut Option<Msg>,
 ) {
-    let deadline = logged_at.map(|at| at + LOGGED_GATHER);
+    let deadline = logged_at;
     let mut bytes: usize = logged.iter().map(|(j, _)| job_bytes(j)).sum();
     while logged.len() < MAX_GROUP && bytes < GATHER_BYTES {
         let now = std::time::Instant::now();
@@ -2062,6 +2078,21 @@ mod tests {
             None,
         );
         settle(pending)
+    }
+
+    /// The pause between rounds of logged commits follows their cost, so
+    /// a folder of thousands of zones or a huge zone file (whose commits
+    /// cost milliseconds) is committed in fewer, larger rounds, while a
+    /// lone ACME write's commit (and its NOTIFY) never waits long.
+    #[test]
+    fn the_pause_between_logged_rounds_is_ten_times_their_cost_within_bounds() {
+        let ms = Duration::from_millis;
+        assert_eq!(logged_pause(Duration::ZERO), LOGGED_GATHER);
+        assert_eq!(logged_pause(ms(1)), LOGGED_GATHER);
+        assert_eq!(logged_pause(ms(9)), ms(90));
+        assert_eq!(logged_pause(ms(15)), ms(150));
+        assert_eq!(logged_pause(ms(500)), LOGGED_GATHER_MAX);
+        assert_eq!(logged_pause(Duration::MAX), LOGGED_GATHER_MAX);
     }
 
     /// With the write log, the logged writes of one key queued behind each
