@@ -154,13 +154,10 @@ pub fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
         repo: root.to_path_buf(),
         path: file.to_path_buf(),
     };
-    let root = root.canonicalize().map_err(|_| outside())?;
+    let real_root = crate::paths::canonical_root(root).map_err(|_| outside())?;
     // `a.zone` has the parent `""`, which is no folder to canonicalise.
-    let parent = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let parent = parent.canonicalize().map_err(|_| outside())?;
+    let parent = crate::paths::parent_in(file, root, &real_root).map_err(|_| outside())?;
+    let root = real_root;
     let name = file.file_name().ok_or_else(outside)?;
     let rel = parent.join(name);
     let rel = rel.strip_prefix(&root).map_err(|_| outside())?;
@@ -328,6 +325,8 @@ impl History {
 /// of zone files with it without a `git status` (which reads the whole
 /// index) per file.
 pub struct HeadFiles {
+    /// The work tree, as the repository names it.
+    given: PathBuf,
     /// The work tree, canonical.
     root: PathBuf,
     blobs: std::collections::HashMap<PathBuf, Oid>,
@@ -337,8 +336,8 @@ impl HeadFiles {
     /// HEAD's files (none on an unborn branch).
     pub fn read(repo: &Repository) -> Result<HeadFiles, GitError> {
         let err = wrap(repo.path());
-        let root = repo.workdir().unwrap_or_else(|| repo.path());
-        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let given = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
+        let root = crate::paths::canonical_root(&given).unwrap_or_else(|_| given.clone());
         let mut blobs = std::collections::HashMap::new();
         let tree = match repo.head() {
             Ok(h) => Some(h.peel_to_tree().map_err(&err)?),
@@ -356,17 +355,13 @@ impl HeadFiles {
             })
             .map_err(&err)?;
         }
-        Ok(HeadFiles { root, blobs })
+        Ok(HeadFiles { given, root, blobs })
     }
 
     /// Whether HEAD holds exactly `bytes` at `file`; `None` for a file
     /// outside the work tree (never committed).
     pub fn holds(&self, file: &Path, bytes: &[u8]) -> Option<bool> {
-        let parent = match file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let parent = parent.canonicalize().ok()?;
+        let parent = crate::paths::parent_in(file, &self.given, &self.root).ok()?;
         let path = parent.join(file.file_name()?);
         let rel = path.strip_prefix(&self.root).ok()?;
         Some(self.blobs.get(rel).is_some_and(|id| {
@@ -1029,6 +1024,56 @@ pub fn line_commits(
     Ok(Some(out))
 }
 
+/// Writes `texts` as blobs into one new pack file of the repository at
+/// `dir` rather than one loose object each: for thousands of files at
+/// once (a first start on an uncommitted folder of 50,000 zones), a loose
+/// object costs a file creation, a link and an unlink, and those made
+/// most of the commit's time (about 10 of its 14 s). Blobs the repository
+/// already has are not written again. Returns each text's blob id, in
+/// order.
+///
+/// Uses a handle of its own with libgit2's in-memory object backend in
+/// front, dumped as a pack through the object database's pack writer
+/// (which indexes it beside the others); the committer's handle finds the
+/// new pack when it first looks an object up.
+pub fn write_blobs_packed(dir: &Path, texts: &[&[u8]]) -> Result<Vec<Oid>, git2::Error> {
+    let repo = Repository::open(dir)?;
+    let odb = repo.odb()?;
+    // The object database as it is on disk, without the in-memory backend.
+    let on_disk = Repository::open(dir)?;
+    let disk = on_disk.odb()?;
+    let mempack = odb.add_new_mempack_backend(1000)?;
+    let ids = texts
+        .iter()
+        .map(|t| odb.write(git2::ObjectType::Blob, t))
+        .collect::<Result<Vec<Oid>, git2::Error>>()?;
+    // Only the blobs the repository lacked go into the pack (a blob
+    // already stored was found, not written again).
+    let new: Vec<Oid> = {
+        let mut seen = std::collections::HashSet::new();
+        ids.iter()
+            .copied()
+            .filter(|id| seen.insert(*id))
+            .filter(|id| !disk.exists(*id))
+            .collect()
+    };
+    if new.is_empty() {
+        return Ok(ids);
+    }
+    let mut builder = repo.packbuilder()?;
+    for id in &new {
+        builder.insert_object(*id, None)?;
+    }
+    let mut pack = git2::Buf::new();
+    builder.write_buf(&mut pack)?;
+    let mut writer = odb.packwriter()?;
+    std::io::Write::write_all(&mut writer, &pack)
+        .map_err(|e| git2::Error::from_str(&format!("cannot write the pack: {e}")))?;
+    writer.commit()?;
+    mempack.reset()?;
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1045,6 +1090,37 @@ mod tests {
             name: "acme-key".into(),
             email: "zonewright@host".into(),
         }
+    }
+
+    /// Thousands of blobs at once go into one pack, which a handle opened
+    /// before it finds; blobs already there are not written again.
+    #[test]
+    fn blobs_written_as_one_pack_are_found_by_another_handle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let texts: Vec<String> = (0..300).map(|i| format!("zone {i}\n")).collect();
+        let bytes: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let ids = write_blobs_packed(dir.path(), &bytes).expect("packed");
+        assert_eq!(ids.len(), 300);
+        let packs: Vec<_> = std::fs::read_dir(dir.path().join(".git/objects/pack"))
+            .expect("pack dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+            .collect();
+        assert_eq!(packs.len(), 1, "one pack");
+        for (id, text) in ids.iter().zip(&texts) {
+            let blob = repo.find_blob(*id).expect("found through the older handle");
+            assert_eq!(blob.content(), text.as_bytes());
+        }
+        // Again: nothing new, no second pack.
+        let again = write_blobs_packed(dir.path(), &bytes).expect("again");
+        assert_eq!(again, ids);
+        let count = std::fs::read_dir(dir.path().join(".git/objects/pack"))
+            .expect("pack dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+            .count();
+        assert_eq!(count, 1);
     }
 
     #[test]

@@ -239,12 +239,10 @@ fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, Fallback> {
     let root = repo
         .workdir()
         .ok_or_else(|| Fallback::NoRepository("bare repository".into()))?;
-    let root = root
-        .canonicalize()
+    let real_root = crate::paths::canonical_root(root).map_err(|e| Fallback::Git(e.to_string()))?;
+    let file = crate::paths::resolve_in(file, root, &real_root)
         .map_err(|e| Fallback::Git(e.to_string()))?;
-    let file = file
-        .canonicalize()
-        .map_err(|e| Fallback::Git(e.to_string()))?;
+    let root = real_root;
     file.strip_prefix(&root)
         .map(Path::to_path_buf)
         .map_err(|_| Fallback::Git(format!("{} is outside the repository", file.display())))

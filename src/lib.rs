@@ -111,6 +111,7 @@ pub mod loader;
 pub mod metrics;
 pub mod notify;
 pub mod notify_out;
+pub mod paths;
 pub mod policy;
 pub mod rcode;
 pub mod rdata;

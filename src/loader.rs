@@ -300,15 +300,18 @@ impl ZoneSource {
 /// it lies inside it and not in its `.git` folder, symbolic links resolved;
 /// `None` otherwise: a file git cannot record.
 pub fn in_repository(zones_dir: &Path, file: &Path) -> Option<PathBuf> {
-    let resolved = file.canonicalize().ok().or_else(|| {
-        // Not there (yet): its folder, resolved, and its name.
-        let parent = file.parent()?.canonicalize().ok()?;
-        Some(parent.join(file.file_name()?))
-    })?;
-    zones_dir
-        .canonicalize()
+    let root = crate::paths::canonical_root(zones_dir).ok()?;
+    let resolved = crate::paths::resolve_in(file, zones_dir, &root)
         .ok()
-        .and_then(|root| resolved.strip_prefix(root).ok().map(Path::to_path_buf))
+        .or_else(|| {
+            // Not there (yet): its folder, resolved, and its name.
+            let parent = crate::paths::parent_in(file, zones_dir, &root).ok()?;
+            Some(parent.join(file.file_name()?))
+        })?;
+    resolved
+        .strip_prefix(&root)
+        .ok()
+        .map(Path::to_path_buf)
         .filter(|rel| {
             rel.components()
                 .next()
@@ -349,11 +352,12 @@ impl FileRules {
         }
     }
 
-    /// The roots as they resolve now (a missing one allows nothing).
-    fn resolved_roots(&self) -> Vec<PathBuf> {
+    /// The roots as given and as they resolve now (a missing one allows
+    /// nothing).
+    fn resolved_roots(&self) -> Vec<(PathBuf, PathBuf)> {
         self.roots
             .iter()
-            .filter_map(|r| r.canonicalize().ok())
+            .filter_map(|r| Some((r.clone(), crate::paths::canonical_root(r).ok()?)))
             .collect()
     }
 }
@@ -684,7 +688,8 @@ pub fn read_bounded(mut file: &File, size_hint: u64, limit: u64) -> io::Result<O
 /// budget, which the zone file itself is read against first.
 pub struct FsIncludes {
     read: RefCell<FileIds>,
-    roots: Vec<PathBuf>,
+    /// Each root as given and resolved.
+    roots: Vec<(PathBuf, PathBuf)>,
     max: u64,
     left: Cell<u64>,
 }
@@ -701,13 +706,23 @@ impl FsIncludes {
 
     /// `path` resolved (symlinks, `..`), if inside one of the roots.
     fn confine(&self, path: &Path) -> Result<PathBuf, String> {
-        let real = path
-            .canonicalize()
-            .map_err(|e| format!("cannot read: {e}"))?;
-        if self.roots.iter().any(|root| real.starts_with(root)) {
+        let real = match self
+            .roots
+            .iter()
+            .find(|(root, _)| path.parent() == Some(root))
+        {
+            Some((root, real_root)) => crate::paths::resolve_in(path, root, real_root),
+            None => path.canonicalize(),
+        }
+        .map_err(|e| format!("cannot read: {e}"))?;
+        if self.roots.iter().any(|(_, root)| real.starts_with(root)) {
             return Ok(real);
         }
-        let allowed: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+        let allowed: Vec<String> = self
+            .roots
+            .iter()
+            .map(|(_, r)| r.display().to_string())
+            .collect();
         Err(format!(
             "resolves to {}, outside zones_dir and [server] include_dirs (allowed: {}); refused",
             real.display(),

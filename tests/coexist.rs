@@ -623,3 +623,62 @@ fn a_staged_change_survives_the_file_saved_again_unchanged() {
     let show = git(&zones, &["show", ":example.com.zone"]);
     assert_eq!(show, staged);
 }
+
+/// A first start on a folder of hundreds of zone files git has never seen
+/// (an existing BIND or NSD setup moved over): one commit holds them all,
+/// its blobs written as one pack rather than a loose object each, and the
+/// repository is whole: `git fsck` finds nothing wrong, `git status` is
+/// clean, and every file in HEAD is the file on disk.
+#[test]
+fn a_first_start_on_hundreds_of_zone_files_commits_them_whole_in_one_commit() {
+    let names: Vec<String> = (0..300).map(|i| format!("z{i:03}.test")).collect();
+    let texts: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| common::simple_zone(n, 1 + i as u32, &format!("192.0.2.{}", i % 250)))
+        .collect();
+    let files: Vec<(String, &str)> = names
+        .iter()
+        .zip(&texts)
+        .map(|(n, t)| (format!("{n}.zone"), t.as_str()))
+        .collect();
+    let zones: Vec<(&str, &str)> = files.iter().map(|(f, t)| (f.as_str(), *t)).collect();
+    let s = common::TestServer::start(&zones, "");
+    let dir = s.zones_dir();
+    for (i, n) in names.iter().enumerate().step_by(37) {
+        let resp = s.udp(&common::query(
+            &format!("{n}."),
+            hickory_proto::rr::RecordType::SOA,
+        ));
+        assert_eq!(
+            resp.answers.first().and_then(common::serial_of),
+            Some(1 + i as u32),
+            "{n} answers"
+        );
+    }
+    let log = git(&dir, &["log", "--format=%s"]);
+    assert!(
+        log.lines()
+            .any(|l| l == "300 zones: external changes found at start-up"),
+        "one commit holds them all: {log}"
+    );
+    assert_eq!(
+        git(&dir, &["status", "--porcelain"]),
+        "",
+        "nothing left over"
+    );
+    git(&dir, &["fsck", "--no-dangling"]);
+    let packs = std::fs::read_dir(dir.join(".git/objects/pack"))
+        .expect("pack folder")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+        .count();
+    assert_eq!(packs, 1, "the blobs are in one pack");
+    for (f, t) in &files {
+        assert_eq!(
+            &git(&dir, &["show", &format!("HEAD:{f}")]),
+            t,
+            "{f} in HEAD"
+        );
+    }
+}

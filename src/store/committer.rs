@@ -665,6 +665,10 @@ impl Committer {
         files: Vec<WrittenFile>,
         message: String,
     ) -> Result<Option<String>, String> {
+        let mut files = files;
+        if files.len() >= PACK_MIN {
+            prehash_packed(&self.zones_dir, &mut files);
+        }
         let (tx, rx) = mpsc::channel();
         self.send(Msg::Found(zones, files, message, tx))
             .map_err(|_| "the committer has stopped".to_owned())?;
@@ -756,6 +760,29 @@ fn prehash(zones_dir: &Path, files: &mut [WrittenFile]) {
     };
     for f in files.iter_mut().filter(|f| f.blob.is_none()) {
         f.blob = repo.blob(f.text.as_bytes()).ok();
+    }
+}
+
+/// The number of files from which a found change's blobs are written as
+/// one pack before it is queued (see [`git::write_blobs_packed`]).
+const PACK_MIN: usize = 256;
+
+/// Writes the blobs of `files` into one pack (see
+/// [`git::write_blobs_packed`]). A failure leaves `blob` empty: the
+/// committer writes them as loose objects and reports what fails.
+fn prehash_packed(zones_dir: &Path, files: &mut [WrittenFile]) {
+    let texts: Vec<&[u8]> = files.iter().map(|f| f.text.as_bytes()).collect();
+    match git::write_blobs_packed(zones_dir, &texts) {
+        Ok(ids) => {
+            for (f, id) in files.iter_mut().zip(ids) {
+                f.blob = Some(id);
+            }
+        }
+        Err(e) => warn!(
+            "cannot write {} zone files' blobs as one pack ({}); writing them one by one",
+            files.len(),
+            e.message()
+        ),
     }
 }
 
