@@ -497,7 +497,7 @@ impl State {
             .collect();
         let writers = loader::writers_of(&paths);
         let rules = loader::FileRules::new(&self.config());
-        let mut reads = Vec::new();
+        let mut to_read = Vec::new();
         for (name, source, before) in changed {
             let written = writers.iter().find(|w| {
                 w.file == source.path || before.is_some_and(|f| f.iter().any(|(p, _)| *p == w.file))
@@ -506,10 +506,14 @@ impl State {
                 debug!(zone = %name, "{w}; reading it when the writer is done");
                 continue;
             }
-            let result = loader::load_zone_guarded(&source, &rules);
-            reads.push((name, source, before.cloned(), result));
+            to_read.push((name, source, before.cloned()));
         }
-        reads
+        let results = load_all(&to_read, &rules);
+        to_read
+            .into_iter()
+            .zip(results)
+            .map(|((name, source, before), result)| (name, source, before, result))
+            .collect()
     }
 
     /// The second half: under the lock, puts in each zone read unless its
@@ -597,6 +601,42 @@ fn same_texts(files: &FileIds, kept: &Stored, limit: u64) -> bool {
 
 /// One zone read by a reload: its name, source, the files its slot had
 /// seen when the read began (`None`: a new zone) and what was read.
+/// From this many zones to read at once (a start, a reload of every
+/// file), they are read and parsed on every core.
+const PARALLEL_LOAD: usize = 64;
+
+/// Loads each zone of `zones` (in order, one result each): on every core
+/// when there are many, each thread taking a contiguous share. A panic in
+/// a parser is already a load failure ([`loader::load_zone_guarded`]).
+fn load_all<T>(
+    zones: &[(Name, ZoneSource, T)],
+    rules: &loader::FileRules,
+) -> Vec<Result<Loaded, loader::LoadFailure>>
+where
+    T: Sync,
+{
+    let load = |part: &[(Name, ZoneSource, T)]| -> Vec<_> {
+        part.iter()
+            .map(|(_, source, _)| loader::load_zone_guarded(source, rules))
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if zones.len() < PARALLEL_LOAD || threads < 2 {
+        return load(zones);
+    }
+    let share = zones.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = zones
+            .chunks(share)
+            .map(|part| (part, scope.spawn(move || load(part))))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(part, h)| h.join().unwrap_or_else(|_| load(part)))
+            .collect()
+    })
+}
+
 type ZoneRead = (
     Name,
     ZoneSource,
