@@ -165,6 +165,20 @@ fn cache_git_trees() {
     }
 }
 
+/// Gives the memory the start-up freed back to the system: parsing every
+/// zone on every core (one malloc arena each) and a first commit's pack of
+/// every file leave freed memory glibc keeps (about 10 MB with 5,000
+/// zones), which the RSS would otherwise carry for good.
+fn release_start_up_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free memory at the top of (and
+    // inside) glibc's heaps to the kernel; it is thread-safe and changes no
+    // allocation that is in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = init_logging(cli.log_format, cli.log_level.as_deref()) {
@@ -328,6 +342,7 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
             let store = Store::new(st);
             // Edits made while the server was down become commits now.
             store.commit_external_changes();
+            release_start_up_memory();
             Ok(store)
         })
         .await
