@@ -357,6 +357,9 @@ pub struct Zone {
     nodes: imbl::Vector<Arc<Node>>,
     index: NodeIndex,
     apex: usize,
+    /// `nodes[apex]`, at hand: every query starts there, and a lookup in
+    /// the persistent vector is a walk down its tree.
+    apex_node: Option<Arc<Node>>,
     record_count: usize,
 }
 
@@ -711,6 +714,7 @@ impl Zone {
         // RFC 2308 §3: "the TTL of this record is set from the minimum of the
         // MINIMUM field of the SOA record and the TTL of the SOA itself".
         negative_soa.ttl = soa.ttl.min(timers.minimum);
+        let apex_node = nodes.get(apex).cloned();
         Zone {
             label: origin.to_ascii().into(),
             origin_labels: origin_key.labels(),
@@ -722,6 +726,7 @@ impl Zone {
             nodes,
             index,
             apex,
+            apex_node,
             record_count,
         }
     }
@@ -797,7 +802,7 @@ impl Zone {
 
     /// The apex node.
     pub fn apex(&self) -> Option<&Node> {
-        self.nodes.get(self.apex).map(|n| &**n)
+        self.apex_node.as_deref()
     }
 
     /// The node with exactly this key (including empty non-terminals and
@@ -887,22 +892,46 @@ impl Zone {
 #[derive(Debug, Default, Clone)]
 pub struct ZoneSet {
     by_origin: Sharded<Arc<Zone>>,
+    /// How many origins have each number of labels: the longest match
+    /// probes only the suffixes some zone could have (a query for
+    /// `www.example.com` over zones of two labels looks up one key, not
+    /// three).
+    depths: Arc<Vec<u32>>,
+}
+
+/// Label counts a name can have (RFC 1035 §2.3.4: 255 octets, so at most
+/// 127 labels), plus one.
+const DEPTHS: usize = 128;
+
+/// Adds `by` to the count of origins with `labels` labels.
+fn count_depth(depths: &mut Vec<u32>, labels: usize, by: i32) {
+    if labels < DEPTHS && depths.len() <= labels {
+        depths.resize(labels + 1, 0);
+    }
+    if let Some(n) = depths.get_mut(labels) {
+        *n = n.saturating_add_signed(by);
+    }
 }
 
 impl ZoneSet {
     /// The set of `zones`; of two with one origin, the first is kept.
     pub fn new(zones: Vec<Arc<Zone>>) -> Self {
         let mut seen: KeyMap<()> = KeyMap::default();
+        let mut depths = Vec::new();
         let by_origin = zones
             .into_iter()
             .filter_map(|z| {
                 let key = boxed_key(z.origin());
-                seen.insert(key.clone(), ())
-                    .is_none()
-                    .then(|| (Arc::from(key), z))
+                seen.insert(key.clone(), ()).is_none().then(|| {
+                    count_depth(&mut depths, z.origin_labels, 1);
+                    (Arc::from(key), z)
+                })
             })
             .collect();
-        ZoneSet { by_origin }
+        ZoneSet {
+            by_origin,
+            depths: Arc::new(depths),
+        }
     }
 
     /// This set with each of `put` served (replacing the zone of its
@@ -910,11 +939,18 @@ impl ZoneSet {
     pub fn with(&self, put: Vec<Arc<Zone>>, removed: &[Name]) -> ZoneSet {
         let mut next = self.clone();
         for origin in removed {
-            next.by_origin.remove(NameKey::new(origin).as_bytes());
+            let key = NameKey::new(origin);
+            if next.by_origin.get(key.as_bytes()).is_some() {
+                next.by_origin.remove(key.as_bytes());
+                count_depth(Arc::make_mut(&mut next.depths), key.labels(), -1);
+            }
         }
         for z in put {
-            let key = Arc::from(boxed_key(z.origin()));
-            next.by_origin.insert(key, z);
+            let key = boxed_key(z.origin());
+            if next.by_origin.get(&key).is_none() {
+                count_depth(Arc::make_mut(&mut next.depths), z.origin_labels, 1);
+            }
+            next.by_origin.insert(Arc::from(key), z);
         }
         next
     }
@@ -927,7 +963,13 @@ impl ZoneSet {
     /// Longest match for a key, skipping the first `skip` labels (`skip = 1`
     /// finds the zone of the parent, e.g. for DS at a child apex).
     pub fn find_key(&self, key: &NameKey, skip: usize) -> Option<&Arc<Zone>> {
-        (skip..=key.labels()).find_map(|s| self.by_origin.get(key.suffix(s)))
+        let labels = key.labels();
+        (skip..=labels)
+            .filter(|s| {
+                // No origin that long (or none counted): no probe.
+                self.depths.get(labels - s).is_some_and(|&n| n > 0)
+            })
+            .find_map(|s| self.by_origin.get(key.suffix(s)))
     }
 
     /// The zone whose origin is exactly `origin`.
@@ -1270,6 +1312,39 @@ mod tests {
         assert_eq!(origin("."), None);
         assert!(set.get(&n("CHILD.example.")).is_some());
         assert_eq!(set.iter().count(), 2);
+    }
+
+    /// The longest match probes only the depths some origin has; the
+    /// counts follow zones added, replaced and removed (a zone of a new
+    /// depth included).
+    #[test]
+    fn zoneset_longest_match_follows_the_depths_served() {
+        let set = ZoneSet::new(vec![Arc::new(basic("a.b.example.", vec![]))]);
+        let origin = |s: &ZoneSet, q: &str| s.find(&n(q)).map(|z| z.origin().to_ascii());
+        assert_eq!(
+            origin(&set, "x.y.a.b.example."),
+            Some("a.b.example.".into())
+        );
+        assert_eq!(origin(&set, "b.example."), None);
+        let more = set.with(
+            vec![
+                Arc::new(basic("example.", vec![])),
+                Arc::new(basic("net.", vec![])),
+            ],
+            &[],
+        );
+        assert_eq!(origin(&more, "b.example."), Some("example.".into()));
+        assert_eq!(origin(&more, "www.net."), Some("net.".into()));
+        assert_eq!(origin(&more, "org."), None);
+        assert_eq!(origin(&more, "x.a.b.example."), Some("a.b.example.".into()));
+        // Replaced: still counted once; removed: no longer found, and the
+        // depth it held is probed no more.
+        let replaced = more.with(vec![Arc::new(basic("a.b.example.", vec![]))], &[]);
+        let fewer = replaced.with(vec![], &[n("a.b.example."), n("not.served.")]);
+        assert_eq!(origin(&fewer, "x.a.b.example."), Some("example.".into()));
+        assert_eq!(fewer.depths.get(3), Some(&0));
+        assert_eq!(replaced.depths.get(3), Some(&1));
+        assert_eq!(origin(&ZoneSet::default(), "example."), None);
     }
 
     /// The next snapshot after a write: one zone replaced, one removed,
