@@ -187,10 +187,11 @@ metrics() {
     curl -s --max-time 5 "http://127.0.0.1:$admin_port/metrics" || true
 }
 
-# phases BEFORE AFTER: the mean time per write of each write phase
+# phases BEFORE AFTER: the mean time of each write phase
 # (zonewright_write_duration_seconds) between two /metrics texts: where a
-# write's time goes (queue, compute, edit, write, install; commit is the
-# background commit with acknowledge = "log").
+# write's time goes (queue, per write; compute, edit, write, install, per
+# batch of writes; commit is the background commit with acknowledge =
+# "log"), and how many writes a batch took.
 phases() {
     "$PY" - "$1" "$2" <<'PY'
 import re, sys
@@ -209,6 +210,11 @@ for phase in ("queue", "compute", "edit", "write", "install", "commit"):
     if n > 0:
         parts.append(f"{phase} {t / n * 1000:.2f}")
 print("   mean ms per write: " + (", ".join(parts) if parts else "(no /metrics)"))
+# queue is timed once per write, edit once per batch (group commit).
+writes = b.get(("queue", "count"), 0) - a.get(("queue", "count"), 0)
+batches = b.get(("edit", "count"), 0) - a.get(("edit", "count"), 0)
+if writes > 0 and batches > 0:
+    print(f"   writes per batch: {writes / batches:.2f} ({int(writes)} writes, {int(batches)} batches)")
 PY
 }
 
