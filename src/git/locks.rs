@@ -47,6 +47,7 @@ pub fn clear_stale(git_dir: &Path) -> Vec<PathBuf> {
             .filter(|p| p.exists())
             .collect();
     ref_locks(&git_dir.join("refs"), &mut candidates);
+    libgit2_temp_files(&git_dir.join("objects"), &mut candidates);
     if candidates.is_empty() {
         return Vec::new();
     }
@@ -77,11 +78,16 @@ pub fn clear_stale(git_dir: &Path) -> Vec<PathBuf> {
             Ok(()) => {
                 warn!(
                     lock = %lock.display(),
-                    "removed a stale git lock file (no process holds it; left by a crash)"
+                    "removed a stale git {} (no process holds it; left by a crash)",
+                    kind_of(&lock)
                 );
                 removed.push(lock);
             }
-            Err(e) => warn!(lock = %lock.display(), "cannot remove a stale git lock file: {e}"),
+            Err(e) => warn!(
+                lock = %lock.display(),
+                "cannot remove a stale git {}: {e}",
+                kind_of(&lock)
+            ),
         }
     }
     removed
@@ -169,6 +175,41 @@ impl Processes {
     }
 }
 
+/// The temp files libgit2 writes an object or a pack through
+/// (`objects/tmp_object_git2_*`, `objects/pack/pack_git2_*`), renamed into
+/// place when complete: a crash in between (a first start's pack of
+/// thousands of zone files, under `kill -9`) leaves them, full size, and
+/// nothing else ever removes them. They are stale under the same rules as
+/// a lock: no process has them open, none changes them meanwhile.
+fn libgit2_temp_files(objects: &Path, out: &mut Vec<PathBuf>) {
+    for (dir, prefix) in [
+        (objects.to_path_buf(), "tmp_object_git2_"),
+        (objects.join("pack"), "pack_git2_"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten().take(MAX_REF_FILES) {
+            let named = e
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(prefix));
+            if named && e.file_type().is_ok_and(|t| t.is_file()) {
+                out.push(e.path());
+            }
+        }
+    }
+}
+
+/// What a candidate is, for the log.
+fn kind_of(path: &Path) -> &'static str {
+    if path.extension().is_some_and(|x| x == "lock") {
+        "lock file"
+    } else {
+        "temp file"
+    }
+}
+
 /// Every `*.lock` below `refs/`, depth first, bounded.
 fn ref_locks(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut stack = vec![dir.to_path_buf()];
@@ -198,4 +239,37 @@ fn age(p: &Path) -> Option<Duration> {
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pack or object libgit2 was writing when the process died is
+    /// removed like a stale lock; one still open (being written by a live
+    /// process, here this one) is kept, and so are finished packs.
+    #[test]
+    fn libgit2_temp_files_a_crash_left_are_removed_and_open_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git_dir = dir.path().join(".git");
+        let pack = git_dir.join("objects/pack");
+        std::fs::create_dir_all(&pack).expect("mkdir");
+        let left = pack.join("pack_git2_d3adb33f");
+        let object = git_dir.join("objects/tmp_object_git2_abc");
+        let writing = pack.join("pack_git2_0pen");
+        let finished = pack.join("pack-1234.pack");
+        for f in [&left, &object, &writing, &finished] {
+            std::fs::write(f, b"PACK").expect("write");
+        }
+        let held = std::fs::File::open(&writing).expect("open");
+        let removed = clear_stale(&git_dir);
+        assert!(
+            !left.exists() && !object.exists(),
+            "stale temp files removed"
+        );
+        assert!(writing.exists(), "a temp file still open is kept");
+        assert!(finished.exists(), "a finished pack is no temp file");
+        assert_eq!(removed.len(), 2);
+        drop(held);
+    }
 }
