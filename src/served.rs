@@ -535,8 +535,13 @@ impl State {
                         && check(&name, served, &loaded)
                     {
                         // Left as it is (its files still differ from what
-                        // was seen): the store takes it in.
+                        // was seen): the store takes it in, from the file
+                        // as it is now listed (a zone file that was a link
+                        // out of zones_dir and is a plain file again).
                         debug!(zone = %name, "edited zone file left to the store to take in");
+                        if guard.get(&name).is_some_and(|s| s.source != source) {
+                            guard.set_source(source);
+                        }
                         report.deferred.push(name);
                         continue;
                     }
@@ -701,6 +706,19 @@ impl ZonesGuard<'_> {
             }
         };
         self.zones.insert(name, slot);
+    }
+
+    /// Points `origin`'s slot at `source` (the file as the last listing
+    /// found it), keeping what it serves and has seen: the store, which
+    /// takes the edit in from `source`, must read the file that is there
+    /// now, not one a link replaced since (a stale `read_only` would
+    /// refuse every write to the zone).
+    pub fn set_source(&mut self, source: ZoneSource) {
+        let name = source.origin.clone();
+        if let Some(mut slot) = self.zones.remove(&name) {
+            slot.source = source;
+            self.zones.insert(name, slot);
+        }
     }
 
     pub fn remove(&mut self, origin: &Name) -> Option<Slot> {

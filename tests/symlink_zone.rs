@@ -369,3 +369,53 @@ fn rest_writes_to_a_zone_linked_into_include_dirs_answer_500() {
         [Ipv4Addr::new(192, 0, 2, 25)]
     );
 }
+
+/// A zone file swapped for a link out of `zones_dir` (refused: the last
+/// good version stays served), then put back as a plain file with a new
+/// serial: the plain file is served and written again. The slot kept the
+/// link's source (read-only, the outside path) while the store took the
+/// edit in, so every UPDATE failed naming the link, until a restart
+/// (outside attack finding).
+#[test]
+fn a_zone_file_linked_out_and_put_back_is_served_and_written_again() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let outside = setup.top.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(
+        outside.join("other.org.db"),
+        simple_zone("other.org", 2, "192.0.2.66"),
+    )
+    .unwrap();
+    let server = Server::start(&setup);
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
+    let swap = zones.join(".swap");
+    std::os::unix::fs::symlink(outside.join("other.org.db"), &swap).unwrap();
+    std::fs::rename(&swap, zones.join("other.org.zone")).unwrap();
+    assert!(
+        server.wait_log(&["other.org", "outside"]).is_some(),
+        "the link out is refused: {}",
+        server.log_text()
+    );
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
+    // A plain file again, with a higher serial and a new address.
+    std::fs::write(&swap, simple_zone("other.org", 3, "192.0.2.91")).unwrap();
+    std::fs::rename(&swap, zones.join("other.org.zone")).unwrap();
+    eventually("the plain file served", || {
+        server.a("www.other.org.") == [Ipv4Addr::new(192, 0, 2, 91)]
+    });
+    assert_eq!(
+        server.add_txt("other.org", "back-in-zones-dir"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    let text = std::fs::read_to_string(zones.join("other.org.zone")).unwrap();
+    assert!(text.contains("back-in-zones-dir"), "{text}");
+    assert!(
+        !std::fs::read_to_string(outside.join("other.org.db"))
+            .unwrap()
+            .contains("back-in-zones-dir"),
+        "nothing written outside"
+    );
+}
