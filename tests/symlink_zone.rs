@@ -419,3 +419,38 @@ fn a_zone_file_linked_out_and_put_back_is_served_and_written_again() {
         "nothing written outside"
     );
 }
+
+/// A plain zone file replaced at runtime by a link to a file inside
+/// `zones_dir`: served from the target, and written through the link
+/// (the link stays a link), as a link found at start-up is.
+#[test]
+fn a_zone_file_linked_inside_at_runtime_is_written_through() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
+    std::fs::write(
+        zones.join("data/other.org.db"),
+        simple_zone("other.org", 2, "192.0.2.92"),
+    )
+    .unwrap();
+    let swap = zones.join(".swap");
+    std::os::unix::fs::symlink("data/other.org.db", &swap).unwrap();
+    std::fs::rename(&swap, zones.join("other.org.zone")).unwrap();
+    eventually("the link's target served", || {
+        server.a("www.other.org.") == [Ipv4Addr::new(192, 0, 2, 92)]
+    });
+    assert_eq!(
+        server.add_txt("other.org", "through-the-new-link"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        std::fs::read_link(zones.join("other.org.zone")).ok(),
+        Some(PathBuf::from("data/other.org.db")),
+        "the link stays a link"
+    );
+    let target = std::fs::read_to_string(zones.join("data/other.org.db")).unwrap();
+    assert!(target.contains("through-the-new-link"), "{target}");
+}
