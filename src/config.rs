@@ -1024,10 +1024,15 @@ fn join_clean(base: &Path, rel: &Path) -> PathBuf {
 
 /// A zone name as written in config or a file name: made absolute.
 pub fn parse_zone_name(s: &str) -> Option<Name> {
-    if s.is_empty() || s.contains(char::is_whitespace) {
+    if s.is_empty() || s == "@" || s.contains(char::is_whitespace) {
         return None;
     }
-    let mut name = Name::from_ascii(s).ok()?.to_lowercase();
+    // The zone-file decoder of `\X` and `\DDD` (RFC 1035 §5.1): hickory's
+    // own reads `\065b` as `5b` (a file `a\065b.test.zone` was served as
+    // zone `a5b.test.`).
+    let mut name = crate::rdata::name_from_text(s, &Name::root())
+        .ok()?
+        .to_lowercase();
     name.set_fqdn(true);
     Some(name)
 }
@@ -1155,6 +1160,21 @@ pub fn file_kind(t: std::fs::FileType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Zone names (file names, `[[zone]] name`, grants) take the zone
+    /// file's escapes (RFC 1035 §5.1), lower-cased; `@` is no zone.
+    #[test]
+    fn zone_names_decode_escapes_as_zone_files_do() {
+        let name = |s: &str| parse_zone_name(s).map(|n| n.to_ascii());
+        assert_eq!(name("a\\065b.test"), Some("aab.test.".into()));
+        assert_eq!(name("Example.COM"), Some("example.com.".into()));
+        assert_eq!(name("example.com."), Some("example.com.".into()));
+        let dotted = parse_zone_name("x\\.y.test").expect("escaped dot");
+        assert_eq!(dotted.num_labels(), 2, "x.y is one label");
+        assert_eq!(name("@"), None);
+        assert_eq!(name("a b"), None);
+        assert_eq!(name("a\\256.test"), None);
+    }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml(Path::new("/etc/zw/zonewright.toml"), text)
