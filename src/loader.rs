@@ -464,6 +464,10 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
         message: format!("cannot read zones directory: {e}"),
     };
     let mut out = Sources::default();
+    // Which file each discovered zone came from: two names for one zone
+    // (`aab.test.zone` and `a\065b.test.zone`, or `Example.com.zone` and
+    // `example.com.zone`) must not leave one silently unread.
+    let mut found: HashMap<Name, PathBuf> = HashMap::new();
     for entry in std::fs::read_dir(&config.zones_dir).map_err(dir_problem)? {
         let entry = entry.map_err(dir_problem)?;
         let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
@@ -494,13 +498,32 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
             Some(origin) => {
                 let source = ZoneSource {
                     confined: true,
-                    ..ZoneSource::named(origin.clone(), path)
+                    ..ZoneSource::named(origin.clone(), path.clone())
                 };
                 let source = if link {
                     source.follow_link(&config.zones_dir)
                 } else {
                     source
                 };
+                if let Some(other) = found.get(&origin) {
+                    let (kept, ignored) = if preferred_file(&origin, &path, other) {
+                        (path.clone(), other.clone())
+                    } else {
+                        (other.clone(), path.clone())
+                    };
+                    out.problems.push(LoadProblem::File {
+                        path: ignored.clone(),
+                        message: format!(
+                            "names zone {origin} too, as {} does (which is served); file \
+                             ignored: rename or remove one of them",
+                            kept.display()
+                        ),
+                    });
+                    if kept != path {
+                        continue;
+                    }
+                }
+                found.insert(origin.clone(), path);
                 out.zones.insert(origin, source);
             }
             None => out.problems.push(LoadProblem::File {
@@ -524,6 +547,20 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
             .insert(z.name.clone(), source.follow_link(&config.zones_dir));
     }
     Ok(out)
+}
+
+/// Of two files naming the same zone, whether `path` is the one served
+/// rather than `other`: the file named as the zone is written
+/// (`example.com.zone`), else the one first in byte order, so the choice
+/// does not depend on the order the folder lists them in.
+fn preferred_file(origin: &Name, path: &Path, other: &Path) -> bool {
+    let plain = format!("{}{ZONE_SUFFIX}", origin.to_ascii().trim_end_matches('.'));
+    let named = |p: &Path| p.file_name().is_some_and(|n| n == plain.as_str());
+    match (named(path), named(other)) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => path.file_name() < other.file_name(),
+    }
 }
 
 /// A zone read and validated from its files.
@@ -786,6 +823,47 @@ impl IncludeLoader for FsIncludes {
 mod tests {
     use super::*;
     use crate::config::ZoneConfig;
+
+    /// Two files naming one zone (an escape, a letter's case): the file
+    /// named as the zone is written is served, whatever order the folder
+    /// lists them in, and the other is reported, not silently unread.
+    #[test]
+    fn two_files_naming_one_zone_serve_one_and_report_the_other() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let zones = dir.path().join("zones");
+        std::fs::create_dir(&zones).expect("mkdir");
+        for f in [
+            "a\\065b.test.zone",
+            "aab.test.zone",
+            "Example.org.zone",
+            "EXAMPLE.org.zone",
+        ] {
+            std::fs::write(zones.join(f), "").expect("write");
+        }
+        let config = Config::new(zones.clone(), vec![]);
+        let s = sources(&config).expect("sources");
+        let file = |zone: &str| {
+            s.zones[&parse_zone_name(zone).expect("name")]
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        };
+        assert_eq!(file("aab.test").as_deref(), Some("aab.test.zone"));
+        // Neither is written as the zone's name: the first in byte order.
+        assert_eq!(file("example.org").as_deref(), Some("EXAMPLE.org.zone"));
+        let problems: Vec<String> = s.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("a\\065b.test.zone") && p.contains("names zone aab.test.")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("Example.org.zone")),
+            "{problems:?}"
+        );
+    }
 
     #[test]
     fn discovers_zone_files_and_applies_overrides() {
