@@ -329,7 +329,8 @@ pub struct HeadFiles {
     given: PathBuf,
     /// The work tree, canonical.
     root: PathBuf,
-    blobs: std::collections::HashMap<PathBuf, Oid>,
+    /// Each file's blob and mode (a file, or `FileMode::Link`).
+    blobs: std::collections::HashMap<PathBuf, (Oid, i32)>,
 }
 
 impl HeadFiles {
@@ -349,7 +350,7 @@ impl HeadFiles {
                 use std::os::unix::ffi::OsStrExt;
                 if entry.kind() == Some(git2::ObjectType::Blob) {
                     let name = std::ffi::OsStr::from_bytes(entry.name_bytes());
-                    blobs.insert(Path::new(dir).join(name), entry.id());
+                    blobs.insert(Path::new(dir).join(name), (entry.id(), entry.filemode()));
                 }
                 git2::TreeWalkResult::Ok
             })
@@ -361,12 +362,58 @@ impl HeadFiles {
     /// Whether HEAD holds exactly `bytes` at `file`; `None` for a file
     /// outside the work tree (never committed).
     pub fn holds(&self, file: &Path, bytes: &[u8]) -> Option<bool> {
+        let rel = self.rel(file)?;
+        Some(self.blobs.get(&rel).is_some_and(|(id, mode)| {
+            *mode != i32::from(FileMode::Link)
+                && Oid::hash_object(git2::ObjectType::Blob, bytes).is_ok_and(|b| b == *id)
+        }))
+    }
+
+    /// `file` relative to the work tree (`None`: outside it).
+    fn rel(&self, file: &Path) -> Option<PathBuf> {
         let parent = crate::paths::parent_in(file, &self.given, &self.root).ok()?;
         let path = parent.join(file.file_name()?);
-        let rel = path.strip_prefix(&self.root).ok()?;
-        Some(self.blobs.get(rel).is_some_and(|id| {
-            Oid::hash_object(git2::ObjectType::Blob, bytes).is_ok_and(|b| b == *id)
-        }))
+        Some(path.strip_prefix(&self.root).ok()?.to_path_buf())
+    }
+
+    /// Whether HEAD holds `link` as the symbolic link it is on disk (the
+    /// same target); `None` when it is outside the work tree or no link.
+    pub fn holds_link(&self, link: &Path) -> Option<bool> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = self.rel(link)?;
+        let target = std::fs::read_link(link).ok()?;
+        let id = Oid::hash_object(git2::ObjectType::Blob, target.as_os_str().as_bytes()).ok()?;
+        Some(self.blobs.get(&rel) == Some(&(id, i32::from(FileMode::Link))))
+    }
+
+    /// The files HEAD holds directly in `dir` whose names `wanted`
+    /// accepts and that are gone from disk (not even a dangling link).
+    pub fn gone_from(&self, dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+        let real = if dir == self.given {
+            Some(self.root.clone())
+        } else {
+            dir.canonicalize().ok()
+        };
+        let Some(rel_dir) =
+            real.and_then(|r| r.strip_prefix(&self.root).ok().map(Path::to_path_buf))
+        else {
+            return Vec::new();
+        };
+        let mut out: Vec<PathBuf> = self
+            .blobs
+            .keys()
+            .filter(|p| p.parent() == Some(rel_dir.as_path()))
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
+            .filter_map(|p| {
+                let name = p.file_name()?;
+                let file = dir.join(name);
+                std::fs::symlink_metadata(&file)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+                    .then_some(file)
+            })
+            .collect();
+        out.sort();
+        out
     }
 }
 
@@ -556,6 +603,11 @@ pub fn commit_written(
 /// and looks again once it changes. A zero stat (the default) makes status
 /// always compare the content.
 fn index_entry(rel: &Path, blob: Oid, st: Stat) -> git2::IndexEntry {
+    index_entry_as(rel, blob, st, FileMode::Blob)
+}
+
+/// [`index_entry`] for an entry of `mode` (a file, or a symbolic link).
+fn index_entry_as(rel: &Path, blob: Oid, st: Stat, mode: FileMode) -> git2::IndexEntry {
     use std::os::unix::ffi::OsStrExt;
     // The index stores 32-bit stat fields; git truncates them the same way.
     let time = |(secs, nanos): (i64, i64)| git2::IndexTime::new(secs as i32, nanos as u32);
@@ -565,7 +617,7 @@ fn index_entry(rel: &Path, blob: Oid, st: Stat) -> git2::IndexEntry {
         mtime: time(st.mtime),
         dev: st.dev as u32,
         ino: st.ino as u32,
-        mode: u32::try_from(i32::from(FileMode::Blob)).unwrap_or(0o100644),
+        mode: u32::try_from(i32::from(mode)).unwrap_or(0o100644),
         uid: st.uid,
         gid: st.gid,
         file_size: st.size as u32,
@@ -788,6 +840,83 @@ fn head_differs(repo: &Repository, index: &git2::Index) -> Vec<git2::IndexEntry>
     out
 }
 
+/// A change to a path of the work tree that is no zone file's text: a
+/// zone file a person deleted, or turned into a symbolic link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathChange {
+    /// The file is gone: removed from the tree, if it is still gone.
+    Gone,
+    /// The file is a symbolic link: recorded as one (mode 120000, the
+    /// link's target as the blob, as `git add` records it), if it still
+    /// is one.
+    Link,
+}
+
+/// What [`commit_paths`] made: the commit (`None`: HEAD already agreed),
+/// the index entries of the links, and the paths (relative) to drop from
+/// the index.
+pub struct PathsCommitted {
+    pub commit: Option<Oid>,
+    pub index: Vec<git2::IndexEntry>,
+    pub gone: Vec<PathBuf>,
+}
+
+/// Records `changes` (paths in the work tree) as they are on disk when
+/// called, in one commit on HEAD whose tree is HEAD's with just those
+/// paths changed: a `Gone` path still absent is removed, a `Link` path
+/// still a symbolic link is recorded as that link. A path that is neither
+/// any more is left as HEAD has it (a file put back meanwhile is the
+/// reload's to commit).
+pub fn commit_paths(
+    repo: &Repository,
+    changes: &[(PathBuf, PathChange)],
+    who: (&Identity, &Identity),
+    message: &str,
+) -> Result<PathsCommitted, GitError> {
+    use std::os::unix::ffi::OsStrExt;
+    let err = wrap(repo.path());
+    let (mut tree, mut index, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+    for (file, change) in changes {
+        let rel = relative(repo, file)?;
+        let meta = std::fs::symlink_metadata(file);
+        match change {
+            PathChange::Gone => {
+                // Only what HEAD holds can be removed (libgit2 refuses the
+                // rest); the path is still dropped from the index.
+                let absent = meta.is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+                if absent && head_blob(repo, &rel)?.is_some() {
+                    tree.push((rel.clone(), None));
+                }
+                if absent {
+                    gone.push(rel);
+                }
+            }
+            PathChange::Link => {
+                let Ok(m) = meta.as_ref() else { continue };
+                let Ok(target) = std::fs::read_link(file) else {
+                    continue;
+                };
+                if !m.file_type().is_symlink() {
+                    continue;
+                }
+                let blob = repo.blob(target.as_os_str().as_bytes()).map_err(&err)?;
+                index.push(index_entry_as(&rel, blob, Stat::of(m), FileMode::Link));
+                tree.push((rel, Some((blob, FileMode::Link))));
+            }
+        }
+    }
+    let commit = if tree.is_empty() {
+        None
+    } else {
+        commit_entries(repo, &tree, who, message, None)?
+    };
+    Ok(PathsCommitted {
+        commit,
+        index,
+        gone,
+    })
+}
+
 /// Makes the merge commit of a pull: HEAD and `theirs` as parents, HEAD's
 /// tree with `blobs` put in (`None`: removed). Made even when the tree is
 /// HEAD's (the zones' merged records are already in HEAD): the commit is
@@ -815,6 +944,22 @@ pub fn commit_merge(
 fn commit_blobs(
     repo: &Repository,
     blobs: &[(PathBuf, Option<Oid>)],
+    who: (&Identity, &Identity),
+    message: &str,
+    merged: Option<Oid>,
+) -> Result<Option<Oid>, GitError> {
+    let entries: Vec<(PathBuf, Option<(Oid, FileMode)>)> = blobs
+        .iter()
+        .map(|(rel, blob)| (rel.clone(), blob.map(|b| (b, FileMode::Blob))))
+        .collect();
+    commit_entries(repo, &entries, who, message, merged)
+}
+
+/// [`commit_blobs`] with each entry's mode given: a file (`Blob`) or a
+/// symbolic link (`Link`, the blob holding the link's target).
+fn commit_entries(
+    repo: &Repository,
+    blobs: &[(PathBuf, Option<(Oid, FileMode)>)],
     (author, committer): (&Identity, &Identity),
     message: &str,
     merged: Option<Oid>,
@@ -839,7 +984,7 @@ fn commit_blobs(
     let mut update = git2::build::TreeUpdateBuilder::new();
     for (rel, blob) in blobs {
         match blob {
-            Some(b) => update.upsert(rel, *b, FileMode::Blob),
+            Some((b, mode)) => update.upsert(rel, *b, *mode),
             None => update.remove(rel),
         };
     }
@@ -864,7 +1009,10 @@ fn commit_blobs(
             &parents,
         )
         .map_err(&err)?;
-    let mut objects: Vec<Oid> = blobs.iter().filter_map(|(_, b)| *b).collect();
+    let mut objects: Vec<Oid> = blobs
+        .iter()
+        .filter_map(|(_, b)| b.map(|(id, _)| id))
+        .collect();
     objects.extend([tree_id, oid]);
     if let Err(why) = verify(repo, oid, &objects) {
         // Never leave HEAD on a commit that is not all there.
@@ -1090,6 +1238,80 @@ mod tests {
             name: "acme-key".into(),
             email: "zonewright@host".into(),
         }
+    }
+
+    /// Only what is still so on disk is recorded: a "gone" file that is
+    /// back, or a "link" that is a plain file again, is left as HEAD has
+    /// it; HEAD's files are told apart from links.
+    #[test]
+    fn paths_are_recorded_as_they_are_on_disk_when_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let file = |n: &str| dir.path().join(n);
+        for n in ["a.zone", "b.zone", "c.zone", "notes.txt"] {
+            std::fs::write(file(n), format!("{n}\n")).expect("write");
+            commit_file(&repo, &file(n), &me(), &me(), n).expect("commit");
+        }
+        std::fs::remove_file(file("a.zone")).expect("rm");
+        std::fs::remove_file(file("notes.txt")).expect("rm");
+        std::fs::create_dir(file("data")).expect("mkdir");
+        std::fs::rename(file("c.zone"), file("data/c.db")).expect("mv");
+        std::os::unix::fs::symlink("data/c.db", file("c.zone")).expect("ln");
+        let head = HeadFiles::read(&repo).expect("head");
+        let zone = |n: &str| n.ends_with(".zone");
+        assert_eq!(head.gone_from(dir.path(), zone), [file("a.zone")]);
+        assert_eq!(head.holds_link(&file("c.zone")), Some(false));
+        assert_eq!(head.holds_link(&file("b.zone")), None, "no link");
+        let changes = [
+            (file("a.zone"), PathChange::Gone),
+            (file("b.zone"), PathChange::Gone),
+            (file("b.zone"), PathChange::Link),
+            (file("c.zone"), PathChange::Link),
+        ];
+        let made = commit_paths(&repo, &changes, (&me(), &me()), "paths").expect("commit");
+        assert!(made.commit.is_some());
+        assert_eq!(made.gone, [PathBuf::from("a.zone")]);
+        assert_eq!(made.index.len(), 1);
+        let tree = repo.head().and_then(|h| h.peel_to_tree()).expect("tree");
+        assert!(tree.get_path(Path::new("a.zone")).is_err(), "removed");
+        assert!(tree.get_path(Path::new("notes.txt")).is_ok(), "not asked");
+        assert_eq!(
+            tree.get_path(Path::new("b.zone")).expect("b").filemode(),
+            i32::from(FileMode::Blob)
+        );
+        let c = tree.get_path(Path::new("c.zone")).expect("c");
+        assert_eq!(c.filemode(), i32::from(FileMode::Link));
+        let target = repo.find_blob(c.id()).expect("blob");
+        assert_eq!(target.content(), b"data/c.db");
+        let head = HeadFiles::read(&repo).expect("head");
+        assert_eq!(head.holds_link(&file("c.zone")), Some(true));
+        assert!(head.gone_from(dir.path(), zone).is_empty());
+        // Nothing more to record: no commit.
+        let again = commit_paths(&repo, &changes, (&me(), &me()), "again").expect("again");
+        assert_eq!(again.commit, None);
+    }
+
+    /// `zones_dir` a link to the repository's folder: the repository
+    /// knows its real folder, so once the link points at another folder,
+    /// no path in that one can be taken for one of this repository (a
+    /// zone missing there is never removed from this HEAD).
+    #[test]
+    fn a_repository_opened_through_a_link_refuses_paths_after_a_repoint() {
+        let top = tempfile::tempdir().expect("tempdir");
+        let (real, other) = (top.path().join("real"), top.path().join("other"));
+        std::fs::create_dir(&real).expect("mkdir");
+        std::fs::create_dir(&other).expect("mkdir");
+        let zones = top.path().join("zones");
+        std::os::unix::fs::symlink(&real, &zones).expect("ln");
+        let repo = open_or_init(&zones, &me()).expect("init");
+        assert!(relative(&repo, &zones.join("a.zone")).is_ok());
+        std::fs::remove_file(&zones).expect("rm link");
+        std::os::unix::fs::symlink(&other, &zones).expect("ln");
+        let gone = [(zones.join("a.zone"), PathChange::Gone)];
+        assert!(
+            commit_paths(&repo, &gone, (&me(), &me()), "gone").is_err(),
+            "a path of the other folder"
+        );
     }
 
     /// Thousands of blobs at once go into one pack, which a handle opened

@@ -248,6 +248,11 @@ pub struct ZoneSource {
 }
 
 impl ZoneSource {
+    /// The zone file as found in its folder: the link when it is one.
+    pub fn listed(&self) -> &Path {
+        self.link.as_deref().unwrap_or(&self.path)
+    }
+
     /// A zone file named by the operator (config or command line): read
     /// where it is, only its includes confined.
     pub fn named(origin: Name, path: PathBuf) -> ZoneSource {
@@ -283,7 +288,7 @@ impl ZoneSource {
         if in_repo.is_none() {
             self.read_only = Some(format!(
                 "the zone file {} is a symbolic link to {}, outside zones_dir {}: \
-                 writes to it could not be committed, so zone {} is served but not written \
+                 writes to it could not be committed, so writes to zone {} are refused \
                  (move the file into zones_dir, or write it by hand)",
                 link.display(),
                 target.display(),
@@ -458,6 +463,16 @@ pub fn unused_references(config: &Config, served: &BTreeMap<Name, ZoneSource>) -
 /// Lists the zones to serve: `<zone>.zone` files in `zones_dir`, then the
 /// config's `[[zone]]` entries on top. `Err` when the directory itself
 /// cannot be read (callers keep what they serve rather than drop it all).
+/// The zone a file directly in `zones_dir` named `file_name` holds, by
+/// the naming rule: `ORIGIN.zone`, not hidden (`None`: no zone file).
+pub fn zone_file_origin(file_name: &str) -> Option<Name> {
+    let stem = file_name.strip_suffix(ZONE_SUFFIX)?;
+    if file_name.starts_with('.') || stem.is_empty() {
+        return None;
+    }
+    parse_zone_name(stem)
+}
+
 pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
     let dir_problem = |e: io::Error| LoadProblem::File {
         path: config.zones_dir.clone(),

@@ -126,6 +126,14 @@ pub struct ReloadReport {
     /// Zones whose files failed; the last good version (if any) still serves.
     pub failed: Vec<(Name, Vec<LoadProblem>)>,
     pub removed: Vec<Name>,
+    /// Zone files in `zones_dir` that stopped being a zone's file (deleted,
+    /// or the zone found under another name), each with the zone it was;
+    /// with `links`, for recording in git what a person changed on disk
+    /// (see `Store::record_paths`).
+    pub gone_files: Vec<(Name, PathBuf)>,
+    /// Zones loaded from a file in `zones_dir` that is a symbolic link:
+    /// the link, as found.
+    pub links: Vec<(Name, PathBuf)>,
     /// Zones whose files were edited in a way the store must write back
     /// (writes the edit lacks, a serial to raise): not published here;
     /// hand them to `Store::take_in`.
@@ -446,9 +454,37 @@ impl State {
                 .cloned()
                 .collect();
             for name in gone {
-                guard.remove(&name);
+                if let Some(slot) = guard.remove(&name)
+                    && slot.source.confined
+                {
+                    report
+                        .gone_files
+                        .push((name.clone(), slot.source.listed().to_path_buf()));
+                }
                 info!(zone = %name, "zone removed (file deleted or no longer configured)");
                 report.removed.push(name);
+            }
+            // A zone now found under another file name (`a.zone` renamed
+            // `a.test.zone`): the old name is gone too. A zone file that
+            // became a symbolic link (or a link pointed elsewhere): the
+            // link is recorded as one.
+            for (name, source) in &zones {
+                let before = guard.zones.get(name).map(|s| &s.source);
+                if let Some(b) = before
+                    && b.confined
+                    && b.listed() != source.listed()
+                {
+                    report
+                        .gone_files
+                        .push((name.clone(), b.listed().to_path_buf()));
+                }
+                if let Some(link) = &source.link
+                    && source.confined
+                    && source.read_only.is_none()
+                    && before != Some(source)
+                {
+                    report.links.push((name.clone(), link.clone()));
+                }
             }
             zones
                 .keys()

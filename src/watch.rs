@@ -127,6 +127,7 @@ pub async fn run(
                     notify_changed(&state, &report, n);
                 }
                 if let Some(store) = &store {
+                    store.record_paths(&report).await;
                     take_in(store, &report.deferred, &stop).await;
                 }
             }

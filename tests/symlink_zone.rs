@@ -105,6 +105,11 @@ impl Server {
     /// Starts the binary on a free port (up to 5 tries), ready once both
     /// zones answer (up to 10 s per try).
     fn start(setup: &Setup) -> Server {
+        Server::start_serving(setup, &["example.com.", "other.org."])
+    }
+
+    /// [`Server::start`], ready once each of `zones` answers.
+    fn start_serving(setup: &Setup, zones: &[&str]) -> Server {
         let mut last = String::new();
         for attempt in 0..5 {
             let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
@@ -141,7 +146,7 @@ impl Server {
                     s.udp_wait(&probe, Duration::from_millis(200))
                         .is_some_and(|m| rcode(&m) == ResponseCode::NoError)
                 };
-                if up("example.com.") && up("other.org.") {
+                if zones.iter().all(|z| up(z)) {
                     return s;
                 }
                 if Instant::now() >= deadline {
@@ -453,4 +458,137 @@ fn a_zone_file_linked_inside_at_runtime_is_written_through() {
     );
     let target = std::fs::read_to_string(zones.join("data/other.org.db")).unwrap();
     assert!(target.contains("through-the-new-link"), "{target}");
+    // git has the link as a link (not the old plain file, which a clone
+    // would serve instead), and nothing is left for `git status`.
+    eventually("the link committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+    });
+    assert_eq!(
+        git(&zones, &["show", "HEAD:other.org.zone"]),
+        "data/other.org.db"
+    );
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+    let log = git(&zones, &["log", "--format=%an|%B"]);
+    assert!(
+        log.contains("zonewright|other.org: external change: other.org.zone is a symbolic link"),
+        "{log}"
+    );
+}
+
+/// Outside attack, round 16: a zone file made a link while the server was
+/// down is recorded as that link at start-up.
+#[test]
+fn a_zone_file_made_a_link_while_stopped_is_committed_as_a_link_at_start() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    std::fs::rename(
+        zones.join("other.org.zone"),
+        zones.join("data/other.org.db"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("data/other.org.db", zones.join("other.org.zone")).unwrap();
+    let server = Server::start(&setup);
+    eventually("the link committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+    });
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+    assert_eq!(
+        git(&zones, &["show", "HEAD:data/other.org.db"]),
+        simple_zone("other.org", 1, "192.0.2.90")
+    );
+    // The link committed first by a person stays as it was: no commit.
+    assert_eq!(
+        git(&zones, &["log", "--format=%s", "--", "example.com.zone"])
+            .lines()
+            .count(),
+        1
+    );
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
+}
+
+/// A zone file a person deletes while the server runs: the zone is no
+/// longer served, and git records the deletion (a clone would otherwise
+/// serve it again), after the writes answered before it.
+#[test]
+fn a_zone_file_deleted_at_runtime_is_removed_in_git() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    assert_eq!(
+        server.add_txt("other.org", "before-the-deletion"),
+        ResponseCode::NoError
+    );
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    eventually("other.org no longer served", || {
+        server
+            .udp(&query("www.other.org.", RecordType::A))
+            .is_some_and(|m| rcode(&m) == ResponseCode::Refused)
+    });
+    eventually("the deletion committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+    });
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+    let log = git(&zones, &["log", "--format=%an|%s", "--", "other.org.zone"]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("zonewright|other.org: external change: other.org.zone deleted"),
+        "{log}"
+    );
+    // The write answered before the deletion is in the history, before it.
+    assert!(
+        lines.get(1).is_some_and(|l| l.starts_with("acme-key|")),
+        "{log}"
+    );
+    let body = git(&zones, &["log", "-1", "--format=%B"]);
+    assert!(body.contains("Via: external"), "{body}");
+    // The other zone is untouched, and still written.
+    assert_eq!(
+        server.add_txt("example.com", "still-written"),
+        ResponseCode::NoError
+    );
+}
+
+/// A zone file deleted while the server was down, and one renamed (the
+/// zone found under another file name): HEAD loses the old names at start.
+#[test]
+fn zone_files_deleted_or_renamed_while_stopped_leave_git_at_start() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    let server = Server::start_serving(&setup, &["example.com."]);
+    eventually("the deletion committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+    });
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+    assert_eq!(
+        git(&zones, &["log", "-1", "--format=%s"]).trim(),
+        "other.org: external change: other.org.zone deleted"
+    );
+    // Renamed at runtime: the new name is committed, the old one removed.
+    std::fs::write(
+        zones.join("third.net.zone"),
+        simple_zone("third.net", 1, "192.0.2.30"),
+    )
+    .unwrap();
+    eventually("third.net committed", || {
+        !git(&zones, &["ls-tree", "HEAD", "third.net.zone"]).is_empty()
+    });
+    std::fs::rename(zones.join("third.net.zone"), zones.join("THIRD.net.zone")).unwrap();
+    eventually("the old name removed", || {
+        git(&zones, &["ls-tree", "HEAD", "third.net.zone"]).is_empty()
+            && !git(&zones, &["ls-tree", "HEAD", "THIRD.net.zone"]).is_empty()
+    });
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+    assert_eq!(server.a("www.third.net."), [Ipv4Addr::new(192, 0, 2, 30)]);
 }

@@ -20,7 +20,7 @@ use crate::rr::{ChangeSet, Name, Rr};
 /// How many owner names the summary line lists before "and N more".
 const SUMMARY_NAMES: usize = 3;
 
-fn plain(name: &Name) -> String {
+pub fn plain(name: &Name) -> String {
     let s = name.to_ascii();
     match s.strip_suffix('.') {
         Some(t) if !t.is_empty() => t.to_owned(),

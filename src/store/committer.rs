@@ -419,11 +419,23 @@ enum Msg {
         String,
         mpsc::Sender<Result<Option<String>, String>>,
     ),
+    /// Record zone files a person deleted or turned into links (see
+    /// [`Committer::commit_paths`]).
+    Paths(Box<Paths>, mpsc::Sender<Result<Option<String>, String>>),
     /// Make this job's commit now, under its actor, and say how it went
     /// (start-up's commits of the write log's records).
     Now(Box<Job>, mpsc::Sender<Result<Option<String>, String>>),
     /// Make a pull's merge commit (see [`Committer::commit_merge`]).
     Merge(Box<Merge>, mpsc::Sender<Result<Option<String>, String>>),
+}
+
+/// Zone files a person deleted or turned into symbolic links, to record
+/// (see [`Committer::commit_paths`]).
+pub struct Paths {
+    /// The zones they were (or are) the files of.
+    pub zones: Vec<Name>,
+    pub changes: Vec<(PathBuf, git::PathChange)>,
+    pub message: String,
 }
 
 /// A pull's merge commit: HEAD and `theirs` as parents, HEAD's tree with
@@ -676,6 +688,22 @@ impl Committer {
             .map_err(|_| "the committer has stopped".to_owned())?
     }
 
+    /// Records, after everything queued before it and by the configured
+    /// committer, the zone files a person deleted or turned into symbolic
+    /// links (as [`git::commit_paths`] takes them), and waits for it:
+    /// HEAD then holds what is on disk, so a
+    /// clone serves what this server serves. The logged writes of those
+    /// zones git lacks are committed first (the file they wrote must not
+    /// come back after its removal); while one of them is held, nothing is
+    /// recorded.
+    pub fn commit_paths(&self, paths: Paths) -> Result<Option<String>, String> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Msg::Paths(Box::new(paths), tx))
+            .map_err(|_| "the committer has stopped".to_owned())?;
+        rx.recv()
+            .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
     /// Makes a pull's merge commit after everything queued before it, by
     /// the configured committer, and waits for it. Refused while a commit
     /// git could not make is held (a person's edit, a logged write, a
@@ -919,6 +947,38 @@ fn run(
                     unindexed.write(repo);
                     id
                 }));
+                continue;
+            }
+            Msg::Paths(job, done) => {
+                let zones = &job.zones;
+                if logged.iter().any(|(j, _)| zones.contains(&j.record.zone)) {
+                    let u = &mut unindexed;
+                    let mut try_commit = |files: &[WrittenFile], records: &[Record], logged| {
+                        commit_logged(&Target { logged, ..to }, files, records, u)
+                    };
+                    flush_logged(&mut logged, &mut edits, blocked, &mut try_commit, log);
+                    health.set_waiting(answered(&logged));
+                }
+                let held = zones.iter().any(|z| {
+                    edits.contains_key(z)
+                        || logged.iter().any(|(j, _)| &j.record.zone == z)
+                        || blocked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .contains_key(z)
+                });
+                let made = if held {
+                    Err("a zone has an earlier commit git could not make yet".to_owned())
+                } else {
+                    health.check(repo)
+                }
+                .and_then(|()| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        paths(repo, &job, names, &mut unindexed)
+                    }))
+                    .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
+                });
+                let _ = done.send(made);
                 continue;
             }
             Msg::Merge(merge, done) => {
@@ -1602,6 +1662,45 @@ fn found(
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
     let who = &names.committer;
     commit_files(repo, files, true, (who, who), message)
+}
+
+/// The commit of [`Msg::Paths`], by the configured committer, with the
+/// index brought in step: the links' entries written, the removed paths
+/// dropped (after any entry still pending for them).
+fn paths(
+    repo: &Mutex<Option<git2::Repository>>,
+    job: &Paths,
+    names: &Names,
+    unindexed: &mut Unindexed,
+) -> Result<Option<String>, String> {
+    let git::PathsCommitted {
+        commit,
+        index,
+        gone,
+    } = {
+        let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(repo) = guard.as_ref() else {
+            return Err("the zones directory is not a git repository".to_owned());
+        };
+        let who = (&names.committer, &names.committer);
+        with_stale_locks_cleared(repo, || {
+            git::commit_paths(repo, &job.changes, who, &job.message)
+        })?
+    };
+    unindexed.entries.retain(|e| {
+        gone.iter()
+            .all(|g| g.as_os_str().as_encoded_bytes() != e.path)
+    });
+    unindexed.add(index);
+    unindexed.write(repo);
+    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(repo) = guard.as_ref() {
+        let gone: Vec<&Path> = gone.iter().map(PathBuf::as_path).collect();
+        if let Err(e) = git::remove_from_index(repo, &gone) {
+            warn!("cannot remove deleted zone files from the git index: {e}");
+        }
+    }
+    Ok(commit.map(|o| o.to_string()))
 }
 
 /// The commit of [`Msg::Merge`], by the configured committer; paths the

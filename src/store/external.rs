@@ -16,7 +16,11 @@
 
 use tracing::{debug, info, warn};
 
-use super::committer::{Committer, Job, Outcome, Pending};
+use std::path::PathBuf;
+
+use super::audit::plain;
+use super::committer::{Committer, Job, Outcome, Paths, Pending};
+use crate::git::PathChange;
 use crate::loader::Loaded;
 use crate::rr::Name;
 use crate::served::{ReloadReport, State};
@@ -134,6 +138,82 @@ fn submit(
         jobs.push((zone, committer.submit(job)));
     }
     jobs
+}
+
+/// What [`Committer::commit_paths`] takes for the zone files `report`
+/// found deleted, renamed or turned into links, with the commit's
+/// message. `None` when there are none.
+pub fn path_changes(report: &ReloadReport, what: &str) -> Option<Paths> {
+    if report.gone_files.is_empty() && report.links.is_empty() {
+        return None;
+    }
+    let name = |p: &PathBuf| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let mut zones: Vec<Name> = Vec::new();
+    let mut changes = Vec::new();
+    let mut lines = Vec::new();
+    for (zone, file) in &report.gone_files {
+        lines.push(format!("deleted: {} (zone {})", name(file), plain(zone)));
+        changes.push((file.clone(), PathChange::Gone));
+        zones.push(zone.clone());
+    }
+    for (zone, link) in &report.links {
+        let target =
+            std::fs::read_link(link).map_or_else(|_| "?".into(), |t| t.display().to_string());
+        lines.push(format!(
+            "symbolic link: {} -> {target} (zone {})",
+            name(link),
+            plain(zone)
+        ));
+        changes.push((link.clone(), PathChange::Link));
+        zones.push(zone.clone());
+    }
+    zones.sort();
+    zones.dedup();
+    let subject = match (&report.gone_files[..], &report.links[..]) {
+        ([(zone, file)], []) => {
+            format!("{}: external change: {} deleted", plain(zone), name(file))
+        }
+        ([], [(zone, link)]) => format!(
+            "{}: external change: {} is a symbolic link",
+            plain(zone),
+            name(link)
+        ),
+        (gone, links) => format!(
+            "{} zone files: external changes {what} ({} deleted, {} symbolic links)",
+            gone.len() + links.len(),
+            gone.len(),
+            links.len()
+        ),
+    };
+    let message = format!(
+        "{subject}\n\n{}\n\nActor: {}\nVia: {}\n",
+        lines.join("\n"),
+        super::committer::EXTERNAL_ACTOR,
+        super::committer::EXTERNAL
+    );
+    Some(Paths {
+        zones,
+        changes,
+        message,
+    })
+}
+
+/// Logs how a [`Committer::commit_paths`] went: the commit at INFO, a
+/// failure at WARN (the change stays out of git: `git status` shows it).
+pub fn log_paths_outcome(made: Result<Option<String>, String>) {
+    match made {
+        Ok(Some(id)) => info!(commit = %id, "committed zone files deleted or made symbolic links"),
+        Ok(None) => debug!("HEAD already holds the zone files deleted or made symbolic links"),
+        Err(e) => warn!(
+            "cannot commit zone files deleted or made symbolic links ({e}); git status shows \
+             them until a person commits them"
+        ),
+    }
 }
 
 /// Zones listed in full in the message of a start-up commit; the rest

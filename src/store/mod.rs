@@ -440,6 +440,33 @@ impl Store {
         &self.inner.state
     }
 
+    /// Records in git the zone files a person deleted, renamed or turned
+    /// into symbolic links (`report.gone_files`, `report.links`), as one
+    /// `external change` by the configured committer, so HEAD holds what
+    /// is served: a clone of the repository serves the same zones. Each
+    /// zone's turn is taken first, so a write answered before its file
+    /// went is committed before the removal. Nothing with `[git]
+    /// commit_external = false` or without a repository.
+    pub async fn record_paths(&self, report: &crate::served::ReloadReport) {
+        let Some(paths) = external::path_changes(report, "found by a reload") else {
+            return;
+        };
+        if !self.inner.has_repo || !self.inner.state.config().git.commit_external {
+            return;
+        }
+        let queues: Vec<Arc<ZoneQueue>> = paths.zones.iter().map(|z| self.zone_queue(z)).collect();
+        let mut turns = Vec::with_capacity(queues.len());
+        for q in &queues {
+            turns.push(q.turn.lock().await);
+        }
+        let committer = self.inner.committer.clone();
+        let made = tokio::task::spawn_blocking(move || committer.commit_paths(paths)).await;
+        drop(turns);
+        external::log_paths_outcome(
+            made.unwrap_or_else(|e| Err(format!("the commit failed: {e}"))),
+        );
+    }
+
     /// Sends NOTIFYs through `notifier` after every write that changes a
     /// serial (the server sets it when it starts). Only the first call
     /// takes effect.
@@ -1644,7 +1671,44 @@ impl Inner {
             }
         }
         self.committer.barrier();
-        taken + external::commit_at_start(&self.state, &self.committer, found)
+        let committed = taken + external::commit_at_start(&self.state, &self.committer, found);
+        if let Some(head) = &head {
+            self.record_paths_at_start(head);
+        }
+        committed
+    }
+
+    /// At start-up, after the zone files' texts: the zone files HEAD holds
+    /// that were deleted while the server was down, and the zone files
+    /// that are symbolic links HEAD lacks as such (see
+    /// [`Store::record_paths`]).
+    fn record_paths_at_start(&self, head: &git::HeadFiles) {
+        let config = self.state.config();
+        if !config.git.commit_external {
+            return;
+        }
+        let mut report = crate::served::ReloadReport::default();
+        for file in head.gone_from(&config.zones_dir, |n| loader::zone_file_origin(n).is_some()) {
+            let name = file.file_name().and_then(|n| n.to_str());
+            if let Some(zone) = name.and_then(loader::zone_file_origin) {
+                report.gone_files.push((zone, file));
+            }
+        }
+        {
+            let guard = self.state.lock();
+            for (zone, slot) in guard.iter() {
+                if let Some(link) = &slot.source.link
+                    && slot.source.confined
+                    && slot.source.read_only.is_none()
+                    && head.holds_link(link) == Some(false)
+                {
+                    report.links.push((zone.clone(), link.clone()));
+                }
+            }
+        }
+        if let Some(paths) = external::path_changes(&report, "found at start-up") {
+            external::log_paths_outcome(self.committer.commit_paths(paths));
+        }
     }
 
     /// At start-up, before anything else is committed: the write log's
