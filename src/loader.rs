@@ -431,7 +431,7 @@ pub fn unused_references(config: &Config, served: &BTreeMap<Name, ZoneSource>) -
     for k in &config.keys {
         let name = k.key.name.to_ascii();
         let name = name.trim_end_matches('.');
-        for g in &k.grants.0 {
+        for g in k.grants.list() {
             if !served.contains_key(&g.zone) {
                 out.push(format!(
                     "{file}: key {name}: a grant names {}: writes there are refused (NOTAUTH)",
@@ -439,7 +439,7 @@ pub fn unused_references(config: &Config, served: &BTreeMap<Name, ZoneSource>) -
                 ));
             }
         }
-        if k.grants.0.is_empty() && !used.contains(&k.key.name) {
+        if k.grants.list().is_empty() && !used.contains(&k.key.name) {
             out.push(format!(
                 "{file}: key {name}: no grant, allow_transfer or notify_key uses it; \
                  it can change nothing"

@@ -535,7 +535,7 @@ fn check_grants(c: &mut Checker<'_>, raw: &[Spanned<RawGrant>], key_no: usize) -
             }
         }
     }
-    Grants(grants)
+    Grants::from(grants)
 }
 
 #[cfg(test)]
@@ -697,7 +697,7 @@ mod tests {
         assert_eq!(k.key.name, Name::from_ascii("acme-key.").expect("n"));
         assert_eq!(k.key.algorithm, Algorithm::HmacSha512);
         assert_eq!(k.rate_limit, Some(DEFAULT_RATE_LIMIT));
-        assert!(k.grants.0.is_empty());
+        assert!(k.grants.list().is_empty());
         let off = parse(&key_toml(&format!(
             "secret = \"{SECRET}\"\nrate_limit = \"off\"\n"
         )))

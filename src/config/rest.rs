@@ -594,7 +594,7 @@ fn check_token_names(
             }
         }
     }
-    Grants(grants)
+    Grants::from(grants)
 }
 
 /// The token: exactly one of `token` (literal, `$VAR`, or the older

@@ -87,7 +87,7 @@ fn toml_block_without_zones_grants_nothing_and_says_so() {
     let text = render_with(&[], DEFAULT_SERVER, Format::Toml);
     assert!(text.contains("# No --zone given"), "{text}");
     let c = Config::from_toml(Path::new("/etc/zw/zonewright.toml"), &text).expect("parses");
-    assert!(c.keys[0].grants.0.is_empty());
+    assert!(c.keys[0].grants.list().is_empty());
 }
 
 #[test]
