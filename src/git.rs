@@ -902,6 +902,26 @@ pub fn commit_paths(
                 let blob = repo.blob(target.as_os_str().as_bytes()).map_err(&err)?;
                 index.push(index_entry_as(&rel, blob, Stat::of(m), FileMode::Link));
                 tree.push((rel, Some((blob, FileMode::Link))));
+                // And the file it points to, as it is now (`mv a.zone a.db;
+                // ln -s a.db a.zone` leaves nothing else to commit it):
+                // a clone must not hold a dangling link.
+                let Ok(real) = file.canonicalize() else {
+                    continue;
+                };
+                let (Ok(rel_target), Ok(meta)) = (relative(repo, &real), std::fs::metadata(&real))
+                else {
+                    continue;
+                };
+                if meta.is_file() {
+                    let blob = repo.blob_path(&real).map_err(&err)?;
+                    index.push(index_entry_as(
+                        &rel_target,
+                        blob,
+                        Stat::of(&meta),
+                        FileMode::Blob,
+                    ));
+                    tree.push((rel_target, Some((blob, FileMode::Blob))));
+                }
             }
         }
     }
@@ -1271,8 +1291,12 @@ mod tests {
         let made = commit_paths(&repo, &changes, (&me(), &me()), "paths").expect("commit");
         assert!(made.commit.is_some());
         assert_eq!(made.gone, [PathBuf::from("a.zone")]);
-        assert_eq!(made.index.len(), 1);
+        assert_eq!(made.index.len(), 2, "the link and the file it points to");
         let tree = repo.head().and_then(|h| h.peel_to_tree()).expect("tree");
+        assert!(
+            tree.get_path(Path::new("data/c.db")).is_ok(),
+            "the target too"
+        );
         assert!(tree.get_path(Path::new("a.zone")).is_err(), "removed");
         assert!(tree.get_path(Path::new("notes.txt")).is_ok(), "not asked");
         assert_eq!(

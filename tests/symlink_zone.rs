@@ -36,6 +36,8 @@ use hickory_proto::rr::RecordType;
 /// and `shared/` (an include_dirs location).
 struct Setup {
     top: tempfile::TempDir,
+    /// `[git] acknowledge`, when not the default.
+    acknowledge: Option<&'static str>,
 }
 
 impl Setup {
@@ -44,7 +46,10 @@ impl Setup {
     /// link.
     fn new(target: &str) -> Setup {
         let top = tempfile::tempdir().unwrap();
-        let s = Setup { top };
+        let s = Setup {
+            top,
+            acknowledge: None,
+        };
         for d in ["zones/data", "shared"] {
             std::fs::create_dir_all(s.top.path().join(d)).unwrap();
         }
@@ -119,12 +124,16 @@ impl Server {
                 .port();
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             let config = setup.top.path().join("zonewright.toml");
+            let ack = setup
+                .acknowledge
+                .map(|a| format!("acknowledge = \"{a}\"\n"))
+                .unwrap_or_default();
             std::fs::write(
                 &config,
                 format!(
                     "listen = [\"{addr}\"]\nzones_dir = \"zones\"\n\
                      [server]\nudp_workers = 1\ninclude_dirs = [\"shared\"]\n\
-                     [git]\nname = \"zonewright\"\nemail = \"zonewright@test\"\n\
+                     [git]\nname = \"zonewright\"\nemail = \"zonewright@test\"\n{ack}\
                      [[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\n\
                      secret = \"{SECRET_B64}\"\nrate_limit = \"off\"\n\
                      grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }},\n\
@@ -591,4 +600,121 @@ fn zone_files_deleted_or_renamed_while_stopped_leave_git_at_start() {
         git(&zones, &["status", "--porcelain"]).is_empty()
     });
     assert_eq!(server.a("www.third.net."), [Ipv4Addr::new(192, 0, 2, 30)]);
+}
+
+/// Outside attack, round 17: a zone file moved aside and replaced by a
+/// link to it (`mv a.zone a.db; ln -s a.db a.zone`: the same text, the
+/// same inode) was committed as a link without its target, and the next
+/// UPDATE replaced the link with a plain file.
+#[test]
+fn a_zone_file_moved_aside_and_linked_stays_a_link_and_its_target_is_committed() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    std::fs::rename(zones.join("other.org.zone"), zones.join("other.org.db")).unwrap();
+    std::os::unix::fs::symlink("other.org.db", zones.join("other.org.zone")).unwrap();
+    eventually("the link and its target committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+            && !git(&zones, &["ls-tree", "HEAD", "other.org.db"]).is_empty()
+    });
+    assert_eq!(
+        server.add_txt("other.org", "through-the-moved-file"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        std::fs::read_link(zones.join("other.org.zone")).ok(),
+        Some(PathBuf::from("other.org.db")),
+        "the link stays a link"
+    );
+    let target = std::fs::read_to_string(zones.join("other.org.db")).unwrap();
+    assert!(target.contains("through-the-moved-file"), "{target}");
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+}
+
+/// Outside attack, round 17: a deletion git could not commit then (a ref
+/// lock a live process holds) was never tried again while the server ran.
+#[test]
+fn a_deletion_git_refused_is_committed_once_git_takes_it() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    let branch = git(&zones, &["symbolic-ref", "--short", "HEAD"]);
+    let lock_path = zones
+        .join(".git/refs/heads")
+        .join(format!("{}.lock", branch.trim()));
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    assert!(
+        server
+            .wait_log(&["cannot commit zone files deleted", "trying again"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+    assert!(!git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty());
+    drop(lock);
+    std::fs::remove_file(&lock_path).unwrap();
+    eventually("the deletion committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+    });
+    eventually("git status clean", || {
+        git(&zones, &["status", "--porcelain"]).is_empty()
+    });
+}
+
+/// Outside attack, round 17: in `acknowledge = "log"` mode, a write
+/// answered but not yet committed when the server was killed, to a zone
+/// whose file was then deleted while it was down, was set aside at
+/// start-up (never in git), and the deletion committed. The write is now
+/// committed under its writer first, then the deletion.
+#[test]
+fn a_logged_write_to_a_zone_deleted_while_stopped_is_committed_before_the_deletion() {
+    let mut setup = Setup::new("data/example.com.db");
+    setup.acknowledge = Some("log");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    let branch = git(&zones, &["symbolic-ref", "--short", "HEAD"]);
+    let lock_path = zones
+        .join(".git/refs/heads")
+        .join(format!("{}.lock", branch.trim()));
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    assert_eq!(
+        server.add_txt("other.org", "answered-from-the-log"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    drop(server); // SIGKILL, before git could take the commit
+    drop(lock);
+    std::fs::remove_file(&lock_path).unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    let server = Server::start_serving(&setup, &["example.com."]);
+    eventually("the deletion committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+    });
+    let log = git(&zones, &["log", "--format=%an|%s", "--", "other.org.zone"]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l.ends_with("other.org.zone deleted")),
+        "{log}"
+    );
+    assert!(
+        lines.get(1).is_some_and(|l| l.starts_with("acme-key|")),
+        "the answered write, under its writer, before the deletion: {log}\n{}",
+        server.log_text()
+    );
+    let diff = git(&zones, &["log", "-p", "--", "other.org.zone"]);
+    assert!(diff.contains("+_acme-challenge"), "{diff}");
+    assert!(diff.contains("answered-from-the-log"), "{diff}");
+    assert!(
+        !server.log_text().contains("set aside"),
+        "{}",
+        server.log_text()
+    );
 }

@@ -210,8 +210,8 @@ pub fn log_paths_outcome(made: Result<Option<String>, String>) {
         Ok(Some(id)) => info!(commit = %id, "committed zone files deleted or made symbolic links"),
         Ok(None) => debug!("HEAD already holds the zone files deleted or made symbolic links"),
         Err(e) => warn!(
-            "cannot commit zone files deleted or made symbolic links ({e}); git status shows \
-             them until a person commits them"
+            "cannot commit zone files deleted or made symbolic links yet ({e}); trying again \
+             after the next reload, or at the next start (git status shows them meanwhile)"
         ),
     }
 }

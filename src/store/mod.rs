@@ -244,7 +244,22 @@ pub struct Store {
     sync: std::sync::OnceLock<remote::SyncHandle>,
     /// Why the last pull did not merge (logged once per reason).
     pull_failure: Mutex<Vec<String>>,
+    /// Zone files deleted or made links whose commit git refused (a
+    /// write of the zone held meanwhile): tried again after each reload
+    /// (see [`Store::record_paths`]).
+    held_paths: Mutex<HeldPaths>,
 }
+
+/// `ReloadReport::gone_files` and `ReloadReport::links` not committed yet.
+#[derive(Default)]
+struct HeldPaths {
+    gone: Vec<(Name, PathBuf)>,
+    links: Vec<(Name, PathBuf)>,
+}
+
+/// Most zone files [`HeldPaths`] keeps (the oldest are dropped; their
+/// changes stay for `git status` and the next start).
+const MAX_HELD_PATHS: usize = 10_000;
 
 /// Most writes one group commit takes.
 const MAX_BATCH: usize = 64;
@@ -408,6 +423,7 @@ impl Store {
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
             pull_failure: Mutex::default(),
+            held_paths: Mutex::default(),
         }
     }
 
@@ -448,12 +464,26 @@ impl Store {
     /// went is committed before the removal. Nothing with `[git]
     /// commit_external = false` or without a repository.
     pub async fn record_paths(&self, report: &crate::served::ReloadReport) {
-        let Some(paths) = external::path_changes(report, "found by a reload") else {
-            return;
-        };
         if !self.inner.has_repo || !self.inner.state.config().git.commit_external {
             return;
         }
+        // With those git refused before (tried again on every pass).
+        let mut all = crate::served::ReloadReport::default();
+        {
+            let mut held = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
+            all.gone_files = std::mem::take(&mut held.gone);
+            all.links = std::mem::take(&mut held.links);
+        }
+        for (list, new) in [
+            (&mut all.gone_files, &report.gone_files),
+            (&mut all.links, &report.links),
+        ] {
+            list.retain(|old| !new.contains(old));
+            list.extend(new.iter().cloned());
+        }
+        let Some(paths) = external::path_changes(&all, "found by a reload") else {
+            return;
+        };
         let queues: Vec<Arc<ZoneQueue>> = paths.zones.iter().map(|z| self.zone_queue(z)).collect();
         let mut turns = Vec::with_capacity(queues.len());
         for q in &queues {
@@ -462,9 +492,20 @@ impl Store {
         let committer = self.inner.committer.clone();
         let made = tokio::task::spawn_blocking(move || committer.commit_paths(paths)).await;
         drop(turns);
-        external::log_paths_outcome(
-            made.unwrap_or_else(|e| Err(format!("the commit failed: {e}"))),
-        );
+        let made = made.unwrap_or_else(|e| Err(format!("the commit failed: {e}")));
+        if made.is_err() {
+            let mut guard = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
+            let held = &mut *guard;
+            for (list, mut kept) in [
+                (&mut held.gone, all.gone_files),
+                (&mut held.links, all.links),
+            ] {
+                let over = kept.len().saturating_sub(MAX_HELD_PATHS);
+                kept.drain(..over);
+                *list = kept;
+            }
+        }
+        external::log_paths_outcome(made);
     }
 
     /// Sends NOTIFYs through `notifier` after every write that changes a
@@ -722,7 +763,13 @@ impl Inner {
     fn fresh(&self, zone: &Name) -> Result<(ZoneSource, Loaded), WriteError> {
         for _ in 0..MAX_ATTEMPTS {
             let (source, served) = self.current(zone)?;
-            if loader::unchanged(&served.files) {
+            // Read from the file the zone is listed with now: a zone file
+            // moved aside and replaced by a link to it (`mv a.zone a.db;
+            // ln -s a.db a.zone`) keeps its inode, so the old version looks
+            // unchanged, but names the old path, which a write would
+            // replace by a plain file.
+            let same_file = served.files.first().is_some_and(|(p, _)| *p == source.path);
+            if same_file && loader::unchanged(&served.files) {
                 return Ok((source, served));
             }
             wait_for_writers(&served)?;
@@ -1683,10 +1730,10 @@ impl Inner {
     /// that are symbolic links HEAD lacks as such (see
     /// [`Store::record_paths`]).
     fn record_paths_at_start(&self, head: &git::HeadFiles) {
+        // Whatever `[git] commit_external` says, as the edits found at
+        // start-up are: HEAD must not keep a deleted zone, nor a file
+        // beside it under another name, for a clone to serve.
         let config = self.state.config();
-        if !config.git.commit_external {
-            return;
-        }
         let mut report = crate::served::ReloadReport::default();
         for file in head.gone_from(&config.zones_dir, |n| loader::zone_file_origin(n).is_some()) {
             let name = file.file_name().and_then(|n| n.to_str());
@@ -1800,21 +1847,37 @@ impl Inner {
         entries: Vec<writelog::Entry>,
         aside: &mut Vec<(writelog::Entry, String)>,
     ) -> Result<usize, String> {
-        let Ok((source, loaded)) = self.current(zone) else {
-            aside.extend(
-                entries
-                    .into_iter()
-                    .map(|e| (e, "the zone is not served".to_owned())),
-            );
-            return Ok(0);
+        // A zone no longer served (its file deleted while the server was
+        // down): its writes are still committed, on HEAD's version of the
+        // file by the naming rule, before start-up records the deletion.
+        let (path, loaded) = match self.current(zone) {
+            Ok((source, loaded)) => (source.path, Some(loaded)),
+            Err(_) => (
+                self.state.config().zones_dir.join(format!(
+                    "{}{}",
+                    audit::plain(zone),
+                    loader::ZONE_SUFFIX
+                )),
+                None,
+            ),
         };
         let head = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             let repo = repo.as_ref().ok_or("no git repository")?;
-            git::head_text(repo, &source.path, usize::MAX).map_err(|e| e.to_string())?
+            git::head_text(repo, &path, usize::MAX).map_err(|e| e.to_string())?
         };
+        if loaded.is_none() && head.is_none() {
+            aside.extend(entries.into_iter().map(|e| {
+                (
+                    e,
+                    "the zone is not served, and git has no file for it".into(),
+                )
+            }));
+            return Ok(0);
+        };
+
         let parsed = head.as_deref().and_then(|text| {
-            let file = source.path.display().to_string();
+            let file = path.display().to_string();
             crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()
         });
         let serial = |doc: &crate::zonefile::Document| {
@@ -1842,7 +1905,10 @@ impl Inner {
         // files (`$INCLUDE`), more than MAX_REPLAY records, or records
         // that do not apply to HEAD's text: the files as they are now, in
         // one commit naming every record's changes.
-        let single = loaded.document.texts().len() == 1 && pending.len() <= MAX_REPLAY;
+        let single = loaded
+            .as_ref()
+            .is_none_or(|l| l.document.texts().len() == 1)
+            && pending.len() <= MAX_REPLAY;
         if let Some(mut doc) = parsed.filter(|_| single) {
             let mut made = 0;
             for e in &pending {
@@ -1851,7 +1917,7 @@ impl Inner {
                 };
                 self.committer.commit_now(committer::Job {
                     files: vec![committer::WrittenFile {
-                        path: source.path.clone(),
+                        path: path.clone(),
                         text,
                         stat: None,
                         blob: None,
@@ -1867,6 +1933,15 @@ impl Inner {
             }
             pending.drain(..made);
         }
+        let Some(loaded) = loaded else {
+            // No file to commit the rest from.
+            aside.extend(pending.into_iter().map(|e| {
+                let why = "the zone is not served, and its changes do not apply to git's \
+                                   version of its file";
+                (e, why.into())
+            }));
+            return Ok(0);
+        };
         let refs: Vec<&writelog::Entry> = pending.iter().collect();
         self.committer.commit_now(committer::Job {
             files: loaded
