@@ -480,6 +480,7 @@ impl Config {
             Some(d) => join_clean(&base, Path::new(d.get_ref())),
             None => join_clean(&base, Path::new("zones")),
         };
+        let zones_dir = pinned(zones_dir);
         let server = check_server(&mut c, &raw.server, &base);
         let (zones, key_refs) = check_zones(&mut c, &raw.zone, &zones_dir);
         let (tsig_fudge, tsig_reject_limit) = keys::check_tsig(&mut c, &raw.tsig);
@@ -580,6 +581,16 @@ fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
         );
     }
     AdminConfig { listen: addr }
+}
+
+/// `zones_dir` as it resolves when the config is read (a folder that is a
+/// symbolic link, or is reached through one, by its real path): the
+/// server works on that folder and its git repository until it restarts,
+/// even when the link is pointed elsewhere meanwhile (a reload of the
+/// config then says `zones_dir` changed and takes effect at the restart).
+/// A folder that does not exist yet is left as written.
+fn pinned(zones_dir: PathBuf) -> PathBuf {
+    zones_dir.canonicalize().unwrap_or(zones_dir)
 }
 
 /// What SIGHUP puts in effect: `new` with every setting that needs a

@@ -718,3 +718,65 @@ fn a_logged_write_to_a_zone_deleted_while_stopped_is_committed_before_the_deleti
         server.log_text()
     );
 }
+
+/// Outside attack, round 15: `zones_dir` a symbolic link, pointed at
+/// another folder while the server runs: every write was refused, and
+/// rollbacks left serial bumps in the new folder. The server now keeps
+/// the folder (and repository) it started on until it restarts, and a
+/// config reload says so.
+#[test]
+fn zones_dir_linked_and_pointed_elsewhere_keeps_the_folder_it_started_on() {
+    let setup = Setup::new("data/example.com.db");
+    let top = setup.top.path().to_path_buf();
+    std::fs::rename(top.join("zones"), top.join("real")).unwrap();
+    std::os::unix::fs::symlink("real", top.join("zones")).unwrap();
+    let server = Server::start(&setup);
+    let clone = run_bounded(
+        Command::new("git")
+            .arg("clone")
+            .arg("-q")
+            .arg(top.join("real"))
+            .arg(top.join("other")),
+        "",
+        Duration::from_secs(20),
+    );
+    assert!(clone.status.success(), "{}", text(&clone));
+    let other_before = std::fs::read(top.join("other/other.org.zone")).unwrap();
+    std::os::unix::fs::symlink("other", top.join("swap")).unwrap();
+    std::fs::rename(top.join("swap"), top.join("zones")).unwrap();
+    assert_eq!(
+        server.add_txt("other.org", "after-the-repoint"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    let real = std::fs::read_to_string(top.join("real/other.org.zone")).unwrap();
+    assert!(real.contains("after-the-repoint"), "{real}");
+    assert_eq!(
+        std::fs::read(top.join("other/other.org.zone")).unwrap(),
+        other_before,
+        "the other folder is left alone"
+    );
+    eventually("the write committed in the folder started on", || {
+        git(&top.join("real"), &["log", "-1", "--format=%an"]).trim() == "acme-key"
+    });
+    // Still served from there after a full pass.
+    std::thread::sleep(Duration::from_millis(1500));
+    let resp = server
+        .udp(&query("_acme-challenge.other.org.", RecordType::TXT))
+        .expect("TXT answer");
+    assert_eq!(txt_values(&resp), ["after-the-repoint"]);
+    // A config reload says the change waits for a restart.
+    let hup = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(
+        server
+            .wait_log(&["zones_dir changed", "next restart"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+}
