@@ -242,6 +242,41 @@ fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// Polls until `git status --porcelain` in `zones` is empty.
+fn eventually_clean(zones: &Path) {
+    eventually("git status clean", || {
+        git(zones, &["status", "--porcelain"]).is_empty()
+    });
+}
+
+/// An UPDATE to other.org answered NOERROR and written through the link
+/// `other.org.zone -> target`: the link stays a link, the target has it.
+fn written_through_link(server: &Server, zones: &Path, target: &str, value: &str) {
+    assert_eq!(
+        server.add_txt("other.org", value),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        std::fs::read_link(zones.join("other.org.zone")).ok(),
+        Some(PathBuf::from(target)),
+        "the link stays a link"
+    );
+    let text = std::fs::read_to_string(zones.join(target)).unwrap();
+    assert!(text.contains(value), "{text}");
+}
+
+/// Holds the current branch's ref lock open (a live process's: git
+/// commits fail) until the file is dropped; returns it and its path.
+fn hold_ref_lock(zones: &Path) -> (std::fs::File, PathBuf) {
+    let branch = git(zones, &["symbolic-ref", "--short", "HEAD"]);
+    let lock_path = zones
+        .join(".git/refs/heads")
+        .join(format!("{}.lock", branch.trim()));
+    (std::fs::File::create(&lock_path).unwrap(), lock_path)
+}
+
 #[test]
 fn a_zone_file_linked_inside_zones_dir_is_written_through() {
     let setup = Setup::new("data/example.com.db");
@@ -454,19 +489,7 @@ fn a_zone_file_linked_inside_at_runtime_is_written_through() {
     eventually("the link's target served", || {
         server.a("www.other.org.") == [Ipv4Addr::new(192, 0, 2, 92)]
     });
-    assert_eq!(
-        server.add_txt("other.org", "through-the-new-link"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
-    assert_eq!(
-        std::fs::read_link(zones.join("other.org.zone")).ok(),
-        Some(PathBuf::from("data/other.org.db")),
-        "the link stays a link"
-    );
-    let target = std::fs::read_to_string(zones.join("data/other.org.db")).unwrap();
-    assert!(target.contains("through-the-new-link"), "{target}");
+    written_through_link(&server, &zones, "data/other.org.db", "through-the-new-link");
     // git has the link as a link (not the old plain file, which a clone
     // would serve instead), and nothing is left for `git status`.
     eventually("the link committed", || {
@@ -476,9 +499,7 @@ fn a_zone_file_linked_inside_at_runtime_is_written_through() {
         git(&zones, &["show", "HEAD:other.org.zone"]),
         "data/other.org.db"
     );
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    eventually_clean(&zones);
     let log = git(&zones, &["log", "--format=%an|%B"]);
     assert!(
         log.contains("zonewright|other.org: external change: other.org.zone is a symbolic link"),
@@ -502,9 +523,7 @@ fn a_zone_file_made_a_link_while_stopped_is_committed_as_a_link_at_start() {
     eventually("the link committed", || {
         git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
     });
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    eventually_clean(&zones);
     assert_eq!(
         git(&zones, &["show", "HEAD:data/other.org.db"]),
         simple_zone("other.org", 1, "192.0.2.90")
@@ -540,9 +559,7 @@ fn a_zone_file_deleted_at_runtime_is_removed_in_git() {
     eventually("the deletion committed", || {
         git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
     });
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    eventually_clean(&zones);
     let log = git(&zones, &["log", "--format=%an|%s", "--", "other.org.zone"]);
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(
@@ -575,9 +592,7 @@ fn zone_files_deleted_or_renamed_while_stopped_leave_git_at_start() {
     eventually("the deletion committed", || {
         git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
     });
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    eventually_clean(&zones);
     assert_eq!(
         git(&zones, &["log", "-1", "--format=%s"]).trim(),
         "other.org: external change: other.org.zone deleted"
@@ -596,9 +611,7 @@ fn zone_files_deleted_or_renamed_while_stopped_leave_git_at_start() {
         git(&zones, &["ls-tree", "HEAD", "third.net.zone"]).is_empty()
             && !git(&zones, &["ls-tree", "HEAD", "THIRD.net.zone"]).is_empty()
     });
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    eventually_clean(&zones);
     assert_eq!(server.a("www.third.net."), [Ipv4Addr::new(192, 0, 2, 30)]);
 }
 
@@ -617,22 +630,8 @@ fn a_zone_file_moved_aside_and_linked_stays_a_link_and_its_target_is_committed()
         git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
             && !git(&zones, &["ls-tree", "HEAD", "other.org.db"]).is_empty()
     });
-    assert_eq!(
-        server.add_txt("other.org", "through-the-moved-file"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
-    assert_eq!(
-        std::fs::read_link(zones.join("other.org.zone")).ok(),
-        Some(PathBuf::from("other.org.db")),
-        "the link stays a link"
-    );
-    let target = std::fs::read_to_string(zones.join("other.org.db")).unwrap();
-    assert!(target.contains("through-the-moved-file"), "{target}");
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    written_through_link(&server, &zones, "other.org.db", "through-the-moved-file");
+    eventually_clean(&zones);
 }
 
 /// Outside attack, round 17: a deletion git could not commit then (a ref
@@ -642,11 +641,7 @@ fn a_deletion_git_refused_is_committed_once_git_takes_it() {
     let setup = Setup::new("data/example.com.db");
     let zones = setup.zones();
     let server = Server::start(&setup);
-    let branch = git(&zones, &["symbolic-ref", "--short", "HEAD"]);
-    let lock_path = zones
-        .join(".git/refs/heads")
-        .join(format!("{}.lock", branch.trim()));
-    let lock = std::fs::File::create(&lock_path).unwrap();
+    let (lock, lock_path) = hold_ref_lock(&zones);
     std::fs::remove_file(zones.join("other.org.zone")).unwrap();
     assert!(
         server
@@ -661,9 +656,7 @@ fn a_deletion_git_refused_is_committed_once_git_takes_it() {
     eventually("the deletion committed", || {
         git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
     });
-    eventually("git status clean", || {
-        git(&zones, &["status", "--porcelain"]).is_empty()
-    });
+    eventually_clean(&zones);
 }
 
 /// Outside attack, round 17: in `acknowledge = "log"` mode, a write
@@ -677,11 +670,7 @@ fn a_logged_write_to_a_zone_deleted_while_stopped_is_committed_before_the_deleti
     setup.acknowledge = Some("log");
     let zones = setup.zones();
     let server = Server::start(&setup);
-    let branch = git(&zones, &["symbolic-ref", "--short", "HEAD"]);
-    let lock_path = zones
-        .join(".git/refs/heads")
-        .join(format!("{}.lock", branch.trim()));
-    let lock = std::fs::File::create(&lock_path).unwrap();
+    let (lock, lock_path) = hold_ref_lock(&zones);
     assert_eq!(
         server.add_txt("other.org", "answered-from-the-log"),
         ResponseCode::NoError,

@@ -814,6 +814,38 @@ fn prehash_packed(zones_dir: &Path, files: &mut [WrittenFile]) {
     }
 }
 
+/// Whether one of `zones` has an earlier commit git could not make yet: a
+/// person's edit, a logged write, a blocked zone. A commit for them now
+/// would land before it.
+fn any_held(
+    zones: &[Name],
+    edits: &HashMap<Name, Job>,
+    logged: &[Queued],
+    blocked: &Mutex<HashMap<Name, Blocked>>,
+) -> bool {
+    let blocked = blocked.lock().unwrap_or_else(|p| p.into_inner());
+    zones.iter().any(|z| {
+        edits.contains_key(z)
+            || logged.iter().any(|(j, _)| &j.record.zone == z)
+            || blocked.contains_key(z)
+    })
+}
+
+/// Makes a server's commit (`commit`) unless `held` or the repository is
+/// unusable; a panic in it is an error, not the committer's end.
+fn unless_held<T>(
+    held: bool,
+    health: &Health,
+    repo: &Mutex<Option<git2::Repository>>,
+    commit: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    if held {
+        return Err("a zone has an earlier commit git could not make yet".to_owned());
+    }
+    health.check(repo)?;
+    catch_unwind(AssertUnwindSafe(commit)).unwrap_or_else(|_| Err("the commit panicked".to_owned()))
+}
+
 /// The committer thread: takes the jobs in order, records each run of
 /// joinable ones as one commit, answers them, and writes the index when
 /// nothing is waiting. Ends when the store is dropped.
@@ -925,23 +957,8 @@ fn run(
                 continue;
             }
             Msg::Found(zones, files, message, done) => {
-                let held = zones.iter().any(|z| {
-                    edits.contains_key(z)
-                        || logged.iter().any(|(j, _)| &j.record.zone == z)
-                        || blocked
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .contains_key(z)
-                });
-                let made = if held {
-                    Err("a zone has an earlier commit git could not make yet".to_owned())
-                } else {
-                    health.check(repo)
-                }
-                .and_then(|()| {
-                    catch_unwind(AssertUnwindSafe(|| found(repo, &files, &message, names)))
-                        .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
-                });
+                let held = any_held(&zones, &edits, &logged, blocked);
+                let made = unless_held(held, health, repo, || found(repo, &files, &message, names));
                 let _ = done.send(made.map(|(id, entries)| {
                     unindexed.add(entries);
                     unindexed.write(repo);
@@ -959,24 +976,9 @@ fn run(
                     flush_logged(&mut logged, &mut edits, blocked, &mut try_commit, log);
                     health.set_waiting(answered(&logged));
                 }
-                let held = zones.iter().any(|z| {
-                    edits.contains_key(z)
-                        || logged.iter().any(|(j, _)| &j.record.zone == z)
-                        || blocked
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .contains_key(z)
-                });
-                let made = if held {
-                    Err("a zone has an earlier commit git could not make yet".to_owned())
-                } else {
-                    health.check(repo)
-                }
-                .and_then(|()| {
-                    catch_unwind(AssertUnwindSafe(|| {
-                        paths(repo, &job, names, &mut unindexed)
-                    }))
-                    .unwrap_or_else(|_| Err("the commit panicked".to_owned()))
+                let held = any_held(zones, &edits, &logged, blocked);
+                let made = unless_held(held, health, repo, || {
+                    paths(repo, &job, names, &mut unindexed)
                 });
                 let _ = done.send(made);
                 continue;
