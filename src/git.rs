@@ -387,7 +387,8 @@ impl HeadFiles {
     }
 
     /// The files HEAD holds directly in `dir` whose names `wanted`
-    /// accepts and that are gone from disk (not even a dangling link).
+    /// accepts and that are gone from disk as files: nothing there, a
+    /// folder, or a link that leads to no file.
     pub fn gone_from(&self, dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
         let real = if dir == self.given {
             Some(self.root.clone())
@@ -407,9 +408,15 @@ impl HeadFiles {
             .filter_map(|p| {
                 let name = p.file_name()?;
                 let file = dir.join(name);
-                std::fs::symlink_metadata(&file)
-                    .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-                    .then_some(file)
+                let gone = match std::fs::symlink_metadata(&file) {
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                    Ok(m) if m.is_dir() => true,
+                    Ok(m) if m.file_type().is_symlink() => {
+                        !std::fs::metadata(&file).is_ok_and(|m| m.is_file())
+                    }
+                    Ok(_) => false,
+                };
+                gone.then_some(file)
             })
             .collect();
         out.sort();
@@ -841,100 +848,129 @@ fn head_differs(repo: &Repository, index: &git2::Index) -> Vec<git2::IndexEntry>
 }
 
 /// A change to a path of the work tree that is no zone file's text: a
-/// zone file a person deleted, or turned into a symbolic link.
+/// zone file a person deleted, or turned into a symbolic link. Either is
+/// recorded as the path is on disk when committed (see [`commit_paths`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathChange {
-    /// The file is gone: removed from the tree, if it is still gone.
+    /// The zone file is gone (deleted, a dangling link, a folder now).
     Gone,
-    /// The file is a symbolic link: recorded as one (mode 120000, the
-    /// link's target as the blob, as `git add` records it), if it still
-    /// is one.
+    /// The zone file is a symbolic link now.
     Link,
 }
 
 /// What [`commit_paths`] made: the commit (`None`: HEAD already agreed),
-/// the index entries of the links, and the paths (relative) to drop from
-/// the index.
+/// the index entries of the links and files recorded, and the paths
+/// (relative) to drop from the index.
 pub struct PathsCommitted {
     pub commit: Option<Oid>,
     pub index: Vec<git2::IndexEntry>,
     pub gone: Vec<PathBuf>,
 }
 
-/// Records `changes` (paths in the work tree) as they are on disk when
-/// called, in one commit on HEAD whose tree is HEAD's with just those
-/// paths changed: a `Gone` path still absent is removed, a `Link` path
-/// still a symbolic link is recorded as that link. A path that is neither
-/// any more is left as HEAD has it (a file put back meanwhile is the
-/// reload's to commit).
+/// Most links followed from one zone file (as the kernel's limit).
+const MAX_LINKS: usize = 40;
+
+/// Records `changes` (paths in the work tree), whichever kind, as they are
+/// on disk when called, in one commit on HEAD whose tree is HEAD's with
+/// just those paths changed, as `git add -A` of them would:
+///
+/// - nothing there, or a folder: the path is removed (when HEAD has it);
+/// - a symbolic link: recorded as one (mode 120000, the link's target as
+///   the blob), and so is each link it leads through inside the work
+///   tree, and the plain file at the end of them (a clone must not hold
+///   a dangling link or a stale file);
+/// - a plain file: left as HEAD has it (a file put back meanwhile is the
+///   reload's to commit).
 pub fn commit_paths(
     repo: &Repository,
     changes: &[(PathBuf, PathChange)],
     who: (&Identity, &Identity),
     message: &str,
 ) -> Result<PathsCommitted, GitError> {
-    use std::os::unix::ffi::OsStrExt;
-    let err = wrap(repo.path());
-    let (mut tree, mut index, mut gone) = (Vec::new(), Vec::new(), Vec::new());
-    for (file, change) in changes {
+    let mut out = Recorded::default();
+    for (file, _) in changes {
         let rel = relative(repo, file)?;
-        let meta = std::fs::symlink_metadata(file);
-        match change {
-            PathChange::Gone => {
-                // Only what HEAD holds can be removed (libgit2 refuses the
-                // rest); the path is still dropped from the index.
-                let absent = meta.is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
-                if absent && head_blob(repo, &rel)?.is_some() {
-                    tree.push((rel.clone(), None));
-                }
-                if absent {
-                    gone.push(rel);
-                }
-            }
-            PathChange::Link => {
-                let Ok(m) = meta.as_ref() else { continue };
-                let Ok(target) = std::fs::read_link(file) else {
-                    continue;
-                };
-                if !m.file_type().is_symlink() {
-                    continue;
-                }
-                let blob = repo.blob(target.as_os_str().as_bytes()).map_err(&err)?;
-                index.push(index_entry_as(&rel, blob, Stat::of(m), FileMode::Link));
-                tree.push((rel, Some((blob, FileMode::Link))));
-                // And the file it points to, as it is now (`mv a.zone a.db;
-                // ln -s a.db a.zone` leaves nothing else to commit it):
-                // a clone must not hold a dangling link.
-                let Ok(real) = file.canonicalize() else {
-                    continue;
-                };
-                let (Ok(rel_target), Ok(meta)) = (relative(repo, &real), std::fs::metadata(&real))
-                else {
-                    continue;
-                };
-                if meta.is_file() {
-                    let blob = repo.blob_path(&real).map_err(&err)?;
-                    index.push(index_entry_as(
-                        &rel_target,
-                        blob,
-                        Stat::of(&meta),
-                        FileMode::Blob,
-                    ));
-                    tree.push((rel_target, Some((blob, FileMode::Blob))));
-                }
-            }
+        match std::fs::symlink_metadata(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.gone(repo, rel)?,
+            Err(_) => {}
+            Ok(m) if m.is_dir() => out.gone(repo, rel)?,
+            Ok(m) if m.file_type().is_symlink() => out.links(repo, file)?,
+            Ok(_) => {}
         }
     }
-    let commit = if tree.is_empty() {
+    let commit = if out.tree.is_empty() {
         None
     } else {
-        commit_entries(repo, &tree, who, message, None)?
+        commit_entries(repo, &out.tree, who, message, None)?
     };
     Ok(PathsCommitted {
         commit,
-        index,
-        gone,
+        index: out.index,
+        gone: out.gone,
     })
+}
+
+/// What [`commit_paths`] puts in the tree and the index.
+#[derive(Default)]
+struct Recorded {
+    tree: Vec<(PathBuf, Option<(Oid, FileMode)>)>,
+    index: Vec<git2::IndexEntry>,
+    gone: Vec<PathBuf>,
+}
+
+impl Recorded {
+    /// `rel` removed: from the tree when HEAD has it (libgit2 refuses to
+    /// remove what is not there), from the index in any case.
+    fn gone(&mut self, repo: &Repository, rel: PathBuf) -> Result<(), GitError> {
+        if head_blob(repo, &rel)?.is_some() {
+            self.tree.push((rel.clone(), None));
+        }
+        self.gone.push(rel);
+        Ok(())
+    }
+
+    /// The link at `file`, each further link it leads through inside the
+    /// work tree, and the plain file it ends at there.
+    fn links(&mut self, repo: &Repository, file: &Path) -> Result<(), GitError> {
+        use std::os::unix::ffi::OsStrExt;
+        let err = wrap(repo.path());
+        let mut at = file.to_path_buf();
+        for _ in 0..MAX_LINKS {
+            // Not in the work tree, or in git's own folder: not recorded.
+            let Some(rel) = relative(repo, &at).ok().filter(|r| {
+                r.components()
+                    .next()
+                    .is_some_and(|c| c.as_os_str() != ".git")
+            }) else {
+                return Ok(());
+            };
+            let Ok(meta) = std::fs::symlink_metadata(&at) else {
+                return Ok(());
+            };
+            if meta.is_file() {
+                let blob = repo.blob_path(&at).map_err(&err)?;
+                self.index
+                    .push(index_entry_as(&rel, blob, Stat::of(&meta), FileMode::Blob));
+                self.tree.push((rel, Some((blob, FileMode::Blob))));
+                return Ok(());
+            }
+            if !meta.file_type().is_symlink() {
+                return Ok(());
+            }
+            let Ok(target) = std::fs::read_link(&at) else {
+                return Ok(());
+            };
+            let blob = repo.blob(target.as_os_str().as_bytes()).map_err(&err)?;
+            self.index
+                .push(index_entry_as(&rel, blob, Stat::of(&meta), FileMode::Link));
+            self.tree.push((rel, Some((blob, FileMode::Link))));
+            at = match at.parent() {
+                Some(dir) => dir.join(&target),
+                None => target,
+            };
+        }
+        Ok(())
+    }
 }
 
 /// Makes the merge commit of a pull: HEAD and `theirs` as parents, HEAD's

@@ -285,6 +285,23 @@ impl ZoneSource {
                 None => target.clone(),
             },
         );
+        // Another zone's file (`a.zone -> b.zone`): a write to this zone
+        // would change that zone's file, under a key granted this one.
+        let other = in_repo
+            .as_ref()
+            .filter(|rel| rel.components().count() == 1)
+            .and_then(|rel| rel.to_str())
+            .and_then(zone_file_origin)
+            .filter(|o| *o != self.origin);
+        if let Some(other) = other {
+            self.read_only = Some(format!(
+                "the zone file {} is a symbolic link to {}, the file of zone {other}: writes \
+                 to zone {} are refused (copy the file instead of linking it)",
+                link.display(),
+                target.display(),
+                self.origin,
+            ));
+        }
         if in_repo.is_none() {
             self.read_only = Some(format!(
                 "the zone file {} is a symbolic link to {}, outside zones_dir {}: \
@@ -767,6 +784,21 @@ impl FsIncludes {
             None => path.canonicalize(),
         }
         .map_err(|e| format!("cannot read: {e}"))?;
+        // Git's own folder is no zone folder: nothing in it is committed,
+        // and a person's edit there would be served without a trace.
+        let in_git = |root: &Path| {
+            real.strip_prefix(root)
+                .ok()
+                .and_then(|rel| rel.components().next())
+                .is_some_and(|c| c.as_os_str() == ".git")
+        };
+        if let Some((_, root)) = self.roots.iter().find(|(_, root)| in_git(root)) {
+            return Err(format!(
+                "resolves to {}, inside {}/.git (git's own folder); refused",
+                real.display(),
+                root.display()
+            ));
+        }
         if self.roots.iter().any(|(_, root)| real.starts_with(root)) {
             return Ok(real);
         }
@@ -1165,13 +1197,17 @@ mod tests {
                 && why.contains("shared/outside.zone, outside zones_dir"),
             "{why}"
         );
-        // Each loads, from its target; the include_dirs one too.
+        // Each loads, from its target; the include_dirs one too. Not one
+        // in git's own folder (nothing there is committed).
         let rules = FileRules::new(&config);
-        for (zone, ..) in table {
+        for (zone, ..) in table.iter().filter(|(z, ..)| *z != "hidden.test") {
             let loaded = load_zone(&get(zone), &rules)
                 .unwrap_or_else(|f| panic!("{zone}: {:?}", f.problems));
             assert_eq!(loaded.files[0].0, get(zone).path, "{zone}");
         }
+        let hidden = load_zone(&get("hidden.test"), &rules).expect_err("in .git");
+        let msg = hidden.problems[0].to_string();
+        assert!(msg.contains("git's own folder"), "{msg}");
         // A link out of the allowed folders is refused, named by the link.
         std::os::unix::fs::symlink("/etc/passwd", zones.join("etc.test.zone")).expect("ln");
         let s = sources(&config).expect("sources");

@@ -769,3 +769,154 @@ fn zones_dir_linked_and_pointed_elsewhere_keeps_the_folder_it_started_on() {
         server.log_text()
     );
 }
+
+/// Outside attack, round 18: an UPDATE right after `mv a.zone a.db; ln -s
+/// a.db a.zone`, before any reload saw the link, replaced the link with
+/// a plain file (and left a.db stale and untracked).
+#[test]
+fn a_write_right_after_a_zone_file_becomes_a_link_goes_through_it() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    std::fs::rename(zones.join("other.org.zone"), zones.join("other.org.db")).unwrap();
+    std::os::unix::fs::symlink("other.org.db", zones.join("other.org.zone")).unwrap();
+    written_through_link(&server, &zones, "other.org.db", "at-once");
+    eventually("the link and its target committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+            && git(&zones, &["show", "HEAD:other.org.db"]).contains("at-once")
+    });
+    eventually_clean(&zones);
+}
+
+/// Outside attack, round 18: a chain of links (`a.zone -> a.l1 ->
+/// data/a.db`) was committed without the link in the middle; a zone file
+/// replaced by a dangling link stayed in HEAD as the old file; a link
+/// into `.git` was served.
+#[test]
+fn link_chains_dangling_links_and_links_into_git_are_recorded_or_refused() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    std::fs::rename(
+        zones.join("other.org.zone"),
+        zones.join("data/other.org.db"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("data/other.org.db", zones.join("other.org.l1")).unwrap();
+    std::os::unix::fs::symlink("other.org.l1", zones.join(".swap")).unwrap();
+    std::fs::rename(zones.join(".swap"), zones.join("other.org.zone")).unwrap();
+    eventually("the chain committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+            && git(&zones, &["ls-tree", "HEAD", "other.org.l1"]).starts_with("120000 ")
+            && !git(&zones, &["ls-tree", "HEAD", "data/other.org.db"]).is_empty()
+    });
+    eventually_clean(&zones);
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
+
+    // Dangling: no longer served, and HEAD has the link (a clone serves
+    // no other.org either), not the old file.
+    std::os::unix::fs::symlink("nowhere.db", zones.join(".swap")).unwrap();
+    std::fs::rename(zones.join(".swap"), zones.join("other.org.zone")).unwrap();
+    eventually("other.org no longer served", || {
+        server
+            .udp(&query("www.other.org.", RecordType::A))
+            .is_some_and(|m| rcode(&m) == ResponseCode::Refused)
+    });
+    eventually("the dangling link committed", || {
+        git(&zones, &["show", "HEAD:other.org.zone"]) == "nowhere.db"
+    });
+    eventually_clean(&zones);
+
+    // Into git's own folder: refused like a link out of zones_dir.
+    std::fs::write(
+        zones.join(".git/evil.db"),
+        simple_zone("other.org", 7, "192.0.2.66"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(".git/evil.db", zones.join(".swap")).unwrap();
+    std::fs::rename(zones.join(".swap"), zones.join("other.org.zone")).unwrap();
+    assert!(
+        server.wait_log(&["git's own folder", "refused"]).is_some(),
+        "{}",
+        server.log_text()
+    );
+    let resp = server
+        .udp(&query("www.other.org.", RecordType::A))
+        .expect("answer");
+    assert_ne!(a_addrs(&resp), [Ipv4Addr::new(192, 0, 2, 66)], "not served");
+}
+
+/// Outside attack, round 18: a zone file linked to another zone's file
+/// (`other.org.zone -> example.com.zone`): a write to other.org would
+/// change the file of example.com. Writes to it are refused.
+#[test]
+fn a_zone_file_linked_to_another_zones_file_is_not_written() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    std::fs::write(
+        zones.join("third.net.zone"),
+        "$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n",
+    )
+    .unwrap();
+    let server = Server::start(&setup);
+    let before = std::fs::read(zones.join("third.net.zone")).unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    std::os::unix::fs::symlink("third.net.zone", zones.join("other.org.zone")).unwrap();
+    eventually("other.org served from the linked file", || {
+        server
+            .udp(&query("ns1.other.org.", RecordType::A))
+            .is_some_and(|m| a_addrs(&m) == [Ipv4Addr::new(192, 0, 2, 53)])
+    });
+    assert_eq!(
+        server.add_txt("other.org", "not-into-third-net"),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        server
+            .wait_log(&["the file of zone third.net", "refused"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(std::fs::read(zones.join("third.net.zone")).unwrap(), before);
+    assert!(
+        std::fs::symlink_metadata(zones.join("other.org.zone"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// Outside attack, round 18: in `acknowledge = "log"` mode, a write
+/// committed before a kill -9, its zone file renamed while the server was
+/// down: start-up committed the write a second time, creating the new
+/// file under the key's name.
+#[test]
+fn a_rename_while_stopped_does_not_commit_a_logged_write_again() {
+    let mut setup = Setup::new("data/example.com.db");
+    setup.acknowledge = Some("log");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    assert_eq!(server.add_txt("other.org", "once"), ResponseCode::NoError);
+    eventually("the write committed", || {
+        git(&zones, &["log", "-1", "--format=%an"]).trim() == "acme-key"
+    });
+    drop(server); // SIGKILL: the log may still hold the record
+    std::fs::rename(zones.join("other.org.zone"), zones.join("OTHER.org.zone")).unwrap();
+    let server = Server::start(&setup);
+    eventually("the rename committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+            && !git(&zones, &["ls-tree", "HEAD", "OTHER.org.zone"]).is_empty()
+    });
+    eventually_clean(&zones);
+    let authors = git(&zones, &["log", "--format=%an"]);
+    assert_eq!(
+        authors.lines().filter(|a| *a == "acme-key").count(),
+        1,
+        "{authors}\n{}",
+        server.log_text()
+    );
+}

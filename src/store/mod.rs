@@ -244,10 +244,6 @@ pub struct Store {
     sync: std::sync::OnceLock<remote::SyncHandle>,
     /// Why the last pull did not merge (logged once per reason).
     pull_failure: Mutex<Vec<String>>,
-    /// Zone files deleted or made links whose commit git refused (a
-    /// write of the zone held meanwhile): tried again after each reload
-    /// (see [`Store::record_paths`]).
-    held_paths: Mutex<HeldPaths>,
 }
 
 /// `ReloadReport::gone_files` and `ReloadReport::links` not committed yet.
@@ -344,6 +340,10 @@ struct Inner {
     /// made); looked at without `repo`'s lock, which the committer holds
     /// for a whole commit.
     has_repo: bool,
+    /// Zone files deleted or made links not committed yet: git refused
+    /// (a write of the zone held meanwhile), or a write found the link
+    /// first. Recorded after the next reload (see [`Store::record_paths`]).
+    held_paths: Mutex<HeldPaths>,
     /// `[git] acknowledge = "log"`: the write log each answered write is
     /// recorded in before its answer.
     log: Option<Arc<writelog::WriteLog>>,
@@ -419,11 +419,11 @@ impl Store {
                 recover: Mutex::new(recover),
                 has_repo,
                 dir_syncs: fsio::DirSyncs::default(),
+                held_paths: Mutex::default(),
             }),
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
             pull_failure: Mutex::default(),
-            held_paths: Mutex::default(),
         }
     }
 
@@ -470,7 +470,11 @@ impl Store {
         // With those git refused before (tried again on every pass).
         let mut all = crate::served::ReloadReport::default();
         {
-            let mut held = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
+            let mut held = self
+                .inner
+                .held_paths
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             all.gone_files = std::mem::take(&mut held.gone);
             all.links = std::mem::take(&mut held.links);
         }
@@ -494,7 +498,11 @@ impl Store {
         drop(turns);
         let made = made.unwrap_or_else(|e| Err(format!("the commit failed: {e}")));
         if made.is_err() {
-            let mut guard = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = self
+                .inner
+                .held_paths
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             let held = &mut *guard;
             for (list, mut kept) in [
                 (&mut held.gone, all.gone_files),
@@ -758,11 +766,36 @@ impl Inner {
         Ok((slot.source.clone(), good))
     }
 
+    /// `source`, or, when its plain zone file in `zones_dir` has become a
+    /// symbolic link since it was listed (`mv a.zone a.db; ln -s a.db
+    /// a.zone`, and a write before the reload saw it), the zone as listed
+    /// now: the write goes through the link instead of replacing it, and
+    /// the link is recorded in git after the next reload.
+    fn relisted(&self, zone: &Name, source: ZoneSource) -> ZoneSource {
+        let became_link = source.confined
+            && source.link.is_none()
+            && std::fs::symlink_metadata(&source.path).is_ok_and(|m| m.file_type().is_symlink());
+        if !became_link {
+            return source;
+        }
+        let now = source.follow_link(&self.state.config().zones_dir);
+        if let Some(link) = &now.link {
+            info!(zone = %zone, link = %link.display(), "zone file is a symbolic link now; writing through it");
+            let mut held = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = (zone.clone(), link.clone());
+            if !held.links.contains(&entry) && held.links.len() < MAX_HELD_PATHS {
+                held.links.push(entry);
+            }
+        }
+        now
+    }
+
     /// The served version, reloaded first if the files changed on disk
     /// (someone else's edit, taken in by [`Inner::take_in`]).
     fn fresh(&self, zone: &Name) -> Result<(ZoneSource, Loaded), WriteError> {
         for _ in 0..MAX_ATTEMPTS {
             let (source, served) = self.current(zone)?;
+            let source = self.relisted(zone, source);
             // Read from the file the zone is listed with now: a zone file
             // moved aside and replaced by a link to it (`mv a.zone a.db;
             // ln -s a.db a.zone`) keeps its inode, so the old version looks
@@ -1121,8 +1154,8 @@ impl Inner {
             return Vec::new();
         };
         let every = |e: WriteError| reqs.iter().map(|_| Reply::Now(Err(e.clone()))).collect();
-        let (source, _) = match self.current(&first.zone) {
-            Ok(c) => c,
+        let source = match self.current(&first.zone) {
+            Ok((source, _)) => self.relisted(&first.zone, source),
             Err(e) => return every(e),
         };
         // A zone file linked out of zones_dir cannot be committed (loader).
@@ -1847,25 +1880,36 @@ impl Inner {
         entries: Vec<writelog::Entry>,
         aside: &mut Vec<(writelog::Entry, String)>,
     ) -> Result<usize, String> {
-        // A zone no longer served (its file deleted while the server was
-        // down): its writes are still committed, on HEAD's version of the
-        // file by the naming rule, before start-up records the deletion.
-        let (path, loaded) = match self.current(zone) {
-            Ok((source, loaded)) => (source.path, Some(loaded)),
-            Err(_) => (
-                self.state.config().zones_dir.join(format!(
-                    "{}{}",
-                    audit::plain(zone),
-                    loader::ZONE_SUFFIX
-                )),
-                None,
-            ),
-        };
-        let head = {
+        // HEAD's version of the zone's file: where it is served from, or
+        // else under the naming rule (the file renamed, or deleted, while
+        // the server was down: the writes are committed on the file git
+        // knows, before start-up records the rename or the deletion).
+        let named = self.state.config().zones_dir.join(format!(
+            "{}{}",
+            audit::plain(zone),
+            loader::ZONE_SUFFIX
+        ));
+        let loaded = self.current(zone).ok();
+        let candidates: Vec<PathBuf> = loaded
+            .iter()
+            .map(|(source, _)| source.path.clone())
+            .chain(std::iter::once(named))
+            .collect();
+        let (path, head) = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             let repo = repo.as_ref().ok_or("no git repository")?;
-            git::head_text(repo, &path, usize::MAX).map_err(|e| e.to_string())?
+            let mut found = None;
+            for path in &candidates {
+                if let Some(text) =
+                    git::head_text(repo, path, usize::MAX).map_err(|e| e.to_string())?
+                {
+                    found = Some((path.clone(), Some(text)));
+                    break;
+                }
+            }
+            found.unwrap_or_else(|| (candidates.first().cloned().unwrap_or_default(), None))
         };
+        let loaded = loaded.map(|(_, l)| l);
         if loaded.is_none() && head.is_none() {
             aside.extend(entries.into_iter().map(|e| {
                 (
