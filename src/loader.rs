@@ -248,6 +248,15 @@ pub struct ZoneSource {
 }
 
 impl ZoneSource {
+    /// The zone file in `zones_dir` when it is a symbolic link to a file
+    /// inside `zones_dir` (written through or not): git records it as a
+    /// link (see `Store::record_paths`).
+    pub fn link_inside(&self, zones_dir: &Path) -> Option<&Path> {
+        self.link
+            .as_deref()
+            .filter(|_| self.confined && self.path.starts_with(zones_dir))
+    }
+
     /// The zone file as found in its folder: the link when it is one.
     pub fn listed(&self) -> &Path {
         self.link.as_deref().unwrap_or(&self.path)

@@ -464,6 +464,7 @@ impl State {
                 info!(zone = %name, "zone removed (file deleted or no longer configured)");
                 report.removed.push(name);
             }
+            let zones_dir = self.config().zones_dir.clone();
             // A zone now found under another file name (`a.zone` renamed
             // `a.test.zone`): the old name is gone too. A zone file that
             // became a symbolic link (or a link pointed elsewhere): the
@@ -478,12 +479,10 @@ impl State {
                         .gone_files
                         .push((name.clone(), b.listed().to_path_buf()));
                 }
-                if let Some(link) = &source.link
-                    && source.confined
-                    && source.read_only.is_none()
+                if let Some(link) = source.link_inside(&zones_dir)
                     && before != Some(source)
                 {
-                    report.links.push((name.clone(), link.clone()));
+                    report.links.push((name.clone(), link.to_path_buf()));
                 }
             }
             zones

@@ -888,6 +888,11 @@ fn a_zone_file_linked_to_another_zones_file_is_not_written() {
             .file_type()
             .is_symlink()
     );
+    // git has the link, as the disk does.
+    eventually("the link committed", || {
+        git(&zones, &["show", "HEAD:other.org.zone"]) == "third.net.zone"
+    });
+    eventually_clean(&zones);
 }
 
 /// Outside attack, round 18: in `acknowledge = "log"` mode, a write

@@ -1777,12 +1777,10 @@ impl Inner {
         {
             let guard = self.state.lock();
             for (zone, slot) in guard.iter() {
-                if let Some(link) = &slot.source.link
-                    && slot.source.confined
-                    && slot.source.read_only.is_none()
+                if let Some(link) = slot.source.link_inside(&config.zones_dir)
                     && head.holds_link(link) == Some(false)
                 {
-                    report.links.push((zone.clone(), link.clone()));
+                    report.links.push((zone.clone(), link.to_path_buf()));
                 }
             }
         }
