@@ -69,7 +69,71 @@ impl Hasher for KeyHasher {
 
 type KeyMap<V> = HashMap<Box<[u8]>, V, BuildHasherDefault<KeyHasher>>;
 
-type ShardMap<V> = HashMap<Arc<[u8]>, V, BuildHasherDefault<KeyHasher>>;
+type ShardMap<V> = HashMap<ShardKey, V, BuildHasherDefault<KeyHasher>>;
+
+/// Longest key kept inline in a [`ShardKey`].
+const INLINE_KEY: usize = 30;
+
+/// A name key as a shard stores it: a short one (most names: the wire
+/// form of `www.example.com` is 17 bytes) inside the table's slot, so a
+/// lookup confirms its match without following a pointer to another
+/// cache line (two such misses per query, the zone's origin and the
+/// name, were the most of a query's time over 5,000 zones); a longer one
+/// shared on the heap. Hashes and compares as the bytes (`Borrow<[u8]>`).
+#[derive(Clone, Debug)]
+enum ShardKey {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Arc<[u8]>),
+}
+
+impl ShardKey {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            ShardKey::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(bytes),
+            ShardKey::Heap(b) => b,
+        }
+    }
+}
+
+impl From<&[u8]> for ShardKey {
+    fn from(key: &[u8]) -> ShardKey {
+        match (u8::try_from(key.len()), key.len() <= INLINE_KEY) {
+            (Ok(len), true) => {
+                let mut bytes = [0u8; INLINE_KEY];
+                bytes[..key.len()].copy_from_slice(key);
+                ShardKey::Inline { len, bytes }
+            }
+            _ => ShardKey::Heap(Arc::from(key)),
+        }
+    }
+}
+
+impl From<Box<[u8]>> for ShardKey {
+    fn from(key: Box<[u8]>) -> ShardKey {
+        ShardKey::from(&*key)
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for ShardKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for ShardKey {
+    fn eq(&self, other: &ShardKey) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for ShardKey {}
+
+impl std::hash::Hash for ShardKey {
+    /// As `[u8]` hashes, so a lookup by `&[u8]` finds it.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
 
 /// Most shards of a [`Sharded`] map (a power of two).
 const SHARDS: usize = 256;
@@ -108,8 +172,9 @@ impl<V: Clone> Sharded<V> {
         self.shards.get(self.shard(key))?.get(key)
     }
 
-    fn insert(&mut self, key: Arc<[u8]>, value: V) {
-        let i = self.shard(&key);
+    fn insert(&mut self, key: impl Into<ShardKey>, value: V) {
+        let key = key.into();
+        let i = self.shard(key.as_bytes());
         let Some(s) = self.shards.get_mut(i) else {
             return;
         };
@@ -117,7 +182,7 @@ impl<V: Clone> Sharded<V> {
         // A map built small and grown by writes is split again (each
         // doubling once), so a copy never clones a huge shard.
         if s.len() > 4 * PER_SHARD && self.shards.len() < SHARDS {
-            let entries: Vec<(Arc<[u8]>, V)> = self
+            let entries: Vec<(ShardKey, V)> = self
                 .shards
                 .iter()
                 .flat_map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())))
@@ -153,17 +218,17 @@ impl<V> Default for Sharded<V> {
     }
 }
 
-impl<V: Clone> FromIterator<(Arc<[u8]>, V)> for Sharded<V> {
+impl<K: Into<ShardKey>, V: Clone> FromIterator<(K, V)> for Sharded<V> {
     /// As many shards as the entries need at [`PER_SHARD`] each (a power
     /// of two, at most [`SHARDS`]); a map that grows later keeps them.
-    fn from_iter<I: IntoIterator<Item = (Arc<[u8]>, V)>>(iter: I) -> Self {
-        let entries: Vec<(Arc<[u8]>, V)> = iter.into_iter().collect();
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let entries: Vec<(ShardKey, V)> = iter.into_iter().map(|(k, v)| (k.into(), v)).collect();
         let count = (entries.len() / PER_SHARD)
             .next_power_of_two()
             .clamp(1, SHARDS);
         let mut shards: Vec<ShardMap<V>> = (0..count).map(|_| ShardMap::default()).collect();
         for (k, v) in entries {
-            if let Some(s) = shards.get_mut(Self::shard_of(&k, count)) {
+            if let Some(s) = shards.get_mut(Self::shard_of(k.as_bytes(), count)) {
                 s.insert(k, v);
             }
         }
@@ -681,11 +746,7 @@ impl Zone {
         let (mut nodes, keys, record_count) = make_nodes(&origin, grouped.0, names);
         mark_glue(&mut nodes, origin_labels);
         let nodes: imbl::Vector<Arc<Node>> = nodes.into_iter().map(Arc::new).collect();
-        let index: NodeIndex = keys
-            .into_iter()
-            .map(Arc::<[u8]>::from)
-            .zip(nodes.iter().cloned())
-            .collect();
+        let index: NodeIndex = keys.into_iter().zip(nodes.iter().cloned()).collect();
         // The apex SOA is counted in `record_count` but not in `records()`.
         let record_count = record_count.saturating_sub(1);
         let zone = Zone::assemble(origin, soa, nodes, index, record_count);
@@ -924,7 +985,7 @@ impl ZoneSet {
                 let key = boxed_key(z.origin());
                 seen.insert(key.clone(), ()).is_none().then(|| {
                     count_depth(&mut depths, z.origin_labels, 1);
-                    (Arc::from(key), z)
+                    (key, z)
                 })
             })
             .collect();
@@ -950,7 +1011,7 @@ impl ZoneSet {
             if next.by_origin.get(&key).is_none() {
                 count_depth(Arc::make_mut(&mut next.depths), z.origin_labels, 1);
             }
-            next.by_origin.insert(Arc::from(key), z);
+            next.by_origin.insert(key, z);
         }
         next
     }
@@ -1371,10 +1432,10 @@ mod tests {
     /// so copying it for a write never clones one huge shard.
     #[test]
     fn a_sharded_map_grown_by_inserts_is_split_again() {
-        let mut m: Sharded<u32> = std::iter::empty().collect();
+        let mut m: Sharded<u32> = std::iter::empty::<(&[u8], u32)>().collect();
         assert_eq!(m.shards.len(), 1);
         for i in 0..20_000u32 {
-            m.insert(Arc::from(i.to_be_bytes().to_vec().into_boxed_slice()), i);
+            m.insert(&i.to_be_bytes()[..], i);
         }
         assert_eq!(m.len(), 20_000);
         assert!(m.shards.len() >= 16, "{} shards", m.shards.len());
@@ -1384,5 +1445,32 @@ mod tests {
         }
         m.remove(&5u32.to_be_bytes());
         assert_eq!(m.get(&5u32.to_be_bytes()), None);
+    }
+
+    /// Keys up to 30 bytes are kept inline, longer ones on the heap; both
+    /// are found by their bytes, and equal keys of either kind are equal.
+    #[test]
+    fn shard_keys_inline_and_on_the_heap_are_found_by_their_bytes() {
+        let short: Vec<u8> = (0..INLINE_KEY as u8).collect();
+        let long: Vec<u8> = (0..=INLINE_KEY as u8).collect();
+        assert!(matches!(
+            ShardKey::from(&short[..]),
+            ShardKey::Inline { .. }
+        ));
+        assert!(matches!(ShardKey::from(&long[..]), ShardKey::Heap(_)));
+        assert_eq!(ShardKey::from(&short[..]).as_bytes(), &short[..]);
+        assert_eq!(ShardKey::from(&long[..]).as_bytes(), &long[..]);
+        assert_eq!(ShardKey::from(&b""[..]).as_bytes(), b"");
+        assert_eq!(
+            ShardKey::Heap(Arc::from(&short[..])),
+            ShardKey::from(&short[..])
+        );
+        let m: Sharded<u8> = [(&short[..], 1), (&long[..], 2), (&b"\x03www"[..], 3)]
+            .into_iter()
+            .collect();
+        assert_eq!(m.get(&short), Some(&1));
+        assert_eq!(m.get(&long), Some(&2));
+        assert_eq!(m.get(b"\x03www"), Some(&3));
+        assert_eq!(m.get(b"\x03ww"), None);
     }
 }

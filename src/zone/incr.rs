@@ -514,11 +514,11 @@ impl Edit<'_> {
             match (at, node) {
                 (Ok(p), Some(n)) => {
                     nodes.set(p, n.clone());
-                    index.insert(Arc::from(key), n);
+                    index.insert(key, n);
                 }
                 (Err(p), Some(n)) => {
                     nodes.insert(p, n.clone());
-                    index.insert(Arc::from(key), n);
+                    index.insert(key, n);
                 }
                 (Ok(p), None) => {
                     nodes.remove(p);
