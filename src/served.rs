@@ -198,7 +198,14 @@ pub struct State {
     /// The zones folder's problems (bad file names) logged already: each
     /// is logged once while it lasts.
     problems_logged: Mutex<std::collections::HashSet<String>>,
+    /// The serial each zone removed while running had then (at most
+    /// [`MAX_REMOVED`]): a zone served again is warned about when its
+    /// serial is not above it, as its secondaries would ignore it.
+    removed_serials: Mutex<HashMap<Name, u32>>,
 }
+
+/// Most removed zones whose serials are kept (see `removed_serials`).
+const MAX_REMOVED: usize = 100_000;
 
 /// Most new zones-folder problems logged in one pass (the rest counted).
 const MAX_PROBLEM_LINES: usize = 20;
@@ -222,6 +229,7 @@ impl State {
             serving: std::sync::atomic::AtomicBool::new(false),
             pull_failures: Mutex::default(),
             problems_logged: Mutex::default(),
+            removed_serials: Mutex::default(),
         }
     }
 
@@ -454,12 +462,21 @@ impl State {
                 .cloned()
                 .collect();
             for name in gone {
-                if let Some(slot) = guard.remove(&name)
-                    && slot.source.confined
-                {
-                    report
-                        .gone_files
-                        .push((name.clone(), slot.source.listed().to_path_buf()));
+                if let Some(slot) = guard.remove(&name) {
+                    if let Some(good) = &slot.good {
+                        let mut removed = self
+                            .removed_serials
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        if removed.len() < MAX_REMOVED {
+                            removed.insert(name.clone(), good.zone.serial());
+                        }
+                    }
+                    if slot.source.confined {
+                        report
+                            .gone_files
+                            .push((name.clone(), slot.source.listed().to_path_buf()));
+                    }
                 }
                 info!(zone = %name, "zone removed (file deleted or no longer configured)");
                 report.removed.push(name);
@@ -592,6 +609,8 @@ impl State {
                     }
                     if let Some(was) = served {
                         report.previous.insert(name.clone(), was.zone.serial());
+                    } else {
+                        self.warn_if_served_again_lower(&name, serial);
                     }
                     report.loaded.push((name.clone(), serial));
                     report
@@ -615,6 +634,30 @@ impl State {
                     guard.set(source, Err(failure));
                 }
             }
+        }
+    }
+}
+
+impl State {
+    /// A zone removed while running and served again (its file deleted and
+    /// put back) with a serial not above the one it had: its secondaries
+    /// still hold that one and ignore this version (RFC 1982 order), so a
+    /// WARN says to raise it.
+    fn warn_if_served_again_lower(&self, zone: &Name, serial: u32) {
+        let before = self
+            .removed_serials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(zone);
+        if let Some(old) = before
+            && !crate::serial::Serial(serial).is_after(crate::serial::Serial(old))
+        {
+            warn!(
+                zone = %zone, serial, before = old,
+                "zone served again with a serial not above {old}, the one it had when its \
+                 file was removed: secondaries that still hold {old} ignore this version \
+                 until the serial is raised above it"
+            );
         }
     }
 }

@@ -579,6 +579,23 @@ fn a_zone_file_deleted_at_runtime_is_removed_in_git() {
         server.add_txt("example.com", "still-written"),
         ResponseCode::NoError
     );
+    // Put back with its first serial (below the one it had when removed):
+    // served, with a WARN that secondaries will ignore it.
+    std::fs::write(
+        zones.join("other.org.zone"),
+        simple_zone("other.org", 1, "192.0.2.91"),
+    )
+    .unwrap();
+    eventually("other.org served again", || {
+        server.a("www.other.org.") == [Ipv4Addr::new(192, 0, 2, 91)]
+    });
+    assert!(
+        server
+            .wait_log(&["other.org", "served again with a serial not above"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
 }
 
 /// A zone file deleted while the server was down, and one renamed (the
