@@ -867,6 +867,14 @@ pub struct PathsCommitted {
     pub gone: Vec<PathBuf>,
 }
 
+/// What [`commit_paths`] recorded for one of its changes (by position).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathDone {
+    Deleted,
+    /// A link, to this target (as the link reads).
+    Link(String),
+}
+
 /// Most links followed from one zone file (as the kernel's limit).
 const MAX_LINKS: usize = 40;
 
@@ -877,31 +885,46 @@ const MAX_LINKS: usize = 40;
 /// - nothing there, or a folder: the path is removed (when HEAD has it);
 /// - a symbolic link: recorded as one (mode 120000, the link's target as
 ///   the blob), and so is each link it leads through inside the work
-///   tree, and the plain file at the end of them (a clone must not hold
-///   a dangling link or a stale file);
+///   tree, and the plain file at the end of them when HEAD lacks it (a
+///   clone must not hold a dangling link or a stale file);
 /// - a plain file: left as HEAD has it (a file put back meanwhile is the
 ///   reload's to commit).
+///
+/// What HEAD already holds is left out; `message` gets what is recorded
+/// (each change's position and what it became). Each path is recorded
+/// once (the first change naming it).
 pub fn commit_paths(
     repo: &Repository,
     changes: &[(PathBuf, PathChange)],
     who: (&Identity, &Identity),
-    message: &str,
+    message: impl FnOnce(&[(usize, PathDone)]) -> String,
 ) -> Result<PathsCommitted, GitError> {
-    let mut out = Recorded::default();
-    for (file, _) in changes {
+    let head = match repo.head() {
+        Ok(h) => Some(h.peel_to_tree().map_err(wrap(repo.path()))?),
+        Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
+        Err(e) => return Err(wrap(repo.path())(e)),
+    };
+    let mut out = Recorded {
+        head,
+        tree: Vec::new(),
+        index: Vec::new(),
+        gone: Vec::new(),
+        done: Vec::new(),
+    };
+    for (i, (file, _)) in changes.iter().enumerate() {
         let rel = relative(repo, file)?;
         match std::fs::symlink_metadata(file) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.gone(repo, rel)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.gone(i, rel),
             Err(_) => {}
-            Ok(m) if m.is_dir() => out.gone(repo, rel)?,
-            Ok(m) if m.file_type().is_symlink() => out.links(repo, file)?,
+            Ok(m) if m.is_dir() => out.gone(i, rel),
+            Ok(m) if m.file_type().is_symlink() => out.links(repo, i, file)?,
             Ok(_) => {}
         }
     }
     let commit = if out.tree.is_empty() {
         None
     } else {
-        commit_entries(repo, &out.tree, who, message, None)?
+        commit_entries(repo, &out.tree, who, &message(&out.done), None)?
     };
     Ok(PathsCommitted {
         commit,
@@ -911,27 +934,55 @@ pub fn commit_paths(
 }
 
 /// What [`commit_paths`] puts in the tree and the index.
-#[derive(Default)]
-struct Recorded {
+struct Recorded<'r> {
+    head: Option<git2::Tree<'r>>,
     tree: Vec<(PathBuf, Option<(Oid, FileMode)>)>,
     index: Vec<git2::IndexEntry>,
     gone: Vec<PathBuf>,
+    done: Vec<(usize, PathDone)>,
 }
 
-impl Recorded {
+impl Recorded<'_> {
+    /// HEAD's entry at `rel`: its blob and mode.
+    fn in_head(&self, rel: &Path) -> Option<(Oid, i32)> {
+        let e = self.head.as_ref()?.get_path(rel).ok()?;
+        Some((e.id(), e.filemode()))
+    }
+
+    /// Whether `rel` is in the tree to commit already (each path once:
+    /// libgit2 refuses an update naming one twice).
+    fn taken(&self, rel: &Path) -> bool {
+        self.tree.iter().any(|(r, _)| r == rel)
+    }
+
     /// `rel` removed: from the tree when HEAD has it (libgit2 refuses to
     /// remove what is not there), from the index in any case.
-    fn gone(&mut self, repo: &Repository, rel: PathBuf) -> Result<(), GitError> {
-        if head_blob(repo, &rel)?.is_some() {
+    fn gone(&mut self, i: usize, rel: PathBuf) {
+        if self.in_head(&rel).is_some() && !self.taken(&rel) {
             self.tree.push((rel.clone(), None));
+            self.done.push((i, PathDone::Deleted));
         }
-        self.gone.push(rel);
-        Ok(())
+        if !self.gone.contains(&rel) {
+            self.gone.push(rel);
+        }
     }
 
     /// The link at `file`, each further link it leads through inside the
-    /// work tree, and the plain file it ends at there.
-    fn links(&mut self, repo: &Repository, file: &Path) -> Result<(), GitError> {
+    /// work tree, and the plain file it ends at there, as far as HEAD
+    /// does not hold them so.
+    fn links(&mut self, repo: &Repository, i: usize, file: &Path) -> Result<(), GitError> {
+        let before = self.tree.len();
+        self.follow(repo, file)?;
+        if self.tree.len() > before {
+            let target = std::fs::read_link(file)
+                .map_or_else(|_| "?".to_owned(), |t| t.to_string_lossy().into_owned());
+            self.done.push((i, PathDone::Link(target)));
+        }
+        Ok(())
+    }
+
+    /// See [`Recorded::links`].
+    fn follow(&mut self, repo: &Repository, file: &Path) -> Result<(), GitError> {
         use std::os::unix::ffi::OsStrExt;
         let err = wrap(repo.path());
         let mut at = file.to_path_buf();
@@ -948,10 +999,12 @@ impl Recorded {
                 return Ok(());
             };
             if meta.is_file() {
-                let blob = repo.blob_path(&at).map_err(&err)?;
-                self.index
-                    .push(index_entry_as(&rel, blob, Stat::of(&meta), FileMode::Blob));
-                self.tree.push((rel, Some((blob, FileMode::Blob))));
+                if self.in_head(&rel).is_none() && !self.taken(&rel) {
+                    let blob = repo.blob_path(&at).map_err(&err)?;
+                    self.index
+                        .push(index_entry_as(&rel, blob, Stat::of(&meta), FileMode::Blob));
+                    self.tree.push((rel, Some((blob, FileMode::Blob))));
+                }
                 return Ok(());
             }
             if !meta.file_type().is_symlink() {
@@ -960,10 +1013,15 @@ impl Recorded {
             let Ok(target) = std::fs::read_link(&at) else {
                 return Ok(());
             };
-            let blob = repo.blob(target.as_os_str().as_bytes()).map_err(&err)?;
-            self.index
-                .push(index_entry_as(&rel, blob, Stat::of(&meta), FileMode::Link));
-            self.tree.push((rel, Some((blob, FileMode::Link))));
+            let bytes = target.as_os_str().as_bytes();
+            let blob = Oid::hash_object(git2::ObjectType::Blob, bytes).map_err(&err)?;
+            let link = i32::from(FileMode::Link);
+            if self.in_head(&rel) != Some((blob, link)) && !self.taken(&rel) {
+                let blob = repo.blob(bytes).map_err(&err)?;
+                self.index
+                    .push(index_entry_as(&rel, blob, Stat::of(&meta), FileMode::Link));
+                self.tree.push((rel, Some((blob, FileMode::Link))));
+            }
             at = match at.parent() {
                 Some(dir) => dir.join(&target),
                 None => target,
@@ -1323,9 +1381,24 @@ mod tests {
             (file("b.zone"), PathChange::Gone),
             (file("b.zone"), PathChange::Link),
             (file("c.zone"), PathChange::Link),
+            // Named twice (a deletion held, then seen again): once.
+            (file("a.zone"), PathChange::Link),
         ];
-        let made = commit_paths(&repo, &changes, (&me(), &me()), "paths").expect("commit");
+        let mut told = Vec::new();
+        let made = commit_paths(&repo, &changes, (&me(), &me()), |done| {
+            told = done.to_vec();
+            "paths".to_owned()
+        })
+        .expect("commit");
         assert!(made.commit.is_some());
+        assert_eq!(
+            told,
+            [
+                (0, PathDone::Deleted),
+                (3, PathDone::Link("data/c.db".into()))
+            ],
+            "what was recorded, by change"
+        );
         assert_eq!(made.gone, [PathBuf::from("a.zone")]);
         assert_eq!(made.index.len(), 2, "the link and the file it points to");
         let tree = repo.head().and_then(|h| h.peel_to_tree()).expect("tree");
@@ -1347,7 +1420,8 @@ mod tests {
         assert_eq!(head.holds_link(&file("c.zone")), Some(true));
         assert!(head.gone_from(dir.path(), zone).is_empty());
         // Nothing more to record: no commit.
-        let again = commit_paths(&repo, &changes, (&me(), &me()), "again").expect("again");
+        let again =
+            commit_paths(&repo, &changes, (&me(), &me()), |_| "again".to_owned()).expect("again");
         assert_eq!(again.commit, None);
     }
 
@@ -1369,7 +1443,7 @@ mod tests {
         std::os::unix::fs::symlink(&other, &zones).expect("ln");
         let gone = [(zones.join("a.zone"), PathChange::Gone)];
         assert!(
-            commit_paths(&repo, &gone, (&me(), &me()), "gone").is_err(),
+            commit_paths(&repo, &gone, (&me(), &me()), |_| "gone".to_owned()).is_err(),
             "a path of the other folder"
         );
     }

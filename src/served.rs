@@ -736,6 +736,17 @@ pub struct ZonesGuard<'a> {
 }
 
 impl ZonesGuard<'_> {
+    /// The zones other than `origin` that read `path` (as their zone file
+    /// or through `$INCLUDE`).
+    pub fn other_readers(&self, origin: &Name, path: &Path) -> Vec<Name> {
+        self.zones
+            .reading(path)
+            .iter()
+            .filter(|n| *n != origin)
+            .cloned()
+            .collect()
+    }
+
     pub fn get(&self, origin: &Name) -> Option<&Slot> {
         self.zones.get(origin)
     }

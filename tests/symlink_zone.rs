@@ -861,6 +861,48 @@ fn link_chains_dangling_links_and_links_into_git_are_recorded_or_refused() {
         .udp(&query("www.other.org.", RecordType::A))
         .expect("answer");
     assert_ne!(a_addrs(&resp), [Ipv4Addr::new(192, 0, 2, 66)], "not served");
+    // The link itself is recorded (a clone serves no other.org either);
+    // nothing in .git is.
+    eventually("the refused link committed", || {
+        git(&zones, &["show", "HEAD:other.org.zone"]) == ".git/evil.db"
+    });
+    eventually_clean(&zones);
+}
+
+/// Outside attack, round 19: a zone link pointed at another file while
+/// writes stream in: a write could take the change in before the reload
+/// saw it, and the new link was never committed (HEAD kept the old one).
+#[test]
+fn a_zone_link_pointed_elsewhere_under_writes_is_committed() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    std::fs::copy(
+        zones.join("data/example.com.db"),
+        zones.join("data/example.com.2.db"),
+    )
+    .unwrap();
+    assert_eq!(
+        server.add_txt("example.com", "before"),
+        ResponseCode::NoError
+    );
+    std::os::unix::fs::symlink("data/example.com.2.db", zones.join(".swap")).unwrap();
+    std::fs::rename(zones.join(".swap"), zones.join("example.com.zone")).unwrap();
+    assert_eq!(
+        server.add_txt("example.com", "after"),
+        ResponseCode::NoError
+    );
+    eventually("the new link committed", || {
+        git(&zones, &["show", "HEAD:example.com.zone"]) == "data/example.com.2.db"
+    });
+    eventually_clean(&zones);
+    let resp = server
+        .udp(&query("_acme-challenge.example.com.", RecordType::TXT))
+        .expect("TXT answer");
+    let served = txt_values(&resp);
+    assert!(served.contains(&"after".to_string()), "{served:?}");
+    let text = std::fs::read_to_string(zones.join("data/example.com.2.db")).unwrap();
+    assert!(text.contains("\"after\""), "{text}");
 }
 
 /// Outside attack, round 18: a zone file linked to another zone's file
@@ -941,4 +983,40 @@ fn a_rename_while_stopped_does_not_commit_a_logged_write_again() {
         "{authors}\n{}",
         server.log_text()
     );
+}
+
+/// Outside attack, round 19: two zone files linked to one file: a key
+/// granted one of the zones changed the other's data through it. A write
+/// to a file another zone reads is refused.
+#[test]
+fn a_file_two_zones_read_is_not_written_for_either() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let relative = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    std::fs::write(zones.join("data/shared.db"), relative).unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    std::os::unix::fs::symlink("data/shared.db", zones.join("other.org.zone")).unwrap();
+    std::os::unix::fs::symlink("data/shared.db", zones.join("third.net.zone")).unwrap();
+    let server = Server::start_serving(&setup, &["example.com.", "other.org.", "third.net."]);
+    assert_eq!(
+        server.add_txt("other.org", "into-third-net"),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        server
+            .wait_log(&["is read by zone third.net", "refused"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        std::fs::read_to_string(zones.join("data/shared.db")).unwrap(),
+        relative
+    );
+    let resp = server
+        .udp(&query("_acme-challenge.third.net.", RecordType::TXT))
+        .expect("answer");
+    assert!(txt_values(&resp).is_empty());
 }

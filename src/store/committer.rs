@@ -434,8 +434,11 @@ enum Msg {
 pub struct Paths {
     /// The zones they were (or are) the files of.
     pub zones: Vec<Name>,
+    /// Each path, and the zone it is (or was) the file of.
     pub changes: Vec<(PathBuf, git::PathChange)>,
-    pub message: String,
+    pub owners: Vec<Name>,
+    /// How they were found (`found by a reload`), for the message.
+    pub what: String,
 }
 
 /// A pull's merge commit: HEAD and `theirs` as parents, HEAD's tree with
@@ -1686,7 +1689,9 @@ fn paths(
         };
         let who = (&names.committer, &names.committer);
         with_stale_locks_cleared(repo, || {
-            git::commit_paths(repo, &job.changes, who, &job.message)
+            git::commit_paths(repo, &job.changes, who, |done| {
+                super::external::paths_message(job, done)
+            })
         })?
     };
     unindexed.entries.retain(|e| {

@@ -16,11 +16,9 @@
 
 use tracing::{debug, info, warn};
 
-use std::path::PathBuf;
-
 use super::audit::plain;
 use super::committer::{Committer, Job, Outcome, Paths, Pending};
-use crate::git::PathChange;
+use crate::git::{PathChange, PathDone};
 use crate::loader::Loaded;
 use crate::rr::Name;
 use crate::served::{ReloadReport, State};
@@ -141,66 +139,80 @@ fn submit(
 }
 
 /// What [`Committer::commit_paths`] takes for the zone files `report`
-/// found deleted, renamed or turned into links, with the commit's
-/// message. `None` when there are none.
+/// found deleted, renamed or turned into links. `None` when there are
+/// none.
 pub fn path_changes(report: &ReloadReport, what: &str) -> Option<Paths> {
     if report.gone_files.is_empty() && report.links.is_empty() {
         return None;
     }
-    let name = |p: &PathBuf| {
-        p.file_name().map_or_else(
-            || p.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        )
-    };
-    let mut zones: Vec<Name> = Vec::new();
-    let mut changes = Vec::new();
-    let mut lines = Vec::new();
-    for (zone, file) in &report.gone_files {
-        lines.push(format!("deleted: {} (zone {})", name(file), plain(zone)));
-        changes.push((file.clone(), PathChange::Gone));
-        zones.push(zone.clone());
-    }
-    for (zone, link) in &report.links {
-        let target =
-            std::fs::read_link(link).map_or_else(|_| "?".into(), |t| t.display().to_string());
-        lines.push(format!(
-            "symbolic link: {} -> {target} (zone {})",
-            name(link),
-            plain(zone)
-        ));
-        changes.push((link.clone(), PathChange::Link));
+    let listed = report
+        .gone_files
+        .iter()
+        .map(|(zone, file)| (zone, file, PathChange::Gone))
+        .chain(
+            report
+                .links
+                .iter()
+                .map(|(zone, link)| (zone, link, PathChange::Link)),
+        );
+    let (mut zones, mut changes, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+    for (zone, file, kind) in listed {
+        changes.push((file.clone(), kind));
+        owners.push(zone.clone());
         zones.push(zone.clone());
     }
     zones.sort();
     zones.dedup();
-    let subject = match (&report.gone_files[..], &report.links[..]) {
-        ([(zone, file)], []) => {
-            format!("{}: external change: {} deleted", plain(zone), name(file))
-        }
-        ([], [(zone, link)]) => format!(
-            "{}: external change: {} is a symbolic link",
-            plain(zone),
-            name(link)
-        ),
-        (gone, links) => format!(
-            "{} zone files: external changes {what} ({} deleted, {} symbolic links)",
-            gone.len() + links.len(),
-            gone.len(),
-            links.len()
-        ),
+    Some(Paths {
+        zones,
+        changes,
+        owners,
+        what: what.to_owned(),
+    })
+}
+
+/// The message of the commit recording `done` (what
+/// [`crate::git::commit_paths`] found to record of `job`'s changes): one
+/// zone's as `ZONE: external change: FILE deleted` (or `... is a symbolic
+/// link`); several zones' as a count and a line each.
+pub fn paths_message(job: &Paths, done: &[(usize, PathDone)]) -> String {
+    let name = |i: usize| {
+        job.changes.get(i).map_or_else(String::new, |(p, _)| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
     };
-    let message = format!(
+    let zone = |i: usize| job.owners.get(i).map(plain).unwrap_or_default();
+    let line = |(i, d): &(usize, PathDone)| match d {
+        PathDone::Deleted => format!("deleted: {} (zone {})", name(*i), zone(*i)),
+        PathDone::Link(to) => format!("symbolic link: {} -> {to} (zone {})", name(*i), zone(*i)),
+    };
+    let subject = match done {
+        [(i, PathDone::Deleted)] => format!("{}: external change: {} deleted", zone(*i), name(*i)),
+        [(i, PathDone::Link(_))] => format!(
+            "{}: external change: {} is a symbolic link",
+            zone(*i),
+            name(*i)
+        ),
+        _ => {
+            let deleted = done.iter().filter(|(_, d)| *d == PathDone::Deleted).count();
+            format!(
+                "{} zone files: external changes {} ({deleted} deleted, {} symbolic links)",
+                done.len(),
+                job.what,
+                done.len() - deleted
+            )
+        }
+    };
+    let lines: Vec<String> = done.iter().map(line).collect();
+    format!(
         "{subject}\n\n{}\n\nActor: {}\nVia: {}\n",
         lines.join("\n"),
         super::committer::EXTERNAL_ACTOR,
         super::committer::EXTERNAL
-    );
-    Some(Paths {
-        zones,
-        changes,
-        message,
-    })
+    )
 }
 
 /// Logs how a [`Committer::commit_paths`] went: the commit at INFO, a

@@ -478,12 +478,27 @@ impl Store {
             all.gone_files = std::mem::take(&mut held.gone);
             all.links = std::mem::take(&mut held.links);
         }
+        // Every zone file that is a link, not only those this pass saw
+        // change: a write may have taken the change in first (a link
+        // pointed elsewhere during a stream of writes), and links the
+        // server refuses to write through are recorded too. What HEAD
+        // holds already makes no commit.
+        let linked: Vec<(Name, PathBuf)> = {
+            let guard = self.inner.state.lock();
+            guard
+                .iter()
+                .filter(|(_, slot)| slot.source.confined)
+                .filter_map(|(zone, slot)| Some((zone.clone(), slot.source.link.clone()?)))
+                .collect()
+        };
+        let links: Vec<(Name, PathBuf)> = report.links.iter().chain(&linked).cloned().collect();
         for (list, new) in [
             (&mut all.gone_files, &report.gone_files),
-            (&mut all.links, &report.links),
+            (&mut all.links, &links),
         ] {
-            list.retain(|old| !new.contains(old));
             list.extend(new.iter().cloned());
+            let mut seen = std::collections::HashSet::new();
+            list.retain(|entry| seen.insert(entry.clone()));
         }
         let Some(paths) = external::path_changes(&all, "found by a reload") else {
             return;
@@ -1162,6 +1177,20 @@ impl Inner {
         if let Some(why) = &source.read_only {
             return every(WriteError::Failed(why.clone()));
         }
+        // A file another zone reads too (both zone files linked to one
+        // file, or included by another zone): the write would change that
+        // zone, which the writer's grants do not name.
+        let others = self.state.lock().other_readers(&first.zone, &source.path);
+        if !others.is_empty() {
+            let names: Vec<String> = others.iter().map(ToString::to_string).collect();
+            return every(WriteError::Failed(format!(
+                "{} is read by zone {} too: writes to zone {} are refused (it would change \
+                 that zone as well; give each zone its own file)",
+                source.path.display(),
+                names.join(", "),
+                first.zone
+            )));
+        }
         let _flock = match fsio::ZoneFileLock::acquire(&source.path) {
             Ok(l) => l,
             Err(e) => {
@@ -1777,10 +1806,11 @@ impl Inner {
         {
             let guard = self.state.lock();
             for (zone, slot) in guard.iter() {
-                if let Some(link) = slot.source.link_inside(&config.zones_dir)
+                if let Some(link) = &slot.source.link
+                    && slot.source.confined
                     && head.holds_link(link) == Some(false)
                 {
-                    report.links.push((zone.clone(), link.to_path_buf()));
+                    report.links.push((zone.clone(), link.clone()));
                 }
             }
         }
