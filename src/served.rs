@@ -202,7 +202,17 @@ pub struct State {
     /// [`MAX_REMOVED`]): a zone served again is warned about when its
     /// serial is not above it, as its secondaries would ignore it.
     removed_serials: Mutex<HashMap<Name, u32>>,
+    /// The last version of zones removed while running (at most
+    /// [`MAX_KEPT`]): a zone file put back is taken in over it.
+    removed_versions: Mutex<HashMap<Name, Loaded>>,
 }
+
+/// Most removed zones whose last versions are kept, and the most records
+/// a kept one has (memory: a zone file deleted by mistake and put back is
+/// the case served; a larger zone put back is served as found, with the
+/// serial WARN).
+const MAX_KEPT: usize = 100;
+const MAX_KEPT_RECORDS: usize = 10_000;
 
 /// Most removed zones whose serials are kept (see `removed_serials`).
 const MAX_REMOVED: usize = 100_000;
@@ -230,6 +240,7 @@ impl State {
             pull_failures: Mutex::default(),
             problems_logged: Mutex::default(),
             removed_serials: Mutex::default(),
+            removed_versions: Mutex::default(),
         }
     }
 
@@ -471,6 +482,13 @@ impl State {
                         if removed.len() < MAX_REMOVED {
                             removed.insert(name.clone(), good.zone.serial());
                         }
+                        let mut kept = self
+                            .removed_versions
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        if kept.len() < MAX_KEPT && good.zone.record_count() <= MAX_KEPT_RECORDS {
+                            kept.insert(name.clone(), good.clone());
+                        }
                     }
                     if slot.source.confined {
                         report
@@ -582,6 +600,25 @@ impl State {
                     // (A file the store cannot write, linked from outside
                     // zones_dir, is served as read.)
                     let served = guard.get(&name).and_then(|s| s.good.as_ref());
+                    // A zone removed while running and back (its file
+                    // deleted, then an older copy put back): taken in over
+                    // the version it had, like an edit, so the writes the
+                    // copy lacks are re-applied and its serial raised.
+                    if served.is_none()
+                        && source.read_only.is_none()
+                        && let Some(check) = self.take_in_check.get()
+                        && let Some(kept) = self.kept_version(&name)
+                        && check(&name, &kept, &loaded)
+                    {
+                        info!(
+                            zone = %name,
+                            "zone file back after its removal; taking it in over the version \
+                             served then"
+                        );
+                        guard.set(source, Ok(kept));
+                        report.deferred.push(name);
+                        continue;
+                    }
                     if let (Some(check), Some(served)) = (self.take_in_check.get(), served)
                         && source.read_only.is_none()
                         && check(&name, served, &loaded)
@@ -639,6 +676,15 @@ impl State {
 }
 
 impl State {
+    /// The last version of `zone` when it was removed while running, if
+    /// kept (taken: a zone comes back once).
+    fn kept_version(&self, zone: &Name) -> Option<Loaded> {
+        self.removed_versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(zone)
+    }
+
     /// A zone removed while running and served again (its file deleted and
     /// put back) with a serial not above the one it had: its secondaries
     /// still hold that one and ignore this version (RFC 1982 order), so a

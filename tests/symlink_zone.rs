@@ -579,8 +579,11 @@ fn a_zone_file_deleted_at_runtime_is_removed_in_git() {
         server.add_txt("example.com", "still-written"),
         ResponseCode::NoError
     );
-    // Put back with its first serial (below the one it had when removed):
-    // served, with a WARN that secondaries will ignore it.
+    // Outside attack, round 19: put back as an older copy (serial 1, a
+    // new address, without the write answered before the deletion). It
+    // is taken in over the version served before the deletion, like any
+    // edit: the write is re-applied and the serial raised above it (the
+    // copy was served as it was, the write lost and the serial reused).
     std::fs::write(
         zones.join("other.org.zone"),
         simple_zone("other.org", 1, "192.0.2.91"),
@@ -589,13 +592,19 @@ fn a_zone_file_deleted_at_runtime_is_removed_in_git() {
     eventually("other.org served again", || {
         server.a("www.other.org.") == [Ipv4Addr::new(192, 0, 2, 91)]
     });
-    assert!(
+    eventually("the answered write re-applied", || {
         server
-            .wait_log(&["other.org", "served again with a serial not above"])
-            .is_some(),
-        "{}",
-        server.log_text()
-    );
+            .udp(&query("_acme-challenge.other.org.", RecordType::TXT))
+            .is_some_and(|m| txt_values(&m) == ["before-the-deletion"])
+    });
+    let text = std::fs::read_to_string(zones.join("other.org.zone")).unwrap();
+    assert!(text.contains("before-the-deletion"), "{text}");
+    let soa = server
+        .udp(&query("other.org.", RecordType::SOA))
+        .expect("SOA answer");
+    let serial = common::soa_serial(&soa);
+    assert!(serial.is_some_and(|s| s > 2), "serial {serial:?}");
+    eventually_clean(&zones);
 }
 
 /// A zone file deleted while the server was down, and one renamed (the
