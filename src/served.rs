@@ -608,6 +608,7 @@ impl State {
                         && source.read_only.is_none()
                         && let Some(check) = self.take_in_check.get()
                         && let Some(kept) = self.kept_version(&name)
+                        && kept.document.texts() != loaded.document.texts()
                         && check(&name, &kept, &loaded)
                     {
                         info!(

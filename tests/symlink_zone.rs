@@ -901,6 +901,10 @@ fn a_zone_link_pointed_elsewhere_under_writes_is_committed() {
         server.add_txt("example.com", "after"),
         ResponseCode::NoError
     );
+    // Round 20: written through the link as it is now, at once (not to
+    // the old target until a reload saw the change).
+    let old = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    assert!(!old.contains("\"after\""), "{old}");
     eventually("the new link committed", || {
         git(&zones, &["show", "HEAD:example.com.zone"]) == "data/example.com.2.db"
     });
@@ -1028,4 +1032,60 @@ fn a_file_two_zones_read_is_not_written_for_either() {
         .udp(&query("_acme-challenge.third.net.", RecordType::TXT))
         .expect("answer");
     assert!(txt_values(&resp).is_empty());
+}
+
+/// Outside attack, round 20: a file two zones include (`$INCLUDE
+/// common.inc` in both): a write to one changed the other. Refused.
+#[test]
+fn a_file_two_zones_include_is_not_written_for_either() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let common = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    std::fs::write(zones.join("common.inc"), common).unwrap();
+    for zone in ["other.org", "third.net"] {
+        std::fs::write(
+            zones.join(format!("{zone}.zone")),
+            format!("$ORIGIN {zone}.\n$INCLUDE common.inc\n"),
+        )
+        .unwrap();
+    }
+    let server = Server::start_serving(&setup, &["example.com.", "other.org.", "third.net."]);
+    assert_eq!(
+        server.add_txt("other.org", "into-third-net"),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        server
+            .wait_log(&["common.inc is read by zone third.net", "refused"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(
+        std::fs::read_to_string(zones.join("common.inc")).unwrap(),
+        common
+    );
+}
+
+/// Outside attack, round 20: a zone file deleted and put back unchanged
+/// was served but never committed again (HEAD's last word was its
+/// deletion).
+#[test]
+fn a_zone_file_deleted_and_put_back_unchanged_is_committed_again() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    let text = std::fs::read(zones.join("other.org.zone")).unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    eventually("the deletion committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+    });
+    std::fs::write(zones.join("other.org.zone"), &text).unwrap();
+    eventually("committed again", || {
+        !git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).is_empty()
+    });
+    eventually_clean(&zones);
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
 }

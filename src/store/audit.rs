@@ -159,6 +159,60 @@ fn trailers(who: &Provenance<'_>, old: u32, new: u32) -> Vec<(&'static str, Stri
     t
 }
 
+/// The message of the commit recording `done` (what
+/// [`crate::git::commit_paths`] found to record of `job`'s changes): one
+/// zone's as `ZONE: external change: FILE deleted` (or `... is a symbolic
+/// link`); several zones' as a count and a line each.
+pub fn paths_message(
+    job: &super::committer::Paths,
+    done: &[(usize, crate::git::PathDone)],
+) -> String {
+    let name = |i: usize| {
+        job.changes.get(i).map_or_else(String::new, |(p, _)| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+    };
+    let zone = |i: usize| job.owners.get(i).map(plain).unwrap_or_default();
+    let line = |(i, d): &(usize, crate::git::PathDone)| match d {
+        crate::git::PathDone::Deleted => format!("deleted: {} (zone {})", name(*i), zone(*i)),
+        crate::git::PathDone::Link(to) => {
+            format!("symbolic link: {} -> {to} (zone {})", name(*i), zone(*i))
+        }
+    };
+    let subject = match done {
+        [(i, crate::git::PathDone::Deleted)] => {
+            format!("{}: external change: {} deleted", zone(*i), name(*i))
+        }
+        [(i, crate::git::PathDone::Link(_))] => format!(
+            "{}: external change: {} is a symbolic link",
+            zone(*i),
+            name(*i)
+        ),
+        _ => {
+            let deleted = done
+                .iter()
+                .filter(|(_, d)| *d == crate::git::PathDone::Deleted)
+                .count();
+            format!(
+                "{} zone files: external changes {} ({deleted} deleted, {} symbolic links)",
+                done.len(),
+                job.what,
+                done.len() - deleted
+            )
+        }
+    };
+    let lines: Vec<String> = done.iter().map(line).collect();
+    format!(
+        "{subject}\n\n{}\n\nActor: {}\nVia: {}\n",
+        lines.join("\n"),
+        super::committer::EXTERNAL_ACTOR,
+        super::committer::EXTERNAL
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

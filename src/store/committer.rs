@@ -1690,7 +1690,7 @@ fn paths(
         let who = (&names.committer, &names.committer);
         with_stale_locks_cleared(repo, || {
             git::commit_paths(repo, &job.changes, who, |done| {
-                super::external::paths_message(job, done)
+                audit::paths_message(job, done)
             })
         })?
     };

@@ -16,9 +16,8 @@
 
 use tracing::{debug, info, warn};
 
-use super::audit::plain;
 use super::committer::{Committer, Job, Outcome, Paths, Pending};
-use crate::git::{PathChange, PathDone};
+use crate::git::PathChange;
 use crate::loader::Loaded;
 use crate::rr::Name;
 use crate::served::{ReloadReport, State};
@@ -107,9 +106,13 @@ fn submit(
         }
     }
     if together.len() > 1 {
+        // A file two zones read (one includes the other's) once: libgit2
+        // refuses an update naming a path twice.
+        let mut seen = std::collections::HashSet::new();
         let files = together
             .iter()
             .flat_map(|(zone, serial, doc)| Job::external(zone, *serial, doc).files)
+            .filter(|f| seen.insert(f.path.clone()))
             .collect();
         let listed: Vec<(&Name, u32)> = together.iter().map(|(z, s, _)| (z, *s)).collect();
         let names = together.iter().map(|(z, _, _)| z.clone()).collect();
@@ -169,50 +172,6 @@ pub fn path_changes(report: &ReloadReport, what: &str) -> Option<Paths> {
         owners,
         what: what.to_owned(),
     })
-}
-
-/// The message of the commit recording `done` (what
-/// [`crate::git::commit_paths`] found to record of `job`'s changes): one
-/// zone's as `ZONE: external change: FILE deleted` (or `... is a symbolic
-/// link`); several zones' as a count and a line each.
-pub fn paths_message(job: &Paths, done: &[(usize, PathDone)]) -> String {
-    let name = |i: usize| {
-        job.changes.get(i).map_or_else(String::new, |(p, _)| {
-            p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        })
-    };
-    let zone = |i: usize| job.owners.get(i).map(plain).unwrap_or_default();
-    let line = |(i, d): &(usize, PathDone)| match d {
-        PathDone::Deleted => format!("deleted: {} (zone {})", name(*i), zone(*i)),
-        PathDone::Link(to) => format!("symbolic link: {} -> {to} (zone {})", name(*i), zone(*i)),
-    };
-    let subject = match done {
-        [(i, PathDone::Deleted)] => format!("{}: external change: {} deleted", zone(*i), name(*i)),
-        [(i, PathDone::Link(_))] => format!(
-            "{}: external change: {} is a symbolic link",
-            zone(*i),
-            name(*i)
-        ),
-        _ => {
-            let deleted = done.iter().filter(|(_, d)| *d == PathDone::Deleted).count();
-            format!(
-                "{} zone files: external changes {} ({deleted} deleted, {} symbolic links)",
-                done.len(),
-                job.what,
-                done.len() - deleted
-            )
-        }
-    };
-    let lines: Vec<String> = done.iter().map(line).collect();
-    format!(
-        "{subject}\n\n{}\n\nActor: {}\nVia: {}\n",
-        lines.join("\n"),
-        super::committer::EXTERNAL_ACTOR,
-        super::committer::EXTERNAL
-    )
 }
 
 /// Logs how a [`Committer::commit_paths`] went: the commit at INFO, a

@@ -783,17 +783,40 @@ impl Inner {
 
     /// `source`, or, when its plain zone file in `zones_dir` has become a
     /// symbolic link since it was listed (`mv a.zone a.db; ln -s a.db
-    /// a.zone`, and a write before the reload saw it), the zone as listed
-    /// now: the write goes through the link instead of replacing it, and
-    /// the link is recorded in git after the next reload.
+    /// a.zone`, and a write before the reload saw it), or its link points
+    /// elsewhere now, the zone as listed now: the write goes through the
+    /// link as it is (not over it, nor to the old target), and the link
+    /// is recorded in git after the next reload.
     fn relisted(&self, zone: &Name, source: ZoneSource) -> ZoneSource {
-        let became_link = source.confined
-            && source.link.is_none()
-            && std::fs::symlink_metadata(&source.path).is_ok_and(|m| m.file_type().is_symlink());
-        if !became_link {
+        if !source.confined {
             return source;
         }
-        let now = source.follow_link(&self.state.config().zones_dir);
+        let now = match &source.link {
+            // A link still: pointed elsewhere since (writes would go on to
+            // the old target until the reload sees it, and be lost from
+            // the zone by a crash meanwhile)?
+            Some(link) => {
+                let again = ZoneSource {
+                    path: link.clone(),
+                    link: None,
+                    read_only: None,
+                    ..source.clone()
+                }
+                .follow_link(&self.state.config().zones_dir);
+                if again.link.is_none() || again.path == source.path {
+                    return source;
+                }
+                again
+            }
+            None => {
+                let became_link = std::fs::symlink_metadata(&source.path)
+                    .is_ok_and(|m| m.file_type().is_symlink());
+                if !became_link {
+                    return source;
+                }
+                source.follow_link(&self.state.config().zones_dir)
+            }
+        };
         if let Some(link) = &now.link {
             info!(zone = %zone, link = %link.display(), "zone file is a symbolic link now; writing through it");
             let mut held = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
@@ -1169,24 +1192,34 @@ impl Inner {
             return Vec::new();
         };
         let every = |e: WriteError| reqs.iter().map(|_| Reply::Now(Err(e.clone()))).collect();
-        let source = match self.current(&first.zone) {
-            Ok((source, _)) => self.relisted(&first.zone, source),
+        let (source, files) = match self.current(&first.zone) {
+            Ok((source, served)) => {
+                let files: Vec<PathBuf> = served.files.iter().map(|(p, _)| p.clone()).collect();
+                (self.relisted(&first.zone, source), files)
+            }
             Err(e) => return every(e),
         };
         // A zone file linked out of zones_dir cannot be committed (loader).
         if let Some(why) = &source.read_only {
             return every(WriteError::Failed(why.clone()));
         }
-        // A file another zone reads too (both zone files linked to one
-        // file, or included by another zone): the write would change that
-        // zone, which the writer's grants do not name.
-        let others = self.state.lock().other_readers(&first.zone, &source.path);
-        if !others.is_empty() {
+        // A file of this zone (its zone file, or one it includes) that
+        // another zone reads too (both zone files linked to one file, one
+        // zone's file included by another, a file both include): the write
+        // would change that zone, which the writer's grants do not name.
+        let shared = {
+            let guard = self.state.lock();
+            std::iter::once(&source.path).chain(&files).find_map(|p| {
+                let others = guard.other_readers(&first.zone, p);
+                (!others.is_empty()).then(|| (p.clone(), others))
+            })
+        };
+        if let Some((file, others)) = shared {
             let names: Vec<String> = others.iter().map(ToString::to_string).collect();
             return every(WriteError::Failed(format!(
                 "{} is read by zone {} too: writes to zone {} are refused (it would change \
-                 that zone as well; give each zone its own file)",
-                source.path.display(),
+                 that zone as well; give each zone its own files)",
+                file.display(),
                 names.join(", "),
                 first.zone
             )));
