@@ -608,17 +608,23 @@ impl State {
                         && source.read_only.is_none()
                         && let Some(check) = self.take_in_check.get()
                         && let Some(kept) = self.kept_version(&name)
-                        && kept.document.texts() != loaded.document.texts()
-                        && check(&name, &kept, &loaded)
                     {
-                        info!(
-                            zone = %name,
-                            "zone file back after its removal; taking it in over the version \
-                             served then"
-                        );
-                        guard.set(source, Ok(kept));
-                        report.deferred.push(name);
-                        continue;
+                        if kept.document.texts() == loaded.document.texts() {
+                            // Put back as it was: what secondaries hold.
+                            self.removed_serials
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&name);
+                        } else if check(&name, &kept, &loaded) {
+                            info!(
+                                zone = %name,
+                                "zone file back after its removal; taking it in over the \
+                                 version served then"
+                            );
+                            guard.set(source, Ok(kept));
+                            report.deferred.push(name);
+                            continue;
+                        }
                     }
                     if let (Some(check), Some(served)) = (self.take_in_check.get(), served)
                         && source.read_only.is_none()

@@ -1089,3 +1089,39 @@ fn a_zone_file_deleted_and_put_back_unchanged_is_committed_again() {
     eventually_clean(&zones);
     assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
 }
+
+/// Outside attack, round 21: a zone file edited to include another
+/// zone's file, and a write at once (before the reload saw the edit):
+/// the write changed the other zone's file. Refused either way.
+#[test]
+fn a_write_right_after_an_edit_that_includes_another_zones_file_is_refused() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let third = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    std::fs::write(zones.join("third.net.zone"), third).unwrap();
+    let server = Server::start_serving(&setup, &["example.com.", "other.org.", "third.net."]);
+    std::fs::write(
+        zones.join(".swap"),
+        "$ORIGIN other.org.\n$INCLUDE third.net.zone\n",
+    )
+    .unwrap();
+    std::fs::rename(zones.join(".swap"), zones.join("other.org.zone")).unwrap();
+    assert_eq!(
+        server.add_txt("other.org", "into-third-net"),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        server
+            .wait_log(&["third.net.zone is read by zone third.net", "refused"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        std::fs::read_to_string(zones.join("third.net.zone")).unwrap(),
+        third
+    );
+}

@@ -828,6 +828,33 @@ impl Inner {
         now
     }
 
+    /// Refuses a write to `zone` when one of its `files` (its zone file,
+    /// or one it includes) is read by another zone too: both zone files
+    /// linked to one file, one zone's file included by another, a file
+    /// both include. The write would change that zone, which the writer's
+    /// grants do not name.
+    fn not_shared<'p>(
+        &self,
+        zone: &Name,
+        files: impl IntoIterator<Item = &'p PathBuf>,
+    ) -> Result<(), WriteError> {
+        let guard = self.state.lock();
+        let shared = files.into_iter().find_map(|p| {
+            let others = guard.other_readers(zone, p);
+            (!others.is_empty()).then(|| (p.clone(), others))
+        });
+        let Some((file, others)) = shared else {
+            return Ok(());
+        };
+        let names: Vec<String> = others.iter().map(ToString::to_string).collect();
+        Err(WriteError::Failed(format!(
+            "{} is read by zone {} too: writes to zone {zone} are refused (it would change \
+             that zone as well; give each zone its own files)",
+            file.display(),
+            names.join(", "),
+        )))
+    }
+
     /// The served version, reloaded first if the files changed on disk
     /// (someone else's edit, taken in by [`Inner::take_in`]).
     fn fresh(&self, zone: &Name) -> Result<(ZoneSource, Loaded), WriteError> {
@@ -856,6 +883,9 @@ impl Inner {
                     "the zone file on disk has errors, refusing to write over it: {first}"
                 ))
             })?;
+            // The files as they are now: an edit may have made this zone
+            // read another's file since it was served.
+            self.not_shared(zone, saved.files.iter().map(|(p, _)| p))?;
             if let Some(loaded) = self.take_in(zone, &source, &served, saved)? {
                 return Ok((source, loaded));
             }
@@ -1203,26 +1233,8 @@ impl Inner {
         if let Some(why) = &source.read_only {
             return every(WriteError::Failed(why.clone()));
         }
-        // A file of this zone (its zone file, or one it includes) that
-        // another zone reads too (both zone files linked to one file, one
-        // zone's file included by another, a file both include): the write
-        // would change that zone, which the writer's grants do not name.
-        let shared = {
-            let guard = self.state.lock();
-            std::iter::once(&source.path).chain(&files).find_map(|p| {
-                let others = guard.other_readers(&first.zone, p);
-                (!others.is_empty()).then(|| (p.clone(), others))
-            })
-        };
-        if let Some((file, others)) = shared {
-            let names: Vec<String> = others.iter().map(ToString::to_string).collect();
-            return every(WriteError::Failed(format!(
-                "{} is read by zone {} too: writes to zone {} are refused (it would change \
-                 that zone as well; give each zone its own files)",
-                file.display(),
-                names.join(", "),
-                first.zone
-            )));
+        if let Err(e) = self.not_shared(&first.zone, std::iter::once(&source.path).chain(&files)) {
+            return every(e);
         }
         let _flock = match fsio::ZoneFileLock::acquire(&source.path) {
             Ok(l) => l,
