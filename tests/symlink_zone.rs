@@ -267,6 +267,23 @@ fn written_through_link(server: &Server, zones: &Path, target: &str, value: &str
     assert!(text.contains(value), "{text}");
 }
 
+/// A zone file of relative names (any origin can read it): third.net's,
+/// or one two zones share.
+const RELATIVE_ZONE: &str =
+    "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+
+/// An UPDATE to other.org answered SERVFAIL, with a log line holding
+/// every one of `why`.
+fn refused(server: &Server, value: &str, why: &[&str]) {
+    assert_eq!(
+        server.add_txt("other.org", value),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    assert!(server.wait_log(why).is_some(), "{}", server.log_text());
+}
+
 /// Holds the current branch's ref lock open (a live process's: git
 /// commits fail) until the file is dropped; returns it and its path.
 fn hold_ref_lock(zones: &Path) -> (std::fs::File, PathBuf) {
@@ -939,18 +956,10 @@ fn a_zone_file_linked_to_another_zones_file_is_not_written() {
             .udp(&query("ns1.other.org.", RecordType::A))
             .is_some_and(|m| a_addrs(&m) == [Ipv4Addr::new(192, 0, 2, 53)])
     });
-    assert_eq!(
-        server.add_txt("other.org", "not-into-third-net"),
-        ResponseCode::ServFail,
-        "{}",
-        server.log_text()
-    );
-    assert!(
-        server
-            .wait_log(&["the file of zone third.net", "refused"])
-            .is_some(),
-        "{}",
-        server.log_text()
+    refused(
+        &server,
+        "not-into-third-net",
+        &["the file of zone third.net", "refused"],
     );
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(std::fs::read(zones.join("third.net.zone")).unwrap(), before);
@@ -1005,24 +1014,16 @@ fn a_rename_while_stopped_does_not_commit_a_logged_write_again() {
 fn a_file_two_zones_read_is_not_written_for_either() {
     let setup = Setup::new("data/example.com.db");
     let zones = setup.zones();
-    let relative = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    let relative = RELATIVE_ZONE;
     std::fs::write(zones.join("data/shared.db"), relative).unwrap();
     std::fs::remove_file(zones.join("other.org.zone")).unwrap();
     std::os::unix::fs::symlink("data/shared.db", zones.join("other.org.zone")).unwrap();
     std::os::unix::fs::symlink("data/shared.db", zones.join("third.net.zone")).unwrap();
     let server = Server::start_serving(&setup, &["example.com.", "other.org.", "third.net."]);
-    assert_eq!(
-        server.add_txt("other.org", "into-third-net"),
-        ResponseCode::ServFail,
-        "{}",
-        server.log_text()
-    );
-    assert!(
-        server
-            .wait_log(&["is read by zone third.net", "refused"])
-            .is_some(),
-        "{}",
-        server.log_text()
+    refused(
+        &server,
+        "into-third-net",
+        &["is read by zone third.net", "refused"],
     );
     assert_eq!(
         std::fs::read_to_string(zones.join("data/shared.db")).unwrap(),
@@ -1040,7 +1041,7 @@ fn a_file_two_zones_read_is_not_written_for_either() {
 fn a_file_two_zones_include_is_not_written_for_either() {
     let setup = Setup::new("data/example.com.db");
     let zones = setup.zones();
-    let common = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    let common = RELATIVE_ZONE;
     std::fs::write(zones.join("common.inc"), common).unwrap();
     for zone in ["other.org", "third.net"] {
         std::fs::write(
@@ -1050,18 +1051,10 @@ fn a_file_two_zones_include_is_not_written_for_either() {
         .unwrap();
     }
     let server = Server::start_serving(&setup, &["example.com.", "other.org.", "third.net."]);
-    assert_eq!(
-        server.add_txt("other.org", "into-third-net"),
-        ResponseCode::ServFail,
-        "{}",
-        server.log_text()
-    );
-    assert!(
-        server
-            .wait_log(&["common.inc is read by zone third.net", "refused"])
-            .is_some(),
-        "{}",
-        server.log_text()
+    refused(
+        &server,
+        "into-third-net",
+        &["common.inc is read by zone third.net", "refused"],
     );
     assert_eq!(
         std::fs::read_to_string(zones.join("common.inc")).unwrap(),
@@ -1097,7 +1090,7 @@ fn a_zone_file_deleted_and_put_back_unchanged_is_committed_again() {
 fn a_write_right_after_an_edit_that_includes_another_zones_file_is_refused() {
     let setup = Setup::new("data/example.com.db");
     let zones = setup.zones();
-    let third = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+    let third = RELATIVE_ZONE;
     std::fs::write(zones.join("third.net.zone"), third).unwrap();
     let server = Server::start_serving(&setup, &["example.com.", "other.org.", "third.net."]);
     std::fs::write(
@@ -1106,18 +1099,10 @@ fn a_write_right_after_an_edit_that_includes_another_zones_file_is_refused() {
     )
     .unwrap();
     std::fs::rename(zones.join(".swap"), zones.join("other.org.zone")).unwrap();
-    assert_eq!(
-        server.add_txt("other.org", "into-third-net"),
-        ResponseCode::ServFail,
-        "{}",
-        server.log_text()
-    );
-    assert!(
-        server
-            .wait_log(&["third.net.zone is read by zone third.net", "refused"])
-            .is_some(),
-        "{}",
-        server.log_text()
+    refused(
+        &server,
+        "into-third-net",
+        &["third.net.zone is read by zone third.net", "refused"],
     );
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
