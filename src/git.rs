@@ -462,29 +462,116 @@ pub fn last_change(
 }
 
 /// The text HEAD has for `file` (`None`: not in HEAD, or over `limit`
-/// bytes, or not UTF-8).
+/// bytes, or not UTF-8). Where HEAD holds a symbolic link at `file`, the
+/// text of the file it leads to in HEAD (see [`head_file`]), never the
+/// link's own target string.
 pub fn head_text(repo: &Repository, file: &Path, limit: usize) -> Result<Option<String>, GitError> {
-    let rel = relative(repo, file)?;
-    let Some(id) = head_blob(repo, &rel)? else {
-        return Ok(None);
-    };
-    let blob = repo.find_blob(id).map_err(wrap(repo.path()))?;
-    Ok((blob.size() <= limit)
-        .then(|| String::from_utf8(blob.content().to_vec()).ok())
-        .flatten())
+    Ok(head_file(repo, file, limit)?.map(|(_, text)| text))
 }
 
-/// The blob HEAD has at `rel`, if any.
-fn head_blob(repo: &Repository, rel: &Path) -> Result<Option<Oid>, GitError> {
+/// Links followed in HEAD's tree before giving up (a loop, a long chain).
+const MAX_HEAD_LINKS: usize = 8;
+
+/// The file HEAD's `file` is, following the symbolic links HEAD holds on
+/// the way (at most [`MAX_HEAD_LINKS`], each relative and inside the work
+/// tree, resolved in HEAD's tree, not on disk), and its text: `(path in
+/// the work tree, text)`. `None`: nothing there in HEAD, a folder, a link
+/// leading out of the tree or to nothing, or a file over `limit` bytes or
+/// not UTF-8.
+///
+/// This is where a zone's last committed version is when its zone file is
+/// a link that was pointed elsewhere since (while the server was down):
+/// HEAD still holds the old link, which leads to the file the writes went
+/// to.
+pub fn head_file(
+    repo: &Repository,
+    file: &Path,
+    limit: usize,
+) -> Result<Option<(PathBuf, String)>, GitError> {
     let err = wrap(repo.path());
-    let head = match repo.head() {
-        Ok(h) => h.peel_to_tree().map_err(&err)?,
-        Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => {
-            return Ok(None);
-        }
-        Err(e) => return Err(err(e)),
+    let rel = relative(repo, file)?;
+    let Some((rel, id)) = head_resolved(repo, &rel)? else {
+        return Ok(None);
+    };
+    let blob = repo.find_blob(id).map_err(&err)?;
+    let text = (blob.size() <= limit)
+        .then(|| String::from_utf8(blob.content().to_vec()).ok())
+        .flatten();
+    let root = repo.workdir().unwrap_or_else(|| repo.path());
+    Ok(text.map(|t| (root.join(rel), t)))
+}
+
+/// The file HEAD's `file` is, its links followed in HEAD's tree (see
+/// [`head_file`]), without reading it.
+pub fn head_path(repo: &Repository, file: &Path) -> Result<Option<PathBuf>, GitError> {
+    let rel = relative(repo, file)?;
+    let root = repo.workdir().unwrap_or_else(|| repo.path());
+    Ok(head_resolved(repo, &rel)?.map(|(rel, _)| root.join(rel)))
+}
+
+/// The blob HEAD has at `rel`, if any (a link's own blob for a link).
+fn head_blob(repo: &Repository, rel: &Path) -> Result<Option<Oid>, GitError> {
+    let Some(head) = head_tree(repo)? else {
+        return Ok(None);
     };
     Ok(head.get_path(rel).ok().map(|e| e.id()))
+}
+
+/// HEAD's tree (`None`: no commit yet).
+fn head_tree(repo: &Repository) -> Result<Option<git2::Tree<'_>>, GitError> {
+    let err = wrap(repo.path());
+    match repo.head() {
+        Ok(h) => h.peel_to_tree().map(Some).map_err(&err),
+        Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => Ok(None),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Where `rel` leads in HEAD's tree (see [`head_file`]): the regular
+/// file's path and blob.
+fn head_resolved(repo: &Repository, rel: &Path) -> Result<Option<(PathBuf, Oid)>, GitError> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(head) = head_tree(repo)? else {
+        return Ok(None);
+    };
+    let mut rel = rel.to_path_buf();
+    for _ in 0..=MAX_HEAD_LINKS {
+        let Ok(entry) = head.get_path(&rel) else {
+            return Ok(None);
+        };
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return Ok(None);
+        }
+        if entry.filemode() != i32::from(FileMode::Link) {
+            return Ok(Some((rel, entry.id())));
+        }
+        let blob = repo.find_blob(entry.id()).map_err(wrap(repo.path()))?;
+        let target = Path::new(std::ffi::OsStr::from_bytes(blob.content()));
+        let Some(next) = rel.parent().and_then(|dir| join_inside(dir, target)) else {
+            return Ok(None);
+        };
+        rel = next;
+    }
+    Ok(None)
+}
+
+/// `dir/target` resolved lexically (`.` and `..`), `None` when `target`
+/// is absolute or climbs out of the tree.
+fn join_inside(dir: &Path, target: &Path) -> Option<PathBuf> {
+    let mut out = dir.to_path_buf();
+    for c in target.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
 }
 
 /// The id `file`'s content would have as a blob (`None` when it is gone).
@@ -1423,6 +1510,69 @@ mod tests {
         let again =
             commit_paths(&repo, &changes, (&me(), &me()), |_| "again".to_owned()).expect("again");
         assert_eq!(again.commit, None);
+    }
+
+    /// HEAD's version of a zone file that is a link is the file the link
+    /// leads to in HEAD's tree (chains followed), never the link's target
+    /// string; links out of the tree, absolute, looping or to a folder
+    /// lead to nothing.
+    #[test]
+    fn head_text_follows_the_links_head_holds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let file = |n: &str| dir.path().join(n);
+        std::fs::create_dir(file("data")).expect("mkdir");
+        std::fs::write(file("data/a.db"), "zone a\n").expect("write");
+        std::fs::write(file("plain.zone"), "plain\n").expect("write");
+        for (link, target) in [
+            ("a.zone", "data/a.db"),
+            ("chain.zone", "a.zone"),
+            ("data/up.zone", "../a.zone"),
+            ("out.zone", "../outside.db"),
+            ("abs.zone", "/etc/hostname"),
+            ("loop1.zone", "loop2.zone"),
+            ("loop2.zone", "loop1.zone"),
+            ("dir.zone", "data"),
+            ("dangling.zone", "data/none.db"),
+        ] {
+            std::os::unix::fs::symlink(target, file(link)).expect("ln");
+        }
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let sig = Signature::now("zonewright", "zonewright@test").expect("sig");
+        let parent = repo.head().and_then(|h| h.peel_to_commit()).ok();
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, "links", &tree, &parents)
+            .expect("commit");
+        let text = |n: &str| head_text(&repo, &file(n), usize::MAX).expect("head");
+        assert_eq!(text("plain.zone").as_deref(), Some("plain\n"));
+        for followed in ["a.zone", "chain.zone", "data/up.zone", "data/a.db"] {
+            assert_eq!(text(followed).as_deref(), Some("zone a\n"), "{followed}");
+        }
+        for nothing in [
+            "out.zone",
+            "abs.zone",
+            "loop1.zone",
+            "dir.zone",
+            "dangling.zone",
+            "missing.zone",
+        ] {
+            assert_eq!(text(nothing), None, "{nothing}");
+        }
+        let at = head_path(&repo, &file("chain.zone")).expect("path");
+        assert_eq!(
+            at.map(|p| p.canonicalize().expect("exists")),
+            Some(file("data/a.db").canonicalize().expect("exists"))
+        );
+        // Pointed elsewhere on disk: HEAD still leads to the old file.
+        std::fs::remove_file(file("a.zone")).expect("rm");
+        std::os::unix::fs::symlink("plain.zone", file("a.zone")).expect("ln");
+        assert_eq!(text("a.zone").as_deref(), Some("zone a\n"));
     }
 
     /// `zones_dir` a link to the repository's folder: the repository

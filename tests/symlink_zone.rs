@@ -519,7 +519,7 @@ fn a_zone_file_linked_inside_at_runtime_is_written_through() {
     eventually_clean(&zones);
     let log = git(&zones, &["log", "--format=%an|%B"]);
     assert!(
-        log.contains("zonewright|other.org: external change: other.org.zone is a symbolic link"),
+        log.contains("zonewright|other.org: external change: other.org.zone is a symbolic link to data/other.org.db"),
         "{log}"
     );
 }
@@ -1109,4 +1109,91 @@ fn a_write_right_after_an_edit_that_includes_another_zones_file_is_refused() {
         std::fs::read_to_string(zones.join("third.net.zone")).unwrap(),
         third
     );
+}
+
+/// Outside attack, round 21 (left open then): a write answered through
+/// the zone's link, then the link pointed at another file while the
+/// server is down. The write is in the old target (log mode, `kill -9`:
+/// only there and in the write log). Start-up commits it under its
+/// writer, in the file it went to, then takes the new target in against
+/// that version, as any file edited while the server was down: the write
+/// the new target lacks is re-applied. Before, the new target was
+/// compared with HEAD's version of itself (none), so it was served as
+/// found and committed under the writer's name, and the write was left
+/// out of git.
+#[test]
+fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
+    for ack in [Some("log"), None] {
+        let mut setup = Setup::new("data/example.com.db");
+        setup.acknowledge = ack;
+        let zones = setup.zones();
+        let server = Server::start(&setup);
+        // Log mode: the commit held off, so only the log has the write.
+        let held = ack.map(|_| hold_ref_lock(&zones));
+        assert_eq!(
+            server.add_txt("example.com", "answered-before-the-repoint"),
+            ResponseCode::NoError,
+            "{}",
+            server.log_text()
+        );
+        drop(server); // SIGKILL
+        if let Some((lock, lock_path)) = held {
+            drop(lock);
+            std::fs::remove_file(&lock_path).unwrap();
+        }
+        // The person's new target: the zone as first committed, another
+        // address.
+        let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
+        let committed = git(
+            &zones,
+            &["show", &format!("{}:data/example.com.db", first.trim())],
+        );
+        assert!(!committed.contains("answered-before-the-repoint"));
+        std::fs::write(
+            zones.join("data/new.db"),
+            committed.replace("192.0.2.80", "192.0.2.81"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("data/new.db", zones.join("swap")).unwrap();
+        std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+        let server = Server::start(&setup);
+        eventually_clean(&zones);
+        let log = git(&zones, &["log", "--format=%an|%s", "--name-only"]);
+        let writer = git(
+            &zones,
+            &[
+                "log",
+                "-p",
+                "--author=acme-key",
+                "--",
+                "data/example.com.db",
+            ],
+        );
+        assert!(
+            writer.contains("answered-before-the-repoint"),
+            "{ack:?}: the answered write, under its writer, in the file it went to: {log}\n{}",
+            server.log_text()
+        );
+        let taken = git(
+            &zones,
+            &["log", "-1", "--format=%an|%s", "--", "data/new.db"],
+        );
+        assert!(
+            taken.starts_with("zonewright|") && taken.contains("re-applied 1 write"),
+            "{ack:?}: {log}"
+        );
+        let new = std::fs::read_to_string(zones.join("data/new.db")).unwrap();
+        assert!(new.contains("answered-before-the-repoint"), "{new}");
+        assert_eq!(setup.link_target(), PathBuf::from("data/new.db"));
+        assert_eq!(
+            server.a("www.example.com"),
+            vec![Ipv4Addr::new(192, 0, 2, 81)],
+            "the person's new target is served"
+        );
+        assert_eq!(
+            git(&zones, &["cat-file", "-p", "HEAD:example.com.zone"]),
+            "data/new.db",
+            "the link's new target committed"
+        );
+    }
 }

@@ -162,7 +162,7 @@ fn trailers(who: &Provenance<'_>, old: u32, new: u32) -> Vec<(&'static str, Stri
 /// The message of the commit recording `done` (what
 /// [`crate::git::commit_paths`] found to record of `job`'s changes): one
 /// zone's as `ZONE: external change: FILE deleted` (or `... is a symbolic
-/// link`); several zones' as a count and a line each.
+/// link to TARGET`); several zones' as a count and a line each.
 pub fn paths_message(
     job: &super::committer::Paths,
     done: &[(usize, crate::git::PathDone)],
@@ -186,8 +186,8 @@ pub fn paths_message(
         [(i, crate::git::PathDone::Deleted)] => {
             format!("{}: external change: {} deleted", zone(*i), name(*i))
         }
-        [(i, crate::git::PathDone::Link(_))] => format!(
-            "{}: external change: {} is a symbolic link",
+        [(i, crate::git::PathDone::Link(to))] => format!(
+            "{}: external change: {} is a symbolic link to {to}",
             zone(*i),
             name(*i)
         ),

@@ -1115,7 +1115,13 @@ impl Inner {
                         git::History::default()
                     })
                 });
-                history.changes(r, &source.path, now.saturating_sub(window), limit)
+                // The file HEAD's zone file leads to: the one the writes
+                // went to, also when its link was pointed elsewhere since.
+                let at = git::head_path(r, source.listed())
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| source.path.clone());
+                history.changes(r, &at, now.saturating_sub(window), limit)
             })
         };
         let changes = match changes {
@@ -1734,7 +1740,7 @@ impl Inner {
             requests: changes_count,
             via: first.via,
         };
-        let logged = self.log_write(&record);
+        let logged = self.log_write(&record, &files);
         let pending = self.committer.submit(committer::Job {
             files,
             record,
@@ -1747,7 +1753,7 @@ impl Inner {
     /// `false` when not recorded: the write is then answered after its
     /// commit, as without the log. A rollback is never logged: nobody
     /// waits for its answer.
-    fn log_write(&self, record: &committer::Record) -> bool {
+    fn log_write(&self, record: &committer::Record, files: &[committer::WrittenFile]) -> bool {
         let Some(log) = &self.log else {
             return false;
         };
@@ -1764,6 +1770,14 @@ impl Inner {
             requests: record.requests,
             add: record.changes.add.iter().map(rr_line).collect(),
             remove: record.changes.remove.iter().map(rr_line).collect(),
+            files: {
+                let dir = &self.state.config().zones_dir;
+                files
+                    .iter()
+                    .map(|f| f.path.strip_prefix(dir).unwrap_or(&f.path))
+                    .map(|p| p.display().to_string())
+                    .collect()
+            },
         };
         match log.append(&entry) {
             Ok(()) => true,
@@ -1953,34 +1967,57 @@ impl Inner {
         entries: Vec<writelog::Entry>,
         aside: &mut Vec<(writelog::Entry, String)>,
     ) -> Result<usize, String> {
-        // HEAD's version of the zone's file: where it is served from, or
-        // else under the naming rule (the file renamed, or deleted, while
-        // the server was down: the writes are committed on the file git
-        // knows, before start-up records the rename or the deletion).
-        let named = self.state.config().zones_dir.join(format!(
-            "{}{}",
-            audit::plain(zone),
-            loader::ZONE_SUFFIX
-        ));
+        // HEAD's version of the zone's file: the file the writes went to,
+        // as their record names it; else the zone file as found (HEAD's
+        // link followed in HEAD's tree: where the writes went if the link
+        // was pointed elsewhere while the server was down), where it is
+        // served from, or under the naming rule (the file renamed, or
+        // deleted, while the server was down). The writes are committed
+        // on the file git knows, before start-up records the rename, the
+        // deletion or the link's new target.
+        let zones_dir = self.state.config().zones_dir.clone();
+        let named = zones_dir.join(format!("{}{}", audit::plain(zone), loader::ZONE_SUFFIX));
         let loaded = self.current(zone).ok();
-        let candidates: Vec<PathBuf> = loaded
+        let recorded = entries
             .iter()
-            .map(|(source, _)| source.path.clone())
+            .rev()
+            .find_map(|e| e.files.first())
+            .map(|f| zones_dir.join(f));
+        let candidates: Vec<PathBuf> = recorded
+            .into_iter()
+            .chain(
+                loaded
+                    .iter()
+                    .flat_map(|(source, _)| [source.listed().to_path_buf(), source.path.clone()]),
+            )
             .chain(std::iter::once(named))
             .collect();
         let (path, head) = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             let repo = repo.as_ref().ok_or("no git repository")?;
             let mut found = None;
+            let mut failed = None;
             for path in &candidates {
-                if let Some(text) =
-                    git::head_text(repo, path, usize::MAX).map_err(|e| e.to_string())?
-                {
-                    found = Some((path.clone(), Some(text)));
-                    break;
+                match git::head_file(repo, path, usize::MAX) {
+                    Ok(Some((at, text))) => {
+                        found = Some((at, Some(text)));
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(e) => failed = Some(e.to_string()),
                 }
             }
-            found.unwrap_or_else(|| (candidates.first().cloned().unwrap_or_default(), None))
+            match (found, failed) {
+                (Some(found), _) => found,
+                (None, Some(e)) => return Err(e),
+                (None, None) => (
+                    loaded
+                        .as_ref()
+                        .map(|(source, _)| source.path.clone())
+                        .unwrap_or_default(),
+                    None,
+                ),
+            }
         };
         let loaded = loaded.map(|(_, l)| l);
         if loaded.is_none() && head.is_none() {
@@ -2060,18 +2097,33 @@ impl Inner {
             return Ok(0);
         };
         let refs: Vec<&writelog::Entry> = pending.iter().collect();
+        let mut files: Vec<committer::WrittenFile> = loaded
+            .document
+            .texts()
+            .into_iter()
+            .map(|(name, text)| committer::WrittenFile {
+                path: PathBuf::from(name),
+                text: Arc::new(text.to_owned()),
+                stat: None,
+                blob: None,
+            })
+            .collect();
+        // The zone is served from another file than the one the writes
+        // went to (its link pointed elsewhere while the server was down):
+        // that one holds them, the served one is the person's.
+        if head.is_some() && !files.iter().any(|f| same_file(&f.path, &path)) {
+            let limit = self.state.config().server.max_zone_file_size;
+            let text = read_text(&path, limit)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            files = vec![committer::WrittenFile {
+                path: path.clone(),
+                text: Arc::new(text),
+                stat: None,
+                blob: None,
+            }];
+        }
         self.committer.commit_now(committer::Job {
-            files: loaded
-                .document
-                .texts()
-                .into_iter()
-                .map(|(name, text)| committer::WrittenFile {
-                    path: PathBuf::from(name),
-                    text: Arc::new(text.to_owned()),
-                    stat: None,
-                    blob: None,
-                })
-                .collect(),
+            files,
             record: logged_record(zone, &refs),
             logged: true,
         })?;
@@ -2092,10 +2144,13 @@ impl Inner {
         }
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        // The zone's last committed version: where HEAD's zone file
+        // leads, which is not `source.path` when its link was pointed at
+        // another file while the server was down.
         let head = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             repo.as_ref()
-                .and_then(|r| git::head_text(r, &source.path, limit).ok().flatten())
+                .and_then(|r| git::head_text(r, source.listed(), limit).ok().flatten())
         };
         let Some(head) = head else {
             return Ok(false);
@@ -2152,6 +2207,25 @@ impl Inner {
                 Err(())
             }
         }
+    }
+}
+
+/// The text of the regular file `path` (not a link), at most `limit`
+/// bytes of UTF-8.
+fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    let (file, meta) = loader::open_regular(path, false)?;
+    let bytes = loader::read_bounded(&file, meta.len(), limit)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("larger than {limit} bytes"))?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// Whether `a` and `b` name one file on disk (both exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 

@@ -987,6 +987,8 @@ fn start_up_commits_the_records_a_crash_left_each_under_its_writer() {
         requests: 1,
         add: cs.add.iter().map(rr_line).collect(),
         remove: cs.remove.iter().map(rr_line).collect(),
+        // As logged before records named their files.
+        files: Vec::new(),
     };
     let committed = ChangeSet::default();
     let log = writelog::path_in(&dir.path().join("zones/.git"));
@@ -1177,6 +1179,7 @@ fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
         requests: 1,
         add: add.add.iter().map(rr_line).collect(),
         remove: Vec::new(),
+        files: Vec::new(),
     };
     let mut bytes = Vec::new();
     for e in [

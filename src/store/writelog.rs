@@ -67,6 +67,12 @@ pub struct Entry {
     /// The RRs added and removed, in zone-file syntax, owners absolute.
     pub add: Vec<String>,
     pub remove: Vec<String>,
+    /// The files the write went to (relative to `zones_dir` when inside
+    /// it): where start-up commits it, even if the zone file was renamed
+    /// or its link pointed elsewhere while the server was down. Absent in
+    /// records written before this field existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// The open log, shared by the writers (append) and the committer
@@ -348,6 +354,7 @@ mod tests {
             requests: 1,
             add: vec![format!("a{n}.example.com. 60 IN TXT \"x\"")],
             remove: Vec::new(),
+            files: vec!["example.com.zone".into()],
         }
     }
 
