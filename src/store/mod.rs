@@ -1978,11 +1978,18 @@ impl Inner {
         let zones_dir = self.state.config().zones_dir.clone();
         let named = zones_dir.join(format!("{}{}", audit::plain(zone), loader::ZONE_SUFFIX));
         let loaded = self.current(zone).ok();
+        // A recorded file named as another zone's file (a log edited by
+        // hand) is not taken: the others below still find this zone's.
         let recorded = entries
             .iter()
             .rev()
             .find_map(|e| e.files.first())
-            .map(|f| zones_dir.join(f));
+            .map(|f| zones_dir.join(f))
+            .filter(|f| {
+                let name = f.file_name().and_then(|n| n.to_str());
+                name.and_then(loader::zone_file_origin)
+                    .is_none_or(|origin| origin == *zone)
+            });
         let candidates: Vec<PathBuf> = recorded
             .into_iter()
             .chain(

@@ -1296,3 +1296,82 @@ async fn a_write_serves_an_rrset_at_the_ttl_its_file_gives_it() {
         .unwrap_or_default();
     assert_eq!(ttls, [3600], "served as the file gives it ($TTL 3600)");
 }
+
+/// A write-log record whose `files` names another zone's file, a path out
+/// of the repository or into `.git` (a log edited by hand) is committed on
+/// its own zone's file all the same, under its writer; no other file in
+/// HEAD changes.
+#[test]
+fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
+    for named in ["other.test.zone", "../../outside.zone", ".git/config"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let zones = dir.path().join("zones");
+        std::fs::create_dir(&zones).expect("mkdir");
+        std::fs::write(zones.join("example.com.zone"), ZONE).expect("write zone");
+        // Relative names: it would parse under any origin.
+        let other = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\n\
+                     ns1 IN A 192.0.2.53\n";
+        std::fs::write(zones.join("other.test.zone"), other).expect("write other");
+        let f = Fixture::open(dir, crate::config::Acknowledge::Log);
+        f.store.commit_external_changes();
+        let head_of = |f: &Fixture, file: &str| {
+            let repo = f.repo();
+            let tree = repo.head().and_then(|h| h.peel_to_tree()).expect("tree");
+            tree.get_path(Path::new(file)).map(|e| e.id()).ok()
+        };
+        let (other_before, config_before) = (
+            head_of(&f, "other.test.zone"),
+            std::fs::read(zones_git(&f).join("config")).expect("config"),
+        );
+        assert!(other_before.is_some());
+        let Fixture { dir, store } = f;
+        drop(store);
+        let doc =
+            crate::zonefile::Document::parse("x", ZONE, &origin(), &crate::zonefile::NoIncludes)
+                .expect("parse");
+        let add = ChangeSet {
+            add: vec![txt("a.example.com.", "logged")],
+            remove: Vec::new(),
+            serial: Some(2611220001),
+        };
+        let (doc1, _) = doc.apply(&add).expect("apply");
+        let written = doc1.files()[0].text.as_str().to_owned();
+        std::fs::write(dir.path().join("zones/example.com.zone"), &written).expect("write");
+        let entry = writelog::Entry {
+            zone: "example.com.".into(),
+            old_serial: 2611210007,
+            new_serial: 2611220001,
+            actor: "acme-key".into(),
+            via: "rfc2136".into(),
+            clients: vec!["127.0.0.1:40000".into()],
+            requests: 1,
+            add: add.add.iter().map(rr_line).collect(),
+            remove: Vec::new(),
+            files: vec![named.into()],
+        };
+        let mut bytes = serde_json::to_vec(&entry).expect("json");
+        bytes.push(b'\n');
+        let git = dir.path().join("zones/.git");
+        std::fs::write(writelog::path_in(&git), bytes).expect("log");
+        let f = Fixture::open(dir, crate::config::Acknowledge::Log);
+        f.store.commit_external_changes();
+        let h = history(&f);
+        let last = h.last().expect("a commit");
+        assert_eq!(last.0, "acme-key", "{named}: {h:#?}");
+        assert_eq!(
+            last.2, written,
+            "{named}: the write's text, on its zone's file"
+        );
+        assert_eq!(head_of(&f, "other.test.zone"), other_before, "{named}");
+        assert_eq!(
+            std::fs::read(zones_git(&f).join("config")).expect("config"),
+            config_before,
+            "{named}"
+        );
+        assert!(!f.dir.path().join("outside.zone").exists());
+    }
+}
+
+fn zones_git(f: &Fixture) -> PathBuf {
+    f.dir.path().join("zones/.git")
+}
