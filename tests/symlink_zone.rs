@@ -1123,10 +1123,30 @@ fn a_write_right_after_an_edit_that_includes_another_zones_file_is_refused() {
 /// out of git.
 #[test]
 fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
-    for ack in [Some("log"), None] {
+    // The new target a new file, or one HEAD holds unchanged (round 22:
+    // start-up then took the zone for unchanged and served the old copy).
+    for (ack, tracked) in [
+        (Some("log"), false),
+        (None, false),
+        (Some("log"), true),
+        (None, true),
+    ] {
         let mut setup = Setup::new("data/example.com.db");
         setup.acknowledge = ack;
         let zones = setup.zones();
+        let new_target = || {
+            let text = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+            std::fs::write(
+                zones.join("data/new.db"),
+                text.replace("192.0.2.80", "192.0.2.81"),
+            )
+            .unwrap();
+        };
+        if tracked {
+            new_target();
+            setup.git(&["add", "data/new.db"]);
+            setup.git(&["commit", "-q", "-m", "an older copy"]);
+        }
         let server = Server::start(&setup);
         // Log mode: the commit held off, so only the log has the write.
         let held = ack.map(|_| hold_ref_lock(&zones));
@@ -1143,17 +1163,19 @@ fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
         }
         // The person's new target: the zone as first committed, another
         // address.
-        let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
-        let committed = git(
-            &zones,
-            &["show", &format!("{}:data/example.com.db", first.trim())],
-        );
-        assert!(!committed.contains("answered-before-the-repoint"));
-        std::fs::write(
-            zones.join("data/new.db"),
-            committed.replace("192.0.2.80", "192.0.2.81"),
-        )
-        .unwrap();
+        if !tracked {
+            let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
+            let committed = git(
+                &zones,
+                &["show", &format!("{}:data/example.com.db", first.trim())],
+            );
+            assert!(!committed.contains("answered-before-the-repoint"));
+            std::fs::write(
+                zones.join("data/new.db"),
+                committed.replace("192.0.2.80", "192.0.2.81"),
+            )
+            .unwrap();
+        }
         std::os::unix::fs::symlink("data/new.db", zones.join("swap")).unwrap();
         std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
         let server = Server::start(&setup);
@@ -1171,7 +1193,8 @@ fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
         );
         assert!(
             writer.contains("answered-before-the-repoint"),
-            "{ack:?}: the answered write, under its writer, in the file it went to: {log}\n{}",
+            "{ack:?} {tracked}: the answered write, under its writer, in the file it went to: \
+             {log}\n{}",
             server.log_text()
         );
         let taken = git(
@@ -1180,7 +1203,8 @@ fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
         );
         assert!(
             taken.starts_with("zonewright|") && taken.contains("re-applied 1 write"),
-            "{ack:?}: {log}"
+            "{ack:?} {tracked}: {log}\n{}",
+            server.log_text()
         );
         let new = std::fs::read_to_string(zones.join("data/new.db")).unwrap();
         assert!(new.contains("answered-before-the-repoint"), "{new}");
@@ -1196,4 +1220,103 @@ fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
             "the link's new target committed"
         );
     }
+}
+
+/// Outside attack, round 22: a zone's link pointed at an older copy while
+/// the server runs, the writes made before this server started (so known
+/// only from git): they are re-applied to the new target, as for any
+/// edit that lacks them.
+#[test]
+fn a_link_pointed_at_an_older_copy_after_a_restart_keeps_the_writes() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    assert_eq!(
+        server.add_txt("example.com", "before-the-restart"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    drop(server);
+    let server = Server::start(&setup);
+    let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
+    let committed = git(
+        &zones,
+        &["show", &format!("{}:data/example.com.db", first.trim())],
+    );
+    std::fs::write(zones.join("data/copy.db"), committed).unwrap();
+    std::os::unix::fs::symlink("data/copy.db", zones.join("swap")).unwrap();
+    std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+    let kept = || {
+        std::fs::read_to_string(zones.join("data/copy.db"))
+            .unwrap()
+            .contains("before-the-restart")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !kept() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(kept(), "not re-applied: {}", server.log_text());
+    eventually_clean(&zones);
+    let log = git(
+        &zones,
+        &["log", "-1", "--format=%an|%s", "--", "data/copy.db"],
+    );
+    assert!(log.contains("re-applied 1 write"), "{log}");
+}
+
+/// Outside attack, round 22: while the server is down, a zone's link is
+/// pointed at another zone's file, which is edited too. That zone's
+/// take-in (serial raised, written back) is the only commit of the file:
+/// the linked zone's copy, read before the take-in, is not committed over
+/// it under the linked zone's name. The linked zone, whose writes are
+/// refused, is served with a serial below the one it had: a WARN says so.
+#[test]
+fn a_link_to_another_zones_file_made_while_stopped_commits_that_file_once() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    std::fs::write(zones.join("other.org.zone"), RELATIVE_ZONE).unwrap();
+    // example.com's serial above other.org's.
+    std::fs::write(
+        zones.join("data/example.com.db"),
+        simple_zone("example.com", 20, "192.0.2.80"),
+    )
+    .unwrap();
+    setup.git(&["commit", "-q", "-am", "other.org of relative names"]);
+    let server = Server::start(&setup);
+    assert_eq!(
+        server.add_txt("example.com", "before-the-link"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    drop(server);
+    let mut text = std::fs::read_to_string(zones.join("other.org.zone")).unwrap();
+    text.push_str("hand IN A 192.0.2.7\n");
+    std::fs::write(zones.join("other.org.zone"), &text).unwrap();
+    std::os::unix::fs::symlink("other.org.zone", zones.join("swap")).unwrap();
+    std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+    let server = Server::start(&setup);
+    eventually_clean(&zones);
+    let log = git(&zones, &["log", "--format=%an|%s", "--", "other.org.zone"]);
+    assert!(
+        log.lines().all(|l| !l.contains("|example.com:")),
+        "no commit of other.org's file under example.com: {log}\n{}",
+        server.log_text()
+    );
+    assert!(
+        log.lines()
+            .next()
+            .is_some_and(|l| l.contains("|other.org: external change")),
+        "{log}"
+    );
+    let head = git(&zones, &["show", "HEAD:other.org.zone"]);
+    assert!(head.contains("hand IN A 192.0.2.7"), "{head}");
+    assert!(
+        server
+            .wait_log(&["example.com", "serial not above the one git has"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
 }

@@ -937,7 +937,7 @@ impl Inner {
         served: &Loaded,
         saved: &Loaded,
     ) -> (recent::Plan, Serials) {
-        self.seed_recent(zone, source);
+        self.seed_recent(zone, source, served);
         let plan = self
             .recent
             .plan(zone, &served.zone, &saved.zone, Instant::now());
@@ -1094,7 +1094,7 @@ impl Inner {
     /// The zone's changes committed within the rebase window before this
     /// store started, read back from the file's git history into the
     /// recent writes (once per zone): a restart does not forget them.
-    fn seed_recent(&self, zone: &Name, source: &ZoneSource) {
+    fn seed_recent(&self, zone: &Name, source: &ZoneSource, served: &Loaded) {
         if self.recent.is_seeded(zone) {
             return;
         }
@@ -1115,11 +1115,16 @@ impl Inner {
                         git::History::default()
                     })
                 });
-                // The file HEAD's zone file leads to: the one the writes
-                // went to, also when its link was pointed elsewhere since.
-                let at = git::head_path(r, source.listed())
-                    .ok()
-                    .flatten()
+                // The file the served version was read from, which the
+                // writes went to, also when the zone's link now points
+                // elsewhere (and HEAD may already say so); for a version
+                // read from git (at start-up), the file HEAD's zone file
+                // leads to.
+                let at = served
+                    .files
+                    .first()
+                    .map(|(p, _)| p.clone())
+                    .or_else(|| git::head_path(r, source.listed()).ok().flatten())
                     .unwrap_or_else(|| source.path.clone());
                 history.changes(r, &at, now.saturating_sub(window), limit)
             })
@@ -1821,23 +1826,55 @@ impl Inner {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             repo.as_ref().and_then(|r| git::HeadFiles::read(r).ok())
         };
-        let changed =
-            zones.into_iter().filter(|(_, _, loaded)| {
-                head.as_ref().is_none_or(|h| {
+        // A zone file that is a link is looked at too, whatever HEAD holds
+        // at its target: pointed at another file HEAD has unchanged (an
+        // older copy) while the server was down, the zone's last version
+        // is where HEAD's link leads, not that file
+        // (see `take_in_at_start`).
+        let changed = zones.into_iter().filter(|(_, source, loaded)| {
+            source.link.is_some()
+                || head.as_ref().is_none_or(|h| {
                     loaded.document.texts().into_iter().any(|(name, text)| {
                         h.holds(Path::new(name), text.as_bytes()) == Some(false)
                     })
                 })
-            });
-        let mut found = Vec::new();
+        });
+        let mut found: Vec<(Name, Loaded, Vec<String>)> = Vec::new();
         let mut taken = 0;
+        // Each file is committed once: a file two zones read (round 22:
+        // `a.zone -> b.zone` made while the server was down) would
+        // otherwise be committed again from the other zone's copy, read
+        // before a take-in rewrote it.
+        let mut seen = std::collections::HashSet::new();
+        let mut rewritten = std::collections::HashSet::new();
         for (zone, source, current) in changed {
+            let names: Vec<String> = current
+                .document
+                .texts()
+                .into_iter()
+                .map(|(name, _)| name.to_owned())
+                .collect();
             match self.take_in_at_start(&zone, &source, &current) {
-                Ok(true) => taken += 1,
-                Ok(false) => found.push((zone, current)),
-                Err(()) => {}
+                Ok(true) => {
+                    taken += 1;
+                    rewritten.extend(names);
+                }
+                // A zone whose writes are refused reads another zone's
+                // file (that zone records it) or one git cannot hold.
+                Ok(false) if source.read_only.is_none() => {
+                    if names.iter().all(|n| !seen.contains(n)) {
+                        seen.extend(names.iter().cloned());
+                        found.push((zone, current, names));
+                    }
+                }
+                Ok(false) | Err(()) => {}
             }
         }
+        let found: Vec<(Name, Loaded)> = found
+            .into_iter()
+            .filter(|(_, _, names)| names.iter().all(|n| !rewritten.contains(n)))
+            .map(|(zone, current, _)| (zone, current))
+            .collect();
         self.committer.barrier();
         let committed = taken + external::commit_at_start(&self.state, &self.committer, found);
         if let Some(head) = &head {
@@ -1978,17 +2015,25 @@ impl Inner {
         let zones_dir = self.state.config().zones_dir.clone();
         let named = zones_dir.join(format!("{}{}", audit::plain(zone), loader::ZONE_SUFFIX));
         let loaded = self.current(zone).ok();
-        // A recorded file named as another zone's file (a log edited by
-        // hand) is not taken: the others below still find this zone's.
+        // Only a path a write of this zone could have recorded: plain
+        // names inside zones_dir (written files are never outside it), not
+        // another zone's file by name or by what the zones read now (a
+        // log edited by hand); the others below still find this zone's.
         let recorded = entries
             .iter()
             .rev()
             .find_map(|e| e.files.first())
+            .map(Path::new)
+            .filter(|f| {
+                f.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            })
             .map(|f| zones_dir.join(f))
             .filter(|f| {
                 let name = f.file_name().and_then(|n| n.to_str());
                 name.and_then(loader::zone_file_origin)
                     .is_none_or(|origin| origin == *zone)
+                    && self.state.lock().other_readers(zone, f).is_empty()
             });
         let candidates: Vec<PathBuf> = recorded
             .into_iter()
@@ -2137,6 +2182,45 @@ impl Inner {
         Ok(1)
     }
 
+    /// At start-up, for a zone whose writes are refused (so its serial
+    /// cannot be raised): a WARN when it is served with a serial not above
+    /// the version HEAD has for it, which secondaries would not fetch (its
+    /// link pointed at another zone's file while the server was down).
+    fn warn_if_serial_back(
+        &self,
+        zone: &Name,
+        source: &ZoneSource,
+        current: &Loaded,
+        limit: usize,
+    ) {
+        let head = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref()
+                .and_then(|r| git::head_text(r, source.listed(), limit).ok().flatten())
+        };
+        let Some(head) = head.filter(|h| h.as_str() != current.document.main_text()) else {
+            return;
+        };
+        let name = source.listed().display().to_string();
+        let Ok(doc) =
+            crate::zonefile::Document::parse(&name, &head, zone, &crate::zonefile::NoIncludes)
+        else {
+            return;
+        };
+        let was = doc
+            .records()
+            .find(|(r, _)| r.rtype == crate::rr::RecordType::SOA && r.name == *zone)
+            .and_then(|(r, _)| crate::rr::soa_timers(&r.rdata))
+            .map(|t| t.serial);
+        let now = current.zone.serial();
+        if let Some(was) = was.filter(|w| !Serial(now).is_after(Serial(*w))) {
+            warn!(
+                zone = %zone, served = now, committed = was, file = %source.path.display(),
+                "zone served with a serial not above the one git has for it, and its writes                  are refused, so it cannot be raised: secondaries will not fetch this version"
+            );
+        }
+    }
+
     /// See [`Inner::commit_external_changes`]. `Ok(true)`: taken in and
     /// written; `Ok(false)`: nothing to do here (clean, never committed,
     /// unreadable HEAD: committed as found); `Err`: conflicts.
@@ -2146,11 +2230,12 @@ impl Inner {
         source: &ZoneSource,
         current: &Loaded,
     ) -> Result<bool, ()> {
-        if source.read_only.is_some() {
-            return Ok(false);
-        }
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        if source.read_only.is_some() {
+            self.warn_if_serial_back(zone, source, current, limit);
+            return Ok(false);
+        }
         // The zone's last committed version: where HEAD's zone file
         // leads, which is not `source.path` when its link was pointed at
         // another file while the server was down.

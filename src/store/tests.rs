@@ -1303,7 +1303,13 @@ async fn a_write_serves_an_rrset_at_the_ttl_its_file_gives_it() {
 /// HEAD changes.
 #[test]
 fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
-    for named in ["other.test.zone", "../../outside.zone", ".git/config"] {
+    for named in [
+        "other.test.zone",
+        "./other.test.zone",
+        "data/linked.db",
+        "../../outside.zone",
+        ".git/config",
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let zones = dir.path().join("zones");
         std::fs::create_dir(&zones).expect("mkdir");
@@ -1312,6 +1318,10 @@ fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
         let other = "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\n\
                      ns1 IN A 192.0.2.53\n";
         std::fs::write(zones.join("other.test.zone"), other).expect("write other");
+        // A zone read through a link: its file has no zone's name.
+        std::fs::create_dir(zones.join("data")).expect("mkdir");
+        std::fs::write(zones.join("data/linked.db"), other).expect("write linked");
+        std::os::unix::fs::symlink("data/linked.db", zones.join("linked.test.zone")).expect("ln");
         let f = Fixture::open(dir, crate::config::Acknowledge::Log);
         f.store.commit_external_changes();
         let head_of = |f: &Fixture, file: &str| {
@@ -1319,6 +1329,8 @@ fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
             let tree = repo.head().and_then(|h| h.peel_to_tree()).expect("tree");
             tree.get_path(Path::new(file)).map(|e| e.id()).ok()
         };
+        let linked_before = head_of(&f, "data/linked.db");
+        assert!(linked_before.is_some());
         let (other_before, config_before) = (
             head_of(&f, "other.test.zone"),
             std::fs::read(zones_git(&f).join("config")).expect("config"),
@@ -1363,6 +1375,7 @@ fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
             "{named}: the write's text, on its zone's file"
         );
         assert_eq!(head_of(&f, "other.test.zone"), other_before, "{named}");
+        assert_eq!(head_of(&f, "data/linked.db"), linked_before, "{named}");
         assert_eq!(
             std::fs::read(zones_git(&f).join("config")).expect("config"),
             config_before,

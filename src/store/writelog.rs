@@ -71,8 +71,20 @@ pub struct Entry {
     /// it): where start-up commits it, even if the zone file was renamed
     /// or its link pointed elsewhere while the server was down. Absent in
     /// records written before this field existed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "files_or_none"
+    )]
     pub files: Vec<String>,
+}
+
+/// `files` when it is a list of strings; anything else (a log edited by
+/// hand) reads as absent, so the record is still committed under its
+/// writer, on the file HEAD's zone file leads to, rather than dropped.
+fn files_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
 }
 
 /// The open log, shared by the writers (append) and the committer
@@ -321,7 +333,11 @@ pub fn decode(bytes: &[u8]) -> (Vec<Entry>, Vec<String>) {
         if line.is_empty() {
             continue;
         }
-        match serde_json::from_slice::<Entry>(line) {
+        // Bytes that are not UTF-8 (a log edited by hand) are read as
+        // U+FFFD rather than losing the record's writer.
+        let read = serde_json::from_slice::<Entry>(line)
+            .or_else(|e| serde_json::from_str(&String::from_utf8_lossy(line)).map_err(|_| e));
+        match read {
             Ok(e) => entries.push(e),
             Err(_) if i == last => problems.push(format!(
                 "line {}: ignored a partial record (a crash during its append; that write \
@@ -382,6 +398,27 @@ mod tests {
         drop(log);
         let (_, found) = WriteLog::open(dir.path()).expect("reopen");
         assert_eq!(found, vec![entry(4)]);
+    }
+
+    #[test]
+    fn a_record_with_a_damaged_files_field_is_read_without_it() {
+        let mut good = serde_json::to_vec(&entry(1)).expect("json");
+        let text = String::from_utf8(good.clone()).expect("utf8");
+        let not_list = text.replace("[\"example.com.zone\"]", "42");
+        let mut bytes = not_list.into_bytes();
+        bytes.push(b'\n');
+        // Not UTF-8 inside the files' string.
+        let at = text.find("example.com.zone\"]").expect("files");
+        good[at] = 0xff;
+        bytes.extend(&good);
+        bytes.push(b'\n');
+        let (entries, problems) = decode(&bytes);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(entries.len(), 2);
+        assert!(entries[0].files.is_empty());
+        assert_eq!(entries[0].actor, "acme");
+        assert_eq!(entries[1].files, ["\u{fffd}xample.com.zone"]);
+        assert_eq!(entries[1].add, entry(1).add);
     }
 
     #[test]
