@@ -2086,13 +2086,7 @@ impl Inner {
             let file = path.display().to_string();
             crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()
         });
-        let serial = |doc: &crate::zonefile::Document| {
-            doc.records()
-                .find(|(r, _)| r.rtype == crate::rr::RecordType::SOA && r.name == *zone)
-                .and_then(|(r, _)| crate::rr::soa_timers(&r.rdata))
-                .map(|t| t.serial)
-        };
-        let head_serial = parsed.as_ref().and_then(serial);
+        let head_serial = parsed.as_ref().and_then(|d| apex_serial(d, zone));
         // HEAD holds every record whose serial it has reached. A record
         // the zone file lacks (a person put an older version back while
         // the server was down) is committed all the same: it was
@@ -2207,11 +2201,7 @@ impl Inner {
         else {
             return;
         };
-        let was = doc
-            .records()
-            .find(|(r, _)| r.rtype == crate::rr::RecordType::SOA && r.name == *zone)
-            .and_then(|(r, _)| crate::rr::soa_timers(&r.rdata))
-            .map(|t| t.serial);
+        let was = apex_serial(&doc, zone);
         let now = current.zone.serial();
         if let Some(was) = was.filter(|w| !Serial(now).is_after(Serial(*w))) {
             warn!(
@@ -2300,6 +2290,14 @@ impl Inner {
             }
         }
     }
+}
+
+/// The serial of `doc`'s SOA at `zone`'s apex, if it has one.
+fn apex_serial(doc: &crate::zonefile::Document, zone: &Name) -> Option<u32> {
+    doc.records()
+        .find(|(r, _)| r.rtype == crate::rr::RecordType::SOA && r.name == *zone)
+        .and_then(|(r, _)| crate::rr::soa_timers(&r.rdata))
+        .map(|t| t.serial)
 }
 
 /// The text of the regular file `path` (not a link), at most `limit`
