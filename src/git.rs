@@ -207,6 +207,9 @@ pub struct Change {
 pub struct History {
     /// Per file (relative to the work tree), its changes, oldest first.
     files: std::collections::HashMap<PathBuf, Vec<ChangeRef>>,
+    /// The walk stopped at its `max` commits before reaching `since`: the
+    /// time of the oldest commit read (older changes are missing).
+    pub cut_at: Option<i64>,
 }
 
 /// One change of one file: the commit's time, author and `Via:`, and the
@@ -235,9 +238,14 @@ impl History {
             Err(_) => return Ok(History::default()),
         };
         let mut files: std::collections::HashMap<PathBuf, Vec<ChangeRef>> = Default::default();
-        for _ in 0..max {
+        let mut cut_at = None;
+        for walked in 0..=max {
             let time = commit.time().seconds();
             if time < since {
+                break;
+            }
+            if walked == max {
+                cut_at = Some(time);
                 break;
             }
             let Ok(parent) = commit.parent(0) else {
@@ -276,17 +284,18 @@ impl History {
         for changes in files.values_mut() {
             changes.reverse();
         }
-        Ok(History { files })
+        Ok(History { files, cut_at })
     }
 
     /// The changes to `file` committed at or after `since`, oldest first,
-    /// with their texts; a version over `limit` bytes (or not UTF-8) ends
-    /// the list there, as if the history stopped before it.
+    /// with their texts, at most the `newest` of them; a version over
+    /// `limit` bytes (or not UTF-8) ends the list there, as if the history
+    /// stopped before it.
     pub fn changes(
         &self,
         repo: &Repository,
         file: &Path,
-        since: i64,
+        (since, newest): (i64, usize),
         limit: usize,
     ) -> Result<Vec<Change>, GitError> {
         let rel = relative(repo, file)?;
@@ -304,7 +313,7 @@ impl History {
         };
         let mut out = Vec::new();
         // Newest first, as the walk went: stop at the first unreadable one.
-        for r in refs.iter().rev().filter(|r| r.time >= since) {
+        for r in refs.iter().rev().filter(|r| r.time >= since).take(newest) {
             let (Some(before), Some(after)) = (text(r.before), text(r.after)) else {
                 break;
             };
@@ -2078,7 +2087,7 @@ mod tests {
         commit_at(&repo, &a, "a3\n", 9_000);
         let h = History::read(&repo, (1_500, 5_000), 100).expect("history");
         let texts = |file: &Path, since: i64| -> Vec<(i64, String, String)> {
-            h.changes(&repo, file, since, 1 << 20)
+            h.changes(&repo, file, (since, 100), 1 << 20)
                 .expect("changes")
                 .into_iter()
                 .map(|c| (c.time, c.before, c.after))
@@ -2100,14 +2109,22 @@ mod tests {
             texts(&b, 3_000),
             vec![(4_000, "b1\n".into(), "b2\n".into())]
         );
-        // At most `max` commits are walked, newest first.
+        assert_eq!(h.cut_at, None, "the walk reached the window's start");
+        // At most `max` commits are walked, newest first; the walk says
+        // where it stopped.
         let h = History::read(&repo, (0, 10_000), 2).expect("history");
-        assert_eq!(h.changes(&repo, &b, 0, 1 << 20).expect("b").len(), 1);
+        assert_eq!(h.cut_at, Some(3_000));
+        assert_eq!(h.changes(&repo, &b, (0, 100), 1 << 20).expect("b").len(), 1);
         assert!(
-            h.changes(&repo, &dir.path().join("c.zone"), 0, 1)
+            h.changes(&repo, &dir.path().join("c.zone"), (0, 100), 1)
                 .expect("c")
                 .is_empty()
         );
+        // At most `newest` changes of one file, the newest.
+        let h = History::read(&repo, (0, 10_000), 100).expect("history");
+        let a_changes = h.changes(&repo, &a, (0, 2), 1 << 20).expect("a");
+        let times: Vec<i64> = a_changes.iter().map(|c| c.time).collect();
+        assert_eq!(times, [3_000, 9_000]);
     }
 
     #[test]

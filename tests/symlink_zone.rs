@@ -1320,3 +1320,106 @@ fn a_link_to_another_zones_file_made_while_stopped_commits_that_file_once() {
         server.log_text()
     );
 }
+
+/// Outside attack, round 23: the rebase window read back from git after a
+/// restart covered only the repository's last 200 commits, so writes to
+/// one zone followed by 200 writes to another were not re-applied to an
+/// edit made while the server was down that lacked them.
+#[test]
+fn the_window_after_a_restart_reaches_past_200_commits_of_other_zones() {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    for i in 0..3 {
+        assert_eq!(
+            server.add_txt("example.com", &format!("early-{i}")),
+            ResponseCode::NoError,
+            "{}",
+            server.log_text()
+        );
+    }
+    for i in 0..205 {
+        assert_eq!(
+            server.add_txt("other.org", &format!("later-{i}")),
+            ResponseCode::NoError,
+            "{}",
+            server.log_text()
+        );
+    }
+    drop(server);
+    // While down: the zone's first version put back, with a line of
+    // the person's.
+    let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
+    let mut text = git(
+        &zones,
+        &["show", &format!("{}:data/example.com.db", first.trim())],
+    );
+    text.push_str("hand IN A 192.0.2.7\n");
+    std::fs::write(zones.join("data/example.com.db"), &text).unwrap();
+    let server = Server::start(&setup);
+    eventually_clean(&zones);
+    let now = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    for i in 0..3 {
+        assert!(
+            now.contains(&format!("early-{i}")),
+            "early-{i} re-applied: {now}\n{}",
+            server.log_text()
+        );
+    }
+    assert!(now.contains("hand IN A 192.0.2.7"), "{now}");
+    let log = git(
+        &zones,
+        &["log", "-1", "--format=%s", "--", "data/example.com.db"],
+    );
+    assert!(log.contains("re-applied 3 writes"), "{log}");
+}
+
+/// Outside attack, round 23: a zone's link pointed, while the server
+/// runs, at another zone's file (directly, or the file that zone's link
+/// leads to): the zone kept serving its old version, while git recorded
+/// the new link. It is now served as it reads (its writes refused), with
+/// a WARN since its serial went below the one it had.
+#[test]
+fn a_link_pointed_at_another_zones_file_at_runtime_is_served_as_it_reads() {
+    for target in ["other.org.zone", "data/other.org.db"] {
+        let setup = Setup::new("data/example.com.db");
+        let zones = setup.zones();
+        std::fs::write(zones.join("data/other.org.db"), RELATIVE_ZONE).unwrap();
+        std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+        std::os::unix::fs::symlink("data/other.org.db", zones.join("other.org.zone")).unwrap();
+        std::fs::write(
+            zones.join("data/example.com.db"),
+            simple_zone("example.com", 20, "192.0.2.80"),
+        )
+        .unwrap();
+        setup.git(&["add", "-A"]);
+        setup.git(&["commit", "-q", "-m", "other.org by a link too"]);
+        let server = Server::start(&setup);
+        assert_eq!(
+            server.add_txt("example.com", "before-the-link"),
+            ResponseCode::NoError,
+            "{}",
+            server.log_text()
+        );
+        std::os::unix::fs::symlink(target, zones.join("swap")).unwrap();
+        std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+        eventually("served from the other zone's file", || {
+            server.a("ns1.example.com") == vec![Ipv4Addr::new(192, 0, 2, 53)]
+        });
+        assert_eq!(
+            server.add_txt("example.com", "after-the-link"),
+            ResponseCode::ServFail,
+            "{target}: {}",
+            server.log_text()
+        );
+        assert!(
+            server
+                .wait_log(&["example.com", "serial not above"])
+                .is_some(),
+            "{target}: {}",
+            server.log_text()
+        );
+        let other = std::fs::read_to_string(zones.join("data/other.org.db")).unwrap();
+        assert_eq!(other, RELATIVE_ZONE, "{target}: nothing written to it");
+    }
+}

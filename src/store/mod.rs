@@ -232,6 +232,12 @@ impl Settings {
 /// of that version of the zone; the start-up waits for it).
 const SEED_COMMITS: usize = 200;
 
+/// At most this many commits of the whole repository are walked, once,
+/// for the rebase window's history after a start (a tree diff each): a
+/// window of 15 minutes holds far fewer unless writes stream at more than
+/// 10 a second; a WARN says when the walk stops short of the window.
+const HISTORY_COMMITS: usize = 10_000;
+
 /// How often the store recomputes a change when the file keeps changing
 /// under it before giving up with SERVFAIL.
 const MAX_ATTEMPTS: usize = 4;
@@ -818,7 +824,7 @@ impl Inner {
             }
         };
         if let Some(link) = &now.link {
-            info!(zone = %zone, link = %link.display(), "zone file is a symbolic link now; writing through it");
+            info!(zone = %zone, link = %link.display(), "zone file is a symbolic link now; read from where it leads");
             let mut held = self.held_paths.lock().unwrap_or_else(|p| p.into_inner());
             let entry = (zone.clone(), link.clone());
             if !held.links.contains(&entry) && held.links.len() < MAX_HELD_PATHS {
@@ -853,6 +859,48 @@ impl Inner {
             file.display(),
             names.join(", "),
         )))
+    }
+
+    /// A zone whose writes are refused (its file is outside zones_dir,
+    /// another zone's, or read by another zone) and whose file changed on
+    /// disk, or that is listed through a link that now leads elsewhere
+    /// (round 23: linked to another zone's file while the server runs):
+    /// served as it reads now, as the reloader serves such a zone, with
+    /// nothing written or committed (the zone owning the file records
+    /// it; the link is recorded by the next reload pass). Its serial
+    /// cannot be raised: a WARN when it is not above the one served.
+    fn serve_as_read(&self, zone: &Name, source: &ZoneSource) {
+        let Ok((_, served)) = self.current(zone) else {
+            return;
+        };
+        let same_file = served.files.first().is_some_and(|(p, _)| *p == source.path);
+        if same_file && loader::unchanged(&served.files) {
+            return;
+        }
+        let rules = loader::FileRules::new(&self.state.config());
+        let Ok(loaded) = loader::load_zone_guarded(source, &rules) else {
+            return;
+        };
+        if loaded.document.texts() == served.document.texts() {
+            self.state.lock().set(source.clone(), Ok(loaded));
+            return;
+        }
+        let (was, now) = (served.zone.serial(), loaded.zone.serial());
+        if !Serial(now).is_after(Serial(was)) {
+            warn!(
+                zone = %zone, served = was, now, file = %source.path.display(),
+                "zone served from a file it cannot write, with a serial not above the one \
+                 served before: secondaries will not fetch this version"
+            );
+        }
+        info!(zone = %zone, serial = now, file = %source.path.display(), "zone loaded as it reads");
+        let soa = loaded.zone.soa().clone();
+        self.state.lock().set(source.clone(), Ok(loaded));
+        if now != was
+            && let Some(n) = self.notifier.get()
+        {
+            n.zone_changed(zone, now, &soa);
+        }
     }
 
     /// The served version, reloaded first if the files changed on disk
@@ -1110,10 +1158,22 @@ impl Inner {
                 // made).
                 let history = self.history.get_or_init(|| {
                     let since = now.saturating_sub(window);
-                    git::History::read(r, (since, self.started), SEED_COMMITS).unwrap_or_else(|e| {
-                        warn!("cannot read the recent history from git: {e}");
-                        git::History::default()
-                    })
+                    let history = git::History::read(r, (since, self.started), HISTORY_COMMITS)
+                        .unwrap_or_else(|e| {
+                            warn!("cannot read the recent history from git: {e}");
+                            git::History::default()
+                        });
+                    if let Some(at) = history.cut_at {
+                        let when = chrono::DateTime::from_timestamp(at, 0)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_else(|| at.to_string());
+                        warn!(
+                            "the rebase window read back from git after this start covers only \
+                             the last {HISTORY_COMMITS} commits (since {when}): writes committed \
+                             before that are not re-applied to an edit that lacks them"
+                        );
+                    }
+                    history
                 });
                 // The file the served version was read from, which the
                 // writes went to, also when the zone's link now points
@@ -1126,7 +1186,7 @@ impl Inner {
                     .map(|(p, _)| p.clone())
                     .or_else(|| git::head_path(r, source.listed()).ok().flatten())
                     .unwrap_or_else(|| source.path.clone());
-                history.changes(r, &at, now.saturating_sub(window), limit)
+                history.changes(r, &at, (now.saturating_sub(window), SEED_COMMITS), limit)
             })
         };
         let changes = match changes {
@@ -1242,9 +1302,11 @@ impl Inner {
         };
         // A zone file linked out of zones_dir cannot be committed (loader).
         if let Some(why) = &source.read_only {
+            self.serve_as_read(&first.zone, &source);
             return every(WriteError::Failed(why.clone()));
         }
         if let Err(e) = self.not_shared(&first.zone, std::iter::once(&source.path).chain(&files)) {
+            self.serve_as_read(&first.zone, &source);
             return every(e);
         }
         let _flock = match fsio::ZoneFileLock::acquire(&source.path) {
@@ -2206,7 +2268,7 @@ impl Inner {
         if let Some(was) = was.filter(|w| !Serial(now).is_after(Serial(*w))) {
             warn!(
                 zone = %zone, served = now, committed = was, file = %source.path.display(),
-                "zone served with a serial not above the one git has for it, and its writes                  are refused, so it cannot be raised: secondaries will not fetch this version"
+                "zone served with a serial not above the one git has for it, and its writes are refused, so it cannot be raised: secondaries will not fetch this version"
             );
         }
     }
