@@ -288,19 +288,21 @@ impl History {
     }
 
     /// The changes to `file` committed at or after `since`, oldest first,
-    /// with their texts, at most the `newest` of them; a version over
-    /// `limit` bytes (or not UTF-8) ends the list there, as if the history
-    /// stopped before it.
+    /// with their texts: the newest `newest` of them, and more while the
+    /// texts read stay under `budget` bytes (a small zone's whole window,
+    /// a large zone's last few changes); a version over `limit` bytes (or
+    /// not UTF-8) ends the list there, as if the history stopped before
+    /// it. The second value: how many changes since `since` were left out.
     pub fn changes(
         &self,
         repo: &Repository,
         file: &Path,
-        (since, newest): (i64, usize),
+        (since, newest, budget): (i64, usize, usize),
         limit: usize,
-    ) -> Result<Vec<Change>, GitError> {
+    ) -> Result<(Vec<Change>, usize), GitError> {
         let rel = relative(repo, file)?;
         let Some(refs) = self.files.get(&rel) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         };
         let text = |id: Option<Oid>| -> Option<String> {
             let Some(id) = id else {
@@ -312,11 +314,19 @@ impl History {
                 .flatten()
         };
         let mut out = Vec::new();
+        let mut read = 0usize;
+        let window: Vec<&ChangeRef> = refs.iter().rev().filter(|r| r.time >= since).collect();
         // Newest first, as the walk went: stop at the first unreadable one.
-        for r in refs.iter().rev().filter(|r| r.time >= since).take(newest) {
+        for r in &window {
+            if out.len() >= newest && read >= budget {
+                break;
+            }
             let (Some(before), Some(after)) = (text(r.before), text(r.after)) else {
                 break;
             };
+            read = read
+                .saturating_add(before.len())
+                .saturating_add(after.len());
             out.push(Change {
                 time: r.time,
                 author: r.author.clone(),
@@ -325,8 +335,9 @@ impl History {
                 after,
             });
         }
+        let left = window.len() - out.len();
         out.reverse();
-        Ok(out)
+        Ok((out, left))
     }
 }
 
@@ -2087,8 +2098,9 @@ mod tests {
         commit_at(&repo, &a, "a3\n", 9_000);
         let h = History::read(&repo, (1_500, 5_000), 100).expect("history");
         let texts = |file: &Path, since: i64| -> Vec<(i64, String, String)> {
-            h.changes(&repo, file, (since, 100), 1 << 20)
+            h.changes(&repo, file, (since, 100, 0), 1 << 20)
                 .expect("changes")
+                .0
                 .into_iter()
                 .map(|c| (c.time, c.before, c.after))
                 .collect()
@@ -2114,17 +2126,22 @@ mod tests {
         // where it stopped.
         let h = History::read(&repo, (0, 10_000), 2).expect("history");
         assert_eq!(h.cut_at, Some(3_000));
-        assert_eq!(h.changes(&repo, &b, (0, 100), 1 << 20).expect("b").len(), 1);
+        let (b_changes, left) = h.changes(&repo, &b, (0, 100, 0), 1 << 20).expect("b");
+        assert_eq!((b_changes.len(), left), (1, 0));
         assert!(
-            h.changes(&repo, &dir.path().join("c.zone"), (0, 100), 1)
+            h.changes(&repo, &dir.path().join("c.zone"), (0, 100, 0), 1)
                 .expect("c")
+                .0
                 .is_empty()
         );
-        // At most `newest` changes of one file, the newest.
+        // The newest `newest` changes of one file, and more within the
+        // byte budget; how many were left out.
         let h = History::read(&repo, (0, 10_000), 100).expect("history");
-        let a_changes = h.changes(&repo, &a, (0, 2), 1 << 20).expect("a");
+        let (a_changes, left) = h.changes(&repo, &a, (0, 1, 0), 1 << 20).expect("a");
         let times: Vec<i64> = a_changes.iter().map(|c| c.time).collect();
-        assert_eq!(times, [3_000, 9_000]);
+        assert_eq!((times, left), (vec![9_000], 2));
+        let (a_changes, left) = h.changes(&repo, &a, (0, 1, 1 << 20), 1 << 20).expect("a");
+        assert_eq!((a_changes.len(), left), (3, 0), "within the budget");
     }
 
     #[test]

@@ -1347,17 +1347,28 @@ fn the_window_after_a_restart_reaches_past_200_commits_of_other_zones() {
         );
     }
     drop(server);
-    // While down: the zone's first version put back, with a line of
-    // the person's.
+    // While down: both zones' first versions put back, with a line of
+    // the person's (round 24: a zone's own 205 writes, beyond its newest
+    // 200 commits).
     let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
-    let mut text = git(
-        &zones,
-        &["show", &format!("{}:data/example.com.db", first.trim())],
-    );
-    text.push_str("hand IN A 192.0.2.7\n");
-    std::fs::write(zones.join("data/example.com.db"), &text).unwrap();
+    for (file, zone) in [
+        ("data/example.com.db", "example.com"),
+        ("other.org.zone", "other.org"),
+    ] {
+        let mut text = git(&zones, &["show", &format!("{}:{file}", first.trim())]);
+        text.push_str(&format!("hand.{zone}. IN A 192.0.2.7\n"));
+        std::fs::write(zones.join(file), &text).unwrap();
+    }
     let server = Server::start(&setup);
     eventually_clean(&zones);
+    let other = std::fs::read_to_string(zones.join("other.org.zone")).unwrap();
+    for i in 0..205 {
+        assert!(
+            other.contains(&format!("\"later-{i}\"")),
+            "later-{i} re-applied: {}",
+            server.log_text()
+        );
+    }
     let now = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
     for i in 0..3 {
         assert!(
@@ -1366,7 +1377,7 @@ fn the_window_after_a_restart_reaches_past_200_commits_of_other_zones() {
             server.log_text()
         );
     }
-    assert!(now.contains("hand IN A 192.0.2.7"), "{now}");
+    assert!(now.contains("hand.example.com. IN A 192.0.2.7"), "{now}");
     let log = git(
         &zones,
         &["log", "-1", "--format=%s", "--", "data/example.com.db"],
@@ -1422,4 +1433,185 @@ fn a_link_pointed_at_another_zones_file_at_runtime_is_served_as_it_reads() {
         let other = std::fs::read_to_string(zones.join("data/other.org.db")).unwrap();
         assert_eq!(other, RELATIVE_ZONE, "{target}: nothing written to it");
     }
+}
+
+/// Both zones links into `data/`: example.com (serial 20) to
+/// `data/example.com.db`, other.org to `data/other.org.db` (relative
+/// names, so either zone can read it), committed.
+fn two_linked_zones() -> Setup {
+    let setup = Setup::new("data/example.com.db");
+    let zones = setup.zones();
+    std::fs::write(zones.join("data/other.org.db"), RELATIVE_ZONE).unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    std::os::unix::fs::symlink("data/other.org.db", zones.join("other.org.zone")).unwrap();
+    std::fs::write(
+        zones.join("data/example.com.db"),
+        simple_zone("example.com", 20, "192.0.2.80"),
+    )
+    .unwrap();
+    setup.git(&["add", "-A"]);
+    setup.git(&["commit", "-q", "-m", "both zones by links"]);
+    setup
+}
+
+/// Points `zones/example.com.zone` at `target` (atomically).
+fn relink(zones: &Path, target: &str) {
+    std::os::unix::fs::symlink(target, zones.join("swap")).unwrap();
+    std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+}
+
+/// Outside attack, round 24: while the server is down, example.com's link
+/// is pointed at the file other.org's link reads. Start-up re-applied
+/// example.com's writes into other.org's file (a key's records in a zone
+/// its grant does not name). That file is now never written for
+/// example.com: it is served as it reads, its writes refused.
+#[test]
+fn a_link_to_another_zones_data_file_made_while_stopped_is_not_written() {
+    let setup = two_linked_zones();
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    assert_eq!(
+        server.add_txt("example.com", "before-the-link"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    drop(server);
+    relink(&zones, "data/other.org.db");
+    let server = Server::start(&setup);
+    assert_eq!(
+        std::fs::read_to_string(zones.join("data/other.org.db")).unwrap(),
+        RELATIVE_ZONE,
+        "nothing of example.com's written to other.org's file: {}",
+        server.log_text()
+    );
+    assert_eq!(
+        server.a("ns1.example.com"),
+        vec![Ipv4Addr::new(192, 0, 2, 53)]
+    );
+    assert_eq!(
+        server.add_txt("example.com", "after-the-link"),
+        ResponseCode::ServFail,
+        "{}",
+        server.log_text()
+    );
+    eventually_clean(&zones);
+    let log = git(
+        &zones,
+        &["log", "--format=%an|%s", "--", "data/other.org.db"],
+    );
+    assert!(
+        log.lines().all(|l| !l.contains("|example.com:")),
+        "{log}\n{}",
+        server.log_text()
+    );
+    assert!(
+        server
+            .wait_log(&["example.com", "serial not above"])
+            .is_some(),
+        "{}",
+        server.log_text()
+    );
+}
+
+/// Outside attack, round 24: while the server runs, example.com's link is
+/// pointed at other.org's file; a person edits other.org's file (the edit
+/// is committed as theirs, not inside a key's later commit), and
+/// example.com's own file (dropping a write, adding a line); the link is
+/// put back: the dropped write is re-applied and the person's line
+/// committed as an external change, not inside the next write's commit.
+#[test]
+fn a_link_to_another_zones_file_and_back_at_runtime_keeps_writes_and_edits() {
+    let setup = two_linked_zones();
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    for v in ["w0", "w1"] {
+        assert_eq!(
+            server.add_txt("example.com", v),
+            ResponseCode::NoError,
+            "{}",
+            server.log_text()
+        );
+    }
+    relink(&zones, "data/other.org.db");
+    eventually("served from other.org's file", || {
+        server.a("ns1.example.com") == vec![Ipv4Addr::new(192, 0, 2, 53)]
+    });
+    // The person's edit of the shared file: committed as an edit.
+    let shared = format!("{RELATIVE_ZONE}shared-hand IN A 192.0.2.8\n");
+    std::fs::write(zones.join("data/other.org.db.new"), &shared).unwrap();
+    std::fs::rename(
+        zones.join("data/other.org.db.new"),
+        zones.join("data/other.org.db"),
+    )
+    .unwrap();
+    eventually("the shared file's edit committed", || {
+        git(&zones, &["show", "HEAD:data/other.org.db"]).contains("shared-hand")
+    });
+    let by = git(
+        &zones,
+        &["log", "-1", "--format=%an|%s", "--", "data/other.org.db"],
+    );
+    assert!(
+        by.starts_with("zonewright|") && by.contains("external change"),
+        "{by}"
+    );
+    // example.com's own file: w0 dropped, a line added; then linked back.
+    let own = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    let edited: String = own
+        .lines()
+        .filter(|l| !l.contains("\"w0\""))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "hand IN A 192.0.2.7\n";
+    assert!(
+        !edited.contains("\"w0\"") && edited.contains("\"w1\""),
+        "{own}"
+    );
+    std::fs::write(zones.join("data/example.com.db.new"), &edited).unwrap();
+    std::fs::rename(
+        zones.join("data/example.com.db.new"),
+        zones.join("data/example.com.db"),
+    )
+    .unwrap();
+    relink(&zones, "data/example.com.db");
+    eventually("w0 re-applied to example.com's own file", || {
+        std::fs::read_to_string(zones.join("data/example.com.db"))
+            .unwrap()
+            .contains("\"w0\"")
+    });
+    assert_eq!(
+        server.add_txt("example.com", "w2"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    eventually_clean(&zones);
+    let w2 = git(
+        &zones,
+        &[
+            "log",
+            "-1",
+            "-p",
+            "--author=acme-key",
+            "--",
+            "data/example.com.db",
+        ],
+    );
+    assert!(w2.contains("\"w2\""), "{w2}");
+    assert!(
+        !w2.contains("+hand IN A") && !w2.contains("-_acme-challenge"),
+        "the key's commit holds only its write: {w2}"
+    );
+    let hand = git(
+        &zones,
+        &[
+            "log",
+            "-p",
+            "--author=zonewright",
+            "--",
+            "data/example.com.db",
+        ],
+    );
+    assert!(hand.contains("+hand IN A 192.0.2.7"), "{hand}");
 }

@@ -232,6 +232,11 @@ impl Settings {
 /// of that version of the zone; the start-up waits for it).
 const SEED_COMMITS: usize = 200;
 
+/// More of a zone's commits are read back while their versions total
+/// under this many bytes (a small zone's whole window; 64 MB is about
+/// 20,000 versions of a zone of 100 records).
+const SEED_BYTES: usize = 64 << 20;
+
 /// At most this many commits of the whole repository are walked, once,
 /// for the rebase window's history after a start (a tree diff each): a
 /// window of 15 minutes holds far fewer unless writes stream at more than
@@ -895,10 +900,23 @@ impl Inner {
         }
         info!(zone = %zone, serial = now, file = %source.path.display(), "zone loaded as it reads");
         let soa = loaded.zone.soa().clone();
-        self.state.lock().set(source.clone(), Ok(loaded));
-        if now != was
-            && let Some(n) = self.notifier.get()
-        {
+        self.state.lock().set(source.clone(), Ok(loaded.clone()));
+        // A person's edit of a file in the repository is committed as any
+        // edit found is (once: a zone reading the same file after this
+        // finds HEAD holding it, and commits nothing).
+        let config = self.state.config();
+        let in_repo =
+            loaded.document.texts().iter().all(|(name, _)| {
+                loader::in_repository(&config.zones_dir, Path::new(name)).is_some()
+            });
+        if config.git.commit_external && in_repo && self.has_repo {
+            let person = self.person_for(zone, now, &loaded);
+            let job = committer::Job::external(zone, now, &loaded.document).by(person);
+            let commit = self.committer.submit(job);
+            if let Some(n) = self.notifier.get().filter(|_| now != was) {
+                n.zone_committed(zone, now, &soa, commit);
+            }
+        } else if let Some(n) = self.notifier.get().filter(|_| now != was) {
             n.zone_changed(zone, now, &soa);
         }
     }
@@ -1186,7 +1204,23 @@ impl Inner {
                     .map(|(p, _)| p.clone())
                     .or_else(|| git::head_path(r, source.listed()).ok().flatten())
                     .unwrap_or_else(|| source.path.clone());
-                history.changes(r, &at, (now.saturating_sub(window), SEED_COMMITS), limit)
+                let got = history.changes(
+                    r,
+                    &at,
+                    (now.saturating_sub(window), SEED_COMMITS, SEED_BYTES),
+                    limit,
+                );
+                if let Ok((_, left)) = &got
+                    && *left > 0
+                {
+                    warn!(
+                        zone = %zone, left_out = left,
+                        "the rebase window read back from git for this zone holds more changes \
+                         than are read ({SEED_COMMITS}, or {SEED_BYTES} bytes of versions): \
+                         the older ones are not re-applied to an edit that lacks them"
+                    );
+                }
+                got.map(|(changes, _)| changes)
             })
         };
         let changes = match changes {
@@ -1305,7 +1339,19 @@ impl Inner {
             self.serve_as_read(&first.zone, &source);
             return every(WriteError::Failed(why.clone()));
         }
-        if let Err(e) = self.not_shared(&first.zone, std::iter::once(&source.path).chain(&files)) {
+        // The served version's files (its includes too) while the zone is
+        // listed with the file it was read from; once its link leads
+        // elsewhere, only the new file: the version read from it is
+        // checked in `fresh` (round 24: a link put back from another
+        // zone's file was refused for that file, and the person's edit of
+        // its own file then served without its take-in).
+        let listed_same = files.first() == Some(&source.path);
+        let checked: Vec<&PathBuf> = if listed_same {
+            std::iter::once(&source.path).chain(&files).collect()
+        } else {
+            vec![&source.path]
+        };
+        if let Err(e) = self.not_shared(&first.zone, checked) {
             self.serve_as_read(&first.zone, &source);
             return every(e);
         }
@@ -1916,14 +1962,26 @@ impl Inner {
                 .into_iter()
                 .map(|(name, _)| name.to_owned())
                 .collect();
-            match self.take_in_at_start(&zone, &source, &current) {
+            // Its files read by another zone too (round 24: `a.zone ->
+            // data/b.db`, b's file, made while the server was down): never
+            // written here, and committed by the zone HEAD already reads
+            // it for, if any.
+            let shared = {
+                let guard = self.state.lock();
+                current
+                    .files
+                    .iter()
+                    .any(|(p, _)| !guard.other_readers(&zone, p).is_empty())
+            };
+            let owner = !shared || self.head_reads(&source);
+            match self.take_in_at_start(&zone, &source, &current, shared) {
                 Ok(true) => {
                     taken += 1;
                     rewritten.extend(names);
                 }
                 // A zone whose writes are refused reads another zone's
                 // file (that zone records it) or one git cannot hold.
-                Ok(false) if source.read_only.is_none() => {
+                Ok(false) if source.read_only.is_none() && owner => {
                     if names.iter().all(|n| !seen.contains(n)) {
                         seen.extend(names.iter().cloned());
                         found.push((zone, current, names));
@@ -2238,6 +2296,15 @@ impl Inner {
         Ok(1)
     }
 
+    /// Whether HEAD's zone file for `source` leads to the file it is read
+    /// from now (its links followed in HEAD's tree).
+    fn head_reads(&self, source: &ZoneSource) -> bool {
+        let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+        repo.as_ref()
+            .and_then(|r| git::head_path(r, source.listed()).ok().flatten())
+            .is_some_and(|at| same_file(&at, &source.path))
+    }
+
     /// At start-up, for a zone whose writes are refused (so its serial
     /// cannot be raised): a WARN when it is served with a serial not above
     /// the version HEAD has for it, which secondaries would not fetch (its
@@ -2281,10 +2348,11 @@ impl Inner {
         zone: &Name,
         source: &ZoneSource,
         current: &Loaded,
+        shared: bool,
     ) -> Result<bool, ()> {
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
-        if source.read_only.is_some() {
+        if source.read_only.is_some() || shared {
             self.warn_if_serial_back(zone, source, current, limit);
             return Ok(false);
         }
