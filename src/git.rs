@@ -195,6 +195,9 @@ pub struct Change {
     pub time: i64,
     pub author: String,
     pub via: Option<String>,
+    /// The zones the commit's message names (`ZONE: ...` lines, lower
+    /// case, no final dot); empty for a message not in zonewright's form.
+    pub zones: Vec<String>,
     pub before: String,
     pub after: String,
 }
@@ -219,8 +222,32 @@ struct ChangeRef {
     time: i64,
     author: String,
     via: Option<String>,
+    zones: std::sync::Arc<Vec<String>>,
     before: Option<Oid>,
     after: Option<Oid>,
+}
+
+/// The zones a zonewright commit message names: its `ZONE: ...` summary
+/// lines (one, or one per zone of a group commit), lower case, without
+/// the final dot. Trailers (`Via: rfc2136`) name no zone: a zone's name
+/// has a dot.
+fn message_zones(message: &str) -> Vec<String> {
+    let mut zones: Vec<String> = message
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(head, _)| head))
+        .filter(|head| head.contains('.') && !head.contains(char::is_whitespace))
+        .map(|head| {
+            // `example.com.` and `example.com` alike; the root stays `.`.
+            let head = head
+                .strip_suffix('.')
+                .filter(|h| !h.is_empty())
+                .unwrap_or(head);
+            head.to_ascii_lowercase()
+        })
+        .collect();
+    zones.sort();
+    zones.dedup();
+    zones
 }
 
 impl History {
@@ -262,6 +289,7 @@ impl History {
                     .rev()
                     .find_map(|l| l.strip_prefix("Via: ").map(|v| v.trim().to_string()));
                 let author = commit.author().name().unwrap_or_default().to_string();
+                let zones = std::sync::Arc::new(message_zones(message));
                 let blob = |id: Oid| (!id.is_zero()).then_some(id);
                 for d in diff.deltas() {
                     let Some(path) = d.new_file().path().or(d.old_file().path()) else {
@@ -274,6 +302,7 @@ impl History {
                             time,
                             author: author.clone(),
                             via: via.clone(),
+                            zones: zones.clone(),
                             before: blob(d.old_file().id()),
                             after: blob(d.new_file().id()),
                         });
@@ -331,6 +360,7 @@ impl History {
                 time: r.time,
                 author: r.author.clone(),
                 via: r.via.clone(),
+                zones: r.zones.to_vec(),
                 before,
                 after,
             });
@@ -1530,6 +1560,20 @@ mod tests {
         let again =
             commit_paths(&repo, &changes, (&me(), &me()), |_| "again".to_owned()).expect("again");
         assert_eq!(again.commit, None);
+    }
+
+    /// The zones a commit message names, whether one zone's or a group
+    /// commit's; trailers and RR lines name none.
+    #[test]
+    fn message_zones_are_the_summary_lines_zones() {
+        let one = "Example.COM: +1 -0 TXT _acme-challenge.example.com, serial 2\n\n\
+                   + _acme-challenge.example.com. 60 IN TXT \"x\"\n\nActor: k\nVia: rfc2136\n";
+        assert_eq!(message_zones(one), ["example.com"]);
+        let group = "k: 3 writes to 2 zones (a.test. b.test.)\n\na.test: +1 -0 TXT x.a.test\n\
+                     + x.a.test. 60 IN TXT \"1\"\n\nb.test.: +2 -0 TXT y.b.test\n\nVia: rest\n";
+        assert_eq!(message_zones(group), ["a.test", "b.test"]);
+        assert_eq!(message_zones(".: +1 -0 TXT x, serial 3\n"), ["."]);
+        assert!(message_zones("fix typo\n\nSigned-off-by: A <a@b>\n").is_empty());
     }
 
     /// HEAD's version of a zone file that is a link is the file the link

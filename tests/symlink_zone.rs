@@ -1615,3 +1615,47 @@ fn a_link_to_another_zones_file_and_back_at_runtime_keeps_writes_and_edits() {
     );
     assert!(hand.contains("+hand IN A 192.0.2.7"), "{hand}");
 }
+
+/// Outside attack, round 25: after a restart, example.com's link pointed
+/// at other.org's file and back: example.com's rebase window was read from
+/// that file's history, so other.org's key's writes were re-applied into
+/// example.com (records a grant never named). A zone's window now holds
+/// only commits naming it.
+#[test]
+fn a_link_to_another_zones_file_and_back_never_takes_that_zones_writes() {
+    let setup = two_linked_zones();
+    let zones = setup.zones();
+    let server = Server::start(&setup);
+    for v in ["v0", "v1"] {
+        assert_eq!(
+            server.add_txt("other.org", v),
+            ResponseCode::NoError,
+            "{}",
+            server.log_text()
+        );
+    }
+    drop(server);
+    let server = Server::start(&setup);
+    relink(&zones, "data/other.org.db");
+    eventually("served from other.org's file", || {
+        server.a("ns1.example.com") == vec![Ipv4Addr::new(192, 0, 2, 53)]
+    });
+    relink(&zones, "data/example.com.db");
+    eventually("served from its own file again", || {
+        server.a("ns1.example.com") == vec![Ipv4Addr::new(192, 0, 2, 1)]
+    });
+    assert_eq!(
+        server.add_txt("example.com", "own"),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+    eventually_clean(&zones);
+    let own = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    assert!(
+        !own.contains("\"v0\"") && !own.contains("\"v1\""),
+        "other.org's writes in example.com: {own}\n{}",
+        server.log_text()
+    );
+    assert!(own.contains("\"own\""), "{own}");
+}

@@ -882,7 +882,15 @@ impl Inner {
         if same_file && loader::unchanged(&served.files) {
             return;
         }
-        let rules = loader::FileRules::new(&self.state.config());
+        let config = self.state.config();
+        // The file's lock first, when it is in the repository: a write of
+        // the zone that owns it, begun before it was shared, is then done
+        // and queued for its commit, which comes before any commit made
+        // here (round 25: its text was committed as this zone's external
+        // change, its write's commit then empty).
+        let _flock = loader::in_repository(&config.zones_dir, &source.path)
+            .and_then(|_| fsio::ZoneFileLock::acquire(&source.path).ok());
+        let rules = loader::FileRules::new(&config);
         let Ok(loaded) = loader::load_zone_guarded(source, &rules) else {
             return;
         };
@@ -904,7 +912,6 @@ impl Inner {
         // A person's edit of a file in the repository is committed as any
         // edit found is (once: a zone reading the same file after this
         // finds HEAD holding it, and commits nothing).
-        let config = self.state.config();
         let in_repo =
             loaded.document.texts().iter().all(|(name, _)| {
                 loader::in_repository(&config.zones_dir, Path::new(name)).is_some()
@@ -1241,9 +1248,15 @@ impl Inner {
         // Each version is parsed once: one change's text after is the
         // next one's before.
         let mut last: Option<(String, Vec<crate::rr::Rr>)> = None;
+        let this = audit::plain(zone).to_ascii_lowercase();
         let entries = changes
             .into_iter()
             .filter_map(|c| {
+                // Another zone's write to a file both read (round 25: a
+                // zone linked to another's file while it was written; its
+                // history is that zone's): kept in the chain as an edit,
+                // never re-applied here.
+                let others = !c.zones.is_empty() && !c.zones.contains(&this);
                 let before = match last.take() {
                     Some((text, rrs)) if text == c.before => rrs,
                     _ => records(&c.before)?,
@@ -1260,7 +1273,11 @@ impl Inner {
                         serial: None,
                     },
                     actor: c.author,
-                    via: known_via(c.via.as_deref()),
+                    via: if others {
+                        known_via(None)
+                    } else {
+                        known_via(c.via.as_deref())
+                    },
                     serial: 0,
                 })
             })
