@@ -252,12 +252,7 @@ fn eventually_clean(zones: &Path) {
 /// An UPDATE to other.org answered NOERROR and written through the link
 /// `other.org.zone -> target`: the link stays a link, the target has it.
 fn written_through_link(server: &Server, zones: &Path, target: &str, value: &str) {
-    assert_eq!(
-        server.add_txt("other.org", value),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(server, "other.org", value);
     assert_eq!(
         std::fs::read_link(zones.join("other.org.zone")).ok(),
         Some(PathBuf::from(target)),
@@ -271,6 +266,16 @@ fn written_through_link(server: &Server, zones: &Path, target: &str, value: &str
 /// or one two zones share.
 const RELATIVE_ZONE: &str =
     "$TTL 300\n@ IN SOA ns1 hostmaster 5 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.53\n";
+
+/// An UPDATE adding `value` to `zone`, answered NOERROR.
+fn answered(server: &Server, zone: &str, value: &str) {
+    assert_eq!(
+        server.add_txt(zone, value),
+        ResponseCode::NoError,
+        "{}",
+        server.log_text()
+    );
+}
 
 /// An UPDATE to other.org answered SERVFAIL, with a log line holding
 /// every one of `why`.
@@ -299,12 +304,7 @@ fn a_zone_file_linked_inside_zones_dir_is_written_through() {
     let setup = Setup::new("data/example.com.db");
     let zones = setup.zones();
     let server = Server::start(&setup);
-    assert_eq!(
-        server.add_txt("example.com", "through-the-link"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "example.com", "through-the-link");
     // The link is still the link; the target has the record.
     assert_eq!(setup.link_target(), Path::new("data/example.com.db"));
     let target = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
@@ -470,12 +470,7 @@ fn a_zone_file_linked_out_and_put_back_is_served_and_written_again() {
     eventually("the plain file served", || {
         server.a("www.other.org.") == [Ipv4Addr::new(192, 0, 2, 91)]
     });
-    assert_eq!(
-        server.add_txt("other.org", "back-in-zones-dir"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "other.org", "back-in-zones-dir");
     let text = std::fs::read_to_string(zones.join("other.org.zone")).unwrap();
     assert!(text.contains("back-in-zones-dir"), "{text}");
     assert!(
@@ -714,12 +709,7 @@ fn a_logged_write_to_a_zone_deleted_while_stopped_is_committed_before_the_deleti
     let zones = setup.zones();
     let server = Server::start(&setup);
     let (lock, lock_path) = hold_ref_lock(&zones);
-    assert_eq!(
-        server.add_txt("other.org", "answered-from-the-log"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "other.org", "answered-from-the-log");
     drop(server); // SIGKILL, before git could take the commit
     drop(lock);
     std::fs::remove_file(&lock_path).unwrap();
@@ -776,12 +766,7 @@ fn zones_dir_linked_and_pointed_elsewhere_keeps_the_folder_it_started_on() {
     let other_before = std::fs::read(top.join("other/other.org.zone")).unwrap();
     std::os::unix::fs::symlink("other", top.join("swap")).unwrap();
     std::fs::rename(top.join("swap"), top.join("zones")).unwrap();
-    assert_eq!(
-        server.add_txt("other.org", "after-the-repoint"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "other.org", "after-the-repoint");
     let real = std::fs::read_to_string(top.join("real/other.org.zone")).unwrap();
     assert!(real.contains("after-the-repoint"), "{real}");
     assert_eq!(
@@ -1150,12 +1135,7 @@ fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
         let server = Server::start(&setup);
         // Log mode: the commit held off, so only the log has the write.
         let held = ack.map(|_| hold_ref_lock(&zones));
-        assert_eq!(
-            server.add_txt("example.com", "answered-before-the-repoint"),
-            ResponseCode::NoError,
-            "{}",
-            server.log_text()
-        );
+        answered(&server, "example.com", "answered-before-the-repoint");
         drop(server); // SIGKILL
         if let Some((lock, lock_path)) = held {
             drop(lock);
@@ -1176,8 +1156,7 @@ fn a_write_then_the_link_pointed_elsewhere_while_stopped_is_kept() {
             )
             .unwrap();
         }
-        std::os::unix::fs::symlink("data/new.db", zones.join("swap")).unwrap();
-        std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+        relink(&zones, "data/new.db");
         let server = Server::start(&setup);
         eventually_clean(&zones);
         let log = git(&zones, &["log", "--format=%an|%s", "--name-only"]);
@@ -1231,12 +1210,7 @@ fn a_link_pointed_at_an_older_copy_after_a_restart_keeps_the_writes() {
     let setup = Setup::new("data/example.com.db");
     let zones = setup.zones();
     let server = Server::start(&setup);
-    assert_eq!(
-        server.add_txt("example.com", "before-the-restart"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "example.com", "before-the-restart");
     drop(server);
     let server = Server::start(&setup);
     let first = git(&zones, &["rev-list", "--max-parents=0", "HEAD"]);
@@ -1245,8 +1219,7 @@ fn a_link_pointed_at_an_older_copy_after_a_restart_keeps_the_writes() {
         &["show", &format!("{}:data/example.com.db", first.trim())],
     );
     std::fs::write(zones.join("data/copy.db"), committed).unwrap();
-    std::os::unix::fs::symlink("data/copy.db", zones.join("swap")).unwrap();
-    std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+    relink(&zones, "data/copy.db");
     let kept = || {
         std::fs::read_to_string(zones.join("data/copy.db"))
             .unwrap()
@@ -1284,18 +1257,12 @@ fn a_link_to_another_zones_file_made_while_stopped_commits_that_file_once() {
     .unwrap();
     setup.git(&["commit", "-q", "-am", "other.org of relative names"]);
     let server = Server::start(&setup);
-    assert_eq!(
-        server.add_txt("example.com", "before-the-link"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "example.com", "before-the-link");
     drop(server);
     let mut text = std::fs::read_to_string(zones.join("other.org.zone")).unwrap();
     text.push_str("hand IN A 192.0.2.7\n");
     std::fs::write(zones.join("other.org.zone"), &text).unwrap();
-    std::os::unix::fs::symlink("other.org.zone", zones.join("swap")).unwrap();
-    std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
+    relink(&zones, "other.org.zone");
     let server = Server::start(&setup);
     eventually_clean(&zones);
     let log = git(&zones, &["log", "--format=%an|%s", "--", "other.org.zone"]);
@@ -1331,20 +1298,10 @@ fn the_window_after_a_restart_reaches_past_200_commits_of_other_zones() {
     let zones = setup.zones();
     let server = Server::start(&setup);
     for i in 0..3 {
-        assert_eq!(
-            server.add_txt("example.com", &format!("early-{i}")),
-            ResponseCode::NoError,
-            "{}",
-            server.log_text()
-        );
+        answered(&server, "example.com", &format!("early-{i}"));
     }
     for i in 0..205 {
-        assert_eq!(
-            server.add_txt("other.org", &format!("later-{i}")),
-            ResponseCode::NoError,
-            "{}",
-            server.log_text()
-        );
+        answered(&server, "other.org", &format!("later-{i}"));
     }
     drop(server);
     // While down: both zones' first versions put back, with a line of
@@ -1406,12 +1363,7 @@ fn a_link_pointed_at_another_zones_file_at_runtime_is_served_as_it_reads() {
         setup.git(&["add", "-A"]);
         setup.git(&["commit", "-q", "-m", "other.org by a link too"]);
         let server = Server::start(&setup);
-        assert_eq!(
-            server.add_txt("example.com", "before-the-link"),
-            ResponseCode::NoError,
-            "{}",
-            server.log_text()
-        );
+        answered(&server, "example.com", "before-the-link");
         std::os::unix::fs::symlink(target, zones.join("swap")).unwrap();
         std::fs::rename(zones.join("swap"), zones.join("example.com.zone")).unwrap();
         eventually("served from the other zone's file", || {
@@ -1470,12 +1422,7 @@ fn a_link_to_another_zones_data_file_made_while_stopped_is_not_written() {
     let setup = two_linked_zones();
     let zones = setup.zones();
     let server = Server::start(&setup);
-    assert_eq!(
-        server.add_txt("example.com", "before-the-link"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "example.com", "before-the-link");
     drop(server);
     relink(&zones, "data/other.org.db");
     let server = Server::start(&setup);
@@ -1526,12 +1473,7 @@ fn a_link_to_another_zones_file_and_back_at_runtime_keeps_writes_and_edits() {
     let zones = setup.zones();
     let server = Server::start(&setup);
     for v in ["w0", "w1"] {
-        assert_eq!(
-            server.add_txt("example.com", v),
-            ResponseCode::NoError,
-            "{}",
-            server.log_text()
-        );
+        answered(&server, "example.com", v);
     }
     relink(&zones, "data/other.org.db");
     eventually("served from other.org's file", || {
@@ -1580,12 +1522,7 @@ fn a_link_to_another_zones_file_and_back_at_runtime_keeps_writes_and_edits() {
             .unwrap()
             .contains("\"w0\"")
     });
-    assert_eq!(
-        server.add_txt("example.com", "w2"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "example.com", "w2");
     eventually_clean(&zones);
     let w2 = git(
         &zones,
@@ -1627,12 +1564,7 @@ fn a_link_to_another_zones_file_and_back_never_takes_that_zones_writes() {
     let zones = setup.zones();
     let server = Server::start(&setup);
     for v in ["v0", "v1"] {
-        assert_eq!(
-            server.add_txt("other.org", v),
-            ResponseCode::NoError,
-            "{}",
-            server.log_text()
-        );
+        answered(&server, "other.org", v);
     }
     drop(server);
     let server = Server::start(&setup);
@@ -1644,12 +1576,7 @@ fn a_link_to_another_zones_file_and_back_never_takes_that_zones_writes() {
     eventually("served from its own file again", || {
         server.a("ns1.example.com") == vec![Ipv4Addr::new(192, 0, 2, 1)]
     });
-    assert_eq!(
-        server.add_txt("example.com", "own"),
-        ResponseCode::NoError,
-        "{}",
-        server.log_text()
-    );
+    answered(&server, "example.com", "own");
     eventually_clean(&zones);
     let own = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
     assert!(
