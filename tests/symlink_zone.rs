@@ -1522,6 +1522,14 @@ fn a_link_to_another_zones_file_and_back_at_runtime_keeps_writes_and_edits() {
             .unwrap()
             .contains("\"w0\"")
     });
+    // Round 26: the serial goes above the 22 example.com had before the
+    // detour (secondaries hold 22), not only above other.org's 5.
+    let back = std::fs::read_to_string(zones.join("data/example.com.db")).unwrap();
+    assert!(
+        back.contains("hostmaster.example.com. 23 "),
+        "{back}\n{}",
+        server.log_text()
+    );
     answered(&server, "example.com", "w2");
     eventually_clean(&zones);
     let w2 = git(

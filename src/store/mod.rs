@@ -355,6 +355,12 @@ struct Inner {
     /// (a write of the zone held meanwhile), or a write found the link
     /// first. Recorded after the next reload (see [`Store::record_paths`]).
     held_paths: Mutex<HeldPaths>,
+    /// Per zone served from a file it cannot write with a serial below the
+    /// one it had ([`Inner::serve_as_read`]): that higher serial, which
+    /// secondaries may hold, so the next take-in raises above it (round
+    /// 26: a link put back to the zone's own file served a hand edit at a
+    /// serial secondaries already had).
+    high_serials: Mutex<std::collections::HashMap<Name, u32>>,
     /// `[git] acknowledge = "log"`: the write log each answered write is
     /// recorded in before its answer.
     log: Option<Arc<writelog::WriteLog>>,
@@ -431,6 +437,7 @@ impl Store {
                 has_repo,
                 dir_syncs: fsio::DirSyncs::default(),
                 held_paths: Mutex::default(),
+                high_serials: Mutex::default(),
             }),
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
@@ -900,6 +907,12 @@ impl Inner {
         }
         let (was, now) = (served.zone.serial(), loaded.zone.serial());
         if !Serial(now).is_after(Serial(was)) {
+            let mut high = self.high_serials.lock().unwrap_or_else(|p| p.into_inner());
+            let mark = high.entry(zone.clone()).or_insert(was);
+            if Serial(was).is_after(Serial(*mark)) {
+                *mark = was;
+            }
+            drop(high);
             warn!(
                 zone = %zone, served = was, now, file = %source.path.display(),
                 "zone served from a file it cannot write, with a serial not above the one \
@@ -1014,9 +1027,17 @@ impl Inner {
         let plan = self
             .recent
             .plan(zone, &served.zone, &saved.zone, Instant::now());
+        let shown = served.zone.serial();
+        let high = self
+            .high_serials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(zone)
+            .copied()
+            .filter(|h| Serial(*h).is_after(Serial(shown)));
         let serials = Serials {
             saved: saved.zone.serial(),
-            served: served.zone.serial(),
+            served: high.unwrap_or(shown),
         };
         (plan, serials)
     }
