@@ -318,6 +318,12 @@ impl State {
         self.config.load_full()
     }
 
+    /// The configuration in effect, for a read that ends with the request
+    /// (no shared reference count touched: see `arc_swap::Guard`).
+    pub fn config_now(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
     /// Puts `config` in effect: keys, grants, tokens, zones, transfer and
     /// NOTIFY settings are read from it from now on. The caller keeps what
     /// needs a restart as it was (see `main`'s reload).

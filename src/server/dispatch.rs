@@ -205,9 +205,13 @@ impl Dispatcher {
         };
         let now = (self.clock)();
         let source = Source::new(peer.addr, peer.transport);
-        // RFC 8945 §5.2: verify any TSIG over the bytes as received.
-        let keys = self.keyring();
-        let verified = match tsig::verify_request(bytes, |n| keys.1.lookup(n), now, self.fudge) {
+        // RFC 8945 §5.2: verify any TSIG over the bytes as received. The
+        // keyring is looked up only for a request that carries a TSIG RR
+        // (the shared `Arc`s it clones cost both UDP threads on every
+        // query otherwise).
+        let keys = std::cell::OnceCell::new();
+        let lookup = |n: &crate::rr::Name| keys.get_or_init(|| self.keyring()).1.lookup(n);
+        let verified = match tsig::verify_request(bytes, lookup, now, self.fudge) {
             Ok(v) => v,
             Err(r) => {
                 // A source over its budget learns nothing more from its
@@ -357,7 +361,7 @@ impl Dispatcher {
     /// each message and names the key `allow_transfer` may list.
     fn reply(&self, request: Request, peer: Peer, signing: Option<&Signing>) -> Vec<Vec<u8>> {
         let state = &self.state;
-        let max_udp = state.config().server.max_udp_payload;
+        let max_udp = state.config_now().server.max_udp_payload;
         let reserve = signing.map_or(0, Signing::rr_len);
         match request {
             Request::Query(q) if q.qclass == crate::response::CLASS_CH => {
