@@ -669,22 +669,41 @@ impl State {
                     guard.set(source, Ok(loaded));
                 }
                 Err(failure) => {
-                    for p in &failure.problems {
-                        error!(zone = %name, "{p}");
-                    }
-                    match guard.zones.get(&name).and_then(|s| s.good.as_ref()) {
-                        Some(good) => error!(
-                            zone = %name,
-                            serial = good.zone.serial(),
-                            "zone file has errors; still serving the last good version"
-                        ),
-                        None => error!(zone = %name, "zone file has errors; zone not served"),
+                    // A file still missing or unreadable has nothing to
+                    // compare, so it is read again every pass: the same
+                    // failure as the last pass is said once at ERROR, then
+                    // at DEBUG (not two ERROR lines a second, forever).
+                    let last = guard.zones.get(&name).and_then(|s| s.failure.as_deref());
+                    if last == Some(failure_summary(&failure.problems).as_str()) {
+                        debug!(zone = %name, "zone file still has the errors it had at the last pass");
+                    } else {
+                        for p in &failure.problems {
+                            error!(zone = %name, "{p}");
+                        }
+                        match guard.zones.get(&name).and_then(|s| s.good.as_ref()) {
+                            Some(good) => error!(
+                                zone = %name,
+                                serial = good.zone.serial(),
+                                "zone file has errors; still serving the last good version"
+                            ),
+                            None => error!(zone = %name, "zone file has errors; zone not served"),
+                        }
                     }
                     report.failed.push((name.clone(), failure.problems.clone()));
                     guard.set(source, Err(failure));
                 }
             }
         }
+    }
+}
+
+/// What a zone's status says of a failed load: the first problem, and how
+/// many more there are.
+fn failure_summary(problems: &[impl std::fmt::Display]) -> String {
+    match problems {
+        [] => "the zone did not load".into(),
+        [one] => one.to_string(),
+        [first, more @ ..] => format!("{first} (and {} more problems)", more.len()),
     }
 }
 
@@ -838,20 +857,12 @@ impl ZonesGuard<'_> {
                     failure: None,
                 }
             }
-            Err(failure) => {
-                let first = failure.problems.first().map(ToString::to_string);
-                let more = failure.problems.len().saturating_sub(1);
-                Slot {
-                    source,
-                    seen: failure.files,
-                    good: previous,
-                    failure: Some(match (first, more) {
-                        (Some(f), 0) => f,
-                        (Some(f), n) => format!("{f} (and {n} more problems)"),
-                        (None, _) => "the zone did not load".into(),
-                    }),
-                }
-            }
+            Err(failure) => Slot {
+                source,
+                failure: Some(failure_summary(&failure.problems)),
+                seen: failure.files,
+                good: previous,
+            },
         };
         self.zones.insert(name, slot);
     }

@@ -104,3 +104,78 @@ fn queries_keep_answering_during_reloads() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A `[[zone]]` whose file is missing is read again every pass (1 s):
+/// its ERROR is logged once, not at each pass; the file written later is
+/// served, and its removal is an ERROR again (a new failure). Runs the
+/// binary, so its log is its own.
+#[test]
+fn a_missing_zone_file_is_reported_once_not_every_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &example_zone(1, "192.0.2.80"),
+    );
+    let config = dir.path().join("zonewright.toml");
+    write(
+        &config,
+        "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\nreload_interval = \"200ms\"\n\
+         [[zone]]\nname = \"later.test\"\n",
+    );
+    let log = dir.path().join("server.log");
+    let child = serve_command(&config, &log)
+        .env("RUST_LOG", "zonewright=debug")
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Kill(child);
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    // Bounded: 20 s, 50 ms a turn.
+    let wait_for = |what: &dyn Fn(&str) -> bool, why: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !what(&text()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{why} within 20 s:\n{}",
+                text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let errors = |t: &str| {
+        t.lines()
+            .filter(|l| l.contains("ERROR") && l.contains("later.test"))
+            .count()
+    };
+    let again = "still has the errors it had at the last pass";
+    wait_for(
+        &|t| t.matches(again).count() >= 3,
+        "three passes over the missing file",
+    );
+    let t = text();
+    // The problem and "zone not served": two lines, once.
+    assert_eq!(errors(&t), 2, "{t}");
+    assert!(t.contains("later.test.zone: cannot read"), "{t}");
+    write(
+        &zones.join("later.test.zone"),
+        &simple_zone("later.test", 7, "192.0.2.7"),
+    );
+    wait_for(
+        &|t| {
+            t.lines()
+                .any(|l| l.contains("zone loaded") && l.contains("later.test"))
+        },
+        "the file written is served",
+    );
+    std::fs::remove_file(zones.join("later.test.zone")).unwrap();
+    wait_for(&|t| errors(t) > 2, "its removal reported");
+    drop(child);
+}
