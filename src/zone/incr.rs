@@ -99,7 +99,7 @@ impl Edit<'_> {
     fn look(&self, key: &[u8]) -> Option<&Node> {
         match self.state.get(key) {
             Some(s) => s.as_ref(),
-            None => self.zone.index.get(key).map(|n| &**n),
+            None => self.zone.hot.index.get(key).map(|n| &**n),
         }
     }
 
@@ -337,7 +337,7 @@ impl Edit<'_> {
     ) -> Option<(Vec<ZoneError>, Vec<ZoneError>)> {
         let zone = self.zone;
         let at_apex = *key == *zone.origin_key;
-        let old = zone.index.get(&key).map(|n| &**n);
+        let old = zone.hot.index.get(&key).map(|n| &**n);
         if let Some(old) = old {
             tally.count_old += old.rrsets.iter().map(|s| s.rrs.len()).sum::<usize>();
         }
@@ -413,7 +413,7 @@ impl Edit<'_> {
                 k = p;
             }
             let mut n = name.base_name();
-            while n.iter().len() > self.zone.origin_labels {
+            while n.iter().len() > self.zone.hot.origin_labels {
                 let k = boxed_key(&n);
                 if self.look(&k).is_some() {
                     break;
@@ -448,7 +448,7 @@ impl Edit<'_> {
             if *key == *origin_key || !seen.insert(key.clone()) {
                 continue;
             }
-            let old = zone.index.get(&key).map(|n| &**n);
+            let old = zone.hot.index.get(&key).map(|n| &**n);
             if self.has_descendant(&key, old) {
                 continue;
             }
@@ -499,13 +499,13 @@ impl Edit<'_> {
             match s {
                 Some(n) => ops.push((n.name.clone(), key, Some(Arc::new(n)))),
                 None => {
-                    if let Some(old) = zone.index.get(&key) {
+                    if let Some(old) = zone.hot.index.get(&key) {
                         ops.push((old.name.clone(), key, None));
                     }
                 }
             }
         }
-        let mut index: NodeIndex = zone.index.clone();
+        let mut index: NodeIndex = zone.hot.index.clone();
         // A persistent vector: the copy shares every chunk, and each op
         // copies only the O(log n) chunks on its path.
         let mut nodes = zone.nodes.clone();

@@ -142,10 +142,11 @@ fn assert_same(got: Zone, want: Zone, names: &[Name]) {
     let view = |z: &Zone| z.nodes.iter().map(|n| node_view(n)).collect::<Vec<_>>();
     assert_eq!(view(&got), view(&want));
     assert_eq!(got.apex, want.apex);
+    assert_eq!(got.hot.apex_dname, want.hot.apex_dname);
     // The index holds exactly the nodes of the vector, shared.
-    assert_eq!(got.index.len(), got.nodes.len());
+    assert_eq!(got.hot.index.len(), got.nodes.len());
     for n in &got.nodes {
-        let shared = got.index.get(&boxed_key(&n.name));
+        let shared = got.hot.index.get(&boxed_key(&n.name));
         assert!(shared.is_some_and(|s| Arc::ptr_eq(s, n)), "{}", n.name);
     }
     let mut qnames: Vec<Name> = names.to_vec();
@@ -391,7 +392,7 @@ fn time_with_changes_vs_build() {
             .min()
             .unwrap_or_default()
     };
-    let clone = fastest(&mut || drop(z.index.clone()));
+    let clone = fastest(&mut || drop(z.hot.index.clone()));
     let nodes_clone = fastest(&mut || drop(z.nodes.clone()));
     let incremental = fastest(&mut || assert!(z.with_changes(&cs, &loc(0)).is_ok()));
     let big = ChangeSet {
