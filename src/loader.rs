@@ -107,8 +107,23 @@ pub struct FileId {
 }
 
 impl FileId {
+    /// What a file that cannot be looked at (missing, a link loop or
+    /// dangling link, a folder it cannot search) is recorded as: no file
+    /// has inode 0, so a file that appears there later never matches it.
+    pub const ABSENT: FileId = FileId {
+        mtime: None,
+        size: 0,
+        inode: 0,
+        dev: 0,
+    };
+
     pub fn of(path: &Path) -> io::Result<FileId> {
         Ok(FileId::from_metadata(&std::fs::metadata(path)?))
+    }
+
+    /// `path`'s identity now, [`FileId::ABSENT`] if it has none.
+    pub fn now(path: &Path) -> FileId {
+        FileId::of(path).unwrap_or(FileId::ABSENT)
     }
 
     /// The identity of an open file (fstat), e.g. a temp file about to be
@@ -221,12 +236,10 @@ pub fn writers_of(files: &[&Path]) -> Vec<Writer> {
     found.into_values().collect()
 }
 
-/// True when every file still has the identity recorded in `files`.
+/// True when every file still has the identity recorded in `files` (a
+/// file recorded [`FileId::ABSENT`] still cannot be looked at).
 pub fn unchanged(files: &FileIds) -> bool {
-    !files.is_empty()
-        && files
-            .iter()
-            .all(|(path, id)| FileId::of(path).ok().as_ref() == Some(id))
+    !files.is_empty() && files.iter().all(|(path, id)| FileId::now(path) == *id)
 }
 
 /// One zone to serve: where its file is and its settings.
@@ -711,12 +724,13 @@ pub fn load_zone_guarded(source: &ZoneSource, rules: &FileRules) -> Result<Loade
     })
 }
 
-/// `path` with its identity now, if it has one: recorded with a failure so
-/// the same problem is reported once, not at every reload.
+/// `path` with its identity now ([`FileId::ABSENT`] when it has none):
+/// recorded with a failure, so the same problem is reported once, not at
+/// every reload, and the file's appearance or change (a missing zone file
+/// or `$INCLUDE` put there, a link loop mended) makes the next pass read
+/// the zone again.
 fn stat_of(path: &Path) -> FileIds {
-    FileId::of(path)
-        .map(|id| vec![(path.to_path_buf(), id)])
-        .unwrap_or_default()
+    vec![(path.to_path_buf(), FileId::now(path))]
 }
 
 /// Opens `path` for reading if, and only if, it is a regular file:

@@ -70,6 +70,10 @@ pub async fn run(
         }
         _ => None,
     };
+    if let Some(addr) = listeners.admin_addr() {
+        // The bound address (a port of 0 is the system's choice).
+        info!("admin listener (/health, /ready, /metrics) on {addr}");
+    }
     let admin = listeners
         .take_admin()
         .map(|l| crate::rest::Server::admin(l, state.clone(), Some(notifier.clone())));

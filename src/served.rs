@@ -58,6 +58,9 @@ pub struct Slot {
     /// Why the last load attempt failed (its first problem, and how many
     /// more), while the files stay as they are; `None` after a success.
     pub failure: Option<String>,
+    /// Every problem of that attempt, as logged (empty after a success):
+    /// a pass that finds exactly these again does not log them again.
+    pub problems: Vec<String>,
 }
 
 /// The per-zone slots by origin, and which zones read each file (its zone
@@ -673,8 +676,10 @@ impl State {
                     // compare, so it is read again every pass: the same
                     // failure as the last pass is said once at ERROR, then
                     // at DEBUG (not two ERROR lines a second, forever).
-                    let last = guard.zones.get(&name).and_then(|s| s.failure.as_deref());
-                    if last == Some(failure_summary(&failure.problems).as_str()) {
+                    let problems: Vec<String> =
+                        failure.problems.iter().map(ToString::to_string).collect();
+                    let last = guard.zones.get(&name).map(|s| &s.problems);
+                    if last == Some(&problems) {
                         debug!(zone = %name, "zone file still has the errors it had at the last pass");
                     } else {
                         for p in &failure.problems {
@@ -837,10 +842,21 @@ impl ZonesGuard<'_> {
     /// served; a failure only records the files seen, keeping the last good.
     pub fn set(&mut self, source: ZoneSource, result: Result<Loaded, LoadFailure>) {
         let name = source.origin.clone();
-        let previous = self.zones.remove(&name).and_then(|s| s.good);
+        let (previous, failed) = self
+            .zones
+            .remove(&name)
+            .map_or((None, None), |s| (s.good, s.failure));
         let slot = match result {
             Ok(loaded) => {
                 self.changed.push(name.clone());
+                if let Some(why) = failed {
+                    // Its ERROR was logged once; say it is over.
+                    info!(
+                        zone = %name,
+                        serial = loaded.zone.serial(),
+                        "zone file loads again (it had: {why})"
+                    );
+                }
                 if let Some(old) = previous {
                     let large = old.zone.record_count() >= DROP_LATER_FROM;
                     drop_later(old, large);
@@ -855,11 +871,13 @@ impl ZonesGuard<'_> {
                     seen: loaded.files.clone(),
                     good: Some(loaded),
                     failure: None,
+                    problems: Vec::new(),
                 }
             }
             Err(failure) => Slot {
                 source,
                 failure: Some(failure_summary(&failure.problems)),
+                problems: failure.problems.iter().map(ToString::to_string).collect(),
                 seen: failure.files,
                 good: previous,
             },
@@ -976,6 +994,7 @@ mod tests {
             good: None,
             seen: includes.iter().map(|p| (PathBuf::from(p), id)).collect(),
             failure: None,
+            problems: Vec::new(),
         };
         let mut slots = Slots::default();
         slots.insert(

@@ -105,12 +105,131 @@ fn queries_keep_answering_during_reloads() {
     }
 }
 
-/// A `[[zone]]` whose file is missing is read again every pass (1 s):
-/// its ERROR is logged once, not at each pass; the file written later is
-/// served, and its removal is an ERROR again (a new failure). Runs the
-/// binary, so its log is its own.
+/// The binary over `zones`, with a debug log of its own and the admin
+/// listener on a port the system picks (learnt from the log).
+struct Binary {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    admin: std::net::SocketAddr,
+}
+
+impl Binary {
+    fn start(dir: &std::path::Path, extra: &str) -> Binary {
+        let config = dir.join("zonewright.toml");
+        write(
+            &config,
+            &format!(
+                "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\n\
+                 reload_interval = \"100ms\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}"
+            ),
+        );
+        let log = dir.join("server.log");
+        let child = serve_command(&config, &log)
+            .env("RUST_LOG", "zonewright=debug")
+            .spawn()
+            .unwrap();
+        let mut b = Binary {
+            child,
+            log,
+            admin: std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        };
+        b.wait_for(&|t| t.contains("admin listener"), "the admin listener");
+        let t = b.text();
+        let port = t
+            .lines()
+            .find_map(|l| l.split("admin listener").nth(1)?.split("127.0.0.1:").nth(1))
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .expect("admin port in the log");
+        b.admin.set_port(port);
+        b
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Bounded: 20 s, 50 ms a turn.
+    fn wait_for(&self, what: &dyn Fn(&str) -> bool, why: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !what(&self.text()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{why} within 20 s:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The DNS address, from the start-up line.
+    fn dns(&self) -> std::net::SocketAddr {
+        let t = self.text();
+        let port = t
+            .lines()
+            .find(|l| l.contains(" serving "))
+            .and_then(|l| l.split(" on 127.0.0.1:").nth(1))
+            .map(|r| {
+                r.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|p| p.parse::<u16>().ok())
+            .expect("DNS port in the log");
+        std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// `/metrics`' value of `series` (0 when absent).
+    fn metric(&self, series: &str) -> f64 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.admin).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until the server has made `n` more passes over the files.
+    fn passes(&self, n: f64) {
+        let count = || {
+            self.metric(r#"zonewright_reloads_total{result="ok"}"#)
+                + self.metric(r#"zonewright_reloads_total{result="failed"}"#)
+        };
+        let target = count() + n;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while count() < target {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} passes within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// ERROR lines naming `zone`.
+    fn errors(&self, zone: &str) -> usize {
+        self.text()
+            .lines()
+            .filter(|l| l.contains("ERROR") && l.contains(zone))
+            .count()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `[[zone]]` whose file is missing: reported once (not at every pass,
+/// nor counted as a failed pass each time), served once the file is
+/// written, reported again when it is removed.
 #[test]
-fn a_missing_zone_file_is_reported_once_not_every_pass() {
+fn a_missing_zone_file_is_reported_once_and_served_once_written() {
     let dir = tempfile::tempdir().unwrap();
     let zones = dir.path().join("zones");
     std::fs::create_dir(&zones).unwrap();
@@ -118,64 +237,139 @@ fn a_missing_zone_file_is_reported_once_not_every_pass() {
         &zones.join("example.com.zone"),
         &example_zone(1, "192.0.2.80"),
     );
-    let config = dir.path().join("zonewright.toml");
-    write(
-        &config,
-        "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\nreload_interval = \"200ms\"\n\
-         [[zone]]\nname = \"later.test\"\n",
+    let b = Binary::start(dir.path(), "[[zone]]\nname = \"later.test\"\n");
+    b.wait_for(
+        &|t| t.contains("zone not served"),
+        "the missing file reported",
     );
-    let log = dir.path().join("server.log");
-    let child = serve_command(&config, &log)
-        .env("RUST_LOG", "zonewright=debug")
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let child = Kill(child);
-    let text = || std::fs::read_to_string(&log).unwrap_or_default();
-    // Bounded: 20 s, 50 ms a turn.
-    let wait_for = |what: &dyn Fn(&str) -> bool, why: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !what(&text()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{why} within 20 s:\n{}",
-                text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    let errors = |t: &str| {
-        t.lines()
-            .filter(|l| l.contains("ERROR") && l.contains("later.test"))
-            .count()
-    };
-    let again = "still has the errors it had at the last pass";
-    wait_for(
-        &|t| t.matches(again).count() >= 3,
-        "three passes over the missing file",
-    );
-    let t = text();
+    let failed = b.metric(r#"zonewright_reloads_total{result="failed"}"#);
+    b.passes(5.0);
     // The problem and "zone not served": two lines, once.
-    assert_eq!(errors(&t), 2, "{t}");
-    assert!(t.contains("later.test.zone: cannot read"), "{t}");
+    assert_eq!(b.errors("later.test"), 2, "{}", b.text());
+    assert!(b.text().contains("later.test.zone: cannot read"));
+    assert_eq!(
+        b.metric(r#"zonewright_reloads_total{result="failed"}"#),
+        failed,
+        "a pass that reads nothing new is no failed pass"
+    );
     write(
         &zones.join("later.test.zone"),
         &simple_zone("later.test", 7, "192.0.2.7"),
     );
-    wait_for(
+    b.wait_for(
         &|t| {
             t.lines()
                 .any(|l| l.contains("zone loaded") && l.contains("later.test"))
         },
         "the file written is served",
     );
+    // The recovery is said at INFO, as the failure was at ERROR.
+    assert!(
+        b.text().lines().any(|l| l.contains("INFO")
+            && l.contains("zone file loads again")
+            && l.contains("later.test")),
+        "{}",
+        b.text()
+    );
     std::fs::remove_file(zones.join("later.test.zone")).unwrap();
-    wait_for(&|t| errors(t) > 2, "its removal reported");
-    drop(child);
+    b.wait_for(
+        &|t| t.matches("later.test.zone: cannot read").count() == 2,
+        "its removal reported",
+    );
+}
+
+/// A zone whose `$INCLUDE` is missing is read again once the include is
+/// there, and a served zone whose include is removed and put back with
+/// other records serves them (both were left as they were until the zone
+/// file itself changed).
+#[test]
+fn a_missing_include_put_back_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &example_zone(1, "192.0.2.80"),
+    );
+    write(
+        &zones.join("inc.test.zone"),
+        &format!(
+            "{}$INCLUDE inc.test.extra\n",
+            simple_zone("inc.test", 1, "192.0.2.1")
+        ),
+    );
+    let b = Binary::start(dir.path(), "");
+    b.wait_for(
+        &|t| t.contains("inc.test.extra: cannot read"),
+        "the include reported",
+    );
+    b.passes(3.0);
+    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.80\n");
+    b.wait_for(
+        &|t| {
+            t.lines()
+                .any(|l| l.contains("zone loaded") && l.contains("inc.test"))
+        },
+        "the zone read once its include is there",
+    );
+    std::fs::remove_file(zones.join("inc.test.extra")).unwrap();
+    b.wait_for(
+        &|t| t.matches("inc.test.extra: cannot read").count() == 2,
+        "the include's removal reported",
+    );
+    b.passes(3.0);
+    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.99\n");
+    // Bounded: 20 s, 50 ms a turn.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = common::update::udp_at(b.dns(), &query("extra.inc.test.", RecordType::A));
+        if r.as_ref().map(a_addrs) == Some(vec![Ipv4Addr::new(192, 0, 2, 99)]) {
+            assert_eq!(
+                b.text().matches("zone file loads again").count(),
+                2,
+                "each recovery said once: {}",
+                b.text()
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the include put back not served within 20 s: {r:?}\n{}",
+            b.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A broken zone file edited so that only its second problem changes is
+/// reported again (the first problem and the count are the same).
+#[test]
+fn a_changed_second_problem_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &example_zone(1, "192.0.2.80"),
+    );
+    let broken = |second: &str| {
+        format!(
+            "{}bad IN A 999.1.1.1\n{second}\n",
+            simple_zone("two.test", 1, "192.0.2.1")
+        )
+    };
+    write(&zones.join("two.test.zone"), &broken("foo IN BOGUS x"));
+    let b = Binary::start(dir.path(), "[[zone]]\nname = \"two.test\"\n");
+    b.wait_for(
+        &|t| t.contains("zone not served"),
+        "the broken file reported",
+    );
+    b.passes(2.0);
+    let before = b.errors("two.test");
+    write(&zones.join("two.test.zone"), &broken("foo IN AAAA zz"));
+    b.wait_for(
+        &|t| t.lines().any(|l| l.contains("ERROR") && l.contains("AAAA")),
+        "the changed second problem reported",
+    );
+    assert!(b.errors("two.test") > before, "{}", b.text());
 }
