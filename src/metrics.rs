@@ -271,17 +271,17 @@ impl Metrics {
         let r = &mut self.registry;
         r.register(
             "dns_requests",
-            "DNS queries answered, by zone (\"\" when none of ours), query type and transport",
+            "DNS requests answered (every opcode but UPDATE), by zone (\"\" when none of ours), query type and transport",
             self.dns_requests.clone(),
         );
         r.register(
             "dns_responses",
-            "DNS answers to queries, by zone and RCODE",
+            "DNS answers to those requests, by zone and RCODE",
             self.dns_responses.clone(),
         );
         r.register(
             "dns_request_duration_seconds",
-            "Time from a request's arrival to its answer (queries, transfers), by transport",
+            "Time from a request's arrival to its answer (the requests dns_requests counts), by transport",
             self.dns_duration.clone(),
         );
         r.register(

@@ -167,17 +167,28 @@ impl Dispatcher {
             Step::Out(out) => Handled::Reply(out.seal()),
             Step::Update(p) => Handled::Update(p),
         }));
-        if let Ok(Handled::Reply(_)) = &sealed {
-            let metrics = self.state.metrics();
-            metrics.answered(proto(peer.transport), arrived.elapsed());
-        }
-        match sealed {
+        let handled = match sealed {
             Ok(handled) => handled,
             Err(_) => {
                 error!(peer = %peer.addr, "request handler panicked; answering SERVFAIL");
-                Handled::Reply(self.servfail_out(bytes).seal())
+                let msgs = self.servfail_out(bytes).seal();
+                if Header::read(bytes).is_some_and(|h| h.op() != opcode::UPDATE) {
+                    // Answered without reading the question: no zone, type `other`.
+                    self.count(None, 0, peer, &msgs);
+                }
+                Handled::Reply(msgs)
             }
+        };
+        // The answer time of what was answered here (not of a dropped
+        // datagram, nor of an UPDATE: those have their own histogram).
+        if let Handled::Reply(msgs) = &handled
+            && !msgs.is_empty()
+            && Header::read(bytes).is_some_and(|h| h.op() != opcode::UPDATE)
+        {
+            let metrics = self.state.metrics();
+            metrics.answered(proto(peer.transport), arrived.elapsed());
         }
+        handled
     }
 
     /// SERVFAIL for a request whose handler panicked, to be signed when the
@@ -228,10 +239,14 @@ impl Dispatcher {
                     return Step::Out(Out::Final(self.over_budget(bytes, peer)));
                 }
                 self.log_rejection(bytes, &r, peer, false);
+                let msgs = vec![reject(bytes, &r, now, self.fudge)];
                 if header.op() == opcode::UPDATE {
                     self.count_rejected_update(bytes, &r);
+                } else {
+                    // Answered without reading the question: no zone, type `other`.
+                    self.count(None, 0, peer, &msgs);
                 }
-                return Step::Out(Out::Final(vec![reject(bytes, &r, now, self.fudge)]));
+                return Step::Out(Out::Final(msgs));
             }
         };
         // RFC 2136 §3.3: "the server ... may check ... whether the
@@ -299,10 +314,15 @@ impl Dispatcher {
                  rejected signatures ([tsig] reject_limit)"
             );
         }
-        match peer.transport {
+        let msgs = match peer.transport {
             Transport::Udp => Vec::new(),
             Transport::Tcp => vec![error_for(bytes, Rcode::Refused)],
+        };
+        if Header::read(bytes).is_some_and(|h| h.op() != opcode::UPDATE) {
+            // Answered without reading the question: no zone, type `other`.
+            self.count(None, 0, peer, &msgs);
         }
+        msgs
     }
 
     /// One line per rejected signature: a WARN naming the key when it is
@@ -368,9 +388,11 @@ impl Dispatcher {
                 let server = &state.config().server;
                 let limit = size_limit(&q, peer.transport, max_udp).saturating_sub(reserve);
                 let (id, version) = (server.identity.as_deref(), server.version.as_deref());
-                crate::response::chaos(&q, id, version, limit)
+                let msgs: Vec<Vec<u8>> = crate::response::chaos(&q, id, version, limit)
                     .into_iter()
-                    .collect()
+                    .collect();
+                self.count(None, u16::from(q.qtype), peer, &msgs);
+                msgs
             }
             Request::Query(q) => {
                 let zones = state.snapshot_for_query();
@@ -395,23 +417,67 @@ impl Dispatcher {
                 let zone = zones.get(&q.qname).map(|z| z.origin().to_ascii());
                 let zone = zone.unwrap_or_default();
                 state.metrics().transfer(&zone, "axfr", "refused");
-                refused(&q, max_udp)
+                let msgs = refused(&q, max_udp);
+                self.count_transfer(&q, peer, &msgs);
+                msgs
             }
-            Request::Axfr(q) => transfer(state, &q, peer, signing, None, reserve, &self.journal),
-            Request::Ixfr(q, serial) => transfer(
-                state,
-                &q,
-                peer,
-                signing,
-                Some(serial),
-                reserve,
-                &self.journal,
-            ),
-            Request::Refuse(r) => vec![refusal(&r)],
+            Request::Axfr(q) => {
+                let msgs = transfer(state, &q, peer, signing, None, reserve, &self.journal);
+                self.count_transfer(&q, peer, &msgs);
+                msgs
+            }
+            Request::Ixfr(q, serial) => {
+                let msgs = transfer(
+                    state,
+                    &q,
+                    peer,
+                    signing,
+                    Some(serial),
+                    reserve,
+                    &self.journal,
+                );
+                self.count_transfer(&q, peer, &msgs);
+                msgs
+            }
+            Request::Refuse(r) => {
+                let msgs = vec![refusal(&r)];
+                let qtype = r.question.as_ref().map_or(0, |q| q.qtype);
+                // BADVERS (16) is carried in the OPT RR, not the header.
+                let rcode = r.rcode.code();
+                self.state
+                    .metrics()
+                    .query(None, qtype, proto(peer.transport), rcode);
+                msgs
+            }
             // Taken by `handle_inner` (prepared or refused).
             Request::Update(_) | Request::Drop => Vec::new(),
         }
     }
+}
+
+impl Dispatcher {
+    /// Counts an answer in `dns_requests_total` and `dns_responses_total`
+    /// by the RCODE its first message carries (nothing when none is sent).
+    fn count(&self, zone: Option<&Arc<str>>, qtype: u16, peer: Peer, msgs: &[Vec<u8>]) {
+        if let Some(rcode) = msgs.first().and_then(|m| header_rcode(m)) {
+            self.state
+                .metrics()
+                .query(zone, qtype, proto(peer.transport), rcode);
+        }
+    }
+
+    /// [`Dispatcher::count`] for a transfer: the zone when the question
+    /// names a served apex.
+    fn count_transfer(&self, q: &Query, peer: Peer, msgs: &[Vec<u8>]) {
+        let zones = self.state.snapshot_for_query();
+        let zone = zones.get(&q.qname).map(|z| z.label());
+        self.count(zone, u16::from(q.qtype), peer, msgs);
+    }
+}
+
+/// The RCODE in a message's header (the low four bits of octet 3).
+fn header_rcode(msg: &[u8]) -> Option<u16> {
+    msg.get(3).map(|b| u16::from(b & 0x0f))
 }
 
 fn proto(t: Transport) -> Proto {
