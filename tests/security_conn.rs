@@ -552,3 +552,60 @@ fn rest_wrong_tokens_from_many_sources_are_logged_sampled() {
     }
     panic!("zonewright serve did not start");
 }
+
+/// A client that sends a PUT and hangs up before the answer: the write
+/// the store makes is logged in the audit line all the same (round 27:
+/// the line was written by the request's handler, which the hang-up
+/// dropped, while the write went through).
+#[test]
+fn rest_write_of_a_client_that_hangs_up_is_audited() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("zones/service.local.zone"),
+        rest_common::service_zone(rest_common::ZONE),
+    )
+    .expect("zone");
+    for attempt in 0..5 {
+        let log = dir.path().join(format!("server-{attempt}.log"));
+        let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
+            continue;
+        };
+        let body = r#"{"records":["10.7.7.1"]}"#;
+        let mut s = std::net::TcpStream::connect(rest).expect("connect");
+        write!(
+            s,
+            "PUT /v1/services/gone0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            rest_common::TOKEN,
+            body.len()
+        )
+        .expect("send");
+        drop(s);
+        // Bounded: 10 s, 50 ms a turn.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut text = String::new();
+        while Instant::now() < deadline {
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text
+                .lines()
+                .any(|l| l.contains("REST write") && l.contains("gone0"))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let audit: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("REST write") && l.contains("gone0"))
+            .collect();
+        assert_eq!(audit.len(), 1, "one audit line:\n{text}");
+        assert!(audit[0].contains("written, serial"), "{}", audit[0]);
+        assert!(audit[0].contains("10.7.7.1"), "{}", audit[0]);
+        return;
+    }
+    panic!("zonewright serve did not start");
+}

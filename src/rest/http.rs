@@ -725,22 +725,42 @@ async fn write(
             })
         }),
     };
-    let result = api.store.write(req).await;
-    let outcome = match &result {
-        Ok(WriteOutcome::Unchanged) => "unchanged".to_string(),
-        Ok(WriteOutcome::Written { new_serial, .. }) => format!("written, serial {new_serial}"),
-        Err(e) => format!("refused: {e}"),
-    };
-    info!(
-        target: "zonewright::rest::audit",
-        client = %caller.client,
-        token = %caller.token.name,
-        op,
-        name = ?what,
-        values = ?values.join(" "),
-        outcome = ?outcome,
-        "REST write"
+    // The write and its audit line in a task of their own: a client that
+    // hangs up drops this handler, not the write (which the store carries
+    // through), and the line must be there for every write made.
+    let store = api.store.clone();
+    let (client, token_name, what_text, values_text) = (
+        caller.client,
+        caller.token.name.clone(),
+        what.to_owned(),
+        values.join(" "),
     );
+    let task = tokio::spawn(async move {
+        let result = store.write(req).await;
+        let outcome = match &result {
+            Ok(WriteOutcome::Unchanged) => "unchanged".to_string(),
+            Ok(WriteOutcome::Written { new_serial, .. }) => {
+                format!("written, serial {new_serial}")
+            }
+            Err(e) => format!("refused: {e}"),
+        };
+        info!(
+            target: "zonewright::rest::audit",
+            client = %client,
+            token = %token_name,
+            op,
+            name = ?what_text,
+            values = ?values_text,
+            outcome = ?outcome,
+            "REST write"
+        );
+        result
+    });
+    let result = task.await.unwrap_or_else(|e| {
+        Err(WriteError::Failed(format!(
+            "the write's task ended without an answer: {e}"
+        )))
+    });
     result.map_err(|e| match e {
         WriteError::Rejected(rc) => refusal
             .lock()
