@@ -373,3 +373,28 @@ fn a_changed_second_problem_is_reported() {
     );
     assert!(b.errors("two.test") > before, "{}", b.text());
 }
+
+/// A person's edit taken in by the store (its serial kept, so raised) is
+/// warned about as a reload would: an RRset with two TTLs (round 27: the
+/// warning was logged only on the reloader's own path).
+#[test]
+fn an_edit_taken_in_logs_its_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    let zone = simple_zone("example.com", 1, "192.0.2.80");
+    write(&zones.join("example.com.zone"), &zone);
+    let b = Binary::start(dir.path(), "");
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    write(
+        &zones.join("example.com.zone"),
+        &format!("{zone}t 60 IN A 10.0.0.1\nt 120 IN A 10.0.0.2\n"),
+    );
+    b.wait_for(
+        &|t| {
+            t.lines()
+                .any(|l| l.contains("WARN") && l.contains("TTL 120 differs from 60"))
+        },
+        "the TTL warning",
+    );
+}

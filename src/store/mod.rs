@@ -1004,6 +1004,11 @@ impl Inner {
             self.state.lock().set(source.clone(), Ok(saved.clone()));
             return Ok(Some(saved));
         }
+        // The edit's own warnings (TTLs aligned in an RRset, ...), which the
+        // reloader logs only for what it publishes itself.
+        for w in &saved.warnings {
+            warn!(zone = %zone, "{w}");
+        }
         let (plan, serials) = self.plan_take_in(zone, source, served, &saved);
         if !self.must_write_back(&plan, serials) {
             let edit = edit_entry(plan.edit, serials.saved);
