@@ -473,13 +473,53 @@ impl State {
         // note what each slot has seen (and, for a pass over the files
         // events named, what it serves).
         type Seen = (ZoneSource, FileIds, Option<Stored>);
-        let seen: BTreeMap<Name, Seen> = {
+        // In `zones`' order, what each zone's slot has seen (`None`: new).
+        let seen: Vec<Option<Seen>> = {
             let mut guard = self.lock();
-            let gone: Vec<Name> = guard
-                .zones
-                .keys()
-                .filter(|n| all && !zones.contains_key(*n))
-                .cloned()
+            // One walk over both sorted maps: a lookup of each zone in the
+            // other map costs some 13 comparisons of DNS names, and a pass
+            // over 5,000 zones made 200,000 of them, a second, forever.
+            let merged = merge_sorted(&zones, &guard.zones);
+            let gone: Vec<Name> = merged
+                .iter()
+                .filter(|(_, listed, slot)| all && listed.is_none() && slot.is_some())
+                .map(|(n, _, _)| (*n).clone())
+                .collect();
+            let zones_dir = self.config().zones_dir.clone();
+            // A zone now found under another file name (`a.zone` renamed
+            // `a.test.zone`): the old name is gone too. A zone file that
+            // became a symbolic link (or a link pointed elsewhere): the
+            // link is recorded as one.
+            for (name, listed, slot) in &merged {
+                let Some(source) = listed else {
+                    continue;
+                };
+                let before = slot.map(|s| &s.source);
+                if let Some(b) = before
+                    && b.confined
+                    && b.listed() != source.listed()
+                {
+                    report
+                        .gone_files
+                        .push(((*name).clone(), b.listed().to_path_buf()));
+                }
+                if let Some(link) = source.link_inside(&zones_dir)
+                    && before != Some(*source)
+                {
+                    report.links.push(((*name).clone(), link.to_path_buf()));
+                }
+            }
+            let seen = merged
+                .iter()
+                .filter(|(_, listed, _)| listed.is_some())
+                .map(|(_, _, slot)| {
+                    slot.map(|s| {
+                        let kept = (!all)
+                            .then(|| s.good.as_ref().map(|g| g.document.clone()))
+                            .flatten();
+                        (s.source.clone(), s.seen.clone(), kept)
+                    })
+                })
                 .collect();
             for name in gone {
                 if let Some(slot) = guard.remove(&name) {
@@ -508,37 +548,7 @@ impl State {
                 info!(zone = %name, "zone removed (file deleted or no longer configured)");
                 report.removed.push(name);
             }
-            let zones_dir = self.config().zones_dir.clone();
-            // A zone now found under another file name (`a.zone` renamed
-            // `a.test.zone`): the old name is gone too. A zone file that
-            // became a symbolic link (or a link pointed elsewhere): the
-            // link is recorded as one.
-            for (name, source) in &zones {
-                let before = guard.zones.get(name).map(|s| &s.source);
-                if let Some(b) = before
-                    && b.confined
-                    && b.listed() != source.listed()
-                {
-                    report
-                        .gone_files
-                        .push((name.clone(), b.listed().to_path_buf()));
-                }
-                if let Some(link) = source.link_inside(&zones_dir)
-                    && before != Some(source)
-                {
-                    report.links.push((name.clone(), link.to_path_buf()));
-                }
-            }
-            zones
-                .keys()
-                .filter_map(|n| {
-                    let s = guard.zones.get(n)?;
-                    let kept = (!all)
-                        .then(|| s.good.as_ref().map(|g| g.document.clone()))
-                        .flatten();
-                    Some((n.clone(), (s.source.clone(), s.seen.clone(), kept)))
-                })
-                .collect()
+            seen
         };
         // No lock: stat what changed, then read it. A file an event named
         // whose identity did not change is compared with what is served:
@@ -548,8 +558,9 @@ impl State {
         let limit = self.config().server.max_zone_file_size;
         let changed: Vec<(Name, ZoneSource, Option<&FileIds>)> = zones
             .into_iter()
-            .filter_map(|(name, source)| {
-                let before = seen.get(&name);
+            .zip(&seen)
+            .filter_map(|((name, source), before)| {
+                let before = before.as_ref();
                 let same = before.is_some_and(|(src, files, kept)| {
                     *src == source
                         && loader::unchanged(files)
@@ -700,6 +711,42 @@ impl State {
             }
         }
     }
+}
+
+/// Every name of `a` and `b` once, in their (shared) order, with its value
+/// in each: one comparison a step.
+fn merge_sorted<'m, A, B>(
+    a: &'m BTreeMap<Name, A>,
+    b: &'m BTreeMap<Name, B>,
+) -> Vec<(&'m Name, Option<&'m A>, Option<&'m B>)> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((x, _)), Some((y, _))) => x.cmp(y),
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                if let Some((n, v)) = a.next() {
+                    out.push((n, Some(v), None));
+                }
+            }
+            std::cmp::Ordering::Greater => {
+                if let Some((n, v)) = b.next() {
+                    out.push((n, None, Some(v)));
+                }
+            }
+            std::cmp::Ordering::Equal => {
+                if let (Some((n, x)), Some((_, y))) = (a.next(), b.next()) {
+                    out.push((n, Some(x), Some(y)));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What a zone's status says of a failed load: the first problem, and how
@@ -977,6 +1024,32 @@ mod tests {
 
     fn name(s: &str) -> Name {
         parse_zone_name(s).expect("name")
+    }
+
+    /// The merge of two zone maps gives every name once, in order, with
+    /// its value in each (what `read_changed` looked up name by name).
+    #[test]
+    fn merge_sorted_pairs_each_name_once() {
+        let a: BTreeMap<Name, u8> = ["b.test", "c.test", "A.test"]
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (name(z), i as u8))
+            .collect();
+        let b: BTreeMap<Name, char> = [("a.test", 'x'), ("d.test", 'y'), ("c.test", 'z')]
+            .iter()
+            .map(|(z, c)| (name(z), *c))
+            .collect();
+        let got: Vec<(String, Option<u8>, Option<char>)> = merge_sorted(&a, &b)
+            .into_iter()
+            .map(|(n, x, y)| (n.to_ascii().to_lowercase(), x.copied(), y.copied()))
+            .collect();
+        let want: Vec<(String, Option<u8>, Option<char>)> = vec![
+            ("a.test.".into(), Some(2), Some('x')),
+            ("b.test.".into(), Some(0), None),
+            ("c.test.".into(), Some(1), Some('z')),
+            ("d.test.".into(), None, Some('y')),
+        ];
+        assert_eq!(got, want);
     }
 
     /// The path index follows every insert and removal: a file names the
