@@ -8,9 +8,8 @@
 //! three SipHash label hashes, two clones of the zone's name `Arc` and a
 //! histogram mutex. Under dnsperf over 5,000 zones (`scripts/bench-zones.sh`
 //! data) leaving the counting out took the server's CPU per query from
-//! about 8.6 to 7.8 µs; with two threads calling the dispatcher in a loop,
-//! this path and the keyring looked up only for signed requests took it
-//! from 3.2-4.2 µs to 2.0-2.2 µs per query per thread.
+//! about 8.6 to 7.8 µs; this path gets most of that (figures in the
+//! README's Performance section).
 //!
 //! ```text
 //!  query ─► thread's cache: (metrics id, zone ptr, type, proto, rcode)
