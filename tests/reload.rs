@@ -178,15 +178,26 @@ impl Binary {
         std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 
-    /// `/metrics`' value of `series` (0 when absent).
-    fn metric(&self, series: &str) -> f64 {
+    /// (status, body) of an admin GET.
+    fn get(&self, path: &str) -> (u16, String) {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(self.admin).unwrap();
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut body = String::new();
-        s.read_to_string(&mut body).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_owned())
+    }
+
+    /// `/metrics`' value of `series` (0 when absent).
+    fn metric(&self, series: &str) -> f64 {
+        let (_, body) = self.get("/metrics");
         body.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(0.0)
@@ -397,4 +408,37 @@ fn an_edit_taken_in_logs_its_warnings() {
         },
         "the TTL warning",
     );
+}
+
+/// A zone file moved away and back unchanged (same inode, mtime and size
+/// as the version served): the zone loads again, says so, and `/ready`
+/// stops naming it (round 28: it stayed "broken" until a write).
+#[test]
+fn a_zone_file_moved_away_and_back_loads_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    write(&zones.join("example.com.zone"), &example_zone(1, "192.0.2.80"));
+    write(
+        &zones.join("inc.test.zone"),
+        &format!(
+            "{}$INCLUDE inc.test.extra\n",
+            simple_zone("inc.test", 1, "192.0.2.1")
+        ),
+    );
+    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.80\n");
+    let b = Binary::start(dir.path(), "[[zone]]\nname = \"inc.test\"\n");
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    for (file, away) in [("inc.test.extra", "extra.bak"), ("inc.test.zone", "zone.bak")] {
+        let before = b.text().matches("zone file loads again").count();
+        let gone = format!("{file}: cannot read");
+        std::fs::rename(zones.join(file), dir.path().join(away)).unwrap();
+        b.wait_for(&|t| t.contains(&gone), "the file's absence reported");
+        std::fs::rename(dir.path().join(away), zones.join(file)).unwrap();
+        b.wait_for(
+            &|t| t.matches("zone file loads again").count() > before,
+            "the zone loading again",
+        );
+        assert_eq!(b.get("/ready").0, 200, "{file}: {:?}", b.get("/ready"));
+    }
 }

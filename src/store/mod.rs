@@ -2826,6 +2826,13 @@ fn needs_writing(
     served: &Loaded,
     saved: &Loaded,
 ) -> bool {
+    // The version served, back as it was (a file moved away and back, an
+    // `$INCLUDE` that went missing and returned): nothing to take in; the
+    // reloader serves it, which ends the failure it had (round 28: the
+    // zone stayed failed, and was read again every pass).
+    if saved.document.texts() == served.document.texts() {
+        return false;
+    }
     let (was, shown) = (saved.zone.serial(), served.zone.serial());
     // Not seeded yet (the first edit since a start): the store reads the
     // writes before the start back from git.
