@@ -418,7 +418,10 @@ fn a_zone_file_moved_away_and_back_loads_again() {
     let dir = tempfile::tempdir().unwrap();
     let zones = dir.path().join("zones");
     std::fs::create_dir(&zones).unwrap();
-    write(&zones.join("example.com.zone"), &example_zone(1, "192.0.2.80"));
+    write(
+        &zones.join("example.com.zone"),
+        &example_zone(1, "192.0.2.80"),
+    );
     write(
         &zones.join("inc.test.zone"),
         &format!(
@@ -429,7 +432,10 @@ fn a_zone_file_moved_away_and_back_loads_again() {
     write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.80\n");
     let b = Binary::start(dir.path(), "[[zone]]\nname = \"inc.test\"\n");
     b.wait_for(&|t| t.contains(" serving "), "the server");
-    for (file, away) in [("inc.test.extra", "extra.bak"), ("inc.test.zone", "zone.bak")] {
+    for (file, away) in [
+        ("inc.test.extra", "extra.bak"),
+        ("inc.test.zone", "zone.bak"),
+    ] {
         let before = b.text().matches("zone file loads again").count();
         let gone = format!("{file}: cannot read");
         std::fs::rename(zones.join(file), dir.path().join(away)).unwrap();
@@ -441,4 +447,82 @@ fn a_zone_file_moved_away_and_back_loads_again() {
         );
         assert_eq!(b.get("/ready").0, 200, "{file}: {:?}", b.get("/ready"));
     }
+}
+
+/// A person's edit of an `$INCLUDE`d file in zones_dir, the zone file's
+/// serial kept (so raised by the server), and an `$INCLUDE` newly named
+/// in the zone file: both included files are committed with the zone
+/// file, so HEAD holds what is served (round 28: only the zone file was
+/// committed, the include left modified or untracked).
+#[test]
+fn an_edited_or_new_include_is_committed_with_the_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &example_zone(1, "192.0.2.80"),
+    );
+    let zone = format!(
+        "{}$INCLUDE inc.test.extra\n",
+        simple_zone("inc.test", 1, "192.0.2.1")
+    );
+    write(&zones.join("inc.test.zone"), &zone);
+    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.80\n");
+    let b = Binary::start(dir.path(), "");
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&zones)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let served = |want: Ipv4Addr, name: &str| {
+        // Bounded: 20 s, 50 ms a turn.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = common::update::udp_at(b.dns(), &query(name, RecordType::A));
+            if r.as_ref().map(a_addrs) == Some(vec![want]) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} {want} not served within 20 s: {r:?}\n{}",
+                b.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // Committed once the write-back's commit is made: wait for a clean tree.
+    let clean = |why: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = git(&["status", "--porcelain"]);
+            if status.trim().is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{why}: not committed within 20 s:\n{status}\n{}",
+                b.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    clean("the start");
+    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.99\n");
+    served(Ipv4Addr::new(192, 0, 2, 99), "extra.inc.test.");
+    clean("the edited include");
+    assert!(git(&["show", "HEAD:inc.test.extra"]).contains("192.0.2.99"));
+    write(&zones.join("more.inc"), "more IN A 192.0.2.77\n");
+    write(
+        &zones.join("inc.test.zone"),
+        &format!("{zone}$INCLUDE more.inc\n"),
+    );
+    served(Ipv4Addr::new(192, 0, 2, 77), "more.inc.test.");
+    clean("the new include");
+    assert!(git(&["show", "HEAD:more.inc"]).contains("192.0.2.77"));
 }

@@ -1168,7 +1168,21 @@ impl Inner {
         log_taken_in(zone, source, &plan, serials, new);
         let notifier = self.notifier.get();
         if self.state.config().git.commit_external {
-            let files = written_files(rendered, stats);
+            let mut files = written_files(rendered, stats);
+            // The edit's other files, which the write-back left as they
+            // were (an `$INCLUDE` edited, or newly named, while the zone
+            // file kept its serial): committed as read, so HEAD holds
+            // what is served (round 28: only the zone file was).
+            for (name, text) in saved.document.texts() {
+                if !files.iter().any(|f| f.path == Path::new(name)) {
+                    files.push(committer::WrittenFile {
+                        path: PathBuf::from(name),
+                        text: Arc::new(text.to_owned()),
+                        stat: None,
+                        blob: None,
+                    });
+                }
+            }
             let was = serials.saved;
             let writes = plan.writes.len();
             let record = committer::Record::taken_in(zone, (was, new), plan.missing, writes);
