@@ -229,6 +229,48 @@ impl Binary {
     }
 }
 
+/// A zones folder holding example.com and `files` (name, text).
+fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    write(
+        &zones.join("example.com.zone"),
+        &example_zone(1, "192.0.2.80"),
+    );
+    for (name, text) in files {
+        write(&zones.join(name), text);
+    }
+    (dir, zones)
+}
+
+/// inc.test, with `$INCLUDE inc.test.extra`.
+fn inc_zone() -> String {
+    format!(
+        "{}$INCLUDE inc.test.extra\n",
+        simple_zone("inc.test", 1, "192.0.2.1")
+    )
+}
+
+impl Binary {
+    /// Waits until `name` A is served as `want` alone (bounded: 20 s).
+    fn wait_served(&self, name: &str, want: Ipv4Addr) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = common::update::udp_at(self.dns(), &query(name, RecordType::A));
+            if r.as_ref().map(a_addrs) == Some(vec![want]) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} {want} not served within 20 s: {r:?}\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -241,13 +283,7 @@ impl Drop for Binary {
 /// written, reported again when it is removed.
 #[test]
 fn a_missing_zone_file_is_reported_once_and_served_once_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    write(
-        &zones.join("example.com.zone"),
-        &example_zone(1, "192.0.2.80"),
-    );
+    let (dir, zones) = folder(&[]);
     let b = Binary::start(dir.path(), "[[zone]]\nname = \"later.test\"\n");
     b.wait_for(
         &|t| t.contains("zone not served"),
@@ -295,20 +331,7 @@ fn a_missing_zone_file_is_reported_once_and_served_once_written() {
 /// file itself changed).
 #[test]
 fn a_missing_include_put_back_is_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    write(
-        &zones.join("example.com.zone"),
-        &example_zone(1, "192.0.2.80"),
-    );
-    write(
-        &zones.join("inc.test.zone"),
-        &format!(
-            "{}$INCLUDE inc.test.extra\n",
-            simple_zone("inc.test", 1, "192.0.2.1")
-        ),
-    );
+    let (dir, zones) = folder(&[("inc.test.zone", &inc_zone())]);
     let b = Binary::start(dir.path(), "");
     b.wait_for(
         &|t| t.contains("inc.test.extra: cannot read"),
@@ -330,39 +353,20 @@ fn a_missing_include_put_back_is_read() {
     );
     b.passes(3.0);
     write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.99\n");
-    // Bounded: 20 s, 50 ms a turn.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = common::update::udp_at(b.dns(), &query("extra.inc.test.", RecordType::A));
-        if r.as_ref().map(a_addrs) == Some(vec![Ipv4Addr::new(192, 0, 2, 99)]) {
-            assert_eq!(
-                b.text().matches("zone file loads again").count(),
-                2,
-                "each recovery said once: {}",
-                b.text()
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the include put back not served within 20 s: {r:?}\n{}",
-            b.text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    b.wait_served("extra.inc.test.", Ipv4Addr::new(192, 0, 2, 99));
+    assert_eq!(
+        b.text().matches("zone file loads again").count(),
+        2,
+        "each recovery said once: {}",
+        b.text()
+    );
 }
 
 /// A broken zone file edited so that only its second problem changes is
 /// reported again (the first problem and the count are the same).
 #[test]
 fn a_changed_second_problem_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    write(
-        &zones.join("example.com.zone"),
-        &example_zone(1, "192.0.2.80"),
-    );
+    let (dir, zones) = folder(&[]);
     let broken = |second: &str| {
         format!(
             "{}bad IN A 999.1.1.1\n{second}\n",
@@ -390,10 +394,8 @@ fn a_changed_second_problem_is_reported() {
 /// warning was logged only on the reloader's own path).
 #[test]
 fn an_edit_taken_in_logs_its_warnings() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
     let zone = simple_zone("example.com", 1, "192.0.2.80");
+    let (dir, zones) = folder(&[]);
     write(&zones.join("example.com.zone"), &zone);
     let b = Binary::start(dir.path(), "");
     b.wait_for(&|t| t.contains(" serving "), "the server");
@@ -415,21 +417,10 @@ fn an_edit_taken_in_logs_its_warnings() {
 /// stops naming it (round 28: it stayed "broken" until a write).
 #[test]
 fn a_zone_file_moved_away_and_back_loads_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    write(
-        &zones.join("example.com.zone"),
-        &example_zone(1, "192.0.2.80"),
-    );
-    write(
-        &zones.join("inc.test.zone"),
-        &format!(
-            "{}$INCLUDE inc.test.extra\n",
-            simple_zone("inc.test", 1, "192.0.2.1")
-        ),
-    );
-    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.80\n");
+    let (dir, zones) = folder(&[
+        ("inc.test.zone", &inc_zone()),
+        ("inc.test.extra", "extra IN A 192.0.2.80\n"),
+    ]);
     let b = Binary::start(dir.path(), "[[zone]]\nname = \"inc.test\"\n");
     b.wait_for(&|t| t.contains(" serving "), "the server");
     for (file, away) in [
@@ -456,19 +447,11 @@ fn a_zone_file_moved_away_and_back_loads_again() {
 /// committed, the include left modified or untracked).
 #[test]
 fn an_edited_or_new_include_is_committed_with_the_zone() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    write(
-        &zones.join("example.com.zone"),
-        &example_zone(1, "192.0.2.80"),
-    );
-    let zone = format!(
-        "{}$INCLUDE inc.test.extra\n",
-        simple_zone("inc.test", 1, "192.0.2.1")
-    );
-    write(&zones.join("inc.test.zone"), &zone);
-    write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.80\n");
+    let zone = inc_zone();
+    let (dir, zones) = folder(&[
+        ("inc.test.zone", &zone),
+        ("inc.test.extra", "extra IN A 192.0.2.80\n"),
+    ]);
     let b = Binary::start(dir.path(), "");
     b.wait_for(&|t| t.contains(" serving "), "the server");
     let git = |args: &[&str]| {
@@ -479,22 +462,6 @@ fn an_edited_or_new_include_is_committed_with_the_zone() {
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let served = |want: Ipv4Addr, name: &str| {
-        // Bounded: 20 s, 50 ms a turn.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let r = common::update::udp_at(b.dns(), &query(name, RecordType::A));
-            if r.as_ref().map(a_addrs) == Some(vec![want]) {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{name} {want} not served within 20 s: {r:?}\n{}",
-                b.text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
     };
     // Committed once the write-back's commit is made: wait for a clean tree.
     let clean = |why: &str| {
@@ -514,7 +481,7 @@ fn an_edited_or_new_include_is_committed_with_the_zone() {
     };
     clean("the start");
     write(&zones.join("inc.test.extra"), "extra IN A 192.0.2.99\n");
-    served(Ipv4Addr::new(192, 0, 2, 99), "extra.inc.test.");
+    b.wait_served("extra.inc.test.", Ipv4Addr::new(192, 0, 2, 99));
     clean("the edited include");
     assert!(git(&["show", "HEAD:inc.test.extra"]).contains("192.0.2.99"));
     write(&zones.join("more.inc"), "more IN A 192.0.2.77\n");
@@ -522,7 +489,7 @@ fn an_edited_or_new_include_is_committed_with_the_zone() {
         &zones.join("inc.test.zone"),
         &format!("{zone}$INCLUDE more.inc\n"),
     );
-    served(Ipv4Addr::new(192, 0, 2, 77), "more.inc.test.");
+    b.wait_served("more.inc.test.", Ipv4Addr::new(192, 0, 2, 77));
     clean("the new include");
     assert!(git(&["show", "HEAD:more.inc"]).contains("192.0.2.77"));
 }

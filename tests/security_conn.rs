@@ -471,10 +471,8 @@ fn spawn_binary(
     None
 }
 
-/// A TXT value holding a newline and a whole forged audit line is logged
-/// as ONE line, the value escaped: the log cannot be forged.
-#[test]
-fn rest_txt_value_with_a_newline_is_one_escaped_log_line() {
+/// A folder with `zones/service.local.zone` for [`spawn_binary`].
+fn service_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
     std::fs::write(
@@ -482,6 +480,14 @@ fn rest_txt_value_with_a_newline_is_one_escaped_log_line() {
         rest_common::service_zone(rest_common::ZONE),
     )
     .expect("zone");
+    dir
+}
+
+/// A TXT value holding a newline and a whole forged audit line is logged
+/// as ONE line, the value escaped: the log cannot be forged.
+#[test]
+fn rest_txt_value_with_a_newline_is_one_escaped_log_line() {
+    let dir = service_folder();
     const FORGED: &str = "2026-01-01T00:00:00.000000Z  INFO zonewright::rest::audit: REST write \
                           client=192.0.2.66:4444 token=admin op=\"put\" name=\"www.service.local\" \
                           values=\"6.6.6.6\" outcome=\"written, serial 9\"";
@@ -519,13 +525,7 @@ fn rest_txt_value_with_a_newline_is_one_escaped_log_line() {
 /// each (found by an outside attack: 200 addresses gave 2,000 lines).
 #[test]
 fn rest_wrong_tokens_from_many_sources_are_logged_sampled() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("zones/service.local.zone"),
-        rest_common::service_zone(rest_common::ZONE),
-    )
-    .expect("zone");
+    let dir = service_folder();
     for attempt in 0..5 {
         let log = dir.path().join(format!("server-{attempt}.log"));
         let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
@@ -560,13 +560,7 @@ fn rest_wrong_tokens_from_many_sources_are_logged_sampled() {
 #[test]
 fn rest_write_of_a_client_that_hangs_up_is_audited() {
     use std::io::Write;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("zones/service.local.zone"),
-        rest_common::service_zone(rest_common::ZONE),
-    )
-    .expect("zone");
+    let dir = service_folder();
     for attempt in 0..5 {
         let log = dir.path().join(format!("server-{attempt}.log"));
         let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
