@@ -71,6 +71,9 @@ pub struct Slot {
 pub struct Slots {
     zones: BTreeMap<Name, Slot>,
     by_path: HashMap<PathBuf, Vec<Name>>,
+    /// The same by (device, inode): a file two zones read under two
+    /// names (a symbolic or hard link) is one file.
+    by_file: HashMap<(u64, u64), Vec<Name>>,
 }
 
 impl std::ops::Deref for Slots {
@@ -86,10 +89,23 @@ impl Slots {
         std::iter::once(&slot.source.path).chain(slot.seen.iter().map(|(p, _)| p))
     }
 
+    fn files(slot: &Slot) -> impl Iterator<Item = (u64, u64)> + '_ {
+        slot.seen
+            .iter()
+            .filter(|(_, id)| *id != crate::loader::FileId::ABSENT)
+            .map(|(_, id)| (id.dev, id.inode))
+    }
+
     fn insert(&mut self, name: Name, slot: Slot) {
         self.remove(&name);
         for p in Self::paths(&slot) {
             let names = self.by_path.entry(p.clone()).or_default();
+            if !names.contains(&name) {
+                names.push(name.clone());
+            }
+        }
+        for f in Self::files(&slot) {
+            let names = self.by_file.entry(f).or_default();
             if !names.contains(&name) {
                 names.push(name.clone());
             }
@@ -104,6 +120,14 @@ impl Slots {
                 names.retain(|n| n != name);
                 if names.is_empty() {
                     self.by_path.remove(p);
+                }
+            }
+        }
+        for f in Self::files(&slot) {
+            if let Some(names) = self.by_file.get_mut(&f) {
+                names.retain(|n| n != name);
+                if names.is_empty() {
+                    self.by_file.remove(&f);
                 }
             }
         }
@@ -869,12 +893,22 @@ impl ZonesGuard<'_> {
     /// The zones other than `origin` that read `path` (as their zone file
     /// or through `$INCLUDE`).
     pub fn other_readers(&self, origin: &Name, path: &Path) -> Vec<Name> {
-        self.zones
+        // By name, and by the file it is now (round 29: an `$INCLUDE`
+        // that is a link to another zone's file was not seen as shared).
+        let by_file = crate::loader::FileId::of(path)
+            .ok()
+            .and_then(|id| self.zones.by_file.get(&(id.dev, id.inode)));
+        let mut names: Vec<Name> = self
+            .zones
             .reading(path)
             .iter()
+            .chain(by_file.into_iter().flatten())
             .filter(|n| *n != origin)
             .cloned()
-            .collect()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     pub fn get(&self, origin: &Name) -> Option<&Slot> {

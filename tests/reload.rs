@@ -493,3 +493,182 @@ fn an_edited_or_new_include_is_committed_with_the_zone() {
     clean("the new include");
     assert!(git(&["show", "HEAD:more.inc"]).contains("192.0.2.77"));
 }
+
+/// `[[key]] acme-key` granted `_acme-challenge` TXT in `zones`.
+fn acme_key(zones: &[&str]) -> String {
+    let grants: Vec<String> = zones
+        .iter()
+        .map(|z| format!("{{ zone = \"{z}\", names = [\"_acme-challenge\"], types = [\"TXT\"] }}"))
+        .collect();
+    format!(
+        "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{}\"\n\
+         grant = [{}]\n",
+        common::wire::SECRET_B64,
+        grants.join(", ")
+    )
+}
+
+impl Binary {
+    /// The RCODE of a signed UPDATE deleting `_acme-challenge` TXT of `zone`.
+    fn delete_challenge(&self, id: u16, zone: &str) -> Option<u8> {
+        let msg = common::wire::update(
+            id,
+            zone,
+            None,
+            &format!("_acme-challenge.{zone}"),
+            255,
+            None,
+        );
+        let (signed, _) =
+            common::wire::signed(&msg, &common::wire::key("acme-key."), common::wire::now());
+        let sock = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        sock.send_to(&signed, self.dns()).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).ok()?;
+        buf.get(3).filter(|_| n > 3).map(|b| b & 0x0f)
+    }
+}
+
+/// Round 29: an `$INCLUDE` that is a symbolic link is not written through
+/// (the write replaced the link by a file, its target left as it was),
+/// and a zone including another zone's file through a link reads a
+/// shared file, so the other zone's writes are refused too.
+#[test]
+fn includes_that_are_links_are_not_written_through_nor_shared_unseen() {
+    let soa_a = simple_zone("a.test", 1, "192.0.2.1");
+    let soa_b = simple_zone("b.test", 1, "192.0.2.2");
+    let (dir, zones) = folder(&[
+        ("a.test.zone", &format!("{soa_a}$INCLUDE a-own.inc\n")),
+        ("a-own.inc", "_acme-challenge IN TXT \"a\"\n"),
+        ("b.test.zone", &format!("{soa_b}$INCLUDE b-link.inc\n")),
+        ("b-real.inc", "_acme-challenge IN TXT \"b\"\n"),
+    ]);
+    std::os::unix::fs::symlink("b-real.inc", zones.join("b-link.inc")).unwrap();
+    let b = Binary::start(dir.path(), &acme_key(&["a.test", "b.test"]));
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    // SERVFAIL (2): b's record lives in the linked include.
+    assert_eq!(b.delete_challenge(1, "b.test"), Some(2), "{}", b.text());
+    assert!(
+        std::fs::symlink_metadata(zones.join("b-link.inc"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is still a link"
+    );
+    assert!(
+        b.text()
+            .contains("an $INCLUDEd file that is a symbolic link")
+    );
+    // a.test writes its own include: fine until b.test reads it too.
+    assert_eq!(b.delete_challenge(2, "a.test"), Some(0), "{}", b.text());
+    write(
+        &zones.join("a-own.inc"),
+        "_acme-challenge IN TXT \"again\"\n",
+    );
+    std::fs::remove_file(zones.join("b-link.inc")).unwrap();
+    std::os::unix::fs::symlink("a-own.inc", zones.join("b-link.inc")).unwrap();
+    // Bounded: 20 s, 50 ms a turn.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = common::update::udp_at(b.dns(), &query("_acme-challenge.b.test.", RecordType::TXT));
+        if r.is_some_and(|m| {
+            m.answers
+                .iter()
+                .any(|a| a.data.to_string().contains("again"))
+        }) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b.test not read through its new link within 20 s:\n{}",
+            b.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(b.delete_challenge(3, "a.test"), Some(2), "{}", b.text());
+    assert!(b.text().contains("is read by zone b.test"), "{}", b.text());
+}
+
+/// Round 29: two zones including one file are both committed at
+/// start-up (neither was: each saw the include shared).
+#[test]
+fn zones_sharing_an_include_are_committed_at_start() {
+    let (dir, zones) = folder(&[
+        (
+            "s1.test.zone",
+            &format!(
+                "{}$INCLUDE shared.inc\n",
+                simple_zone("s1.test", 1, "192.0.2.1")
+            ),
+        ),
+        (
+            "s2.test.zone",
+            &format!(
+                "{}$INCLUDE shared.inc\n",
+                simple_zone("s2.test", 1, "192.0.2.2")
+            ),
+        ),
+        ("shared.inc", "extra IN A 192.0.2.9\n"),
+    ]);
+    let b = Binary::start(dir.path(), "");
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&zones)
+            .args(["status", "--porcelain"])
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && status.trim().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all committed within 20 s:\n{status}\n{}",
+            b.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Round 29: an `$INCLUDE` moved away, edited in place to the same size
+/// with its mtime put back, and moved back (the served version's
+/// identity, another text) is taken in, and the zone loads again.
+#[test]
+fn an_include_back_with_the_served_identity_but_new_text_is_taken_in() {
+    let (dir, zones) = folder(&[
+        ("inc.test.zone", &inc_zone()),
+        ("inc.test.extra", "extra IN A 192.0.2.80\n"),
+    ]);
+    let b = Binary::start(dir.path(), "");
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    let away = dir.path().join("extra.bak");
+    std::fs::rename(zones.join("inc.test.extra"), &away).unwrap();
+    b.wait_for(
+        &|t| t.contains("inc.test.extra: cannot read"),
+        "the absence",
+    );
+    let mtime = std::fs::metadata(&away).unwrap().modified().unwrap();
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&away).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(b"extra IN A 192.0.2.81\n").unwrap();
+    }
+    std::fs::File::options()
+        .write(true)
+        .open(&away)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::rename(&away, zones.join("inc.test.extra")).unwrap();
+    b.wait_served("extra.inc.test.", Ipv4Addr::new(192, 0, 2, 81));
+    b.wait_for(
+        &|t| t.contains("zone file loads again"),
+        "the zone loading again",
+    );
+    assert_eq!(b.get("/ready").0, 200, "{:?}", b.get("/ready"));
+}

@@ -953,7 +953,17 @@ impl Inner {
             // unchanged, but names the old path, which a write would
             // replace by a plain file.
             let same_file = served.files.first().is_some_and(|(p, _)| *p == source.path);
-            if same_file && loader::unchanged(&served.files) {
+            // Unless the reloader found the files failing since: a file
+            // back in place with the served version's identity but not its
+            // text (edited in place, its mtime put back) is then read
+            // (round 29: never taken in, the zone left failed).
+            let failing = || {
+                self.state
+                    .lock()
+                    .get(zone)
+                    .is_some_and(|s| s.failure.is_some())
+            };
+            if same_file && loader::unchanged(&served.files) && !failing() {
                 return Ok((source, served));
             }
             wait_for_writers(&served)?;
@@ -1759,6 +1769,22 @@ impl Inner {
             warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
             return Err(WriteError::Failed(msg));
         }
+        // An `$INCLUDE` that is a symbolic link: a write would replace the
+        // link by a file and leave its target as it was (round 29). A zone
+        // file that is a link is read, and written, at its target.
+        if let Some((file, _)) = rendered
+            .files
+            .iter()
+            .find(|(f, _)| std::fs::symlink_metadata(f).is_ok_and(|m| m.file_type().is_symlink()))
+        {
+            let msg = format!(
+                "the change would edit {file}, an $INCLUDEd file that is a symbolic link: \
+                 zonewright does not write through it (it would replace the link); point the \
+                 $INCLUDE at the file itself"
+            );
+            warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
+            return Err(WriteError::Failed(msg));
+        }
         Ok(Edited {
             changes,
             old,
@@ -2023,14 +2049,18 @@ impl Inner {
             // data/b.db`, b's file, made while the server was down): never
             // written here, and committed by the zone HEAD already reads
             // it for, if any.
-            let shared = {
+            let (shared, own_file_shared) = {
                 let guard = self.state.lock();
-                current
+                let shared = current
                     .files
                     .iter()
-                    .any(|(p, _)| !guard.other_readers(&zone, p).is_empty())
+                    .any(|(p, _)| !guard.other_readers(&zone, p).is_empty());
+                (shared, !guard.other_readers(&zone, &source.path).is_empty())
             };
-            let owner = !shared || self.head_reads(&source);
+            // A zone whose own file is its own commits it, also when an
+            // `$INCLUDE` is shared with another zone (round 29: two zones
+            // including one file were never committed).
+            let owner = !own_file_shared || self.head_reads(&source);
             match self.take_in_at_start(&zone, &source, &current, shared) {
                 Ok(true) => {
                     taken += 1;
@@ -2039,7 +2069,7 @@ impl Inner {
                 // A zone whose writes are refused reads another zone's
                 // file (that zone records it) or one git cannot hold.
                 Ok(false) if source.read_only.is_none() && owner => {
-                    if names.iter().all(|n| !seen.contains(n)) {
+                    if names.first().is_some_and(|n| !seen.contains(n)) {
                         seen.extend(names.iter().cloned());
                         found.push((zone, current, names));
                     }
