@@ -672,3 +672,36 @@ fn an_include_back_with_the_served_identity_but_new_text_is_taken_in() {
     );
     assert_eq!(b.get("/ready").0, 200, "{:?}", b.get("/ready"));
 }
+
+/// Round 30: a zone that starts including another zone's file while the
+/// server runs is served as it reads, and the other zone's writes are
+/// refused from then on (it was never loaded, stuck taking the edit in,
+/// while the other zone's key went on writing what it would serve).
+#[test]
+fn a_zone_including_another_zones_file_at_runtime_shares_it() {
+    let soa_b = simple_zone("b.test", 1, "192.0.2.2");
+    let (dir, zones) = folder(&[
+        (
+            "a.test.zone",
+            &format!(
+                "{}$INCLUDE a-own.inc\n",
+                simple_zone("a.test", 1, "192.0.2.1")
+            ),
+        ),
+        (
+            "a-own.inc",
+            "_acme-challenge IN TXT \"a\"\nx IN A 192.0.2.50\n",
+        ),
+        ("b.test.zone", &soa_b),
+    ]);
+    let b = Binary::start(dir.path(), &acme_key(&["a.test", "b.test"]));
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    write(
+        &zones.join("b.test.zone"),
+        &format!("{soa_b}$INCLUDE a-own.inc\n"),
+    );
+    b.wait_served("x.b.test.", Ipv4Addr::new(192, 0, 2, 50));
+    assert_eq!(b.delete_challenge(1, "a.test"), Some(2), "{}", b.text());
+    assert!(b.text().contains("is read by zone b.test"), "{}", b.text());
+    assert_eq!(b.get("/ready").0, 200, "{:?}", b.get("/ready"));
+}

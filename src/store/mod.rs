@@ -882,6 +882,20 @@ impl Inner {
     /// it; the link is recorded by the next reload pass). Its serial
     /// cannot be raised: a WARN when it is not above the one served.
     fn serve_as_read(&self, zone: &Name, source: &ZoneSource) {
+        // The file's lock first, when it is in the repository: a write of
+        // the zone that owns it, begun before it was shared, is then done
+        // and queued for its commit, which comes before any commit made
+        // here (round 25: its text was committed as this zone's external
+        // change, its write's commit then empty).
+        let config = self.state.config();
+        let _flock = loader::in_repository(&config.zones_dir, &source.path)
+            .and_then(|_| fsio::ZoneFileLock::acquire(&source.path).ok());
+        self.serve_as_read_locked(zone, source);
+    }
+
+    /// [`Inner::serve_as_read`] with the file's lock held by the caller
+    /// (a write's turn: locking it again here would wait for ever).
+    fn serve_as_read_locked(&self, zone: &Name, source: &ZoneSource) {
         let Ok((_, served)) = self.current(zone) else {
             return;
         };
@@ -890,13 +904,6 @@ impl Inner {
             return;
         }
         let config = self.state.config();
-        // The file's lock first, when it is in the repository: a write of
-        // the zone that owns it, begun before it was shared, is then done
-        // and queued for its commit, which comes before any commit made
-        // here (round 25: its text was committed as this zone's external
-        // change, its write's commit then empty).
-        let _flock = loader::in_repository(&config.zones_dir, &source.path)
-            .and_then(|_| fsio::ZoneFileLock::acquire(&source.path).ok());
         let rules = loader::FileRules::new(&config);
         let Ok(loaded) = loader::load_zone_guarded(source, &rules) else {
             return;
@@ -980,8 +987,15 @@ impl Inner {
                 ))
             })?;
             // The files as they are now: an edit may have made this zone
-            // read another's file since it was served.
-            self.not_shared(zone, saved.files.iter().map(|(p, _)| p))?;
+            // read another's file since it was served. Then it is served
+            // as it reads (its slot names the file, so the other zone's
+            // writes are refused from now on) and nothing is written
+            // (round 30: it was never loaded, and the other zone's key
+            // went on writing what it would serve).
+            if let Err(e) = self.not_shared(zone, saved.files.iter().map(|(p, _)| p)) {
+                self.serve_as_read_locked(zone, &source);
+                return Err(e);
+            }
             if let Some(loaded) = self.take_in(zone, &source, &served, saved)? {
                 return Ok((source, loaded));
             }
