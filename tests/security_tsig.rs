@@ -532,44 +532,56 @@ fn a_log_that_cannot_be_written_never_stops_the_server() {
         simple_zone("example.com", 1, "192.0.2.80"),
     )
     .unwrap();
-    let port = UdpSocket::bind((LOCAL, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = SocketAddr::from((LOCAL, port));
-    let config = dir.path().join("zonewright.toml");
-    std::fs::write(
-        &config,
-        format!("listen = [\"{addr}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n"),
-    )
-    .unwrap();
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zonewright"))
-        .args(["serve", "--log-level", "trace", "--config"])
-        .arg(&config)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(full)
-        .spawn()
-        .unwrap();
     let q = query("www.example.com.", hickory_proto::rr::RecordType::A)
         .to_vec()
         .unwrap();
-    // Up to 10 s for the server to come up.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut up = false;
-    while !up && Instant::now() < deadline {
-        up = udp_batch(addr, LOCAL, std::slice::from_ref(&q))[0].is_some();
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the server exited at start"
-        );
+    // The port is picked, released and then bound by the server: another
+    // test's socket can take it in between (the server then exits at
+    // start, its error unreadable on /dev/full). Up to 5 ports.
+    let mut started = None;
+    for _attempt in 0..5 {
+        let port = UdpSocket::bind((LOCAL, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = SocketAddr::from((LOCAL, port));
+        let config = dir.path().join("zonewright.toml");
+        std::fs::write(
+            &config,
+            format!("listen = [\"{addr}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n"),
+        )
+        .unwrap();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zonewright"))
+            .args(["serve", "--log-level", "trace", "--config"])
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(full)
+            .spawn()
+            .unwrap();
+        // Up to 10 s for the server to come up.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut up = false;
+        while !up && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+            up = udp_batch(addr, LOCAL, std::slice::from_ref(&q))[0].is_some();
+        }
+        if up {
+            started = Some((child, addr));
+            break;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    assert!(up, "the server never answered");
+    let up = started.is_some();
+    assert!(up, "the server never answered (5 ports tried)");
+    let Some((mut child, addr)) = started else {
+        return;
+    };
     // Junk that logs (unsigned UPDATEs, unknown keys) and queries at trace.
     let body = add_txt(0, "_acme-challenge.example.com.", "x");
     let msgs: Vec<Vec<u8>> = (0..3000u16)
