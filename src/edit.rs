@@ -88,7 +88,20 @@ pub fn run(config: &Config, zone: &str, editor: &str, author: &str) -> anyhow::R
             return Ok(Outcome::Unchanged);
         }
         match parse(&file_name, &saved, &origin, &includes) {
-            Ok(z) => {
+            Ok((z, warnings)) => {
+                // As the server logs them when it loads the file (an
+                // RRset's TTLs made equal, say): the person sees what the
+                // file will be read as before it is written.
+                if !warnings.is_empty() {
+                    eprintln!(
+                        "your edit is taken, with warnings (line numbers are those of your \
+                         copy, {}):",
+                        copy.path().display()
+                    );
+                    for w in &warnings {
+                        eprintln!("  warning: {w}");
+                    }
+                }
                 after = Some(z);
                 break;
             }
@@ -169,13 +182,14 @@ fn open_editor(editor: &str, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The copy parsed and validated as the zone file it is a copy of.
+/// The copy parsed and validated as the zone file it is a copy of, with
+/// its warnings.
 fn parse(
     file_name: &str,
     text: &str,
     origin: &Name,
     includes: &loader::FsIncludes,
-) -> Result<Zone, Vec<String>> {
+) -> Result<(Zone, Vec<String>), Vec<String>> {
     let strings = |errs: Vec<crate::zonefile::ZoneError>| {
         errs.iter().map(ToString::to_string).collect::<Vec<_>>()
     };
@@ -185,7 +199,7 @@ fn parse(
         .map(|(rr, loc)| (rr.clone(), loc.clone()))
         .collect();
     Zone::build(origin.clone(), records)
-        .map(|(zone, _)| zone)
+        .map(|(zone, warnings)| (zone, strings(warnings)))
         .map_err(strings)
 }
 

@@ -158,6 +158,39 @@ fn an_edit_with_errors_or_without_changes_writes_nothing() {
     assert_eq!(commit(&zones, "HEAD").id, head);
 }
 
+/// An edit the server would read with warnings (round 28: an RRset given
+/// two TTLs was aligned without a word) is taken, and the person is told
+/// on stderr what the file will be read as.
+#[test]
+fn an_edit_with_warnings_is_taken_and_its_warnings_are_shown() {
+    let s = start();
+    let zones = s.zones_dir();
+    let port = s.addr.port();
+    let ed = editor(
+        s.dir.path(),
+        "ttl.sh",
+        "printf 'ttl-a 300 IN A 192.0.2.81\\nttl-a 600 IN A 192.0.2.82\\n' >> \"$1\"",
+    );
+    let out = edit(&s.config_path(), &ed, "alice");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("warning") && t.contains("TTL 600 differs from 300"),
+        "the TTL warning is shown: {t}"
+    );
+    assert!(t.contains("+2 -0"), "{t}");
+    let file = zone_text(&zones);
+    assert!(
+        file.contains("192.0.2.81") && file.contains("192.0.2.82"),
+        "{file}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while dig_short(port, "ttl-a.example.com", "A", false).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(dig_short(port, "ttl-a.example.com", "A", false).len(), 2);
+}
+
 /// The config `zonewright edit` reads while no server runs: the zones
 /// directory `zones`, committed, and the keys of the update tests.
 fn offline_config(zones: &Path) -> PathBuf {
