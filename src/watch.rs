@@ -229,20 +229,26 @@ struct Events {
 const MAX_EVENT_FILES: usize = 1024;
 
 impl Events {
-    fn note(&mut self, event: &notify::Event) {
+    /// Notes the files `event` names; `false` when it names only our own
+    /// temp and lock files (no pass needs to run for it).
+    fn note(&mut self, event: &notify::Event) -> bool {
         if event.paths.is_empty() {
             self.all = true;
+            return true;
         }
+        let mut noted = false;
         for p in &event.paths {
             if own_file(p) {
                 continue;
             }
+            noted = true;
             if self.files.len() >= MAX_EVENT_FILES {
                 self.all = true;
-                return;
+                return true;
             }
             self.files.insert(p.clone());
         }
+        noted
     }
 }
 
@@ -310,16 +316,22 @@ fn start_watcher(
     wake: Arc<Notify>,
     events: Arc<Mutex<Events>>,
 ) -> Option<RecommendedWatcher> {
+    // Each write of ours raises half a dozen events on its temp and lock
+    // files; waking the reload task for those (to find nothing to do) cost
+    // a wake-up each, so only events naming other files wake it.
     let handler = move |event: notify::Result<notify::Event>| {
-        match event {
-            Ok(e) if matches!(e.kind, EventKind::Access(_)) => return,
+        let wanted = match event {
+            Ok(e) if matches!(e.kind, EventKind::Access(_)) => false,
             Ok(e) => events.lock().unwrap_or_else(|p| p.into_inner()).note(&e),
             Err(e) => {
                 debug!("file watch: {e}");
                 events.lock().unwrap_or_else(|p| p.into_inner()).all = true;
+                true
             }
+        };
+        if wanted {
+            wake.notify_one();
         }
-        wake.notify_one();
     };
     let mut watcher = match notify::recommended_watcher(handler) {
         Ok(w) => w,
@@ -400,24 +412,26 @@ mod tests {
     #[test]
     fn events_name_the_files_to_reload_and_bound_them() {
         let events = Mutex::new(Events::default());
-        events.lock().expect("lock").note(&event(&[
+        let own = events.lock().expect("lock").note(&event(&[
             "/z/.zonewright-abc123.tmp",
             "/z/.example.com.zone.lock",
         ]));
+        assert!(!own, "our own files wake no pass");
         assert_eq!(take(&events), Some(HashSet::new()));
-        events
+        let zone = events
             .lock()
             .expect("lock")
             .note(&event(&["/z/example.com.zone"]));
+        assert!(zone);
         assert_eq!(
             take(&events),
             Some(HashSet::from([PathBuf::from("/z/example.com.zone")]))
         );
-        events.lock().expect("lock").note(&event(&[]));
+        assert!(events.lock().expect("lock").note(&event(&[])));
         assert_eq!(take(&events), None);
         for i in 0..=MAX_EVENT_FILES {
             let p = format!("/z/z{i}.test.zone");
-            events.lock().expect("lock").note(&event(&[p.as_str()]));
+            assert!(events.lock().expect("lock").note(&event(&[p.as_str()])));
         }
         let e = events.lock().expect("lock");
         assert!(e.all && e.files.len() <= MAX_EVENT_FILES);

@@ -6,9 +6,8 @@
 //! make us create or truncate a file elsewhere, a FIFO cannot stall us),
 //! the file being replaced with `O_NONBLOCK` and checked by `fstat`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
@@ -44,20 +43,31 @@ impl Prepared {
     /// Writes `text` to a temp file in `path`'s directory, gives it the
     /// original's permissions and fsyncs it.
     pub fn write(path: &Path, text: &str) -> io::Result<Prepared> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".zonewright-")
-            .suffix(".tmp")
-            .tempfile_in(parent_dir(path))?;
-        tmp.write_all(text.as_bytes())?;
-        // The mode first, so the fsync makes it durable with the content.
-        if let Ok(meta) = fs::metadata(path) {
-            tmp.as_file().set_permissions(meta.permissions())?;
+        use std::os::unix::fs::PermissionsExt;
+        // Created with the original's mode, so that (the umask allowing)
+        // no chmod follows: one system call and one inotify event fewer
+        // per write.
+        let want = fs::metadata(path).ok().map(|m| m.permissions());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".zonewright-").suffix(".tmp");
+        if let Some(mode) = &want {
+            builder.permissions(mode.clone());
         }
-        tmp.as_file().sync_all()?;
+        let mut tmp = builder.tempfile_in(parent_dir(path))?;
+        tmp.write_all(text.as_bytes())?;
         // The identity the file will have once renamed, taken from our own
         // handle: a write by someone else after the rename changes it, so
         // the reloader notices instead of taking their change for ours.
-        let meta = tmp.as_file().metadata()?;
+        let mut meta = tmp.as_file().metadata()?;
+        // The mode before the fsync, so the fsync makes it durable with
+        // the content.
+        if let Some(mode) = want
+            && meta.permissions().mode() & 0o7777 != mode.mode() & 0o7777
+        {
+            tmp.as_file().set_permissions(mode)?;
+            meta = tmp.as_file().metadata()?;
+        }
+        tmp.as_file().sync_all()?;
         let id = FileId::from_metadata(&meta);
         Ok(Prepared {
             path: path.to_path_buf(),
@@ -272,13 +282,16 @@ impl ZoneFileLock {
     /// waits regardless of `O_NONBLOCK`, which only keeps the open from
     /// waiting for a FIFO's reader).
     pub fn acquire(zone_file: &Path) -> io::Result<ZoneFileLock> {
+        use rustix::fs::{Mode, OFlags};
         let path = lock_path(zone_file);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
+        // Read-only, as flock(1) opens it: a lock needs no write access,
+        // and closing a file opened for writing raises an inotify event
+        // (IN_CLOSE_WRITE) that wakes the file watcher on every write.
+        let flags =
+            OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o666))
+            .map(File::from)
+            .map_err(io::Error::from)
             .map_err(|e| match e.raw_os_error() {
                 Some(libc::ELOOP) => {
                     io::Error::other(format!("{} is a symbolic link; refused", path.display()))
@@ -311,6 +324,7 @@ impl Drop for ZoneFileLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
     use std::os::unix::fs::PermissionsExt;
 
     /// Concurrent writers to zones of one folder each return only once an
