@@ -511,7 +511,14 @@ fn acme_key(zones: &[&str]) -> String {
 impl Binary {
     /// The RCODE of a signed UPDATE deleting `_acme-challenge` TXT of `zone`.
     fn delete_challenge(&self, id: u16, zone: &str) -> Option<u8> {
-        let msg = common::wire::update(
+        let answer = self.delete_challenge_answer(id, zone, false)?;
+        answer.get(3).map(|b| b & 0x0f)
+    }
+
+    /// The answer to that UPDATE, sent with an OPT RR (EDNS, 1232 octets)
+    /// when `edns`.
+    fn delete_challenge_answer(&self, id: u16, zone: &str, edns: bool) -> Option<Vec<u8>> {
+        let mut msg = common::wire::update(
             id,
             zone,
             None,
@@ -519,6 +526,12 @@ impl Binary {
             255,
             None,
         );
+        if edns {
+            // Root owner, type OPT (41), class = payload 1232, TTL 0, no RDATA.
+            msg.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+            let arcount = u16::from_be_bytes([msg[10], msg[11]]) + 1;
+            msg[10..12].copy_from_slice(&arcount.to_be_bytes());
+        }
         let (signed, _) =
             common::wire::signed(&msg, &common::wire::key("acme-key."), common::wire::now());
         let sock = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -526,7 +539,7 @@ impl Binary {
         sock.send_to(&signed, self.dns()).unwrap();
         let mut buf = [0u8; 4096];
         let n = sock.recv(&mut buf).ok()?;
-        buf.get(3).filter(|_| n > 3).map(|b| b & 0x0f)
+        (n > 12).then(|| buf[..n].to_vec())
     }
 }
 
@@ -588,6 +601,29 @@ fn includes_that_are_links_are_not_written_through_nor_shared_unseen() {
     }
     assert_eq!(b.delete_challenge(3, "a.test"), Some(2), "{}", b.text());
     assert!(b.text().contains("is read by zone b.test"), "{}", b.text());
+    // With EDNS, the SERVFAIL says why in an Extended DNS Error (RFC
+    // 8914, INFO-CODE 0), pointing to the log; no path, no other zone.
+    let answer = b
+        .delete_challenge_answer(4, "a.test", true)
+        .expect("an answer");
+    assert_eq!(answer[3] & 0x0f, 2, "SERVFAIL");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.contains("the write failed and is not kept") && text.contains("server log"),
+        "EDE text: {text:?}"
+    );
+    assert!(
+        !text.contains("b.test") && !text.contains(".inc"),
+        "{text:?}"
+    );
+    // EDE option 15, INFO-CODE 0, right before the text.
+    let needle = b"the write failed";
+    let at = answer
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("text");
+    assert_eq!(&answer[at - 6..at - 4], &[0, 15], "option code");
+    assert_eq!(&answer[at - 2..at], &[0, 0], "INFO-CODE 0");
 }
 
 /// Round 29: two zones including one file are both committed at

@@ -68,6 +68,10 @@ struct Write {
     in_flight: InFlight,
     /// The unsigned answer with RCODE 0: ID, opcode, QR, zone echoed.
     template: Vec<u8>,
+    /// The request carried an OPT RR, so a SERVFAIL may say why (RFC
+    /// 8914 Extended DNS Error; RFC 6891 §7: no OPT in an answer to a
+    /// request without one).
+    edns: bool,
 }
 
 /// `answer` (the first copy's, signed) with the message ID of `request`: a
@@ -169,6 +173,7 @@ pub(super) fn prepare(
                 signing,
                 in_flight,
                 template: error_for(bytes, Rcode::NoError),
+                edns: crate::request::has_opt(bytes),
             })),
         }),
         Err(refusal) => {
@@ -257,8 +262,16 @@ fn still_allowed(
 /// to give.
 type Refusal = (Rcode, Option<(u16, String)>);
 
-/// RFC 8914 §4 INFO-CODEs used here.
+/// RFC 8914 §4 INFO-CODEs used here, and the texts of SERVFAILs.
 mod ede {
+    /// "0 - Other Error": a write that failed.
+    pub const OTHER: u16 = 0;
+    /// A write that was made neither in the file nor in git.
+    pub const FAILED: &str = "the write failed and is not kept (the zone file could not be read, \
+                              written or committed, or this zone's setup refuses writes); the \
+                              server log has the details";
+    /// An UPDATE the server had no room to start.
+    pub const BUSY: &str = "too many UPDATEs in progress; nothing applied, try again";
     /// "18 - Prohibited": policy (grants, rate limit).
     pub const PROHIBITED: u16 = 18;
     /// "20 - Not Authoritative".
@@ -339,7 +352,8 @@ impl PendingUpdate {
         let out = match self.kind {
             Kind::Write(w) => {
                 warn!(key = %w.actor, client = %w.client, "UPDATE not started: too many UPDATEs in progress");
-                Out::sign_one(with_rcode(w.template, Rcode::ServFail), &w.signing)
+                let msg = failure(w.template, w.edns, ede::BUSY);
+                Out::sign_one(msg, &w.signing)
             }
             Kind::Wait {
                 fallback, signing, ..
@@ -362,6 +376,7 @@ impl Write {
             mut signing,
             in_flight,
             template,
+            edns,
         } = self;
         let zone = request.zone.clone();
         let d = dispatcher.clone();
@@ -413,7 +428,25 @@ impl Write {
         }
         // Signed now, seconds after the request maybe.
         signing.time = (dispatcher.clock)();
-        Out::sign(vec![with_rcode(template, code)], signing, Some(in_flight))
+        let msg = if code == Rcode::ServFail {
+            failure(template, edns, ede::FAILED)
+        } else {
+            with_rcode(template, code)
+        };
+        Out::sign(vec![msg], signing, Some(in_flight))
+    }
+}
+
+/// A SERVFAIL, saying why in an Extended DNS Error (INFO-CODE 0, "Other
+/// Error") when the request had an OPT RR. Only what the client may know:
+/// the details (file paths, the other zone) are in the server's log, as
+/// the REST API's 500 says too.
+fn failure(template: Vec<u8>, edns: bool, why: &str) -> Vec<u8> {
+    let msg = with_rcode(template, Rcode::ServFail);
+    if edns {
+        crate::response::with_ede(msg, ede::OTHER, why)
+    } else {
+        msg
     }
 }
 
