@@ -422,7 +422,7 @@ fn rest_500_body_has_no_path_or_file_contents() {
 fn spawn_binary(
     dir: &std::path::Path,
     log: &std::path::Path,
-) -> Option<(std::process::Child, SocketAddr)> {
+) -> Option<(std::process::Child, SocketAddr, SocketAddr)> {
     use std::net::{TcpListener, UdpSocket};
     use std::process::{Command, Stdio};
     let dns_port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
@@ -433,10 +433,16 @@ fn spawn_binary(
         .and_then(|s| s.local_addr())
         .ok()?
         .port();
+    let admin_port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|s| s.local_addr())
+        .ok()?
+        .port();
     let rest = SocketAddr::from((Ipv4Addr::LOCALHOST, rest_port));
+    let admin = SocketAddr::from((Ipv4Addr::LOCALHOST, admin_port));
     let config = dir.join("zonewright.toml");
     let text = format!(
-        "listen = [\"127.0.0.1:{dns_port}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+        "listen = [\"127.0.0.1:{dns_port}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}\n\
+         [admin]\nlisten = \"{admin}\"\n",
         rest_common::rest_config(&[rest_common::ZONE], "rate_limit = 0")
             .replace("127.0.0.1:0", &rest.to_string())
     );
@@ -462,7 +468,7 @@ fn spawn_binary(
             .send()
             .is_ok_and(|r| r.status().is_success());
         if up {
-            return Some((child, rest));
+            return Some((child, rest, admin));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -493,7 +499,7 @@ fn rest_txt_value_with_a_newline_is_one_escaped_log_line() {
                           values=\"6.6.6.6\" outcome=\"written, serial 9\"";
     for attempt in 0..5 {
         let log = dir.path().join(format!("server-{attempt}.log"));
-        let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
+        let Some((mut child, rest, _admin)) = spawn_binary(dir.path(), &log) else {
             continue;
         };
         let api = Rest::at(rest);
@@ -528,7 +534,7 @@ fn rest_wrong_tokens_from_many_sources_are_logged_sampled() {
     let dir = service_folder();
     for attempt in 0..5 {
         let log = dir.path().join(format!("server-{attempt}.log"));
-        let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
+        let Some((mut child, rest, _admin)) = spawn_binary(dir.path(), &log) else {
             continue;
         };
         let api = Rest::at(rest);
@@ -563,7 +569,7 @@ fn rest_write_of_a_client_that_hangs_up_is_audited() {
     let dir = service_folder();
     for attempt in 0..5 {
         let log = dir.path().join(format!("server-{attempt}.log"));
-        let Some((mut child, rest)) = spawn_binary(dir.path(), &log) else {
+        let Some((mut child, rest, admin)) = spawn_binary(dir.path(), &log) else {
             continue;
         };
         let body = r#"{"records":["10.7.7.1"]}"#;
@@ -590,8 +596,37 @@ fn rest_write_of_a_client_that_hangs_up_is_audited() {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Counted once in rest_requests_total, answered (200) or hung up
+        // (499) whichever came first (round 28: a hung-up request was not
+        // counted at all). Bounded: 5 s, 50 ms a turn.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut counted = Vec::new();
+        while Instant::now() < deadline {
+            let metrics = Rest::at(admin)
+                .client
+                .get(format!("http://{admin}/metrics"))
+                .send()
+                .and_then(|r| r.text())
+                .unwrap_or_default();
+            counted = metrics
+                .lines()
+                .filter(|l| l.starts_with("zonewright_rest_requests_total{"))
+                .filter(|l| l.contains("/v1/services/") && !l.ends_with(" 0"))
+                .map(str::to_owned)
+                .collect();
+            if !counted.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = child.kill();
         let _ = child.wait();
+        assert_eq!(counted.len(), 1, "counted once: {counted:?}");
+        assert!(
+            counted[0].ends_with(" 1")
+                && (counted[0].contains("status=\"200\"") || counted[0].contains("status=\"499\"")),
+            "{counted:?}"
+        );
         let audit: Vec<&str> = text
             .lines()
             .filter(|l| l.contains("REST write") && l.contains("gone0"))

@@ -229,11 +229,19 @@ pub fn router(api: Arc<Api>) -> Router {
 #[derive(Clone)]
 struct RouteLabel(String);
 
+/// The route pattern as soon as routing matched one, for [`count`] to
+/// read when the request ends without a response (the client hung up).
+#[derive(Clone, Default)]
+struct RouteSlot(Arc<std::sync::OnceLock<String>>);
+
 async fn mark_route(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map(|m| m.as_str().to_owned());
+    if let (Some(r), Some(slot)) = (&route, req.extensions().get::<RouteSlot>()) {
+        let _ = slot.0.set(r.clone());
+    }
     let mut response = next.run(req).await;
     if let Some(r) = route {
         response.extensions_mut().insert(RouteLabel(r));
@@ -242,9 +250,19 @@ async fn mark_route(req: Request, next: Next) -> Response {
 }
 
 /// `zonewright_rest_requests_total{route,status}`: by route pattern, never
-/// the path asked for (`unmatched` for paths no route has).
-async fn count(State(api): State<Arc<Api>>, req: Request, next: Next) -> Response {
+/// the path asked for (`unmatched` for paths no route has). A request
+/// whose client hung up before its answer is counted with status 499
+/// (nginx's "client closed request"; round 28: such requests were not
+/// counted at all).
+async fn count(State(api): State<Arc<Api>>, mut req: Request, next: Next) -> Response {
+    let slot = RouteSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut unanswered = Unanswered {
+        api: Some(api.clone()),
+        slot,
+    };
     let response = next.run(req).await;
+    unanswered.api = None;
     let route = response
         .extensions()
         .get::<RouteLabel>()
@@ -252,6 +270,26 @@ async fn count(State(api): State<Arc<Api>>, req: Request, next: Next) -> Respons
     api.state.metrics().rest(route, response.status().as_u16());
     response
 }
+
+/// Counts its request as hung up (status 499) when dropped before the
+/// response came (`api` still set): hyper drops a request's future when
+/// its connection closes.
+struct Unanswered {
+    api: Option<Arc<Api>>,
+    slot: RouteSlot,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(api) = self.api.take() {
+            let route = self.slot.0.get().map_or("unmatched", String::as_str);
+            api.state.metrics().rest(route, CLIENT_CLOSED);
+        }
+    }
+}
+
+/// The status a request is counted with when its client hung up first.
+const CLIENT_CLOSED: u16 = 499;
 
 /// A handler panicked (a bug in zonewright): 500 for this request only; the
 /// server and every other request go on. Nothing was written, or the store
