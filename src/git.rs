@@ -1216,9 +1216,15 @@ fn commit_entries(
     merged: Option<Oid>,
 ) -> Result<Option<Oid>, GitError> {
     let err = wrap(repo.path());
-    let head = match repo.head() {
-        Ok(h) => Some(h.peel_to_commit().map_err(&err)?),
-        Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
+    // The branch HEAD names, and the commit on it: the new commit goes on
+    // that branch, never on whatever HEAD is when the commit is written
+    // (round 32, HIGH: a `git checkout --detach` between the look at the
+    // repository and the commit put an answered write's commit on the
+    // detached HEAD, off the branch; `git switch` back left it dangling).
+    let branch = head_branch(repo).map_err(&err)?;
+    let head = match repo.find_reference(&branch) {
+        Ok(r) => Some(r.peel_to_commit().map_err(&err)?),
+        Err(e) if e.code() == ErrorCode::NotFound => None,
         Err(e) => return Err(err(e)),
     };
     let base = match &head {
@@ -1252,7 +1258,7 @@ fn commit_entries(
     let parents: Vec<&git2::Commit<'_>> = head.iter().chain(other.iter()).collect();
     let oid = repo
         .commit(
-            Some("HEAD"),
+            None,
             &sig(author)?,
             &sig(committer)?,
             message,
@@ -1260,19 +1266,38 @@ fn commit_entries(
             &parents,
         )
         .map_err(&err)?;
+    // The branch moves to it only from the commit it was built on (compare
+    // and swap): a commit or pull made on it meanwhile makes this one
+    // fail, to be made again on top, as `git commit` would.
+    let summary = message.lines().next().unwrap_or_default();
+    let moved = match &head {
+        Some(parent) => repo.reference_matching(
+            &branch,
+            oid,
+            true,
+            parent.id(),
+            &format!("commit: {summary}"),
+        ),
+        None => repo.reference(&branch, oid, false, &format!("commit (initial): {summary}")),
+    };
+    moved.map_err(&err)?;
     let mut objects: Vec<Oid> = blobs
         .iter()
         .filter_map(|(_, b)| b.map(|(id, _)| id))
         .collect();
     objects.extend([tree_id, oid]);
-    if let Err(why) = verify(repo, oid, &objects) {
-        // Never leave HEAD on a commit that is not all there.
+    if let Err(why) = verify(repo, &branch, oid, &objects) {
+        // Never leave the branch on a commit that is not all there.
         if let Some(parent) = head.as_ref()
-            && repo.refname_to_id("HEAD").ok() == Some(oid)
+            && repo.refname_to_id(&branch).ok() == Some(oid)
         {
-            let _ = repo.head().and_then(|mut h| {
-                h.set_target(parent.id(), "zonewright: undo an incomplete commit")
-            });
+            let _ = repo.reference_matching(
+                &branch,
+                parent.id(),
+                true,
+                oid,
+                "zonewright: undo an incomplete commit",
+            );
         }
         return Err(err(git2::Error::from_str(&format!(
             "the commit was not written completely ({why}{})",
@@ -1286,25 +1311,37 @@ fn commit_entries(
     Ok(Some(oid))
 }
 
-/// Reads back, through a new handle (no cache), that HEAD is `commit` and
-/// that each of `objects` can be read. libgit2 can report success for a
-/// commit whose files a full disk cut short: on a full tmpfs it returned
+/// The branch HEAD names (`refs/heads/main`), born or not; an error when
+/// HEAD is detached (no branch to commit on) or unreadable.
+fn head_branch(repo: &Repository) -> Result<String, git2::Error> {
+    let head = repo.find_reference("HEAD")?;
+    match head.symbolic_target()? {
+        Some(branch) if branch.starts_with("refs/heads/") => Ok(branch.to_owned()),
+        Some(other) => Err(git2::Error::from_str(&format!(
+            "HEAD names {other}, not a branch; no commit is made"
+        ))),
+        None => Err(git2::Error::from_str(
+            "HEAD is detached (no branch to commit on); no commit is made",
+        )),
+    }
+}
+
+/// Reads back, through a new handle (no cache), that `branch` is `commit`
+/// and that each of `objects` can be read. libgit2 can report success for
+/// a commit whose files a full disk cut short: on a full tmpfs it returned
 /// the id of a commit that was never there (issue 12 item 4).
-fn verify(repo: &Repository, commit: Oid, objects: &[Oid]) -> Result<(), String> {
+fn verify(repo: &Repository, branch: &str, commit: Oid, objects: &[Oid]) -> Result<(), String> {
     let fresh = Repository::open(repo.path()).map_err(|e| e.message().to_owned())?;
     let head = fresh
-        .refname_to_id("HEAD")
-        .map_err(|e| format!("HEAD cannot be read back: {}", e.message()))?;
+        .refname_to_id(branch)
+        .map_err(|e| format!("{branch} cannot be read back: {}", e.message()))?;
     if head != commit {
-        // Someone ran `git checkout`, `switch` or `reset` at that instant:
-        // say so rather than suggest a full disk.
-        if fresh.head_detached().unwrap_or(false) || state::usable(&fresh).is_err() {
-            return Err(format!(
-                "HEAD moved while the commit was made (now {head}, detached or mid-operation); \
-                 the commit {commit} is on the branch HEAD named before"
-            ));
-        }
-        return Err(format!("HEAD is {head}, not the new commit {commit}"));
+        // Someone committed, pulled or reset at that instant: say so
+        // rather than suggest a full disk.
+        return Err(format!(
+            "HEAD moved while the commit was made ({branch} is now {head}); the commit {commit} \
+             is not on it"
+        ));
     }
     let odb = fresh.odb().map_err(|e| e.message().to_owned())?;
     for id in objects {
@@ -1489,6 +1526,48 @@ mod tests {
             name: "acme-key".into(),
             email: "zonewright@host".into(),
         }
+    }
+
+    /// Round 32 (HIGH): a commit goes on the branch HEAD names, or is not
+    /// made. With HEAD detached (a `git checkout --detach` after the look
+    /// at the repository), it was made on the detached HEAD, and was off
+    /// the branch once HEAD went back to it.
+    #[test]
+    fn commits_go_on_the_branch_never_on_a_detached_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let file = dir.path().join("a.zone");
+        std::fs::write(&file, "one\n").expect("write");
+        let first = commit_file(&repo, &file, &me(), &me(), "one")
+            .expect("commit")
+            .expect("made");
+        let branch = head_branch(&repo).expect("on a branch");
+        assert!(branch.starts_with("refs/heads/"), "{branch}");
+        assert_eq!(repo.refname_to_id(&branch).expect("branch"), first);
+
+        repo.set_head_detached(first).expect("detach");
+        std::fs::write(&file, "two\n").expect("write");
+        let e = commit_file(&repo, &file, &key(), &me(), "two").expect_err("detached");
+        assert!(e.to_string().contains("HEAD is detached"), "{e}");
+        assert_eq!(
+            repo.refname_to_id("HEAD").expect("head"),
+            first,
+            "HEAD kept"
+        );
+        assert_eq!(repo.refname_to_id(&branch).expect("branch"), first);
+
+        repo.set_head(&branch).expect("attach");
+        let second = commit_file(&repo, &file, &key(), &me(), "two")
+            .expect("commit")
+            .expect("made");
+        assert_eq!(repo.refname_to_id(&branch).expect("branch"), second);
+        assert_eq!(repo.refname_to_id("HEAD").expect("head"), second);
+        let c = repo.find_commit(second).expect("commit");
+        assert_eq!(c.parent_id(0).expect("parent"), first);
+        assert_eq!(c.author().name().ok(), Some("acme-key"));
+        // HEAD's reflog has it too, as after `git commit`.
+        let log = repo.reflog("HEAD").expect("reflog");
+        assert_eq!(log.get(0).map(|e| e.id_new()), Some(second));
     }
 
     /// Only what is still so on disk is recorded: a "gone" file that is
