@@ -518,14 +518,24 @@ impl Binary {
     /// The answer to that UPDATE, sent with an OPT RR (EDNS, 1232 octets)
     /// when `edns`.
     fn delete_challenge_answer(&self, id: u16, zone: &str, edns: bool) -> Option<Vec<u8>> {
-        let mut msg = common::wire::update(
-            id,
-            zone,
-            None,
-            &format!("_acme-challenge.{zone}"),
-            255,
-            None,
-        );
+        let owner = format!("_acme-challenge.{zone}");
+        self.signed_answer(
+            common::wire::update(id, zone, None, &owner, 255, None),
+            edns,
+        )
+    }
+
+    /// The RCODE of a signed UPDATE adding `_acme-challenge` TXT `value`.
+    fn add_challenge(&self, id: u16, zone: &str, value: &str) -> Option<u8> {
+        let owner = format!("_acme-challenge.{zone}");
+        let msg = common::wire::update(id, zone, None, &owner, 1, Some(value));
+        let answer = self.signed_answer(msg, false)?;
+        answer.get(3).map(|b| b & 0x0f)
+    }
+
+    /// `msg` signed with acme-key (with an OPT RR first when `edns`), sent
+    /// over UDP: the answer.
+    fn signed_answer(&self, mut msg: Vec<u8>, edns: bool) -> Option<Vec<u8>> {
         if edns {
             // Root owner, type OPT (41), class = payload 1232, TTL 0, no RDATA.
             msg.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
@@ -740,4 +750,79 @@ fn a_zone_including_another_zones_file_at_runtime_shares_it() {
     assert_eq!(b.delete_challenge(1, "a.test"), Some(2), "{}", b.text());
     assert!(b.text().contains("is read by zone b.test"), "{}", b.text());
     assert_eq!(b.get("/ready").0, 200, "{:?}", b.get("/ready"));
+}
+
+/// Round 32: a zone file rewritten in place in zones_dir, same size, its
+/// modification time put back, is taken in (served, committed as an
+/// external change), and a write after it keeps it. The reloader saw the
+/// new text, but the store trusted the unchanged identity: the edit was
+/// never served, and the next write erased it.
+#[test]
+fn an_edit_in_place_with_its_mtime_put_back_is_taken_in_and_kept() {
+    let (dir, zones) = folder(&[]);
+    let b = Binary::start(dir.path(), &acme_key(&["example.com"]));
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 80));
+    // Past the second the file was written in, so the edit would move
+    // the mtime if it were not put back.
+    std::thread::sleep(Duration::from_millis(1100));
+    let path = zones.join("example.com.zone");
+    let before = std::fs::metadata(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace("www IN A 192.0.2.80", "www IN A 192.0.2.81");
+    assert_ne!(text, edited);
+    assert_eq!(text.len(), edited.len());
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all(edited.as_bytes()).unwrap();
+        f.set_modified(before.modified().unwrap()).unwrap();
+    }
+    let after = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        (after.len(), after.modified().unwrap()),
+        (before.len(), before.modified().unwrap()),
+        "the identity is kept"
+    );
+    b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 81));
+    assert!(
+        b.text()
+            .contains("zone file changed on disk; reloading before the write"),
+        "{}",
+        b.text()
+    );
+    // A write after it is computed on the edit: NOERROR, and the file
+    // still has the person's address.
+    assert_eq!(
+        b.add_challenge(7, "example.com", "after-the-edit"),
+        Some(0),
+        "{}",
+        b.text()
+    );
+    let now = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        now.contains("www IN A 192.0.2.81") && now.contains("after-the-edit"),
+        "{now}"
+    );
+    b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 81));
+    // Committed as an external change (bounded: 20 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&zones)
+            .args(["log", "--format=%s", "-p", "--", "example.com.zone"])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).into_owned();
+        if log.contains("external change") && log.contains("+www IN A 192.0.2.81") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit is not committed:\n{log}\n{}",
+            b.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

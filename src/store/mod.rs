@@ -361,6 +361,11 @@ struct Inner {
     /// 26: a link put back to the zone's own file served a hand edit at a
     /// serial secondaries already had).
     high_serials: Mutex<std::collections::HashMap<Name, u32>>,
+    /// Zones the reloader found edited with their files' identity kept
+    /// (rewritten in place, the modification time put back): the next
+    /// write reads their files instead of trusting the identity (round
+    /// 32: such an edit was never taken in, and the next write erased it).
+    edited_in_place: Mutex<std::collections::HashSet<Name>>,
     /// `[git] acknowledge = "log"`: the write log each answered write is
     /// recorded in before its answer.
     log: Option<Arc<writelog::WriteLog>>,
@@ -438,6 +443,7 @@ impl Store {
                 dir_syncs: fsio::DirSyncs::default(),
                 held_paths: Mutex::default(),
                 high_serials: Mutex::default(),
+                edited_in_place: Mutex::default(),
             }),
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
@@ -460,6 +466,12 @@ impl Store {
     /// a write, so it is rebased on the writes it lacks and written back
     /// before any later write is computed on it.
     pub async fn take_in(&self, zone: &Name) -> Result<WriteOutcome, WriteError> {
+        // The reloader compared the texts; the files may look unchanged.
+        self.inner
+            .edited_in_place
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(zone.clone());
         self.write(WriteRequest {
             zone: zone.clone(),
             actor: self.inner.settings.committer.name.clone(),
@@ -951,6 +963,11 @@ impl Inner {
     /// The served version, reloaded first if the files changed on disk
     /// (someone else's edit, taken in by [`Inner::take_in`]).
     fn fresh(&self, zone: &Name) -> Result<(ZoneSource, Loaded), WriteError> {
+        let mut edited_in_place = self
+            .edited_in_place
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(zone);
         for _ in 0..MAX_ATTEMPTS {
             let (source, served) = self.current(zone)?;
             let source = self.relisted(zone, source);
@@ -970,7 +987,8 @@ impl Inner {
                     .get(zone)
                     .is_some_and(|s| s.failure.is_some())
             };
-            if same_file && loader::unchanged(&served.files) && !failing() {
+            let trusted = !std::mem::take(&mut edited_in_place);
+            if trusted && same_file && loader::unchanged(&served.files) && !failing() {
                 return Ok((source, served));
             }
             wait_for_writers(&served)?;
