@@ -41,13 +41,14 @@ pub struct Installed {
 
 impl Prepared {
     /// Writes `text` to a temp file in `path`'s directory, gives it the
-    /// original's permissions and fsyncs it.
+    /// original's owner, group and permissions, and fsyncs it.
     pub fn write(path: &Path, text: &str) -> io::Result<Prepared> {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         // Created with the original's mode, so that (the umask allowing)
         // no chmod follows: one system call and one inotify event fewer
         // per write.
-        let want = fs::metadata(path).ok().map(|m| m.permissions());
+        let original = fs::metadata(path).ok();
+        let want = original.as_ref().map(fs::Metadata::permissions);
         let mut builder = tempfile::Builder::new();
         builder.prefix(".zonewright-").suffix(".tmp");
         if let Some(mode) = &want {
@@ -59,6 +60,18 @@ impl Prepared {
         // handle: a write by someone else after the rename changes it, so
         // the reloader notices instead of taking their change for ours.
         let mut meta = tmp.as_file().metadata()?;
+        // The owner and group too (round 32: a 0640 file kept for a
+        // reader's group came back as the server's), where we may give
+        // them (root, or a group the server is in); else ours, as before.
+        // Before the mode: a chown clears the set-id bits.
+        if let Some(o) = &original
+            && (o.uid(), o.gid()) != (meta.uid(), meta.gid())
+            && std::os::unix::fs::fchown(tmp.as_file(), Some(o.uid()), Some(o.gid()))
+                .or_else(|_| std::os::unix::fs::fchown(tmp.as_file(), None, Some(o.gid())))
+                .is_ok()
+        {
+            meta = tmp.as_file().metadata()?;
+        }
         // The mode before the fsync, so the fsync makes it durable with
         // the content.
         if let Some(mode) = want
@@ -300,7 +313,9 @@ impl ZoneFileLock {
                 Some(libc::ENXIO) => {
                     io::Error::other(format!("{} is not a regular file; refused", path.display()))
                 }
-                _ => e,
+                // The lock file named (round 32: "Permission denied" read
+                // as if the zone file were unreadable).
+                _ => io::Error::new(e.kind(), format!("{}: {e}", path.display())),
             })?;
         let kind = file.metadata()?.file_type();
         if !kind.is_file() {
@@ -385,6 +400,29 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    /// Round 32: the owner and group stay (a 0640 file kept for a
+    /// reader's group came back as the server's), set-id bits too. Needs
+    /// root to give a file away; elsewhere it checks nothing is lost.
+    #[test]
+    fn replace_keeps_owner_and_group() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("example.com.zone");
+        fs::write(&path, "old\n").expect("write");
+        let nobody = 65534;
+        if std::os::unix::fs::chown(&path, Some(nobody), Some(nobody)).is_err() {
+            replace_atomically(&path, "new\n").expect("replace");
+            assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
+            return;
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o2640)).expect("chmod");
+        replace_atomically(&path, "new\n").expect("replace");
+        let meta = fs::metadata(&path).expect("meta");
+        assert_eq!((meta.uid(), meta.gid()), (nobody, nobody));
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o2640);
+        assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
     }
 
     #[test]
