@@ -1311,19 +1311,49 @@ fn commit_entries(
     Ok(Some(oid))
 }
 
-/// The branch HEAD names (`refs/heads/main`), born or not; an error when
-/// HEAD is detached (no branch to commit on) or unreadable.
+/// The branch HEAD names (`refs/heads/main`, through any chain of
+/// symbolic refs), born or not; an error when HEAD is detached (no
+/// branch to commit on), names no branch, or names a branch that does
+/// not exist in a repository that has a history (round 33, HIGH: a write
+/// after `git update-ref -d refs/heads/main`, or after HEAD was pointed
+/// at a misspelt branch, made a commit with no parent, a new history of
+/// one file, off the real branch).
 fn head_branch(repo: &Repository) -> Result<String, git2::Error> {
-    let head = repo.find_reference("HEAD")?;
-    match head.symbolic_target()? {
-        Some(branch) if branch.starts_with("refs/heads/") => Ok(branch.to_owned()),
-        Some(other) => Err(git2::Error::from_str(&format!(
-            "HEAD names {other}, not a branch; no commit is made"
-        ))),
-        None => Err(git2::Error::from_str(
-            "HEAD is detached (no branch to commit on); no commit is made",
-        )),
+    let refuse = |why: String| Err(git2::Error::from_str(&format!("{why}; no commit is made")));
+    let mut name = "HEAD".to_owned();
+    // Bounded, as git bounds symbolic ref chains.
+    for _ in 0..5 {
+        let r = match repo.find_reference(&name) {
+            Ok(r) => r,
+            Err(e) if e.code() == ErrorCode::NotFound && name != "HEAD" => {
+                if !name.starts_with("refs/heads/") {
+                    return refuse(format!("HEAD names {name}, not a branch"));
+                }
+                // An unborn branch is only a new repository's (its first
+                // commit): none with other branches or with a HEAD that
+                // pointed at commits before.
+                let branches = repo.branches(Some(git2::BranchType::Local))?.count();
+                let history = repo.reflog("HEAD").map(|l| l.len()).unwrap_or(0);
+                if branches > 0 || history > 0 {
+                    return refuse(format!(
+                        "HEAD names the branch {name}, which does not exist (deleted, or \
+                         misspelt?) in a repository with a history"
+                    ));
+                }
+                return Ok(name);
+            }
+            Err(e) => return Err(e),
+        };
+        match r.symbolic_target()? {
+            Some(target) => name = target.to_owned(),
+            None if name == "HEAD" => {
+                return refuse("HEAD is detached (no branch to commit on)".into());
+            }
+            None if name.starts_with("refs/heads/") => return Ok(name),
+            None => return refuse(format!("HEAD names {name}, not a branch")),
+        }
     }
+    refuse("HEAD is a chain of more than 5 symbolic refs".into())
 }
 
 /// Reads back, through a new handle (no cache), that `branch` is `commit`
@@ -1568,6 +1598,52 @@ mod tests {
         // HEAD's reflog has it too, as after `git commit`.
         let log = repo.reflog("HEAD").expect("reflog");
         assert_eq!(log.get(0).map(|e| e.id_new()), Some(second));
+    }
+
+    /// Round 33: a branch deleted, or HEAD pointed at a misspelt one, in a
+    /// repository with a history is no new repository: no commit (it was
+    /// a parentless commit, a new history of one file). A HEAD naming
+    /// the branch through another symbolic ref commits on that branch
+    /// (it failed: the alias was compared as the branch).
+    #[test]
+    fn no_new_history_on_a_missing_branch_and_aliases_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let file = dir.path().join("a.zone");
+        std::fs::write(&file, "one\n").expect("write");
+        let first = commit_file(&repo, &file, &me(), &me(), "one")
+            .expect("commit")
+            .expect("made");
+        let branch = head_branch(&repo).expect("on a branch");
+
+        repo.set_head("refs/heads/typo").expect("misspelt");
+        std::fs::write(&file, "two\n").expect("write");
+        let e = commit_file(&repo, &file, &key(), &me(), "two").expect_err("typo");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(repo.find_reference("refs/heads/typo").is_err(), "not made");
+
+        repo.reference_symbolic("refs/heads/alias", &branch, false, "alias")
+            .expect("alias");
+        repo.set_head("refs/heads/alias")
+            .expect("through the alias");
+        let second = commit_file(&repo, &file, &key(), &me(), "two")
+            .expect("commit")
+            .expect("made");
+        assert_eq!(repo.refname_to_id(&branch).expect("branch"), second);
+        let parent = repo.find_commit(second).and_then(|c| c.parent_id(0));
+        assert_eq!(parent.expect("parent"), first);
+
+        repo.set_head(&branch).expect("back");
+        repo.find_reference("refs/heads/alias")
+            .and_then(|mut r| r.delete())
+            .expect("rm alias");
+        repo.find_reference(&branch)
+            .and_then(|mut r| r.delete())
+            .expect("rm branch");
+        std::fs::write(&file, "three\n").expect("write");
+        let e = commit_file(&repo, &file, &key(), &me(), "three").expect_err("deleted");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert!(repo.find_reference(&branch).is_err(), "no new history");
     }
 
     /// Only what is still so on disk is recorded: a "gone" file that is
