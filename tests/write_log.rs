@@ -160,3 +160,72 @@ fn an_update_answered_before_a_crash_is_committed_at_start_up_under_its_key() {
     assert!(status.is_empty(), "{status}");
     assert!(served_txt(p.addr, ACME_NAME).contains(&"before-crash".to_string()));
 }
+
+/// Round 34 (HIGH): a logged write start-up cannot commit (git refuses:
+/// here a ref lock a live process holds across the restart) is not
+/// committed under another name once git takes commits again in that
+/// run. It was: the zone file went in as zonewright's `external change`,
+/// and the next start, finding the serial in HEAD, dropped the record.
+/// Now that run commits nothing and refuses writes, saying why; the next
+/// start commits the record under its key.
+#[test]
+fn a_logged_write_start_up_cannot_commit_is_never_relabelled() {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    let mut p = Proc::start_with(dir.path(), LOG_MODE);
+    wait_committed(&zones, ZONE_FILE);
+    let holder = LockHolder::hold(&zones);
+    let r = py_update(
+        p.port(),
+        &acme_py(),
+        true,
+        &["add _acme-challenge 60 TXT \"across-restarts\""],
+    );
+    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    p.kill9();
+
+    // Started while git still refuses: the record stays in the log.
+    let mut p = Proc::start(dir.path());
+    eventually("start-up says the record waits", || {
+        p.log_text().contains("they stay in")
+    });
+    drop(holder);
+    // Git takes commits again; the committer tries every 5 s. Nothing is
+    // committed in this run, and writes are refused, saying why.
+    std::thread::sleep(Duration::from_secs(7));
+    assert!(
+        authors_touching(&zones, "\"across-restarts\"").is_empty(),
+        "not committed under another name:\n{}",
+        p.log_text()
+    );
+    let refused = py_update(
+        p.port(),
+        &acme_py(),
+        true,
+        &["add _acme-challenge 60 TXT \"refused\""],
+    );
+    assert_eq!(refused.rcode, "SERVFAIL", "{refused:?}\n{}", p.log_text());
+    assert!(
+        p.log_text().contains("restart zonewright"),
+        "{}",
+        p.log_text()
+    );
+    assert!(!zone_text(&zones).contains("\"refused\""));
+    p.kill9();
+
+    // The next start commits it under its key, and empties the log.
+    let p = Proc::start(dir.path());
+    assert_eq!(
+        authors_touching(&zones, "\"across-restarts\""),
+        [ACME],
+        "{}",
+        p.log_text()
+    );
+    assert_eq!(
+        std::fs::metadata(write_log(&zones)).map(|m| m.len()).ok(),
+        Some(0),
+        "{}",
+        p.log_text()
+    );
+    assert!(served_txt(p.addr, ACME_NAME).contains(&"across-restarts".to_string()));
+}

@@ -634,7 +634,8 @@ impl Committer {
                 .and_then(|r| git::state::usable(r).err().map(|e| e.to_string()))
         };
         let held = h.unusable.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let why = now.or(held);
+        let stuck = h.stuck.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let why = stuck.or(now).or(held);
         let why = why.or_else(|| {
             let failing = h.failing.lock().unwrap_or_else(|p| p.into_inner());
             failing
@@ -773,6 +774,17 @@ impl Committer {
         let checked = self.health.check(&self.checker);
         *last = checked.is_ok().then(std::time::Instant::now);
         checked
+    }
+
+    /// Commits nothing more in this run, and refuses writes with `why`:
+    /// the write log holds answered writes that start-up could not commit
+    /// (git refused). Committing anything else first (a person's edit
+    /// found on reload, a later write) would put their records into a
+    /// commit under another name, and the next start, finding their
+    /// serials in HEAD, would drop them (round 34, HIGH). They stay in
+    /// the log, and the next start commits them under their writers.
+    pub fn hold_until_restart(&self, why: String) {
+        *self.health.stuck.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
     /// Blocks `zone` for a batch that is in the file and served but that
@@ -1380,6 +1392,10 @@ struct Health {
     failing: Mutex<Option<String>>,
     /// Logged writes (answered) git has not recorded yet.
     waiting: std::sync::atomic::AtomicUsize,
+    /// Set at start-up when the write log held answered writes git would
+    /// not record: nothing is committed in this run (see
+    /// [`Committer::hold_until_restart`]).
+    stuck: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -1398,12 +1414,16 @@ impl Health {
     /// reason when no commit may be made now.
     fn check(&self, repo: &Mutex<Option<git2::Repository>>) -> Result<(), String> {
         let mut unusable = self.unusable.lock().unwrap_or_else(|p| p.into_inner());
-        let now = {
-            let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
-            // No repository at all: `commit` says so.
-            match guard.as_ref() {
-                Some(r) => git::state::usable(r).map_err(|e| e.to_string()),
-                None => Ok(()),
+        let stuck = self.stuck.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let now = match stuck {
+            Some(why) => Err(why),
+            None => {
+                let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+                // No repository at all: `commit` says so.
+                match guard.as_ref() {
+                    Some(r) => git::state::usable(r).map_err(|e| e.to_string()),
+                    None => Ok(()),
+                }
             }
         };
         match (now, unusable.take()) {

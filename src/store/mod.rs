@@ -2197,6 +2197,12 @@ impl Inner {
                          they stay in {} for the next start",
                         log.path().display()
                     );
+                    self.committer.hold_until_restart(format!(
+                        "the write log holds answered writes of zone {zone} that git would not \
+                         record at start-up ({why}); nothing is committed, and writes are \
+                         refused, until they are: make the repository usable and restart \
+                         zonewright"
+                    ));
                     complete = false;
                 }
             }
