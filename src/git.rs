@@ -1558,12 +1558,9 @@ mod tests {
         }
     }
 
-    /// Round 32 (HIGH): a commit goes on the branch HEAD names, or is not
-    /// made. With HEAD detached (a `git checkout --detach` after the look
-    /// at the repository), it was made on the detached HEAD, and was off
-    /// the branch once HEAD went back to it.
-    #[test]
-    fn commits_go_on_the_branch_never_on_a_detached_head() {
+    /// A repository with `a.zone` committed once: the commit and the
+    /// branch HEAD names.
+    fn one_commit() -> (tempfile::TempDir, Repository, Oid, String) {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = open_or_init(dir.path(), &me()).expect("init");
         let file = dir.path().join("a.zone");
@@ -1572,6 +1569,17 @@ mod tests {
             .expect("commit")
             .expect("made");
         let branch = head_branch(&repo).expect("on a branch");
+        (dir, repo, first, branch)
+    }
+
+    /// Round 32 (HIGH): a commit goes on the branch HEAD names, or is not
+    /// made. With HEAD detached (a `git checkout --detach` after the look
+    /// at the repository), it was made on the detached HEAD, and was off
+    /// the branch once HEAD went back to it.
+    #[test]
+    fn commits_go_on_the_branch_never_on_a_detached_head() {
+        let (dir, repo, first, branch) = one_commit();
+        let file = dir.path().join("a.zone");
         assert!(branch.starts_with("refs/heads/"), "{branch}");
         assert_eq!(repo.refname_to_id(&branch).expect("branch"), first);
 
@@ -1607,14 +1615,8 @@ mod tests {
     /// (it failed: the alias was compared as the branch).
     #[test]
     fn no_new_history_on_a_missing_branch_and_aliases_followed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let repo = open_or_init(dir.path(), &me()).expect("init");
+        let (dir, repo, first, branch) = one_commit();
         let file = dir.path().join("a.zone");
-        std::fs::write(&file, "one\n").expect("write");
-        let first = commit_file(&repo, &file, &me(), &me(), "one")
-            .expect("commit")
-            .expect("made");
-        let branch = head_branch(&repo).expect("on a branch");
 
         repo.set_head("refs/heads/typo").expect("misspelt");
         std::fs::write(&file, "two\n").expect("write");

@@ -98,6 +98,25 @@ fn a_logged_update_is_answered_then_committed_under_its_key() {
     });
 }
 
+/// A server in log mode whose branch ref lock a live process holds, and
+/// an UPDATE adding TXT `value` answered NOERROR from the write log (its
+/// commit refused): the folder, the zones, the server, the lock holder.
+fn answered_while_git_refuses(value: &str) -> (tempfile::TempDir, PathBuf, Proc, LockHolder) {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    let p = Proc::start_with(dir.path(), LOG_MODE);
+    wait_committed(&zones, ZONE_FILE);
+    let holder = LockHolder::hold(&zones);
+    let r = py_update(
+        p.port(),
+        &acme_py(),
+        true,
+        &[&format!("add _acme-challenge 60 TXT \"{value}\"")],
+    );
+    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    (dir, zones, p, holder)
+}
+
 /// The crash the write log is for: an UPDATE answered NOERROR from the
 /// log, its commit refused (a live process holds the ref lock), then
 /// `kill -9`. The next start (in the default mode: a log left behind is
@@ -105,18 +124,7 @@ fn a_logged_update_is_answered_then_committed_under_its_key() {
 /// change`; the UPDATE refused meanwhile (SERVFAIL) is nowhere.
 #[test]
 fn an_update_answered_before_a_crash_is_committed_at_start_up_under_its_key() {
-    let dir = scratch();
-    let zones = dir.path().join("zones");
-    let mut p = Proc::start_with(dir.path(), LOG_MODE);
-    wait_committed(&zones, ZONE_FILE);
-    let holder = LockHolder::hold(&zones);
-    let r = py_update(
-        p.port(),
-        &acme_py(),
-        true,
-        &["add _acme-challenge 60 TXT \"before-crash\""],
-    );
-    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    let (dir, zones, mut p, holder) = answered_while_git_refuses("before-crash");
     eventually("the commit is refused and the write held", || {
         p.log_text().contains("were answered from the write log")
     });
@@ -170,18 +178,7 @@ fn an_update_answered_before_a_crash_is_committed_at_start_up_under_its_key() {
 /// start commits the record under its key.
 #[test]
 fn a_logged_write_start_up_cannot_commit_is_never_relabelled() {
-    let dir = scratch();
-    let zones = dir.path().join("zones");
-    let mut p = Proc::start_with(dir.path(), LOG_MODE);
-    wait_committed(&zones, ZONE_FILE);
-    let holder = LockHolder::hold(&zones);
-    let r = py_update(
-        p.port(),
-        &acme_py(),
-        true,
-        &["add _acme-challenge 60 TXT \"across-restarts\""],
-    );
-    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    let (dir, zones, mut p, holder) = answered_while_git_refuses("across-restarts");
     p.kill9();
 
     // Started while git still refuses: the record stays in the log.
