@@ -29,7 +29,7 @@
 # and prints a results table and the ratio lines. A peer whose binary is
 # missing, or that -s leaves out, is skipped with a message.
 #
-# Usage: scripts/bench-zones.sh [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s WHICH] [-a MODE]
+# Usage: scripts/bench-zones.sh [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s WHICH] [-a MODE] [-f]
 #   -n N        zones in the big set (default 5000)
 #   -m M        zones in the small set, for the UPDATE p50 comparison
 #               (default 100)
@@ -41,6 +41,15 @@
 #   -a MODE     zonewright's [git] acknowledge: commit (the default: answer
 #               after the git commit) or log (answer after the fsynced
 #               write-log record; the commit follows)
+#   -f          put zonewright's zones (both sets) and named's on new ext4
+#               file systems of their own (sparse images in the temp dir,
+#               loop-mounted; needs root, mkfs.ext4 and loop devices), as
+#               scripts/bench-update.sh -f does: both servers create, fsync
+#               and rename files for every UPDATE, and on an ext4 without a
+#               journal (the VMs this was written on) inode allocation
+#               slows down with every inode freed in the last minutes
+#               (zonewright frees two per write, named none), so figures
+#               there depend on what ran before
 #
 # Needs: dnsperf, knotd, named, git (Debian: dnsperf knot bind9 git),
 # /usr/bin/python3 with dnspython (python3-dnspython), and cargo unless -b
@@ -65,7 +74,8 @@ qlength=10
 binary=
 which=all
 ack=commit
-while getopts "n:m:d:l:b:s:a:h" opt; do
+fresh=0
+while getopts "n:m:d:l:b:s:a:fh" opt; do
     case $opt in
         n) zones=$OPTARG ;;
         m) small=$OPTARG ;;
@@ -74,8 +84,9 @@ while getopts "n:m:d:l:b:s:a:h" opt; do
         b) binary=$OPTARG ;;
         s) which=$OPTARG ;;
         a) ack=$OPTARG ;;
+        f) fresh=1 ;;
         h) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s zonewright|knotd|named|all] [-a commit|log]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-n N] [-m M] [-d SECONDS] [-l SECONDS] [-b BINARY] [-s zonewright|knotd|named|all] [-a commit|log] [-f]" >&2; exit 2 ;;
     esac
 done
 case $ack in commit|log) ;; *) echo "-a: commit or log" >&2; exit 2 ;; esac
@@ -132,14 +143,23 @@ elif (( ! run_named )); then
     echo "bench-zones: named skipped (-s $which)"
 fi
 [[ $binary != "" ]] || (( ! run_zw )) || zw_need cargo cargo
+if (( fresh )); then
+    zw_need mkfs.ext4 e2fsprogs
+    zw_need findmnt util-linux
+    (( EUID == 0 )) || { echo "bench-zones: -f needs root (it loop-mounts file system images)" >&2; exit 1; }
+fi
 
 # --- daemons we start are stopped on exit, by PID ---------------------------
 pids=()
+mounts=()
 tmp=$(mktemp -d)
 cleanup() {
-    local pid
+    local pid m
     for pid in "${pids[@]}"; do
         stop_pid "$pid"
+    done
+    for m in "${mounts[@]}"; do
+        umount "$m" 2>/dev/null || echo "bench-zones: could not unmount $m" >&2
     done
     rm -rf "$tmp"
 }
@@ -166,6 +186,26 @@ rss_mb() {
     kb=$(ps -o rss= -p "$1" 2>/dev/null | tr -d ' ')
     [[ -n $kb ]] || { echo -; return; }
     awk -v k="$kb" 'BEGIN { printf "%.1f\n", k / 1024 }'
+}
+
+# fs_dir DIR: makes DIR; with -f, the root of a new ext4 file system (an
+# 8 GiB sparse image beside it, loop-mounted, unmounted on exit). Not
+# called in a subshell: it records the mount for cleanup.
+fs_dir() {
+    mkdir -p "$1"
+    if (( fresh )); then
+        truncate -s 8G "$1.img"
+        mkfs.ext4 -q -F "$1.img"
+        mount -o loop "$1.img" "$1"
+        mounts+=("$1")
+    fi
+}
+
+# fs_of DIR: the file system DIR is on, for the report.
+fs_of() {
+    local t
+    t=$(findmnt -no FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1")
+    if (( fresh )); then echo "$t, new image"; else echo "$t"; fi
 }
 
 # secs MICROSECONDS: seconds with 2 decimals.
@@ -259,6 +299,7 @@ startup_line() {
 # --- the zones ----------------------------------------------------------------
 port_n=$(zw_free_ports 1)
 echo "== generating $zones zones"
+fs_dir "$tmp/n"
 "$PY" "$gen" "$tmp/n" "$zones" "$port_n"
 printf '\n[git]\nacknowledge = "%s"\n' "$ack" >>"$tmp/n/zonewright.toml"
 # Query file: one www.<zone> A per zone, in a fixed pseudo-random order.
@@ -266,7 +307,10 @@ awk 'BEGIN { srand(42) } { printf "%.9f\t%s\n", rand(), $0 }' "$tmp/n/names.txt"
     | sort -k1,1 | cut -f2- >"$tmp/queries"
 # The peers get copies of the files as generated, before zonewright edits them.
 (( ! run_knot )) || cp -r "$tmp/n/zones" "$tmp/knot-zones"
-(( ! run_named )) || cp -r "$tmp/n/zones" "$tmp/named-zones"
+if (( run_named )); then
+    fs_dir "$tmp/named"
+    cp -r "$tmp/n/zones" "$tmp/named/zones"
+fi
 
 # --- zonewright ---------------------------------------------------------------
 if (( run_zw )); then
@@ -283,7 +327,7 @@ if (( run_zw )); then
 fi
 if (( run_zw )); then
     zw=("$binary" --log-level info serve --config "$tmp/n/zonewright.toml")
-    echo "== zonewright, $zones zones on 127.0.0.1:$port_n, first start (zones dir not a git repository)"
+    echo "== zonewright, $zones zones on 127.0.0.1:$port_n, first start (zones dir not a git repository; $(fs_of "$tmp/n"))"
     if start_server zw-uncommitted "$zones" "$port_n" "$tmp/zw1.log" "${zw[@]}"; then
         echo "   every zone answered after ${res[zw-uncommitted/start]} s, RSS ${res[zw-uncommitted/rss]} MB"
     fi
@@ -310,6 +354,7 @@ if (( run_zw )); then
     stop_pid "$pid"
 
     port_m=$(zw_free_ports 1)
+    fs_dir "$tmp/m"
     "$PY" "$gen" "$tmp/m" "$small" "$port_m"
     printf '\n[git]\nacknowledge = "%s"\n' "$ack" >>"$tmp/m/zonewright.toml"
     echo "== zonewright, $small zones on 127.0.0.1:$port_m"
@@ -339,7 +384,7 @@ fi
 # --- named --------------------------------------------------------------------
 if (( run_named )); then
     port_b=$(zw_free_ports 1)
-    d="$tmp/named-zones"
+    d="$tmp/named/zones"
     {
         zw_named_options "$d" "$port_b" "$keyname" "$secret"
         awk -v n="$zones" -v d="$d" -v k="$keyname" 'BEGIN {
@@ -348,7 +393,7 @@ if (( run_named )); then
         }'
     } >"$tmp/named.conf"
     named-checkconf "$tmp/named.conf" || { echo "bench-zones: named: bad generated config" >&2; exit 1; }
-    echo "== $(named -v), $zones zones on 127.0.0.1:$port_b"
+    echo "== $(named -v), $zones zones on 127.0.0.1:$port_b ($(fs_of "$d"))"
     # -g: foreground, log to stderr; as root it stays root (no -u), which
     # is fine for a throwaway temp dir.
     if start_server named "$zones" "$port_b" "$tmp/named.log" named -g -c "$tmp/named.conf"; then
@@ -371,6 +416,11 @@ total=$(( ($(zw_now_us) - t_begin) / 1000000 ))
 echo
 echo "zones benchmark: zones of 24 records, $cores cores; UPDATE add+delete TXT per op, TSIG hmac-sha256, UDP," \
      "${duration}s per run; dnsperf -c 4 -T 1 -q 100 -l $qlength over one www A per zone; run took ${total}s"
+if (( fresh )); then
+    echo "file systems: zonewright's and named's zones each on a new ext4 image (-f)"
+else
+    echo "file systems: all on $(fs_of "$tmp") (-f: each server's on a new ext4 image)"
+fi
 fmt='%-22s %6s %9s %8s %10s %8s %10s %8s %7s %9s\n'
 # shellcheck disable=SC2059
 printf "$fmt" server zones "start s" "RSS MB" "upd/s 1w" "p50 1w" "upd/s 8w" "p50 8w" errors QPS

@@ -62,6 +62,22 @@ fn additions(log: &str, needle: &str) -> usize {
         .count()
 }
 
+/// For a failure message: each commit's subject and its diff lines that
+/// hold `needle`, newest first.
+fn history_of(zones: &Path, needle: &str) -> String {
+    let log = git(
+        zones,
+        &["log", "-p", "--format=commit %h %an: %s", "--", ZONE_FILE],
+    );
+    log.lines()
+        .filter(|l| {
+            l.starts_with("commit ")
+                || ((l.starts_with('+') || l.starts_with('-')) && l.contains(needle))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn race(tcp: bool, think: Duration, edits: usize, updates: usize) {
     let s = start();
     let zones = s.zones_dir();
@@ -152,17 +168,21 @@ fn race(tcp: bool, think: Duration, edits: usize, updates: usize) {
     assert!(fsck.status.success(), "git fsck: {}", text_of(&fsck));
     let log = git(&zones, &["log", "-p", "--format=", "--", ZONE_FILE]);
     for i in &acked {
+        let needle = format!("\"tok-{i}\"");
         assert_eq!(
-            additions(&log, &format!("\"tok-{i}\"")),
+            additions(&log, &needle),
             1,
-            "UPDATE {i} in git log -p"
+            "UPDATE {i} in git log -p:\n{}",
+            history_of(&zones, &needle)
         );
     }
     for n in 0..edits {
+        let needle = format!("edit-{n} 300 IN A");
         assert_eq!(
-            additions(&log, &format!("edit-{n} 300 IN A")),
+            additions(&log, &needle),
             1,
-            "edit {n} in git log -p"
+            "edit {n} in git log -p:\n{}",
+            history_of(&zones, &needle)
         );
     }
 }
