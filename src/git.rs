@@ -1221,7 +1221,9 @@ fn commit_entries(
     // (round 32, HIGH: a `git checkout --detach` between the look at the
     // repository and the commit put an answered write's commit on the
     // detached HEAD, off the branch; `git switch` back left it dangling).
-    let branch = head_branch(repo).map_err(&err)?;
+    let branch = state::head_branch(repo)
+        .map_err(|why| git2::Error::from_str(&format!("{}; no commit is made", why.short())))
+        .map_err(&err)?;
     let head = match repo.find_reference(&branch) {
         Ok(r) => Some(r.peel_to_commit().map_err(&err)?),
         Err(e) if e.code() == ErrorCode::NotFound => None,
@@ -1309,51 +1311,6 @@ fn commit_entries(
         ))));
     }
     Ok(Some(oid))
-}
-
-/// The branch HEAD names (`refs/heads/main`, through any chain of
-/// symbolic refs), born or not; an error when HEAD is detached (no
-/// branch to commit on), names no branch, or names a branch that does
-/// not exist in a repository that has a history (round 33, HIGH: a write
-/// after `git update-ref -d refs/heads/main`, or after HEAD was pointed
-/// at a misspelt branch, made a commit with no parent, a new history of
-/// one file, off the real branch).
-fn head_branch(repo: &Repository) -> Result<String, git2::Error> {
-    let refuse = |why: String| Err(git2::Error::from_str(&format!("{why}; no commit is made")));
-    let mut name = "HEAD".to_owned();
-    // Bounded, as git bounds symbolic ref chains.
-    for _ in 0..5 {
-        let r = match repo.find_reference(&name) {
-            Ok(r) => r,
-            Err(e) if e.code() == ErrorCode::NotFound && name != "HEAD" => {
-                if !name.starts_with("refs/heads/") {
-                    return refuse(format!("HEAD names {name}, not a branch"));
-                }
-                // An unborn branch is only a new repository's (its first
-                // commit): none with other branches or with a HEAD that
-                // pointed at commits before.
-                let branches = repo.branches(Some(git2::BranchType::Local))?.count();
-                let history = repo.reflog("HEAD").map(|l| l.len()).unwrap_or(0);
-                if branches > 0 || history > 0 {
-                    return refuse(format!(
-                        "HEAD names the branch {name}, which does not exist (deleted, or \
-                         misspelt?) in a repository with a history"
-                    ));
-                }
-                return Ok(name);
-            }
-            Err(e) => return Err(e),
-        };
-        match r.symbolic_target()? {
-            Some(target) => name = target.to_owned(),
-            None if name == "HEAD" => {
-                return refuse("HEAD is detached (no branch to commit on)".into());
-            }
-            None if name.starts_with("refs/heads/") => return Ok(name),
-            None => return refuse(format!("HEAD names {name}, not a branch")),
-        }
-    }
-    refuse("HEAD is a chain of more than 5 symbolic refs".into())
 }
 
 /// Reads back, through a new handle (no cache), that `branch` is `commit`
@@ -1568,7 +1525,7 @@ mod tests {
         let first = commit_file(&repo, &file, &me(), &me(), "one")
             .expect("commit")
             .expect("made");
-        let branch = head_branch(&repo).expect("on a branch");
+        let branch = state::head_branch(&repo).expect("on a branch");
         (dir, repo, first, branch)
     }
 

@@ -244,6 +244,17 @@ fn a_detached_head_or_a_merge_in_progress_is_refused_at_start() {
     assert!(out.contains(&zones.display().to_string()), "{out}");
     git(&zones, &["checkout", "-q", "main"]);
 
+    // HEAD on a branch that does not exist: a first commit there would
+    // start a new history beside main's.
+    git(&zones, &["symbolic-ref", "HEAD", "refs/heads/mian"]);
+    let (ok, out) = refused(&zones, Path::new("zonewright.toml"));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("refs/heads/mian, which does not exist") && out.contains("switch"),
+        "{out}"
+    );
+    git(&zones, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+
     // A merge that stopped on a conflict.
     git(&zones, &["checkout", "-q", "-b", "side", "HEAD~1"]);
     std::fs::write(zones.join("other.txt"), "side\n").unwrap();
@@ -280,6 +291,37 @@ fn errors(log: &str) -> Vec<&str> {
 
 #[test]
 fn a_head_detached_while_running_fails_writes_until_back_on_the_branch() {
+    refused_while_off_the_branch(
+        &|z| drop(git(z, &["checkout", "-q", "--detach"])),
+        &|z, _| drop(git(z, &["checkout", "-q", "main"])),
+        "HEAD is detached",
+    );
+}
+
+/// The branch HEAD names deleted under a running server (or HEAD pointed
+/// at a misspelt one): the look before each write refuses it, so nothing
+/// is written or served (round 34, LOW: the write was made, served for a
+/// few ms, then refused by the commit and rolled back, two serials and two
+/// ERRORs a write), and the branch put back makes writes work again.
+#[test]
+fn a_missing_branch_while_running_fails_writes_before_anything_is_written() {
+    refused_while_off_the_branch(
+        &|z| drop(git(z, &["update-ref", "-d", "refs/heads/main"])),
+        &|z, tip| drop(git(z, &["update-ref", "refs/heads/main", tip])),
+        "HEAD names the branch refs/heads/main, which does not exist",
+    );
+    refused_while_off_the_branch(
+        &|z| drop(git(z, &["symbolic-ref", "HEAD", "refs/heads/mian"])),
+        &|z, _| drop(git(z, &["symbolic-ref", "HEAD", "refs/heads/main"])),
+        "refs/heads/mian, which does not exist",
+    );
+}
+
+/// A server on a repository on `main`: one write, then `off` takes HEAD
+/// off the branch; three writes are refused with `why`, nothing written,
+/// served or committed, one ERROR; `back` (given the tip) restores it and
+/// the next write is committed under its key on `main`.
+fn refused_while_off_the_branch(off: &dyn Fn(&Path), back: &dyn Fn(&Path, &str), why: &str) {
     let root = tempfile::tempdir().unwrap();
     let port = free_port();
     let zones = example_layout(root.path(), port);
@@ -291,24 +333,43 @@ fn a_head_detached_while_running_fails_writes_until_back_on_the_branch() {
     let r = add_txt(server.port(), "before");
     assert!(r.is_signed_ok(), "{r:?}");
     let committed = commit_count(&zones);
+    let tip = git(&zones, &["rev-parse", "HEAD"]).trim().to_owned();
     let before = written(&zones);
 
-    git(&zones, &["checkout", "-q", "--detach"]);
+    off(&zones);
     for i in 0..3 {
-        let r = add_txt(server.port(), &format!("detached-{i}"));
+        let r = add_txt(server.port(), &format!("off-{i}"));
         assert_eq!(r.rcode, "SERVFAIL", "write {i}: {r:?}");
+        // Never served, not even for an instant before a rollback.
+        let got = udp_at(
+            server.addr,
+            &query(
+                &format!("_acme-challenge.off-{i}.example.com."),
+                RecordType::TXT,
+            ),
+        );
+        assert!(
+            got.is_some_and(|m| m.answers.is_empty()),
+            "write {i} served"
+        );
     }
-    // Queries go on; nothing written, nothing committed.
+    // Queries go on.
     let soa = udp_at(server.addr, &query("example.com.", RecordType::SOA));
     assert!(soa.is_some_and(|m| m.metadata.response_code == ResponseCode::NoError));
-    assert_nothing_written(&before, &zones, "writes on a detached HEAD");
-    assert_eq!(commit_count(&zones), committed);
     let log = server.log_text();
     let errs = errors(&log);
     assert_eq!(errs.len(), 1, "one ERROR, not one per write: {log}");
-    assert!(errs[0].contains("HEAD is detached"), "{log}");
+    assert!(errs[0].contains(why), "{log}");
+    assert!(
+        !log.contains("rolled back the writes") && log.matches("zone written").count() == 1,
+        "one write made (before), nothing to roll back: {log}"
+    );
 
-    git(&zones, &["checkout", "-q", "main"]);
+    back(&zones, &tip);
+    // Nothing written (the file's bytes and mtime: a rollback would have
+    // rewritten it), nothing committed.
+    assert_nothing_written(&before, &zones, why);
+    assert_eq!(commit_count(&zones), committed);
     // Usable again: the next write is committed under the key (bounded
     // retries, in case the first lands in the same instant as the switch).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -333,6 +394,7 @@ fn a_head_detached_while_running_fails_writes_until_back_on_the_branch() {
     let last = commit(&zones, "HEAD");
     assert_eq!(last.author_name, ACME, "{last:?}");
     assert!(last.message.contains("after-1"), "{last:?}");
+    assert_eq!(commit(&zones, "HEAD~1").id, tip, "on the same history");
     assert!(file_status(&zones, ZONE_FILE).is_empty());
     let log = server.log_text();
     assert_eq!(errors(&log).len(), 1, "{log}");

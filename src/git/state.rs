@@ -25,6 +25,13 @@ pub struct Unusable {
 pub enum Why {
     /// HEAD names a commit, not a branch.
     Detached,
+    /// HEAD names a ref that is not a branch (a tag, a remote's branch).
+    NotBranch(String),
+    /// HEAD names a branch that does not exist, in a repository that has
+    /// a history (deleted, or misspelt): a commit would start a new one.
+    MissingBranch(String),
+    /// HEAD leads through more than [`MAX_LINKS`] symbolic refs (a loop).
+    Chain,
     /// A git operation is under way: its name (`merge`, `rebase` ...).
     InProgress(&'static str),
     /// HEAD cannot be read.
@@ -46,9 +53,82 @@ impl fmt::Display for Unusable {
                  it; finish it or abort it: {}",
                 way_out(op, &dir.to_string())
             ),
+            Why::NotBranch(_) | Why::MissingBranch(_) | Why::Chain => write!(
+                f,
+                "git repository {dir}: {}; put HEAD back on a branch: git -C {dir} switch BRANCH",
+                self.why.short()
+            ),
             Why::Head(e) => write!(f, "git repository {dir}: cannot read HEAD: {e}"),
         }
     }
+}
+
+impl Why {
+    /// What is wrong, without the repository or the way back.
+    pub fn short(&self) -> String {
+        match self {
+            Why::Detached => "HEAD is detached (no branch to commit on)".into(),
+            Why::NotBranch(name) => format!("HEAD names {name}, not a branch"),
+            Why::MissingBranch(name) => format!(
+                "HEAD names the branch {name}, which does not exist (deleted, or misspelt?) in \
+                 a repository with a history, so a commit would start a new history"
+            ),
+            Why::Chain => format!(
+                "HEAD leads through more than {MAX_LINKS} symbolic refs (a loop?), not to a branch"
+            ),
+            Why::InProgress(op) => format!("a {op} is in progress"),
+            Why::Head(e) => format!("cannot read HEAD: {e}"),
+        }
+    }
+}
+
+/// The most symbolic refs followed from HEAD, as git bounds such chains.
+const MAX_LINKS: usize = 5;
+
+/// The branch HEAD names (`refs/heads/main`, through any chain of
+/// symbolic refs), born or not; an error when HEAD is detached (no
+/// branch to commit on), names no branch, or names a branch that does
+/// not exist in a repository that has a history (round 33, HIGH: a write
+/// after `git update-ref -d refs/heads/main`, or after HEAD was pointed
+/// at a misspelt branch, made a commit with no parent, a new history of
+/// one file, off the real branch). The committer commits on this branch;
+/// [`usable`], the look before every write and at start-up, asks the
+/// same (round 34, LOW: a missing branch was caught only at the commit,
+/// after the write was made and briefly served).
+pub fn head_branch(repo: &Repository) -> Result<String, Why> {
+    use git2::ErrorCode;
+    let head = |e: git2::Error| Why::Head(e.message().to_owned());
+    let mut name = "HEAD".to_owned();
+    for _ in 0..MAX_LINKS {
+        let r = match repo.find_reference(&name) {
+            Ok(r) => r,
+            Err(e) if e.code() == ErrorCode::NotFound && name != "HEAD" => {
+                if !name.starts_with("refs/heads/") {
+                    return Err(Why::NotBranch(name));
+                }
+                // An unborn branch is only a new repository's (its first
+                // commit): none with other branches or with a HEAD that
+                // pointed at commits before.
+                let branches = repo
+                    .branches(Some(git2::BranchType::Local))
+                    .map_err(head)?
+                    .count();
+                let history = repo.reflog("HEAD").map(|l| l.len()).unwrap_or(0);
+                if branches > 0 || history > 0 {
+                    return Err(Why::MissingBranch(name));
+                }
+                return Ok(name);
+            }
+            Err(e) => return Err(head(e)),
+        };
+        match r.symbolic_target_bytes() {
+            Some(target) => name = String::from_utf8_lossy(target).into_owned(),
+            None if name == "HEAD" => return Err(Why::Detached),
+            None if name.starts_with("refs/heads/") => return Ok(name),
+            None => return Err(Why::NotBranch(name)),
+        }
+    }
+    Err(Why::Chain)
 }
 
 impl std::error::Error for Unusable {}
@@ -91,11 +171,7 @@ pub fn usable(repo: &Repository) -> Result<(), Unusable> {
     if let Some(op) = operation(repo.state()) {
         return Err(unusable(Why::InProgress(op)));
     }
-    match repo.head_detached() {
-        Ok(false) => Ok(()),
-        Ok(true) => Err(unusable(Why::Detached)),
-        Err(e) => Err(unusable(Why::Head(e.message().to_owned()))),
-    }
+    head_branch(repo).map(|_| ()).map_err(unusable)
 }
 
 /// At start-up: `Ok` when `dir` is no repository of its own yet (the
@@ -159,6 +235,52 @@ mod tests {
         );
         git(dir.path(), &["checkout", "-q", "main"]);
         assert_eq!(check_at_start(dir.path()), Ok(()));
+    }
+
+    /// HEAD at a tag, at a missing branch, or in a loop of symbolic refs:
+    /// each refused with what is wrong and the way back (round 34: a loop
+    /// was refused without saying so, the others only at the commit).
+    #[test]
+    fn head_off_every_branch_is_named() {
+        let dir = repo_with_two_commits();
+        let cases: [(&[&str], Why); 3] = [
+            (
+                &["symbolic-ref", "HEAD", "refs/tags/v1"],
+                Why::NotBranch("refs/tags/v1".into()),
+            ),
+            (
+                &["symbolic-ref", "HEAD", "refs/heads/mian"],
+                Why::MissingBranch("refs/heads/mian".into()),
+            ),
+            (&["symbolic-ref", "HEAD", "refs/heads/loop"], Why::Chain),
+        ];
+        git(
+            dir.path(),
+            &["symbolic-ref", "refs/heads/loop", "refs/heads/loop2"],
+        );
+        git(
+            dir.path(),
+            &["symbolic-ref", "refs/heads/loop2", "refs/heads/loop"],
+        );
+        for (cmd, want) in cases {
+            git(dir.path(), cmd);
+            let e = check_at_start(dir.path()).expect_err("off every branch");
+            assert_eq!(e.why, want);
+            let msg = e.to_string();
+            assert!(msg.contains("switch BRANCH"), "{msg}");
+            if want == Why::Chain {
+                assert!(msg.contains("loop"), "{msg}");
+            }
+        }
+        // An alias of main is main.
+        git(
+            dir.path(),
+            &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
+        );
+        git(dir.path(), &["symbolic-ref", "HEAD", "refs/heads/alias"]);
+        assert_eq!(check_at_start(dir.path()), Ok(()));
+        let repo = Repository::open(dir.path()).expect("open");
+        assert_eq!(head_branch(&repo).as_deref(), Ok("refs/heads/main"));
     }
 
     #[test]
