@@ -107,14 +107,12 @@ pub fn head_branch(repo: &Repository) -> Result<String, Why> {
                     return Err(Why::NotBranch(name));
                 }
                 // An unborn branch is only a new repository's (its first
-                // commit): none with other branches or with a HEAD that
-                // pointed at commits before.
-                let branches = repo
-                    .branches(Some(git2::BranchType::Local))
-                    .map_err(head)?
-                    .count();
+                // commit): none with any ref (a branch, a tag, a remote's
+                // branch: a history a parentless commit would stand
+                // beside) or with a HEAD that pointed at commits before.
+                let refs = repo.references().map_err(head)?.next().is_some();
                 let history = repo.reflog("HEAD").map(|l| l.len()).unwrap_or(0);
-                if branches > 0 || history > 0 {
+                if refs || history > 0 {
                     return Err(Why::MissingBranch(name));
                 }
                 return Ok(name);
@@ -272,6 +270,14 @@ mod tests {
                 assert!(msg.contains("loop"), "{msg}");
             }
         }
+        // The reflog expired and every branch gone, a tag left: still a
+        // repository with a history, not a new one.
+        let tagged = repo_with_two_commits();
+        git(tagged.path(), &["tag", "v1"]);
+        git(tagged.path(), &["update-ref", "-d", "refs/heads/main"]);
+        git(tagged.path(), &["reflog", "expire", "--expire=now", "--all"]);
+        let e = check_at_start(tagged.path()).expect_err("a tag holds the history");
+        assert_eq!(e.why, Why::MissingBranch("refs/heads/main".into()));
         // An alias of main is main.
         git(
             dir.path(),
