@@ -61,7 +61,6 @@ pub async fn run(
         let files = tokio::select! {
             _ = wake.notified() => {
                 tokio::time::sleep(DEBOUNCE).await;
-                debug!("zone files changed; reloading");
                 take(&events)
             }
             () = &mut full => {
@@ -84,10 +83,16 @@ pub async fn run(
         let st = state.clone();
         let reload = move || {
             let started = std::time::Instant::now();
+            // Logged only when a pass runs: a debug log written into
+            // zones_dir names no zone's file, so its own line wakes no
+            // pass and logs nothing (it did, every 150 ms, forever).
             let report = files.and_then(|f| st.reload_files(&f));
             let (report, took) = match report {
                 Some(r) => (r, None),
-                None => (st.reload(), Some(started.elapsed())),
+                None => {
+                    debug!("zone files changed; looking at every zone");
+                    (st.reload(), Some(started.elapsed()))
+                }
             };
             // Edits made outside zonewright become commits, so secondaries
             // can take them by IXFR (the git history is the journal).
@@ -129,6 +134,7 @@ pub async fn run(
                 if let Some(store) = &store {
                     store.record_paths(&report).await;
                     take_in(store, &report.deferred, &stop).await;
+                    store.retry_rollbacks().await;
                 }
             }
             Err(e) => error!("reload failed: {e}"),

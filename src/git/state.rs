@@ -82,6 +82,25 @@ impl Why {
     }
 }
 
+/// Whether the object database holds a commit (stops at the first; a new
+/// repository holds none, at most the blobs of a `git add`). An
+/// unreadable database counts as holding one.
+fn has_commits(repo: &Repository) -> bool {
+    let Ok(odb) = repo.odb() else {
+        return true;
+    };
+    let mut found = false;
+    let mut unreadable = false;
+    let _ = odb.foreach(|id| {
+        match odb.read_header(*id) {
+            Ok((_, kind)) => found = kind == git2::ObjectType::Commit,
+            Err(_) => unreadable = true,
+        }
+        !(found || unreadable)
+    });
+    found || unreadable
+}
+
 /// The most symbolic refs followed from HEAD, as git bounds such chains.
 const MAX_LINKS: usize = 5;
 
@@ -99,7 +118,9 @@ pub fn head_branch(repo: &Repository) -> Result<String, Why> {
     use git2::ErrorCode;
     let head = |e: git2::Error| Why::Head(e.message().to_owned());
     let mut name = "HEAD".to_owned();
-    for _ in 0..MAX_LINKS {
+    // Up to MAX_LINKS links from HEAD, then the branch (round 35: a
+    // chain of exactly 5 that git follows was refused).
+    for _ in 0..=MAX_LINKS {
         let r = match repo.find_reference(&name) {
             Ok(r) => r,
             Err(e) if e.code() == ErrorCode::NotFound && name != "HEAD" => {
@@ -109,10 +130,13 @@ pub fn head_branch(repo: &Repository) -> Result<String, Why> {
                 // An unborn branch is only a new repository's (its first
                 // commit): none with any ref (a branch, a tag, a remote's
                 // branch: a history a parentless commit would stand
-                // beside) or with a HEAD that pointed at commits before.
+                // beside), with a HEAD that pointed at commits before, or
+                // with any commit at all (round 35: the branch deleted and
+                // the reflog expired left only dangling commits, and the
+                // next write started a new history).
                 let refs = repo.references().map_err(head)?.next().is_some();
                 let history = repo.reflog("HEAD").map(|l| l.len()).unwrap_or(0);
-                if refs || history > 0 {
+                if refs || history > 0 || has_commits(repo) {
                     return Err(Why::MissingBranch(name));
                 }
                 return Ok(name);
@@ -275,9 +299,46 @@ mod tests {
         let tagged = repo_with_two_commits();
         git(tagged.path(), &["tag", "v1"]);
         git(tagged.path(), &["update-ref", "-d", "refs/heads/main"]);
-        git(tagged.path(), &["reflog", "expire", "--expire=now", "--all"]);
+        git(
+            tagged.path(),
+            &["reflog", "expire", "--expire=now", "--all"],
+        );
         let e = check_at_start(tagged.path()).expect_err("a tag holds the history");
         assert_eq!(e.why, Why::MissingBranch("refs/heads/main".into()));
+        // Every ref gone and the reflog expired: the commits left dangling
+        // still make it a repository with a history.
+        let bare = repo_with_two_commits();
+        git(bare.path(), &["update-ref", "-d", "refs/heads/main"]);
+        git(bare.path(), &["reflog", "expire", "--expire=now", "--all"]);
+        let _ = std::fs::remove_file(bare.path().join(".git/logs/HEAD"));
+        let e = check_at_start(bare.path()).expect_err("dangling commits are a history");
+        assert_eq!(e.why, Why::MissingBranch("refs/heads/main".into()));
+        // A new repository with files added but nothing committed is new.
+        let added = tempfile::tempdir().expect("tempdir");
+        git(added.path(), &["init", "-q", "-b", "main"]);
+        std::fs::write(added.path().join("a.zone"), "one\n").expect("write");
+        git(added.path(), &["add", "a.zone"]);
+        assert_eq!(check_at_start(added.path()), Ok(()));
+        // Five links from HEAD to the branch, as git follows; six are refused.
+        for (i, to) in ["a2", "a3", "a4", "a5", "main"].iter().enumerate() {
+            git(
+                dir.path(),
+                &[
+                    "symbolic-ref",
+                    &format!("refs/heads/a{}", i + 1),
+                    &format!("refs/heads/{to}"),
+                ],
+            );
+        }
+        git(dir.path(), &["symbolic-ref", "HEAD", "refs/heads/a2"]);
+        assert_eq!(
+            check_at_start(dir.path()),
+            Ok(()),
+            "HEAD -> a2 .. a5 -> main: 5 links"
+        );
+        git(dir.path(), &["symbolic-ref", "HEAD", "refs/heads/a1"]);
+        let e = check_at_start(dir.path()).expect_err("6 links");
+        assert_eq!(e.why, Why::Chain);
         // An alias of main is main.
         git(
             dir.path(),

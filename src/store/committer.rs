@@ -665,6 +665,17 @@ impl Committer {
     /// The failed batches of `zone` not yet rolled back, if any. Complete
     /// only after a [`Committer::barrier`] (batches queued earlier may
     /// still fail).
+    /// The zones with writes in the file that git could not record, each
+    /// waiting for its rollback.
+    pub fn blocked_zones(&self) -> Vec<Name> {
+        self.blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     pub fn blocked(&self, zone: &Name) -> Option<Blocked> {
         self.blocked
             .lock()

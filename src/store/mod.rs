@@ -713,16 +713,7 @@ impl Store {
                 logged: false,
             }),
             committer::Outcome::Failed(why) => {
-                // An empty write through the zone's turn: the turn undoes
-                // the failed batches before its own (see write_many).
-                let undo = WriteRequest {
-                    zone: zone.clone(),
-                    actor: self.inner.settings.committer.name.clone(),
-                    client: SocketAddr::from(([0, 0, 0, 0], 0)),
-                    via: committer::ROLLBACK,
-                    compute: Box::new(|_| Ok(ChangeSet::default())),
-                };
-                let undone = match Box::pin(self.write(undo)).await {
+                let undone = match Box::pin(self.roll_back(&zone)).await {
                     Ok(_) => "it has been rolled back".to_owned(),
                     Err(e) => {
                         format!("rolling it back failed too ({e}); retried at the next write")
@@ -731,6 +722,34 @@ impl Store {
                 Err(WriteError::Failed(format!(
                     "serial {new_serial} was written but git could not record it ({why}); {undone}"
                 )))
+            }
+        }
+    }
+
+    /// An empty write through `zone`'s turn: the turn undoes the batches
+    /// git could not record before its own (see `write_many`).
+    async fn roll_back(&self, zone: &Name) -> Result<WriteOutcome, WriteError> {
+        self.write(WriteRequest {
+            zone: zone.clone(),
+            actor: self.inner.settings.committer.name.clone(),
+            client: SocketAddr::from(([0, 0, 0, 0], 0)),
+            via: committer::ROLLBACK,
+            compute: Box::new(|_| Ok(ChangeSet::default())),
+        })
+        .await
+    }
+
+    /// Tries again each rollback that failed (the repository could not
+    /// take its commit either: HEAD off the branch), so a write answered
+    /// with an error leaves the file and the answers once git can record
+    /// again, not at the zone's next write (round 35, HIGH: it stayed
+    /// served until then). Called after every reload pass (at least once
+    /// every `reload_interval`); a repository still unusable refuses it at
+    /// once, as it does any write.
+    pub async fn retry_rollbacks(&self) {
+        for zone in self.inner.committer.blocked_zones() {
+            if let Err(e) = self.roll_back(&zone).await {
+                debug!(zone = %zone, "rollback not made yet: {e}");
             }
         }
     }
