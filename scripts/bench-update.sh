@@ -120,26 +120,12 @@ trap 'exit 130' INT TERM
 
 free_port() { zw_free_ports 1; }
 
-# run_dir NAME: sets $dir to a new directory for one server's run; with
-# -f, the root of a new ext4 file system (an 8 GiB sparse image,
-# loop-mounted, unmounted on exit). Not called in a subshell: it records
-# the mount for cleanup.
+# run_dir NAME: sets $dir to a new directory for one server's run (with
+# -f, a new ext4 file system; see zw_fs_dir). Not called in a subshell: it
+# records the mount for cleanup.
 run_dir() {
     dir="$tmp/$1"
-    mkdir -p "$dir"
-    if (( fresh )); then
-        truncate -s 8G "$tmp/$1.img"
-        mkfs.ext4 -q -F "$tmp/$1.img"
-        mount -o loop "$tmp/$1.img" "$dir"
-        mounts+=("$dir")
-    fi
-}
-
-# The file system a run's directory is on, for the report.
-fs_of() {
-    local t
-    t=$(findmnt -no FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1")
-    if (( fresh )); then echo "$t, new image"; else echo "$t at $1"; fi
+    zw_fs_dir "$dir"
 }
 
 # Waits until the server on port $1 (PID $2) answers the SOA of bench.test:
@@ -306,7 +292,7 @@ grant = [ { zone = "bench.test", names = ["**"], types = ["TXT"] } ]
 [git]
 acknowledge = "$ack"
 TOML
-            echo "== zonewright, bench.test with $size records, on 127.0.0.1:$port, files on $(fs_of "$dir")"
+            echo "== zonewright, bench.test with $size records, on 127.0.0.1:$port, files on $(zw_fs_of "$dir")"
             "$binary" --log-level warn serve --config "$dir/zonewright.toml" \
                 >"$dir/zonewright.log" 2>&1 &
             pid=$!
@@ -334,7 +320,7 @@ zone "bench.test" {
 CONF
         } >"$dir/named.conf"
         named-checkconf "$dir/named.conf" || { echo "named: bad generated config" >&2; exit 1; }
-        echo "== $(named -v), bench.test with $size records, on 127.0.0.1:$port, files on $(fs_of "$dir")"
+        echo "== $(named -v), bench.test with $size records, on 127.0.0.1:$port, files on $(zw_fs_of "$dir")"
         # -g: foreground, log to stderr. As root named keeps running as root
         # (no -u), which is fine for a throwaway temp dir.
         named -g -c "$dir/named.conf" >"$dir/named.log" 2>&1 &

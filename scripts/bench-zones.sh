@@ -188,26 +188,6 @@ rss_mb() {
     awk -v k="$kb" 'BEGIN { printf "%.1f\n", k / 1024 }'
 }
 
-# fs_dir DIR: makes DIR; with -f, the root of a new ext4 file system (an
-# 8 GiB sparse image beside it, loop-mounted, unmounted on exit). Not
-# called in a subshell: it records the mount for cleanup.
-fs_dir() {
-    mkdir -p "$1"
-    if (( fresh )); then
-        truncate -s 8G "$1.img"
-        mkfs.ext4 -q -F "$1.img"
-        mount -o loop "$1.img" "$1"
-        mounts+=("$1")
-    fi
-}
-
-# fs_of DIR: the file system DIR is on, for the report.
-fs_of() {
-    local t
-    t=$(findmnt -no FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1")
-    if (( fresh )); then echo "$t, new image"; else echo "$t"; fi
-}
-
 # secs MICROSECONDS: seconds with 2 decimals.
 secs() { awk -v u="$1" 'BEGIN { printf "%.2f\n", u / 1e6 }'; }
 
@@ -299,7 +279,7 @@ startup_line() {
 # --- the zones ----------------------------------------------------------------
 port_n=$(zw_free_ports 1)
 echo "== generating $zones zones"
-fs_dir "$tmp/n"
+zw_fs_dir "$tmp/n"
 "$PY" "$gen" "$tmp/n" "$zones" "$port_n"
 printf '\n[git]\nacknowledge = "%s"\n' "$ack" >>"$tmp/n/zonewright.toml"
 # Query file: one www.<zone> A per zone, in a fixed pseudo-random order.
@@ -308,7 +288,7 @@ awk 'BEGIN { srand(42) } { printf "%.9f\t%s\n", rand(), $0 }' "$tmp/n/names.txt"
 # The peers get copies of the files as generated, before zonewright edits them.
 (( ! run_knot )) || cp -r "$tmp/n/zones" "$tmp/knot-zones"
 if (( run_named )); then
-    fs_dir "$tmp/named"
+    zw_fs_dir "$tmp/named"
     cp -r "$tmp/n/zones" "$tmp/named/zones"
 fi
 
@@ -327,7 +307,7 @@ if (( run_zw )); then
 fi
 if (( run_zw )); then
     zw=("$binary" --log-level info serve --config "$tmp/n/zonewright.toml")
-    echo "== zonewright, $zones zones on 127.0.0.1:$port_n, first start (zones dir not a git repository; $(fs_of "$tmp/n"))"
+    echo "== zonewright, $zones zones on 127.0.0.1:$port_n, first start (zones dir not a git repository; $(zw_fs_of "$tmp/n"))"
     if start_server zw-uncommitted "$zones" "$port_n" "$tmp/zw1.log" "${zw[@]}"; then
         echo "   every zone answered after ${res[zw-uncommitted/start]} s, RSS ${res[zw-uncommitted/rss]} MB"
     fi
@@ -354,7 +334,7 @@ if (( run_zw )); then
     stop_pid "$pid"
 
     port_m=$(zw_free_ports 1)
-    fs_dir "$tmp/m"
+    zw_fs_dir "$tmp/m"
     "$PY" "$gen" "$tmp/m" "$small" "$port_m"
     printf '\n[git]\nacknowledge = "%s"\n' "$ack" >>"$tmp/m/zonewright.toml"
     echo "== zonewright, $small zones on 127.0.0.1:$port_m"
@@ -393,7 +373,7 @@ if (( run_named )); then
         }'
     } >"$tmp/named.conf"
     named-checkconf "$tmp/named.conf" || { echo "bench-zones: named: bad generated config" >&2; exit 1; }
-    echo "== $(named -v), $zones zones on 127.0.0.1:$port_b ($(fs_of "$d"))"
+    echo "== $(named -v), $zones zones on 127.0.0.1:$port_b ($(zw_fs_of "$d"))"
     # -g: foreground, log to stderr; as root it stays root (no -u), which
     # is fine for a throwaway temp dir.
     if start_server named "$zones" "$port_b" "$tmp/named.log" named -g -c "$tmp/named.conf"; then
@@ -419,7 +399,7 @@ echo "zones benchmark: zones of 24 records, $cores cores; UPDATE add+delete TXT 
 if (( fresh )); then
     echo "file systems: zonewright's and named's zones each on a new ext4 image (-f)"
 else
-    echo "file systems: all on $(fs_of "$tmp") (-f: each server's on a new ext4 image)"
+    echo "file systems: all on $(zw_fs_of "$tmp") (-f: each server's on a new ext4 image)"
 fi
 fmt='%-22s %6s %9s %8s %10s %8s %10s %8s %7s %9s\n'
 # shellcheck disable=SC2059

@@ -18,6 +18,11 @@
 #   zw_named_options DIR PORT KEY SECRET
 #                         named.conf options and the hmac-sha256 KEY for the
 #                         benchmarks (append the zones): state in DIR, port PORT
+#   zw_fs_dir DIR         makes DIR; when $fresh is 1, the root of a new ext4
+#                         file system (an 8 GiB sparse image DIR.img, loop-
+#                         mounted; the mount point is added to the caller's
+#                         $mounts array, for it to unmount on exit)
+#   zw_fs_of DIR          the file system DIR is on, for a report
 #
 # Every wait is bounded. ZW_TAG prefixes the messages (default "zonewright").
 
@@ -125,4 +130,20 @@ key "$key" {
     secret "$secret";
 };
 CONF
+}
+
+zw_fs_dir() {
+    mkdir -p "$1"
+    if (( ${fresh:-0} )); then
+        truncate -s 8G "$1.img"
+        mkfs.ext4 -q -F "$1.img"
+        mount -o loop "$1.img" "$1"
+        mounts+=("$1")
+    fi
+}
+
+zw_fs_of() {
+    local t
+    t=$(findmnt -no FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1")
+    if (( ${fresh:-0} )); then echo "$t, new image"; else echo "$t at $1"; fi
 }
