@@ -458,24 +458,11 @@ impl State {
     /// zone served (a new zone file, a file of a zone that failed): the
     /// caller reloads everything.
     pub fn reload_files(&self, files: &std::collections::HashSet<PathBuf>) -> Option<ReloadReport> {
-        let config = self.config();
         let zones: BTreeMap<Name, ZoneSource> = {
             let guard = self.lock();
-            // Files no zone reads or could read (a log, notes, `.gitignore`
-            // beside the zone files) need no pass at all (a debug log
-            // written into zones_dir made a full pass every 150 ms, each
-            // pass logging again).
-            let files: Vec<&PathBuf> = files
-                .iter()
-                .filter(|f| !guard.zones.reading(f).is_empty() || could_be_zone(&config, f))
-                .collect();
-            if files.is_empty() {
-                return Some(ReloadReport::default());
-            }
-            debug!("zone files changed; reloading: {files:?}");
             let mut found = BTreeMap::new();
             let mut matched: std::collections::HashSet<&PathBuf> = Default::default();
-            for f in files.iter().copied() {
+            for f in files {
                 for name in guard.zones.reading(f) {
                     if let Some(slot) = guard.get(name) {
                         matched.insert(f);
@@ -489,6 +476,10 @@ impl State {
             {
                 return None;
             }
+            // Logged only for a pass over zones' files: a debug log written
+            // into zones_dir names none, and its own line must not wake the
+            // next pass's line (it did, every 150 ms, forever).
+            debug!("zone files changed; reloading: {files:?}");
             found
         };
         let mut report = ReloadReport::default();
@@ -1064,22 +1055,6 @@ fn drop_later<T: Send + 'static>(value: T, large: bool) {
     }
 }
 
-/// Whether `path`, which no zone reads now, could become a zone's file or
-/// include: anything outside zones_dir (an explicit `[[zone]] file`'s
-/// folder, an include's), a `NAME.zone` in it, or a `[[zone]] file`.
-/// Anything else there (a log, notes, `.gitignore`) is no zone's: the
-/// periodic pass still looks at every zone, whatever an event missed.
-fn could_be_zone(config: &Config, path: &Path) -> bool {
-    if path.parent() != Some(config.zones_dir.as_path()) {
-        return true;
-    }
-    let named_zone = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| crate::loader::zone_file_origin(n).is_some());
-    named_zone || config.zones.iter().any(|z| z.file.as_deref() == Some(path))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1270,34 +1245,6 @@ mod tests {
         let gone: std::collections::HashSet<PathBuf> = [path("b.test")].into();
         assert!(s.reload_files(&gone).is_none());
         assert_eq!(s.reload().removed, vec![name("b.test")]);
-        // Files beside the zones that no zone reads or could read (a log,
-        // notes, a hidden file): no pass, full or not. With a zone's file
-        // among them, only that zone's.
-        let other: std::collections::HashSet<PathBuf> = ["server.log", "notes.txt", ".x.zone"]
-            .iter()
-            .map(|f| dir.path().join(f))
-            .collect();
-        for f in &other {
-            std::fs::write(f, "x\n").expect("write");
-        }
-        let report = s.reload_files(&other).expect("no full pass for them");
-        assert!(
-            report.loaded.is_empty() && report.failed.is_empty(),
-            "{report:?}"
-        );
-        std::fs::write(path("a.test"), zone("a.test", 3)).expect("write");
-        let mut mixed = other.clone();
-        mixed.insert(path("a.test"));
-        let report = s.reload_files(&mixed).expect("a zone's file");
-        assert_eq!(report.loaded, vec![(name("a.test"), 3)]);
-        // A file that becomes a zone's (NAME.zone) or that is outside
-        // zones_dir still asks for the full pass.
-        std::fs::write(path("d.test"), zone("d.test", 1)).expect("write");
-        let new: std::collections::HashSet<PathBuf> = [path("d.test")].into();
-        assert!(s.reload_files(&new).is_none());
-        let outside: std::collections::HashSet<PathBuf> =
-            [PathBuf::from("/elsewhere/x.inc")].into();
-        assert!(s.reload_files(&outside).is_none());
     }
 
     /// Outside attack, round 6: a file rewritten in place, same size, its

@@ -74,7 +74,12 @@ pub async fn run(
                 reloaded_by_signal = true;
                 None
             }
-            _ = stop.changed() => return,
+            _ = stop.changed() => {
+                if let Some(store) = &store {
+                    store.rollbacks_at_stop().await;
+                }
+                return;
+            }
         };
         if files.as_ref().is_some_and(HashSet::is_empty) {
             // Only zonewright's own temp and lock files changed.
@@ -83,16 +88,15 @@ pub async fn run(
         let st = state.clone();
         let reload = move || {
             let started = std::time::Instant::now();
-            // Logged only when a pass runs: a debug log written into
-            // zones_dir names no zone's file, so its own line wakes no
-            // pass and logs nothing (it did, every 150 ms, forever).
+            // Nothing is logged for a pass that changes nothing: a debug
+            // log written into zones_dir would wake the next (it did, every
+            // 150 ms, forever). A file no zone reads still makes a pass
+            // over every zone: it may be a new zone's file, or one a zone
+            // reaches by another path (`sub/../x`, a link).
             let report = files.and_then(|f| st.reload_files(&f));
             let (report, took) = match report {
                 Some(r) => (r, None),
-                None => {
-                    debug!("zone files changed; looking at every zone");
-                    (st.reload(), Some(started.elapsed()))
-                }
+                None => (st.reload(), Some(started.elapsed())),
             };
             // Edits made outside zonewright become commits, so secondaries
             // can take them by IXFR (the git history is the journal).

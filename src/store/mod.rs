@@ -472,14 +472,19 @@ impl Store {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(zone.clone());
-        self.write(WriteRequest {
+        self.write(self.own_turn(zone, committer::EXTERNAL)).await
+    }
+
+    /// An empty write of the server's own through `zone`'s turn: what the
+    /// turn does before any write (take in an edit, roll back) is all.
+    fn own_turn(&self, zone: &Name, via: &'static str) -> WriteRequest {
+        WriteRequest {
             zone: zone.clone(),
             actor: self.inner.settings.committer.name.clone(),
             client: SocketAddr::from(([0, 0, 0, 0], 0)),
-            via: committer::EXTERNAL,
+            via,
             compute: Box::new(|_| Ok(ChangeSet::default())),
-        })
-        .await
+        }
     }
 
     pub fn state(&self) -> &Arc<State> {
@@ -729,14 +734,7 @@ impl Store {
     /// An empty write through `zone`'s turn: the turn undoes the batches
     /// git could not record before its own (see `write_many`).
     async fn roll_back(&self, zone: &Name) -> Result<WriteOutcome, WriteError> {
-        self.write(WriteRequest {
-            zone: zone.clone(),
-            actor: self.inner.settings.committer.name.clone(),
-            client: SocketAddr::from(([0, 0, 0, 0], 0)),
-            via: committer::ROLLBACK,
-            compute: Box::new(|_| Ok(ChangeSet::default())),
-        })
-        .await
+        self.write(self.own_turn(zone, committer::ROLLBACK)).await
     }
 
     /// Tries again each rollback that failed (the repository could not
@@ -754,6 +752,29 @@ impl Store {
         }
     }
 
+    /// At shutdown: the rollbacks still pending are tried once more, and
+    /// each that still cannot be made is named in a WARN: its write was
+    /// answered with an error but is in the file, and the next start
+    /// commits it as an `external change` (round 36: a stop right after
+    /// HEAD was put back kept such writes without a word).
+    pub async fn rollbacks_at_stop(&self) {
+        // Bounded: a stuck git must not hold the shutdown.
+        let _ = tokio::time::timeout(STOP_ROLLBACKS, self.retry_rollbacks()).await;
+        for zone in self.inner.committer.blocked_zones() {
+            let why = self
+                .inner
+                .committer
+                .blocked(&zone)
+                .map_or_else(String::new, |b| b.reason.to_string());
+            warn!(
+                zone = %zone,
+                "stopping with writes in the zone file that were answered with an error and \
+                 could not be rolled back ({why}); the next start commits them as an external \
+                 change unless they are removed from the file by hand first"
+            );
+        }
+    }
+
     /// Commits every served zone file that differs from git's HEAD as an
     /// `external change` (edits made while the server was down, commits
     /// that failed). Blocking; call at start-up.
@@ -761,6 +782,9 @@ impl Store {
         self.inner.commit_external_changes()
     }
 }
+
+/// The longest a stop waits for the rollbacks it tries once more.
+const STOP_ROLLBACKS: Duration = Duration::from_secs(5);
 
 /// The zone after a write, with each RRset the write removed records from
 /// served at the TTL a reload of the written file gives it.
