@@ -1514,8 +1514,14 @@ impl Inner {
             ));
         }
         // HEAD detached, or a merge or rebase under way: nothing is written
-        // that git could not record now (the committer logs it, once).
-        if let Err(why) = self.committer.check_repo() {
+        // that git could not record now (the committer logs it, once). A
+        // rollback is the exception (commit mode): it takes out of the file
+        // and the answers a write already answered with an error, and its
+        // own commit, if git refuses it too, is held and made before the
+        // zone's next one (round 37: refused, the failed write stayed
+        // served for as long as HEAD stayed off the branch).
+        let rollback = first.via == committer::ROLLBACK && self.log.is_none();
+        if !rollback && let Err(why) = self.committer.check_repo() {
             return every(WriteError::Failed(format!(
                 "{why}; the write is refused and nothing was written"
             )));
