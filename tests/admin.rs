@@ -551,10 +551,8 @@ fn status_against_a_real_bind_secondary() {
         eprintln!("SKIPPED: named not installed (apt-get install bind9)");
         return;
     }
-    let port = {
-        let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    // named's UDP sockets use SO_REUSEPORT, as dig's do: see server_port.
+    let port = common::server_port();
     let target: SocketAddr = (Ipv4Addr::LOCALHOST, port).into();
     let s = start(target, 0);
     let dir = tempfile::tempdir().unwrap();

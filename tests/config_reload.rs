@@ -125,10 +125,7 @@ fn start(dir: &Path, config: &str) -> Running {
         &simple_zone("example.com", 1, "192.0.2.80"),
     );
     for _ in 0..5 {
-        let port = {
-            let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-            s.local_addr().unwrap().port()
-        };
+        let port = server_port();
         let text = config.replace("PORT", &port.to_string());
         std::fs::write(dir.join("zonewright.toml"), text).unwrap();
         let log = dir.join(format!("server-{port}.log"));

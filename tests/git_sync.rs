@@ -21,7 +21,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -295,17 +295,10 @@ fn owner(line: &str) -> Option<&str> {
 
 // ----------------------------------------------------------------- ports
 
-/// A port free for both UDP and TCP on 127.0.0.1 (as far as one can tell
-/// before binding it for real: the server start is retried).
+/// A port free on loopback for both UDP and TCP, below the ephemeral
+/// range ([`common::server_port`]; a start retries on a clash).
 fn free_port() -> u16 {
-    for _ in 0..50 {
-        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
+    common::server_port()
 }
 
 // ---------------------------------------------------------------- server

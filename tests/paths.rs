@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,17 +40,10 @@ fn example_layout(root: &Path, port: u16) -> PathBuf {
     zones
 }
 
-/// A port free on loopback for both UDP and TCP (released again; a start
-/// retries on a clash: another test may take it meanwhile).
+/// A port free on loopback for both UDP and TCP, below the ephemeral
+/// range ([`common::server_port`]; a start retries on a clash).
 fn free_port() -> u16 {
-    for _ in 0..50 {
-        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = s.local_addr().unwrap().port();
-        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP in 50 tries");
+    common::server_port()
 }
 
 /// `zonewright serve --config CONFIG` run in `cwd`, its log in `log`;

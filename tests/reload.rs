@@ -119,8 +119,9 @@ impl Binary {
         write(
             &config,
             &format!(
-                "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\n\
-                 reload_interval = \"100ms\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}"
+                "listen = [\"127.0.0.1:{}\"]\nzones_dir = \"zones\"\n[server]\n\
+                 reload_interval = \"100ms\"\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}",
+                server_port()
             ),
         );
         let log = dir.join("server.log");

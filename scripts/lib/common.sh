@@ -7,7 +7,7 @@
 #   zw_stop_pid PID [N]   SIGTERM, wait at most N tenths of a second (default
 #                         100), then SIGKILL; only ever a PID we started
 #   zw_free_ports N       N distinct ports free for both UDP and TCP on
-#                         127.0.0.1, chosen by the kernel, space-separated
+#                         127.0.0.1, below the ephemeral range, space-separated
 #   zw_now_us             microseconds since the epoch (for durations)
 #   zw_log_tail NAME FILE the last lines of a daemon's log, indented, on stderr
 #   zw_knot_conf RUN PORT ZONES
@@ -44,28 +44,41 @@ zw_stop_pid() {
     wait "$p" 2>/dev/null || true
 }
 
-# The sockets stay bound until every port is chosen, so the N are distinct;
-# at most 200 tries.
+# Ports below the kernel's ephemeral range (ip_local_port_range), where no
+# client's source port can land: the servers' UDP sockets (zonewright with
+# several workers, named, knotd) and dig's client sockets all set
+# SO_REUSEPORT, and Linux then lets a dig of the same user take a server's
+# ephemeral port as its source port and send its query to itself. The
+# sockets stay bound until every port is chosen, so the N are distinct; one
+# pass over the 12,000 candidates at most.
 zw_free_ports() {
     "${ZW_PY:-/usr/bin/python3}" - "${1:-1}" <<'PY'
-import socket, sys
+import random, socket, sys
 want, held, ports = int(sys.argv[1]), [], []
-for _ in range(200):
+try:
+    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+except (OSError, ValueError):
+    low, high = 32768, 60999
+start = max(1024, low - 12000) if low >= 3024 else high + 1
+count = (low - start) if low >= 3024 else 65535 - high
+first = random.randrange(count)
+for n in range(count):
     if len(ports) == want:
         break
+    port = start + (first + n) % count
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
+        t.bind(("127.0.0.1", port))
         u.bind(("127.0.0.1", port))
     except OSError:
         t.close()
+        u.close()
         continue
     held += [t, u]
     ports.append(port)
 if len(ports) != want:
-    raise SystemExit("no free ports")
+    raise SystemExit("no free ports below the ephemeral range")
 print(" ".join(map(str, ports)))
 PY
 }

@@ -85,12 +85,17 @@ impl Listeners {
             rest: None,
             admin: None,
         };
+        // One socket per address shares its port with nothing: without
+        // SO_REUSEPORT no other socket can join it (with it, any socket of
+        // the same user that sets it too may, e.g. dig's client sockets,
+        // whose random source port can then be the server's own).
+        let share = workers > 1;
         for &addr in addrs {
-            let (first, tcp) = bind_pair(addr)?;
+            let (first, tcp) = bind_pair(addr, share)?;
             let port_addr = first.local_addr()?;
             out.udp.push(first);
             for _ in 1..workers {
-                out.udp.push(udp_socket(port_addr)?);
+                out.udp.push(udp_socket(port_addr, share)?);
             }
             out.tcp.push(tcp);
         }
@@ -146,10 +151,13 @@ impl Listeners {
 }
 
 /// The first UDP socket and the TCP listener on one address, same port.
-fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+fn bind_pair(
+    addr: SocketAddr,
+    share: bool,
+) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
     let mut last_err = None;
     for _ in 0..PORT_ATTEMPTS {
-        let udp = udp_socket(addr)?;
+        let udp = udp_socket(addr, share)?;
         let bound = udp.local_addr()?;
         match tcp_listener(bound) {
             Ok(tcp) => return Ok((udp, tcp)),
@@ -163,12 +171,14 @@ fn bind_pair(addr: SocketAddr) -> io::Result<(std::net::UdpSocket, std::net::Tcp
     Err(last_err.unwrap_or_else(|| io::Error::other("no port free for both UDP and TCP")))
 }
 
-fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+/// A UDP socket bound to `addr`; `share`: with SO_REUSEPORT, for the
+/// workers' sockets on one port.
+fn udp_socket(addr: SocketAddr, share: bool) -> io::Result<std::net::UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
-    s.set_reuse_port(true)?;
+    s.set_reuse_port(share)?;
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(s.into())
@@ -301,5 +311,37 @@ async fn summarise_rejections(dispatcher: Arc<Dispatcher>, mut stop: watch::Rece
             _ = tokio::time::sleep(Duration::from_secs(60)) => dispatcher.reject_log.flush(),
             _ = stop.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::*;
+
+    /// A client socket as dig makes one: SO_REUSEPORT, bound to `port` on
+    /// any address.
+    fn reuseport_client(port: u16) -> io::Result<Socket> {
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+        s.set_reuse_port(true)?;
+        s.bind(&SocketAddr::from(([0, 0, 0, 0], port)).into())?;
+        Ok(s)
+    }
+
+    /// One UDP socket per address takes its port alone: a socket of the
+    /// same user with SO_REUSEPORT (dig's are) cannot bind it, so no
+    /// client's source port is ever the server's. Several workers share
+    /// the port, and then such a socket can join: the README says to run
+    /// the server as its own user.
+    #[test]
+    fn a_single_udp_socket_shares_its_port_with_no_one() {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let one = Listeners::bind(&[any], 1).expect("bind");
+        let port = one.local_addrs()[0].port();
+        assert!(reuseport_client(port).is_err(), "port {port} shared");
+
+        let two = Listeners::bind(&[any], 2).expect("bind");
+        let port = two.local_addrs()[0].port();
+        assert_eq!(two.udp.len(), 2);
+        assert!(reuseport_client(port).is_ok(), "workers share the port");
     }
 }

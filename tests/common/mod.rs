@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
@@ -66,6 +67,54 @@ pub fn serve_command(config: &Path, log: &Path) -> std::process::Command {
     cmd
 }
 
+/// A port for a test server's DNS listener: below the kernel's ephemeral
+/// range (`net.ipv4.ip_local_port_range`), free for UDP and TCP on
+/// 127.0.0.1 when picked, and never handed out twice by this process.
+///
+/// Not port 0, and not a port the kernel picked and the test released:
+/// the servers' UDP sockets set SO_REUSEPORT, and so does dig (BIND's
+/// network manager sets it on its client sockets). Linux lets a socket of
+/// the same user with SO_REUSEPORT bind a port such sockets hold, and its
+/// port-0 search treats those ports as free. A dig whose random source port
+/// was the server's own port sent its query to itself and read it back
+/// (CI: `;; Warning: query response not set` and no answer, in
+/// `coexist::a_racing_editor_loses_no_acknowledged_update_udp`). No
+/// client's source port is ever below the ephemeral range. Bounded: one
+/// pass over the range.
+pub fn server_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (start, len) = server_port_range();
+    let offset = (std::process::id().wrapping_mul(7919)) % len;
+    for _ in 0..len {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(start + (offset + n) % len).unwrap_or(0);
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, port));
+        let tcp = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port));
+        if port != 0 && udp.is_ok() && tcp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no port below the ephemeral range is free for UDP and TCP");
+}
+
+/// (first port, count): 12,000 ports below the ephemeral range, or, when
+/// that range starts too low, the ports above it.
+fn server_port_range() -> (u32, u32) {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut bounds = text
+        .split_whitespace()
+        .filter_map(|t| t.parse::<u32>().ok());
+    let low = bounds.next().unwrap_or(32768);
+    let high = bounds.next().unwrap_or(60999);
+    if low >= 1024 + 2000 {
+        let start = low.saturating_sub(12_000).max(1024);
+        (start, low - start)
+    } else {
+        (high + 1, 65535 - high)
+    }
+}
+
 pub struct TestServer {
     pub dir: TempDir,
     pub addr: SocketAddr,
@@ -75,6 +124,30 @@ pub struct TestServer {
     pub admin_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Binds `config`'s listeners, each DNS address with port 0 on a
+/// [`server_port`] instead (written back into `config`); a port another
+/// process took since it was picked is replaced, up to 5 times.
+fn bind_listeners(config: &mut Config) -> Listeners {
+    let wanted = config.listen.clone();
+    let mut last = None;
+    for _ in 0..5 {
+        for (addr, want) in config.listen.iter_mut().zip(&wanted) {
+            if want.port() == 0 {
+                addr.set_port(server_port());
+            }
+        }
+        let bound = Listeners::bind(&config.listen, config.server.udp_workers)
+            .and_then(|l| l.with_rest(config.rest.as_ref().map(|r| r.listen)))
+            .and_then(|l| l.with_admin(config.admin.as_ref().map(|a| a.listen)));
+        match bound {
+            Ok(l) => return l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => panic!("binding {:?}: {e}", config.listen),
+        }
+    }
+    panic!("binding {:?}: {last:?}", config.listen);
 }
 
 impl TestServer {
@@ -143,11 +216,8 @@ impl TestServer {
     /// Starts a server over the `zonewright.toml` in `dir`.
     fn start_in(dir: TempDir) -> TestServer {
         let path = dir.path().join("zonewright.toml");
-        let config = Config::load(&path).unwrap();
-        let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
-            .and_then(|l| l.with_rest(config.rest.as_ref().map(|r| r.listen)))
-            .and_then(|l| l.with_admin(config.admin.as_ref().map(|a| a.listen)))
-            .unwrap();
+        let mut config = Config::load(&path).unwrap();
+        let listeners = bind_listeners(&mut config);
         let rest_addr = listeners.rest_addr();
         let admin_addr = listeners.admin_addr();
         let addr = listeners.local_addrs()[0];

@@ -661,21 +661,23 @@ impl Proc {
         Proc::start_with(dir, "")
     }
 
-    /// Starts the binary on `127.0.0.1:0` and learns its port from the
-    /// start-up line (`serving ... on 127.0.0.1:PORT`); ready once it
-    /// answers the zone's SOA (all within 10 s).
+    /// Starts the binary on a [`super::server_port`] and learns the port
+    /// from the start-up line (`serving ... on 127.0.0.1:PORT`); ready
+    /// once it answers the zone's SOA (all within 10 s).
     ///
-    /// The server binds its own port (a pair free for both UDP and TCP):
-    /// a port the test picked and released could be taken in between by
-    /// another test's socket, for TCP any outgoing connection's source
-    /// port. That is the likely cause of one CI failure, a TCP connect
-    /// refused right after the server had answered over UDP.
+    /// The port is below the kernel's ephemeral range: a port the kernel
+    /// picked and the test released could be taken in between by another
+    /// test's socket, for TCP any outgoing connection's source port (the
+    /// likely cause of one CI failure, a TCP connect refused right after
+    /// the server had answered over UDP), and dig's UDP source port can
+    /// share an ephemeral port the server holds (see `server_port`).
     pub fn start_with(dir: &Path, git: &str) -> Proc {
         let config = dir.join("zonewright.toml");
         std::fs::write(
             &config,
             format!(
-                "listen = [\"127.0.0.1:0\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+                "listen = [\"127.0.0.1:{}\"]\nzones_dir = \"zones\"\n[server]\nudp_workers = 1\n{}",
+                super::server_port(),
                 update_config_with(git)
             ),
         )
