@@ -742,6 +742,72 @@ pub fn commit_written(
     Ok((oid, entries))
 }
 
+/// A file version a commit of zonewright's recorded: the file (relative
+/// to the repository), its blob, and that commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub blob: Oid,
+    pub commit: Oid,
+}
+
+/// Of `kept`, the versions the branch HEAD names has lost: the branch no
+/// longer holds the commit that recorded one (the tip is neither it nor a
+/// descendant of it) and its tip has another blob at that path. That is a
+/// branch moved back outside zonewright (`git reset --soft`, a branch
+/// recreated elsewhere) while the file kept the version: the next commit
+/// of the file would otherwise take the lost version's records under its
+/// own author. A branch that went forward (a person's commit, a pull, a
+/// revert) still holds them and loses nothing.
+pub fn lost_from_branch(
+    repo: &Repository,
+    kept: &[(PathBuf, Kept)],
+) -> Result<Vec<(PathBuf, Kept)>, GitError> {
+    let err = wrap(repo.path());
+    if kept.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Ok(branch) = state::head_branch(repo) else {
+        // Off the branch: the commit itself is refused, nothing to add.
+        return Ok(Vec::new());
+    };
+    let tip = match repo.find_reference(&branch) {
+        Ok(r) => r.peel_to_commit().map_err(&err)?,
+        Err(e) if e.code() == ErrorCode::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(err(e)),
+    };
+    let tree = tip.tree().map_err(&err)?;
+    let mut lost = Vec::new();
+    for (rel, k) in kept {
+        let now = tree.get_path(rel).ok().map(|e| e.id());
+        if tip.id() == k.commit || now == Some(k.blob) {
+            continue;
+        }
+        // A commit this repository no longer has is lost as well.
+        let holds = repo
+            .graph_descendant_of(tip.id(), k.commit)
+            .unwrap_or(false);
+        if !holds {
+            lost.push((rel.clone(), *k));
+        }
+    }
+    Ok(lost)
+}
+
+/// Commits each blob (already in the object database) as its file's
+/// content on the branch, as `who`, with `message`.
+pub fn commit_versions(
+    repo: &Repository,
+    versions: &[(PathBuf, Oid)],
+    who: &Identity,
+    message: &str,
+) -> Result<Option<Oid>, GitError> {
+    let blobs: Vec<(PathBuf, Option<Oid>)> = versions
+        .iter()
+        .map(|(rel, b)| (rel.clone(), Some(*b)))
+        .collect();
+    commit_blobs(repo, &blobs, (who, who), message, None)
+}
+
 /// The index entry saying the file at `rel` holds `blob`, with the stat it
 /// had when written: `git status` trusts it while the file is that version
 /// and looks again once it changes. A zero stat (the default) makes status

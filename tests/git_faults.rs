@@ -263,3 +263,116 @@ fn a_hand_edit_and_a_failed_rollback_are_not_committed_under_the_next_writer() {
         "{served}"
     );
 }
+
+/// Outside attack, round 35 (MEDIUM): the branch moved back outside the
+/// server (`git reset --soft HEAD~1`) while the file kept the write the
+/// lost commit recorded. The next writer's commit took that write's
+/// record under its own key. Now the server first records the lost
+/// version again, as its own `external change` naming the lost commit,
+/// and the writer's commit holds only its own change. Both ways of
+/// answering (`acknowledge = "commit"` and `"log"`).
+#[test]
+fn a_branch_moved_back_outside_never_gives_a_write_to_the_next_writer() {
+    for ack in ["commit", "log"] {
+        let config = update_config_with(&format!("acknowledge = \"{ack}\"\n"));
+        let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
+        let zones = s.zones_dir();
+        wait_committed(&zones, ZONE_FILE);
+        let port = s.addr.port();
+        add(port, "first-by-acme");
+        // The commit that recorded it (log mode: made in the background).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !commit(&zones, "HEAD").message.contains("first-by-acme") {
+            assert!(Instant::now() < deadline, "{ack}: first write committed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let lost = commit(&zones, "HEAD");
+        assert_eq!(lost.author_name, "acme-key", "{ack}: {lost:?}");
+        git(&zones, &["reset", "-q", "--soft", "HEAD~1"]);
+
+        let other = py_key("bind-key", "hmac-sha512", common::update::SECRET_SHA512);
+        let r = py_update(
+            port,
+            &other,
+            false,
+            &["add _acme-challenge 60 TXT \"second-by-bind\""],
+        );
+        assert!(r.is_signed_ok(), "{ack}: {r:?}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !commit(&zones, "HEAD").message.contains("second-by-bind") {
+            assert!(Instant::now() < deadline, "{ack}: second write committed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        // The writer's commit: its own record only, under its key.
+        let mine = commit(&zones, "HEAD");
+        assert_eq!(mine.author_name, "bind-key", "{ack}: {mine:?}");
+        let (_, added) = diff_lines(&zones, "HEAD", ZONE_FILE);
+        assert!(
+            added.iter().any(|l| l.contains("second-by-bind")),
+            "{ack}: {added:?}"
+        );
+        assert!(
+            !added.iter().any(|l| l.contains("first-by-acme")),
+            "{ack}: the earlier write under bind-key: {added:?}"
+        );
+        // Before it: the lost version recorded again, as the server's,
+        // naming the lost commit (whose author `git show` still gives).
+        let again = commit(&zones, "HEAD~1");
+        assert_eq!(again.author_name, "zonewright", "{ack}: {again:?}");
+        assert_eq!(
+            again.trailer("Via").as_deref(),
+            Some("external"),
+            "{again:?}"
+        );
+        assert_eq!(
+            again.trailer("Restores"),
+            Some(format!("{} {ZONE_FILE}", lost.id)),
+            "{ack}: {again:?}"
+        );
+        let (_, added) = diff_lines(&zones, "HEAD~1", ZONE_FILE);
+        assert!(
+            added.iter().any(|l| l.contains("first-by-acme")),
+            "{ack}: {added:?}"
+        );
+        assert_eq!(commit(&zones, &lost.id).author_name, "acme-key");
+        // Both records served and on the branch; nothing left out of git.
+        let served = served_txt(s.addr, "_acme-challenge.example.com.");
+        for token in ["first-by-acme", "second-by-bind"] {
+            assert!(
+                served.iter().any(|t| t.contains(token)),
+                "{ack}: {served:?}"
+            );
+        }
+        assert_eq!(file_status(&zones, ZONE_FILE), "", "{ack}");
+
+        // A branch that went forward (a person's commit) loses nothing:
+        // no restore commit before the next write's.
+        std::fs::write(zones.join("notes.txt"), "hand-made\n").unwrap();
+        git(&zones, &["add", "notes.txt"]);
+        git(
+            &zones,
+            &[
+                "-c",
+                "user.name=P",
+                "-c",
+                "user.email=p@x",
+                "commit",
+                "-qm",
+                "notes",
+            ],
+        );
+        let before = commit(&zones, "HEAD").id;
+        add(port, "third-by-acme");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !commit(&zones, "HEAD").message.contains("third-by-acme") {
+            assert!(Instant::now() < deadline, "{ack}: third write committed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(
+            commit(&zones, "HEAD~1").id,
+            before,
+            "{ack}: no restore commit"
+        );
+    }
+}

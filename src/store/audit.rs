@@ -145,6 +145,34 @@ pub fn external_message(
     }
 }
 
+/// The message of the server's commit that records again file versions
+/// the branch lost (`git::lost_from_branch`): `lost` holds each file (as
+/// in the repository) and the commit that had recorded it, whose author
+/// `git show` still gives while the commit is kept (the reflog keeps it).
+pub fn restored_message(lost: &[(String, String)], actor: &str) -> Message {
+    let short = |c: &str| c.chars().take(12).collect::<String>();
+    let summary = match lost {
+        [(file, commit)] => format!(
+            "{file}: external change: the branch lost commit {}, whose version the file holds; recorded again",
+            short(commit)
+        ),
+        _ => format!(
+            "external change: the branch lost {} versions the files hold; recorded again",
+            lost.len()
+        ),
+    };
+    let mut trailers = vec![("Actor", actor.to_owned()), ("Via", "external".to_owned())];
+    for (file, commit) in lost {
+        trailers.push(("Restores", format!("{commit} {file}")));
+    }
+    Message {
+        summary,
+        added: Vec::new(),
+        removed: Vec::new(),
+        trailers,
+    }
+}
+
 fn trailers(who: &Provenance<'_>, old: u32, new: u32) -> Vec<(&'static str, String)> {
     let mut t = vec![("Actor", who.actor.to_owned())];
     // A write of zonewright's own (the expiry sweep) has no client.

@@ -907,8 +907,10 @@ fn run(
     log: Option<&WriteLog>,
 ) {
     let mut next: Option<Msg> = None;
+    let kept = Mutex::new(HashMap::new());
     let to = Target {
         repo,
+        kept: &kept,
         dir,
         names,
         health,
@@ -1498,6 +1500,9 @@ fn commit_held(
 #[derive(Clone, Copy)]
 struct Target<'a> {
     repo: &'a Mutex<Option<git2::Repository>>,
+    /// Per file (as in the repository), the version the committer last
+    /// recorded and its commit (see [`git::lost_from_branch`]).
+    kept: &'a Mutex<HashMap<PathBuf, git::Kept>>,
     dir: &'a Path,
     names: &'a Names,
     health: &'a Health,
@@ -1517,6 +1522,7 @@ fn commit_logged(
 ) -> Result<Option<String>, String> {
     let Target {
         repo,
+        kept,
         dir,
         names,
         health,
@@ -1531,7 +1537,9 @@ fn commit_logged(
         set_failing(Some(&e));
         return Err(e);
     }
-    let made = catch_unwind(AssertUnwindSafe(|| commit(repo, files, records, names)));
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        commit(repo, kept, files, records, names)
+    }));
     match &made {
         Ok(Ok(_)) => {
             health.made.fetch_add(1, Ordering::Relaxed);
@@ -1719,7 +1727,7 @@ fn found(
     names: &Names,
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
     let who = &names.committer;
-    commit_files(repo, files, true, (who, who), message)
+    commit_files(repo, files, true, (who, who), message, None)
 }
 
 /// The commit of [`Msg::Paths`], by the configured committer, with the
@@ -1794,6 +1802,7 @@ fn merged(
 /// returns its id and the index entries to write.
 fn commit(
     repo: &Mutex<Option<git2::Repository>>,
+    kept: &Mutex<HashMap<PathBuf, git::Kept>>,
     files: &[WrittenFile],
     records: &[Record],
     names: &Names,
@@ -1817,7 +1826,96 @@ fn commit(
     // one, so a write's files are all inside).
     let inside_only = record.via == EXTERNAL;
     let who = (&author, &names.committer);
-    commit_files(repo, files, inside_only, who, &group_message(records))
+    // A writer's commit never takes records the branch lost under its
+    // author: they are recorded again first, as the server's. The server's
+    // own commits (a person's edit, a rollback) are the server's anyway.
+    let book = Book {
+        kept,
+        restore: record.via != EXTERNAL && record.via != ROLLBACK,
+    };
+    commit_files(
+        repo,
+        files,
+        inside_only,
+        who,
+        &group_message(records),
+        Some(book),
+    )
+}
+
+/// What [`commit_files`] keeps of the versions it records, and whether it
+/// first records again those the branch lost (see
+/// [`git::lost_from_branch`]).
+struct Book<'a> {
+    kept: &'a Mutex<HashMap<PathBuf, git::Kept>>,
+    restore: bool,
+}
+
+impl Book<'_> {
+    /// Before a writer's commit: records again, as `who`, the versions of
+    /// `rels` the branch lost since the committer recorded them.
+    fn restore_lost(
+        &self,
+        repo: &git2::Repository,
+        rels: &[PathBuf],
+        who: &Identity,
+    ) -> Result<(), String> {
+        if !self.restore {
+            return Ok(());
+        }
+        let mine: Vec<(PathBuf, git::Kept)> = {
+            let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            rels.iter()
+                .filter_map(|r| kept.get(r).map(|k| (r.clone(), *k)))
+                .collect()
+        };
+        let lost = git::lost_from_branch(repo, &mine).map_err(|e| e.to_string())?;
+        // A version whose blob is gone too (pruned) cannot be recorded.
+        let (lost, gone): (Vec<_>, Vec<_>) = lost
+            .into_iter()
+            .partition(|(_, k)| repo.find_blob(k.blob).is_ok());
+        for (rel, k) in &gone {
+            warn!(
+                "{}: the branch lost commit {}, and its version's blob is gone too; \
+                 the next commit holds its records",
+                rel.display(),
+                k.commit
+            );
+        }
+        if lost.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<(String, String)> = lost
+            .iter()
+            .map(|(rel, k)| (rel.display().to_string(), k.commit.to_string()))
+            .collect();
+        let message = audit::restored_message(&named, EXTERNAL_ACTOR).to_string();
+        let versions: Vec<(PathBuf, git2::Oid)> =
+            lost.iter().map(|(rel, k)| (rel.clone(), k.blob)).collect();
+        let made = with_stale_locks_cleared(repo, || {
+            git::commit_versions(repo, &versions, who, &message)
+        })?;
+        for (file, commit) in &named {
+            warn!(
+                "{file}: the branch lost commit {commit} (moved back outside zonewright) \
+                 while the file holds its version; recorded again as an external change{}",
+                made.map(|c| format!(" ({c})")).unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// After a commit (`made`, or `None` when the branch held the files
+    /// already): the versions of `rels` it recorded.
+    fn keep(&self, rels: &[PathBuf], entries: &[git2::IndexEntry], made: Option<git2::Oid>) {
+        let Some(commit) = made else {
+            return;
+        };
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        for (rel, e) in rels.iter().zip(entries) {
+            kept.insert(rel.clone(), git::Kept { blob: e.id, commit });
+        }
+    }
 }
 
 /// Commits `files` (with `inside_only`, those inside the repository) as
@@ -1830,6 +1928,7 @@ fn commit_files(
     inside_only: bool,
     (author, committer): (&Identity, &Identity),
     message: &str,
+    book: Option<Book<'_>>,
 ) -> Result<(Option<String>, Vec<git2::IndexEntry>), String> {
     let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
     let Some(repo) = guard.as_ref() else {
@@ -1845,9 +1944,22 @@ fn commit_files(
             blob: f.blob,
         })
         .collect();
+    let rels: Vec<PathBuf> = match &book {
+        Some(_) => written
+            .iter()
+            .map(|w| git::relative(repo, w.file).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    if let Some(b) = &book {
+        b.restore_lost(repo, &rels, committer)?;
+    }
     let (oid, entries) = with_stale_locks_cleared(repo, || {
         git::commit_written(repo, &written, author, committer, message)
     })?;
+    if let Some(b) = &book {
+        b.keep(&rels, &entries, oid);
+    }
     let entries = changed_entries(repo, oid, entries);
     Ok((oid.map(|o| o.to_string()), entries))
 }
