@@ -138,6 +138,26 @@ impl Slots {
     fn reading(&self, path: &Path) -> &[Name] {
         self.by_path.get(path).map_or(&[], Vec::as_slice)
     }
+
+    /// The zones that read the file at `path`: by that name, and by the
+    /// file it is now (round 29: an `$INCLUDE` that is a link to another
+    /// zone's file was not seen as shared; round 36: an event names a file
+    /// under its own name in the folder watched, while a zone may read it
+    /// as `sub/../x.db` or through a link), sorted, each once.
+    fn reading_file(&self, path: &Path) -> Vec<Name> {
+        let by_file = crate::loader::FileId::of(path)
+            .ok()
+            .and_then(|id| self.by_file.get(&(id.dev, id.inode)));
+        let mut names: Vec<Name> = self
+            .reading(path)
+            .iter()
+            .chain(by_file.into_iter().flatten())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// What one reload did.
@@ -463,8 +483,8 @@ impl State {
             let mut found = BTreeMap::new();
             let mut matched: std::collections::HashSet<&PathBuf> = Default::default();
             for f in files {
-                for name in guard.zones.reading(f) {
-                    if let Some(slot) = guard.get(name) {
+                for name in guard.zones.reading_file(f) {
+                    if let Some(slot) = guard.get(&name) {
                         matched.insert(f);
                         found.insert(name.clone(), slot.source.clone());
                     }
@@ -897,21 +917,8 @@ impl ZonesGuard<'_> {
     /// The zones other than `origin` that read `path` (as their zone file
     /// or through `$INCLUDE`).
     pub fn other_readers(&self, origin: &Name, path: &Path) -> Vec<Name> {
-        // By name, and by the file it is now (round 29: an `$INCLUDE`
-        // that is a link to another zone's file was not seen as shared).
-        let by_file = crate::loader::FileId::of(path)
-            .ok()
-            .and_then(|id| self.zones.by_file.get(&(id.dev, id.inode)));
-        let mut names: Vec<Name> = self
-            .zones
-            .reading(path)
-            .iter()
-            .chain(by_file.into_iter().flatten())
-            .filter(|n| *n != origin)
-            .cloned()
-            .collect();
-        names.sort();
-        names.dedup();
+        let mut names = self.zones.reading_file(path);
+        names.retain(|n| n != origin);
         names
     }
 
@@ -1250,49 +1257,73 @@ mod tests {
     /// Outside attack, round 6: a file rewritten in place, same size, its
     /// mtime put back, kept its identity: never reloaded, and the next
     /// write erased the edit. A pass over the files events named compares
-    /// their text with what is served.
+    /// their text with what is served. Round 36: also when the zone reads
+    /// the file under another name than the event gives (an `$INCLUDE` of
+    /// `sub/../inc.db`, a zone file that is a link): found by identity.
     #[test]
     fn an_in_place_rewrite_with_its_mtime_put_back_is_seen_by_the_event_pass() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = dir.path().join("a.test.zone");
-        let text = |www: &str| {
-            format!(
-                "$ORIGIN a.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
-                 \x20 IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
-            )
-        };
-        std::fs::write(&file, text("192.0.2.11")).expect("write");
-        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
-        s.reload();
-        let www = |s: &State| {
-            let zone = s.snapshot().get(&name("a.test")).cloned().expect("zone");
-            zone.records()
-                .find(|r| r.name == name("www.a.test"))
-                .map(|r| r.rdata.0.to_vec())
-        };
-        assert_eq!(www(&s), Some(vec![192, 0, 2, 11]));
-        let before = std::fs::metadata(&file).expect("stat");
-        {
-            use std::io::{Seek, Write};
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&file)
-                .expect("open");
-            f.seek(std::io::SeekFrom::Start(0)).expect("seek");
-            f.write_all(text("192.0.2.95").as_bytes()).expect("rewrite");
-            f.set_modified(before.modified().expect("mtime"))
-                .expect("mtime back");
+        // The file rewritten in place: the zone file; an `$INCLUDE` the
+        // zone file reads as `sub/../inc.db`; the target of the zone file,
+        // a link to it.
+        let zone_file = "a.test.zone";
+        for (i, edited) in ["a.test.zone", "inc.db", "real.db"].into_iter().enumerate() {
+            let dir = tempfile::tempdir().expect("tmp");
+            std::fs::create_dir(dir.path().join("sub")).expect("sub");
+            let record = |www: &str| format!("www IN A {www}\n");
+            let head = "$ORIGIN a.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                        \x20 IN NS ns1\nns1 IN A 192.0.2.1\n";
+            let first = record("192.0.2.11");
+            let edited_path = dir.path().join(edited);
+            match i {
+                0 => std::fs::write(&edited_path, format!("{head}{first}")).expect("write"),
+                1 => {
+                    std::fs::write(
+                        dir.path().join(zone_file),
+                        format!("{head}$INCLUDE sub/../inc.db\n"),
+                    )
+                    .expect("write");
+                    std::fs::write(&edited_path, &first).expect("write");
+                }
+                _ => std::fs::write(&edited_path, format!("{head}{first}")).expect("write"),
+            }
+            if i == 2 {
+                std::os::unix::fs::symlink(edited, dir.path().join(zone_file)).expect("link");
+            }
+            let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+            s.reload();
+            let www = |s: &State| {
+                let zone = s.snapshot().get(&name("a.test")).cloned().expect("zone");
+                zone.records()
+                    .find(|r| r.name == name("www.a.test"))
+                    .map(|r| r.rdata.0.to_vec())
+            };
+            assert_eq!(www(&s), Some(vec![192, 0, 2, 11]), "layout {i}");
+            let before = std::fs::metadata(&edited_path).expect("stat");
+            let now = std::fs::read_to_string(&edited_path).expect("read");
+            {
+                use std::io::{Seek, Write};
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&edited_path)
+                    .expect("open");
+                f.seek(std::io::SeekFrom::Start(0)).expect("seek");
+                f.write_all(now.replace("192.0.2.11", "192.0.2.95").as_bytes())
+                    .expect("rewrite");
+                f.set_modified(before.modified().expect("mtime"))
+                    .expect("mtime back");
+            }
+            // The periodic pass goes by identity and misses it...
+            assert!(!s.reload().changed(), "layout {i}");
+            // ...the pass over the file an event named (by its name in the
+            // folder) does not.
+            let named: std::collections::HashSet<PathBuf> = [edited_path.clone()].into();
+            let report = s.reload_files(&named).expect("a zone's file");
+            assert_eq!(report.loaded.len(), 1, "layout {i}: {report:?}");
+            assert_eq!(www(&s), Some(vec![192, 0, 2, 95]), "layout {i}");
+            // And a file that did not change is not read again as changed.
+            let report = s.reload_files(&named).expect("a zone's file");
+            assert!(report.loaded.is_empty(), "layout {i}: {report:?}");
         }
-        // The periodic pass goes by identity and misses it...
-        assert!(!s.reload().changed());
-        // ...the pass over the file an event named does not.
-        let named: std::collections::HashSet<PathBuf> = [file.clone()].into();
-        let report = s.reload_files(&named).expect("a zone's file");
-        assert_eq!(report.loaded.len(), 1, "{report:?}");
-        assert_eq!(www(&s), Some(vec![192, 0, 2, 95]));
-        // And a file that did not change is not read again as changed.
-        let report = s.reload_files(&named).expect("a zone's file");
-        assert!(report.loaded.is_empty(), "{report:?}");
     }
 
     #[test]
