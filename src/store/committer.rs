@@ -2099,6 +2099,12 @@ fn log_failure(zones_dir: &Path, files: &[WrittenFile], (via, logged): (&str, bo
              disk ({list}) and is committed with the next commit of the file or at the next \
              start (or by hand: git -C {dir} add {list} && git -C {dir} commit)"
         );
+    } else if via == ROLLBACK {
+        error!(
+            "git commit of a rollback failed: {why}; the file ({list}) no longer holds \
+             the failed writes, and the rollback is committed, under the server's name, \
+             before the zone's next commit (or as an external change at the next start)"
+        );
     } else {
         error!(
             "git commit failed: {why}; the write ({list}) is answered as failed \

@@ -768,9 +768,10 @@ impl Store {
                 .map_or_else(String::new, |b| b.reason.to_string());
             warn!(
                 zone = %zone,
-                "stopping with writes in the zone file that were answered with an error and \
-                 could not be rolled back ({why}); the next start commits them as an external \
-                 change unless they are removed from the file by hand first"
+                "stopping with writes in the zone file that were answered with an error \
+                 (when their commit failed: {why}) and could not be rolled back before the \
+                 stop; the next start commits them as an external change unless they are \
+                 removed from the file by hand first"
             );
         }
     }
