@@ -376,3 +376,42 @@ fn a_branch_moved_back_outside_never_gives_a_write_to_the_next_writer() {
         );
     }
 }
+
+/// Round 35 (LOW): HEAD taken off its branch while no write came was
+/// visible only on `/ready`; the first write then failed. Now the idle
+/// committer looks every second: one ERROR when it happens, one INFO when
+/// the branch is checked out again, and no write is needed for either.
+#[test]
+fn head_leaving_the_branch_is_logged_without_a_write() {
+    let dir = scratch();
+    let p = Proc::start(dir.path());
+    let zones = dir.path().join("zones");
+    wait_committed(&zones, ZONE_FILE);
+    let wait_log = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !p.log_text().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "{what:?} within 10 s:\n{}",
+                p.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let branch = git(&zones, &["symbolic-ref", "--short", "HEAD"]);
+    git(&zones, &["checkout", "-q", "--detach"]);
+    wait_log("ERROR");
+    let log = p.log_text();
+    assert!(log.contains("detached"), "{log}");
+    assert!(
+        log.contains("git -C"),
+        "names the command that ends it: {log}"
+    );
+    git(&zones, &["switch", "-q", branch.trim()]);
+    wait_log("usable again");
+    // Logged once each, not once a second.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(p.log_text().matches("ERROR").count(), 1, "{}", p.log_text());
+    // And writes go through again.
+    add(p.port(), "after-the-switch");
+}

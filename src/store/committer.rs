@@ -959,7 +959,11 @@ fn run(
                         // idle too, every HELD_RETRY: not only at the
                         // zone's next write, which may never come.
                         Err(Idle::Recheck) => {
-                            let recovered = health.is_unusable() && health.check(repo).is_ok();
+                            // Looked at every RECHECK, writes or not: HEAD
+                            // taken off its branch is logged (ERROR) when it
+                            // happens, not at the next write, which fails.
+                            let was_unusable = health.is_unusable();
+                            let recovered = health.check(repo).is_ok() && was_unusable;
                             let held = !edits.is_empty() || !logged.is_empty();
                             let retry = held
                                 && !health.is_unusable()
