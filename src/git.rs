@@ -726,6 +726,17 @@ pub fn commit_written(
     committer: &Identity,
     message: &str,
 ) -> Result<(Option<Oid>, Vec<git2::IndexEntry>), GitError> {
+    commit_written_on(repo, written, (author, committer), message, None)
+}
+
+/// [`commit_written`], made on `on_top` (see [`OnTop`]) when given.
+pub fn commit_written_on(
+    repo: &Repository,
+    written: &[Written<'_>],
+    (author, committer): (&Identity, &Identity),
+    message: &str,
+    on_top: Option<&OnTop<'_>>,
+) -> Result<(Option<Oid>, Vec<git2::IndexEntry>), GitError> {
     let err = wrap(repo.path());
     let mut blobs = Vec::with_capacity(written.len());
     let mut entries = Vec::with_capacity(written.len());
@@ -736,76 +747,37 @@ pub fn commit_written(
             None => repo.blob(w.bytes).map_err(&err)?,
         };
         entries.push(index_entry(&rel, blob, w.stat.unwrap_or_default()));
-        blobs.push((rel, Some(blob)));
+        blobs.push((rel, Some((blob, FileMode::Blob))));
     }
-    let oid = commit_blobs(repo, &blobs, (author, committer), message, None)?;
+    let oid = commit_entries(repo, &blobs, (author, committer), message, None, on_top)?;
     Ok((oid, entries))
 }
 
-/// A file version a commit of zonewright's recorded: the file (relative
-/// to the repository), its blob, and that commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kept {
+/// A version of a file the branch must hold before a commit is made on
+/// it (see [`OnTop`]).
+pub struct Expected<'a> {
+    /// The file, relative to the repository.
+    pub rel: PathBuf,
+    /// The blob the branch must hold there.
     pub blob: Oid,
-    pub commit: Oid,
+    /// Its text, to write the blob again if it is gone (pruned).
+    pub text: &'a [u8],
 }
 
-/// Of `kept`, the versions the branch HEAD names has lost: the branch no
-/// longer holds the commit that recorded one (the tip is neither it nor a
-/// descendant of it) and its tip has another blob at that path. That is a
-/// branch moved back outside zonewright (`git reset --soft`, a branch
-/// recreated elsewhere) while the file kept the version: the next commit
-/// of the file would otherwise take the lost version's records under its
-/// own author. A branch that went forward (a person's commit, a pull, a
-/// revert) still holds them and loses nothing.
-pub fn lost_from_branch(
-    repo: &Repository,
-    kept: &[(PathBuf, Kept)],
-) -> Result<Vec<(PathBuf, Kept)>, GitError> {
-    let err = wrap(repo.path());
-    if kept.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Ok(branch) = state::head_branch(repo) else {
-        // Off the branch: the commit itself is refused, nothing to add.
-        return Ok(Vec::new());
-    };
-    let tip = match repo.find_reference(&branch) {
-        Ok(r) => r.peel_to_commit().map_err(&err)?,
-        Err(e) if e.code() == ErrorCode::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(err(e)),
-    };
-    let tree = tip.tree().map_err(&err)?;
-    let mut lost = Vec::new();
-    for (rel, k) in kept {
-        let now = tree.get_path(rel).ok().map(|e| e.id());
-        if tip.id() == k.commit || now == Some(k.blob) {
-            continue;
-        }
-        // A commit this repository no longer has is lost as well.
-        let holds = repo
-            .graph_descendant_of(tip.id(), k.commit)
-            .unwrap_or(false);
-        if !holds {
-            lost.push((rel.clone(), *k));
-        }
-    }
-    Ok(lost)
-}
-
-/// Commits each blob (already in the object database) as its file's
-/// content on the branch, as `who`, with `message`.
-pub fn commit_versions(
-    repo: &Repository,
-    versions: &[(PathBuf, Oid)],
-    who: &Identity,
-    message: &str,
-) -> Result<Option<Oid>, GitError> {
-    let blobs: Vec<(PathBuf, Option<Oid>)> = versions
-        .iter()
-        .map(|(rel, b)| (rel.clone(), Some(*b)))
-        .collect();
-    commit_blobs(repo, &blobs, (who, who), message, None)
+/// What a commit of zonewright's is made on: the version of each file
+/// it last recorded, which the file held when the new version was made
+/// from it. A branch that holds another version there (moved back outside
+/// zonewright by `git reset`; a person's `git commit` that took a stale
+/// index entry for the file; the commit pruned) first gets a commit, by
+/// `who`, that records those versions again; the new commit goes on top,
+/// and the branch moves to it in one compare-and-swap from the tip both
+/// were built on. Without it, the new commit's diff would hold the lost
+/// version's records under its own author.
+pub struct OnTop<'a> {
+    pub expected: Vec<Expected<'a>>,
+    pub who: &'a Identity,
+    /// The message of that commit, given the versions it records.
+    pub message: &'a dyn Fn(&[&Expected<'a>]) -> String,
 }
 
 /// The index entry saying the file at `rel` holds `blob`, with the stat it
@@ -1127,7 +1099,7 @@ pub fn commit_paths(
     let commit = if out.tree.is_empty() {
         None
     } else {
-        commit_entries(repo, &out.tree, who, &message(&out.done), None)?
+        commit_entries(repo, &out.tree, who, &message(&out.done), None, None)?
     };
     Ok(PathsCommitted {
         commit,
@@ -1269,71 +1241,156 @@ fn commit_blobs(
         .iter()
         .map(|(rel, blob)| (rel.clone(), blob.map(|b| (b, FileMode::Blob))))
         .collect();
-    commit_entries(repo, &entries, who, message, merged)
+    commit_entries(repo, &entries, who, message, merged, None)
 }
 
+/// How often a commit made [`OnTop`] is built again when the branch
+/// moved between the look at its tip and the compare-and-swap.
+const MOVED_TRIES: usize = 3;
+
 /// [`commit_blobs`] with each entry's mode given: a file (`Blob`) or a
-/// symbolic link (`Link`, the blob holding the link's target).
+/// symbolic link (`Link`, the blob holding the link's target); made on
+/// `on_top` when given (and then built again, up to [`MOVED_TRIES`] times,
+/// on a branch that moved meanwhile).
 fn commit_entries(
+    repo: &Repository,
+    blobs: &[(PathBuf, Option<(Oid, FileMode)>)],
+    who: (&Identity, &Identity),
+    message: &str,
+    merged: Option<Oid>,
+    on_top: Option<&OnTop<'_>>,
+) -> Result<Option<Oid>, GitError> {
+    let tries = if on_top.is_some() { MOVED_TRIES } else { 1 };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match commit_entries_once(repo, blobs, who, message, merged, on_top) {
+            Err(Moved(e)) if attempt < tries => {
+                tracing::debug!(
+                    "the branch moved while a commit was made ({e}); building it again"
+                );
+            }
+            Err(Moved(e)) => return Err(e),
+            Ok(made) => return made,
+        }
+    }
+}
+
+/// A commit whose compare-and-swap found the branch moved (`Err`), or
+/// the result of the attempt.
+struct Moved(GitError);
+
+fn commit_entries_once(
     repo: &Repository,
     blobs: &[(PathBuf, Option<(Oid, FileMode)>)],
     (author, committer): (&Identity, &Identity),
     message: &str,
     merged: Option<Oid>,
-) -> Result<Option<Oid>, GitError> {
+    on_top: Option<&OnTop<'_>>,
+) -> Result<Result<Option<Oid>, GitError>, Moved> {
     let err = wrap(repo.path());
     // The branch HEAD names, and the commit on it: the new commit goes on
     // that branch, never on whatever HEAD is when the commit is written
     // (round 32, HIGH: a `git checkout --detach` between the look at the
     // repository and the commit put an answered write's commit on the
     // detached HEAD, off the branch; `git switch` back left it dangling).
-    let branch = state::head_branch(repo)
-        .map_err(|why| git2::Error::from_str(&format!("{}; no commit is made", why.short())))
-        .map_err(&err)?;
-    let head = match repo.find_reference(&branch) {
-        Ok(r) => Some(r.peel_to_commit().map_err(&err)?),
-        Err(e) if e.code() == ErrorCode::NotFound => None,
-        Err(e) => return Err(err(e)),
-    };
-    let base = match &head {
-        Some(c) => c.tree().map_err(&err)?,
-        None => {
+    // (branch, the tip built on, the commit to move it to, objects written)
+    type Built<'r> = (String, Option<git2::Commit<'r>>, Option<Oid>, Vec<Oid>);
+    let attempt = || -> Result<Built<'_>, GitError> {
+        let branch = state::head_branch(repo)
+            .map_err(|why| git2::Error::from_str(&format!("{}; no commit is made", why.short())))
+            .map_err(&err)?;
+        let head = match repo.find_reference(&branch) {
+            Ok(r) => Some(r.peel_to_commit().map_err(&err)?),
+            Err(e) if e.code() == ErrorCode::NotFound => None,
+            Err(e) => return Err(err(e)),
+        };
+        let empty_tree = || -> Result<git2::Tree<'_>, GitError> {
             let empty = repo
                 .treebuilder(None)
                 .map_err(&err)?
                 .write()
                 .map_err(&err)?;
-            repo.find_tree(empty).map_err(&err)?
-        }
-    };
-    let mut update = git2::build::TreeUpdateBuilder::new();
-    for (rel, blob) in blobs {
-        match blob {
-            Some((b, mode)) => update.upsert(rel, *b, *mode),
-            None => update.remove(rel),
+            repo.find_tree(empty).map_err(&err)
         };
-    }
-    let tree_id = update.create_updated(repo, &base).map_err(&err)?;
-    if tree_id == base.id() && head.is_some() && merged.is_none() {
-        return Ok(None);
-    }
-    let tree = repo.find_tree(tree_id).map_err(&err)?;
-    let sig = |who: &Identity| Signature::now(&who.name, &who.email).map_err(&err);
-    let other = match merged {
-        Some(id) => Some(repo.find_commit(id).map_err(&err)?),
-        None => None,
+        let sig = |who: &Identity| Signature::now(&who.name, &who.email).map_err(&err);
+        let mut objects: Vec<Oid> = Vec::new();
+        // What the new commit is built on: the tip, or the commit that
+        // records again the versions the tip lacks (see `OnTop`).
+        let mut parent = head.clone();
+        let mut base = match &head {
+            Some(c) => c.tree().map_err(&err)?,
+            None => empty_tree()?,
+        };
+        if let (Some(on), Some(tip)) = (on_top, &head) {
+            let lacking: Vec<&Expected<'_>> = on
+                .expected
+                .iter()
+                .filter(|x| base.get_path(&x.rel).ok().map(|e| e.id()) != Some(x.blob))
+                .collect();
+            if !lacking.is_empty() {
+                let mut update = git2::build::TreeUpdateBuilder::new();
+                for x in &lacking {
+                    // Pruned with the commit that had it: written again.
+                    let blob = match repo.find_blob(x.blob) {
+                        Ok(_) => x.blob,
+                        Err(_) => repo.blob(x.text).map_err(&err)?,
+                    };
+                    update.upsert(&x.rel, blob, FileMode::Blob);
+                    objects.push(blob);
+                }
+                let tree_id = update.create_updated(repo, &base).map_err(&err)?;
+                let tree = repo.find_tree(tree_id).map_err(&err)?;
+                let who = sig(on.who)?;
+                let id = repo
+                    .commit(None, &who, &who, &(on.message)(&lacking), &tree, &[tip])
+                    .map_err(&err)?;
+                objects.extend([tree_id, id]);
+                parent = Some(repo.find_commit(id).map_err(&err)?);
+                base = tree;
+            }
+        }
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (rel, blob) in blobs {
+            match blob {
+                Some((b, mode)) => update.upsert(rel, *b, *mode),
+                None => update.remove(rel),
+            };
+        }
+        let tree_id = update.create_updated(repo, &base).map_err(&err)?;
+        let restored = objects.last().copied();
+        if tree_id == base.id() && parent.is_some() && merged.is_none() {
+            // Nothing of its own: the commit that records the lost
+            // versions (if any) is the one the branch moves to.
+            return Ok((branch, head, restored, objects));
+        }
+        let tree = repo.find_tree(tree_id).map_err(&err)?;
+        let other = match merged {
+            Some(id) => Some(repo.find_commit(id).map_err(&err)?),
+            None => None,
+        };
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().chain(other.iter()).collect();
+        let oid = repo
+            .commit(
+                None,
+                &sig(author)?,
+                &sig(committer)?,
+                message,
+                &tree,
+                &parents,
+            )
+            .map_err(&err)?;
+        objects.extend(blobs.iter().filter_map(|(_, b)| b.map(|(id, _)| id)));
+        objects.extend([tree_id, oid]);
+        Ok((branch, head, Some(oid), objects))
     };
-    let parents: Vec<&git2::Commit<'_>> = head.iter().chain(other.iter()).collect();
-    let oid = repo
-        .commit(
-            None,
-            &sig(author)?,
-            &sig(committer)?,
-            message,
-            &tree,
-            &parents,
-        )
-        .map_err(&err)?;
+    let (branch, head, oid, objects) = match attempt() {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
+    };
+    let Some(oid) = oid else {
+        return Ok(Ok(None));
+    };
     // The branch moves to it only from the commit it was built on (compare
     // and swap): a commit or pull made on it meanwhile makes this one
     // fail, to be made again on top, as `git commit` would.
@@ -1348,12 +1405,11 @@ fn commit_entries(
         ),
         None => repo.reference(&branch, oid, false, &format!("commit (initial): {summary}")),
     };
-    moved.map_err(&err)?;
-    let mut objects: Vec<Oid> = blobs
-        .iter()
-        .filter_map(|(_, b)| b.map(|(id, _)| id))
-        .collect();
-    objects.extend([tree_id, oid]);
+    match moved {
+        Ok(_) => {}
+        Err(e) if e.code() == ErrorCode::Modified => return Err(Moved(err(e))),
+        Err(e) => return Ok(Err(err(e))),
+    }
     if let Err(why) = verify(repo, &branch, oid, &objects) {
         // Never leave the branch on a commit that is not all there.
         if let Some(parent) = head.as_ref()
@@ -1367,16 +1423,16 @@ fn commit_entries(
                 "zonewright: undo an incomplete commit",
             );
         }
-        return Err(err(git2::Error::from_str(&format!(
+        return Ok(Err(err(git2::Error::from_str(&format!(
             "the commit was not written completely ({why}{})",
             if why.starts_with("HEAD moved") {
                 ""
             } else {
                 "; is the disk full?"
             }
-        ))));
+        )))));
     }
-    Ok(Some(oid))
+    Ok(Ok(Some(oid)))
 }
 
 /// Reads back, through a new handle (no cache), that `branch` is `commit`

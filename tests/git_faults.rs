@@ -264,90 +264,94 @@ fn a_hand_edit_and_a_failed_rollback_are_not_committed_under_the_next_writer() {
     );
 }
 
-/// Outside attack, round 35 (MEDIUM): the branch moved back outside the
-/// server (`git reset --soft HEAD~1`) while the file kept the write the
-/// lost commit recorded. The next writer's commit took that write's
-/// record under its own key. Now the server first records the lost
-/// version again, as its own `external change` naming the lost commit,
-/// and the writer's commit holds only its own change. Both ways of
-/// answering (`acknowledge = "commit"` and `"log"`).
+/// Outside attack, round 35 (MEDIUM) and round 38 (HIGH): the branch
+/// lost a version of the zone file that the file still holds, and the
+/// next writer's commit took its records under the writer's key. The
+/// branch moved back (`git reset --soft HEAD~1`); a person's `git commit`
+/// of another file took the zone file's stale index entry (an older
+/// version); the lost commit and its blob pruned (`git gc --prune=now`).
+/// Now the server first records the version again, as its own `external
+/// change` naming the commit that had recorded it; the writer's commit
+/// holds only its own change. Both ways of answering.
 #[test]
-fn a_branch_moved_back_outside_never_gives_a_write_to_the_next_writer() {
+fn a_version_the_branch_lost_is_never_given_to_the_next_writer() {
+    let other = py_key("bind-key", "hmac-sha512", common::update::SECRET_SHA512);
     for ack in ["commit", "log"] {
         let config = update_config_with(&format!("acknowledge = \"{ack}\"\n"));
         let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
         let zones = s.zones_dir();
         wait_committed(&zones, ZONE_FILE);
         let port = s.addr.port();
-        add(port, "first-by-acme");
-        // The commit that recorded it (log mode: made in the background).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !commit(&zones, "HEAD").message.contains("first-by-acme") {
-            assert!(Instant::now() < deadline, "{ack}: first write committed");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let lost = commit(&zones, "HEAD");
-        assert_eq!(lost.author_name, "acme-key", "{ack}: {lost:?}");
-        git(&zones, &["reset", "-q", "--soft", "HEAD~1"]);
-
-        let other = py_key("bind-key", "hmac-sha512", common::update::SECRET_SHA512);
-        let r = py_update(
-            port,
-            &other,
-            false,
-            &["add _acme-challenge 60 TXT \"second-by-bind\""],
-        );
-        assert!(r.is_signed_ok(), "{ack}: {r:?}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !commit(&zones, "HEAD").message.contains("second-by-bind") {
-            assert!(Instant::now() < deadline, "{ack}: second write committed");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-
-        // The writer's commit: its own record only, under its key.
-        let mine = commit(&zones, "HEAD");
-        assert_eq!(mine.author_name, "bind-key", "{ack}: {mine:?}");
-        let (_, added) = diff_lines(&zones, "HEAD", ZONE_FILE);
-        assert!(
-            added.iter().any(|l| l.contains("second-by-bind")),
-            "{ack}: {added:?}"
-        );
-        assert!(
-            !added.iter().any(|l| l.contains("first-by-acme")),
-            "{ack}: the earlier write under bind-key: {added:?}"
-        );
-        // Before it: the lost version recorded again, as the server's,
-        // naming the lost commit (whose author `git show` still gives).
-        let again = commit(&zones, "HEAD~1");
-        assert_eq!(again.author_name, "zonewright", "{ack}: {again:?}");
-        assert_eq!(
-            again.trailer("Via").as_deref(),
-            Some("external"),
-            "{again:?}"
-        );
-        assert_eq!(
-            again.trailer("Restores"),
-            Some(format!("{} {ZONE_FILE}", lost.id)),
-            "{ack}: {again:?}"
-        );
-        let (_, added) = diff_lines(&zones, "HEAD~1", ZONE_FILE);
-        assert!(
-            added.iter().any(|l| l.contains("first-by-acme")),
-            "{ack}: {added:?}"
-        );
-        assert_eq!(commit(&zones, &lost.id).author_name, "acme-key");
-        // Both records served and on the branch; nothing left out of git.
-        let served = served_txt(s.addr, "_acme-challenge.example.com.");
-        for token in ["first-by-acme", "second-by-bind"] {
-            assert!(
-                served.iter().any(|t| t.contains(token)),
-                "{ack}: {served:?}"
+        // One write with `key`, and its commit once made (log mode: in
+        // the background).
+        let write = |key: &str, token: &str| {
+            let r = py_update(
+                port,
+                key,
+                false,
+                &[&format!("add _acme-challenge 60 TXT \"{token}\"")],
             );
-        }
-        assert_eq!(file_status(&zones, ZONE_FILE), "", "{ack}");
+            assert!(r.is_signed_ok(), "{ack} {token}: {r:?}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !commit(&zones, "HEAD").message.contains(token) {
+                assert!(Instant::now() < deadline, "{ack}: {token} committed");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            commit(&zones, "HEAD")
+        };
+        // `mine` (by `author`) adds only `token`; before it, the server's
+        // commit records again the version `lost` had recorded, which
+        // holds `was_lost`.
+        let check = |mine: &Commit, author: &str, token: &str, lost: &Commit, was_lost: &str| {
+            assert_eq!(mine.author_name, author, "{ack}: {mine:?}");
+            let (_, added) = diff_lines(&zones, &mine.id, ZONE_FILE);
+            assert!(added.iter().any(|l| l.contains(token)), "{ack}: {added:?}");
+            assert!(
+                !added.iter().any(|l| l.contains(was_lost)),
+                "{ack}: {was_lost} under {author}: {added:?}"
+            );
+            let again = commit(&zones, &format!("{}~1", mine.id));
+            assert_eq!(again.author_name, "zonewright", "{ack}: {again:?}");
+            assert_eq!(
+                again.trailer("Via").as_deref(),
+                Some("external"),
+                "{again:?}"
+            );
+            assert_eq!(
+                again.trailer("Restores"),
+                Some(format!("{} {ZONE_FILE}", lost.id)),
+                "{ack}: {again:?}"
+            );
+            let (_, added) = diff_lines(&zones, &again.id, ZONE_FILE);
+            assert!(
+                added.iter().any(|l| l.contains(was_lost)),
+                "{ack}: {added:?}"
+            );
+            assert_eq!(file_status(&zones, ZONE_FILE), "", "{ack}");
+        };
 
-        // A branch that went forward (a person's commit) loses nothing:
-        // no restore commit before the next write's.
+        // 1. The branch moved back.
+        let lost = write(&acme_py(), "first-by-acme");
+        git(&zones, &["reset", "-q", "--soft", "HEAD~1"]);
+        let mine = write(&other, "second-by-bind");
+        check(&mine, "bind-key", "second-by-bind", &lost, "first-by-acme");
+        assert_eq!(commit(&zones, &lost.id).author_name, "acme-key");
+
+        // 2. A person's commit of another file took an older index entry
+        // for the zone file (the server writes the index when idle).
+        let lost = write(&acme_py(), "third-by-acme");
+        let older = git(
+            &zones,
+            &["rev-parse", &format!("{}~1:{ZONE_FILE}", lost.id)],
+        );
+        git(
+            &zones,
+            &[
+                "update-index",
+                "--cacheinfo",
+                &format!("100644,{},{ZONE_FILE}", older.trim()),
+            ],
+        );
         std::fs::write(zones.join("notes.txt"), "hand-made\n").unwrap();
         git(&zones, &["add", "notes.txt"]);
         git(
@@ -362,17 +366,62 @@ fn a_branch_moved_back_outside_never_gives_a_write_to_the_next_writer() {
                 "notes",
             ],
         );
-        let before = commit(&zones, "HEAD").id;
-        add(port, "third-by-acme");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !commit(&zones, "HEAD").message.contains("third-by-acme") {
-            assert!(Instant::now() < deadline, "{ack}: third write committed");
-            std::thread::sleep(Duration::from_millis(50));
+        let mine = write(&other, "fourth-by-bind");
+        check(&mine, "bind-key", "fourth-by-bind", &lost, "third-by-acme");
+
+        // 3. The lost commit and its blob pruned.
+        let lost = write(&acme_py(), "fifth-by-acme");
+        let blob = git(&zones, &["rev-parse", &format!("{}:{ZONE_FILE}", lost.id)]);
+        git(&zones, &["reset", "-q", "HEAD~1"]);
+        git(&zones, &["reflog", "expire", "--expire=now", "--all"]);
+        git(&zones, &["gc", "-q", "--prune=now"]);
+        assert!(
+            !git_try(&zones, &["cat-file", "-e", blob.trim()])
+                .status
+                .success()
+        );
+        let mine = write(&other, "sixth-by-bind");
+        check(&mine, "bind-key", "sixth-by-bind", &lost, "fifth-by-acme");
+        git(&zones, &["fsck", "--no-progress"]);
+
+        // Everything served and on the branch.
+        let served = served_txt(s.addr, "_acme-challenge.example.com.");
+        let tokens = [
+            "first-by-acme",
+            "second-by-bind",
+            "third-by-acme",
+            "fourth-by-bind",
+        ];
+        for token in tokens.iter().chain(&["fifth-by-acme", "sixth-by-bind"]) {
+            assert!(
+                served.iter().any(|t| t.contains(token)),
+                "{ack}: {served:?}"
+            );
         }
+
+        // A branch that went forward (a person's commit, the index
+        // current) loses nothing: no commit of the server's before the
+        // next write's.
+        std::fs::write(zones.join("notes.txt"), "more\n").unwrap();
+        git(&zones, &["add", "notes.txt"]);
+        git(
+            &zones,
+            &[
+                "-c",
+                "user.name=P",
+                "-c",
+                "user.email=p@x",
+                "commit",
+                "-qm",
+                "notes",
+            ],
+        );
+        let before = commit(&zones, "HEAD").id;
+        let mine = write(&acme_py(), "seventh-by-acme");
         assert_eq!(
-            commit(&zones, "HEAD~1").id,
+            commit(&zones, &format!("{}~1", mine.id)).id,
             before,
-            "{ack}: no restore commit"
+            "{ack}"
         );
     }
 }

@@ -520,6 +520,11 @@ pub struct Names {
     pub committer: Identity,
     /// Domain part of authors' addresses: `acme-key <zonewright@HOST>`.
     pub host: String,
+    /// Each commit of a write is made on the version of each file the
+    /// committer last recorded (see [`git::OnTop`]). Off with `[git]
+    /// commit_external = false`, where the server does not record a
+    /// person's edit, so what it last recorded is not what the file held.
+    pub on_top: bool,
 }
 
 impl Committer {
@@ -907,7 +912,7 @@ fn run(
     log: Option<&WriteLog>,
 ) {
     let mut next: Option<Msg> = None;
-    let kept = Mutex::new(HashMap::new());
+    let kept: Kept = Mutex::new(HashMap::new());
     let to = Target {
         repo,
         kept: &kept,
@@ -1011,6 +1016,7 @@ fn run(
                 continue;
             }
             Msg::Found(zones, files, message, done) => {
+                forget(&kept);
                 let held = any_held(&zones, &edits, &logged, blocked);
                 let made = unless_held(held, health, repo, || found(repo, &files, &message, names));
                 let _ = done.send(made.map(|(id, entries)| {
@@ -1021,6 +1027,7 @@ fn run(
                 continue;
             }
             Msg::Paths(job, done) => {
+                forget(&kept);
                 let zones = &job.zones;
                 if logged.iter().any(|(j, _)| zones.contains(&j.record.zone)) {
                     let u = &mut unindexed;
@@ -1038,6 +1045,7 @@ fn run(
                 continue;
             }
             Msg::Merge(merge, done) => {
+                forget(&kept);
                 let held = !edits.is_empty()
                     || !logged.is_empty()
                     || !blocked.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
@@ -1504,9 +1512,8 @@ fn commit_held(
 #[derive(Clone, Copy)]
 struct Target<'a> {
     repo: &'a Mutex<Option<git2::Repository>>,
-    /// Per file (as in the repository), the version the committer last
-    /// recorded and its commit (see [`git::lost_from_branch`]).
-    kept: &'a Mutex<HashMap<PathBuf, git::Kept>>,
+    /// Per file, the version the committer last recorded.
+    kept: &'a Kept,
     dir: &'a Path,
     names: &'a Names,
     health: &'a Health,
@@ -1806,7 +1813,7 @@ fn merged(
 /// returns its id and the index entries to write.
 fn commit(
     repo: &Mutex<Option<git2::Repository>>,
-    kept: &Mutex<HashMap<PathBuf, git::Kept>>,
+    kept: &Kept,
     files: &[WrittenFile],
     records: &[Record],
     names: &Names,
@@ -1830,12 +1837,14 @@ fn commit(
     // one, so a write's files are all inside).
     let inside_only = record.via == EXTERNAL;
     let who = (&author, &names.committer);
-    // A writer's commit never takes records the branch lost under its
-    // author: they are recorded again first, as the server's. The server's
-    // own commits (a person's edit, a rollback) are the server's anyway.
+    // A writer's commit (and a rollback) is made on the versions the
+    // committer last recorded, which the files held when it was made: what
+    // the branch lost of them is recorded again first, as the server's, not
+    // under the writer's name (see `git::OnTop`). A person's edit is made
+    // on what they saved, whatever the branch holds.
     let book = Book {
         kept,
-        restore: record.via != EXTERNAL && record.via != ROLLBACK,
+        on_top: names.on_top && record.via != EXTERNAL,
     };
     commit_files(
         repo,
@@ -1847,79 +1856,94 @@ fn commit(
     )
 }
 
-/// What [`commit_files`] keeps of the versions it records, and whether it
-/// first records again those the branch lost (see
-/// [`git::lost_from_branch`]).
+/// The version of a file the committer recorded last: its blob, the
+/// commit, and its text (shared with the document served).
+#[derive(Clone)]
+struct KeptVersion {
+    blob: git2::Oid,
+    commit: git2::Oid,
+    text: Arc<String>,
+}
+
+/// Per file (as in the repository), the version the committer recorded
+/// last. Forgotten whenever a commit of another kind (a pull's merge, a
+/// person's found changes, deleted or renamed files) may have changed
+/// what the files hold.
+type Kept = Mutex<HashMap<PathBuf, KeptVersion>>;
+
+/// What [`commit_files`] keeps of the versions it records, and whether the
+/// commit is made on those it kept (see [`git::OnTop`]).
 struct Book<'a> {
-    kept: &'a Mutex<HashMap<PathBuf, git::Kept>>,
-    restore: bool,
+    kept: &'a Kept,
+    on_top: bool,
 }
 
 impl Book<'_> {
-    /// Before a writer's commit: records again, as `who`, the versions of
-    /// `rels` the branch lost since the committer recorded them.
-    fn restore_lost(
-        &self,
-        repo: &git2::Repository,
-        rels: &[PathBuf],
-        who: &Identity,
-    ) -> Result<(), String> {
-        if !self.restore {
-            return Ok(());
+    /// The versions of `rels` the committer recorded last.
+    fn versions(&self, rels: &[PathBuf]) -> Vec<(PathBuf, KeptVersion)> {
+        if !self.on_top {
+            return Vec::new();
         }
-        let mine: Vec<(PathBuf, git::Kept)> = {
-            let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-            rels.iter()
-                .filter_map(|r| kept.get(r).map(|k| (r.clone(), *k)))
-                .collect()
-        };
-        let lost = git::lost_from_branch(repo, &mine).map_err(|e| e.to_string())?;
-        // A version whose blob is gone too (pruned) cannot be recorded.
-        let (lost, gone): (Vec<_>, Vec<_>) = lost
-            .into_iter()
-            .partition(|(_, k)| repo.find_blob(k.blob).is_ok());
-        for (rel, k) in &gone {
-            warn!(
-                "{}: the branch lost commit {}, and its version's blob is gone too; \
-                 the next commit holds its records",
-                rel.display(),
-                k.commit
-            );
-        }
-        if lost.is_empty() {
-            return Ok(());
-        }
-        let named: Vec<(String, String)> = lost
-            .iter()
-            .map(|(rel, k)| (rel.display().to_string(), k.commit.to_string()))
-            .collect();
-        let message = audit::restored_message(&named, EXTERNAL_ACTOR).to_string();
-        let versions: Vec<(PathBuf, git2::Oid)> =
-            lost.iter().map(|(rel, k)| (rel.clone(), k.blob)).collect();
-        let made = with_stale_locks_cleared(repo, || {
-            git::commit_versions(repo, &versions, who, &message)
-        })?;
-        for (file, commit) in &named {
-            warn!(
-                "{file}: the branch lost commit {commit} (moved back outside zonewright) \
-                 while the file holds its version; recorded again as an external change{}",
-                made.map(|c| format!(" ({c})")).unwrap_or_default()
-            );
-        }
-        Ok(())
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        rels.iter()
+            .filter_map(|r| kept.get(r).map(|k| (r.clone(), k.clone())))
+            .collect()
     }
 
-    /// After a commit (`made`, or `None` when the branch held the files
+    /// After a commit (`None`: not made, the branch held the files
     /// already): the versions of `rels` it recorded.
-    fn keep(&self, rels: &[PathBuf], entries: &[git2::IndexEntry], made: Option<git2::Oid>) {
-        let Some(commit) = made else {
+    fn keep(
+        &self,
+        rels: &[PathBuf],
+        files: &[&WrittenFile],
+        entries: &[git2::IndexEntry],
+        commit: Option<git2::Oid>,
+    ) {
+        let Some(commit) = commit else {
             return;
         };
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        for (rel, e) in rels.iter().zip(entries) {
-            kept.insert(rel.clone(), git::Kept { blob: e.id, commit });
+        for ((rel, f), e) in rels.iter().zip(files).zip(entries) {
+            kept.insert(
+                rel.clone(),
+                KeptVersion {
+                    blob: e.id,
+                    commit,
+                    text: f.text.clone(),
+                },
+            );
         }
     }
+}
+
+/// Forgets every version kept: a commit of another kind may change what
+/// the files hold (see [`Kept`]).
+fn forget(kept: &Kept) {
+    kept.lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
+
+/// The message of the commit that records again the versions `lacking`
+/// the branch lost, each recorded first in the commit `kept` names.
+fn restored(lacking: &[&git::Expected<'_>], kept: &[(PathBuf, KeptVersion)]) -> String {
+    let named: Vec<(String, String)> = lacking
+        .iter()
+        .map(|x| {
+            let commit = kept
+                .iter()
+                .find(|(rel, _)| *rel == x.rel)
+                .map(|(_, k)| k.commit.to_string())
+                .unwrap_or_default();
+            (x.rel.display().to_string(), commit)
+        })
+        .collect();
+    for (file, commit) in &named {
+        warn!(
+            "{file}: the branch no longer holds the version zonewright recorded in commit \
+             {commit}, which the file holds (the branch moved back, or a commit took an \
+             older index entry); recorded again as an external change"
+        );
+    }
+    audit::restored_message(&named, EXTERNAL_ACTOR).to_string()
 }
 
 /// Commits `files` (with `inside_only`, those inside the repository) as
@@ -1955,14 +1979,30 @@ fn commit_files(
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
-    if let Some(b) = &book {
-        b.restore_lost(repo, &rels, committer)?;
-    }
+    let versions = book.as_ref().map(|b| b.versions(&rels)).unwrap_or_default();
+    let message_of = |lacking: &[&git::Expected<'_>]| restored(lacking, &versions);
+    let on_top = git::OnTop {
+        expected: versions
+            .iter()
+            .map(|(rel, k)| git::Expected {
+                rel: rel.clone(),
+                blob: k.blob,
+                text: k.text.as_bytes(),
+            })
+            .collect(),
+        who: committer,
+        message: &message_of,
+    };
+    let on_top = (!on_top.expected.is_empty()).then_some(&on_top);
     let (oid, entries) = with_stale_locks_cleared(repo, || {
-        git::commit_written(repo, &written, author, committer, message)
+        git::commit_written_on(repo, &written, (author, committer), message, on_top)
     })?;
     if let Some(b) = &book {
-        b.keep(&rels, &entries, oid);
+        let inside: Vec<&WrittenFile> = files
+            .iter()
+            .filter(|f| !inside_only || git::contains(repo, &f.path))
+            .collect();
+        b.keep(&rels, &inside, &entries, oid);
     }
     let entries = changed_entries(repo, oid, entries);
     Ok((oid.map(|o| o.to_string()), entries))
@@ -2154,6 +2194,7 @@ mod tests {
             let names = Names {
                 committer: me(),
                 host: "test".into(),
+                on_top: true,
             };
             let committer = Committer::start(repo.clone(), dir.path().to_path_buf(), names, None);
             Fixture {
@@ -2375,6 +2416,7 @@ mod tests {
         let names = Names {
             committer: me(),
             host: "test".into(),
+            on_top: true,
         };
         run(
             &rx,
@@ -2555,6 +2597,7 @@ mod tests {
                 Names {
                     committer: me(),
                     host: "test".into(),
+                    on_top: true,
                 },
                 None,
             ),
@@ -2570,6 +2613,7 @@ mod tests {
         let names = Names {
             committer: me(),
             host: "test".into(),
+            on_top: true,
         };
         let c = Committer::start(
             Arc::new(Mutex::new(None)),

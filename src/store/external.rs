@@ -245,6 +245,7 @@ mod tests {
         let names = Names {
             committer: me(),
             host: "test".into(),
+            on_top: true,
         };
         let path = dir.path().to_path_buf();
         let committer =

@@ -407,6 +407,7 @@ impl Store {
         let names = committer::Names {
             committer: settings.committer.clone(),
             host: settings.host.clone(),
+            on_top: state.config().git.commit_external,
         };
         // One committer per state, so the reloader's external changes and
         // every store's writes are committed in one order.
