@@ -1245,8 +1245,14 @@ fn commit_blobs(
 }
 
 /// How often a commit made [`OnTop`] is built again when the branch
-/// moved between the look at its tip and the compare-and-swap.
-const MOVED_TRIES: usize = 3;
+/// moved between the look at its tip and the compare-and-swap, or its
+/// lock was held (a `git` command at work), with a pause of
+/// [`MOVED_PAUSE`] times the attempt before each.
+const MOVED_TRIES: usize = 5;
+const MOVED_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+/// How many of the branch's newest reflog entries [`verify`] looks
+/// through for the commit it made.
+const REFLOG_LOOK: usize = 100;
 
 /// [`commit_blobs`] with each entry's mode given: a file (`Blob`) or a
 /// symbolic link (`Link`, the blob holding the link's target); made on
@@ -1269,6 +1275,7 @@ fn commit_entries(
                 tracing::debug!(
                     "the branch moved while a commit was made ({e}); building it again"
                 );
+                std::thread::sleep(MOVED_PAUSE * u32::try_from(attempt).unwrap_or(1));
             }
             Err(Moved(e)) => return Err(e),
             Ok(made) => return made,
@@ -1407,7 +1414,9 @@ fn commit_entries_once(
     };
     match moved {
         Ok(_) => {}
-        Err(e) if e.code() == ErrorCode::Modified => return Err(Moved(err(e))),
+        Err(e) if matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked) => {
+            return Err(Moved(err(e)));
+        }
         Err(e) => return Ok(Err(err(e))),
     }
     if let Err(why) = verify(repo, &branch, oid, &objects) {
@@ -1444,9 +1453,16 @@ fn verify(repo: &Repository, branch: &str, commit: Oid, objects: &[Oid]) -> Resu
     let head = fresh
         .refname_to_id(branch)
         .map_err(|e| format!("{branch} cannot be read back: {}", e.message()))?;
-    if head != commit {
-        // Someone committed, pulled or reset at that instant: say so
-        // rather than suggest a full disk.
+    // Someone committed, pulled or reset right after the branch moved to
+    // the commit: it was made (its reflog entry says so), and a commit of
+    // zonewright's later records again what the branch lost of it (see
+    // `OnTop`). With no such entry, say so rather than suggest a full disk.
+    let was_on_it = || {
+        fresh
+            .reflog(branch)
+            .is_ok_and(|log| log.iter().take(REFLOG_LOOK).any(|e| e.id_new() == commit))
+    };
+    if head != commit && !was_on_it() {
         return Err(format!(
             "HEAD moved while the commit was made ({branch} is now {head}); the commit {commit} \
              is not on it"

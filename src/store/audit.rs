@@ -146,18 +146,19 @@ pub fn external_message(
 }
 
 /// The message of the server's commit that records again file versions
-/// the branch lost (`git::lost_from_branch`): `lost` holds each file (as
-/// in the repository) and the commit that had recorded it, whose author
-/// `git show` still gives while the commit is kept (the reflog keeps it).
+/// the branch lacks (see `git::OnTop`): `lost` holds each file (as in the
+/// repository) and the commit that had recorded that version, whose
+/// author `git show` gives while the commit is kept (the reflog keeps a
+/// commit a reset dropped).
 pub fn restored_message(lost: &[(String, String)], actor: &str) -> Message {
     let short = |c: &str| c.chars().take(12).collect::<String>();
     let summary = match lost {
         [(file, commit)] => format!(
-            "{file}: external change: the branch lost commit {}, whose version the file holds; recorded again",
+            "{file}: external change: the branch lacked the version of commit {}, which the file holds; recorded again",
             short(commit)
         ),
         _ => format!(
-            "external change: the branch lost {} versions the files hold; recorded again",
+            "external change: the branch lacked {} versions the files hold; recorded again",
             lost.len()
         ),
     };

@@ -1096,6 +1096,7 @@ fn run(
                     Err(_) => unindexed.write(repo),
                 }
             }
+            unindexed.write_if_due(repo);
             continue;
         }
         let (first, first_done) = first;
@@ -1172,6 +1173,7 @@ fn run(
                 Err(_) => unindexed.write(repo),
             }
         }
+        unindexed.write_if_due(repo);
         for done in dones {
             let _ = done.send(Some(outcome.clone()));
         }
@@ -2061,15 +2063,37 @@ fn with_stale_locks_cleared<T>(
 const INDEX_TRIES: u32 = 5;
 const INDEX_PAUSE: Duration = Duration::from_millis(20);
 
+/// Under a stream of writes the index is written at least this often,
+/// not only when the committer is idle: a person's `git commit` takes the
+/// zone files' entries from it, and an entry older than the branch's
+/// version reverts the file in that commit (which the next write's commit
+/// then records again, see `git::OnTop`).
+const INDEX_EVERY: Duration = Duration::from_secs(1);
+
 /// Index entries of commits made since the index was last written.
 #[derive(Default)]
 struct Unindexed {
     entries: Vec<git2::IndexEntry>,
     /// The last write failed (logged once until one succeeds).
     failing: bool,
+    /// When the index was last written (or first left behind).
+    since: Option<std::time::Instant>,
 }
 
 impl Unindexed {
+    /// Writes the pending entries once they have waited [`INDEX_EVERY`].
+    fn write_if_due(&mut self, repo: &Mutex<Option<git2::Repository>>) {
+        if self.entries.is_empty() {
+            self.since = None;
+            return;
+        }
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= INDEX_EVERY {
+            self.write(repo);
+            self.since = None;
+        }
+    }
+
     /// Adds a commit's entries; an older entry for the same path is
     /// dropped (so the list stays bounded by the files while the index
     /// cannot be written).
