@@ -264,6 +264,15 @@ fn a_hand_edit_and_a_failed_rollback_are_not_committed_under_the_next_writer() {
     );
 }
 
+/// A person's `git add notes.txt && git commit` (the zone files' index
+/// entries as they are).
+fn person_commits_notes(zones: &Path, text: &str) {
+    std::fs::write(zones.join("notes.txt"), text).unwrap();
+    git(zones, &["add", "notes.txt"]);
+    let who = ["-c", "user.name=P", "-c", "user.email=p@x"];
+    git(zones, &[&who[..], &["commit", "-qm", "notes"]].concat());
+}
+
 /// Outside attack, round 35 (MEDIUM) and round 38 (HIGH): the branch
 /// lost a version of the zone file that the file still holds, and the
 /// next writer's commit took its records under the writer's key. The
@@ -352,20 +361,7 @@ fn a_version_the_branch_lost_is_never_given_to_the_next_writer() {
                 &format!("100644,{},{ZONE_FILE}", older.trim()),
             ],
         );
-        std::fs::write(zones.join("notes.txt"), "hand-made\n").unwrap();
-        git(&zones, &["add", "notes.txt"]);
-        git(
-            &zones,
-            &[
-                "-c",
-                "user.name=P",
-                "-c",
-                "user.email=p@x",
-                "commit",
-                "-qm",
-                "notes",
-            ],
-        );
+        person_commits_notes(&zones, "hand-made\n");
         let mine = write(&other, "fourth-by-bind");
         check(&mine, "bind-key", "fourth-by-bind", &lost, "third-by-acme");
 
@@ -402,20 +398,7 @@ fn a_version_the_branch_lost_is_never_given_to_the_next_writer() {
         // A branch that went forward (a person's commit, the index
         // current) loses nothing: no commit of the server's before the
         // next write's.
-        std::fs::write(zones.join("notes.txt"), "more\n").unwrap();
-        git(&zones, &["add", "notes.txt"]);
-        git(
-            &zones,
-            &[
-                "-c",
-                "user.name=P",
-                "-c",
-                "user.email=p@x",
-                "commit",
-                "-qm",
-                "notes",
-            ],
-        );
+        person_commits_notes(&zones, "more\n");
         let before = commit(&zones, "HEAD").id;
         let mine = write(&acme_py(), "seventh-by-acme");
         assert_eq!(
