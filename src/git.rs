@@ -762,13 +762,20 @@ pub struct Expected<'a> {
     pub blob: Oid,
     /// Its text, to write the blob again if it is gone (pruned).
     pub text: &'a [u8],
+    /// Versions of the file zonewright recorded before it, newest last:
+    /// a branch that holds one of them lost the newer ones. A branch that
+    /// holds a version zonewright never recorded (a person committed it:
+    /// their edit, a pull, a merge, `git commit -a` of the file as it was)
+    /// is built on as it is.
+    pub earlier: &'a [Oid],
 }
 
 /// What a commit of zonewright's is made on: the version of each file
 /// it last recorded, which the file held when the new version was made
-/// from it. A branch that holds another version there (moved back outside
-/// zonewright by `git reset`; a person's `git commit` that took a stale
-/// index entry for the file; the commit pruned) first gets a commit, by
+/// from it. A branch that holds an earlier version of zonewright's there
+/// (moved back outside zonewright by `git reset`; a person's `git commit`
+/// that took a stale index entry for the file; the commit pruned) first
+/// gets a commit, by
 /// `who`, that records those versions again; the new commit goes on top,
 /// and the branch moves to it in one compare-and-swap from the tip both
 /// were built on. Without it, the new commit's diff would hold the lost
@@ -1333,7 +1340,11 @@ fn commit_entries_once(
             let lacking: Vec<&Expected<'_>> = on
                 .expected
                 .iter()
-                .filter(|x| base.get_path(&x.rel).ok().map(|e| e.id()) != Some(x.blob))
+                .filter(|x| {
+                    base.get_path(&x.rel)
+                        .ok()
+                        .is_some_and(|e| e.id() != x.blob && x.earlier.contains(&e.id()))
+                })
                 .collect();
             if !lacking.is_empty() {
                 let mut update = git2::build::TreeUpdateBuilder::new();

@@ -406,6 +406,37 @@ fn a_version_the_branch_lost_is_never_given_to_the_next_writer() {
             before,
             "{ack}"
         );
+
+        // Round 39 (HIGH): a person's own edit of the zone file (serial
+        // raised, a record added), committed by hand: the server takes it
+        // in with nothing to commit, and the next write is built on it,
+        // not on the server's last version (which reverted the person's
+        // commit and gave their record to the key).
+        let file = zones.join(ZONE_FILE);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let serial = served_serial(s.addr);
+        let raised = text.replacen(&serial.to_string(), &(serial + 1).to_string(), 1);
+        std::fs::write(&file, format!("{raised}personrec 300 IN A 192.0.2.99\n")).unwrap();
+        let who = ["-c", "user.name=P", "-c", "user.email=p@x"];
+        git(&zones, &[&who[..], &["commit", "-qam", "mine"]].concat());
+        let theirs = commit(&zones, "HEAD").id;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while served_serial(s.addr) != serial + 1 {
+            assert!(Instant::now() < deadline, "{ack}: the edit served");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mine = write(&other, "eighth-by-bind");
+        let parent = commit(&zones, &format!("{}~1", mine.id)).id;
+        assert_eq!(parent, theirs, "{ack}: no restore");
+        let (removed, added) = diff_lines(&zones, &mine.id, ZONE_FILE);
+        assert!(
+            !added.iter().any(|l| l.contains("personrec")),
+            "{ack}: {added:?}"
+        );
+        assert!(
+            !removed.iter().any(|l| l.contains("personrec")),
+            "{ack}: {removed:?}"
+        );
     }
 }
 

@@ -1865,7 +1865,17 @@ struct KeptVersion {
     blob: git2::Oid,
     commit: git2::Oid,
     text: Arc<String>,
+    /// The blobs it recorded for the file before, oldest first, at most
+    /// [`EARLIER_KEPT`] (see [`git::Expected::earlier`]).
+    earlier: Vec<git2::Oid>,
 }
+
+/// How many earlier versions of a file the committer remembers: a branch
+/// moved back further, or an index entry older than that, is not
+/// recognised as a version the branch lost (the index is written at least
+/// every [`INDEX_EVERY`], and a file takes at most a few hundred commits a
+/// second).
+const EARLIER_KEPT: usize = 512;
 
 /// Per file (as in the repository), the version the committer recorded
 /// last. Forgotten whenever a commit of another kind (a pull's merge, a
@@ -1892,8 +1902,10 @@ impl Book<'_> {
             .collect()
     }
 
-    /// After a commit (`None`: not made, the branch held the files
-    /// already): the versions of `rels` it recorded.
+    /// After a commit (`commit`; the branch's tip when none was made
+    /// because the branch held the files already, e.g. a person's own
+    /// commit of what the server then read): the versions of `rels` it
+    /// recorded.
     fn keep(
         &self,
         rels: &[PathBuf],
@@ -1906,12 +1918,24 @@ impl Book<'_> {
         };
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         for ((rel, f), e) in rels.iter().zip(files).zip(entries) {
+            let mut earlier = match kept.remove(rel) {
+                Some(k) => {
+                    let mut earlier = k.earlier;
+                    earlier.push(k.blob);
+                    earlier
+                }
+                None => Vec::new(),
+            };
+            earlier.retain(|b| *b != e.id);
+            let over = earlier.len().saturating_sub(EARLIER_KEPT);
+            earlier.drain(..over);
             kept.insert(
                 rel.clone(),
                 KeptVersion {
                     blob: e.id,
                     commit,
                     text: f.text.clone(),
+                    earlier,
                 },
             );
         }
@@ -1990,6 +2014,7 @@ fn commit_files(
                 rel: rel.clone(),
                 blob: k.blob,
                 text: k.text.as_bytes(),
+                earlier: &k.earlier,
             })
             .collect(),
         who: committer,
@@ -2004,7 +2029,9 @@ fn commit_files(
             .iter()
             .filter(|f| !inside_only || git::contains(repo, &f.path))
             .collect();
-        b.keep(&rels, &inside, &entries, oid);
+        // Not made: the branch holds these versions already (its tip).
+        let at = oid.or_else(|| repo.head().ok().and_then(|h| h.target()));
+        b.keep(&rels, &inside, &entries, at);
     }
     let entries = changed_entries(repo, oid, entries);
     Ok((oid.map(|o| o.to_string()), entries))
