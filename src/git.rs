@@ -1484,7 +1484,35 @@ fn verify(repo: &Repository, branch: &str, commit: Oid, objects: &[Oid]) -> Resu
         odb.read_header(*id)
             .map_err(|e| format!("object {id} cannot be read back: {}", e.message()))?;
     }
+    // The commits it was built on: one pruned while it was made (`git gc
+    // --prune=now` beside a running server, round 38) breaks the history
+    // for good; the write is recorded all the same, and a person must
+    // know (once per missing commit).
+    if let Ok(made) = fresh.find_commit(commit) {
+        for parent in made.parent_ids() {
+            if odb.read_header(parent).is_err() {
+                broken_history(repo.path(), parent);
+            }
+        }
+    }
     Ok(())
+}
+
+/// Logs (ERROR, once per commit) that the history lacks `missing`.
+fn broken_history(repo: &Path, missing: Oid) {
+    static SAID: std::sync::Mutex<Option<Oid>> = std::sync::Mutex::new(None);
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if *said == Some(missing) {
+        return;
+    }
+    *said = Some(missing);
+    tracing::error!(
+        "git repository {}: commit {missing} is missing from the branch's history (pruned by \
+         `git gc --prune=now` or `git prune` while the server ran?): `git log` and `git fsck` \
+         fail beyond it. Writes are still committed on top; restore the object from a clone \
+         or a backup",
+        repo.display()
+    );
 }
 
 /// Most RR lines a commit message lists; the diff has the rest (a pull
