@@ -1865,9 +1865,10 @@ struct KeptVersion {
     blob: git2::Oid,
     commit: git2::Oid,
     text: Arc<String>,
-    /// The blobs it recorded for the file before, oldest first, at most
-    /// [`EARLIER_KEPT`] (see [`git::Expected::earlier`]).
-    earlier: Vec<git2::Oid>,
+    /// The blobs it recorded for the file before ([`git::short_id`]s),
+    /// oldest first, at most [`EARLIER_KEPT`] (see
+    /// [`git::Expected::earlier`]): 2 KB a file at most.
+    earlier: Vec<u64>,
 }
 
 /// How many earlier versions of a file the committer remembers: a branch
@@ -1875,7 +1876,7 @@ struct KeptVersion {
 /// recognised as a version the branch lost (the index is written at least
 /// every [`INDEX_EVERY`], and a file takes at most a few hundred commits a
 /// second).
-const EARLIER_KEPT: usize = 512;
+const EARLIER_KEPT: usize = 256;
 
 /// Per file (as in the repository), the version the committer recorded
 /// last. Forgotten whenever a commit of another kind (a pull's merge, a
@@ -1921,12 +1922,12 @@ impl Book<'_> {
             let mut earlier = match kept.remove(rel) {
                 Some(k) => {
                     let mut earlier = k.earlier;
-                    earlier.push(k.blob);
+                    earlier.push(git::short_id(k.blob));
                     earlier
                 }
                 None => Vec::new(),
             };
-            earlier.retain(|b| *b != e.id);
+            earlier.retain(|b| *b != git::short_id(e.id));
             let over = earlier.len().saturating_sub(EARLIER_KEPT);
             earlier.drain(..over);
             kept.insert(
