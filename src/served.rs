@@ -720,7 +720,22 @@ impl State {
                         debug!(zone = %name, serial, file = %file, "zone loaded");
                     }
                     if let Some(was) = served {
-                        report.previous.insert(name.clone(), was.zone.serial());
+                        let before = was.zone.serial();
+                        report.previous.insert(name.clone(), before);
+                        // Served as saved (`[serial] external = "keep"`, or a
+                        // zone the store does not write): say what the
+                        // README promises (round 40: a hand revert that
+                        // lowered the serial was served without a word).
+                        let lower =
+                            !crate::serial::Serial(serial).is_after(crate::serial::Serial(before));
+                        if lower && was.document.texts() != loaded.document.texts() {
+                            warn!(
+                                zone = %name, saved = serial, served = before, file = %file,
+                                "an edit saved the zone with a serial not above the one \
+                                 served; secondaries will not fetch it ([serial] external \
+                                 = \"keep\", or a file zonewright does not write)"
+                            );
+                        }
                     } else {
                         self.warn_if_served_again_lower(&name, serial);
                     }
