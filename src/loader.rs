@@ -177,7 +177,6 @@ pub fn writer_of(files: &[&Path]) -> Option<Writer> {
 /// writing, with one such process each, from one pass over `/proc` (a
 /// reload of thousands of zones looks once, not once per zone).
 pub fn writers_of(files: &[&Path]) -> Vec<Writer> {
-    const O_ACCMODE: u32 = 0o3;
     let targets: HashMap<PathBuf, &Path> = files
         .iter()
         .filter_map(|f| f.canonicalize().ok().map(|c| (c, *f)))
@@ -186,9 +185,32 @@ pub fn writers_of(files: &[&Path]) -> Vec<Writer> {
     if targets.is_empty() {
         return Vec::new();
     }
+    each_fd(|pid, proc_dir, fd| {
+        let Ok(target) = std::fs::read_link(fd) else {
+            return false;
+        };
+        if let Some(file) = targets.get(&target).copied()
+            && !found.contains_key(file)
+            && fd_open_for_writing(proc_dir, fd)
+        {
+            found.entry(file).or_insert_with(|| Writer {
+                pid,
+                command: command_of(proc_dir),
+                file: file.to_path_buf(),
+            });
+        }
+        false
+    });
+    found.into_values().collect()
+}
+
+/// Calls `found(pid, /proc/PID, /proc/PID/fd/N)` for each descriptor of
+/// each process other than this one, until it returns `true` (as root
+/// every process, otherwise this user's; nothing without `/proc`).
+pub fn each_fd(mut found: impl FnMut(u32, &Path, &Path) -> bool) {
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+        return;
     };
     for p in procs.flatten() {
         let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -197,43 +219,40 @@ pub fn writers_of(files: &[&Path]) -> Vec<Writer> {
         if pid == me {
             continue;
         }
-        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+        let dir = p.path();
+        let Ok(fds) = std::fs::read_dir(dir.join("fd")) else {
             continue;
         };
         for fd in fds.flatten() {
-            let Ok(target) = std::fs::read_link(fd.path()) else {
-                continue;
-            };
-            let Some(file) = targets.get(&target).copied() else {
-                continue;
-            };
-            if found.contains_key(file) {
-                continue;
-            }
-            // fdinfo's `flags:` is the open(2) flags in octal.
-            let info = p.path().join("fdinfo").join(fd.file_name());
-            let writing = std::fs::read_to_string(info).ok().is_some_and(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("flags:"))
-                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-                    .is_some_and(|flags| flags & O_ACCMODE != 0)
-            });
-            if writing {
-                let command = std::fs::read_to_string(p.path().join("comm"))
-                    .map(|c| c.trim_end().to_owned())
-                    .unwrap_or_default();
-                found.insert(
-                    file,
-                    Writer {
-                        pid,
-                        command,
-                        file: file.to_path_buf(),
-                    },
-                );
+            if found(pid, &dir, &fd.path()) {
+                return;
             }
         }
     }
-    found.into_values().collect()
+}
+
+/// Whether `fd` (`/proc/PID/fd/N`) of the process at `proc_dir` is open
+/// for writing: fdinfo's `flags:` is the open(2) flags in octal.
+pub fn fd_open_for_writing(proc_dir: &Path, fd: &Path) -> bool {
+    const O_ACCMODE: u32 = 0o3;
+    let Some(n) = fd.file_name() else {
+        return false;
+    };
+    std::fs::read_to_string(proc_dir.join("fdinfo").join(n))
+        .ok()
+        .is_some_and(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+                .is_some_and(|flags| flags & O_ACCMODE != 0)
+        })
+}
+
+/// The command name of the process at `proc_dir` (`/proc/PID/comm`).
+pub fn command_of(proc_dir: &Path) -> String {
+    std::fs::read_to_string(proc_dir.join("comm"))
+        .map(|c| c.trim_end().to_owned())
+        .unwrap_or_default()
 }
 
 /// True when every file still has the identity recorded in `files` (a

@@ -702,3 +702,108 @@ fn a_first_start_on_hundreds_of_zone_files_commits_them_whole_in_one_commit() {
         );
     }
 }
+
+/// Outside attack, round 40: a process that opened the zone file for
+/// appending before an UPDATE replaced it, and wrote after the UPDATE's
+/// last look at it (`echo >> zone` preempted between `open` and `write`),
+/// put its line into the replaced file, and it was lost without a word.
+/// The server now watches the files it replaced for a while and takes
+/// such a late line in like an edit saved over an older version: the line
+/// and the acknowledged write are both kept, served and committed.
+#[test]
+fn a_line_appended_through_a_file_opened_before_an_update_is_taken_in() {
+    let dir = scratch();
+    let s = Proc::start(dir.path());
+    let zones = dir.path().join("zones");
+    wait_committed(&zones, ZONE_FILE);
+    let file = zones.join(ZONE_FILE);
+    let port = s.port();
+    // Opened before the UPDATE, written after its answer.
+    let mut late = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    py_ok(port, &["add _acme-challenge.l1 60 TXT \"l1\""]);
+    let answered = served_serial(port);
+    late.write_all(b"latecomer 300 IN A 192.0.2.47\n").unwrap();
+    drop(late);
+    let text = file_holding(&file, &["\"l1\"", "latecomer 300"]);
+    assert!(
+        text.contains("latecomer 300"),
+        "the late line was lost:\n{text}"
+    );
+    assert!(
+        text.contains("\"l1\""),
+        "the acknowledged write was lost:\n{text}"
+    );
+    assert_eq!(
+        dig_short(port, "latecomer.example.com", "A", false),
+        vec!["192.0.2.47"]
+    );
+    assert_eq!(
+        dig_short(port, "_acme-challenge.l1.example.com", "TXT", false),
+        vec!["\"l1\""]
+    );
+    assert!(
+        served_serial(port) > answered,
+        "the late version is served at a serial above the UPDATE's"
+    );
+    wait_committed(&zones, ZONE_FILE);
+    let history = history_of(&zones, "latecomer");
+    assert_eq!(additions(&history, "latecomer"), 1, "{history}");
+    let history = history_of(&zones, "\"l1\"");
+    assert_eq!(additions(&history, "\"l1\""), 1, "{history}");
+    let log = s.log_text();
+    assert!(
+        log.contains("another process wrote to the zone file after zonewright replaced it"),
+        "{log}"
+    );
+}
+
+/// With `[git] rebase_window = "off"` a version put back would undo the
+/// acknowledged writes it lacks for good: it is kept aside instead, and
+/// an ERROR says where.
+#[test]
+fn a_late_line_without_a_rebase_window_is_kept_aside_and_named() {
+    let dir = scratch();
+    let s = Proc::start_with(dir.path(), "rebase_window = \"off\"\n");
+    let zones = dir.path().join("zones");
+    wait_committed(&zones, ZONE_FILE);
+    let file = zones.join(ZONE_FILE);
+    let port = s.port();
+    let mut late = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    py_ok(port, &["add _acme-challenge.l2 60 TXT \"l2\""]);
+    late.write_all(b"aside 300 IN A 192.0.2.48\n").unwrap();
+    drop(late);
+    let aside = zones.join(".git/zonewright/late");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let kept = loop {
+        let found: Vec<_> = std::fs::read_dir(&aside)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if !found.is_empty() || Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let text = std::fs::read_to_string(&kept[0]).unwrap();
+    assert!(text.contains("aside 300 IN A 192.0.2.48"), "{text}");
+    assert!(
+        std::fs::read_to_string(&file).unwrap().contains("\"l2\""),
+        "the acknowledged write stays"
+    );
+    assert_eq!(
+        dig_short(port, "_acme-challenge.l2.example.com", "TXT", false),
+        vec!["\"l2\""]
+    );
+    let log = s.log_text();
+    assert!(
+        log.contains("That version is kept, not served")
+            && log.contains(&kept[0].display().to_string()),
+        "{log}"
+    );
+}

@@ -228,6 +228,7 @@ pub struct Swapped;
 pub struct Replaced {
     file: File,
     id: FileId,
+    path: PathBuf,
 }
 
 impl Replaced {
@@ -236,7 +237,39 @@ impl Replaced {
     pub fn open(path: &Path) -> io::Result<Replaced> {
         let (file, meta) = crate::loader::open_regular(path, true).map_err(io::Error::other)?;
         let id = FileId::from_metadata(&meta);
-        Ok(Replaced { file, id })
+        Ok(Replaced {
+            file,
+            id,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path it was opened at (the zone file it was).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its identity now (`None`: it cannot be looked at).
+    pub fn current(&self) -> Option<FileId> {
+        self.file.metadata().ok().map(|m| FileId::from_metadata(&m))
+    }
+
+    /// A process other than this one that has it open for writing (pid,
+    /// command), from `/proc` ([`crate::loader::each_fd_open_for_writing`]).
+    pub fn writer(&self) -> Option<(u32, String)> {
+        use std::os::unix::fs::MetadataExt;
+        let (dev, ino) = (self.id.dev, self.id.inode);
+        let mut writer = None;
+        crate::loader::each_fd(|pid, proc_dir, fd| {
+            // The descriptor's own inode, also once unlinked.
+            let same = fs::metadata(fd).is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+                && crate::loader::fd_open_for_writing(proc_dir, fd);
+            if same {
+                writer = Some((pid, crate::loader::command_of(proc_dir)));
+            }
+            same
+        });
+        writer
     }
 
     /// The identity at open time (compare with what the change was computed on).

@@ -20,7 +20,9 @@
 //!          new snapshot with the temp files' identities (the watcher sees
 //!          its own write as unchanged and does not reload it); a write that
 //!          hit the old file in the instant before the rename is put back
-//!          and the change computed again on top of it
+//!          and the change computed again on top of it; the old files
+//!          are then held open for 10 s, and a later write into one of
+//!          them is put back and taken in like an edit ([`late`])
 //!        [git] acknowledge = "log": append the write-log record, fsync
 //!                                    (see [`writelog`]; answered now)
 //!        submit the commit           (the text written, to the committer)
@@ -62,6 +64,7 @@ pub mod audit;
 pub mod committer;
 pub mod external;
 mod fsio;
+mod late;
 pub mod offline;
 pub mod recent;
 pub mod remote;
@@ -375,6 +378,9 @@ struct Inner {
     /// The directory fsyncs after a write's rename, shared by the writes
     /// to zones of one folder.
     dir_syncs: fsio::DirSyncs,
+    /// The files the writes replaced, watched for a while for writes of
+    /// processes that had them open from before ([`late`]).
+    late: Arc<late::Late>,
 }
 
 impl Store {
@@ -402,6 +408,11 @@ impl Store {
             }
         };
         let (log, recover) = open_write_log(repo.as_ref(), settings.acknowledge);
+        let late = late::Late::new(
+            settings.rebase_window,
+            state.config().server.max_zone_file_size,
+            repo.as_ref().map(git2::Repository::path),
+        );
         let has_repo = repo.is_some();
         let repo = Arc::new(Mutex::new(repo));
         let names = committer::Names {
@@ -442,6 +453,7 @@ impl Store {
                 recover: Mutex::new(recover),
                 has_repo,
                 dir_syncs: fsio::DirSyncs::default(),
+                late,
                 held_paths: Mutex::default(),
                 high_serials: Mutex::default(),
                 edited_in_place: Mutex::default(),
@@ -1979,6 +1991,10 @@ impl Inner {
                 warnings: published.warnings,
             }),
         );
+        drop(guard);
+        // A process that opened a file before the rename may still write
+        // to it; closing it (freeing the inode) is left to `late` too.
+        self.late.hold(replaced);
         Ok(installed.iter().map(|i| i.stat).collect())
     }
 
