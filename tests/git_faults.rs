@@ -478,3 +478,65 @@ fn head_leaving_the_branch_is_logged_without_a_write() {
     // And writes go through again.
     add(p.port(), "after-the-switch");
 }
+
+/// Left open last session: a write answered and committed, then the
+/// branch moved back past its commit (`git reset --soft HEAD~1`) with no
+/// write after it, stayed off the branch until the zone's next write or a
+/// restart. The idle committer now records the version again within a
+/// second or two, as the server's `external change` naming the commit that
+/// had it; a person's own revert of the file is not recorded over.
+#[test]
+fn a_write_the_branch_lost_is_recorded_again_without_another_write() {
+    for ack in ["commit", "log"] {
+        let config = update_config_with(&format!("acknowledge = \"{ack}\"\n"));
+        let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
+        let zones = s.zones_dir();
+        wait_committed(&zones, ZONE_FILE);
+        let port = s.addr.port();
+        let at_head = |rev: &str| git(&zones, &["show", &format!("{rev}:{ZONE_FILE}")]);
+        let wait_head = |token: &str, present: bool| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while at_head("HEAD").contains(token) != present {
+                assert!(
+                    Instant::now() < deadline,
+                    "{ack}: {token} on the branch: {present}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        py_ok(port, &["add _acme-challenge 60 TXT \"idle-1\""]);
+        wait_head("idle-1", true);
+        let lost = commit(&zones, "HEAD");
+        git(&zones, &["reset", "-q", "--soft", "HEAD~1"]);
+        wait_head("idle-1", true);
+        let again = commit(&zones, "HEAD");
+        assert_eq!(again.author_name, "zonewright", "{ack}: {again:?}");
+        assert_eq!(again.trailer("Via").as_deref(), Some("external"));
+        assert_eq!(
+            again.trailer("Restores"),
+            Some(format!("{} {ZONE_FILE}", lost.id)),
+            "{ack}: {again:?}"
+        );
+        assert_eq!(
+            commit(&zones, "HEAD~1").id,
+            commit(&zones, &format!("{}~1", lost.id)).id,
+            "{ack}: made on the tip the branch was moved to"
+        );
+        assert_eq!(file_status(&zones, ZONE_FILE), "", "{ack}");
+
+        // A person's revert of the file to that earlier version, committed
+        // by them, stands: the file no longer holds the version recorded.
+        py_ok(port, &["add _acme-challenge 60 TXT \"idle-2\""]);
+        wait_head("idle-2", true);
+        git(&zones, &["checkout", "-q", "HEAD~1", "--", ZONE_FILE]);
+        git_commit_all(&zones, "a person's revert");
+        let reverted = commit(&zones, "HEAD");
+        std::thread::sleep(Duration::from_secs(3));
+        let since = format!("{}..HEAD", reverted.id);
+        let log = git(&zones, &["log", "--format=%B", &since]);
+        assert!(
+            !log.contains("Restores:"),
+            "{ack}: the person's revert recorded over:\n{log}"
+        );
+    }
+}

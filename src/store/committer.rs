@@ -935,6 +935,9 @@ fn run(
     // When the next round of logged writes may be committed (see
     // `logged_pause`).
     let mut logged_at: Option<std::time::Instant> = None;
+    // The branch's tip `restore_lost` last found holding every version
+    // the committer recorded.
+    let mut checked_tip: Option<git2::Oid> = None;
     loop {
         let msg = match next.take() {
             Some(m) => m,
@@ -993,6 +996,9 @@ fn run(
                                         try_commit(files, std::slice::from_ref(record), false)
                                     });
                                 }
+                            }
+                            if edits.is_empty() && logged.is_empty() && !health.is_unusable() {
+                                restore_lost(&to, &mut checked_tip, &mut unindexed);
                             }
                             continue;
                         }
@@ -1949,6 +1955,79 @@ fn forget(kept: &Kept) {
     kept.lock().unwrap_or_else(|p| p.into_inner()).clear();
 }
 
+/// While idle: the versions the committer recorded that the branch lost
+/// after their commits were made (`git reset --soft`, `update-ref`,
+/// `branch -f` moved it back), recorded again now, not only at the file's
+/// next write, which may never come (until then an answered write would
+/// be off the branch). The commit is the one [`git::OnTop`] makes before
+/// a write, with no write on top; the branch's tip is looked at once per
+/// move. A file that no longer holds the version recorded (a person
+/// changed it too) is left to the reloader.
+fn restore_lost(to: &Target<'_>, checked: &mut Option<git2::Oid>, unindexed: &mut Unindexed) {
+    if !to.names.on_top {
+        return;
+    }
+    let (tip, lost) = {
+        let guard = to.repo.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(repo) = guard.as_ref() else {
+            return;
+        };
+        let tip = repo.head().ok().and_then(|h| h.target());
+        if tip.is_none() || tip == *checked {
+            return;
+        }
+        let (Some(tree), Some(root)) = (
+            tip.and_then(|t| repo.find_commit(t).ok())
+                .and_then(|c| c.tree().ok()),
+            repo.workdir(),
+        ) else {
+            return;
+        };
+        let kept = to.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let lost: Vec<WrittenFile> = kept
+            .iter()
+            .filter(|(rel, k)| {
+                tree.get_path(rel)
+                    .ok()
+                    .is_some_and(|e| e.id() != k.blob && k.earlier.contains(&git::short_id(e.id())))
+            })
+            // The file still holds that version: one a person changed
+            // (`git checkout HEAD~1 -- FILE`, `reset --hard`) is theirs,
+            // taken in by the reloader, not recorded over.
+            .filter(|(rel, k)| std::fs::read(root.join(rel)).is_ok_and(|b| b == k.text.as_bytes()))
+            .map(|(rel, k)| WrittenFile {
+                path: root.join(rel),
+                text: k.text.clone(),
+                stat: None,
+                blob: Some(k.blob),
+            })
+            .collect();
+        (tip, lost)
+    };
+    // Looked at once per tip: a commit that fails is tried again at the
+    // file's next write (or once the branch moves again), not every second.
+    *checked = tip;
+    if lost.is_empty() {
+        return;
+    }
+    let book = Book {
+        kept: to.kept,
+        on_top: true,
+    };
+    let who = (&to.names.committer, &to.names.committer);
+    // Only the commit that records the versions again is made: the files
+    // are those versions, so nothing is left for a commit of their own.
+    let message = "external change: versions the branch lost, recorded again";
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        commit_files(to.repo, &lost, false, who, message, Some(book))
+    }));
+    match made {
+        Ok(Ok((_, entries))) => unindexed.add(entries),
+        Ok(Err(e)) => warn!("cannot record again the versions the branch lost: {e}"),
+        Err(_) => warn!("cannot record again the versions the branch lost: the commit panicked"),
+    }
+}
+
 /// The message of the commit that records again the versions `lacking`
 /// the branch lost, each recorded first in the commit `kept` names.
 fn restored(lacking: &[&git::Expected<'_>], kept: &[(PathBuf, KeptVersion)]) -> String {
@@ -2326,6 +2405,94 @@ mod tests {
             .into_iter()
             .map(|p| rt.block_on(p.wait(Duration::from_secs(10))))
             .collect()
+    }
+
+    /// The idle restore records again a version the branch lost while the
+    /// file still holds it, and leaves a file a person changed alone.
+    #[test]
+    fn restore_lost_records_again_only_what_the_file_still_holds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git::open_or_init(dir.path(), &me()).expect("init");
+        let repo = Mutex::new(Some(repo));
+        let names = Names {
+            committer: me(),
+            host: "test".into(),
+            on_top: true,
+        };
+        let kept: Kept = Mutex::new(HashMap::new());
+        let health = Health::default();
+        let to = Target {
+            repo: &repo,
+            kept: &kept,
+            dir: dir.path(),
+            names: &names,
+            health: &health,
+            logged: false,
+        };
+        let path = dir.path().join("example.com.zone");
+        let write = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            let file = WrittenFile {
+                path: path.clone(),
+                text: Arc::new(text.to_owned()),
+                stat: None,
+                blob: None,
+            };
+            let book = Book {
+                kept: &kept,
+                on_top: true,
+            };
+            commit_files(&repo, &[file], false, (&me(), &me()), text, Some(book))
+                .expect("commit")
+                .0
+                .expect("made")
+        };
+        let first = write("; version 1\n");
+        let second = write("; version 2\n");
+        let tip = || {
+            let guard = repo.lock().expect("lock");
+            let repo = guard.as_ref().expect("repo");
+            repo.head()
+                .expect("head")
+                .target()
+                .expect("tip")
+                .to_string()
+        };
+        let move_back = || {
+            let guard = repo.lock().expect("lock");
+            let repo = guard.as_ref().expect("repo");
+            let id = git2::Oid::from_str(&first).expect("id");
+            repo.reference("refs/heads/master", id, true, "test: moved back")
+                .or_else(|_| repo.reference("refs/heads/main", id, true, "test: moved back"))
+                .expect("ref");
+        };
+        let mut unindexed = Unindexed::default();
+        // A person changed the file back too: theirs, not recorded over.
+        move_back();
+        std::fs::write(&path, "; version 1\n").expect("revert");
+        let mut checked = None;
+        restore_lost(&to, &mut checked, &mut unindexed);
+        assert_eq!(tip(), first);
+        // The file still holds what was recorded: recorded again.
+        std::fs::write(&path, "; version 2\n").expect("put back");
+        let mut checked = None;
+        restore_lost(&to, &mut checked, &mut unindexed);
+        let guard = repo.lock().expect("lock");
+        let r = guard.as_ref().expect("repo");
+        let head = r.head().expect("head").peel_to_commit().expect("commit");
+        assert_eq!(head.parent_id(0).expect("parent").to_string(), first);
+        let message = head.message().unwrap_or_default();
+        assert!(
+            message.contains(&format!("Restores: {second} example.com.zone")),
+            "{message}"
+        );
+        let blob = head
+            .tree()
+            .expect("tree")
+            .get_path(Path::new("example.com.zone"))
+            .expect("entry")
+            .id();
+        assert_eq!(r.find_blob(blob).expect("blob").content(), b"; version 2\n");
     }
 
     #[test]
