@@ -142,11 +142,6 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Whether git can record `file`: it lies in the repository's work tree.
-pub fn contains(repo: &Repository, file: &Path) -> bool {
-    relative(repo, file).is_ok()
-}
-
 /// `file` relative to the repository's work tree, with `/` separators.
 pub fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
     let root = repo.workdir().unwrap_or_else(|| repo.path());
@@ -674,6 +669,9 @@ pub fn commit_file(
 /// file's metadata as written (for the index entry).
 pub struct Written<'a> {
     pub file: &'a Path,
+    /// `file` relative to the repository ([`relative`]), when the caller
+    /// has it already.
+    pub rel: Option<&'a Path>,
     pub bytes: &'a [u8],
     /// The file's stat as written; `None` when the bytes are a version
     /// read earlier (the file may have changed since): the index entry
@@ -741,7 +739,10 @@ pub fn commit_written_on(
     let mut blobs = Vec::with_capacity(written.len());
     let mut entries = Vec::with_capacity(written.len());
     for w in written {
-        let rel = relative(repo, w.file)?;
+        let rel = match w.rel {
+            Some(r) => r.to_path_buf(),
+            None => relative(repo, w.file)?,
+        };
         let blob = match w.blob {
             Some(b) => b,
             None => repo.blob(w.bytes).map_err(&err)?,
@@ -793,6 +794,9 @@ pub struct OnTop<'a> {
     pub who: &'a Identity,
     /// The message of that commit, given the versions it records.
     pub message: &'a dyn Fn(&[&Expected<'a>]) -> String,
+    /// Set once the commit is made: the files (`rel`) whose versions it
+    /// recorded again (empty: the branch lacked none).
+    pub restored: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 /// The index entry saying the file at `rel` holds `blob`, with the stat it
@@ -1316,8 +1320,15 @@ fn commit_entries_once(
     // (round 32, HIGH: a `git checkout --detach` between the look at the
     // repository and the commit put an answered write's commit on the
     // detached HEAD, off the branch; `git switch` back left it dangling).
-    // (branch, the tip built on, the commit to move it to, objects written)
-    type Built<'r> = (String, Option<git2::Commit<'r>>, Option<Oid>, Vec<Oid>);
+    // (branch, the tip built on, the commit to move it to, objects
+    // written, the files whose lost versions it records again)
+    type Built<'r> = (
+        String,
+        Option<git2::Commit<'r>>,
+        Option<Oid>,
+        Vec<Oid>,
+        Vec<PathBuf>,
+    );
     let attempt = || -> Result<Built<'_>, GitError> {
         let branch = state::head_branch(repo)
             .map_err(|why| git2::Error::from_str(&format!("{}; no commit is made", why.short())))
@@ -1340,6 +1351,7 @@ fn commit_entries_once(
         // What the new commit is built on: the tip, or the commit that
         // records again the versions the tip lacks (see `OnTop`).
         let mut parent = head.clone();
+        let mut restored = Vec::new();
         let mut base = match &head {
             Some(c) => c.tree().map_err(&err)?,
             None => empty_tree()?,
@@ -1374,6 +1386,7 @@ fn commit_entries_once(
                 objects.extend([tree_id, id]);
                 parent = Some(repo.find_commit(id).map_err(&err)?);
                 base = tree;
+                restored = lacking.iter().map(|x| x.rel.clone()).collect();
             }
         }
         let mut update = git2::build::TreeUpdateBuilder::new();
@@ -1384,11 +1397,11 @@ fn commit_entries_once(
             };
         }
         let tree_id = update.create_updated(repo, &base).map_err(&err)?;
-        let restored = objects.last().copied();
         if tree_id == base.id() && parent.is_some() && merged.is_none() {
             // Nothing of its own: the commit that records the lost
             // versions (if any) is the one the branch moves to.
-            return Ok((branch, head, restored, objects));
+            let restore = objects.last().copied();
+            return Ok((branch, head, restore, objects, restored));
         }
         let tree = repo.find_tree(tree_id).map_err(&err)?;
         let other = match merged {
@@ -1408,9 +1421,9 @@ fn commit_entries_once(
             .map_err(&err)?;
         objects.extend(blobs.iter().filter_map(|(_, b)| b.map(|(id, _)| id)));
         objects.extend([tree_id, oid]);
-        Ok((branch, head, Some(oid), objects))
+        Ok((branch, head, Some(oid), objects, restored))
     };
-    let (branch, head, oid, objects) = match attempt() {
+    let (branch, head, oid, objects, restored) = match attempt() {
         Ok(a) => a,
         Err(e) => return Ok(Err(e)),
     };
@@ -1459,6 +1472,9 @@ fn commit_entries_once(
                 "; is the disk full?"
             }
         )))));
+    }
+    if let Some(on) = on_top {
+        *on.restored.borrow_mut() = restored;
     }
     Ok(Ok(Some(oid)))
 }
@@ -2033,6 +2049,7 @@ mod tests {
         let commit = |bytes: &[u8], meta: &std::fs::Metadata, msg: &str| {
             let w = Written {
                 file: &zone,
+                rel: None,
                 bytes,
                 stat: Some(Stat::of(meta)),
                 blob: None,
@@ -2093,6 +2110,7 @@ mod tests {
         let meta = std::fs::metadata(&zone).expect("stat");
         let w = Written {
             file: &zone,
+            rel: None,
             bytes: b"v2\n",
             stat: Some(Stat::of(&meta)),
             blob: None,
@@ -2158,6 +2176,7 @@ mod tests {
         let meta = std::fs::metadata(&zone).expect("stat");
         let w = Written {
             file: &zone,
+            rel: None,
             bytes: b"v2\n",
             stat: Some(Stat::of(&meta)),
             blob: None,
@@ -2202,6 +2221,7 @@ mod tests {
         let meta = std::fs::metadata(&zone).expect("stat");
         let w = Written {
             file: &zone,
+            rel: None,
             bytes: b"v2\n",
             stat: Some(Stat::of(&meta)),
             blob: None,
@@ -2232,6 +2252,7 @@ mod tests {
             let meta = std::fs::metadata(&zone).expect("stat");
             let w = Written {
                 file: &zone,
+                rel: None,
                 bytes: text.as_bytes(),
                 stat: Some(Stat::of(&meta)),
                 blob: None,

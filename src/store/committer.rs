@@ -2028,28 +2028,42 @@ fn restore_lost(to: &Target<'_>, checked: &mut Option<git2::Oid>, unindexed: &mu
     }
 }
 
+/// The files of `lacking` (the versions the branch lost), each with the
+/// commit that had recorded it (from `kept`).
+fn lost_versions<'a>(
+    lacking: impl IntoIterator<Item = &'a Path>,
+    kept: &[(PathBuf, KeptVersion)],
+) -> Vec<(String, String)> {
+    lacking
+        .into_iter()
+        .map(|rel| {
+            let commit = kept
+                .iter()
+                .find(|(r, _)| r == rel)
+                .map(|(_, k)| k.commit.to_string())
+                .unwrap_or_default();
+            (rel.display().to_string(), commit)
+        })
+        .collect()
+}
+
 /// The message of the commit that records again the versions `lacking`
 /// the branch lost, each recorded first in the commit `kept` names.
 fn restored(lacking: &[&git::Expected<'_>], kept: &[(PathBuf, KeptVersion)]) -> String {
-    let named: Vec<(String, String)> = lacking
-        .iter()
-        .map(|x| {
-            let commit = kept
-                .iter()
-                .find(|(rel, _)| *rel == x.rel)
-                .map(|(_, k)| k.commit.to_string())
-                .unwrap_or_default();
-            (x.rel.display().to_string(), commit)
-        })
-        .collect();
-    for (file, commit) in &named {
+    let named = lost_versions(lacking.iter().map(|x| x.rel.as_path()), kept);
+    audit::restored_message(&named, EXTERNAL_ACTOR).to_string()
+}
+
+/// One WARN per version recorded again, once its commit is made (the
+/// message is built for every attempt at it).
+fn warn_restored(restored: &[PathBuf], kept: &[(PathBuf, KeptVersion)]) {
+    for (file, commit) in lost_versions(restored.iter().map(PathBuf::as_path), kept) {
         warn!(
             "{file}: the branch no longer holds the version zonewright recorded in commit \
              {commit}, which the file holds (the branch moved back, or a commit took an \
              older index entry); recorded again as an external change"
         );
     }
-    audit::restored_message(&named, EXTERNAL_ACTOR).to_string()
 }
 
 /// Commits `files` (with `inside_only`, those inside the repository) as
@@ -2068,23 +2082,31 @@ fn commit_files(
     let Some(repo) = guard.as_ref() else {
         return Err("the zones directory is not a git repository".to_owned());
     };
-    let written: Vec<git::Written<'_>> = files
+    // The files git can record, each with its path in the repository,
+    // found once for the commit, the versions kept and the index.
+    let mut inside: Vec<&WrittenFile> = Vec::with_capacity(files.len());
+    let mut rels: Vec<PathBuf> = Vec::with_capacity(files.len());
+    for f in files {
+        match git::relative(repo, &f.path) {
+            Ok(rel) => {
+                inside.push(f);
+                rels.push(rel);
+            }
+            Err(_) if inside_only => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let written: Vec<git::Written<'_>> = inside
         .iter()
-        .filter(|f| !inside_only || git::contains(repo, &f.path))
-        .map(|f| git::Written {
+        .zip(&rels)
+        .map(|(f, rel)| git::Written {
             file: &f.path,
+            rel: Some(rel),
             bytes: f.text.as_bytes(),
             stat: f.stat,
             blob: f.blob,
         })
         .collect();
-    let rels: Vec<PathBuf> = match &book {
-        Some(_) => written
-            .iter()
-            .map(|w| git::relative(repo, w.file).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
     let versions = book.as_ref().map(|b| b.versions(&rels)).unwrap_or_default();
     let message_of = |lacking: &[&git::Expected<'_>]| restored(lacking, &versions);
     let on_top = git::OnTop {
@@ -2099,16 +2121,16 @@ fn commit_files(
             .collect(),
         who: committer,
         message: &message_of,
+        restored: std::cell::RefCell::default(),
     };
     let on_top = (!on_top.expected.is_empty()).then_some(&on_top);
     let (oid, entries) = with_stale_locks_cleared(repo, || {
         git::commit_written_on(repo, &written, (author, committer), message, on_top)
     })?;
+    if let Some(on) = on_top {
+        warn_restored(&on.restored.borrow(), &versions);
+    }
     if let Some(b) = &book {
-        let inside: Vec<&WrittenFile> = files
-            .iter()
-            .filter(|f| !inside_only || git::contains(repo, &f.path))
-            .collect();
         // Not made: the branch holds these versions already (its tip).
         let at = oid.or_else(|| repo.head().ok().and_then(|h| h.target()));
         b.keep(&rels, &inside, &entries, at);
