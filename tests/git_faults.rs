@@ -273,6 +273,16 @@ fn person_commits_notes(zones: &Path, text: &str) {
     git(zones, &[&who[..], &["commit", "-qm", "notes"]].concat());
 }
 
+/// A server over the fixture zone answering writes after `ack`
+/// (`[git] acknowledge`), its zone file committed; and its zones folder.
+fn started_acknowledging(ack: &str) -> (common::TestServer, PathBuf) {
+    let config = update_config_with(&format!("acknowledge = \"{ack}\"\n"));
+    let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
+    let zones = s.zones_dir();
+    wait_committed(&zones, ZONE_FILE);
+    (s, zones)
+}
+
 /// Outside attack, round 35 (MEDIUM) and round 38 (HIGH): the branch
 /// lost a version of the zone file that the file still holds, and the
 /// next writer's commit took its records under the writer's key. The
@@ -286,10 +296,7 @@ fn person_commits_notes(zones: &Path, text: &str) {
 fn a_version_the_branch_lost_is_never_given_to_the_next_writer() {
     let other = py_key("bind-key", "hmac-sha512", common::update::SECRET_SHA512);
     for ack in ["commit", "log"] {
-        let config = update_config_with(&format!("acknowledge = \"{ack}\"\n"));
-        let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
-        let zones = s.zones_dir();
-        wait_committed(&zones, ZONE_FILE);
+        let (s, zones) = started_acknowledging(ack);
         let port = s.addr.port();
         // One write with `key`, and its commit once made (log mode: in
         // the background).
@@ -488,10 +495,7 @@ fn head_leaving_the_branch_is_logged_without_a_write() {
 #[test]
 fn a_write_the_branch_lost_is_recorded_again_without_another_write() {
     for ack in ["commit", "log"] {
-        let config = update_config_with(&format!("acknowledge = \"{ack}\"\n"));
-        let s = common::TestServer::start(&[(ZONE_FILE, &fixture_zone())], &config);
-        let zones = s.zones_dir();
-        wait_committed(&zones, ZONE_FILE);
+        let (s, zones) = started_acknowledging(ack);
         let port = s.addr.port();
         let at_head = |rev: &str| git(&zones, &["show", &format!("{rev}:{ZONE_FILE}")]);
         let wait_head = |token: &str, present: bool| {
