@@ -771,6 +771,20 @@ pub struct Expected<'a> {
     pub earlier: &'a [u64],
 }
 
+/// In [`Expected::earlier`]: the file was not on the branch before
+/// zonewright recorded it (a branch without it lost it).
+pub const ABSENT: u64 = 0;
+
+/// Whether a branch whose tree holds `found` at a file (`None`: no such
+/// file) lost the version `x` of it: it holds one of the versions
+/// recorded before, not `x` itself.
+pub fn lost(x_blob: Oid, earlier: &[u64], found: Option<Oid>) -> bool {
+    match found {
+        Some(id) => id != x_blob && earlier.contains(&short_id(id)),
+        None => earlier.contains(&ABSENT),
+    }
+}
+
 /// The first 8 bytes of an object id: enough to tell a few hundred
 /// versions of one file apart, at a fifth of the memory.
 pub fn short_id(id: Oid) -> u64 {
@@ -1361,9 +1375,11 @@ fn commit_entries_once(
                 .expected
                 .iter()
                 .filter(|x| {
-                    base.get_path(&x.rel)
-                        .ok()
-                        .is_some_and(|e| e.id() != x.blob && x.earlier.contains(&short_id(e.id())))
+                    lost(
+                        x.blob,
+                        x.earlier,
+                        base.get_path(&x.rel).ok().map(|e| e.id()),
+                    )
                 })
                 .collect();
             if !lacking.is_empty() {

@@ -544,3 +544,63 @@ fn a_write_the_branch_lost_is_recorded_again_without_another_write() {
         );
     }
 }
+
+/// Round 41 (HIGH, MEDIUM): the branch moved back to the version the
+/// server started with (a repository a person had committed, so no
+/// commit of the server's came first), at once after the write's
+/// commit. That version was not known as one the server had recorded,
+/// so nothing was restored, and the next key's commit held the lost
+/// record under its own name; a move back within a second of a write
+/// was not looked at again either. Both ways of answering.
+#[test]
+fn a_move_back_to_the_start_up_version_at_once_is_restored() {
+    let other = py_key("bind-key", "hmac-sha512", common::update::SECRET_SHA512);
+    for ack in ["commit", "log"] {
+        let dir = scratch();
+        let zones = dir.path().join("zones");
+        git(&zones, &["init", "-q"]);
+        git_commit_all(&zones, "a person's first commit");
+        let started = commit(&zones, "HEAD").id;
+        let p = Proc::start_with(dir.path(), &format!("acknowledge = \"{ack}\"\n"));
+        let at_head = || git(&zones, &["show", &format!("HEAD:{ZONE_FILE}")]);
+        let wait_head = |token: &str| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !at_head().contains(token) {
+                assert!(
+                    Instant::now() < deadline,
+                    "{ack}: {token} on the branch:\n{}",
+                    p.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        py_ok(p.port(), &["add _acme-challenge 60 TXT \"start-1\""]);
+        wait_head("start-1");
+        let lost = commit(&zones, "HEAD");
+        let branch = git(&zones, &["symbolic-ref", "HEAD"]);
+        git(&zones, &["update-ref", branch.trim(), &started]);
+        wait_head("start-1");
+        let again = commit(&zones, "HEAD");
+        assert_eq!(again.author_name, "zonewright", "{ack}: {again:?}");
+        assert_eq!(
+            again.trailer("Restores"),
+            Some(format!("{} {ZONE_FILE}", lost.id)),
+            "{ack}: {again:?}"
+        );
+        let r = py_update(
+            p.port(),
+            &other,
+            false,
+            &["add _acme-challenge 60 TXT \"start-2\""],
+        );
+        assert!(r.is_signed_ok(), "{ack}: {r:?}");
+        wait_head("start-2");
+        let mine = commit(&zones, "HEAD");
+        let (_, added) = diff_lines(&zones, &mine.id, ZONE_FILE);
+        assert!(
+            !added.iter().any(|l| l.contains("start-1")),
+            "{ack}: start-1 under {}: {added:?}",
+            mine.author_name
+        );
+    }
+}

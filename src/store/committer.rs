@@ -938,6 +938,8 @@ fn run(
     // The branch's tip `restore_lost` last found holding every version
     // the committer recorded.
     let mut checked_tip: Option<git2::Oid> = None;
+    // The tip at which an idle restore last failed (logged once).
+    let mut restore_warned: Option<git2::Oid> = None;
     loop {
         let msg = match next.take() {
             Some(m) => m,
@@ -998,7 +1000,8 @@ fn run(
                                 }
                             }
                             if edits.is_empty() && logged.is_empty() && !health.is_unusable() {
-                                restore_lost(&to, &mut checked_tip, &mut unindexed);
+                                let idle = (&mut checked_tip, &mut restore_warned);
+                                restore_lost(&to, idle, &mut unindexed);
                             }
                             continue;
                         }
@@ -1007,7 +1010,13 @@ fn run(
             },
         };
         let first = match msg {
-            Msg::Job(q) => *q,
+            Msg::Job(q) => {
+                // The versions kept change: the tip is looked at again,
+                // also if the branch is later moved back to the one looked
+                // at last (round 41: a reset within a second of a write).
+                checked_tip = None;
+                *q
+            }
             Msg::Barrier(done) => {
                 // Everything before it is committed: the index too.
                 unindexed.write(repo);
@@ -1915,6 +1924,7 @@ impl Book<'_> {
     /// recorded.
     fn keep(
         &self,
+        repo: &git2::Repository,
         rels: &[PathBuf],
         files: &[&WrittenFile],
         entries: &[git2::IndexEntry],
@@ -1931,7 +1941,10 @@ impl Book<'_> {
                     earlier.push(git::short_id(k.blob));
                     earlier
                 }
-                None => Vec::new(),
+                // The first since start: the version the branch held before
+                // (HEAD's at start-up, which was served) counts as recorded,
+                // so a branch moved back to it is caught too (round 41).
+                None => vec![before(repo, commit, rel)],
             };
             earlier.retain(|b| *b != git::short_id(e.id));
             let over = earlier.len().saturating_sub(EARLIER_KEPT);
@@ -1949,6 +1962,17 @@ impl Book<'_> {
     }
 }
 
+/// The file `rel` in the first parent of `commit`, as [`git::short_id`]
+/// ([`git::ABSENT`]: not there, or no parent).
+fn before(repo: &git2::Repository, commit: git2::Oid, rel: &Path) -> u64 {
+    repo.find_commit(commit)
+        .ok()
+        .and_then(|c| c.parent(0).ok())
+        .and_then(|p| p.tree().ok())
+        .and_then(|t| t.get_path(rel).ok())
+        .map_or(git::ABSENT, |e| git::short_id(e.id()))
+}
+
 /// Forgets every version kept: a commit of another kind may change what
 /// the files hold (see [`Kept`]).
 fn forget(kept: &Kept) {
@@ -1960,10 +1984,15 @@ fn forget(kept: &Kept) {
 /// `branch -f` moved it back), recorded again now, not only at the file's
 /// next write, which may never come (until then an answered write would
 /// be off the branch). The commit is the one [`git::OnTop`] makes before
-/// a write, with no write on top; the branch's tip is looked at once per
-/// move. A file that no longer holds the version recorded (a person
+/// a write, with no write on top; the branch's tip is looked at again
+/// after it moves or a commit was made (`checked`: the tip last found
+/// holding them all), and a commit that failed is tried again each time. A file that no longer holds the version recorded (a person
 /// changed it too) is left to the reloader.
-fn restore_lost(to: &Target<'_>, checked: &mut Option<git2::Oid>, unindexed: &mut Unindexed) {
+fn restore_lost(
+    to: &Target<'_>,
+    (checked, warned): (&mut Option<git2::Oid>, &mut Option<git2::Oid>),
+    unindexed: &mut Unindexed,
+) {
     if !to.names.on_top {
         return;
     }
@@ -1987,9 +2016,7 @@ fn restore_lost(to: &Target<'_>, checked: &mut Option<git2::Oid>, unindexed: &mu
         let lost: Vec<WrittenFile> = kept
             .iter()
             .filter(|(rel, k)| {
-                tree.get_path(rel)
-                    .ok()
-                    .is_some_and(|e| e.id() != k.blob && k.earlier.contains(&git::short_id(e.id())))
+                git::lost(k.blob, &k.earlier, tree.get_path(rel).ok().map(|e| e.id()))
             })
             // The file still holds that version: one a person changed
             // (`git checkout HEAD~1 -- FILE`, `reset --hard`) is theirs,
@@ -2004,10 +2031,8 @@ fn restore_lost(to: &Target<'_>, checked: &mut Option<git2::Oid>, unindexed: &mu
             .collect();
         (tip, lost)
     };
-    // Looked at once per tip: a commit that fails is tried again at the
-    // file's next write (or once the branch moves again), not every second.
-    *checked = tip;
     if lost.is_empty() {
+        *checked = tip;
         return;
     }
     let book = Book {
@@ -2021,10 +2046,19 @@ fn restore_lost(to: &Target<'_>, checked: &mut Option<git2::Oid>, unindexed: &mu
     let made = catch_unwind(AssertUnwindSafe(|| {
         commit_files(to.repo, &lost, false, who, message, Some(book))
     }));
-    match made {
-        Ok(Ok((_, entries))) => unindexed.add(entries),
-        Ok(Err(e)) => warn!("cannot record again the versions the branch lost: {e}"),
-        Err(_) => warn!("cannot record again the versions the branch lost: the commit panicked"),
+    let why = match made {
+        Ok(Ok((_, entries))) => {
+            unindexed.add(entries);
+            return;
+        }
+        Ok(Err(e)) => e,
+        Err(_) => "the commit panicked".to_owned(),
+    };
+    // Tried again every second while idle (a ref lock held by a `git`
+    // command is let go), logged once per tip.
+    if *warned != tip {
+        *warned = tip;
+        warn!("cannot record again the versions the branch lost: {why}; trying again");
     }
 }
 
@@ -2133,7 +2167,7 @@ fn commit_files(
     if let Some(b) = &book {
         // Not made: the branch holds these versions already (its tip).
         let at = oid.or_else(|| repo.head().ok().and_then(|h| h.target()));
-        b.keep(&rels, &inside, &entries, at);
+        b.keep(repo, &rels, &inside, &entries, at);
     }
     let entries = changed_entries(repo, oid, entries);
     Ok((oid.map(|o| o.to_string()), entries))
@@ -2493,12 +2527,12 @@ mod tests {
         move_back();
         std::fs::write(&path, "; version 1\n").expect("revert");
         let mut checked = None;
-        restore_lost(&to, &mut checked, &mut unindexed);
+        restore_lost(&to, (&mut checked, &mut None), &mut unindexed);
         assert_eq!(tip(), first);
         // The file still holds what was recorded: recorded again.
         std::fs::write(&path, "; version 2\n").expect("put back");
         let mut checked = None;
-        restore_lost(&to, &mut checked, &mut unindexed);
+        restore_lost(&to, (&mut checked, &mut None), &mut unindexed);
         let guard = repo.lock().expect("lock");
         let r = guard.as_ref().expect("repo");
         let head = r.head().expect("head").peel_to_commit().expect("commit");

@@ -282,6 +282,19 @@ impl Replaced {
         Ok(FileId::from_metadata(&self.file.metadata()?) != self.id)
     }
 
+    /// Its content now, at most `limit` bytes of it, and whether that is
+    /// all of it.
+    pub fn bytes(&self, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(0))?;
+        let mut bytes = Vec::new();
+        f.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+        let whole = bytes.len() as u64 <= limit;
+        bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((bytes, whole))
+    }
+
     /// Its whole content now, if at most `limit` bytes.
     pub fn text(&self, limit: u64) -> io::Result<String> {
         use std::io::{Seek, SeekFrom};

@@ -14,23 +14,26 @@
 //!   hold the old inode open for GRACE after the rename (at most MAX_HELD)
 //!   every TICK: fstat each; changed?  wait until it stays unchanged for
 //!     SETTLE and no process has it open for writing
-//!   then put that version back in place (under the zone's file lock, by
-//!     rename, as an editor saves): the reloader takes it in like any
-//!     edit saved over an older version, re-applying the writes of the
-//!     rebase window it lacks (see `Store::take_in`), so neither the
-//!     other process's change nor an acknowledged write is lost
-//!   too late for the rebase window, or the file gone: that version is
-//!     kept under .git/zonewright/late/ and named in an ERROR
+//!   then keep that version under .git/zonewright/late/ (fsynced) and
+//!     name it in an ERROR (with the appended lines, for an append):
+//!     a person merges it; nothing is served or written over
 //! ```
 //!
 //! The write path already compares the old inode right after its rename
-//! ([`super::Inner::install`]); this catches what arrives after that
-//! instant: a writer that opened the file before the rename and wrote
-//! after it (`echo >> zone` preempted between `open` and `write`, a
-//! program that opens the file, works, then writes). A writer that waits
-//! longer than [`GRACE`], or whose inode was closed early because more
-//! than [`MAX_HELD`] were held (a sixteenth of the open-file limit when
-//! that is less), is not caught.
+//! ([`super::Inner::install`]) and redoes its change on top of a write
+//! found then; this catches what arrives after that instant: a writer
+//! that opened the file before the rename and wrote after it (`echo >>
+//! zone` preempted between `open` and `write`, a program that opens the
+//! file, works, then writes). Such a write used to be lost without a
+//! word. A writer that waits longer than [`GRACE`], or whose inode was
+//! closed early because more than [`MAX_HELD`] were held (a sixteenth of
+//! the open-file limit when that is less), is still not caught.
+//!
+//! Why not put the late version back in place and take it in like an
+//! edit: it was built on the version the write replaced, so putting it
+//! back erased whatever came after that (a person's newer save, another
+//! late writer's line, round 41), and only the person knows what they
+//! meant to change.
 //!
 //! Closing the old inodes here, off the write path, also frees them off
 //! it: the last close of an unlinked file releases its blocks (a discard
@@ -42,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tracing::{error, warn};
+use tracing::error;
 
 use super::fsio;
 use crate::loader::FileId;
@@ -84,31 +87,27 @@ pub struct Late {
     /// [`held_at_most`].
     most: usize,
     thread: std::sync::OnceLock<()>,
-    /// `[git] rebase_window`: a version is put back only while the
-    /// writes it lacks are still re-applied.
-    rebase_window: Duration,
     /// `server.max_zone_file_size`.
     limit: u64,
-    /// Where versions that cannot be put back are kept (`None`: no
-    /// repository, only the ERROR).
+    /// Where late versions are kept (`None`: no repository, only the
+    /// ERROR).
     aside: Option<PathBuf>,
 }
 
 /// What one look at the held files found to do.
 enum Found {
-    /// Put back (or set aside) this version of the file.
-    Take(fsio::Replaced, Instant),
+    /// Keep this version of the file.
+    Take(fsio::Replaced),
     /// Closed: unchanged for the whole grace time, or one too many.
     Close(fsio::Replaced),
 }
 
 impl Late {
-    pub fn new(rebase_window: Duration, limit: u64, git_dir: Option<&Path>) -> Arc<Late> {
+    pub fn new(limit: u64, git_dir: Option<&Path>) -> Arc<Late> {
         Arc::new(Late {
             held: Mutex::new(VecDeque::new()),
             most: held_at_most(),
             thread: std::sync::OnceLock::new(),
-            rebase_window,
             limit,
             aside: git_dir.map(|g| g.join("zonewright").join("late")),
         })
@@ -177,7 +176,7 @@ impl Late {
                     let settled = now.duration_since(since) >= SETTLE;
                     let waited_out = now.duration_since(since) >= MAX_WAIT;
                     if settled && (waited_out || h.replaced.writer().is_none()) {
-                        found.push(Found::Take(h.replaced, h.at));
+                        found.push(Found::Take(h.replaced));
                     } else {
                         keep.push_back(h);
                     }
@@ -193,80 +192,91 @@ impl Late {
         found
     }
 
-    /// Puts `replaced`'s late version back in place, or sets it aside.
-    fn take(&self, replaced: &fsio::Replaced, at: Instant) {
+    /// Keeps `replaced`'s late version under `.git/zonewright/late/` and
+    /// names it in an ERROR. Putting it back over the zone file was tried
+    /// and dropped (round 41): a whole-file put-back of a version made
+    /// from an older one erased what came between (a person's newer save,
+    /// another late writer's line), and wrote over links and with
+    /// half-written text.
+    fn take(&self, replaced: &fsio::Replaced) {
         let path = replaced.path();
-        let text = match replaced.text(self.limit) {
-            Ok(t) => t,
+        let (bytes, whole) = match replaced.bytes(self.limit) {
+            Ok(b) => b,
             Err(e) => {
                 error!(
                     file = %path.display(),
-                    "another process wrote to the zone file after zonewright replaced it, and \
-                     that version cannot be read back ({e}); its change is not served"
+                    "another process wrote to the zone file after zonewright replaced it (it \
+                     had it open from before the write), and that version cannot be read back \
+                     ({e}): its change is lost"
                 );
                 return;
             }
         };
-        let in_window = at.elapsed() * 2 < self.rebase_window;
-        let why_not = if !in_window {
-            Some(format!(
-                "it came {} s after the write that replaced the file, too late for \
-                 [git] rebase_window ({} s) to re-apply the writes it lacks",
-                at.elapsed().as_secs(),
-                self.rebase_window.as_secs()
-            ))
-        } else if !path.is_file() {
-            Some("the zone file is gone".to_owned())
+        // The bytes past the old end: an append (`echo >> zone`), shown.
+        let old = usize::try_from(replaced.id().size).unwrap_or(usize::MAX);
+        let appended = bytes
+            .get(old..)
+            .filter(|a| whole && !a.is_empty() && a.len() <= SHOWN)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .map(|a| a.trim_end().to_owned())
+            .unwrap_or_default();
+        let cut = if whole {
+            String::new()
         } else {
-            None
+            format!(" (its first {} bytes)", bytes.len())
         };
-        if let Some(why) = why_not {
-            self.set_aside(path, &text, &why);
-            return;
-        }
-        // Under the zone's lock, so no write of ours is between its read
-        // and its rename; the reloader then takes the version in.
-        let put_back = fsio::ZoneFileLock::acquire(path)
-            .and_then(|_lock| fsio::replace_atomically(path, &text));
-        match put_back {
-            Ok(()) => warn!(
-                file = %path.display(), bytes = text.len(),
-                "another process wrote to the zone file after zonewright replaced it (it had \
-                 the file open from before the write); that version is put back and taken in \
-                 like an edit saved over an older version (the writes it lacks are re-applied)"
+        match self.keep(path, &bytes) {
+            Ok(kept) => error!(
+                file = %path.display(), kept = %kept.display(), appended = %appended,
+                "another process wrote to the zone file after zonewright replaced it (it had it \
+                 open from before the write): its change is not served. That version{cut} is \
+                 kept: merge its change into the zone file by hand (save by rename)"
             ),
-            Err(e) => self.set_aside(path, &text, &format!("it could not be put back: {e}")),
+            Err(e) => error!(
+                file = %path.display(), appended = %appended,
+                "another process wrote to the zone file after zonewright replaced it (it had it \
+                 open from before the write): its change is not served, and that version \
+                 cannot be kept ({e})"
+            ),
         }
     }
 
-    fn set_aside(&self, path: &Path, text: &str, why: &str) {
-        let kept = self.aside.as_ref().and_then(|dir| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "zone".into());
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-            let file = dir.join(format!("{name}.{stamp}"));
-            std::fs::create_dir_all(dir)
-                .and_then(|()| fsio::replace_atomically(&file, text))
-                .map(|()| file)
-                .map_err(|e| error!("cannot keep a late version under {}: {e}", dir.display()))
-                .ok()
-        });
-        match kept {
-            Some(file) => error!(
-                file = %path.display(), kept = %file.display(),
-                "another process wrote to the zone file after zonewright replaced it; {why}. \
-                 That version is kept, not served: merge it by hand"
-            ),
-            None => error!(
-                file = %path.display(),
-                "another process wrote to the zone file after zonewright replaced it; {why}. \
-                 Its change ({} bytes) is not served", text.len()
-            ),
+    /// Writes `bytes` to a new file under the keeping folder, fsynced.
+    fn keep(&self, path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        use std::io::Write;
+        let Some(dir) = &self.aside else {
+            return Err(std::io::Error::other("no git repository to keep it in"));
+        };
+        std::fs::create_dir_all(dir)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "zone".into());
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+        // Unique even for two versions of one file kept in one tick.
+        for n in 0..100 {
+            let file = dir.join(format!("{name}.{stamp}.{n}"));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+            {
+                Ok(mut f) => {
+                    f.write_all(bytes)?;
+                    f.sync_all()?;
+                    std::fs::File::open(dir)?.sync_all()?;
+                    return Ok(file);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
         }
+        Err(std::io::Error::other("no free name"))
     }
 }
+
+/// The longest append shown in the ERROR.
+const SHOWN: usize = 512;
 
 /// The watching thread: ends once the store is gone.
 fn run(late: Weak<Late>) {
@@ -279,7 +289,7 @@ fn run(late: Weak<Late>) {
         let looked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for found in late.look(Instant::now()) {
                 match found {
-                    Found::Take(replaced, at) => late.take(&replaced, at),
+                    Found::Take(replaced) => late.take(&replaced),
                     Found::Close(replaced) => drop(replaced),
                 }
             }
@@ -309,7 +319,7 @@ mod tests {
 
     /// A `Late` holding `replaced`, replaced now.
     fn holding(replaced: fsio::Replaced) -> Arc<Late> {
-        let late = Late::new(Duration::from_secs(900), 1 << 20, None);
+        let late = Late::new(1 << 20, None);
         late.held.lock().expect("lock").push_back(Held {
             replaced,
             at: Instant::now(),
@@ -330,7 +340,7 @@ mod tests {
         assert!(late.look(t0 + SETTLE / 2).is_empty(), "not settled yet");
         let found = late.look(t0 + SETTLE);
         match found.as_slice() {
-            [Found::Take(r, _)] => {
+            [Found::Take(r)] => {
                 assert_eq!(r.text(1 << 20).expect("text"), "old\nlate\n");
             }
             _ => panic!("expected the late version, found {} items", found.len()),

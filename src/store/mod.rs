@@ -22,7 +22,7 @@
 //!          hit the old file in the instant before the rename is put back
 //!          and the change computed again on top of it; the old files
 //!          are then held open for 10 s, and a later write into one of
-//!          them is put back and taken in like an edit ([`late`])
+//!          them is kept aside and named in an ERROR ([`late`])
 //!        [git] acknowledge = "log": append the write-log record, fsync
 //!                                    (see [`writelog`]; answered now)
 //!        submit the commit           (the text written, to the committer)
@@ -409,7 +409,6 @@ impl Store {
         };
         let (log, recover) = open_write_log(repo.as_ref(), settings.acknowledge);
         let late = late::Late::new(
-            settings.rebase_window,
             state.config().server.max_zone_file_size,
             repo.as_ref().map(git2::Repository::path),
         );
