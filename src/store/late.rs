@@ -11,7 +11,8 @@
 //!   write("x IN A ...")   ──┘──▶  lands in the old inode: nobody reads it
 //!
 //! Late (this module)
-//!   hold the old inode open for GRACE after the rename (at most MAX_HELD)
+//!   hold the old inode open for GRACE after the rename (at most MAX_HELD
+//!     files, MAX_HELD_BYTES)
 //!   every TICK: fstat each; changed?  wait until it stays unchanged for
 //!     SETTLE and no process has it open for writing
 //!   then keep that version under .git/zonewright/late/ (fsynced) and
@@ -56,6 +57,11 @@ pub const GRACE: Duration = Duration::from_secs(10);
 /// the process may open few files, see [`held_at_most`]); the oldest
 /// unchanged one is closed first.
 pub const MAX_HELD: usize = 256;
+/// Most bytes of replaced files held at once: a held file's blocks are
+/// freed only when it is closed (some 20 versions of a 3 MB,
+/// 100,000-record zone file, not 256, so a stream of writes to it cannot
+/// fill the disk).
+pub const MAX_HELD_BYTES: u64 = 64 << 20;
 /// How often the held files are looked at.
 const TICK: Duration = Duration::from_millis(100);
 /// How long a changed file must stay unchanged before it is taken.
@@ -140,13 +146,16 @@ impl Late {
                     changed: None,
                 });
             }
-            while held.len() > self.most {
+            // The disk space the held files keep from being freed.
+            let mut bytes: u64 = held.iter().map(|h| h.replaced.id().size).sum();
+            while held.len() > self.most || bytes > MAX_HELD_BYTES {
                 // The oldest not seen changing: a change is never dropped
                 // to make room.
                 let Some(i) = held.iter().position(|h| h.changed.is_none()) else {
                     break;
                 };
                 if let Some(h) = held.remove(i) {
+                    bytes = bytes.saturating_sub(h.replaced.id().size);
                     closed.push(h.replaced);
                 }
             }
