@@ -772,16 +772,19 @@ pub struct Expected<'a> {
 }
 
 /// In [`Expected::earlier`]: the file was not on the branch before
-/// zonewright recorded it (a branch without it lost it).
+/// zonewright recorded it.
 pub const ABSENT: u64 = 0;
 
-/// Whether a branch whose tree holds `found` at a file (`None`: no such
-/// file) lost the version `x` of it: it holds one of the versions
-/// recorded before, not `x` itself.
+/// Whether a branch whose tree holds `found` at a file lost the version
+/// `x_blob` of it: it holds one of the versions recorded before, not
+/// `x_blob` itself, or no such file at all (moved back to before the
+/// file was first committed, or `git rm --cached`: the file served and
+/// written must be on the branch, and a writer's commit must not add it
+/// whole under the writer's name, round 42).
 pub fn lost(x_blob: Oid, earlier: &[u64], found: Option<Oid>) -> bool {
     match found {
         Some(id) => id != x_blob && earlier.contains(&short_id(id)),
-        None => earlier.contains(&ABSENT),
+        None => true,
     }
 }
 

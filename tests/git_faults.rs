@@ -559,10 +559,25 @@ fn a_move_back_to_the_start_up_version_at_once_is_restored() {
         let dir = scratch();
         let zones = dir.path().join("zones");
         git(&zones, &["init", "-q"]);
+        // A first commit without the zone file, then one with it.
+        std::fs::write(zones.join("notes.txt"), "notes\n").unwrap();
+        git(&zones, &["add", "notes.txt"]);
+        git(
+            &zones,
+            &["-c", "user.name=fixture", "-c", "user.email=fixture@test"]
+                .into_iter()
+                .chain(["commit", "-q", "-m", "notes"])
+                .collect::<Vec<_>>(),
+        );
+        let no_file = commit(&zones, "HEAD").id;
         git_commit_all(&zones, "a person's first commit");
         let started = commit(&zones, "HEAD").id;
         let p = Proc::start_with(dir.path(), &format!("acknowledge = \"{ack}\"\n"));
-        let at_head = || git(&zones, &["show", &format!("HEAD:{ZONE_FILE}")]);
+        // Empty while the branch has no such file.
+        let at_head = || {
+            let o = git_try(&zones, &["show", &format!("HEAD:{ZONE_FILE}")]);
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
         let wait_head = |token: &str| {
             let deadline = Instant::now() + Duration::from_secs(10);
             while !at_head().contains(token) {
@@ -601,6 +616,23 @@ fn a_move_back_to_the_start_up_version_at_once_is_restored() {
             !added.iter().any(|l| l.contains("start-1")),
             "{ack}: start-1 under {}: {added:?}",
             mine.author_name
+        );
+
+        // Round 42 (HIGH): moved back to before the file was committed at
+        // all. The file is recorded again; the next writer's commit holds
+        // only its own record, not the whole file.
+        git(&zones, &["update-ref", branch.trim(), &no_file]);
+        wait_head("start-2");
+        let again = commit(&zones, "HEAD");
+        assert_eq!(again.author_name, "zonewright", "{ack}: {again:?}");
+        assert!(again.trailer("Restores").is_some(), "{ack}: {again:?}");
+        py_ok(p.port(), &["add _acme-challenge 60 TXT \"start-3\""]);
+        wait_head("start-3");
+        let (_, added) = diff_lines(&zones, "HEAD", ZONE_FILE);
+        assert_eq!(
+            added.len(),
+            2,
+            "{ack}: the record and the serial: {added:?}"
         );
     }
 }
