@@ -703,6 +703,16 @@ fn a_first_start_on_hundreds_of_zone_files_commits_them_whole_in_one_commit() {
     }
 }
 
+/// The binary serving the fixture zone (committed), its folder (kept
+/// for the test's length) and the zones folder.
+fn started() -> (tempfile::TempDir, Proc, std::path::PathBuf) {
+    let dir = scratch();
+    let s = Proc::start(dir.path());
+    let zones = dir.path().join("zones");
+    wait_committed(&zones, ZONE_FILE);
+    (dir, s, zones)
+}
+
 /// The late versions under `.git/zonewright/late` (bounded wait: until
 /// there are `count`, or 5 s), with their texts.
 fn kept_late(zones: &Path, count: usize) -> Vec<(std::path::PathBuf, String)> {
@@ -736,10 +746,7 @@ fn kept_late(zones: &Path, count: usize) -> Vec<(std::path::PathBuf, String)> {
 /// everything else stay as they are.
 #[test]
 fn a_line_appended_through_a_file_opened_before_an_update_is_kept_and_named() {
-    let dir = scratch();
-    let s = Proc::start(dir.path());
-    let zones = dir.path().join("zones");
-    wait_committed(&zones, ZONE_FILE);
+    let (_dir, s, zones) = started();
     let file = zones.join(ZONE_FILE);
     let port = s.port();
     // Opened before the UPDATE, written after its answer.
@@ -779,10 +786,7 @@ fn a_line_appended_through_a_file_opened_before_an_update_is_kept_and_named() {
 /// the acknowledged writes.
 #[test]
 fn late_writers_never_write_over_a_newer_save_or_each_other() {
-    let dir = scratch();
-    let s = Proc::start(dir.path());
-    let zones = dir.path().join("zones");
-    wait_committed(&zones, ZONE_FILE);
+    let (_dir, s, zones) = started();
     let file = zones.join(ZONE_FILE);
     let port = s.port();
     let open = || {

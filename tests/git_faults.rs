@@ -562,13 +562,7 @@ fn a_move_back_to_the_start_up_version_at_once_is_restored() {
         // A first commit without the zone file, then one with it.
         std::fs::write(zones.join("notes.txt"), "notes\n").unwrap();
         git(&zones, &["add", "notes.txt"]);
-        git(
-            &zones,
-            &["-c", "user.name=fixture", "-c", "user.email=fixture@test"]
-                .into_iter()
-                .chain(["commit", "-q", "-m", "notes"])
-                .collect::<Vec<_>>(),
-        );
+        git_commit_staged(&zones, "notes");
         let no_file = commit(&zones, "HEAD").id;
         git_commit_all(&zones, "a person's first commit");
         let started = commit(&zones, "HEAD").id;
@@ -635,4 +629,74 @@ fn a_move_back_to_the_start_up_version_at_once_is_restored() {
             "{ack}: the record and the serial: {added:?}"
         );
     }
+}
+
+/// Round 43 (HIGH): zone files the server last recorded in its start-up
+/// commit of many zones, with no write since. That commit forgot what the
+/// server had recorded and noted nothing, so a branch moved back to before
+/// it (or the file untracked with `git rm --cached`) was not restored, and
+/// the next key's commit added the whole file under the key's name. The
+/// files served are now noted at start-up.
+#[test]
+fn files_last_recorded_at_start_up_are_restored_and_never_given_to_a_writer() {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    std::fs::write(
+        zones.join("example.net.zone"),
+        common::simple_zone("example.net", 2026010101, "192.0.2.80"),
+    )
+    .unwrap();
+    git(&zones, &["init", "-q"]);
+    std::fs::write(zones.join("notes.txt"), "notes\n").unwrap();
+    git(&zones, &["add", "notes.txt"]);
+    git_commit_staged(&zones, "notes");
+    let no_file = commit(&zones, "HEAD").id;
+    let p = Proc::start(dir.path());
+    wait_committed(&zones, ZONE_FILE);
+    let branch = git(&zones, &["symbolic-ref", "HEAD"]);
+    let on_branch = || {
+        git_try(&zones, &["cat-file", "-e", &format!("HEAD:{ZONE_FILE}")])
+            .status
+            .success()
+    };
+    let wait_on_branch = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !on_branch() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not recorded again:\n{}",
+                p.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let write_alone = |token: &str| {
+        py_ok(
+            p.port(),
+            &[&format!("add _acme-challenge 60 TXT \"{token}\"")],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !commit(&zones, "HEAD").message.contains(token) {
+            assert!(Instant::now() < deadline, "{token} committed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (_, added) = diff_lines(&zones, "HEAD", ZONE_FILE);
+        assert_eq!(
+            added.len(),
+            2,
+            "{token}: the record and the serial: {added:?}"
+        );
+    };
+    // 1. Moved back to before the start-up commit.
+    git(&zones, &["update-ref", branch.trim(), &no_file]);
+    wait_on_branch("moved back");
+    let again = commit(&zones, "HEAD");
+    assert_eq!(again.author_name, "zonewright", "{again:?}");
+    assert!(again.trailer("Restores").is_some(), "{again:?}");
+    write_alone("after-move");
+    // 2. Untracked by a person.
+    git(&zones, &["rm", "-q", "--cached", ZONE_FILE]);
+    git_commit_staged(&zones, "untrack");
+    wait_on_branch("untracked");
+    write_alone("after-untrack");
 }

@@ -427,6 +427,8 @@ enum Msg {
     Now(Box<Job>, mpsc::Sender<Result<Option<String>, String>>),
     /// Make a pull's merge commit (see [`Committer::commit_merge`]).
     Merge(Box<Merge>, mpsc::Sender<Result<Option<String>, String>>),
+    /// The files served at start-up (see [`Committer::seed`]).
+    Seed(Vec<WrittenFile>),
 }
 
 /// Zone files a person deleted or turned into symbolic links, to record
@@ -710,6 +712,16 @@ impl Committer {
             .map_err(|_| "the committer has stopped".to_owned())?;
         rx.recv()
             .map_err(|_| "the committer has stopped".to_owned())?
+    }
+
+    /// Notes `files` (each zone file served, as read at start-up) as the
+    /// versions the committer recorded where HEAD holds them, so a branch
+    /// later moved back past them, or without them, is caught (see
+    /// [`git::OnTop`]) before any write: otherwise a writer's commit made
+    /// on such a branch adds the whole file under the writer's name
+    /// (round 43). Not waited for.
+    pub fn seed(&self, files: Vec<WrittenFile>) {
+        let _ = self.send(Msg::Seed(files));
     }
 
     /// Records, after everything queued before it and by the configured
@@ -1034,11 +1046,18 @@ fn run(
                 forget(&kept);
                 let held = any_held(&zones, &edits, &logged, blocked);
                 let made = unless_held(held, health, repo, || found(repo, &files, &message, names));
+                if made.is_ok() {
+                    seed_kept(repo, &kept, &files, names);
+                }
                 let _ = done.send(made.map(|(id, entries)| {
                     unindexed.add(entries);
                     unindexed.write(repo);
                     id
                 }));
+                continue;
+            }
+            Msg::Seed(files) => {
+                seed_kept(repo, &kept, &files, names);
                 continue;
             }
             Msg::Paths(job, done) => {
@@ -1959,6 +1978,68 @@ impl Book<'_> {
                 },
             );
         }
+    }
+}
+
+/// Notes each of `files` that HEAD holds as it is, and that no commit of
+/// this run recorded yet, as the version the committer recorded last. The
+/// version before it counts as recorded too when HEAD is the server's own
+/// commit (start-up's `external change`); after a person's commit only a
+/// branch without the file counts as having lost it, so a person may
+/// still undo their own commit (`git reset --soft HEAD~1`) unrecorded.
+fn seed_kept(
+    repo: &Mutex<Option<git2::Repository>>,
+    kept: &Kept,
+    files: &[WrittenFile],
+    names: &Names,
+) {
+    if !names.on_top {
+        return;
+    }
+    let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(repo) = guard.as_ref() else {
+        return;
+    };
+    let Some(head) = repo.head().ok().and_then(|h| h.peel_to_commit().ok()) else {
+        return;
+    };
+    let Ok(tree) = head.tree() else {
+        return;
+    };
+    let by = head.committer();
+    let ours = by.name().ok() == Some(names.committer.name.as_str())
+        && by.email().ok() == Some(names.committer.email.as_str());
+    let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+    for f in files {
+        let Ok(rel) = git::relative(repo, &f.path) else {
+            continue;
+        };
+        if kept.contains_key(&rel) {
+            continue;
+        }
+        let Ok(entry) = tree.get_path(&rel) else {
+            continue;
+        };
+        let blob = f
+            .blob
+            .or_else(|| git2::Oid::hash_object(git2::ObjectType::Blob, f.text.as_bytes()).ok());
+        if blob != Some(entry.id()) {
+            continue;
+        }
+        let mut earlier = Vec::new();
+        if ours {
+            earlier.push(before(repo, head.id(), &rel));
+            earlier.retain(|b| *b != git::short_id(entry.id()));
+        }
+        kept.insert(
+            rel,
+            KeptVersion {
+                blob: entry.id(),
+                commit: head.id(),
+                text: f.text.clone(),
+                earlier,
+            },
+        );
     }
 }
 

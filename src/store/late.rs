@@ -221,15 +221,16 @@ impl Late {
                 return;
             }
         };
-        // The bytes past the old end: an append (`echo >> zone`), shown
-        // escaped (a late writer must not forge log lines) when short
-        // text; how many there are, always.
+        // The text past the old end (what an append, `echo >> zone`,
+        // added; for another rewrite just its tail), shown quoted and
+        // escaped (a late writer must not forge log lines or fields) when
+        // short; how much the file grew, always.
         let old = usize::try_from(replaced.id().size).unwrap_or(usize::MAX);
         let tail = bytes.get(old..).unwrap_or_default();
         let appended = Some(tail)
             .filter(|a| whole && !a.is_empty() && a.len() <= SHOWN)
             .and_then(|a| std::str::from_utf8(a).ok())
-            .map(|a| a.trim_end().escape_debug().to_string())
+            .map(|a| a.trim_end().to_owned())
             .unwrap_or_default();
         let grown = bytes.len() as i128 - i128::from(replaced.id().size);
         let cut = if whole {
@@ -240,13 +241,13 @@ impl Late {
         match self.keep(path, &bytes) {
             Ok(kept) => error!(
                 file = %path.display(), kept = %kept.display(), grown_by = grown,
-                appended = %appended,
+                past_old_end = ?appended,
                 "another process wrote to the zone file after zonewright replaced it (it had it \
                  open from before the write): its change is not served. That version{cut} is \
                  kept: merge its change into the zone file by hand (save by rename)"
             ),
             Err(e) => error!(
-                file = %path.display(), grown_by = grown, appended = %appended,
+                file = %path.display(), grown_by = grown, past_old_end = ?appended,
                 "another process wrote to the zone file after zonewright replaced it (it had it \
                  open from before the write): its change is not served, and that version \
                  cannot be kept ({e})"

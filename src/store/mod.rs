@@ -2185,6 +2185,19 @@ impl Inner {
         if let Some(head) = &head {
             self.record_paths_at_start(head);
         }
+        // The versions served, as the committer's recorded ones where HEAD
+        // holds them (see `Committer::seed`).
+        let files: Vec<committer::WrittenFile> = {
+            let guard = self.state.lock();
+            guard
+                .iter()
+                .filter_map(|(zone, slot)| slot.good.as_ref().map(|g| (zone, g)))
+                .flat_map(|(zone, g)| {
+                    committer::Job::external(zone, g.zone.serial(), &g.document).files
+                })
+                .collect()
+        };
+        self.committer.seed(files);
         committed
     }
 

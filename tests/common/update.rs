@@ -464,6 +464,11 @@ pub fn diff_lines(dir: &Path, rev: &str, file: &str) -> (Vec<String>, Vec<String
 /// A commit in `dir` made by the test itself (fixture identity).
 pub fn git_commit_all(dir: &Path, message: &str) {
     git(dir, &["add", "-A"]);
+    git_commit_staged(dir, message);
+}
+
+/// Commits what is staged, as a person (`fixture`) would.
+pub fn git_commit_staged(dir: &Path, message: &str) {
     git(
         dir,
         &[
