@@ -279,11 +279,11 @@ impl Job {
     /// the edit and those made on top of it, with exactly the text read.
     pub fn external(zone: &Name, serial: u32, document: &Stored) -> Job {
         let files = document
-            .texts()
+            .shared_texts()
             .into_iter()
             .map(|(name, text)| WrittenFile {
                 path: PathBuf::from(name),
-                text: Arc::new(text.to_owned()),
+                text,
                 stat: None,
                 blob: None,
             })

@@ -119,17 +119,33 @@ impl Stored {
     /// Each file's name and text, the main file first (each once), without
     /// parsing.
     pub fn texts(&self) -> Vec<(&str, &str)> {
+        self.files()
+            .into_iter()
+            .map(|(n, t)| (n, t.as_str()))
+            .collect()
+    }
+
+    /// [`Stored::texts`], each text shared rather than copied (a commit
+    /// of it, the versions the committer keeps).
+    pub fn shared_texts(&self) -> Vec<(&str, Arc<String>)> {
+        self.files()
+            .into_iter()
+            .map(|(n, t)| (n, t.clone()))
+            .collect()
+    }
+
+    fn files(&self) -> Vec<(&str, &Arc<String>)> {
         match &self.0 {
             Kept::Parsed(d) => d
                 .files()
                 .iter()
-                .map(|f| (f.name.as_ref(), f.text.as_str()))
+                .map(|f| (f.name.as_ref(), &f.text))
                 .collect(),
             Kept::Text(t) => {
-                let mut out = vec![(t.main.0.as_ref(), t.main.1.as_str())];
+                let mut out = vec![(t.main.0.as_ref(), &t.main.1)];
                 for i in &t.includes {
                     if !out.iter().any(|(n, _)| *n == i.name) {
-                        out.push((i.name.as_str(), i.text.as_str()));
+                        out.push((i.name.as_str(), &i.text));
                     }
                 }
                 out
