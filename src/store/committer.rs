@@ -2174,9 +2174,10 @@ fn restored(lacking: &[&git::Expected<'_>], kept: &[(PathBuf, KeptVersion)]) -> 
 fn warn_restored(restored: &[PathBuf], kept: &[(PathBuf, KeptVersion)]) {
     for (file, commit) in lost_versions(restored.iter().map(PathBuf::as_path), kept) {
         warn!(
-            "{file}: the branch no longer holds the version zonewright recorded in commit \
-             {commit}, which the file holds (the branch moved back, or a commit took an \
-             older index entry); recorded again as an external change"
+            "{file}: the branch no longer holds the version zonewright recorded (or found \
+             at start-up) in commit {commit}, which the file holds (the branch moved back, \
+             the file was untracked, or a commit took an older index entry); recorded again \
+             as an external change"
         );
     }
 }

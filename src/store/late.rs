@@ -213,7 +213,7 @@ impl Late {
             Ok(b) => b,
             Err(e) => {
                 error!(
-                    file = %path.display(),
+                    file = ?path,
                     "another process wrote to the zone file after zonewright replaced it (it \
                      had it open from before the write), and that version cannot be read back \
                      ({e}): its change is lost"
@@ -224,7 +224,7 @@ impl Late {
         // The text past the old end (what an append, `echo >> zone`,
         // added; for another rewrite just its tail), shown quoted and
         // escaped (a late writer must not forge log lines or fields) when
-        // short; how much the file grew, always.
+        // short; how much the file grew, always. The paths are quoted too.
         let old = usize::try_from(replaced.id().size).unwrap_or(usize::MAX);
         let tail = bytes.get(old..).unwrap_or_default();
         let appended = Some(tail)
@@ -240,14 +240,14 @@ impl Late {
         };
         match self.keep(path, &bytes) {
             Ok(kept) => error!(
-                file = %path.display(), kept = %kept.display(), grown_by = grown,
+                file = ?path, kept = ?kept, grown_by = grown,
                 past_old_end = ?appended,
                 "another process wrote to the zone file after zonewright replaced it (it had it \
                  open from before the write): its change is not served. That version{cut} is \
                  kept: merge its change into the zone file by hand (save by rename)"
             ),
             Err(e) => error!(
-                file = %path.display(), grown_by = grown, past_old_end = ?appended,
+                file = ?path, grown_by = grown, past_old_end = ?appended,
                 "another process wrote to the zone file after zonewright replaced it (it had it \
                  open from before the write): its change is not served, and that version \
                  cannot be kept ({e})"
