@@ -1982,11 +1982,11 @@ impl Book<'_> {
 }
 
 /// Notes each of `files` that HEAD holds as it is, and that no commit of
-/// this run recorded yet, as the version the committer recorded last. The
-/// version before it counts as recorded too when HEAD is the server's own
-/// commit (start-up's `external change`); after a person's commit only a
-/// branch without the file counts as having lost it, so a person may
-/// still undo their own commit (`git reset --soft HEAD~1`) unrecorded.
+/// this run recorded yet, as the version the committer recorded last, and
+/// the version before it in HEAD's parent as recorded earlier: the file
+/// holds and serves it, so a branch moved back from it has lost it, also
+/// when HEAD was a person's commit (round 44: undone by `git reset --soft
+/// HEAD~1` while the file kept it, the next writer's commit carried it).
 fn seed_kept(
     repo: &Mutex<Option<git2::Repository>>,
     kept: &Kept,
@@ -2006,9 +2006,6 @@ fn seed_kept(
     let Ok(tree) = head.tree() else {
         return;
     };
-    let by = head.committer();
-    let ours = by.name().ok() == Some(names.committer.name.as_str())
-        && by.email().ok() == Some(names.committer.email.as_str());
     let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
     for f in files {
         let Ok(rel) = git::relative(repo, &f.path) else {
@@ -2026,11 +2023,8 @@ fn seed_kept(
         if blob != Some(entry.id()) {
             continue;
         }
-        let mut earlier = Vec::new();
-        if ours {
-            earlier.push(before(repo, head.id(), &rel));
-            earlier.retain(|b| *b != git::short_id(entry.id()));
-        }
+        let mut earlier = vec![before(repo, head.id(), &rel)];
+        earlier.retain(|b| *b != git::short_id(entry.id()));
         kept.insert(
             rel,
             KeptVersion {
@@ -2060,11 +2054,12 @@ fn forget(kept: &Kept) {
     kept.lock().unwrap_or_else(|p| p.into_inner()).clear();
 }
 
-/// While idle: the versions the committer recorded that the branch lost
-/// after their commits were made (`git reset --soft`, `update-ref`,
-/// `branch -f` moved it back), recorded again now, not only at the file's
-/// next write, which may never come (until then an answered write would
-/// be off the branch). The commit is the one [`git::OnTop`] makes before
+/// While idle: the versions the committer recorded that the branch no
+/// longer holds (moved back by `git reset --soft`, `update-ref`, `branch
+/// -f`; untracked; a person's commit of a version the file never held),
+/// recorded again now, not only at the file's next write, which may never
+/// come (until then an answered write would be off the branch, and that
+/// write's diff would carry the difference under its writer's name). The commit is the one [`git::OnTop`] makes before
 /// a write, with no write on top; the branch's tip is looked at again
 /// after it moves or a commit was made (`checked`: the tip last found
 /// holding them all), and a commit that failed is tried again each time. A file that no longer holds the version recorded (a person
@@ -2096,9 +2091,13 @@ fn restore_lost(
         let kept = to.kept.lock().unwrap_or_else(|p| p.into_inner());
         let lost: Vec<WrittenFile> = kept
             .iter()
-            .filter(|(rel, k)| {
-                git::lost(k.blob, &k.earlier, tree.get_path(rel).ok().map(|e| e.id()))
-            })
+            // Any other version, or none: while idle, a branch that differs
+            // from a file still holding what was recorded (below) is
+            // behind what is served, whoever moved it (round 44: a
+            // person's commit made through the index only, or a person's
+            // own commit undone while the file keeps it, was otherwise
+            // carried by the next write's diff under the writer's name).
+            .filter(|(rel, k)| tree.get_path(rel).ok().map(|e| e.id()) != Some(k.blob))
             // The file still holds that version: one a person changed
             // (`git checkout HEAD~1 -- FILE`, `reset --hard`) is theirs,
             // taken in by the reloader, not recorded over.
@@ -2624,6 +2623,42 @@ mod tests {
             message.contains(&format!("Restores: {second} example.com.zone")),
             "{message}"
         );
+        let blob = head
+            .tree()
+            .expect("tree")
+            .get_path(Path::new("example.com.zone"))
+            .expect("entry")
+            .id();
+        assert_eq!(r.find_blob(blob).expect("blob").content(), b"; version 2\n");
+        // A person's commit of a version the file never held (through the
+        // index only): the file still holds what was recorded, so that is
+        // recorded again on top of it.
+        let alice = {
+            let theirs = r.blob(b"; theirs\n").expect("blob");
+            let mut update = git2::build::TreeUpdateBuilder::new();
+            update.upsert("example.com.zone", theirs, git2::FileMode::Blob);
+            let tree_id = update
+                .create_updated(r, &head.tree().expect("tree"))
+                .expect("tree");
+            let tree = r.find_tree(tree_id).expect("tree");
+            let sig = git2::Signature::now("alice", "alice@test").expect("sig");
+            r.commit(
+                Some("HEAD"),
+                &sig,
+                &sig,
+                "alice, index only",
+                &tree,
+                &[&head],
+            )
+            .expect("commit")
+        };
+        drop(head);
+        drop(guard);
+        restore_lost(&to, (&mut None, &mut None), &mut unindexed);
+        let guard = repo.lock().expect("lock");
+        let r = guard.as_ref().expect("repo");
+        let head = r.head().expect("head").peel_to_commit().expect("commit");
+        assert_eq!(head.parent_id(0).expect("parent"), alice);
         let blob = head
             .tree()
             .expect("tree")
