@@ -2006,6 +2006,8 @@ fn seed_kept(
     let Ok(tree) = head.tree() else {
         return;
     };
+    // Read once: a lookup per file in a tree of thousands of files.
+    let parent = head.parent(0).ok().and_then(|p| p.tree().ok());
     let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
     for f in files {
         let Ok(rel) = git::relative(repo, &f.path) else {
@@ -2023,7 +2025,8 @@ fn seed_kept(
         if blob != Some(entry.id()) {
             continue;
         }
-        let mut earlier = vec![before(repo, head.id(), &rel)];
+        let was = parent.as_ref().and_then(|t| t.get_path(&rel).ok());
+        let mut earlier = vec![was.map_or(git::ABSENT, |e| git::short_id(e.id()))];
         earlier.retain(|b| *b != git::short_id(entry.id()));
         kept.insert(
             rel,
