@@ -413,7 +413,7 @@ impl Edit<'_> {
                 k = p;
             }
             let mut n = name.base_name();
-            while n.iter().len() > self.zone.hot.origin_labels {
+            while n.iter().len() > self.zone.origin_labels() {
                 let k = boxed_key(&n);
                 if self.look(&k).is_some() {
                     break;
