@@ -2626,13 +2626,7 @@ mod tests {
             message.contains(&format!("Restores: {second} example.com.zone")),
             "{message}"
         );
-        let blob = head
-            .tree()
-            .expect("tree")
-            .get_path(Path::new("example.com.zone"))
-            .expect("entry")
-            .id();
-        assert_eq!(r.find_blob(blob).expect("blob").content(), b"; version 2\n");
+        assert_eq!(zone_at(r, &head), b"; version 2\n");
         // A person's commit of a version the file never held (through the
         // index only): the file still holds what was recorded, so that is
         // recorded again on top of it.
@@ -2662,13 +2656,14 @@ mod tests {
         let r = guard.as_ref().expect("repo");
         let head = r.head().expect("head").peel_to_commit().expect("commit");
         assert_eq!(head.parent_id(0).expect("parent"), alice);
-        let blob = head
-            .tree()
-            .expect("tree")
-            .get_path(Path::new("example.com.zone"))
-            .expect("entry")
-            .id();
-        assert_eq!(r.find_blob(blob).expect("blob").content(), b"; version 2\n");
+        assert_eq!(zone_at(r, &head), b"; version 2\n");
+    }
+
+    /// The text of `example.com.zone` in `commit`.
+    fn zone_at(r: &git2::Repository, commit: &git2::Commit<'_>) -> Vec<u8> {
+        let tree = commit.tree().expect("tree");
+        let entry = tree.get_path(Path::new("example.com.zone")).expect("entry");
+        r.find_blob(entry.id()).expect("blob").content().to_vec()
     }
 
     #[test]
