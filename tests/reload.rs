@@ -326,6 +326,53 @@ fn a_missing_zone_file_is_reported_once_and_served_once_written() {
     );
 }
 
+/// Round 41 LOW-11: a broken edit that blocks writes is named once at
+/// INFO ("changed on disk"), not again at every write it refuses; the
+/// refusals themselves still each get SERVFAIL, and the fixed file is
+/// written to.
+#[test]
+fn a_blocking_edit_is_reported_once_however_many_writes_it_refuses() {
+    let (dir, zones) = folder(&[]);
+    let b = Binary::start(dir.path(), &acme_key(&["example.com"]));
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    let path = zones.join("example.com.zone");
+    let good = std::fs::read_to_string(&path).unwrap();
+    write(&path, &format!("{good}broken IN A 999.0.0.1\n"));
+    let info = |b: &Binary| {
+        b.text()
+            .lines()
+            .filter(|l| l.contains("INFO") && l.contains("zone file changed on disk"))
+            .count()
+    };
+    for id in 1..=4 {
+        assert_eq!(
+            b.add_challenge(id, "example.com", "blocked"),
+            Some(2),
+            "{}",
+            b.text()
+        );
+    }
+    assert_eq!(info(&b), 1, "{}", b.text());
+    assert!(
+        b.text().contains("refusing to write over it"),
+        "{}",
+        b.text()
+    );
+    // Fixed: the next write lands on it.
+    write(&path, &format!("{good}fixed IN A 192.0.2.9\n"));
+    assert_eq!(
+        b.add_challenge(9, "example.com", "after"),
+        Some(0),
+        "{}",
+        b.text()
+    );
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("fixed IN A 192.0.2.9")
+    );
+}
+
 /// A zone whose `$INCLUDE` is missing is read again once the include is
 /// there, and a served zone whose include is removed and put back with
 /// other records serves them (both were left as they were until the zone

@@ -369,6 +369,10 @@ struct Inner {
     /// write reads their files instead of trusting the identity (round
     /// 32: such an edit was never taken in, and the next write erased it).
     edited_in_place: Mutex<std::collections::HashSet<Name>>,
+    /// The files' identities each zone last logged "changed on disk" for:
+    /// a change that blocks writes (errors in the file, a file another
+    /// zone reads) is named once, not again at every write it refuses.
+    reported_on_disk: Mutex<std::collections::HashMap<Name, Vec<loader::FileId>>>,
     /// `[git] acknowledge = "log"`: the write log each answered write is
     /// recorded in before its answer.
     log: Option<Arc<writelog::WriteLog>>,
@@ -456,6 +460,7 @@ impl Store {
                 held_paths: Mutex::default(),
                 high_serials: Mutex::default(),
                 edited_in_place: Mutex::default(),
+                reported_on_disk: Mutex::default(),
             }),
             queues: Mutex::new(Default::default()),
             sync: std::sync::OnceLock::new(),
@@ -1048,7 +1053,7 @@ impl Inner {
                 return Ok((source, served));
             }
             wait_for_writers(&served)?;
-            info!(zone = %zone, "zone file changed on disk; reloading before the write");
+            self.report_on_disk(zone, &served);
             let rules = loader::FileRules::new(&self.state.config());
             let saved = loader::load_zone_guarded(&source, &rules).map_err(|f| {
                 let first = f
@@ -1078,6 +1083,27 @@ impl Inner {
             "{} kept changing on disk; nothing was applied",
             zone
         )))
+    }
+
+    /// "zone file changed on disk" at INFO, once for each state of the
+    /// files on disk; at DEBUG when the same state is read again (round
+    /// 41 LOW: a blocking edit logged it at every refused write).
+    fn report_on_disk(&self, zone: &Name, served: &Loaded) {
+        let ids: Vec<loader::FileId> = served
+            .files
+            .iter()
+            .map(|(p, _)| loader::FileId::now(p))
+            .collect();
+        let mut reported = self
+            .reported_on_disk
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if reported.get(zone) == Some(&ids) {
+            debug!(zone = %zone, "zone file changed on disk; reloading before the write");
+            return;
+        }
+        info!(zone = %zone, "zone file changed on disk; reloading before the write");
+        reported.insert(zone.clone(), ids);
     }
 
     /// Takes in `saved`, an edit made outside zonewright found on disk
