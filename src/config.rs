@@ -129,7 +129,7 @@ pub struct AdminConfig {
 /// `[server]`: tuning knobs, all with defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerSettings {
-    /// UDP sockets (SO_REUSEPORT) per listen address.
+    /// UDP worker threads, all reading each listen address's one socket.
     pub udp_workers: usize,
     /// RFC 7766 §6.2.3: close TCP connections idle this long.
     pub tcp_idle_timeout: Duration,

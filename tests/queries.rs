@@ -202,8 +202,13 @@ fn tcp_connection_limit_closes_extra_connections() {
     assert!(ok && resp.is_some());
 }
 
+/// Four workers answer on one port that no other socket can join: a
+/// process of the same user that sets SO_REUSEPORT (as dig does for its
+/// source port, or as a hijacker would) cannot bind it to take a share of
+/// the queries, on the listen address or the wildcard.
 #[test]
-fn udp_workers_share_one_port() {
+fn udp_workers_share_one_port_no_one_can_join() {
+    use socket2::{Domain, Protocol, Socket, Type};
     let s = TestServer::start(
         &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
         "[server]\nudp_workers = 4\n",
@@ -211,6 +216,16 @@ fn udp_workers_share_one_port() {
     for _ in 0..20 {
         let resp = s.udp(&query("www.example.com.", RecordType::A));
         assert_eq!(rcode(&resp), ResponseCode::NoError);
+    }
+    for ip in [Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED] {
+        let joiner = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        joiner.set_reuse_port(true).unwrap();
+        joiner.set_reuse_address(true).unwrap();
+        let at = std::net::SocketAddr::from((ip, s.addr.port()));
+        assert!(
+            joiner.bind(&at.into()).is_err(),
+            "{at} joined the server's port"
+        );
     }
 }
 

@@ -1,14 +1,16 @@
-//! One UDP worker per SO_REUSEPORT socket, each on an OS thread of its own:
-//! blocking receive of a batch, answers from the current snapshot, one send
-//! of the batch's answers. No reactor, no task wake-ups in the hot path.
+//! UDP workers, each on an OS thread of its own, all reading one socket
+//! per address: blocking receive of a batch, answers from the current
+//! snapshot, one send of the batch's answers. No reactor, no task
+//! wake-ups in the hot path.
 //!
 //! Batches: `recvmmsg(2)` with `MSG_WAITFORONE` waits for the first
 //! datagram and then takes whatever else is queued, up to [`BATCH`]; the
 //! answers go out with one `sendmmsg(2)`. Under load that is two system
 //! calls per batch instead of two per query (the kernel's UDP path is most
 //! of a query's cost); an idle server answers each query as it comes, the
-//! batch being one datagram. The kernel spreads queries over the sockets
-//! (and so over the cores).
+//! batch being one datagram. The kernel wakes one waiting worker per
+//! datagram, so the queries spread over the workers (and so over the
+//! cores) whoever sends them (see [`super::Listeners::bind`]).
 //!
 //! The worker never ends on a bad request; it notices shutdown within
 //! [`STOP_POLL`]. An UPDATE runs on a task of the async runtime that sends
