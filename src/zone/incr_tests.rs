@@ -415,3 +415,39 @@ fn time_with_changes_vs_build() {
          with_changes {incremental:?} (3 records), {incremental_1000:?} (1000 records) (index clone alone {clone:?}, node vector clone {nodes_clone:?})"
     );
 }
+
+/// A zone grown by writes from one inline shard of its name index past
+/// the split (1,024 names), then shrunk again, answers at every step as a
+/// zone built from the same records does.
+#[test]
+fn a_zone_grown_past_one_shard_and_shrunk_answers_as_built() {
+    let mut z = basic(ORIGIN, vec![a("x.example.", 1)]);
+    let at_start = z.record_count();
+    let owner = |i: usize| format!("h{i}.s{}.example.", i % 7);
+    let step = 150;
+    for start in (0..1_350).step_by(step) {
+        let add: Vec<Rr> = (start..start + step).map(|i| a(&owner(i), 7)).collect();
+        let probes: Vec<Name> = [start, start + step - 1, start + step, 0]
+            .iter()
+            .map(|&i| n(&owner(i)))
+            .collect();
+        let cs = changes(vec![], add);
+        check(&z, &cs, &probes);
+        z = z
+            .with_changes(&cs, &loc(0))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .0;
+    }
+    assert!(matches!(z.hot.index.shards, Shards::Many(_)), "split");
+    for start in (0..1_350).step_by(step).skip(1) {
+        let remove: Vec<Rr> = (start..start + step).map(|i| a(&owner(i), 7)).collect();
+        let probes = vec![n(&owner(start)), n(&owner(step - 1)), n("s3.example.")];
+        let cs = changes(remove, vec![]);
+        check(&z, &cs, &probes);
+        z = z
+            .with_changes(&cs, &loc(0))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .0;
+    }
+    assert_eq!(z.record_count(), at_start + step, "the first batch is left");
+}
