@@ -30,11 +30,118 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tracing::warn;
+
 use crate::rr::{ChangeSet, Name, Rr};
 use crate::zone::Zone;
 
 /// At most this many writes are kept per zone, whatever the window.
 const MAX_ENTRIES: usize = 10_000;
+
+/// At most this many writes are kept over all zones, whatever the window:
+/// an entry holds its records (about 0.5 KB for an ACME challenge), so a
+/// stream of 1,000 writes a second would otherwise keep 450 MB for a
+/// 15-minute window. Past it the oldest go first, a tenth at a time, and
+/// a WARN says how far back the writes are still kept.
+const MAX_TOTAL: usize = 100_000;
+
+/// Every this many writes noted, every zone's writes older than the window
+/// are dropped (a zone no longer written to keeps none for long).
+const SWEEP_EVERY: usize = 4096;
+
+/// How often the WARN about [`MAX_TOTAL`] may be logged.
+const WARN_EVERY: Duration = Duration::from_secs(3600);
+
+/// The writes kept, per zone, oldest first, and their count.
+#[derive(Default)]
+struct Logs {
+    zones: HashMap<Name, VecDeque<Entry>>,
+    /// Entries in `zones`.
+    total: usize,
+    /// Writes noted since the last sweep.
+    since_sweep: usize,
+    /// When the last WARN about [`MAX_TOTAL`] was logged.
+    warned: Option<Instant>,
+}
+
+impl Logs {
+    /// Drops `zone`'s writes older than `window` at `now`, and its oldest
+    /// past [`MAX_ENTRIES`].
+    fn prune(&mut self, zone: &Name, window: Duration, now: Instant) {
+        let Some(log) = self.zones.get_mut(zone) else {
+            return;
+        };
+        let before = log.len();
+        while log.len() > MAX_ENTRIES
+            || log
+                .front()
+                .is_some_and(|e| now.saturating_duration_since(e.at) > window)
+        {
+            log.pop_front();
+        }
+        self.total -= before - log.len();
+        if log.is_empty() {
+            self.zones.remove(zone);
+        }
+    }
+
+    /// Drops every zone's writes older than `window` at `now`.
+    fn sweep(&mut self, window: Duration, now: Instant) {
+        let mut dropped = 0;
+        self.zones.retain(|_, log| {
+            while log
+                .front()
+                .is_some_and(|e| now.saturating_duration_since(e.at) > window)
+            {
+                log.pop_front();
+                dropped += 1;
+            }
+            !log.is_empty()
+        });
+        self.total -= dropped;
+        self.since_sweep = 0;
+    }
+
+    /// Over [`MAX_TOTAL`]: drops the oldest writes of all zones down to
+    /// nine tenths of it (one pass over the entries' times, so the cost
+    /// is spread over the tenth noted before the next).
+    fn bound(&mut self, window: Duration, now: Instant) {
+        if self.total <= MAX_TOTAL {
+            return;
+        }
+        let drop = self.total - MAX_TOTAL / 10 * 9;
+        let mut times: Vec<Instant> = self.zones.values().flatten().map(|e| e.at).collect();
+        let Some(last) = times.len().checked_sub(1) else {
+            return;
+        };
+        // The time of the `drop`-th oldest: everything up to it goes.
+        let (_, &mut cutoff, _) = times.select_nth_unstable(drop.saturating_sub(1).min(last));
+        let mut dropped = 0;
+        self.zones.retain(|_, log| {
+            while log.front().is_some_and(|e| e.at <= cutoff) {
+                log.pop_front();
+                dropped += 1;
+            }
+            !log.is_empty()
+        });
+        self.total -= dropped;
+        let kept_for = now.saturating_duration_since(cutoff);
+        if kept_for < window
+            && self
+                .warned
+                .is_none_or(|w| now.duration_since(w) > WARN_EVERY)
+        {
+            self.warned = Some(now);
+            warn!(
+                kept = MAX_TOTAL / 10 * 9,
+                "more writes within [git] rebase_window than the server keeps ({MAX_TOTAL}): \
+                 only those of the last {} s are re-applied over an edit saved on an older \
+                 version of a zone file",
+                kept_for.as_secs()
+            );
+        }
+    }
+}
 
 /// One batch the store wrote, or one edit it took in.
 #[derive(Clone, Debug)]
@@ -73,7 +180,7 @@ pub struct Plan {
 /// The recent writes of every zone.
 pub struct Recent {
     window: Duration,
-    zones: Mutex<HashMap<Name, VecDeque<Entry>>>,
+    logs: Mutex<Logs>,
     /// Zones whose writes from before this process started were read
     /// back from git ([`Recent::seed`]).
     seeded: Mutex<std::collections::HashSet<Name>>,
@@ -83,7 +190,7 @@ impl Recent {
     pub fn new(window: Duration) -> Recent {
         Recent {
             window,
-            zones: Mutex::new(HashMap::new()),
+            logs: Mutex::default(),
             seeded: Mutex::default(),
         }
     }
@@ -111,8 +218,9 @@ impl Recent {
         if !seeded.insert(zone.clone()) {
             return;
         }
-        let mut zones = self.zones();
-        let log = zones.entry(zone.clone()).or_default();
+        let mut logs = self.logs();
+        let log = logs.zones.entry(zone.clone()).or_default();
+        let before = log.len();
         // Git times are whole seconds: a write of the start's second may
         // be in both.
         let same = |a: &ChangeSet, b: &ChangeSet| {
@@ -126,26 +234,45 @@ impl Recent {
                 log.push_front(e);
             }
         }
-        while log.len() > MAX_ENTRIES {
-            log.pop_front();
-        }
+        let added = log.len() - before;
+        logs.total += added;
+        let now = Instant::now();
+        logs.prune(zone, self.window, now);
+        logs.bound(self.window, now);
     }
 
-    fn zones(&self) -> std::sync::MutexGuard<'_, HashMap<Name, VecDeque<Entry>>> {
-        self.zones.lock().unwrap_or_else(|p| p.into_inner())
+    fn logs(&self) -> std::sync::MutexGuard<'_, Logs> {
+        self.logs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes a batch written to `zone`.
+    /// Notes a batch written to `zone`; drops what has left the window
+    /// (this zone's at once, every zone's every [`SWEEP_EVERY`] notes) and
+    /// the oldest past [`MAX_TOTAL`].
     pub fn record(&self, zone: &Name, entry: Entry) {
         if self.window.is_zero() {
             return;
         }
-        let mut zones = self.zones();
-        let log = zones.entry(zone.clone()).or_default();
-        log.push_back(entry);
-        while log.len() > MAX_ENTRIES {
-            log.pop_front();
+        let now = entry.at;
+        let mut logs = self.logs();
+        logs.zones.entry(zone.clone()).or_default().push_back(entry);
+        logs.total += 1;
+        logs.since_sweep += 1;
+        logs.prune(zone, self.window, now);
+        if logs.since_sweep >= SWEEP_EVERY {
+            logs.sweep(self.window, now);
         }
+        logs.bound(self.window, now);
+    }
+
+    /// Writes kept over all zones.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        let logs = self.logs();
+        assert_eq!(
+            logs.total,
+            logs.zones.values().map(VecDeque::len).sum::<usize>()
+        );
+        logs.total
     }
 
     /// What `saved` (the file as found on disk) lacks of the writes made
@@ -153,19 +280,12 @@ impl Recent {
     /// the last write's result). See the module docs.
     pub fn plan(&self, zone: &Name, served: &Zone, saved: &Zone, now: Instant) -> Plan {
         let entries: Vec<Entry> = {
-            let mut zones = self.zones();
-            match zones.get_mut(zone) {
-                None => Vec::new(),
-                Some(log) => {
-                    while log
-                        .front()
-                        .is_some_and(|e| now.saturating_duration_since(e.at) > self.window)
-                    {
-                        log.pop_front();
-                    }
-                    log.iter().cloned().collect()
-                }
-            }
+            let mut logs = self.logs();
+            logs.prune(zone, self.window, now);
+            logs.zones
+                .get(zone)
+                .map(|log| log.iter().cloned().collect())
+                .unwrap_or_default()
         };
         let records = |z: &Zone| z.records().cloned().collect::<Vec<Rr>>();
         let diff = crate::ixfr::diff(&records(served), &records(saved));
@@ -416,6 +536,75 @@ mod tests {
                 .missing
                 .is_empty(),
             "pruned"
+        );
+    }
+
+    /// Writes that left the window are dropped as writes come in, this
+    /// zone's at once and other zones' at the next sweep: they used to stay
+    /// until an edit of the same zone was taken in, up to 10,000 a zone.
+    #[test]
+    fn writes_that_left_the_window_are_dropped_as_writes_come_in() {
+        let recent = Recent::new(Duration::from_secs(60));
+        let (z, other) = (n("example.com."), n("example.org."));
+        let t0 = Instant::now();
+        let at = |secs: u64, w: &str, serial: u32| Entry {
+            at: t0 + Duration::from_secs(secs),
+            ..add(w, serial)
+        };
+        recent.record(&z, at(0, "w1", 2));
+        recent.record(&other, at(0, "o1", 2));
+        assert_eq!(recent.kept(), 2);
+        recent.record(&z, at(61, "w2", 3));
+        assert_eq!(recent.kept(), 2, "w1 left the window");
+        for i in 0..SWEEP_EVERY {
+            recent.record(&z, at(62, &format!("x{i}"), 4));
+        }
+        assert!(
+            !recent.logs().zones.contains_key(&other),
+            "a zone no longer written to is swept"
+        );
+        assert_eq!(recent.kept(), SWEEP_EVERY + 1);
+    }
+
+    /// Over all zones at most MAX_TOTAL writes are kept, the oldest
+    /// dropped first, whatever the window; the newest are still given
+    /// back over a stale save.
+    #[test]
+    fn at_most_max_total_writes_are_kept_the_oldest_dropped_first() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let t0 = Instant::now();
+        let zones: Vec<Name> = (0..50).map(|i| n(&format!("z{i}.example."))).collect();
+        for i in 0..MAX_TOTAL + 10 {
+            let e = Entry {
+                at: t0 + Duration::from_micros(i as u64),
+                ..add(&format!("w{i}"), 2)
+            };
+            recent.record(&zones[i % zones.len()], e);
+        }
+        let kept = recent.kept();
+        assert!(kept <= MAX_TOTAL, "{kept}");
+        assert!(kept >= MAX_TOTAL / 10 * 9, "{kept}");
+        let logs = recent.logs();
+        let oldest = logs
+            .zones
+            .values()
+            .filter_map(|l| l.front())
+            .map(|e| e.at)
+            .min();
+        let newest = logs
+            .zones
+            .values()
+            .filter_map(|l| l.back())
+            .map(|e| e.at)
+            .max();
+        drop(logs);
+        assert!(
+            oldest.is_some_and(|o| o > t0 + Duration::from_micros(1000)),
+            "oldest dropped"
+        );
+        assert_eq!(
+            newest,
+            Some(t0 + Duration::from_micros((MAX_TOTAL + 9) as u64))
         );
     }
 }
