@@ -12,20 +12,30 @@
 //! datagram, so the queries spread over the workers (and so over the
 //! cores) whoever sends them (see [`super::Listeners::bind`]).
 //!
+//! A socket bound to a wildcard address (`0.0.0.0`, `[::]`) answers from
+//! the address each query was sent to: the kernel reports it with every
+//! datagram (`IP_PKTINFO`, `IPV6_RECVPKTINFO`) and the answer names it as
+//! its source. Left to the routing table, the source of an answer to a
+//! query sent to 127.0.0.2 (or a host's second address) was the default
+//! one, 127.0.0.1, and the client dropped it as from a stranger (round 46).
+//!
 //! The worker never ends on a bad request; it notices shutdown within
 //! [`STOP_POLL`]. An UPDATE runs on a task of the async runtime that sends
 //! its answer on the same socket, so the queries behind it never wait for
 //! a disk write or a git commit.
 
 use std::io::{ErrorKind, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg,
+    sendmmsg, sendmsg, setsockopt, sockopt,
+};
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 use tracing::debug;
@@ -63,13 +73,23 @@ impl Worker {
             tracing::error!("udp worker cannot configure its socket: {e}");
             return;
         }
+        let wildcard = match local_info(&sock) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("udp worker cannot ask for the queries' local addresses: {e}");
+                return;
+            }
+        };
         let sock = Arc::new(sock);
         let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_DATAGRAM]).collect();
-        let mut received: Vec<(usize, usize, SocketAddr)> = Vec::with_capacity(BATCH);
-        let mut out = Outbox::default();
+        let mut received: Vec<Received> = Vec::with_capacity(BATCH);
+        let mut out = Outbox {
+            wildcard,
+            ..Outbox::default()
+        };
         while !self.stop.load(Ordering::Relaxed) {
             received.clear();
-            match receive_batch(&sock, &mut bufs, &mut received) {
+            match receive_batch(&sock, wildcard, &mut bufs, &mut received) {
                 Ok(()) => {}
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     continue;
@@ -81,11 +101,11 @@ impl Worker {
                     continue;
                 }
             }
-            for &(i, n, from) in &received {
-                let Some(request) = bufs.get(i).and_then(|b| b.get(..n)) else {
+            for r in &received {
+                let Some(request) = bufs.get(r.buf).and_then(|b| b.get(..r.len)) else {
                     continue;
                 };
-                self.handle(&sock, request, from, &mut out);
+                self.handle(&sock, request, r.from, r.to, &mut out);
             }
             out.flush(&sock);
         }
@@ -93,7 +113,14 @@ impl Worker {
 
     /// Answers one datagram: replies join the batch's outbox, an UPDATE
     /// goes to a task that sends its own answer.
-    fn handle(&self, sock: &Arc<UdpSocket>, request: &[u8], from: SocketAddr, out: &mut Outbox) {
+    fn handle(
+        &self,
+        sock: &Arc<UdpSocket>,
+        request: &[u8],
+        from: SocketAddr,
+        to: Option<IpAddr>,
+        out: &mut Outbox,
+    ) {
         let peer = Peer {
             addr: from,
             transport: Transport::Udp,
@@ -101,7 +128,7 @@ impl Worker {
         match self.dispatcher.handle(request, peer) {
             Handled::Reply(replies) => {
                 for reply in replies {
-                    out.push(reply, from);
+                    out.push(reply, from, to);
                 }
             }
             Handled::Update(pending) => match self.updates.clone().try_acquire_owned() {
@@ -109,26 +136,58 @@ impl Worker {
                     let sock = sock.clone();
                     self.runtime.spawn(async move {
                         let reply = pending.run().await;
-                        send(&sock, &reply, from);
+                        send(&sock, &reply, from, to);
                         drop(permit);
                     });
                 }
-                Err(_) => out.push(pending.busy(), from),
+                Err(_) => out.push(pending.busy(), from, to),
             },
         }
     }
 }
 
-/// Waits for at least one datagram and takes up to [`BATCH`]: `received`
-/// gets (buffer index, length, source) for each.
+/// One datagram of a batch: its buffer, length, source, and the local
+/// address it was sent to (on a wildcard socket).
+struct Received {
+    buf: usize,
+    len: usize,
+    from: SocketAddr,
+    to: Option<IpAddr>,
+}
+
+/// Whether `sock` is bound to a wildcard address; if so, asks the kernel
+/// to report each datagram's destination address.
+fn local_info(sock: &UdpSocket) -> std::io::Result<bool> {
+    let ip = sock.local_addr()?.ip();
+    if !ip.is_unspecified() {
+        return Ok(false);
+    }
+    match ip {
+        IpAddr::V4(_) => setsockopt(sock, sockopt::Ipv4PacketInfo, &true),
+        IpAddr::V6(_) => setsockopt(sock, sockopt::Ipv6RecvPacketInfo, &true),
+    }
+    .map_err(std::io::Error::from)?;
+    Ok(true)
+}
+
+/// Room for the one control message a datagram carries (or an answer
+/// sends): the larger of the two packet-info structures.
+fn pktinfo_space() -> Vec<u8> {
+    nix::cmsg_space!(libc::in6_pktinfo)
+}
+
+/// Waits for at least one datagram and takes up to [`BATCH`]; on a
+/// `wildcard` socket, with the address each was sent to.
 fn receive_batch(
     sock: &UdpSocket,
+    wildcard: bool,
     bufs: &mut [Vec<u8>],
-    received: &mut Vec<(usize, usize, SocketAddr)>,
+    received: &mut Vec<Received>,
 ) -> std::io::Result<()> {
     // Fresh headers each call: the kernel overwrites each header's address
     // length with the one it stored, which must not cap the next batch's.
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(bufs.len(), None);
+    let mut headers =
+        MultiHeaders::<SockaddrStorage>::preallocate(bufs.len(), wildcard.then(pktinfo_space));
     let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
         bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
     let results = recvmmsg(
@@ -140,11 +199,64 @@ fn receive_batch(
     )
     .map_err(std::io::Error::from)?;
     for (i, msg) in results.enumerate() {
+        let to = if wildcard {
+            msg.cmsgs().ok().and_then(|mut c| {
+                c.find_map(|m| match m {
+                    ControlMessageOwned::Ipv4PacketInfo(info) => Some(IpAddr::V4(Ipv4Addr::from(
+                        u32::from_be(info.ipi_addr.s_addr),
+                    ))),
+                    ControlMessageOwned::Ipv6PacketInfo(info) => {
+                        Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)))
+                    }
+                    _ => None,
+                })
+            })
+        } else {
+            None
+        };
         if let Some(from) = msg.address.as_ref().and_then(socket_addr) {
-            received.push((i, msg.bytes, from));
+            received.push(Received {
+                buf: i,
+                len: msg.bytes,
+                from,
+                to,
+            });
         }
     }
     Ok(())
+}
+
+/// The packet-info structure that makes `local` an answer's source.
+enum Source {
+    V4(libc::in_pktinfo),
+    V6(libc::in6_pktinfo),
+}
+
+impl Source {
+    fn new(local: IpAddr) -> Source {
+        match local {
+            IpAddr::V4(a) => Source::V4(libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(a).to_be(),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            }),
+            IpAddr::V6(a) => Source::V6(libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
+                ipi6_ifindex: 0,
+            }),
+        }
+    }
+
+    fn message(&self) -> ControlMessage<'_> {
+        match self {
+            Source::V4(i) => ControlMessage::Ipv4PacketInfo(i),
+            Source::V6(i) => ControlMessage::Ipv6PacketInfo(i),
+        }
+    }
 }
 
 fn socket_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
@@ -157,39 +269,64 @@ fn socket_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
 /// A batch's answers, sent together.
 #[derive(Default)]
 struct Outbox {
+    /// The socket is bound to a wildcard address: each answer names its
+    /// source (the address its query was sent to).
+    wildcard: bool,
     replies: Vec<Vec<u8>>,
     to: Vec<Option<SockaddrStorage>>,
+    from: Vec<Option<IpAddr>>,
 }
 
 impl Outbox {
-    fn push(&mut self, reply: Vec<u8>, to: SocketAddr) {
+    fn push(&mut self, reply: Vec<u8>, to: SocketAddr, from: Option<IpAddr>) {
         self.replies.push(reply);
         self.to.push(Some(SockaddrStorage::from(to)));
+        self.from.push(from);
     }
 
-    /// Sends every answer, [`BATCH`] per system call. A datagram the
-    /// kernel refuses (the peer's address unreachable, say) is skipped
-    /// with a DEBUG line; the rest still go out. Each round sends or skips
-    /// at least one (a signal's interruption is retried at most 3 times),
-    /// so the loop ends.
+    /// Sends every answer, [`BATCH`] per system call, each run of answers
+    /// from one local address together. A datagram the kernel refuses (the
+    /// peer's address unreachable, say) is skipped with a DEBUG line; the
+    /// rest still go out. Each round sends or skips at least one (a
+    /// signal's interruption is retried at most 3 times), so the loop ends.
     fn flush(&mut self, sock: &UdpSocket) {
         let mut start = 0;
         let mut interrupted = 0;
-        let mut headers: Option<MultiHeaders<SockaddrStorage>> = None;
+        // Headers with room for the source's control message, and without
+        // (a header with room but no message would send stale or empty
+        // control data).
+        let mut with_source: Option<MultiHeaders<SockaddrStorage>> = None;
+        let mut plain: Option<MultiHeaders<SockaddrStorage>> = None;
         while start < self.replies.len() {
-            let end = (start + BATCH).min(self.replies.len());
+            let source = self.from.get(start).copied().flatten();
+            // The run of answers from the same local address, at most BATCH.
+            let run = self
+                .from
+                .iter()
+                .skip(start)
+                .take(BATCH)
+                .take_while(|f| **f == source)
+                .count()
+                .max(1);
+            let end = (start + run).min(self.replies.len());
             let (Some(replies), Some(to)) = (self.replies.get(start..end), self.to.get(start..end))
             else {
                 break;
             };
-            let headers = headers.get_or_insert_with(|| MultiHeaders::preallocate(BATCH, None));
             let slices: Vec<[IoSlice<'_>; 1]> = replies.iter().map(|r| [IoSlice::new(r)]).collect();
+            let info = source.filter(|_| self.wildcard).map(Source::new);
+            let cmsgs: Vec<ControlMessage<'_>> = info.iter().map(Source::message).collect();
+            let headers = match info {
+                Some(_) => with_source
+                    .get_or_insert_with(|| MultiHeaders::preallocate(BATCH, Some(pktinfo_space()))),
+                None => plain.get_or_insert_with(|| MultiHeaders::preallocate(BATCH, None)),
+            };
             match sendmmsg(
                 sock.as_raw_fd(),
                 headers,
                 slices.iter(),
                 to,
-                [],
+                &cmsgs,
                 MsgFlags::empty(),
             ) {
                 Ok(sent) => {
@@ -210,11 +347,23 @@ impl Outbox {
         }
         self.replies.clear();
         self.to.clear();
+        self.from.clear();
     }
 }
 
-fn send(sock: &UdpSocket, reply: &[u8], to: SocketAddr) {
-    if let Err(e) = sock.send_to(reply, to) {
+/// Sends one answer to `to`, from `from` when the query was sent to that
+/// local address of a wildcard socket.
+fn send(sock: &UdpSocket, reply: &[u8], to: SocketAddr, from: Option<IpAddr>) {
+    let info = from.map(Source::new);
+    let cmsgs: Vec<ControlMessage<'_>> = info.iter().map(Source::message).collect();
+    let sent = sendmsg(
+        sock.as_raw_fd(),
+        &[IoSlice::new(reply)],
+        &cmsgs,
+        MsgFlags::empty(),
+        Some(&SockaddrStorage::from(to)),
+    );
+    if let Err(e) = sent {
         debug!(peer = %to, "udp send: {e}");
     }
 }
