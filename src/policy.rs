@@ -9,8 +9,9 @@
 //!
 //! Names are relative to the zone unless they end in a dot; `@` is the
 //! apex; a `*` label matches exactly one label and a `**` label one or more.
-//! A `*` does not match the label `*` itself (a wildcard owner, RFC 4592,
-//! which answers for names at any depth below): only `\*` names it.
+//! Neither `*` nor any label a `**` spans matches the label `*` itself (a
+//! wildcard owner, RFC 4592, which answers for names at any depth below,
+//! and an empty non-terminal one too): only `\*` names it.
 //! `types = ["*"]` means every type except SOA, which no grant can name: the
 //! serial belongs to the store. A key without grants may change nothing.
 //!
@@ -28,7 +29,7 @@ enum Label {
     Literal(Vec<u8>),
     /// `*`: exactly one label.
     One,
-    /// `**`: one or more labels.
+    /// `**`: one or more labels, none of them `*`.
     Many,
 }
 
@@ -160,7 +161,15 @@ fn match_labels(pattern: &[Label], name: &[&[u8]]) -> bool {
             Some((n, tail)) => *n != b"*" && match_labels(rest, tail),
             None => false,
         },
-        Some((Label::Many, rest)) => (1..=name.len()).any(|k| match_labels(rest, &name[k..])),
+        // Nor is any label a `**` spans: `_acme-challenge.**` would
+        // otherwise reach `_acme-challenge.*.example.com`, whose empty
+        // non-terminal `*.example.com` is a wildcard that turns every
+        // NXDOMAIN of the zone into NODATA (round 46).
+        Some((Label::Many, rest)) => (1..=name.len()).any(|k| {
+            name.get(..k)
+                .is_some_and(|spanned| spanned.iter().all(|l| *l != b"*"))
+                && match_labels(rest, name.get(k..).unwrap_or_default())
+        }),
     }
 }
 
@@ -378,6 +387,28 @@ mod tests {
         assert!(!g.allows(&z, &n("a.b.dyn.example.com."), RecordType::A));
         // The wildcard owner answers for a.b.dyn too: not granted by `*`.
         assert!(!g.allows(&z, &n("*.dyn.example.com."), RecordType::A));
+    }
+
+    /// `**` spans no `*` label either: through one, a key would make a
+    /// wildcard (an empty non-terminal one) that answers for every name
+    /// below it (RFC 4592 §2.2.2: it exists, so NXDOMAIN becomes NODATA).
+    #[test]
+    fn rfc4592_a_double_star_never_spans_a_wildcard_label() {
+        let g = acme();
+        let z = n("example.com.");
+        assert!(g.allows(&z, &n("_acme-challenge.a.b.example.com."), RecordType::TXT));
+        for name in [
+            "_acme-challenge.*.example.com.",
+            "_acme-challenge.a.*.example.com.",
+            "_acme-challenge.*.b.example.com.",
+        ] {
+            assert!(!g.allows(&z, &n(name), RecordType::TXT), "{name}");
+        }
+        let escaped = Grants::from(vec![
+            Grant::parse("example.com", &strings(&["x.**.\\*.dyn"]), &strings(&["A"])).expect("g"),
+        ]);
+        assert!(escaped.allows(&z, &n("x.a.*.dyn.example.com."), RecordType::A));
+        assert!(!escaped.allows(&z, &n("x.*.*.dyn.example.com."), RecordType::A));
     }
 
     #[test]

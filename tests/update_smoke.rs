@@ -178,3 +178,41 @@ fn nsupdate_style_signed_soa_query_is_answered_signed_over_udp_and_tcp() {
     let resp = tcp_recv(&mut s).expect("an answer");
     verified(&resp, &mac);
 }
+
+/// Round 46 MEDIUM: the shipped grant `_acme-challenge.**` let the key
+/// write `_acme-challenge.*.example.com`. The empty non-terminal it made,
+/// `*.example.com`, is a wildcard (RFC 4592 §2.2.2), and every name the
+/// zone lacks went from NXDOMAIN to NODATA. A `**` never spans a `*`
+/// label: REFUSED, nothing written, the negative answers unchanged.
+#[test]
+fn a_double_star_grant_never_reaches_through_a_wildcard_label() {
+    let s = TestServer::start(
+        &[("example.com.zone", &example_zone(1, "192.0.2.80"))],
+        &format!(
+            "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
+             grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\", \"_acme-challenge.**\"], \
+             types = [\"TXT\"] }} ]\n"
+        ),
+    );
+    let send = |id: u16, owner: &str| -> Option<u8> {
+        let msg = common::wire::update(id, "example.com", None, owner, 1, Some("planted"));
+        let (signed, _) = common::wire::signed(&msg, &common::wire::key("acme-key."), now());
+        s.udp_raw(&signed)
+            .and_then(|r| r.get(3).copied())
+            .map(|b| b & 0x0f)
+    };
+    let zone_file = s.zones_dir().join("example.com.zone");
+    let before = std::fs::read_to_string(&zone_file).unwrap();
+    for (id, owner) in [
+        (1, "_acme-challenge.*.example.com"),
+        (2, "_acme-challenge.a.*.example.com"),
+        (3, "_acme-challenge.*.www.example.com"),
+    ] {
+        assert_eq!(send(id, owner), Some(5), "{owner}: REFUSED");
+    }
+    assert_eq!(std::fs::read_to_string(&zone_file).unwrap(), before);
+    let nx = s.udp(&query("nope.example.com.", RecordType::A));
+    assert_eq!(rcode(&nx), ResponseCode::NXDomain);
+    // What the grant is for still works.
+    assert_eq!(send(4, "_acme-challenge.host.example.com"), Some(0));
+}
