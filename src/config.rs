@@ -675,6 +675,20 @@ fn check_listen(
             Ok(addr) if out.contains(&addr) => {
                 c.push(a.span(), "listen", format!("duplicate address \"{addr}\""));
             }
+            // The IPv6 sockets are IPv6 only (IPV6_V6ONLY): a mapped IPv4
+            // address cannot be bound there.
+            Ok(SocketAddr::V6(v6)) if v6.ip().to_ipv4_mapped().is_some() => {
+                let v4 = v6
+                    .ip()
+                    .to_ipv4_mapped()
+                    .map(|ip| SocketAddr::from((ip, v6.port())));
+                let msg = format!(
+                    "\"{v6}\" is an IPv4-mapped IPv6 address, which cannot be listened on: \
+                     write {}",
+                    v4.map(|a| format!("\"{a}\"")).unwrap_or_default()
+                );
+                c.push(a.span(), "listen", msg);
+            }
             Ok(addr) => out.push(addr),
             Err(_) => {
                 let msg = format!(
@@ -1358,6 +1372,20 @@ allow_transfer = ["127.0.0.0/8", "::1"]
         assert_eq!(c.zones[0].file, Some(cwd.join("cfg/sub/ex.zone")));
         let c = Config::from_toml(Path::new("/etc/zw/zonewright.toml"), text).expect("ok");
         assert_eq!(c.zones_dir, PathBuf::from("/etc/zw"));
+    }
+
+    /// Round 46 LOW: a mapped IPv4 address passed `check` and failed at
+    /// `serve` (EINVAL on an IPv6-only socket).
+    #[test]
+    fn a_mapped_ipv4_listen_address_is_refused_with_the_plain_one_to_write() {
+        let e = err("listen = [\"127.0.0.1:53\", \"[::ffff:127.0.0.1]:5300\"]\n");
+        assert!(
+            e.contains(
+                ":1: listen: \"[::ffff:127.0.0.1]:5300\" is an IPv4-mapped IPv6 address, which \
+                 cannot be listened on: write \"127.0.0.1:5300\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -307,9 +307,8 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
     }
     zones_dir_ready(&config, init)?;
     let cfg = config.path.display().to_string();
-    let addrs: Vec<String> = config.listen.iter().map(ToString::to_string).collect();
     let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
-        .with_context(|| format!("{cfg}: listen: cannot listen on {}", addrs.join(", ")))?;
+        .with_context(|| format!("{cfg}: listen"))?;
     let rest_listen = config.rest.as_ref().map(|r| r.listen);
     let admin_listen = config.admin.as_ref().map(|a| a.listen);
     let listeners = listeners

@@ -98,7 +98,9 @@ impl Listeners {
             admin: None,
         };
         for &addr in addrs {
-            let (udp, tcp) = bind_pair(addr)?;
+            // Named in the error: with several addresses, which one failed.
+            let (udp, tcp) = bind_pair(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
             for _ in 1..workers {
                 out.udp.push(udp.try_clone()?);
             }
