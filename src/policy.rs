@@ -9,9 +9,10 @@
 //!
 //! Names are relative to the zone unless they end in a dot; `@` is the
 //! apex; a `*` label matches exactly one label and a `**` label one or more.
-//! Neither `*` nor any label a `**` spans matches the label `*` itself (a
-//! wildcard owner, RFC 4592, which answers for names at any depth below,
-//! and an empty non-terminal one too): only `\*` names it.
+//! A `*` does not match the label `*` itself (a wildcard owner, RFC 4592,
+//! which answers for names at any depth below): only `\*` names it. A name
+//! below a `*` label is granted only when that wildcard owner is too (the
+//! name makes it exist, as an empty non-terminal at least).
 //! `types = ["*"]` means every type except SOA, which no grant can name: the
 //! serial belongs to the store. A key without grants may change nothing.
 //!
@@ -29,7 +30,7 @@ enum Label {
     Literal(Vec<u8>),
     /// `*`: exactly one label.
     One,
-    /// `**`: one or more labels, none of them `*`.
+    /// `**`: one or more labels.
     Many,
 }
 
@@ -141,6 +142,11 @@ impl Pattern {
         let labels: Vec<&[u8]> = name.iter().collect();
         match_labels(&self.labels, &labels)
     }
+
+    /// Whether the name of `labels` matches.
+    fn matches_labels(&self, labels: &[&[u8]]) -> bool {
+        match_labels(&self.labels, labels)
+    }
 }
 
 /// Matches pattern labels against name labels, left to right. `**` tries
@@ -161,15 +167,7 @@ fn match_labels(pattern: &[Label], name: &[&[u8]]) -> bool {
             Some((n, tail)) => *n != b"*" && match_labels(rest, tail),
             None => false,
         },
-        // Nor is any label a `**` spans: `_acme-challenge.**` would
-        // otherwise reach `_acme-challenge.*.example.com`, whose empty
-        // non-terminal `*.example.com` is a wildcard that turns every
-        // NXDOMAIN of the zone into NODATA (round 46).
-        Some((Label::Many, rest)) => (1..=name.len()).any(|k| {
-            name.get(..k)
-                .is_some_and(|spanned| spanned.iter().all(|l| *l != b"*"))
-                && match_labels(rest, name.get(k..).unwrap_or_default())
-        }),
+        Some((Label::Many, rest)) => (1..=name.len()).any(|k| match_labels(rest, &name[k..])),
     }
 }
 
@@ -246,7 +244,27 @@ impl Grant {
             RecordType::ANY => self.types == Types::AllButSoa,
             t => self.types.covers(t),
         };
-        types_ok && &self.zone == zone && self.names.iter().any(|p| p.matches(owner))
+        types_ok
+            && &self.zone == zone
+            && self.names.iter().any(|p| p.matches(owner))
+            && self.grants_wildcards_above(owner)
+    }
+
+    /// A name below a wildcard label (`_acme-challenge.*.example.com`)
+    /// makes that wildcard owner exist, as an empty non-terminal at least,
+    /// and an existing wildcard answers for every name below it that the
+    /// zone lacks (RFC 4592 §2.2.2: NXDOMAIN becomes NODATA). So such a
+    /// name is granted only when the wildcard owner (`*.example.com`) is
+    /// too: `["@", "**"]` (the whole zone) grants both, `_acme-challenge.**`
+    /// not the wildcard (round 46).
+    fn grants_wildcards_above(&self, owner: &Name) -> bool {
+        let labels: Vec<&[u8]> = owner.iter().collect();
+        (1..labels.len())
+            .filter(|&i| labels.get(i).is_some_and(|l| *l == b"*"))
+            .all(|i| {
+                let above = labels.get(i..).unwrap_or_default();
+                self.names.iter().any(|p| p.matches_labels(above))
+            })
     }
 }
 
@@ -389,11 +407,12 @@ mod tests {
         assert!(!g.allows(&z, &n("*.dyn.example.com."), RecordType::A));
     }
 
-    /// `**` spans no `*` label either: through one, a key would make a
-    /// wildcard (an empty non-terminal one) that answers for every name
-    /// below it (RFC 4592 §2.2.2: it exists, so NXDOMAIN becomes NODATA).
+    /// A name below a `*` label makes that wildcard owner exist (an empty
+    /// non-terminal), which answers for every name below it (RFC 4592
+    /// §2.2.2: NXDOMAIN becomes NODATA): granted only where the wildcard
+    /// owner is granted too.
     #[test]
-    fn rfc4592_a_double_star_never_spans_a_wildcard_label() {
+    fn rfc4592_a_name_below_a_wildcard_label_needs_the_wildcard_granted() {
         let g = acme();
         let z = n("example.com.");
         assert!(g.allows(&z, &n("_acme-challenge.a.b.example.com."), RecordType::TXT));
@@ -404,11 +423,24 @@ mod tests {
         ] {
             assert!(!g.allows(&z, &n(name), RecordType::TXT), "{name}");
         }
+        // The whole zone: wildcards and names below them (external-dns
+        // writes `*.apps` and its registry TXT records).
+        let all = Grants::from(vec![
+            Grant::parse("example.com", &strings(&["@", "**"]), &strings(&["*"])).expect("g"),
+        ]);
+        assert!(all.allows(&z, &n("*.apps.example.com."), RecordType::A));
+        assert!(all.allows(&z, &n("a-wild.*.apps.example.com."), RecordType::TXT));
+        // Below an escaped, granted wildcard owner.
         let escaped = Grants::from(vec![
-            Grant::parse("example.com", &strings(&["x.**.\\*.dyn"]), &strings(&["A"])).expect("g"),
+            Grant::parse(
+                "example.com",
+                &strings(&["\\*.dyn", "x.**.\\*.dyn"]),
+                &strings(&["A"]),
+            )
+            .expect("g"),
         ]);
         assert!(escaped.allows(&z, &n("x.a.*.dyn.example.com."), RecordType::A));
-        assert!(!escaped.allows(&z, &n("x.*.*.dyn.example.com."), RecordType::A));
+        assert!(!escaped.allows(&z, &n("x.*.a.*.dyn.example.com."), RecordType::A));
     }
 
     #[test]

@@ -2842,6 +2842,9 @@ impl Serials {
     }
 }
 
+/// Writes named one by one in the WARN of an edit taken in.
+const LISTED_WRITES: usize = 10;
+
 /// The WARN for an edit taken in with writes re-applied or its serial
 /// raised.
 fn log_taken_in(zone: &Name, source: &ZoneSource, plan: &recent::Plan, s: Serials, new: u32) {
@@ -2854,21 +2857,29 @@ fn log_taken_in(zone: &Name, source: &ZoneSource, plan: &recent::Plan, s: Serial
         );
         return;
     }
-    let list: Vec<String> = plan
-        .writes
-        .iter()
-        .map(|w| match w.serial {
-            // Read back from git (see seed_recent).
-            0 => format!("a commit by {} via {}", w.actor, w.via),
-            s => format!("serial {s} by {} via {}", w.actor, w.via),
-        })
-        .collect();
     warn!(
         zone = %zone, file = %source.path.display(), serial = %format!("{} -> {new}", s.saved),
         "an edit saved over the zone file lacked {} write(s) made within the rebase window; \
          re-applied them on top of it: {}",
-        plan.writes.len(), list.join("; ")
+        plan.writes.len(), listed(&plan.writes)
     );
+}
+
+/// `writes` for a log line: the first [`LISTED_WRITES`] and the last, so
+/// one line stays short whatever the window held (round 47: 1,419 writes
+/// made a 60,000-character line).
+fn listed(writes: &[recent::Entry]) -> String {
+    let describe = |w: &recent::Entry| match w.serial {
+        // Read back from git (see seed_recent).
+        0 => format!("a commit by {} via {}", w.actor, w.via),
+        s => format!("serial {s} by {} via {}", w.actor, w.via),
+    };
+    let mut list: Vec<String> = writes.iter().take(LISTED_WRITES).map(describe).collect();
+    if let Some(last) = writes.get(LISTED_WRITES..).and_then(<[_]>::last) {
+        let more = writes.len() - LISTED_WRITES;
+        list.push(format!("{more} more, the last {}", describe(last)));
+    }
+    list.join("; ")
 }
 
 /// The write log's writers, and the records a crash left in it (see

@@ -1388,3 +1388,32 @@ fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
 fn zones_git(f: &Fixture) -> PathBuf {
     f.dir.path().join("zones/.git")
 }
+
+/// Round 47 LOW: the WARN of an edit taken in named every write it
+/// re-applied on one line (1,419 writes: 60,000 characters); it names the
+/// first ten and the last.
+#[test]
+fn a_long_list_of_re_applied_writes_is_cut_to_ten_and_the_last() {
+    let entry = |serial: u32| super::recent::Entry {
+        at: std::time::Instant::now(),
+        changes: crate::rr::ChangeSet::default(),
+        actor: "k".into(),
+        via: "rfc2136",
+        serial,
+    };
+    let few: Vec<_> = (1..=3).map(entry).collect();
+    assert_eq!(
+        super::listed(&few),
+        "serial 1 by k via rfc2136; serial 2 by k via rfc2136; serial 3 by k via rfc2136"
+    );
+    let many: Vec<_> = (1..=1419).map(entry).collect();
+    let line = super::listed(&many);
+    assert!(line.starts_with("serial 1 by k via rfc2136; "), "{line}");
+    assert!(
+        line.ends_with(
+            "; serial 10 by k via rfc2136; 1409 more, the last serial 1419 by k via rfc2136"
+        ),
+        "{line}"
+    );
+    assert!(line.len() < 400, "{}", line.len());
+}
