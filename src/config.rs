@@ -569,6 +569,10 @@ fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
             default
         }
     };
+    if let Some(msg) = mapped_listen(&addr) {
+        c.push(listen.span(), "admin.listen", msg);
+        return AdminConfig { listen: default };
+    }
     if !addr.ip().is_loopback() {
         c.warn(
             listen.span(),
@@ -659,6 +663,20 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
     (effective, restart)
 }
 
+/// Why `addr` cannot be listened on, when it is an IPv4-mapped IPv6
+/// address: the IPv6 sockets are IPv6 only (IPV6_V6ONLY), so binding it
+/// fails with EINVAL (`listen`, `[admin] listen`, `[rest] listen`).
+pub(crate) fn mapped_listen(addr: &SocketAddr) -> Option<String> {
+    let SocketAddr::V6(v6) = addr else {
+        return None;
+    };
+    let v4 = v6.ip().to_ipv4_mapped()?;
+    Some(format!(
+        "\"{v6}\" is an IPv4-mapped IPv6 address, which cannot be listened on: write \"{}\"",
+        SocketAddr::from((v4, v6.port()))
+    ))
+}
+
 fn check_listen(
     c: &mut Checker<'_>,
     raw: Option<&Spanned<Vec<Spanned<String>>>>,
@@ -675,19 +693,8 @@ fn check_listen(
             Ok(addr) if out.contains(&addr) => {
                 c.push(a.span(), "listen", format!("duplicate address \"{addr}\""));
             }
-            // The IPv6 sockets are IPv6 only (IPV6_V6ONLY): a mapped IPv4
-            // address cannot be bound there.
-            Ok(SocketAddr::V6(v6)) if v6.ip().to_ipv4_mapped().is_some() => {
-                let v4 = v6
-                    .ip()
-                    .to_ipv4_mapped()
-                    .map(|ip| SocketAddr::from((ip, v6.port())));
-                let msg = format!(
-                    "\"{v6}\" is an IPv4-mapped IPv6 address, which cannot be listened on: \
-                     write {}",
-                    v4.map(|a| format!("\"{a}\"")).unwrap_or_default()
-                );
-                c.push(a.span(), "listen", msg);
+            Ok(addr) if mapped_listen(&addr).is_some() => {
+                c.push(a.span(), "listen", mapped_listen(&addr).unwrap_or_default());
             }
             Ok(addr) => out.push(addr),
             Err(_) => {
@@ -1064,9 +1071,25 @@ pub fn parse_zone_name(s: &str) -> Option<Name> {
 
 /// `192.0.2.0/24`, or a bare address meaning that host only.
 fn parse_cidr(s: &str) -> Option<IpNet> {
-    IpNet::from_str(s)
+    let net = IpNet::from_str(s)
         .ok()
-        .or_else(|| std::net::IpAddr::from_str(s).ok().map(IpNet::from))
+        .or_else(|| std::net::IpAddr::from_str(s).ok().map(IpNet::from))?;
+    Some(unmapped(net))
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:127.0.0.0/104`) as the IPv4 one it
+/// means (`127.0.0.0/8`): the IPv6 sockets are IPv6 only, so IPv4 clients
+/// arrive with IPv4 addresses and a mapped network never matched them
+/// (round 47 LOW: `allow_transfer` and `[rest] allow` refused them).
+fn unmapped(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, |n| IpNet::V4(n.trunc())),
+        _ => net,
+    }
 }
 
 /// `500ms`, `10s`, `2m`, `1h`; a bare number means seconds.
@@ -1386,6 +1409,35 @@ allow_transfer = ["127.0.0.0/8", "::1"]
             ),
             "{e}"
         );
+    }
+
+    /// Round 47 LOW: the same for `[admin] listen` and `[rest] listen`.
+    #[test]
+    fn a_mapped_admin_or_rest_listen_address_is_refused() {
+        let e = err("[admin]\nlisten = \"[::ffff:127.0.0.1]:9153\"\n");
+        assert!(
+            e.contains("admin.listen: \"[::ffff:127.0.0.1]:9153\" is an IPv4-mapped"),
+            "{e}"
+        );
+        let e = err("[rest]\nlisten = \"[::ffff:127.0.0.1]:8080\"\nzones = [\"service.local\"]\n");
+        assert!(
+            e.contains("rest.listen: \"[::ffff:127.0.0.1]:8080\" is an IPv4-mapped"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_mapped_ipv4_network_in_an_allow_list_means_the_ipv4_one() {
+        assert_eq!(
+            parse_cidr("::ffff:127.0.0.0/104"),
+            IpNet::from_str("127.0.0.0/8").ok()
+        );
+        assert_eq!(
+            parse_cidr("::ffff:192.0.2.7"),
+            IpNet::from_str("192.0.2.7/32").ok()
+        );
+        assert_eq!(parse_cidr("::1"), IpNet::from_str("::1/128").ok());
+        assert_eq!(parse_cidr("::/0"), IpNet::from_str("::/0").ok());
     }
 
     #[test]

@@ -77,6 +77,30 @@ fn rfc5936_5_axfr_refused_outside_allow_transfer() {
     assert!(records.is_empty());
 }
 
+/// Round 47 LOW: an IPv4-mapped network in `allow_transfer` means the
+/// IPv4 one (it never matched an IPv4 client, whose address is IPv4 on
+/// the IPv4 socket); an IPv4 network outside it still refuses.
+#[test]
+fn a_mapped_ipv4_network_in_allow_transfer_admits_its_ipv4_clients() {
+    let s = TestServer::start(
+        &[
+            ("example.com.zone", &example_zone(2024010101, "192.0.2.80")),
+            (
+                "example.net.zone",
+                &simple_zone("example.net", 7, "192.0.2.9"),
+            ),
+        ],
+        "[[zone]]\nname = \"example.com\"\nallow_transfer = [\"::ffff:127.0.0.0/104\"]\n\
+         [[zone]]\nname = \"example.net\"\nallow_transfer = [\"::ffff:192.0.2.0/120\"]\n",
+    );
+    let (records, rcode) = axfr(&s, "example.com.");
+    assert_eq!(rcode, ResponseCode::NoError);
+    assert!(records.len() > 2, "{records:?}");
+    let (records, rcode) = axfr(&s, "example.net.");
+    assert_eq!(rcode, ResponseCode::Refused);
+    assert!(records.is_empty());
+}
+
 #[test]
 fn axfr_of_unserved_or_non_apex_name_is_refused() {
     let s = server();

@@ -273,6 +273,10 @@ fn check_listen_addr(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Socke
         );
         c.push(raw.span(), "rest.listen", msg);
     }
+    if let Some(msg) = addr.as_ref().and_then(super::mapped_listen) {
+        c.push(raw.span(), "rest.listen", msg);
+        return None;
+    }
     addr
 }
 
