@@ -248,6 +248,21 @@ impl Grant {
             && &self.zone == zone
             && self.names.iter().any(|p| p.matches(owner))
             && self.grants_wildcards_above(owner)
+            && (!reaches_below(zone, owner, rtype) || self.grants_all_below(owner))
+    }
+
+    /// Whether the grant names every name below `owner`: a name one and
+    /// two labels below it, each label one no literal can be (a NUL
+    /// octet), is matched, so a `*`/`**` pattern covers that subtree.
+    fn grants_all_below(&self, owner: &Name) -> bool {
+        const PROBE: &[u8] = b"\0";
+        let labels: Vec<&[u8]> = owner.iter().collect();
+        [1, 2].iter().all(|&depth| {
+            let below: Vec<&[u8]> = std::iter::repeat_n(PROBE, depth)
+                .chain(labels.iter().copied())
+                .collect();
+            self.names.iter().any(|p| p.matches_labels(&below))
+        })
     }
 
     /// A name below a wildcard label (`_acme-challenge.*.example.com`)
@@ -265,6 +280,21 @@ impl Grant {
                 let above = labels.get(i..).unwrap_or_default();
                 self.names.iter().any(|p| p.matches_labels(above))
             })
+    }
+}
+
+/// Whether a change of `rtype` at `owner` changes what names below it
+/// answer: an NS below the apex is a delegation (RFC 1034 §4.2.1: the names
+/// below become a referral to whatever nameserver it names), a DNAME
+/// redirects every name below it (RFC 6672), and a delete of all RRsets
+/// (ANY) may remove either. Granted only with every name below (round 48:
+/// a key granted `dyn` delegated `dyn` to its own nameserver and took
+/// `host.dyn` over).
+fn reaches_below(zone: &Name, owner: &Name, rtype: RecordType) -> bool {
+    match rtype {
+        RecordType::NS => owner != zone,
+        RecordType::DNAME | RecordType::ANY => true,
+        _ => false,
     }
 }
 
@@ -443,6 +473,47 @@ mod tests {
         assert!(!escaped.allows(&z, &n("x.*.a.*.dyn.example.com."), RecordType::A));
     }
 
+    /// NS below the apex (a delegation), DNAME, and a delete of every
+    /// RRset change the answers for every name below: granted only with
+    /// all of them (round 48).
+    #[test]
+    fn rfc1034_a_delegation_or_redirect_needs_every_name_below_granted() {
+        let z = n("example.com.");
+        let one = Grants::from(vec![
+            Grant::parse("example.com", &strings(&["dyn"]), &strings(&["*"])).expect("g"),
+        ]);
+        assert!(one.allows(&z, &n("dyn.example.com."), RecordType::A));
+        for t in [RecordType::NS, RecordType::DNAME, RecordType::ANY] {
+            assert!(!one.allows(&z, &n("dyn.example.com."), t), "{t}");
+        }
+        // One level below is not every name below.
+        let level = Grants::from(vec![
+            Grant::parse("example.com", &strings(&["dyn", "*.dyn"]), &strings(&["*"])).expect("g"),
+        ]);
+        assert!(!level.allows(&z, &n("dyn.example.com."), RecordType::NS));
+        let subtree = Grants::from(vec![
+            Grant::parse(
+                "example.com",
+                &strings(&["dyn", "**.dyn"]),
+                &strings(&["*"]),
+            )
+            .expect("g"),
+        ]);
+        for t in [RecordType::NS, RecordType::DNAME, RecordType::ANY] {
+            assert!(subtree.allows(&z, &n("dyn.example.com."), t), "{t}");
+        }
+        // The apex NS is no delegation; a whole-zone grant may do all.
+        let apex = Grants::from(vec![
+            Grant::parse("example.com", &strings(&["@"]), &strings(&["NS", "MX"])).expect("g"),
+        ]);
+        assert!(apex.allows(&z, &z, RecordType::NS));
+        let all = Grants::from(vec![
+            Grant::parse("example.com", &strings(&["@", "**"]), &strings(&["*"])).expect("g"),
+        ]);
+        assert!(all.allows(&z, &n("sub.example.com."), RecordType::NS));
+        assert!(all.allows(&z, &z, RecordType::ANY));
+    }
+
     #[test]
     fn rfc4592_a_wildcard_owner_needs_an_escaped_star() {
         let g = Grants::from(vec![
@@ -466,7 +537,9 @@ mod tests {
         let z = n("example.com.");
         assert!(g.allows(&z, &n("example.com."), RecordType::MX));
         assert!(g.allows(&z, &n("mail.example.com."), RecordType::A));
-        assert!(g.allows(&z, &n("mail.example.com."), RecordType::ANY));
+        // Deleting every RRset could remove a delegation or a DNAME there,
+        // which answers for the names below: not granted by `mail` alone.
+        assert!(!g.allows(&z, &n("mail.example.com."), RecordType::ANY));
         assert!(!g.allows(&z, &n("example.com."), RecordType::SOA));
         assert!(!g.allows(&z, &n("www.example.com."), RecordType::A));
     }

@@ -216,3 +216,78 @@ fn a_double_star_grant_never_reaches_through_a_wildcard_label() {
     // What the grant is for still works.
     assert_eq!(send(4, "_acme-challenge.host.example.com"), Some(0));
 }
+
+/// Round 48 MEDIUM: a key granted the name `dyn` (types `*`) could add
+/// `dyn NS` and so delegate `host.dyn`, which it may not write, to a
+/// nameserver of its own. An NS below the apex, a DNAME, or a delete of
+/// every RRset changes what the names below answer: refused unless the
+/// grant names them all (`**.dyn`); nothing written, host.dyn answered as
+/// before. With the subtree granted, the delegation is made.
+#[test]
+fn a_key_granted_one_name_cannot_delegate_or_redirect_the_names_below() {
+    use common::update::{nsupdate, update_script};
+    let zone = format!(
+        "{}host.dyn IN A 192.0.2.50\n",
+        example_zone(1, "192.0.2.80")
+    );
+    let grant = |names: &str| {
+        format!(
+            "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
+             grant = [ {{ zone = \"example.com\", names = [{names}], types = [\"*\"] }} ]\n"
+        )
+    };
+    let y = format!("hmac-sha256:acme-key:{SECRET_B64}");
+    let s = TestServer::start(&[("example.com.zone", &zone)], &grant("\"dyn\""));
+    let port = s.addr.port();
+    let zone_file = s.zones_dir().join("example.com.zone");
+    let before = std::fs::read_to_string(&zone_file).unwrap();
+    for line in [
+        "update add dyn.example.com. 60 NS ns.attacker.example.",
+        "update add dyn.example.com. 60 DNAME www.example.com.",
+        "update delete dyn.example.com.",
+    ] {
+        let o = nsupdate(
+            &["-y", &y],
+            false,
+            &update_script(port, Some("example.com"), &[line]),
+        );
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(err.contains("REFUSED"), "{line}: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&zone_file).unwrap(), before);
+    let host = s.udp(&query("host.dyn.example.com.", RecordType::A));
+    assert!(host.metadata.authoritative, "{host:?}");
+    assert_eq!(a_addrs(&host), [std::net::Ipv4Addr::new(192, 0, 2, 50)]);
+    // An A at the granted name itself is still fine.
+    let ok = nsupdate(
+        &["-y", &y],
+        false,
+        &update_script(
+            port,
+            Some("example.com"),
+            &["update add dyn.example.com. 60 A 192.0.2.7"],
+        ),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    drop(s);
+    let s = TestServer::start(
+        &[("example.com.zone", &zone)],
+        &grant("\"dyn\", \"**.dyn\""),
+    );
+    let o = nsupdate(
+        &["-y", &y],
+        false,
+        &update_script(
+            s.addr.port(),
+            Some("example.com"),
+            &["update add dyn.example.com. 60 NS ns.elsewhere.example."],
+        ),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let host = s.udp(&query("host.dyn.example.com.", RecordType::A));
+    assert!(!host.metadata.authoritative, "a referral now: {host:?}");
+}
