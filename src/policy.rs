@@ -119,6 +119,18 @@ impl Pattern {
                             format!("label longer than 63 octets in {text:?}"),
                         ));
                     }
+                    // A zone-file escape (`\042`, `\.`) would be taken
+                    // byte for byte and match nothing (round 48): only
+                    // `\*` is one.
+                    p if p.contains('\\') => {
+                        return Err(err(
+                            "names",
+                            format!(
+                                "escape in {part:?} of {text:?}: a grant name takes no escapes \
+                                 but \\* (the wildcard owner)"
+                            ),
+                        ));
+                    }
                     p if p.bytes().all(|b| b.is_ascii_graphic() && b != b'*') => {
                         Label::Literal(p.to_ascii_lowercase().into_bytes())
                     }
@@ -512,6 +524,18 @@ mod tests {
         ]);
         assert!(all.allows(&z, &n("sub.example.com."), RecordType::NS));
         assert!(all.allows(&z, &z, RecordType::ANY));
+    }
+
+    /// Round 48 LOW: `\042` was taken byte for byte (it matched no name)
+    /// and `check` accepted it.
+    #[test]
+    fn a_grant_name_with_an_escape_other_than_star_is_an_error() {
+        let z = n("example.com.");
+        for bad in ["\\042.e", "a\\.b", "\\\\*.p"] {
+            let e = Pattern::parse(bad, &z).expect_err(bad);
+            assert!(e.to_string().contains("takes no escapes"), "{bad}: {e}");
+        }
+        assert!(Pattern::parse("\\*.dyn", &z).is_ok());
     }
 
     #[test]

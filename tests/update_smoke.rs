@@ -291,3 +291,42 @@ fn a_key_granted_one_name_cannot_delegate_or_redirect_the_names_below() {
     let host = s.udp(&query("host.dyn.example.com.", RecordType::A));
     assert!(!host.metadata.authoritative, "a referral now: {host:?}");
 }
+
+/// Round 49 LOW: a change refused because it would leave the zone
+/// invalid (a DNAME above existing names, RFC 6672 §2.4) says why in an
+/// Extended DNS Error when the UPDATE carries EDNS, as a grant refusal
+/// does; nothing is written.
+#[test]
+fn an_update_that_would_break_the_zone_says_why_in_an_extended_error() {
+    let zone = format!(
+        "{}host.dyn IN A 192.0.2.50\n",
+        example_zone(1, "192.0.2.80")
+    );
+    let s = TestServer::start(
+        &[("example.com.zone", &zone)],
+        &format!(
+            "[[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_B64}\"\n\
+             grant = [ {{ zone = \"example.com\", names = [\"@\", \"**\"], types = [\"*\"] }} ]\n"
+        ),
+    );
+    // UPDATE example.com: add dyn.example.com. 60 DNAME www.example.com.,
+    // with an OPT RR (payload 1232).
+    let mut m = vec![0x51, 0x53, 0x28, 0, 0, 1, 0, 0, 0, 1, 0, 1];
+    m.extend_from_slice(b"\x07example\x03com\x00\x00\x06\x00\x01");
+    m.extend_from_slice(b"\x03dyn\xc0\x0c\x00\x27\x00\x01\x00\x00\x00\x3c");
+    let target = b"\x03www\x07example\x03com\x00";
+    m.extend_from_slice(&(target.len() as u16).to_be_bytes());
+    m.extend_from_slice(target);
+    m.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    let zone_file = s.zones_dir().join("example.com.zone");
+    let before = std::fs::read_to_string(&zone_file).unwrap();
+    let (signed, _) = sign(m);
+    let resp = s.udp_raw(&signed).expect("an answer");
+    assert_eq!(resp[3] & 0x0f, 5, "REFUSED");
+    let text = String::from_utf8_lossy(&resp);
+    assert!(
+        text.contains("would leave the zone invalid") && text.contains("DNAME"),
+        "{text:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&zone_file).unwrap(), before);
+}

@@ -394,6 +394,9 @@ impl Write {
         // only, and this one still answers SERVFAIL.
         let store = dispatcher.store.clone();
         let result = tokio::spawn(async move { store.write(write).await }).await;
+        // Why a change was refused as invalid, for the client's user (the
+        // REST API says the same in its 422).
+        let mut invalid = None;
         let (code, outcome) = match result {
             Ok(Ok(WriteOutcome::Unchanged)) => {
                 (Rcode::NoError, "NOERROR, nothing changed".to_string())
@@ -412,7 +415,12 @@ impl Write {
                 let text = format!("NOERROR, serial {old_serial} -> {new_serial}, commit {commit}");
                 (Rcode::NoError, text)
             }
-            Ok(Err(e)) => (e.rcode(), format!("{}: {e}", e.rcode())),
+            Ok(Err(e)) => {
+                if let crate::store::WriteError::Invalid(_) = &e {
+                    invalid = Some(e.to_string());
+                }
+                (e.rcode(), format!("{}: {e}", e.rcode()))
+            }
             Err(e) => {
                 error!(key = %actor, %client, zone = %zone, "UPDATE write task failed: {e}");
                 (Rcode::ServFail, "SERVFAIL: write task failed".to_string())
@@ -428,10 +436,15 @@ impl Write {
         }
         // Signed now, seconds after the request maybe.
         signing.time = (dispatcher.clock)();
-        let msg = if code == Rcode::ServFail {
-            failure(template, edns, ede::FAILED)
-        } else {
-            with_rcode(template, code)
+        let msg = match invalid {
+            _ if code == Rcode::ServFail => failure(template, edns, ede::FAILED),
+            // RFC 8914 §4.19 "Prohibited" fits a grant; a change that would
+            // break the zone is "Other Error" with the reason (round 49: a
+            // DNAME above existing names was REFUSED without one).
+            Some(why) if edns => {
+                crate::response::with_ede(with_rcode(template, code), ede::OTHER, &why)
+            }
+            _ => with_rcode(template, code),
         };
         Out::sign(vec![msg], signing, Some(in_flight))
     }
