@@ -190,6 +190,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
+    udp::report_destinations(&s, addr.ip())?;
     s.bind(&addr.into())?;
     s.set_nonblocking(true)?;
     Ok(s.into())

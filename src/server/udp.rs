@@ -73,13 +73,9 @@ impl Worker {
             tracing::error!("udp worker cannot configure its socket: {e}");
             return;
         }
-        let wildcard = match local_info(&sock) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!("udp worker cannot ask for the queries' local addresses: {e}");
-                return;
-            }
-        };
+        // Bound to a wildcard address: the kernel reports each datagram's
+        // destination (see `report_destinations`), the answer's source.
+        let wildcard = sock.local_addr().is_ok_and(|a| a.ip().is_unspecified());
         let sock = Arc::new(sock);
         let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; MAX_DATAGRAM]).collect();
         let mut received: Vec<Received> = Vec::with_capacity(BATCH);
@@ -155,19 +151,19 @@ struct Received {
     to: Option<IpAddr>,
 }
 
-/// Whether `sock` is bound to a wildcard address; if so, asks the kernel
-/// to report each datagram's destination address.
-fn local_info(sock: &UdpSocket) -> std::io::Result<bool> {
-    let ip = sock.local_addr()?.ip();
-    if !ip.is_unspecified() {
-        return Ok(false);
-    }
+/// Asks the kernel to report each datagram's destination address on a
+/// socket for the wildcard address `ip`; nothing for any other. Set before
+/// the socket is bound, so no query arrives without it.
+pub(super) fn report_destinations(
+    sock: &impl std::os::fd::AsFd,
+    ip: IpAddr,
+) -> std::io::Result<()> {
     match ip {
+        _ if !ip.is_unspecified() => Ok(()),
         IpAddr::V4(_) => setsockopt(sock, sockopt::Ipv4PacketInfo, &true),
         IpAddr::V6(_) => setsockopt(sock, sockopt::Ipv6RecvPacketInfo, &true),
     }
-    .map_err(std::io::Error::from)?;
-    Ok(true)
+    .map_err(std::io::Error::from)
 }
 
 /// Room for the one control message a datagram carries (or an answer
