@@ -98,12 +98,23 @@ pub const ZONE_SUFFIX: &str = ".zone";
 /// What identifies a file's content without reading it: if any of these
 /// changed, the file may have changed (editors that save by rename change
 /// the inode; in-place writes change mtime and usually size).
+///
+/// And the inode's change time, which no one can set: an in-place write
+/// that keeps the size and puts the mtime back (`cp -p`, `touch -r`,
+/// `rsync --inplace`) still moves it (round 46: such an edit followed at
+/// once by a write was computed over and lost, the identity looking
+/// unchanged until the watcher read the text). A rename, a chmod or a
+/// new hard link move it too: the file is then read again, and found
+/// unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileId {
     pub mtime: Option<SystemTime>,
     pub size: u64,
     pub inode: u64,
     pub dev: u64,
+    /// Seconds and nanoseconds; `None` where not known (never equal to a
+    /// file's).
+    pub ctime: Option<(i64, i64)>,
 }
 
 impl FileId {
@@ -115,6 +126,7 @@ impl FileId {
         size: 0,
         inode: 0,
         dev: 0,
+        ctime: None,
     };
 
     pub fn of(path: &Path) -> io::Result<FileId> {
@@ -135,6 +147,28 @@ impl FileId {
             size: m.len(),
             inode: m.ino(),
             dev: m.dev(),
+            ctime: Some((m.ctime(), m.ctime_nsec())),
+        }
+    }
+
+    /// The identity with the change time left out: what a file we rename
+    /// over or unlink ourselves (which moves its ctime) is compared by,
+    /// for what another process wrote into it.
+    pub fn written(self) -> FileId {
+        FileId {
+            ctime: None,
+            ..self
+        }
+    }
+
+    /// This identity with the change time `after` has: a file we renamed
+    /// into place, whose content and mtime were taken from our own handle
+    /// before the rename.
+    pub fn renamed(self, after: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            ctime: Some((after.ctime(), after.ctime_nsec())),
+            ..self
         }
     }
 }
@@ -1274,6 +1308,36 @@ mod tests {
         std::fs::rename(dir.path().join("b"), &p).expect("rename");
         assert!(!unchanged(&files));
         std::fs::remove_file(&p).expect("rm");
+        assert!(!unchanged(&files));
+    }
+
+    /// Round 46: rewritten in place, same size, the mtime put back: inode,
+    /// size and mtime are as before; the change time is not. Left out
+    /// ([`FileId::written`]), the identity is the old one.
+    #[test]
+    fn an_in_place_rewrite_with_its_mtime_put_back_changes_the_identity() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("a");
+        std::fs::write(&p, "one").expect("write");
+        let before = FileId::of(&p).expect("id");
+        let files = vec![(p.clone(), before)];
+        let mtime = std::fs::metadata(&p)
+            .expect("stat")
+            .modified()
+            .expect("mtime");
+        // Some file systems keep the ctime to a clock tick: past it.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .expect("open");
+        f.write_all(b"two").expect("write");
+        f.set_modified(mtime).expect("mtime back");
+        drop(f);
+        let after = FileId::of(&p).expect("id");
+        assert_eq!(after.written(), before.written(), "only the ctime moved");
+        assert_ne!(after, before);
         assert!(!unchanged(&files));
     }
 }

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Every trigger runs the same [`State::reload`], which lists the zones,
-//! compares each zone's (mtime, size, inode) of its file and includes with
+//! compares each zone's (mtime, size, inode, ctime) of its file and includes with
 //! what was last read, and reparses only what changed, off the query path.
 //! Events just make that happen sooner; the periodic pass is what makes it
 //! correct on file systems without events (NFS, some container mounts) and

@@ -800,6 +800,56 @@ fn a_zone_including_another_zones_file_at_runtime_shares_it() {
     assert_eq!(b.get("/ready").0, 200, "{:?}", b.get("/ready"));
 }
 
+/// Round 46 (MEDIUM): the same edit followed at once by a write, before
+/// the watcher (which waits 150 ms for more events) has read it. The
+/// write trusted the unchanged inode, size and mtime, was computed on the
+/// old text and replaced the file: the edit was lost without a word. The
+/// inode's change time, which the mtime's restore moves, now tells.
+#[test]
+fn an_edit_in_place_with_its_mtime_put_back_and_a_write_at_once_keeps_both() {
+    use std::os::unix::fs::MetadataExt;
+    let (dir, zones) = folder(&[]);
+    let b = Binary::start(dir.path(), &acme_key(&["example.com"]));
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 80));
+    let path = zones.join("example.com.zone");
+    // Three rounds: each the edit of one address, then a write at once.
+    for round in 1..=3u8 {
+        let before = std::fs::metadata(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let from = format!("www IN A 192.0.2.{}", 79 + round);
+        let to = format!("www IN A 192.0.2.{}", 80 + round);
+        let edited = text.replace(&from, &to);
+        assert_ne!(text, edited, "round {round}: {text}");
+        assert_eq!(text.len(), edited.len());
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(edited.as_bytes()).unwrap();
+            f.set_modified(before.modified().unwrap()).unwrap();
+        }
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (after.len(), after.modified().unwrap(), after.ino()),
+            (before.len(), before.modified().unwrap(), before.ino()),
+            "round {round}: the identity the server used to trust is kept"
+        );
+        let value = format!("at-once-{round}");
+        assert_eq!(
+            b.add_challenge(10 + u16::from(round), "example.com", &value),
+            Some(0),
+            "round {round}: {}",
+            b.text()
+        );
+        let now = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            now.contains(&to) && now.contains(&value),
+            "round {round}: the edit or the write is missing:\n{now}"
+        );
+        b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 80 + round));
+    }
+}
+
 /// Round 32: a zone file rewritten in place in zones_dir, same size, its
 /// modification time put back, is taken in (served, committed as an
 /// external change), and a write after it keeps it. The reloader saw the

@@ -30,7 +30,9 @@ pub struct Prepared {
 /// A zone file's new version, in place.
 pub struct Installed {
     pub path: PathBuf,
-    /// Its identity, from before the rename (see [`Prepared::write`]).
+    /// Its identity: content and mtime from before the rename (see
+    /// [`Prepared::write`]), the change time the rename gave it (a write
+    /// by someone else after the rename moves it again).
     pub id: FileId,
     /// Its stat for git's index: as written, with the ctime the rename
     /// gave it (git compares ctime; a stat from before the rename would
@@ -141,8 +143,9 @@ impl Prepared {
             };
         if exchanged {
             // `tmp_path` now names what was the zone file.
-            let was = fs::metadata(&*tmp_path).map(|m| FileId::from_metadata(&m));
-            if expected.is_some_and(|want| was.as_ref().ok() != Some(&want)) {
+            // Compared without the change time, which the exchange moved.
+            let was = fs::metadata(&*tmp_path).map(|m| FileId::from_metadata(&m).written());
+            if expected.is_some_and(|want| was.as_ref().ok() != Some(&want.written())) {
                 rustix::fs::renameat_with(
                     rustix::fs::CWD,
                     &*tmp_path,
@@ -160,8 +163,11 @@ impl Prepared {
             tmp_path.persist(&path).map_err(|e| e.error)?;
         }
         let mut stat = crate::git::Stat::of(&meta);
+        // Without it, the next write reads the file again to be sure.
+        let mut id = id.written();
         if let Ok(after) = file.metadata() {
             stat.ctime = crate::git::Stat::of(&after).ctime;
+            id = id.renamed(&after);
         }
         Ok(Ok(Installed { path, id, stat }))
     }
@@ -236,7 +242,8 @@ impl Replaced {
     /// regular file, without blocking: this runs under the state guard.
     pub fn open(path: &Path) -> io::Result<Replaced> {
         let (file, meta) = crate::loader::open_regular(path, true).map_err(io::Error::other)?;
-        let id = FileId::from_metadata(&meta);
+        // Without the change time: replacing the file moves it.
+        let id = FileId::from_metadata(&meta).written();
         Ok(Replaced {
             file,
             id,
@@ -251,7 +258,10 @@ impl Replaced {
 
     /// Its identity now (`None`: it cannot be looked at).
     pub fn current(&self) -> Option<FileId> {
-        self.file.metadata().ok().map(|m| FileId::from_metadata(&m))
+        self.file
+            .metadata()
+            .ok()
+            .map(|m| FileId::from_metadata(&m).written())
     }
 
     /// A process other than this one that has it open for writing (pid,
@@ -272,14 +282,15 @@ impl Replaced {
         writer
     }
 
-    /// The identity at open time (compare with what the change was computed on).
+    /// The identity at open time, without the change time (compare with
+    /// what the change was computed on, [`FileId::written`]).
     pub fn id(&self) -> FileId {
         self.id
     }
 
     /// Was it written to since it was opened?
     pub fn changed(&self) -> io::Result<bool> {
-        Ok(FileId::from_metadata(&self.file.metadata()?) != self.id)
+        Ok(FileId::from_metadata(&self.file.metadata()?).written() != self.id)
     }
 
     /// Its content now, at most `limit` bytes of it, and whether that is

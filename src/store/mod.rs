@@ -9,7 +9,7 @@
 //!   per-zone tokio mutex (queues writers in this process)
 //!   └─ blocking thread:
 //!        flock .<file>.lock          (other processes, cooperating scripts)
-//!        recheck file identity       (mtime, size, inode) vs the snapshot;
+//!        recheck file identity       (mtime, size, inode, ctime) vs the snapshot;
 //!          changed? reload it, and compute again from the new content
 //!        compute(zone) -> ChangeSet  (prerequisites included; empty => done)
 //!        serial = policy.next(old, now)
@@ -1953,7 +1953,7 @@ impl Inner {
         for p in &prepared {
             let r = fsio::Replaced::open(p.path())?;
             let expected = loaded.files.iter().find(|(f, _)| f == p.path());
-            if expected.is_some_and(|(_, id)| *id != r.id()) {
+            if expected.is_some_and(|(_, id)| id.written() != r.id()) {
                 return Err(Interrupted::Raced);
             }
             replaced.push(r);
