@@ -489,8 +489,20 @@ impl Config {
         let keys = keys::check_keys(&mut c, &raw.key, &base, env);
         check_key_refs(&mut c, &key_refs, &keys);
         let acme = acme::check_acme(&mut c, &raw.acme);
-        let rest = rest::check_rest(&mut c, raw.rest.as_ref(), &zones, &zones_dir, &base, env);
-        let admin = raw.admin.as_ref().map(|a| check_admin(&mut c, a));
+        let admin = raw.admin.as_ref().map(|a| check_admin(&mut c, a, &listen));
+        let taken = Taken {
+            dns: &listen,
+            admin: admin.as_ref().map(|a| a.listen),
+        };
+        let rest = rest::check_rest(
+            &mut c,
+            raw.rest.as_ref(),
+            &zones,
+            &zones_dir,
+            &base,
+            env,
+            taken,
+        );
 
         if c.problems.is_empty() {
             Ok(Config {
@@ -548,9 +560,17 @@ impl Config {
     }
 }
 
+/// The addresses listened on before `[rest]` is read, which its listener
+/// must not clash with ([`clash`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Taken<'a> {
+    pub dns: &'a [SocketAddr],
+    pub admin: Option<SocketAddr>,
+}
+
 /// `[admin]`: where the listener binds (loopback by default). It has no
 /// token: anywhere but loopback is a warning.
-fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
+fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>, dns: &[SocketAddr]) -> AdminConfig {
     let default = SocketAddr::from(([127, 0, 0, 1], 9153));
     let Some(listen) = &raw.get_ref().listen else {
         return AdminConfig { listen: default };
@@ -569,9 +589,13 @@ fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>) -> AdminConfig {
             default
         }
     };
-    if let Some(msg) = mapped_listen(&addr) {
+    if let Some(msg) = unlistenable(&addr) {
         c.push(listen.span(), "admin.listen", msg);
         return AdminConfig { listen: default };
+    }
+    if let Some(other) = dns.iter().find(|d| clash(&addr, d)) {
+        let msg = clash_message(&addr, "listen", other);
+        c.push(listen.span(), "admin.listen", msg);
     }
     if !addr.ip().is_loopback() {
         c.warn(
@@ -663,18 +687,65 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
     (effective, restart)
 }
 
-/// Why `addr` cannot be listened on, when it is an IPv4-mapped IPv6
-/// address: the IPv6 sockets are IPv6 only (IPV6_V6ONLY), so binding it
-/// fails with EINVAL (`listen`, `[admin] listen`, `[rest] listen`).
-pub(crate) fn mapped_listen(addr: &SocketAddr) -> Option<String> {
+/// Why `addr` cannot be listened on (`listen`, `[admin] listen`,
+/// `[rest] listen`): an IPv4-mapped IPv6 address (the IPv6 sockets are
+/// IPv6 only, IPV6_V6ONLY, so binding it fails with EINVAL), or an IPv6
+/// link-local address without the interface it is on (EINVAL too: the
+/// same fe80:: address may be on every interface).
+pub(crate) fn unlistenable(addr: &SocketAddr) -> Option<String> {
     let SocketAddr::V6(v6) = addr else {
         return None;
     };
-    let v4 = v6.ip().to_ipv4_mapped()?;
-    Some(format!(
-        "\"{v6}\" is an IPv4-mapped IPv6 address, which cannot be listened on: write \"{}\"",
-        SocketAddr::from((v4, v6.port()))
-    ))
+    if let Some(v4) = v6.ip().to_ipv4_mapped() {
+        return Some(format!(
+            "\"{v6}\" is an IPv4-mapped IPv6 address, which cannot be listened on: write \"{}\"",
+            SocketAddr::from((v4, v6.port()))
+        ));
+    }
+    // fe80::/10 (RFC 4291 §2.5.6).
+    let link_local = v6.ip().segments()[0] & 0xffc0 == 0xfe80;
+    (link_local && v6.scope_id() == 0).then(|| {
+        format!(
+            "\"{v6}\" is a link-local address, which can be listened on only with its \
+             interface's index: write \"[{}%INDEX]:{}\" (`ip link` lists the indexes)",
+            v6.ip(),
+            v6.port()
+        )
+    })
+}
+
+/// Whether `a` and `b` cannot both be listened on (TCP, or UDP without
+/// SO_REUSEADDR): the same port of the same family, and the same address
+/// or one of them the wildcard (`0.0.0.0`, `[::]`), which takes the port
+/// on every address. Port 0 (any free port) never clashes.
+pub(crate) fn clash(a: &SocketAddr, b: &SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// The error for `addr` (of `key`) listed with `other` (of `other_key`),
+/// which it clashes with ([`clash`]).
+pub(crate) fn clash_message(addr: &SocketAddr, other_key: &str, other: &SocketAddr) -> String {
+    let why = if addr.ip() == other.ip() {
+        "the same address and port".to_string()
+    } else {
+        let wildcard = if addr.ip().is_unspecified() {
+            addr
+        } else {
+            other
+        };
+        format!(
+            "\"{wildcard}\" already takes port {} on every {} address",
+            wildcard.port(),
+            if wildcard.is_ipv4() { "IPv4" } else { "IPv6" }
+        )
+    };
+    format!(
+        "\"{addr}\" cannot be listened on beside {other_key} \"{other}\" ({why}): list one \
+         of them, or use another port"
+    )
 }
 
 fn check_listen(
@@ -693,8 +764,13 @@ fn check_listen(
             Ok(addr) if out.contains(&addr) => {
                 c.push(a.span(), "listen", format!("duplicate address \"{addr}\""));
             }
-            Ok(addr) if mapped_listen(&addr).is_some() => {
-                c.push(a.span(), "listen", mapped_listen(&addr).unwrap_or_default());
+            Ok(addr) if unlistenable(&addr).is_some() => {
+                c.push(a.span(), "listen", unlistenable(&addr).unwrap_or_default());
+            }
+            Ok(addr) if out.iter().any(|o| clash(&addr, o)) => {
+                let other = out.iter().find(|o| clash(&addr, o)).unwrap_or(&addr);
+                let msg = clash_message(&addr, "listen", other);
+                c.push(a.span(), "listen", msg);
             }
             Ok(addr) => out.push(addr),
             Err(_) => {
@@ -1424,6 +1500,62 @@ allow_transfer = ["127.0.0.0/8", "::1"]
             e.contains("rest.listen: \"[::ffff:127.0.0.1]:8080\" is an IPv4-mapped"),
             "{e}"
         );
+    }
+
+    /// Round 47 LOW: listen sets `serve` cannot bind passed `check`: a
+    /// wildcard beside an address of its family on the same port, and a
+    /// link-local address without its interface. Each is now an error
+    /// naming both addresses; the families apart (`[::]` is IPv6 only),
+    /// other ports and port 0 are fine.
+    #[test]
+    fn listen_addresses_that_cannot_all_be_bound_are_refused() {
+        let e = err("listen = [\"0.0.0.0:5300\", \"127.0.0.1:5300\"]\n");
+        assert!(
+            e.contains(
+                ":1: listen: \"127.0.0.1:5300\" cannot be listened on beside listen \
+                 \"0.0.0.0:5300\" (\"0.0.0.0:5300\" already takes port 5300 on every IPv4 \
+                 address)"
+            ),
+            "{e}"
+        );
+        let e = err("listen = [\"[::1]:53\", \"[::]:53\"]\n");
+        assert!(
+            e.contains("\"[::]:53\" cannot be listened on beside listen \"[::1]:53\""),
+            "{e}"
+        );
+        let e = err("listen = [\"[fe80::1]:53\"]\n");
+        assert!(
+            e.contains(
+                ":1: listen: \"[fe80::1]:53\" is a link-local address, which can be listened \
+                 on only with its interface's index: write \"[fe80::1%INDEX]:53\""
+            ),
+            "{e}"
+        );
+        let e = err("listen = [\"127.0.0.1:53\"]\n[admin]\nlisten = \"0.0.0.0:53\"\n");
+        assert!(
+            e.contains("admin.listen: \"0.0.0.0:53\" cannot be listened on beside listen"),
+            "{e}"
+        );
+        let e = err(
+            "listen = [\"127.0.0.1:53\"]\n[admin]\nlisten = \"127.0.0.1:8080\"\n\
+                     [rest]\nlisten = \"127.0.0.1:8080\"\nzones = [\"service.local\"]\n",
+        );
+        assert!(
+            e.contains(
+                "rest.listen: \"127.0.0.1:8080\" cannot be listened on beside admin.listen \
+                 \"127.0.0.1:8080\" (the same address and port)"
+            ),
+            "{e}"
+        );
+        for fine in [
+            "listen = [\"0.0.0.0:53\", \"[::]:53\"]\n",
+            "listen = [\"0.0.0.0:53\", \"127.0.0.1:54\"]\n",
+            "listen = [\"127.0.0.1:53\", \"127.0.0.2:53\"]\n",
+            "listen = [\"[fe80::1%1]:53\"]\n",
+            "listen = [\"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        ] {
+            assert!(parse(fine).is_ok(), "{fine}: {:?}", parse(fine).err());
+        }
     }
 
     #[test]

@@ -223,10 +223,11 @@ pub(super) fn check_rest(
     zones_dir: &Path,
     base: &Path,
     env: Env<'_>,
+    taken: super::Taken<'_>,
 ) -> Option<RestConfig> {
     let raw_span = raw?;
     let raw = raw_span.get_ref();
-    let listen = check_listen_addr(c, &raw.listen);
+    let listen = check_listen_addr(c, &raw.listen, taken);
     let rest_zones = check_zone_list(c, raw.zones.get_ref(), "rest.zones", zones, zones_dir, None);
     if raw.zones.get_ref().is_empty() {
         c.push(raw.zones.span(), "rest.zones", "needs at least one zone");
@@ -264,7 +265,11 @@ pub(super) fn check_rest(
 }
 
 /// `listen`: an `IP:PORT`.
-fn check_listen_addr(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<SocketAddr> {
+fn check_listen_addr(
+    c: &mut Checker<'_>,
+    raw: &Spanned<String>,
+    taken: super::Taken<'_>,
+) -> Option<SocketAddr> {
     let addr = SocketAddr::from_str(raw.get_ref()).ok();
     if addr.is_none() {
         let msg = format!(
@@ -273,9 +278,20 @@ fn check_listen_addr(c: &mut Checker<'_>, raw: &Spanned<String>) -> Option<Socke
         );
         c.push(raw.span(), "rest.listen", msg);
     }
-    if let Some(msg) = addr.as_ref().and_then(super::mapped_listen) {
+    if let Some(msg) = addr.as_ref().and_then(super::unlistenable) {
         c.push(raw.span(), "rest.listen", msg);
         return None;
+    }
+    let dns = taken.dns.iter().map(|d| ("listen", *d));
+    let admin = taken.admin.map(|a| ("admin.listen", a));
+    if let Some(a) = &addr
+        && let Some((key, other)) = dns.chain(admin).find(|(_, o)| super::clash(a, o))
+    {
+        c.push(
+            raw.span(),
+            "rest.listen",
+            super::clash_message(a, key, &other),
+        );
     }
     addr
 }
