@@ -134,6 +134,19 @@ impl Pattern {
                     p if p.bytes().all(|b| b.is_ascii_graphic() && b != b'*') => {
                         Label::Literal(p.to_ascii_lowercase().into_bytes())
                     }
+                    // Not a glob (`_acme*` would read as one), and rare as a
+                    // literal: refused, saying what `*` may be (round 47).
+                    p if p.contains('*') => {
+                        return Err(err(
+                            "names",
+                            format!(
+                                "{part:?} in {text:?}: a * in a grant name is a whole label, \
+                                 not part of one: * (one label), ** (any labels below) or \
+                                 \\* (the wildcard owner); a name with * inside a label cannot \
+                                 be granted by name, only by * or ** over it"
+                            ),
+                        ));
+                    }
                     _ => return Err(err("names", format!("bad label {part:?} in {text:?}"))),
                 });
             }
@@ -536,6 +549,20 @@ mod tests {
             assert!(e.to_string().contains("takes no escapes"), "{bad}: {e}");
         }
         assert!(Pattern::parse("\\*.dyn", &z).is_ok());
+    }
+
+    /// Round 47 LOW: `_acme*` read as a glob was refused as a "bad label";
+    /// the error now says what a `*` may be.
+    #[test]
+    fn a_star_inside_a_label_is_refused_saying_what_a_star_may_be() {
+        let z = n("example.com.");
+        for bad in ["a*b", "_acme*", "*x.dyn", "**a"] {
+            let e = Pattern::parse(bad, &z).expect_err(bad).to_string();
+            assert!(
+                e.contains("is a whole label, not part of one"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
