@@ -850,6 +850,115 @@ fn an_edit_in_place_with_its_mtime_put_back_and_a_write_at_once_keeps_both() {
     }
 }
 
+/// Round 50 (HIGH): the same edit made the instant after a write's rename,
+/// by a program woken by inotify's IN_MOVED_TO, and a second write at
+/// once. The server took the file's identity (its change time included)
+/// with a stat some 180 µs after the rename; an edit in between was taken
+/// for the server's own file, and the second write erased it (9 of 20
+/// times). The server now reads the file back after that stat.
+#[test]
+fn an_edit_in_place_the_instant_after_a_writes_rename_is_kept() {
+    use rustix::fs::inotify;
+    let (dir, zones) = folder(&[]);
+    let b = Binary::start(dir.path(), &acme_key(&["example.com"]));
+    b.wait_for(&|t| t.contains(" serving "), "the server");
+    b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 80));
+    let path = zones.join("example.com.zone");
+    let mut raced = 0;
+    for round in 1..=15u8 {
+        let (from, to) = (
+            format!("www IN A 192.0.2.{}", 79 + round),
+            format!("www IN A 192.0.2.{}", 80 + round),
+        );
+        // The racer: woken by the rename of the zone file into place, it
+        // rewrites it in place, same size, and puts the times back.
+        let ino = inotify::init(inotify::CreateFlags::CLOEXEC).unwrap();
+        inotify::add_watch(&ino, &zones, inotify::WatchFlags::MOVED_TO).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let racer_path = path.clone();
+        let (racer_from, racer_to) = (from.clone(), to.clone());
+        std::thread::spawn(move || {
+            let mut buf = [std::mem::MaybeUninit::uninit(); 4096];
+            let mut events = inotify::Reader::new(&ino, &mut buf);
+            // Bounded: the zone file's event, or the "stop" file's.
+            for _ in 0..64 {
+                let Ok(e) = events.next() else { return };
+                let name = e.file_name().map(|n| n.to_string_lossy().into_owned());
+                match name.as_deref() {
+                    Some("example.com.zone") => break,
+                    Some("stop") => return,
+                    _ => {}
+                }
+            }
+            let edited = (|| -> std::io::Result<bool> {
+                use std::os::unix::fs::FileExt;
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&racer_path)?;
+                let meta = f.metadata()?;
+                let text = std::fs::read_to_string(&racer_path)?;
+                let Some(at) = text.find(&racer_from) else {
+                    return Ok(false);
+                };
+                f.write_all_at(racer_to.as_bytes(), at as u64)?;
+                f.set_times(
+                    std::fs::FileTimes::new()
+                        .set_accessed(meta.accessed()?)
+                        .set_modified(meta.modified()?),
+                )?;
+                Ok(true)
+            })();
+            let _ = done_tx.send(edited.unwrap_or(false));
+        });
+        let first = format!("first-{round}");
+        assert_eq!(
+            b.add_challenge(20 + u16::from(round), "example.com", &first),
+            Some(0),
+            "{}",
+            b.text()
+        );
+        let second = format!("second-{round}");
+        assert_eq!(
+            b.add_challenge(40 + u16::from(round), "example.com", &second),
+            Some(0),
+            "{}",
+            b.text()
+        );
+        let edited = done_rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or(false);
+        if !edited {
+            // The racer missed: wake it so it ends, and try the next round
+            // from the same address.
+            std::fs::write(dir.path().join("stop"), "").unwrap();
+            std::fs::rename(dir.path().join("stop"), zones.join("stop")).unwrap();
+            std::fs::remove_file(zones.join("stop")).unwrap();
+            b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 79 + round));
+            continue;
+        }
+        raced += 1;
+        // The edit is taken in, and both writes kept: now in the file (the
+        // second write, or the reloader, took it in) and served.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::read_to_string(&path).unwrap();
+            if now.contains(&to) && now.contains(&first) && now.contains(&second) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: the edit or a write is missing:\n{now}\n{}",
+                b.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        b.wait_served("www.example.com.", Ipv4Addr::new(192, 0, 2, 80 + round));
+    }
+    eprintln!("raced in {raced} of 15 rounds");
+    assert!(raced > 0, "the racer never edited the file");
+}
+
 /// Round 32: a zone file rewritten in place in zones_dir, same size, its
 /// modification time put back, is taken in (served, committed as an
 /// external change), and a write after it keeps it. The reloader saw the

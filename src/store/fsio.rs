@@ -25,6 +25,9 @@ pub struct Prepared {
     tmp: tempfile::NamedTempFile,
     id: FileId,
     meta: fs::Metadata,
+    /// What was written, read back after the rename (see
+    /// [`Prepared::install_over`]).
+    text: std::sync::Arc<String>,
 }
 
 /// A zone file's new version, in place.
@@ -44,7 +47,7 @@ pub struct Installed {
 impl Prepared {
     /// Writes `text` to a temp file in `path`'s directory, gives it the
     /// original's owner, group and permissions, and fsyncs it.
-    pub fn write(path: &Path, text: &str) -> io::Result<Prepared> {
+    pub fn write(path: &Path, text: &std::sync::Arc<String>) -> io::Result<Prepared> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         // Created with the original's mode, so that (the umask allowing)
         // no chmod follows: one system call and one inotify event fewer
@@ -89,6 +92,7 @@ impl Prepared {
             tmp,
             id,
             meta,
+            text: text.clone(),
         })
     }
 
@@ -125,6 +129,7 @@ impl Prepared {
             tmp,
             id,
             meta,
+            text,
         } = self;
         let (file, tmp_path) = tmp.into_parts();
         let exchanged = expected.is_some()
@@ -163,13 +168,46 @@ impl Prepared {
             tmp_path.persist(&path).map_err(|e| e.error)?;
         }
         let mut stat = crate::git::Stat::of(&meta);
-        // Without it, the next write reads the file again to be sure.
+        // Without a change time, the identity matches no file: the next
+        // write, or the reloader's next pass, reads the file again.
         let mut id = id.written();
         if let Ok(after) = file.metadata() {
             stat.ctime = crate::git::Stat::of(&after).ctime;
-            id = id.renamed(&after);
+            // The change time is the rename's, unless someone wrote to the
+            // file between the rename and this stat, putting its size and
+            // mtime back (round 50: an edit timed by inotify's IN_MOVED_TO
+            // landed there, 9 of 20 times, and was taken for ours). Read
+            // back after the stat: such an edit shows in the text; one
+            // made after it moves the change time (the kernel gives a
+            // change time read by a stat a finer one at the next change).
+            if reads_back(&file, &text) {
+                id = id.renamed(&after);
+            }
         }
         Ok(Ok(Installed { path, id, stat }))
+    }
+}
+
+/// Whether `file` holds exactly `text` (read from the start, in 64 KiB
+/// pieces: no copy of a large zone file).
+fn reads_back(file: &File, text: &str) -> bool {
+    use std::os::unix::fs::FileExt;
+    let want = text.as_bytes();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0usize;
+    // Bounded: each pass reads at least one byte or ends.
+    loop {
+        let Ok(n) = file.read_at(&mut buf, at as u64) else {
+            return false;
+        };
+        if n == 0 {
+            return at == want.len();
+        }
+        let end = at + n;
+        if end > want.len() || buf[..n] != want[at..end] {
+            return false;
+        }
+        at = end;
     }
 }
 
@@ -320,7 +358,9 @@ impl Replaced {
 
 /// Replaces `path` with `text` atomically ([`Prepared`] in one go).
 pub fn replace_atomically(path: &Path, text: &str) -> io::Result<()> {
-    Prepared::write(path, text)?.install().map(|_| ())
+    Prepared::write(path, &std::sync::Arc::new(text.to_owned()))?
+        .install()
+        .map(|_| ())
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -413,7 +453,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for j in 0..20 {
                         let p = dir.join(format!("z{i}.zone"));
-                        Prepared::write(&p, &format!("{j}\n"))?
+                        Prepared::write(&p, &std::sync::Arc::new(format!("{j}\n")))?
                             .install_over(None)?
                             .map_err(|_| io::Error::other("swapped"))?;
                         syncs.sync(&folder_of(&p))?;
@@ -445,7 +485,8 @@ mod tests {
         let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
         // The identity taken before the rename is the installed file's.
-        let prepared = Prepared::write(&path, "newer\n").expect("prepare");
+        let prepared =
+            Prepared::write(&path, &std::sync::Arc::new("newer\n".into())).expect("prepare");
         let installed = prepared.install().expect("install");
         assert_eq!(FileId::of(&path).expect("stat"), installed.id);
         // The stat for git's index is the file's as it is in place.
