@@ -719,10 +719,15 @@ pub(crate) fn unlistenable(addr: &SocketAddr) -> Option<String> {
 /// or one of them the wildcard (`0.0.0.0`, `[::]`), which takes the port
 /// on every address. Port 0 (any free port) never clashes.
 pub(crate) fn clash(a: &SocketAddr, b: &SocketAddr) -> bool {
+    // A link-local address on two interfaces is two addresses (round 50).
+    let same = match (a, b) {
+        (SocketAddr::V6(x), SocketAddr::V6(y)) => x.ip() == y.ip() && x.scope_id() == y.scope_id(),
+        _ => a.ip() == b.ip(),
+    };
     a.port() != 0
         && a.port() == b.port()
         && a.is_ipv4() == b.is_ipv4()
-        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+        && (same || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// The error for `addr` (of `key`) listed with `other` (of `other_key`),
@@ -1552,6 +1557,7 @@ allow_transfer = ["127.0.0.0/8", "::1"]
             "listen = [\"0.0.0.0:53\", \"127.0.0.1:54\"]\n",
             "listen = [\"127.0.0.1:53\", \"127.0.0.2:53\"]\n",
             "listen = [\"[fe80::1%1]:53\"]\n",
+            "listen = [\"[fe80::1%1]:53\", \"[fe80::1%2]:53\"]\n",
             "listen = [\"127.0.0.1:0\"]\n[admin]\nlisten = \"127.0.0.1:0\"\n",
         ] {
             assert!(parse(fine).is_ok(), "{fine}: {:?}", parse(fine).err());
