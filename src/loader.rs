@@ -318,9 +318,11 @@ impl ZoneSource {
     /// inside `zones_dir` (written through or not): git records it as a
     /// link (see `Store::record_paths`).
     pub fn link_inside(&self, zones_dir: &Path) -> Option<&Path> {
+        // Also a `[[zone]] file` in zones_dir (round 50: the example
+        // config names its files, and such a link was never recorded).
         self.link
             .as_deref()
-            .filter(|_| self.confined && self.path.starts_with(zones_dir))
+            .filter(|l| l.starts_with(zones_dir) && self.path.starts_with(zones_dir))
     }
 
     /// The zone file as found in its folder: the link when it is one.

@@ -38,6 +38,8 @@ struct Setup {
     top: tempfile::TempDir,
     /// `[git] acknowledge`, when not the default.
     acknowledge: Option<&'static str>,
+    /// More config, appended (`[[zone]]` tables).
+    extra: &'static str,
 }
 
 impl Setup {
@@ -49,6 +51,7 @@ impl Setup {
         let s = Setup {
             top,
             acknowledge: None,
+            extra: "",
         };
         for d in ["zones/data", "shared"] {
             std::fs::create_dir_all(s.top.path().join(d)).unwrap();
@@ -137,7 +140,8 @@ impl Server {
                      [[key]]\nname = \"acme-key\"\nalgorithm = \"hmac-sha256\"\n\
                      secret = \"{SECRET_B64}\"\nrate_limit = \"off\"\n\
                      grant = [ {{ zone = \"example.com\", names = [\"_acme-challenge\"], types = [\"TXT\"] }},\n\
-                     \x20         {{ zone = \"other.org\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n"
+                     \x20         {{ zone = \"other.org\", names = [\"_acme-challenge\"], types = [\"TXT\"] }} ]\n{}",
+                    setup.extra
                 ),
             )
             .unwrap();
@@ -547,6 +551,52 @@ fn a_zone_file_made_a_link_while_stopped_is_committed_as_a_link_at_start() {
             .count(),
         1
     );
+    assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
+}
+
+/// Outside attack, round 50: a zone named with `[[zone]] file` in
+/// zones_dir (as the example config names its zones) that is a link was
+/// committed as its target only, at start-up and when made one while the
+/// server runs (HEAD kept the old plain file, `git status` showed `T`).
+#[test]
+fn a_zone_file_named_in_the_config_and_made_a_link_is_committed_as_a_link() {
+    let mut setup = Setup::new("data/example.com.db");
+    setup.extra = "[[zone]]\nname = \"other.org\"\nfile = \"other.org.zone\"\n\
+                   [[zone]]\nname = \"example.com\"\nfile = \"example.com.zone\"\n";
+    let zones = setup.zones();
+    // At start-up: other.org.zone made a link to a copy while stopped.
+    std::fs::copy(
+        zones.join("other.org.zone"),
+        zones.join("data/other.org.db"),
+    )
+    .unwrap();
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    std::os::unix::fs::symlink("data/other.org.db", zones.join("other.org.zone")).unwrap();
+    let server = Server::start(&setup);
+    eventually("the link committed at start-up", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+            && !git(&zones, &["ls-tree", "HEAD", "data/other.org.db"]).is_empty()
+    });
+    eventually_clean(&zones);
+    // While running: put back as a plain file, committed, then a link to
+    // another copy swapped in by rename.
+    std::fs::remove_file(zones.join("other.org.zone")).unwrap();
+    std::fs::copy(
+        zones.join("data/other.org.db"),
+        zones.join("other.org.zone"),
+    )
+    .unwrap();
+    eventually("the plain file committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("100644 ")
+    });
+    std::fs::copy(zones.join("other.org.zone"), zones.join("data/copy.db")).unwrap();
+    std::os::unix::fs::symlink("data/copy.db", zones.join("x")).unwrap();
+    std::fs::rename(zones.join("x"), zones.join("other.org.zone")).unwrap();
+    eventually("the new link committed", || {
+        git(&zones, &["ls-tree", "HEAD", "other.org.zone"]).starts_with("120000 ")
+            && !git(&zones, &["ls-tree", "HEAD", "data/copy.db"]).is_empty()
+    });
+    eventually_clean(&zones);
     assert_eq!(server.a("www.other.org."), [Ipv4Addr::new(192, 0, 2, 90)]);
 }
 

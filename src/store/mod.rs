@@ -2208,7 +2208,14 @@ impl Inner {
             .collect();
         self.committer.barrier();
         let committed = taken + external::commit_at_start(&self.state, &self.committer, found);
-        if let Some(head) = &head {
+        // HEAD as those commits left it; also when it had none before
+        // (round 50: on a first start, a zone file that was a link was
+        // committed as its target only, the link left untracked).
+        let head_now = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref().and_then(|r| git::HeadFiles::read(r).ok())
+        };
+        if let Some(head) = &head_now {
             self.record_paths_at_start(head);
         }
         // The versions served, as the committer's recorded ones where HEAD
@@ -2246,11 +2253,10 @@ impl Inner {
         {
             let guard = self.state.lock();
             for (zone, slot) in guard.iter() {
-                if let Some(link) = &slot.source.link
-                    && slot.source.confined
+                if let Some(link) = slot.source.link_inside(&config.zones_dir)
                     && head.holds_link(link) == Some(false)
                 {
-                    report.links.push((zone.clone(), link.clone()));
+                    report.links.push((zone.clone(), link.to_path_buf()));
                 }
             }
         }
