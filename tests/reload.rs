@@ -800,6 +800,22 @@ fn a_zone_including_another_zones_file_at_runtime_shares_it() {
     assert_eq!(b.get("/ready").0, 200, "{:?}", b.get("/ready"));
 }
 
+/// Rewrites `path` in place with `from` replaced by `to` (the same
+/// length), then puts its modification time back: an edit that keeps the
+/// size and mtime (`cp -p`, `touch -r`). The file's stat from before.
+fn rewrite_keeping_mtime(path: &std::path::Path, from: &str, to: &str) -> std::fs::Metadata {
+    use std::io::Write;
+    let before = std::fs::metadata(path).unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let edited = text.replace(from, to);
+    assert_ne!(text, edited, "{from} not in {text}");
+    assert_eq!(text.len(), edited.len());
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.write_all(edited.as_bytes()).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    before
+}
+
 /// Round 46 (MEDIUM): the same edit followed at once by a write, before
 /// the watcher (which waits 150 ms for more events) has read it. The
 /// write trusted the unchanged inode, size and mtime, was computed on the
@@ -815,19 +831,9 @@ fn an_edit_in_place_with_its_mtime_put_back_and_a_write_at_once_keeps_both() {
     let path = zones.join("example.com.zone");
     // Three rounds: each the edit of one address, then a write at once.
     for round in 1..=3u8 {
-        let before = std::fs::metadata(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
         let from = format!("www IN A 192.0.2.{}", 79 + round);
         let to = format!("www IN A 192.0.2.{}", 80 + round);
-        let edited = text.replace(&from, &to);
-        assert_ne!(text, edited, "round {round}: {text}");
-        assert_eq!(text.len(), edited.len());
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-            f.write_all(edited.as_bytes()).unwrap();
-            f.set_modified(before.modified().unwrap()).unwrap();
-        }
+        let before = rewrite_keeping_mtime(&path, &from, &to);
         let after = std::fs::metadata(&path).unwrap();
         assert_eq!(
             (after.len(), after.modified().unwrap(), after.ino()),
@@ -974,17 +980,7 @@ fn an_edit_in_place_with_its_mtime_put_back_is_taken_in_and_kept() {
     // the mtime if it were not put back.
     std::thread::sleep(Duration::from_millis(1100));
     let path = zones.join("example.com.zone");
-    let before = std::fs::metadata(&path).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let edited = text.replace("www IN A 192.0.2.80", "www IN A 192.0.2.81");
-    assert_ne!(text, edited);
-    assert_eq!(text.len(), edited.len());
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        f.write_all(edited.as_bytes()).unwrap();
-        f.set_modified(before.modified().unwrap()).unwrap();
-    }
+    let before = rewrite_keeping_mtime(&path, "www IN A 192.0.2.80", "www IN A 192.0.2.81");
     let after = std::fs::metadata(&path).unwrap();
     assert_eq!(
         (after.len(), after.modified().unwrap()),
