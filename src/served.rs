@@ -709,6 +709,23 @@ impl State {
                         report.deferred.push(name);
                         continue;
                     }
+                    // The same text under a new identity (`chmod`, `touch`,
+                    // a new hard link, a save of the same bytes, or a file
+                    // the store took in while this pass read it): the new
+                    // identity is noted and nothing else happens. Before,
+                    // two INFO lines said the zone was loaded (round 50
+                    // L3), and its text was queued for a commit, which a
+                    // write computed meanwhile could precede: that commit
+                    // then undid the write in `git log -p`.
+                    if served.is_some_and(|s| s.document.texts() == loaded.document.texts())
+                        && guard
+                            .get(&name)
+                            .is_some_and(|s| s.source == source && s.failure.is_none())
+                    {
+                        debug!(zone = %name, "zone file's identity changed, not its text");
+                        guard.set(source, Ok(loaded));
+                        continue;
+                    }
                     for w in &loaded.warnings {
                         warn!(zone = %name, "{w}");
                     }
@@ -1217,6 +1234,61 @@ mod tests {
         // And the next pass finds nothing to do.
         assert!(!s.reload().changed());
         assert_eq!(served(&s), Some(3));
+    }
+
+    /// A `chmod`, a `touch` or a save of the same bytes changes the file's
+    /// identity, not what is served: the pass reports nothing loaded (no
+    /// INFO lines, no commit, no NOTIFY), and notes the new identity so the
+    /// next pass does not read the file again.
+    #[test]
+    fn a_change_of_identity_alone_is_not_reported_as_a_load() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("example.com.zone");
+        let text = "$ORIGIN example.com.\n$TTL 300\n\
+                    @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                    \x20 IN NS ns1\nns1 IN A 192.0.2.1\n";
+        std::fs::write(&file, text).expect("write");
+        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+        assert_eq!(s.reload().loaded.len(), 1);
+        let changes: [&dyn Fn(); 3] = [
+            &|| {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod")
+            },
+            &|| {
+                let f = std::fs::File::options()
+                    .write(true)
+                    .open(&file)
+                    .expect("open");
+                let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+                f.set_modified(later).expect("touch");
+            },
+            &|| {
+                let tmp = dir.path().join(".same");
+                std::fs::write(&tmp, text).expect("write");
+                std::fs::rename(&tmp, &file).expect("rename");
+            },
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            change();
+            let report = s.reload();
+            assert!(!report.changed(), "change {i}: {report:?}");
+            assert!(report.documents.is_empty(), "change {i}: {report:?}");
+            let seen = s
+                .lock()
+                .get(&name("example.com"))
+                .expect("slot")
+                .seen
+                .clone();
+            assert!(
+                loader::unchanged(&seen),
+                "change {i}: the new identity noted"
+            );
+        }
+        // An edit of the text is still a load.
+        std::fs::write(&file, text.replace(" 1 7200", " 2 7200")).expect("write");
+        assert_eq!(s.reload().loaded, vec![(name("example.com"), 2)]);
     }
 
     /// The watcher's pass for the files events named: only the zones that
