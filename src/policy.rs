@@ -119,6 +119,19 @@ impl Pattern {
                             format!("label longer than 63 octets in {text:?}"),
                         ));
                     }
+                    // `\*` inside a label (`a\*b`): the escape is the one
+                    // allowed, the place is not (round 50 L6: "takes no
+                    // escapes but \*" read as a contradiction).
+                    p if p.contains("\\*") && !p.contains("\\\\") => {
+                        return Err(err(
+                            "names",
+                            format!(
+                                "{part:?} in {text:?}: \\* (the wildcard owner) is a whole label, \
+                                 not part of one; a name with * inside a label cannot be granted \
+                                 by name, only by * or ** over it"
+                            ),
+                        ));
+                    }
                     // A zone-file escape (`\042`, `\.`) would be taken
                     // byte for byte and match nothing (round 48): only
                     // `\*` is one.
@@ -562,6 +575,16 @@ mod tests {
                 e.contains("is a whole label, not part of one"),
                 "{bad}: {e}"
             );
+        }
+        // Round 50 L6: `\*` inside a label is told the same, not "no
+        // escapes but \*".
+        for bad in ["a\\*b", "\\*x.dyn", "x\\*"] {
+            let e = Pattern::parse(bad, &z).expect_err(bad).to_string();
+            assert!(
+                e.contains("\\* (the wildcard owner) is a whole label, not part of one"),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains("takes no escapes"), "{bad}: {e}");
         }
     }
 
