@@ -170,6 +170,12 @@ pub struct ReloadReport {
     /// The documents of the zones loaded, as read (for committing them as
     /// external changes).
     pub documents: Vec<(Name, crate::zonefile::stored::Stored)>,
+    /// Their place in the commit order, taken when they were published
+    /// (with a committer and `[git] commit_external`): their commits go
+    /// before those of any write made on top of them (see
+    /// `Committer::ticket`). Hold it only until they are queued: the
+    /// commits of later writes wait behind it.
+    pub ticket: Option<crate::store::committer::Ticket>,
     /// Zones whose files failed; the last good version (if any) still serves.
     pub failed: Vec<(Name, Vec<LoadProblem>)>,
     pub removed: Vec<Name>,
@@ -761,6 +767,9 @@ impl State {
                         .documents
                         .push((name.clone(), loaded.document.clone()));
                     guard.set(source, Ok(loaded));
+                    if report.ticket.is_none() && self.config().git.commit_external {
+                        report.ticket = self.committer().map(|c| c.ticket());
+                    }
                 }
                 Err(failure) => {
                     // A file still missing or unreadable has nothing to

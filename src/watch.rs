@@ -94,14 +94,14 @@ pub async fn run(
             // over every zone: it may be a new zone's file, or one a zone
             // reaches by another path (`sub/../x`, a link).
             let report = files.and_then(|f| st.reload_files(&f));
-            let (report, took) = match report {
+            let (mut report, took) = match report {
                 Some(r) => (r, None),
                 None => (st.reload(), Some(started.elapsed())),
             };
             // Edits made outside zonewright become commits, so secondaries
             // can take them by IXFR (the git history is the journal).
             let commits = if st.config().git.commit_external {
-                crate::store::external::commit_on_reload(&st, &report)
+                crate::store::external::commit_on_reload(&st, &mut report)
             } else {
                 for (zone, serial) in &report.loaded {
                     warn!(

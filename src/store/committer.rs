@@ -19,7 +19,25 @@
 //! disk write overlaps batch N's commit instead of waiting for it. Commits
 //! are made from the bytes the writer wrote, so batch N's commit records
 //! batch N's version even when the file on disk is already N+1's, and one
-//! thread makes them in submission order, so history follows the serials.
+//! thread makes them in queue order, so history follows the serials.
+//!
+//! The queue order is the order in which the versions were *published*,
+//! not the order in which their commits happen to be sent: whoever
+//! publishes a version (a write, the store taking in an edit, the
+//! reloader serving one) takes a place in the queue ([`Ticket`]) under the
+//! served set's lock, and sends the commit through that place later (after
+//! the directory fsync, or the reload pass). What is sent through a later
+//! place waits until the earlier ones are given up:
+//!
+//! ```text
+//! reloader: publish edit E, take place 7 ─┐      (slow to send: a pass
+//! write W on top of E: publish, place 8   │       over other zones)
+//!   send W at 8: waits ───────────────────┼──▶ thread gets E (7), then W (8)
+//! reloader: send E at 7, give up 7 ───────┘
+//! ```
+//!
+//! Without it, W's commit went first and E's, sent later, removed W's
+//! records in `git log -p`; the next write's commit added them again.
 //!
 //! When commits fall behind the writes (a burst of UPDATEs), the batches
 //! queued for one zone from the same actor and writer are recorded as one
@@ -476,9 +494,124 @@ const QUEUE: usize = 32;
 /// still queued.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
+/// The committer thread's queue, and the places taken in it (see
+/// [`Committer::ticket`]).
+struct Queue {
+    order: Mutex<Order>,
+    /// `None` once the committer is dropped (or its thread never started).
+    tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
+}
+
+/// The places taken in the queue, numbered in the order taken.
+#[derive(Default)]
+struct Order {
+    /// The number of the next place.
+    next: u64,
+    /// The oldest place still held: what is sent through it goes to the
+    /// thread at once; what is sent through a later one waits here.
+    head: u64,
+    /// Messages sent through places behind the head, in order.
+    waiting: std::collections::BTreeMap<u64, Vec<Msg>>,
+    /// Places given up behind the head.
+    given_up: std::collections::BTreeSet<u64>,
+}
+
+impl Queue {
+    fn take(self: &Arc<Self>) -> Ticket {
+        let mut order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        let place = order.next;
+        order.next += 1;
+        Ticket {
+            place,
+            queue: self.clone(),
+        }
+    }
+
+    /// Sends `msg` at `at`'s place (`None`: a place of its own, taken and
+    /// given up at once). Waits while the thread's queue is full. Gives
+    /// `msg` back when it was sent at once and the thread is gone (one
+    /// that waits and finds the thread gone is dropped: its caller sees
+    /// its answer channel closed).
+    fn send(&self, at: Option<&Ticket>, msg: Msg) -> Result<(), Msg> {
+        let mut order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        let place = match at {
+            Some(t) => t.place,
+            None => {
+                let place = order.next;
+                order.next += 1;
+                order.given_up.insert(place);
+                place
+            }
+        };
+        let sent = if place == order.head {
+            self.deliver(msg)
+        } else {
+            order.waiting.entry(place).or_default().push(msg);
+            Ok(())
+        };
+        self.advance(&mut order);
+        sent
+    }
+
+    /// Gives up `place`, and sends what waited behind it.
+    fn give_up(&self, place: u64) {
+        let mut order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        order.given_up.insert(place);
+        self.advance(&mut order);
+    }
+
+    /// Moves the head past the places given up, sending what each place
+    /// it reaches had waiting, in order. Bounded by the places taken.
+    fn advance(&self, order: &mut Order) {
+        loop {
+            let head = order.head;
+            for msg in order.waiting.remove(&head).unwrap_or_default() {
+                let _ = self.deliver(msg);
+            }
+            if !order.given_up.remove(&head) {
+                return;
+            }
+            order.head += 1;
+        }
+    }
+
+    fn deliver(&self, msg: Msg) -> Result<(), Msg> {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match tx.as_ref() {
+            Some(tx) => tx.send(msg).map_err(|e| e.0),
+            None => Err(msg),
+        }
+    }
+
+    /// Closes the thread's queue: it ends once it has handled what was
+    /// sent. What waits behind a place still held is dropped.
+    fn close(&self) {
+        drop(self.tx.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+}
+
+/// A place in the commit order (see [`Committer::ticket`]); given up when
+/// dropped.
+pub struct Ticket {
+    place: u64,
+    queue: Arc<Queue>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.queue.give_up(self.place);
+    }
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ticket({})", self.place)
+    }
+}
+
 /// The queue of commits and the thread that makes them.
 pub struct Committer {
-    tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
+    queue: Arc<Queue>,
     zones_dir: PathBuf,
     /// Zones whose writes git could not record (shared with the thread).
     blocked: BlockedZones,
@@ -499,7 +632,7 @@ impl Drop for Committer {
     /// Closes the queue and waits (bounded) for the thread to commit what
     /// is queued, so a shutdown records every write it answered.
     fn drop(&mut self) {
-        drop(self.tx.get_mut().unwrap_or_else(|p| p.into_inner()).take());
+        self.queue.close();
         let finished = self
             .finished
             .get_mut()
@@ -575,7 +708,10 @@ impl Committer {
             }
         };
         Committer {
-            tx: Mutex::new(tx),
+            queue: Arc::new(Queue {
+                order: Mutex::default(),
+                tx: Mutex::new(tx),
+            }),
             zones_dir,
             blocked,
             checker: Mutex::new(checker),
@@ -585,14 +721,26 @@ impl Committer {
         }
     }
 
-    /// Sends `msg` (waiting while the queue is full); gives it back when
-    /// the thread is gone.
+    /// Sends `msg` behind everything queued and every place taken
+    /// ([`Committer::ticket`]); gives it back when the thread is gone.
     fn send(&self, msg: Msg) -> Result<(), Msg> {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        match tx.as_ref() {
-            Some(tx) => tx.send(msg).map_err(|e| e.0),
-            None => Err(msg),
-        }
+        self.queue.send(None, msg)
+    }
+
+    /// A place in the commit order, taken now: what is sent through it
+    /// ([`Committer::submit_at`], [`Committer::commit_found_at`]) is
+    /// committed after everything sent or placed before it, and before
+    /// anything sent or placed after it, whenever it is sent. Take it
+    /// under the served set's lock where a version is published, so the
+    /// commits follow the order in which the versions were served (a
+    /// reload's edit, published before a write computed on top of it,
+    /// was committed after that write when the reload's thread was slow
+    /// to queue it: the edit's commit undid the write in `git log -p`, and
+    /// the next write's commit added it again). The place is given up
+    /// when the ticket is dropped; meanwhile, what comes after it waits,
+    /// so never wait on a commit sent after it while holding it.
+    pub fn ticket(&self) -> Ticket {
+        self.queue.take()
     }
 
     /// Queues `job` behind the commits already submitted; waits while the
@@ -603,12 +751,18 @@ impl Committer {
     /// compressing a 200 MB zone file takes seconds, and on the committer
     /// thread every other zone's writes would wait behind it (issue 12
     /// item 6). The committer then only builds the tree and the commit.
-    pub fn submit(&self, mut job: Job) -> Pending {
+    pub fn submit(&self, job: Job) -> Pending {
+        self.submit_at(None, job)
+    }
+
+    /// [`Committer::submit`] at `at`'s place in the order (`None`: behind
+    /// everything).
+    pub fn submit_at(&self, at: Option<&Ticket>, mut job: Job) -> Pending {
         if job.record.via == EXTERNAL && job.files.iter().any(|f| f.text.len() >= PREHASH_MIN) {
             prehash(&self.zones_dir, &mut job.files);
         }
         let (done, rx) = watch::channel(None);
-        if let Err(Msg::Job(refused)) = self.send(Msg::Job(Box::new((job, done)))) {
+        if let Err(Msg::Job(refused)) = self.queue.send(at, Msg::Job(Box::new((job, done)))) {
             let (job, _) = *refused;
             let why = "the git committer thread is not running";
             log_failure(
@@ -703,12 +857,24 @@ impl Committer {
         files: Vec<WrittenFile>,
         message: String,
     ) -> Result<Option<String>, String> {
+        self.commit_found_at(None, zones, files, message)
+    }
+
+    /// [`Committer::commit_found`] at `at`'s place in the order.
+    pub fn commit_found_at(
+        &self,
+        at: Option<&Ticket>,
+        zones: Vec<Name>,
+        files: Vec<WrittenFile>,
+        message: String,
+    ) -> Result<Option<String>, String> {
         let mut files = files;
         if files.len() >= PACK_MIN {
             prehash_packed(&self.zones_dir, &mut files);
         }
         let (tx, rx) = mpsc::channel();
-        self.send(Msg::Found(zones, files, message, tx))
+        self.queue
+            .send(at, Msg::Found(zones, files, message, tx))
             .map_err(|_| "the committer has stopped".to_owned())?;
         rx.recv()
             .map_err(|_| "the committer has stopped".to_owned())?
@@ -2432,6 +2598,56 @@ fn log_failure(zones_dir: &Path, files: &[WrittenFile], (via, logged): (&str, bo
 mod tests {
     use super::*;
     use crate::rr::{Rdata, RecordType, Rr};
+
+    /// Places in the commit order: what is sent through a place reaches
+    /// the thread after what was sent through earlier places and before
+    /// what was sent through later ones (or without one), whenever it is
+    /// sent; a place given up unused lets what waited behind it go.
+    #[test]
+    fn messages_reach_the_thread_in_the_order_their_places_were_taken() {
+        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
+        let queue = Arc::new(Queue {
+            order: Mutex::default(),
+            tx: Mutex::new(Some(tx)),
+        });
+        let mark = |n: &str| Msg::Unblock(Name::from_ascii(n).expect("name"));
+        let got = || -> Vec<String> {
+            rx.try_iter()
+                .map(|m| match m {
+                    Msg::Unblock(n) => n.to_string(),
+                    _ => "other".into(),
+                })
+                .collect()
+        };
+        let put = |at: Option<&Ticket>, n: &str| {
+            assert!(queue.send(at, mark(n)).is_ok(), "sent {n}");
+        };
+        let (a, b, c) = (queue.take(), queue.take(), queue.take());
+        put(Some(&c), "c1");
+        put(None, "after");
+        put(Some(&b), "b1");
+        assert!(got().is_empty(), "all wait behind a");
+        put(Some(&a), "a1");
+        assert_eq!(got(), ["a1"], "a is the head: sent at once");
+        put(Some(&a), "a2");
+        drop(c);
+        assert_eq!(got(), ["a2"], "c is given up, but a and b are held");
+        drop(a);
+        assert_eq!(got(), ["b1"], "b is the head now");
+        drop(b);
+        assert_eq!(got(), ["c1", "after"]);
+        put(None, "last");
+        assert_eq!(got(), ["last"], "no place held: sent at once");
+        // A place given up unused, while a later one waits.
+        let (d, e) = (queue.take(), queue.take());
+        put(Some(&e), "e1");
+        drop(d);
+        assert_eq!(got(), ["e1"]);
+        drop(e);
+        let order = queue.order.lock().expect("order");
+        assert!(order.waiting.is_empty() && order.given_up.is_empty());
+        assert_eq!(order.head, order.next);
+    }
 
     fn txt(value: &str) -> Rr {
         let mut w = vec![value.len() as u8];

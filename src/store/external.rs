@@ -8,15 +8,17 @@
 //! once, so edits made while the server was down, and files a crash left
 //! uncommitted, are recorded before the first write), and each reload
 //! ([`commit_on_reload`]: the zones it loaded). Each job records exactly
-//! the text the loader read, queued behind the writes already submitted:
-//! the history then has the writes made before the edit, the edit, and
-//! the writes made on top of it, whatever the timing. A file that already
+//! the text the loader read, queued at the place in the commit order the
+//! reload took when it published the edit (`ReloadReport::ticket`): the
+//! history then has the writes published before the edit, the edit, and
+//! the writes made on top of it, however late the reload's thread sends
+//! its jobs (see `committer`'s module doc). A file that already
 //! matches HEAD makes no commit (the committer finds the tree unchanged)
 //! but brings the index up to date for it.
 
 use tracing::{debug, info, warn};
 
-use super::committer::{Committer, Job, Outcome, Paths, Pending};
+use super::committer::{Committer, Job, Outcome, Paths, Pending, Ticket};
 use crate::git::PathChange;
 use crate::loader::Loaded;
 use crate::rr::Name;
@@ -29,7 +31,9 @@ use crate::zonefile::stored::Stored;
 /// when `[git] commit_external` is on. Returns the jobs' outcomes, to wait
 /// for. Without a store serving (no committer registered in the state),
 /// nothing can record them: a WARN, and nothing is committed.
-pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
+pub fn commit_on_reload(state: &State, report: &mut ReloadReport) -> Vec<Pending> {
+    // Given up on return, once the jobs are queued at its place.
+    let ticket = report.ticket.take();
     if report.documents.is_empty() {
         return Vec::new();
     }
@@ -49,10 +53,16 @@ pub fn commit_on_reload(state: &State, report: &ReloadReport) -> Vec<Pending> {
         .iter()
         .map(|(zone, doc)| (zone.clone(), serial_of(zone), doc.clone()))
         .collect();
-    submit(state, committer, zones, "found by a reload")
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect()
+    submit(
+        state,
+        committer,
+        ticket.as_ref(),
+        zones,
+        "found by a reload",
+    )
+    .into_iter()
+    .map(|(_, p)| p)
+    .collect()
 }
 
 /// Records the zones found changed at start-up (`found`: each with the
@@ -66,7 +76,7 @@ pub fn commit_at_start(state: &State, committer: &Committer, found: Vec<(Name, L
             (zone, serial, good.document)
         })
         .collect();
-    let jobs = submit(state, committer, zones, "found at start-up");
+    let jobs = submit(state, committer, None, zones, "found at start-up");
     committer.barrier();
     let mut committed = 0;
     for (zone, pending) in jobs {
@@ -85,11 +95,12 @@ pub fn commit_at_start(state: &State, committer: &Committer, found: Vec<(Name, L
 /// by the server (thousands of zones changed at once, by a first start on
 /// an uncommitted folder or a script run over every file, make one
 /// commit, not one each), or, when that fails or only one zone changed,
-/// each as its own `external change`. `what` says, in the message and
-/// the log, how they were found.
+/// each as its own `external change`, all at `at`'s place in the commit
+/// order. `what` says, in the message and the log, how they were found.
 fn submit(
     state: &State,
     committer: &Committer,
+    at: Option<&Ticket>,
     zones: Vec<(Name, u32, Stored)>,
     what: &str,
 ) -> Vec<(Name, Pending)> {
@@ -100,7 +111,7 @@ fn submit(
         match super::offline::person_for(zones_dir, &zone, serial, doc.main_text()) {
             Some(person) => {
                 let job = Job::external(&zone, serial, &doc).by(Some(person));
-                jobs.push((zone, committer.submit(job)));
+                jobs.push((zone, committer.submit_at(at, job)));
             }
             None => together.push((zone, serial, doc)),
         }
@@ -116,7 +127,7 @@ fn submit(
             .collect();
         let listed: Vec<(&Name, u32)> = together.iter().map(|(z, s, _)| (z, *s)).collect();
         let names = together.iter().map(|(z, _, _)| z.clone()).collect();
-        match committer.commit_found(names, files, found_message(&listed, what)) {
+        match committer.commit_found_at(at, names, files, found_message(&listed, what)) {
             Ok(id) => {
                 let n = together.len();
                 if let Some(id) = &id {
@@ -136,7 +147,7 @@ fn submit(
     }
     for (zone, serial, doc) in together {
         let job = Job::external(&zone, serial, &doc);
-        jobs.push((zone, committer.submit(job)));
+        jobs.push((zone, committer.submit_at(at, job)));
     }
     jobs
 }
@@ -347,9 +358,9 @@ mod tests {
         // An operator's edit, picked up by the reloader.
         let file = dir.path().join("example.com.zone");
         std::fs::write(&file, text(2, "192.0.2.20")).expect("write");
-        let report = state.reload();
+        let mut report = state.reload();
         assert_eq!(report.loaded.len(), 1, "{report:?}");
-        let pending = commit_on_reload(&state, &report);
+        let pending = commit_on_reload(&state, &mut report);
         assert_eq!(pending.len(), 1);
         committer.barrier();
         assert!(
@@ -367,9 +378,9 @@ mod tests {
         std::fs::write(dir.path().join("example.com.zone"), text(1, "192.0.2.10")).expect("write");
         let config = crate::config::Config::new(dir.path().to_path_buf(), Vec::new());
         let state = State::new(Arc::new(config));
-        let report = state.reload();
+        let mut report = state.reload();
         assert_eq!(report.loaded.len(), 1);
-        assert!(commit_on_reload(&state, &report).is_empty());
+        assert!(commit_on_reload(&state, &mut report).is_empty());
         assert!(
             git2::Repository::open(dir.path()).is_err(),
             "no repository made"

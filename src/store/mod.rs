@@ -16,16 +16,20 @@
 //!        Document::apply             (minimal diff: changed RR lines + serial)
 //!        Zone::build                 (the result must still be a valid zone)
 //!        write each changed file to a temp file beside it, fsync; then
-//!          under the state guard: recheck, rename, fsync dir, publish the
-//!          new snapshot with the temp files' identities (the watcher sees
-//!          its own write as unchanged and does not reload it); a write that
-//!          hit the old file in the instant before the rename is put back
-//!          and the change computed again on top of it; the old files
+//!          under the state guard: recheck, rename, publish the new
+//!          snapshot with the temp files' identities (the watcher sees
+//!          its own write as unchanged and does not reload it), and take
+//!          its place in the commit order (`committer::Ticket`); a write
+//!          that hit the old file in the instant before the rename is put
+//!          back and the change computed again on top of it; the old files
 //!          are then held open for 10 s, and a later write into one of
 //!          them is kept aside and named in an ERROR ([`late`])
+//!        fsync the folder            (outside the guard, shared by the
+//!                                     writes to its other zones)
 //!        [git] acknowledge = "log": append the write-log record, fsync
 //!                                    (see [`writelog`]; answered now)
-//!        submit the commit           (the text written, to the committer)
+//!        submit the commit           (the text written, to the committer,
+//!                                     at the place taken when published)
 //!        NOTIFY hook                 (sent once that commit is made, so a
 //!                                     secondary's IXFR finds it in git;
 //!                                     not awaited)
@@ -1001,7 +1005,11 @@ impl Inner {
         }
         info!(zone = %zone, serial = now, file = %source.path.display(), "zone loaded as it reads");
         let soa = loaded.zone.soa().clone();
-        self.state.lock().set(source.clone(), Ok(loaded.clone()));
+        let ticket = {
+            let mut guard = self.state.lock();
+            guard.set(source.clone(), Ok(loaded.clone()));
+            self.committer.ticket()
+        };
         // A person's edit of a file in the repository is committed as any
         // edit found is (once: a zone reading the same file after this
         // finds HEAD holding it, and commits nothing).
@@ -1012,7 +1020,7 @@ impl Inner {
         if config.git.commit_external && in_repo && self.has_repo {
             let person = self.person_for(zone, now, &loaded);
             let job = committer::Job::external(zone, now, &loaded.document).by(person);
-            let commit = self.committer.submit(job);
+            let commit = self.committer.submit_at(Some(&ticket), job);
             if let Some(n) = self.notifier.get().filter(|_| now != was) {
                 n.zone_committed(zone, now, &soa, commit);
             }
@@ -1191,6 +1199,7 @@ impl Inner {
         let mut guard = self.state.lock();
         self.recent.record(zone, edit);
         guard.set(source.clone(), Ok(saved.clone()));
+        let ticket = self.committer.ticket();
         drop(guard);
         if !serials.above() {
             warn!(
@@ -1208,7 +1217,7 @@ impl Inner {
             let was = serials.saved;
             let person = self.person_for(zone, was, &saved);
             let job = committer::Job::external(zone, was, &saved.document).by(person);
-            let commit = self.committer.submit(job);
+            let commit = self.committer.submit_at(Some(&ticket), job);
             if let Some(n) = notify {
                 n.zone_committed(zone, was, &soa, commit);
             }
@@ -1276,8 +1285,8 @@ impl Inner {
         }
         let note = Note::TakenIn(zone.clone(), noted);
         let folders = folders_of(&prepared);
-        let stats = match self.install(source, &saved, prepared, published, note) {
-            Ok(stats) => stats,
+        let (stats, ticket) = match self.install(source, &saved, prepared, published, note) {
+            Ok(installed) => installed,
             Err(Interrupted::Raced) => return Ok(None),
             Err(Interrupted::Io(e)) => {
                 return Err(WriteError::Failed(format!(
@@ -1311,14 +1320,12 @@ impl Inner {
             let writes = plan.writes.len();
             let record = committer::Record::taken_in(zone, (was, new), plan.missing, writes);
             let person = self.person_for(zone, was, &saved);
-            let commit = self.committer.submit(
-                committer::Job {
-                    files,
-                    record,
-                    logged: false,
-                }
-                .by(person),
-            );
+            let job = committer::Job {
+                files,
+                record,
+                logged: false,
+            };
+            let commit = self.committer.submit_at(Some(&ticket), job.by(person));
             if let Some(n) = notifier {
                 n.zone_committed(zone, new, &soa, commit);
             }
@@ -1755,8 +1762,8 @@ impl Inner {
             serial: new,
         };
         let note = Note::Write(first.zone.clone(), entry);
-        let stats = match self.install(&source, &loaded, prepared, published, note) {
-            Ok(stats) => stats,
+        let (stats, ticket) = match self.install(&source, &loaded, prepared, published, note) {
+            Ok(installed) => installed,
             Err(Interrupted::Raced) => return Attempt::Raced,
             Err(Interrupted::Io(e)) => {
                 let e = WriteError::Failed(format!("cannot replace the zone file: {e}"));
@@ -1781,7 +1788,8 @@ impl Inner {
             return fail(results, WriteError::Failed(reason));
         }
         lap(Phase::Install);
-        let (commit, logged) = self.submit(reqs, &results, changes, (old, new), rendered, stats);
+        let (commit, logged) =
+            self.submit(ticket, reqs, &results, changes, (old, new), rendered, stats);
         // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
         // more RRs in which slave servers may be interested"): sent once
         // the version is committed, so the secondaries' IXFR finds it in
@@ -1943,7 +1951,7 @@ impl Inner {
         prepared: Vec<fsio::Prepared>,
         published: Published,
         note: Note,
-    ) -> Result<Vec<git::Stat>, Interrupted> {
+    ) -> Result<(Vec<git::Stat>, committer::Ticket), Interrupted> {
         let mut guard = self.state.lock();
         if !loader::unchanged(&loaded.files) {
             return Err(Interrupted::Raced);
@@ -2016,19 +2024,24 @@ impl Inner {
                 warnings: published.warnings,
             }),
         );
+        // This version's place in the commit order: before any version
+        // published after it (a reload's, or a later write's).
+        let ticket = self.committer.ticket();
         drop(guard);
         // A process that opened a file before the rename may still write
         // to it; closing it (freeing the inode) is left to `late` too.
         self.late.hold(replaced);
-        Ok(installed.iter().map(|i| i.stat).collect())
+        Ok((installed.iter().map(|i| i.stat).collect(), ticket))
     }
 
     /// Logs the write and queues its commit: the files as written, who
     /// asked (every client whose change is in it) and what changed. With
     /// `[git] acknowledge = "log"`, records it in the write log first
     /// (`true`: recorded, so it may be answered now).
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
+        ticket: committer::Ticket,
         reqs: &[&WriteRequest],
         results: &Results,
         changes: ChangeSet,
@@ -2061,11 +2074,12 @@ impl Inner {
             via: first.via,
         };
         let logged = self.log_write(&record, &files);
-        let pending = self.committer.submit(committer::Job {
+        let job = committer::Job {
             files,
             record,
             logged,
-        });
+        };
+        let pending = self.committer.submit_at(Some(&ticket), job);
         (pending, logged)
     }
 

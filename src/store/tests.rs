@@ -1122,8 +1122,8 @@ async fn an_edit_found_while_a_logged_write_is_held_is_committed_after_it() {
         text.replace(&serial.to_string(), "2612010001")
     );
     std::fs::write(f.zone_path(), &edited).expect("edit");
-    let report = f.store.state().reload();
-    let pending = external::commit_on_reload(f.store.state(), &report);
+    let mut report = f.store.state().reload();
+    let pending = external::commit_on_reload(f.store.state(), &mut report);
     // Taken in as saved by the reload, or left to the store (the first
     // edit since the start reads the recent writes from git first).
     if report.deferred.is_empty() {
@@ -1144,6 +1144,77 @@ async fn an_edit_found_while_a_logged_write_is_held_is_committed_after_it() {
     assert_eq!(h[2].0, "zonewright", "{h:#?}");
     assert!(h[2].1.contains("external change"), "{}", h[2].1);
     assert_eq!(h[2].2, edited);
+}
+
+/// A person's edit published by a reload is committed before a write made
+/// on top of it, however late the reload's thread queues its commit: the
+/// write's commit waits at the place the edit took when it was published.
+/// Before, the write's commit went first and the edit's then removed the
+/// write's record in `git log -p` (the file kept it; the next write's
+/// commit added it again under that writer: one write added twice, seen
+/// once in `coexist::a_racing_editor_loses_no_acknowledged_update_udp`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_edit_is_committed_before_a_write_made_on_top_of_it() {
+    let f = Fixture::new();
+    f.store.commit_external_changes();
+    // Saved in place with `serial` and `line` appended, as an editor would.
+    let edit = |serial: u32, line: &str| {
+        let text: String = f
+            .text()
+            .split_inclusive('\n')
+            .map(|l| match l.contains("; serial") {
+                true => format!("        {serial} ; serial\n"),
+                false => l.to_owned(),
+            })
+            .collect();
+        std::fs::write(f.zone_path(), format!("{text}{line}\n")).expect("edit");
+    };
+    // The first edit since the start is left to the store (which reads
+    // the recent writes back from git); the second is published by the
+    // reload itself.
+    edit(2612010001, "hand1 IN A 192.0.2.91");
+    let mut report = f.store.state().reload();
+    drop(external::commit_on_reload(f.store.state(), &mut report));
+    for zone in &report.deferred {
+        f.store.take_in(zone).await.expect("taken in");
+    }
+    f.store.inner.committer.barrier();
+    let before = f.commits();
+    edit(2612010002, "hand2 IN A 192.0.2.92");
+    let mut report = f.store.state().reload();
+    assert!(report.deferred.is_empty(), "{report:?}");
+    assert_eq!(report.documents.len(), 1, "{report:?}");
+    // A write on top of it, installed before the reload queues its commit.
+    let tok = txt("_acme-challenge.example.com.", "tok");
+    let write = f.store.write(adding(vec![tok]));
+    let reload_later = async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while f.served("_acme-challenge.example.com.", RecordType::TXT) == 0 {
+            assert!(Instant::now() < deadline, "the write was never served");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        external::commit_on_reload(f.store.state(), &mut report)
+    };
+    let (written, queued) = tokio::join!(write, reload_later);
+    written.expect("write");
+    assert_eq!(queued.len(), 1);
+    f.store.inner.committer.barrier();
+    let h = history(&f);
+    assert_eq!(f.commits(), before + 2, "{h:#?}");
+    let (edit_commit, write_commit) = (&h[h.len() - 2], &h[h.len() - 1]);
+    assert!(edit_commit.1.contains("external change"), "{h:#?}");
+    assert!(edit_commit.2.contains("hand2"), "{h:#?}");
+    assert!(!edit_commit.2.contains("\"tok\""), "{h:#?}");
+    assert_eq!(write_commit.0, "acme-key", "{h:#?}");
+    assert_eq!(write_commit.2, f.text());
+    // Each added once, in order.
+    let added = |needle: &str| {
+        h.windows(2)
+            .filter(|w| !w[0].2.contains(needle) && w[1].2.contains(needle))
+            .count()
+    };
+    assert_eq!(added("\"tok\""), 1, "{h:#?}");
+    assert_eq!(added("hand2"), 1, "{h:#?}");
 }
 
 /// Records start-up cannot commit do not pin the log: a record of a zone
