@@ -146,10 +146,12 @@ impl Prepared {
                 Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => false,
                 Err(e) => return Err(e.into()),
             };
+        let mut meta = meta;
         if exchanged {
             // `tmp_path` now names what was the zone file.
             // Compared without the change time, which the exchange moved.
-            let was = fs::metadata(&*tmp_path).map(|m| FileId::from_metadata(&m).written());
+            let old = fs::metadata(&*tmp_path);
+            let was = old.as_ref().map(|m| FileId::from_metadata(m).written());
             if expected.is_some_and(|want| was.as_ref().ok() != Some(&want.written())) {
                 rustix::fs::renameat_with(
                     rustix::fs::CWD,
@@ -161,6 +163,15 @@ impl Prepared {
                 File::open(parent_dir(&path))?.sync_all()?;
                 // Dropping `tmp_path` removes our version.
                 return Ok(Err(Swapped));
+            }
+            // A `chmod` or `chown` of the old file since we copied its
+            // mode and owner (round 50 L4: undone by the rename, 1 of 50
+            // racing writes) is carried over; one of our file since the
+            // rename is left alone.
+            if let Ok(old) = &old
+                && keep_attributes(&file, old, &meta)
+            {
+                meta = file.metadata()?;
             }
             // Dropping `tmp_path` removes the old file.
             drop(tmp_path);
@@ -186,6 +197,27 @@ impl Prepared {
         }
         Ok(Ok(Installed { path, id, stat }))
     }
+}
+
+/// Gives `file` (ours, as `ours` was prepared) the mode, owner and group
+/// `old` has now where they differ (owner and group where we may: root,
+/// or a group we are in). `true`: something was changed.
+fn keep_attributes(file: &File, old: &fs::Metadata, ours: &fs::Metadata) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mut changed = false;
+    if (old.uid(), old.gid()) != (ours.uid(), ours.gid()) {
+        changed |= std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid()))
+            .or_else(|_| std::os::unix::fs::fchown(file, None, Some(old.gid())))
+            .is_ok();
+    }
+    // After the owner: a chown clears the set-id bits.
+    let mode = old.permissions().mode() & 0o7777;
+    if mode != ours.permissions().mode() & 0o7777 || changed {
+        changed |= file
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .is_ok();
+    }
+    changed
 }
 
 /// Whether `file` holds exactly `text` (read from the start, in 64 KiB
@@ -472,6 +504,30 @@ mod tests {
         let gone = dir.path().join("gone");
         assert!(syncs.sync(&gone).is_err());
         assert_eq!(folder_of(Path::new("a.zone")), PathBuf::from("."));
+    }
+
+    /// Round 50 L4: a `chmod` of the zone file between a write's temp
+    /// file taking the old mode and its rename was undone by the rename.
+    /// The mode the old file has at the rename is carried over, and the
+    /// index stat and identity are those of the file in place.
+    #[test]
+    fn a_chmod_while_a_write_is_prepared_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("example.com.zone");
+        fs::write(&path, "old\n").expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let expected = FileId::of(&path).expect("stat");
+        let prepared =
+            Prepared::write(&path, &std::sync::Arc::new("new\n".into())).expect("prepare");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let Ok(installed) = prepared.install_over(Some(expected)).expect("install") else {
+            panic!("not swapped: only the mode changed");
+        };
+        assert_eq!(fs::read_to_string(&path).expect("read"), "new\n");
+        let meta = fs::metadata(&path).expect("meta");
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+        assert_eq!(installed.stat, crate::git::Stat::of(&meta));
+        assert_eq!(FileId::of(&path).expect("stat"), installed.id);
     }
 
     #[test]
