@@ -168,6 +168,16 @@ impl Pattern {
             for l in zone.iter() {
                 labels.push(Label::Literal(l.to_ascii_lowercase()));
             }
+        } else if !may_be_in(&labels, zone) {
+            // Round 50 L5: such a grant was accepted and matched nothing.
+            return Err(err(
+                "names",
+                format!(
+                    "{text:?} is not in the zone {zone}: it can never match a name a write \
+                     to this zone changes; write names relative to the zone (\"x\" for \
+                     x.{zone}) or end them with \"{zone}\""
+                ),
+            ));
         }
         Ok(Pattern {
             labels,
@@ -185,6 +195,34 @@ impl Pattern {
     fn matches_labels(&self, labels: &[&[u8]]) -> bool {
         match_labels(&self.labels, labels)
     }
+}
+
+/// Whether the grant name `text` is absolute and can never match a name at
+/// or below `zone` (a name that does not parse is not: its error is
+/// [`Grant::parse`]'s to give).
+pub fn outside_zone(text: &str, zone: &Name) -> bool {
+    let trimmed = text.trim();
+    trimmed.ends_with('.')
+        && trimmed != "."
+        && matches!(Pattern::parse(trimmed, zone), Err(e) if e.message.contains("is not in the zone"))
+}
+
+/// Whether a name matching `labels` (an absolute pattern) can be at or
+/// below `zone`: its last labels can be the zone's. A `**` anywhere may
+/// stand for them.
+fn may_be_in(labels: &[Label], zone: &Name) -> bool {
+    if labels.iter().any(|l| matches!(l, Label::Many)) {
+        return true;
+    }
+    let zone: Vec<Vec<u8>> = zone.iter().map(|l| l.to_ascii_lowercase()).collect();
+    let Some(tail) = labels.len().checked_sub(zone.len()).map(|at| &labels[at..]) else {
+        return false;
+    };
+    tail.iter().zip(&zone).all(|(l, z)| match l {
+        Label::Literal(b) => b == z,
+        Label::One => z.as_slice() != b"*",
+        Label::Many => true,
+    })
 }
 
 /// Matches pattern labels against name labels, left to right. `**` tries
@@ -585,6 +623,28 @@ mod tests {
                 "{bad}: {e}"
             );
             assert!(!e.contains("takes no escapes"), "{bad}: {e}");
+        }
+    }
+
+    /// Round 50 L5: an absolute grant name outside its zone matched
+    /// nothing and passed `check`.
+    #[test]
+    fn a_grant_name_outside_its_zone_is_an_error() {
+        let z = n("example.com.");
+        for bad in ["x.other.org.", "com.", "example.com.org.", "x.*.org."] {
+            let e = Pattern::parse(bad, &z).expect_err(bad).to_string();
+            assert!(e.contains("is not in the zone example.com."), "{bad}: {e}");
+        }
+        for good in [
+            "x.example.com.",
+            "example.com.",
+            "*.example.com.",
+            "x.*.com.",
+            "**.",
+            "x.**.",
+            "EXAMPLE.Com.",
+        ] {
+            assert!(Pattern::parse(good, &z).is_ok(), "{good}");
         }
     }
 

@@ -604,8 +604,35 @@ fn check_token_names(
     }
     let names: Vec<String> = list.get_ref().iter().map(|n| n.get_ref().clone()).collect();
     let types: Vec<String> = ["A", "AAAA", "TXT"].map(String::from).to_vec();
+    // An absolute name is one zone's: it narrows that zone only, and one in
+    // none of the token's zones is an error (round 50 L5: it matched
+    // nothing and passed `check`).
+    if let Some(n) = names
+        .iter()
+        .find(|n| zones.iter().all(|z| crate::policy::outside_zone(n, z)))
+    {
+        let in_zones: Vec<String> = zones.iter().map(Name::to_ascii).collect();
+        c.push(
+            list.span(),
+            key,
+            format!(
+                "{n:?} is in none of the token's zones ({}): it can never match a service \
+                 name; write names relative to the zones, or end them with one",
+                in_zones.join(", ")
+            ),
+        );
+        return Grants::default();
+    }
     let mut grants = Vec::new();
     for zone in zones {
+        let names: Vec<String> = names
+            .iter()
+            .filter(|n| !crate::policy::outside_zone(n, zone))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            continue;
+        }
         match Grant::parse(&zone.to_ascii(), &names, &types) {
             Ok(g) => grants.push(g),
             Err(e) => {
@@ -670,7 +697,9 @@ mod tests {
     fn parse(rest: &str) -> Result<Config, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("zones")).expect("mkdir");
-        std::fs::write(dir.path().join("zones/service.local.zone"), "").expect("write");
+        for zone in ["service.local", "other.test"] {
+            std::fs::write(dir.path().join(format!("zones/{zone}.zone")), "").expect("write");
+        }
         std::fs::write(dir.path().join("tok"), format!("{TOKEN}\n")).expect("write");
         let text = format!("zones_dir = \"zones\"\n{rest}");
         Config::from_toml_env(&dir.path().join("zonewright.toml"), &text, &env).map_err(|e| {
@@ -724,6 +753,26 @@ mod tests {
         assert!(!t.may_write(&zone, &name("a.b.ci.service.local.")));
         let other = Name::from_ascii("other.test.").expect("zone");
         assert!(!t.may_write(&other, &name("web.other.test.")));
+        // An absolute name in the zone.
+        let abs = parse(&format!(
+            "{GOOD}token = \"$ZW_TOKEN\"\nnames = [\"db.service.local.\"]\n"
+        ))
+        .expect("valid");
+        let t = &abs.rest.expect("rest").tokens[0];
+        assert!(t.may_write(&zone, &name("db.service.local.")));
+        assert!(!t.may_write(&zone, &name("web.service.local.")));
+        // With two zones, an absolute name narrows its own zone only.
+        let two = GOOD.replace("[\"service.local\"]", "[\"service.local\", \"other.test\"]");
+        let c = parse(&format!(
+            "{two}token = \"$ZW_TOKEN\"\nnames = [\"db.service.local.\", \"web\"]\n"
+        ))
+        .expect("valid");
+        let t = &c.rest.expect("rest").tokens[0];
+        assert!(t.may_write(&zone, &name("db.service.local.")));
+        assert!(t.may_write(&zone, &name("web.service.local.")));
+        assert!(t.may_write(&other, &name("web.other.test.")));
+        assert!(!t.may_write(&other, &name("db.service.local.")));
+        assert!(!t.may_write(&other, &name("db.other.test.")));
         // Without names: every name in its zones.
         let all = parse(&format!("{GOOD}token = \"$ZW_TOKEN\"\n")).expect("valid");
         let t = &all.rest.expect("rest").tokens[0];
@@ -761,6 +810,11 @@ mod tests {
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"a..b\"]\n",
                 ":8: rest.token[1].names: empty label in \"a..b\"",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"web\", \"x.other.test.\"]\n",
+                ":8: rest.token[1].names: \"x.other.test.\" is in none of the token's zones \
+                 (service.local.)",
             ),
         ];
         for (extra, want) in table {
