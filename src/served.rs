@@ -670,6 +670,14 @@ impl State {
                 continue;
             }
             match result {
+                // Replaced since it was read: a store's write swaps its file
+                // in and back out (`RENAME_EXCHANGE`, under this lock) when
+                // an editor's save came first, and a pass that read the
+                // file in that instant would serve (and commit) a version
+                // nobody acknowledged. The rename back wakes the next pass.
+                Ok(loaded) if !loader::unchanged(&loaded.files) => {
+                    debug!(zone = %name, "zone file replaced while it was read; reading it again next pass");
+                }
                 Ok(loaded) => {
                     // (A file the store cannot write, linked from outside
                     // zones_dir, is served as read.)
@@ -1242,6 +1250,47 @@ mod tests {
         assert!(report.loaded.is_empty(), "{report:?}");
         // And the next pass finds nothing to do.
         assert!(!s.reload().changed());
+        assert_eq!(served(&s), Some(3));
+    }
+
+    /// A version replaced on disk after it was read (a store's write
+    /// swapped in and back out because an editor's save came first) is
+    /// not published: the pass that read it drops it, and the next one
+    /// serves what is on disk.
+    #[test]
+    fn a_version_replaced_after_it_was_read_is_not_published() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("example.com.zone");
+        let zone = |serial: u32| {
+            format!(
+                "$ORIGIN example.com.\n$TTL 300\n\
+                 @ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
+                 \x20 IN NS ns1\nns1 IN A 192.0.2.1\n"
+            )
+        };
+        let save = |serial: u32| {
+            let tmp = dir.path().join(".new");
+            std::fs::write(&tmp, zone(serial)).expect("write");
+            std::fs::rename(&tmp, &file).expect("rename");
+        };
+        let served = |s: &State| s.snapshot().get(&name("example.com")).map(|z| z.serial());
+        save(1);
+        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+        s.reload();
+        save(2);
+        let mut report = ReloadReport::default();
+        let sources = loader::sources(&s.config()).expect("sources").zones;
+        let reads = s.read_changed(sources, true, &mut report);
+        assert_eq!(reads.len(), 1);
+        // Replaced (by rename) before the pass publishes what it read.
+        save(3);
+        s.publish(reads, &mut report);
+        assert_eq!(served(&s), Some(1), "the version read is gone: not served");
+        assert!(
+            report.loaded.is_empty() && report.documents.is_empty(),
+            "{report:?}"
+        );
+        assert_eq!(s.reload().loaded, vec![(name("example.com"), 3)]);
         assert_eq!(served(&s), Some(3));
     }
 
