@@ -653,6 +653,20 @@ impl State {
             to_read.push((name, source, before.cloned()));
         }
         let results = load_all(&to_read, &rules);
+        // A large file's git blob written now, with no lock and no place in
+        // the commit order held: its commit, queued once it is published,
+        // then finds the blob there (a hash, not a compression: seconds for
+        // a 200 MB file), and the writes queued behind it wait that less.
+        if let Some(committer) = self
+            .committer()
+            .filter(|_| self.config().git.commit_external)
+        {
+            for loaded in results.iter().flatten() {
+                for (_, text) in loaded.document.shared_texts() {
+                    committer.prewrite_blob(&text);
+                }
+            }
+        }
         to_read
             .into_iter()
             .zip(results)

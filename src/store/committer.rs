@@ -755,6 +755,20 @@ impl Committer {
         self.submit_at(None, job)
     }
 
+    /// Writes `text`'s blob to the repository now, on the caller's thread,
+    /// when it is large enough for [`Committer::submit`] to write it before
+    /// queueing an external change (a later write of it only hashes it and
+    /// finds it there). Nothing is waited for; a failure is left to that
+    /// write to report.
+    pub fn prewrite_blob(&self, text: &str) {
+        if text.len() < PREHASH_MIN {
+            return;
+        }
+        if let Ok(repo) = git2::Repository::open(&self.zones_dir) {
+            let _ = repo.blob(text.as_bytes());
+        }
+    }
+
     /// [`Committer::submit`] at `at`'s place in the order (`None`: behind
     /// everything).
     pub fn submit_at(&self, at: Option<&Ticket>, mut job: Job) -> Pending {

@@ -1217,6 +1217,32 @@ async fn a_reloaded_edit_is_committed_before_a_write_made_on_top_of_it() {
     assert_eq!(added("hand2"), 1, "{h:#?}");
 }
 
+/// A large edited file's blob is written by the reload that reads it,
+/// before the edit takes its place in the commit order: the commit then
+/// only finds it, and the writes queued behind it do not wait for the
+/// compression (seconds for a 200 MB file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_edit_s_blob_is_written_before_its_place_in_the_commit_order_is_taken() {
+    let f = Fixture::new();
+    f.store.commit_external_changes();
+    let mut text = f.text().replace("2611210007", "2612010001");
+    for i in 0..50_000 {
+        text.push_str(&format!("h{i} IN A 192.0.2.{}\n", i % 250 + 1));
+    }
+    assert!(text.len() > 1 << 20, "{} bytes", text.len());
+    std::fs::write(f.zone_path(), &text).expect("edit");
+    let blob = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes()).expect("hash");
+    assert!(f.repo().find_blob(blob).is_err(), "not written yet");
+    let mut report = f.store.state().reload();
+    assert!(f.repo().find_blob(blob).is_ok(), "written by the reload");
+    drop(external::commit_on_reload(f.store.state(), &mut report));
+    for zone in &report.deferred {
+        f.store.take_in(zone).await.expect("taken in");
+    }
+    f.store.inner.committer.barrier();
+    assert_eq!(history(&f).last().map(|h| h.2.len()), Some(text.len()));
+}
+
 /// Records start-up cannot commit do not pin the log: a record of a zone
 /// no longer served is set aside (writes.log.unapplied, ERROR) and the log
 /// emptied; an author name git would refuse is made one it takes.
