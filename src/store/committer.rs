@@ -497,6 +497,10 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// The committer thread's queue, and the places taken in it (see
 /// [`Committer::ticket`]).
 struct Queue {
+    /// The number of the next place: taken without the lock below, so
+    /// taking a place (under the served set's lock) never waits for a
+    /// sender blocked on a full queue.
+    next: std::sync::atomic::AtomicU64,
     order: Mutex<Order>,
     /// `None` once the committer is dropped (or its thread never started).
     tx: Mutex<Option<mpsc::SyncSender<Msg>>>,
@@ -505,8 +509,6 @@ struct Queue {
 /// The places taken in the queue, numbered in the order taken.
 #[derive(Default)]
 struct Order {
-    /// The number of the next place.
-    next: u64,
     /// The oldest place still held: what is sent through it goes to the
     /// thread at once; what is sent through a later one waits here.
     head: u64,
@@ -518,9 +520,7 @@ struct Order {
 
 impl Queue {
     fn take(self: &Arc<Self>) -> Ticket {
-        let mut order = self.order.lock().unwrap_or_else(|p| p.into_inner());
-        let place = order.next;
-        order.next += 1;
+        let place = self.next.fetch_add(1, Ordering::Relaxed);
         Ticket {
             place,
             queue: self.clone(),
@@ -537,8 +537,7 @@ impl Queue {
         let place = match at {
             Some(t) => t.place,
             None => {
-                let place = order.next;
-                order.next += 1;
+                let place = self.next.fetch_add(1, Ordering::Relaxed);
                 order.given_up.insert(place);
                 place
             }
@@ -709,6 +708,7 @@ impl Committer {
         };
         Committer {
             queue: Arc::new(Queue {
+                next: Default::default(),
                 order: Mutex::default(),
                 tx: Mutex::new(tx),
             }),
@@ -2621,6 +2621,7 @@ mod tests {
     fn messages_reach_the_thread_in_the_order_their_places_were_taken() {
         let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUE);
         let queue = Arc::new(Queue {
+            next: Default::default(),
             order: Mutex::default(),
             tx: Mutex::new(Some(tx)),
         });
@@ -2660,7 +2661,7 @@ mod tests {
         drop(e);
         let order = queue.order.lock().expect("order");
         assert!(order.waiting.is_empty() && order.given_up.is_empty());
-        assert_eq!(order.head, order.next);
+        assert_eq!(order.head, queue.next.load(Ordering::Relaxed));
     }
 
     fn txt(value: &str) -> Rr {
