@@ -1218,36 +1218,61 @@ mod tests {
         State::new(Arc::new(config))
     }
 
-    #[test]
-    fn a_reload_never_overwrites_what_a_writer_published_while_it_read() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = dir.path().join("example.com.zone");
-        let zone = |serial: u32| {
-            format!(
+    /// A folder holding example.com.zone, saved by rename as an editor
+    /// does, and a state serving it (for the reload races below).
+    struct OneZone {
+        dir: tempfile::TempDir,
+        state: State,
+    }
+
+    impl OneZone {
+        /// Serving serial 1.
+        fn new() -> OneZone {
+            let dir = tempfile::tempdir().expect("tmp");
+            let state = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
+            let z = OneZone { dir, state };
+            z.save(1);
+            z.state.reload();
+            assert_eq!(z.served(), Some(1));
+            z
+        }
+
+        fn save(&self, serial: u32) {
+            let tmp = self.dir.path().join(".new");
+            let text = format!(
                 "$ORIGIN example.com.\n$TTL 300\n\
                  @ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
                  \x20 IN NS ns1\nns1 IN A 192.0.2.1\n"
-            )
-        };
-        let save = |serial: u32| {
-            let tmp = dir.path().join(".new");
-            std::fs::write(&tmp, zone(serial)).expect("write");
-            std::fs::rename(&tmp, &file).expect("rename");
-        };
-        let served = |s: &State| s.snapshot().get(&name("example.com")).map(|z| z.serial());
-        save(1);
-        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
-        s.reload();
-        assert_eq!(served(&s), Some(1));
+            );
+            std::fs::write(&tmp, text).expect("write");
+            std::fs::rename(&tmp, self.dir.path().join("example.com.zone")).expect("rename");
+        }
+
+        fn served(&self) -> Option<u32> {
+            let zones = self.state.snapshot();
+            zones.get(&name("example.com")).map(|z| z.serial())
+        }
+
+        /// A reload's first half: the zone read, not yet published.
+        fn read(&self, report: &mut ReloadReport) -> Vec<ZoneRead> {
+            let sources = loader::sources(&self.state.config()).expect("sources");
+            let reads = self.state.read_changed(sources.zones, true, report);
+            assert_eq!(reads.len(), 1);
+            reads
+        }
+    }
+
+    #[test]
+    fn a_reload_never_overwrites_what_a_writer_published_while_it_read() {
+        let z = OneZone::new();
+        let s = &z.state;
         // A hand edit, read by a reload...
-        save(2);
+        z.save(2);
         let mut report = ReloadReport::default();
-        let sources = loader::sources(&s.config()).expect("sources").zones;
-        let reads = s.read_changed(sources, true, &mut report);
-        assert_eq!(reads.len(), 1);
+        let reads = z.read(&mut report);
         // ...while a writer publishes serial 3 (as `Store::write` does,
         // under the lock; no lock is held by the reload meanwhile).
-        save(3);
+        z.save(3);
         let rules = loader::FileRules::new(&s.config());
         let source = s
             .lock()
@@ -1257,14 +1282,14 @@ mod tests {
             .clone();
         let newer = loader::load_zone(&source, &rules).expect("load");
         s.lock().set(source, Ok(newer));
-        assert_eq!(served(&s), Some(3));
+        assert_eq!(z.served(), Some(3));
         // The reload's older read is dropped, not published over it.
         s.publish(reads, &mut report);
-        assert_eq!(served(&s), Some(3));
+        assert_eq!(z.served(), Some(3));
         assert!(report.loaded.is_empty(), "{report:?}");
         // And the next pass finds nothing to do.
         assert!(!s.reload().changed());
-        assert_eq!(served(&s), Some(3));
+        assert_eq!(z.served(), Some(3));
     }
 
     /// A version replaced on disk after it was read (a store's write
@@ -1273,39 +1298,21 @@ mod tests {
     /// serves what is on disk.
     #[test]
     fn a_version_replaced_after_it_was_read_is_not_published() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = dir.path().join("example.com.zone");
-        let zone = |serial: u32| {
-            format!(
-                "$ORIGIN example.com.\n$TTL 300\n\
-                 @ IN SOA ns1 hostmaster {serial} 7200 3600 1209600 300\n\
-                 \x20 IN NS ns1\nns1 IN A 192.0.2.1\n"
-            )
-        };
-        let save = |serial: u32| {
-            let tmp = dir.path().join(".new");
-            std::fs::write(&tmp, zone(serial)).expect("write");
-            std::fs::rename(&tmp, &file).expect("rename");
-        };
-        let served = |s: &State| s.snapshot().get(&name("example.com")).map(|z| z.serial());
-        save(1);
-        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
-        s.reload();
-        save(2);
+        let z = OneZone::new();
+        let s = &z.state;
+        z.save(2);
         let mut report = ReloadReport::default();
-        let sources = loader::sources(&s.config()).expect("sources").zones;
-        let reads = s.read_changed(sources, true, &mut report);
-        assert_eq!(reads.len(), 1);
+        let reads = z.read(&mut report);
         // Replaced (by rename) before the pass publishes what it read.
-        save(3);
+        z.save(3);
         s.publish(reads, &mut report);
-        assert_eq!(served(&s), Some(1), "the version read is gone: not served");
+        assert_eq!(z.served(), Some(1), "the version read is gone: not served");
         assert!(
             report.loaded.is_empty() && report.documents.is_empty(),
             "{report:?}"
         );
         assert_eq!(s.reload().loaded, vec![(name("example.com"), 3)]);
-        assert_eq!(served(&s), Some(3));
+        assert_eq!(z.served(), Some(3));
     }
 
     /// A `chmod`, a `touch` or a save of the same bytes changes the file's
@@ -1315,14 +1322,8 @@ mod tests {
     #[test]
     fn a_change_of_identity_alone_is_not_reported_as_a_load() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = dir.path().join("example.com.zone");
-        let text = "$ORIGIN example.com.\n$TTL 300\n\
-                    @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
-                    \x20 IN NS ns1\nns1 IN A 192.0.2.1\n";
-        std::fs::write(&file, text).expect("write");
-        let s = State::new(Arc::new(Config::new(dir.path().to_path_buf(), vec![])));
-        assert_eq!(s.reload().loaded.len(), 1);
+        let z = OneZone::new();
+        let (s, file) = (&z.state, z.dir.path().join("example.com.zone"));
         let changes: [&dyn Fn(); 3] = [
             &|| {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
@@ -1336,30 +1337,23 @@ mod tests {
                 let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
                 f.set_modified(later).expect("touch");
             },
-            &|| {
-                let tmp = dir.path().join(".same");
-                std::fs::write(&tmp, text).expect("write");
-                std::fs::rename(&tmp, &file).expect("rename");
-            },
+            // The same bytes, saved by rename.
+            &|| z.save(1),
         ];
         for (i, change) in changes.iter().enumerate() {
             change();
             let report = s.reload();
             assert!(!report.changed(), "change {i}: {report:?}");
             assert!(report.documents.is_empty(), "change {i}: {report:?}");
-            let seen = s
-                .lock()
-                .get(&name("example.com"))
-                .expect("slot")
-                .seen
-                .clone();
+            let slots = s.lock();
+            let slot = slots.get(&name("example.com")).expect("slot");
             assert!(
-                loader::unchanged(&seen),
+                loader::unchanged(&slot.seen),
                 "change {i}: the new identity noted"
             );
         }
         // An edit of the text is still a load.
-        std::fs::write(&file, text.replace(" 1 7200", " 2 7200")).expect("write");
+        z.save(2);
         assert_eq!(s.reload().loaded, vec![(name("example.com"), 2)]);
     }
 
