@@ -139,21 +139,36 @@ impl Slots {
         self.by_path.get(path).map_or(&[], Vec::as_slice)
     }
 
+    /// Whether zone `name` reads the file `file` (device, inode) now: one
+    /// of the files it was read from is, at its path, still that file. An
+    /// inode number freed by a save by rename over one zone's file is
+    /// given to the next file made, often another zone's write, while the
+    /// first zone's slot still lists it until its next reload (round 51:
+    /// that zone was taken for a second reader of the other's file, whose
+    /// writes were refused, 37% of them, and whose saved edits were served
+    /// as read, without the writes they lacked).
+    fn still_reads(&self, name: &Name, file: (u64, u64)) -> bool {
+        self.zones.get(name).is_some_and(|slot| {
+            slot.seen.iter().any(|(p, id)| {
+                (id.dev, id.inode) == file
+                    && crate::loader::FileId::of(p).is_ok_and(|now| (now.dev, now.inode) == file)
+            })
+        })
+    }
+
     /// The zones that read the file at `path`: by that name, and by the
     /// file it is now (round 29: an `$INCLUDE` that is a link to another
     /// zone's file was not seen as shared; round 36: an event names a file
     /// under its own name in the folder watched, while a zone may read it
     /// as `sub/../x.db` or through a link), sorted, each once.
     fn reading_file(&self, path: &Path) -> Vec<Name> {
-        let by_file = crate::loader::FileId::of(path)
-            .ok()
-            .and_then(|id| self.by_file.get(&(id.dev, id.inode)));
-        let mut names: Vec<Name> = self
-            .reading(path)
-            .iter()
-            .chain(by_file.into_iter().flatten())
-            .cloned()
-            .collect();
+        let now = crate::loader::FileId::of(path).ok();
+        let by_file = now
+            .and_then(|id| self.by_file.get(&(id.dev, id.inode)))
+            .into_iter()
+            .flatten()
+            .filter(|name| now.is_some_and(|id| self.still_reads(name, (id.dev, id.inode))));
+        let mut names: Vec<Name> = self.reading(path).iter().chain(by_file).cloned().collect();
         names.sort();
         names.dedup();
         names
@@ -1194,6 +1209,37 @@ mod tests {
         assert!(slots.reading(Path::new("/z/b")).is_empty());
         assert_eq!(slots.len(), 1);
         assert!(slots.remove(&name("b.test")).is_none());
+    }
+
+    /// Round 51: an inode number a zone's slot still lists, freed by a
+    /// save by rename over that zone's file and given to another zone's
+    /// new file, does not make that zone a reader of the other's file; a
+    /// file two zones read under two names (a hard link) still is shared.
+    #[test]
+    fn a_reused_inode_number_is_not_a_shared_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (a, b) = (dir.path().join("a.zone"), dir.path().join("b.zone"));
+        std::fs::write(&a, "a").expect("write");
+        std::fs::write(&b, "b").expect("write");
+        let id = |p: &Path| crate::loader::FileId::of(p).expect("stat");
+        let slot = |zone: &str, file: &Path, seen: crate::loader::FileId| Slot {
+            source: ZoneSource::named(name(zone), file.to_path_buf()),
+            good: None,
+            seen: vec![(file.to_path_buf(), seen)],
+            failure: None,
+            problems: Vec::new(),
+        };
+        let mut slots = Slots::default();
+        // a.test's slot lists the inode b.zone has now (its own old one,
+        // reused), as after an editor's save over a.zone and a write to
+        // b.test, before a.test's reload.
+        slots.insert(name("a.test"), slot("a.test", &a, id(&b)));
+        slots.insert(name("b.test"), slot("b.test", &b, id(&b)));
+        assert_eq!(slots.reading_file(&b), [name("b.test")]);
+        // a.zone made a hard link to b.zone: read by both.
+        std::fs::remove_file(&a).expect("rm");
+        std::fs::hard_link(&b, &a).expect("ln");
+        assert_eq!(slots.reading_file(&b), [name("a.test"), name("b.test")]);
     }
 
     fn state() -> State {

@@ -213,6 +213,65 @@ fn a_racing_editor_loses_no_acknowledged_update_tcp_with_think_time() {
     }
 }
 
+/// Round 51: a person saving one zone's file by rename, over and over,
+/// does not make writes to *another* zone fail. The inode number each save
+/// frees is often given to the next file made, the other zone's write, and
+/// the edited zone's slot still listed it until its reload: the other zone
+/// was taken for a second reader of its own file, and 37% of its writes
+/// were refused (SERVFAIL), while the edited zone's saves were served as
+/// read, without the writes they lacked.
+#[test]
+fn saving_one_zone_by_rename_does_not_refuse_writes_to_another() {
+    let other = common::simple_zone("other.test", 1, "192.0.2.7");
+    let config = format!(
+        "{}[[key]]\nname = \"other-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_SHA256}\"\n\
+         rate_limit = \"off\"\n\
+         grant = [ {{ zone = \"other.test\", names = [\"_acme-challenge.**\"], types = [\"TXT\"] }} ]\n",
+        update_config()
+    );
+    let s = common::TestServer::start(
+        &[(ZONE_FILE, &fixture_zone()), ("other.test.zone", &other)],
+        &config,
+    );
+    let zones = s.zones_dir();
+    wait_committed(&zones, ZONE_FILE);
+    wait_committed(&zones, "other.test.zone");
+    let port = s.addr.port();
+    let writer = std::thread::spawn(move || {
+        let key = py_key("other-key", "hmac-sha256", SECRET_SHA256);
+        dnsupdate(
+            port,
+            &[
+                "--key",
+                &key,
+                "--zone",
+                "other.test.",
+                "--count",
+                "120",
+                "--workers",
+                "2",
+                "--op",
+                "add _acme-challenge.u-{i} 60 TXT \"tok-{i}\"",
+            ],
+        )
+    });
+    // The editor: example.com saved by rename (the same text) every 10 ms,
+    // at most 400 times, until the writer is done.
+    let file = zones.join(ZONE_FILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    for _ in 0..400 {
+        if writer.is_finished() {
+            break;
+        }
+        save_by_rename(&file, &text);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let results = writer.join().unwrap();
+    let refused: Vec<&PyResult> = results.iter().filter(|r| !r.is_signed_ok()).collect();
+    assert_eq!(results.len(), 120);
+    assert!(refused.is_empty(), "{} refused: {refused:?}", refused.len());
+}
+
 /// `[git] rebase_window` decides which hand deletions stand: one of a
 /// record written longer ago than the window stays deleted; one of a
 /// record a write added within the window (the saved file is then the
