@@ -1727,6 +1727,7 @@ impl Inner {
             Ok(e) => e,
             Err(e) => return fail(results, e),
         };
+        warn_unanswered(&edited.zone, &edited.changes.add, first);
         lap(Phase::Edit);
         // Write and fsync the new versions beside the old ones first...
         let mut prepared = Vec::with_capacity(edited.rendered.files.len());
@@ -2669,6 +2670,34 @@ impl Inner {
                 Err(())
             }
         }
+    }
+}
+
+/// A WARN for each record `added` that queries will never see: at or
+/// below a delegation in the zone (the query gets the referral; an ACME
+/// challenge written into the parent for a delegated name fails this way)
+/// or below a DNAME. Glue (A, AAAA) and the delegation's own NS and DS are
+/// what such names are for. Written all the same (RFC 2136 has no rcode
+/// for it, and BIND accepts it too): the WARN says why it is not seen.
+fn warn_unanswered(zone: &Zone, added: &[crate::rr::Rr], req: &WriteRequest) {
+    use crate::rr::RecordType as T;
+    use crate::zone::Lookup;
+    for rr in added {
+        let key = crate::zone::NameKey::new(&rr.name);
+        let (place, at, answer) = match zone.lookup(&key, rr.rtype) {
+            Lookup::Referral(cut) if !matches!(rr.rtype, T::A | T::AAAA | T::NS | T::DS) => (
+                "at or below the delegation",
+                &cut.name,
+                "a referral to that zone's servers",
+            ),
+            Lookup::Dname(node) => ("below the DNAME", &node.name, "the DNAME"),
+            _ => continue,
+        };
+        warn!(
+            zone = %req.zone, actor = %req.actor, via = req.via,
+            "{} {} is {place} at {at}: written, but queries for it get {answer} instead",
+            rr.name, rr.rtype,
+        );
     }
 }
 

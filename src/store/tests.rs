@@ -1243,6 +1243,73 @@ async fn a_large_edit_s_blob_is_written_before_its_place_in_the_commit_order_is_
     assert_eq!(history(&f).last().map(|h| h.2.len()), Some(text.len()));
 }
 
+/// Round 50 L7: a record written at or below a delegation in the zone (an
+/// ACME challenge for a delegated name sent to the parent), or below a
+/// DNAME, is never answered: the write goes through, with a WARN saying
+/// why it will not be seen. Glue, NS and DS there are what such names
+/// are for: no WARN.
+#[test]
+fn a_record_queries_will_never_see_is_written_with_a_warn() {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lines").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let text =
+        format!("{ZONE}sub IN NS ns.sub\nns.sub IN A 192.0.2.53\nold IN DNAME example.net.\n");
+    let doc = crate::zonefile::Document::parse("x", &text, &origin(), &crate::zonefile::NoIncludes)
+        .expect("parse");
+    let records = doc.records().map(|(r, l)| (r.clone(), l.clone())).collect();
+    let (zone, _) = crate::zone::Zone::build(origin(), records).expect("zone");
+    let lines = Lines::default();
+    let sink = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let a = |name: &str| Rr {
+        name: Name::from_ascii(name).expect("name"),
+        ttl: 60,
+        rtype: RecordType::A,
+        rdata: Rdata::new(vec![192, 0, 2, 9]),
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        warn_unanswered(
+            &zone,
+            &[
+                txt("_acme-challenge.sub.example.com.", "occluded"),
+                txt("sub.example.com.", "at the cut"),
+                txt("x.old.example.com.", "below the dname"),
+                txt("_acme-challenge.example.com.", "fine"),
+                a("ns2.sub.example.com."),
+            ],
+            &adding(Vec::new()),
+        );
+    });
+    let log = String::from_utf8(lines.0.lock().expect("lines").clone()).expect("utf-8");
+    let warned: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warned.len(), 3, "{log}");
+    assert!(warned[0].contains(
+        "_acme-challenge.sub.example.com. TXT is at or below the delegation at sub.example.com.: \
+         written, but queries for it get a referral to that zone's servers instead"
+    ), "{log}");
+    assert!(
+        warned[1].contains("sub.example.com. TXT is at or below the delegation"),
+        "{log}"
+    );
+    assert!(
+        warned[2].contains("x.old.example.com. TXT is below the DNAME at old.example.com."),
+        "{log}"
+    );
+    assert!(!log.contains("ns2.sub"), "glue: {log}");
+}
+
 /// Records start-up cannot commit do not pin the log: a record of a zone
 /// no longer served is set aside (writes.log.unapplied, ERROR) and the log
 /// emptied; an author name git would refuse is made one it takes.
