@@ -768,6 +768,16 @@ fn a_token_narrowed_to_names_writes_only_those() {
         r.text
     );
     assert_eq!(ci.delete("/v1/services/valkey").status, 403);
+    // Round 51: also when the write would change nothing (valkey's current
+    // value; a service that does not exist): 403, not 200 or 404.
+    for r in [
+        ci.put("/v1/services/valkey", r#"{"records":["10.0.0.1"]}"#),
+        ci.post("/v1/services/valkey/records", r#"{"records":["10.0.0.1"]}"#),
+        ci.delete_body("/v1/services/valkey/records", r#"{"records":["10.9.9.9"]}"#),
+        ci.delete("/v1/services/nothing-here"),
+    ] {
+        assert_eq!(r.status, 403, "{}", r.text);
+    }
     let r = ci.put(
         "/v1/state",
         r#"{"services":{"build2.ci.service.local":{"records":["10.9.0.2"]},"valkey":{"records":["10.9.9.9"]}}}"#,

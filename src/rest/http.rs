@@ -560,6 +560,26 @@ impl Target {
         let fqdn = service::service_name(name, &zone)?;
         Ok((zone, fqdn))
     }
+
+    /// [`Target::service`] for a write: a name outside the token's
+    /// `names` is refused (403) before anything is computed, also when the
+    /// write would change nothing (round 51: a PUT of a service's current
+    /// value outside the token's names answered 200; the change set was
+    /// empty, so no record was there to check).
+    fn service_to_write(&self, api: &Api, caller: &Caller) -> Result<(Name, Name), ApiError> {
+        let (zone, fqdn) = self.service(api, caller)?;
+        if !caller.token.may_write(&zone, &fqdn) {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "token {:?} may not write {}",
+                    caller.token.name,
+                    service::short(&fqdn, &zone)
+                ),
+            ));
+        }
+        Ok((zone, fqdn))
+    }
 }
 
 /// A write to one service: who, where, and the body's validated values.
@@ -577,7 +597,7 @@ struct Edit {
 impl Edit {
     async fn read(api: &Api, t: Target, req: Request) -> Result<Edit, ApiError> {
         let (caller, body) = caller_and_body(api, req, BODY_LIMIT).await?;
-        let (zone, fqdn) = t.service(api, &caller)?;
+        let (zone, fqdn) = t.service_to_write(api, &caller)?;
         let b = body::service(&body)?;
         body::check_zone(b.zone.as_deref(), None, &service::zone_text(&zone))?;
         let rtype = service::parse_type(b.rtype.as_deref())?;
@@ -1002,7 +1022,7 @@ async fn delete_one(
 ) -> ApiResult {
     let api = &*api;
     let caller = extension_from(req.extensions())?;
-    let (zone, fqdn) = t.service(api, &caller)?;
+    let (zone, fqdn) = t.service_to_write(api, &caller)?;
     let rtype = optional_type(q.rtype.as_deref())?;
     let n = fqdn.clone();
     let what = service::zone_text(&fqdn);
