@@ -104,10 +104,38 @@ impl Pattern {
             t => (t, false),
         };
         let mut labels = Vec::new();
+        // A relative name ending in the zone's name names a name below the
+        // zone's name twice (round 51: "x.a.test" in a grant for a.test is
+        // x.a.test.a.test., and writes to x.a.test. were refused).
+        let zone_text = zone.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        let lower = relative.to_ascii_lowercase();
+        if !absolute
+            && !zone_text.is_empty()
+            && (lower == zone_text || lower.ends_with(&format!(".{zone_text}")))
+        {
+            return Err(err(
+                "names",
+                format!(
+                    "{text:?} is relative to the zone, so it names {relative}.{zone_text}.; \
+                     write it without the zone's name, or with a trailing dot ({relative}.)"
+                ),
+            ));
+        }
         if !relative.is_empty() {
             for part in relative.split('.') {
                 labels.push(match part {
                     "" => return Err(err("names", format!("empty label in {text:?}"))),
+                    // `@` is the apex only alone (round 51: "x.@" was a
+                    // literal `@` label, which no name written has).
+                    "@" => {
+                        return Err(err(
+                            "names",
+                            format!(
+                                "\"@\" in {text:?}: @ (the zone's apex) stands alone; \
+                                 names below the apex are written without it"
+                            ),
+                        ));
+                    }
                     "*" => Label::One,
                     "**" => Label::Many,
                     // The wildcard owner itself (RFC 4592 §2.1.1), only
@@ -270,6 +298,18 @@ impl Types {
                 return Err(err(
                     "types",
                     "SOA cannot be granted: the serial belongs to the server",
+                ));
+            }
+            // Query and meta types (RFC 6895 §3.1): no zone holds them, so
+            // such a grant grants nothing (round 51: `ANY` read as "every
+            // type" and refused every write).
+            if matches!(u16::from(rtype), 41 | 128..=255) {
+                return Err(err(
+                    "types",
+                    format!(
+                        "{t:?} is a query or meta type, not a type of record a zone holds: it \
+                         grants nothing (use [\"*\"] for every type but SOA)"
+                    ),
                 ));
             }
             types.push(rtype);
@@ -623,6 +663,33 @@ mod tests {
                 "{bad}: {e}"
             );
             assert!(!e.contains("takes no escapes"), "{bad}: {e}");
+        }
+    }
+
+    /// Round 51: grants that check accepted and that grant nothing, or
+    /// something else than written: a query or meta type, `@` inside a
+    /// name, a relative name that repeats the zone's name.
+    #[test]
+    fn grants_that_grant_nothing_are_errors() {
+        for t in ["ANY", "TSIG", "OPT", "AXFR", "IXFR", "TKEY"] {
+            let e = Types::parse(&[t.to_owned()]).expect_err(t).to_string();
+            assert!(e.contains("is a query or meta type"), "{t}: {e}");
+        }
+        assert!(Types::parse(&["TXT".to_owned(), "CAA".to_owned()]).is_ok());
+        let z = n("a.test.");
+        for bad in ["x.@", "@.x"] {
+            let e = Pattern::parse(bad, &z).expect_err(bad).to_string();
+            assert!(e.contains("@ (the zone's apex) stands alone"), "{bad}: {e}");
+        }
+        for bad in ["x.a.test", "a.test", "X.A.Test"] {
+            let e = Pattern::parse(bad, &z).expect_err(bad).to_string();
+            assert!(
+                e.contains("is relative to the zone, so it names"),
+                "{bad}: {e}"
+            );
+        }
+        for good in ["@", "x", "x.a.test.", "a.test.", "x.test", "**"] {
+            assert!(Pattern::parse(good, &z).is_ok(), "{good}");
         }
     }
 

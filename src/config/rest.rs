@@ -604,6 +604,30 @@ fn check_token_names(
     }
     let names: Vec<String> = list.get_ref().iter().map(|n| n.get_ref().clone()).collect();
     let types: Vec<String> = ["A", "AAAA", "TXT"].map(String::from).to_vec();
+    // Labels a service name can have (the API writes only [a-z0-9-]
+    // labels), or the pattern's own (round 51: `_acme`, `\*` or `a_b`
+    // passed and could never match a service).
+    // (An empty label is the grant parser's to report.)
+    let label_ok = |l: &str| {
+        matches!(l, "*" | "**") || l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if let Some((n, l)) = names.iter().find_map(|n| {
+        let relative = n.trim().trim_end_matches('.');
+        (relative != "@")
+            .then(|| relative.split('.').find(|l| !label_ok(l)))
+            .flatten()
+            .map(|l| (n, l))
+    }) {
+        c.push(
+            list.span(),
+            key,
+            format!(
+                "label {l:?} of {n:?} can never be part of a service name (service names \
+                 are made of a-z, 0-9 and '-'; * and ** match labels)"
+            ),
+        );
+        return Grants::default();
+    }
     // An absolute name is one zone's: it narrows that zone only, and one in
     // none of the token's zones is an error (round 50 L5: it matched
     // nothing and passed `check`).
@@ -810,6 +834,15 @@ mod tests {
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"a..b\"]\n",
                 ":8: rest.token[1].names: empty label in \"a..b\"",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"web\", \"_acme\"]\n",
+                ":8: rest.token[1].names: label \"_acme\" of \"_acme\" can never be part of a \
+                 service name",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = ['a.\\*']\n",
+                ":8: rest.token[1].names: label \"\\\\*\" of \"a.\\\\*\" can never be part",
             ),
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"web\", \"x.other.test.\"]\n",
