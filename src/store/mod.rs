@@ -2675,28 +2675,31 @@ impl Inner {
 
 /// A WARN for each record `added` that queries will never see: at or
 /// below a delegation in the zone (the query gets the referral; an ACME
-/// challenge written into the parent for a delegated name fails this way)
-/// or below a DNAME. Glue (A, AAAA) and the delegation's own NS and DS are
-/// what such names are for. Written all the same (RFC 2136 has no rcode
-/// for it, and BIND accepts it too): the WARN says why it is not seen.
+/// challenge written into the parent for a delegated name fails this
+/// way). The delegation's own NS and DS, and glue (an A or AAAA at a name
+/// its NS records name), are what such names are for. Written all the
+/// same (RFC 2136 has no rcode for it, and BIND accepts it too): the WARN
+/// says why it is not seen. (A write below a DNAME is refused before.)
 fn warn_unanswered(zone: &Zone, added: &[crate::rr::Rr], req: &WriteRequest) {
     use crate::rr::RecordType as T;
-    use crate::zone::Lookup;
     for rr in added {
         let key = crate::zone::NameKey::new(&rr.name);
-        let (place, at, answer) = match zone.lookup(&key, rr.rtype) {
-            Lookup::Referral(cut) if !matches!(rr.rtype, T::A | T::AAAA | T::NS | T::DS) => (
-                "at or below the delegation",
-                &cut.name,
-                "a referral to that zone's servers",
-            ),
-            Lookup::Dname(node) => ("below the DNAME", &node.name, "the DNAME"),
-            _ => continue,
+        let crate::zone::Lookup::Referral(cut) = zone.lookup(&key, rr.rtype) else {
+            continue;
         };
+        let at_cut = rr.name == cut.name;
+        let glue = matches!(rr.rtype, T::A | T::AAAA)
+            && cut
+                .rrset(T::NS)
+                .is_some_and(|ns| ns.targets.iter().flatten().any(|t| *t == rr.name));
+        if glue || (at_cut && matches!(rr.rtype, T::NS | T::DS)) {
+            continue;
+        }
         warn!(
             zone = %req.zone, actor = %req.actor, via = req.via,
-            "{} {} is {place} at {at}: written, but queries for it get {answer} instead",
-            rr.name, rr.rtype,
+            "{} {} is at or below the delegation at {}: written, but queries for it get a \
+             referral to that zone's servers instead",
+            rr.name, rr.rtype, cut.name,
         );
     }
 }

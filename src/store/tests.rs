@@ -1244,10 +1244,11 @@ async fn a_large_edit_s_blob_is_written_before_its_place_in_the_commit_order_is_
 }
 
 /// Round 50 L7: a record written at or below a delegation in the zone (an
-/// ACME challenge for a delegated name sent to the parent), or below a
-/// DNAME, is never answered: the write goes through, with a WARN saying
-/// why it will not be seen. Glue, NS and DS there are what such names
-/// are for: no WARN.
+/// ACME challenge for a delegated name sent to the parent) is never
+/// answered: the write goes through, with a WARN saying why it will not
+/// be seen. Glue (an address its NS records name), and NS and DS at the
+/// cut, are what such names are for: no WARN. Round 52: an address that
+/// is no NS target, and an NS below the cut, are warned too.
 #[test]
 fn a_record_queries_will_never_see_is_written_with_a_warn() {
     #[derive(Clone, Default)]
@@ -1261,8 +1262,7 @@ fn a_record_queries_will_never_see_is_written_with_a_warn() {
             Ok(())
         }
     }
-    let text =
-        format!("{ZONE}sub IN NS ns.sub\nns.sub IN A 192.0.2.53\nold IN DNAME example.net.\n");
+    let text = format!("{ZONE}sub IN NS ns.sub\nns.sub IN A 192.0.2.53\n");
     let doc = crate::zonefile::Document::parse("x", &text, &origin(), &crate::zonefile::NoIncludes)
         .expect("parse");
     let records = doc.records().map(|(r, l)| (r.clone(), l.clone())).collect();
@@ -1273,41 +1273,50 @@ fn a_record_queries_will_never_see_is_written_with_a_warn() {
         .with_writer(move || sink.clone())
         .with_ansi(false)
         .finish();
-    let a = |name: &str| Rr {
+    let rr = |name: &str, rtype: RecordType, rdata: &[u8]| Rr {
         name: Name::from_ascii(name).expect("name"),
         ttl: 60,
-        rtype: RecordType::A,
-        rdata: Rdata::new(vec![192, 0, 2, 9]),
+        rtype,
+        rdata: Rdata::new(rdata.to_vec()),
     };
+    let ns_sub = b"\x02ns\x03sub\x07example\x03com\x00";
     tracing::subscriber::with_default(subscriber, || {
         warn_unanswered(
             &zone,
             &[
                 txt("_acme-challenge.sub.example.com.", "occluded"),
                 txt("sub.example.com.", "at the cut"),
-                txt("x.old.example.com.", "below the dname"),
+                rr("x.y.sub.example.com.", RecordType::A, &[192, 0, 2, 9]),
+                rr("q.sub.example.com.", RecordType::NS, ns_sub),
                 txt("_acme-challenge.example.com.", "fine"),
-                a("ns2.sub.example.com."),
+                rr("NS.Sub.example.com.", RecordType::A, &[192, 0, 2, 54]),
+                rr("sub.example.com.", RecordType::NS, ns_sub),
             ],
             &adding(Vec::new()),
         );
     });
     let log = String::from_utf8(lines.0.lock().expect("lines").clone()).expect("utf-8");
     let warned: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
-    assert_eq!(warned.len(), 3, "{log}");
-    assert!(warned[0].contains(
-        "_acme-challenge.sub.example.com. TXT is at or below the delegation at sub.example.com.: \
-         written, but queries for it get a referral to that zone's servers instead"
-    ), "{log}");
+    assert_eq!(warned.len(), 4, "{log}");
     assert!(
-        warned[1].contains("sub.example.com. TXT is at or below the delegation"),
+        warned[0].contains(
+            "_acme-challenge.sub.example.com. TXT is at or below the delegation at \
+             sub.example.com.: written, but queries for it get a referral to that zone's \
+             servers instead"
+        ),
         "{log}"
     );
-    assert!(
-        warned[2].contains("x.old.example.com. TXT is below the DNAME at old.example.com."),
-        "{log}"
-    );
-    assert!(!log.contains("ns2.sub"), "glue: {log}");
+    for (line, what) in warned[1..].iter().zip([
+        "sub.example.com. TXT",
+        "x.y.sub.example.com. A",
+        "q.sub.example.com. NS",
+    ]) {
+        assert!(
+            line.contains(&format!("{what} is at or below")),
+            "{what}: {log}"
+        );
+    }
+    assert!(!log.contains("NS.Sub"), "glue: {log}");
 }
 
 /// Records start-up cannot commit do not pin the log: a record of a zone
