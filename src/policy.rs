@@ -225,6 +225,14 @@ impl Pattern {
     }
 }
 
+/// Whether the grant name `text` is relative and repeats `zone`'s name
+/// (`x.a.test` for zone a.test: x.a.test.a.test.), which a grant refuses.
+pub fn repeats_zone(text: &str, zone: &Name) -> bool {
+    let trimmed = text.trim();
+    !trimmed.ends_with('.')
+        && matches!(Pattern::parse(trimmed, zone), Err(e) if e.message.contains("is relative to the zone, so it names"))
+}
+
 /// Whether the grant name `text` is absolute and can never match a name at
 /// or below `zone` (a name that does not parse is not: its error is
 /// [`Grant::parse`]'s to give).
@@ -303,7 +311,7 @@ impl Types {
             // Query and meta types (RFC 6895 §3.1): no zone holds them, so
             // such a grant grants nothing (round 51: `ANY` read as "every
             // type" and refused every write).
-            if matches!(u16::from(rtype), 41 | 128..=255) {
+            if matches!(u16::from(rtype), 0 | 41 | 128..=255) {
                 return Err(err(
                     "types",
                     format!(
@@ -671,7 +679,7 @@ mod tests {
     /// name, a relative name that repeats the zone's name.
     #[test]
     fn grants_that_grant_nothing_are_errors() {
-        for t in ["ANY", "TSIG", "OPT", "AXFR", "IXFR", "TKEY"] {
+        for t in ["ANY", "TSIG", "OPT", "AXFR", "IXFR", "TKEY", "TYPE0"] {
             let e = Types::parse(&[t.to_owned()]).expect_err(t).to_string();
             assert!(e.contains("is a query or meta type"), "{t}: {e}");
         }

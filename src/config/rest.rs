@@ -628,32 +628,48 @@ fn check_token_names(
         );
         return Grants::default();
     }
-    // An absolute name is one zone's: it narrows that zone only, and one in
-    // none of the token's zones is an error (round 50 L5: it matched
-    // nothing and passed `check`).
-    if let Some(n) = names
-        .iter()
-        .find(|n| zones.iter().all(|z| crate::policy::outside_zone(n, z)))
-    {
-        let in_zones: Vec<String> = zones.iter().map(Name::to_ascii).collect();
+    // The apex is no service (round 52: `@` passed and matched nothing).
+    if let Some(n) = names.iter().find(|n| n.trim() == "@") {
         c.push(
             list.span(),
             key,
-            format!(
-                "{n:?} is in none of the token's zones ({}): it can never match a service \
-                 name; write names relative to the zones, or end them with one",
-                in_zones.join(", ")
-            ),
+            format!("{n:?} is the zone's apex, which is never a service"),
+        );
+        return Grants::default();
+    }
+    // A name is one zone's when it is absolute, and not a zone's whose name
+    // it repeats when relative (round 52: with zones service.local and
+    // test, "web.test" is web.test.service.local, not web.test.test.): it
+    // narrows those zones only. One that fits none of the token's zones
+    // is an error (round 50 L5: it matched nothing and passed `check`).
+    let fits = |n: &String, z: &Name| {
+        !crate::policy::outside_zone(n, z) && !crate::policy::repeats_zone(n, z)
+    };
+    if let Some(n) = names.iter().find(|n| zones.iter().all(|z| !fits(n, z))) {
+        let in_zones: Vec<String> = zones.iter().map(Name::to_ascii).collect();
+        let message = match zones {
+            // The grant's own message, which says what the name names.
+            [only] => Grant::parse(&only.to_ascii(), std::slice::from_ref(n), &types)
+                .err()
+                .map(|e| e.message),
+            _ => None,
+        };
+        c.push(
+            list.span(),
+            key,
+            message.unwrap_or_else(|| {
+                format!(
+                    "{n:?} is in none of the token's zones ({}): it can never match a service \
+                     name; write names relative to the zones, or end them with one",
+                    in_zones.join(", ")
+                )
+            }),
         );
         return Grants::default();
     }
     let mut grants = Vec::new();
     for zone in zones {
-        let names: Vec<String> = names
-            .iter()
-            .filter(|n| !crate::policy::outside_zone(n, zone))
-            .cloned()
-            .collect();
+        let names: Vec<String> = names.iter().filter(|n| fits(n, zone)).cloned().collect();
         if names.is_empty() {
             continue;
         }
@@ -797,6 +813,17 @@ mod tests {
         assert!(t.may_write(&other, &name("web.other.test.")));
         assert!(!t.may_write(&other, &name("db.service.local.")));
         assert!(!t.may_write(&other, &name("db.other.test.")));
+        // A relative name that repeats one zone's name is the others'
+        // (round 52: "web.other.test" was refused for naming
+        // web.other.test.other.test.).
+        let c = parse(&format!(
+            "{two}token = \"$ZW_TOKEN\"\nnames = [\"web.other.test\"]\n"
+        ))
+        .expect("valid");
+        let t = &c.rest.expect("rest").tokens[0];
+        assert!(t.may_write(&zone, &name("web.other.test.service.local.")));
+        assert!(!t.may_write(&other, &name("web.other.test.")));
+        assert!(!t.may_write(&other, &name("web.other.test.other.test.")));
         // Without names: every name in its zones.
         let all = parse(&format!("{GOOD}token = \"$ZW_TOKEN\"\n")).expect("valid");
         let t = &all.rest.expect("rest").tokens[0];
@@ -846,8 +873,16 @@ mod tests {
             ),
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"web\", \"x.other.test.\"]\n",
-                ":8: rest.token[1].names: \"x.other.test.\" is in none of the token's zones \
-                 (service.local.)",
+                ":8: rest.token[1].names: \"x.other.test.\" is not in the zone service.local.",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"db.service.local\"]\n",
+                ":8: rest.token[1].names: \"db.service.local\" is relative to the zone, so it \
+                 names db.service.local.service.local.",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"@\"]\n",
+                ":8: rest.token[1].names: \"@\" is the zone's apex, which is never a service",
             ),
         ];
         for (extra, want) in table {

@@ -661,7 +661,7 @@ fn pick_zone(
         return Err(ApiError(
             StatusCode::FORBIDDEN,
             format!(
-                "token {:?} may not write zone {}",
+                "token {:?} may not use zone {}",
                 caller.token.name,
                 service::zone_text(&chosen)
             ),
