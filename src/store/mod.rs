@@ -2702,6 +2702,30 @@ fn warn_unanswered(zone: &Zone, added: &[crate::rr::Rr], req: &WriteRequest) {
             rr.name, rr.rtype, cut.name,
         );
     }
+    // A delegation added over records already there hides them the same
+    // way (round 52): one WARN per new cut, with how many it hides.
+    for cut in added
+        .iter()
+        .filter(|r| r.rtype == T::NS && r.name != *zone.origin())
+        .map(|r| &r.name)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        // Addresses are left out: they may be glue for the new NS.
+        let hidden = zone
+            .records()
+            .filter(|r| cut.zone_of(&r.name))
+            .filter(|r| !added.iter().any(|a| a.same_rr(r)))
+            .filter(|r| !(r.name == *cut && matches!(r.rtype, T::NS | T::DS)))
+            .filter(|r| !matches!(r.rtype, T::A | T::AAAA))
+            .count();
+        if hidden > 0 {
+            warn!(
+                zone = %req.zone, actor = %req.actor, via = req.via,
+                "the delegation added at {cut} hides {hidden} record(s) already at or below it: \
+                 queries for them now get a referral to that zone's servers"
+            );
+        }
+    }
 }
 
 /// The serial of `doc`'s SOA at `zone`'s apex, if it has one.

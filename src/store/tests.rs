@@ -1262,17 +1262,30 @@ fn a_record_queries_will_never_see_is_written_with_a_warn() {
             Ok(())
         }
     }
-    let text = format!("{ZONE}sub IN NS ns.sub\nns.sub IN A 192.0.2.53\n");
-    let doc = crate::zonefile::Document::parse("x", &text, &origin(), &crate::zonefile::NoIncludes)
-        .expect("parse");
-    let records = doc.records().map(|(r, l)| (r.clone(), l.clone())).collect();
-    let (zone, _) = crate::zone::Zone::build(origin(), records).expect("zone");
-    let lines = Lines::default();
-    let sink = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .finish();
+    // The zone after the write (ZONE and `extra`), and the WARN lines
+    // logged for `added`.
+    let warned = |extra: &str, added: &[Rr]| -> Vec<String> {
+        let text = format!("{ZONE}{extra}");
+        let doc =
+            crate::zonefile::Document::parse("x", &text, &origin(), &crate::zonefile::NoIncludes)
+                .expect("parse");
+        let records = doc.records().map(|(r, l)| (r.clone(), l.clone())).collect();
+        let (zone, _) = crate::zone::Zone::build(origin(), records).expect("zone");
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            warn_unanswered(&zone, added, &adding(Vec::new()));
+        });
+        let log = String::from_utf8(lines.0.lock().expect("lines").clone()).expect("utf-8");
+        log.lines()
+            .filter(|l| l.contains("WARN"))
+            .map(str::to_owned)
+            .collect()
+    };
     let rr = |name: &str, rtype: RecordType, rdata: &[u8]| Rr {
         name: Name::from_ascii(name).expect("name"),
         ttl: 60,
@@ -1280,43 +1293,56 @@ fn a_record_queries_will_never_see_is_written_with_a_warn() {
         rdata: Rdata::new(rdata.to_vec()),
     };
     let ns_sub = b"\x02ns\x03sub\x07example\x03com\x00";
-    tracing::subscriber::with_default(subscriber, || {
-        warn_unanswered(
-            &zone,
-            &[
-                txt("_acme-challenge.sub.example.com.", "occluded"),
-                txt("sub.example.com.", "at the cut"),
-                rr("x.y.sub.example.com.", RecordType::A, &[192, 0, 2, 9]),
-                rr("q.sub.example.com.", RecordType::NS, ns_sub),
-                txt("_acme-challenge.example.com.", "fine"),
-                rr("NS.Sub.example.com.", RecordType::A, &[192, 0, 2, 54]),
-                rr("sub.example.com.", RecordType::NS, ns_sub),
-            ],
-            &adding(Vec::new()),
-        );
-    });
-    let log = String::from_utf8(lines.0.lock().expect("lines").clone()).expect("utf-8");
-    let warned: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
-    assert_eq!(warned.len(), 4, "{log}");
+    let w = warned(
+        "sub IN NS ns.sub\nns.sub IN A 192.0.2.53\n",
+        &[
+            txt("_acme-challenge.sub.example.com.", "occluded"),
+            txt("sub.example.com.", "at the cut"),
+            rr("x.y.sub.example.com.", RecordType::A, &[192, 0, 2, 9]),
+            rr("q.sub.example.com.", RecordType::NS, ns_sub),
+            txt("_acme-challenge.example.com.", "fine"),
+            rr("NS.Sub.example.com.", RecordType::A, &[192, 0, 2, 54]),
+            rr("sub.example.com.", RecordType::NS, ns_sub),
+        ],
+    );
+    assert_eq!(w.len(), 4, "{w:#?}");
     assert!(
-        warned[0].contains(
+        w[0].contains(
             "_acme-challenge.sub.example.com. TXT is at or below the delegation at \
              sub.example.com.: written, but queries for it get a referral to that zone's \
              servers instead"
         ),
-        "{log}"
+        "{w:#?}"
     );
-    for (line, what) in warned[1..].iter().zip([
+    for (line, what) in w[1..].iter().zip([
         "sub.example.com. TXT",
         "x.y.sub.example.com. A",
         "q.sub.example.com. NS",
     ]) {
         assert!(
             line.contains(&format!("{what} is at or below")),
-            "{what}: {log}"
+            "{what}: {w:#?}"
         );
     }
-    assert!(!log.contains("NS.Sub"), "glue: {log}");
+    assert!(!w.iter().any(|l| l.contains("NS.Sub")), "glue: {w:#?}");
+    // A delegation added over records already there (round 52): one WARN
+    // saying how many it hides.
+    let w = warned(
+        "sub2 IN NS ns.other.net.\n_acme-challenge.sub2 IN TXT \"a\"\n\
+         x.sub2 IN TXT \"b\"\nns.sub2 IN A 192.0.2.8\n",
+        &[rr(
+            "sub2.example.com.",
+            RecordType::NS,
+            b"\x02ns\x05other\x03net\x00",
+        )],
+    );
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].contains(
+            "the delegation added at sub2.example.com. hides 2 record(s) already at or below it"
+        ),
+        "{w:#?}"
+    );
 }
 
 /// Records start-up cannot commit do not pin the log: a record of a zone
