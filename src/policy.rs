@@ -82,12 +82,31 @@ fn name_hash(name: &Name) -> u64 {
 pub struct GrantError {
     pub field: &'static str,
     pub message: String,
+    /// Set when the name parsed but lies where no name of the zone can.
+    misplaced: Option<Misplaced>,
+}
+
+/// Why a grant name that parsed names nothing in its zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Misplaced {
+    /// Absolute, and not at or below the zone.
+    Outside,
+    /// Relative, and ending in the zone's own name.
+    RepeatsZone,
 }
 
 fn err(field: &'static str, message: impl Into<String>) -> GrantError {
     GrantError {
         field,
         message: message.into(),
+        misplaced: None,
+    }
+}
+
+impl GrantError {
+    fn misplaced(mut self, why: Misplaced) -> GrantError {
+        self.misplaced = Some(why);
+        self
     }
 }
 
@@ -119,7 +138,8 @@ impl Pattern {
                     "{text:?} is relative to the zone, so it names {relative}.{zone_text}.; \
                      write it without the zone's name, or with a trailing dot ({relative}.)"
                 ),
-            ));
+            )
+            .misplaced(Misplaced::RepeatsZone));
         }
         if !relative.is_empty() {
             for part in relative.split('.') {
@@ -205,7 +225,8 @@ impl Pattern {
                      to this zone changes; write names relative to the zone (\"x\" for \
                      x.{zone}) or end them with \"{zone}\""
                 ),
-            ));
+            )
+            .misplaced(Misplaced::Outside));
         }
         Ok(Pattern {
             labels,
@@ -230,7 +251,7 @@ impl Pattern {
 pub fn repeats_zone(text: &str, zone: &Name) -> bool {
     let trimmed = text.trim();
     !trimmed.ends_with('.')
-        && matches!(Pattern::parse(trimmed, zone), Err(e) if e.message.contains("is relative to the zone, so it names"))
+        && matches!(Pattern::parse(trimmed, zone), Err(e) if e.misplaced == Some(Misplaced::RepeatsZone))
 }
 
 /// Whether the grant name `text` is absolute and can never match a name at
@@ -240,7 +261,7 @@ pub fn outside_zone(text: &str, zone: &Name) -> bool {
     let trimmed = text.trim();
     trimmed.ends_with('.')
         && trimmed != "."
-        && matches!(Pattern::parse(trimmed, zone), Err(e) if e.message.contains("is not in the zone"))
+        && matches!(Pattern::parse(trimmed, zone), Err(e) if e.misplaced == Some(Misplaced::Outside))
 }
 
 /// Whether a name matching `labels` (an absolute pattern) can be at or
