@@ -615,6 +615,12 @@ pub fn sources(config: &Config) -> Result<Sources, LoadProblem> {
                     source
                 };
                 if let Some(other) = found.get(&origin) {
+                    // The same name twice: a listing is not atomic with
+                    // renames (see `served::missed_by_listing`), and one
+                    // running beside a rename may return an entry twice.
+                    if *other == path {
+                        continue;
+                    }
                     let (kept, ignored) = if preferred_file(&origin, &path, other) {
                         (path.clone(), other.clone())
                     } else {
