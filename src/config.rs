@@ -115,6 +115,18 @@ pub struct Config {
     /// Problems that do not stop the server, as `file:line: key: message`
     /// (logged as WARN at start, printed by `zonewright check`).
     pub warnings: Vec<String>,
+    /// Where each address to listen on was written, for the messages of
+    /// a listener that cannot bind ([`Config::listen_place`]).
+    pub listen_at: Vec<ListenAt>,
+}
+
+/// An address to listen on, the key that names it and the config line it
+/// is on (`None`: a default, written nowhere).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenAt {
+    pub key: &'static str,
+    pub addr: SocketAddr,
+    pub line: Option<usize>,
 }
 
 /// Default `[admin] listen`: loopback, Prometheus exporters' port range.
@@ -357,9 +369,17 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     /// Things that work but should be fixed (a secret file others can read).
     warnings: Vec<Problem>,
+    /// Every address to listen on, with its line.
+    listens: Vec<ListenAt>,
 }
 
 impl Checker<'_> {
+    /// Notes where `addr`, the value of `key`, was written.
+    fn listen(&mut self, key: &'static str, addr: SocketAddr, span: Option<Range<usize>>) {
+        let line = span.map(|s| line_of(self.text, s.start));
+        self.listens.push(ListenAt { key, addr, line });
+    }
+
     fn warn(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Problem {
             line: Some(line_of(self.text, span.start)),
@@ -469,6 +489,7 @@ impl Config {
             text,
             problems: Vec::new(),
             warnings: Vec::new(),
+            listens: Vec::new(),
         };
 
         let listen = check_listen(&mut c, raw.listen.as_ref());
@@ -528,6 +549,7 @@ impl Config {
                 .lines()
                 .map(str::to_string)
                 .collect(),
+                listen_at: c.listens,
             })
         } else {
             Err(ConfigError {
@@ -556,6 +578,23 @@ impl Config {
             rest: None,
             admin: None,
             warnings: Vec::new(),
+            listen_at: Vec::new(),
+        }
+    }
+
+    /// `file:line: key` for the listen address `addr` of `key` (`listen`,
+    /// `rest.listen`, `admin.listen`), to begin a message about binding it;
+    /// `file: key` for a default address.
+    pub fn listen_place(&self, key: &str, addr: &SocketAddr) -> String {
+        let file = self.path.display();
+        match self
+            .listen_at
+            .iter()
+            .find(|l| l.key == key && l.addr == *addr)
+            .and_then(|l| l.line)
+        {
+            Some(line) => format!("{file}:{line}: {key}"),
+            None => format!("{file}: {key}"),
         }
     }
 }
@@ -573,6 +612,7 @@ pub(crate) struct Taken<'a> {
 fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>, dns: &[SocketAddr]) -> AdminConfig {
     let default = SocketAddr::from(([127, 0, 0, 1], 9153));
     let Some(listen) = &raw.get_ref().listen else {
+        c.listen("admin.listen", default, None);
         return AdminConfig { listen: default };
     };
     let addr = match SocketAddr::from_str(listen.get_ref()) {
@@ -597,6 +637,7 @@ fn check_admin(c: &mut Checker<'_>, raw: &Spanned<RawAdmin>, dns: &[SocketAddr])
         let msg = clash_message(&addr, "listen", other);
         c.push(listen.span(), "admin.listen", msg);
     }
+    c.listen("admin.listen", addr, Some(listen.span()));
     if !addr.ip().is_loopback() {
         c.warn(
             listen.span(),
@@ -683,6 +724,8 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
         rest,
         admin: running.admin.clone(),
         warnings: new.warnings,
+        // The listeners are not bound again: where they were written.
+        listen_at: running.listen_at.clone(),
     };
     (effective, restart)
 }
@@ -758,7 +801,11 @@ fn check_listen(
     raw: Option<&Spanned<Vec<Spanned<String>>>>,
 ) -> Vec<SocketAddr> {
     let Some(raw) = raw else {
-        return SocketAddr::from_str(DEFAULT_LISTEN).into_iter().collect();
+        let out: Vec<SocketAddr> = SocketAddr::from_str(DEFAULT_LISTEN).into_iter().collect();
+        for a in &out {
+            c.listen("listen", *a, None);
+        }
+        return out;
     };
     if raw.get_ref().is_empty() {
         c.push(raw.span(), "listen", "needs at least one address");
@@ -777,7 +824,10 @@ fn check_listen(
                 let msg = clash_message(&addr, "listen", other);
                 c.push(a.span(), "listen", msg);
             }
-            Ok(addr) => out.push(addr),
+            Ok(addr) => {
+                c.listen("listen", addr, Some(a.span()));
+                out.push(addr);
+            }
             Err(_) => {
                 let msg = format!(
                     "invalid socket address {:?} (expected IP:PORT, e.g. \"127.0.0.1:53\" or \"[::1]:53\")",
@@ -1212,9 +1262,14 @@ fn serde_problem(text: &str, e: &toml::de::Error) -> Problem {
     };
     let line = line_of(text, span.start);
     let key = key_at(text, span.start).unwrap_or_default();
-    let message = match unknown_field(&message) {
-        Some(field) => format!("unknown key `{field}`"),
-        None => message,
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next());
+    let (key, message) = match (unknown_field(&message), missing) {
+        (Some(field), _) => (key, format!("unknown key `{field}`")),
+        (None, Some(field)) if key.is_empty() => (field.to_string(), "is required".to_string()),
+        (None, Some(field)) => (format!("{key}.{field}"), "is required".to_string()),
+        (None, None) => (key, message),
     };
     Problem {
         line: Some(line),
@@ -1242,7 +1297,13 @@ fn key_at(text: &str, at: usize) -> Option<String> {
         }
         _ => String::new(),
     };
-    let above = &text[..line_start];
+    // A header line itself (a table's span starts there: a key missing
+    // from it) names its own table.
+    let above = if line.trim_start().starts_with('[') {
+        &text[..line_end]
+    } else {
+        &text[..line_start]
+    };
     let table = above
         .lines()
         .rev()

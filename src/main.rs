@@ -29,7 +29,7 @@ use zonewright::loader::{self, LoadFailure, Loaded};
 use zonewright::rr::Name;
 use zonewright::serve;
 use zonewright::served::State;
-use zonewright::server::Listeners;
+use zonewright::server::{BindError, Listeners};
 use zonewright::store::Store;
 use zonewright::tsig::Algorithm;
 
@@ -307,21 +307,29 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
     }
     zones_dir_ready(&config, init)?;
     let cfg = config.path.display().to_string();
-    let listeners = Listeners::bind(&config.listen, config.server.udp_workers)
-        .with_context(|| format!("{cfg}: listen"))?;
+    // An address not on this host, with the line that names it.
+    if let Some(problem) = listen_problems(&config).into_iter().next() {
+        anyhow::bail!("{problem}");
+    }
+    let listeners =
+        Listeners::bind(&config.listen, config.server.udp_workers).map_err(
+            |e| match BindError::of(&e) {
+                Some(b) => anyhow::anyhow!("{}: {b}", config.listen_place("listen", &b.addr)),
+                None => anyhow::anyhow!("{cfg}: listen: {e}"),
+            },
+        )?;
     let rest_listen = config.rest.as_ref().map(|r| r.listen);
     let admin_listen = config.admin.as_ref().map(|a| a.listen);
+    let place = |key: &str, addr: Option<std::net::SocketAddr>| {
+        let at = addr.map(|a| a.to_string()).unwrap_or_default();
+        let place = addr.map_or_else(|| format!("{cfg}: {key}"), |a| config.listen_place(key, &a));
+        format!("{place}: cannot listen on {at}")
+    };
     let listeners = listeners
         .with_rest(rest_listen)
-        .with_context(|| {
-            let at = rest_listen.map(|a| a.to_string()).unwrap_or_default();
-            format!("{cfg}: rest.listen: cannot listen on {at}")
-        })?
+        .with_context(|| place("rest.listen", rest_listen))?
         .with_admin(admin_listen)
-        .with_context(|| {
-            let at = admin_listen.map(|a| a.to_string()).unwrap_or_default();
-            format!("{cfg}: admin.listen: cannot listen on {at}")
-        })?;
+        .with_context(|| place("admin.listen", admin_listen))?;
     let state = Arc::new(State::new(Arc::new(config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -408,6 +416,20 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The listen addresses (`listen`, `[rest]`, `[admin]`) this host cannot
+/// listen on, each as `file:line: key: why` (round 50: `check` passed a
+/// config whose address was not the host's, and `serve` then failed).
+fn listen_problems(config: &Config) -> Vec<String> {
+    config
+        .listen_at
+        .iter()
+        .filter_map(|l| {
+            let why = Listeners::address_problem(&l.addr)?;
+            Some(format!("{}: {why}", config.listen_place(l.key, &l.addr)))
+        })
+        .collect()
+}
+
 /// `zonewright check`: every problem on stdout, one per line; a summary
 /// line per good zone. Exit 1 if anything is wrong.
 fn check(config_path: &Path) -> ExitCode {
@@ -421,6 +443,10 @@ fn check(config_path: &Path) -> ExitCode {
     for w in &config.warnings {
         println!("warning: {w}");
     }
+    let listen = listen_problems(&config);
+    for p in &listen {
+        println!("{p}");
+    }
     let sources = match loader::sources(&config) {
         Ok(s) => s,
         Err(p) => {
@@ -428,7 +454,7 @@ fn check(config_path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut ok = sources.problems.is_empty();
+    let mut ok = sources.problems.is_empty() && listen.is_empty();
     for p in &sources.problems {
         println!("{p}");
     }

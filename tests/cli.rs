@@ -218,3 +218,91 @@ fn reload_and_status_without_a_server_say_why() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no [admin] section"), "{}", stderr(&o));
 }
+
+/// Round 50 L2: an address that is not this host's passed `check`, and
+/// `serve` then failed without the line. Both now name file, line and key;
+/// a port another process holds is named by its line too.
+#[test]
+fn check_and_serve_name_the_line_of_an_address_they_cannot_listen_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("zones")).expect("zones");
+    let cfg = dir.path().join("zonewright.toml");
+    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): on no host's interfaces.
+    std::fs::write(
+        &cfg,
+        "zones_dir = \"zones\"\nlisten = [\n  \"127.0.0.1:0\",\n  \"192.0.2.1:53\",\n]\n\
+         [admin]\nlisten = \"[2001:db8::53]:9153\"\n",
+    )
+    .expect("cfg");
+    let c = cfg.to_str().expect("utf-8");
+    let o = zonewright(&["check", "--config", c]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let want = format!(
+        "{c}:4: listen: 192.0.2.1 is not an address of this host (Cannot assign requested address"
+    );
+    assert!(out.contains(&want), "{out}");
+    // (A host without IPv6 says why in other words.)
+    let want = format!("{c}:7: admin.listen: ");
+    assert!(out.contains(&want) && out.contains("2001:db8::53"), "{out}");
+    let want = format!("{c}:4: listen: ");
+    assert!(out.contains(&want), "{out}");
+    let o = zonewright(&["serve", "--config", c]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("zonewright: {c}:4: listen: 192.0.2.1 is not")),
+        "{err}"
+    );
+    assert!(!dir.path().join("zones/.git").exists(), "nothing started");
+
+    // A port held by another socket: serve names the line.
+    let held = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    std::fs::write(
+        &cfg,
+        format!("zones_dir = \"zones\"\nlisten = [\n  \"127.0.0.1:{port}\",\n]\n"),
+    )
+    .expect("cfg");
+    let o = zonewright(&["check", "--config", c]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "check runs beside the server: {}",
+        stdout(&o)
+    );
+    let o = zonewright(&["serve", "--config", c]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let want = format!("{c}:3: listen: cannot listen on 127.0.0.1:{port}: Address already in use");
+    assert!(err.contains(&want), "{err}");
+}
+
+/// A required key left out is named with its table (`rest.zones`), not as
+/// serde's "missing field".
+#[test]
+fn check_names_a_required_key_left_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("zonewright.toml");
+    std::fs::write(
+        &cfg,
+        "[[key]]\nname = \"a\"\nalgorithm = \"hmac-sha256\"\nsecret = \"YWFhYQ==\"\n\
+         [[key]]\nname = \"b\"\n",
+    )
+    .expect("cfg");
+    let c = cfg.to_str().expect("utf-8");
+    let o = zonewright(&["check", "--config", c]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out.contains(&format!("{c}:5: key[2].algorithm: is required")),
+        "{out}"
+    );
+    std::fs::write(&cfg, "[rest]\nlisten = \"127.0.0.1:0\"\n").expect("cfg");
+    let out = stdout(&zonewright(&["check", "--config", c]));
+    assert!(
+        out.contains(&format!("{c}:1: rest.zones: is required")),
+        "{out}"
+    );
+    assert!(!out.contains("missing field"), "{out}");
+}

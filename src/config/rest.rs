@@ -293,6 +293,9 @@ fn check_listen_addr(
             super::clash_message(a, key, &other),
         );
     }
+    if let Some(a) = addr {
+        c.listen("rest.listen", a, Some(raw.span()));
+    }
     addr
 }
 

@@ -65,6 +65,29 @@ const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 /// Tries to find a port free for both UDP and TCP when binding port 0.
 const PORT_ATTEMPTS: usize = 16;
 
+/// A listen address that could not be bound, and why; the inner error of
+/// the `io::Error` [`Listeners::bind`] returns.
+#[derive(Debug)]
+pub struct BindError {
+    pub addr: SocketAddr,
+    pub source: io::Error,
+}
+
+impl BindError {
+    /// The address `e` (from [`Listeners::bind`]) failed on, if it says.
+    pub fn of(e: &io::Error) -> Option<&BindError> {
+        e.get_ref().and_then(|i| i.downcast_ref::<BindError>())
+    }
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for BindError {}
+
 /// Bound, not yet serving, sockets.
 #[derive(Debug)]
 pub struct Listeners {
@@ -101,9 +124,10 @@ impl Listeners {
             admin: None,
         };
         for &addr in addrs {
-            // Named in the error: with several addresses, which one failed.
+            // Named in the error: with several addresses, which one failed
+            // (and, through [`BindError::of`], the config line it is on).
             let (udp, tcp) = bind_pair(addr)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+                .map_err(|e| io::Error::new(e.kind(), BindError { addr, source: e }))?;
             // One receive queue for every worker: as deep as the kernel
             // allows (net.core.rmem_max), so a burst or a flood of junk
             // drops fewer good queries (round 46). Best effort.
@@ -115,6 +139,28 @@ impl Listeners {
             out.tcp.push(tcp);
         }
         Ok(out)
+    }
+
+    /// Why the host cannot listen on `addr`'s IP address at all: it is not
+    /// one of this host's addresses (EADDRNOTAVAIL), or its family is not
+    /// enabled. Probed by binding a UDP socket to the address with port 0
+    /// (any free port), so a server already listening there, or a port
+    /// below 1024 without the privilege, does not get in the way: `check`
+    /// runs beside the server. `None` for the host's own addresses and
+    /// the wildcards.
+    pub fn address_problem(addr: &SocketAddr) -> Option<String> {
+        let mut probe = *addr;
+        probe.set_port(0);
+        let e = std::net::UdpSocket::bind(probe).err()?;
+        Some(if e.kind() == io::ErrorKind::AddrNotAvailable {
+            format!(
+                "{} is not an address of this host ({e}): `ip address` lists them; \
+                 0.0.0.0 or [::] listens on all",
+                addr.ip()
+            )
+        } else {
+            format!("cannot listen on {}: {e}", addr.ip())
+        })
     }
 
     /// Also binds the REST API's TCP listener on `addr` (`[rest] listen`;
