@@ -631,8 +631,14 @@ fn check_token_names(
         );
         return Grants::default();
     }
-    // The apex is no service (round 52: `@` passed and matched nothing).
-    if let Some(n) = names.iter().find(|n| n.trim() == "@") {
+    // The apex is no service (round 52: `@` passed and matched nothing;
+    // neither does a zone's own name written absolute).
+    let apex = |n: &str| {
+        n.trim() == "@"
+            || (n.trim().ends_with('.')
+                && super::parse_zone_name(n.trim()).is_some_and(|a| zones.contains(&a)))
+    };
+    if let Some(n) = names.iter().find(|n| apex(n)) {
         c.push(
             list.span(),
             key,
@@ -886,6 +892,11 @@ mod tests {
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"@\"]\n",
                 ":8: rest.token[1].names: \"@\" is the zone's apex, which is never a service",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"web\", \"Service.Local.\"]\n",
+                ":8: rest.token[1].names: \"Service.Local.\" is the zone's apex, which is never \
+                 a service",
             ),
         ];
         for (extra, want) in table {
