@@ -1346,9 +1346,22 @@ impl Inner {
         let window = i64::try_from(self.recent.window().as_secs()).unwrap_or(i64::MAX);
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        // A handle of its own: the walk of the window's commits (up to
+        // HISTORY_COMMITS, a tree diff each) took seconds on a repository
+        // of thousands of commits, and held the committer's handle all
+        // along, so every write to every zone waited for it (round 53: one
+        // edit after a restart stalled all writes for 5 to 30 s). What it
+        // reads (commits before this store started) no commit changes.
+        let dir = self.state.config().zones_dir.clone();
+        let own = self.has_repo.then_some(dir).and_then(|d| match git2::Repository::open(&d) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warn!(zone = %zone, "cannot open the git repository to read the zone's recent history: {e}");
+                None
+            }
+        });
         let changes = {
-            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-            repo.as_ref().map(|r| {
+            own.as_ref().map(|r| {
                 // The history before this store started, read once for
                 // every zone (the writes since are recorded as they are
                 // made).
