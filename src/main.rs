@@ -265,13 +265,73 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Log lines dropped because stderr could not be written.
-static LOST_LOG_LINES: AtomicU64 = AtomicU64::new(0);
+/// Log lines dropped because stderr could not be written, and whether the
+/// last write stopped inside a line.
+static LOST: Lossy = Lossy {
+    lines: AtomicU64::new(0),
+    torn: std::sync::atomic::AtomicBool::new(false),
+};
 
 /// stderr for the log, where a failed write (a full disk, a closed pipe) is
 /// dropped and counted, never an error that could end the process; the
 /// first line that gets through again is preceded by the count of lost ones.
 struct LossyStderr;
+
+/// What a failed log write leaves to the next one: lines lost, and a line
+/// cut short (a disk that filled up after part of it was written), which
+/// the next write ends first so that the next line does not run on from it
+/// (round 53: `...an edit made outsidezonewright: 3 log line(s) lost`).
+struct Lossy {
+    lines: AtomicU64,
+    torn: std::sync::atomic::AtomicBool,
+}
+
+impl Lossy {
+    /// Writes `buf`, one log line, to `w`: after the end of a torn line
+    /// and the count of lines lost, when there are.
+    fn write(&self, w: &mut impl std::io::Write, buf: &[u8]) {
+        if self.torn.load(Ordering::Relaxed) {
+            if write_counted(w, b"\n").is_err() {
+                self.lines.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            self.torn.store(false, Ordering::Relaxed);
+        }
+        let lost = self.lines.load(Ordering::Relaxed);
+        if lost > 0 {
+            let note =
+                format!("zonewright: {lost} log line(s) lost: stderr could not be written\n");
+            match write_counted(w, note.as_bytes()) {
+                Ok(()) => {
+                    self.lines.fetch_sub(lost, Ordering::Relaxed);
+                }
+                Err(written) => {
+                    self.torn.store(written > 0, Ordering::Relaxed);
+                    self.lines.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        if let Err(written) = write_counted(w, buf) {
+            self.torn.store(written > 0, Ordering::Relaxed);
+            self.lines.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `write_all`, saying how many bytes got out when it fails.
+fn write_counted(w: &mut impl std::io::Write, buf: &[u8]) -> Result<(), usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match w.write(&buf[done..]) {
+            Ok(0) => return Err(done),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(done),
+        }
+    }
+    Ok(())
+}
 
 impl std::io::Write for LossyStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -279,18 +339,7 @@ impl std::io::Write for LossyStderr {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        let mut err = std::io::stderr().lock();
-        let lost = LOST_LOG_LINES.load(Ordering::Relaxed);
-        if lost > 0 {
-            let note =
-                format!("zonewright: {lost} log line(s) lost: stderr could not be written\n");
-            if err.write_all(note.as_bytes()).is_ok() {
-                LOST_LOG_LINES.fetch_sub(lost, Ordering::Relaxed);
-            }
-        }
-        if err.write_all(buf).is_err() {
-            LOST_LOG_LINES.fetch_add(1, Ordering::Relaxed);
-        }
+        LOST.write(&mut std::io::stderr().lock(), buf);
         Ok(())
     }
 
@@ -646,5 +695,58 @@ fn report_zone(origin: &Name, result: Result<Loaded, LoadFailure>) -> bool {
             println!("{origin}: {} problem(s)", failure.problems.len());
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stderr on a disk that fills up: takes `room` bytes, then fails.
+    struct Filling {
+        out: Vec<u8>,
+        room: usize,
+    }
+
+    impl std::io::Write for Filling {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.room);
+            if n == 0 {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            self.out.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Round 53 LOW: a line cut short by a full disk ran on into the next
+    /// one. The next write that gets through ends it, then says how many
+    /// lines were lost, then writes its own.
+    #[test]
+    fn a_log_line_cut_short_is_ended_before_the_next() {
+        let lossy = Lossy {
+            lines: AtomicU64::new(0),
+            torn: std::sync::atomic::AtomicBool::new(false),
+        };
+        let mut w = Filling {
+            out: Vec::new(),
+            room: 20,
+        };
+        lossy.write(&mut w, b"first line, whole\n");
+        lossy.write(&mut w, b"second line, cut short\n");
+        lossy.write(&mut w, b"third line, lost\n");
+        w.room = 1000;
+        lossy.write(&mut w, b"fourth line\n");
+        let text = String::from_utf8(w.out).expect("utf-8");
+        assert_eq!(
+            text,
+            "first line, whole\nse\nzonewright: 2 log line(s) lost: stderr could not be \
+             written\nfourth line\n"
+        );
     }
 }
