@@ -355,6 +355,8 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
         tracing::warn!("{w}");
     }
     zones_dir_ready(&config, init)?;
+    // Held until the process ends (the kernel lets go of it then).
+    let _serving = serve_lock(&config)?;
     let cfg = config.path.display().to_string();
     // An address not on this host, with the line that names it.
     if let Some(problem) = listen_problems(&config).into_iter().next() {
@@ -448,6 +450,69 @@ fn zones_dir_ready(config: &Config, init: bool) -> anyhow::Result<()> {
     zonewright::git::state::check_at_start(dir)
         .map_err(|e| anyhow::anyhow!("{e}; zonewright does not start on it"))
 }
+
+/// The lock a serving process holds on its zones folder: one server per
+/// folder. Two (round 53: an older one left running, the same folder
+/// through a bind mount) each took the other's writes for a person's
+/// edits and committed them as `external change` under the server's name,
+/// and their commits raced for the branch (`old reference value does not
+/// match`: writes answered SERVFAIL and rolled back). `flock(2)` on a file
+/// in the folder: the same file through any path or mount, let go when
+/// the process ends, however it ends.
+fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    use fs2::FileExt;
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = config.zones_dir.join(SERVE_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path);
+    // A folder this process cannot write (served read-only, every write
+    // refused) cannot hold the lock; serving it is still allowed.
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(
+                "cannot open {} ({e}): another server on this zones folder would not be noticed",
+                path.display()
+            );
+            return Ok(None);
+        }
+    };
+    if let Err(e) = file.try_lock_exclusive() {
+        if e.raw_os_error() != fs2::lock_contended_error().raw_os_error() {
+            anyhow::bail!("cannot lock {}: {e}", path.display());
+        }
+        let mut text = String::new();
+        let _ = Read::by_ref(&mut file).take(64).read_to_string(&mut text);
+        let pid = text.trim();
+        let who = if pid.is_empty() {
+            "another zonewright".to_owned()
+        } else {
+            format!("another zonewright (pid {pid})")
+        };
+        anyhow::bail!(
+            "{} is served by {who} already (it holds {}): two servers on one zones folder \
+             each take the other's writes for edits; stop that one first, or give this one \
+             a folder of its own",
+            config.zones_dir.display(),
+            path.display()
+        );
+    }
+    // Who holds it, for that message.
+    let _ = file.set_len(0);
+    let _ = file.seek(std::io::SeekFrom::Start(0));
+    let _ = writeln!(file, "{}", std::process::id());
+    Ok(Some(file))
+}
+
+/// The serving process's lock in the zones folder (see [`serve_lock`]);
+/// git ignores it (`.*.lock`).
+const SERVE_LOCK: &str = ".zonewright-serve.lock";
 
 /// Completes on ctrl-c or SIGTERM.
 async fn shutdown_signal() {

@@ -306,3 +306,52 @@ fn check_names_a_required_key_left_out() {
     );
     assert!(!out.contains("missing field"), "{out}");
 }
+
+/// Starts `serve` on `cfg` with stderr in `log`; waits (at most 30 s) until
+/// it says it is serving.
+fn serving(cfg: &Path, log: &Path) -> std::process::Child {
+    let err = std::fs::File::create(log).expect("log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zonewright"))
+        .args(["serve", "--config", cfg.to_str().expect("utf-8")])
+        .env_remove("RUST_LOG")
+        .stderr(err)
+        .spawn()
+        .expect("spawn");
+    for _ in 0..300 {
+        if std::fs::read_to_string(log).is_ok_and(|t| t.contains("serving ")) {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("not serving after 30 s: {:?}", std::fs::read_to_string(log));
+}
+
+/// Round 53 HIGH: a second server on the same zones folder (an older one
+/// left running, or the folder through a bind mount) took the first's
+/// writes for a person's edits, committed them as `external change`, and
+/// raced it for the branch. The second now refuses to start, naming the
+/// first; once the first is gone, a server starts again.
+#[test]
+fn a_second_server_on_one_zones_folder_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("zones")).expect("zones");
+    let cfg = dir.path().join("zonewright.toml");
+    std::fs::write(&cfg, "zones_dir = \"zones\"\nlisten = [\"127.0.0.1:0\"]\n").expect("cfg");
+    let mut first = serving(&cfg, &dir.path().join("first.log"));
+    let o = zonewright(&["serve", "--config", cfg.to_str().expect("utf-8")]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let want = format!(
+        "is served by another zonewright (pid {}) already",
+        first.id()
+    );
+    assert!(err.contains(&want), "{err}");
+    // The lock went with the process.
+    let mut again = serving(&cfg, &dir.path().join("again.log"));
+    let _ = again.kill();
+    let _ = again.wait();
+}
