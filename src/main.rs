@@ -461,31 +461,36 @@ fn zones_dir_ready(config: &Config, init: bool) -> anyhow::Result<()> {
 /// the process ends, however it ends.
 fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
     use fs2::FileExt;
-    use std::io::{Read, Seek, Write};
+    use rustix::fs::{Mode, OFlags};
+    use std::io::{Read, Write};
     use std::os::unix::fs::OpenOptionsExt;
     let path = config.zones_dir.join(SERVE_LOCK);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path);
+    // Read-only, as the zones' own lock files are: a lock needs no write
+    // access, and a file held open for writing would keep the file system
+    // from being remounted read-only under the server.
+    let flags =
+        OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let opened = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o644))
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from);
     // A folder this process cannot write (served read-only, every write
-    // refused) cannot hold the lock; serving it is still allowed.
-    let mut file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!(
-                "cannot open {} ({e}): another server on this zones folder would not be noticed",
-                path.display()
-            );
-            return Ok(None);
-        }
+    // refused) cannot hold the lock; serving it is still allowed, as on a
+    // file system without flock(2).
+    let unlocked = |why: String| {
+        tracing::warn!(
+            "{}: {why}: another server on this zones folder would not be noticed",
+            path.display()
+        );
+        Ok(None)
+    };
+    let mut file = match opened {
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
+        Ok(_) => return unlocked("not a regular file".into()),
+        Err(e) => return unlocked(format!("cannot open it ({e})")),
     };
     if let Err(e) = file.try_lock_exclusive() {
         if e.raw_os_error() != fs2::lock_contended_error().raw_os_error() {
-            anyhow::bail!("cannot lock {}: {e}", path.display());
+            return unlocked(format!("cannot lock it ({e})"));
         }
         let mut text = String::new();
         let _ = Read::by_ref(&mut file).take(64).read_to_string(&mut text);
@@ -503,10 +508,15 @@ fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
             path.display()
         );
     }
-    // Who holds it, for that message.
-    let _ = file.set_len(0);
-    let _ = file.seek(std::io::SeekFrom::Start(0));
-    let _ = writeln!(file, "{}", std::process::id());
+    // Who holds it, for that message: written through an open of its own.
+    if let Ok(mut w) = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        let _ = writeln!(w, "{}", std::process::id());
+    }
     Ok(Some(file))
 }
 
