@@ -470,7 +470,9 @@ fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
     // from being remounted read-only under the server.
     let flags =
         OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let opened = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o644))
+    // 0600: a lock any local reader could take would keep the server from
+    // starting.
+    let opened = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600))
         .map(std::fs::File::from)
         .map_err(std::io::Error::from);
     // A folder this process cannot write (served read-only, every write
@@ -484,7 +486,11 @@ fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
         Ok(None)
     };
     let mut file = match opened {
-        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => {
+            // (One an earlier version made 0644.)
+            let _ = rustix::fs::fchmod(&f, Mode::from_raw_mode(0o600));
+            f
+        }
         Ok(_) => return unlocked("not a regular file".into()),
         Err(e) => return unlocked(format!("cannot open it ({e})")),
     };
