@@ -356,7 +356,9 @@ fn serve(config_path: &Path, init: bool, strict: bool) -> anyhow::Result<ExitCod
     }
     zones_dir_ready(&config, init)?;
     // Held until the process ends (the kernel lets go of it then).
-    let _serving = serve_lock(&config)?;
+    if let Some(lock) = serve_lock(&config)? {
+        lock.keep();
+    }
     let cfg = config.path.display().to_string();
     // An address not on this host, with the line that names it.
     if let Some(problem) = listen_problems(&config).into_iter().next() {
@@ -458,53 +460,35 @@ fn zones_dir_ready(config: &Config, init: bool) -> anyhow::Result<()> {
 /// and their commits raced for the branch (`old reference value does not
 /// match`: writes answered SERVFAIL and rolled back). `flock(2)` on a file
 /// in the folder: the same file through any path or mount, let go when
-/// the process ends, however it ends.
-fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+/// the process ends, however it ends. The lock file is watched while the
+/// server runs (see [`ServeLock::keep`]).
+fn serve_lock(config: &Config) -> anyhow::Result<Option<ServeLock>> {
     use fs2::FileExt;
-    use rustix::fs::{Mode, OFlags};
-    use std::io::{Read, Write};
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Read;
     let path = config.zones_dir.join(SERVE_LOCK);
-    // Read-only, as the zones' own lock files are: a lock needs no write
-    // access, and a file held open for writing would keep the file system
-    // from being remounted read-only under the server.
-    let flags =
-        OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    // 0600: a lock any local reader could take would keep the server from
-    // starting.
-    let opened = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600))
-        .map(std::fs::File::from)
-        .map_err(std::io::Error::from);
-    // A folder this process cannot write (served read-only, every write
-    // refused) cannot hold the lock; serving it is still allowed, as on a
-    // file system without flock(2).
-    let unlocked = |why: String| {
-        tracing::warn!(
-            "{}: {why}: another server on this zones folder would not be noticed",
-            path.display()
-        );
-        Ok(None)
-    };
-    let mut file = match opened {
-        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => {
-            // (One an earlier version made 0644.)
-            let _ = rustix::fs::fchmod(&f, Mode::from_raw_mode(0o600));
-            f
-        }
-        Ok(_) => return unlocked("not a regular file".into()),
-        Err(e) => return unlocked(format!("cannot open it ({e})")),
+    let mut file = match open_serve_lock(&path)? {
+        Some(f) => f,
+        None => return Ok(None),
     };
     if let Err(e) = file.try_lock_exclusive() {
         if e.raw_os_error() != fs2::lock_contended_error().raw_os_error() {
-            return unlocked(format!("cannot lock it ({e})"));
+            tracing::warn!(
+                "{}: cannot lock it ({e}): another server on this zones folder would not be \
+                 noticed",
+                path.display()
+            );
+            return Ok(None);
         }
         let mut text = String::new();
         let _ = Read::by_ref(&mut file).take(64).read_to_string(&mut text);
         let pid = text.trim();
-        let who = if pid.is_empty() {
-            "another zonewright".to_owned()
-        } else {
+        // A pid written by a server that has stopped since, the lock now
+        // held by some other process (round 54).
+        let alive = !pid.is_empty() && Path::new("/proc").join(pid).exists();
+        let who = if alive {
             format!("another zonewright (pid {pid})")
+        } else {
+            "another process".to_owned()
         };
         anyhow::bail!(
             "{} is served by {who} already (it holds {}): two servers on one zones folder \
@@ -514,16 +498,139 @@ fn serve_lock(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
             path.display()
         );
     }
-    // Who holds it, for that message: written through an open of its own.
+    write_pid(&path);
+    Ok(Some(ServeLock { path, file }))
+}
+
+/// Opens (creating it) the lock file at `path`, read-only, as the zones'
+/// own lock files are: a lock needs no write access, and a file held open
+/// for writing would keep the file system from being remounted read-only.
+/// `Ok(None)` (after a WARN) where the folder cannot be written; `Err`
+/// for anything but a file of its own there (round 54: a folder, a link or
+/// a FIFO planted there turned the check off; a hard link to another file
+/// had that file overwritten with the pid).
+fn open_serve_lock(path: &Path) -> anyhow::Result<Option<std::fs::File>> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::fs::MetadataExt;
+    let flags =
+        OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    // 0600: a lock any local reader could take would keep the server from
+    // starting.
+    let opened = rustix::fs::open(path, flags, Mode::from_raw_mode(0o600))
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from);
+    let file = match opened {
+        Ok(f) => f,
+        // A folder this process cannot write (served read-only, every
+        // write refused) cannot hold the lock; serving it is allowed.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EROFS)) => {
+            tracing::warn!(
+                "{}: cannot create it ({e}): another server on this zones folder would not be \
+                 noticed",
+                path.display()
+            );
+            return Ok(None);
+        }
+        Err(e) => anyhow::bail!(
+            "{}: {e}: not zonewright's lock file (a regular file of its own, its lock \
+             against a second server on the folder): remove it",
+            path.display()
+        ),
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("{}: cannot read its status", path.display()))?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        let what = if meta.is_file() {
+            "a file with other names (a hard link)".to_owned()
+        } else {
+            zonewright::config::file_kind(meta.file_type()).to_owned()
+        };
+        anyhow::bail!(
+            "{} is {what}, not zonewright's lock file (a regular file of its own): remove it",
+            path.display()
+        );
+    }
+    // (One an earlier version made 0644.)
+    let _ = rustix::fs::fchmod(&file, Mode::from_raw_mode(0o600));
+    Ok(Some(file))
+}
+
+/// Writes this process's pid into the lock file at `path` (for a second
+/// server's message), through an open of its own.
+fn write_pid(path: &Path) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     if let Ok(mut w) = std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+        .open(path)
     {
         let _ = writeln!(w, "{}", std::process::id());
     }
-    Ok(Some(file))
+}
+
+/// The lock held by [`serve_lock`].
+struct ServeLock {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl ServeLock {
+    /// Watches the lock file, once a second, for as long as the process
+    /// runs: deleted (`git clean -X`, an `rm` of stale locks) or replaced,
+    /// it no longer keeps a second server out (round 54: one started, and
+    /// the two committed each other's writes as edits). The file is then
+    /// made and locked again, with a WARN; if another process got the new
+    /// one first, an ERROR says two servers now serve the folder.
+    fn keep(mut self) {
+        use fs2::FileExt;
+        use std::os::unix::fs::MetadataExt;
+        let spawned = std::thread::Builder::new()
+            .name("serve-lock".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    let held = self.file.metadata().map(|m| (m.dev(), m.ino())).ok();
+                    let there = std::fs::symlink_metadata(&self.path)
+                        .map(|m| (m.dev(), m.ino()))
+                        .ok();
+                    if held.is_some() && held == there {
+                        continue;
+                    }
+                    let file = match open_serve_lock(&self.path) {
+                        Ok(Some(f)) => f,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!("the serve lock file was removed, and {e:#}");
+                            continue;
+                        }
+                    };
+                    if file.try_lock_exclusive().is_err() {
+                        tracing::error!(
+                            "{} was removed or replaced while this server ran, and another \
+                             process holds the new one: two servers may now serve this zones \
+                             folder; stop one",
+                            self.path.display()
+                        );
+                        // Said once for this file.
+                        self.file = file;
+                        continue;
+                    }
+                    write_pid(&self.path);
+                    tracing::warn!(
+                        "{} was removed or replaced while this server ran (git clean -X?); \
+                         made and locked again",
+                        self.path.display()
+                    );
+                    self.file = file;
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot watch the serve lock file: {e}");
+        }
+    }
 }
 
 /// The serving process's lock in the zones folder (see [`serve_lock`]);

@@ -352,6 +352,49 @@ fn a_second_server_on_one_zones_folder_refuses_to_start() {
     assert!(err.contains(&want), "{err}");
     // The lock went with the process.
     let mut again = serving(&cfg, &dir.path().join("again.log"));
+    // Round 54: the lock file deleted while the server runs (`git clean
+    // -X`) is made and locked again within a second or two, so a second
+    // server is still refused.
+    let lock = dir.path().join("zones/.zonewright-serve.lock");
+    std::fs::remove_file(&lock).expect("rm");
+    let mut back = false;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if lock.exists() {
+            back = true;
+            break;
+        }
+    }
+    let o = zonewright(&["serve", "--config", cfg.to_str().expect("utf-8")]);
     let _ = again.kill();
     let _ = again.wait();
+    assert!(back, "the lock file is made again");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is served by another zonewright"),
+        "{}",
+        stderr(&o)
+    );
+    // Something else planted at the lock path (a folder, a hard link to
+    // another file) is refused, not taken for no lock at all.
+    std::fs::remove_file(&lock).expect("rm");
+    std::fs::create_dir(&lock).expect("mkdir");
+    let o = zonewright(&["serve", "--config", cfg.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not zonewright's lock file"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir(&lock).expect("rmdir");
+    let precious = dir.path().join("precious");
+    std::fs::write(&precious, "precious\n").expect("write");
+    std::fs::hard_link(&precious, &lock).expect("ln");
+    let o = zonewright(&["serve", "--config", cfg.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("a hard link"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&precious).expect("read"),
+        "precious\n"
+    );
 }
