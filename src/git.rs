@@ -159,7 +159,28 @@ pub fn relative(repo: &Repository, file: &Path) -> Result<PathBuf, GitError> {
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(outside());
     }
+    // A file in a repository of its own nested here is that one's (as
+    // `git add` says: the path is in another repository).
+    if nested_in(&root, rel).is_some() {
+        return Err(outside());
+    }
     Ok(rel.to_path_buf())
+}
+
+/// The folder between `root` and `root/rel` that is a git repository of
+/// its own (has a `.git`), if one is: a file there is that repository's,
+/// not `root`'s (round 54: a `[[zone]] file` inside another zonewright's
+/// zones folder, nested in this one's, was written and committed by both
+/// servers, each taking the other's writes for edits).
+pub fn nested_in(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut dir = root.to_path_buf();
+    for c in rel.parent()?.components() {
+        dir.push(c);
+        if std::fs::symlink_metadata(dir.join(".git")).is_ok() {
+            return Some(dir);
+        }
+    }
+    None
 }
 
 /// Does `file` differ from what HEAD has (modified, new, or untracked)?

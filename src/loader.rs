@@ -416,6 +416,16 @@ pub fn in_repository(zones_dir: &Path, file: &Path) -> Option<PathBuf> {
                 .next()
                 .is_some_and(|c| matches!(c, std::path::Component::Normal(n) if n != ".git"))
         })
+        .filter(|rel| crate::git::nested_in(&root, rel).is_none())
+}
+
+/// The git repository of its own that `file`, inside `zones_dir`, lies in
+/// (see [`crate::git::nested_in`]), for messages.
+pub fn nested_repository(zones_dir: &Path, file: &Path) -> Option<PathBuf> {
+    let root = crate::paths::canonical_root(zones_dir).ok()?;
+    let resolved = crate::paths::resolve_in(file, zones_dir, &root).ok()?;
+    let rel = resolved.strip_prefix(&root).ok()?;
+    crate::git::nested_in(&root, rel)
 }
 
 /// What may be read for a zone: how much, and from which folders.

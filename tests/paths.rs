@@ -395,3 +395,45 @@ fn refused_while_off_the_branch(off: &dyn Fn(&Path), back: &dyn Fn(&Path, &str),
     let branch = git(&zones, &["branch", "--contains", "HEAD"]);
     assert!(branch.contains("main"), "{branch}");
 }
+
+/// Round 54: a `[[zone]] file` inside a folder that is a git repository of
+/// its own (another zonewright's zones folder, nested in this one's) was
+/// written and committed by both servers, each taking the other's writes
+/// for edits. The zone is served; its writes are refused, naming the
+/// repository, and nothing is written or committed here.
+#[test]
+fn a_zone_file_inside_another_git_repository_is_not_written() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let zones = example_layout(root.path(), port);
+    let inner = zones.join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    git(&inner, &["init", "-q"]);
+    std::fs::rename(zones.join(ZONE_FILE), inner.join(ZONE_FILE)).unwrap();
+    let config = zones.join("zonewright.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let moved = text.replace(
+        &format!("file = \"./{ZONE_FILE}\""),
+        &format!("file = \"inner/{ZONE_FILE}\""),
+    );
+    assert_ne!(text, moved);
+    std::fs::write(&config, moved).unwrap();
+    let before = std::fs::read_to_string(inner.join(ZONE_FILE)).unwrap();
+    let server = Server::start(
+        &zones,
+        Path::new("zonewright.toml"),
+        port,
+        root.path().join("s.log"),
+    )
+    .unwrap_or_else(|e| panic!("serve: {e}"));
+    let r = add_txt(server.port(), "nested");
+    assert_eq!(r.rcode, "SERVFAIL", "{r:?}\n{}", server.log_text());
+    let log = server.log_text();
+    assert!(log.contains("a git repository of its own"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(inner.join(ZONE_FILE)).unwrap(),
+        before
+    );
+    let tracked = git(&zones, &["ls-files"]);
+    assert!(!tracked.contains(ZONE_FILE), "{tracked}");
+}

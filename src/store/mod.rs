@@ -1902,12 +1902,21 @@ impl Inner {
             .iter()
             .find(|(f, _)| loader::in_repository(zones_dir, Path::new(f)).is_none())
         {
-            let msg = format!(
-                "the change would edit {file}, which is outside zones_dir {} (an $INCLUDE from \
-                 include_dirs, or a zone file kept elsewhere): git could not record it, so \
-                 zonewright does not write it (move the records into a file in zones_dir)",
-                zones_dir.display()
-            );
+            let msg = match loader::nested_repository(zones_dir, Path::new(file)) {
+                Some(repo) => format!(
+                    "the change would edit {file}, which is inside {}, a git repository of its \
+                     own (another zones folder?): zonewright does not write it (serve that \
+                     zone from that folder)",
+                    repo.display()
+                ),
+                None => format!(
+                    "the change would edit {file}, which is outside zones_dir {} (an $INCLUDE \
+                     from include_dirs, or a zone file kept elsewhere): git could not record \
+                     it, so zonewright does not write it (move the records into a file in \
+                     zones_dir)",
+                    zones_dir.display()
+                ),
+            };
             warn!(zone = %first.zone, actor = %first.actor, "write refused: {msg}");
             return Err(WriteError::Failed(msg));
         }
