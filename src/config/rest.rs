@@ -614,6 +614,15 @@ fn check_token_names(
     let label_ok = |l: &str| {
         matches!(l, "*" | "**") || l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
+    // An empty label (`a..b`, `a.b..`) names nothing (round 54: passed).
+    if let Some(n) = names.iter().find(|n| {
+        let t = n.trim();
+        let relative = t.strip_suffix('.').unwrap_or(t);
+        relative != "@" && relative.split('.').any(str::is_empty)
+    }) {
+        c.push(list.span(), key, format!("empty label in {n:?}"));
+        return Grants::default();
+    }
     if let Some((n, l)) = names.iter().find_map(|n| {
         let relative = n.trim().trim_end_matches('.');
         (relative != "@")
@@ -892,6 +901,10 @@ mod tests {
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"@\"]\n",
                 ":8: rest.token[1].names: \"@\" is the zone's apex, which is never a service",
+            ),
+            (
+                "token = \"$ZW_TOKEN\"\nnames = [\"service.local..\"]\n",
+                ":8: rest.token[1].names: empty label in \"service.local..\"",
             ),
             (
                 "token = \"$ZW_TOKEN\"\nnames = [\"web\", \"Service.Local.\"]\n",
