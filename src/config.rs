@@ -736,6 +736,13 @@ pub fn live_part(running: &Config, new: Config) -> (Config, Vec<&'static str>) {
 /// link-local address without the interface it is on (EINVAL too: the
 /// same fe80:: address may be on every interface).
 pub(crate) fn unlistenable(addr: &SocketAddr) -> Option<String> {
+    // A group or broadcast address is no server's (round 54: passed).
+    let broadcast = matches!(addr, SocketAddr::V4(v4) if v4.ip().is_broadcast());
+    if addr.ip().is_multicast() || broadcast {
+        return Some(format!(
+            "\"{addr}\" is a multicast or broadcast address, not one a server listens on"
+        ));
+    }
     let SocketAddr::V6(v6) = addr else {
         return None;
     };
@@ -1551,6 +1558,32 @@ allow_transfer = ["127.0.0.0/8", "::1"]
             ),
             "{e}"
         );
+    }
+
+    /// Round 54 LOW: a multicast or broadcast address passed `check`.
+    #[test]
+    fn a_multicast_or_broadcast_listen_address_is_refused() {
+        for (text, want) in [
+            (
+                "listen = [\"224.0.0.1:53\"]\n",
+                ":1: listen: \"224.0.0.1:53\" is a multicast",
+            ),
+            (
+                "listen = [\"255.255.255.255:53\"]\n",
+                ":1: listen: \"255.255.255.255:53\" is a",
+            ),
+            (
+                "listen = [\"[ff02::1]:53\"]\n",
+                ":1: listen: \"[ff02::1]:53\" is a multicast",
+            ),
+            (
+                "[admin]\nlisten = \"239.1.1.1:9153\"\n",
+                "admin.listen: \"239.1.1.1:9153\" is a",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     /// Round 47 LOW: the same for `[admin] listen` and `[rest] listen`.
