@@ -152,14 +152,19 @@ impl Listeners {
         let mut probe = *addr;
         probe.set_port(0);
         let e = std::net::UdpSocket::bind(probe).err()?;
+        // With its interface, when it has one (round 54: `fe80::1` for
+        // `[fe80::1%1]`).
+        let ip = match addr {
+            SocketAddr::V6(v6) if v6.scope_id() != 0 => format!("{}%{}", v6.ip(), v6.scope_id()),
+            _ => addr.ip().to_string(),
+        };
         Some(if e.kind() == io::ErrorKind::AddrNotAvailable {
             format!(
-                "{} is not an address of this host ({e}): `ip address` lists them; \
-                 0.0.0.0 or [::] listens on all",
-                addr.ip()
+                "{ip} is not an address of this host ({e}): `ip address` lists them; \
+                 0.0.0.0 or [::] listens on all"
             )
         } else {
-            format!("cannot listen on {}: {e}", addr.ip())
+            format!("cannot listen on {ip}: {e}")
         })
     }
 
