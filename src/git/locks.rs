@@ -126,8 +126,17 @@ impl Processes {
     /// Reads `/proc` (as root, every process; otherwise this user's).
     /// `None` without `/proc`: nothing is known to be free.
     fn scan(git_dir: &Path) -> Option<Processes> {
+        use std::os::unix::fs::MetadataExt;
         let canonical = std::fs::canonicalize(git_dir).unwrap_or_else(|_| git_dir.to_path_buf());
         let repo = canonical.parent().unwrap_or(&canonical).to_path_buf();
+        // Only a process that can write the repository can hold its locks:
+        // its owner's, or root's (round 54: any local user's process named
+        // `git`, working in the readable zones folder, kept a crash's stale
+        // lock in place and every write failing). A repository its group
+        // or others may write counts every process.
+        let git_meta = std::fs::metadata(&canonical).ok();
+        let shared = git_meta.as_ref().is_none_or(|m| m.mode() & 0o022 != 0);
+        let owner = git_meta.as_ref().map(MetadataExt::uid);
         let mut open = HashSet::new();
         let mut git_inside = None;
         for p in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -135,6 +144,11 @@ impl Processes {
             let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
+            // (`/proc/PID` belongs to the process's effective user.)
+            let uid = std::fs::metadata(p.path()).map(|m| m.uid()).ok();
+            if !shared && uid.is_some_and(|u| u != 0 && Some(u) != owner) {
+                continue;
+            }
             if let Ok(fds) = std::fs::read_dir(p.path().join("fd")) {
                 for fd in fds.flatten() {
                     if let Ok(target) = std::fs::read_link(fd.path()) {
@@ -271,5 +285,72 @@ mod tests {
         assert!(finished.exists(), "a finished pack is no temp file");
         assert_eq!(removed.len(), 2);
         drop(held);
+    }
+
+    /// Round 54 MEDIUM: a process named `git` of another local user, its
+    /// current folder in the (readable) repository, kept a crash's stale
+    /// ref lock in place, so every write failed. Only the repository
+    /// owner's (or root's) processes count; the same process of the owner
+    /// still keeps a fresh lock. (Needs root to run a process as another
+    /// user: says so and checks nothing otherwise.)
+    #[test]
+    fn only_a_git_process_that_can_write_the_repository_keeps_a_lock() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("not root: cannot run a process as another user; nothing checked");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(dir.path(), open.clone()).expect("chmod");
+        let git_dir = dir.path().join(".git");
+        std::fs::create_dir_all(git_dir.join("refs/heads")).expect("mkdir");
+        std::fs::set_permissions(&git_dir, open.clone()).expect("chmod");
+        let lock = git_dir.join("refs/heads/master.lock");
+        // A program named `git` that only waits.
+        let fake = dir.path().join("git");
+        std::fs::copy("/bin/sleep", &fake).expect("copy sleep");
+        std::fs::set_permissions(&fake, open).expect("chmod");
+        let spawn = |uid: u32| {
+            std::process::Command::new(&fake)
+                .arg("30")
+                .current_dir(dir.path())
+                .uid(uid)
+                .gid(uid)
+                .spawn()
+                .expect("spawn")
+        };
+        let running = |pid: u32| {
+            (0..100).any(|_| {
+                let named = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim_end() == "git");
+                if !named {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                named
+            })
+        };
+        // Another user's (nobody's): the lock is removed.
+        std::fs::write(&lock, b"0000000000000000000000000000000000000000\n").expect("lock");
+        let mut other = spawn(65534);
+        assert!(running(other.id()), "the fake git runs");
+        let removed = clear_stale(&git_dir);
+        let _ = other.kill();
+        let _ = other.wait();
+        assert_eq!(
+            removed,
+            vec![lock.clone()],
+            "another user's git holds nothing"
+        );
+        // The owner's (root's): a fresh lock is kept.
+        std::fs::write(&lock, b"0000000000000000000000000000000000000000\n").expect("lock");
+        let mut own = spawn(0);
+        assert!(running(own.id()), "the fake git runs");
+        let removed = clear_stale(&git_dir);
+        let _ = own.kill();
+        let _ = own.wait();
+        assert!(removed.is_empty(), "the owner's git at work keeps its lock");
+        assert!(lock.exists());
     }
 }
