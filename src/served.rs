@@ -258,6 +258,10 @@ pub struct State {
     started: std::sync::atomic::AtomicBool,
     /// This server's counters (`/metrics` on the admin listener).
     metrics: Arc<crate::metrics::Metrics>,
+    /// When this state was made (seconds since the epoch): for `serve`,
+    /// once it holds the zones folder's lock and its listeners, before any
+    /// zone loads. See [`State::created_at`].
+    created: u64,
     /// Every listener is bound and serving (see `serve::run`).
     serving: std::sync::atomic::AtomicBool,
     /// Per zone, why the last pull from `[git] remote` could not merge the
@@ -304,6 +308,9 @@ impl State {
             take_in_check: std::sync::OnceLock::new(),
             started: std::sync::atomic::AtomicBool::new(false),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             serving: std::sync::atomic::AtomicBool::new(false),
             pull_failures: Mutex::default(),
             problems_logged: Mutex::default(),
@@ -324,6 +331,16 @@ impl State {
             .unwrap_or_else(|p| p.into_inner())
             .get(zone)
             .cloned()
+    }
+
+    /// When this state was made, in seconds since the epoch. No other
+    /// server answered from this zones folder after then (`serve` holds
+    /// its lock by then), so an UPDATE signed later cannot be one a
+    /// previous server answered: the replay cache refuses only those
+    /// signed before (a start that reads the zones for a while no longer
+    /// refuses the UPDATEs that waited for it, round 54).
+    pub fn created_at(&self) -> u64 {
+        self.created
     }
 
     /// This server's counters.

@@ -642,6 +642,84 @@ fn an_update_answered_before_a_restart_is_not_applied_after_it() {
     assert_eq!(outcome(&tcp_one(&server, &fresh)).0, NOERROR);
 }
 
+/// Round 54: a start-up that took seconds (a hand edit waiting, taken in
+/// over a long rebase window) REFUSED every UPDATE sent while it ran, as
+/// "signed before this server started": the start counted from when the
+/// server began to answer. It counts from when the process holds the
+/// zones folder (its lock, its sockets), before the zones load: no other
+/// server answered from the folder after that, so such an UPDATE cannot
+/// be a replay, and it is applied once the server answers.
+///
+/// The start-up is held deterministically: the test holds the zone
+/// file's lock (`.example.com.zone.lock`, flock) that start-up waits for
+/// to take the edit in, and sees the server waiting on it in /proc/locks.
+#[test]
+fn an_update_signed_while_the_server_starts_is_applied_once_it_serves() {
+    use fs2::FileExt;
+    let dir = common::update::scratch();
+    let zones = dir.path().join("zones");
+    let first = Proc::start(dir.path());
+    let addr = first.addr;
+    drop(first);
+    // A person's edit while the server is down: start-up takes it in
+    // under the zone file's lock.
+    let file = zones.join(ZONE_FILE);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("ops IN A 192.0.2.55\n");
+    std::fs::write(&file, &text).unwrap();
+    let held = std::fs::File::create(zones.join(".example.com.zone.lock")).unwrap();
+    held.lock_exclusive().unwrap();
+    let log = dir.path().join("second.log");
+    let child = common::serve_command(&dir.path().join("zonewright.toml"), &log)
+        .spawn()
+        .unwrap();
+    let mut p = Proc {
+        child,
+        addr,
+        dir: dir.path().to_path_buf(),
+        log,
+    };
+    // Waiting on the lock (bounded: 10 s): listeners bound, state made.
+    let waiter = format!("-> FLOCK  ADVISORY  WRITE {} ", p.child.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .contains(&waiter)
+    {
+        assert!(p.child.try_wait().unwrap().is_none(), "{}", p.log_text());
+        assert!(Instant::now() < deadline, "not waiting: {}", p.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secret = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        common::update::SECRET_SHA256,
+    )
+    .unwrap();
+    let k = tsig::Key::new(
+        hickory_proto::rr::Name::from_ascii("acme-key.").unwrap(),
+        tsig::Algorithm::HmacSha256,
+        secret,
+    );
+    let owner = "_acme-challenge.example.com.";
+    let signed_at = now();
+    let (add, _) = signed(&add_txt(1, owner, "signed-while-starting"), &k, signed_at);
+    // Sent while the start-up waits (the kernel queues the connection),
+    // and the start-up goes on in a later second than it was signed in.
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    tcp_send(&mut s, &add);
+    while now() <= signed_at {
+        assert!(Instant::now() < deadline + Duration::from_secs(3));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    held.unlock().unwrap();
+    let answer = tcp_recv(&mut s).expect("an answer over TCP");
+    assert_eq!(outcome(&answer).0, NOERROR, "{}", p.log_text());
+    assert!(!p.log_text().contains("signed before this server started"));
+    assert_eq!(served_txt(addr, owner), ["signed-while-starting"]);
+    p.kill9();
+}
+
 /// A request refused for the key's rate limit is answered for good: a
 /// replay once the bucket has refilled gets REFUSED again and changes
 /// nothing (found by an outside attack: it used to be applied).

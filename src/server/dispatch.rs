@@ -114,9 +114,11 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher on the system clock, started now.
+    /// A dispatcher on the system clock, for a server that started when
+    /// `state` was made ([`State::created_at`]).
     pub fn new(state: Arc<State>, store: Arc<Store>) -> Dispatcher {
-        Dispatcher::with_clock(state, store, Arc::new(unix_now), unix_now())
+        let started = state.created_at();
+        Dispatcher::with_clock(state, store, Arc::new(unix_now), started)
     }
 
     /// A dispatcher whose TSIG clock is `clock`, for a server that started

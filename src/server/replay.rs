@@ -28,9 +28,11 @@
 //!
 //! The cache lives in memory, so a restart forgets it: every partition
 //! starts as if it had evicted everything signed before the second the
-//! server started. An UPDATE signed before then is refused
-//! ([`Seen::Forgotten`]): it may be one the previous process answered,
-//! replayed within its fudge. A client whose clock is behind ours is
+//! server started, that is, took the zones folder's lock and its sockets
+//! (`State::created_at`), before its zones load: an UPDATE that waited
+//! for a long start-up is applied once it serves. An UPDATE signed before
+//! then is refused ([`Seen::Forgotten`]): it may be one the previous
+//! process answered, replayed within its fudge. A client whose clock is behind ours is
 //! refused for at most that much time after a start, then signs late
 //! enough again. Left open: a request the previous process answered in the
 //! very second the new one started (a restart in under a second), replayed
