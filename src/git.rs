@@ -380,6 +380,39 @@ impl History {
     }
 }
 
+/// Calls `each` with the author's name and the message of HEAD's commit
+/// and its first parents', newest first, at most `max` of them, until it
+/// returns true. Reads commits only (no trees): thousands take
+/// milliseconds.
+pub fn each_commit_message(
+    repo: &Repository,
+    max: usize,
+    mut each: impl FnMut(&str, &str) -> bool,
+) -> Result<(), GitError> {
+    let err = wrap(repo.path());
+    let mut commit = match repo.head() {
+        Ok(h) => h.peel_to_commit().map_err(&err)?,
+        Err(_) => return Ok(()),
+    };
+    for _ in 0..max {
+        let stop = {
+            let author = commit.author();
+            each(
+                author.name().unwrap_or_default(),
+                commit.message().unwrap_or_default(),
+            )
+        };
+        if stop {
+            break;
+        }
+        let Ok(parent) = commit.parent(0) else {
+            break;
+        };
+        commit = parent;
+    }
+    Ok(())
+}
+
 /// The files (blobs, links, submodules: every entry but a folder) that
 /// differ between `old` and `new` (`None`: an empty tree), under `prefix`,
 /// with their ids before and after (`None`: not there), appended to `out`
@@ -432,6 +465,10 @@ fn changed_blobs(
     while i < entries(old) || j < entries(new) {
         let (a, b) = (at(old, i), at(new, j));
         let order = match (&a, &b) {
+            // Nearly every entry: the same name (and kind) on both sides.
+            (Some(a), Some(b)) if a.name_bytes() == b.name_bytes() && is_tree(a) == is_tree(b) => {
+                Ordering::Equal
+            }
             (Some(a), Some(b)) => git_order(a.name_bytes(), is_tree(a), b.name_bytes(), is_tree(b)),
             (Some(_), None) => Ordering::Less,
             (None, _) => Ordering::Greater,

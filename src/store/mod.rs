@@ -2388,6 +2388,45 @@ impl Inner {
         }
     }
 
+    /// For each of `entries` (one zone's write-log records), whether a
+    /// commit of it is on HEAD's first-parent line (among its last
+    /// [`HISTORY_COMMITS`]): authored by its writer, with its `Serial:`
+    /// trailer (`Serial: OLD -> NEW` under a summary naming the zone, or
+    /// `Serial: ZONE OLD -> NEW` in a commit of several zones).
+    fn records_in_head(&self, zone: &Name, entries: &[writelog::Entry]) -> Vec<bool> {
+        let mut held = vec![false; entries.len()];
+        let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(repo) = repo.as_ref() else {
+            return held;
+        };
+        let (plain, absolute) = (audit::plain(zone), zone.to_ascii());
+        let head = format!("{plain}:");
+        let walked = git::each_commit_message(repo, HISTORY_COMMITS, |author, message| {
+            let single = message.starts_with(&head);
+            for (e, held) in entries.iter().zip(held.iter_mut()) {
+                if *held || logged_author(&e.actor) != author {
+                    continue;
+                }
+                let (old, new) = (e.old_serial, e.new_serial);
+                let own = single
+                    && message
+                        .lines()
+                        .any(|l| l == format!("Serial: {old} -> {new}"));
+                let grouped = || {
+                    message
+                        .lines()
+                        .any(|l| l == format!("Serial: {absolute} {old} -> {new}"))
+                };
+                *held = own || grouped();
+            }
+            held.iter().all(|h| *h)
+        });
+        if let Err(e) = walked {
+            warn!(zone = %zone, "cannot read git's history to find the write log's records in it ({e}): each is committed again");
+        }
+        held
+    }
+
     /// Commits `entries` (one zone's records, oldest first) that HEAD
     /// lacks; returns how many commits that made. The records of a zone
     /// no longer served go to `aside`: nothing could record them.
@@ -2479,16 +2518,21 @@ impl Inner {
             let file = path.display().to_string();
             crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()
         });
-        let head_serial = parsed.as_ref().and_then(|d| apex_serial(d, zone));
-        // HEAD holds every record whose serial it has reached. A record
-        // the zone file lacks (a person put an older version back while
-        // the server was down) is committed all the same: it was
-        // answered, and the start-up's take-in of the file re-applies it
-        // like any write of the rebase window (the log is trusted as the
-        // rest of `.git` is).
+        // HEAD holds a record when a commit of it under its writer is on
+        // HEAD's line: HEAD's serial says nothing of that, as a person may
+        // have committed the file, with a serial of their own, while the
+        // server was down (round 55: records were skipped because a
+        // person's commit had raised the serial past theirs, and writes
+        // answered NOERROR were lost). A record the zone file lacks (a
+        // person put an older version back) is committed all the same:
+        // it was answered, and the start-up's take-in of the file
+        // re-applies it like any write of the rebase window (the log is
+        // trusted as the rest of `.git` is).
+        let held = self.records_in_head(zone, &entries);
         let mut pending: Vec<writelog::Entry> = entries
             .into_iter()
-            .filter(|e| head_serial.is_none_or(|h| Serial(e.new_serial).is_after(Serial(h))))
+            .zip(held)
+            .filter_map(|(e, held)| (!held).then_some(e))
             .collect();
         if pending.is_empty() {
             return Ok(0);
@@ -3028,14 +3072,30 @@ fn replay(
     zone: &Name,
     record: &writelog::Entry,
 ) -> Option<(crate::zonefile::Document, Arc<String>)> {
+    // Never below the serial the version has (a person's commit made
+    // while the server was down may have raised it past the record's).
+    let serial = apex_serial(doc, zone)
+        .is_none_or(|at| Serial(record.new_serial).is_after(Serial(at)))
+        .then_some(record.new_serial);
     let changes = ChangeSet {
         add: logged_rrs(&record.add, zone)?,
         remove: logged_rrs(&record.remove, zone)?,
-        serial: Some(record.new_serial),
+        serial,
     };
     let (next, _) = doc.apply(&changes).ok()?;
     let text = next.files().first()?.text.clone();
     Some((next, text))
+}
+
+/// The git author name a write-log record's writer is committed under: no
+/// angle brackets or line breaks (the log is in `.git`, where anyone could
+/// edit it), `unknown` for none.
+fn logged_author(actor: &str) -> String {
+    let name = actor.replace(['<', '>', '\n', '\r', '\0'], " ");
+    match name.trim() {
+        "" => "unknown".to_owned(),
+        name => name.to_owned(),
+    }
 }
 
 /// The RRs of a write-log record's lines (owners absolute).
@@ -3079,15 +3139,7 @@ fn logged_record(zone: &Name, entries: &[&writelog::Entry]) -> committer::Record
         new_serial: last.map_or(0, |e| e.new_serial),
         // A git author name: no angle brackets or line breaks (the log is
         // in `.git`, where anyone could edit it).
-        actor: last
-            .map(|e| {
-                e.actor
-                    .replace(['<', '>', '\n', '\r', '\0'], " ")
-                    .trim()
-                    .to_owned()
-            })
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned()),
+        actor: last.map_or_else(|| "unknown".to_owned(), |e| logged_author(&e.actor)),
         clients,
         requests: entries.iter().map(|e| e.requests).sum(),
         via: known_via(last.map(|e| e.via.as_str())),

@@ -1042,6 +1042,131 @@ fn start_up_commits_the_records_a_crash_left_each_under_its_writer() {
     );
 }
 
+/// Round 55 HIGH: after a crash in log mode, a person committed the zone
+/// file while the server was down, putting back the version from before
+/// the writes with a serial of their own above theirs. Start-up took the
+/// records for committed (HEAD's serial had reached theirs), and writes
+/// answered NOERROR were lost. A record is committed unless a commit of
+/// it under its writer is on HEAD's line: the one committed before the
+/// crash is not committed again; the others are, each under its writer,
+/// never lowering the serial; and the take-in of the file serves every
+/// write.
+#[test]
+fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    let path = f.zone_path();
+    let Fixture { dir, store } = f;
+    drop(store);
+    let parse = |text: &str| {
+        let name = path.display().to_string();
+        crate::zonefile::Document::parse(&name, text, &origin(), &crate::zonefile::NoIncludes)
+            .expect("parse")
+    };
+    let adding = |value: &str, serial| ChangeSet {
+        add: vec![txt("_acme-challenge.example.com.", value)],
+        remove: Vec::new(),
+        serial: Some(serial),
+    };
+    let (zero, one, two) = (
+        adding("zero", 2611220001),
+        adding("one", 2611220002),
+        adding("two", 2611220003),
+    );
+    let (doc0, _) = parse(ZONE).apply(&zero).expect("apply");
+    let (doc2, _) = doc0
+        .apply(&one)
+        .and_then(|(d, _)| d.apply(&two))
+        .expect("apply");
+    let repo = git2::Repository::open(dir.path().join("zones")).expect("repo");
+    let commit_as = |author: &str, text: &str, message: &str| {
+        std::fs::write(&path, text).expect("write");
+        let mut index = repo.index().expect("index");
+        index.add_path(Path::new("example.com.zone")).expect("add");
+        index.write().expect("index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let sig = git2::Signature::now(author, "a@test").expect("sig");
+        let parent = repo.head().and_then(|h| h.peel_to_commit()).expect("head");
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+            .expect("commit");
+    };
+    // The first write's commit was made before the crash.
+    commit_as(
+        "key-z",
+        &doc0.files()[0].text,
+        "example.com: +1 -0 TXT _acme-challenge.example.com, serial 2611220001\n\n\
+         Actor: key-z\nVia: rfc2136\nSerial: 2611210007 -> 2611220001\n",
+    );
+    // The crash left the file as the third write made it; then the
+    // person put back the version from before all three, serial raised.
+    let person = ZONE.replace("2611210007", "2612079990");
+    commit_as("Person", &person, "put the old version back\n");
+    assert_ne!(doc2.files()[0].text.as_str(), person);
+    let entry = |old, new, actor: &str, cs: &ChangeSet| writelog::Entry {
+        zone: "example.com.".into(),
+        old_serial: old,
+        new_serial: new,
+        actor: actor.into(),
+        via: "rfc2136".into(),
+        clients: vec!["127.0.0.1:40000".into()],
+        requests: 1,
+        add: cs.add.iter().map(rr_line).collect(),
+        remove: cs.remove.iter().map(rr_line).collect(),
+        files: vec!["example.com.zone".into()],
+    };
+    let log = writelog::path_in(&dir.path().join("zones/.git"));
+    std::fs::create_dir_all(log.parent().expect("dir")).expect("mkdir");
+    let mut bytes = Vec::new();
+    for e in [
+        entry(2611210007, 2611220001, "key-z", &zero),
+        entry(2611220001, 2611220002, "key-a", &one),
+        entry(2611220002, 2611220003, "key-b", &two),
+    ] {
+        bytes.extend(serde_json::to_vec(&e).expect("json"));
+        bytes.push(b'\n');
+    }
+    std::fs::write(&log, bytes).expect("log");
+
+    let f = Fixture::open(dir, crate::config::Acknowledge::Commit);
+    f.store.commit_external_changes();
+    let h = history(&f);
+    let authors: Vec<&str> = h.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        authors[..5],
+        ["zonewright", "key-z", "Person", "key-a", "key-b"],
+        "{h:#?}"
+    );
+    assert!(h[3].2.contains("\"one\""), "{}", h[3].2);
+    assert!(h[4].2.contains("\"two\""), "{}", h[4].2);
+    for (_, _, text) in &h[3..] {
+        assert!(
+            text.contains("2612079990") || !text.contains("26112200"),
+            "serial lowered: {text}"
+        );
+    }
+    // Every write served, in the file and in HEAD; the serial above the
+    // person's.
+    let file = f.text();
+    for value in ["zero", "one", "two"] {
+        assert!(file.contains(&format!("\"{value}\"")), "{value}: {file}");
+        assert!(
+            h.last().expect("head").2.contains(&format!("\"{value}\"")),
+            "{value}"
+        );
+    }
+    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 3);
+    let serial = f
+        .store
+        .state()
+        .snapshot()
+        .find(&origin())
+        .expect("zone")
+        .serial();
+    assert!(Serial(serial).is_after(Serial(2612079990)), "{serial}");
+}
+
 /// While git refuses commits (a ref lock a live process holds), the write
 /// answered from the log is held, not rolled back; later writes are
 /// refused with nothing written; once the lock is gone the held write is

@@ -19,7 +19,8 @@
 //!                                               syncfs (git's objects and
 //!                                               ref are on disk), then
 //!                                               truncate the log
-//! start-up: every record whose serial HEAD lacks is committed, in order,
+//! start-up: every record without a commit of its own on HEAD's line
+//!   (its writer as author, its `Serial:` trailer) is committed, in order,
 //!   under its writer: HEAD's version of the zone + the record's changes
 //!   (the text that write produced), before anything else is committed
 //! ```
@@ -33,7 +34,7 @@
 //! | the rename, before the append | a file git lacks; the write was not answered | committed as an `external change` (no acknowledged write is relabelled) |
 //! | a torn append | the same, and a partial last line | the line is ignored (WARN) |
 //! | the log's fsync (answered) | the file and the record | the record is committed under its writer |
-//! | the commit, before the truncation | the commit and the record | the record is skipped: HEAD holds its serial |
+//! | the commit, before the truncation | the commit and the record | the record is skipped: its commit is on HEAD's line |
 //!
 //! The log lives in the repository's `.git` directory (`zonewright/writes.log`),
 //! so it is neither served, nor watched, nor committed. Each line is one
