@@ -325,6 +325,27 @@ impl History {
         Ok(History { files, cut_at })
     }
 
+    /// The file (in the work tree) of the newest change whose commit
+    /// message names `zone` (lower case, no final dot), if the window has
+    /// one: where the zone's writes went, also when the zone is read from
+    /// another path now (its `[[zone]] file` moved while the server was
+    /// down).
+    pub fn file_naming(&self, repo: &Repository, zone: &str) -> Option<PathBuf> {
+        let root = repo.workdir().unwrap_or_else(|| repo.path());
+        self.files
+            .iter()
+            .filter_map(|(path, changes)| {
+                let newest = changes
+                    .iter()
+                    .filter(|c| c.zones.iter().any(|z| z == zone))
+                    .map(|c| c.time)
+                    .max()?;
+                Some((newest, path))
+            })
+            .max()
+            .map(|(_, path)| root.join(path))
+    }
+
     /// The changes to `file` committed at or after `since`, oldest first,
     /// with their texts: the newest `newest` of them, and more while the
     /// texts read stay under `budget` bytes (a small zone's whole window,

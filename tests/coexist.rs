@@ -523,6 +523,65 @@ fn a_serial_lowered_while_stopped_is_raised_at_start() {
     assert!(c.subject.contains("(raised by zonewright)"), "{c:?}");
 }
 
+/// Round 55 HIGH: a zone's `[[zone]] file` moved while the server was
+/// down, to a copy from before the window's writes: the copy was committed
+/// as found, and the writes it lacked were lost (and the serial went
+/// back). They are re-applied from the file git has, beside the person's
+/// line, and the serial is raised above the one served.
+#[test]
+fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
+    let config = |dir: &str| {
+        format!(
+            "{}[[zone]]\nname = \"example.com\"\nfile = \"{dir}/{ZONE_FILE}\"\n",
+            update_config()
+        )
+    };
+    let s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &config("old"),
+        |zones| {
+            std::fs::create_dir(zones.join("old")).unwrap();
+            std::fs::rename(zones.join(ZONE_FILE), zones.join("old").join(ZONE_FILE)).unwrap();
+        },
+    );
+    let old = format!("old/{ZONE_FILE}");
+    wait_committed(&s.zones_dir(), &old);
+    let opened = std::fs::read_to_string(s.zones_dir().join(&old)).unwrap();
+    py_ok(s.addr.port(), &["add _acme-challenge.m1 60 TXT \"m1\""]);
+    py_ok(s.addr.port(), &["add _acme-challenge.m2 60 TXT \"m2\""]);
+    wait_committed(&s.zones_dir(), &old);
+    let before = served_serial(s.addr.port());
+    let stale = format!("{opened}person 300 IN A 192.0.2.77\n");
+    let s = s.restart_prepared(|zones| {
+        std::fs::create_dir(zones.join("new")).unwrap();
+        std::fs::remove_file(zones.join("old").join(ZONE_FILE)).unwrap();
+        std::fs::write(zones.join("new").join(ZONE_FILE), &stale).unwrap();
+        let cfg = zones.parent().unwrap().join("zonewright.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, text.replace("file = \"old/", "file = \"new/")).unwrap();
+    });
+    let (zones, port) = (s.zones_dir(), s.addr.port());
+    let new = format!("new/{ZONE_FILE}");
+    wait_committed(&zones, &new);
+    for (name, want) in [("m1", "\"m1\""), ("m2", "\"m2\"")] {
+        let owner = format!("_acme-challenge.{name}.example.com");
+        assert_eq!(dig_short(port, &owner, "TXT", false), vec![want], "{name}");
+    }
+    assert_eq!(
+        dig_short(port, "person.example.com", "A", false),
+        vec!["192.0.2.77"]
+    );
+    let file = std::fs::read_to_string(zones.join(&new)).unwrap();
+    let head = git(&zones, &["show", &format!("HEAD:{new}")]);
+    for text in [&file, &head] {
+        for line in ["\"m1\"", "\"m2\"", "192.0.2.77"] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
+    }
+    let after = served_serial(port);
+    assert!(after > before, "served {after} after {before}");
+}
+
 /// Outside attack, round 4: an edit that conflicts with a write it lacks,
 /// found at start-up, was committed as it was (the write lost). Now, as
 /// while running: HEAD's version is served, the file is left as saved and

@@ -1346,54 +1346,24 @@ impl Inner {
         let window = i64::try_from(self.recent.window().as_secs()).unwrap_or(i64::MAX);
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
-        // A handle of its own: the walk of the window's commits (up to
-        // HISTORY_COMMITS, a tree diff each) took seconds on a repository
-        // of thousands of commits, and held the committer's handle all
-        // along, so every write to every zone waited for it (round 53: one
-        // edit after a restart stalled all writes for 5 to 30 s). What it
-        // reads (commits before this store started) no commit changes.
-        let dir = self.state.config().zones_dir.clone();
-        let own = self.has_repo.then_some(dir).and_then(|d| match git2::Repository::open(&d) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                warn!(zone = %zone, "cannot open the git repository to read the zone's recent history: {e}");
-                None
-            }
-        });
+        let own = self.own_repo(zone);
         let changes = {
             own.as_ref().map(|r| {
-                // The history before this store started, read once for
-                // every zone (the writes since are recorded as they are
-                // made).
-                let history = self.history.get_or_init(|| {
-                    let since = now.saturating_sub(window);
-                    let history = git::History::read(r, (since, self.started), HISTORY_COMMITS)
-                        .unwrap_or_else(|e| {
-                            warn!("cannot read the recent history from git: {e}");
-                            git::History::default()
-                        });
-                    if let Some(at) = history.cut_at {
-                        let when = chrono::DateTime::from_timestamp(at, 0)
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_else(|| at.to_string());
-                        warn!(
-                            "the rebase window read back from git after this start covers only \
-                             the last {HISTORY_COMMITS} commits (since {when}): writes committed \
-                             before that are not re-applied to an edit that lacks them"
-                        );
-                    }
-                    history
-                });
+                let history = self.window_history(r);
                 // The file the served version was read from, which the
                 // writes went to, also when the zone's link now points
                 // elsewhere (and HEAD may already say so); for a version
                 // read from git (at start-up), the file HEAD's zone file
-                // leads to.
+                // leads to; for a zone whose file HEAD lacks (its `[[zone]]
+                // file` moved while the server was down), the file its
+                // writes went to, as the window's commits name it (round
+                // 55).
                 let at = served
                     .files
                     .first()
                     .map(|(p, _)| p.clone())
                     .or_else(|| git::head_path(r, source.listed()).ok().flatten())
+                    .or_else(|| self.moved_from(r, zone, source))
                     .unwrap_or_else(|| source.path.clone());
                 let got = history.changes(
                     r,
@@ -1467,6 +1437,72 @@ impl Inner {
             })
             .collect();
         self.recent.seed(zone, entries);
+    }
+
+    /// A git handle of the store's own for reading history: the walk of
+    /// the window's commits (up to HISTORY_COMMITS, a tree compared each)
+    /// took seconds on a repository of thousands of commits, and held the
+    /// committer's handle all along, so every write to every zone waited
+    /// for it (round 53: one edit after a restart stalled all writes for 5
+    /// to 30 s). What it reads (commits before this store started) no
+    /// commit changes.
+    fn own_repo(&self, zone: &Name) -> Option<git2::Repository> {
+        let dir = self.state.config().zones_dir.clone();
+        self.has_repo
+            .then_some(dir)
+            .and_then(|d| match git2::Repository::open(&d) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warn!(zone = %zone, "cannot open the git repository to read the zone's recent history: {e}");
+                    None
+                }
+            })
+    }
+
+    /// The history of the rebase window before this store started, read
+    /// once for every zone (the writes since are recorded as they are
+    /// made).
+    fn window_history(&self, r: &git2::Repository) -> &git::History {
+        self.history.get_or_init(|| {
+            let now = Utc::now().timestamp();
+            let window = i64::try_from(self.recent.window().as_secs()).unwrap_or(i64::MAX);
+            let since = now.saturating_sub(window);
+            let history = git::History::read(r, (since, self.started), HISTORY_COMMITS)
+                .unwrap_or_else(|e| {
+                    warn!("cannot read the recent history from git: {e}");
+                    git::History::default()
+                });
+            if let Some(at) = history.cut_at {
+                let when = chrono::DateTime::from_timestamp(at, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| at.to_string());
+                warn!(
+                    "the rebase window read back from git after this start covers only \
+                     the last {HISTORY_COMMITS} commits (since {when}): writes committed \
+                     before that are not re-applied to an edit that lacks them"
+                );
+            }
+            history
+        })
+    }
+
+    /// Where the zone's writes of the window went, when HEAD has no file
+    /// at the path it is read from now: its `[[zone]] file` was moved
+    /// while the server was down, and the window's newest commit naming
+    /// the zone changed another file, which HEAD still has and no other
+    /// zone reads now.
+    fn moved_from(
+        &self,
+        r: &git2::Repository,
+        zone: &Name,
+        source: &ZoneSource,
+    ) -> Option<PathBuf> {
+        let name = audit::plain(zone).to_ascii_lowercase();
+        let file = self.window_history(r).file_naming(r, &name)?;
+        let elsewhere = !same_file(&file, &source.path) && !same_file(&file, source.listed());
+        let kept = git::head_path(r, &file).ok().flatten().is_some();
+        let alone = self.state.lock().other_readers(zone, &file).is_empty();
+        (elsewhere && kept && alone).then_some(file)
     }
 
     /// Who `zonewright edit` says made `saved`, if it is exactly their file.
@@ -2681,6 +2717,20 @@ impl Inner {
             repo.as_ref()
                 .and_then(|r| git::head_text(r, source.listed(), limit).ok().flatten())
         };
+        // HEAD has no file where the zone is read now: the version its
+        // writes went to, if its `[[zone]] file` moved while the server
+        // was down (round 55: the moved file, an older copy, was committed
+        // as found, and the writes it lacked were lost).
+        let head = head.or_else(|| {
+            let own = self.own_repo(zone)?;
+            let from = self.moved_from(&own, zone, source)?;
+            let text = git::head_text(&own, &from, limit).ok().flatten()?;
+            info!(
+                zone = %zone, from = %from.display(), to = %source.path.display(),
+                "the zone file moved while the server was down: its writes are taken from the file git has"
+            );
+            Some(text)
+        });
         let Some(head) = head else {
             return Ok(false);
         };
