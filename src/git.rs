@@ -325,14 +325,17 @@ impl History {
         Ok(History { files, cut_at })
     }
 
-    /// The file (in the work tree) of the newest change whose commit
-    /// message names `zone` (lower case, no final dot), if the window has
-    /// one: where the zone's writes went, also when the zone is read from
-    /// another path now (its `[[zone]] file` moved while the server was
-    /// down).
-    pub fn file_naming(&self, repo: &Repository, zone: &str) -> Option<PathBuf> {
+    /// The files (in the work tree) changed by commits whose message names
+    /// `zone` (lower case, no final dot), the file of the newest such
+    /// change first: where the zone's writes went, also when the zone is
+    /// read from another path now (its `[[zone]] file` moved while the
+    /// server was down). A commit of several zones' writes names them all
+    /// for each of its files, so the caller keeps the one no other zone
+    /// reads now.
+    pub fn files_naming(&self, repo: &Repository, zone: &str) -> Vec<PathBuf> {
         let root = repo.workdir().unwrap_or_else(|| repo.path());
-        self.files
+        let mut found: Vec<(i64, &PathBuf)> = self
+            .files
             .iter()
             .filter_map(|(path, changes)| {
                 let newest = changes
@@ -342,8 +345,9 @@ impl History {
                     .max()?;
                 Some((newest, path))
             })
-            .max()
-            .map(|(_, path)| root.join(path))
+            .collect();
+        found.sort_by(|a, b| b.cmp(a));
+        found.into_iter().map(|(_, path)| root.join(path)).collect()
     }
 
     /// The changes to `file` committed at or after `since`, oldest first,

@@ -536,8 +536,9 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
             update_config()
         )
     };
+    let other = common::simple_zone("zz.test", 1, "192.0.2.9");
     let s = common::TestServer::start_prepared(
-        &[(ZONE_FILE, &fixture_zone())],
+        &[(ZONE_FILE, &fixture_zone()), ("zz.test.zone", &other)],
         &config("old"),
         |zones| {
             std::fs::create_dir(zones.join("old")).unwrap();
@@ -553,6 +554,33 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
     let before = served_serial(s.addr.port());
     let stale = format!("{opened}person 300 IN A 192.0.2.77\n");
     let s = s.restart_prepared(|zones| {
+        // The newest commit naming the zone is one of several zones'
+        // writes (as the write log's commits gather one key's writes): it
+        // names both zones for both files, and the other zone's file
+        // sorts after the old one.
+        let append = |file: &Path, line: &str| {
+            let text = std::fs::read_to_string(file).unwrap();
+            std::fs::write(file, format!("{text}{line}\n")).unwrap();
+        };
+        append(&zones.join(&old), "_acme-challenge.m3 60 IN TXT \"m3\"");
+        append(&zones.join("zz.test.zone"), "g 60 IN TXT \"g\"");
+        git(zones, &["add", "-A"]);
+        git(
+            zones,
+            &[
+                "-c",
+                "user.name=acme-key",
+                "-c",
+                "user.email=zonewright@test",
+                "commit",
+                "-q",
+                "-m",
+                "acme-key: 2 writes to 2 zones (example.com. zz.test.)\n\n\
+                 example.com: +1 -0 TXT _acme-challenge.m3.example.com\n\n\
+                 zz.test: +1 -0 TXT g.zz.test\n\n\
+                 Actor: acme-key\nVia: rfc2136\n",
+            ],
+        );
         std::fs::create_dir(zones.join("new")).unwrap();
         std::fs::remove_file(zones.join("old").join(ZONE_FILE)).unwrap();
         std::fs::write(zones.join("new").join(ZONE_FILE), &stale).unwrap();
@@ -563,7 +591,7 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
     let (zones, port) = (s.zones_dir(), s.addr.port());
     let new = format!("new/{ZONE_FILE}");
     wait_committed(&zones, &new);
-    for (name, want) in [("m1", "\"m1\""), ("m2", "\"m2\"")] {
+    for (name, want) in [("m1", "\"m1\""), ("m2", "\"m2\""), ("m3", "\"m3\"")] {
         let owner = format!("_acme-challenge.{name}.example.com");
         assert_eq!(dig_short(port, &owner, "TXT", false), vec![want], "{name}");
     }
@@ -574,7 +602,7 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
     let file = std::fs::read_to_string(zones.join(&new)).unwrap();
     let head = git(&zones, &["show", &format!("HEAD:{new}")]);
     for text in [&file, &head] {
-        for line in ["\"m1\"", "\"m2\"", "192.0.2.77"] {
+        for line in ["\"m1\"", "\"m2\"", "\"m3\"", "192.0.2.77"] {
             assert!(text.contains(line), "{line} missing:\n{text}");
         }
     }

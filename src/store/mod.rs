@@ -1488,9 +1488,11 @@ impl Inner {
 
     /// Where the zone's writes of the window went, when HEAD has no file
     /// at the path it is read from now: its `[[zone]] file` was moved
-    /// while the server was down, and the window's newest commit naming
-    /// the zone changed another file, which HEAD still has and no other
-    /// zone reads now.
+    /// while the server was down. The file of the window's newest commit
+    /// naming the zone that HEAD still has and no other zone reads now (a
+    /// commit of several zones' writes names every zone for each of its
+    /// files: round 55, another zone's file was picked and the writes
+    /// lost).
     fn moved_from(
         &self,
         r: &git2::Repository,
@@ -1498,11 +1500,15 @@ impl Inner {
         source: &ZoneSource,
     ) -> Option<PathBuf> {
         let name = audit::plain(zone).to_ascii_lowercase();
-        let file = self.window_history(r).file_naming(r, &name)?;
-        let elsewhere = !same_file(&file, &source.path) && !same_file(&file, source.listed());
-        let kept = git::head_path(r, &file).ok().flatten().is_some();
-        let alone = self.state.lock().other_readers(zone, &file).is_empty();
-        (elsewhere && kept && alone).then_some(file)
+        let mut files = self.window_history(r).files_naming(r, &name);
+        files.retain(|f| !same_file(f, &source.path) && !same_file(f, source.listed()));
+        {
+            let state = self.state.lock();
+            files.retain(|f| state.other_readers(zone, f).is_empty());
+        }
+        files
+            .into_iter()
+            .find(|f| git::head_path(r, f).ok().flatten().is_some())
     }
 
     /// Who `zonewright edit` says made `saved`, if it is exactly their file.
