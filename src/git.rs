@@ -405,14 +405,14 @@ impl History {
     }
 }
 
-/// Calls `each` with the author's name and the message of HEAD's commit
-/// and its first parents', newest first, at most `max` of them, until it
-/// returns true. Reads commits only (no trees): thousands take
+/// Calls `each` with the author's name, the message and the time (Unix
+/// seconds) of HEAD's commit and its first parents', newest first, at
+/// most `max` of them, until it returns true. Reads commits only (no trees): thousands take
 /// milliseconds.
 pub fn each_commit_message(
     repo: &Repository,
     max: usize,
-    mut each: impl FnMut(&str, &str) -> bool,
+    mut each: impl FnMut(&str, &str, i64) -> bool,
 ) -> Result<(), GitError> {
     let err = wrap(repo.path());
     let mut commit = match repo.head() {
@@ -425,6 +425,7 @@ pub fn each_commit_message(
             each(
                 author.name().unwrap_or_default(),
                 commit.message().unwrap_or_default(),
+                commit.time().seconds(),
             )
         };
         if stop {

@@ -1511,6 +1511,26 @@ impl Inner {
             .find(|f| git::head_path(r, f).ok().flatten().is_some())
     }
 
+    /// At start-up, for a zone read from a file git does not have whose
+    /// writes of the window cannot be re-applied: they went to a file
+    /// another zone reads now (files swapped between zones), or one git no
+    /// longer has, or the zone's new file is outside the repository (its
+    /// writes refused). Not told apart from another zone's, so not
+    /// re-applied (round 56), and said rather than lost in silence.
+    fn warn_writes_not_found(&self, r: &git2::Repository, zone: &Name, source: &ZoneSource) {
+        let name = audit::plain(zone).to_ascii_lowercase();
+        if self.window_history(r).files_naming(r, &name).is_empty() {
+            return;
+        }
+        warn!(
+            zone = %zone, file = %source.path.display(),
+            "the zone is read from a file git does not have, and the writes of the \
+             rebase window this file lacks are not re-applied (the file they went to is \
+             read by another zone now, was deleted in git, or this file is outside the \
+             repository): check it against `git log` of the zone"
+        );
+    }
+
     /// Who `zonewright edit` says made `saved`, if it is exactly their file.
     fn person_for(&self, zone: &Name, serial: u32, saved: &Loaded) -> Option<String> {
         let text = Some(saved.document.main_text().to_owned());
@@ -2177,6 +2197,7 @@ impl Inner {
                     .map(|p| p.display().to_string())
                     .collect()
             },
+            at: Some(Utc::now().timestamp()),
         };
         match log.append(&entry) {
             Ok(()) => true,
@@ -2434,7 +2455,10 @@ impl Inner {
     /// commit of it is on HEAD's first-parent line (among its last
     /// [`HISTORY_COMMITS`]): authored by its writer, with its `Serial:`
     /// trailer (`Serial: OLD -> NEW` under a summary naming the zone, or
-    /// `Serial: ZONE OLD -> NEW` in a commit of several zones).
+    /// `Serial: ZONE OLD -> NEW` in a commit of several zones), made no
+    /// earlier than the record was logged (round 56: a commit of an
+    /// earlier write, reverted by hand so that the serials repeated, was
+    /// taken for the new write's, and the new write was lost).
     fn records_in_head(&self, zone: &Name, entries: &[writelog::Entry]) -> Vec<bool> {
         let mut held = vec![false; entries.len()];
         let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
@@ -2443,10 +2467,19 @@ impl Inner {
         };
         let (plain, absolute) = (audit::plain(zone), zone.to_ascii());
         let head = format!("{plain}:");
-        let walked = git::each_commit_message(repo, HISTORY_COMMITS, |author, message| {
+        // Older commits cannot hold a record logged since.
+        let oldest = entries
+            .iter()
+            .map(|e| e.at)
+            .collect::<Option<Vec<i64>>>()
+            .and_then(|at| at.into_iter().min());
+        let walked = git::each_commit_message(repo, HISTORY_COMMITS, |author, message, time| {
+            if oldest.is_some_and(|o| time < o) {
+                return true;
+            }
             let single = message.starts_with(&head);
             for (e, held) in entries.iter().zip(held.iter_mut()) {
-                if *held || logged_author(&e.actor) != author {
+                if *held || logged_author(&e.actor) != author || e.at.is_some_and(|at| time < at) {
                     continue;
                 }
                 let (old, new) = (e.old_serial, e.new_serial);
@@ -2713,6 +2746,14 @@ impl Inner {
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
         if source.read_only.is_some() || shared {
             self.warn_if_serial_back(zone, source, current, limit);
+            let moved = {
+                let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+                repo.as_ref()
+                    .is_some_and(|r| git::head_path(r, source.listed()).ok().flatten().is_none())
+            };
+            if let Some(own) = self.own_repo(zone).filter(|_| moved) {
+                self.warn_writes_not_found(&own, zone, source);
+            }
             return Ok(false);
         }
         // The zone's last committed version: where HEAD's zone file
@@ -2729,7 +2770,10 @@ impl Inner {
         // as found, and the writes it lacked were lost).
         let head = head.or_else(|| {
             let own = self.own_repo(zone)?;
-            let from = self.moved_from(&own, zone, source)?;
+            let Some(from) = self.moved_from(&own, zone, source) else {
+                self.warn_writes_not_found(&own, zone, source);
+                return None;
+            };
             let text = git::head_text(&own, &from, limit).ok().flatten()?;
             info!(
                 zone = %zone, from = %from.display(), to = %source.path.display(),

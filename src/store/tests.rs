@@ -989,6 +989,7 @@ fn start_up_commits_the_records_a_crash_left_each_under_its_writer() {
         remove: cs.remove.iter().map(rr_line).collect(),
         // As logged before records named their files.
         files: Vec::new(),
+        at: None,
     };
     let committed = ChangeSet::default();
     let log = writelog::path_in(&dir.path().join("zones/.git"));
@@ -1104,7 +1105,7 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
     let person = ZONE.replace("2611210007", "2612079990");
     commit_as("Person", &person, "put the old version back\n");
     assert_ne!(doc2.files()[0].text.as_str(), person);
-    let entry = |old, new, actor: &str, cs: &ChangeSet| writelog::Entry {
+    let entry = |old, new, actor: &str, cs: &ChangeSet, at| writelog::Entry {
         zone: "example.com.".into(),
         old_serial: old,
         new_serial: new,
@@ -1114,15 +1115,22 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
         requests: 1,
         add: cs.add.iter().map(rr_line).collect(),
         remove: cs.remove.iter().map(rr_line).collect(),
+        at,
         files: vec!["example.com.zone".into()],
     };
+    let now = Utc::now().timestamp();
     let log = writelog::path_in(&dir.path().join("zones/.git"));
     std::fs::create_dir_all(log.parent().expect("dir")).expect("mkdir");
     let mut bytes = Vec::new();
+    // Round 56: the last record repeats the writer and serials of the
+    // first, whose commit is on HEAD's line (a write reverted by hand,
+    // the serial then reused); logged after that commit, it is not it.
+    let again = adding("again", 2611220001);
     for e in [
-        entry(2611210007, 2611220001, "key-z", &zero),
-        entry(2611220001, 2611220002, "key-a", &one),
-        entry(2611220002, 2611220003, "key-b", &two),
+        entry(2611210007, 2611220001, "key-z", &zero, Some(now - 60)),
+        entry(2611220001, 2611220002, "key-a", &one, None),
+        entry(2611220002, 2611220003, "key-b", &two, Some(now - 30)),
+        entry(2611210007, 2611220001, "key-z", &again, Some(now + 3600)),
     ] {
         bytes.extend(serde_json::to_vec(&e).expect("json"));
         bytes.push(b'\n');
@@ -1134,8 +1142,8 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
     let h = history(&f);
     let authors: Vec<&str> = h.iter().map(|(a, _, _)| a.as_str()).collect();
     assert_eq!(
-        authors[..5],
-        ["zonewright", "key-z", "Person", "key-a", "key-b"],
+        authors[..6],
+        ["zonewright", "key-z", "Person", "key-a", "key-b", "key-z"],
         "{h:#?}"
     );
     assert!(h[3].2.contains("\"one\""), "{}", h[3].2);
@@ -1149,14 +1157,14 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
     // Every write served, in the file and in HEAD; the serial above the
     // person's.
     let file = f.text();
-    for value in ["zero", "one", "two"] {
+    for value in ["zero", "one", "two", "again"] {
         assert!(file.contains(&format!("\"{value}\"")), "{value}: {file}");
         assert!(
             h.last().expect("head").2.contains(&format!("\"{value}\"")),
             "{value}"
         );
     }
-    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 3);
+    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 4);
     let serial = f
         .store
         .state()
@@ -1502,6 +1510,7 @@ fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
         clients: vec!["127.0.0.1:40000".into()],
         requests: 1,
         add: add.add.iter().map(rr_line).collect(),
+        at: None,
         remove: Vec::new(),
         files: Vec::new(),
     };
@@ -1681,6 +1690,7 @@ fn a_logged_record_naming_a_file_not_its_zones_is_committed_on_its_own() {
             via: "rfc2136".into(),
             clients: vec!["127.0.0.1:40000".into()],
             requests: 1,
+            at: None,
             add: add.add.iter().map(rr_line).collect(),
             remove: Vec::new(),
             files: vec![named.into()],

@@ -78,6 +78,12 @@ pub struct Entry {
         deserialize_with = "files_or_none"
     )]
     pub files: Vec<String>,
+    /// When the write was logged (Unix seconds): its commit is made at or
+    /// after it, so an older commit with the same writer and serials (a
+    /// write reverted by hand, the serial then reused) is never taken for
+    /// it. Absent in records written before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
 }
 
 /// `files` when it is a list of strings; anything else (a log edited by
@@ -372,6 +378,7 @@ mod tests {
             add: vec![format!("a{n}.example.com. 60 IN TXT \"x\"")],
             remove: Vec::new(),
             files: vec!["example.com.zone".into()],
+            at: None,
         }
     }
 
