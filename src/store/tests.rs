@@ -120,6 +120,12 @@ impl Fixture {
         out
     }
 
+    /// The serial example.com is served with.
+    fn serial(&self) -> u32 {
+        let snap = self.store.state().snapshot();
+        snap.find(&origin()).expect("zone").serial()
+    }
+
     fn served(&self, name: &str, rtype: RecordType) -> usize {
         let snap = self.store.state().snapshot();
         let n = Name::from_ascii(name).expect("name");
@@ -737,13 +743,7 @@ async fn a_write_git_cannot_record_fails_and_is_rolled_back() {
     assert!(!f.text().contains("lost"), "{}", f.text());
     assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 0);
     // Two serial steps: the failed write and its undo.
-    let serial = f
-        .store
-        .state()
-        .snapshot()
-        .find(&origin())
-        .expect("zone")
-        .serial();
+    let serial = f.serial();
     assert!(serial > 2611210007 + 1, "{serial}");
     assert_eq!(f.commits(), before_commits, "git holds nothing of it");
     // Git works again: the next write lands, and the rollback (which could
@@ -893,6 +893,44 @@ fn history(f: &Fixture) -> Vec<(String, String, String)> {
     out
 }
 
+/// A write-log record of example.com by `actor`, from client
+/// 127.0.0.1:40000, naming no file and no time.
+fn logged(old: u32, new: u32, actor: &str, cs: &ChangeSet) -> writelog::Entry {
+    writelog::Entry {
+        zone: "example.com.".into(),
+        old_serial: old,
+        new_serial: new,
+        actor: actor.into(),
+        via: "rfc2136".into(),
+        clients: vec!["127.0.0.1:40000".into()],
+        requests: 1,
+        add: cs.add.iter().map(rr_line).collect(),
+        remove: cs.remove.iter().map(rr_line).collect(),
+        files: Vec::new(),
+        at: None,
+    }
+}
+
+/// Writes `entries` as the write log a crash left in `dir`, then starts a
+/// store there (as a restart does): the store and its history.
+fn restart_with_log(
+    dir: tempfile::TempDir,
+    entries: Vec<writelog::Entry>,
+) -> (Fixture, Vec<(String, String, String)>) {
+    let log = writelog::path_in(&dir.path().join("zones/.git"));
+    std::fs::create_dir_all(log.parent().expect("dir")).expect("mkdir");
+    let mut bytes = Vec::new();
+    for e in entries {
+        bytes.extend(serde_json::to_vec(&e).expect("json"));
+        bytes.push(b'\n');
+    }
+    std::fs::write(&log, bytes).expect("log");
+    let f = Fixture::open(dir, crate::config::Acknowledge::Commit);
+    f.store.commit_external_changes();
+    let h = history(&f);
+    (f, h)
+}
+
 /// Waits (at most 10 s) until `pred` holds.
 fn eventually(what: &str, pred: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -977,38 +1015,19 @@ fn start_up_commits_the_records_a_crash_left_each_under_its_writer() {
     // while the server was down.
     let edited = format!("{text2}hand IN A 192.0.2.99\n");
     std::fs::write(&path, &edited).expect("write");
-    let entry = |old, new, actor: &str, cs: &ChangeSet| writelog::Entry {
-        zone: "example.com.".into(),
-        old_serial: old,
-        new_serial: new,
-        actor: actor.into(),
-        via: "rfc2136".into(),
-        clients: vec!["127.0.0.1:40000".into()],
-        requests: 1,
-        add: cs.add.iter().map(rr_line).collect(),
-        remove: cs.remove.iter().map(rr_line).collect(),
-        // As logged before records named their files.
-        files: Vec::new(),
-        at: None,
-    };
+    // As logged before records named their files (and their times).
+    let entry = logged;
     let committed = ChangeSet::default();
-    let log = writelog::path_in(&dir.path().join("zones/.git"));
-    std::fs::create_dir_all(log.parent().expect("dir")).expect("mkdir");
-    let mut bytes = Vec::new();
-    for e in [
-        // Already in HEAD (its serial): skipped.
-        entry(2611210006, 2611210007, "old-key", &committed),
-        entry(2611210007, 2611220001, "key-a", &one),
-        entry(2611220001, 2611220002, "key-b", &two),
-    ] {
-        bytes.extend(serde_json::to_vec(&e).expect("json"));
-        bytes.push(b'\n');
-    }
-    std::fs::write(&log, bytes).expect("log");
-
-    let f = Fixture::open(dir, crate::config::Acknowledge::Commit);
-    f.store.commit_external_changes();
-    let h = history(&f);
+    let (f, h) = restart_with_log(
+        dir,
+        vec![
+            // Already in HEAD (its serial): skipped.
+            entry(2611210006, 2611210007, "old-key", &committed),
+            entry(2611210007, 2611220001, "key-a", &one),
+            entry(2611220001, 2611220002, "key-b", &two),
+        ],
+    );
+    let log = log_path(&f);
     let authors: Vec<&str> = h.iter().map(|(a, _, _)| a.as_str()).collect();
     assert_eq!(
         authors,
@@ -1106,40 +1125,24 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
     commit_as("Person", &person, "put the old version back\n");
     assert_ne!(doc2.files()[0].text.as_str(), person);
     let entry = |old, new, actor: &str, cs: &ChangeSet, at| writelog::Entry {
-        zone: "example.com.".into(),
-        old_serial: old,
-        new_serial: new,
-        actor: actor.into(),
-        via: "rfc2136".into(),
-        clients: vec!["127.0.0.1:40000".into()],
-        requests: 1,
-        add: cs.add.iter().map(rr_line).collect(),
-        remove: cs.remove.iter().map(rr_line).collect(),
         at,
         files: vec!["example.com.zone".into()],
+        ..logged(old, new, actor, cs)
     };
     let now = Utc::now().timestamp();
-    let log = writelog::path_in(&dir.path().join("zones/.git"));
-    std::fs::create_dir_all(log.parent().expect("dir")).expect("mkdir");
-    let mut bytes = Vec::new();
     // Round 56: the last record repeats the writer and serials of the
     // first, whose commit is on HEAD's line (a write reverted by hand,
     // the serial then reused); logged after that commit, it is not it.
     let again = adding("again", 2611220001);
-    for e in [
-        entry(2611210007, 2611220001, "key-z", &zero, Some(now - 60)),
-        entry(2611220001, 2611220002, "key-a", &one, None),
-        entry(2611220002, 2611220003, "key-b", &two, Some(now - 30)),
-        entry(2611210007, 2611220001, "key-z", &again, Some(now + 3600)),
-    ] {
-        bytes.extend(serde_json::to_vec(&e).expect("json"));
-        bytes.push(b'\n');
-    }
-    std::fs::write(&log, bytes).expect("log");
-
-    let f = Fixture::open(dir, crate::config::Acknowledge::Commit);
-    f.store.commit_external_changes();
-    let h = history(&f);
+    let (f, h) = restart_with_log(
+        dir,
+        vec![
+            entry(2611210007, 2611220001, "key-z", &zero, Some(now - 60)),
+            entry(2611220001, 2611220002, "key-a", &one, None),
+            entry(2611220002, 2611220003, "key-b", &two, Some(now - 30)),
+            entry(2611210007, 2611220001, "key-z", &again, Some(now + 3600)),
+        ],
+    );
     let authors: Vec<&str> = h.iter().map(|(a, _, _)| a.as_str()).collect();
     assert_eq!(
         authors[..6],
@@ -1165,13 +1168,7 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
         );
     }
     assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 4);
-    let serial = f
-        .store
-        .state()
-        .snapshot()
-        .find(&origin())
-        .expect("zone")
-        .serial();
+    let serial = f.serial();
     assert!(Serial(serial).is_after(Serial(2612079990)), "{serial}");
 }
 
