@@ -348,9 +348,11 @@ struct Inner {
     /// Per zone, the files of the last edit found conflicting with the
     /// writes it lacked (logged once).
     conflicts: Mutex<std::collections::HashMap<Name, loader::FileIds>>,
-    /// When this store started (Unix seconds): the writes before it are
-    /// read back from git when an edit first needs them.
-    started: i64,
+    /// When this store started (Unix seconds), moved on once the write
+    /// log's records are committed at start-up (they are not recorded
+    /// as writes otherwise): the writes before it are read back from git
+    /// when an edit first needs them.
+    started: std::sync::atomic::AtomicI64,
     /// The history of the rebase window before `started`, read from git
     /// when an edit first needs it, once for every zone.
     history: std::sync::OnceLock<git::History>,
@@ -454,7 +456,7 @@ impl Store {
                 notifier: std::sync::OnceLock::new(),
                 recent,
                 conflicts: Mutex::default(),
-                started: Utc::now().timestamp(),
+                started: std::sync::atomic::AtomicI64::new(Utc::now().timestamp()),
                 history: std::sync::OnceLock::new(),
                 log,
                 recover: Mutex::new(recover),
@@ -1467,8 +1469,9 @@ impl Inner {
             let now = Utc::now().timestamp();
             let window = i64::try_from(self.recent.window().as_secs()).unwrap_or(i64::MAX);
             let since = now.saturating_sub(window);
-            let history = git::History::read(r, (since, self.started), HISTORY_COMMITS)
-                .unwrap_or_else(|e| {
+            let until = self.started.load(std::sync::atomic::Ordering::Relaxed);
+            let history =
+                git::History::read(r, (since, until), HISTORY_COMMITS).unwrap_or_else(|e| {
                     warn!("cannot read the recent history from git: {e}");
                     git::History::default()
                 });
@@ -2224,6 +2227,11 @@ impl Inner {
         // Writes answered from the write log before a crash come first:
         // a file holding them must not be taken for a person's edit.
         self.recover_logged();
+        // The records just committed count as the window's history (the
+        // take-in of an edit that lacks them re-applies them), also when
+        // their commits came in a later second than the store's start.
+        self.started
+            .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
         let zones: Vec<(Name, ZoneSource, Loaded)> = {
             let guard = self.state.lock();
             guard
@@ -2589,7 +2597,18 @@ impl Inner {
             return Ok(0);
         };
 
-        let parsed = head.as_deref().and_then(|text| {
+        // Git has no file for the zone (its file moved, or was deleted in
+        // git, while the server was down): the records go on the file as
+        // it is now, so each commit holds its write (round 56: the file
+        // was committed as found, lacking them, under a message naming
+        // them); the take-in that follows sees what the person changed.
+        let base = head.as_deref().or_else(|| {
+            loaded
+                .as_ref()
+                .filter(|l| l.document.texts().len() == 1)
+                .map(|l| l.document.main_text())
+        });
+        let parsed = base.and_then(|text| {
             let file = path.display().to_string();
             crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()
         });

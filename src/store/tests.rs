@@ -1172,6 +1172,57 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
     assert!(Serial(serial).is_after(Serial(2612079990)), "{serial}");
 }
 
+/// Round 56: a person removed the zone file in git and committed it while
+/// the server was down after a crash in log mode, then put a copy from
+/// before the write back. Start-up committed the copy as found under the
+/// key, with a message naming a record the commit did not hold, and the
+/// write was lost. The record now goes on the file as it is: its commit
+/// holds the write, and the zone serves it.
+#[test]
+fn a_record_of_a_file_git_no_longer_has_is_committed_with_its_write() {
+    let f = Fixture::with(crate::config::Acknowledge::Log);
+    f.store.commit_external_changes();
+    let path = f.zone_path();
+    let Fixture { dir, store } = f;
+    drop(store);
+    let repo = git2::Repository::open(dir.path().join("zones")).expect("repo");
+    let mut index = repo.index().expect("index");
+    index
+        .remove_path(Path::new("example.com.zone"))
+        .expect("rm");
+    index.write().expect("index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let sig = git2::Signature::now("Person", "p@test").expect("sig");
+    let parent = repo.head().and_then(|h| h.peel_to_commit()).expect("head");
+    repo.commit(
+        Some("HEAD"),
+        &sig,
+        &sig,
+        "remove the zone\n",
+        &tree,
+        &[&parent],
+    )
+    .expect("commit");
+    std::fs::write(&path, ZONE).expect("the copy from before the write");
+    let one = ChangeSet {
+        add: vec![txt("_acme-challenge.example.com.", "one")],
+        remove: Vec::new(),
+        serial: Some(2611220001),
+    };
+    let (f, h) = restart_with_log(dir, vec![logged(2611210007, 2611220001, "key-a", &one)]);
+    let mine: Vec<&(String, String, String)> = h.iter().filter(|(a, _, _)| a == "key-a").collect();
+    assert_eq!(mine.len(), 1, "{h:#?}");
+    assert!(
+        mine[0].2.contains("\"one\""),
+        "its commit holds its write: {}",
+        mine[0].2
+    );
+    assert!(f.text().contains("\"one\""), "{}", f.text());
+    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 1);
+}
+
 /// While git refuses commits (a ref lock a live process holds), the write
 /// answered from the log is held, not rolled back; later writes are
 /// refused with nothing written; once the lock is gone the held write is
