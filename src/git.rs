@@ -405,6 +405,39 @@ impl History {
     }
 }
 
+/// The text `file` had in the newest of HEAD's commit and its first
+/// parents' (at most `max`) that holds it as a file: its last committed
+/// version, also once a later commit deleted it. `None`: none of them has
+/// it, or it is over `limit` bytes or not UTF-8.
+pub fn last_committed_text(
+    repo: &Repository,
+    file: &Path,
+    limit: usize,
+    max: usize,
+) -> Result<Option<String>, GitError> {
+    let err = wrap(repo.path());
+    let rel = relative(repo, file)?;
+    let mut commit = match repo.head() {
+        Ok(h) => h.peel_to_commit().map_err(&err)?,
+        Err(_) => return Ok(None),
+    };
+    for _ in 0..max {
+        let entry = commit.tree().map_err(&err)?.get_path(&rel).ok();
+        if let Some(e) = entry.filter(|e| e.kind() == Some(git2::ObjectType::Blob)) {
+            let blob = repo.find_blob(e.id()).map_err(&err)?;
+            let text = (blob.size() <= limit)
+                .then(|| String::from_utf8(blob.content().to_vec()).ok())
+                .flatten();
+            return Ok(text);
+        }
+        let Ok(parent) = commit.parent(0) else {
+            break;
+        };
+        commit = parent;
+    }
+    Ok(None)
+}
+
 /// Calls `each` with the author's name, the message and the time (Unix
 /// seconds) of HEAD's commit and its first parents', newest first, at
 /// most `max` of them, until it returns true. Reads commits only (no trees): thousands take

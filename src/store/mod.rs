@@ -2598,16 +2598,55 @@ impl Inner {
         };
 
         // Git has no file for the zone (its file moved, or was deleted in
-        // git, while the server was down): the records go on the file as
-        // it is now, so each commit holds its write (round 56: the file
-        // was committed as found, lacking them, under a message naming
-        // them); the take-in that follows sees what the person changed.
-        let base = head.as_deref().or_else(|| {
-            loaded
-                .as_ref()
-                .filter(|l| l.document.texts().len() == 1)
-                .map(|l| l.document.main_text())
-        });
+        // git, while the server was down): the records go onto the
+        // version git last had of the file they were written to, put back
+        // first (an `external change` of the committer), so each record's
+        // commit holds its write and nothing else; the take-in that
+        // follows sees what the person changed (round 56: the file as
+        // found was committed under a message naming writes it lacked;
+        // round 57: onto the file as found, a person's lines and another
+        // key's write went into a key's commit, and a write that no
+        // longer applied was undone).
+        let restored = match (&head, &loaded) {
+            (None, Some(l)) if l.document.texts().len() == 1 => {
+                let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+                repo.as_ref().and_then(|r| {
+                    candidates.iter().find_map(|c| {
+                        git::last_committed_text(r, c, usize::MAX, HISTORY_COMMITS)
+                            .ok()
+                            .flatten()
+                    })
+                })
+            }
+            _ => None,
+        };
+        if let Some(text) = &restored {
+            let serial = crate::zonefile::Document::parse(
+                &path.display().to_string(),
+                text,
+                zone,
+                &crate::zonefile::NoIncludes,
+            )
+            .ok()
+            .and_then(|d| apex_serial(&d, zone))
+            .unwrap_or_default();
+            self.committer.commit_now(committer::Job {
+                files: vec![committer::WrittenFile {
+                    path: path.clone(),
+                    text: Arc::new(text.clone()),
+                    stat: None,
+                    blob: None,
+                }],
+                record: committer::Record::taken_in(
+                    zone,
+                    (serial, serial),
+                    ChangeSet::default(),
+                    0,
+                ),
+                logged: false,
+            })?;
+        }
+        let base = head.as_deref().or(restored.as_deref());
         let parsed = base.and_then(|text| {
             let file = path.display().to_string();
             crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()

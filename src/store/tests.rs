@@ -1172,14 +1172,17 @@ fn records_a_person_s_commit_with_a_higher_serial_lacks_are_still_committed() {
     assert!(Serial(serial).is_after(Serial(2612079990)), "{serial}");
 }
 
-/// Round 56: a person removed the zone file in git and committed it while
-/// the server was down after a crash in log mode, then put a copy from
-/// before the write back. Start-up committed the copy as found under the
-/// key, with a message naming a record the commit did not hold, and the
-/// write was lost. The record now goes on the file as it is: its commit
-/// holds the write, and the zone serves it.
+/// Round 56 and 57: a person removed the zone file in git and committed it
+/// while the server was down after a crash in log mode, then put back a
+/// copy from before the writes, with a line of their own. Start-up used
+/// to commit the file as found under one key, with a message naming
+/// writes it lacked (the writes lost), and then to apply the records onto
+/// the file as found (the person's line and another key's write inside a
+/// key's commit). The file git last had is put back first; each record's
+/// commit holds its write and nothing else; the person's line comes in
+/// the take-in's commit; the zone serves everything.
 #[test]
-fn a_record_of_a_file_git_no_longer_has_is_committed_with_its_write() {
+fn records_of_a_file_git_no_longer_has_are_each_committed_with_only_their_write() {
     let f = Fixture::with(crate::config::Acknowledge::Log);
     f.store.commit_external_changes();
     let path = f.zone_path();
@@ -1205,22 +1208,43 @@ fn a_record_of_a_file_git_no_longer_has_is_committed_with_its_write() {
         &[&parent],
     )
     .expect("commit");
-    std::fs::write(&path, ZONE).expect("the copy from before the write");
-    let one = ChangeSet {
-        add: vec![txt("_acme-challenge.example.com.", "one")],
+    let person = "person IN A 192.0.2.99";
+    std::fs::write(&path, format!("{ZONE}{person}\n")).expect("the copy from before");
+    let adding = |value: &str, serial| ChangeSet {
+        add: vec![txt("_acme-challenge.example.com.", value)],
         remove: Vec::new(),
-        serial: Some(2611220001),
+        serial: Some(serial),
     };
-    let (f, h) = restart_with_log(dir, vec![logged(2611210007, 2611220001, "key-a", &one)]);
-    let mine: Vec<&(String, String, String)> = h.iter().filter(|(a, _, _)| a == "key-a").collect();
-    assert_eq!(mine.len(), 1, "{h:#?}");
-    assert!(
-        mine[0].2.contains("\"one\""),
-        "its commit holds its write: {}",
-        mine[0].2
+    let (one, two) = (adding("one", 2611220001), adding("two", 2611220002));
+    let (f, h) = restart_with_log(
+        dir,
+        vec![
+            logged(2611210007, 2611220001, "key-a", &one),
+            logged(2611220001, 2611220002, "key-b", &two),
+        ],
     );
-    assert!(f.text().contains("\"one\""), "{}", f.text());
-    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 1);
+    let by = |author: &str| -> Vec<&(String, String, String)> {
+        h.iter().filter(|(a, _, _)| a == author).collect()
+    };
+    let (a, b) = (by("key-a"), by("key-b"));
+    assert_eq!((a.len(), b.len()), (1, 1), "{h:#?}");
+    assert!(
+        a[0].2.contains("\"one\"") && !a[0].2.contains("\"two\""),
+        "{}",
+        a[0].2
+    );
+    assert!(
+        b[0].2.contains("\"one\"") && b[0].2.contains("\"two\""),
+        "{}",
+        b[0].2
+    );
+    assert!(!a[0].2.contains(person) && !b[0].2.contains(person));
+    let text = f.text();
+    for line in ["\"one\"", "\"two\"", person] {
+        assert!(text.contains(line), "{line}: {text}");
+        assert!(h.last().expect("head").2.contains(line), "{line}");
+    }
+    assert_eq!(f.served("_acme-challenge.example.com.", RecordType::TXT), 2);
 }
 
 /// While git refuses commits (a ref lock a live process holds), the write
