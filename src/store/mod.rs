@@ -2597,6 +2597,25 @@ impl Inner {
             return Ok(0);
         };
 
+        // HEAD holds a record when a commit of it under its writer is on
+        // HEAD's line: HEAD's serial says nothing of that, as a person may
+        // have committed the file, with a serial of their own, while the
+        // server was down (round 55: records were skipped because a
+        // person's commit had raised the serial past theirs, and writes
+        // answered NOERROR were lost). A record the zone file lacks (a
+        // person put an older version back) is committed all the same:
+        // it was answered, and the start-up's take-in of the file
+        // re-applies it like any write of the rebase window (the log is
+        // trusted as the rest of `.git` is).
+        let held = self.records_in_head(zone, &entries);
+        let mut pending: Vec<writelog::Entry> = entries
+            .into_iter()
+            .zip(held)
+            .filter_map(|(e, held)| (!held).then_some(e))
+            .collect();
+        if pending.is_empty() {
+            return Ok(0);
+        }
         // Git has no file for the zone (its file moved, or was deleted in
         // git, while the server was down): the records go onto the
         // version git last had of the file they were written to, put back
@@ -2651,25 +2670,6 @@ impl Inner {
             let file = path.display().to_string();
             crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes).ok()
         });
-        // HEAD holds a record when a commit of it under its writer is on
-        // HEAD's line: HEAD's serial says nothing of that, as a person may
-        // have committed the file, with a serial of their own, while the
-        // server was down (round 55: records were skipped because a
-        // person's commit had raised the serial past theirs, and writes
-        // answered NOERROR were lost). A record the zone file lacks (a
-        // person put an older version back) is committed all the same:
-        // it was answered, and the start-up's take-in of the file
-        // re-applies it like any write of the rebase window (the log is
-        // trusted as the rest of `.git` is).
-        let held = self.records_in_head(zone, &entries);
-        let mut pending: Vec<writelog::Entry> = entries
-            .into_iter()
-            .zip(held)
-            .filter_map(|(e, held)| (!held).then_some(e))
-            .collect();
-        if pending.is_empty() {
-            return Ok(0);
-        }
         // Each record's version: HEAD's, plus the changes of the records
         // before it and its own, committed one by one. A zone of several
         // files (`$INCLUDE`), more than MAX_REPLAY records, or records
