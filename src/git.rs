@@ -247,7 +247,7 @@ struct ChangeRef {
 /// lines (one, or one per zone of a group commit), lower case, without
 /// the final dot. Trailers (`Via: rfc2136`) name no zone: a zone's name
 /// has a dot.
-fn message_zones(message: &str) -> Vec<String> {
+pub fn message_zones(message: &str) -> Vec<String> {
     let mut zones: Vec<String> = message
         .lines()
         .filter_map(|l| l.split_once(": ").map(|(head, _)| head))
@@ -264,6 +264,29 @@ fn message_zones(message: &str) -> Vec<String> {
     zones.sort();
     zones.dedup();
     zones
+}
+
+/// The zone files a zonewright commit message names in its `File:`
+/// trailers (see `store::committer`): `File: PATH` under a message naming
+/// one zone, `File: ZONE PATH` per zone in one naming several. Each as
+/// (zone, lower case, no final dot; path relative to the work tree).
+pub fn message_files(message: &str) -> Vec<(String, PathBuf)> {
+    let zones = message_zones(message);
+    let values = message
+        .lines()
+        .filter_map(|l| l.strip_prefix("File: "))
+        .filter(|v| !v.is_empty());
+    match zones.as_slice() {
+        [zone] => values.map(|v| (zone.clone(), PathBuf::from(v))).collect(),
+        _ => values
+            .filter_map(|v| v.split_once(' '))
+            .filter_map(|(zone, path)| {
+                let plain = zone.strip_suffix('.').filter(|z| !z.is_empty());
+                let zone = plain.unwrap_or(zone).to_ascii_lowercase();
+                zones.contains(&zone).then(|| (zone, PathBuf::from(path)))
+            })
+            .collect(),
+    }
 }
 
 impl History {
@@ -438,14 +461,41 @@ pub fn last_committed_text(
     Ok(None)
 }
 
-/// Calls `each` with the author's name, the message and the time (Unix
-/// seconds) of HEAD's commit and its first parents', newest first, at
-/// most `max` of them, until it returns true. Reads commits only (no trees): thousands take
-/// milliseconds.
+/// The text `rel` (relative to the work tree) has in `commit`, `None`
+/// when that commit holds no file there, or one over `limit` bytes or not
+/// UTF-8.
+pub fn text_at(
+    repo: &Repository,
+    commit: Oid,
+    rel: &Path,
+    limit: usize,
+) -> Result<Option<String>, GitError> {
+    let err = wrap(repo.path());
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(&err)?;
+    let Some(entry) = tree.get_path(rel).ok() else {
+        return Ok(None);
+    };
+    if entry.kind() != Some(git2::ObjectType::Blob) || entry.filemode() == i32::from(FileMode::Link)
+    {
+        return Ok(None);
+    }
+    let blob = repo.find_blob(entry.id()).map_err(&err)?;
+    Ok((blob.size() <= limit)
+        .then(|| String::from_utf8(blob.content().to_vec()).ok())
+        .flatten())
+}
+
+/// Calls `each` with the author's name, the message, the time (Unix
+/// seconds) and the id of HEAD's commit and its first parents', newest
+/// first, at most `max` of them, until it returns true. Reads commits only
+/// (no trees): thousands take milliseconds.
 pub fn each_commit_message(
     repo: &Repository,
     max: usize,
-    mut each: impl FnMut(&str, &str, i64) -> bool,
+    mut each: impl FnMut(&str, &str, i64, Oid) -> bool,
 ) -> Result<(), GitError> {
     let err = wrap(repo.path());
     let mut commit = match repo.head() {
@@ -459,6 +509,7 @@ pub fn each_commit_message(
                 author.name().unwrap_or_default(),
                 commit.message().unwrap_or_default(),
                 commit.time().seconds(),
+                commit.id(),
             )
         };
         if stop {
@@ -2115,6 +2166,34 @@ mod tests {
         assert_eq!(message_zones(group), ["a.test", "b.test"]);
         assert_eq!(message_zones(".: +1 -0 TXT x, serial 3\n"), ["."]);
         assert!(message_zones("fix typo\n\nSigned-off-by: A <a@b>\n").is_empty());
+    }
+
+    /// The `File:` trailers: the path whole under one zone's message
+    /// (spaces and all), `ZONE PATH` per zone in a group's, where a zone
+    /// the message does not name is left out.
+    #[test]
+    fn message_files_are_the_file_trailers() {
+        let one = "example.com: +1 -0 TXT x, serial 2\n\nActor: k\nVia: rfc2136\n\
+                   Serial: 1 -> 2\nFile: sub dir/example.com.zone\n";
+        assert_eq!(
+            message_files(one),
+            [(
+                "example.com".to_owned(),
+                PathBuf::from("sub dir/example.com.zone")
+            )]
+        );
+        let group = "k: 2 writes to 2 zones (a.test. b.test.)\n\na.test: +1 -0 TXT x.a.test\n\n\
+                     b.test: +1 -0 TXT y.b.test\n\nVia: rfc2136\nSerial: a.test. 1 -> 2\n\
+                     Serial: b.test. 5 -> 6\nFile: a.test. two.db\nFile: B.test. one.db\n\
+                     File: c.test. three.db\n";
+        assert_eq!(
+            message_files(group),
+            [
+                ("a.test".to_owned(), PathBuf::from("two.db")),
+                ("b.test".to_owned(), PathBuf::from("one.db")),
+            ]
+        );
+        assert!(message_files("fix typo\n\nFile: x.zone\n").is_empty());
     }
 
     /// HEAD's version of a zone file that is a link is the file the link

@@ -610,6 +610,144 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
     assert!(after > before, "served {after} after {before}");
 }
 
+/// A zone of relative names only (no `$ORIGIN`): read as another zone,
+/// it loads as that zone's.
+fn relative_zone(www: &str) -> String {
+    format!(
+        "$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+         \x20 IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
+    )
+}
+
+/// The serial `zone` is served with.
+fn soa_serial_of(port: u16, zone: &str) -> u32 {
+    let soa = dig_short(port, zone, "SOA", true);
+    let fields: Vec<&str> = soa
+        .first()
+        .map(|l| l.split(' ').collect())
+        .unwrap_or_default();
+    fields
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no SOA for {zone}: {soa:?}"))
+}
+
+/// Outside attack, round 56: the files of two zones swapped while the
+/// server was down, each an older copy of its zone, lost the writes the
+/// copies lacked: each zone's copy was taken in against the other zone's
+/// file in HEAD (with relative names, it loads as either zone), and the
+/// window's writes were looked for in that file's history, the other
+/// zone's. Now each commit of a write names the file it went to (`File:`),
+/// and start-up takes the edit in against that file's version.
+/// `committed`: the person also committed the swap; `log`: with
+/// `acknowledge = "log"`.
+fn swapped_zone_files_keep_their_writes(committed: bool, log: bool) {
+    let grant = "grant = [ { zone = \"a.test\", names = [\"_acme-challenge.**\"], types = [\"TXT\"] }, \
+                 { zone = \"b.test\", names = [\"_acme-challenge.**\"], types = [\"TXT\"] } ]";
+    let git_table = if log { "acknowledge = \"log\"\n" } else { "" };
+    let config = format!(
+        "{}[[key]]\nname = \"swap-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_SHA256}\"\n\
+         rate_limit = \"off\"\n{grant}\n\
+         [[zone]]\nname = \"a.test\"\nfile = \"one.db\"\n\
+         [[zone]]\nname = \"b.test\"\nfile = \"two.db\"\n",
+        update_config_with(git_table)
+    );
+    let (a_text, b_text) = (relative_zone("192.0.2.10"), relative_zone("192.0.2.20"));
+    let s = common::TestServer::start(
+        &[
+            (ZONE_FILE, &fixture_zone()),
+            ("one.db", &a_text),
+            ("two.db", &b_text),
+        ],
+        &config,
+    );
+    let zones = s.zones_dir();
+    wait_committed(&zones, "one.db");
+    wait_committed(&zones, "two.db");
+    let port = s.addr.port();
+    let key = py_key("swap-key", "hmac-sha256", SECRET_SHA256);
+    let write = |zone: &str, op: &str| {
+        let r = dnsupdate(port, &["--key", &key, "--zone", zone, "--op", op]);
+        assert!(r.len() == 1 && r[0].is_signed_ok(), "{zone} {op}: {r:?}");
+    };
+    write("a.test.", "add _acme-challenge.wa 60 TXT \"wa\"");
+    write("b.test.", "add _acme-challenge.wb 60 TXT \"wb\"");
+    wait_committed(&zones, "one.db");
+    wait_committed(&zones, "two.db");
+    let before = (soa_serial_of(port, "a.test"), soa_serial_of(port, "b.test"));
+    // Each zone's copy from before its write, now in the other's file,
+    // with a person's line in a.test's.
+    let a_stale = format!("{a_text}person 300 IN A 192.0.2.77\n");
+    let s = s.restart_prepared(|zones| {
+        std::fs::write(zones.join("two.db"), &a_stale).unwrap();
+        std::fs::write(zones.join("one.db"), &b_text).unwrap();
+        let cfg = zones.parent().unwrap().join("zonewright.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let text = text
+            .replace("file = \"one.db\"", "file = \"@B@\"")
+            .replace("file = \"two.db\"", "file = \"one.db\"")
+            .replace("file = \"@B@\"", "file = \"two.db\"");
+        std::fs::write(&cfg, text).unwrap();
+        if committed {
+            git(zones, &["add", "-A"]);
+            git(
+                zones,
+                &[
+                    "-c",
+                    "user.name=person",
+                    "-c",
+                    "user.email=p@test",
+                    "commit",
+                    "-q",
+                    "-m",
+                    "swap",
+                ],
+            );
+        }
+    });
+    let (zones, port) = (s.zones_dir(), s.addr.port());
+    wait_committed(&zones, "one.db");
+    wait_committed(&zones, "two.db");
+    // Each zone's write is back, in its own zone only.
+    for (zone, mine, theirs) in [("a.test", "wa", "wb"), ("b.test", "wb", "wa")] {
+        let q = |w: &str| dig_short(port, &format!("_acme-challenge.{w}.{zone}"), "TXT", true);
+        assert_eq!(q(mine), vec![format!("\"{mine}\"")], "{zone}");
+        assert!(q(theirs).is_empty(), "{zone} answers {theirs}");
+    }
+    assert_eq!(dig_short(port, "www.a.test", "A", true), vec!["192.0.2.10"]);
+    assert_eq!(
+        dig_short(port, "person.a.test", "A", true),
+        vec!["192.0.2.77"]
+    );
+    assert_eq!(dig_short(port, "www.b.test", "A", true), vec!["192.0.2.20"]);
+    for (file, mine, theirs) in [
+        ("two.db", "\"wa\"", "\"wb\""),
+        ("one.db", "\"wb\"", "\"wa\""),
+    ] {
+        let on_disk = std::fs::read_to_string(zones.join(file)).unwrap();
+        let head = git(&zones, &["show", &format!("HEAD:{file}")]);
+        for text in [&on_disk, &head] {
+            assert!(text.contains(mine), "{mine} missing from {file}:\n{text}");
+            assert!(!text.contains(theirs), "{theirs} in {file}:\n{text}");
+        }
+    }
+    let after = (soa_serial_of(port, "a.test"), soa_serial_of(port, "b.test"));
+    assert!(
+        after.0 > before.0 && after.1 > before.1,
+        "served {after:?} after {before:?}"
+    );
+}
+
+#[test]
+fn zone_files_swapped_while_stopped_keep_their_writes() {
+    swapped_zone_files_keep_their_writes(false, false);
+}
+
+#[test]
+fn zone_files_swapped_and_committed_while_stopped_keep_their_writes_in_log_mode() {
+    swapped_zone_files_keep_their_writes(true, true);
+}
+
 /// Outside attack, round 4: an edit that conflicts with a write it lacks,
 /// found at start-up, was committed as it was (the write lost). Now, as
 /// while running: HEAD's version is served, the file is left as saved and

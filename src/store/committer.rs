@@ -115,6 +115,11 @@ pub struct Record {
     pub clients: Vec<SocketAddr>,
     pub requests: usize,
     pub via: &'static str,
+    /// The zone's own file (the one its `$INCLUDE`s are read from) as
+    /// written, for the commit's `File:` trailer; `None`: the first file
+    /// of the commit (a person's edit, whose files are the document's,
+    /// that one first).
+    pub file: Option<PathBuf>,
 }
 
 impl Record {
@@ -140,6 +145,7 @@ impl Record {
             clients: Vec::new(),
             requests: writes,
             via: EXTERNAL,
+            file: None,
         }
     }
 
@@ -173,7 +179,9 @@ impl Record {
         (self.via == EXTERNAL && self.actor != EXTERNAL_ACTOR).then_some(self.actor.as_str())
     }
 
-    fn message(&self) -> String {
+    /// The commit message; `file`: the zone's file (as in the repository)
+    /// for the `File:` trailer.
+    fn message(&self, file: Option<&str>) -> String {
         let who = Provenance {
             actor: &self.actor,
             clients: self.clients.clone(),
@@ -184,26 +192,32 @@ impl Record {
                 self.via
             },
         };
-        if self.via == EXTERNAL {
+        let mut m = if self.via == EXTERNAL {
             let serials = (self.old_serial, self.new_serial);
-            return audit::external_message(
+            audit::external_message(&self.zone, serials, &self.changes, self.requests, &who)
+        } else {
+            audit::message(
                 &self.zone,
-                serials,
                 &self.changes,
-                self.requests,
+                self.old_serial,
+                self.new_serial,
                 &who,
             )
-            .to_string();
+        };
+        if let Some(f) = file {
+            m.trailers.push(("File", f.to_owned()));
         }
-        audit::message(
-            &self.zone,
-            &self.changes,
-            self.old_serial,
-            self.new_serial,
-            &who,
-        )
-        .to_string()
+        m.to_string()
     }
+}
+
+/// A file's path in the repository as a `File:` trailer gives it: `None`
+/// for one no trailer can carry (a line break, not UTF-8), which then
+/// has none.
+fn trailer_path(rel: &Path) -> Option<String> {
+    rel.to_str()
+        .filter(|p| !p.is_empty() && !p.contains(['\n', '\r']))
+        .map(str::to_owned)
 }
 
 /// The message of one commit recording `records` (one per zone, in the
@@ -212,12 +226,18 @@ impl Record {
 /// committed together when commits lag the writes) a summary line, then
 /// each zone's summary and RR lines, then one set of trailers with a
 /// `Serial:` per zone.
-fn group_message(records: &[Record]) -> String {
+///
+/// `files` holds each record's zone file (as in the repository), for the
+/// `File:` trailers: `File: PATH` under a single zone's message, `File:
+/// ZONE PATH` per zone in a group's. Start-up reads them back to find the
+/// file a zone's writes went to when the zone is read from another file
+/// now (zone files swapped or moved while the server was down: round 56).
+fn group_message(records: &[Record], files: &[Option<String>]) -> String {
     let [first, ..] = records else {
         return String::new();
     };
     if records.len() == 1 {
-        return first.message();
+        return first.message(files.first().and_then(|f| f.as_deref()));
     }
     let zones: Vec<String> = records.iter().map(|r| r.zone.to_ascii()).collect();
     let writes: usize = records.iter().map(|r| r.requests.max(1)).sum();
@@ -276,6 +296,11 @@ fn group_message(records: &[Record]) -> String {
             r.new_serial
         ));
     }
+    for (r, f) in records.iter().zip(files) {
+        if let Some(f) = f {
+            out.push_str(&format!("File: {} {f}\n", r.zone.to_ascii()));
+        }
+    }
     out
 }
 
@@ -324,7 +349,7 @@ impl Job {
 
 /// The message of an `external change` commit of `zone` at `serial`.
 pub fn external_message(zone: &Name, serial: u32) -> String {
-    Record::external(zone, serial).message()
+    Record::external(zone, serial).message(None)
 }
 
 /// How a batch's commit ended.
@@ -1528,6 +1553,7 @@ fn flush_logged(
                 clients: r.clients.clone(),
                 requests: r.requests,
                 via: r.via,
+                file: r.file.clone(),
             };
             match records.iter_mut().find(|x| x.zone == r.zone) {
                 Some(x) => x.append(copy),
@@ -2062,12 +2088,25 @@ fn commit(
         kept,
         on_top: names.on_top && record.via != EXTERNAL,
     };
+    let trailers: Vec<Option<String>> = {
+        let guard = repo.lock().unwrap_or_else(|p| p.into_inner());
+        records
+            .iter()
+            .map(|r| {
+                let file = r.file.as_deref();
+                let first = files.first().filter(|_| records.len() == 1);
+                let file = file.or_else(|| first.map(|f| f.path.as_path()))?;
+                let rel = git::relative(guard.as_ref()?, file).ok()?;
+                trailer_path(&rel)
+            })
+            .collect()
+    };
     commit_files(
         repo,
         files,
         inside_only,
         who,
-        &group_message(records),
+        &group_message(records, &trailers),
         Some(book),
     )
 }
@@ -2725,6 +2764,7 @@ mod tests {
                 clients: vec![format!("127.0.0.{n}:53").parse().expect("addr")],
                 requests: 1,
                 via: "rfc2136",
+                file: None,
             };
             Job {
                 files: vec![WrittenFile {
@@ -3078,7 +3118,7 @@ mod tests {
             std::fs::write(&path, &text).expect("write");
             Job {
                 files: vec![WrittenFile {
-                    path,
+                    path: path.clone(),
                     text: text.into(),
                     stat: None,
                     blob: None,
@@ -3095,6 +3135,7 @@ mod tests {
                     clients: vec!["127.0.0.1:53".parse().expect("addr")],
                     requests: 1,
                     via: "rfc2136",
+                    file: Some(path),
                 },
                 logged: true,
             }
@@ -3121,6 +3162,19 @@ mod tests {
         );
         assert!(msg.contains("Serial: example.com. 1 -> 3\n"), "{msg}");
         assert!(msg.contains("Serial: example.net. 6 -> 7\n"), "{msg}");
+        // Which file each zone's writes went to, for a start-up that finds
+        // the zones read from other files.
+        assert!(
+            msg.ends_with(
+                "File: example.com. example.com.zone\nFile: example.net. example.net.zone\n"
+            ),
+            "{msg}"
+        );
+        let own = head.message().unwrap_or_default();
+        assert!(
+            own.ends_with("Serial: 7 -> 8\nFile: example.net.zone\n"),
+            "{own}"
+        );
         assert!(
             msg.contains("+ _acme-challenge.example.com. 60 IN TXT \"c\""),
             "{msg}"
@@ -3261,6 +3315,7 @@ mod tests {
                 clients: Vec::new(),
                 requests: 1,
                 via: "rfc2136",
+                file: None,
             },
             logged: false,
         });
@@ -3518,6 +3573,7 @@ mod tests {
             clients: Vec::new(),
             requests: 1,
             via,
+            file: None,
         };
         let failed = decide(&blocked, &record("rfc2136"), vec![], || Err("no".into()));
         assert_eq!(failed, Outcome::Failed("no".into()));

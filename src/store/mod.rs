@@ -356,6 +356,10 @@ struct Inner {
     /// The history of the rebase window before `started`, read from git
     /// when an edit first needs it, once for every zone.
     history: std::sync::OnceLock<git::History>,
+    /// Per zone named by a commit of that window, the file its writes went
+    /// to (see [`Inner::written_to`]), read from the commits' messages
+    /// alone at start-up.
+    named: std::sync::OnceLock<Named>,
     /// Whether the zones directory is a repository (the commits can be
     /// made); looked at without `repo`'s lock, which the committer holds
     /// for a whole commit.
@@ -458,6 +462,7 @@ impl Store {
                 conflicts: Mutex::default(),
                 started: std::sync::atomic::AtomicI64::new(Utc::now().timestamp()),
                 history: std::sync::OnceLock::new(),
+                named: std::sync::OnceLock::new(),
                 log,
                 recover: Mutex::new(recover),
                 has_repo,
@@ -1360,10 +1365,15 @@ impl Inner {
                 // file` moved while the server was down), the file its
                 // writes went to, as the window's commits name it (round
                 // 55).
-                let at = served
-                    .files
-                    .first()
-                    .map(|(p, _)| p.clone())
+                // First of all, the file the window's last write of the
+                // zone went to, when the zone is read from another one now
+                // (zone files swapped or moved while the server was down):
+                // the history of the file it is read from is another
+                // zone's, or none.
+                let at = self
+                    .written_to(r, zone, source)
+                    .map(|(at, _)| at)
+                    .or_else(|| served.files.first().map(|(p, _)| p.clone()))
                     .or_else(|| git::head_path(r, source.listed()).ok().flatten())
                     .or_else(|| self.moved_from(r, zone, source))
                     .unwrap_or_else(|| source.path.clone());
@@ -1489,6 +1499,70 @@ impl Inner {
         })
     }
 
+    /// Per zone (lower case, no final dot) named by a commit of the
+    /// rebase window before `started`, the file the newest such commit's
+    /// `File:` trailer gives for it and that commit; `None` for a zone
+    /// whose newest commit has none (made by an older zonewright, or a
+    /// deletion). Messages only, no trees: read at every start for every
+    /// zone, it costs milliseconds for thousands of commits.
+    fn named(&self) -> &Named {
+        self.named.get_or_init(|| {
+            let Some(repo) = self.own_repo(&Name::root()) else {
+                return Named::default();
+            };
+            let now = Utc::now().timestamp();
+            let window = i64::try_from(self.recent.window().as_secs()).unwrap_or(i64::MAX);
+            let since = now.saturating_sub(window);
+            let until = self.started.load(std::sync::atomic::Ordering::Relaxed);
+            let mut named = Named::default();
+            let walked =
+                git::each_commit_message(&repo, HISTORY_COMMITS, |_, message, time, id| {
+                    if time < since {
+                        return true;
+                    }
+                    if time <= until {
+                        let files = git::message_files(message);
+                        for zone in git::message_zones(message) {
+                            let file = files.iter().find(|(z, _)| *z == zone);
+                            named
+                                .entry(zone)
+                                .or_insert_with(|| file.map(|(_, f)| (f.clone(), id)));
+                        }
+                    }
+                    false
+                });
+            if let Err(e) = walked {
+                warn!("cannot read the recent commits from git: {e}");
+            }
+            named
+        })
+    }
+
+    /// The file `zone`'s writes of the rebase window went to (in the work
+    /// tree) and the commit of the last of them, when the zone is read
+    /// from another file now: its file moved, or zone files were swapped
+    /// between zones, while the server was down (round 56: each zone's
+    /// stale copy was taken in against the other zone's file in HEAD, and
+    /// the writes it lacked were lost). `None`: read from that file (or
+    /// where HEAD's link to it leads), or no trailer says.
+    fn written_to(
+        &self,
+        r: &git2::Repository,
+        zone: &Name,
+        source: &ZoneSource,
+    ) -> Option<(PathBuf, git2::Oid)> {
+        let name = audit::plain(zone).to_ascii_lowercase();
+        let (rel, commit) = self.named().get(&name)?.clone()?;
+        if git::relative(r, &source.path).is_ok_and(|now| now == rel) {
+            return None;
+        }
+        let at = r.workdir().unwrap_or_else(|| r.path()).join(&rel);
+        if git::head_path(r, source.listed()).ok().flatten().as_ref() == Some(&at) {
+            return None;
+        }
+        Some((at, commit))
+    }
+
     /// Where the zone's writes of the window went, when HEAD has no file
     /// at the path it is read from now: its `[[zone]] file` was moved
     /// while the server was down. The file of the window's newest commit
@@ -1520,9 +1594,9 @@ impl Inner {
     /// longer has, or the zone's new file is outside the repository (its
     /// writes refused). Not told apart from another zone's, so not
     /// re-applied (round 56), and said rather than lost in silence.
-    fn warn_writes_not_found(&self, r: &git2::Repository, zone: &Name, source: &ZoneSource) {
+    fn warn_writes_not_found(&self, zone: &Name, source: &ZoneSource) {
         let name = audit::plain(zone).to_ascii_lowercase();
-        if self.window_history(r).files_naming(r, &name).is_empty() {
+        if !self.named().contains_key(&name) {
             return;
         }
         warn!(
@@ -1849,6 +1923,9 @@ impl Inner {
                 return fail(results, e);
             }
         };
+        // The zone's own file, which the write went to (also when its link
+        // points elsewhere now), for the commit's `File:` trailer.
+        let file = loaded.files.first().map(|(p, _)| p.clone());
         // The version this write replaced: freed off the answer's path.
         crate::served::release(loaded);
         // The renames made durable outside the served set's lock, one fsync
@@ -1867,8 +1944,15 @@ impl Inner {
             return fail(results, WriteError::Failed(reason));
         }
         lap(Phase::Install);
-        let (commit, logged) =
-            self.submit(ticket, reqs, &results, changes, (old, new), rendered, stats);
+        let (commit, logged) = self.submit(
+            ticket,
+            reqs,
+            &results,
+            changes,
+            (old, new),
+            rendered,
+            (stats, file),
+        );
         // NOTIFY hook (RFC 1996 §3.1: "When a master has updated one or
         // more RRs in which slave servers may be interested"): sent once
         // the version is committed, so the secondaries' IXFR finds it in
@@ -2135,7 +2219,7 @@ impl Inner {
         changes: ChangeSet,
         (old, new): (u32, u32),
         rendered: crate::zonefile::Rendered,
-        stats: Vec<git::Stat>,
+        (stats, file): (Vec<git::Stat>, Option<PathBuf>),
     ) -> (committer::Pending, bool) {
         let first = reqs[0];
         let changes_count = results.iter().filter(|r| r.is_none()).count();
@@ -2160,6 +2244,7 @@ impl Inner {
             clients,
             requests: changes_count,
             via: first.via,
+            file,
         };
         let logged = self.log_write(&record, &files);
         let job = committer::Job {
@@ -2254,8 +2339,23 @@ impl Inner {
         // older copy) while the server was down, the zone's last version
         // is where HEAD's link leads, not that file
         // (see `take_in_at_start`).
-        let changed = zones.into_iter().filter(|(_, source, loaded)| {
+        // So is one whose writes went to another file than the one it is
+        // read from now (see `written_to`), whatever HEAD holds there.
+        let moved: std::collections::HashSet<Name> = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref()
+                .map(|r| {
+                    zones
+                        .iter()
+                        .filter(|(zone, source, _)| self.written_to(r, zone, source).is_some())
+                        .map(|(zone, _, _)| zone.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let changed = zones.into_iter().filter(|(zone, source, loaded)| {
             source.link.is_some()
+                || moved.contains(zone)
                 || head.as_ref().is_none_or(|h| {
                     loaded.document.texts().into_iter().any(|(name, text)| {
                         h.holds(Path::new(name), text.as_bytes()) == Some(false)
@@ -2481,7 +2581,7 @@ impl Inner {
             .map(|e| e.at)
             .collect::<Option<Vec<i64>>>()
             .and_then(|at| at.into_iter().min());
-        let walked = git::each_commit_message(repo, HISTORY_COMMITS, |author, message, time| {
+        let walked = git::each_commit_message(repo, HISTORY_COMMITS, |author, message, time, _| {
             if oldest.is_some_and(|o| time < o) {
                 return true;
             }
@@ -2802,34 +2902,61 @@ impl Inner {
     ) -> Result<bool, ()> {
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        let written_to = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref().and_then(|r| self.written_to(r, zone, source))
+        };
         if source.read_only.is_some() || shared {
             self.warn_if_serial_back(zone, source, current, limit);
-            let moved = {
+            let moved = written_to.is_some() || {
                 let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
                 repo.as_ref()
                     .is_some_and(|r| git::head_path(r, source.listed()).ok().flatten().is_none())
             };
-            if let Some(own) = self.own_repo(zone).filter(|_| moved) {
-                self.warn_writes_not_found(&own, zone, source);
+            if moved {
+                self.warn_writes_not_found(zone, source);
             }
             return Ok(false);
         }
-        // The zone's last committed version: where HEAD's zone file
+        // The zone's last committed version: the version its last write
+        // of the window left in the file it went to, when it is read from
+        // another file now (see `written_to`); else where HEAD's zone file
         // leads, which is not `source.path` when its link was pointed at
         // another file while the server was down.
-        let head = {
+        let head = if let Some((from, commit)) = &written_to {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            let rel = repo.as_ref().and_then(|r| git::relative(r, from).ok());
+            let text = repo
+                .as_ref()
+                .zip(rel)
+                .and_then(|(r, rel)| git::text_at(r, *commit, &rel, limit).ok().flatten());
+            match &text {
+                Some(_) => info!(
+                    zone = %zone, from = %from.display(), to = %source.path.display(),
+                    "the zone is read from another file than the one its last write went \
+                     to (moved, or swapped with another zone's, while the server was down): \
+                     its writes are taken from that file's version in git"
+                ),
+                None => self.warn_writes_not_found(zone, source),
+            }
+            text
+        } else {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             repo.as_ref()
                 .and_then(|r| git::head_text(r, source.listed(), limit).ok().flatten())
         };
-        // HEAD has no file where the zone is read now: the version its
-        // writes went to, if its `[[zone]] file` moved while the server
-        // was down (round 55: the moved file, an older copy, was committed
-        // as found, and the writes it lacked were lost).
+        // HEAD has no file where the zone is read now, and no trailer
+        // says where its writes went (commits of an older zonewright): the
+        // version its writes went to, if its `[[zone]] file` moved while
+        // the server was down (round 55: the moved file, an older copy,
+        // was committed as found, and the writes it lacked were lost).
         let head = head.or_else(|| {
+            if written_to.is_some() {
+                return None;
+            }
             let own = self.own_repo(zone)?;
             let Some(from) = self.moved_from(&own, zone, source) else {
-                self.warn_writes_not_found(&own, zone, source);
+                self.warn_writes_not_found(zone, source);
                 return None;
             };
             let text = git::head_text(&own, &from, limit).ok().flatten()?;
@@ -2978,6 +3105,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
         _ => false,
     }
 }
+
+/// See [`Inner::named`].
+type Named = std::collections::HashMap<String, Option<(PathBuf, git2::Oid)>>;
 
 /// The outcome of one try at a batch.
 enum Attempt {
@@ -3301,6 +3431,7 @@ fn logged_record(zone: &Name, entries: &[&writelog::Entry]) -> committer::Record
         clients,
         requests: entries.iter().map(|e| e.requests).sum(),
         via: known_via(last.map(|e| e.via.as_str())),
+        file: None,
     }
 }
 
