@@ -777,7 +777,15 @@ pub fn load_zone(source: &ZoneSource, rules: &FileRules) -> Result<Loaded, LoadF
             files,
             warnings,
         }),
-        Err(errors) => Err(fail(errors, files)),
+        // An error of the whole zone found where no record is (an empty
+        // file has no apex SOA): it names the file (round 57: `:0:0: no
+        // NS records at the apex`, no file named).
+        Err(mut errors) => {
+            for e in errors.iter_mut().filter(|e| e.location.file.is_empty()) {
+                e.location.file = Arc::from(file_name.as_str());
+            }
+            Err(fail(errors, files))
+        }
     }
 }
 

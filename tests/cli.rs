@@ -95,6 +95,23 @@ fn zone_check_takes_origin_from_file_name() {
     );
 }
 
+/// An empty zone file's errors (no SOA, no NS at the apex) name the file
+/// (round 57: they read `:0:0: no NS records at the apex`).
+#[test]
+fn an_empty_zone_file_s_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty.test.zone");
+    std::fs::write(&f, "").unwrap();
+    let o = zonewright(&["zone", "check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let problems: Vec<&str> = out.lines().filter(|l| l.contains("at the apex")).collect();
+    assert_eq!(problems.len(), 2, "{out}");
+    for line in problems {
+        assert!(line.starts_with(&format!("{}: no ", f.display())), "{line}");
+    }
+}
+
 #[test]
 fn zone_check_with_wrong_origin_fails() {
     // The records are absolute names in example.com; as origin example.org
