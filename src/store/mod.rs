@@ -2687,16 +2687,6 @@ impl Inner {
             }
         };
         let loaded = loaded.map(|(_, l)| l);
-        if loaded.is_none() && head.is_none() {
-            aside.extend(entries.into_iter().map(|e| {
-                (
-                    e,
-                    "the zone is not served, and git has no file for it".into(),
-                )
-            }));
-            return Ok(0);
-        };
-
         // HEAD holds a record when a commit of it under its writer is on
         // HEAD's line: HEAD's serial says nothing of that, as a person may
         // have committed the file, with a serial of their own, while the
@@ -2714,6 +2704,17 @@ impl Inner {
             .filter_map(|(e, held)| (!held).then_some(e))
             .collect();
         if pending.is_empty() {
+            return Ok(0);
+        }
+        // Only the records git lacks are set aside (round 57: those
+        // already committed were listed at ERROR too).
+        if loaded.is_none() && head.is_none() {
+            aside.extend(pending.into_iter().map(|e| {
+                (
+                    e,
+                    "the zone is not served, and git has no file for it".into(),
+                )
+            }));
             return Ok(0);
         }
         // Git has no file for the zone (its file moved, or was deleted in

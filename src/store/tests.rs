@@ -1586,9 +1586,25 @@ fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
         remove: Vec::new(),
         files: Vec::new(),
     };
+    // A record of the zone no longer served that git already holds (its
+    // key's commit, with its serials) is not set aside (round 57: it was
+    // listed at ERROR with the others).
+    let mut committed = entry("gone.example.", "acme-key");
+    (committed.old_serial, committed.new_serial) = (2611220001, 2611220002);
+    {
+        let repo = git2::Repository::open(dir.path().join("zones")).expect("repo");
+        let head = repo.head().and_then(|h| h.peel_to_commit()).expect("head");
+        let sig = git2::Signature::now("acme-key", "zonewright@test").expect("sig");
+        let message = "gone.example: +1 -0 TXT a.gone.example, serial 2611220002\n\n\
+                       Actor: acme-key\nVia: rfc2136\nSerial: 2611220001 -> 2611220002\n";
+        let tree = head.tree().expect("tree");
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])
+            .expect("commit");
+    }
     let mut bytes = Vec::new();
     for e in [
         entry("gone.example.", "acme-key"),
+        committed,
         entry("example.com.", "Evil <e@x>\nSigned-off-by: root"),
     ] {
         bytes.extend(serde_json::to_vec(&e).expect("json"));
@@ -1598,13 +1614,14 @@ fn start_up_sets_aside_what_it_cannot_commit_and_empties_the_log() {
     let f = Fixture::open(dir, crate::config::Acknowledge::Log);
     f.store.commit_external_changes();
     let h = history(&f);
-    assert_eq!(h.len(), 2, "{h:#?}");
-    assert_eq!(h[1].0, "Evil  e@x  Signed-off-by: root");
-    assert!(!h[1].1.contains("\nSigned-off-by"), "{}", h[1].1);
+    assert_eq!(h.len(), 3, "{h:#?}");
+    assert_eq!(h[2].0, "Evil  e@x  Signed-off-by: root");
+    assert!(!h[2].1.contains("\nSigned-off-by"), "{}", h[2].1);
     assert_eq!(std::fs::metadata(log_path(&f)).expect("log").len(), 0);
     let aside = std::fs::read_to_string(writelog::unapplied_path(&git)).expect("aside");
     assert!(aside.contains("gone.example."), "{aside}");
-    assert_eq!(aside.lines().count(), 1);
+    assert_eq!(aside.lines().count(), 1, "{aside}");
+    assert!(aside.contains("2611220001,"), "{aside}");
 }
 
 /// Batch merging of change sets: a remove cancels an earlier equal add
