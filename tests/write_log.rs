@@ -226,3 +226,96 @@ fn a_logged_write_start_up_cannot_commit_is_never_relabelled() {
     );
     assert!(served_txt(p.addr, ACME_NAME).contains(&"across-restarts".to_string()));
 }
+
+/// Outside attack, round 58 (HIGH): writes answered from the log, a
+/// crash before their commits, then the files of the two zones swapped
+/// while the server was down (HEAD's versions written under each other's
+/// names, `[[zone]] file` swapped, nothing committed). Start-up put each
+/// zone's records onto the file the zone is read from now, git's version
+/// of which is the other zone's, and both writes were lost. Each record
+/// now goes onto the version it was written on (this zone's apex SOA with
+/// the record's old serial), at the path it names: both writes served, in
+/// their own zone, committed under their key.
+#[test]
+fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
+    let key = "swap-key";
+    let grant = "grant = [ { zone = \"a.test\", names = [\"**\"], types = [\"TXT\"] }, \
+                 { zone = \"b.test\", names = [\"**\"], types = [\"TXT\"] } ]";
+    let config = |a: &str, b: &str| {
+        format!(
+            "{LOG_MODE}[[zone]]\nname = \"a.test\"\nfile = \"{a}\"\n\
+             [[zone]]\nname = \"b.test\"\nfile = \"{b}\"\n\
+             [[key]]\nname = \"{key}\"\nalgorithm = \"hmac-sha256\"\n\
+             secret = \"{SECRET_SHA256}\"\nrate_limit = \"off\"\n{grant}\n"
+        )
+    };
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    std::fs::write(
+        zones.join("one.db"),
+        common::simple_zone("a.test", 1, "192.0.2.10"),
+    )
+    .unwrap();
+    std::fs::write(
+        zones.join("two.db"),
+        common::simple_zone("b.test", 1, "192.0.2.20"),
+    )
+    .unwrap();
+    let mut p = Proc::start_with(dir.path(), &config("one.db", "two.db"));
+    wait_committed(&zones, "one.db");
+    wait_committed(&zones, "two.db");
+    let holder = LockHolder::hold(&zones);
+    let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
+    for (zone, op) in [
+        ("a.test.", "add wa 60 TXT \"A1\""),
+        ("b.test.", "add wb 60 TXT \"B1\""),
+    ] {
+        let r = dnsupdate(
+            p.port(),
+            &["--key", &signer, "--zone", zone, "--tcp", "--op", op],
+        );
+        assert!(
+            r.len() == 1 && r[0].is_signed_ok(),
+            "{zone}: {r:?}\n{}",
+            p.log_text()
+        );
+    }
+    p.kill9();
+    drop(holder);
+    let (a, b) = (
+        git(&zones, &["show", "HEAD:one.db"]),
+        git(&zones, &["show", "HEAD:two.db"]),
+    );
+    std::fs::write(zones.join("one.db"), &b).unwrap();
+    std::fs::write(zones.join("two.db"), &a).unwrap();
+    let p = Proc::start_with(dir.path(), &config("two.db", "one.db"));
+    for (name, want) in [("wa.a.test.", "A1"), ("wb.b.test.", "B1")] {
+        assert_eq!(served_txt(p.addr, name), [want], "{name}\n{}", p.log_text());
+    }
+    for (file, origin, mine, theirs) in [
+        ("two.db", "a.test.", "\"A1\"", "\"B1\""),
+        ("one.db", "b.test.", "\"B1\"", "\"A1\""),
+    ] {
+        let on_disk = std::fs::read_to_string(zones.join(file)).unwrap();
+        let head = git(&zones, &["show", &format!("HEAD:{file}")]);
+        for text in [&on_disk, &head] {
+            assert!(
+                text.contains(&format!("$ORIGIN {origin}")),
+                "{file}:\n{text}"
+            );
+            assert!(
+                text.contains(mine) && !text.contains(theirs),
+                "{file}:\n{text}"
+            );
+        }
+    }
+    for value in ["\"A1\"", "\"B1\""] {
+        // Newest first: the record's own commit is the first to add it.
+        let authors = authors_touching(&zones, value);
+        assert_eq!(
+            authors.last().map(String::as_str),
+            Some(key),
+            "{value}: {authors:?}"
+        );
+    }
+}

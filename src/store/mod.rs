@@ -2648,45 +2648,7 @@ impl Inner {
                 let name = f.file_name().and_then(|n| n.to_str());
                 name.and_then(loader::zone_file_origin)
                     .is_none_or(|origin| origin == *zone)
-                    && self.state.lock().other_readers(zone, f).is_empty()
             });
-        let candidates: Vec<PathBuf> = recorded
-            .into_iter()
-            .chain(
-                loaded
-                    .iter()
-                    .flat_map(|(source, _)| [source.listed().to_path_buf(), source.path.clone()]),
-            )
-            .chain(std::iter::once(named))
-            .collect();
-        let (path, head) = {
-            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-            let repo = repo.as_ref().ok_or("no git repository")?;
-            let mut found = None;
-            let mut failed = None;
-            for path in &candidates {
-                match git::head_file(repo, path, usize::MAX) {
-                    Ok(Some((at, text))) => {
-                        found = Some((at, Some(text)));
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(e) => failed = Some(e.to_string()),
-                }
-            }
-            match (found, failed) {
-                (Some(found), _) => found,
-                (None, Some(e)) => return Err(e),
-                (None, None) => (
-                    loaded
-                        .as_ref()
-                        .map(|(source, _)| source.path.clone())
-                        .unwrap_or_default(),
-                    None,
-                ),
-            }
-        };
-        let loaded = loaded.map(|(_, l)| l);
         // HEAD holds a record when a commit of it under its writer is on
         // HEAD's line: HEAD's serial says nothing of that, as a person may
         // have committed the file, with a serial of their own, while the
@@ -2703,6 +2665,75 @@ impl Inner {
             .zip(held)
             .filter_map(|(e, held)| (!held).then_some(e))
             .collect();
+        // The path the records name comes first, unless another zone reads
+        // it now (a log edited by hand, or files swapped): then last, taken
+        // only if its version fits the records better (below).
+        let (first, last) = match recorded {
+            Some(f) if !self.state.lock().other_readers(zone, &f).is_empty() => (None, Some(f)),
+            f => (f, None),
+        };
+        let candidates: Vec<PathBuf> = first
+            .into_iter()
+            .chain(
+                loaded
+                    .iter()
+                    .flat_map(|(source, _)| [source.listed().to_path_buf(), source.path.clone()]),
+            )
+            .chain(std::iter::once(named))
+            .chain(last)
+            .collect();
+        // Of the candidates HEAD has, the first whose version is the one
+        // the first record was written on (this zone's apex SOA with the
+        // record's old serial), else the first that is this zone's at all,
+        // else the first: zone files swapped while the server was down put
+        // another zone's file at the path the zone is read from now, and
+        // this zone's at the path its records name, which another zone
+        // reads now (round 58: the records went onto the other zone's
+        // file, and were lost).
+        let base_serial = pending.first().map(|e| e.old_serial);
+        let fit = |at: &Path, text: &str| -> u8 {
+            let file = at.display().to_string();
+            let parsed =
+                crate::zonefile::Document::parse(&file, text, zone, &crate::zonefile::NoIncludes);
+            match parsed.ok().and_then(|d| apex_serial(&d, zone)) {
+                Some(serial) if Some(serial) == base_serial => 2,
+                Some(_) => 1,
+                None => 0,
+            }
+        };
+        let (path, head) = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            let repo = repo.as_ref().ok_or("no git repository")?;
+            let mut found: Option<(u8, PathBuf, String)> = None;
+            let mut failed = None;
+            for path in &candidates {
+                match git::head_file(repo, path, usize::MAX) {
+                    Ok(Some((at, text))) => {
+                        let score = fit(&at, &text);
+                        if found.as_ref().is_none_or(|(best, _, _)| score > *best) {
+                            found = Some((score, at, text));
+                        }
+                        if score == 2 {
+                            break;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            }
+            match (found, failed) {
+                (Some((_, at, text)), _) => (at, Some(text)),
+                (None, Some(e)) => return Err(e),
+                (None, None) => (
+                    loaded
+                        .as_ref()
+                        .map(|(source, _)| source.path.clone())
+                        .unwrap_or_default(),
+                    None,
+                ),
+            }
+        };
+        let loaded = loaded.map(|(_, l)| l);
         if pending.is_empty() {
             return Ok(0);
         }
