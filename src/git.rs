@@ -214,8 +214,29 @@ pub struct Change {
     /// The zones the commit's message names (`ZONE: ...` lines, lower
     /// case, no final dot); empty for a message not in zonewright's form.
     pub zones: Vec<String>,
+    /// The commit's `File:` trailers (see [`message_files`]): which file
+    /// each zone's write went to; empty for a commit without them.
+    pub files: Vec<(String, PathBuf)>,
+    /// The file changed, relative to the work tree.
+    pub file: PathBuf,
+    /// The commit's place in the walk (0: HEAD's; higher: older), which
+    /// orders commits made in the same second.
+    pub seq: usize,
     pub before: String,
     pub after: String,
+}
+
+impl Change {
+    /// Whether this change is `zone`'s (lower case, no final dot) to this
+    /// file: its commit's `File:` trailer says so, or, for a commit
+    /// without trailers, it names `zone` (among others), or no zone at
+    /// all (a person's commit, whose `Via:` never makes it a write).
+    pub fn of_zone(&self, zone: &str) -> bool {
+        if self.files.is_empty() {
+            return self.zones.is_empty() || self.zones.iter().any(|z| z == zone);
+        }
+        self.files.iter().any(|(z, f)| z == zone && *f == self.file)
+    }
 }
 
 /// Which files each commit of a stretch of history changed, read once for
@@ -239,6 +260,8 @@ struct ChangeRef {
     author: String,
     via: Option<String>,
     zones: std::sync::Arc<Vec<String>>,
+    files: std::sync::Arc<Vec<(String, PathBuf)>>,
+    seq: usize,
     before: Option<Oid>,
     after: Option<Oid>,
 }
@@ -329,12 +352,15 @@ impl History {
                     .find_map(|l| l.strip_prefix("Via: ").map(|v| v.trim().to_string()));
                 let author = commit.author().name().unwrap_or_default().to_string();
                 let zones = std::sync::Arc::new(message_zones(message));
+                let written = std::sync::Arc::new(message_files(message));
                 for (path, before, after) in changed {
                     files.entry(path).or_default().push(ChangeRef {
                         time,
                         author: author.clone(),
                         via: via.clone(),
                         zones: zones.clone(),
+                        files: written.clone(),
+                        seq: walked,
                         before,
                         after,
                     });
@@ -371,6 +397,27 @@ impl History {
             .collect();
         found.sort_by(|a, b| b.cmp(a));
         found.into_iter().map(|(_, path)| root.join(path)).collect()
+    }
+
+    /// The files (in the work tree) the `File:` trailers of the history's
+    /// commits name as `zone`'s (lower case, no final dot): every file its
+    /// writes of the window went to, also one it was moved away from
+    /// since (round 58: a write made before a zone's file moved was not
+    /// re-applied to a stale copy saved over the moved file).
+    pub fn zone_files(&self, repo: &Repository, zone: &str) -> Vec<PathBuf> {
+        let root = repo.workdir().unwrap_or_else(|| repo.path());
+        let mut found: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|(path, changes)| {
+                changes
+                    .iter()
+                    .any(|c| c.files.iter().any(|(z, f)| z == zone && f == *path))
+            })
+            .map(|(path, _)| root.join(path))
+            .collect();
+        found.sort();
+        found
     }
 
     /// The changes to `file` committed at or after `since`, oldest first,
@@ -418,6 +465,9 @@ impl History {
                 author: r.author.clone(),
                 via: r.via.clone(),
                 zones: r.zones.to_vec(),
+                files: r.files.to_vec(),
+                file: rel.clone(),
+                seq: r.seq,
                 before,
                 after,
             });

@@ -610,6 +610,73 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
     assert!(after > before, "served {after} after {before}");
 }
 
+/// Outside attack, round 58 (HIGH): a write made before the zone's file
+/// was renamed (`git mv` and the `[[zone]] file` changed, committed, as
+/// the README says to rename), another write after it, then a stale copy
+/// from before both saved over the renamed file while the server was
+/// down: only the second write came back, since the window was read from
+/// the new file's history alone. It is now read from every file the
+/// window's `File:` trailers give the zone.
+#[test]
+fn a_write_made_before_a_rename_comes_back_to_a_stale_copy() {
+    let config = |dir: &str| {
+        format!(
+            "{}[[zone]]\nname = \"example.com\"\nfile = \"{dir}/{ZONE_FILE}\"\n",
+            update_config()
+        )
+    };
+    let s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &config("old"),
+        |zones| {
+            std::fs::create_dir(zones.join("old")).unwrap();
+            std::fs::rename(zones.join(ZONE_FILE), zones.join("old").join(ZONE_FILE)).unwrap();
+        },
+    );
+    let (old, new) = (format!("old/{ZONE_FILE}"), format!("new/{ZONE_FILE}"));
+    wait_committed(&s.zones_dir(), &old);
+    let opened = std::fs::read_to_string(s.zones_dir().join(&old)).unwrap();
+    py_ok(s.addr.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
+    wait_committed(&s.zones_dir(), &old);
+    let s = s.restart_prepared(|zones| {
+        std::fs::create_dir(zones.join("new")).unwrap();
+        git(zones, &["mv", &old, &new]);
+        git(
+            zones,
+            &[
+                "-c",
+                "user.name=person",
+                "-c",
+                "user.email=p@test",
+                "commit",
+                "-q",
+                "-m",
+                "rename",
+            ],
+        );
+        let cfg = zones.parent().unwrap().join("zonewright.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, text.replace("file = \"old/", "file = \"new/")).unwrap();
+    });
+    py_ok(s.addr.port(), &["add _acme-challenge.r2 60 TXT \"r2\""]);
+    wait_committed(&s.zones_dir(), &new);
+    let s = s.restart_prepared(|zones| std::fs::write(zones.join(&new), &opened).unwrap());
+    let (zones, port) = (s.zones_dir(), s.addr.port());
+    wait_committed(&zones, &new);
+    for name in ["r1", "r2"] {
+        let owner = format!("_acme-challenge.{name}.example.com");
+        assert_eq!(
+            dig_short(port, &owner, "TXT", true),
+            vec![format!("\"{name}\"")]
+        );
+    }
+    let file = std::fs::read_to_string(zones.join(&new)).unwrap();
+    let head = git(&zones, &["show", &format!("HEAD:{new}")]);
+    for text in [&file, &head] {
+        assert!(text.contains("\"r1\"") && text.contains("\"r2\""), "{text}");
+    }
+}
+
 /// A zone of relative names only (no `$ORIGIN`): read as another zone,
 /// it loads as that zone's.
 fn relative_zone(www: &str) -> String {

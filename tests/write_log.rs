@@ -309,6 +309,17 @@ fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
             );
         }
     }
+    // A swap made on purpose looks like one made by mistake in the
+    // config alone: each zone's WARN names the other.
+    let log = p.log_text();
+    for (zone, other) in [("a.test.", "b.test"), ("b.test.", "a.test")] {
+        let warned = log.lines().any(|l| {
+            l.contains("WARN")
+                && l.contains(&format!("the last write of zone {other} went to"))
+                && l.contains(&format!("zone={zone}"))
+        });
+        assert!(warned, "{zone}:\n{log}");
+    }
     for value in ["\"A1\"", "\"B1\""] {
         // Newest first: the record's own commit is the first to add it.
         let authors = authors_touching(&zones, value);

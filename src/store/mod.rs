@@ -1354,6 +1354,7 @@ impl Inner {
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
         let own = self.own_repo(zone);
+        let this = audit::plain(zone).to_ascii_lowercase();
         let changes = {
             own.as_ref().map(|r| {
                 let history = self.window_history(r);
@@ -1377,23 +1378,50 @@ impl Inner {
                     .or_else(|| git::head_path(r, source.listed()).ok().flatten())
                     .or_else(|| self.moved_from(r, zone, source))
                     .unwrap_or_else(|| source.path.clone());
-                let got = history.changes(
-                    r,
-                    &at,
-                    (now.saturating_sub(window), SEED_COMMITS, SEED_BYTES),
-                    limit,
-                );
-                if let Ok((_, left)) = &got
-                    && *left > 0
-                {
-                    warn!(
-                        zone = %zone, left_out = left,
-                        "the rebase window read back from git for this zone holds more changes \
-                         than are read ({SEED_COMMITS}, or {SEED_BYTES} bytes of versions): \
-                         the older ones are not re-applied to an edit that lacks them"
+                // And every other file the window's writes of the zone went
+                // to (its `File:` trailers), oldest change first over all.
+                let rel = |f: &Path| git::relative(r, f).ok();
+                let mut files = vec![at];
+                for f in history.zone_files(r, &this) {
+                    if !files
+                        .iter()
+                        .any(|g| *g == f || rel(g).is_some_and(|g| Some(g) == rel(&f)))
+                    {
+                        files.push(f);
+                    }
+                }
+                let mut all: Vec<git::Change> = Vec::new();
+                for (i, file) in files.iter().enumerate() {
+                    let got = history.changes(
+                        r,
+                        file,
+                        (now.saturating_sub(window), SEED_COMMITS, SEED_BYTES),
+                        limit,
+                    );
+                    let (changes, left) = match got {
+                        Ok(got) => got,
+                        Err(e) => return Err(e),
+                    };
+                    if left > 0 {
+                        warn!(
+                            zone = %zone, left_out = left, file = %file.display(),
+                            "the rebase window read back from git for this zone holds more \
+                             changes than are read ({SEED_COMMITS}, or {SEED_BYTES} bytes of \
+                             versions): the older ones are not re-applied to an edit that \
+                             lacks them"
+                        );
+                    }
+                    // Of a file other than the one read now, only the
+                    // changes a `File:` trailer gives to the zone count as
+                    // its writes.
+                    all.extend(
+                        changes
+                            .into_iter()
+                            .filter(|c| i == 0 || !c.files.is_empty()),
                     );
                 }
-                got.map(|(changes, _)| changes)
+                all.sort_by_key(|c| (c.time, std::cmp::Reverse(c.seq)));
+                Ok(all)
             })
         };
         let changes = match changes {
@@ -1414,7 +1442,6 @@ impl Inner {
         // Each version is parsed once: one change's text after is the
         // next one's before.
         let mut last: Option<(String, Vec<crate::rr::Rr>)> = None;
-        let this = audit::plain(zone).to_ascii_lowercase();
         let entries = changes
             .into_iter()
             .filter_map(|c| {
@@ -1422,7 +1449,7 @@ impl Inner {
                 // zone linked to another's file while it was written; its
                 // history is that zone's): kept in the chain as an edit,
                 // never re-applied here.
-                let others = !c.zones.is_empty() && !c.zones.contains(&this);
+                let others = !c.of_zone(&this);
                 let before = match last.take() {
                     Some((text, rrs)) if text == c.before => rrs,
                     _ => records(&c.before)?,
@@ -1561,6 +1588,38 @@ impl Inner {
             return None;
         }
         Some((at, commit))
+    }
+
+    /// A WARN when the file `zone` is read from now is the one the
+    /// window's last write of another zone went to: `[[zone]] file`
+    /// swapped in the config alone (round 58: with relative names each
+    /// zone loads the other's records, and its own writes are re-applied
+    /// on top of them) looks exactly like files swapped on purpose.
+    fn warn_other_zone_s_file(&self, zone: &Name, source: &ZoneSource) {
+        let this = audit::plain(zone).to_ascii_lowercase();
+        let rel = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref()
+                .and_then(|r| git::relative(r, &source.path).ok())
+        };
+        let Some(rel) = rel else {
+            return;
+        };
+        let mut others: Vec<&String> = self
+            .named()
+            .iter()
+            .filter(|(z, v)| **z != this && v.as_ref().is_some_and(|(f, _)| *f == rel))
+            .map(|(z, _)| z)
+            .collect();
+        others.sort();
+        if let Some(other) = others.first() {
+            warn!(
+                zone = %zone, file = %source.path.display(), other = %other,
+                "the zone is read from the file the last write of zone {other} went to: if \
+                 the `[[zone]] file` settings were swapped by mistake, each zone now serves \
+                 the other's records, with its own writes re-applied on top"
+            );
+        }
     }
 
     /// Where the zone's writes of the window went, when HEAD has no file
@@ -2962,6 +3021,7 @@ impl Inner {
                 .as_ref()
                 .zip(rel)
                 .and_then(|(r, rel)| git::text_at(r, *commit, &rel, limit).ok().flatten());
+            drop(repo);
             match &text {
                 Some(_) => info!(
                     zone = %zone, from = %from.display(), to = %source.path.display(),
@@ -2971,6 +3031,7 @@ impl Inner {
                 ),
                 None => self.warn_writes_not_found(zone, source),
             }
+            self.warn_other_zone_s_file(zone, source);
             text
         } else {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
