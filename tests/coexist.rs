@@ -641,19 +641,7 @@ fn a_write_made_before_a_rename_comes_back_to_a_stale_copy() {
     let s = s.restart_prepared(|zones| {
         std::fs::create_dir(zones.join("new")).unwrap();
         git(zones, &["mv", &old, &new]);
-        git(
-            zones,
-            &[
-                "-c",
-                "user.name=person",
-                "-c",
-                "user.email=p@test",
-                "commit",
-                "-q",
-                "-m",
-                "rename",
-            ],
-        );
+        person_commits(zones, "rename");
         let cfg = zones.parent().unwrap().join("zonewright.toml");
         let text = std::fs::read_to_string(&cfg).unwrap();
         std::fs::write(&cfg, text.replace("file = \"old/", "file = \"new/")).unwrap();
@@ -675,6 +663,17 @@ fn a_write_made_before_a_rename_comes_back_to_a_stale_copy() {
     for text in [&file, &head] {
         assert!(text.contains("\"r1\"") && text.contains("\"r2\""), "{text}");
     }
+}
+
+/// `git commit` of what is staged, by a person, with `message`.
+fn person_commits(zones: &Path, message: &str) {
+    let who = ["-c", "user.name=person", "-c", "user.email=p@test"];
+    let args: Vec<&str> = who
+        .iter()
+        .copied()
+        .chain(["commit", "-q", "-m", message])
+        .collect();
+    git(zones, &args);
 }
 
 /// A zone of relative names only (no `$ORIGIN`): read as another zone,
@@ -757,19 +756,7 @@ fn swapped_zone_files_keep_their_writes(committed: bool, log: bool) {
         std::fs::write(&cfg, text).unwrap();
         if committed {
             git(zones, &["add", "-A"]);
-            git(
-                zones,
-                &[
-                    "-c",
-                    "user.name=person",
-                    "-c",
-                    "user.email=p@test",
-                    "commit",
-                    "-q",
-                    "-m",
-                    "swap",
-                ],
-            );
+            person_commits(zones, "swap");
         }
     });
     let (zones, port) = (s.zones_dir(), s.addr.port());
