@@ -330,3 +330,74 @@ fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
         );
     }
 }
+
+/// Round 59 (HIGH): the write log holds owner names in presentation form
+/// and start-up reads them back with the zone-file parser. They were
+/// printed with octal escapes (`\012` for a line feed), which RFC 1035's
+/// `\DDD` reads as decimal: after a `kill -9` alone, the key's commit
+/// added a name nobody wrote (a line feed and a space came back as a form
+/// feed and a `(`), and the take-in then added the real one too (both
+/// served for good); a UTF-8 letter (`\303`, over 255) made the record
+/// unreadable, its commit named no change, and with the file put back
+/// before the restart the write was lost. Now each owner comes back
+/// exactly, once, under the key, in its commit's message too.
+#[test]
+fn logged_owners_with_escapes_are_recovered_exactly() {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    let mut p = Proc::start_with(dir.path(), LOG_MODE);
+    wait_committed(&zones, ZONE_FILE);
+    let holder = LockHolder::hold(&zones);
+    // (owner as dnsupdate.py and the zone file spell it, its labels, TXT)
+    let odd: [(&str, &[&[u8]], &str); 2] = [
+        ("_acme-challenge.a\\010b\\032c", &[b"a\nb c"], "odd-space"),
+        (
+            "_acme-challenge.caf\\195\\169",
+            &[b"caf\xc3\xa9"],
+            "odd-utf8",
+        ),
+    ];
+    // Single quotes: dnsupdate.py splits its ops with shlex.
+    let ops: Vec<String> = odd
+        .iter()
+        .map(|(owner, _, v)| format!("add '{owner}' 60 TXT \"{v}\""))
+        .collect();
+    let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let r = py_update(p.port(), &acme_py(), true, &ops);
+    assert_eq!(r.rcode, "NOERROR", "{r:?}\n{}", p.log_text());
+    eventually("the commit is refused and the write held", || {
+        p.log_text().contains("were answered from the write log")
+    });
+    p.kill9();
+    drop(holder);
+
+    let p = Proc::start(dir.path());
+    let text = zone_text(&zones);
+    let message = git(
+        &zones,
+        &["log", "-1", "--format=%an%n%B", "-S", "odd-space"],
+    );
+    assert!(message.starts_with(&format!("{ACME}\n")), "{message}");
+    for (owner, labels, value) in odd {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(value)).collect();
+        assert_eq!(lines.len(), 1, "one record, not two names:\n{text}");
+        let line = format!("{owner} 60 IN TXT \"{value}\"");
+        assert_eq!(lines[0], line, "{text}");
+        assert!(
+            message.contains(&format!("+ {owner}.example.com. 60 IN TXT \"{value}\"")),
+            "{message}"
+        );
+        let mut name: Vec<&[u8]> = vec![b"_acme-challenge"];
+        name.extend_from_slice(labels);
+        name.extend_from_slice(&[b"example", b"com"]);
+        let mut q = hickory_proto::op::Message::query();
+        q.add_query(hickory_proto::op::Query::query(
+            hickory_proto::rr::Name::from_labels(name).unwrap(),
+            hickory_proto::rr::RecordType::TXT,
+        ));
+        let resp = tcp_at(p.addr, &q).expect("TCP answer");
+        assert_eq!(txt_values(&resp), [value], "{resp:?}");
+    }
+    let status = git(&zones, &["status", "--porcelain", "--", ZONE_FILE]);
+    assert!(status.is_empty(), "{status}");
+}

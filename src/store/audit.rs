@@ -28,11 +28,17 @@ pub fn plain(name: &Name) -> String {
     }
 }
 
-/// One RR in zone-file syntax, owner absolute.
+/// One RR in zone-file syntax, owner absolute: a line the zone-file parser
+/// reads back as the same RR (the write log is replayed from these lines).
+/// The owner goes through the one name printer (RFC 1035 §5.1: "\DDD where
+/// each D is a digit is the octet corresponding to the decimal number"),
+/// not hickory's `to_ascii`, which escapes in octal (`\012` for a line
+/// feed, read back as 12) and turns UTF-8 labels into punycode (round 59:
+/// a recovered write added a name nobody wrote, or was lost).
 pub fn rr_line(rr: &Rr) -> String {
     format!(
         "{} {} IN {} {}",
-        rr.name.to_ascii(),
+        rdata::name_to_text(&rr.name, None),
         rr.ttl,
         rdata::type_to_text(rr.rtype),
         rdata::to_text(rr.rtype, &rr.rdata, None)
