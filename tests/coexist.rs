@@ -665,6 +665,66 @@ fn a_write_made_before_a_rename_comes_back_to_a_stale_copy() {
     }
 }
 
+/// Outside attack, round 59 (HIGH): the same, with the moved file a
+/// stale copy committed by the person: the first start re-applied `r1` to
+/// it (the committer's `external change`), `r2` was written on top, and a
+/// second stale save, found at the next start, lost `r1`.
+#[test]
+fn a_write_re_applied_to_a_committed_stale_copy_comes_back_again() {
+    let config = |dir: &str| {
+        format!(
+            "{}[[zone]]\nname = \"example.com\"\nfile = \"{dir}/{ZONE_FILE}\"\n",
+            update_config()
+        )
+    };
+    let s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &config("old"),
+        |zones| {
+            std::fs::create_dir(zones.join("old")).unwrap();
+            std::fs::rename(zones.join(ZONE_FILE), zones.join("old").join(ZONE_FILE)).unwrap();
+        },
+    );
+    let (old, new) = (format!("old/{ZONE_FILE}"), format!("new/{ZONE_FILE}"));
+    wait_committed(&s.zones_dir(), &old);
+    let opened = std::fs::read_to_string(s.zones_dir().join(&old)).unwrap();
+    py_ok(s.addr.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
+    wait_committed(&s.zones_dir(), &old);
+    let s = s.restart_prepared(|zones| {
+        std::fs::create_dir(zones.join("new")).unwrap();
+        git(zones, &["mv", &old, &new]);
+        std::fs::write(zones.join(&new), &opened).unwrap();
+        git(zones, &["add", &new]);
+        person_commits(zones, "rename, from a stale copy");
+        let cfg = zones.parent().unwrap().join("zonewright.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, text.replace("file = \"old/", "file = \"new/")).unwrap();
+    });
+    let owner = |name: &str| format!("_acme-challenge.{name}.example.com");
+    assert_eq!(
+        dig_short(s.addr.port(), &owner("r1"), "TXT", true),
+        ["\"r1\""]
+    );
+    py_ok(s.addr.port(), &["add _acme-challenge.r2 60 TXT \"r2\""]);
+    wait_committed(&s.zones_dir(), &new);
+    let s = s.restart_prepared(|zones| std::fs::write(zones.join(&new), &opened).unwrap());
+    let (zones, port) = (s.zones_dir(), s.addr.port());
+    wait_committed(&zones, &new);
+    for name in ["r1", "r2"] {
+        assert_eq!(
+            dig_short(port, &owner(name), "TXT", true),
+            vec![format!("\"{name}\"")],
+            "{}",
+            git(&zones, &["log", "--format=%an: %s"])
+        );
+    }
+    let file = std::fs::read_to_string(zones.join(&new)).unwrap();
+    let head = git(&zones, &["show", &format!("HEAD:{new}")]);
+    for text in [&file, &head] {
+        assert!(text.contains("\"r1\"") && text.contains("\"r2\""), "{text}");
+    }
+}
+
 /// `git commit` of what is staged, by a person, with `message`.
 fn person_commits(zones: &Path, message: &str) {
     let who = ["-c", "user.name=person", "-c", "user.email=p@test"];

@@ -222,17 +222,23 @@ impl Recent {
         let log = logs.zones.entry(zone.clone()).or_default();
         let before = log.len();
         // Git times are whole seconds: a write of the start's second may
-        // be in both.
+        // be in both. Only what was noted since is looked at: two changes
+        // of the history alike are two (round 59: a write and the
+        // committer's re-apply of it to a stale copy, after a move, were
+        // taken for one, the write dropped, and a second stale save lost
+        // it).
         let same = |a: &ChangeSet, b: &ChangeSet| {
             let eq = |x: &[Rr], y: &[Rr]| {
                 x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.same_rr(q))
             };
             eq(&a.add, &b.add) && eq(&a.remove, &b.remove)
         };
+        let older: Vec<Entry> = older
+            .into_iter()
+            .filter(|e| !log.iter().any(|l| same(&l.changes, &e.changes)))
+            .collect();
         for e in older.into_iter().rev() {
-            if !log.iter().any(|l| same(&l.changes, &e.changes)) {
-                log.push_front(e);
-            }
+            log.push_front(e);
         }
         let added = log.len() - before;
         logs.total += added;
@@ -491,6 +497,36 @@ mod tests {
         let plan = recent.plan(&z, &served, &with_edit(&[]), Instant::now());
         let added: Vec<String> = plan.missing.add.iter().map(|r| r.name.to_ascii()).collect();
         assert_eq!(added, ["w.example.com."], "{plan:?}");
+    }
+
+    /// Round 59: the history read back holds a write and the committer's
+    /// re-apply of the same record to a stale copy (an `external` change
+    /// alike): both are kept, so the write is given back to the next stale
+    /// copy; only a change also noted since the start is left out.
+    #[test]
+    fn a_seeded_write_alike_an_edit_after_it_is_kept() {
+        let recent = Recent::new(Duration::from_secs(900));
+        let z = n("example.com.");
+        let mut reapplied = add("w1", 3);
+        reapplied.via = "external";
+        recent.record(&z, add("w3", 5));
+        recent.seed(
+            &z,
+            vec![add("w1", 2), reapplied, add("w2", 4), add("w3", 5)],
+        );
+        let plan = recent.plan(
+            &z,
+            &zone(&["w1", "w2", "w3"]),
+            &with_edit(&[]),
+            Instant::now(),
+        );
+        let added: Vec<String> = plan.missing.add.iter().map(|r| r.name.to_ascii()).collect();
+        assert_eq!(
+            added,
+            ["w1.example.com.", "w2.example.com.", "w3.example.com."],
+            "{plan:?}"
+        );
+        assert_eq!(recent.kept(), 4, "w3 once: noted, and read back");
     }
 
     #[test]
