@@ -739,6 +739,14 @@ impl HeadFiles {
         Some(self.blobs.get(&rel) == Some(&(id, i32::from(FileMode::Link))))
     }
 
+    /// Whether HEAD holds `file` (in the work tree) and it is gone from
+    /// disk as a file (see [`HeadFiles::gone_from`]).
+    pub fn gone(&self, file: &Path) -> bool {
+        self.rel(file)
+            .is_some_and(|rel| self.blobs.contains_key(&rel))
+            && gone_as_file(file)
+    }
+
     /// The files HEAD holds directly in `dir` whose names `wanted`
     /// accepts and that are gone from disk as files: nothing there, a
     /// folder, or a link that leads to no file.
@@ -759,17 +767,8 @@ impl HeadFiles {
             .filter(|p| p.parent() == Some(rel_dir.as_path()))
             .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&wanted))
             .filter_map(|p| {
-                let name = p.file_name()?;
-                let file = dir.join(name);
-                let gone = match std::fs::symlink_metadata(&file) {
-                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-                    Ok(m) if m.is_dir() => true,
-                    Ok(m) if m.file_type().is_symlink() => {
-                        !std::fs::metadata(&file).is_ok_and(|m| m.is_file())
-                    }
-                    Ok(_) => false,
-                };
-                gone.then_some(file)
+                let file = dir.join(p.file_name()?);
+                gone_as_file(&file).then_some(file)
             })
             .collect();
         out.sort();
@@ -860,6 +859,59 @@ pub fn head_path(repo: &Repository, file: &Path) -> Result<Option<PathBuf>, GitE
     let rel = relative(repo, file)?;
     let root = repo.workdir().unwrap_or_else(|| repo.path());
     Ok(head_resolved(repo, &rel)?.map(|(rel, _)| root.join(rel)))
+}
+
+/// What happened to the files since `at` (Unix seconds), looking back
+/// along HEAD's first parents (at most `max` commits): the files (relative
+/// to the work tree, as [`relative`] gives them) changed by commits made
+/// after it, and the blob `file` had in
+/// the newest commit made at or before it (`None`: no such commit within
+/// `max`, or no such file then; links not followed). Start-up uses these
+/// to find which file git now has a crashed write's version at: moved by
+/// a person's commit, or left where it was.
+pub fn since(
+    repo: &Repository,
+    file: &Path,
+    at: i64,
+    max: usize,
+) -> Result<(std::collections::HashSet<PathBuf>, Option<Oid>), GitError> {
+    let err = wrap(repo.path());
+    let mut changed = std::collections::HashSet::new();
+    let rel = relative(repo, file)?;
+    let mut commit = match repo.head() {
+        Ok(h) => h.peel_to_commit().map_err(&err)?,
+        Err(_) => return Ok((changed, None)),
+    };
+    for _ in 0..max {
+        let tree = commit.tree().map_err(&err)?;
+        if commit.time().seconds() <= at {
+            return Ok((changed, tree.get_path(&rel).ok().map(|e| e.id())));
+        }
+        let parent = commit.parent(0).ok();
+        let old = parent
+            .as_ref()
+            .map(|p| p.tree())
+            .transpose()
+            .map_err(&err)?;
+        let mut diff = Vec::new();
+        changed_blobs(repo, old.as_ref(), Some(&tree), Path::new(""), &mut diff).map_err(&err)?;
+        changed.extend(diff.into_iter().map(|(path, _, _)| path));
+        match parent {
+            Some(p) => commit = p,
+            None => break,
+        }
+    }
+    Ok((changed, None))
+}
+
+/// Nothing at `file`, a folder, or a link that leads to no file.
+fn gone_as_file(file: &Path) -> bool {
+    match std::fs::symlink_metadata(file) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(m) if m.is_dir() => true,
+        Ok(m) if m.file_type().is_symlink() => !std::fs::metadata(file).is_ok_and(|m| m.is_file()),
+        Ok(_) => false,
+    }
 }
 
 /// The blob HEAD has at `rel`, if any (a link's own blob for a link).

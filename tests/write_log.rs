@@ -238,6 +238,24 @@ fn a_logged_write_start_up_cannot_commit_is_never_relabelled() {
 /// their own zone, committed under their key.
 #[test]
 fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
+    crash_then_swap(false);
+}
+
+/// Round 59 (MEDIUM): the same with files of relative names at the same
+/// serial, where each file reads as either zone at the serial the records
+/// were written on: each key's recovered commit was built on the other
+/// zone's version (a state never served, mended by a later `external
+/// change`). The path the records name, untouched in git since they were
+/// logged, wins the tie.
+#[test]
+fn logged_writes_survive_a_crash_and_relative_zone_files_swapped_while_down() {
+    crash_then_swap(true);
+}
+
+/// Two zones' writes answered from the log, `kill -9`, then their files
+/// (and `[[zone]] file`) swapped, uncommitted; `relative`: the files have
+/// no `$ORIGIN` and the same serial.
+fn crash_then_swap(relative: bool) {
     let key = "swap-key";
     let grant = "grant = [ { zone = \"a.test\", names = [\"**\"], types = [\"TXT\"] }, \
                  { zone = \"b.test\", names = [\"**\"], types = [\"TXT\"] } ]";
@@ -251,16 +269,17 @@ fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
     };
     let dir = scratch();
     let zones = dir.path().join("zones");
-    std::fs::write(
-        zones.join("one.db"),
-        common::simple_zone("a.test", 1, "192.0.2.10"),
-    )
-    .unwrap();
-    std::fs::write(
-        zones.join("two.db"),
-        common::simple_zone("b.test", 1, "192.0.2.20"),
-    )
-    .unwrap();
+    let text = |origin: &str, www: &str| {
+        let t = common::simple_zone(origin, 1, www);
+        match relative {
+            true => t
+                .replace(&format!("$ORIGIN {origin}.\n"), "")
+                .replace(&format!(".{origin}."), ""),
+            false => t,
+        }
+    };
+    std::fs::write(zones.join("one.db"), text("a.test", "192.0.2.10")).unwrap();
+    std::fs::write(zones.join("two.db"), text("b.test", "192.0.2.20")).unwrap();
     let mut p = Proc::start_with(dir.path(), &config("one.db", "two.db"));
     wait_committed(&zones, "one.db");
     wait_committed(&zones, "two.db");
@@ -300,7 +319,7 @@ fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
         let head = git(&zones, &["show", &format!("HEAD:{file}")]);
         for text in [&on_disk, &head] {
             assert!(
-                text.contains(&format!("$ORIGIN {origin}")),
+                relative || text.contains(&format!("$ORIGIN {origin}")),
                 "{file}:\n{text}"
             );
             assert!(
@@ -320,13 +339,24 @@ fn logged_writes_survive_a_crash_and_zone_files_swapped_while_down() {
         });
         assert!(warned, "{zone}:\n{log}");
     }
-    for value in ["\"A1\"", "\"B1\""] {
+    for (value, www, file) in [
+        ("\"A1\"", "192.0.2.10", "one.db"),
+        ("\"B1\"", "192.0.2.20", "two.db"),
+    ] {
         // Newest first: the record's own commit is the first to add it.
         let authors = authors_touching(&zones, value);
         assert_eq!(
             authors.last().map(String::as_str),
             Some(key),
             "{value}: {authors:?}"
+        );
+        // Built on its own zone's version, in the file it was written to.
+        let commits = git(&zones, &["log", "--format=%H", "-S", value]);
+        let first = commits.lines().last().unwrap_or_default();
+        let version = git(&zones, &["show", &format!("{first}:{file}")]);
+        assert!(
+            version.contains(value) && version.contains(www),
+            "{value} committed onto another zone's version of {file}:\n{version}"
         );
     }
 }
@@ -400,4 +430,97 @@ fn logged_owners_with_escapes_are_recovered_exactly() {
     }
     let status = git(&zones, &["status", "--porcelain", "--", ZONE_FILE]);
     assert!(status.is_empty(), "{status}");
+}
+
+/// Round 59 (HIGH): a zone's records never go into another zone's file.
+/// `b.test` is read from `a.test.zone` (the file name `a.test`'s would
+/// have by the naming rule), `a.test` from `a.db`, both of relative
+/// names. After a crash with `a.test`'s writes in the log, the person
+/// commits `a.db` broken (`git reset --hard`, then a typo): start-up took
+/// `a.test.zone`, which parses as `a.test` too, and committed `a.test`'s
+/// records into `b.test`'s file under the key, and `b.test`'s take-in
+/// removed them again; fixed, `a.test` lacked them. Now `NAME.zone` is a
+/// candidate only when no other zone reads it: the records are set aside
+/// (ERROR, `writes.log.unapplied`), and `b.test`'s file is left alone.
+#[test]
+fn logged_writes_never_go_into_another_zone_s_file() {
+    let key = "rel-key";
+    let grant = "grant = [ { zone = \"a.test\", names = [\"**\"], types = [\"TXT\"] } ]";
+    let config = format!(
+        "{LOG_MODE}[[zone]]\nname = \"a.test\"\nfile = \"a.db\"\n\
+         [[zone]]\nname = \"b.test\"\nfile = \"a.test.zone\"\n\
+         [[key]]\nname = \"{key}\"\nalgorithm = \"hmac-sha256\"\n\
+         secret = \"{SECRET_SHA256}\"\nrate_limit = \"off\"\n{grant}\n"
+    );
+    let relative = |www: &str| {
+        format!(
+            "$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+             \x20 IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
+        )
+    };
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    std::fs::write(zones.join("a.db"), relative("192.0.2.10")).unwrap();
+    std::fs::write(zones.join("a.test.zone"), relative("192.0.2.20")).unwrap();
+    let mut p = Proc::start_with(dir.path(), &config);
+    wait_committed(&zones, "a.db");
+    wait_committed(&zones, "a.test.zone");
+    let b_file = git(&zones, &["show", "HEAD:a.test.zone"]);
+    let holder = LockHolder::hold(&zones);
+    let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
+    for value in ["L1", "L2"] {
+        let op = format!("add w{value} 60 TXT \"{value}\"");
+        let r = dnsupdate(
+            p.port(),
+            &["--key", &signer, "--zone", "a.test.", "--tcp", "--op", &op],
+        );
+        assert!(
+            r.len() == 1 && r[0].is_signed_ok(),
+            "{r:?}\n{}",
+            p.log_text()
+        );
+    }
+    p.kill9();
+    drop(holder);
+    git(&zones, &["reset", "-q", "--hard"]);
+    let broken = relative("192.0.2.10").replace("www IN A 192.0.2.10", "www IN A not-an-address");
+    std::fs::write(zones.join("a.db"), broken).unwrap();
+    git(&zones, &["add", "a.db"]);
+    git(
+        &zones,
+        &[
+            "-c",
+            "user.name=person",
+            "-c",
+            "user.email=p@test",
+            "commit",
+            "-q",
+            "-m",
+            "oops",
+        ],
+    );
+
+    let p = Proc::start_with(dir.path(), &config);
+    // b.test is served (NOERROR, no TXT there), a.test is not (a.db broken).
+    assert_eq!(served_txt(p.addr, "www.b.test."), Vec::<String>::new());
+    let log = p.log_text();
+    assert!(
+        authors_touching(&zones, "\"L1\"").is_empty(),
+        "a.test's write went into a commit:\n{}",
+        git(&zones, &["log", "-p"])
+    );
+    assert_eq!(
+        std::fs::read_to_string(zones.join("a.test.zone")).unwrap(),
+        b_file
+    );
+    assert_eq!(git(&zones, &["show", "HEAD:a.test.zone"]), b_file);
+    let aside = std::fs::read_to_string(zones.join(".git/zonewright/writes.log.unapplied"))
+        .unwrap_or_default();
+    for value in ["L1", "L2"] {
+        assert!(
+            aside.contains(&format!("\\\"{value}\\\"")),
+            "{aside}\n{log}"
+        );
+    }
+    assert!(log.contains("ERROR") && log.contains("set aside"), "{log}");
 }

@@ -2724,32 +2724,37 @@ impl Inner {
             .zip(held)
             .filter_map(|(e, held)| (!held).then_some(e))
             .collect();
-        // The path the records name comes first, unless another zone reads
-        // it now (a log edited by hand, or files swapped): then last, taken
-        // only if its version fits the records better (below).
-        let (first, last) = match recorded {
-            Some(f) if !self.state.lock().other_readers(zone, &f).is_empty() => (None, Some(f)),
-            f => (f, None),
-        };
-        let candidates: Vec<PathBuf> = first
-            .into_iter()
+        // The candidates: the path the records name, the zone's file now,
+        // and `NAME.zone` unless another zone reads it now (round 59: with
+        // relative names, another zone's `NAME.zone` parsed as this zone,
+        // and the records went into that zone's file and were lost).
+        let theirs = |p: &Path| !self.state.lock().other_readers(zone, p).is_empty();
+        let named = Some(named).filter(|n| !theirs(n));
+        let candidates: Vec<PathBuf> = recorded
+            .iter()
+            .cloned()
             .chain(
                 loaded
                     .iter()
                     .flat_map(|(source, _)| [source.listed().to_path_buf(), source.path.clone()]),
             )
-            .chain(std::iter::once(named))
-            .chain(last)
+            .chain(named)
             .collect();
-        // Of the candidates HEAD has, the first whose version is the one
-        // the first record was written on (this zone's apex SOA with the
-        // record's old serial), else the first that is this zone's at all,
-        // else the first: zone files swapped while the server was down put
-        // another zone's file at the path the zone is read from now, and
-        // this zone's at the path its records name, which another zone
-        // reads now (round 58: the records went onto the other zone's
-        // file, and were lost).
+        // Of the candidates HEAD has, the one whose version is the one the
+        // first record was written on, by these in turn:
+        // - it is this zone's file with the apex serial the record was
+        //   written on (2), or at least this zone's file (1), or not (0);
+        // - its blob is the one the record's path had in git when the
+        //   record was logged (a person's commit moved it: `git mv`, a swap);
+        // - no commit touched it since the record was logged (a swap left
+        //   uncommitted: round 59, the other zone's file, with relative
+        //   names and the same serial, looked the same);
+        // - the path the record names; then the order above.
+        // Round 58: with zone files swapped while the server was down, the
+        // path the zone is read from now holds the other zone's version in
+        // git, and the records went onto it, and were lost.
         let base_serial = pending.first().map(|e| e.old_serial);
+        let logged_at = pending.first().and_then(|e| e.at);
         let fit = |at: &Path, text: &str| -> u8 {
             let file = at.display().to_string();
             let parsed =
@@ -2763,17 +2768,29 @@ impl Inner {
         let (path, head) = {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             let repo = repo.as_ref().ok_or("no git repository")?;
-            let mut found: Option<(u8, PathBuf, String)> = None;
+            let (touched, was) = match (logged_at, &recorded) {
+                (Some(at), Some(rec)) => git::since(repo, rec, at, HISTORY_COMMITS)
+                    .unwrap_or_else(|e| {
+                        warn!(zone = %zone, "cannot read git's history since the write log's records: {e}");
+                        Default::default()
+                    }),
+                _ => Default::default(),
+            };
+            // (fit, same blob, untouched, named by the record)
+            type Score = (u8, bool, bool, bool);
+            let mut found: Option<(Score, PathBuf, String)> = None;
             let mut failed = None;
             for path in &candidates {
                 match git::head_file(repo, path, usize::MAX) {
                     Ok(Some((at, text))) => {
-                        let score = fit(&at, &text);
+                        let blob = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes());
+                        let same_blob = was.is_some() && blob.ok() == was;
+                        let untouched = logged_at.is_some()
+                            && git::relative(repo, &at).is_ok_and(|r| !touched.contains(&r));
+                        let named_by_record = recorded.as_ref() == Some(path);
+                        let score = (fit(&at, &text), same_blob, untouched, named_by_record);
                         if found.as_ref().is_none_or(|(best, _, _)| score > *best) {
                             found = Some((score, at, text));
-                        }
-                        if score == 2 {
-                            break;
                         }
                     }
                     Ok(None) => {}
