@@ -725,6 +725,87 @@ fn a_write_re_applied_to_a_committed_stale_copy_comes_back_again() {
     }
 }
 
+/// Outside attack, round 59 (LOW): a zone file not named `NAME.zone`
+/// renamed while the server was down (`git mv`, not committed, and
+/// `[[zone]] file` changed) was committed at its new path only: HEAD kept
+/// the old one beside it, and `git status` showed it deleted. The file the
+/// window's last write went to (its `File:` trailer), gone from disk and
+/// read by no zone, is recorded as deleted now.
+#[test]
+fn a_zone_file_of_any_name_renamed_while_stopped_leaves_head() {
+    let config = |file: &str| {
+        format!(
+            "{}[[zone]]\nname = \"example.com\"\nfile = \"{file}\"\n",
+            update_config()
+        )
+    };
+    let s = common::TestServer::start_prepared(
+        &[(ZONE_FILE, &fixture_zone())],
+        &config("x/a1.db"),
+        |zones| {
+            std::fs::create_dir(zones.join("x")).unwrap();
+            std::fs::rename(zones.join(ZONE_FILE), zones.join("x/a1.db")).unwrap();
+        },
+    );
+    wait_committed(&s.zones_dir(), "x/a1.db");
+    py_ok(s.addr.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
+    wait_committed(&s.zones_dir(), "x/a1.db");
+    let s = s.restart_prepared(|zones| {
+        std::fs::create_dir(zones.join("y")).unwrap();
+        git(zones, &["mv", "x/a1.db", "y/a2.db"]);
+        let cfg = zones.parent().unwrap().join("zonewright.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, text.replace("x/a1.db", "y/a2.db")).unwrap();
+    });
+    let zones = s.zones_dir();
+    wait_committed(&zones, "y/a2.db");
+    assert_eq!(
+        dig_short(s.addr.port(), "_acme-challenge.r1.example.com", "TXT", true),
+        ["\"r1\""]
+    );
+    let tree = git(&zones, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(!tree.lines().any(|l| l == "x/a1.db"), "{tree}");
+    assert!(tree.lines().any(|l| l == "y/a2.db"), "{tree}");
+    let status = git(&zones, &["status", "--porcelain"]);
+    assert!(status.is_empty(), "{status}");
+}
+
+/// Outside attack, round 59 (LOW): a new zone given the file another
+/// zone's last write went to (that zone moved to a new file while the
+/// server was down) got no WARN; only zones with writes of their own were
+/// looked at. Every zone is now, at each start.
+#[test]
+fn a_new_zone_on_the_file_of_another_zone_s_last_write_is_warned_of() {
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    std::fs::rename(zones.join(ZONE_FILE), zones.join("a.db")).unwrap();
+    let zone = |name: &str, file: &str| format!("[[zone]]\nname = \"{name}\"\nfile = \"{file}\"\n");
+    let mut p = Proc::start_with(dir.path(), &zone("example.com", "a.db"));
+    wait_committed(&zones, "a.db");
+    py_ok(p.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
+    wait_committed(&zones, "a.db");
+    p.kill9();
+    git(&zones, &["mv", "a.db", "a2.db"]);
+    std::fs::write(
+        zones.join("a.db"),
+        common::simple_zone("n.test", 1, "192.0.2.9"),
+    )
+    .unwrap();
+    let config = format!("{}{}", zone("example.com", "a2.db"), zone("n.test", "a.db"));
+    let p = Proc::start_with(dir.path(), &config);
+    assert_eq!(
+        served_txt(p.addr, "_acme-challenge.r1.example.com."),
+        ["r1"]
+    );
+    let log = p.log_text();
+    let warned = log.lines().any(|l| {
+        l.contains("WARN")
+            && l.contains("the last write of zone example.com went to")
+            && l.contains("zone=n.test.")
+    });
+    assert!(warned, "{log}");
+}
+
 /// `git commit` of what is staged, by a person, with `message`.
 fn person_commits(zones: &Path, message: &str) {
     let who = ["-c", "user.name=person", "-c", "user.email=p@test"];

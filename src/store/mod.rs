@@ -1595,30 +1595,43 @@ impl Inner {
     /// swapped in the config alone (round 58: with relative names each
     /// zone loads the other's records, and its own writes are re-applied
     /// on top of them) looks exactly like files swapped on purpose.
-    fn warn_other_zone_s_file(&self, zone: &Name, source: &ZoneSource) {
-        let this = audit::plain(zone).to_ascii_lowercase();
-        let rel = {
-            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
-            repo.as_ref()
-                .and_then(|r| git::relative(r, &source.path).ok())
-        };
-        let Some(rel) = rel else {
+    fn warn_other_zones_files(&self, zones: &[(Name, ZoneSource, Loaded)]) {
+        // The files the window's last writes went to, and whose.
+        let mut by_file: std::collections::HashMap<&Path, Vec<&String>> = Default::default();
+        for (zone, written) in self.named() {
+            if let Some((rel, _)) = written {
+                by_file.entry(rel.as_path()).or_default().push(zone);
+            }
+        }
+        if by_file.is_empty() {
+            return;
+        }
+        let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = repo.as_ref() else {
             return;
         };
-        let mut others: Vec<&String> = self
-            .named()
-            .iter()
-            .filter(|(z, v)| **z != this && v.as_ref().is_some_and(|(f, _)| *f == rel))
-            .map(|(z, _)| z)
-            .collect();
-        others.sort();
-        if let Some(other) = others.first() {
-            warn!(
-                zone = %zone, file = %source.path.display(), other = %other,
-                "the zone is read from the file the last write of zone {other} went to: if \
-                 the `[[zone]] file` settings were swapped by mistake, each zone now serves \
-                 the other's records, with its own writes re-applied on top"
-            );
+        let root = r.workdir().unwrap_or_else(|| r.path()).to_path_buf();
+        for (zone, source, _) in zones {
+            let this = audit::plain(zone).to_ascii_lowercase();
+            // Most zone files are spelled under the work tree as git has
+            // it; the others are resolved (links in the folders' path).
+            let rel = match source.path.strip_prefix(&root) {
+                Ok(rel) => Some(rel.to_path_buf()),
+                Err(_) => git::relative(r, &source.path).ok(),
+            };
+            let Some(writers) = rel.as_deref().and_then(|rel| by_file.get(rel)) else {
+                continue;
+            };
+            let mut others: Vec<&&String> = writers.iter().filter(|z| ***z != this).collect();
+            others.sort();
+            if let Some(other) = others.first() {
+                warn!(
+                    zone = %zone, file = %source.path.display(), other = %other,
+                    "the zone is read from the file the last write of zone {other} went to: if \
+                     the `[[zone]] file` settings were swapped by mistake, each zone now serves \
+                     the other's records, with its own writes re-applied on top"
+                );
+            }
         }
     }
 
@@ -2387,6 +2400,9 @@ impl Inner {
                 })
                 .collect()
         };
+        // Every zone, changed or not (round 59: a new zone given the file
+        // another zone's last write went to got no WARN).
+        self.warn_other_zones_files(&zones);
         // HEAD read once; the zones whose files it holds as they are (all
         // of them, on a restart after a clean stop) need nothing more.
         let head = {
@@ -2515,6 +2531,33 @@ impl Inner {
             let name = file.file_name().and_then(|n| n.to_str());
             if let Some(zone) = name.and_then(loader::zone_file_origin) {
                 report.gone_files.push((zone, file));
+            }
+        }
+        // A zone file of any name that the window's last write of a zone
+        // went to (its `File:` trailer), moved while the server was down
+        // (round 59: `x/a1.db` renamed, and HEAD kept it beside the new
+        // file). Older moves are not known.
+        let root = {
+            let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
+            repo.as_ref()
+                .and_then(|r| r.workdir().map(Path::to_path_buf))
+        };
+        if let Some(root) = root {
+            let guard = self.state.lock();
+            for (zone, written) in self.named() {
+                let Some((rel, _)) = written else { continue };
+                let file = root.join(rel);
+                let Ok(zone) = Name::from_ascii(format!("{zone}.")) else {
+                    continue;
+                };
+                let known = report.gone_files.iter().any(|(_, f)| same_place(f, &file));
+                let read = !guard.other_readers(&zone, &file).is_empty()
+                    || guard.get(&zone).is_some_and(|s| {
+                        same_place(&s.source.path, &file) || same_place(s.source.listed(), &file)
+                    });
+                if !known && !read && head.gone(&file) {
+                    report.gone_files.push((zone, file));
+                }
             }
         }
         {
@@ -3048,7 +3091,6 @@ impl Inner {
                 ),
                 None => self.warn_writes_not_found(zone, source),
             }
-            self.warn_other_zone_s_file(zone, source);
             text
         } else {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
@@ -3214,6 +3256,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
         _ => false,
     }
+}
+
+/// Whether `a` and `b` name the same path, also when nothing is there
+/// (the same name in the same folder, however each is spelled).
+fn same_place(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    let folder = |p: &Path| p.parent().and_then(|d| std::fs::canonicalize(d).ok());
+    a.file_name() == b.file_name() && folder(a).is_some_and(|d| Some(d) == folder(b))
 }
 
 /// See [`Inner::named`].
