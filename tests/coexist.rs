@@ -806,6 +806,84 @@ fn a_new_zone_on_the_file_of_another_zone_s_last_write_is_warned_of() {
     assert!(warned, "{log}");
 }
 
+/// Outside attack, round 59: `[[zone]] file` swapped in the config alone
+/// by mistake (the files not moved), with relative names: each zone
+/// served the other's records, the start-up re-applied its own writes into
+/// the other zone's file, and a key's writes went there too; put back,
+/// each zone kept the other's records, a key's record outside its grants.
+/// Now a zone whose file holds, byte for byte, the version another zone's
+/// last write left in it is served as it reads, with an ERROR, nothing
+/// re-applied or committed, and its writes refused; put back, each zone
+/// has its own records only.
+#[test]
+fn zone_files_swapped_in_the_config_alone_take_no_writes() {
+    let keys: String = [("a-key", "a.test"), ("c-key", "c.test")]
+        .iter()
+        .map(|(key, zone)| {
+            format!(
+                "[[key]]\nname = \"{key}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_SHA256}\"\n\
+                 rate_limit = \"off\"\ngrant = [ {{ zone = \"{zone}\", names = [\"**\"], types = [\"TXT\"] }} ]\n"
+            )
+        })
+        .collect();
+    let zone = |name: &str, file: &str| format!("[[zone]]\nname = \"{name}\"\nfile = \"{file}\"\n");
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    std::fs::write(zones.join("a.db"), relative_zone("192.0.2.10")).unwrap();
+    std::fs::write(zones.join("c.db"), relative_zone("192.0.2.30")).unwrap();
+    let right = format!("{}{}{keys}", zone("a.test", "a.db"), zone("c.test", "c.db"));
+    let swapped = format!("{}{}{keys}", zone("a.test", "c.db"), zone("c.test", "a.db"));
+    let update = |p: &Proc, key: &str, zone: &str, value: &str| {
+        let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
+        let op = format!("add w{value} 60 TXT \"{value}\"");
+        let r = dnsupdate(p.port(), &["--key", &signer, "--zone", zone, "--op", &op]);
+        assert_eq!(r.len(), 1, "{r:?}");
+        r[0].rcode.clone()
+    };
+    let mut p = Proc::start_with(dir.path(), &right);
+    wait_committed(&zones, "a.db");
+    wait_committed(&zones, "c.db");
+    assert_eq!(update(&p, "a-key", "a.test.", "a1"), "NOERROR");
+    assert_eq!(update(&p, "c-key", "c.test.", "c1"), "NOERROR");
+    wait_committed(&zones, "a.db");
+    wait_committed(&zones, "c.db");
+    p.kill9();
+    let head = git(&zones, &["rev-parse", "HEAD"]);
+    let texts = |z: &Path| ["a.db", "c.db"].map(|f| std::fs::read_to_string(z.join(f)).unwrap());
+    let before = texts(&zones);
+
+    let mut p = Proc::start_with(dir.path(), &swapped);
+    let log = p.log_text();
+    for (z, other) in [("a.test.", "c.test"), ("c.test.", "a.test")] {
+        let said = log.lines().any(|l| {
+            l.contains("ERROR")
+                && l.contains(&format!("zone={z}"))
+                && l.contains(&format!(
+                    "holds zone {other}'s records as its last write left them"
+                ))
+        });
+        assert!(said, "{z}:\n{log}");
+    }
+    let refused = update(&p, "a-key", "a.test.", "a2");
+    assert_eq!(refused, "SERVFAIL", "{}", p.log_text());
+    assert_eq!(texts(&zones), before, "nothing written");
+    assert_eq!(
+        git(&zones, &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
+    p.kill9();
+
+    let p = Proc::start_with(dir.path(), &right);
+    let q = |name: &str| served_txt(p.addr, name);
+    assert_eq!(q("wa1.a.test."), ["a1"]);
+    assert_eq!(q("wc1.c.test."), ["c1"]);
+    assert!(q("wc1.a.test.").is_empty() && q("wa1.c.test.").is_empty());
+    assert!(q("wa2.a.test.").is_empty() && q("wa2.c.test.").is_empty());
+    assert_eq!(update(&p, "a-key", "a.test.", "a3"), "NOERROR");
+    assert_eq!(q("wa3.a.test."), ["a3"]);
+}
+
 /// `git commit` of what is staged, by a person, with `message`.
 fn person_commits(zones: &Path, message: &str) {
     let who = ["-c", "user.name=person", "-c", "user.email=p@test"];

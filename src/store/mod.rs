@@ -360,6 +360,11 @@ struct Inner {
     /// to (see [`Inner::written_to`]), read from the commits' messages
     /// alone at start-up.
     named: std::sync::OnceLock<Named>,
+    /// Zones found at start-up reading, byte for byte, the version another
+    /// zone's last write left in their file (`[[zone]] file` swapped in the
+    /// config alone): that blob, and why their writes are refused while
+    /// the file still holds it (see [`Inner::warn_other_zones_files`]).
+    foreign: Mutex<std::collections::HashMap<Name, (git2::Oid, String)>>,
     /// Whether the zones directory is a repository (the commits can be
     /// made); looked at without `repo`'s lock, which the committer holds
     /// for a whole commit.
@@ -463,6 +468,7 @@ impl Store {
                 started: std::sync::atomic::AtomicI64::new(Utc::now().timestamp()),
                 history: std::sync::OnceLock::new(),
                 named: std::sync::OnceLock::new(),
+                foreign: Mutex::default(),
                 log,
                 recover: Mutex::new(recover),
                 has_repo,
@@ -1590,28 +1596,42 @@ impl Inner {
         Some((at, commit))
     }
 
-    /// A WARN when the file `zone` is read from now is the one the
-    /// window's last write of another zone went to: `[[zone]] file`
-    /// swapped in the config alone (round 58: with relative names each
-    /// zone loads the other's records, and its own writes are re-applied
-    /// on top of them) looks exactly like files swapped on purpose.
+    /// At start-up, for every zone: a WARN when the file it is read from
+    /// now is the one the window's last write of another zone went to:
+    /// `[[zone]] file` swapped in the config alone (round 58: with
+    /// relative names each zone loads the other's records, and its own
+    /// writes are re-applied on top of them) looks exactly like files
+    /// swapped on purpose. When the file still holds, byte for byte, the
+    /// version that zone's last write left in it, the zone serves the
+    /// other zone's records as they were: an ERROR, and its writes are
+    /// refused, and none re-applied, until the file changes (round 59:
+    /// a key's writes, and the start-up's re-apply of the zone's own,
+    /// went into the other zone's file, and stayed there once the config
+    /// was put back).
     fn warn_other_zones_files(&self, zones: &[(Name, ZoneSource, Loaded)]) {
         // The files the window's last writes went to, and whose.
-        let mut by_file: std::collections::HashMap<&Path, Vec<&String>> = Default::default();
+        let mut by_file: std::collections::HashMap<&Path, Vec<(&String, git2::Oid)>> =
+            Default::default();
         for (zone, written) in self.named() {
-            if let Some((rel, _)) = written {
-                by_file.entry(rel.as_path()).or_default().push(zone);
+            if let Some((rel, commit)) = written {
+                by_file
+                    .entry(rel.as_path())
+                    .or_default()
+                    .push((zone, *commit));
             }
         }
         if by_file.is_empty() {
             return;
         }
+        let limit =
+            usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
         let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
         let Some(r) = repo.as_ref() else {
             return;
         };
         let root = r.workdir().unwrap_or_else(|| r.path()).to_path_buf();
-        for (zone, source, _) in zones {
+        let mut foreign = self.foreign.lock().unwrap_or_else(|p| p.into_inner());
+        for (zone, source, loaded) in zones {
             let this = audit::plain(zone).to_ascii_lowercase();
             // Most zone files are spelled under the work tree as git has
             // it; the others are resolved (links in the folders' path).
@@ -1619,20 +1639,59 @@ impl Inner {
                 Ok(rel) => Some(rel.to_path_buf()),
                 Err(_) => git::relative(r, &source.path).ok(),
             };
-            let Some(writers) = rel.as_deref().and_then(|rel| by_file.get(rel)) else {
+            let Some((rel, writers)) = rel
+                .as_deref()
+                .and_then(|rel| by_file.get(rel).map(|w| (rel, w)))
+            else {
                 continue;
             };
-            let mut others: Vec<&&String> = writers.iter().filter(|z| ***z != this).collect();
+            let mut others: Vec<&(&String, git2::Oid)> =
+                writers.iter().filter(|(z, _)| **z != this).collect();
             others.sort();
-            if let Some(other) = others.first() {
-                warn!(
+            let Some((other, commit)) = others.first() else {
+                continue;
+            };
+            let text = loaded.document.main_text();
+            let theirs = git::text_at(r, *commit, rel, limit)
+                .ok()
+                .flatten()
+                .is_some_and(|t| t == text);
+            let blob = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes());
+            match blob {
+                Ok(blob) if theirs => {
+                    let why = format!(
+                        "zone {} is read from {}, which holds zone {other}'s records as its last \
+                         write left them: writes to zone {} are refused until that file changes \
+                         (were the `[[zone]] file` settings swapped by mistake?)",
+                        audit::plain(zone),
+                        source.path.display(),
+                        audit::plain(zone),
+                    );
+                    tracing::error!(zone = %zone, file = %source.path.display(), other = %other, "{why}");
+                    foreign.insert(zone.clone(), (blob, why));
+                }
+                _ => warn!(
                     zone = %zone, file = %source.path.display(), other = %other,
                     "the zone is read from the file the last write of zone {other} went to: if \
                      the `[[zone]] file` settings were swapped by mistake, each zone now serves \
                      the other's records, with its own writes re-applied on top"
-                );
+                ),
             }
         }
+    }
+
+    /// Why `zone`'s writes are refused, while its file holds another
+    /// zone's last written version (see [`Inner::warn_other_zones_files`]);
+    /// `None` once `text` (the file as served) differs from it.
+    fn foreign_file(&self, zone: &Name, text: &str) -> Option<String> {
+        let mut foreign = self.foreign.lock().unwrap_or_else(|p| p.into_inner());
+        let (blob, why) = foreign.get(zone)?;
+        let now = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes()).ok();
+        if now == Some(*blob) {
+            return Some(why.clone());
+        }
+        foreign.remove(zone);
+        None
     }
 
     /// Where the zone's writes of the window went, when HEAD has no file
@@ -1750,6 +1809,11 @@ impl Inner {
         if let Some(why) = &source.read_only {
             self.serve_as_read(&first.zone, &source);
             return every(WriteError::Failed(why.clone()));
+        }
+        if let Ok((_, served)) = self.current(&first.zone)
+            && let Some(why) = self.foreign_file(&first.zone, served.document.main_text())
+        {
+            return every(WriteError::Failed(why));
         }
         // The served version's files (its includes too) while the zone is
         // listed with the file it was read from; once its link leads
@@ -3057,6 +3121,16 @@ impl Inner {
             let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
             repo.as_ref().and_then(|r| self.written_to(r, zone, source))
         };
+        // Another zone's last written version, as it was: served as it
+        // reads, nothing re-applied to it or committed.
+        if self
+            .foreign
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(zone)
+        {
+            return Err(());
+        }
         if source.read_only.is_some() || shared {
             self.warn_if_serial_back(zone, source, current, limit);
             let moved = written_to.is_some() || {
