@@ -619,50 +619,7 @@ fn a_zone_file_moved_while_stopped_keeps_the_writes_it_lacks() {
 /// window's `File:` trailers give the zone.
 #[test]
 fn a_write_made_before_a_rename_comes_back_to_a_stale_copy() {
-    let config = |dir: &str| {
-        format!(
-            "{}[[zone]]\nname = \"example.com\"\nfile = \"{dir}/{ZONE_FILE}\"\n",
-            update_config()
-        )
-    };
-    let s = common::TestServer::start_prepared(
-        &[(ZONE_FILE, &fixture_zone())],
-        &config("old"),
-        |zones| {
-            std::fs::create_dir(zones.join("old")).unwrap();
-            std::fs::rename(zones.join(ZONE_FILE), zones.join("old").join(ZONE_FILE)).unwrap();
-        },
-    );
-    let (old, new) = (format!("old/{ZONE_FILE}"), format!("new/{ZONE_FILE}"));
-    wait_committed(&s.zones_dir(), &old);
-    let opened = std::fs::read_to_string(s.zones_dir().join(&old)).unwrap();
-    py_ok(s.addr.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
-    wait_committed(&s.zones_dir(), &old);
-    let s = s.restart_prepared(|zones| {
-        std::fs::create_dir(zones.join("new")).unwrap();
-        git(zones, &["mv", &old, &new]);
-        person_commits(zones, "rename");
-        let cfg = zones.parent().unwrap().join("zonewright.toml");
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        std::fs::write(&cfg, text.replace("file = \"old/", "file = \"new/")).unwrap();
-    });
-    py_ok(s.addr.port(), &["add _acme-challenge.r2 60 TXT \"r2\""]);
-    wait_committed(&s.zones_dir(), &new);
-    let s = s.restart_prepared(|zones| std::fs::write(zones.join(&new), &opened).unwrap());
-    let (zones, port) = (s.zones_dir(), s.addr.port());
-    wait_committed(&zones, &new);
-    for name in ["r1", "r2"] {
-        let owner = format!("_acme-challenge.{name}.example.com");
-        assert_eq!(
-            dig_short(port, &owner, "TXT", true),
-            vec![format!("\"{name}\"")]
-        );
-    }
-    let file = std::fs::read_to_string(zones.join(&new)).unwrap();
-    let head = git(&zones, &["show", &format!("HEAD:{new}")]);
-    for text in [&file, &head] {
-        assert!(text.contains("\"r1\"") && text.contains("\"r2\""), "{text}");
-    }
+    moved_then_saved_stale(false);
 }
 
 /// Outside attack, round 59 (HIGH): the same, with the moved file a
@@ -671,21 +628,16 @@ fn a_write_made_before_a_rename_comes_back_to_a_stale_copy() {
 /// second stale save, found at the next start, lost `r1`.
 #[test]
 fn a_write_re_applied_to_a_committed_stale_copy_comes_back_again() {
-    let config = |dir: &str| {
-        format!(
-            "{}[[zone]]\nname = \"example.com\"\nfile = \"{dir}/{ZONE_FILE}\"\n",
-            update_config()
-        )
-    };
-    let s = common::TestServer::start_prepared(
-        &[(ZONE_FILE, &fixture_zone())],
-        &config("old"),
-        |zones| {
-            std::fs::create_dir(zones.join("old")).unwrap();
-            std::fs::rename(zones.join(ZONE_FILE), zones.join("old").join(ZONE_FILE)).unwrap();
-        },
-    );
+    moved_then_saved_stale(true);
+}
+
+/// `r1` written to `old/`, the file moved to `new/` (`git mv`, config,
+/// committed by a person; `stale`: as the copy from before `r1`), `r2`
+/// written, then the copy from before both saved over it while the server
+/// was down: both come back.
+fn moved_then_saved_stale(stale: bool) {
     let (old, new) = (format!("old/{ZONE_FILE}"), format!("new/{ZONE_FILE}"));
+    let s = served_from(&old);
     wait_committed(&s.zones_dir(), &old);
     let opened = std::fs::read_to_string(s.zones_dir().join(&old)).unwrap();
     py_ok(s.addr.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
@@ -693,9 +645,11 @@ fn a_write_re_applied_to_a_committed_stale_copy_comes_back_again() {
     let s = s.restart_prepared(|zones| {
         std::fs::create_dir(zones.join("new")).unwrap();
         git(zones, &["mv", &old, &new]);
-        std::fs::write(zones.join(&new), &opened).unwrap();
-        git(zones, &["add", &new]);
-        person_commits(zones, "rename, from a stale copy");
+        if stale {
+            std::fs::write(zones.join(&new), &opened).unwrap();
+            git(zones, &["add", &new]);
+        }
+        person_commits(zones, "rename");
         let cfg = zones.parent().unwrap().join("zonewright.toml");
         let text = std::fs::read_to_string(&cfg).unwrap();
         std::fs::write(&cfg, text.replace("file = \"old/", "file = \"new/")).unwrap();
@@ -733,20 +687,7 @@ fn a_write_re_applied_to_a_committed_stale_copy_comes_back_again() {
 /// read by no zone, is recorded as deleted now.
 #[test]
 fn a_zone_file_of_any_name_renamed_while_stopped_leaves_head() {
-    let config = |file: &str| {
-        format!(
-            "{}[[zone]]\nname = \"example.com\"\nfile = \"{file}\"\n",
-            update_config()
-        )
-    };
-    let s = common::TestServer::start_prepared(
-        &[(ZONE_FILE, &fixture_zone())],
-        &config("x/a1.db"),
-        |zones| {
-            std::fs::create_dir(zones.join("x")).unwrap();
-            std::fs::rename(zones.join(ZONE_FILE), zones.join("x/a1.db")).unwrap();
-        },
-    );
+    let s = served_from("x/a1.db");
     wait_committed(&s.zones_dir(), "x/a1.db");
     py_ok(s.addr.port(), &["add _acme-challenge.r1 60 TXT \"r1\""]);
     wait_committed(&s.zones_dir(), "x/a1.db");
@@ -882,6 +823,19 @@ fn zone_files_swapped_in_the_config_alone_take_no_writes() {
     assert!(q("wa2.a.test.").is_empty() && q("wa2.c.test.").is_empty());
     assert_eq!(update(&p, "a-key", "a.test.", "a3"), "NOERROR");
     assert_eq!(q("wa3.a.test."), ["a3"]);
+}
+
+/// A server with example.com read from `file` (in a folder of its own).
+fn served_from(file: &str) -> common::TestServer {
+    let config = format!(
+        "{}[[zone]]\nname = \"example.com\"\nfile = \"{file}\"\n",
+        update_config()
+    );
+    common::TestServer::start_prepared(&[(ZONE_FILE, &fixture_zone())], &config, |zones| {
+        let to = zones.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(zones.join(ZONE_FILE), to).unwrap();
+    })
 }
 
 /// `git commit` of what is staged, by a person, with `message`.
