@@ -2611,6 +2611,10 @@ impl Inner {
             for (zone, written) in self.named() {
                 let Some((rel, _)) = written else { continue };
                 let file = root.join(rel);
+                // Most are there (one stat each).
+                if file.is_file() {
+                    continue;
+                }
                 let Ok(zone) = Name::from_ascii(format!("{zone}.")) else {
                     continue;
                 };
