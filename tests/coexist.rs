@@ -823,6 +823,103 @@ fn zone_files_swapped_in_the_config_alone_take_no_writes() {
     assert!(q("wa2.a.test.").is_empty() && q("wa2.c.test.").is_empty());
     assert_eq!(update(&p, "a-key", "a.test.", "a3"), "NOERROR");
     assert_eq!(q("wa3.a.test."), ["a3"]);
+    wait_committed(&zones, "a.db");
+    drop(p);
+
+    // Round 60: swapped again, an edit of the file while the server runs
+    // makes it the zone's: taken in, served, and writes taken again.
+    let p = Proc::start_with(dir.path(), &swapped);
+    assert_eq!(update(&p, "a-key", "a.test.", "a4"), "SERVFAIL");
+    let edited = std::fs::read_to_string(zones.join("c.db"))
+        .unwrap()
+        .replace("@ IN SOA ns1 hostmaster 2", "@ IN SOA ns1 hostmaster 3")
+        + "hand 300 IN TXT \"hand\"\n";
+    let tmp = zones.join(".c.db.edit");
+    std::fs::write(&tmp, edited).unwrap();
+    std::fs::rename(&tmp, zones.join("c.db")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served_txt(p.addr, "hand.a.test.").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "edit not taken in: {}",
+            p.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        update(&p, "a-key", "a.test.", "a5"),
+        "NOERROR",
+        "{}",
+        p.log_text()
+    );
+    assert_eq!(served_txt(p.addr, "wa5.a.test."), ["a5"]);
+}
+
+/// Round 60 (MEDIUM): a zone renamed in the config (its file kept, the
+/// old name no longer configured) is the same zone under a new name: its
+/// file holds the old zone's last written version, but no other zone is
+/// configured to want it, so its writes are taken, with no ERROR.
+#[test]
+fn a_zone_renamed_in_the_config_keeps_taking_writes() {
+    let key = |name: &str, zone: &str| {
+        format!(
+            "[[key]]\nname = \"{name}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET_SHA256}\"\n\
+             rate_limit = \"off\"\ngrant = [ {{ zone = \"{zone}\", names = [\"**\"], types = [\"TXT\"] }} ]\n"
+        )
+    };
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    std::fs::write(zones.join("a.db"), relative_zone("192.0.2.10")).unwrap();
+    let mut p = Proc::start_with(
+        dir.path(),
+        &format!(
+            "[[zone]]\nname = \"a.test\"\nfile = \"a.db\"\n{}",
+            key("a-key", "a.test")
+        ),
+    );
+    wait_committed(&zones, "a.db");
+    let signer = py_key("a-key", "hmac-sha256", SECRET_SHA256);
+    let r = dnsupdate(
+        p.port(),
+        &[
+            "--key",
+            &signer,
+            "--zone",
+            "a.test.",
+            "--op",
+            "add w1 60 TXT \"w1\"",
+        ],
+    );
+    assert!(r.len() == 1 && r[0].is_signed_ok(), "{r:?}");
+    wait_committed(&zones, "a.db");
+    p.kill9();
+    let p = Proc::start_with(
+        dir.path(),
+        &format!(
+            "[[zone]]\nname = \"z.test\"\nfile = \"a.db\"\n{}",
+            key("z-key", "z.test")
+        ),
+    );
+    let signer = py_key("z-key", "hmac-sha256", SECRET_SHA256);
+    let r = dnsupdate(
+        p.port(),
+        &[
+            "--key",
+            &signer,
+            "--zone",
+            "z.test.",
+            "--op",
+            "add w2 60 TXT \"w2\"",
+        ],
+    );
+    assert!(
+        r.len() == 1 && r[0].is_signed_ok(),
+        "{r:?}\n{}",
+        p.log_text()
+    );
+    assert_eq!(served_txt(p.addr, "w2.z.test."), ["w2"]);
+    let log = p.log_text();
+    assert!(!log.lines().any(|l| l.contains(" ERROR ")), "{log}");
 }
 
 /// A server with example.com read from `file` (in a folder of its own).

@@ -252,7 +252,8 @@ fn logged_writes_survive_a_crash_and_relative_zone_files_swapped_while_down() {
     crash_then_swap(true);
 }
 
-/// Two zones' writes answered from the log, `kill -9`, then their files
+/// `b.test`'s write committed and `a.test`'s answered from the log alone,
+/// `kill -9`, then their files
 /// (and `[[zone]] file`) swapped, uncommitted; `relative`: the files have
 /// no `$ORIGIN` and the same serial.
 fn crash_then_swap(relative: bool) {
@@ -283,11 +284,13 @@ fn crash_then_swap(relative: bool) {
     let mut p = Proc::start_with(dir.path(), &config("one.db", "two.db"));
     wait_committed(&zones, "one.db");
     wait_committed(&zones, "two.db");
-    let holder = LockHolder::hold(&zones);
     let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
+    // b.test's write committed; a.test's answered from the log alone (a
+    // write after a refused commit would be refused: one at a time).
+    let mut holder = None;
     for (zone, op) in [
-        ("a.test.", "add wa 60 TXT \"A1\""),
         ("b.test.", "add wb 60 TXT \"B1\""),
+        ("a.test.", "add wa 60 TXT \"A1\""),
     ] {
         let r = dnsupdate(
             p.port(),
@@ -298,6 +301,10 @@ fn crash_then_swap(relative: bool) {
             "{zone}: {r:?}\n{}",
             p.log_text()
         );
+        if holder.is_none() {
+            wait_committed(&zones, "two.db");
+            holder = Some(LockHolder::hold(&zones));
+        }
     }
     p.kill9();
     drop(holder);
@@ -408,6 +415,16 @@ fn logged_owners_with_escapes_are_recovered_exactly() {
         &["log", "-1", "--format=%an%n%B", "-S", "odd-space"],
     );
     assert!(message.starts_with(&format!("{ACME}\n")), "{message}");
+    // Round 60: the subject too, not hickory's octal (`\040` for a space).
+    let subject = message.lines().nth(1).unwrap_or_default();
+    assert!(
+        subject.contains("_acme-challenge.a\\010b\\032c.example.com"),
+        "{subject}"
+    );
+    assert!(
+        !message.contains("\\012") && !message.contains("\\040"),
+        "{message}"
+    );
     for (owner, labels, value) in odd {
         let lines: Vec<&str> = text.lines().filter(|l| l.contains(value)).collect();
         assert_eq!(lines.len(), 1, "one record, not two names:\n{text}");
@@ -468,18 +485,27 @@ fn logged_writes_never_go_into_another_zone_s_file() {
     let b_file = git(&zones, &["show", "HEAD:a.test.zone"]);
     let holder = LockHolder::hold(&zones);
     let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
-    for value in ["L1", "L2"] {
-        let op = format!("add w{value} 60 TXT \"{value}\"");
-        let r = dnsupdate(
-            p.port(),
-            &["--key", &signer, "--zone", "a.test.", "--tcp", "--op", &op],
-        );
-        assert!(
-            r.len() == 1 && r[0].is_signed_ok(),
-            "{r:?}\n{}",
-            p.log_text()
-        );
-    }
+    // One UPDATE: once its commit is refused, the next write would be
+    // refused too (git cannot record writes now).
+    let r = dnsupdate(
+        p.port(),
+        &[
+            "--key",
+            &signer,
+            "--zone",
+            "a.test.",
+            "--tcp",
+            "--op",
+            "add wL1 60 TXT \"L1\"",
+            "--op",
+            "add wL2 60 TXT \"L2\"",
+        ],
+    );
+    assert!(
+        !r.is_empty() && r.iter().all(PyResult::is_signed_ok),
+        "{r:?}\n{}",
+        p.log_text()
+    );
     p.kill9();
     drop(holder);
     git(&zones, &["reset", "-q", "--hard"]);
@@ -523,4 +549,154 @@ fn logged_writes_never_go_into_another_zone_s_file() {
         );
     }
     assert!(log.contains("ERROR") && log.contains("set aside"), "{log}");
+}
+
+/// Two zones of relative names at the same serial, each with a marker
+/// record (`a.test` in `a.db`, `b.test` in `b.db`, `a-key` granted
+/// `a.test`), and `a.test`'s write `"L1"` answered from the log, then
+/// `kill -9`; `extra` goes into the folder and git first. The folder,
+/// the zones, and the config with `a.test` and `b.test` reading `files`.
+fn crashed_with_a_logged_write(
+    extra: &[(&str, &str)],
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    impl Fn(&str, &str) -> String + use<>,
+) {
+    let config = |a: &str, b: &str| {
+        format!(
+            "{LOG_MODE}[[zone]]\nname = \"a.test\"\nfile = \"{a}\"\n\
+             [[zone]]\nname = \"b.test\"\nfile = \"{b}\"\n\
+             [[key]]\nname = \"a-key\"\nalgorithm = \"hmac-sha256\"\n\
+             secret = \"{SECRET_SHA256}\"\nrate_limit = \"off\"\n\
+             grant = [ {{ zone = \"a.test\", names = [\"**\"], types = [\"TXT\"] }} ]\n"
+        )
+    };
+    let dir = scratch();
+    let zones = dir.path().join("zones");
+    for (file, text) in [("a.db", marked("a")), ("b.db", marked("b"))] {
+        std::fs::write(zones.join(file), text).unwrap();
+    }
+    let mut p = Proc::start_with(dir.path(), &config("a.db", "b.db"));
+    wait_committed(&zones, "a.db");
+    wait_committed(&zones, "b.db");
+    for (file, text) in extra {
+        std::fs::write(zones.join(file), text).unwrap();
+        person_commit(&zones, "a copy", file);
+    }
+    let holder = LockHolder::hold(&zones);
+    let signer = py_key("a-key", "hmac-sha256", SECRET_SHA256);
+    let r = dnsupdate(
+        p.port(),
+        &[
+            "--key",
+            &signer,
+            "--zone",
+            "a.test.",
+            "--tcp",
+            "--op",
+            "add w 60 TXT \"L1\"",
+        ],
+    );
+    assert!(
+        r.len() == 1 && r[0].is_signed_ok(),
+        "{r:?}\n{}",
+        p.log_text()
+    );
+    p.kill9();
+    drop(holder);
+    // The person's commits below come in a later second than the record.
+    std::thread::sleep(Duration::from_millis(1100));
+    git(&zones, &["reset", "-q", "--hard"]);
+    (dir, zones, config)
+}
+
+/// A zone of relative names at serial 1 with the marker `who`.
+fn marked(who: &str) -> String {
+    format!(
+        "$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+         \x20 IN NS ns1\nns1 IN A 192.0.2.1\nmarker IN TXT \"only-{who}\"\n"
+    )
+}
+
+/// The files the key's commit of `"L1"` changed.
+fn key_commit_files(zones: &Path) -> Vec<String> {
+    let commits = git(
+        zones,
+        &["log", "--author=a-key", "--format=%H", "-S", "\"L1\""],
+    );
+    let first = commits.lines().last().unwrap_or_default().to_owned();
+    assert!(!first.is_empty(), "no commit of the key");
+    git(zones, &["show", "--format=", "--name-only", &first])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Round 60 (MEDIUM): a byte-identical copy of a zone's file left in git
+/// under its `NAME.zone`, read by no zone, took the key's recovered commit
+/// when a person had committed an edit of the real file meanwhile. A
+/// record that names its file is committed onto that file.
+#[test]
+fn a_logged_write_is_not_committed_onto_a_leftover_copy() {
+    let copy = marked("a");
+    let (dir, zones, config) = crashed_with_a_logged_write(&[("a.test.zone", &copy)]);
+    let edited =
+        marked("a").replace("hostmaster 1 ", "hostmaster 50 ") + "hand 300 IN TXT \"person\"\n";
+    std::fs::write(zones.join("a.db"), edited).unwrap();
+    person_commit(&zones, "person edit", "a.db");
+    let p = Proc::start_with(dir.path(), &config("a.db", "b.db"));
+    assert_eq!(key_commit_files(&zones), ["a.db"], "{}", p.log_text());
+    assert_eq!(served_txt(p.addr, "w.a.test."), ["L1"]);
+    assert_eq!(served_txt(p.addr, "hand.a.test."), ["person"]);
+    let status = git(&zones, &["status", "--porcelain"]);
+    assert!(status.is_empty(), "{status}");
+}
+
+/// Round 60 (MEDIUM): one commit of the person's swapped the two zones'
+/// files and edited both while the server was down (the config followed):
+/// the key's recovered commit was built on the other zone's version. The
+/// version with the most lines in common with the one the record was
+/// written on is taken.
+#[test]
+fn a_logged_write_follows_its_file_through_a_swap_and_edit_commit() {
+    let (dir, zones, config) = crashed_with_a_logged_write(&[]);
+    let (a, b) = (marked("a"), marked("b"));
+    std::fs::write(
+        zones.join("a.db"),
+        format!("{b}handb 300 IN TXT \"person-b\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        zones.join("b.db"),
+        format!("{a}handa 300 IN TXT \"person-a\"\n"),
+    )
+    .unwrap();
+    person_commit(&zones, "swap and edit", "a.db b.db");
+    let p = Proc::start_with(dir.path(), &config("b.db", "a.db"));
+    assert_eq!(key_commit_files(&zones), ["b.db"], "{}", p.log_text());
+    assert_eq!(served_txt(p.addr, "w.a.test."), ["L1"]);
+    assert!(served_txt(p.addr, "w.b.test.").is_empty());
+    assert_eq!(served_txt(p.addr, "marker.a.test."), ["only-a"]);
+    assert_eq!(served_txt(p.addr, "marker.b.test."), ["only-b"]);
+}
+
+/// `git add FILES` (space-separated) and `git commit -m message`, by a person.
+fn person_commit(zones: &Path, message: &str, files: &str) {
+    let mut add = vec!["add"];
+    add.extend(files.split(' '));
+    git(zones, &add);
+    git(
+        zones,
+        &[
+            "-c",
+            "user.name=person",
+            "-c",
+            "user.email=p@test",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
 }

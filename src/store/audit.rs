@@ -20,8 +20,11 @@ use crate::rr::{ChangeSet, Name, Rr};
 /// How many owner names the summary line lists before "and N more".
 const SUMMARY_NAMES: usize = 3;
 
+/// A name as commit messages give it: absolute, without the final dot
+/// (the root stays `.`), escaped as zone files are (RFC 1035 decimal
+/// `\DDD`, as [`rr_line`]; round 60: subjects printed hickory's octal).
 pub fn plain(name: &Name) -> String {
-    let s = name.to_ascii();
+    let s = rdata::name_to_text(name, None);
     match s.strip_suffix('.') {
         Some(t) if !t.is_empty() => t.to_owned(),
         _ => s,

@@ -239,7 +239,10 @@ fn group_message(records: &[Record], files: &[Option<String>]) -> String {
     if records.len() == 1 {
         return first.message(files.first().and_then(|f| f.as_deref()));
     }
-    let zones: Vec<String> = records.iter().map(|r| r.zone.to_ascii()).collect();
+    let zones: Vec<String> = records
+        .iter()
+        .map(|r| crate::rdata::name_to_text(&r.zone, None))
+        .collect();
     let writes: usize = records.iter().map(|r| r.requests.max(1)).sum();
     let mut listed = zones.iter().take(3).cloned().collect::<Vec<_>>().join(" ");
     if zones.len() > 3 {
@@ -291,14 +294,17 @@ fn group_message(records: &[Record], files: &[Option<String>]) -> String {
     for r in records {
         out.push_str(&format!(
             "Serial: {} {} -> {}\n",
-            r.zone.to_ascii(),
+            crate::rdata::name_to_text(&r.zone, None),
             r.old_serial,
             r.new_serial
         ));
     }
     for (r, f) in records.iter().zip(files) {
         if let Some(f) = f {
-            out.push_str(&format!("File: {} {f}\n", r.zone.to_ascii()));
+            out.push_str(&format!(
+                "File: {} {f}\n",
+                crate::rdata::name_to_text(&r.zone, None)
+            ));
         }
     }
     out

@@ -1625,6 +1625,13 @@ impl Inner {
         }
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
+        // The zones configured (served or not), as the trailers name them.
+        let configured: std::collections::HashSet<String> = self
+            .state
+            .lock()
+            .iter()
+            .map(|(n, _)| audit::plain(n).to_ascii_lowercase())
+            .collect();
         let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
         let Some(r) = repo.as_ref() else {
             return;
@@ -1645,8 +1652,13 @@ impl Inner {
             else {
                 continue;
             };
-            let mut others: Vec<&(&String, git2::Oid)> =
-                writers.iter().filter(|(z, _)| **z != this).collect();
+            // Another zone still configured: a zone renamed in the config
+            // (its file kept) is the same zone under a new name (round 60:
+            // its writes were refused as if the files were swapped).
+            let mut others: Vec<&(&String, git2::Oid)> = writers
+                .iter()
+                .filter(|(z, _)| **z != this && configured.contains(*z))
+                .collect();
             others.sort();
             let Some((other, commit)) = others.first() else {
                 continue;
@@ -1680,13 +1692,16 @@ impl Inner {
         }
     }
 
-    /// Why `zone`'s writes are refused, while its file holds another
-    /// zone's last written version (see [`Inner::warn_other_zones_files`]);
-    /// `None` once `text` (the file as served) differs from it.
-    fn foreign_file(&self, zone: &Name, text: &str) -> Option<String> {
+    /// Why `zone`'s writes are refused, while its file (`path`, read from
+    /// disk) holds another zone's last written version (see
+    /// [`Inner::warn_other_zones_files`]); `None` once it differs from it.
+    fn foreign_file(&self, zone: &Name, path: &Path) -> Option<String> {
         let mut foreign = self.foreign.lock().unwrap_or_else(|p| p.into_inner());
         let (blob, why) = foreign.get(zone)?;
-        let now = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes()).ok();
+        let limit = self.state.config().server.max_zone_file_size;
+        let now = read_text(path, limit)
+            .ok()
+            .and_then(|t| git2::Oid::hash_object(git2::ObjectType::Blob, t.as_bytes()).ok());
         if now == Some(*blob) {
             return Some(why.clone());
         }
@@ -1810,9 +1825,10 @@ impl Inner {
             self.serve_as_read(&first.zone, &source);
             return every(WriteError::Failed(why.clone()));
         }
-        if let Ok((_, served)) = self.current(&first.zone)
-            && let Some(why) = self.foreign_file(&first.zone, served.document.main_text())
-        {
+        // Another zone's file as its last write left it (start-up found
+        // the config swapped): refused while the file on disk still holds
+        // that version; an edit lifts it, and is taken in by this turn.
+        if let Some(why) = self.foreign_file(&first.zone, &source.path) {
             return every(WriteError::Failed(why));
         }
         // The served version's files (its includes too) while the zone is
@@ -2836,11 +2852,13 @@ impl Inner {
             .filter_map(|(e, held)| (!held).then_some(e))
             .collect();
         // The candidates: the path the records name, the zone's file now,
-        // and `NAME.zone` unless another zone reads it now (round 59: with
-        // relative names, another zone's `NAME.zone` parsed as this zone,
-        // and the records went into that zone's file and were lost).
+        // and, for records that name no file (a log of an older
+        // zonewright), `NAME.zone` unless another zone reads it now (round
+        // 59: with relative names, another zone's `NAME.zone` parsed as
+        // this zone, and the records went into that zone's file and were
+        // lost; round 60: a leftover copy no zone reads took them).
         let theirs = |p: &Path| !self.state.lock().other_readers(zone, p).is_empty();
-        let named = Some(named).filter(|n| !theirs(n));
+        let named = Some(named).filter(|n| recorded.is_none() && !theirs(n));
         let candidates: Vec<PathBuf> = recorded
             .iter()
             .cloned()
@@ -2857,6 +2875,9 @@ impl Inner {
         //   written on (2), or at least this zone's file (1), or not (0);
         // - its blob is the one the record's path had in git when the
         //   record was logged (a person's commit moved it: `git mv`, a swap);
+        // - the most lines in common with that version (a person's commit
+        //   moved and edited it: round 60, a swap and an edit of both
+        //   files in one commit);
         // - no commit touched it since the record was logged (a swap left
         //   uncommitted: round 59, the other zone's file, with relative
         //   names and the same serial, looked the same);
@@ -2887,8 +2908,14 @@ impl Inner {
                     }),
                 _ => Default::default(),
             };
-            // (fit, same blob, untouched, named by the record)
-            type Score = (u8, bool, bool, bool);
+            // The lines of the version the record's path had then.
+            let was_text = was
+                .and_then(|id| repo.find_blob(id).ok())
+                .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+                .unwrap_or_default();
+            let was_lines: std::collections::HashSet<&str> = was_text.lines().collect();
+            // (fit, same blob, lines in common, untouched, named by the record)
+            type Score = (u8, bool, usize, bool, bool);
             let mut found: Option<(Score, PathBuf, String)> = None;
             let mut failed = None;
             for path in &candidates {
@@ -2899,7 +2926,14 @@ impl Inner {
                         let untouched = logged_at.is_some()
                             && git::relative(repo, &at).is_ok_and(|r| !touched.contains(&r));
                         let named_by_record = recorded.as_ref() == Some(path);
-                        let score = (fit(&at, &text), same_blob, untouched, named_by_record);
+                        let common = text.lines().filter(|l| was_lines.contains(l)).count();
+                        let score = (
+                            fit(&at, &text),
+                            same_blob,
+                            common,
+                            untouched,
+                            named_by_record,
+                        );
                         if found.as_ref().is_none_or(|(best, _, _)| score > *best) {
                             found = Some((score, at, text));
                         }
