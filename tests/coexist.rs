@@ -758,6 +758,19 @@ fn a_new_zone_on_the_file_of_another_zone_s_last_write_is_warned_of() {
 /// has its own records only.
 #[test]
 fn zone_files_swapped_in_the_config_alone_take_no_writes() {
+    swapped_in_the_config_alone("");
+}
+
+/// Round 61 (HIGH): the same with the writes older than the rebase window
+/// (here none is kept): only the window's commits were looked at, so a
+/// zone written once a day got neither the ERROR nor the refusal.
+#[test]
+fn zone_files_swapped_in_the_config_alone_take_no_writes_past_the_window() {
+    swapped_in_the_config_alone("rebase_window = \"off\"\n");
+}
+
+/// `git` goes into the `[git]` table.
+fn swapped_in_the_config_alone(git_lines: &str) {
     let keys: String = [("a-key", "a.test"), ("c-key", "c.test")]
         .iter()
         .map(|(key, zone)| {
@@ -772,8 +785,16 @@ fn zone_files_swapped_in_the_config_alone_take_no_writes() {
     let zones = dir.path().join("zones");
     std::fs::write(zones.join("a.db"), relative_zone("192.0.2.10")).unwrap();
     std::fs::write(zones.join("c.db"), relative_zone("192.0.2.30")).unwrap();
-    let right = format!("{}{}{keys}", zone("a.test", "a.db"), zone("c.test", "c.db"));
-    let swapped = format!("{}{}{keys}", zone("a.test", "c.db"), zone("c.test", "a.db"));
+    let right = format!(
+        "{git_lines}{}{}{keys}",
+        zone("a.test", "a.db"),
+        zone("c.test", "c.db")
+    );
+    let swapped = format!(
+        "{git_lines}{}{}{keys}",
+        zone("a.test", "c.db"),
+        zone("c.test", "a.db")
+    );
     let update = |p: &Proc, key: &str, zone: &str, value: &str| {
         let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
         let op = format!("add w{value} 60 TXT \"{value}\"");
@@ -826,8 +847,10 @@ fn zone_files_swapped_in_the_config_alone_take_no_writes() {
     wait_committed(&zones, "a.db");
     drop(p);
 
-    // Round 60: swapped again, an edit of the file while the server runs
-    // makes it the zone's: taken in, served, and writes taken again.
+    // Swapped again, an edit of the file while the server runs is served
+    // as it reads, and given none of this zone's writes; its writes stay
+    // refused until the config is put back (round 61: an edit lifted the
+    // refusal, and this zone's writes went into the other zone's file).
     let p = Proc::start_with(dir.path(), &swapped);
     assert_eq!(update(&p, "a-key", "a.test.", "a4"), "SERVFAIL");
     let edited = std::fs::read_to_string(zones.join("c.db"))
@@ -841,24 +864,32 @@ fn zone_files_swapped_in_the_config_alone_take_no_writes() {
     while served_txt(p.addr, "hand.a.test.").is_empty() {
         assert!(
             Instant::now() < deadline,
-            "edit not taken in: {}",
+            "edit not served: {}",
             p.log_text()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(update(&p, "a-key", "a.test.", "a5"), "SERVFAIL");
+    let c = std::fs::read_to_string(zones.join("c.db")).unwrap();
+    assert!(!c.contains("\"a"), "a.test's writes in c.test's file:\n{c}");
+    drop(p);
+    let p = Proc::start_with(dir.path(), &right);
+    assert_eq!(served_txt(p.addr, "hand.c.test."), ["hand"]);
+    assert!(served_txt(p.addr, "wa1.c.test.").is_empty());
     assert_eq!(
-        update(&p, "a-key", "a.test.", "a5"),
+        update(&p, "a-key", "a.test.", "a6"),
         "NOERROR",
         "{}",
         p.log_text()
     );
-    assert_eq!(served_txt(p.addr, "wa5.a.test."), ["a5"]);
+    assert_eq!(served_txt(p.addr, "wa6.a.test."), ["a6"]);
 }
 
-/// Round 60 (MEDIUM): a zone renamed in the config (its file kept, the
-/// old name no longer configured) is the same zone under a new name: its
-/// file holds the old zone's last written version, but no other zone is
-/// configured to want it, so its writes are taken, with no ERROR.
+/// Round 60 (MEDIUM): a zone renamed in the config (its file kept) is the
+/// same zone under a new name: its file holds the old zone's last written
+/// version, but no zone reads the file the renamed zone's last write went
+/// to (no swap), so its writes are taken, with no ERROR, also with its old
+/// name given to a new zone on a new file (round 61).
 #[test]
 fn a_zone_renamed_in_the_config_keeps_taking_writes() {
     let key = |name: &str, zone: &str| {
@@ -893,10 +924,14 @@ fn a_zone_renamed_in_the_config_keeps_taking_writes() {
     assert!(r.len() == 1 && r[0].is_signed_ok(), "{r:?}");
     wait_committed(&zones, "a.db");
     p.kill9();
+    // The old name given to a new zone on a file of its own (round 61:
+    // the renamed zone was refused as if the files were swapped).
+    std::fs::write(zones.join("an.db"), relative_zone("192.0.2.11")).unwrap();
     let p = Proc::start_with(
         dir.path(),
         &format!(
-            "[[zone]]\nname = \"z.test\"\nfile = \"a.db\"\n{}",
+            "[[zone]]\nname = \"z.test\"\nfile = \"a.db\"\n\
+             [[zone]]\nname = \"a.test\"\nfile = \"an.db\"\n{}",
             key("z-key", "z.test")
         ),
     );

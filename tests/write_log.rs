@@ -681,6 +681,25 @@ fn a_logged_write_follows_its_file_through_a_swap_and_edit_commit() {
     assert_eq!(served_txt(p.addr, "marker.b.test."), ["only-b"]);
 }
 
+/// Round 61 (HIGH): the zone's file copied (`cp`, not `git mv`), the copy
+/// edited and configured while the server was down: the key's recovered
+/// commit went onto the old file, which no zone reads any more (a file
+/// left behind ranks below the others now).
+#[test]
+fn a_logged_write_is_not_committed_onto_a_file_left_behind() {
+    let (dir, zones, config) = crashed_with_a_logged_write(&[]);
+    let copy = std::fs::read_to_string(zones.join("a.db")).unwrap();
+    let edited = copy.replace("hostmaster 1 ", "hostmaster 7 ") + "hand 300 IN TXT \"person\"\n";
+    std::fs::write(zones.join("a2.db"), edited).unwrap();
+    person_commit(&zones, "copy and edit", "a2.db");
+    let p = Proc::start_with(dir.path(), &config("a2.db", "b.db"));
+    assert_eq!(key_commit_files(&zones), ["a2.db"], "{}", p.log_text());
+    assert_eq!(served_txt(p.addr, "w.a.test."), ["L1"]);
+    assert_eq!(served_txt(p.addr, "hand.a.test."), ["person"]);
+    let status = git(&zones, &["status", "--porcelain"]);
+    assert!(status.is_empty(), "{status}");
+}
+
 /// `git add FILES` (space-separated) and `git commit -m message`, by a person.
 fn person_commit(zones: &Path, message: &str, files: &str) {
     let mut add = vec!["add"];

@@ -362,9 +362,9 @@ struct Inner {
     named: std::sync::OnceLock<Named>,
     /// Zones found at start-up reading, byte for byte, the version another
     /// zone's last write left in their file (`[[zone]] file` swapped in the
-    /// config alone): that blob, and why their writes are refused while
-    /// the file still holds it (see [`Inner::warn_other_zones_files`]).
-    foreign: Mutex<std::collections::HashMap<Name, (git2::Oid, String)>>,
+    /// config alone): that file, and why their writes are refused while
+    /// they read it (see [`Inner::warn_other_zones_files`]).
+    foreign: Mutex<std::collections::HashMap<Name, (PathBuf, String)>>,
     /// Whether the zones directory is a repository (the commits can be
     /// made); looked at without `repo`'s lock, which the committer holds
     /// for a whole commit.
@@ -1609,100 +1609,118 @@ impl Inner {
     /// went into the other zone's file, and stayed there once the config
     /// was put back).
     fn warn_other_zones_files(&self, zones: &[(Name, ZoneSource, Loaded)]) {
-        // The files the window's last writes went to, and whose.
+        // Each zone's last write, as far back as HISTORY_COMMITS commits
+        // (round 61: only the rebase window's were looked at, so zones
+        // written once a day got nothing): its file and commit.
+        let mut last: std::collections::HashMap<String, (PathBuf, git2::Oid)> = Default::default();
+        if let Some(own) = self.own_repo(&Name::root()) {
+            let walked = git::each_commit_message(&own, HISTORY_COMMITS, |_, message, _, id| {
+                let files = git::message_files(message);
+                for zone in git::message_zones(message) {
+                    if let Some((_, f)) = files.iter().find(|(z, _)| *z == zone) {
+                        last.entry(zone).or_insert_with(|| (f.clone(), id));
+                    }
+                }
+                false
+            });
+            if let Err(e) = walked {
+                warn!("cannot read the commits from git: {e}");
+            }
+        }
         let mut by_file: std::collections::HashMap<&Path, Vec<(&String, git2::Oid)>> =
             Default::default();
-        for (zone, written) in self.named() {
-            if let Some((rel, commit)) = written {
-                by_file
-                    .entry(rel.as_path())
-                    .or_default()
-                    .push((zone, *commit));
-            }
+        for (zone, (rel, commit)) in &last {
+            by_file
+                .entry(rel.as_path())
+                .or_default()
+                .push((zone, *commit));
         }
         if by_file.is_empty() {
             return;
         }
         let limit =
             usize::try_from(self.state.config().server.max_zone_file_size).unwrap_or(usize::MAX);
-        // The zones configured (served or not), as the trailers name them.
-        let configured: std::collections::HashSet<String> = self
-            .state
-            .lock()
-            .iter()
-            .map(|(n, _)| audit::plain(n).to_ascii_lowercase())
-            .collect();
         let repo = self.repo.lock().unwrap_or_else(|p| p.into_inner());
         let Some(r) = repo.as_ref() else {
             return;
         };
         let root = r.workdir().unwrap_or_else(|| r.path()).to_path_buf();
+        // Most zone files are spelled under the work tree as git has it;
+        // the others are resolved (links in the folders' path).
+        let rel_of = |path: &Path| match path.strip_prefix(&root) {
+            Ok(rel) => Some(rel.to_path_buf()),
+            Err(_) => git::relative(r, path).ok(),
+        };
+        // The file each configured zone reads now, as git names it.
+        let reads: std::collections::HashMap<String, PathBuf> = zones
+            .iter()
+            .filter_map(|(n, s, _)| Some((audit::plain(n).to_ascii_lowercase(), rel_of(&s.path)?)))
+            .collect();
         let mut foreign = self.foreign.lock().unwrap_or_else(|p| p.into_inner());
         for (zone, source, loaded) in zones {
             let this = audit::plain(zone).to_ascii_lowercase();
-            // Most zone files are spelled under the work tree as git has
-            // it; the others are resolved (links in the folders' path).
-            let rel = match source.path.strip_prefix(&root) {
-                Ok(rel) => Some(rel.to_path_buf()),
-                Err(_) => git::relative(r, &source.path).ok(),
-            };
-            let Some((rel, writers)) = rel
-                .as_deref()
-                .and_then(|rel| by_file.get(rel).map(|w| (rel, w)))
-            else {
+            let Some(rel) = reads.get(&this) else {
                 continue;
             };
-            // Another zone still configured: a zone renamed in the config
-            // (its file kept) is the same zone under a new name (round 60:
-            // its writes were refused as if the files were swapped).
+            let Some(writers) = by_file.get(rel.as_path()) else {
+                continue;
+            };
+            // Another zone still served (a zone renamed in the config, its
+            // file kept, is the same zone under a new name: round 60).
             let mut others: Vec<&(&String, git2::Oid)> = writers
                 .iter()
-                .filter(|(z, _)| **z != this && configured.contains(*z))
+                .filter(|(z, _)| **z != this && reads.contains_key(z.as_str()))
                 .collect();
             others.sort();
             let Some((other, commit)) = others.first() else {
                 continue;
             };
+            // A swap: that zone reads the file this zone's last write went
+            // to (round 61: a move along a chain, or a zone renamed and its
+            // old name given to a new file, were taken for one, and a zone
+            // of one template refused).
+            let mutual = last
+                .get(&this)
+                .is_some_and(|(mine, _)| reads.get(other.as_str()) == Some(mine));
             let text = loaded.document.main_text();
-            let theirs = git::text_at(r, *commit, rel, limit)
-                .ok()
-                .flatten()
-                .is_some_and(|t| t == text);
-            let blob = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes());
-            match blob {
-                Ok(blob) if theirs => {
-                    let why = format!(
-                        "zone {} is read from {}, which holds zone {other}'s records as its last \
-                         write left them: writes to zone {} are refused until that file changes \
-                         (were the `[[zone]] file` settings swapped by mistake?)",
-                        audit::plain(zone),
-                        source.path.display(),
-                        audit::plain(zone),
-                    );
-                    tracing::error!(zone = %zone, file = %source.path.display(), other = %other, "{why}");
-                    foreign.insert(zone.clone(), (blob, why));
-                }
-                _ => warn!(
+            let theirs = mutual
+                && git::text_at(r, *commit, rel, limit)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| t == text);
+            if theirs {
+                let why = format!(
+                    "zone {} is read from {}, which holds zone {other}'s records as its last \
+                     write left them, and zone {other} reads the file zone {}'s last write went \
+                     to: the `[[zone]] file` settings look swapped in the config alone; writes \
+                     to zone {} are refused until the config is put back (the file is served as \
+                     it reads, and edits of it are served, not given this zone's writes)",
+                    audit::plain(zone),
+                    source.path.display(),
+                    audit::plain(zone),
+                    audit::plain(zone),
+                );
+                tracing::error!(zone = %zone, file = %source.path.display(), other = %other, "{why}");
+                foreign.insert(zone.clone(), (source.path.clone(), why));
+            } else {
+                warn!(
                     zone = %zone, file = %source.path.display(), other = %other,
                     "the zone is read from the file the last write of zone {other} went to: if \
                      the `[[zone]] file` settings were swapped by mistake, each zone now serves \
                      the other's records, with its own writes re-applied on top"
-                ),
+                );
             }
         }
     }
 
-    /// Why `zone`'s writes are refused, while its file (`path`, read from
-    /// disk) holds another zone's last written version (see
-    /// [`Inner::warn_other_zones_files`]); `None` once it differs from it.
+    /// Why `zone`'s writes are refused: start-up found it read from
+    /// `path`, another zone's file, in a config swapped alone (see
+    /// [`Inner::warn_other_zones_files`]); `None` once it is read from
+    /// another file (the config put back, SIGHUP).
     fn foreign_file(&self, zone: &Name, path: &Path) -> Option<String> {
         let mut foreign = self.foreign.lock().unwrap_or_else(|p| p.into_inner());
-        let (blob, why) = foreign.get(zone)?;
-        let limit = self.state.config().server.max_zone_file_size;
-        let now = read_text(path, limit)
-            .ok()
-            .and_then(|t| git2::Oid::hash_object(git2::ObjectType::Blob, t.as_bytes()).ok());
-        if now == Some(*blob) {
+        let (file, why) = foreign.get(zone)?;
+        if file == path {
             return Some(why.clone());
         }
         foreign.remove(zone);
@@ -1825,10 +1843,12 @@ impl Inner {
             self.serve_as_read(&first.zone, &source);
             return every(WriteError::Failed(why.clone()));
         }
-        // Another zone's file as its last write left it (start-up found
-        // the config swapped): refused while the file on disk still holds
-        // that version; an edit lifts it, and is taken in by this turn.
+        // Another zone's file (start-up found the config swapped alone):
+        // refused while the zone reads it. An edit of it is served as it
+        // reads, never given this zone's writes (round 61: an edit that
+        // lifted the refusal put this zone's writes into the other's file).
         if let Some(why) = self.foreign_file(&first.zone, &source.path) {
+            self.serve_as_read(&first.zone, &source);
             return every(WriteError::Failed(why));
         }
         // The served version's files (its includes too) while the zone is
@@ -2885,6 +2905,22 @@ impl Inner {
         // Round 58: with zone files swapped while the server was down, the
         // path the zone is read from now holds the other zone's version in
         // git, and the records went onto it, and were lost.
+        // A copy left behind: a file on disk no zone reads now, beside the
+        // file this zone is read from (round 61: `cp a.db a2.db`, the copy
+        // edited and configured, took the key's commit onto the old file).
+        let leftovers: Vec<PathBuf> = candidates
+            .iter()
+            .filter(|c| {
+                let read_here = loaded.iter().any(|(source, _)| {
+                    same_place(c, &source.path) || same_place(c, source.listed())
+                });
+                c.is_file() && !read_here && {
+                    let guard = self.state.lock();
+                    guard.other_readers(zone, c).is_empty()
+                }
+            })
+            .cloned()
+            .collect();
         let base_serial = pending.first().map(|e| e.old_serial);
         let logged_at = pending.first().and_then(|e| e.at);
         let fit = |at: &Path, text: &str| -> u8 {
@@ -2914,8 +2950,9 @@ impl Inner {
                 .map(|b| String::from_utf8_lossy(b.content()).into_owned())
                 .unwrap_or_default();
             let was_lines: std::collections::HashSet<&str> = was_text.lines().collect();
-            // (fit, same blob, lines in common, untouched, named by the record)
-            type Score = (u8, bool, usize, bool, bool);
+            // (not a leftover, fit, same blob, lines in common, untouched,
+            // named by the record)
+            type Score = (bool, u8, bool, usize, bool, bool);
             let mut found: Option<(Score, PathBuf, String)> = None;
             let mut failed = None;
             for path in &candidates {
@@ -2928,6 +2965,7 @@ impl Inner {
                         let named_by_record = recorded.as_ref() == Some(path);
                         let common = text.lines().filter(|l| was_lines.contains(l)).count();
                         let score = (
+                            !leftovers.contains(path),
                             fit(&at, &text),
                             same_blob,
                             common,
