@@ -796,11 +796,8 @@ fn swapped_in_the_config_alone(git_lines: &str) {
         zone("c.test", "a.db")
     );
     let update = |p: &Proc, key: &str, zone: &str, value: &str| {
-        let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
         let op = format!("add w{value} 60 TXT \"{value}\"");
-        let r = dnsupdate(p.port(), &["--key", &signer, "--zone", zone, "--op", &op]);
-        assert_eq!(r.len(), 1, "{r:?}");
-        r[0].rcode.clone()
+        key_update(p.port(), key, zone, false, &[&op]).rcode
     };
     let mut p = Proc::start_with(dir.path(), &right);
     wait_committed(&zones, "a.db");
@@ -909,19 +906,14 @@ fn a_zone_renamed_in_the_config_keeps_taking_writes() {
         ),
     );
     wait_committed(&zones, "a.db");
-    let signer = py_key("a-key", "hmac-sha256", SECRET_SHA256);
-    let r = dnsupdate(
+    let r = key_update(
         p.port(),
-        &[
-            "--key",
-            &signer,
-            "--zone",
-            "a.test.",
-            "--op",
-            "add w1 60 TXT \"w1\"",
-        ],
+        "a-key",
+        "a.test.",
+        false,
+        &["add w1 60 TXT \"w1\""],
     );
-    assert!(r.len() == 1 && r[0].is_signed_ok(), "{r:?}");
+    assert!(r.is_signed_ok(), "{r:?}");
     wait_committed(&zones, "a.db");
     p.kill9();
     // The old name given to a new zone on a file of its own (round 61:
@@ -935,23 +927,14 @@ fn a_zone_renamed_in_the_config_keeps_taking_writes() {
             key("z-key", "z.test")
         ),
     );
-    let signer = py_key("z-key", "hmac-sha256", SECRET_SHA256);
-    let r = dnsupdate(
+    let r = key_update(
         p.port(),
-        &[
-            "--key",
-            &signer,
-            "--zone",
-            "z.test.",
-            "--op",
-            "add w2 60 TXT \"w2\"",
-        ],
+        "z-key",
+        "z.test.",
+        false,
+        &["add w2 60 TXT \"w2\""],
     );
-    assert!(
-        r.len() == 1 && r[0].is_signed_ok(),
-        "{r:?}\n{}",
-        p.log_text()
-    );
+    assert!(r.is_signed_ok(), "{r:?}\n{}", p.log_text());
     assert_eq!(served_txt(p.addr, "w2.z.test."), ["w2"]);
     let log = p.log_text();
     assert!(!log.lines().any(|l| l.contains(" ERROR ")), "{log}");

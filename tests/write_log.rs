@@ -484,47 +484,17 @@ fn logged_writes_never_go_into_another_zone_s_file() {
     wait_committed(&zones, "a.test.zone");
     let b_file = git(&zones, &["show", "HEAD:a.test.zone"]);
     let holder = LockHolder::hold(&zones);
-    let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
     // One UPDATE: once its commit is refused, the next write would be
     // refused too (git cannot record writes now).
-    let r = dnsupdate(
-        p.port(),
-        &[
-            "--key",
-            &signer,
-            "--zone",
-            "a.test.",
-            "--tcp",
-            "--op",
-            "add wL1 60 TXT \"L1\"",
-            "--op",
-            "add wL2 60 TXT \"L2\"",
-        ],
-    );
-    assert!(
-        !r.is_empty() && r.iter().all(PyResult::is_signed_ok),
-        "{r:?}\n{}",
-        p.log_text()
-    );
+    let ops = ["add wL1 60 TXT \"L1\"", "add wL2 60 TXT \"L2\""];
+    let r = key_update(p.port(), key, "a.test.", true, &ops);
+    assert!(r.is_signed_ok(), "{r:?}\n{}", p.log_text());
     p.kill9();
     drop(holder);
     git(&zones, &["reset", "-q", "--hard"]);
     let broken = relative("192.0.2.10").replace("www IN A 192.0.2.10", "www IN A not-an-address");
     std::fs::write(zones.join("a.db"), broken).unwrap();
-    git(&zones, &["add", "a.db"]);
-    git(
-        &zones,
-        &[
-            "-c",
-            "user.name=person",
-            "-c",
-            "user.email=p@test",
-            "commit",
-            "-q",
-            "-m",
-            "oops",
-        ],
-    );
+    person_commit(&zones, "oops", "a.db");
 
     let p = Proc::start_with(dir.path(), &config);
     // b.test is served (NOERROR, no TXT there), a.test is not (a.db broken).
@@ -585,24 +555,8 @@ fn crashed_with_a_logged_write(
         person_commit(&zones, "a copy", file);
     }
     let holder = LockHolder::hold(&zones);
-    let signer = py_key("a-key", "hmac-sha256", SECRET_SHA256);
-    let r = dnsupdate(
-        p.port(),
-        &[
-            "--key",
-            &signer,
-            "--zone",
-            "a.test.",
-            "--tcp",
-            "--op",
-            "add w 60 TXT \"L1\"",
-        ],
-    );
-    assert!(
-        r.len() == 1 && r[0].is_signed_ok(),
-        "{r:?}\n{}",
-        p.log_text()
-    );
+    let r = key_update(p.port(), "a-key", "a.test.", true, &["add w 60 TXT \"L1\""]);
+    assert!(r.is_signed_ok(), "{r:?}\n{}", p.log_text());
     p.kill9();
     drop(holder);
     // The person's commits below come in a later second than the record.
@@ -641,16 +595,31 @@ fn key_commit_files(zones: &Path) -> Vec<String> {
 fn a_logged_write_is_not_committed_onto_a_leftover_copy() {
     let copy = marked("a");
     let (dir, zones, config) = crashed_with_a_logged_write(&[("a.test.zone", &copy)]);
-    let edited =
-        marked("a").replace("hostmaster 1 ", "hostmaster 50 ") + "hand 300 IN TXT \"person\"\n";
-    std::fs::write(zones.join("a.db"), edited).unwrap();
-    person_commit(&zones, "person edit", "a.db");
-    let p = Proc::start_with(dir.path(), &config("a.db", "b.db"));
-    assert_eq!(key_commit_files(&zones), ["a.db"], "{}", p.log_text());
+    let p = edited_as(&dir, &zones, &config, "a.db", 50);
+    drop(p);
+}
+
+/// `a.test`'s file as it was, its serial set to `serial` and a person's
+/// line added, saved as `file`, committed by the person, `a.test` read
+/// from it: the key's recovered commit is on `file`, everything served,
+/// nothing left uncommitted. The server.
+fn edited_as(
+    dir: &tempfile::TempDir,
+    zones: &Path,
+    config: &impl Fn(&str, &str) -> String,
+    file: &str,
+    serial: u32,
+) -> Proc {
+    let was = marked("a").replace("hostmaster 1 ", &format!("hostmaster {serial} "));
+    std::fs::write(zones.join(file), was + "hand 300 IN TXT \"person\"\n").unwrap();
+    person_commit(zones, "person edit", file);
+    let p = Proc::start_with(dir.path(), &config(file, "b.db"));
+    assert_eq!(key_commit_files(zones), [file], "{}", p.log_text());
     assert_eq!(served_txt(p.addr, "w.a.test."), ["L1"]);
     assert_eq!(served_txt(p.addr, "hand.a.test."), ["person"]);
-    let status = git(&zones, &["status", "--porcelain"]);
+    let status = git(zones, &["status", "--porcelain"]);
     assert!(status.is_empty(), "{status}");
+    p
 }
 
 /// Round 60 (MEDIUM): one commit of the person's swapped the two zones'
@@ -688,16 +657,12 @@ fn a_logged_write_follows_its_file_through_a_swap_and_edit_commit() {
 #[test]
 fn a_logged_write_is_not_committed_onto_a_file_left_behind() {
     let (dir, zones, config) = crashed_with_a_logged_write(&[]);
-    let copy = std::fs::read_to_string(zones.join("a.db")).unwrap();
-    let edited = copy.replace("hostmaster 1 ", "hostmaster 7 ") + "hand 300 IN TXT \"person\"\n";
-    std::fs::write(zones.join("a2.db"), edited).unwrap();
-    person_commit(&zones, "copy and edit", "a2.db");
-    let p = Proc::start_with(dir.path(), &config("a2.db", "b.db"));
-    assert_eq!(key_commit_files(&zones), ["a2.db"], "{}", p.log_text());
-    assert_eq!(served_txt(p.addr, "w.a.test."), ["L1"]);
-    assert_eq!(served_txt(p.addr, "hand.a.test."), ["person"]);
-    let status = git(&zones, &["status", "--porcelain"]);
-    assert!(status.is_empty(), "{status}");
+    let p = edited_as(&dir, &zones, &config, "a2.db", 7);
+    assert!(
+        zones.join("a.db").is_file(),
+        "the old file is left as it was"
+    );
+    drop(p);
 }
 
 /// `git add FILES` (space-separated) and `git commit -m message`, by a person.

@@ -291,7 +291,19 @@ pub fn dnsupdate(port: u16, args: &[&str]) -> Vec<PyResult> {
 
 /// One UPDATE with `key` (dnsupdate.py `--key` form) and the ops.
 pub fn py_update(port: u16, key: &str, tcp: bool, ops: &[&str]) -> PyResult {
-    let mut args = vec!["--key", key];
+    one_update(port, vec!["--key", key], tcp, ops)
+}
+
+/// One UPDATE of `ops` to `zone`, signed with the hmac-sha256 key `key`
+/// (secret [`SECRET_SHA256`]): its result.
+pub fn key_update(port: u16, key: &str, zone: &str, tcp: bool, ops: &[&str]) -> PyResult {
+    let signer = py_key(key, "hmac-sha256", SECRET_SHA256);
+    one_update(port, vec!["--key", &signer, "--zone", zone], tcp, ops)
+}
+
+/// dnsupdate.py with `args`, `--tcp` if asked and `--op` each op: the
+/// result of its one UPDATE.
+fn one_update<'a>(port: u16, mut args: Vec<&'a str>, tcp: bool, ops: &[&'a str]) -> PyResult {
     if tcp {
         args.push("--tcp");
     }
